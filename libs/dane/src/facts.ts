@@ -1,0 +1,250 @@
+/**
+ * Facts: what DNS said and what each MX host presented, raw, typed and
+ * versioned. Workers emit facts; only the verdict engine turns them into
+ * verdicts, so stored facts can be judged again when the rules change.
+ *
+ * Conventions for every name in a fact: lowercase A-label, absolute, written
+ * without the trailing dot (the root is "."). Binary data is carried as text so
+ * facts round-trip through JSON unchanged: TLSA association data as lowercase
+ * hex, certificates as base64 DER.
+ *
+ * Failure is never folded into "not found": a lookup that failed has
+ * outcome "error" with an error kind, and a probe that failed has a status from
+ * a closed set with whatever partial evidence it gathered.
+ */
+
+export const FACTS_SCHEMA_VERSION = 1 as const;
+
+// ---------------------------------------------------------------- DNS lookups
+
+/** Outcome of one DNS question (rfc7672-rules.md, "Lookup states"). */
+export const LOOKUP_OUTCOMES = ["answer", "nodata", "nxdomain", "error"] as const;
+export type LookupOutcome = (typeof LOOKUP_OUTCOMES)[number];
+
+/**
+ * Why a lookup is an error. `limit` means a configured limit was hit (CNAME
+ * chain longer than 8, a CNAME loop); `bogus` responses are errors with
+ * security "bogus" and kind "servfail".
+ */
+export const LOOKUP_ERROR_KINDS = [
+  "timeout",
+  "servfail",
+  "refused",
+  "formerr",
+  "notimp",
+  "network",
+  "malformed",
+  "limit",
+  "other",
+] as const;
+export type LookupErrorKind = (typeof LOOKUP_ERROR_KINDS)[number];
+
+/**
+ * DNSSEC status of an answer: `secure` is AD=1 from the trusted validating
+ * resolver, `insecure` AD=0, `bogus` a SERVFAIL that disappears with CD=1,
+ * `indeterminate` when nothing could be learned (timeouts, a resolver that
+ * does not validate).
+ */
+export const SECURITY_STATES = ["secure", "insecure", "bogus", "indeterminate"] as const;
+export type Security = (typeof SECURITY_STATES)[number];
+
+export const RR_TYPES = ["MX", "A", "AAAA", "TLSA", "CNAME", "SOA", "DNSKEY"] as const;
+export type RRType = (typeof RR_TYPES)[number];
+
+/** Where a fact came from (zdns-style trace). */
+export interface Provenance {
+  /** "127.0.0.1:53" */
+  upstream: string;
+  transport: "udp" | "tcp";
+  /** "NOERROR", "SERVFAIL", ... or "NONE" when no reply was received. */
+  rcode: string;
+  flags: { aa: boolean; tc: boolean; rd: boolean; ra: boolean; ad: boolean; cd: boolean };
+  /** Number of queries sent for this question, across upstreams and retries. */
+  attempts: number;
+  elapsedMs: number;
+  /** Served from the scan's cache (the first lookup's provenance is kept). */
+  cached: boolean;
+  /** rcode of the CD=1 re-query made after a SERVFAIL, when one was made. */
+  cdRcode?: string;
+}
+
+/** One CNAME followed: `owner` is an alias for `target`. */
+export interface CnameLink {
+  owner: string;
+  target: string;
+}
+
+/**
+ * One DNS question and what came back, after following CNAMEs.
+ * `security` covers the whole answer (the AD bit covers every link); the
+ * security of the first link alone is a separate CNAME lookup (rule 4).
+ */
+export interface Lookup<T> {
+  qname: string;
+  qtype: RRType;
+  outcome: LookupOutcome;
+  /** Present exactly when outcome is "error". */
+  error?: LookupErrorKind;
+  security: Security;
+  /** CNAMEs followed from qname, in order. Empty when qname had none. */
+  chain: CnameLink[];
+  /** Owner of the final RRset: the last CNAME target, or qname. */
+  owner: string;
+  records: T[];
+  /** Minimum TTL of the answer RRset, when there was one. */
+  ttl?: number;
+  /** Which limit was hit, e.g. "cname-chain>8", "addresses>16". */
+  limitHit?: string;
+  provenance?: Provenance;
+}
+
+export interface MxRecord {
+  preference: number;
+  /** Exchange host name; "." for a null MX (RFC 7505). */
+  exchange: string;
+}
+
+/** A TLSA record as published: the three fields and the association data. */
+export interface TlsaRecord {
+  usage: number;
+  selector: number;
+  matchingType: number;
+  /** Association data, lowercase hex (may be empty or odd-sized when malformed on the wire). */
+  data: string;
+}
+
+/** Facts about one MX host (or the domain itself under implicit MX). */
+export interface HostFacts {
+  /** Exchange name from the MX record, or the domain for an implicit MX. */
+  name: string;
+  preference: number;
+  /** True when the domain had no MX RRset (NODATA) and is its own host (rule 8). */
+  implicit: boolean;
+  a: Lookup<string>;
+  aaaa: Lookup<string>;
+  /**
+   * CNAME query on `name` itself, made when the address answer came through a
+   * CNAME chain and was not secure, to learn whether the first link is secure
+   * (rule 4, Postfix qname_secure).
+   */
+  firstLink?: Lookup<string>;
+  /** TLSA lookups made for this host, in order, qname `_<port>._tcp.<base>`. */
+  tlsa: Lookup<TlsaRecord>[];
+}
+
+export interface DomainFacts {
+  schema: typeof FACTS_SCHEMA_VERSION;
+  /** Normalised name: lowercase A-label without trailing dot. */
+  domain: string;
+  /** The destination port of the route (25). */
+  port: number;
+  /**
+   * Whether the resolver proved it validates at the start of the scan
+   * (rule 2). When false, every verdict is "indeterminate".
+   */
+  resolverValidates: boolean;
+  mx: Lookup<MxRecord>;
+  /** CNAME query on the domain when the MX answer came through a CNAME chain (rule 4). */
+  mxFirstLink?: Lookup<string>;
+  /** Hosts in the order the MX RRset listed them (the engine sorts by preference). */
+  hosts: HostFacts[];
+  /** Limits hit while collecting, e.g. "mx-hosts>20". */
+  limits: string[];
+  /** ISO 8601 time the facts were collected. */
+  collectedAt: string;
+}
+
+// ---------------------------------------------------------------- probes
+
+/**
+ * Closed set of probe statuses (zgrab2-style, with refused, timeout and reset
+ * kept apart). Anything but "tls-ok" and the starttls-* / tls-handshake-*
+ * statuses means the host could not be talked to at all.
+ */
+export const PROBE_STATUSES = [
+  /** STARTTLS completed and the TLS handshake finished: `tls` is set. */
+  "tls-ok",
+  /** The EHLO reply had no STARTTLS keyword. */
+  "starttls-not-offered",
+  /** STARTTLS was answered with 4xx or 5xx. */
+  "starttls-refused",
+  /** The TLS handshake failed (alert, garbage, protocol error). */
+  "tls-handshake-failed",
+  /** The TLS handshake did not finish in time. */
+  "tls-timeout",
+  "connect-refused",
+  "connect-timeout",
+  "connect-reset",
+  "connect-unreachable",
+  /** The banner was 4xx/5xx or not SMTP. */
+  "banner-rejected",
+  /** EHLO and HELO both failed. */
+  "ehlo-failed",
+  /** No reply within the per-command timeout. */
+  "io-timeout",
+  /** The connection was reset or closed mid-dialogue. */
+  "io-reset",
+  /** The server broke the protocol: malformed reply, line or reply too long, too many lines, too many bytes. */
+  "protocol-error",
+  /** The whole-probe deadline passed. */
+  "deadline-exceeded",
+  /** Not contacted: non-public address without allowPrivate. */
+  "policy-private-address",
+  /** Not contacted: on the opt-out list. */
+  "policy-opt-out",
+  /** The prober itself failed (a bug or resource exhaustion); see error. */
+  "internal-error",
+] as const;
+export type ProbeStatus = (typeof PROBE_STATUSES)[number];
+
+export interface SmtpReply {
+  code: number;
+  /** Reply text lines without the code and separator. */
+  lines: string[];
+}
+
+/** What one MX host address presented, exactly as observed. */
+export interface ProbeFacts {
+  schema: typeof FACTS_SCHEMA_VERSION;
+  ip: string;
+  port: number;
+  /** SNI sent in the ClientHello: the TLSA base domain (rule 24), or the MX host name. */
+  sni: string;
+  status: ProbeStatus;
+  /** Detail of the failure, for people; never matched on. */
+  detail?: string;
+  banner?: SmtpReply;
+  ehlo?: SmtpReply & { verb: "EHLO" | "HELO"; keywords: string[] };
+  starttls?: { offered: boolean; reply?: SmtpReply; accepted: boolean };
+  tls?: {
+    version: string;
+    cipher: string;
+    group?: string;
+    /** The certificate chain exactly as the server sent it, leaf first, base64 DER. */
+    chain: string[];
+    /** True when the chain was cut at the configured cap. */
+    chainTruncated?: boolean;
+  };
+  quit?: boolean;
+  timings: {
+    connectMs?: number;
+    bannerMs?: number;
+    ehloMs?: number;
+    starttlsMs?: number;
+    tlsMs?: number;
+    totalMs: number;
+  };
+  /** ISO 8601 time the probe started. */
+  startedAt: string;
+}
+
+/** Identity of a probe: one per (scan, ip, port, SNI). */
+export interface ProbeKey {
+  ip: string;
+  port: number;
+  sni: string;
+}
+
+export function probeKeyString(k: ProbeKey): string {
+  return `${k.ip}|${k.port}|${k.sni}`;
+}

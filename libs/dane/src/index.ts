@@ -1,0 +1,3 @@
+export * from "./facts.ts";
+export * from "./tlsa-base.ts";
+export * from "./verdict-types.ts";

@@ -1,0 +1,168 @@
+/**
+ * The verdict record: the contract the store, the API, the CLI and every later
+ * stage use. Every set here is closed and documented in libs/dane/README.md.
+ */
+import type { ProbeStatus, Security, TlsaRecord } from "./facts.ts";
+
+export const VERDICT_SCHEMA_VERSION = 1 as const;
+
+/**
+ * What the sending MTA does with the message. `indeterminate` when the facts
+ * cannot support a verdict (resolver does not validate, host not probed,
+ * refused by policy).
+ */
+export const ACTIONS = ["deliver", "defer", "bounce", "indeterminate"] as const;
+export type Action = (typeof ACTIONS)[number];
+
+/** How a delivered message travels (only with action "deliver"). */
+export const DELIVERY_SECURITIES = ["dane-verified", "encrypted", "plaintext"] as const;
+export type DeliverySecurity = (typeof DELIVERY_SECURITIES)[number];
+
+/**
+ * Why. For deliver: how the host was reached; for defer / bounce: the failure
+ * of the last host tried (or the domain-level failure); for indeterminate: what
+ * is missing.
+ */
+export const REASONS = [
+  // deliver
+  "dane-authenticated", // a usable TLSA record matched
+  "tls-required-unauthenticated", // secure TLSA RRset with only unusable records (rule 21)
+  "opportunistic-tls", // no DANE for this host, STARTTLS worked
+  "opportunistic-plaintext", // no DANE for this host, STARTTLS missing or failed
+  // defer
+  "dane-check-failed", // usable TLSA, no record matched the chain
+  "starttls-not-offered", // TLS required, STARTTLS missing or refused
+  "tls-handshake-failed", // TLS required, handshake failed
+  "tlsa-lookup-failed", // TLSA lookup error for a secure host
+  "cname-lookup-failed", // the first-link CNAME query failed
+  "mx-lookup-failed", // MX lookup error or bogus
+  "address-lookup-failed", // every host's address lookups failed
+  "connection-failed", // no host could be talked to (refused, timeout, reset, 4xx/5xx banner)
+  // bounce
+  "nxdomain",
+  "null-mx",
+  "no-address", // no MX host has any address
+  // indeterminate
+  "resolver-not-validating",
+  "not-probed",
+  "policy-refused", // private address or opt-out list
+  "incomplete-facts",
+] as const;
+export type Reason = (typeof REASONS)[number];
+
+/**
+ * The domain's DANE state.
+ * - valid: DANE applies (secure MX, secure TLSA with usable records on every
+ *   reachable host that was tried) and the delivering host authenticated.
+ * - partial: DANE applies and mail is delivered authenticated, but some other
+ *   MX host fails (mismatch, STARTTLS missing, TLSA lookup error) or has no
+ *   TLSA: the domain is only as strong as its weakest MX.
+ * - invalid: DANE applies and no host authenticates: mail defers.
+ * - unusable-records: secure TLSA exists but none usable (TLS required, no auth).
+ * - none: DNSSEC-signed MX, no host publishes TLSA.
+ * - insecure: the MX RRset (or the domain) is not DNSSEC-signed.
+ * - dns-error: MX lookup failed or bogus, or TLSA lookups of DANE hosts failed.
+ * - no-mail: NXDOMAIN or null MX.
+ * - indeterminate: the facts cannot tell (resolver not validating, not probed).
+ */
+export const DANE_STATES = [
+  "valid",
+  "partial",
+  "invalid",
+  "unusable-records",
+  "none",
+  "insecure",
+  "dns-error",
+  "no-mail",
+  "indeterminate",
+] as const;
+export type DaneState = (typeof DANE_STATES)[number];
+
+/** What a host required of TLS, from its TLSA facts (rules 17, 20, 21). */
+export const REQUIREMENTS = ["dane", "tls", "opportunistic"] as const;
+export type Requirement = (typeof REQUIREMENTS)[number];
+
+/** Why the TLSA base domain is what it is (rule 15), or why there is none. */
+export const TLSA_BASE_WHYS = [
+  "host-name-secure", // no CNAME, secure
+  "expanded-name", // secure chain, TLSA found at the expanded name
+  "original-name-fallback", // secure chain, expanded name had no secure TLSA
+  "original-name-chain-insecure", // first link secure, chain ends insecure
+  "address-insecure", // no CNAME, insecure: no TLSA lookup
+  "first-link-insecure", // first CNAME link insecure: no DANE
+  "no-secure-tlsa", // secure NODATA/NXDOMAIN or insecure TLSA at every candidate
+  "tlsa-lookup-error", // error at a candidate: host unusable
+  "cname-lookup-error", // the first-link CNAME query failed: host unusable
+  "no-address", // no address lookup succeeded
+  "address-lookup-error", // both address lookups failed
+] as const;
+export type TlsaBaseWhy = (typeof TLSA_BASE_WHYS)[number];
+
+export interface MatchedRecord {
+  record: TlsaRecord;
+  /** Depth in the chain as sent: 0 is the leaf. -1 for a full trust anchor not sent (2 0 0 / 2 1 0). */
+  depth: number;
+}
+
+/** What happened at one address of one host. */
+export interface AddressOutcome {
+  address: string;
+  family: 4 | 6;
+  security: Security;
+  /** Probe identity used for this address, when probed. */
+  probe?: { ip: string; port: number; sni: string; status: ProbeStatus };
+  /**
+   * dane-verified / encrypted / plaintext: the host would take the message
+   * this way; failed: host failure (reason set); not-tried: an earlier host
+   * already accepted; not-probed / policy-refused: no probe facts.
+   */
+  result: DeliverySecurity | "failed" | "not-tried" | "not-probed" | "policy-refused";
+  reason?: Reason;
+  /** For dane hosts: the matching record and depth, or why nothing matched. */
+  auth?: { matched?: MatchedRecord; failure?: string };
+}
+
+/** Per host: what was found, what was required, what happened. */
+export interface HostOutcome {
+  host: string;
+  preference: number;
+  implicit: boolean;
+  addressSecurity: Security;
+  tlsaBase?: string;
+  tlsaBaseWhy: TlsaBaseWhy;
+  requirement: Requirement | "unusable";
+  /** The TLSA RRset judged, with per-record usability. */
+  tlsa?: { record: TlsaRecord; usable: boolean; why?: string }[];
+  /**
+   * Rule 11: with an insecure MX RRset the RFC outcome is opportunistic, but
+   * the host's own secure TLSA would have authenticated (Postfix "Trusted").
+   */
+  wouldAuthenticate?: boolean;
+  addresses: AddressOutcome[];
+  /** Failure reason for the host as a whole when no address worked. */
+  reason?: Reason;
+}
+
+export interface Verdict {
+  action: Action;
+  /** Only with action "deliver". */
+  security?: DeliverySecurity;
+  /** The MX host delivered to (lowercase, no trailing dot). */
+  host?: string;
+  address?: string;
+  reason: Reason;
+}
+
+export interface VerdictRecord {
+  schema: typeof VERDICT_SCHEMA_VERSION;
+  domain: string;
+  verdict: Verdict;
+  dane: DaneState;
+  /** True when the MX RRset was secure, so DANE applies to the domain. */
+  mxSecure: boolean;
+  hosts: HostOutcome[];
+  /** Human-readable: which host failed how, which TLSA record matched at which depth. */
+  explanation: string;
+  /** ISO time the verdict was judged (the engine's `now` argument). */
+  judgedAt: string;
+}
