@@ -1,0 +1,115 @@
+/**
+ * The messaging interface the pipeline stages talk through. Adapters: the
+ * in-memory bus (the embedded default) and Kafka (@platformatic/kafka by
+ * default, kafkajs selectable). One contract test suite runs against each.
+ *
+ * Semantics every adapter keeps:
+ * - at-least-once: a message is acknowledged (offset committed) only after its
+ *   handler resolved, i.e. after the handler's effects are durable; a handler
+ *   that throws a retryable error sees the message again;
+ * - per-key order: messages with the same key go to the same partition and are
+ *   handled in order within a consumer group;
+ * - backpressure: `publish` resolves only once the message is accepted by the
+ *   bus (bounded queues in memory, broker ack in Kafka), and a consumer never
+ *   has more than `concurrency` handlers running;
+ * - dead letters: a message the consumer cannot decode or validate, or whose
+ *   handler returns { kind: "dead-letter" }, goes to `<topic>.dlq` with the
+ *   reason in headers; it never blocks its partition and is never dropped.
+ */
+
+export type Headers = Record<string, string>;
+
+export interface OutgoingMessage {
+  topic: string;
+  key: string;
+  /** Serialized payload (JSON text of a validated envelope). */
+  value: string;
+  headers?: Headers;
+}
+
+export interface IncomingMessage {
+  topic: string;
+  key: string;
+  value: string;
+  headers: Headers;
+  partition: number;
+  offset: string;
+  /** How many times this message has been delivered to this group (1 on first delivery) when known. */
+  deliveryAttempt?: number;
+}
+
+/**
+ * What a handler decided (Emmett-style outcome, not a thrown error):
+ * - ack: done, commit;
+ * - retry: transient failure, deliver again later (after `delayMs`);
+ * - dead-letter: permanent failure, move to `<topic>.dlq` with the reason.
+ * A handler that throws is treated as retry.
+ */
+export type HandlerOutcome =
+  | { kind: "ack" }
+  | { kind: "retry"; reason: string; delayMs?: number }
+  | { kind: "dead-letter"; reason: DeadLetterReason; detail: string };
+
+export const DEAD_LETTER_REASONS = [
+  "decode-failed",
+  "validation-failed",
+  "unsupported-version",
+  "handler-rejected",
+  "retries-exhausted",
+] as const;
+export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
+
+/** Header names used by every adapter. */
+export const HEADER = {
+  deadLetterReason: "x-dlq-reason",
+  deadLetterDetail: "x-dlq-detail",
+  deadLetterSourceTopic: "x-dlq-source-topic",
+  traceparent: "traceparent",
+  schema: "x-schema",
+} as const;
+
+export interface ConsumeOptions {
+  topic: string;
+  group: string;
+  /** Handlers running at once for this consumer (default 1). Per-key order is kept. */
+  concurrency?: number;
+  /** Retries before a message goes to the dead-letter topic as retries-exhausted (default 5). */
+  maxAttempts?: number;
+}
+
+export interface Subscription {
+  /** Stop fetching, wait for in-flight handlers, commit, leave the group. */
+  close(): Promise<void>;
+}
+
+export interface TopicSpec {
+  name: string;
+  partitions: number;
+  replication?: number;
+}
+
+export interface Bus {
+  /** Create topics (and their `.dlq` twins) if missing. Idempotent. */
+  ensureTopics(topics: TopicSpec[]): Promise<void>;
+  /** Resolves when the bus has accepted every message (backpressure). */
+  publish(messages: OutgoingMessage[]): Promise<void>;
+  consume(
+    opts: ConsumeOptions,
+    handler: (msg: IncomingMessage) => Promise<HandlerOutcome>,
+  ): Promise<Subscription>;
+  close(): Promise<void>;
+}
+
+/** Topic names; keys as in the architecture (domain, or destination IP for probe requests). */
+export const TOPICS = {
+  domains: "danesweep.domains",
+  dnsFacts: "danesweep.dns-facts",
+  probeRequests: "danesweep.probe-requests",
+  probeResults: "danesweep.probe-results",
+  verdicts: "danesweep.verdicts",
+} as const;
+export type TopicName = (typeof TOPICS)[keyof typeof TOPICS];
+
+export function deadLetterTopic(topic: string): string {
+  return `${topic}.dlq`;
+}
