@@ -1,1 +1,31 @@
-export {};
+/**
+ * @danesweep/dns: the DNSSEC-aware stub resolver and the RFC 7672 lookup plan.
+ * See each module's header for its contract.
+ */
+export { interpretAnswer, MAX_CNAME_CHAIN, type RecordTypes } from "./answer.ts";
+export { checkValidating, requireValidating, type ValidationCheck, type ValidationGate } from "./check.ts";
+export {
+  canonicalQname,
+  NORMALIZE_ERRORS,
+  type NormalizeError,
+  type NormalizeResult,
+  normalizeDomain,
+} from "./normalize.ts";
+export {
+  type CollectOptions,
+  collectDomainFacts,
+  MAX_ADDRESSES,
+  MAX_MX_HOSTS,
+  selectMxHosts,
+} from "./plan.ts";
+export {
+  DNS_CONFIG_ERRORS,
+  DnsConfigError,
+  type DnsConfigErrorCode,
+  type DnsQuerier,
+  type ResolverOptions,
+  type ResolverStats,
+  StubResolver,
+} from "./resolver.ts";
+export { parseUpstream, type Upstream } from "./transport.ts";
+export { type DnskeyRecord, decodeMessage, type SoaRecord } from "./wire.ts";

@@ -1,0 +1,184 @@
+/**
+ * The RFC 7672 lookup plan: domain name in, DomainFacts out.
+ *
+ * `collectDomainFacts(resolver, domain, { port, now, resolverValidates })`
+ * never rejects (given a DnsQuerier that never rejects, as StubResolver):
+ * 1. normalise the name (normalize.ts). An invalid name yields facts whose MX
+ *    lookup is an error of kind "other" (no query sent) and whose `limits`
+ *    carry "invalid-name:<code>"; use `normalizeDomain` first to report it
+ *    separately;
+ * 2. MX (rules 5-10), CNAMEs followed; when the answer came through a CNAME
+ *    chain and is not secure, the first-link CNAME query (rule 4) in
+ *    `mxFirstLink`;
+ * 3. hosts: none for an error, NXDOMAIN or null MX (any exchange "."); the
+ *    domain itself at preference 0 for NODATA (implicit MX); otherwise the
+ *    distinct exchanges (lowest preference kept), at most MAX_MX_HOSTS of them,
+ *    the best by preference, in RRset order;
+ * 4. per host: A and AAAA, separately (rule 13), at most MAX_ADDRESSES each;
+ *    then the TLSA base loop: ask libs/dane `planTlsaBase` what it needs,
+ *    query it, record it, until it decides (rules 15-18; a host in an insecure
+ *    zone gets no TLSA query because the planner never asks for one).
+ * Limits hit are recorded on the lookup (`limitHit`) and in `facts.limits`.
+ * With `resolverValidates: false` every lookup's security is "indeterminate".
+ */
+import {
+  type DomainFacts,
+  FACTS_SCHEMA_VERSION,
+  type HostFacts,
+  type Lookup,
+  type MxRecord,
+  planTlsaBase,
+  type RRType,
+} from "@danesweep/dane";
+import type { RecordTypes } from "./answer.ts";
+import { normalizeDomain } from "./normalize.ts";
+import type { DnsQuerier } from "./resolver.ts";
+
+export const MAX_MX_HOSTS = 20;
+export const MAX_ADDRESSES = 16;
+/** More steps than rule 15 can ever need (one CNAME query, two TLSA lookups). */
+const MAX_PLAN_STEPS = 6;
+
+export interface CollectOptions {
+  /** Destination port of the route; default 25. */
+  port?: number;
+  now: () => number;
+  resolverValidates: boolean;
+}
+
+class Collector {
+  readonly limits = new Set<string>();
+  private readonly q: DnsQuerier;
+  private readonly validates: boolean;
+  constructor(q: DnsQuerier, validates: boolean) {
+    this.q = q;
+    this.validates = validates;
+  }
+
+  /** Queries and returns a private copy (the resolver shares cached Lookups). */
+  async ask<K extends RRType>(qname: string, qtype: K): Promise<Lookup<RecordTypes[K]>> {
+    const l = { ...(await this.q.query(qname, qtype)) };
+    if (!this.validates) l.security = "indeterminate";
+    if (l.limitHit) this.limits.add(l.limitHit);
+    return l;
+  }
+
+  async addresses(name: string, qtype: "A" | "AAAA"): Promise<Lookup<string>> {
+    const l = await this.ask(name, qtype);
+    if (l.records.length > MAX_ADDRESSES) {
+      l.records = l.records.slice(0, MAX_ADDRESSES);
+      l.limitHit = `addresses>${MAX_ADDRESSES}`;
+      this.limits.add(l.limitHit);
+    }
+    return l;
+  }
+
+  async host(name: string, preference: number, implicit: boolean, port: number): Promise<HostFacts> {
+    const [a, aaaa] = await Promise.all([this.addresses(name, "A"), this.addresses(name, "AAAA")]);
+    const host: HostFacts = { name, preference, implicit, a, aaaa, tlsa: [] };
+    for (let step = 0; step < MAX_PLAN_STEPS; step++) {
+      const plan = planTlsaBase(host, port);
+      if (plan.kind === "decided") break;
+      if (plan.kind === "need-cname") host.firstLink = await this.ask(plan.name, "CNAME");
+      else host.tlsa.push(await this.ask(plan.qname, "TLSA"));
+    }
+    return host;
+  }
+}
+
+/** Distinct exchanges (lowest preference kept), capped to the best `MAX_MX_HOSTS`, in RRset order. */
+export function selectMxHosts(records: MxRecord[]): { hosts: MxRecord[]; capped: boolean } {
+  const best = new Map<string, MxRecord>();
+  for (const r of records) {
+    const prev = best.get(r.exchange);
+    if (!prev || r.preference < prev.preference) best.set(r.exchange, r);
+  }
+  let hosts = [...best.values()];
+  const capped = hosts.length > MAX_MX_HOSTS;
+  if (capped) {
+    const keep = new Set(
+      [...hosts]
+        .map((h, i) => ({ h, i }))
+        .sort((x, y) => x.h.preference - y.h.preference || x.i - y.i)
+        .slice(0, MAX_MX_HOSTS)
+        .map((x) => x.h),
+    );
+    hosts = hosts.filter((h) => keep.has(h));
+  }
+  return { hosts, capped };
+}
+
+function invalidFacts(
+  input: string,
+  error: string,
+  port: number,
+  validates: boolean,
+  at: string,
+): DomainFacts {
+  const shown = String(input).trim().toLowerCase().slice(0, 300);
+  return {
+    schema: FACTS_SCHEMA_VERSION,
+    domain: shown,
+    port,
+    resolverValidates: validates,
+    mx: {
+      qname: shown,
+      qtype: "MX",
+      outcome: "error",
+      error: "other",
+      security: "indeterminate",
+      chain: [],
+      owner: shown,
+      records: [],
+    },
+    hosts: [],
+    limits: [`invalid-name:${error}`],
+    collectedAt: at,
+  };
+}
+
+export async function collectDomainFacts(
+  resolver: DnsQuerier,
+  domain: string,
+  opts: CollectOptions,
+): Promise<DomainFacts> {
+  const port = opts.port ?? 25;
+  const collectedAt = new Date(opts.now()).toISOString();
+  const n = normalizeDomain(domain);
+  if (!n.ok) return invalidFacts(domain, n.error, port, opts.resolverValidates, collectedAt);
+  const name = n.name;
+  const c = new Collector(resolver, opts.resolverValidates);
+
+  const mx = await c.ask(name, "MX");
+  const facts: DomainFacts = {
+    schema: FACTS_SCHEMA_VERSION,
+    domain: name,
+    port,
+    resolverValidates: opts.resolverValidates,
+    mx,
+    hosts: [],
+    limits: [],
+    collectedAt,
+  };
+  const firstLink =
+    mx.chain.length > 0 && mx.outcome !== "error" && mx.security !== "secure"
+      ? c.ask(name, "CNAME")
+      : undefined;
+
+  let wanted: { name: string; preference: number; implicit: boolean }[] = [];
+  if (mx.outcome === "nodata") {
+    wanted = [{ name, preference: 0, implicit: true }];
+  } else if (mx.outcome === "answer" && !mx.records.some((r) => r.exchange === ".")) {
+    const sel = selectMxHosts(mx.records);
+    if (sel.capped) c.limits.add(`mx-hosts>${MAX_MX_HOSTS}`);
+    wanted = sel.hosts.map((r) => ({ name: r.exchange, preference: r.preference, implicit: false }));
+  }
+  const [fl, hosts] = await Promise.all([
+    firstLink,
+    Promise.all(wanted.map((h) => c.host(h.name, h.preference, h.implicit, port))),
+  ]);
+  if (fl) facts.mxFirstLink = fl;
+  facts.hosts = hosts;
+  facts.limits = [...c.limits];
+  return facts;
+}

@@ -1,0 +1,445 @@
+/**
+ * StubResolver: a DNSSEC-aware stub talking to validating recursive resolvers.
+ *
+ * `query(qname, qtype)` resolves to a Lookup and never rejects:
+ * - UDP with EDNS0 (payload 1232, DO=1), random IDs, strict reply matching;
+ *   TCP when the reply has TC=1;
+ * - a timeout, network failure or malformed reply is retried on the next
+ *   upstream, at most `retries` more times; when all fail: outcome "error"
+ *   ("timeout" / "network" / "malformed"), security "indeterminate";
+ * - NOERROR / NXDOMAIN: CNAMEs followed in the answer (answer.ts), security
+ *   "secure" with AD=1, else "insecure";
+ * - SERVFAIL: asked again with CD=1 on the same upstream; if that succeeds the
+ *   answer is bogus (error "servfail", security "bogus"), else error "servfail",
+ *   security "indeterminate";
+ * - REFUSED / FORMERR / NOTIMP / other rcodes: error of that kind, indeterminate.
+ * An error is never reported as not-found or insecure. Identical questions in
+ * flight share one query; answers (including negative ones, RFC 2308) are cached
+ * for their TTL, up to `cacheMaxEntries`. `close()` ends every pending query
+ * with a "network" error.
+ *
+ * The constructor throws DnsConfigError (code "no-upstreams" | "bad-upstream")
+ * for a configuration that cannot work; validate with `parseUpstream` first to
+ * avoid it.
+ */
+import { randomFillSync } from "node:crypto";
+import type { Lookup, LookupErrorKind, Provenance, RRType, Security } from "@danesweep/dane";
+import { interpretAnswer, type RecordTypes } from "./answer.ts";
+import { canonicalQname } from "./normalize.ts";
+import {
+  type ExchangeResult,
+  parseUpstream,
+  type TransportCounters,
+  tcpExchange,
+  UdpChannel,
+  type Upstream,
+} from "./transport.ts";
+import { decodeMessage, encodeQuery, type Message, rcodeName, TYPE_CODES } from "./wire.ts";
+
+export interface ResolverOptions {
+  /** "127.0.0.1:53", "[::1]:53"; default ["127.0.0.1:53"]. */
+  upstreams: string[];
+  /** Per attempt; default 2000. */
+  timeoutMs?: number;
+  /** Further attempts after the first, rotating across upstreams; default 2. */
+  retries?: number;
+  /** Queries in flight per upstream; the rest wait in order. Default 256. */
+  perUpstreamConcurrency?: number;
+  /** TTL-honouring cache; default true. */
+  cache?: boolean;
+  /** Cache entry cap (oldest evicted first); default 100_000. */
+  cacheMaxEntries?: number;
+  /** Clock for the cache (ms since the epoch); default Date.now. */
+  now?: () => number;
+  /** Uniform in [0, 1) for query IDs; default a crypto-random source. */
+  random?: () => number;
+  /**
+   * False when the user accepted a resolver that does not validate: every
+   * lookup's security is then "indeterminate". Default true.
+   */
+  trustAd?: boolean;
+}
+
+export interface DnsQuerier {
+  query<K extends RRType>(qname: string, qtype: K): Promise<Lookup<RecordTypes[K]>>;
+}
+
+export const DNS_CONFIG_ERRORS = ["no-upstreams", "bad-upstream"] as const;
+export type DnsConfigErrorCode = (typeof DNS_CONFIG_ERRORS)[number];
+
+export class DnsConfigError extends Error {
+  readonly code: DnsConfigErrorCode;
+  constructor(code: DnsConfigErrorCode, detail: string) {
+    super(detail);
+    this.code = code;
+    this.name = "DnsConfigError";
+  }
+}
+
+export interface ResolverStats extends TransportCounters {
+  questions: number;
+  cacheHits: number;
+  deduplicated: number;
+  cacheEntries: number;
+  inFlight: number;
+  queued: number;
+  cdRequeries: number;
+  outcomes: Record<string, number>;
+}
+
+interface UpstreamState {
+  upstream: Upstream;
+  udp: UdpChannel;
+  active: number;
+  waiters: (() => void)[];
+  waitHead: number;
+}
+
+interface Exchanged {
+  msg?: Message;
+  failure?: LookupErrorKind;
+  upstream: string;
+  transport: "udp" | "tcp";
+  attempts: number;
+}
+
+interface CacheEntry {
+  lookup: Lookup<unknown>;
+  expires: number;
+}
+
+const NO_FLAGS = { aa: false, tc: false, rd: false, ra: false, ad: false, cd: false };
+
+function cryptoRandom(): () => number {
+  const pool = new Uint32Array(1024);
+  let i = pool.length;
+  return () => {
+    if (i >= pool.length) {
+      randomFillSync(pool);
+      i = 0;
+    }
+    return pool[i++]! / 0x1_0000_0000;
+  };
+}
+
+function rcodeError(rcode: number): LookupErrorKind {
+  switch (rcode) {
+    case 1:
+      return "formerr";
+    case 2:
+      return "servfail";
+    case 4:
+      return "notimp";
+    case 5:
+      return "refused";
+    default:
+      return "other";
+  }
+}
+
+export class StubResolver implements DnsQuerier {
+  private readonly ups: UpstreamState[];
+  private readonly timeoutMs: number;
+  private readonly retries: number;
+  private readonly concurrency: number;
+  private readonly cacheOn: boolean;
+  private readonly cacheMax: number;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly trustAd: boolean;
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly inflight = new Map<string, Promise<Lookup<unknown>>>();
+  private readonly counters: TransportCounters = {
+    udpSent: 0,
+    tcpSent: 0,
+    received: 0,
+    mismatched: 0,
+    undecodable: 0,
+    timeouts: 0,
+    networkErrors: 0,
+  };
+  private readonly extra = { questions: 0, cacheHits: 0, deduplicated: 0, cdRequeries: 0 };
+  private readonly outcomes: Record<string, number> = {};
+  private rr = 0;
+  private closed = false;
+
+  constructor(o: ResolverOptions) {
+    const list = o.upstreams?.length ? o.upstreams : ["127.0.0.1:53"];
+    if (!Array.isArray(list)) throw new DnsConfigError("no-upstreams", "upstreams must be a list");
+    this.ups = list.map((text) => {
+      const p = parseUpstream(text);
+      if (!p.ok) throw new DnsConfigError("bad-upstream", p.detail);
+      return {
+        upstream: p.upstream,
+        udp: new UdpChannel(p.upstream, this.counters),
+        active: 0,
+        waiters: [],
+        waitHead: 0,
+      };
+    });
+    this.timeoutMs = o.timeoutMs ?? 2000;
+    this.retries = Math.max(0, o.retries ?? 2);
+    this.concurrency = Math.max(1, o.perUpstreamConcurrency ?? 256);
+    this.cacheOn = o.cache ?? true;
+    this.cacheMax = Math.max(0, o.cacheMaxEntries ?? 100_000);
+    this.now = o.now ?? Date.now;
+    this.random = o.random ?? cryptoRandom();
+    this.trustAd = o.trustAd ?? true;
+  }
+
+  /** The configured upstreams, as reported in provenance. */
+  get upstreams(): string[] {
+    return this.ups.map((u) => u.upstream.key);
+  }
+
+  query<K extends RRType>(qname: string, qtype: K): Promise<Lookup<RecordTypes[K]>> {
+    const name = canonicalQname(qname);
+    this.extra.questions++;
+    const key = qtype + " " + name;
+    if (this.cacheOn) {
+      const hit = this.cache.get(key);
+      if (hit) {
+        if (hit.expires > this.now()) {
+          this.extra.cacheHits++;
+          const l = hit.lookup as Lookup<RecordTypes[K]>;
+          return Promise.resolve(l.provenance ? { ...l, provenance: { ...l.provenance, cached: true } } : l);
+        }
+        this.cache.delete(key);
+      }
+    }
+    const running = this.inflight.get(key);
+    if (running) {
+      this.extra.deduplicated++;
+      return running as Promise<Lookup<RecordTypes[K]>>;
+    }
+    const p = this.resolve(name, qtype).then((l) => {
+      this.inflight.delete(key);
+      return l;
+    });
+    this.inflight.set(key, p as Promise<Lookup<unknown>>);
+    return p;
+  }
+
+  /**
+   * One question to one upstream, uncached and not de-duplicated (the
+   * validation check and diagnostics use it). Same Lookup contract as query().
+   */
+  queryUpstream<K extends RRType>(
+    upstream: number,
+    qname: string,
+    qtype: K,
+    opts: { cd?: boolean } = {},
+  ): Promise<Lookup<RecordTypes[K]>> {
+    return this.resolve(canonicalQname(qname), qtype, upstream, opts.cd ?? false);
+  }
+
+  stats(): ResolverStats {
+    let inFlight = 0;
+    let queued = 0;
+    for (const u of this.ups) {
+      inFlight += u.active;
+      queued += u.waiters.length - u.waitHead;
+    }
+    return {
+      ...this.counters,
+      ...this.extra,
+      cacheEntries: this.cache.size,
+      inFlight,
+      queued,
+      outcomes: { ...this.outcomes },
+    };
+  }
+
+  clearCache(): void {
+    this.cache.clear();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.cache.clear();
+    for (const u of this.ups) {
+      // Release queued waiters so their queries end (as "network" errors).
+      while (u.waitHead < u.waiters.length) u.waiters[u.waitHead++]!();
+      u.waiters = [];
+      u.waitHead = 0;
+    }
+    await Promise.all(this.ups.map((u) => u.udp.close()));
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private pickId = (): number => Math.floor(this.random() * 0x10000) & 0xffff;
+
+  private async acquire(u: UpstreamState): Promise<void> {
+    if (u.active < this.concurrency) {
+      u.active++;
+      return;
+    }
+    await new Promise<void>((resolve) => u.waiters.push(resolve));
+    u.active++;
+  }
+
+  private release(u: UpstreamState): void {
+    u.active--;
+    if (u.waitHead < u.waiters.length) {
+      const next = u.waiters[u.waitHead]!;
+      u.waiters[u.waitHead++] = undefined as unknown as () => void;
+      if (u.waitHead > 1024 && u.waitHead * 2 > u.waiters.length) {
+        u.waiters = u.waiters.slice(u.waitHead);
+        u.waitHead = 0;
+      }
+      next();
+    }
+  }
+
+  /** Sends the question until a decodable reply arrives or attempts run out. */
+  private async exchange(
+    qname: string,
+    qtype: RRType,
+    cd: boolean,
+    pin: number | undefined,
+  ): Promise<Exchanged> {
+    const code = TYPE_CODES[qtype];
+    let query: Buffer;
+    try {
+      if (qname.includes("\\")) throw new RangeError("escaped name");
+      query = encodeQuery(0, qname, qtype, { cd });
+    } catch {
+      return { failure: "other", upstream: this.ups[pin ?? 0]!.upstream.key, transport: "udp", attempts: 0 };
+    }
+    const start = pin ?? this.rr++ % this.ups.length;
+    const total = 1 + this.retries;
+    let attempts = 0;
+    let failure: LookupErrorKind = "timeout";
+    let last = this.ups[start]!;
+    let transport: "udp" | "tcp" = "udp";
+    for (let i = 0; i < total; i++) {
+      if (this.closed) return { failure: "network", upstream: last.upstream.key, transport, attempts };
+      const u = pin === undefined ? this.ups[(start + i) % this.ups.length]! : this.ups[pin]!;
+      last = u;
+      transport = "udp";
+      await this.acquire(u);
+      let r: ExchangeResult;
+      try {
+        attempts++;
+        r = await u.udp.exchange(query, qname, code, this.timeoutMs, this.pickId);
+        if (r.kind === "reply" && r.buf.length >= 3 && (r.buf[2]! & 0x02) !== 0 && !this.closed) {
+          attempts++;
+          transport = "tcp";
+          r = await tcpExchange(u.upstream, query, qname, code, this.timeoutMs, this.counters);
+        }
+      } finally {
+        this.release(u);
+      }
+      if (r.kind === "timeout") {
+        failure = "timeout";
+        continue;
+      }
+      if (r.kind === "network") {
+        failure = "network";
+        continue;
+      }
+      const d = decodeMessage(r.buf);
+      if (!d.ok) {
+        failure = "malformed";
+        continue;
+      }
+      return { msg: d.value, upstream: u.upstream.key, transport, attempts };
+    }
+    return { failure, upstream: last.upstream.key, transport, attempts };
+  }
+
+  private async resolve<K extends RRType>(
+    qname: string,
+    qtype: K,
+    pin?: number,
+    cd = false,
+  ): Promise<Lookup<RecordTypes[K]>> {
+    const t0 = performance.now();
+    const ex = await this.exchange(qname, qtype, cd, pin);
+    const base = { qname, qtype, chain: [], owner: qname, records: [] };
+    const provenance = (extra?: Partial<Provenance>): Provenance => {
+      const h = ex.msg?.header;
+      return {
+        upstream: ex.upstream,
+        transport: ex.transport,
+        rcode: ex.msg ? rcodeName(ex.msg.rcode) : "NONE",
+        flags: h ? { aa: h.aa, tc: h.tc, rd: h.rd, ra: h.ra, ad: h.ad, cd: h.cd } : { ...NO_FLAGS },
+        attempts: ex.attempts,
+        elapsedMs: Math.round((performance.now() - t0) * 1000) / 1000,
+        cached: false,
+        ...extra,
+      };
+    };
+    const done = (l: Lookup<RecordTypes[K]>, cacheTtl?: number): Lookup<RecordTypes[K]> => {
+      const tag = l.outcome === "error" ? `error:${l.error}` : l.outcome;
+      this.outcomes[tag] = (this.outcomes[tag] ?? 0) + 1;
+      if (!this.trustAd) l.security = "indeterminate";
+      if (this.cacheOn && pin === undefined && cacheTtl !== undefined && cacheTtl > 0 && this.cacheMax > 0) {
+        const key = qtype + " " + qname;
+        this.cache.delete(key);
+        while (this.cache.size >= this.cacheMax) {
+          const oldest = this.cache.keys().next().value;
+          if (oldest === undefined) break;
+          this.cache.delete(oldest);
+        }
+        this.cache.set(key, { lookup: l as Lookup<unknown>, expires: this.now() + cacheTtl * 1000 });
+      }
+      return l;
+    };
+
+    const msg = ex.msg;
+    if (!msg) {
+      return done({
+        ...base,
+        outcome: "error",
+        error: ex.failure ?? "other",
+        security: "indeterminate",
+        provenance: provenance(),
+      });
+    }
+    const rcode = msg.rcode;
+    if (rcode === 0 || rcode === 3) {
+      const a = interpretAnswer(msg, qname, qtype);
+      const security: Security = msg.header.ad ? "secure" : "insecure";
+      const l: Lookup<RecordTypes[K]> = {
+        qname,
+        qtype,
+        outcome: a.outcome,
+        security,
+        chain: a.chain,
+        owner: a.owner,
+        records: a.records,
+        provenance: provenance(),
+      };
+      if (a.error) l.error = a.error;
+      if (a.limitHit) l.limitHit = a.limitHit;
+      if (a.ttl !== undefined) l.ttl = a.ttl;
+      return done(l, a.outcome === "error" ? undefined : a.cacheTtl);
+    }
+    if (rcode === 2 && !cd) {
+      // Bogus or a plain failure? Ask the same upstream again with CD=1 (rule 1).
+      this.extra.cdRequeries++;
+      const upIdx = this.ups.findIndex((u) => u.upstream.key === ex.upstream);
+      const again = await this.exchange(qname, qtype, true, upIdx < 0 ? 0 : upIdx);
+      const cdRcode = again.msg ? rcodeName(again.msg.rcode) : "NONE";
+      const bogus = again.msg !== undefined && (again.msg.rcode === 0 || again.msg.rcode === 3);
+      const l: Lookup<RecordTypes[K]> = {
+        ...base,
+        outcome: "error",
+        error: "servfail",
+        security: bogus ? "bogus" : "indeterminate",
+        provenance: provenance({ cdRcode }),
+      };
+      l.provenance!.attempts += again.attempts;
+      return done(l);
+    }
+    return done({
+      ...base,
+      outcome: "error",
+      error: rcodeError(rcode),
+      security: "indeterminate",
+      provenance: provenance(),
+    });
+  }
+}

@@ -1,0 +1,402 @@
+/**
+ * DNS wire format: query encoding (dns-packet) and a bounded response decoder.
+ *
+ * - `encodeQuery(id, qname, qtype, { cd })` builds a query with RD=1, AD=1,
+ *   EDNS0 (payload 1232, DO=1) and, when asked, CD=1. `qname` must be a
+ *   presentation name already checked by `normalizeDomain` or taken from a
+ *   decoded answer; it throws only on a name dns-packet cannot encode, which the
+ *   resolver turns into a typed "other" error.
+ * - `decodeHeaderQuestion(buf)` reads the header and the first question only
+ *   (what reply matching needs); `decodeMessage(buf)` reads every section.
+ *   Both return `{ ok: false, error }` on any malformed input and never throw:
+ *   every read is bounds-checked, compression pointers must point backwards
+ *   and are capped, names are capped at 255 octets.
+ * - `readA`, `readAaaa`, `readName`, `readMx`, `readTlsa`, `readSoa`,
+ *   `readDnskey` decode one record's rdata, returning undefined when the
+ *   rdata is malformed for its type.
+ *
+ * Names come out lowercase, without the trailing dot ("." for the root);
+ * label bytes outside [a-z0-9_-] are written as RFC 1035 escapes (\. \\ \DDD).
+ */
+
+import type { MxRecord, RRType, TlsaRecord } from "@danesweep/dane";
+import * as dnsPacket from "dns-packet";
+
+export const TYPE_CODES: Record<RRType, number> = {
+  A: 1,
+  CNAME: 5,
+  SOA: 6,
+  MX: 15,
+  AAAA: 28,
+  DNSKEY: 48,
+  TLSA: 52,
+};
+export const TYPE_OPT = 41;
+export const CLASS_IN = 1;
+
+export const RCODE_NAMES: readonly string[] = [
+  "NOERROR",
+  "FORMERR",
+  "SERVFAIL",
+  "NXDOMAIN",
+  "NOTIMP",
+  "REFUSED",
+  "YXDOMAIN",
+  "YXRRSET",
+  "NXRRSET",
+  "NOTAUTH",
+  "NOTZONE",
+];
+export function rcodeName(rcode: number): string {
+  return RCODE_NAMES[rcode] ?? `RCODE${rcode}`;
+}
+
+export const EDNS_PAYLOAD = 1232;
+
+export interface SoaRecord {
+  mname: string;
+  rname: string;
+  serial: number;
+  refresh: number;
+  retry: number;
+  expire: number;
+  minimum: number;
+}
+
+export interface DnskeyRecord {
+  flags: number;
+  protocol: number;
+  algorithm: number;
+  /** Public key, base64. */
+  publicKey: string;
+}
+
+export interface Header {
+  id: number;
+  qr: boolean;
+  opcode: number;
+  aa: boolean;
+  tc: boolean;
+  rd: boolean;
+  ra: boolean;
+  ad: boolean;
+  cd: boolean;
+  /** Header rcode (4 bits); `Message.rcode` adds the EDNS extended bits. */
+  rcode: number;
+  qdcount: number;
+  ancount: number;
+  nscount: number;
+  arcount: number;
+}
+
+export interface Question {
+  name: string;
+  type: number;
+  klass: number;
+}
+
+/** One resource record; rdata stays in the message buffer at [rdStart, rdEnd). */
+export interface RR {
+  name: string;
+  type: number;
+  klass: number;
+  ttl: number;
+  rdStart: number;
+  rdEnd: number;
+}
+
+export interface Message {
+  header: Header;
+  question?: Question;
+  answers: RR[];
+  authority: RR[];
+  additional: RR[];
+  /** Full rcode: header rcode plus the OPT record's extended bits. */
+  rcode: number;
+  buf: Uint8Array;
+}
+
+export type DecodeError = "short-header" | "bad-question" | "bad-record" | "internal";
+export type Decoded<T> = { ok: true; value: T } | { ok: false; error: DecodeError };
+
+// ---------------------------------------------------------------- encoding
+
+export function encodeQuery(id: number, qname: string, qtype: RRType, opts: { cd?: boolean } = {}): Buffer {
+  let flags = dnsPacket.RECURSION_DESIRED | dnsPacket.AUTHENTIC_DATA;
+  if (opts.cd) flags |= dnsPacket.CHECKING_DISABLED;
+  const opt = {
+    type: "OPT",
+    name: ".",
+    udpPayloadSize: EDNS_PAYLOAD,
+    extendedRcode: 0,
+    ednsVersion: 0,
+    flags: dnsPacket.DNSSEC_OK,
+    flag_do: true,
+    options: [],
+  } as unknown as dnsPacket.Answer;
+  return dnsPacket.encode({
+    type: "query",
+    id,
+    flags,
+    questions: [{ type: qtype, name: qname, class: "IN" }],
+    additionals: [opt],
+  });
+}
+
+// ---------------------------------------------------------------- names
+
+const MAX_POINTER_JUMPS = 64;
+const PLAIN_LABEL = /^[a-z0-9_-]*$/;
+
+function labelText(buf: Uint8Array, start: number, end: number): string {
+  let s = "";
+  for (let i = start; i < end; i++) s += String.fromCharCode(buf[i]!);
+  const lower = s.toLowerCase();
+  if (PLAIN_LABEL.test(lower)) return lower;
+  // Slow path: escape as RFC 1035 presentation, ASCII-only case folding.
+  let out = "";
+  for (let i = start; i < end; i++) {
+    let c = buf[i]!;
+    if (c >= 0x41 && c <= 0x5a) c += 0x20;
+    if (c === 0x2e || c === 0x5c) out += "\\" + String.fromCharCode(c);
+    else if (c > 0x20 && c < 0x7f) out += String.fromCharCode(c);
+    else out += "\\" + String(c).padStart(3, "0");
+  }
+  return out;
+}
+
+/**
+ * Reads a (possibly compressed) name at `offset`. `limit` bounds the in-place
+ * part (the rdata end for names inside rdata). Returns the name and the offset
+ * just after its in-place part, or undefined when malformed.
+ */
+export function readName(
+  buf: Uint8Array,
+  offset: number,
+  limit: number = buf.length,
+): { name: string; end: number } | undefined {
+  let pos = offset;
+  let end = -1;
+  let jumps = 0;
+  let wireLen = 1;
+  let out = "";
+  for (;;) {
+    const bound = end < 0 ? limit : buf.length;
+    if (pos >= bound) return undefined;
+    const l = buf[pos]!;
+    if (l === 0) {
+      if (end < 0) end = pos + 1;
+      break;
+    }
+    const kind = l & 0xc0;
+    if (kind === 0xc0) {
+      if (pos + 1 >= bound) return undefined;
+      const ptr = ((l & 0x3f) << 8) | buf[pos + 1]!;
+      if (end < 0) end = pos + 2;
+      if (ptr >= pos || ++jumps > MAX_POINTER_JUMPS) return undefined;
+      pos = ptr;
+      continue;
+    }
+    if (kind !== 0) return undefined;
+    const labelEnd = pos + 1 + l;
+    if (labelEnd > bound) return undefined;
+    wireLen += l + 1;
+    if (wireLen > 255) return undefined;
+    const text = labelText(buf, pos + 1, labelEnd);
+    out = out === "" ? text : out + "." + text;
+    pos = labelEnd;
+  }
+  return { name: out === "" ? "." : out, end };
+}
+
+// ---------------------------------------------------------------- messages
+
+function u16(buf: Uint8Array, o: number): number {
+  return (buf[o]! << 8) | buf[o + 1]!;
+}
+function u32(buf: Uint8Array, o: number): number {
+  return ((buf[o]! << 24) >>> 0) + ((buf[o + 1]! << 16) | (buf[o + 2]! << 8) | buf[o + 3]!);
+}
+
+function readHeader(buf: Uint8Array): Header | undefined {
+  if (buf.length < 12) return undefined;
+  const f = u16(buf, 2);
+  return {
+    id: u16(buf, 0),
+    qr: (f & 0x8000) !== 0,
+    opcode: (f >> 11) & 0xf,
+    aa: (f & 0x0400) !== 0,
+    tc: (f & 0x0200) !== 0,
+    rd: (f & 0x0100) !== 0,
+    ra: (f & 0x0080) !== 0,
+    ad: (f & 0x0020) !== 0,
+    cd: (f & 0x0010) !== 0,
+    rcode: f & 0xf,
+    qdcount: u16(buf, 4),
+    ancount: u16(buf, 6),
+    nscount: u16(buf, 8),
+    arcount: u16(buf, 10),
+  };
+}
+
+function readQuestion(buf: Uint8Array, offset: number): { q: Question; end: number } | undefined {
+  const n = readName(buf, offset);
+  if (!n || n.end + 4 > buf.length) return undefined;
+  return { q: { name: n.name, type: u16(buf, n.end), klass: u16(buf, n.end + 2) }, end: n.end + 4 };
+}
+
+/** Header and first question: enough to match a reply to its query. */
+export function decodeHeaderQuestion(buf: Uint8Array): Decoded<{ header: Header; question?: Question }> {
+  try {
+    const header = readHeader(buf);
+    if (!header) return { ok: false, error: "short-header" };
+    if (header.qdcount === 0) return { ok: true, value: { header } };
+    const q = readQuestion(buf, 12);
+    if (!q) return { ok: false, error: "bad-question" };
+    return { ok: true, value: { header, question: q.q } };
+  } catch {
+    return { ok: false, error: "internal" };
+  }
+}
+
+function readRRs(buf: Uint8Array, offset: number, count: number, out: RR[]): number {
+  let pos = offset;
+  for (let i = 0; i < count; i++) {
+    const n = readName(buf, pos);
+    if (!n || n.end + 10 > buf.length) return -1;
+    const o = n.end;
+    const rdlen = u16(buf, o + 8);
+    const rdStart = o + 10;
+    const rdEnd = rdStart + rdlen;
+    if (rdEnd > buf.length) return -1;
+    out.push({
+      name: n.name,
+      type: u16(buf, o),
+      klass: u16(buf, o + 2),
+      ttl: u32(buf, o + 4),
+      rdStart,
+      rdEnd,
+    });
+    pos = rdEnd;
+  }
+  return pos;
+}
+
+/** Decodes every section. Trailing bytes after the counted records are ignored. */
+export function decodeMessage(buf: Uint8Array): Decoded<Message> {
+  try {
+    const header = readHeader(buf);
+    if (!header) return { ok: false, error: "short-header" };
+    let pos = 12;
+    let question: Question | undefined;
+    for (let i = 0; i < header.qdcount; i++) {
+      const q = readQuestion(buf, pos);
+      if (!q) return { ok: false, error: "bad-question" };
+      if (i === 0) question = q.q;
+      pos = q.end;
+    }
+    const answers: RR[] = [];
+    const authority: RR[] = [];
+    const additional: RR[] = [];
+    pos = readRRs(buf, pos, header.ancount, answers);
+    if (pos >= 0) pos = readRRs(buf, pos, header.nscount, authority);
+    if (pos >= 0) pos = readRRs(buf, pos, header.arcount, additional);
+    if (pos < 0) return { ok: false, error: "bad-record" };
+    let rcode = header.rcode;
+    for (const rr of additional) {
+      // OPT: the TTL field carries the extended rcode in its top byte (RFC 6891 §6.1.3).
+      if (rr.type === TYPE_OPT) rcode |= (rr.ttl >>> 24) << 4;
+    }
+    const msg: Message = { header, answers, authority, additional, rcode, buf };
+    if (question) msg.question = question;
+    return { ok: true, value: msg };
+  } catch {
+    return { ok: false, error: "internal" };
+  }
+}
+
+// ---------------------------------------------------------------- rdata
+
+export function readA(buf: Uint8Array, rr: RR): string | undefined {
+  if (rr.rdEnd - rr.rdStart !== 4) return undefined;
+  const o = rr.rdStart;
+  return `${buf[o]}.${buf[o + 1]}.${buf[o + 2]}.${buf[o + 3]}`;
+}
+
+/** IPv6 text form of RFC 5952: lowercase, no leading zeros, longest zero run (>= 2) compressed. */
+export function readAaaa(buf: Uint8Array, rr: RR): string | undefined {
+  if (rr.rdEnd - rr.rdStart !== 16) return undefined;
+  const g: number[] = [];
+  for (let i = 0; i < 8; i++) g.push(u16(buf, rr.rdStart + 2 * i));
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (a: number[]) => a.map((x) => x.toString(16)).join(":");
+  if (bestLen < 2) return hex(g);
+  return `${hex(g.slice(0, bestStart))}::${hex(g.slice(bestStart + bestLen))}`;
+}
+
+export function readTarget(buf: Uint8Array, rr: RR): string | undefined {
+  const n = readName(buf, rr.rdStart, rr.rdEnd);
+  return n && n.end === rr.rdEnd ? n.name : undefined;
+}
+
+export function readMx(buf: Uint8Array, rr: RR): MxRecord | undefined {
+  if (rr.rdEnd - rr.rdStart < 3) return undefined;
+  const n = readName(buf, rr.rdStart + 2, rr.rdEnd);
+  if (!n || n.end !== rr.rdEnd) return undefined;
+  return { preference: u16(buf, rr.rdStart), exchange: n.name };
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+export function readTlsa(buf: Uint8Array, rr: RR): TlsaRecord | undefined {
+  if (rr.rdEnd - rr.rdStart < 3) return undefined;
+  let data = "";
+  for (let i = rr.rdStart + 3; i < rr.rdEnd; i++) data += HEX[buf[i]!];
+  return {
+    usage: buf[rr.rdStart]!,
+    selector: buf[rr.rdStart + 1]!,
+    matchingType: buf[rr.rdStart + 2]!,
+    data,
+  };
+}
+
+export function readSoa(buf: Uint8Array, rr: RR): SoaRecord | undefined {
+  const m = readName(buf, rr.rdStart, rr.rdEnd);
+  if (!m) return undefined;
+  const r = readName(buf, m.end, rr.rdEnd);
+  if (!r || r.end + 20 !== rr.rdEnd) return undefined;
+  const o = r.end;
+  return {
+    mname: m.name,
+    rname: r.name,
+    serial: u32(buf, o),
+    refresh: u32(buf, o + 4),
+    retry: u32(buf, o + 8),
+    expire: u32(buf, o + 12),
+    minimum: u32(buf, o + 16),
+  };
+}
+
+export function readDnskey(buf: Uint8Array, rr: RR): DnskeyRecord | undefined {
+  if (rr.rdEnd - rr.rdStart < 4) return undefined;
+  return {
+    flags: u16(buf, rr.rdStart),
+    protocol: buf[rr.rdStart + 2]!,
+    algorithm: buf[rr.rdStart + 3]!,
+    publicKey: Buffer.from(buf.subarray(rr.rdStart + 4, rr.rdEnd)).toString("base64"),
+  };
+}

@@ -1,0 +1,349 @@
+/**
+ * StubResolver protocol handling against a scripted server on loopback:
+ * EDNS0/DO, AD -> security, TC -> TCP with chunked reassembly, ID and question
+ * mismatches ignored, retries across upstreams, SERVFAIL + CD=1, rcodes,
+ * in-flight de-duplication, TTL cache, concurrency limit, close().
+ */
+import assert from "node:assert/strict";
+import { after, describe, test } from "node:test";
+import { DnsConfigError, StubResolver } from "../src/index.ts";
+import {
+  AD,
+  type FakeServer,
+  type Handler,
+  type Incoming,
+  RA,
+  RD,
+  respond,
+  startFakeServer,
+  TC,
+} from "./fake-server.ts";
+
+const servers: FakeServer[] = [];
+after(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+});
+
+async function serve(h: Handler): Promise<FakeServer> {
+  const s = await startFakeServer(h);
+  servers.push(s);
+  return s;
+}
+
+const up = (s: FakeServer) => `127.0.0.1:${s.port}`;
+
+function aAnswers(q: Incoming, n: number, ttl = 300) {
+  return Array.from({ length: n }, (_, i) => ({
+    type: "A" as const,
+    name: q.name,
+    ttl,
+    data: `192.0.2.${i + 1}`,
+  }));
+}
+
+describe("StubResolver", () => {
+  test("sends EDNS0 payload 1232 with DO=1, RD=1, CD=0; AD=1 answer is secure", async () => {
+    const s = await serve((q) => [respond(q, { flags: RD | RA | AD, answers: aAnswers(q, 2) })]);
+    const r = new StubResolver({ upstreams: [up(s)], timeoutMs: 500 });
+    const l = await r.query("Host.Example.", "A");
+    await r.close();
+    assert.equal(s.received.length, 1);
+    const q = s.received[0]!;
+    assert.equal(q.payload, 1232);
+    assert.equal(q.doBit, true);
+    assert.equal(q.cd, false);
+    assert.equal(q.name, "host.example");
+    assert.equal(l.qname, "host.example");
+    assert.equal(l.outcome, "answer");
+    assert.equal(l.security, "secure");
+    assert.deepEqual(l.records, ["192.0.2.1", "192.0.2.2"]);
+    assert.equal(l.ttl, 300);
+    assert.equal(l.provenance?.upstream, up(s));
+    assert.equal(l.provenance?.transport, "udp");
+    assert.equal(l.provenance?.rcode, "NOERROR");
+    assert.equal(l.provenance?.flags.ad, true);
+    assert.equal(l.provenance?.attempts, 1);
+    assert.equal(l.provenance?.cached, false);
+  });
+
+  test("AD=0 NOERROR is insecure; NXDOMAIN and NODATA keep their outcome", async () => {
+    const s = await serve((q) => {
+      if (q.name === "nx.example") return [respond(q, { rcode: 3 })];
+      if (q.name === "empty.example") return [respond(q, {})];
+      return [respond(q, { answers: aAnswers(q, 1) })];
+    });
+    const r = new StubResolver({ upstreams: [up(s)], timeoutMs: 500 });
+    const [a, nx, nd] = await Promise.all([
+      r.query("plain.example", "A"),
+      r.query("nx.example", "A"),
+      r.query("empty.example", "A"),
+    ]);
+    await r.close();
+    assert.equal(a.security, "insecure");
+    assert.equal(a.outcome, "answer");
+    assert.equal(nx.outcome, "nxdomain");
+    assert.equal(nx.security, "insecure");
+    assert.equal(nx.provenance?.rcode, "NXDOMAIN");
+    assert.equal(nd.outcome, "nodata");
+    assert.deepEqual(nd.records, []);
+  });
+
+  test("TC=1 over UDP falls back to TCP; a reply split in small chunks is reassembled", async () => {
+    const s = await serve((q) =>
+      q.transport === "udp"
+        ? [respond(q, { flags: RD | RA | TC })]
+        : [respond(q, { flags: RD | RA | AD, answers: aAnswers(q, 40) })],
+    );
+    s.tcpChunkSize = 7;
+    const r = new StubResolver({ upstreams: [up(s)], timeoutMs: 2000 });
+    const l = await r.query("big.example", "A");
+    await r.close();
+    assert.deepEqual(
+      s.received.map((q) => q.transport),
+      ["udp", "tcp"],
+    );
+    assert.equal(l.outcome, "answer");
+    assert.equal(l.records.length, 40);
+    assert.equal(l.records[39], "192.0.2.40");
+    assert.equal(l.provenance?.transport, "tcp");
+    assert.equal(l.provenance?.attempts, 2);
+    assert.equal(l.security, "secure");
+  });
+
+  test("TCP replies with a wrong ID are skipped until the matching one", async () => {
+    const s = await serve((q) =>
+      q.transport === "udp"
+        ? [respond(q, { flags: RD | RA | TC })]
+        : [
+            respond(q, { id: (q.id + 1) & 0xffff, answers: aAnswers(q, 1) }),
+            respond(q, { answers: aAnswers(q, 3) }),
+          ],
+    );
+    const r = new StubResolver({ upstreams: [up(s)], timeoutMs: 1000 });
+    const l = await r.query("tcp.example", "A");
+    await r.close();
+    assert.equal(l.records.length, 3);
+  });
+
+  test("replies with a wrong ID or question are ignored; the matching reply is taken", async () => {
+    const s = await serve((q) => [
+      respond(q, { id: (q.id + 1) & 0xffff, answers: aAnswers(q, 1) }),
+      respond(q, {
+        name: "other.example",
+        answers: [{ type: "A", name: "other.example", ttl: 1, data: "198.51.100.1" }],
+      }),
+      respond(q, { type: "AAAA" }),
+      Buffer.from([q.id >> 8, q.id & 0xff, 0x81]), // truncated garbage with the right ID
+      respond(q, { answers: aAnswers(q, 2) }),
+    ]);
+    const r = new StubResolver({ upstreams: [up(s)], timeoutMs: 1000 });
+    const l = await r.query("match.example", "A");
+    const st = r.stats();
+    await r.close();
+    assert.equal(l.outcome, "answer");
+    assert.deepEqual(l.records, ["192.0.2.1", "192.0.2.2"]);
+    assert.ok(st.mismatched >= 3, `mismatched ${st.mismatched}`);
+    assert.ok(st.undecodable >= 1);
+  });
+
+  test("only mismatched replies: the lookup is a timeout error, never nodata", async () => {
+    const s = await serve((q) => [respond(q, { id: (q.id + 7) & 0xffff })]);
+    const r = new StubResolver({ upstreams: [up(s)], timeoutMs: 150, retries: 1 });
+    const l = await r.query("spoof.example", "A");
+    await r.close();
+    assert.equal(l.outcome, "error");
+    assert.equal(l.error, "timeout");
+    assert.equal(l.security, "indeterminate");
+    assert.equal(l.provenance?.attempts, 2);
+    assert.equal(l.provenance?.rcode, "NONE");
+  });
+
+  test("a timeout is retried on the next upstream", async () => {
+    const silent = await serve(() => []);
+    const good = await serve((q) => [respond(q, { flags: RD | RA | AD, answers: aAnswers(q, 1) })]);
+    const r = new StubResolver({ upstreams: [up(silent), up(good)], timeoutMs: 150, retries: 1 });
+    const l = await r.query("retry.example", "A");
+    await r.close();
+    assert.equal(l.outcome, "answer");
+    assert.equal(l.provenance?.upstream, up(good));
+    assert.equal(l.provenance?.attempts, 2);
+    assert.equal(silent.received.length, 1);
+  });
+
+  test("SERVFAIL that disappears with CD=1 is bogus; SERVFAIL both times is indeterminate", async () => {
+    const s = await serve((q) => {
+      if (q.name === "bogus.example" && q.cd) return [respond(q, { answers: aAnswers(q, 1) })];
+      return [respond(q, { rcode: 2 })];
+    });
+    const r = new StubResolver({ upstreams: [up(s)], timeoutMs: 500 });
+    const bogus = await r.query("bogus.example", "A");
+    const fail = await r.query("broken.example", "A");
+    await r.close();
+    assert.equal(bogus.outcome, "error");
+    assert.equal(bogus.error, "servfail");
+    assert.equal(bogus.security, "bogus");
+    assert.equal(bogus.provenance?.cdRcode, "NOERROR");
+    assert.equal(bogus.provenance?.attempts, 2);
+    assert.equal(fail.error, "servfail");
+    assert.equal(fail.security, "indeterminate");
+    assert.equal(fail.provenance?.cdRcode, "SERVFAIL");
+    const cdFlags = s.received.map((q) => `${q.name}:${q.cd}`);
+    assert.deepEqual(cdFlags, [
+      "bogus.example:false",
+      "bogus.example:true",
+      "broken.example:false",
+      "broken.example:true",
+    ]);
+  });
+
+  test("REFUSED, FORMERR, NOTIMP are errors of their kind", async () => {
+    const codes: Record<string, number> = { "r.example": 5, "f.example": 1, "n.example": 4 };
+    const s = await serve((q) => [respond(q, { rcode: codes[q.name] ?? 0 })]);
+    const r = new StubResolver({ upstreams: [up(s)], timeoutMs: 500, retries: 0 });
+    const out = await Promise.all(Object.keys(codes).map((n) => r.query(n, "MX")));
+    await r.close();
+    assert.deepEqual(
+      out.map((l) => [l.outcome, l.error, l.security]),
+      [
+        ["error", "refused", "indeterminate"],
+        ["error", "formerr", "indeterminate"],
+        ["error", "notimp", "indeterminate"],
+      ],
+    );
+  });
+
+  test("identical questions in flight share one query", async () => {
+    const s = await serve(async (q) => {
+      await new Promise((res) => setTimeout(res, 50));
+      return [respond(q, { answers: aAnswers(q, 1) })];
+    });
+    const r = new StubResolver({ upstreams: [up(s)], timeoutMs: 1000, cache: false });
+    const all = await Promise.all(Array.from({ length: 10 }, () => r.query("same.example", "A")));
+    const st = r.stats();
+    await r.close();
+    assert.equal(s.received.length, 1);
+    assert.equal(st.deduplicated, 9);
+    for (const l of all) assert.deepEqual(l.records, ["192.0.2.1"]);
+  });
+
+  test("the cache honours the TTL (injected clock), negative answers use the SOA minimum", async () => {
+    let t = 1_000_000;
+    const s = await serve((q) => {
+      if (q.name === "neg.example") {
+        return [
+          respond(q, {
+            rcode: 3,
+            authorities: [
+              {
+                type: "SOA",
+                name: "example",
+                ttl: 3600,
+                data: {
+                  mname: "ns.example",
+                  rname: "h.example",
+                  serial: 1,
+                  refresh: 1,
+                  retry: 1,
+                  expire: 1,
+                  minimum: 30,
+                },
+              },
+            ],
+          }),
+        ];
+      }
+      return [respond(q, { answers: aAnswers(q, 1, 60) })];
+    });
+    const r = new StubResolver({ upstreams: [up(s)], timeoutMs: 500, now: () => t });
+    await r.query("c.example", "A");
+    const hit = await r.query("C.example.", "A");
+    assert.equal(hit.provenance?.cached, true);
+    t += 59_000;
+    await r.query("c.example", "A");
+    assert.equal(s.received.length, 1);
+    t += 2_000;
+    const fresh = await r.query("c.example", "A");
+    assert.equal(fresh.provenance?.cached, false);
+    assert.equal(s.received.length, 2);
+    await r.query("neg.example", "A");
+    t += 29_000;
+    assert.equal((await r.query("neg.example", "A")).outcome, "nxdomain");
+    assert.equal(s.received.length, 3);
+    t += 2_000;
+    await r.query("neg.example", "A");
+    assert.equal(s.received.length, 4);
+    await r.close();
+  });
+
+  test("errors are not cached", async () => {
+    const s = await serve((q) => [respond(q, { rcode: 5 })]);
+    const r = new StubResolver({ upstreams: [up(s)], timeoutMs: 500, retries: 0 });
+    await r.query("e.example", "A");
+    await r.query("e.example", "A");
+    await r.close();
+    assert.equal(s.received.length, 2);
+  });
+
+  test("the cache is capped", async () => {
+    const s = await serve((q) => [respond(q, { answers: aAnswers(q, 1) })]);
+    const r = new StubResolver({ upstreams: [up(s)], timeoutMs: 500, cacheMaxEntries: 5 });
+    for (let i = 0; i < 20; i++) await r.query(`n${i}.example`, "A");
+    assert.equal(r.stats().cacheEntries, 5);
+    await r.close();
+  });
+
+  test("no more than perUpstreamConcurrency queries are in flight", async () => {
+    let inflight = 0;
+    let peak = 0;
+    const s = await serve(async (q) => {
+      inflight++;
+      peak = Math.max(peak, inflight);
+      await new Promise((res) => setTimeout(res, 20));
+      inflight--;
+      return [respond(q, { answers: aAnswers(q, 1) })];
+    });
+    const r = new StubResolver({ upstreams: [up(s)], timeoutMs: 2000, perUpstreamConcurrency: 3 });
+    const out = await Promise.all(Array.from({ length: 20 }, (_, i) => r.query(`p${i}.example`, "A")));
+    await r.close();
+    assert.equal(peak, 3);
+    assert.ok(out.every((l) => l.outcome === "answer"));
+  });
+
+  test("query IDs come from the injected random source", async () => {
+    const s = await serve((q) => [respond(q, { answers: aAnswers(q, 1) })]);
+    const seq = [0.5, 0.25];
+    let i = 0;
+    const r = new StubResolver({ upstreams: [up(s)], timeoutMs: 500, random: () => seq[i++ % seq.length]! });
+    await r.query("id1.example", "A");
+    await r.query("id2.example", "A");
+    await r.close();
+    assert.deepEqual(
+      s.received.map((q) => q.id),
+      [0x8000, 0x4000],
+    );
+  });
+
+  test("close() ends pending queries with a network error", async () => {
+    const s = await serve(() => []);
+    const r = new StubResolver({ upstreams: [up(s)], timeoutMs: 5000 });
+    const p = r.query("hang.example", "A");
+    await new Promise((res) => setTimeout(res, 20));
+    await r.close();
+    const l = await p;
+    assert.equal(l.outcome, "error");
+    assert.equal(l.error, "network");
+  });
+
+  test("bad upstream configuration is a typed error", () => {
+    assert.throws(
+      () => new StubResolver({ upstreams: ["dns.example:53"] }),
+      (e: unknown) => e instanceof DnsConfigError && e.code === "bad-upstream",
+    );
+    assert.throws(
+      () => new StubResolver({ upstreams: ["127.0.0.1:99999"] }),
+      (e: unknown) => e instanceof DnsConfigError && e.code === "bad-upstream",
+    );
+    const r = new StubResolver({ upstreams: ["[::1]:5353", "127.0.0.1"] });
+    assert.deepEqual(r.upstreams, ["[::1]:5353", "127.0.0.1:53"]);
+  });
+});
