@@ -1,1 +1,6 @@
 export * from "./bus.ts";
+export * from "./dead-letter.ts";
+export * from "./envelope.ts";
+export * from "./errors.ts";
+export * from "./memory.ts";
+export * from "./schemas.ts";
