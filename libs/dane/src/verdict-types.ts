@@ -95,6 +95,7 @@ export const TLSA_BASE_WHYS = [
   "cname-lookup-error", // the first-link CNAME query failed: host unusable
   "no-address", // no address lookup succeeded
   "address-lookup-error", // both address lookups failed
+  "incomplete-facts", // the facts lack a CNAME or TLSA lookup the plan needs (judge.ts)
 ] as const;
 export type TlsaBaseWhy = (typeof TLSA_BASE_WHYS)[number];
 
@@ -119,7 +120,13 @@ export interface AddressOutcome {
   result: DeliverySecurity | "failed" | "not-tried" | "not-probed" | "policy-refused";
   reason?: Reason;
   /** For dane hosts: the matching record and depth, or why nothing matched. */
-  auth?: { matched?: MatchedRecord; failure?: string };
+  auth?: { matched?: MatchedRecord; failure?: string; /** Human-readable detail from authenticate(). */ detail?: string };
+  /**
+   * When result is "not-tried" (the ladder decided before this address): what
+   * this address would have done had it been tried. The DANE state reads it
+   * ("a domain is only as strong as its weakest reachable MX").
+   */
+  assessed?: { result: DeliverySecurity | "failed" | "not-probed" | "policy-refused"; reason: Reason };
 }
 
 /** Per host: what was found, what was required, what happened. */

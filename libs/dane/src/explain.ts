@@ -1,0 +1,166 @@
+/**
+ * The human-readable explanation of a verdict record: which host failed how,
+ * which TLSA record matched at which depth, the verdict and the DANE state.
+ * Pure; never throws on a record made by judge().
+ *
+ * `explain(record, facts, { probeMode })` returns a few sentences, one per
+ * host or address tried, in ladder order. The text is for people: nothing may
+ * parse it (the record's codes carry the meaning).
+ */
+import type { DomainFacts, TlsaRecord } from "./facts.ts";
+import type { AddressOutcome, HostOutcome, MatchedRecord, VerdictRecord } from "./verdict-types.ts";
+
+export interface ExplainOptions {
+  probeMode: "all" | "dane";
+}
+
+/** "3 1 1 30c9c924…": the fields and the first 8 hex digits of the data. */
+export function tlsaText(r: TlsaRecord): string {
+  const data = typeof r.data === "string" ? r.data : "";
+  const head = data.length > 8 ? `${data.slice(0, 8)}…` : data || "(empty)";
+  return `${r.usage} ${r.selector} ${r.matchingType} ${head}`;
+}
+
+function matchedText(m: MatchedRecord): string {
+  const where =
+    m.depth === 0
+      ? "the leaf certificate (depth 0)"
+      : m.depth < 0
+        ? "a trust anchor the server did not send"
+        : `the certificate at depth ${m.depth}`;
+  return `TLSA ${tlsaText(m.record)} matched ${where}`;
+}
+
+function unusableText(h: HostOutcome): string {
+  return (h.tlsa ?? []).map((t) => `${tlsaText(t.record)}: ${t.why ?? "usable"}`).join("; ");
+}
+
+function requirementText(h: HostOutcome): string {
+  if (h.requirement === "dane") return "DANE";
+  if (h.requirement === "tls") return "TLS (its TLSA records are all unusable)";
+  return "nothing";
+}
+
+function addressSentence(h: HostOutcome, a: AddressOutcome, opts: ExplainOptions): string {
+  const who = `${h.host} (${a.address})`;
+  const status = a.probe ? a.probe.status : "no probe";
+  switch (a.result) {
+    case "dane-verified":
+      return a.auth?.matched ? `${who}: ${matchedText(a.auth.matched)}.` : `${who}: authenticated by DANE.`;
+    case "encrypted":
+      return a.reason === "tls-required-unauthenticated"
+        ? `${who}: TLS established; the secure TLSA RRset has no usable record (${unusableText(h)}), so TLS is required but not authenticated.`
+        : `${who}: STARTTLS worked; no DANE for this host (${h.tlsaBaseWhy}), so TLS is opportunistic and unauthenticated.`;
+    case "plaintext":
+      return `${who}: ${status}; no DANE for this host, so the message would go in plaintext.`;
+    case "not-probed":
+      if (a.reason === "incomplete-facts")
+        return `${who}: the facts are incomplete (${status}); cannot tell.`;
+      return opts.probeMode === "dane" && h.requirement === "opportunistic"
+        ? `${who}: not probed (probe mode "dane" skips hosts without DANE); cannot tell what it would do.`
+        : `${who}: not probed; cannot tell what it would do.`;
+    case "policy-refused":
+      return `${who}: not contacted by policy (${status}).`;
+    case "not-tried":
+      return "";
+    case "failed":
+      switch (a.reason) {
+        case "dane-check-failed": {
+          const n = h.tlsa?.filter((t) => t.usable).length ?? 0;
+          const detail = a.auth?.detail ? `: ${a.auth.detail}` : "";
+          return `${who}: none of its ${n} usable TLSA record(s) authenticated the certificate chain (${a.auth?.failure ?? "no-match"}${detail}).`;
+        }
+        case "starttls-not-offered":
+          return `${who}: ${status}, but ${requirementText(h)} is required: the host fails.`;
+        case "tls-handshake-failed":
+          return `${who}: ${status}, and ${requirementText(h)} is required: the host fails.`;
+        case "connection-failed":
+          return `${who}: could not be talked to (${status}); trying the next address.`;
+        case "tlsa-lookup-failed":
+          return `${who}: not contacted, the TLSA lookup failed.`;
+        case "cname-lookup-failed":
+          return `${who}: not contacted, the CNAME lookup on the host name failed.`;
+        default:
+          return `${who}: failed (${a.reason ?? status}).`;
+      }
+  }
+}
+
+function hostSentences(h: HostOutcome, opts: ExplainOptions): string[] {
+  const out: string[] = [];
+  const tried = h.addresses.filter((a) => a.result !== "not-tried");
+  if (h.reason === "no-address") return [`${h.host}: no address records; skipped.`];
+  if (h.reason === "address-lookup-failed") return [`${h.host}: the address lookups failed; skipped.`];
+  if (h.reason === "tlsa-lookup-failed" || h.reason === "cname-lookup-failed") {
+    const what =
+      h.reason === "tlsa-lookup-failed"
+        ? `the TLSA lookup${h.tlsaBase ? ` for ${h.tlsaBase}` : ""} failed`
+        : "the first-link CNAME lookup failed";
+    if (tried.length > 0) out.push(`${h.host}: ${what}, so the host is unusable and is not contacted.`);
+    return out;
+  }
+  if (h.requirement === "dane" && h.tlsaBase && tried.length > 0) {
+    out.push(`${h.host}: DANE required, TLSA base domain ${h.tlsaBase} (${h.tlsaBaseWhy}).`);
+  }
+  for (const a of tried) {
+    const s = addressSentence(h, a, opts);
+    if (s) out.push(s);
+  }
+  if (h.wouldAuthenticate === true) {
+    out.push(
+      `${h.host}: its own secure TLSA would have authenticated the server (Postfix "Trusted"), but DANE does not apply.`,
+    );
+  } else if (h.wouldAuthenticate === false) {
+    out.push(`${h.host}: its own secure TLSA would not have authenticated the server.`);
+  }
+  return out;
+}
+
+function mxSentence(r: Omit<VerdictRecord, "explanation">, facts: DomainFacts): string {
+  const v = r.verdict;
+  switch (v.reason) {
+    case "resolver-not-validating":
+      return "The resolver did not prove that it validates DNSSEC, so nothing can be judged.";
+    case "mx-lookup-failed": {
+      const why = facts.mx.security === "bogus" ? "bogus" : (facts.mx.error ?? facts.mx.outcome);
+      return `The MX lookup for ${r.domain} failed (${why}); mail defers and never falls back to the domain's own addresses.`;
+    }
+    case "nxdomain":
+      return `${r.domain} does not exist (NXDOMAIN).`;
+    case "null-mx":
+      return `${r.domain} publishes a null MX (RFC 7505): it accepts no mail.`;
+  }
+  const implicit = r.hosts.some((h) => h.implicit);
+  const head = implicit ? `${r.domain} has no MX records, so it is its own mail host (implicit MX).` : "";
+  const sec = r.mxSecure
+    ? `The ${implicit ? "NODATA answer" : "MX RRset"} is DNSSEC-secure, so DANE applies.`
+    : `The ${implicit ? "NODATA answer" : "MX RRset"} is not DNSSEC-secure (${facts.mx.security}): DANE does not apply and every host is opportunistic.`;
+  return head ? `${head} ${sec}` : sec;
+}
+
+function verdictSentence(r: Omit<VerdictRecord, "explanation">): string {
+  const v = r.verdict;
+  if (v.action === "deliver") {
+    return `Verdict: deliver ${v.security} to ${v.host} (${v.address}), reason ${v.reason}.`;
+  }
+  if (v.action === "defer") return `Verdict: defer (${v.reason}).`;
+  if (v.action === "bounce") return `Verdict: bounce (${v.reason}).`;
+  return `Verdict: indeterminate (${v.reason}).`;
+}
+
+export function explain(
+  r: Omit<VerdictRecord, "explanation">,
+  facts: DomainFacts,
+  opts: ExplainOptions,
+): string {
+  const parts = [mxSentence(r, facts)];
+  const notTried: string[] = [];
+  for (const h of r.hosts) {
+    parts.push(...hostSentences(h, opts));
+    if (h.addresses.length > 0 && h.addresses.every((a) => a.result === "not-tried")) notTried.push(h.host);
+  }
+  if (notTried.length > 0) parts.push(`Not tried (decided earlier): ${notTried.join(", ")}.`);
+  parts.push(verdictSentence(r));
+  parts.push(`DANE state: ${r.dane}.`);
+  return parts.join(" ");
+}
