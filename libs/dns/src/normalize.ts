@@ -6,14 +6,15 @@
  * - surrounding whitespace is trimmed and one trailing dot removed (names are
  *   absolute, rule 3);
  * - a name with non-ASCII characters, or an "xn--" label, goes through
- *   node:url `domainToASCII` (UTS #46); a failure is "bad-idn";
+ *   node:url `domainToASCII` (UTS #46); a failure is "bad-idn", and so is an
+ *   "xn--" label that is not valid Punycode (`domainToUnicode` leaves it as is);
  * - every label is letters, digits and hyphens (RFC 5321 §4.1.2 sub-domain;
  *   RFC 1123 §2.1), not starting or ending with a hyphen, 1..63 octets; the
  *   name is at most 253 characters (255 octets on the wire);
  * - an address literal ("[192.0.2.1]", "192.0.2.1") or an all-numeric last
  *   label is "address-literal": mail domains are names.
  */
-import { domainToASCII } from "node:url";
+import { domainToASCII, domainToUnicode } from "node:url";
 
 export const NORMALIZE_ERRORS = [
   "empty",
@@ -82,6 +83,9 @@ export function normalizeDomain(input: string): NormalizeResult {
     }
     if (!LDH.test(label)) {
       return err("bad-character", `label ${printable(label)} has a character other than a-z, 0-9, "-"`);
+    }
+    if (label.startsWith("xn--") && domainToUnicode(label).startsWith("xn--")) {
+      return err("bad-idn", `label ${printable(label)} is not valid Punycode`);
     }
     if (label.startsWith("-") || label.endsWith("-")) {
       return err("bad-hyphen", `label ${printable(label)} starts or ends with a hyphen`);

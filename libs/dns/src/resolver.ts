@@ -421,7 +421,7 @@ export class StubResolver implements DnsQuerier {
       // Bogus or a plain failure? Ask the same upstream again with CD=1 (rule 1).
       this.extra.cdRequeries++;
       const upIdx = this.ups.findIndex((u) => u.upstream.key === ex.upstream);
-      const again = await this.exchange(qname, qtype, true, upIdx < 0 ? 0 : upIdx);
+      const again = await this.exchange(qname, qtype, true, Math.max(upIdx, 0));
       const cdRcode = again.msg ? rcodeName(again.msg.rcode) : "NONE";
       const bogus = again.msg !== undefined && (again.msg.rcode === 0 || again.msg.rcode === 3);
       const l: Lookup<RecordTypes[K]> = {

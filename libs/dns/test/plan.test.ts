@@ -1,0 +1,349 @@
+/**
+ * The lookup plan against a scripted in-memory querier: which questions an
+ * RFC 7672 client asks, in which cases, and what lands in the facts.
+ * Expected queries come from the rules (rfc7672-rules.md 4-18), not the code.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import type { CnameLink, Lookup, LookupOutcome, RRType, Security } from "@danesweep/dane";
+import type { RecordTypes } from "../src/answer.ts";
+import { collectDomainFacts, type DnsQuerier } from "../src/index.ts";
+
+type Script = Record<string, Omit<Lookup<unknown>, "qname" | "qtype">>;
+
+class ScriptedQuerier implements DnsQuerier {
+  readonly asked: string[] = [];
+  private readonly script: Script;
+  constructor(script: Script) {
+    this.script = script;
+  }
+  async query<K extends RRType>(qname: string, qtype: K): Promise<Lookup<RecordTypes[K]>> {
+    const key = `${qtype} ${qname}`;
+    this.asked.push(key);
+    const s = this.script[key];
+    if (!s)
+      return { qname, qtype, outcome: "nxdomain", security: "secure", chain: [], owner: qname, records: [] };
+    return { qname, qtype, ...s } as Lookup<RecordTypes[K]>;
+  }
+}
+
+function r(
+  outcome: LookupOutcome,
+  security: Security,
+  records: unknown[] = [],
+  opts: { chain?: CnameLink[]; owner?: string; error?: "timeout" | "servfail" } = {},
+): Omit<Lookup<unknown>, "qname" | "qtype"> {
+  const chain = opts.chain ?? [];
+  const l: Omit<Lookup<unknown>, "qname" | "qtype"> = {
+    outcome,
+    security,
+    records,
+    chain,
+    owner: opts.owner ?? chain[chain.length - 1]?.target ?? "",
+  };
+  if (opts.error) l.error = opts.error;
+  return l;
+}
+const mx = (exchange: string, preference = 10) => ({ preference, exchange });
+const tlsa = { usage: 3, selector: 1, matchingType: 1, data: "ab".repeat(32) };
+const opts = { now: () => Date.UTC(2025, 0, 2, 3, 4, 5), resolverValidates: true };
+
+/** Fills `owner` with qname where the script left it empty. */
+function script(s: Script): Script {
+  for (const [k, v] of Object.entries(s)) if (!v.owner) v.owner = k.split(" ")[1]!;
+  return s;
+}
+
+describe("collectDomainFacts", () => {
+  test("secure MX, secure host without CNAME: TLSA at _25._tcp.<host> (rules 10, 15, 16)", async () => {
+    const q = new ScriptedQuerier(
+      script({
+        "MX d.example": r("answer", "secure", [mx("mx.d.example")]),
+        "A mx.d.example": r("answer", "secure", ["192.0.2.1"]),
+        "AAAA mx.d.example": r("nodata", "secure"),
+        "TLSA _25._tcp.mx.d.example": r("answer", "secure", [tlsa]),
+      }),
+    );
+    const f = await collectDomainFacts(q, "D.Example.", opts);
+    assert.equal(f.domain, "d.example");
+    assert.equal(f.port, 25);
+    assert.equal(f.collectedAt, "2025-01-02T03:04:05.000Z");
+    assert.equal(f.hosts.length, 1);
+    const h = f.hosts[0]!;
+    assert.equal(h.name, "mx.d.example");
+    assert.equal(h.implicit, false);
+    assert.deepEqual(
+      h.tlsa.map((l) => l.qname),
+      ["_25._tcp.mx.d.example"],
+    );
+    assert.equal(h.firstLink, undefined);
+    assert.deepEqual(q.asked.sort(), [
+      "A mx.d.example",
+      "AAAA mx.d.example",
+      "MX d.example",
+      "TLSA _25._tcp.mx.d.example",
+    ]);
+  });
+
+  test("the route's port names the TLSA query", async () => {
+    const q = new ScriptedQuerier(
+      script({
+        "MX d.example": r("answer", "secure", [mx("mx.d.example")]),
+        "A mx.d.example": r("answer", "secure", ["192.0.2.1"]),
+      }),
+    );
+    const f = await collectDomainFacts(q, "d.example", { ...opts, port: 587 });
+    assert.equal(f.hosts[0]!.tlsa[0]!.qname, "_587._tcp.mx.d.example");
+  });
+
+  test("host in an insecure zone: no TLSA query at all (rule 18, seed case 19)", async () => {
+    const q = new ScriptedQuerier(
+      script({
+        "MX d.example": r("answer", "secure", [mx("mx.insecure.example")]),
+        "A mx.insecure.example": r("answer", "insecure", ["192.0.2.1"]),
+        "AAAA mx.insecure.example": r("nodata", "insecure"),
+      }),
+    );
+    const f = await collectDomainFacts(q, "d.example", opts);
+    assert.deepEqual(f.hosts[0]!.tlsa, []);
+    assert.ok(!q.asked.some((k) => k.startsWith("TLSA")));
+  });
+
+  test("secure CNAME chain: expanded name first, then the original on secure NODATA (rule 15)", async () => {
+    const chain = [{ owner: "mx.d.example", target: "real.d.example" }];
+    const q = new ScriptedQuerier(
+      script({
+        "MX d.example": r("answer", "secure", [mx("mx.d.example")]),
+        "A mx.d.example": r("answer", "secure", ["192.0.2.1"], { chain }),
+        "AAAA mx.d.example": r("nodata", "secure", [], { chain }),
+        "TLSA _25._tcp.real.d.example": r("nodata", "secure"),
+        "TLSA _25._tcp.mx.d.example": r("answer", "secure", [tlsa]),
+      }),
+    );
+    const f = await collectDomainFacts(q, "d.example", opts);
+    assert.deepEqual(
+      f.hosts[0]!.tlsa.map((l) => l.qname),
+      ["_25._tcp.real.d.example", "_25._tcp.mx.d.example"],
+    );
+    assert.ok(!q.asked.some((k) => k.startsWith("CNAME")), "a secure answer needs no first-link query");
+  });
+
+  test("secure TLSA at the expanded name ends the search (rule 15)", async () => {
+    const chain = [{ owner: "mx.d.example", target: "real.d.example" }];
+    const q = new ScriptedQuerier(
+      script({
+        "MX d.example": r("answer", "secure", [mx("mx.d.example")]),
+        "A mx.d.example": r("answer", "secure", ["192.0.2.1"], { chain }),
+        "TLSA _25._tcp.real.d.example": r("answer", "secure", [tlsa]),
+      }),
+    );
+    const f = await collectDomainFacts(q, "d.example", opts);
+    assert.deepEqual(
+      f.hosts[0]!.tlsa.map((l) => l.qname),
+      ["_25._tcp.real.d.example"],
+    );
+  });
+
+  test("insecure chain: first-link CNAME query; secure first link -> TLSA at the original name only (rules 4, 15)", async () => {
+    const chain = [
+      { owner: "mx.d.example", target: "a.insecure.example" },
+      { owner: "a.insecure.example", target: "b.insecure.example" },
+    ];
+    const q = new ScriptedQuerier(
+      script({
+        "MX d.example": r("answer", "secure", [mx("mx.d.example")]),
+        "A mx.d.example": r("answer", "insecure", ["192.0.2.1"], { chain }),
+        "AAAA mx.d.example": r("nodata", "insecure", [], { chain }),
+        "CNAME mx.d.example": r("answer", "secure", ["a.insecure.example"]),
+        "TLSA _25._tcp.mx.d.example": r("answer", "secure", [tlsa]),
+      }),
+    );
+    const f = await collectDomainFacts(q, "d.example", opts);
+    const h = f.hosts[0]!;
+    assert.equal(h.firstLink?.qname, "mx.d.example");
+    assert.equal(h.firstLink?.qtype, "CNAME");
+    assert.deepEqual(
+      h.tlsa.map((l) => l.qname),
+      ["_25._tcp.mx.d.example"],
+    );
+    assert.ok(!q.asked.includes("TLSA _25._tcp.b.insecure.example"));
+  });
+
+  test("insecure first link: no TLSA query (rule 15)", async () => {
+    const chain = [{ owner: "mx.d.example", target: "x.insecure.example" }];
+    const q = new ScriptedQuerier(
+      script({
+        "MX d.example": r("answer", "secure", [mx("mx.d.example")]),
+        "A mx.d.example": r("answer", "insecure", ["192.0.2.1"], { chain }),
+        "CNAME mx.d.example": r("answer", "insecure", ["x.insecure.example"]),
+      }),
+    );
+    const f = await collectDomainFacts(q, "d.example", opts);
+    assert.deepEqual(f.hosts[0]!.tlsa, []);
+  });
+
+  test("TLSA lookup error on a secure host: recorded, no fallback to another name (rules 15, 17)", async () => {
+    const chain = [{ owner: "mx.d.example", target: "real.d.example" }];
+    const q = new ScriptedQuerier(
+      script({
+        "MX d.example": r("answer", "secure", [mx("mx.d.example")]),
+        "A mx.d.example": r("answer", "secure", ["192.0.2.1"], { chain }),
+        "TLSA _25._tcp.real.d.example": r("error", "indeterminate", [], { error: "timeout" }),
+      }),
+    );
+    const f = await collectDomainFacts(q, "d.example", opts);
+    assert.deepEqual(
+      f.hosts[0]!.tlsa.map((l) => [l.qname, l.error]),
+      [["_25._tcp.real.d.example", "timeout"]],
+    );
+  });
+
+  test("MX through a CNAME chain, not secure: first-link CNAME query on the domain (rule 4)", async () => {
+    const chain = [{ owner: "d.example", target: "e.insecure.example" }];
+    const q = new ScriptedQuerier(
+      script({
+        "MX d.example": r("answer", "insecure", [mx("mx.e.insecure.example")], { chain }),
+        "CNAME d.example": r("answer", "secure", ["e.insecure.example"]),
+        "A mx.e.insecure.example": r("answer", "insecure", ["192.0.2.1"]),
+      }),
+    );
+    const f = await collectDomainFacts(q, "d.example", opts);
+    assert.equal(f.mxFirstLink?.qtype, "CNAME");
+    assert.equal(f.mxFirstLink?.security, "secure");
+  });
+
+  test("secure MX through a CNAME chain: the AD bit covers every link, no extra query", async () => {
+    const chain = [{ owner: "d.example", target: "e.d.example" }];
+    const q = new ScriptedQuerier(
+      script({
+        "MX d.example": r("answer", "secure", [mx("mx.d.example")], { chain }),
+        "A mx.d.example": r("answer", "secure", ["192.0.2.1"]),
+      }),
+    );
+    const f = await collectDomainFacts(q, "d.example", opts);
+    assert.equal(f.mxFirstLink, undefined);
+  });
+
+  test("NODATA MX: implicit MX, the domain is its own host at preference 0 (rule 8)", async () => {
+    const q = new ScriptedQuerier(
+      script({
+        "MX d.example": r("nodata", "secure"),
+        "A d.example": r("answer", "secure", ["192.0.2.1"]),
+      }),
+    );
+    const f = await collectDomainFacts(q, "d.example", opts);
+    assert.equal(f.hosts.length, 1);
+    assert.deepEqual(
+      [f.hosts[0]!.name, f.hosts[0]!.preference, f.hosts[0]!.implicit],
+      ["d.example", 0, true],
+    );
+    assert.deepEqual(
+      f.hosts[0]!.tlsa.map((l) => l.qname),
+      ["_25._tcp.d.example"],
+    );
+  });
+
+  for (const [label, mxLookup] of [
+    ["null MX (rule 9)", r("answer", "secure", [mx(".", 0)])],
+    [
+      "null MX among others: Postfix treats any '.' so (rule 9)",
+      r("answer", "secure", [mx(".", 0), mx("mx.d.example")]),
+    ],
+    ["NXDOMAIN (rule 7)", r("nxdomain", "secure")],
+    ["MX lookup error: no address fallback (rule 6)", r("error", "indeterminate", [], { error: "servfail" })],
+    ["bogus MX (rule 6)", r("error", "bogus", [], { error: "servfail" })],
+  ] as const) {
+    test(`${label}: no hosts, no address queries`, async () => {
+      const q = new ScriptedQuerier(script({ "MX d.example": mxLookup }));
+      const f = await collectDomainFacts(q, "d.example", opts);
+      assert.deepEqual(f.hosts, []);
+      assert.deepEqual(q.asked, ["MX d.example"]);
+    });
+  }
+
+  test("25 MX hosts: the 20 best by preference, limit recorded", async () => {
+    const records = Array.from({ length: 25 }, (_, i) => mx(`mx${i}.d.example`, 100 - i));
+    const q = new ScriptedQuerier(script({ "MX d.example": r("answer", "secure", records) }));
+    const f = await collectDomainFacts(q, "d.example", opts);
+    assert.equal(f.hosts.length, 20);
+    assert.deepEqual(f.limits, ["mx-hosts>20"]);
+    // preferences 100..76: the five worst (100..96, mx0..mx4) are dropped
+    assert.deepEqual(
+      f.hosts.map((h) => h.name),
+      records.slice(5).map((m) => m.exchange),
+    );
+    assert.equal(f.mx.records.length, 25);
+  });
+
+  test("duplicate exchanges become one host at the lowest preference", async () => {
+    const q = new ScriptedQuerier(
+      script({ "MX d.example": r("answer", "secure", [mx("mx.d.example", 20), mx("mx.d.example", 5)]) }),
+    );
+    const f = await collectDomainFacts(q, "d.example", opts);
+    assert.deepEqual(
+      f.hosts.map((h) => [h.name, h.preference]),
+      [["mx.d.example", 5]],
+    );
+  });
+
+  test("20 addresses: 16 kept per family, limit recorded", async () => {
+    const addrs = Array.from({ length: 20 }, (_, i) => `192.0.2.${i + 1}`);
+    const q = new ScriptedQuerier(
+      script({
+        "MX d.example": r("answer", "secure", [mx("mx.d.example")]),
+        "A mx.d.example": r("answer", "secure", addrs),
+      }),
+    );
+    const f = await collectDomainFacts(q, "d.example", opts);
+    assert.equal(f.hosts[0]!.a.records.length, 16);
+    assert.equal(f.hosts[0]!.a.limitHit, "addresses>16");
+    assert.deepEqual(f.limits, ["addresses>16"]);
+  });
+
+  test("a resolver that does not validate: facts say so and nothing is secure", async () => {
+    const q = new ScriptedQuerier(
+      script({
+        "MX d.example": r("answer", "insecure", [mx("mx.d.example")]),
+        "A mx.d.example": r("answer", "insecure", ["192.0.2.1"]),
+      }),
+    );
+    const f = await collectDomainFacts(q, "d.example", { ...opts, resolverValidates: false });
+    assert.equal(f.resolverValidates, false);
+    assert.equal(f.mx.security, "indeterminate");
+    assert.equal(f.hosts[0]!.a.security, "indeterminate");
+  });
+
+  test("an invalid name: per-domain error facts, no query, no throw", async () => {
+    const q = new ScriptedQuerier({});
+    const f = await collectDomainFacts(q, "bad..example", opts);
+    assert.deepEqual(q.asked, []);
+    assert.equal(f.mx.outcome, "error");
+    assert.equal(f.mx.security, "indeterminate");
+    assert.deepEqual(f.limits, ["invalid-name:empty-label"]);
+    assert.deepEqual(f.hosts, []);
+  });
+
+  test("the querier's shared Lookup objects are not mutated", async () => {
+    const addrs = Array.from({ length: 20 }, (_, i) => `192.0.2.${i + 1}`);
+    const shared: Lookup<string> = {
+      qname: "mx.d.example",
+      qtype: "A",
+      outcome: "answer",
+      security: "secure",
+      chain: [],
+      owner: "mx.d.example",
+      records: addrs,
+    };
+    const q: DnsQuerier = {
+      query: async (qname, qtype) =>
+        (qtype === "A"
+          ? shared
+          : qtype === "MX"
+            ? { ...shared, qname, qtype, records: [mx("mx.d.example")] }
+            : { ...shared, qname, qtype, outcome: "nodata", records: [] }) as never,
+    };
+    await collectDomainFacts(q, "d.example", opts);
+    assert.equal(shared.records.length, 20);
+    assert.equal(shared.limitHit, undefined);
+  });
+});
