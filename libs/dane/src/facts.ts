@@ -226,6 +226,11 @@ export interface ProbeFacts {
     chainTruncated?: boolean;
   };
   quit?: boolean;
+  /**
+   * Bytes read from and written to the TCP connection (TLS records included),
+   * when one was opened. Evidence that the read caps held.
+   */
+  io?: { bytesRead: number; bytesWritten: number };
   timings: {
     connectMs?: number;
     bannerMs?: number;

@@ -1,1 +1,27 @@
-export {};
+/**
+ * @danesweep/probe: the one guarded dialer and the STARTTLS prober.
+ * Prober.probe(request) -> ProbeFacts (see prober.ts); the pure parts
+ * (address classification, opt-out list, token bucket, SMTP reply parser,
+ * EHLO keywords) are exported for reuse and tests.
+ */
+export { type AddressClass, canonicalIp, classifyAddress, parseIp } from "./address.ts";
+export { type BucketState, bucketIsFull, bucketTake } from "./bucket.ts";
+export { classifyConnectError } from "./dialer.ts";
+export { ehloKeywords, hasKeyword } from "./ehlo.ts";
+export {
+  emptyOptOutList,
+  matchOptOut,
+  OPT_OUT_ERRORS,
+  type OptOutError,
+  type OptOutList,
+  type OptOutMatch,
+  parseOptOutList,
+} from "./optout.ts";
+export {
+  type ProbeRequest,
+  Prober,
+  ProberConfigError,
+  type ProberOptions,
+  type ProberStats,
+} from "./prober.ts";
+export { REPLY_ERRORS, type ReplyError, type ReplyLimits, ReplyParser } from "./reply.ts";

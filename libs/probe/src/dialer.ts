@@ -1,0 +1,252 @@
+/**
+ * The dialer: the only place in danesweep that opens a socket to a target
+ * (net.connect) or starts TLS on one (tls.connect).
+ *
+ * - new Dialer(opts) holds the policy (non-public addresses refused unless
+ *   allowPrivate; the opt-out list) and the Limiter (per-IP rate and
+ *   concurrency, global concurrency).
+ * - policy(target) -> refusal | undefined: pure check, no socket. A refusal is
+ *   { status: "policy-private-address" | "policy-opt-out", detail }.
+ * - open(target, connectTimeoutMs) re-checks the policy (a refused target is
+ *   never dialled, whoever calls), waits for admission, then connects. It
+ *   resolves { ok: true, socket, release, startedAt, connectMs } or
+ *   { ok: false, status, detail, startedAt?, connectMs? } with status one of
+ *   the policy statuses, "connect-refused" | "connect-timeout" |
+ *   "connect-reset" | "connect-unreachable", or "internal-error" (a closed
+ *   dialer, fd exhaustion, an unexpected errno). release() must be called once
+ *   the connection is over; on failure the dialer has released already.
+ *   Never rejects.
+ * - startTls(socket, sni, timeoutMs, tlsOptions) runs the TLS client handshake
+ *   over an open socket (STARTTLS) with SNI set to `sni` (omitted when `sni` is
+ *   an IP literal or empty) and without certificate verification (DANE
+ *   authentication happens later, from the recorded chain). Resolves
+ *   { ok: true, tls, tlsMs } or { ok: false, status: "tls-handshake-failed" |
+ *   "tls-timeout", detail }. Never rejects; on failure the TLS socket is destroyed.
+ * - classifyConnectError(code) maps an errno code to a connect status (pure).
+ */
+import net from "node:net";
+import tls from "node:tls";
+import { classifyAddress, formatIp, parseIp } from "./address.ts";
+import { Limiter } from "./limiter.ts";
+import { matchOptOut, type OptOutList } from "./optout.ts";
+
+export type ConnectStatus = "connect-refused" | "connect-timeout" | "connect-reset" | "connect-unreachable";
+export type PolicyStatus = "policy-private-address" | "policy-opt-out";
+
+export interface DialTarget {
+  ip: string;
+  port: number;
+  sni?: string;
+  mxHost?: string;
+  domain?: string;
+}
+
+export interface DialerOptions {
+  allowPrivate: boolean;
+  optOut: OptOutList | undefined;
+  perIpRate: number;
+  perIpBurst: number;
+  perIpConcurrency: number;
+  globalConcurrency: number;
+  now: () => number;
+}
+
+export type OpenResult =
+  | { ok: true; socket: net.Socket; release: () => void; startedAt: number; connectMs: number }
+  | {
+      ok: false;
+      status: ConnectStatus | PolicyStatus | "internal-error";
+      detail: string;
+      startedAt?: number;
+      connectMs?: number;
+    };
+
+export type TlsResult =
+  | { ok: true; tls: tls.TLSSocket; tlsMs: number }
+  | { ok: false; status: "tls-handshake-failed" | "tls-timeout"; detail: string; tlsMs: number };
+
+const UNREACHABLE = new Set([
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENETDOWN",
+  "EHOSTDOWN",
+  "EADDRNOTAVAIL",
+  "EAFNOSUPPORT",
+]);
+
+export function classifyConnectError(code: string | undefined): ConnectStatus | "internal-error" {
+  if (code === "ECONNREFUSED") return "connect-refused";
+  if (code === "ETIMEDOUT") return "connect-timeout";
+  if (code === "ECONNRESET" || code === "ECONNABORTED" || code === "EPIPE") return "connect-reset";
+  if (code !== undefined && UNREACHABLE.has(code)) return "connect-unreachable";
+  return "internal-error";
+}
+
+export class Dialer {
+  private readonly o: DialerOptions;
+  private readonly limiter: Limiter;
+
+  constructor(o: DialerOptions) {
+    this.o = o;
+    this.limiter = new Limiter(o);
+  }
+
+  policy(t: DialTarget): { status: PolicyStatus; detail: string } | undefined {
+    const cls = classifyAddress(t.ip);
+    if (!cls.public && (!this.o.allowPrivate || cls.range === "invalid")) {
+      return { status: "policy-private-address", detail: `${cls.range} address` };
+    }
+    if (this.o.optOut) {
+      const m = matchOptOut(this.o.optOut, t);
+      if (m) return { status: "policy-opt-out", detail: `opt-out ${m.kind} entry "${m.entry}"` };
+    }
+    return undefined;
+  }
+
+  stats(): ReturnType<Limiter["stats"]> {
+    return this.limiter.stats();
+  }
+
+  /** Refuses further admissions; sockets already open are the caller's to close. */
+  close(): void {
+    this.limiter.close();
+  }
+
+  async open(t: DialTarget, connectTimeoutMs: number): Promise<OpenResult> {
+    const refusal = this.policy(t);
+    if (refusal) return { ok: false, ...refusal };
+    const addr = parseIp(t.ip)!;
+    // one bucket per host: a v4-mapped IPv6 address shares its IPv4 address's state
+    const mapped = addr.length === 16 && addr.subarray(0, 12).every((x, i) => x === (i >= 10 ? 0xff : 0));
+    const admission = await this.limiter.acquire(formatIp(mapped ? addr.subarray(12) : addr));
+    if (!admission.ok) return { ok: false, status: "internal-error", detail: "dialer closed" };
+    const startedAt = this.o.now();
+    return new Promise<OpenResult>((resolve) => {
+      let socket: net.Socket;
+      try {
+        socket = net.connect({ host: t.ip, port: t.port, family: addr.length === 4 ? 4 : 6, noDelay: true });
+      } catch (e) {
+        admission.release();
+        resolve({
+          ok: false,
+          status: "internal-error",
+          detail: String((e as Error)?.message ?? e),
+          startedAt,
+        });
+        return;
+      }
+      let done = false;
+      const finish = (r: OpenResult) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        socket.removeListener("connect", onConnect);
+        socket.removeListener("error", onError);
+        if (!r.ok) {
+          socket.on("error", () => {});
+          socket.destroy();
+          admission.release();
+        }
+        resolve(r);
+      };
+      const onConnect = () =>
+        finish({
+          ok: true,
+          socket,
+          release: admission.release,
+          startedAt,
+          connectMs: this.o.now() - startedAt,
+        });
+      const onError = (e: NodeJS.ErrnoException) =>
+        finish({
+          ok: false,
+          status: classifyConnectError(e.code),
+          detail: e.code ?? String(e.message),
+          startedAt,
+          connectMs: this.o.now() - startedAt,
+        });
+      const timer = setTimeout(
+        () =>
+          finish({
+            ok: false,
+            status: "connect-timeout",
+            detail: `no connection within ${connectTimeoutMs} ms`,
+            startedAt,
+            connectMs: this.o.now() - startedAt,
+          }),
+        connectTimeoutMs,
+      );
+      socket.once("connect", onConnect);
+      socket.once("error", onError);
+    });
+  }
+
+  startTls(
+    socket: net.Socket,
+    sni: string,
+    timeoutMs: number,
+    tlsOptions: tls.ConnectionOptions = {},
+  ): Promise<TlsResult> {
+    const t0 = this.o.now();
+    return new Promise<TlsResult>((resolve) => {
+      let t: tls.TLSSocket;
+      const servername = sni && !parseIp(sni) ? sni : undefined;
+      try {
+        t = tls.connect({ ...tlsOptions, socket, servername, rejectUnauthorized: false });
+      } catch (e) {
+        resolve({
+          ok: false,
+          status: "tls-handshake-failed",
+          detail: String((e as Error)?.message ?? e),
+          tlsMs: this.o.now() - t0,
+        });
+        return;
+      }
+      let done = false;
+      const finish = (r: TlsResult) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        t.removeListener("secureConnect", onSecure);
+        t.removeListener("error", onError);
+        t.removeListener("close", onClose);
+        if (!r.ok) {
+          t.on("error", () => {});
+          t.destroy();
+          socket.destroy();
+        }
+        resolve(r);
+      };
+      const onSecure = () => finish({ ok: true, tls: t, tlsMs: this.o.now() - t0 });
+      const onError = (e: NodeJS.ErrnoException & { reason?: string }) => {
+        const why = e.reason ?? String(e.message ?? "").split("\n")[0] ?? "";
+        finish({
+          ok: false,
+          status: "tls-handshake-failed",
+          detail: e.code ? `${e.code}: ${why}` : why,
+          tlsMs: this.o.now() - t0,
+        });
+      };
+      const onClose = () =>
+        finish({
+          ok: false,
+          status: "tls-handshake-failed",
+          detail: "connection closed during the handshake",
+          tlsMs: this.o.now() - t0,
+        });
+      const timer = setTimeout(
+        () =>
+          finish({
+            ok: false,
+            status: "tls-timeout",
+            detail: `no handshake within ${timeoutMs} ms`,
+            tlsMs: this.o.now() - t0,
+          }),
+        timeoutMs,
+      );
+      t.once("secureConnect", onSecure);
+      t.once("error", onError);
+      t.once("close", onClose);
+    });
+  }
+}

@@ -1,0 +1,282 @@
+/**
+ * Prober: STARTTLS probes of MX host addresses, recorded as ProbeFacts.
+ *
+ * - new Prober(opts) validates its options and throws a ProberConfigError
+ *   (code "invalid-option", with the offending field) when one is out of range;
+ *   that is the only throw, at construction.
+ * - probe(req) always resolves with ProbeFacts, never rejects:
+ *   a request whose ip is not a public address (unless allowPrivate) resolves
+ *   "policy-private-address", one on the opt-out list "policy-opt-out", both
+ *   without any socket; an invalid port resolves "internal-error". Otherwise
+ *   the probe waits for admission (per-IP rate and concurrency, global
+ *   concurrency), then runs the dialogue (session.ts) within the deadline.
+ *   Concurrent requests with the same (ip, port, SNI) share one probe and get
+ *   the same facts object (treat it as read-only); the policy check is made per
+ *   request first, so an opted-out domain never rides along.
+ * - stats() gives counters for monitoring.
+ * - close() refuses new probes and probes still waiting for admission
+ *   ("internal-error", detail "prober closed"), lets probes already connected
+ *   finish (each is bounded by its deadline), and resolves when all settled.
+ */
+import type { ConnectionOptions } from "node:tls";
+import {
+  FACTS_SCHEMA_VERSION,
+  PROBE_STATUSES,
+  type ProbeFacts,
+  type ProbeStatus,
+  probeKeyString,
+} from "@danesweep/dane";
+import { canonicalIp } from "./address.ts";
+import { Dialer } from "./dialer.ts";
+import { normalizeName, type OptOutList } from "./optout.ts";
+import { runDialogue } from "./session.ts";
+
+export interface ProberOptions {
+  /** Contact non-public addresses (testbeds only; CLI --allow-private). */
+  allowPrivate?: boolean;
+  optOut?: OptOutList;
+  /** Name sent in EHLO/HELO: a host name or an address literal "[192.0.2.1]". */
+  ehloName: string;
+  /** New connections per second per destination IP (default 1). */
+  perIpRate?: number;
+  /** Token bucket size per destination IP (default 2). */
+  perIpBurst?: number;
+  /** Connections at once per destination IP (default 2). */
+  perIpConcurrency?: number;
+  /** Connections at once overall (default 500). */
+  globalConcurrency?: number;
+  /** Default 10000. */
+  connectTimeoutMs?: number;
+  /** Time allowed for each reply and for the TLS handshake (default 30000). */
+  commandTimeoutMs?: number;
+  /** Whole probe, from the start of the connection (default 60000). */
+  deadlineMs?: number;
+  /** Longest reply line accepted, without CRLF (default 2048). */
+  maxLineBytes?: number;
+  /** Most lines in one reply (default 100). */
+  maxLinesPerReply?: number;
+  /** Most SMTP reply bytes read in one probe, before and after TLS (default 262144). */
+  maxBytesRead?: number;
+  /** Most certificates recorded from the chain (default 20); more sets chainTruncated. */
+  maxChainCerts?: number;
+  /** Clock in milliseconds since the epoch (default: performance.timeOrigin + performance.now()). */
+  now?: () => number;
+  /** Extra node:tls client options (e.g. minVersion, ciphers); socket, servername and rejectUnauthorized are fixed. */
+  tls?: ConnectionOptions;
+}
+
+export interface ProbeRequest {
+  ip: string;
+  port: number;
+  /** The TLSA base domain, sent as SNI. */
+  sni: string;
+  mxHost: string;
+  /** A mail domain the probe is made for (checked against the opt-out list). */
+  domain?: string;
+}
+
+export interface ProberStats {
+  /** Probes admitted and running (connecting, talking). */
+  active: number;
+  /** Probes waiting for admission (per-IP slot, global slot, or a token). */
+  waiting: number;
+  /** Distinct (ip, port, SNI) probes under way. */
+  inFlight: number;
+  /** Requests answered by joining a probe already under way. */
+  shared: number;
+  /** Probes finished, by status (policy refusals included). */
+  byStatus: Record<ProbeStatus, number>;
+  /** Destination IPs the limiter holds state for. */
+  trackedIps: number;
+}
+
+export class ProberConfigError extends Error {
+  readonly code = "invalid-option" as const;
+  readonly field: string;
+  constructor(field: string) {
+    super(`invalid-option: ${field}`);
+    this.field = field;
+  }
+}
+
+const EHLO_NAME =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const ADDRESS_LITERAL = /^\[(?:IPv6:)?[0-9A-Fa-f:.]+\]$/;
+
+interface Resolved {
+  allowPrivate: boolean;
+  optOut: OptOutList | undefined;
+  ehloName: string;
+  perIpRate: number;
+  perIpBurst: number;
+  perIpConcurrency: number;
+  globalConcurrency: number;
+  connectTimeoutMs: number;
+  commandTimeoutMs: number;
+  deadlineMs: number;
+  maxLineBytes: number;
+  maxLinesPerReply: number;
+  maxBytesRead: number;
+  maxChainCerts: number;
+  now: () => number;
+  tls: ConnectionOptions;
+}
+
+function resolveOptions(o: ProberOptions): Resolved {
+  const num = (
+    field: keyof ProberOptions,
+    v: number | undefined,
+    dflt: number,
+    min: number,
+    int: boolean,
+  ) => {
+    const x = v ?? dflt;
+    if (typeof x !== "number" || !Number.isFinite(x) || x < min || (int && !Number.isInteger(x))) {
+      throw new ProberConfigError(field);
+    }
+    return x;
+  };
+  if (typeof o?.ehloName !== "string" || !(EHLO_NAME.test(o.ehloName) || ADDRESS_LITERAL.test(o.ehloName))) {
+    throw new ProberConfigError("ehloName");
+  }
+  if (o.ehloName.length > 255) throw new ProberConfigError("ehloName");
+  return {
+    allowPrivate: o.allowPrivate === true,
+    optOut: o.optOut,
+    ehloName: o.ehloName,
+    perIpRate: num("perIpRate", o.perIpRate, 1, Number.MIN_VALUE, false),
+    perIpBurst: num("perIpBurst", o.perIpBurst, 2, 1, false),
+    perIpConcurrency: num("perIpConcurrency", o.perIpConcurrency, 2, 1, true),
+    globalConcurrency: num("globalConcurrency", o.globalConcurrency, 500, 1, true),
+    connectTimeoutMs: num("connectTimeoutMs", o.connectTimeoutMs, 10_000, 1, false),
+    commandTimeoutMs: num("commandTimeoutMs", o.commandTimeoutMs, 30_000, 1, false),
+    deadlineMs: num("deadlineMs", o.deadlineMs, 60_000, 1, false),
+    maxLineBytes: num("maxLineBytes", o.maxLineBytes, 2048, 16, true),
+    maxLinesPerReply: num("maxLinesPerReply", o.maxLinesPerReply, 100, 1, true),
+    maxBytesRead: num("maxBytesRead", o.maxBytesRead, 262_144, 64, true),
+    maxChainCerts: num("maxChainCerts", o.maxChainCerts, 20, 1, true),
+    now: o.now ?? (() => performance.timeOrigin + performance.now()),
+    tls: o.tls ?? {},
+  };
+}
+
+function emptyByStatus(): Record<ProbeStatus, number> {
+  return Object.fromEntries(PROBE_STATUSES.map((s) => [s, 0])) as Record<ProbeStatus, number>;
+}
+
+export class Prober {
+  private readonly o: Resolved;
+  private readonly dialer: Dialer;
+  private readonly inflight = new Map<string, Promise<ProbeFacts>>();
+  private readonly byStatus = emptyByStatus();
+  private shared = 0;
+  private active = 0;
+  private closed = false;
+
+  constructor(opts: ProberOptions) {
+    this.o = resolveOptions(opts);
+    this.dialer = new Dialer(this.o);
+  }
+
+  probe(req: ProbeRequest): Promise<ProbeFacts> {
+    const ip = canonicalIp(String(req?.ip ?? "")) ?? String(req?.ip ?? "");
+    const port = req?.port;
+    const rawSni = String(req?.sni ?? "");
+    const sni = normalizeName(rawSni) ?? rawSni.toLowerCase();
+    const target = { ip, port, sni, mxHost: req?.mxHost, domain: req?.domain };
+    const base = (): ProbeFacts => ({
+      schema: FACTS_SCHEMA_VERSION,
+      ip,
+      port: typeof port === "number" ? port : 0,
+      sni,
+      status: "internal-error",
+      timings: { totalMs: 0 },
+      startedAt: new Date(this.o.now()).toISOString(),
+    });
+    const done = (f: ProbeFacts) => {
+      this.byStatus[f.status]++;
+      return f;
+    };
+    if (this.closed) return Promise.resolve(done({ ...base(), detail: "prober closed" }));
+    const refusal = this.dialer.policy(target);
+    if (refusal) return Promise.resolve(done({ ...base(), ...refusal }));
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      return Promise.resolve(done({ ...base(), detail: "invalid request: port" }));
+    }
+    const key = probeKeyString({ ip, port, sni });
+    const running = this.inflight.get(key);
+    if (running) {
+      this.shared++;
+      return running;
+    }
+    const p = this.run(target, base()).then(done);
+    this.inflight.set(key, p);
+    void p.finally(() => this.inflight.delete(key));
+    return p;
+  }
+
+  private async run(t: { ip: string; port: number; sni: string }, facts: ProbeFacts): Promise<ProbeFacts> {
+    const o = this.o;
+    try {
+      const conn = await this.dialer.open(t, Math.min(o.connectTimeoutMs, o.deadlineMs));
+      const startedAt = conn.startedAt ?? o.now();
+      facts.startedAt = new Date(startedAt).toISOString();
+      if (conn.connectMs !== undefined) facts.timings.connectMs = Math.round(conn.connectMs * 100) / 100;
+      if (!conn.ok) {
+        facts.status = conn.status;
+        facts.detail = this.closed && conn.status === "internal-error" ? "prober closed" : conn.detail;
+        facts.timings.totalMs = Math.round((o.now() - startedAt) * 100) / 100;
+        return facts;
+      }
+      this.active++;
+      try {
+        await runDialogue({
+          dialer: this.dialer,
+          socket: conn.socket,
+          sni: t.sni,
+          deadlineAt: startedAt + o.deadlineMs,
+          now: o.now,
+          facts,
+          opts: {
+            ehloName: o.ehloName,
+            commandTimeoutMs: o.commandTimeoutMs,
+            limits: {
+              maxLineBytes: o.maxLineBytes,
+              maxLinesPerReply: o.maxLinesPerReply,
+              maxBytes: o.maxBytesRead,
+            },
+            maxChainCerts: o.maxChainCerts,
+            tlsOptions: o.tls,
+          },
+        });
+      } finally {
+        this.active--;
+        conn.release();
+      }
+      facts.timings.totalMs = Math.round((o.now() - startedAt) * 100) / 100;
+      return facts;
+    } catch (e) {
+      facts.status = "internal-error";
+      facts.detail = String((e as Error)?.stack ?? e);
+      return facts;
+    }
+  }
+
+  stats(): ProberStats {
+    const l = this.dialer.stats();
+    return {
+      active: this.active,
+      waiting: l.waitingIp + l.waitingGlobal + l.waitingToken,
+      inFlight: this.inflight.size,
+      shared: this.shared,
+      byStatus: { ...this.byStatus },
+      trackedIps: l.trackedIps,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.dialer.close();
+    await Promise.allSettled([...this.inflight.values()]);
+  }
+}
