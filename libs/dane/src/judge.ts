@@ -24,7 +24,7 @@
 import { type AuthFailure, authenticate } from "./auth.ts";
 import { explain } from "./explain.ts";
 import type { DomainFacts, ProbeFacts, ProbeKey, ProbeStatus, TlsaRecord } from "./facts.ts";
-import { type DomainRoute, domainRoute, type RouteHost } from "./probe-targets.ts";
+import { type DomainRoute, domainRoute, factsShapeOk, type RouteHost } from "./probe-targets.ts";
 import { tlsaUsability } from "./tlsa.ts";
 import { referenceAddressLookup } from "./tlsa-base.ts";
 import {
@@ -303,6 +303,7 @@ function isoTime(now: number): string {
 }
 
 function judgeUnsafe(facts: DomainFacts, probes: ProbeLookup, opts: JudgeOptions): VerdictRecord {
+  if (!factsShapeOk(facts)) return malformed(facts, opts);
   const route = domainRoute(facts);
   let verdict: Verdict;
   let evals: HostEval[] = [];
@@ -349,20 +350,24 @@ function judgeUnsafe(facts: DomainFacts, probes: ProbeLookup, opts: JudgeOptions
   return { ...record, explanation: explain(record, facts, { probeMode: opts.probeMode ?? "all" }) };
 }
 
+function malformed(facts: DomainFacts, opts: JudgeOptions): VerdictRecord {
+  const domain = typeof facts?.domain === "string" ? facts.domain : "";
+  return {
+    schema: VERDICT_SCHEMA_VERSION,
+    domain,
+    verdict: { action: "indeterminate", reason: "incomplete-facts" },
+    dane: "indeterminate",
+    mxSecure: false,
+    hosts: [],
+    explanation: `${domain || "(unnamed domain)"}: the facts are malformed and cannot be judged.`,
+    judgedAt: isoTime(opts?.now),
+  };
+}
+
 export function judge(facts: DomainFacts, probes: ProbeLookup, opts: JudgeOptions): VerdictRecord {
   try {
     return judgeUnsafe(facts, probes, opts);
   } catch {
-    const domain = typeof facts?.domain === "string" ? facts.domain : "";
-    return {
-      schema: VERDICT_SCHEMA_VERSION,
-      domain,
-      verdict: { action: "indeterminate", reason: "incomplete-facts" },
-      dane: "indeterminate",
-      mxSecure: false,
-      hosts: [],
-      explanation: `${domain || "(unnamed domain)"}: the facts are malformed and cannot be judged.`,
-      judgedAt: isoTime(opts?.now),
-    };
+    return malformed(facts, opts);
   }
 }

@@ -24,7 +24,8 @@
  *   whose TLSA lookup failed included, for measurement, although the engine
  *   never uses those probes); "dane" only hosts that require TLS ("dane" or
  *   "tls"). Hosts whose TLSA facts are still incomplete are left out (the
- *   resolver stage completes them first). No target for a domain-level stop.
+ *   resolver stage completes them first). No target for a domain-level stop
+ *   or malformed facts; never throws.
  */
 import type { DomainFacts, HostFacts, Lookup, Security } from "./facts.ts";
 import { tlsaUsability } from "./tlsa.ts";
@@ -154,7 +155,31 @@ export interface ProbeTarget {
   requirement: Requirement | "unusable";
 }
 
+/** The minimal shape the route needs; anything else is malformed input (no route, no targets). */
+export function factsShapeOk(facts: DomainFacts): boolean {
+  return (
+    typeof facts === "object" &&
+    facts !== null &&
+    typeof facts.domain === "string" &&
+    typeof facts.port === "number" &&
+    typeof facts.resolverValidates === "boolean" &&
+    typeof facts.mx === "object" &&
+    facts.mx !== null &&
+    Array.isArray(facts.mx.records) &&
+    Array.isArray(facts.hosts)
+  );
+}
+
 export function probeTargets(facts: DomainFacts, opts: { probeMode: "all" | "dane" }): ProbeTarget[] {
+  try {
+    return probeTargetsUnsafe(facts, opts);
+  } catch {
+    return [];
+  }
+}
+
+function probeTargetsUnsafe(facts: DomainFacts, opts: { probeMode: "all" | "dane" }): ProbeTarget[] {
+  if (!factsShapeOk(facts)) return [];
   const route = domainRoute(facts);
   if (route.kind === "stop") return [];
   const seen = new Set<string>();
