@@ -269,7 +269,10 @@ function isDaneFailure(r: Reason): boolean {
 /** The DANE state of a domain whose MX RRset is secure, from every host (README, "DANE states"). */
 function daneStateSecure(evals: HostEval[], verdict: Verdict): DaneState {
   const withAddr = evals.filter((e) => e.cls !== "no-address");
-  if (withAddr.length === 0) return verdict.action === "bounce" ? "no-mail" : "dns-error";
+  if (withAddr.length === 0) {
+    if (verdict.action === "bounce") return "no-mail";
+    return verdict.reason === "address-lookup-failed" ? "dns-error" : "indeterminate";
+  }
   const daneHosts = withAddr.filter((e) => e.cls === "dane");
   const daneResults = daneHosts.flatMap((e) => e.assessments);
   const authenticated = daneResults.some((a) => a.result === "dane-verified");

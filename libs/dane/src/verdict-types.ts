@@ -64,6 +64,7 @@ export type Reason = (typeof REASONS)[number];
  * - dns-error: MX lookup failed or bogus, or TLSA lookups of DANE hosts failed.
  * - no-mail: NXDOMAIN or null MX.
  * - indeterminate: the facts cannot tell (resolver not validating, not probed).
+ * The precise, closed definitions judge.ts implements are in libs/dane/README.md.
  */
 export const DANE_STATES = [
   "valid",
@@ -115,12 +116,18 @@ export interface AddressOutcome {
   /**
    * dane-verified / encrypted / plaintext: the host would take the message
    * this way; failed: host failure (reason set); not-tried: an earlier host
-   * already accepted; not-probed / policy-refused: no probe facts.
+   * already accepted (or the ladder stopped at an address whose outcome is
+   * unknown; see `assessed`); not-probed / policy-refused: no probe facts.
    */
   result: DeliverySecurity | "failed" | "not-tried" | "not-probed" | "policy-refused";
   reason?: Reason;
   /** For dane hosts: the matching record and depth, or why nothing matched. */
-  auth?: { matched?: MatchedRecord; failure?: string; /** Human-readable detail from authenticate(). */ detail?: string };
+  auth?: {
+    matched?: MatchedRecord;
+    failure?: string;
+    /** Human-readable detail from authenticate(). */
+    detail?: string;
+  };
   /**
    * When result is "not-tried" (the ladder decided before this address): what
    * this address would have done had it been tried. The DANE state reads it

@@ -422,6 +422,25 @@ describe("DANE-TA reference names (rule 27)", () => {
     assert.match(r.explanation, /TLSA 2 0 1 [0-9a-f]{8}… matched the certificate at depth 1/);
   });
 
+  test("with a secure MX, the MX RRset owner (after a CNAME) is a reference identifier", () => {
+    const owner = "mail.example.net";
+    const c = makeChain({ intermediates: 1, leafNames: [owner] });
+    const rec = tlsaRec(2, 0, 1, digestHex("sha256", c.intermediates[0]!.der));
+    const h = mkHost(MX1, 10, { v4: [IP1], tlsa: [rec] });
+    const f = domainFacts(D, mxAnswer(D, [[10, MX1]], "secure", chainOf(D, owner)), [h]);
+    const { r } = run(f, [probeTls(IP1, MX1, c.chain)]);
+    assert.equal(r.verdict.security, "dane-verified", r.explanation);
+    // A leaf naming neither the base, the domain nor the owner fails.
+    const stranger = makeChain({ intermediates: 1, leafNames: ["elsewhere.example"] });
+    const rec2 = tlsaRec(2, 0, 1, digestHex("sha256", stranger.intermediates[0]!.der));
+    const f2 = domainFacts(D, mxAnswer(D, [[10, MX1]], "secure", chainOf(D, owner)), [
+      mkHost(MX1, 10, { v4: [IP1], tlsa: [rec2] }),
+    ]);
+    const r2 = run(f2, [probeTls(IP1, MX1, stranger.chain)]).r;
+    assert.deepEqual(r2.verdict, { action: "defer", reason: "dane-check-failed" });
+    assert.equal(r2.hosts[0]!.addresses[0]!.auth?.failure, "name-mismatch");
+  });
+
   test("with an insecure MX, only the TLSA base domain is: the host's TLSA would not authenticate", () => {
     const { r } = run(mkDomain([mkHost(MX1, 10, { v4: [IP1], tlsa: [ta] })], "insecure"), [
       probeTls(IP1, MX1, chain.chain),
@@ -520,6 +539,19 @@ describe("robustness", () => {
       assert.equal(r.verdict.action, "indeterminate");
       assert.equal(r.verdict.reason, "incomplete-facts");
     }
+  });
+
+  test("an MX answer without host facts is incomplete, not a bounce", () => {
+    const f = domainFacts(D, mxAnswer(D, [[10, MX1]]), []);
+    const { r } = run(f);
+    assert.deepEqual(r.verdict, { action: "indeterminate", reason: "incomplete-facts" });
+    assert.equal(r.dane, "indeterminate");
+  });
+
+  test("an insecure MX whose hosts have no address bounces: no-mail wins over insecure", () => {
+    const { r } = run(mkDomain([mkHost(MX1, 10)], "insecure"));
+    assert.deepEqual(r.verdict, { action: "bounce", reason: "no-address" });
+    assert.equal(r.dane, "no-mail");
   });
 
   test("a host whose TLSA facts are incomplete makes the verdict indeterminate when reached", () => {
