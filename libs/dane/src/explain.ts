@@ -116,6 +116,29 @@ function hostSentences(h: HostOutcome, opts: ExplainOptions): string[] {
   return out;
 }
 
+const DANE_FAILURES = new Set(["dane-check-failed", "starttls-not-offered", "tls-handshake-failed"]);
+
+/** Why a host weakens a DANE domain ("" when it does not), for the partial state. */
+function weakness(h: HostOutcome): string {
+  switch (h.tlsaBaseWhy) {
+    case "no-address":
+    case "address-lookup-error":
+      return "";
+    case "tlsa-lookup-error":
+      return `${h.host} (TLSA lookup failed)`;
+    case "cname-lookup-error":
+      return `${h.host} (CNAME lookup failed)`;
+    case "incomplete-facts":
+      return `${h.host} (facts incomplete)`;
+  }
+  if (h.requirement === "opportunistic") return `${h.host} (no TLSA)`;
+  if (h.requirement === "tls") return `${h.host} (only unusable TLSA records)`;
+  const failed = h.addresses.find(
+    (a) => DANE_FAILURES.has(a.reason ?? "") || DANE_FAILURES.has(a.assessed?.reason ?? ""),
+  );
+  return failed ? `${h.host} (${failed.reason ?? failed.assessed?.reason} at ${failed.address})` : "";
+}
+
 function mxSentence(r: Omit<VerdictRecord, "explanation">, facts: DomainFacts): string {
   const v = r.verdict;
   switch (v.reason) {
@@ -159,8 +182,11 @@ export function explain(
     parts.push(...hostSentences(h, opts));
     if (h.addresses.length > 0 && h.addresses.every((a) => a.result === "not-tried")) notTried.push(h.host);
   }
-  if (notTried.length > 0) parts.push(`Not tried (decided earlier): ${notTried.join(", ")}.`);
+  if (notTried.length > 0) parts.push(`Not reached (the ladder decided earlier): ${notTried.join(", ")}.`);
   parts.push(verdictSentence(r));
-  parts.push(`DANE state: ${r.dane}.`);
+  const weak = r.dane === "partial" ? r.hosts.map(weakness).filter((w) => w !== "") : [];
+  parts.push(
+    weak.length > 0 ? `DANE state: partial; weaker hosts: ${weak.join(", ")}.` : `DANE state: ${r.dane}.`,
+  );
   return parts.join(" ");
 }

@@ -235,6 +235,7 @@ describe("host order (rules 10, 12)", () => {
     assert.deepEqual(mx2.assessed, { result: "dane-verified", reason: "dane-authenticated" });
     // The DANE host authenticates, but the domain is only as strong as its weakest MX.
     assert.equal(r.dane, "partial");
+    assert.match(r.explanation, /weaker hosts: mx1\.example\.org \(no TLSA\)/);
   });
 
   test("equal preferences are tried in name order", () => {
