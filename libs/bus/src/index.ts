@@ -4,3 +4,4 @@ export * from "./envelope.ts";
 export * from "./errors.ts";
 export * from "./memory.ts";
 export * from "./schemas.ts";
+export * from "./validate.ts";

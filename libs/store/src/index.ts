@@ -1,1 +1,5 @@
-export {};
+export * from "./db.ts";
+export * from "./errors.ts";
+export * from "./ids.ts";
+export * from "./schema.ts";
+export * from "./store.ts";

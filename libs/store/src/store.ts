@@ -1,0 +1,678 @@
+/**
+ * The store: scans, domain facts and verdicts, probes and certificates, on
+ * PGlite or PostgreSQL (same SQL).
+ *
+ * `openStore(config)` opens the database, applies pending migrations and
+ * returns a Store. Contract of the repositories:
+ * - Every write is an idempotent upsert: the same write twice leaves the same
+ *   rows (redelivery changes nothing). Batch writes use multi-row statements
+ *   (chunked under the bind-parameter limit) inside one transaction, so a batch
+ *   is stored entirely or not at all.
+ * - Facts, probes and verdicts are validated against the bus schemas before
+ *   writing: a value that fails raises StoreError "invalid-input" and nothing
+ *   of the batch is written.
+ * - A domain's progress only moves forward (seeded -> resolved -> judged),
+ *   whatever order the writes arrive in.
+ * - Probes are stored once per (scan, ip, port, sni); their certificates once
+ *   per SHA-256 across all scans; getProbe restores the chain as sent.
+ * - upsertVerdicts links each domain to the probes its verdict cites; those
+ *   probes must be stored first (else StoreError "missing-reference",
+ *   retryable), and so must the scan for every write.
+ * - Lookups return undefined when nothing is stored; database failures raise
+ *   StoreError (errors.ts) with a closed code.
+ * Times are taken as arguments (ISO 8601) and returned as ISO 8601 UTC.
+ */
+import { createHash } from "node:crypto";
+import {
+  domainFactsValidator,
+  firstError,
+  probeFactsValidator,
+  verdictRecordValidator,
+} from "@danesweep/bus";
+import {
+  ACTIONS,
+  DANE_STATES,
+  DELIVERY_SECURITIES,
+  type DomainFacts,
+  type ProbeFacts,
+  type ProbeKey,
+  probeKeyString,
+  REASONS,
+  type VerdictRecord,
+} from "@danesweep/dane";
+import { and, asc, desc, eq, inArray, isNotNull, ne, type SQL, sql } from "drizzle-orm";
+import { type Db, type DbHandle, openDatabase, type StoreConfig } from "./db.ts";
+import { StoreError, toStoreError } from "./errors.ts";
+import {
+  certificates,
+  DOMAIN_STATES,
+  type DomainState,
+  domainProbes,
+  domainResults,
+  probes,
+  type ScanState,
+  scanDomains,
+  scans,
+} from "./schema.ts";
+
+export interface Scan {
+  id: string;
+  parameters: unknown;
+  state: ScanState;
+  startedAt: string;
+  finishedAt?: string;
+  /** Snapshot stored when the scan finished (getScan also computes live counts). */
+  counts?: ScanCounts;
+}
+
+export interface ScanCounts {
+  /** Domains seeded or written for the scan. */
+  domains: number;
+  byState: Record<DomainState, number>;
+  byAction: Record<string, number>;
+  bySecurity: Record<string, number>;
+  byReason: Record<string, number>;
+  byDane: Record<string, number>;
+  probes: number;
+  probesByStatus: Record<string, number>;
+}
+
+export interface DomainHistoryEntry {
+  scanId: string;
+  scanStartedAt: string;
+  judgedAt: string;
+  action: string;
+  security?: string;
+  reason: string;
+  dane: string;
+  record: VerdictRecord;
+}
+
+export interface PendingDomain {
+  domain: string;
+  line: number;
+  state: Exclude<DomainState, "judged">;
+}
+
+export interface SeedItem {
+  domain: string;
+  /** Line in the input list (0 when unknown). */
+  line?: number;
+}
+
+/** Chunk size keeping each statement under PostgreSQL's 65535 bind parameters. */
+const MAX_PARAMS = 30_000;
+
+const validators = {
+  facts: domainFactsValidator,
+  probe: probeFactsValidator,
+  verdict: verdictRecordValidator,
+};
+
+function validate(validator: Parameters<typeof firstError>[0], what: string, items: unknown[]): void {
+  for (const [i, item] of items.entries()) {
+    const err = firstError(validator, item);
+    if (err !== undefined) throw new StoreError("invalid-input", `${what}[${i}]: ${err}`);
+  }
+}
+
+function chunks<T>(items: T[], columns: number): T[][] {
+  const size = Math.max(1, Math.floor(MAX_PARAMS / columns));
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** The last label of a normalised domain name. */
+export function tldOf(domain: string): string {
+  const i = domain.lastIndexOf(".");
+  return i < 0 ? domain : domain.slice(i + 1);
+}
+
+function iso(v: unknown): string {
+  if (v instanceof Date) return v.toISOString();
+  return new Date(String(v)).toISOString();
+}
+
+function sha256Hex(der: Uint8Array): string {
+  return createHash("sha256").update(der).digest("hex");
+}
+
+/** Keeps the last item per key (a multi-row upsert may not touch a row twice). */
+function lastByKey<T>(items: T[], key: (t: T) => string): T[] {
+  const m = new Map<string, T>();
+  for (const it of items) m.set(key(it), it);
+  return [...m.values()];
+}
+
+/** SQL for "the later of the stored and the incoming domain state". */
+const laterState = sql.raw(
+  `case when array_position(array[${DOMAIN_STATES.map((s) => `'${s}'`).join(",")}]::text[], scan_domains.state) >= array_position(array[${DOMAIN_STATES.map((s) => `'${s}'`).join(",")}]::text[], excluded.state) then scan_domains.state else excluded.state end`,
+);
+
+function emptyCounts(): ScanCounts {
+  return {
+    domains: 0,
+    byState: { seeded: 0, resolved: 0, judged: 0 },
+    byAction: {},
+    bySecurity: {},
+    byReason: {},
+    byDane: {},
+    probes: 0,
+    probesByStatus: {},
+  };
+}
+
+async function rows<T>(db: Db, query: SQL): Promise<T[]> {
+  const r = (await db.execute(query)) as unknown as { rows: T[] };
+  return r.rows;
+}
+
+export class Store {
+  readonly driver: "pglite" | "postgres";
+  readonly db: Db;
+  readonly #handle: DbHandle;
+
+  constructor(handle: DbHandle) {
+    this.#handle = handle;
+    this.driver = handle.driver;
+    this.db = handle.db;
+  }
+
+  /** Applies pending migrations (openStore already did; idempotent). */
+  migrate(): Promise<void> {
+    return this.#handle.migrate();
+  }
+
+  close(): Promise<void> {
+    return this.#handle.close();
+  }
+
+  async #run<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      throw toStoreError(e, what);
+    }
+  }
+
+  // ---------------------------------------------------------------- scans
+
+  /** Creates the scan in state "running"; a second call with the same id changes nothing. */
+  async createScan(input: { id: string; parameters: unknown; startedAt: string }): Promise<Scan> {
+    await this.#run("createScan", () =>
+      this.db
+        .insert(scans)
+        .values({
+          id: input.id,
+          parameters: input.parameters ?? {},
+          state: "running",
+          startedAt: input.startedAt,
+        })
+        .onConflictDoNothing(),
+    );
+    const s = await this.getScanRow(input.id);
+    if (!s) throw new StoreError("integrity", `scan ${input.id} not readable after insert`);
+    return s;
+  }
+
+  /** Sets the final state and stores the counts snapshot. Undefined when the scan is unknown. */
+  async finishScan(
+    id: string,
+    at: string,
+    state: Extract<ScanState, "finished" | "failed"> = "finished",
+  ): Promise<Scan | undefined> {
+    const counts = await this.scanCounts(id);
+    await this.#run("finishScan", () =>
+      this.db.update(scans).set({ state, finishedAt: at, counts }).where(eq(scans.id, id)),
+    );
+    return this.getScanRow(id);
+  }
+
+  /** Marks a running scan interrupted (process stopped before the end). */
+  async markInterrupted(id: string, at: string): Promise<Scan | undefined> {
+    const counts = await this.scanCounts(id);
+    await this.#run("markInterrupted", () =>
+      this.db
+        .update(scans)
+        .set({ state: "interrupted", finishedAt: at, counts })
+        .where(and(eq(scans.id, id), eq(scans.state, "running"))),
+    );
+    return this.getScanRow(id);
+  }
+
+  /** Puts an interrupted or failed scan back to running (resume). */
+  async resumeScan(id: string): Promise<Scan | undefined> {
+    await this.#run("resumeScan", () =>
+      this.db
+        .update(scans)
+        .set({ state: "running", finishedAt: null })
+        .where(and(eq(scans.id, id), inArray(scans.state, ["interrupted", "failed"]))),
+    );
+    return this.getScanRow(id);
+  }
+
+  /** Scans, most recently started first. */
+  async listScans(opts: { limit?: number; offset?: number } = {}): Promise<Scan[]> {
+    const r = await this.#run("listScans", () =>
+      this.db
+        .select()
+        .from(scans)
+        .orderBy(desc(scans.startedAt), desc(scans.id))
+        .limit(opts.limit ?? 50)
+        .offset(opts.offset ?? 0),
+    );
+    return r.map(toScan);
+  }
+
+  /** The scan with counts computed now by SQL. */
+  async getScan(id: string): Promise<(Scan & { liveCounts: ScanCounts }) | undefined> {
+    const s = await this.getScanRow(id);
+    if (!s) return undefined;
+    return { ...s, liveCounts: await this.scanCounts(id) };
+  }
+
+  async getScanRow(id: string): Promise<Scan | undefined> {
+    const r = await this.#run("getScan", () => this.db.select().from(scans).where(eq(scans.id, id)));
+    return r[0] ? toScan(r[0]) : undefined;
+  }
+
+  /** Counts by domain state, verdict action / security / reason / DANE state, and probe status. */
+  async scanCounts(id: string): Promise<ScanCounts> {
+    return this.#run("scanCounts", async () => {
+      const c = emptyCounts();
+      const states = await rows<{ state: DomainState; n: string | number }>(
+        this.db,
+        sql`select state, count(*) as n from scan_domains where scan_id = ${id} group by state`,
+      );
+      for (const s of states) {
+        c.byState[s.state] = Number(s.n);
+        c.domains += Number(s.n);
+      }
+      const verdicts = await rows<{
+        action: string | null;
+        security: string | null;
+        reason: string | null;
+        dane_state: string | null;
+        g: number;
+        n: string | number;
+      }>(
+        this.db,
+        sql`select action, security, reason, dane_state,
+                   grouping(action, security, reason, dane_state) as g, count(*) as n
+            from domain_results
+            where scan_id = ${id} and verdict is not null
+            group by grouping sets ((action), (security), (reason), (dane_state))`,
+      );
+      // grouping() bits, most significant first: action, security, reason, dane_state (1 = not grouped by it).
+      for (const v of verdicts) {
+        const n = Number(v.n);
+        const g = Number(v.g);
+        if (g === 0b0111 && v.action !== null) c.byAction[v.action] = n;
+        else if (g === 0b1011 && v.security !== null) c.bySecurity[v.security] = n;
+        else if (g === 0b1101 && v.reason !== null) c.byReason[v.reason] = n;
+        else if (g === 0b1110 && v.dane_state !== null) c.byDane[v.dane_state] = n;
+      }
+      const ps = await rows<{ status: string; n: string | number }>(
+        this.db,
+        sql`select status, count(*) as n from probes where scan_id = ${id} group by status`,
+      );
+      for (const p of ps) {
+        c.probesByStatus[p.status] = Number(p.n);
+        c.probes += Number(p.n);
+      }
+      return c;
+    });
+  }
+
+  // ---------------------------------------------------------------- domains
+
+  /** Records the scan's input (batch). Domains already seeded keep their row. */
+  async seedDomains(scanId: string, items: SeedItem[]): Promise<void> {
+    if (items.length === 0) return;
+    const values = lastByKey(items, (i) => i.domain).map((i) => ({
+      scanId,
+      domain: i.domain,
+      line: i.line ?? 0,
+      state: "seeded" as const,
+    }));
+    await this.#run("seedDomains", () =>
+      this.db.transaction(async (tx) => {
+        for (const chunk of chunks(values, 4))
+          await tx.insert(scanDomains).values(chunk).onConflictDoNothing();
+      }),
+    );
+  }
+
+  /** Stores DNS facts per domain (batch) and marks the domains resolved. */
+  async upsertFacts(scanId: string, facts: DomainFacts[]): Promise<void> {
+    if (facts.length === 0) return;
+    validate(validators.facts, "facts", facts);
+    const unique = lastByKey(facts, (f) => f.domain);
+    await this.#run("upsertFacts", () =>
+      this.db.transaction(async (tx) => {
+        for (const chunk of chunks(unique, 5)) {
+          await tx
+            .insert(domainResults)
+            .values(
+              chunk.map((f) => ({
+                scanId,
+                domain: f.domain,
+                tld: tldOf(f.domain),
+                facts: f,
+                collectedAt: f.collectedAt,
+              })),
+            )
+            .onConflictDoUpdate({
+              target: [domainResults.scanId, domainResults.domain],
+              set: { facts: sql`excluded.facts`, collectedAt: sql`excluded.collected_at` },
+            });
+        }
+        await upsertDomainStates(
+          tx as unknown as Db,
+          scanId,
+          unique.map((f) => f.domain),
+          "resolved",
+        );
+      }),
+    );
+  }
+
+  /** The stored DNS facts of a domain in a scan. */
+  async getFacts(scanId: string, domain: string): Promise<DomainFacts | undefined> {
+    const r = await this.#run("getFacts", () =>
+      this.db
+        .select({ facts: domainResults.facts })
+        .from(domainResults)
+        .where(and(eq(domainResults.scanId, scanId), eq(domainResults.domain, domain))),
+    );
+    return (r[0]?.facts ?? undefined) as DomainFacts | undefined;
+  }
+
+  /** Stores verdict records (batch), links the probes they cite and marks the domains judged. */
+  async upsertVerdicts(scanId: string, records: VerdictRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    validate(validators.verdict, "verdict", records);
+    const unique = lastByKey(records, (r) => r.domain);
+    const links = lastByKey(
+      unique.flatMap((r) =>
+        r.hosts.flatMap((h) =>
+          h.addresses.flatMap((a) =>
+            a.probe
+              ? [{ scanId, domain: r.domain, ip: a.probe.ip, port: a.probe.port, sni: a.probe.sni }]
+              : [],
+          ),
+        ),
+      ),
+      (l) => `${l.domain}|${probeKeyString(l)}`,
+    );
+    await this.#run("upsertVerdicts", () =>
+      this.db.transaction(async (tx) => {
+        for (const chunk of chunks(unique, 12)) {
+          await tx
+            .insert(domainResults)
+            .values(chunk.map((r) => verdictRow(scanId, r)))
+            .onConflictDoUpdate({
+              target: [domainResults.scanId, domainResults.domain],
+              set: {
+                verdict: sql`excluded.verdict`,
+                action: sql`excluded.action`,
+                security: sql`excluded.security`,
+                reason: sql`excluded.reason`,
+                daneState: sql`excluded.dane_state`,
+                mxHost: sql`excluded.mx_host`,
+                deliveredHost: sql`excluded.delivered_host`,
+                judgedAt: sql`excluded.judged_at`,
+              },
+            });
+        }
+        for (const chunk of chunks(links, 5))
+          await tx.insert(domainProbes).values(chunk).onConflictDoNothing();
+        await upsertDomainStates(
+          tx as unknown as Db,
+          scanId,
+          unique.map((r) => r.domain),
+          "judged",
+        );
+      }),
+    );
+  }
+
+  /** Domains of the scan not judged yet, in input order (keyset pagination with `after`). */
+  async pendingDomains(
+    scanId: string,
+    opts: { limit?: number; after?: { line: number; domain: string } } = {},
+  ): Promise<PendingDomain[]> {
+    const after = opts.after;
+    const r = await this.#run("pendingDomains", () =>
+      this.db
+        .select({ domain: scanDomains.domain, line: scanDomains.line, state: scanDomains.state })
+        .from(scanDomains)
+        .where(
+          and(
+            eq(scanDomains.scanId, scanId),
+            ne(scanDomains.state, "judged"),
+            after
+              ? sql`(${scanDomains.line}, ${scanDomains.domain}) > (${after.line}, ${after.domain})`
+              : undefined,
+          ),
+        )
+        .orderBy(asc(scanDomains.line), asc(scanDomains.domain))
+        .limit(opts.limit ?? 10_000),
+    );
+    return r as PendingDomain[];
+  }
+
+  /** Every verdict stored for a domain, most recently started scan first. */
+  async domainHistory(domain: string, opts: { limit?: number } = {}): Promise<DomainHistoryEntry[]> {
+    const r = await this.#run("domainHistory", () =>
+      this.db
+        .select({
+          scanId: domainResults.scanId,
+          scanStartedAt: scans.startedAt,
+          judgedAt: domainResults.judgedAt,
+          action: domainResults.action,
+          security: domainResults.security,
+          reason: domainResults.reason,
+          dane: domainResults.daneState,
+          record: domainResults.verdict,
+        })
+        .from(domainResults)
+        .innerJoin(scans, eq(scans.id, domainResults.scanId))
+        .where(and(eq(domainResults.domain, domain), isNotNull(domainResults.verdict)))
+        .orderBy(desc(scans.startedAt), desc(scans.id))
+        .limit(opts.limit ?? 100),
+    );
+    return r.map((x) => {
+      const e: DomainHistoryEntry = {
+        scanId: x.scanId,
+        scanStartedAt: iso(x.scanStartedAt),
+        judgedAt: iso(x.judgedAt),
+        action: x.action as string,
+        reason: x.reason as string,
+        dane: x.dane as string,
+        record: x.record as VerdictRecord,
+      };
+      if (x.security !== null) e.security = x.security;
+      return e;
+    });
+  }
+
+  /** The verdict of the most recently started scan that judged the domain. */
+  async latestVerdict(domain: string): Promise<{ scanId: string; record: VerdictRecord } | undefined> {
+    const [h] = await this.domainHistory(domain, { limit: 1 });
+    return h ? { scanId: h.scanId, record: h.record } : undefined;
+  }
+
+  // ---------------------------------------------------------------- probes
+
+  async upsertProbe(scanId: string, facts: ProbeFacts): Promise<void> {
+    return this.upsertProbes(scanId, [facts]);
+  }
+
+  /** Stores probe facts (batch), each certificate once by SHA-256. */
+  async upsertProbes(scanId: string, list: ProbeFacts[]): Promise<void> {
+    if (list.length === 0) return;
+    validate(validators.probe, "probe", list);
+    const unique = lastByKey(list, (p) => probeKeyString(p));
+    const certs = new Map<string, Buffer>();
+    const rowsToWrite = unique.map((p) => {
+      let stored: ProbeFacts = p;
+      if (p.tls) {
+        const hashes = p.tls.chain.map((b64) => {
+          const der = Buffer.from(b64, "base64");
+          const h = sha256Hex(der);
+          certs.set(h, der);
+          return h;
+        });
+        stored = { ...p, tls: { ...p.tls, chain: hashes } };
+      }
+      return {
+        scanId,
+        ip: p.ip,
+        port: p.port,
+        sni: p.sni,
+        status: p.status,
+        facts: stored,
+        probedAt: p.startedAt,
+      };
+    });
+    const certRows = [...certs].map(([sha256, der]) => ({ sha256, der }));
+    await this.#run("upsertProbes", () =>
+      this.db.transaction(async (tx) => {
+        for (const chunk of chunks(certRows, 2))
+          await tx.insert(certificates).values(chunk).onConflictDoNothing();
+        for (const chunk of chunks(rowsToWrite, 7)) {
+          await tx
+            .insert(probes)
+            .values(chunk)
+            .onConflictDoUpdate({
+              target: [probes.scanId, probes.ip, probes.port, probes.sni],
+              set: {
+                status: sql`excluded.status`,
+                facts: sql`excluded.facts`,
+                probedAt: sql`excluded.probed_at`,
+              },
+            });
+        }
+      }),
+    );
+  }
+
+  async getProbe(scanId: string, key: ProbeKey): Promise<ProbeFacts | undefined> {
+    const [p] = await this.getProbes(scanId, [key]);
+    return p;
+  }
+
+  /** Probe facts with their chains restored, in the order of `keys` (missing ones skipped). */
+  async getProbes(scanId: string, keys: ProbeKey[]): Promise<ProbeFacts[]> {
+    if (keys.length === 0) return [];
+    const wanted = lastByKey(keys, probeKeyString);
+    const found = await this.#run("getProbes", () =>
+      this.db
+        .select({ facts: probes.facts })
+        .from(probes)
+        .where(
+          and(
+            eq(probes.scanId, scanId),
+            sql`(${probes.ip}, ${probes.port}, ${probes.sni}) in (${sql.join(
+              wanted.map((k) => sql`(${k.ip}, ${k.port}::integer, ${k.sni})`),
+              sql`, `,
+            )})`,
+          ),
+        ),
+    );
+    const byKey = new Map(found.map((r) => [probeKeyString(r.facts as ProbeFacts), r.facts as ProbeFacts]));
+    const hashes = new Set<string>();
+    for (const p of byKey.values()) for (const h of p.tls?.chain ?? []) hashes.add(h);
+    const ders = new Map<string, string>();
+    if (hashes.size > 0) {
+      const certRows = await this.#run("getProbes certificates", () =>
+        this.db
+          .select()
+          .from(certificates)
+          .where(inArray(certificates.sha256, [...hashes])),
+      );
+      for (const c of certRows) ders.set(c.sha256, Buffer.from(c.der).toString("base64"));
+    }
+    const out: ProbeFacts[] = [];
+    for (const k of keys) {
+      const p = byKey.get(probeKeyString(k));
+      if (!p) continue;
+      if (!p.tls) {
+        out.push(p);
+        continue;
+      }
+      const chain = p.tls.chain.map((h) => {
+        const der = ders.get(h);
+        if (der === undefined)
+          throw new StoreError("integrity", `certificate ${h} of probe ${probeKeyString(k)} missing`);
+        return der;
+      });
+      out.push({ ...p, tls: { ...p.tls, chain } });
+    }
+    return out;
+  }
+}
+
+async function upsertDomainStates(
+  db: Db,
+  scanId: string,
+  domains: string[],
+  state: DomainState,
+): Promise<void> {
+  for (const chunk of chunks(domains, 3)) {
+    await db
+      .insert(scanDomains)
+      .values(chunk.map((domain) => ({ scanId, domain, state })))
+      .onConflictDoUpdate({
+        target: [scanDomains.scanId, scanDomains.domain],
+        set: { state: sql`${laterState}` },
+      });
+  }
+}
+
+function verdictRow(scanId: string, r: VerdictRecord) {
+  let mx: { host: string; preference: number } | undefined;
+  for (const h of r.hosts) if (!mx || h.preference < mx.preference) mx = h;
+  return {
+    scanId,
+    domain: r.domain,
+    tld: tldOf(r.domain),
+    verdict: r,
+    action: r.verdict.action,
+    security: r.verdict.security ?? null,
+    reason: r.verdict.reason,
+    daneState: r.dane,
+    mxHost: mx?.host ?? null,
+    deliveredHost: r.verdict.host ?? null,
+    judgedAt: r.judgedAt,
+  };
+}
+
+function toScan(r: typeof scans.$inferSelect): Scan {
+  const s: Scan = { id: r.id, parameters: r.parameters, state: r.state, startedAt: iso(r.startedAt) };
+  if (r.finishedAt !== null) s.finishedAt = iso(r.finishedAt);
+  if (r.counts !== null && r.counts !== undefined) s.counts = r.counts as ScanCounts;
+  return s;
+}
+
+/** Opens the database, applies pending migrations, returns the Store. */
+export async function openStore(config: StoreConfig): Promise<Store> {
+  const handle = await openDatabase(config);
+  try {
+    await handle.migrate();
+  } catch (e) {
+    await handle.close().catch(() => {});
+    throw e;
+  }
+  return new Store(handle);
+}
+
+/** The closed sets the verdict columns hold (for query validation in the API). */
+export const VERDICT_COLUMN_VALUES = {
+  action: ACTIONS,
+  security: DELIVERY_SECURITIES,
+  reason: REASONS,
+  dane: DANE_STATES,
+} as const;
