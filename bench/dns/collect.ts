@@ -1,0 +1,122 @@
+/**
+ * One benchmark pass, run in its own process so its peak RSS is its own:
+ * collects DomainFacts for the first N domains of a list through one resolver
+ * and prints one JSON line of measurements on stdout.
+ *
+ *   node bench/dns/collect.ts --domains FILE --n N [--resolver 127.53.53.53:53]
+ *        [--window 1000] [--concurrency 512] [--queries-out FILE]
+ *
+ * Facts are reduced to a small tally as they arrive and never retained, so the
+ * process's memory reflects the resolver (cache capped) and the window.
+ * --queries-out writes every distinct question asked ("name TYPE" lines, the
+ * dnsperf input format), which is the query list the resolver ceiling is
+ * measured with.
+ */
+import { createWriteStream, readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import type { Lookup, RRType } from "@danesweep/dane";
+import { collectDomainFacts, type DnsQuerier, type RecordTypes, StubResolver } from "@danesweep/dns";
+
+const { values } = parseArgs({
+  options: {
+    domains: { type: "string" },
+    n: { type: "string" },
+    resolver: { type: "string", default: "127.53.53.53:53" },
+    window: { type: "string", default: "1000" },
+    concurrency: { type: "string", default: "512" },
+    "queries-out": { type: "string" },
+  },
+});
+if (!values.domains || !values.n) {
+  console.error("usage: collect.ts --domains FILE --n N [--resolver ADDR] [--window W] [--queries-out FILE]");
+  process.exit(2);
+}
+const n = Number(values.n);
+const windowSize = Number(values.window);
+const all = readFileSync(values.domains, "utf8")
+  .split("\n")
+  .map((l) => l.trim().split(/\s+/)[0] ?? "")
+  .filter((d) => d && !d.startsWith("#"));
+if (all.length < n) {
+  console.error(`collect: the list has ${all.length} domains, ${n} asked`);
+  process.exit(2);
+}
+const domains = all.slice(0, n);
+
+const resolver = new StubResolver({
+  upstreams: [values.resolver],
+  timeoutMs: 3000,
+  retries: 2,
+  perUpstreamConcurrency: Number(values.concurrency),
+});
+
+/** Records each distinct question for the dnsperf query list. */
+const seen = new Set<string>();
+const recording: DnsQuerier | undefined = values["queries-out"]
+  ? {
+      query<K extends RRType>(qname: string, qtype: K): Promise<Lookup<RecordTypes[K]>> {
+        seen.add(`${qname} ${qtype}`);
+        return resolver.query(qname, qtype);
+      },
+    }
+  : undefined;
+const querier: DnsQuerier = recording ?? resolver;
+
+const tally = { mx: {} as Record<string, number>, hosts: 0, tlsa: 0, errors: 0 };
+const bump = (k: string) => {
+  tally.mx[k] = (tally.mx[k] ?? 0) + 1;
+};
+
+const cpu0 = process.cpuUsage();
+const t0 = performance.now();
+let next = 0;
+async function worker(): Promise<void> {
+  while (next < domains.length) {
+    const d = domains[next++]!;
+    const f = await collectDomainFacts(querier, d, { now: Date.now, resolverValidates: true });
+    bump(f.mx.outcome === "error" ? `error:${f.mx.error}` : `${f.mx.outcome}:${f.mx.security}`);
+    tally.hosts += f.hosts.length;
+    for (const h of f.hosts) {
+      tally.tlsa += h.tlsa.length;
+      if (
+        h.a.outcome === "error" ||
+        h.aaaa.outcome === "error" ||
+        h.tlsa.some((l) => l.outcome === "error")
+      ) {
+        tally.errors++;
+      }
+    }
+  }
+}
+await Promise.all(Array.from({ length: Math.min(windowSize, domains.length) }, () => worker()));
+const wallMs = performance.now() - t0;
+const cpu = process.cpuUsage(cpu0);
+const st = resolver.stats();
+await resolver.close();
+
+if (values["queries-out"]) {
+  const out = createWriteStream(values["queries-out"]);
+  for (const q of seen) out.write(q === ". SOA" ? ". SOA\n" : `${q}\n`);
+  await new Promise<void>((r) => out.end(() => r()));
+}
+
+const queries = st.udpSent + st.tcpSent;
+console.log(
+  JSON.stringify({
+    n,
+    wallMs: Math.round(wallMs),
+    domainsPerSec: Math.round((n / wallMs) * 1000),
+    queries,
+    queriesPerSec: Math.round((queries / wallMs) * 1000),
+    questions: st.questions,
+    cacheHits: st.cacheHits,
+    deduplicated: st.deduplicated,
+    tcp: st.tcpSent,
+    timeouts: st.timeouts,
+    cpuMsPerDomain: Math.round(((cpu.user + cpu.system) / 1000 / n) * 1000) / 1000,
+    cpuUtil: Math.round(((cpu.user + cpu.system) / 1000 / wallMs) * 100) / 100,
+    peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+    distinctQuestions: seen.size || undefined,
+    tally,
+  }),
+);

@@ -1,0 +1,210 @@
+/**
+ * DNS fact collection benchmark (a script, not a timed test).
+ *
+ *   node bench/dns/run.ts [--sizes 1000,10000,100000] [--domains FILE]
+ *        [--resolver 127.53.53.53:53] [--window 1000] [--out FILE.json]
+ *
+ * For each N: a warm-up pass (fills Unbound's cache and records the distinct
+ * questions asked), a measured pass in a fresh process (domains/s, queries/s,
+ * CPU ms per domain, peak RSS), then the resolver's own ceiling for the same
+ * question list with dnsperf (DO=1, list repeated to run >= ~5 s), and the
+ * ratio of the two query rates. Target: ratio >= 0.7, RSS flat as N grows.
+ *
+ * Domains: --domains, else the testbed's synthetic universe list
+ * ($DANESWEEP_TESTBED_DIR/synth/domains.txt, written by test/testbed/bin/synth).
+ * The testbed is brought up when its resolver does not answer; it is never stopped.
+ * Exits 2 on a usage or environment problem, 0 otherwise (the figures are
+ * reported, not judged).
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { StubResolver } from "@danesweep/dns";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, "../..");
+const stateDir = process.env.DANESWEEP_TESTBED_DIR ?? "/var/tmp/danesweep-testbed";
+
+const { values } = parseArgs({
+  options: {
+    sizes: { type: "string", default: "1000,10000,100000" },
+    domains: { type: "string" },
+    resolver: { type: "string", default: "127.53.53.53:53" },
+    window: { type: "string", default: "1000" },
+    concurrency: { type: "string", default: "512" },
+    out: { type: "string" },
+    "dnsperf-seconds": { type: "string", default: "5" },
+  },
+});
+const sizes = values.sizes.split(",").map(Number);
+const [resolverHost, resolverPort] = (() => {
+  const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(values.resolver);
+  return m ? [m[1]!, m[2]!] : [values.resolver, "53"];
+})();
+
+function fail(msg: string): never {
+  console.error(`bench/dns: ${msg}`);
+  process.exit(2);
+}
+
+async function resolverAnswers(): Promise<boolean> {
+  const r = new StubResolver({ upstreams: [values.resolver], timeoutMs: 1000, retries: 1, cache: false });
+  const l = await r.query(".", "SOA");
+  await r.close();
+  return l.outcome === "answer";
+}
+
+if (!(await resolverAnswers())) {
+  console.error("bench/dns: resolver not answering; running test/testbed/bin/testbed up");
+  const up = spawnSync(join(root, "test/testbed/bin/testbed"), ["up"], { stdio: "inherit" });
+  if (up.status !== 0 || !(await resolverAnswers())) fail("the testbed resolver is not answering");
+}
+
+if (spawnSync("dnsperf", ["-h"], { stdio: "ignore" }).error) {
+  console.error("bench/dns: installing dnsperf");
+  spawnSync("apt-get", ["install", "-y", "dnsperf"], { stdio: "inherit" });
+}
+
+const domainsFile = values.domains ?? join(stateDir, "synth", "domains.txt");
+if (!existsSync(domainsFile)) {
+  fail(
+    `no domain list at ${domainsFile}: generate the synthetic universe (test/testbed/bin/synth) or pass --domains`,
+  );
+}
+const available = readFileSync(domainsFile, "utf8")
+  .split("\n")
+  .filter((l) => l.trim() && !l.startsWith("#")).length;
+const maxN = Math.max(...sizes);
+if (available < maxN) fail(`${domainsFile} has ${available} domains; the largest size asks ${maxN}`);
+
+interface Pass {
+  n: number;
+  wallMs: number;
+  domainsPerSec: number;
+  queries: number;
+  queriesPerSec: number;
+  cpuMsPerDomain: number;
+  cpuUtil: number;
+  peakRssMb: number;
+  timeouts: number;
+  tally: unknown;
+}
+
+function collect(n: number, queriesOut?: string): Pass {
+  const args = [
+    join(here, "collect.ts"),
+    "--domains",
+    domainsFile,
+    "--n",
+    String(n),
+    "--resolver",
+    values.resolver,
+    "--window",
+    values.window,
+    "--concurrency",
+    values.concurrency,
+  ];
+  if (queriesOut) args.push("--queries-out", queriesOut);
+  const out = execFileSync(process.execPath, args, {
+    encoding: "utf8",
+    maxBuffer: 1 << 24,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  return JSON.parse(out.trim().split("\n").pop()!) as Pass;
+}
+
+function dnsperf(
+  queryFile: string,
+  lines: number,
+  ratePerSec: number,
+): { qps: number; lost: number; raw: string } {
+  // Repeat the list so the run lasts about the configured seconds at the rate we saw.
+  const seconds = Number(values["dnsperf-seconds"]);
+  const runs = Math.max(1, Math.ceil((Math.max(ratePerSec, 1000) * seconds) / Math.max(lines, 1)));
+  const r = spawnSync(
+    "dnsperf",
+    [
+      "-s",
+      resolverHost,
+      "-p",
+      resolverPort,
+      "-d",
+      queryFile,
+      "-D",
+      "-n",
+      String(runs),
+      "-l",
+      String(seconds * 4),
+      "-c",
+      "4",
+      "-q",
+      "500",
+      "-t",
+      "5",
+    ],
+    { encoding: "utf8", maxBuffer: 1 << 24 },
+  );
+  const raw = (r.stdout ?? "") + (r.stderr ?? "");
+  const qps = Number(/Queries per second:\s+([\d.]+)/.exec(raw)?.[1] ?? "NaN");
+  const lost = Number(/Queries lost:\s+(\d+)/.exec(raw)?.[1] ?? "NaN");
+  return { qps, lost, raw };
+}
+
+const work = mkdtempSync(join(tmpdir(), "bench-dns-"));
+const rows: Record<string, unknown>[] = [];
+try {
+  for (const n of sizes) {
+    const qfile = join(work, `queries-${n}.txt`);
+    console.error(`bench/dns: N=${n}: warm-up pass`);
+    const warm = collect(n, qfile);
+    console.error(`bench/dns: N=${n}: measured pass`);
+    const m = collect(n);
+    const lines = readFileSync(qfile, "utf8").split("\n").filter(Boolean).length;
+    console.error(`bench/dns: N=${n}: dnsperf over ${lines} distinct questions`);
+    const dp = dnsperf(qfile, lines, m.queriesPerSec);
+    if (!Number.isFinite(dp.qps)) console.error(dp.raw);
+    rows.push({
+      n,
+      domainsPerSec: m.domainsPerSec,
+      queriesPerSec: m.queriesPerSec,
+      cpuMsPerDomain: m.cpuMsPerDomain,
+      cpuUtil: m.cpuUtil,
+      peakRssMb: m.peakRssMb,
+      timeouts: m.timeouts,
+      warmQueriesPerSec: warm.queriesPerSec,
+      questions: lines,
+      dnsperfQps: Math.round(dp.qps),
+      dnsperfLost: dp.lost,
+      ratio: Math.round((m.queriesPerSec / dp.qps) * 100) / 100,
+      tally: m.tally,
+    });
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+
+const cols = [
+  "n",
+  "domainsPerSec",
+  "queriesPerSec",
+  "cpuMsPerDomain",
+  "peakRssMb",
+  "dnsperfQps",
+  "ratio",
+  "timeouts",
+];
+console.log(cols.join("\t"));
+for (const r of rows) console.log(cols.map((c) => String(r[c])).join("\t"));
+const cpus = execFileSync("nproc", { encoding: "utf8" }).trim();
+const report = {
+  when: new Date().toISOString(),
+  node: process.version,
+  cpus,
+  resolver: values.resolver,
+  rows,
+};
+if (values.out) writeFileSync(values.out, JSON.stringify(report, null, 2) + "\n");
+console.log(JSON.stringify(report));
