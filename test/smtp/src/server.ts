@@ -16,6 +16,8 @@
  *   tls12-only            starttls with TLS 1.2 at most
  *   long-chain            starttls with a chain of chainLength (default 50)
  *                         certificates when no cert is given
+ *   helo-only             answers EHLO with 502 and HELO with 250 (no STARTTLS)
+ * A banner text with "\n" in it is sent as a multi-line 220 reply.
  * After TLS the server answers EHLO (no STARTTLS), NOOP, RSET and QUIT. MAIL,
  * RCPT and DATA get 503 and are logged as forbidden (a probe must never send them).
  *
@@ -42,6 +44,7 @@ export const SMTP_MODES = [
   "banner-5xx",
   "tls12-only",
   "long-chain",
+  "helo-only",
 ] as const;
 export type Mode = (typeof SMTP_MODES)[number];
 
@@ -65,6 +68,8 @@ export interface SmtpServerOptions {
 
 export interface SessionLog {
   remote: string;
+  /** Date.now() when the connection was accepted. */
+  acceptedAt: number;
   /** Command verbs received, in order (uppercased). */
   commands: string[];
   /** MAIL, RCPT or DATA received. */
@@ -80,6 +85,8 @@ export interface SmtpServerHandle {
   close(): Promise<void>;
   /** Connections accepted so far. */
   connections(): number;
+  /** Connections open now. */
+  open(): number;
   /** The last 1000 sessions, oldest first. */
   sessions(): SessionLog[];
 }
@@ -128,6 +135,7 @@ export async function startSmtpServer(opts: SmtpServerOptions): Promise<SmtpServ
     sock.on("error", () => {});
     const log: SessionLog = {
       remote: `${sock.remoteAddress}:${sock.remotePort}`,
+      acceptedAt: Date.now(),
       commands: [],
       forbidden: false,
       tls: false,
@@ -180,6 +188,7 @@ export async function startSmtpServer(opts: SmtpServerOptions): Promise<SmtpServ
       if (opts.mode === "banner-5xx" && verb !== "QUIT") return reply(503, ["5.5.1 no SMTP service here"]);
       switch (verb) {
         case "EHLO": {
+          if (opts.mode === "helo-only") return reply(502, ["5.5.2 EHLO not implemented"]);
           if (opts.mode === "endless-ehlo") {
             let n = 0;
             say([`250-${hostname} hello`]);
@@ -270,7 +279,7 @@ export async function startSmtpServer(opts: SmtpServerOptions): Promise<SmtpServ
           return left <= 0 ? `${c}\r\n` : c;
         });
       }
-      reply(220, [opts.banner ?? `${hostname} ESMTP danesweep test server`]);
+      reply(220, (opts.banner ?? `${hostname} ESMTP danesweep test server`).split("\n"));
     };
 
     sock.on("data", onData);
@@ -290,6 +299,7 @@ export async function startSmtpServer(opts: SmtpServerOptions): Promise<SmtpServ
     host: opts.host,
     port: addr.port,
     connections: () => count,
+    open: () => open.size,
     sessions: () => logs.slice(),
     close: () =>
       new Promise<void>((resolve) => {
@@ -298,3 +308,5 @@ export async function startSmtpServer(opts: SmtpServerOptions): Promise<SmtpServ
       }),
   };
 }
+
+export { type CertChain, type ChainOptions, makeCertChain } from "./certs.ts";
