@@ -17,6 +17,8 @@
  *   long-chain            starttls with a chain of chainLength (default 50)
  *                         certificates when no cert is given
  *   helo-only             answers EHLO with 502 and HELO with 250 (no STARTTLS)
+ *   implicit-tls          TLS from the first byte (as on port 465), then the
+ *                         SMTP dialogue over TLS (benchmark baseline)
  * A banner text with "\n" in it is sent as a multi-line 220 reply.
  * After TLS the server answers EHLO (no STARTTLS), NOOP, RSET and QUIT. MAIL,
  * RCPT and DATA get 503 and are logged as forbidden (a probe must never send them).
@@ -45,6 +47,7 @@ export const SMTP_MODES = [
   "tls12-only",
   "long-chain",
   "helo-only",
+  "implicit-tls",
 ] as const;
 export type Mode = (typeof SMTP_MODES)[number];
 
@@ -99,6 +102,7 @@ const TLS_MODES = new Set<Mode>([
   "reset-after-starttls",
   "tls12-only",
   "long-chain",
+  "implicit-tls",
 ]);
 
 const MAX_COMMAND = 4096;
@@ -282,6 +286,11 @@ export async function startSmtpServer(opts: SmtpServerOptions): Promise<SmtpServ
       reply(220, (opts.banner ?? `${hostname} ESMTP danesweep test server`).split("\n"));
     };
 
+    if (opts.mode === "implicit-tls") {
+      upgrade();
+      banner();
+      return;
+    }
     sock.on("data", onData);
     if (opts.mode === "slow-banner") timer = setTimeout(banner, opts.bannerDelayMs ?? 60_000);
     else banner();
