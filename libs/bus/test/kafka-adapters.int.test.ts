@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { Kafka, logLevel } from "kafkajs";
-import { type HandlerOutcome, HEADER, type IncomingMessage } from "../src/bus.ts";
+import { type HandlerOutcome, HEADER } from "../src/bus.ts";
 import { ensureDevBroker } from "../src/kafka/dev-broker.ts";
 import { createKafkaBus, type KafkaBus, type KafkaClient } from "../src/kafka/index.ts";
 
@@ -227,5 +227,159 @@ for (const client of ["platformatic", "kafkajs"] as KafkaClient[]) {
       const m = await bus.metrics();
       assert.equal(m.produced[`${topic}.dlq`], 3);
     });
+
+    test("offsets are committed only after the outcome: close waits for a running handler, abandons a retry wait", async () => {
+      const bus = make();
+      const topic = `t.commit.${uid()}`;
+      const group = `g.${uid()}`;
+      await bus.ensureTopics([{ name: topic, partitions: 1 }]);
+      await bus.publish(["m0", "m1", "m2", "m3"].map((value) => ({ topic, key: "k", value })));
+
+      // A: acks m0; m1's handler is still running when close() is called.
+      let release: () => void = () => {};
+      const gate = new Promise<void>((r) => {
+        release = r;
+      });
+      const seenA: string[] = [];
+      const a = await bus.consume({ topic, group }, async (m) => {
+        seenA.push(m.value);
+        if (m.value === "m1") await gate;
+        return { kind: "ack" };
+      });
+      await until("A at m1", () => seenA.includes("m1"));
+      let closed = false;
+      const closing = a.close().then(() => {
+        closed = true;
+      });
+      await sleep(300);
+      assert.equal(closed, false, "close waits for the running handler");
+      release();
+      await closing;
+      assert.deepEqual(seenA, ["m0", "m1"]);
+
+      // B: starts after m1 (its ack was committed on close); m2 waits for a long retry when B closes.
+      const seenB: string[] = [];
+      const b = await bus.consume({ topic, group }, async (m) => {
+        seenB.push(`${m.value}#${m.deliveryAttempt}`);
+        return { kind: "retry", reason: "later", delayMs: 60_000 };
+      });
+      await until("B at m2", () => seenB.length > 0);
+      const t0 = Date.now();
+      await b.close();
+      assert.ok(Date.now() - t0 < 10_000, "close does not sit out the retry delay");
+      assert.deepEqual(seenB, ["m2#1"]);
+
+      // C: m2 again (never committed), then m3.
+      const seenC: string[] = [];
+      const c = await bus.consume({ topic, group }, async (m) => {
+        seenC.push(m.value);
+        return { kind: "ack" };
+      });
+      await until("C at m3", () => seenC.includes("m3"));
+      await c.close();
+      assert.deepEqual(seenC, ["m2", "m3"]);
+    });
+
+    test("metrics: consumed, committed, high watermark and lag per partition", async () => {
+      const bus = make();
+      const topic = `t.metrics.${uid()}`;
+      const group = `g.${uid()}`;
+      await bus.ensureTopics([{ name: topic, partitions: 1 }]);
+      await bus.publish(Array.from({ length: 10 }, (_, i) => ({ topic, key: "k", value: `v${i}` })));
+      let release: () => void = () => {};
+      const gate = new Promise<void>((r) => {
+        release = r;
+      });
+      let handled = 0;
+      const sub = await bus.consume({ topic, group }, async (m) => {
+        if (m.value === "v3") await gate;
+        handled++;
+        return { kind: "ack" };
+      });
+      await until("three handled", () => handled === 3);
+      await sleep(300); // let the commit of v2 land
+      let m = await bus.metrics();
+      let s = m.subscriptions.find((x) => x.topic === topic && x.group === group);
+      assert.equal(s?.inFlight, 1);
+      assert.deepEqual(
+        s?.partitions.map((p) => [p.partition, p.consumed, p.committed, p.highWatermark, p.lag]),
+        [[0, 3, "3", "10", 7]],
+      );
+      release();
+      await until("all handled", () => handled === 10);
+      await sleep(300);
+      m = await bus.metrics();
+      s = m.subscriptions.find((x) => x.topic === topic && x.group === group);
+      assert.deepEqual(
+        s?.partitions.map((p) => [p.partition, p.consumed, p.acked, p.committed, p.lag]),
+        [[0, 10, 10, "10", 0]],
+      );
+      assert.equal(s?.joins, 1);
+      assert.equal(m.produced[topic], 10);
+      await sub.close();
+    });
+
+    test("a handler running past twice the session timeout is not redelivered and causes no rebalance", async () => {
+      const sessionTimeoutMs = 3000;
+      const bus = make({ sessionTimeoutMs, heartbeatIntervalMs: 500 });
+      const topic = `t.long.${uid()}`;
+      const group = `g.${uid()}`;
+      await bus.ensureTopics([{ name: topic, partitions: 1 }]);
+      await bus.publish([
+        { topic, key: "k", value: "slow" },
+        { topic, key: "k", value: "next" },
+      ]);
+      const seen: string[] = [];
+      const sub = await bus.consume({ topic, group }, async (m) => {
+        seen.push(`${m.value}#${m.deliveryAttempt}`);
+        if (m.value === "slow") await sleep(2 * sessionTimeoutMs + 500);
+        return { kind: "ack" };
+      });
+      await until("next handled", () => seen.includes("next#1"), 30_000);
+      await sleep(300);
+      const m = await bus.metrics();
+      const s = m.subscriptions.find((x) => x.group === group);
+      await sub.close();
+      assert.deepEqual(seen, ["slow#1", "next#1"]);
+      assert.equal(s?.joins, 1, "no rebalance");
+      assert.equal(s?.partitions[0]?.committed, "2");
+    });
+
+    if (client === "kafkajs") {
+      test("control: without heartbeats during the handler, kafkajs gets evicted and redelivers", async () => {
+        const sessionTimeoutMs = 3000;
+        const bus = make({
+          sessionTimeoutMs,
+          heartbeatIntervalMs: 500,
+          heartbeatWhileHandling: false,
+          logLevel: "nothing",
+        });
+        const topic = `t.long.${uid()}`;
+        const group = `g.${uid()}`;
+        await bus.ensureTopics([{ name: topic, partitions: 1 }]);
+        await bus.publish([
+          { topic, key: "k", value: "slow" },
+          { topic, key: "k", value: "next" },
+        ]);
+        const seen: string[] = [];
+        let slowDone = false;
+        const sub = await bus.consume({ topic, group }, async (m) => {
+          seen.push(m.value);
+          if (m.value === "slow" && !slowDone) {
+            await sleep(2 * sessionTimeoutMs + 500);
+            slowDone = true;
+          }
+          return { kind: "ack" };
+        });
+        await until("next handled", () => seen.includes("next"), 40_000);
+        const m = await bus.metrics();
+        const s = m.subscriptions.find((x) => x.group === group);
+        await sub.close();
+        assert.ok(
+          seen.filter((v) => v === "slow").length >= 2 || (s?.joins ?? 0) >= 2,
+          `expected eviction: seen ${seen.join(",")}, joins ${s?.joins}`,
+        );
+      });
+    }
   });
 }

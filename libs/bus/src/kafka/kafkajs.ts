@@ -277,6 +277,7 @@ class KafkaJsSubscription {
   readonly #counters = new Counters();
   #closing = false;
   #started = false;
+  #idle: (() => void)[] = [];
 
   constructor(bus: KafkaJsBus, o: Resolved, spec: SubSpec) {
     this.#bus = bus;
@@ -325,8 +326,12 @@ class KafkaJsSubscription {
     await c.run({
       autoCommit: false,
       partitionsConsumedConcurrently: this.#spec.concurrency,
-      eachMessage: async ({ topic, partition, message, heartbeat }) => {
-        if (this.#closing) return;
+      eachMessage: async ({ topic, partition, message, heartbeat, pause }) => {
+        if (this.#closing) {
+          // Not handled, not committed: the group's next owner gets it.
+          pause();
+          return;
+        }
         await this.#onMessage(topic, partition, message, heartbeat);
       },
     });
@@ -346,25 +351,27 @@ class KafkaJsSubscription {
           heartbeat().catch(() => {});
         }, this.#o.heartbeatIntervalMs)
       : undefined;
-    let done: boolean;
+    this.#counters.inFlight++;
     try {
-      this.#counters.inFlight++;
-      done = await this.#handle(topic, partition, message);
-    } finally {
-      this.#counters.inFlight--;
+      const done = await this.#handle(topic, partition, message);
       if (timer) clearInterval(timer);
-    }
-    if (!done) return;
-    try {
-      await this.#consumer.commitOffsets([
-        { topic, partition, offset: (BigInt(message.offset) + 1n).toString() },
-      ]);
+      if (!done) return;
+      // kafkajs's consumer.commitOffsets silently does nothing once stop() began,
+      // so close() waits for in-flight messages before stopping the consumer.
+      const offset = (BigInt(message.offset) + 1n).toString();
+      await this.#consumer.commitOffsets([{ topic, partition, offset }]);
     } catch (e) {
       this.#counters.commitErrors++;
       this.#o.onError({ where: "commit", topic, group: this.#spec.group, error: e });
-      // Let kafkajs handle it (rejoin on a rebalance, else retry): the message
-      // is delivered again, which at-least-once allows.
-      throw e;
+      // Hand kafkajs the broker's own error (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION,
+      // REBALANCE_IN_PROGRESS...) rather than its retrier's wrapper: its runner
+      // rejoins the group on those, where the wrapper would crash the consumer
+      // for good. The message is delivered again, which at-least-once allows.
+      throw protocolCause(e);
+    } finally {
+      if (timer) clearInterval(timer);
+      this.#counters.inFlight--;
+      if (this.#counters.inFlight === 0) for (const w of this.#idle.splice(0)) w();
     }
   }
 
@@ -459,14 +466,25 @@ class KafkaJsSubscription {
     this.#closing = true;
     this.#abort.abort();
     if (!this.#started) return;
+    if (this.#counters.inFlight > 0) await new Promise<void>((r) => this.#idle.push(r));
     try {
-      // stop(): waits for running eachMessage calls, then leaves the group.
+      // stop(): waits for the current fetch, then leaves the group.
       await this.#consumer.stop();
       await this.#consumer.disconnect();
     } catch (e) {
       this.#o.onError({ where: "close", topic: this.#spec.topic, group: this.#spec.group, error: e });
     }
   }
+}
+
+/** The innermost error carrying a Kafka protocol error type, else the error itself. */
+function protocolCause(e: unknown): unknown {
+  let cur: unknown = e;
+  for (let depth = 0; cur && typeof cur === "object" && depth < 8; depth++) {
+    if (typeof (cur as { type?: unknown }).type === "string") return cur;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return e;
 }
 
 function headerEntries(h: IHeaders | undefined): [string, Buffer | string | undefined][] {
