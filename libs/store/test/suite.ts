@@ -12,9 +12,16 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
-import type { DomainFacts, ProbeFacts, VerdictRecord } from "@danesweep/dane";
+import {
+  type DomainFacts,
+  judge,
+  type ProbeFacts,
+  probeKeyString,
+  type VerdictRecord,
+} from "@danesweep/dane";
 import { sql } from "drizzle-orm";
 import { domainFacts, probeFacts, verdictRecord } from "../../bus/test/fixtures.ts";
+import { buildSeedCases } from "../../dane/test/fixtures/seed-cases.ts";
 import { MIGRATIONS_FOLDER } from "../src/db.ts";
 import { StoreError } from "../src/errors.ts";
 import { newScanId } from "../src/ids.ts";
@@ -350,6 +357,59 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
       const listed = await store.listScans({ limit: 1000 });
       assert.equal(listed.filter((x) => x.id === id).length, 1);
       assert.equal(await store.getScan("no-such-scan"), undefined);
+    });
+
+    test("the 24 seed cases: facts, probes with real certificates and verdicts read back unchanged", async () => {
+      const id = await newScan();
+      const world = buildSeedCases();
+      const probesByKey = new Map<string, ProbeFacts>();
+      const verdicts: VerdictRecord[] = [];
+      for (const c of world.cases) {
+        const v = judge(c.facts, c.probes, { now: Date.UTC(2024, 4, 1, 12) });
+        verdicts.push(v);
+        for (const h of v.hosts) {
+          for (const a of h.addresses) {
+            const p = a.probe ? c.probes(a.probe) : undefined;
+            if (p) probesByKey.set(probeKeyString(p), p);
+          }
+        }
+      }
+      const probeList = [...probesByKey.values()];
+      assert.ok(probeList.length >= 3);
+      await store.seedDomains(
+        id,
+        world.cases.map((c) => ({ domain: c.domain, line: c.n })),
+      );
+      await store.upsertFacts(
+        id,
+        world.cases.map((c) => c.facts),
+      );
+      await store.upsertProbes(id, probeList);
+      await store.upsertVerdicts(id, verdicts);
+      for (const c of world.cases)
+        assert.deepEqual(await store.getFacts(id, c.domain), c.facts, `case ${c.n}`);
+      assert.deepEqual(await store.getProbes(id, probeList), probeList);
+      const ders = new Set(probeList.flatMap((p) => p.tls?.chain ?? []));
+      const hashes = [...ders].map((b64) =>
+        createHash("sha256").update(Buffer.from(b64, "base64")).digest("hex"),
+      );
+      assert.equal(
+        await count(
+          store,
+          sql`select count(*) as n from certificates where sha256 in (${sql.join(
+            hashes.map((h) => sql`${h}`),
+            sql`, `,
+          )})`,
+        ),
+        ders.size,
+      );
+      const stored = (await store.db.execute(
+        sql`select verdict from domain_results where scan_id = ${id}`,
+      )) as unknown as { rows: { verdict: VerdictRecord }[] };
+      const byDomain = (a: VerdictRecord, b: VerdictRecord) =>
+        a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : 0;
+      assert.deepEqual(stored.rows.map((r) => r.verdict).sort(byDomain), [...verdicts].sort(byDomain));
+      assert.deepEqual(await store.pendingDomains(id), []);
     });
 
     test("batches of 5000 domains: seed, facts and verdicts", async () => {
