@@ -469,3 +469,12 @@ test("bad options throw a typed config error", () => {
   }
   assert.doesNotThrow(() => new Prober({ ehloName: "[192.0.2.1]" }));
 });
+
+test("IPv6 loopback: the key uses the canonical address", async () => {
+  const s = await server("starttls", { host: "::1" });
+  const p = prober();
+  const f = await p.probe({ ip: "0:0:0:0:0:0:0:1", port: s.port, sni: "mx.test", mxHost: "mx.test" });
+  assert.equal(f.ip, "::1");
+  assert.equal(f.status, "tls-ok", f.detail);
+  await p.close();
+});
