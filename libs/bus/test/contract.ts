@@ -166,6 +166,25 @@ export function busContract(name: string, makeBus: () => Promise<Bus>, opts: Con
       });
     });
 
+    test("a message waiting for its retry holds back the later messages of its key", async () => {
+      await withBus(async (bus, topic) => {
+        const acked: string[] = [];
+        let retried = false;
+        const sub = await bus.consume({ topic, group: group(), concurrency: 4 }, async (m) => {
+          if (m.value === "v1" && !retried) {
+            retried = true;
+            return { kind: "retry", reason: "not yet", delayMs: 50 };
+          }
+          acked.push(m.value);
+          return ack;
+        });
+        await bus.publish(msgs(topic, 5, () => "same-key"));
+        await waitFor("5 acks", () => acked.length >= 5);
+        await sub.close();
+        assert.deepEqual(acked, ["v0", "v1", "v2", "v3", "v4"]);
+      });
+    });
+
     test("undecodable envelopes go to the dead-letter topic with the reason and do not block the partition", async () => {
       await withBus(async (bus, topic) => {
         const domains: string[] = [];
