@@ -1,12 +1,13 @@
 /**
  * Transports to one upstream resolver.
  *
- * `UdpChannel`: one UDP socket multiplexing many queries by ID.
+ * `UdpChannel`: one connected UDP socket multiplexing many queries by ID.
  *   `exchange(query, qname, qtype, timeoutMs, pickId)` writes the chosen ID into
  *   the query, sends it and resolves with the first reply whose source address,
  *   ID, QR bit and question (name, type, class IN) all match; any other datagram
- *   is ignored (counted) and the wait goes on. Resolves `{ kind: "timeout" }` or
- *   `{ kind: "network" }`; never rejects.
+ *   is ignored (counted) and the wait goes on. Resolves `{ kind: "timeout" }`
+ *   (send errors, e.g. ICMP unreachable, are counted and also end as a
+ *   timeout), or `{ kind: "network" }` once closed; never rejects.
  * `tcpExchange(upstream, query, qname, qtype, timeoutMs)`: one query over a new
  *   TCP connection with 2-octet length framing, reassembling the reply across
  *   chunks; same matching and result shape; never rejects.
@@ -103,12 +104,17 @@ function sameAddress(a: string, b: string): boolean {
   return a.toLowerCase().replace(/^::ffff:/, "") === b.toLowerCase().replace(/^::ffff:/, "");
 }
 
+/** Requested socket buffer size; the kernel caps it (net.core.rmem_max / wmem_max). */
+const UDP_BUFFER_BYTES = 4 << 20;
+
 export class UdpChannel {
   readonly upstream: Upstream;
   private readonly counters: TransportCounters;
   private socket: Socket | undefined;
   private readonly pending = new Map<number, Pending>();
   private closed = false;
+  private connected = false;
+  private backlog: Buffer[] = [];
 
   constructor(upstream: Upstream, counters: TransportCounters) {
     this.upstream = upstream;
@@ -121,6 +127,7 @@ export class UdpChannel {
 
   private open(): Socket {
     if (this.socket) return this.socket;
+    // A large receive buffer: hundreds of replies can land between two event-loop turns.
     const s = createSocket({ type: isIPv6(this.upstream.host) ? "udp6" : "udp4" });
     s.on("message", (msg, rinfo) => this.onMessage(msg, rinfo.address, rinfo.port));
     // Errors (e.g. ICMP unreachable surfaced by the kernel) are counted; the query times out.
@@ -128,8 +135,29 @@ export class UdpChannel {
       this.counters.networkErrors++;
     });
     s.unref();
+    // Connected: the kernel drops datagrams from any other source, and sends
+    // skip the per-call address lookup. Queries wait in `backlog` until then.
+    s.connect(this.upstream.port, this.upstream.host, () => {
+      try {
+        s.setRecvBufferSize(UDP_BUFFER_BYTES);
+        s.setSendBufferSize(UDP_BUFFER_BYTES);
+      } catch {
+        // The kernel's default buffers still work, with more loss under bursts.
+      }
+      this.connected = true;
+      for (const b of this.backlog) this.sendNow(b);
+      this.backlog = [];
+    });
     this.socket = s;
     return s;
+  }
+
+  private sendNow(b: Buffer): void {
+    try {
+      this.socket?.send(b);
+    } catch {
+      this.counters.networkErrors++;
+    }
   }
 
   private onMessage(buf: Buffer, address: string, port: number): void {
@@ -173,15 +201,9 @@ export class UdpChannel {
       }, timeoutMs);
       this.pending.set(id, { qname, qtype, timer, done: resolve });
       this.counters.udpSent++;
-      this.open().send(query, this.upstream.port, this.upstream.host, (err) => {
-        if (!err) return;
-        const p = this.pending.get(id);
-        if (p?.timer !== timer) return;
-        this.pending.delete(id);
-        clearTimeout(timer);
-        this.counters.networkErrors++;
-        resolve({ kind: "network", detail: err.message });
-      });
+      this.open();
+      if (this.connected) this.sendNow(query);
+      else this.backlog.push(query);
     });
   }
 

@@ -97,7 +97,10 @@ export interface Question {
 
 /** One resource record; rdata stays in the message buffer at [rdStart, rdEnd). */
 export interface RR {
+  /** Owner name; "" in the authority and additional sections until `rrName` decodes it. */
   name: string;
+  /** Offset of the owner name in the message. */
+  nameAt: number;
   type: number;
   klass: number;
   ttl: number;
@@ -259,18 +262,48 @@ export function decodeHeaderQuestion(buf: Uint8Array): Decoded<{ header: Header;
   }
 }
 
-function readRRs(buf: Uint8Array, offset: number, count: number, out: RR[]): number {
+/** Offset just after the in-place part of the name at `pos` (structure only, no text), or -1. */
+function skipName(buf: Uint8Array, pos: number): number {
+  let wireLen = 1;
+  for (;;) {
+    if (pos >= buf.length) return -1;
+    const l = buf[pos]!;
+    if (l === 0) return pos + 1;
+    if ((l & 0xc0) === 0xc0) return pos + 2 <= buf.length ? pos + 2 : -1;
+    if ((l & 0xc0) !== 0) return -1;
+    wireLen += l + 1;
+    if (wireLen > 255) return -1;
+    pos += l + 1;
+  }
+}
+
+/**
+ * Reads `count` records. With `names` false the owner names are only skipped
+ * (structure checked) and left "" (use `rrName`), which saves building strings
+ * for the authority and additional sections.
+ */
+function readRRs(buf: Uint8Array, offset: number, count: number, out: RR[], names: boolean): number {
   let pos = offset;
   for (let i = 0; i < count; i++) {
-    const n = readName(buf, pos);
-    if (!n || n.end + 10 > buf.length) return -1;
-    const o = n.end;
+    let name = "";
+    let o: number;
+    if (names) {
+      const n = readName(buf, pos);
+      if (!n) return -1;
+      name = n.name;
+      o = n.end;
+    } else {
+      o = skipName(buf, pos);
+      if (o < 0) return -1;
+    }
+    if (o + 10 > buf.length) return -1;
     const rdlen = u16(buf, o + 8);
     const rdStart = o + 10;
     const rdEnd = rdStart + rdlen;
     if (rdEnd > buf.length) return -1;
     out.push({
-      name: n.name,
+      name,
+      nameAt: pos,
       type: u16(buf, o),
       klass: u16(buf, o + 2),
       ttl: u32(buf, o + 4),
@@ -280,6 +313,12 @@ function readRRs(buf: Uint8Array, offset: number, count: number, out: RR[]): num
     pos = rdEnd;
   }
   return pos;
+}
+
+/** The owner name of a record, decoding it when the section was read without names; undefined if malformed. */
+export function rrName(buf: Uint8Array, rr: RR): string | undefined {
+  if (rr.name !== "") return rr.name;
+  return readName(buf, rr.nameAt)?.name;
 }
 
 /** Decodes every section. Trailing bytes after the counted records are ignored. */
@@ -298,9 +337,9 @@ export function decodeMessage(buf: Uint8Array): Decoded<Message> {
     const answers: RR[] = [];
     const authority: RR[] = [];
     const additional: RR[] = [];
-    pos = readRRs(buf, pos, header.ancount, answers);
-    if (pos >= 0) pos = readRRs(buf, pos, header.nscount, authority);
-    if (pos >= 0) pos = readRRs(buf, pos, header.arcount, additional);
+    pos = readRRs(buf, pos, header.ancount, answers, true);
+    if (pos >= 0) pos = readRRs(buf, pos, header.nscount, authority, false);
+    if (pos >= 0) pos = readRRs(buf, pos, header.arcount, additional, false);
     if (pos < 0) return { ok: false, error: "bad-record" };
     let rcode = header.rcode;
     for (const rr of additional) {

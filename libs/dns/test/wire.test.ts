@@ -154,7 +154,7 @@ describe("wire decoder", () => {
     const l = interpretAnswer(d.value, "x.example", "A");
     assert.equal(l.outcome, "error");
     assert.equal(l.error, "malformed");
-    const rr = { name: "t", type: 52, klass: 1, ttl: 0, rdStart: 0, rdEnd: 2 };
+    const rr = { name: "t", nameAt: 0, type: 52, klass: 1, ttl: 0, rdStart: 0, rdEnd: 2 };
     assert.equal(readTlsa(Buffer.from([3, 1]), rr), undefined);
     assert.deepEqual(readTlsa(Buffer.from([3, 1, 1]), { ...rr, rdEnd: 3 }), {
       usage: 3,
@@ -173,7 +173,7 @@ describe("wire decoder", () => {
         const v = rnd() < 0.5 ? 0 : Math.floor(rnd() * 0x10000);
         b.writeUInt16BE(v, j * 2);
       }
-      const mine = readAaaa(b, { name: "", type: 28, klass: 1, ttl: 0, rdStart: 0, rdEnd: 16 });
+      const mine = readAaaa(b, { name: "", nameAt: 0, type: 28, klass: 1, ttl: 0, rdStart: 0, rdEnd: 16 });
       const groups = Array.from({ length: 8 }, (_, j) => b.readUInt16BE(j * 2).toString(16)).join(":");
       const ref = new URL(`http://[${groups}]/`).hostname.slice(1, -1);
       assert.equal(mine, ref);
