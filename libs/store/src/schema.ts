@@ -16,12 +16,14 @@
  */
 import { sql } from "drizzle-orm";
 import {
+  bigint,
   check,
   customType,
   foreignKey,
   index,
   integer,
   jsonb,
+  pgSequence,
   pgTable,
   primaryKey,
   text,
@@ -94,6 +96,8 @@ export const domainResults = pgTable(
     mxHost: text("mx_host"),
     deliveredHost: text("delivered_host"),
     judgedAt: timestamp("judged_at", { withTimezone: true, mode: "string" }),
+    /** Order in which verdicts were first stored (from judged_seq); followers page on it. */
+    judgedSeq: bigint("judged_seq", { mode: "number" }),
   },
   (t) => [
     primaryKey({ columns: [t.scanId, t.domain] }),
@@ -102,6 +106,32 @@ export const domainResults = pgTable(
     index("domain_results_reason_idx").on(t.scanId, t.reason),
     index("domain_results_tld_idx").on(t.scanId, t.tld),
     index("domain_results_domain_idx").on(t.domain, t.scanId),
+    index("domain_results_judged_seq_idx").on(t.scanId, t.judgedSeq),
+  ],
+);
+
+/** Gives each verdict, when first stored, its place in the order followers read them in. */
+export const judgedSeq = pgSequence("judged_seq");
+
+/**
+ * The aggregator's join state: which probes a resolved domain waits for
+ * before it can be judged. Unlike domain_probes it has no foreign key to
+ * probes: the wait is recorded before the probe exists.
+ */
+export const probeWaits = pgTable(
+  "probe_waits",
+  {
+    scanId: text("scan_id")
+      .notNull()
+      .references(() => scans.id, { onDelete: "cascade" }),
+    domain: text("domain").notNull(),
+    ip: text("ip").notNull(),
+    port: integer("port").notNull(),
+    sni: text("sni").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.scanId, t.domain, t.ip, t.port, t.sni] }),
+    index("probe_waits_probe_idx").on(t.scanId, t.ip, t.port, t.sni),
   ],
 );
 

@@ -50,6 +50,7 @@ import {
   domainProbes,
   domainResults,
   probes,
+  probeWaits,
   type ScanState,
   scanDomains,
   scans,
@@ -423,6 +424,7 @@ export class Store {
                 mxHost: sql`excluded.mx_host`,
                 deliveredHost: sql`excluded.delivered_host`,
                 judgedAt: sql`excluded.judged_at`,
+                judgedSeq: sql`coalesce(${domainResults.judgedSeq}, nextval('judged_seq'))`,
               },
             });
         }
@@ -436,6 +438,104 @@ export class Store {
         );
       }),
     );
+  }
+
+  // ---------------------------------------------------------------- the aggregator's join state
+
+  /**
+   * Records which probes each resolved domain waits for (batch, idempotent).
+   * Written before the probe requests are published, so that whichever of
+   * "facts stored" and "probe stored" happens last finds the other.
+   */
+  async addProbeWaits(scanId: string, waits: { domain: string; keys: ProbeKey[] }[]): Promise<void> {
+    const values = lastByKey(
+      waits.flatMap((w) =>
+        w.keys.map((k) => ({ scanId, domain: w.domain, ip: k.ip, port: k.port, sni: k.sni })),
+      ),
+      (v) => `${v.domain}|${probeKeyString(v)}`,
+    );
+    if (values.length === 0) return;
+    await this.#run("addProbeWaits", () =>
+      this.db.transaction(async (tx) => {
+        for (const chunk of chunks(values, 5))
+          await tx.insert(probeWaits).values(chunk).onConflictDoNothing();
+      }),
+    );
+  }
+
+  /** The probe keys a domain waits for. */
+  async probeWaitsOf(scanId: string, domain: string): Promise<ProbeKey[]> {
+    return this.#run("probeWaitsOf", () =>
+      this.db
+        .select({ ip: probeWaits.ip, port: probeWaits.port, sni: probeWaits.sni })
+        .from(probeWaits)
+        .where(and(eq(probeWaits.scanId, scanId), eq(probeWaits.domain, domain))),
+    );
+  }
+
+  /**
+   * Domains of the scan, among `domains` or among those waiting for `probe`,
+   * that have facts stored, are not judged yet, and whose every awaited probe
+   * is stored: the ones the aggregator can judge now.
+   */
+  async readyToJudge(scanId: string, among: { domains: string[] } | { probe: ProbeKey }): Promise<string[]> {
+    if ("domains" in among && among.domains.length === 0) return [];
+    const candidates =
+      "domains" in among
+        ? sql`select unnest(${sql.param(among.domains)}::text[]) as domain`
+        : sql`select w.domain from probe_waits w where w.scan_id = ${scanId} and w.ip = ${among.probe.ip}
+              and w.port = ${among.probe.port} and w.sni = ${among.probe.sni}`;
+    const r = await this.#run("readyToJudge", () =>
+      rows<{ domain: string }>(
+        this.db,
+        sql`select c.domain from (${candidates}) c
+            join scan_domains sd on sd.scan_id = ${scanId} and sd.domain = c.domain and sd.state = 'resolved'
+            where not exists (
+              select 1 from probe_waits w2 where w2.scan_id = ${scanId} and w2.domain = c.domain
+              and not exists (select 1 from probes p where p.scan_id = w2.scan_id and p.ip = w2.ip
+                              and p.port = w2.port and p.sni = w2.sni))`,
+      ),
+    );
+    return r.map((x) => x.domain);
+  }
+
+  /** Distinct probes the scan's resolved domains wait for, and how many of them are stored. */
+  async probeProgress(scanId: string): Promise<{ wanted: number; done: number }> {
+    const r = await this.#run("probeProgress", () =>
+      rows<{ wanted: string | number; done: string | number }>(
+        this.db,
+        sql`select (select count(*) from (select distinct ip, port, sni from probe_waits where scan_id = ${scanId}) k) as wanted,
+                   (select count(*) from probes where scan_id = ${scanId}) as done`,
+      ),
+    );
+    return { wanted: Number(r[0]?.wanted ?? 0), done: Number(r[0]?.done ?? 0) };
+  }
+
+  /**
+   * Verdicts of a scan in the order they were first stored, after position
+   * `after` (0 for the start): how a follower (the CLI) streams a scan's
+   * results, identically on the embedded default and on a deployment.
+   */
+  async verdictsSince(
+    scanId: string,
+    after: number,
+    limit = 1000,
+  ): Promise<{ seq: number; record: VerdictRecord }[]> {
+    const r = await this.#run("verdictsSince", () =>
+      this.db
+        .select({ seq: domainResults.judgedSeq, record: domainResults.verdict })
+        .from(domainResults)
+        .where(
+          and(
+            eq(domainResults.scanId, scanId),
+            isNotNull(domainResults.judgedSeq),
+            sql`${domainResults.judgedSeq} > ${after}`,
+          ),
+        )
+        .orderBy(asc(domainResults.judgedSeq))
+        .limit(limit),
+    );
+    return r.map((x) => ({ seq: Number(x.seq), record: x.record as VerdictRecord }));
   }
 
   /** Domains of the scan not judged yet, in input order (keyset pagination with `after`). */
@@ -647,6 +747,7 @@ function verdictRow(scanId: string, r: VerdictRecord) {
     mxHost: mx?.host ?? null,
     deliveredHost: r.verdict.host ?? null,
     judgedAt: r.judgedAt,
+    judgedSeq: sql`nextval('judged_seq')`,
   };
 }
 
