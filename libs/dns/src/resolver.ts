@@ -15,7 +15,7 @@
  * - REFUSED / FORMERR / NOTIMP / other rcodes: error of that kind, indeterminate.
  * An error is never reported as not-found or insecure. Identical questions in
  * flight share one query; answers (including negative ones, RFC 2308) are cached
- * for their TTL, up to `cacheMaxEntries`. `close()` ends every pending query
+ * for their TTL, up to `cacheMaxEntries` (least recently used evicted first). `close()` ends every pending query
  * with a "network" error.
  *
  * The constructor throws DnsConfigError (code "no-upstreams" | "bad-upstream")
@@ -47,7 +47,7 @@ export interface ResolverOptions {
   perUpstreamConcurrency?: number;
   /** TTL-honouring cache; default true. */
   cache?: boolean;
-  /** Cache entry cap (oldest evicted first); default 100_000. */
+  /** Cache entry cap (least recently used evicted first); default 20_000. */
   cacheMaxEntries?: number;
   /** Clock for the cache (ms since the epoch); default Date.now. */
   now?: () => number;
@@ -181,7 +181,7 @@ export class StubResolver implements DnsQuerier {
     this.retries = Math.max(0, o.retries ?? 2);
     this.concurrency = Math.max(1, o.perUpstreamConcurrency ?? 256);
     this.cacheOn = o.cache ?? true;
-    this.cacheMax = Math.max(0, o.cacheMaxEntries ?? 100_000);
+    this.cacheMax = Math.max(0, o.cacheMaxEntries ?? 20_000);
     this.now = o.now ?? Date.now;
     this.random = o.random ?? cryptoRandom();
     this.trustAd = o.trustAd ?? true;
@@ -201,6 +201,9 @@ export class StubResolver implements DnsQuerier {
       if (hit) {
         if (hit.expires > this.now()) {
           this.extra.cacheHits++;
+          // Least recently used goes first: move the hit to the end of the Map's order.
+          this.cache.delete(key);
+          this.cache.set(key, hit);
           const l = hit.lookup as Lookup<RecordTypes[K]>;
           return Promise.resolve(l.provenance ? { ...l, provenance: { ...l.provenance, cached: true } } : l);
         }

@@ -292,6 +292,28 @@ describe("StubResolver", () => {
     await r.close();
   });
 
+  test("the cache evicts the least recently used entry", async () => {
+    const s = await serve((q) => [respond(q, { answers: aAnswers(q, 1) })]);
+    const r = new StubResolver({ upstreams: [up(s)], timeoutMs: 500, cacheMaxEntries: 2 });
+    await r.query("a.example", "A");
+    await r.query("b.example", "A");
+    await r.query("a.example", "A"); // hit: a becomes the most recent
+    await r.query("c.example", "A"); // evicts b
+    assert.equal((await r.query("a.example", "A")).provenance?.cached, true);
+    assert.equal((await r.query("b.example", "A")).provenance?.cached, false);
+    await r.close();
+  });
+
+  test("oversize UDP answer (200 records, > 1232 octets, no TC) is taken whole", async () => {
+    const s = await serve((q) => [respond(q, { answers: aAnswers(q, 200) })]);
+    const r = new StubResolver({ upstreams: [up(s)], timeoutMs: 500 });
+    const l = await r.query("huge.example", "A");
+    await r.close();
+    assert.equal(l.outcome, "answer");
+    assert.equal(l.records.length, 200);
+    assert.equal(l.provenance?.transport, "udp");
+  });
+
   test("no more than perUpstreamConcurrency queries are in flight", async () => {
     let inflight = 0;
     let peak = 0;
