@@ -122,6 +122,14 @@ function cryptoRandom(): () => number {
   };
 }
 
+/** A presentation name dns-packet encodes faithfully: no escapes, labels 1..63 octets, <= 253 characters. */
+function encodable(name: string): boolean {
+  if (name === ".") return true;
+  if (name.length > 253 || name.includes("\\")) return false;
+  for (const label of name.split(".")) if (label.length === 0 || label.length > 63) return false;
+  return !/[^\x21-\x7e]/.test(name);
+}
+
 function rcodeError(rcode: number): LookupErrorKind {
   switch (rcode) {
     case 1:
@@ -310,10 +318,13 @@ export class StubResolver implements DnsQuerier {
     const code = TYPE_CODES[qtype];
     let query: Buffer;
     try {
-      if (qname.includes("\\")) throw new RangeError("escaped name");
+      // Unsupported type, unknown upstream index, or a name dns-packet cannot encode: "other".
+      if (code === undefined || (pin !== undefined && !this.ups[pin])) throw new RangeError("bad question");
+      if (!encodable(qname)) throw new RangeError("name not encodable");
       query = encodeQuery(0, qname, qtype, { cd });
     } catch {
-      return { failure: "other", upstream: this.ups[pin ?? 0]!.upstream.key, transport: "udp", attempts: 0 };
+      const key = this.ups[pin ?? 0]?.upstream.key ?? "none";
+      return { failure: "other", upstream: key, transport: "udp", attempts: 0 };
     }
     const start = pin ?? this.rr++ % this.ups.length;
     const total = 1 + this.retries;

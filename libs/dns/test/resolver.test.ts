@@ -356,6 +356,16 @@ describe("StubResolver", () => {
     assert.equal(l.error, "network");
   });
 
+  test("an unknown upstream index, an unsupported type or an unencodable name is an error, not a throw", async () => {
+    const r = new StubResolver({ upstreams: ["127.0.0.1:9"] });
+    const a = await r.queryUpstream(5, "x.example", "A");
+    const b = await r.query("x.example", "TXT" as "A");
+    const c = await r.query(`${"a".repeat(70)}.example`, "A");
+    await r.close();
+    for (const l of [a, b, c])
+      assert.deepEqual([l.outcome, l.error, l.security], ["error", "other", "indeterminate"]);
+  });
+
   test("bad upstream configuration is a typed error", () => {
     assert.throws(
       () => new StubResolver({ upstreams: ["dns.example:53"] }),
