@@ -1,1 +1,21 @@
-export {};
+/**
+ * @danesweep/testbed: the DNSSEC test universe on loopback (Knot + Unbound + SMTP
+ * test servers), brought up by test/testbed/bin/testbed up|down|status|env.
+ *
+ * testbedState(env?): addresses and file paths of the universe (pure; does not check it runs).
+ * seedCases(): the 24 write-up cases with their expected outcomes (from the write-up).
+ * EXTRA_NAMES: extra names for resolver tests and what the validating resolver returns.
+ */
+export {
+  BLACKHOLE_SERVER,
+  CHILD_SERVER,
+  NEVER_CONTACT_ADDRESS,
+  RESOLVER,
+  ROOT_SERVER,
+  SMTP_HOSTS,
+  SMTP_PORT,
+  ZONES,
+} from "./addresses.ts";
+export { type CertFiles, type TestbedCerts, tlsaData, wrongDigest } from "./certs.ts";
+export { EXTRA_NAMES, type ExtraName, type SeedCase, seedCases } from "./seed.ts";
+export { DEFAULT_STATE_DIR, type TestbedState, testbedState } from "./state.ts";

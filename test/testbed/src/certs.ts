@@ -1,0 +1,167 @@
+/**
+ * Certificates of the testbed and the TLSA association data computed from them.
+ *
+ * ensureCertificates(dir): creates, once, under `dir` (the state dir's certs/):
+ *   - a.pem/a.key: self-signed EC P-256 leaf (the write-up's 69.167.152.113 server; matches no seed TLSA);
+ *   - b.pem/b.key: self-signed RSA-2048 leaf (the write-up's 38.64.93.21 server; the "30c9c9..." records);
+ *   - ca.pem/ca.key: a CA, and ta-leaf.pem/ta-leaf.key a leaf it issued, with ta-chain.pem
+ *     (leaf + CA), for DANE-TA hosts of the synthetic universe.
+ *   Existing files are kept (TLSA data in the zones depends on them). Shells out to the
+ *   openssl CLI; throws the child-process error if openssl is missing or fails (a set-up
+ *   failure of the testbed, not a library error).
+ * tlsaData(pem, selector, matching): pure; the association data (lowercase hex) of a
+ *   certificate for selector 0 (full certificate) / 1 (SubjectPublicKeyInfo) and matching
+ *   type 0 (full) / 1 (SHA-256) / 2 (SHA-512). Throws on a PEM that does not parse.
+ * wrongDigest(hex): pure; the same length with the first byte changed (the write-up's
+ *   "00c9c9..." against "30c9c9...").
+ */
+import { execFileSync } from "node:child_process";
+import { createHash, X509Certificate } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+export interface CertFiles {
+  cert: string;
+  key: string;
+  /** Leaf followed by its issuers, as a server should send it. */
+  chain: string;
+}
+
+export interface TestbedCerts {
+  A: CertFiles;
+  B: CertFiles;
+  ca: { cert: string; key: string };
+  taLeaf: CertFiles;
+}
+
+export function certPaths(dir: string): TestbedCerts {
+  const leaf = (n: string, chain?: string): CertFiles => ({
+    cert: join(dir, `${n}.pem`),
+    key: join(dir, `${n}.key`),
+    chain: join(dir, chain ?? `${n}.pem`),
+  });
+  return {
+    A: leaf("a"),
+    B: leaf("b"),
+    ca: { cert: join(dir, "ca.pem"), key: join(dir, "ca.key") },
+    taLeaf: leaf("ta-leaf", "ta-chain.pem"),
+  };
+}
+
+const DAYS = "3650";
+
+function openssl(args: string[]): void {
+  execFileSync("openssl", args, { stdio: ["ignore", "ignore", "pipe"] });
+}
+
+function selfSigned(file: CertFiles, keyArgs: string[], cn: string, sans: string[]): void {
+  if (existsSync(file.cert) && existsSync(file.key)) return;
+  openssl([
+    "req",
+    "-x509",
+    "-newkey",
+    ...keyArgs,
+    "-nodes",
+    "-keyout",
+    file.key,
+    "-out",
+    file.cert,
+    "-days",
+    DAYS,
+    "-subj",
+    `/CN=${cn}`,
+    "-addext",
+    `subjectAltName=${sans.map((s) => `DNS:${s}`).join(",")}`,
+    "-addext",
+    "basicConstraints=critical,CA:FALSE",
+  ]);
+}
+
+const EC = ["ec", "-pkeyopt", "ec_paramgen_curve:P-256"];
+const RSA = ["rsa:2048"];
+
+export function ensureCertificates(dir: string): TestbedCerts {
+  mkdirSync(dir, { recursive: true });
+  const p = certPaths(dir);
+  selfSigned(p.A, EC, "mismatch.testbed.danesweep", ["test1a.testing", "test2a.testing"]);
+  selfSigned(p.B, RSA, "match.testbed.danesweep", ["test1b.testing", "test3b.testing"]);
+  if (!existsSync(p.ca.cert) || !existsSync(p.ca.key)) {
+    openssl([
+      "req",
+      "-x509",
+      "-newkey",
+      ...EC,
+      "-nodes",
+      "-keyout",
+      p.ca.key,
+      "-out",
+      p.ca.cert,
+      "-days",
+      DAYS,
+      "-subj",
+      "/CN=danesweep testbed CA",
+      "-addext",
+      "basicConstraints=critical,CA:TRUE",
+      "-addext",
+      "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+  }
+  if (!existsSync(p.taLeaf.cert) || !existsSync(p.taLeaf.key) || !existsSync(p.taLeaf.chain)) {
+    const csr = join(dir, "ta-leaf.csr");
+    const ext = join(dir, "ta-leaf.ext");
+    openssl([
+      "req",
+      "-new",
+      "-newkey",
+      ...EC,
+      "-nodes",
+      "-keyout",
+      p.taLeaf.key,
+      "-out",
+      csr,
+      "-subj",
+      "/CN=ta-leaf.synth",
+    ]);
+    writeFileSync(
+      ext,
+      "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n" +
+        "subjectAltName=DNS:*.synth,DNS:*.mx.synth\n",
+    );
+    openssl([
+      "x509",
+      "-req",
+      "-in",
+      csr,
+      "-CA",
+      p.ca.cert,
+      "-CAkey",
+      p.ca.key,
+      "-CAcreateserial",
+      "-days",
+      DAYS,
+      "-extfile",
+      ext,
+      "-out",
+      p.taLeaf.cert,
+    ]);
+    writeFileSync(p.taLeaf.chain, readFileSync(p.taLeaf.cert, "utf8") + readFileSync(p.ca.cert, "utf8"));
+  }
+  return p;
+}
+
+export type Selector = 0 | 1;
+export type Matching = 0 | 1 | 2;
+
+export function tlsaData(pem: string, selector: Selector, matching: Matching): string {
+  const cert = new X509Certificate(pem);
+  const der = selector === 0 ? cert.raw : cert.publicKey.export({ type: "spki", format: "der" });
+  if (matching === 0) return Buffer.from(der).toString("hex");
+  return createHash(matching === 1 ? "sha256" : "sha512")
+    .update(der)
+    .digest("hex");
+}
+
+export function wrongDigest(hex: string): string {
+  const first = hex.slice(0, 2) === "00" ? "ff" : "00";
+  return first + hex.slice(2);
+}

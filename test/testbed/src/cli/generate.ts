@@ -1,0 +1,65 @@
+/**
+ * Writes the generated files of the seed universe into a state dir. Run by bin/testbed.
+ *
+ *   node generate.ts zones STATE_DIR       certificates (once), child zone files, SMTP config
+ *   node generate.ts root STATE_DIR DSFILE root zone from the DS records in DSFILE
+ *
+ * A file is rewritten only when its content changes; prints the changed files
+ * (one per line) so the caller knows what to reload. Exit 2 on bad usage; an
+ * openssl or file-system failure ends the process with its error (set-up failure).
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { SMTP_HOSTS, SMTP_PORT } from "../addresses.ts";
+import { ensureCertificates } from "../certs.ts";
+import { rootZone, seedZones } from "../seed.ts";
+import { zoneFileName } from "../state.ts";
+
+function writeIfChanged(file: string, text: string): void {
+  if (existsSync(file) && readFileSync(file, "utf8") === text) return;
+  writeFileSync(file, text);
+  console.log(file);
+}
+
+const [cmd, dir, dsFile] = process.argv.slice(2);
+if (!dir || (cmd !== "zones" && cmd !== "root") || (cmd === "root" && !dsFile)) {
+  console.error("usage: generate.ts zones STATE_DIR | root STATE_DIR DSFILE");
+  process.exit(2);
+}
+const zonesDir = join(dir, "zones");
+mkdirSync(zonesDir, { recursive: true });
+
+if (cmd === "zones") {
+  let certs: ReturnType<typeof ensureCertificates>;
+  try {
+    certs = ensureCertificates(join(dir, "certs"));
+  } catch (e) {
+    const err = e as { message?: string; stderr?: Buffer };
+    console.error(`generate: certificate generation failed: ${err.stderr?.toString() || err.message}`);
+    process.exit(1);
+  }
+  const zones = seedZones(readFileSync(certs.B.cert, "utf8"));
+  for (const [zone, text] of Object.entries(zones)) {
+    // The synthetic zones belong to bin/synth once it has written them.
+    const file = join(zonesDir, zoneFileName(zone));
+    if ((zone === "synth." || zone === "synthu.") && existsSync(file)) continue;
+    writeIfChanged(file, text);
+  }
+  const smtpDir = join(dir, "smtp");
+  mkdirSync(smtpDir, { recursive: true });
+  const servers = Object.values(SMTP_HOSTS).map((h) => {
+    const c = certs[h.cert];
+    return {
+      host: h.address,
+      port: SMTP_PORT,
+      mode: h.mode,
+      certFile: c.cert,
+      keyFile: c.key,
+      chainFile: c.chain,
+    };
+  });
+  writeIfChanged(join(smtpDir, "seed-servers.json"), JSON.stringify({ servers }, null, 2) + "\n");
+} else {
+  const ds = readFileSync(dsFile!, "utf8").split("\n");
+  writeIfChanged(join(zonesDir, zoneFileName(".")), rootZone(ds));
+}
