@@ -27,7 +27,8 @@
  *   (partition p belongs to member p mod n); closing one hands its partitions,
  *   and its messages waiting for a retry, to the others.
  * - Subscription.close waits for its in-flight handlers; Bus.close closes every
- *   subscription, then rejects waiting publishers with BusError "bus-closed".
+ *   subscription (after rejecting waiting publishers with BusError
+ *   "bus-closed", so handlers blocked on a full topic can finish).
  *   Publish or consume after close rejects with "bus-closed".
  * - idle(): resolves when every group with a live member has handled every
  *   message published so far (handy for the embedded pipeline and tests).
@@ -291,15 +292,17 @@ export class MemoryBus implements Bus {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const members: Member[] = [];
-    for (const t of this.#topics.values()) for (const g of t.groups.values()) members.push(...g.members);
-    await Promise.all(members.map((m) => this.#closeMember(m)));
+    // Waiting publishers are rejected first: an in-flight handler blocked on a
+    // full topic must finish (unacknowledged) for its subscription to close.
     for (const t of this.#topics.values()) {
       for (const log of t.logs) {
         for (const w of log.waiters.splice(0))
           w.reject(new BusError("bus-closed", "bus closed while publish waited"));
       }
     }
+    const members: Member[] = [];
+    for (const t of this.#topics.values()) for (const g of t.groups.values()) members.push(...g.members);
+    await Promise.all(members.map((m) => this.#closeMember(m)));
     for (const w of this.#idleWaiters.splice(0)) w();
   }
 

@@ -328,19 +328,31 @@ export class Store {
 
   // ---------------------------------------------------------------- domains
 
-  /** Records the scan's input (batch). Domains already seeded keep their row. */
-  async seedDomains(scanId: string, items: SeedItem[]): Promise<void> {
-    if (items.length === 0) return;
+  /**
+   * Records the scan's input (batch). Domains already seeded keep their row.
+   * Returns the domains this call added (the others were already seeded):
+   * the seeder publishes only those, so duplicates are scanned once.
+   */
+  async seedDomains(scanId: string, items: SeedItem[]): Promise<string[]> {
+    if (items.length === 0) return [];
     const values = lastByKey(items, (i) => i.domain).map((i) => ({
       scanId,
       domain: i.domain,
       line: i.line ?? 0,
       state: "seeded" as const,
     }));
-    await this.#run("seedDomains", () =>
+    return this.#run("seedDomains", () =>
       this.db.transaction(async (tx) => {
-        for (const chunk of chunks(values, 4))
-          await tx.insert(scanDomains).values(chunk).onConflictDoNothing();
+        const added: string[] = [];
+        for (const chunk of chunks(values, 4)) {
+          const r = await tx
+            .insert(scanDomains)
+            .values(chunk)
+            .onConflictDoNothing()
+            .returning({ domain: scanDomains.domain });
+          for (const x of r) added.push(x.domain);
+        }
+        return added;
       }),
     );
   }
@@ -438,6 +450,22 @@ export class Store {
         );
       }),
     );
+  }
+
+  /** Per-state domain counts of a scan (cheap: one grouped index scan), for progress. */
+  async domainStateCounts(scanId: string): Promise<Record<DomainState, number> & { total: number }> {
+    const r = await this.#run("domainStateCounts", () =>
+      rows<{ state: DomainState; n: string | number }>(
+        this.db,
+        sql`select state, count(*) as n from scan_domains where scan_id = ${scanId} group by state`,
+      ),
+    );
+    const out = { seeded: 0, resolved: 0, judged: 0, total: 0 };
+    for (const x of r) {
+      out[x.state] = Number(x.n);
+      out.total += Number(x.n);
+    }
+    return out;
   }
 
   // ---------------------------------------------------------------- the aggregator's join state

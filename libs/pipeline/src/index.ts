@@ -1,0 +1,4 @@
+export * from "./embedded.ts";
+export * from "./follow.ts";
+export * from "./seed.ts";
+export * from "./stages.ts";

@@ -1,0 +1,126 @@
+/**
+ * The seed stage: read candidate names, normalise them (libs/dns), drop the
+ * opted-out ones, record the new ones in the store and publish them to
+ * [domains]. Streams: at most one batch is held at a time, whatever the input
+ * size. De-duplication is the store's: seedDomains returns only the domains it
+ * added, so a name repeated anywhere in the input is scanned once.
+ *
+ * Invalid names and opted-out domains are reported through `onSkip` with their
+ * source and line, and the rest go on. Stops early, between batches, when
+ * `signal` aborts.
+ */
+import { type Bus, envelopeMessage, makeEnvelope, TOPICS } from "@danesweep/bus";
+import { normalizeDomain } from "@danesweep/dns";
+import { matchOptOut, type OptOutList } from "@danesweep/probe";
+import type { Store } from "@danesweep/store";
+
+export interface SeedLine {
+  source: string;
+  line: number;
+  text: string;
+}
+
+export type SeedSkip =
+  | { kind: "invalid"; error: string; detail: string }
+  | { kind: "opted-out"; entry: string }
+  | { kind: "duplicate" };
+
+export interface SeedStats {
+  read: number;
+  seeded: number;
+  invalid: number;
+  optedOut: number;
+  duplicates: number;
+}
+
+export interface SeedOptions {
+  store: Store;
+  bus: Bus;
+  scan: string;
+  optOut?: OptOutList;
+  signal?: AbortSignal;
+  batch?: number;
+  onSkip?: (line: SeedLine, why: SeedSkip) => void;
+  /** Called after each batch is seeded (progress). */
+  onBatch?: (stats: SeedStats) => void;
+}
+
+export async function seedDomains(input: AsyncIterable<SeedLine>, o: SeedOptions): Promise<SeedStats> {
+  const stats: SeedStats = { read: 0, seeded: 0, invalid: 0, optedOut: 0, duplicates: 0 };
+  const size = o.batch ?? 500;
+  let batch: { domain: string; line: number; src: SeedLine }[] = [];
+
+  const flush = async () => {
+    if (batch.length === 0) return;
+    const items = batch;
+    batch = [];
+    const added = new Set(await o.store.seedDomains(o.scan, items));
+    const published = new Set<string>();
+    const messages = [];
+    for (const it of items) {
+      if (added.has(it.domain) && !published.has(it.domain)) {
+        published.add(it.domain);
+        messages.push(
+          envelopeMessage(
+            TOPICS.domains,
+            it.domain,
+            makeEnvelope("domain", o.scan, { domain: it.domain, line: it.line, input: it.src.text }),
+          ),
+        );
+      } else {
+        stats.duplicates++;
+        o.onSkip?.(it.src, { kind: "duplicate" });
+      }
+    }
+    stats.seeded += messages.length;
+    await o.bus.publish(messages);
+    o.onBatch?.(stats);
+  };
+
+  for await (const l of input) {
+    if (o.signal?.aborted) break;
+    stats.read++;
+    const n = normalizeDomain(l.text);
+    if (!n.ok) {
+      stats.invalid++;
+      o.onSkip?.(l, { kind: "invalid", error: n.error, detail: n.detail });
+      continue;
+    }
+    const hit = o.optOut ? matchOptOut(o.optOut, { ip: "", domain: n.name }) : undefined;
+    if (hit) {
+      stats.optedOut++;
+      o.onSkip?.(l, { kind: "opted-out", entry: hit.entry });
+      continue;
+    }
+    batch.push({ domain: n.name, line: l.line, src: l });
+    if (batch.length >= size) await flush();
+  }
+  if (!o.signal?.aborted) await flush();
+  return stats;
+}
+
+/** Publishes the scan's domains not judged yet (resume after an interruption or a crash). */
+export async function republishPending(store: Store, bus: Bus, scan: string): Promise<number> {
+  let n = 0;
+  let after: { line: number; domain: string } | undefined;
+  for (;;) {
+    const page = await store.pendingDomains(scan, after ? { limit: 1000, after } : { limit: 1000 });
+    if (page.length === 0) return n;
+    await bus.publish(
+      page.map((p) =>
+        envelopeMessage(
+          TOPICS.domains,
+          p.domain,
+          makeEnvelope(
+            "domain",
+            scan,
+            p.line > 0 ? { domain: p.domain, line: p.line } : { domain: p.domain },
+          ),
+        ),
+      ),
+    );
+    n += page.length;
+    const last = page[page.length - 1]!;
+    after = { line: last.line, domain: last.domain };
+  }
+}

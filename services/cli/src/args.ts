@@ -1,0 +1,77 @@
+/**
+ * Option parsing shared by the commands: node:util parseArgs with errors
+ * turned into one clear line naming the option, and validators for numbers,
+ * enumerations and resolver addresses. Throws UsageError (exit code 2).
+ */
+import { type ParseArgsConfig, parseArgs } from "node:util";
+
+export class UsageError extends Error {
+  readonly code = "usage" as const;
+}
+
+export function parse<T extends NonNullable<ParseArgsConfig["options"]>>(argv: string[], options: T) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message.replace(/^.*?: /, "").split("\n")[0] ?? String(e));
+  }
+}
+
+export function intOption(
+  name: string,
+  v: string | undefined,
+  dflt: number,
+  min: number,
+  max: number,
+): number {
+  if (v === undefined) return dflt;
+  if (!/^\d+$/.test(v)) throw new UsageError(`--${name} must be a whole number, got "${v}"`);
+  const n = Number(v);
+  if (n < min || n > max) throw new UsageError(`--${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+export function numberOption(
+  name: string,
+  v: string | undefined,
+  dflt: number,
+  min: number,
+  max: number,
+): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got "${v}"`);
+  if (n < min || n > max) throw new UsageError(`--${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+export function enumOption<E extends string>(
+  name: string,
+  v: string | undefined,
+  values: readonly E[],
+  dflt: E,
+): E {
+  if (v === undefined) return dflt;
+  if (!(values as readonly string[]).includes(v))
+    throw new UsageError(`--${name} must be one of ${values.join(", ")}, got "${v}"`);
+  return v as E;
+}
+
+/** "127.0.0.1", "127.0.0.1:5353", "::1", "[::1]:53" -> "host:port" with brackets for IPv6. */
+export function resolverAddress(v: string): string {
+  const m6 = /^\[([0-9a-fA-F:.]+)\](?::(\d+))?$/.exec(v);
+  if (m6) return `[${m6[1]}]:${port(v, m6[2])}`;
+  if (/^[0-9a-fA-F:]+$/.test(v) && v.includes("::")) return `[${v}]:53`;
+  const m4 = /^(\d{1,3}(?:\.\d{1,3}){3})(?::(\d+))?$/.exec(v);
+  if (m4 && m4[1]!.split(".").every((o) => Number(o) <= 255)) return `${m4[1]}:${port(v, m4[2])}`;
+  throw new UsageError(
+    `--resolver must be an IP address with an optional port (ADDR[:PORT], [V6]:PORT), got "${v}"`,
+  );
+}
+
+function port(v: string, p: string | undefined): number {
+  if (p === undefined) return 53;
+  const n = Number(p);
+  if (n < 1 || n > 65535) throw new UsageError(`--resolver port must be 1-65535, got "${v}"`);
+  return n;
+}

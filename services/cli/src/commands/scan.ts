@@ -1,0 +1,453 @@
+/**
+ * `danesweep scan [DOMAIN... | -f FILE | -]`: every stage in one process on
+ * the embedded default (in-memory bus; PGlite in --data DIR, or PostgreSQL with
+ * --database URL). Verdicts stream to stdout or --output as they are stored;
+ * progress goes to stderr when it is a terminal; a summary closes the run.
+ * Ctrl-C stops cleanly and prints how to resume. See the README for options
+ * and exit codes.
+ */
+import { createWriteStream, readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { resolve } from "node:path";
+import type { VerdictRecord } from "@danesweep/dane";
+import { checkValidating, requireValidating, StubResolver } from "@danesweep/dns";
+import { EmbeddedPipeline, type ProbeMode, type SeedLine, type SeedSkip } from "@danesweep/pipeline";
+import { type OptOutList, Prober, parseOptOutList } from "@danesweep/probe";
+import { newScanId, type Store } from "@danesweep/store";
+import { enumOption, intOption, numberOption, parse, resolverAddress, UsageError } from "../args.ts";
+import { EXIT } from "../exit-codes.ts";
+import { readInputs } from "../input.ts";
+import type { Io } from "../main.ts";
+import { FORMATS, type Format, formatter, Summary } from "../output.ts";
+import { ProgressLine, renderProgress } from "../progress.ts";
+import { describeStore, openConfiguredStore, STORE_OPTIONS, storeConfig } from "../store-options.ts";
+
+export const SCAN_HELP = `usage: danesweep scan [OPTIONS] [DOMAIN... | -f FILE | -]
+
+Scans mail domains for DANE (RFC 7672): for each, what a sending MTA would do
+(deliver dane-verified / encrypted / plaintext, defer, bounce), through which
+MX host, why, and the domain's DANE state. Names come from the arguments, from
+files (-f, repeatable) or from standard input ("-"), one per line; blank lines
+and # comments are skipped.
+
+input and output
+  -f, --file FILE          read names from FILE (repeatable; "-" for stdin)
+  --format FMT             jsonl | table | csv (default: table on a terminal, else jsonl)
+  -o, --output FILE        write verdicts to FILE instead of standard output
+  -q, --quiet              no progress line and no summary on stderr
+
+DNS
+  --resolver ADDR[:PORT]   validating resolver (repeatable; default 127.0.0.1:53)
+  --accept-nonvalidating   scan even if the resolver does not validate DNSSEC:
+                           every verdict is then "indeterminate"
+  --dns-timeout MS         per-query timeout (default 2000)
+
+probing (a scanner is a guest on other people's servers)
+  --probe MODE             all (every MX host, default) | dane (only hosts where DANE applies)
+  --ehlo NAME              name sent in EHLO (default: this host's name if it is
+                           fully qualified, else danesweep.invalid)
+  --per-ip-rate N          new connections per second per destination IP (default 1)
+  --per-ip-burst N         token bucket size per IP (default 2)
+  --per-ip-concurrency N   connections at once per IP (default 2)
+  --probe-concurrency N    connections at once overall (default 500)
+  --opt-out FILE           never contact these addresses, CIDRs, host:NAME, domain:NAME
+  --allow-private          allow non-public addresses (testbeds only)
+
+pipeline and storage
+  --concurrency N          domains resolving at once (default 200)
+  --data DIR               embedded store (PGlite) directory
+                           (default $DANESWEEP_DATA or ~/.local/share/danesweep)
+  --database URL           PostgreSQL instead of the embedded store
+  --resume SCAN_ID         finish an interrupted scan (same inputs and settings)
+`;
+
+const OPTIONS = {
+  file: { type: "string", short: "f", multiple: true },
+  format: { type: "string" },
+  output: { type: "string", short: "o" },
+  quiet: { type: "boolean", short: "q" },
+  resolver: { type: "string", multiple: true },
+  "accept-nonvalidating": { type: "boolean" },
+  "dns-timeout": { type: "string" },
+  probe: { type: "string" },
+  ehlo: { type: "string" },
+  "per-ip-rate": { type: "string" },
+  "per-ip-burst": { type: "string" },
+  "per-ip-concurrency": { type: "string" },
+  "probe-concurrency": { type: "string" },
+  "opt-out": { type: "string" },
+  "allow-private": { type: "boolean" },
+  concurrency: { type: "string" },
+  resume: { type: "string" },
+  help: { type: "boolean", short: "h" },
+  ...STORE_OPTIONS,
+} as const;
+
+/** What a scan was started with; stored with the scan so --resume uses the same. */
+export interface ScanParameters {
+  inputs: { args: string[]; files: string[] };
+  resolvers: string[];
+  acceptNonValidating: boolean;
+  dnsTimeoutMs: number;
+  probeMode: ProbeMode;
+  port: number;
+  ehlo: string;
+  perIpRate: number;
+  perIpBurst: number;
+  perIpConcurrency: number;
+  probeConcurrency: number;
+  optOutFile?: string;
+  allowPrivate: boolean;
+  concurrency: number;
+}
+
+export interface ScanOutput {
+  format: Format;
+  output?: string;
+  quiet: boolean;
+}
+
+function defaultEhlo(): string {
+  const h = hostname();
+  return h.includes(".") && /^[a-z0-9.-]+$/i.test(h) ? h.toLowerCase() : "danesweep.invalid";
+}
+
+export function parseScanArgs(argv: string[], isTty: boolean) {
+  const { values: v, positionals } = parse(argv, OPTIONS);
+  const params: ScanParameters = {
+    inputs: {
+      args: positionals,
+      files: (v.file ?? []).map((f) => (f === "-" ? f : resolve(f))),
+    },
+    resolvers: (v.resolver ?? ["127.0.0.1:53"]).map(resolverAddress),
+    acceptNonValidating: v["accept-nonvalidating"] ?? false,
+    dnsTimeoutMs: intOption("dns-timeout", v["dns-timeout"], 2000, 50, 60_000),
+    probeMode: enumOption("probe", v.probe, ["all", "dane"] as const, "all"),
+    port: 25,
+    ehlo: v.ehlo ?? defaultEhlo(),
+    perIpRate: numberOption("per-ip-rate", v["per-ip-rate"], 1, 0.001, 10_000),
+    perIpBurst: intOption("per-ip-burst", v["per-ip-burst"], 2, 1, 10_000),
+    perIpConcurrency: intOption("per-ip-concurrency", v["per-ip-concurrency"], 2, 1, 1000),
+    probeConcurrency: intOption("probe-concurrency", v["probe-concurrency"], 500, 1, 20_000),
+    allowPrivate: v["allow-private"] ?? false,
+    concurrency: intOption("concurrency", v.concurrency, 200, 1, 10_000),
+  };
+  if (v["opt-out"] !== undefined) params.optOutFile = resolve(v["opt-out"]);
+  const out: ScanOutput = {
+    format: enumOption("format", v.format, FORMATS, isTty ? "table" : "jsonl"),
+    quiet: v.quiet ?? false,
+  };
+  if (v.output !== undefined) out.output = v.output;
+  const store = storeConfig(v);
+  return { help: v.help ?? false, params, out, store, resume: v.resume };
+}
+
+function loadOptOut(file: string | undefined): OptOutList | undefined {
+  if (file === undefined) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new UsageError(`--opt-out: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+  }
+  const { list, errors } = parseOptOutList(text);
+  if (errors.length > 0) {
+    const first = errors
+      .slice(0, 5)
+      .map((e) => `  ${file}:${e.line}: ${e.error}: ${e.text}`)
+      .join("\n");
+    throw new UsageError(
+      `--opt-out: ${errors.length} invalid entr${errors.length === 1 ? "y" : "ies"}\n${first}`,
+    );
+  }
+  return list;
+}
+
+function skipMessage(l: SeedLine, why: SeedSkip): string | undefined {
+  const where =
+    l.source === "argv" ? `argument ${l.line}` : `${l.source === "-" ? "stdin" : l.source}:${l.line}`;
+  const shown = l.text.length > 80 ? `${l.text.slice(0, 77)}...` : l.text;
+  switch (why.kind) {
+    case "invalid":
+      return `danesweep: ${where}: invalid domain "${shown}": ${why.error} (${why.detail})\n`;
+    case "opted-out":
+      return `danesweep: ${where}: ${shown} is on the opt-out list (${why.entry}); not scanned\n`;
+    case "duplicate":
+      return undefined;
+  }
+}
+
+export interface ScanHooks {
+  /** Called for every verdict (after it is written to the output). */
+  onVerdict?: (r: VerdictRecord) => void;
+  /** Write verdicts to the output stream (default true). */
+  print?: boolean;
+}
+
+/**
+ * Runs a scan and returns its exit code. Used by `scan` and `demo`.
+ */
+export async function executeScan(
+  parsed: ReturnType<typeof parseScanArgs>,
+  io: Io & { stdin?: NodeJS.ReadableStream },
+  hooks: ScanHooks = {},
+): Promise<{ code: number; scanId?: string }> {
+  const err = (s: string) => io.stderr.write(s);
+  const storeCfg = parsed.store;
+  let store: Store;
+  try {
+    store = await openConfiguredStore(storeCfg);
+  } catch (e) {
+    err(`danesweep: cannot open the store (${describeStore(storeCfg)}): ${(e as Error).message}\n`);
+    return { code: EXIT.failure };
+  }
+  try {
+    let params = parsed.params;
+    let scanId: string;
+    const now = () => Date.now();
+    if (parsed.resume !== undefined) {
+      const scan = await store.getScanRow(parsed.resume);
+      if (!scan) {
+        err(`danesweep: no scan "${parsed.resume}" in ${describeStore(storeCfg)} (see: danesweep scans)\n`);
+        return { code: EXIT.usage };
+      }
+      if (scan.state === "finished") {
+        err(`danesweep: scan ${scan.id} already finished; nothing to resume\n`);
+        return { code: EXIT.usage, scanId: scan.id };
+      }
+      params = scan.parameters as ScanParameters;
+      scanId = scan.id;
+      await store.resumeScan(scanId);
+    } else {
+      if (params.inputs.args.length === 0 && params.inputs.files.length === 0) {
+        throw new UsageError("no domains given: name them, or use -f FILE, or - for standard input");
+      }
+      scanId = newScanId(new Date(now()));
+    }
+    const optOut = loadOptOut(params.optOutFile);
+    const prober = new Prober({
+      allowPrivate: params.allowPrivate,
+      ...(optOut ? { optOut } : {}),
+      ehloName: params.ehlo,
+      perIpRate: params.perIpRate,
+      perIpBurst: params.perIpBurst,
+      perIpConcurrency: params.perIpConcurrency,
+      globalConcurrency: params.probeConcurrency,
+    });
+    const resolver = new StubResolver({
+      upstreams: params.resolvers,
+      timeoutMs: params.dnsTimeoutMs,
+    });
+    try {
+      const gate = requireValidating(await checkValidating(resolver), {
+        acceptIndeterminate: params.acceptNonValidating,
+      });
+      if (!gate.ok) {
+        err(
+          `danesweep: ${gate.message}\n  (--accept-nonvalidating scans anyway, with every verdict indeterminate)\n`,
+        );
+        return { code: EXIT.resolverNotValidating };
+      }
+      if (!gate.resolverValidates)
+        err(
+          "danesweep: warning: the resolver does not validate DNSSEC; every verdict will be indeterminate\n",
+        );
+      if (parsed.resume === undefined) {
+        await store.createScan({ id: scanId, parameters: params, startedAt: new Date(now()).toISOString() });
+      }
+      return await runWithOutput(store, scanId, params, parsed, io, hooks, {
+        resolver,
+        prober,
+        optOut,
+        resolverValidates: gate.resolverValidates,
+        now,
+      });
+    } finally {
+      await prober.close();
+      await resolver.close();
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err(`danesweep scan: ${e.message}\n`);
+      return { code: EXIT.usage };
+    }
+    throw e;
+  } finally {
+    await store.close();
+  }
+}
+
+async function runWithOutput(
+  store: Store,
+  scanId: string,
+  params: ScanParameters,
+  parsed: ReturnType<typeof parseScanArgs>,
+  io: Io & { stdin?: NodeJS.ReadableStream },
+  hooks: ScanHooks,
+  deps: {
+    resolver: StubResolver;
+    prober: Prober;
+    optOut: OptOutList | undefined;
+    resolverValidates: boolean;
+    now: () => number;
+  },
+): Promise<{ code: number; scanId: string }> {
+  const err = (s: string) => io.stderr.write(s);
+  const out = parsed.out;
+  const print = hooks.print ?? true;
+  const sink: NodeJS.WritableStream = out.output ? createWriteStream(out.output) : io.stdout;
+  const fmt = formatter(out.format);
+  const summary = new Summary();
+  const write = async (s: string) => {
+    if (s === "" || !print) return;
+    if (!sink.write(s)) await new Promise((r) => sink.once("drain", r));
+  };
+  await write(fmt.header());
+
+  const controller = new AbortController();
+  const onSignal = () => {
+    if (!controller.signal.aborted) {
+      err("\ndanesweep: interrupted; finishing what is in flight and saving progress...\n");
+      controller.abort();
+    }
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  const pipeline = new EmbeddedPipeline({
+    store,
+    resolver: deps.resolver,
+    resolverValidates: deps.resolverValidates,
+    prober: deps.prober,
+    ...(deps.optOut ? { optOut: deps.optOut } : {}),
+    now: deps.now,
+  });
+  const started = deps.now();
+  const progress = new ProgressLine(
+    io.stderr as NodeJS.WriteStream,
+    () => {
+      const p = pipeline.progress();
+      return {
+        seeded: p.seed.seeded,
+        resolved: p.counters.resolved,
+        probesDone: p.counters.probed + p.counters.probesReused,
+        probesWanted: p.counters.probed + p.counters.probesReused,
+        judged: p.delivered,
+        inputDone: p.inputDone,
+      };
+    },
+    deps.now,
+  );
+  if (!out.quiet) {
+    err(
+      `danesweep: scan ${scanId} (${describeStore(parsed.store)}; resolver ${params.resolvers.join(", ")})\n`,
+    );
+    progress.start();
+  }
+  const input =
+    parsed.resume !== undefined
+      ? readInputs({
+          args: params.inputs.args.filter((a) => a !== "-"),
+          files: params.inputs.files.filter((f) => f !== "-"),
+          stdin: process.stdin,
+        })
+      : readInputs({ ...params.inputs, stdin: (io.stdin ?? process.stdin) as NodeJS.ReadStream });
+  let result: Awaited<ReturnType<EmbeddedPipeline["run"]>>;
+  try {
+    result = await pipeline.run({
+      scan: scanId,
+      resume: parsed.resume !== undefined,
+      input,
+      settings: {
+        probeMode: params.probeMode,
+        port: params.port,
+        resolveConcurrency: params.concurrency,
+        probeConcurrency: params.probeConcurrency,
+        aggregateConcurrency: 4,
+      },
+      signal: controller.signal,
+      onVerdict: async (r) => {
+        summary.add(r);
+        hooks.onVerdict?.(r);
+        await write(fmt.row(r, scanId));
+      },
+      onSkip: (l, why) => {
+        const m = skipMessage(l, why);
+        if (m) err(m);
+      },
+      onDeadLetter: (n) =>
+        err(`danesweep: message dead-lettered on ${n.topic} (key ${n.key}): ${n.reason}: ${n.detail}\n`),
+    });
+  } catch (e) {
+    throw new Error(`pipeline: ${(e as Error)?.message}`, { cause: e });
+  } finally {
+    progress.stop();
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    if (out.output) await new Promise<void>((r) => (sink as NodeJS.WritableStream).end(r));
+  }
+  const nowIso = new Date(deps.now()).toISOString();
+  const elapsed = deps.now() - started;
+  const tail = () =>
+    !out.quiet &&
+    err(
+      summary.render() +
+        `  ${renderProgress(
+          {
+            seeded: result.seed.seeded + result.republished,
+            resolved: result.counters.resolved,
+            probesDone: result.counters.probed,
+            probesWanted: result.counters.probed,
+            judged: result.delivered,
+            inputDone: true,
+          },
+          elapsed,
+        )}\n` +
+        (result.seed.invalid ? `  invalid names skipped: ${result.seed.invalid}\n` : "") +
+        (result.seed.duplicates ? `  duplicate names skipped: ${result.seed.duplicates}\n` : "") +
+        (result.seed.optedOut ? `  opted-out domains skipped: ${result.seed.optedOut}\n` : ""),
+    );
+  if (result.state === "interrupted") {
+    await store.markInterrupted(scanId, nowIso);
+    tail();
+    const where = "url" in parsed.store ? `--database ${parsed.store.url}` : `--data ${parsed.store.dataDir}`;
+    err(
+      `danesweep: scan ${scanId} interrupted; resume with:\n  danesweep scan --resume ${scanId} ${where}\n`,
+    );
+    return { code: EXIT.interrupted, scanId };
+  }
+  if (result.state === "stuck") {
+    await store.finishScan(scanId, nowIso, "failed");
+    tail();
+    err(
+      `danesweep: scan ${scanId} failed: ${result.stuck.length}${result.stuck.length === 100 ? "+" : ""} domains could not be judged ` +
+        `(${result.deadLetters} messages dead-lettered), e.g. ${result.stuck
+          .slice(0, 5)
+          .map((s) => s.domain)
+          .join(", ")}\n`,
+    );
+    return { code: EXIT.failure, scanId };
+  }
+  await store.finishScan(scanId, nowIso, "finished");
+  tail();
+  if (!out.quiet) err(`danesweep: scan ${scanId} finished in ${(elapsed / 1000).toFixed(1)}s\n`);
+  return { code: EXIT.ok, scanId };
+}
+
+export async function run(argv: string[], io: Io): Promise<number> {
+  let parsed: ReturnType<typeof parseScanArgs>;
+  try {
+    parsed = parseScanArgs(argv, Boolean((io.stdout as NodeJS.WriteStream).isTTY));
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr.write(`danesweep scan: ${e.message}\n(danesweep scan --help lists the options)\n`);
+      return EXIT.usage;
+    }
+    throw e;
+  }
+  if (parsed.help) {
+    io.stdout.write(SCAN_HELP);
+    return EXIT.ok;
+  }
+  return (await executeScan(parsed, io)).code;
+}

@@ -1,0 +1,69 @@
+/**
+ * danesweep: the command line. `danesweep help` lists the commands; each
+ * command module exports run(argv, io) -> exit code (exit-codes.ts).
+ */
+import { EXIT } from "./exit-codes.ts";
+
+export interface Io {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+}
+
+type Command = (argv: string[], io: Io) => Promise<number>;
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  scan: {
+    summary: "scan domains (all stages in one process on the embedded default, or against a deployment)",
+    load: async () => (await import("./commands/scan.ts")).run,
+  },
+  demo: {
+    summary: "bring up the test universe and scan the 24 reference domains beside their expected outcome",
+    load: async () => (await import("./commands/demo.ts")).run,
+  },
+  show: {
+    summary: "a domain's latest verdict with its explanation, and its history across scans",
+    load: async () => (await import("./commands/show.ts")).run,
+  },
+  scans: {
+    summary: "list scans with their counts",
+    load: async () => (await import("./commands/scans.ts")).run,
+  },
+  serve: {
+    summary: "run the query API over the store",
+    load: async () => (await import("./commands/serve.ts")).run,
+  },
+  token: {
+    summary: "create, list or revoke API tokens",
+    load: async () => (await import("./commands/token.ts")).run,
+  },
+};
+
+function usage(): string {
+  const w = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
+  return (
+    "usage: danesweep COMMAND [OPTIONS]\n\ncommands:\n" +
+    Object.entries(COMMANDS)
+      .map(([k, v]) => `  ${k.padEnd(w)}  ${v.summary}`)
+      .join("\n") +
+    "\n\n`danesweep COMMAND --help` describes a command's options.\n"
+  );
+}
+
+export async function main(argv: string[], io: Io): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+    io.stdout.write(usage());
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  const cmd = COMMANDS[name];
+  if (!cmd) {
+    io.stderr.write(`danesweep: unknown command "${name}"\n\n${usage()}`);
+    return EXIT.usage;
+  }
+  return (await cmd.load())(rest, io);
+}
+
+if (import.meta.main) {
+  const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr });
+  process.exitCode = code;
+}

@@ -1,0 +1,113 @@
+/**
+ * Output formats for verdict records: jsonl (one JSON object per domain, the
+ * libs/dane verdict record plus the scan id), table (aligned columns a person
+ * can read; streamed with fixed column widths so 10 million rows need no
+ * buffering), csv (RFC 4180 quoting). Pure: each function returns text.
+ */
+import type { VerdictRecord } from "@danesweep/dane";
+
+export const FORMATS = ["jsonl", "table", "csv"] as const;
+export type Format = (typeof FORMATS)[number];
+
+export interface Formatter {
+  header(): string;
+  row(r: VerdictRecord, scan: string): string;
+}
+
+const COLS = [
+  { title: "DOMAIN", width: 28 },
+  { title: "ACTION", width: 13 },
+  { title: "SECURITY", width: 13 },
+  { title: "HOST", width: 28 },
+  { title: "REASON", width: 28 },
+  { title: "DANE", width: 16 },
+] as const;
+
+function pad(s: string, w: number): string {
+  return s.length >= w ? s : s + " ".repeat(w - s.length);
+}
+
+function tableLine(cells: string[]): string {
+  return (
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : pad(c, COLS[i]!.width)))
+      .join(" ")
+      .trimEnd() + "\n"
+  );
+}
+
+export function csvField(v: string): string {
+  return /[",\r\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v;
+}
+
+export function tableCells(r: VerdictRecord): string[] {
+  return [
+    r.domain,
+    r.verdict.action,
+    r.verdict.security ?? "-",
+    r.verdict.host ?? "-",
+    r.verdict.reason,
+    r.dane,
+  ];
+}
+
+export function formatter(format: Format): Formatter {
+  switch (format) {
+    case "jsonl":
+      return { header: () => "", row: (r, scan) => `${JSON.stringify({ scan, ...r })}\n` };
+    case "table":
+      return {
+        header: () => tableLine(COLS.map((c) => c.title)),
+        row: (r) => tableLine(tableCells(r)),
+      };
+    case "csv":
+      return {
+        header: () => "scan,domain,action,security,host,address,reason,dane,explanation\r\n",
+        row: (r, scan) =>
+          [
+            scan,
+            r.domain,
+            r.verdict.action,
+            r.verdict.security ?? "",
+            r.verdict.host ?? "",
+            r.verdict.address ?? "",
+            r.verdict.reason,
+            r.dane,
+            r.explanation,
+          ]
+            .map(csvField)
+            .join(",") + "\r\n",
+      };
+  }
+}
+
+/** Counts for the closing summary. */
+export class Summary {
+  readonly byAction = new Map<string, number>();
+  readonly bySecurity = new Map<string, number>();
+  readonly byDane = new Map<string, number>();
+  total = 0;
+  add(r: VerdictRecord): void {
+    this.total++;
+    bump(this.byAction, r.verdict.action);
+    if (r.verdict.security) bump(this.bySecurity, r.verdict.security);
+    bump(this.byDane, r.dane);
+  }
+  render(): string {
+    const fmt = (m: Map<string, number>) =>
+      [...m.entries()]
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, v]) => `${k} ${v}`)
+        .join(", ") || "-";
+    return (
+      `judged ${this.total} domains\n` +
+      `  action:   ${fmt(this.byAction)}\n` +
+      `  security: ${fmt(this.bySecurity)}\n` +
+      `  dane:     ${fmt(this.byDane)}\n`
+    );
+  }
+}
+
+function bump(m: Map<string, number>, k: string): void {
+  m.set(k, (m.get(k) ?? 0) + 1);
+}

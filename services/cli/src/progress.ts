@@ -1,0 +1,63 @@
+/**
+ * Progress on stderr while a scan runs, only when stderr is a terminal:
+ * domains seeded / resolved / probed / judged, rate and ETA. The clock is
+ * injected so the rendering is testable.
+ */
+export interface ProgressCounts {
+  seeded: number;
+  resolved: number;
+  probesDone: number;
+  probesWanted: number;
+  judged: number;
+  /** True once every input line has been read. */
+  inputDone: boolean;
+}
+
+export function renderProgress(c: ProgressCounts, elapsedMs: number): string {
+  const secs = Math.max(elapsedMs / 1000, 0.001);
+  const rate = c.judged / secs;
+  const left = c.seeded - c.judged;
+  const eta = c.inputDone && rate > 0 ? `${formatDuration((left / rate) * 1000)}` : "?";
+  return (
+    `seeded ${c.seeded}${c.inputDone ? "" : "+"}  resolved ${c.resolved}  ` +
+    `probed ${c.probesDone}/${c.probesWanted}  judged ${c.judged}  ` +
+    `${rate.toFixed(1)}/s  ETA ${eta}`
+  );
+}
+
+export function formatDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
+}
+
+export class ProgressLine {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly started: number;
+  private readonly stream: NodeJS.WriteStream;
+  private readonly now: () => number;
+  private readonly read: () => ProgressCounts;
+
+  constructor(stream: NodeJS.WriteStream, read: () => ProgressCounts, now: () => number) {
+    this.stream = stream;
+    this.read = read;
+    this.now = now;
+    this.started = now();
+  }
+  start(): void {
+    if (!this.stream.isTTY) return;
+    this.timer = setInterval(() => this.draw(), 250);
+    this.timer.unref();
+  }
+  private draw(): void {
+    this.stream.write(`\r\x1b[2K${renderProgress(this.read(), this.now() - this.started)}`);
+  }
+  stop(): void {
+    if (!this.timer) return;
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.stream.write("\r\x1b[2K");
+  }
+}
