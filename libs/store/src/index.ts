@@ -1,3 +1,4 @@
+export * from "./api-queries.ts";
 export * from "./db.ts";
 export * from "./errors.ts";
 export * from "./ids.ts";

@@ -183,3 +183,24 @@ export const domainProbes = pgTable(
     index("domain_probes_probe_idx").on(t.scanId, t.ip, t.port, t.sni),
   ],
 );
+
+/** Scopes an API token may carry: `read` for read endpoints when they require a token, `scan` to start scans. */
+export const TOKEN_SCOPES = ["read", "scan"] as const;
+export type TokenScope = (typeof TOKEN_SCOPES)[number];
+
+/**
+ * Bearer tokens of the query API (`ds_<id>_<secret>`): only the SHA-256 of
+ * the whole token is stored; revoked tokens keep their row (revoked_at set).
+ */
+export const apiTokens = pgTable(
+  "api_tokens",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    sha256: text("sha256").notNull(),
+    scopes: text("scopes").array().notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "string" }).notNull(),
+    revokedAt: timestamp("revoked_at", { withTimezone: true, mode: "string" }),
+  },
+  (t) => [check("api_tokens_scopes_check", sql`${t.scopes} <@ array[${inList(TOKEN_SCOPES)}]::text[]`)],
+);
