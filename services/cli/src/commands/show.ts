@@ -1,0 +1,112 @@
+/**
+ * `danesweep show DOMAIN`: the latest verdict with its explanation and hosts,
+ * and the domain's history across scans (newest first), from the store.
+ * `--json` prints the stored records instead. Exit 0 when found, 1 when the
+ * store has no verdict for the domain, 2 for bad usage.
+ */
+import type { VerdictRecord } from "@danesweep/dane";
+import { normalizeDomain } from "@danesweep/dns";
+import { intOption, parse, UsageError } from "../args.ts";
+import { EXIT } from "../exit-codes.ts";
+import type { Io } from "../main.ts";
+import { describeStore, openConfiguredStore, STORE_OPTIONS, storeConfig } from "../store-options.ts";
+
+const HELP = `usage: danesweep show DOMAIN [--json] [--history N] [--data DIR | --database URL]
+
+The domain's latest verdict, with the explanation and what each MX host did,
+and its verdict in every earlier scan (newest first; --history N rows, default 20).
+`;
+
+export function renderVerdict(r: VerdictRecord, scanId: string): string {
+  const v = r.verdict;
+  const lines = [
+    `${r.domain}  (scan ${scanId}, judged ${r.judgedAt})`,
+    `  verdict: ${v.action}${v.security ? ` ${v.security}` : ""}${v.host ? ` via ${v.host}` : ""}${v.address ? ` [${v.address}]` : ""}  reason: ${v.reason}`,
+    `  DANE state: ${r.dane}${r.mxSecure ? " (MX RRset DNSSEC-signed)" : ""}`,
+    "",
+    ...r.explanation.split("\n").map((l) => `  ${l}`),
+    "",
+    "  hosts:",
+  ];
+  for (const h of r.hosts) {
+    lines.push(
+      `    ${h.preference} ${h.host}${h.implicit ? " (implicit MX)" : ""}: requires ${h.requirement}` +
+        `${h.tlsaBase ? `, TLSA base ${h.tlsaBase}` : ""} (${h.tlsaBaseWhy})${h.reason ? `, ${h.reason}` : ""}`,
+    );
+    for (const a of h.addresses) {
+      const m = a.auth?.matched;
+      lines.push(
+        `      ${a.address}: ${a.result}${a.reason ? ` (${a.reason})` : ""}${a.probe ? ` probe ${a.probe.status}` : ""}` +
+          (m
+            ? ` matched ${m.record.usage} ${m.record.selector} ${m.record.matchingType} at depth ${m.depth}`
+            : a.auth?.failure
+              ? ` auth: ${a.auth.failure}`
+              : ""),
+      );
+    }
+  }
+  return lines.join("\n") + "\n";
+}
+
+export async function run(argv: string[], io: Io): Promise<number> {
+  let parsed;
+  try {
+    parsed = parse(argv, {
+      ...STORE_OPTIONS,
+      json: { type: "boolean" },
+      history: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    });
+    if (parsed.values.help) {
+      io.stdout.write(HELP);
+      return EXIT.ok;
+    }
+    if (parsed.positionals.length !== 1) throw new UsageError("give exactly one DOMAIN");
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr.write(`danesweep show: ${e.message}\n${HELP}`);
+      return EXIT.usage;
+    }
+    throw e;
+  }
+  const v = parsed.values;
+  let limit: number;
+  let cfg;
+  try {
+    limit = intOption("history", v.history, 20, 1, 10_000);
+    cfg = storeConfig(v);
+  } catch (e) {
+    io.stderr.write(`danesweep show: ${(e as Error).message}\n`);
+    return EXIT.usage;
+  }
+  const n = normalizeDomain(parsed.positionals[0]!);
+  if (!n.ok) {
+    io.stderr.write(`danesweep show: invalid domain: ${n.error} (${n.detail})\n`);
+    return EXIT.usage;
+  }
+  const store = await openConfiguredStore(cfg);
+  try {
+    const history = await store.domainHistory(n.name, { limit });
+    if (history.length === 0) {
+      io.stderr.write(`danesweep show: no verdict for ${n.name} in ${describeStore(cfg)}\n`);
+      return EXIT.failure;
+    }
+    if (v.json) {
+      for (const h of history) io.stdout.write(`${JSON.stringify({ scan: h.scanId, ...h.record })}\n`);
+      return EXIT.ok;
+    }
+    const latest = history[0]!;
+    io.stdout.write(renderVerdict(latest.record, latest.scanId));
+    io.stdout.write(
+      `\n  history (${history.length} scan${history.length === 1 ? "" : "s"}, newest first):\n`,
+    );
+    for (const h of history) {
+      io.stdout.write(
+        `    ${h.scanStartedAt}  ${h.scanId}  ${h.action}${h.security ? ` ${h.security}` : ""}  ${h.reason}  ${h.dane}\n`,
+      );
+    }
+    return EXIT.ok;
+  } finally {
+    await store.close();
+  }
+}
