@@ -28,6 +28,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "list scans with their counts",
     load: async () => (await import("./commands/scans.ts")).run,
   },
+  topics: {
+    summary: "create the Kafka topics of a deployment",
+    load: async () => (await import("./commands/topics.ts")).run,
+  },
   serve: {
     summary: "run the query API over the store",
     load: async () => (await import("./commands/serve.ts")).run,

@@ -59,6 +59,11 @@ pipeline and storage
                            (default $DANESWEEP_DATA or ~/.local/share/danesweep)
   --database URL           PostgreSQL instead of the embedded store
   --resume SCAN_ID         finish an interrupted scan (same inputs and settings)
+
+against a deployment (services on Kafka, see the README)
+  --kafka BROKERS          seed the scan into a running deployment (host:port,...)
+                           and follow it to completion; needs --database URL
+  --kafka-client NAME      platformatic (default) | kafkajs
 `;
 
 const OPTIONS = {
@@ -79,6 +84,8 @@ const OPTIONS = {
   "allow-private": { type: "boolean" },
   concurrency: { type: "string" },
   resume: { type: "string" },
+  kafka: { type: "string" },
+  "kafka-client": { type: "string" },
   help: { type: "boolean", short: "h" },
   ...STORE_OPTIONS,
 } as const;
@@ -139,7 +146,19 @@ export function parseScanArgs(argv: string[], isTty: boolean) {
   };
   if (v.output !== undefined) out.output = v.output;
   const store = storeConfig(v);
-  return { help: v.help ?? false, params, out, store, resume: v.resume };
+  const kafka =
+    v.kafka === undefined
+      ? undefined
+      : {
+          brokers: v.kafka
+            .split(",")
+            .map((b) => b.trim())
+            .filter((b) => b !== ""),
+          client: enumOption("kafka-client", v["kafka-client"], ["platformatic", "kafkajs"] as const, "platformatic"),
+        };
+  if (kafka && kafka.brokers.length === 0) throw new UsageError("--kafka needs at least one broker (host:port)");
+  if (kafka && !("url" in store)) throw new UsageError("--kafka needs --database URL (the deployment's PostgreSQL)");
+  return { help: v.help ?? false, params, out, store, resume: v.resume, kafka };
 }
 
 function loadOptOut(file: string | undefined): OptOutList | undefined {
@@ -448,6 +467,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
   if (parsed.help) {
     io.stdout.write(SCAN_HELP);
     return EXIT.ok;
+  }
+  if (parsed.kafka) {
+    const { executeKafkaScan } = await import("./scan-kafka.ts");
+    return (await executeKafkaScan(parsed, io)).code;
   }
   return (await executeScan(parsed, io)).code;
 }
