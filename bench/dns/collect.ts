@@ -23,7 +23,7 @@ const { values } = parseArgs({
     n: { type: "string" },
     resolver: { type: "string", default: "127.53.53.53:53" },
     window: { type: "string", default: "1000" },
-    concurrency: { type: "string", default: "512" },
+    concurrency: { type: "string", default: "256" },
     "queries-out": { type: "string" },
   },
 });
