@@ -64,7 +64,17 @@ export async function main(argv: string[], io: Io): Promise<number> {
     io.stderr.write(`danesweep: unknown command "${name}"\n\n${usage()}`);
     return EXIT.usage;
   }
-  return (await cmd.load())(rest, io);
+  try {
+    return await (await cmd.load())(rest, io);
+  } catch (e) {
+    // Anything that reaches here is a bug or an environment failure, not bad usage.
+    const err = e as Error & { code?: string };
+    io.stderr.write(
+      `danesweep ${name}: failed: ${err?.code ? `${err.code}: ` : ""}${err?.message ?? String(e)}\n` +
+        (process.env.DANESWEEP_DEBUG ? `${err?.stack}\n` : "(set DANESWEEP_DEBUG=1 for the stack trace)\n"),
+    );
+    return EXIT.failure;
+  }
 }
 
 if (import.meta.main) {

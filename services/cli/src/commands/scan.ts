@@ -6,7 +6,7 @@
  * Ctrl-C stops cleanly and prints how to resume. See the README for options
  * and exit codes.
  */
-import { createWriteStream, readFileSync } from "node:fs";
+import { accessSync, constants, createWriteStream, readFileSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import type { VerdictRecord } from "@danesweep/dane";
@@ -140,6 +140,7 @@ export function parseScanArgs(argv: string[], isTty: boolean) {
     concurrency: intOption("concurrency", v.concurrency, 200, 1, 10_000),
   };
   if (v["opt-out"] !== undefined) params.optOutFile = resolve(v["opt-out"]);
+  for (const f of params.inputs.files) if (f !== "-") checkReadable(f);
   const out: ScanOutput = {
     format: enumOption("format", v.format, FORMATS, isTty ? "table" : "jsonl"),
     quiet: v.quiet ?? false,
@@ -154,11 +155,28 @@ export function parseScanArgs(argv: string[], isTty: boolean) {
             .split(",")
             .map((b) => b.trim())
             .filter((b) => b !== ""),
-          client: enumOption("kafka-client", v["kafka-client"], ["platformatic", "kafkajs"] as const, "platformatic"),
+          client: enumOption(
+            "kafka-client",
+            v["kafka-client"],
+            ["platformatic", "kafkajs"] as const,
+            "platformatic",
+          ),
         };
-  if (kafka && kafka.brokers.length === 0) throw new UsageError("--kafka needs at least one broker (host:port)");
-  if (kafka && !("url" in store)) throw new UsageError("--kafka needs --database URL (the deployment's PostgreSQL)");
+  if (kafka && kafka.brokers.length === 0)
+    throw new UsageError("--kafka needs at least one broker (host:port)");
+  if (kafka && !("url" in store))
+    throw new UsageError("--kafka needs --database URL (the deployment's PostgreSQL)");
   return { help: v.help ?? false, params, out, store, resume: v.resume, kafka };
+}
+
+function checkReadable(file: string): void {
+  try {
+    if (!statSync(file).isFile()) throw new UsageError(`-f ${file}: not a regular file`);
+    accessSync(file, constants.R_OK);
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`-f ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? e})`);
+  }
 }
 
 function loadOptOut(file: string | undefined): OptOutList | undefined {
