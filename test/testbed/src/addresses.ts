@@ -24,7 +24,10 @@ export const SMTP_HOSTS = {
   /** 69.167.152.152: plain SMTP, no STARTTLS. */
   plain: { address: "127.167.152.152", writeUp: "69.167.152.152", mode: "plain", cert: "A" },
 } as const;
-/** 192.168.200.200: the own A record of test19/test20; nothing listens there and nothing may contact it. */
+/**
+ * 192.168.200.200: the own A record of test19/test20. Nothing may contact it: a plain SMTP
+ * server listens there only to record every connection (<state>/smtp/never-contact.jsonl).
+ */
 export const NEVER_CONTACT_ADDRESS = "127.168.200.200";
 
 /** Zones the testbed serves. */

@@ -29,6 +29,8 @@ export interface TestbedState {
     seedConfig: string;
     /** Config of the synthetic universe's SMTP servers (written by bin/synth). */
     synthConfig: string;
+    /** One JSON line per connection to NEVER_CONTACT_ADDRESS:25 (must stay empty). */
+    neverContactRecord: string;
   };
   synth: {
     /** One line per synthetic domain: "<domain> <class>" (written by bin/synth). */
@@ -57,6 +59,7 @@ export function testbedState(env: Record<string, string | undefined> = process.e
       hosts: SMTP_HOSTS,
       seedConfig: join(dir, "smtp", "seed-servers.json"),
       synthConfig: join(dir, "smtp", "synth-servers.json"),
+      neverContactRecord: join(dir, "smtp", "never-contact.jsonl"),
     },
     synth: {
       domainsFile: join(dir, "synth", "domains.txt"),

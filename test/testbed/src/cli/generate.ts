@@ -10,7 +10,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { SMTP_HOSTS, SMTP_PORT } from "../addresses.ts";
+import { NEVER_CONTACT_ADDRESS, SMTP_HOSTS, SMTP_PORT } from "../addresses.ts";
 import { ensureCertificates } from "../certs.ts";
 import { rootZone, seedZones } from "../seed.ts";
 import { zoneFileName } from "../state.ts";
@@ -47,16 +47,16 @@ if (cmd === "zones") {
   }
   const smtpDir = join(dir, "smtp");
   mkdirSync(smtpDir, { recursive: true });
-  const servers = Object.values(SMTP_HOSTS).map((h) => {
+  const servers: object[] = Object.values(SMTP_HOSTS).map((h) => {
     const c = certs[h.cert];
-    return {
-      host: h.address,
-      port: SMTP_PORT,
-      mode: h.mode,
-      certFile: c.cert,
-      keyFile: c.key,
-      chainFile: c.chain,
-    };
+    return { host: h.address, port: SMTP_PORT, mode: h.mode, certFile: c.chain, keyFile: c.key };
+  });
+  // A trap on the address that must never be contacted: every connection is recorded.
+  servers.push({
+    host: NEVER_CONTACT_ADDRESS,
+    port: SMTP_PORT,
+    mode: "plain",
+    recordFile: join(smtpDir, "never-contact.jsonl"),
   });
   writeIfChanged(join(smtpDir, "seed-servers.json"), JSON.stringify({ servers }, null, 2) + "\n");
 } else {
