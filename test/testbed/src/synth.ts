@@ -184,7 +184,7 @@ export function synthUniverse(opts: SynthOptions): SynthUniverse {
       owner = `c${i}.${zone}`;
       lines.push(`${domain} CNAME ${owner}`);
     }
-    mx.forEach((m, j) => lines.push(`${owner} MX ${(j + 1) * 10} ${m.name}`));
+    for (const [j, m] of mx.entries()) lines.push(`${owner} MX ${(j + 1) * 10} ${m.name}`);
     domains.push({
       domain: domain.replace(/\.$/, ""),
       class: cls,
