@@ -78,6 +78,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
 }
 
 if (import.meta.main) {
+  // A closed pipe (danesweep show x | head) ends the output quietly, as for any Unix tool.
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(0);
+    throw e;
+  });
   const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr });
   process.exitCode = code;
 }

@@ -15,29 +15,31 @@ function counts(m: Record<string, number> | undefined): string {
   return e.length ? e.map(([k, n]) => `${k} ${n}`).join(", ") : "-";
 }
 
+function options(argv: string[]) {
+  const { values: v } = parse(argv, {
+    ...STORE_OPTIONS,
+    limit: { type: "string" },
+    json: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  });
+  return { v, limit: intOption("limit", v.limit, 20, 1, 10_000), cfg: storeConfig(v) };
+}
+
 export async function run(argv: string[], io: Io): Promise<number> {
-  let v;
-  let limit: number;
-  let cfg;
+  let o: ReturnType<typeof options>;
   try {
-    ({ values: v } = parse(argv, {
-      ...STORE_OPTIONS,
-      limit: { type: "string" },
-      json: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    }));
-    if (v.help) {
-      io.stdout.write(HELP);
-      return EXIT.ok;
-    }
-    limit = intOption("limit", v.limit, 20, 1, 10_000);
-    cfg = storeConfig(v);
+    o = options(argv);
   } catch (e) {
     if (e instanceof UsageError) {
       io.stderr.write(`danesweep scans: ${e.message}\n${HELP}`);
       return EXIT.usage;
     }
     throw e;
+  }
+  const { v, limit, cfg } = o;
+  if (v.help) {
+    io.stdout.write(HELP);
+    return EXIT.ok;
   }
   const store = await openConfiguredStore(cfg);
   try {

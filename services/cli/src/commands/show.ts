@@ -48,20 +48,22 @@ export function renderVerdict(r: VerdictRecord, scanId: string): string {
   return lines.join("\n") + "\n";
 }
 
+function options(argv: string[]) {
+  const parsed = parse(argv, {
+    ...STORE_OPTIONS,
+    json: { type: "boolean" },
+    history: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  });
+  const v = parsed.values;
+  if (!v.help && parsed.positionals.length !== 1) throw new UsageError("give exactly one DOMAIN");
+  return { parsed, v, limit: intOption("history", v.history, 20, 1, 10_000), cfg: storeConfig(v) };
+}
+
 export async function run(argv: string[], io: Io): Promise<number> {
-  let parsed;
+  let o: ReturnType<typeof options>;
   try {
-    parsed = parse(argv, {
-      ...STORE_OPTIONS,
-      json: { type: "boolean" },
-      history: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    });
-    if (parsed.values.help) {
-      io.stdout.write(HELP);
-      return EXIT.ok;
-    }
-    if (parsed.positionals.length !== 1) throw new UsageError("give exactly one DOMAIN");
+    o = options(argv);
   } catch (e) {
     if (e instanceof UsageError) {
       io.stderr.write(`danesweep show: ${e.message}\n${HELP}`);
@@ -69,15 +71,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
     }
     throw e;
   }
-  const v = parsed.values;
-  let limit: number;
-  let cfg;
-  try {
-    limit = intOption("history", v.history, 20, 1, 10_000);
-    cfg = storeConfig(v);
-  } catch (e) {
-    io.stderr.write(`danesweep show: ${(e as Error).message}\n`);
-    return EXIT.usage;
+  const { parsed, v, limit, cfg } = o;
+  if (v.help) {
+    io.stdout.write(HELP);
+    return EXIT.ok;
   }
   const n = normalizeDomain(parsed.positionals[0]!);
   if (!n.ok) {
