@@ -286,17 +286,22 @@ export class ApiQueries {
   }
 
   /** The whole filtered set, in pages of `batch` rows (keyset), in domain order. */
-  async *streamResults(scanId: string, filters: ResultFilters, batch = 2000): AsyncGenerator<ResultRow> {
-    let after: string | undefined;
+  async *streamResults(
+    scanId: string,
+    filters: ResultFilters,
+    batch = 2000,
+    after?: string,
+  ): AsyncGenerator<ResultRow> {
+    let cursor = after;
     for (;;) {
       const page = await this.resultsPage(
         scanId,
         filters,
-        after === undefined ? { limit: batch } : { after, limit: batch },
+        cursor === undefined ? { limit: batch } : { after: cursor, limit: batch },
       );
       for (const row of page) yield row;
       if (page.length < batch) return;
-      after = page[page.length - 1]?.domain;
+      cursor = page[page.length - 1]?.domain;
     }
   }
 

@@ -1,0 +1,723 @@
+/**
+ * The query API (Fastify 5). `buildApp(options)` builds the app without
+ * listening (tests use inject()); `listen(app, { host, port })` listens and
+ * returns the address. Routes are thin: validate (schemas.ts), call one
+ * repository method (@danesweep/store ApiQueries / Store), shape the answer.
+ *
+ * - Reads under /v1 are public, or need a token with scope "read" when
+ *   `auth.readRequiresToken`; POST /v1/scans needs scope "scan".
+ *   Missing, malformed, unknown or revoked tokens: 401 (WWW-Authenticate:
+ *   Bearer); a valid token without the scope: 403. Nothing is written then.
+ * - POST /v1/scans calls `startScan(domains, parameters)`; without one the
+ *   answer is 503 "scanning-not-configured".
+ * - Rate limits (fixed window, in memory, per app): per client address on
+ *   every request, and per token for authenticated requests; 429 with
+ *   Retry-After. /healthz, /readyz and /metrics are exempt.
+ * - Every error is application/problem+json (problem.ts); a parameter that
+ *   fails validation is 400 naming it; unknown query parameters are refused.
+ * - /openapi.json is the OpenAPI 3.1 document built from the route schemas,
+ *   /docs a browsable page.
+ * Store failures become 503 (unavailable) or 500 (anything else).
+ */
+import { Readable } from "node:stream";
+import { DomainName } from "@danesweep/bus";
+import { type ProbeKey, probeKeyString, type VerdictRecord } from "@danesweep/dane";
+import {
+  ApiQueries,
+  isStoreError,
+  type ResultFilters,
+  type ResultRow,
+  type Store,
+  type TokenScope,
+} from "@danesweep/store";
+import rateLimitPlugin from "@fastify/rate-limit";
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import type { Static } from "@sinclair/typebox";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import {
+  csvHeader,
+  csvLine,
+  decodeCursor,
+  encodeCursor,
+  FORMAT_CONTENT_TYPES,
+  failingHosts,
+  negotiate,
+} from "./formats.ts";
+import { Metrics } from "./metrics.ts";
+import { badParameter, PROBLEM_CONTENT_TYPE, ProblemError, sendProblem } from "./problem.ts";
+import {
+  AdoptionQuery,
+  AdoptionResponse,
+  BrokenQuery,
+  BrokenResponse,
+  DomainParam,
+  DomainQuery,
+  DomainResponse,
+  HealthResponse,
+  MAX_SCAN_DOMAINS,
+  ProblemSchema,
+  ProvidersQuery,
+  ProvidersResponse,
+  ResultsPage,
+  ResultsQuery,
+  ScanListResponse,
+  type ScanParametersSchema,
+  ScanParams,
+  ScanResponse,
+  ScansQuery,
+  StartScanJson,
+  StartScanResponse,
+  StartScanText,
+} from "./schemas.ts";
+import { verifyToken } from "./tokens.ts";
+
+export type ScanParameters = Static<typeof ScanParametersSchema>;
+export type StartScan = (domains: string[], parameters: ScanParameters) => Promise<{ scanId: string }>;
+
+export interface RateLimitOptions {
+  /** Requests per window per client address (default 600). */
+  perAddress?: number;
+  /** Requests per window per token (default 3000). */
+  perToken?: number;
+  /** Window in milliseconds (default 60 000). */
+  windowMs?: number;
+}
+
+export interface BuildAppOptions {
+  store: Store;
+  auth: { readRequiresToken: boolean };
+  startScan?: StartScan;
+  /** false disables rate limiting (benchmarks). */
+  rateLimit?: RateLimitOptions | false;
+  now?: () => number;
+  /** Fastify logger option (default off). */
+  logger?: boolean | Record<string, unknown>;
+  /** Trust X-Forwarded-For from a proxy in front (default false). */
+  trustProxy?: boolean | string;
+  /** Most domains one POST /v1/scans may carry (default 100 000). */
+  maxScanDomains?: number;
+}
+
+type Scope = TokenScope | "none";
+interface RouteConfig {
+  scope?: Scope;
+  exempt?: boolean;
+}
+
+const DOMAIN_RE = new RegExp(DomainName.pattern as string);
+
+/** Lowercase, one trailing dot removed; undefined unless a valid normalised domain results. */
+export function normaliseDomain(input: string): string | undefined {
+  let d = input.trim().toLowerCase();
+  if (d.endsWith(".")) d = d.slice(0, -1);
+  if (d.length === 0 || d.length > 253 || !DOMAIN_RE.test(d)) return undefined;
+  if (d.split(".").some((l) => l.length > 63)) return undefined;
+  return d;
+}
+
+function paramName(
+  context: string | undefined,
+  v: { instancePath?: string; params?: Record<string, unknown> },
+) {
+  const path = (v.instancePath ?? "")
+    .split("/")
+    .filter(Boolean)
+    .map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : i === 0 ? p : `.${p}`))
+    .join("");
+  const extra = v.params?.missingProperty ?? v.params?.additionalProperty;
+  const name = typeof extra === "string" ? (path ? `${path}.${extra}` : extra) : path;
+  return name || (context === "body" ? "body" : (context ?? "request"));
+}
+
+export function buildApp(opts: BuildAppOptions): FastifyInstance {
+  const store = opts.store;
+  const queries = new ApiQueries(store);
+  const now = opts.now ?? Date.now;
+  const metrics = new Metrics();
+  const maxScanDomains = opts.maxScanDomains ?? MAX_SCAN_DOMAINS;
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    trustProxy: opts.trustProxy ?? false,
+    // Long path parameters reach validation (400 naming them) instead of missing the route.
+    routerOptions: { maxParamLength: 8192 },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setErrorHandler((err: unknown, req, reply) => {
+    const e = err as {
+      validation?: { instancePath?: string; params?: Record<string, unknown>; message?: string }[];
+      validationContext?: string;
+      statusCode?: number;
+      code?: string;
+      message?: string;
+    };
+    if (err instanceof ProblemError)
+      return sendProblem(reply, err.code, err.status, err.message, err.parameter);
+    if (e.validation && e.validation.length > 0) {
+      const v = e.validation[0] ?? {};
+      const name = paramName(e.validationContext, v);
+      return sendProblem(reply, "invalid-parameter", 400, `${name}: ${v.message ?? "invalid"}`, name);
+    }
+    if (isStoreError(err)) {
+      req.log.error({ err }, "store error");
+      return err.code === "unavailable"
+        ? sendProblem(reply, "unavailable", 503, "the database is unavailable")
+        : sendProblem(reply, "internal", 500, "internal error");
+    }
+    if (e.code === "FST_ERR_CTP_BODY_TOO_LARGE" || e.statusCode === 413)
+      return sendProblem(reply, "payload-too-large", 413, "the request body is too large", "body");
+    if (e.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE" || e.statusCode === 415)
+      return sendProblem(reply, "unsupported-media-type", 415, "send application/json or text/plain", "body");
+    if (typeof e.statusCode === "number" && e.statusCode >= 400 && e.statusCode < 500)
+      return sendProblem(reply, "invalid-parameter", 400, e.message ?? "bad request", "body");
+    req.log.error({ err }, "unhandled error");
+    return sendProblem(reply, "internal", 500, "internal error");
+  });
+  app.setNotFoundHandler((req, reply) =>
+    sendProblem(reply, "not-found", 404, `no route ${req.method} ${req.url.split("?")[0]}`),
+  );
+
+  app.register(swagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: {
+        title: "danesweep query API",
+        version: "1",
+        description: "Verdicts, scans and DANE adoption statistics of danesweep (RFC 7672 DANE for SMTP).",
+      },
+      components: { securitySchemes: { bearerAuth: { type: "http", scheme: "bearer" } } },
+    },
+  });
+  app.register(swaggerUi, { routePrefix: "/docs" });
+  app.addSchema(ProblemSchema);
+
+  app.register(async (scope) => {
+    await scope.register(rateLimitPlugin, { global: false });
+    const api = scope.withTypeProvider<TypeBoxTypeProvider>();
+    const limits = opts.rateLimit === false ? undefined : opts.rateLimit;
+    const windowMs = limits?.windowMs ?? 60_000;
+    const byAddress =
+      opts.rateLimit === false
+        ? undefined
+        : api.createRateLimit({
+            max: limits?.perAddress ?? 600,
+            timeWindow: windowMs,
+            keyGenerator: (req) => `a:${req.ip}`,
+          });
+    const byToken =
+      opts.rateLimit === false
+        ? undefined
+        : api.createRateLimit({
+            max: limits?.perToken ?? 3000,
+            timeWindow: windowMs,
+            keyGenerator: (req) => `t:${tokenOf.get(req) ?? ""}`,
+          });
+    const tokenOf = new WeakMap<FastifyRequest, string>();
+
+    async function limited(
+      reply: FastifyReply,
+      limiter: NonNullable<typeof byAddress>,
+      req: FastifyRequest,
+      kind: "address" | "token",
+    ): Promise<boolean> {
+      const r = await limiter(req);
+      if (r.isAllowed) return false;
+      reply.header("ratelimit-limit", r.max).header("ratelimit-remaining", r.remaining);
+      if (!r.isExceeded) return false;
+      metrics.rateLimited(kind);
+      reply.header("retry-after", r.ttlInSeconds);
+      sendProblem(
+        reply,
+        "rate-limited",
+        429,
+        `rate limit per ${kind} exceeded; retry after ${r.ttlInSeconds} s`,
+      );
+      return true;
+    }
+
+    api.addHook("onRequest", async (req, reply) => {
+      const cfg = (req.routeOptions.config ?? {}) as RouteConfig;
+      if (cfg.exempt) return;
+      if (byAddress && (await limited(reply, byAddress, req, "address"))) return reply;
+      const needed: TokenScope | undefined =
+        cfg.scope === "scan"
+          ? "scan"
+          : cfg.scope === "read" && opts.auth.readRequiresToken
+            ? "read"
+            : undefined;
+      const header = req.headers.authorization;
+      if (needed === undefined && header === undefined) return;
+      const check = await verifyToken(queries, header);
+      if (!check.ok) {
+        if (needed === undefined) return; // a public route: the request is anonymous
+        reply.header(
+          "www-authenticate",
+          check.why === "missing"
+            ? 'Bearer realm="danesweep"'
+            : 'Bearer realm="danesweep", error="invalid_token"',
+        );
+        return sendProblem(
+          reply,
+          "unauthorized",
+          401,
+          check.why === "missing" ? "a bearer token is required" : `the bearer token is ${check.why}`,
+        );
+      }
+      tokenOf.set(req, check.id);
+      if (needed !== undefined && !check.scopes.includes(needed)) {
+        reply.header(
+          "www-authenticate",
+          `Bearer realm="danesweep", error="insufficient_scope", scope="${needed}"`,
+        );
+        return sendProblem(reply, "forbidden", 403, `the token lacks the scope "${needed}"`);
+      }
+      if (byToken && (await limited(reply, byToken, req, "token"))) return reply;
+    });
+    api.addHook("onResponse", async (req, reply) => {
+      metrics.observe(
+        req.routeOptions.url ?? "unmatched",
+        req.method,
+        reply.statusCode,
+        reply.elapsedTime / 1000,
+      );
+    });
+
+    const read: RouteConfig = { scope: "read" };
+    const exempt: RouteConfig = { exempt: true };
+    const errors = { "4xx": { $ref: "Problem#" }, "5xx": { $ref: "Problem#" } } as const;
+    const readSecurity = opts.auth.readRequiresToken ? [{ bearerAuth: [] }] : [];
+
+    // ------------------------------------------------------------ health, metrics
+
+    for (const prefix of ["", "/v1"]) {
+      api.get(
+        `${prefix}/healthz`,
+        { config: exempt, schema: { hide: prefix === "", response: { 200: HealthResponse } } },
+        async () => ({ status: "ok" }),
+      );
+      api.get(
+        `${prefix}/readyz`,
+        { config: exempt, schema: { hide: prefix === "", response: { 200: HealthResponse, ...errors } } },
+        async (_req, reply) => {
+          try {
+            await queries.ping();
+            return { status: "ready" };
+          } catch {
+            return sendProblem(reply, "unavailable", 503, "the database does not answer");
+          }
+        },
+      );
+      api.get(`${prefix}/metrics`, { config: exempt, schema: { hide: prefix === "" } }, async (_req, reply) =>
+        reply.type("text/plain; version=0.0.4; charset=utf-8").send(metrics.render()),
+      );
+    }
+
+    // ------------------------------------------------------------ domains
+
+    api.get(
+      "/v1/domains/:domain",
+      {
+        config: read,
+        schema: {
+          summary: "The latest verdict of a domain, with its facts; ?history=true adds every earlier verdict",
+          params: { type: "object", properties: { domain: DomainParam }, required: ["domain"] } as never,
+          querystring: DomainQuery,
+          security: readSecurity,
+          response: { 200: DomainResponse, ...errors },
+        },
+      },
+      async (req, reply) => {
+        const raw = (req.params as { domain: string }).domain;
+        const domain = normaliseDomain(raw);
+        if (domain === undefined) throw badParameter("domain", "not a domain name");
+        const latest = await queries.latestVerdict(domain);
+        if (!latest) return sendProblem(reply, "not-found", 404, `no verdict stored for ${domain}`);
+        const keys = probeKeysOf(latest.record);
+        const probes = keys.length > 0 ? await store.getProbes(latest.scanId, keys) : [];
+        const body: Static<typeof DomainResponse> = {
+          domain,
+          scanId: latest.scanId,
+          scanStartedAt: latest.scanStartedAt,
+          verdict: latest.record,
+          facts: latest.facts,
+          probes,
+        };
+        if (req.query.history) {
+          const history = (await queries.verdictHistory(domain)) as Static<typeof DomainResponse>["history"] &
+            object;
+          body.history = history;
+          body.changes = [];
+          for (let i = 1; i < history.length; i++) {
+            const a = history[i - 1];
+            const b = history[i];
+            if (!a || !b) continue;
+            const sum = (h: typeof a) => ({
+              action: h.action,
+              security: h.security,
+              reason: h.reason,
+              dane: h.dane,
+            });
+            if (JSON.stringify(sum(a)) !== JSON.stringify(sum(b)))
+              body.changes.push({
+                scanId: b.scanId,
+                scanStartedAt: b.scanStartedAt,
+                from: sum(a),
+                to: sum(b),
+              });
+          }
+        }
+        return body;
+      },
+    );
+
+    // ------------------------------------------------------------ scans
+
+    api.get(
+      "/v1/scans",
+      {
+        config: read,
+        schema: {
+          summary: "Scans, most recently started first",
+          querystring: ScansQuery,
+          security: readSecurity,
+          response: { 200: ScanListResponse, ...errors },
+        },
+      },
+      async (req) => {
+        const limit = req.query.limit ?? 100;
+        let after: { startedAt: string; id: string } | undefined;
+        if (req.query.cursor !== undefined) {
+          const k = decodeCursor(req.query.cursor);
+          const m = k === undefined ? null : /^(\d{4}-\d\d-\d\dT[\d:.]+Z) (.+)$/.exec(k);
+          if (!m) throw badParameter("cursor", "not a cursor this API made");
+          after = { startedAt: m[1] as string, id: m[2] as string };
+        }
+        const rows = await queries.listScans(after ? { limit: limit + 1, after } : { limit: limit + 1 });
+        const items = rows.slice(0, limit);
+        const last = items[items.length - 1];
+        return {
+          items: items as Static<typeof ScanListResponse>["items"],
+          next: rows.length > limit && last ? encodeCursor(`${last.startedAt} ${last.id}`) : null,
+        };
+      },
+    );
+
+    api.get(
+      "/v1/scans/:id",
+      {
+        config: read,
+        schema: {
+          summary: "A scan: state, parameters, progress per stage, timings and verdict counts",
+          params: ScanParams,
+          security: readSecurity,
+          response: { 200: ScanResponse, ...errors },
+        },
+      },
+      async (req, reply) => {
+        const s = await store.getScan(req.params.id);
+        if (!s) return sendProblem(reply, "not-found", 404, `no scan ${req.params.id}`);
+        const probes = await store.probeProgress(s.id);
+        const c = s.liveCounts;
+        const end = s.finishedAt !== undefined ? Date.parse(s.finishedAt) : now();
+        return {
+          id: s.id,
+          state: s.state,
+          parameters: s.parameters,
+          timings: {
+            startedAt: s.startedAt,
+            finishedAt: s.finishedAt ?? null,
+            elapsedMs: Math.max(0, end - Date.parse(s.startedAt)),
+          },
+          progress: {
+            domains: c.domains,
+            seeded: c.byState.seeded,
+            resolved: c.byState.resolved,
+            judged: c.byState.judged,
+            probes: { wanted: probes.wanted, done: probes.done, byStatus: c.probesByStatus },
+          },
+          counts: { action: c.byAction, security: c.bySecurity, reason: c.byReason, dane: c.byDane },
+        };
+      },
+    );
+
+    api.post(
+      "/v1/scans",
+      {
+        config: { scope: "scan" } satisfies RouteConfig,
+        bodyLimit: 16 * 1024 * 1024,
+        schema: {
+          summary: "Start a scan of a list of domains (JSON, or text with one domain per line)",
+          security: [{ bearerAuth: [] }],
+          body: {
+            content: {
+              "application/json": { schema: StartScanJson },
+              "text/plain": { schema: StartScanText },
+            },
+          } as never,
+          response: { 202: StartScanResponse, ...errors },
+        },
+      },
+      async (req, reply) => {
+        const body = req.body as unknown;
+        let inputs: { value: string; name: string }[];
+        let parameters: ScanParameters = {};
+        if (typeof body === "string") {
+          inputs = [];
+          for (const [i, line] of body.split(/\r?\n/).entries()) {
+            const t = line.trim();
+            if (t === "" || t.startsWith("#")) continue;
+            inputs.push({ value: t, name: `body line ${i + 1}` });
+          }
+        } else {
+          const b = body as Static<typeof StartScanJson>;
+          inputs = b.domains.map((value, i) => ({ value, name: `domains[${i}]` }));
+          parameters = b.parameters ?? {};
+        }
+        if (inputs.length === 0) throw badParameter("body", "no domains");
+        if (inputs.length > maxScanDomains) throw badParameter("body", `more than ${maxScanDomains} domains`);
+        const seen = new Set<string>();
+        const domains: string[] = [];
+        for (const x of inputs) {
+          const d = normaliseDomain(x.value);
+          if (d === undefined) throw badParameter(x.name, "not a domain name");
+          if (!seen.has(d)) {
+            seen.add(d);
+            domains.push(d);
+          }
+        }
+        if (!opts.startScan)
+          return sendProblem(reply, "scanning-not-configured", 503, "this API instance cannot start scans");
+        const { scanId } = await opts.startScan(domains, parameters);
+        return reply
+          .code(202)
+          .header("location", `/v1/scans/${scanId}`)
+          .send({ scanId, domains: domains.length });
+      },
+    );
+
+    // ------------------------------------------------------------ results
+
+    api.get(
+      "/v1/scans/:id/results",
+      {
+        config: read,
+        schema: {
+          summary: "A scan's verdicts, filtered; JSON pages, or the whole set as NDJSON or CSV (Accept)",
+          params: ScanParams,
+          querystring: ResultsQuery,
+          security: readSecurity,
+          produces: ["application/json", "application/x-ndjson", "text/csv"],
+          response: { 200: ResultsPage, ...errors },
+        },
+      },
+      async (req, reply) => {
+        const q = req.query;
+        const format = negotiate(req.headers.accept);
+        if (format === undefined)
+          return sendProblem(
+            reply,
+            "not-acceptable",
+            406,
+            "acceptable: application/json, application/x-ndjson, text/csv",
+            "Accept",
+          );
+        let after: string | undefined;
+        if (q.cursor !== undefined) {
+          after = decodeCursor(q.cursor);
+          if (after === undefined) throw badParameter("cursor", "not a cursor this API made");
+        }
+        if (!(await queries.scanExists(req.params.id)))
+          return sendProblem(reply, "not-found", 404, `no scan ${req.params.id}`);
+        const filters: ResultFilters = {};
+        for (const k of ["action", "security", "reason", "dane", "tld", "mx", "provider"] as const)
+          if (q[k] !== undefined) filters[k] = q[k];
+        if (format === "json") {
+          const limit = q.limit ?? 100;
+          const rows = await queries.resultsPage(req.params.id, filters, { after, limit: limit + 1 } as {
+            after?: string;
+            limit: number;
+          });
+          const items = rows.slice(0, limit);
+          const last = items[items.length - 1];
+          return {
+            scanId: req.params.id,
+            items: items as Static<typeof ResultsPage>["items"],
+            next: rows.length > limit && last ? encodeCursor(last.domain) : null,
+          };
+        }
+        const scanId = req.params.id;
+        async function* chunks(): AsyncGenerator<string> {
+          let buf = format === "csv" ? csvHeader() : "";
+          const rows = queries.streamResults(scanId, filters, 2000, after);
+          for await (const row of rows) {
+            buf +=
+              format === "csv"
+                ? csvLine(row as unknown as Record<string, unknown>)
+                : `${JSON.stringify(row)}\n`;
+            if (buf.length >= 64 * 1024) {
+              yield buf;
+              buf = "";
+            }
+          }
+          if (buf.length > 0) yield buf;
+        }
+        return reply.type(FORMAT_CONTENT_TYPES[format]).send(Readable.from(chunks(), { objectMode: false }));
+      },
+    );
+
+    // ------------------------------------------------------------ stats
+
+    api.get(
+      "/v1/stats/adoption",
+      {
+        config: read,
+        schema: {
+          summary:
+            "Time series across scans of counts per DANE state and per verdict, optionally per TLD or provider",
+          querystring: AdoptionQuery,
+          security: readSecurity,
+          response: { 200: AdoptionResponse, ...errors },
+        },
+      },
+      async (req) => {
+        const q = req.query;
+        if (q.from !== undefined && Number.isNaN(Date.parse(q.from)))
+          throw badParameter("from", "not a time");
+        if (q.to !== undefined && Number.isNaN(Date.parse(q.to))) throw badParameter("to", "not a time");
+        if (q.group !== undefined && q.by === undefined) throw badParameter("group", "needs by=tld|provider");
+        const rows = await queries.adoption({
+          ...(q.from !== undefined ? { from: q.from } : {}),
+          ...(q.to !== undefined ? { to: q.to } : {}),
+          ...(q.by !== undefined ? { by: q.by } : {}),
+          ...(q.group !== undefined ? { group: q.group } : {}),
+          top: q.top ?? 20,
+        });
+        const series: Static<typeof AdoptionResponse>["series"] = [];
+        const index = new Map<string, (typeof series)[number]>();
+        for (const r of rows) {
+          const key = `${r.scanId}\u0000${r.group ?? ""}`;
+          let s = index.get(key);
+          if (!s) {
+            s = {
+              scanId: r.scanId,
+              scanStartedAt: r.scanStartedAt,
+              scanState: r.scanState as (typeof series)[number]["scanState"],
+              group: r.group,
+              domains: 0,
+              dane: {},
+              action: {},
+              security: {},
+            };
+            index.set(key, s);
+            series.push(s);
+          }
+          s.domains += r.domains;
+          s.dane[r.dane] = (s.dane[r.dane] ?? 0) + r.domains;
+          s.action[r.action] = (s.action[r.action] ?? 0) + r.domains;
+          if (r.security !== null) s.security[r.security] = (s.security[r.security] ?? 0) + r.domains;
+        }
+        return { by: q.by ?? null, series };
+      },
+    );
+
+    async function scanOrDefault(reply: FastifyReply, scan: string | undefined): Promise<string | undefined> {
+      if (scan !== undefined) {
+        if (await queries.scanExists(scan)) return scan;
+        sendProblem(reply, "not-found", 404, `no scan ${scan}`, "scan");
+        return undefined;
+      }
+      const id = await queries.defaultScanId();
+      if (id === undefined) sendProblem(reply, "not-found", 404, "no scan stored yet");
+      return id;
+    }
+
+    api.get(
+      "/v1/stats/providers",
+      {
+        config: read,
+        schema: {
+          summary:
+            "MX providers (registrable domain of the primary MX host) ranked by the domains they serve",
+          querystring: ProvidersQuery,
+          security: readSecurity,
+          response: { 200: ProvidersResponse, ...errors },
+        },
+      },
+      async (req, reply) => {
+        const scanId = await scanOrDefault(reply, req.query.scan);
+        if (scanId === undefined) return reply;
+        return { scanId, providers: await queries.providers(scanId, req.query.limit ?? 100) };
+      },
+    );
+
+    api.get(
+      "/v1/broken",
+      {
+        config: read,
+        schema: {
+          summary: "Domains whose DANE is broken, with the failing hosts and the first scan seen broken",
+          querystring: BrokenQuery,
+          security: readSecurity,
+          response: { 200: BrokenResponse, ...errors },
+        },
+      },
+      async (req, reply) => {
+        const q = req.query;
+        let after: string | undefined;
+        if (q.cursor !== undefined) {
+          after = decodeCursor(q.cursor);
+          if (after === undefined) throw badParameter("cursor", "not a cursor this API made");
+        }
+        const scanId = await scanOrDefault(reply, q.scan);
+        if (scanId === undefined) return reply;
+        const limit = q.limit ?? 100;
+        const rows = await queries.broken(scanId, {
+          ...(q.tld !== undefined ? { tld: q.tld } : {}),
+          ...(after !== undefined ? { after } : {}),
+          limit: limit + 1,
+        });
+        const items = rows.slice(0, limit).map((r) => ({
+          domain: r.domain,
+          tld: r.tld,
+          mxHost: r.mxHost,
+          provider: r.provider,
+          action: r.action,
+          reason: r.reason,
+          dane: r.dane,
+          problems: r.problems,
+          failingHosts: failingHosts(r.record),
+          explanation: r.record.explanation,
+          firstBroken: r.firstBroken,
+        }));
+        const last = items[items.length - 1];
+        return {
+          scanId,
+          items: items as Static<typeof BrokenResponse>["items"],
+          next: rows.length > limit && last ? encodeCursor(last.domain) : null,
+        };
+      },
+    );
+  });
+
+  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+  return app;
+}
+
+function probeKeysOf(record: VerdictRecord): ProbeKey[] {
+  const keys = new Map<string, ProbeKey>();
+  for (const h of record.hosts ?? [])
+    for (const a of h.addresses ?? [])
+      if (a.probe)
+        keys.set(probeKeyString(a.probe), { ip: a.probe.ip, port: a.probe.port, sni: a.probe.sni });
+  return [...keys.values()];
+}
+
+/** Listens; resolves to the address (http://host:port). */
+export async function listen(app: FastifyInstance, where: { host: string; port: number }): Promise<string> {
+  return app.listen({ host: where.host, port: where.port });
+}
+
+export type { ResultRow };
+export { PROBLEM_CONTENT_TYPE };

@@ -1,0 +1,124 @@
+/**
+ * Pure helpers of the results endpoints:
+ * - `negotiate(accept)`: the representation an Accept header asks for among
+ *   json (a page), ndjson and csv (the whole set, streamed); q-values honoured,
+ *   ties broken in that order; an absent header or any wildcard means json;
+ *   undefined when nothing acceptable is offered (406).
+ * - `csvHeader` / `csvLine`: RFC 4180 lines (CRLF), fields quoted when they
+ *   hold a comma, quote, CR or LF.
+ * - `encodeCursor` / `decodeCursor`: opaque page cursors (base64url of the
+ *   last key); decodeCursor returns undefined for anything it did not make.
+ * - `failingHosts(record)`: the hosts of a verdict record that failed or would
+ *   fail, with their failing addresses.
+ */
+import type { HostOutcome, VerdictRecord } from "@danesweep/dane";
+
+export const FORMATS = ["json", "ndjson", "csv"] as const;
+export type Format = (typeof FORMATS)[number];
+
+const MEDIA: Record<string, Format> = {
+  "application/json": "json",
+  "application/x-ndjson": "ndjson",
+  "application/ndjson": "ndjson",
+  "application/jsonl": "ndjson",
+  "text/csv": "csv",
+};
+
+export const FORMAT_CONTENT_TYPES: Record<Format, string> = {
+  json: "application/json; charset=utf-8",
+  ndjson: "application/x-ndjson; charset=utf-8",
+  csv: "text/csv; charset=utf-8",
+};
+
+export function negotiate(accept: string | undefined): Format | undefined {
+  if (accept === undefined || accept.trim() === "") return "json";
+  let best: { f: Format; q: number; rank: number } | undefined;
+  for (const part of accept.split(",")) {
+    const [typeRaw, ...params] = part.split(";");
+    const type = (typeRaw ?? "").trim().toLowerCase();
+    let q = 1;
+    for (const p of params) {
+      const m = /^\s*q\s*=\s*([0-9.]+)\s*$/i.exec(p);
+      if (m) q = Number(m[1]);
+    }
+    if (!Number.isFinite(q) || q <= 0) continue;
+    const f = type === "*/*" || type === "application/*" ? "json" : type === "text/*" ? "csv" : MEDIA[type];
+    if (f === undefined) continue;
+    const rank = FORMATS.indexOf(f);
+    if (!best || q > best.q || (q === best.q && rank < best.rank)) best = { f, q, rank };
+  }
+  return best?.f;
+}
+
+function csvField(v: unknown): string {
+  const s = v === null || v === undefined ? "" : String(v);
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export const RESULT_COLUMNS = [
+  ["domain", "domain"],
+  ["tld", "tld"],
+  ["action", "action"],
+  ["security", "security"],
+  ["reason", "reason"],
+  ["dane_state", "dane"],
+  ["mx_host", "mxHost"],
+  ["delivered_host", "deliveredHost"],
+  ["judged_at", "judgedAt"],
+  ["explanation", "explanation"],
+] as const;
+
+export function csvHeader(): string {
+  return `${RESULT_COLUMNS.map(([h]) => h).join(",")}\r\n`;
+}
+
+export function csvLine(row: Record<string, unknown>): string {
+  return `${RESULT_COLUMNS.map(([, k]) => csvField(row[k])).join(",")}\r\n`;
+}
+
+export function encodeCursor(key: string): string {
+  return Buffer.from(`k:${key}`, "utf8").toString("base64url");
+}
+
+export function decodeCursor(cursor: string): string | undefined {
+  if (!/^[A-Za-z0-9_-]{1,600}$/.test(cursor)) return undefined;
+  const s = Buffer.from(cursor, "base64url").toString("utf8");
+  if (!s.startsWith("k:") || Buffer.from(s, "utf8").toString("base64url") !== cursor) return undefined;
+  const key = s.slice(2);
+  return key.length > 0 && key.length <= 400 && !/[\u0000-\u001f]/.test(key) ? key : undefined;
+}
+
+export interface FailingHost {
+  host: string;
+  preference: number;
+  requirement: HostOutcome["requirement"];
+  reason?: string;
+  tlsaBaseWhy: HostOutcome["tlsaBaseWhy"];
+  addresses: { address: string; result: string; reason?: string }[];
+}
+
+export function failingHosts(record: VerdictRecord): FailingHost[] {
+  const out: FailingHost[] = [];
+  for (const h of record.hosts ?? []) {
+    const addresses: FailingHost["addresses"] = [];
+    for (const a of h.addresses ?? []) {
+      const failed =
+        a.result === "failed" ? a.reason : a.assessed?.result === "failed" ? a.assessed.reason : undefined;
+      if (failed !== undefined) addresses.push({ address: a.address, result: a.result, reason: failed });
+    }
+    const hostFailed =
+      h.tlsaBaseWhy === "tlsa-lookup-error" || h.tlsaBaseWhy === "cname-lookup-error" || addresses.length > 0;
+    if (!hostFailed) continue;
+    const f: FailingHost = {
+      host: h.host,
+      preference: h.preference,
+      requirement: h.requirement,
+      tlsaBaseWhy: h.tlsaBaseWhy,
+      addresses,
+    };
+    const reason = h.reason ?? addresses[0]?.reason;
+    if (reason !== undefined) f.reason = reason;
+    out.push(f);
+  }
+  return out;
+}

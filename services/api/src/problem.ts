@@ -1,0 +1,86 @@
+/**
+ * RFC 9457 problem details: every error the API answers is an
+ * application/problem+json body `{ type, title, status, detail, parameter? }`
+ * whose `type` ends with a code from PROBLEM_CODES (closed set); clients
+ * branch on the code, never on the detail text. `parameter` names the query,
+ * path or body parameter at fault (400). Pure.
+ */
+import type { FastifyReply } from "fastify";
+
+export const PROBLEM_CODES = [
+  "invalid-parameter",
+  "unauthorized",
+  "forbidden",
+  "not-found",
+  "not-acceptable",
+  "unsupported-media-type",
+  "payload-too-large",
+  "rate-limited",
+  "scanning-not-configured",
+  "unavailable",
+  "internal",
+] as const;
+export type ProblemCode = (typeof PROBLEM_CODES)[number];
+
+export const PROBLEM_TYPE_BASE = "https://danesweep.dev/problems/";
+export const PROBLEM_CONTENT_TYPE = "application/problem+json";
+
+const TITLES: Record<ProblemCode, string> = {
+  "invalid-parameter": "Invalid parameter",
+  unauthorized: "Authentication required",
+  forbidden: "Not allowed",
+  "not-found": "Not found",
+  "not-acceptable": "Not acceptable",
+  "unsupported-media-type": "Unsupported media type",
+  "payload-too-large": "Payload too large",
+  "rate-limited": "Too many requests",
+  "scanning-not-configured": "Scanning not configured",
+  unavailable: "Service unavailable",
+  internal: "Internal error",
+};
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  parameter?: string;
+}
+
+export function problem(code: ProblemCode, status: number, detail: string, parameter?: string): Problem {
+  const p: Problem = { type: `${PROBLEM_TYPE_BASE}${code}`, title: TITLES[code], status, detail };
+  if (parameter !== undefined) p.parameter = parameter;
+  return p;
+}
+
+/** Sends the problem (serialised here: no response schema applies). */
+export function sendProblem(
+  reply: FastifyReply,
+  code: ProblemCode,
+  status: number,
+  detail: string,
+  parameter?: string,
+): FastifyReply {
+  return reply
+    .code(status)
+    .type(PROBLEM_CONTENT_TYPE)
+    .send(JSON.stringify(problem(code, status, detail, parameter)));
+}
+
+/** The problem an error raised inside a handler or hook carries to the error handler. */
+export class ProblemError extends Error {
+  readonly code: ProblemCode;
+  readonly status: number;
+  readonly parameter: string | undefined;
+  constructor(code: ProblemCode, status: number, detail: string, parameter?: string) {
+    super(detail);
+    this.name = "ProblemError";
+    this.code = code;
+    this.status = status;
+    this.parameter = parameter;
+  }
+}
+
+export function badParameter(parameter: string, detail: string): ProblemError {
+  return new ProblemError("invalid-parameter", 400, `${parameter}: ${detail}`, parameter);
+}

@@ -1,0 +1,291 @@
+/**
+ * Request and response schemas of the query API (TypeBox, the project's one
+ * schema library). The verdict, facts and closed sets come from @danesweep/bus
+ * (built from the `as const` arrays of @danesweep/dane); query strings and
+ * bodies are closed (unknown parameters are refused with 400). Pure data.
+ */
+import {
+  ActionSchema,
+  DaneStateSchema,
+  DeliverySecuritySchema,
+  DomainFactsSchema,
+  IsoDateTime,
+  literalUnion,
+  ProbeFactsSchema,
+  ReasonSchema,
+  VerdictRecordSchema,
+} from "@danesweep/bus";
+import { ADOPTION_GROUPINGS, BROKEN_PROBLEMS, SCAN_STATES } from "@danesweep/store";
+import { Type } from "@sinclair/typebox";
+
+/** A domain name as a client may write it: any case, an optional trailing dot (normalised by the handler). */
+export const DomainParam = Type.String({
+  minLength: 1,
+  maxLength: 254,
+  pattern: "^[A-Za-z0-9_-]{1,63}(\\.[A-Za-z0-9_-]{1,63})*\\.?$",
+});
+/** A host or registrable domain filter (normalised lowercase, no trailing dot). */
+export const HostParam = Type.String({
+  minLength: 1,
+  maxLength: 253,
+  pattern: "^[a-z0-9_-]{1,63}(\\.[a-z0-9_-]{1,63})*$",
+});
+export const TldParam = Type.String({ minLength: 1, maxLength: 63, pattern: "^[a-z0-9-]{1,63}$" });
+export const ScanIdParam = Type.String({ minLength: 1, maxLength: 64, pattern: "^[0-9A-Za-z_-]{1,64}$" });
+export const CursorParam = Type.String({ minLength: 1, maxLength: 600, pattern: "^[A-Za-z0-9_-]+$" });
+export const MAX_PAGE = 1000;
+export const LimitParam = Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: 100 });
+
+export const ProblemSchema = Type.Object(
+  {
+    type: Type.String(),
+    title: Type.String(),
+    status: Type.Integer(),
+    detail: Type.String(),
+    parameter: Type.Optional(Type.String()),
+  },
+  { $id: "Problem", description: "RFC 9457 problem details (application/problem+json)" },
+);
+
+const Counts = Type.Record(Type.String(), Type.Integer({ minimum: 0 }));
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+
+// ---------------------------------------------------------------- domains
+
+export const DomainQuery = Type.Object(
+  { history: Type.Optional(Type.Boolean({ default: false })) },
+  { additionalProperties: false },
+);
+
+const VerdictSummary = Type.Object({
+  action: ActionSchema,
+  security: Nullable(DeliverySecuritySchema),
+  reason: ReasonSchema,
+  dane: DaneStateSchema,
+});
+
+export const HistoryEntry = Type.Object({
+  scanId: Type.String(),
+  scanStartedAt: Type.String(),
+  judgedAt: Type.String(),
+  action: ActionSchema,
+  security: Nullable(DeliverySecuritySchema),
+  reason: ReasonSchema,
+  dane: DaneStateSchema,
+});
+
+export const DomainResponse = Type.Object({
+  domain: Type.String(),
+  scanId: Type.String(),
+  scanStartedAt: Type.String(),
+  verdict: VerdictRecordSchema,
+  facts: Nullable(DomainFactsSchema),
+  probes: Type.Array(ProbeFactsSchema),
+  history: Type.Optional(Type.Array(HistoryEntry, { description: "every scan's verdict, oldest first" })),
+  changes: Type.Optional(
+    Type.Array(
+      Type.Object({
+        scanId: Type.String(),
+        scanStartedAt: Type.String(),
+        from: VerdictSummary,
+        to: VerdictSummary,
+      }),
+      { description: "the scans whose verdict differs from the scan before" },
+    ),
+  ),
+});
+
+// ---------------------------------------------------------------- scans
+
+export const ScanParams = Type.Object({ id: ScanIdParam });
+
+export const ScansQuery = Type.Object(
+  { limit: Type.Optional(LimitParam), cursor: Type.Optional(CursorParam) },
+  { additionalProperties: false },
+);
+
+const ScanState = literalUnion(SCAN_STATES);
+
+export const ScanListItem = Type.Object({
+  id: Type.String(),
+  state: ScanState,
+  parameters: Type.Unknown(),
+  startedAt: Type.String(),
+  finishedAt: Nullable(Type.String()),
+});
+
+export const ScanListResponse = Type.Object({
+  items: Type.Array(ScanListItem),
+  next: Nullable(Type.String()),
+});
+
+export const ScanResponse = Type.Object({
+  id: Type.String(),
+  state: ScanState,
+  parameters: Type.Unknown(),
+  timings: Type.Object({
+    startedAt: Type.String(),
+    finishedAt: Nullable(Type.String()),
+    elapsedMs: Type.Number({ description: "to the end, or to now for a running scan" }),
+  }),
+  progress: Type.Object({
+    domains: Type.Integer(),
+    seeded: Type.Integer({ description: "seeded, not resolved yet" }),
+    resolved: Type.Integer({ description: "facts stored, not judged yet" }),
+    judged: Type.Integer(),
+    probes: Type.Object({ wanted: Type.Integer(), done: Type.Integer(), byStatus: Counts }),
+  }),
+  counts: Type.Object({ action: Counts, security: Counts, reason: Counts, dane: Counts }),
+});
+
+export const ScanParametersSchema = Type.Object(
+  {
+    probeMode: Type.Optional(Type.Union([Type.Literal("all"), Type.Literal("dane")])),
+    label: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+
+export const MAX_SCAN_DOMAINS = 100_000;
+
+export const StartScanJson = Type.Object(
+  {
+    domains: Type.Array(Type.String({ minLength: 1, maxLength: 254 }), {
+      minItems: 1,
+      maxItems: MAX_SCAN_DOMAINS,
+    }),
+    parameters: Type.Optional(ScanParametersSchema),
+  },
+  { additionalProperties: false },
+);
+
+export const StartScanText = Type.String({
+  minLength: 1,
+  description: "one domain per line; blank lines and lines starting with # are skipped",
+});
+
+export const StartScanResponse = Type.Object({ scanId: Type.String(), domains: Type.Integer() });
+
+// ---------------------------------------------------------------- results
+
+export const ResultsQuery = Type.Object(
+  {
+    action: Type.Optional(ActionSchema),
+    security: Type.Optional(DeliverySecuritySchema),
+    reason: Type.Optional(ReasonSchema),
+    dane: Type.Optional(DaneStateSchema),
+    tld: Type.Optional(TldParam),
+    mx: Type.Optional(HostParam),
+    provider: Type.Optional(HostParam),
+    limit: Type.Optional(LimitParam),
+    cursor: Type.Optional(CursorParam),
+  },
+  { additionalProperties: false },
+);
+
+export const ResultItem = Type.Object({
+  domain: Type.String(),
+  tld: Type.String(),
+  action: ActionSchema,
+  security: Nullable(DeliverySecuritySchema),
+  reason: ReasonSchema,
+  dane: DaneStateSchema,
+  mxHost: Nullable(Type.String()),
+  deliveredHost: Nullable(Type.String()),
+  judgedAt: Type.String(),
+  explanation: Type.String(),
+});
+
+export const ResultsPage = Type.Object({
+  scanId: Type.String(),
+  items: Type.Array(ResultItem),
+  next: Nullable(Type.String({ description: "cursor of the next page; null on the last page" })),
+});
+
+// ---------------------------------------------------------------- stats
+
+export const AdoptionQuery = Type.Object(
+  {
+    from: Type.Optional(IsoDateTime),
+    to: Type.Optional(IsoDateTime),
+    by: Type.Optional(literalUnion(ADOPTION_GROUPINGS)),
+    group: Type.Optional(HostParam),
+    top: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 20 })),
+  },
+  { additionalProperties: false },
+);
+
+export const AdoptionResponse = Type.Object({
+  by: Nullable(literalUnion(ADOPTION_GROUPINGS)),
+  series: Type.Array(
+    Type.Object({
+      scanId: Type.String(),
+      scanStartedAt: Type.String(),
+      scanState: ScanState,
+      group: Nullable(Type.String()),
+      domains: Type.Integer(),
+      dane: Counts,
+      action: Counts,
+      security: Counts,
+    }),
+  ),
+});
+
+export const ProvidersQuery = Type.Object(
+  { scan: Type.Optional(ScanIdParam), limit: Type.Optional(LimitParam) },
+  { additionalProperties: false },
+);
+
+export const ProvidersResponse = Type.Object({
+  scanId: Type.String(),
+  providers: Type.Array(
+    Type.Object({ provider: Type.String(), domains: Type.Integer(), mxHosts: Type.Integer(), dane: Counts }),
+  ),
+});
+
+export const BrokenQuery = Type.Object(
+  {
+    scan: Type.Optional(ScanIdParam),
+    tld: Type.Optional(TldParam),
+    limit: Type.Optional(LimitParam),
+    cursor: Type.Optional(CursorParam),
+  },
+  { additionalProperties: false },
+);
+
+export const BrokenResponse = Type.Object({
+  scanId: Type.String(),
+  items: Type.Array(
+    Type.Object({
+      domain: Type.String(),
+      tld: Type.String(),
+      mxHost: Nullable(Type.String()),
+      provider: Nullable(Type.String()),
+      action: ActionSchema,
+      reason: ReasonSchema,
+      dane: DaneStateSchema,
+      problems: Type.Array(literalUnion(BROKEN_PROBLEMS)),
+      failingHosts: Type.Array(
+        Type.Object({
+          host: Type.String(),
+          preference: Type.Integer(),
+          requirement: Type.String(),
+          tlsaBaseWhy: Type.String(),
+          reason: Type.Optional(ReasonSchema),
+          addresses: Type.Array(
+            Type.Object({
+              address: Type.String(),
+              result: Type.String(),
+              reason: Type.Optional(ReasonSchema),
+            }),
+          ),
+        }),
+      ),
+      explanation: Type.String(),
+      firstBroken: Type.Object({ scanId: Type.String(), scanStartedAt: Type.String() }),
+    }),
+  ),
+  next: Nullable(Type.String()),
+});
+
+export const HealthResponse = Type.Object({ status: Type.String() });

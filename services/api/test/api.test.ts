@@ -1,0 +1,45 @@
+/**
+ * The API suite over PGlite (embedded PostgreSQL, in memory), plus the pure
+ * helpers: Accept negotiation, CSV lines, cursors, tokens.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { openStore } from "@danesweep/store";
+import { csvLine, decodeCursor, encodeCursor, negotiate } from "../src/formats.ts";
+import { claimedTokenId, hashToken, newToken, TOKEN_PATTERN } from "../src/tokens.ts";
+import { apiSuite } from "./suite.ts";
+
+apiSuite("pglite", () => openStore({ memory: true }));
+
+test("Accept negotiation (RFC 9110 12.5.1: q-values, wildcards)", () => {
+  assert.equal(negotiate(undefined), "json");
+  assert.equal(negotiate("*/*"), "json");
+  assert.equal(negotiate("text/csv"), "csv");
+  assert.equal(negotiate("application/x-ndjson"), "ndjson");
+  assert.equal(negotiate("text/csv;q=0.2, application/x-ndjson;q=0.8"), "ndjson");
+  assert.equal(negotiate("text/html, text/*;q=0.5"), "csv");
+  assert.equal(negotiate("text/csv;q=0"), undefined);
+  assert.equal(negotiate("image/png"), undefined);
+});
+
+test("CSV lines quote commas, quotes and line breaks (RFC 4180)", () => {
+  const line = csvLine({ domain: "a.example", explanation: 'said "no", then\nleft', security: null });
+  assert.equal(line, 'a.example,,,,,,,,,"said ""no"", then\nleft"\r\n');
+});
+
+test("cursors round-trip; anything else is refused", () => {
+  assert.equal(decodeCursor(encodeCursor("test1.testing")), "test1.testing");
+  assert.equal(decodeCursor("dGVzdA"), undefined); // "test" without the k: prefix
+  assert.equal(decodeCursor("-1"), undefined);
+  assert.equal(decodeCursor(`${encodeCursor("x")}=`), undefined);
+});
+
+test("tokens: ds_<16 hex>_<43 base64url>, hashed with SHA-256", () => {
+  const t = newToken((n) => new Uint8Array(n).fill(1));
+  assert.equal(t.id, "0101010101010101");
+  assert.match(t.token, TOKEN_PATTERN);
+  assert.equal(t.token, `ds_0101010101010101_${Buffer.alloc(32, 1).toString("base64url")}`);
+  assert.equal(hashToken("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"); // FIPS 180-2 example
+  assert.equal(claimedTokenId(`Bearer ${t.token}`), t.id);
+  assert.equal(claimedTokenId("Bearer nope"), undefined);
+});

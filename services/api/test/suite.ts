@@ -1,0 +1,819 @@
+/**
+ * The API test suite, run over PGlite (api.test.ts) and PostgreSQL
+ * (api.int.test.ts): `apiSuite(name, open)` registers node:test tests on a
+ * Store holding the two scans of fixtures.ts (stored once, before the tests).
+ * Every endpoint goes through inject(). Expected values come from the
+ * write-up's outcomes (fixtures.ts), from the rules of RFC 7672 as the
+ * write-up applies them, or from tallies of the stored inputs.
+ */
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import { ApiQueries, newScanId, type Store } from "@danesweep/store";
+import { sql } from "drizzle-orm";
+import type { FastifyInstance } from "fastify";
+import { buildApp, type StartScan } from "../src/app.ts";
+import { PROBLEM_TYPE_BASE } from "../src/problem.ts";
+import { createToken } from "../src/tokens.ts";
+import {
+  judgeAndStore,
+  loadUniverse,
+  SCAN1_START,
+  SCAN2_START,
+  storeScan,
+  tally,
+  type Universe,
+} from "./fixtures.ts";
+
+/** The seeder's storage step: create the scan and seed its domains. */
+export function seedingStarter(store: Store, now: () => Date = () => new Date()): StartScan {
+  return async (domains, parameters) => {
+    const at = now();
+    const scanId = newScanId(at);
+    await store.createScan({ id: scanId, parameters, startedAt: at.toISOString() });
+    await store.seedDomains(
+      scanId,
+      domains.map((domain, i) => ({ domain, line: i + 1 })),
+    );
+    return { scanId };
+  };
+}
+
+async function count(store: Store, table: "scans" | "scan_domains" | "api_tokens" | "domain_results") {
+  const r = (await store.db.execute(sql`select count(*) as n from ${sql.identifier(table)}`)) as unknown as {
+    rows: { n: string | number }[];
+  };
+  return Number(r.rows[0]?.n);
+}
+
+function assertProblem(
+  res: { statusCode: number; headers: Record<string, unknown>; body: string },
+  status: number,
+  code: string,
+  parameter?: string,
+) {
+  assert.equal(res.statusCode, status, res.body);
+  assert.match(String(res.headers["content-type"]), /^application\/problem\+json/);
+  const p = JSON.parse(res.body) as { type: string; status: number; parameter?: string; title: string };
+  assert.equal(p.type, `${PROBLEM_TYPE_BASE}${code}`);
+  assert.equal(p.status, status);
+  if (parameter !== undefined) assert.equal(p.parameter, parameter, res.body);
+  return p;
+}
+
+/** The seed cases broken in scan 1, per problem (the write-up's failures, named by the RFC 7672 rule that fails):
+ *  "DANE check failed" with a usable 3 0 1 record = a mismatch (2, 14, 16, 18, 22, 24; and case 1's primary);
+ *  "no STARTTLS" where TLSA requires TLS (4, 6, 8, 10, 12; and case 3's primary); the TLSA timeout of case 20. */
+const BROKEN_SCAN1: Record<number, string[]> = {
+  1: ["tlsa-mismatch"],
+  2: ["tlsa-mismatch"],
+  3: ["starttls-missing"],
+  4: ["starttls-missing"],
+  6: ["starttls-missing"],
+  8: ["starttls-missing"],
+  10: ["starttls-missing"],
+  12: ["starttls-missing"],
+  14: ["tlsa-mismatch"],
+  16: ["tlsa-mismatch"],
+  18: ["tlsa-mismatch"],
+  20: ["tlsa-lookup-failed"],
+  22: ["tlsa-mismatch"],
+  24: ["tlsa-mismatch"],
+};
+/** Scan 2: cases 2 and 4 repaired, case 13 newly broken (fixtures.ts). */
+const BROKEN_SCAN2: Record<number, string[]> = (() => {
+  const b = { ...BROKEN_SCAN1, 13: ["tlsa-mismatch"] };
+  delete (b as Record<number, unknown>)[2];
+  delete (b as Record<number, unknown>)[4];
+  return b;
+})();
+
+const dom = (n: number) => `test${n}.testing`;
+
+export function apiSuite(name: string, open: () => Promise<Store>): void {
+  describe(`api: ${name}`, () => {
+    let store: Store;
+    let u: Universe;
+    let app: FastifyInstance;
+    let scanToken: string;
+    let readToken: string;
+    let revokedToken: string;
+    const suffix = randomBytes(4).toString("hex");
+
+    before(async () => {
+      store = await open();
+      u = await loadUniverse(store, suffix);
+      const q = new ApiQueries(store);
+      scanToken = (
+        await createToken(q, { name: `scan-${suffix}`, scopes: ["scan", "read"], now: new Date() })
+      ).token;
+      readToken = (await createToken(q, { name: `read-${suffix}`, scopes: ["read"], now: new Date() })).token;
+      const revoked = await createToken(q, { name: `revoked-${suffix}`, scopes: ["scan"], now: new Date() });
+      revokedToken = revoked.token;
+      assert.deepEqual(await q.revokeToken(revoked.id, new Date().toISOString()), [revoked.id]);
+      app = buildApp({
+        store,
+        auth: { readRequiresToken: false },
+        startScan: seedingStarter(store),
+        rateLimit: false,
+      });
+      await app.ready();
+    });
+    after(async () => {
+      await app?.close();
+      await store?.close();
+    });
+
+    test("healthz, readyz, metrics, openapi.json and the docs page", async () => {
+      assert.deepEqual((await app.inject("/healthz")).json(), { status: "ok" });
+      assert.deepEqual((await app.inject("/v1/readyz")).json(), { status: "ready" });
+      await app.inject(`/v1/domains/${dom(1)}`);
+      const m = await app.inject("/metrics");
+      assert.match(String(m.headers["content-type"]), /^text\/plain; version=0\.0\.4/);
+      assert.match(
+        m.body,
+        /danesweep_api_requests_total\{route="\/v1\/domains\/:domain",method="GET",status="200"\} \d+/,
+      );
+      assert.match(m.body, /# TYPE danesweep_api_request_duration_seconds histogram/);
+      const doc = (await app.inject("/openapi.json")).json() as {
+        openapi: string;
+        paths: Record<string, unknown>;
+      };
+      assert.equal(doc.openapi, "3.1.0");
+      for (const p of [
+        "/v1/domains/{domain}",
+        "/v1/scans",
+        "/v1/scans/{id}",
+        "/v1/scans/{id}/results",
+        "/v1/stats/adoption",
+        "/v1/stats/providers",
+        "/v1/broken",
+        "/v1/metrics",
+        "/v1/healthz",
+        "/v1/readyz",
+      ])
+        assert.ok(doc.paths[p], `openapi has ${p}`);
+      const docs = await app.inject("/docs/");
+      assert.equal(docs.statusCode, 200);
+      assert.match(docs.body, /swagger/i);
+    });
+
+    test("GET /v1/domains/{d}: the latest verdict with its facts and probes; history with changes", async () => {
+      for (const d of u.domains) {
+        const res = await app.inject(`/v1/domains/${d}`);
+        assert.equal(res.statusCode, 200, res.body);
+        const b = res.json();
+        assert.equal(b.scanId, u.scan2);
+        assert.equal(b.scanStartedAt, SCAN2_START);
+        const want = u.expected[1].get(d);
+        assert.equal(b.verdict.verdict.action, want?.action, d);
+        assert.equal(b.verdict.verdict.security, want?.security, d);
+        assert.deepEqual(b.verdict, u.records[1].get(d));
+        assert.deepEqual(b.facts, u.facts[1].get(d));
+        assert.ok(b.verdict.explanation.length > 0);
+        const probed = new Set(
+          (b.verdict.hosts as { addresses: { probe?: { ip: string } }[] }[]).flatMap((h) =>
+            h.addresses.flatMap((a) => (a.probe ? [a.probe.ip] : [])),
+          ),
+        );
+        assert.deepEqual(new Set((b.probes as { ip: string }[]).map((p) => p.ip)), probed, d);
+        assert.equal(b.history, undefined);
+      }
+      // Names are case-insensitive; a trailing dot is the same name.
+      const upper = await app.inject("/v1/domains/TEST5.Testing.");
+      assert.equal(upper.json().domain, dom(5));
+
+      const h1 = (await app.inject(`/v1/domains/${dom(1)}?history=true`)).json();
+      assert.deepEqual(
+        h1.history.map((e: { scanId: string }) => e.scanId),
+        [u.scan1, u.scan2],
+        "oldest first",
+      );
+      assert.deepEqual(
+        h1.history.map((e: { action: string }) => e.action),
+        ["deliver", "defer"],
+      );
+      assert.equal(h1.changes.length, 1);
+      assert.equal(h1.changes[0].scanId, u.scan2);
+      assert.equal(h1.changes[0].from.action, "deliver");
+      assert.equal(h1.changes[0].from.security, "dane-verified");
+      assert.equal(h1.changes[0].to.action, "defer");
+      for (const d of u.domains) {
+        const h = (await app.inject(`/v1/domains/${d}?history=true`)).json();
+        assert.equal(h.changes.length, u.changed.includes(d) ? 1 : 0, d);
+      }
+      assertProblem(await app.inject("/v1/domains/never-scanned.example"), 404, "not-found");
+    });
+
+    test("GET /v1/scans and /v1/scans/{id}: state, progress, timings and counts", async () => {
+      const list = (await app.inject("/v1/scans?limit=1000")).json();
+      const ids = (list.items as { id: string }[]).map((s) => s.id);
+      assert.ok(ids.indexOf(u.scan2) >= 0 && ids.indexOf(u.scan2) < ids.indexOf(u.scan1), "newest first");
+      // Paging through one at a time visits the same scans in the same order.
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page = (await app.inject(`/v1/scans?limit=1${cursor ? `&cursor=${cursor}` : ""}`)).json() as {
+          items: { id: string }[];
+          next: string | null;
+        };
+        seen.push(...page.items.map((s) => s.id));
+        cursor = page.next;
+      } while (cursor);
+      assert.deepEqual(seen, ids);
+
+      for (const [i, id] of [u.scan1, u.scan2].entries()) {
+        const s = (await app.inject(`/v1/scans/${id}`)).json();
+        assert.equal(s.state, "finished");
+        assert.deepEqual(s.parameters, { source: "api-test" });
+        assert.equal(s.timings.startedAt, i === 0 ? SCAN1_START : SCAN2_START);
+        assert.equal(s.timings.elapsedMs, 60_000);
+        assert.deepEqual(
+          {
+            domains: s.progress.domains,
+            seeded: s.progress.seeded,
+            resolved: s.progress.resolved,
+            judged: s.progress.judged,
+          },
+          { domains: 24, seeded: 0, resolved: 0, judged: 24 },
+        );
+        assert.equal(
+          s.progress.probes.done,
+          Object.values(s.progress.probes.byStatus as Record<string, number>).reduce((a, b) => a + b, 0),
+        );
+        const exp = u.expected[i as 0 | 1];
+        assert.deepEqual(
+          s.counts.action,
+          tally(exp.values(), (e) => e.action),
+        );
+        assert.deepEqual(
+          s.counts.security,
+          tally(exp.values(), (e) => e.security),
+        );
+        assert.deepEqual(
+          s.counts.dane,
+          tally(u.records[i as 0 | 1].values(), (r) => r.dane),
+        );
+        assert.deepEqual(
+          s.counts.reason,
+          tally(u.records[i as 0 | 1].values(), (r) => r.verdict.reason),
+        );
+      }
+      assertProblem(await app.inject("/v1/scans/NOSUCHSCAN"), 404, "not-found");
+    });
+
+    test("GET /v1/scans/{id}/results: filters, cursor pages, NDJSON and CSV", async () => {
+      const url = (q: string) => `/v1/scans/${u.scan2}/results?${q}`;
+      const all = async (q: string, limit: number) => {
+        const out: { domain: string; action: string; security: string | null; dane: string }[] = [];
+        let cursor: string | null = null;
+        let pages = 0;
+        do {
+          const res: Awaited<ReturnType<typeof app.inject>> = await app.inject(
+            url(`${q}&limit=${limit}${cursor ? `&cursor=${cursor}` : ""}`),
+          );
+          assert.equal(res.statusCode, 200, res.body);
+          const p = res.json();
+          assert.ok(p.items.length <= limit);
+          out.push(...p.items);
+          cursor = p.next;
+          pages++;
+        } while (cursor);
+        return { out, pages };
+      };
+      const every = await all("", 5);
+      assert.deepEqual(
+        every.out.map((r) => r.domain),
+        [...u.domains].sort(),
+        "every domain once, in domain order",
+      );
+      assert.equal(every.pages, 5);
+      for (const r of every.out) {
+        assert.equal(r.action, u.expected[1].get(r.domain)?.action);
+        assert.equal(r.security, u.expected[1].get(r.domain)?.security ?? null);
+      }
+      const defers = await all("action=defer", 4);
+      assert.deepEqual(
+        defers.out.map((r) => r.domain),
+        u.domains.filter((d) => u.expected[1].get(d)?.action === "defer").sort(),
+      );
+      const verified = await all("action=deliver&security=dane-verified", 100);
+      assert.deepEqual(
+        verified.out.map((r) => r.domain),
+        u.domains.filter((d) => u.expected[1].get(d)?.security === "dane-verified").sort(),
+      );
+      const byDane = await all("dane=valid", 100);
+      assert.deepEqual(
+        byDane.out.map((r) => r.domain),
+        u.domains.filter((d) => u.records[1].get(d)?.dane === "valid").sort(),
+      );
+      assert.deepEqual((await all("tld=testing", 100)).out.length, 24);
+      assert.deepEqual((await all("tld=example", 100)).out.length, 0);
+      // Case 19's only MX host is test19a.moretesting (the write-up's mail goes to it).
+      assert.deepEqual(
+        (await all("mx=test19a.moretesting", 100)).out.map((r) => r.domain),
+        [dom(19)],
+      );
+      assert.deepEqual(
+        (await all("provider=test19a.moretesting", 100)).out.map((r) => r.domain),
+        [dom(19)],
+      );
+      assert.deepEqual(
+        (await all("reason=tlsa-lookup-failed", 100)).out.map((r) => r.domain),
+        [dom(20)],
+      );
+
+      const nd = await app.inject({ url: url("action=defer"), headers: { accept: "application/x-ndjson" } });
+      assert.match(String(nd.headers["content-type"]), /^application\/x-ndjson/);
+      const lines = nd.body
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { domain: string });
+      assert.deepEqual(
+        lines.map((l) => l.domain),
+        defers.out.map((r) => r.domain),
+      );
+      const csv = await app.inject({ url: url(""), headers: { accept: "text/csv" } });
+      assert.match(String(csv.headers["content-type"]), /^text\/csv/);
+      const rows = csv.body.split("\r\n").filter((l) => l !== "");
+      assert.equal(
+        rows[0],
+        "domain,tld,action,security,reason,dane_state,mx_host,delivered_host,judged_at,explanation",
+      );
+      // The explanation is free text: count records by the domain at the start of each line.
+      assert.deepEqual(
+        rows.filter((l) => /^test\d+\.testing,testing,/.test(l)).map((l) => l.split(",")[0]),
+        [...u.domains].sort(),
+      );
+      const q = await app.inject({
+        url: url(""),
+        headers: { accept: "text/csv;q=0.5, application/x-ndjson;q=0.9" },
+      });
+      assert.match(String(q.headers["content-type"]), /^application\/x-ndjson/);
+      assertProblem(
+        await app.inject({ url: url(""), headers: { accept: "image/png" } }),
+        406,
+        "not-acceptable",
+        "Accept",
+      );
+      assertProblem(await app.inject("/v1/scans/NOSUCHSCAN/results"), 404, "not-found");
+    });
+
+    test("GET /v1/stats/adoption: counts per DANE state and verdict per scan, by TLD and provider", async () => {
+      const a = (await app.inject("/v1/stats/adoption")).json();
+      assert.equal(a.by, null);
+      const ours = (a.series as { scanId: string }[]).filter(
+        (s) => s.scanId === u.scan1 || s.scanId === u.scan2,
+      );
+      assert.deepEqual(
+        ours.map((s) => s.scanId),
+        [u.scan1, u.scan2],
+        "oldest first",
+      );
+      for (const [i, s] of (
+        ours as unknown as { domains: number; dane: object; action: object; security: object }[]
+      ).entries()) {
+        assert.equal(s.domains, 24);
+        assert.deepEqual(
+          s.action,
+          tally(u.expected[i as 0 | 1].values(), (e) => e.action),
+        );
+        assert.deepEqual(
+          s.security,
+          tally(u.expected[i as 0 | 1].values(), (e) => e.security),
+        );
+        assert.deepEqual(
+          s.dane,
+          tally(u.records[i as 0 | 1].values(), (r) => r.dane),
+        );
+      }
+      const later = (
+        await app.inject(
+          `/v1/stats/adoption?from=${encodeURIComponent("2024-05-15T00:00:00Z")}&to=2024-06-30T00:00:00Z`,
+        )
+      ).json();
+      assert.deepEqual(
+        (later.series as { scanId: string }[]).map((s) => s.scanId),
+        [u.scan2],
+      );
+      const tld = (await app.inject("/v1/stats/adoption?by=tld&to=2024-06-30T00:00:00Z")).json();
+      assert.deepEqual(
+        (tld.series as { group: string; scanId: string; domains: number }[]).map((s) => [
+          s.scanId,
+          s.group,
+          s.domains,
+        ]),
+        [
+          [u.scan1, "testing", 24],
+          [u.scan2, "testing", 24],
+        ],
+      );
+      const prov = (
+        await app.inject("/v1/stats/adoption?by=provider&group=test19a.moretesting&to=2024-06-30T00:00:00Z")
+      ).json();
+      assert.deepEqual(
+        (prov.series as { group: string; domains: number; action: object }[]).map((s) => [
+          s.group,
+          s.domains,
+          s.action,
+        ]),
+        [
+          ["test19a.moretesting", 1, { deliver: 1 }],
+          ["test19a.moretesting", 1, { deliver: 1 }],
+        ],
+      );
+      assertProblem(
+        await app.inject("/v1/stats/adoption?group=x.example"),
+        400,
+        "invalid-parameter",
+        "group",
+      );
+    });
+
+    test("GET /v1/stats/providers: ranked by domains served, with DANE states", async () => {
+      const p = (await app.inject(`/v1/stats/providers?scan=${u.scan2}`)).json();
+      assert.equal(p.scanId, u.scan2);
+      // Every seed domain has its own primary MX host, so 24 providers of one domain each, ranked by name.
+      const primaries = u.domains.map((d) => {
+        const f = u.facts[1].get(d);
+        const best = [...(f?.hosts ?? [])].sort((a, b) => a.preference - b.preference)[0];
+        return best?.name.split(".").slice(-2).join(".") as string;
+      });
+      assert.deepEqual(
+        (p.providers as { provider: string }[]).map((x) => x.provider),
+        [...primaries].sort(),
+      );
+      for (const x of p.providers as {
+        provider: string;
+        domains: number;
+        mxHosts: number;
+        dane: Record<string, number>;
+      }[]) {
+        assert.equal(x.domains, 1);
+        assert.equal(x.mxHosts, 1);
+        const d = u.domains[primaries.indexOf(x.provider)] as string;
+        assert.deepEqual(x.dane, { [u.records[1].get(d)?.dane as string]: 1 });
+      }
+      assert.equal(
+        (await app.inject(`/v1/stats/providers?scan=${u.scan2}&limit=3`)).json().providers.length,
+        3,
+      );
+      assertProblem(await app.inject("/v1/stats/providers?scan=NOSUCHSCAN"), 404, "not-found", "scan");
+    });
+
+    test("GET /v1/broken: the broken domains, their problems and failing hosts, first seen broken", async () => {
+      for (const [scan, expected] of [
+        [u.scan1, BROKEN_SCAN1],
+        [u.scan2, BROKEN_SCAN2],
+      ] as const) {
+        const items: {
+          domain: string;
+          problems: string[];
+          failingHosts: { host: string }[];
+          firstBroken: { scanId: string };
+        }[] = [];
+        let cursor: string | null = null;
+        do {
+          const res: Awaited<ReturnType<typeof app.inject>> = await app.inject(
+            `/v1/broken?scan=${scan}&limit=4${cursor ? `&cursor=${cursor}` : ""}`,
+          );
+          assert.equal(res.statusCode, 200, res.body);
+          items.push(...res.json().items);
+          cursor = res.json().next;
+        } while (cursor);
+        const want = Object.keys(expected)
+          .map((n) => dom(Number(n)))
+          .sort();
+        assert.deepEqual(
+          items.map((i) => i.domain),
+          want,
+          `broken in ${scan}`,
+        );
+        for (const i of items) {
+          const n = Number(/^test(\d+)\./.exec(i.domain)?.[1]);
+          assert.deepEqual(i.problems, expected[n], i.domain);
+          assert.ok(i.failingHosts.length > 0, i.domain);
+          const firstScan = n in BROKEN_SCAN1 ? u.scan1 : u.scan2;
+          assert.equal(i.firstBroken.scanId, firstScan, i.domain);
+        }
+        // Case 1 in scan 1: only the primary (test1a, cert A against cert B's digest) fails.
+        const c1 = items.find((i) => i.domain === dom(1));
+        if (scan === u.scan1)
+          assert.deepEqual(
+            c1?.failingHosts.map((h) => h.host),
+            ["test1a.testing"],
+          );
+        else
+          assert.deepEqual(
+            c1?.failingHosts.map((h) => h.host),
+            ["test1a.testing", "test1b.testing"],
+          );
+      }
+      assert.equal((await app.inject(`/v1/broken?scan=${u.scan2}&tld=example`)).json().items.length, 0);
+    });
+
+    test("POST /v1/scans: missing, wrong and revoked tokens get 401, a read token 403, and nothing changes", async () => {
+      const body = { domains: ["new-a.example", "NEW-B.example."] };
+      const before = [
+        await count(store, "scans"),
+        await count(store, "scan_domains"),
+        await count(store, "api_tokens"),
+      ];
+      const attempts: [Record<string, string>, number, string][] = [
+        [{}, 401, "unauthorized"],
+        [
+          { authorization: "Bearer ds_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" },
+          401,
+          "unauthorized",
+        ],
+        [
+          { authorization: `Bearer ${scanToken.slice(0, -1)}${scanToken.endsWith("A") ? "B" : "A"}` },
+          401,
+          "unauthorized",
+        ],
+        [{ authorization: "Bearer not-a-token" }, 401, "unauthorized"],
+        [{ authorization: `Basic ${Buffer.from("a:b").toString("base64")}` }, 401, "unauthorized"],
+        [{ authorization: `Bearer ${revokedToken}` }, 401, "unauthorized"],
+        [{ authorization: `Bearer ${readToken}` }, 403, "forbidden"],
+      ];
+      for (const [headers, status, code] of attempts) {
+        const res = await app.inject({ method: "POST", url: "/v1/scans", headers, payload: body });
+        assertProblem(res, status, code);
+        if (status === 401) assert.match(String(res.headers["www-authenticate"]), /^Bearer/);
+      }
+      assert.deepEqual(
+        [await count(store, "scans"), await count(store, "scan_domains"), await count(store, "api_tokens")],
+        before,
+      );
+      const ok = await app.inject({
+        method: "POST",
+        url: "/v1/scans",
+        headers: { authorization: `Bearer ${scanToken}` },
+        payload: { ...body, parameters: { probeMode: "dane" } },
+      });
+      assert.equal(ok.statusCode, 202, ok.body);
+      const { scanId, domains } = ok.json();
+      assert.equal(domains, 2);
+      assert.equal(ok.headers.location, `/v1/scans/${scanId}`);
+      const s = (await app.inject(`/v1/scans/${scanId}`)).json();
+      assert.equal(s.state, "running");
+      assert.deepEqual(s.parameters, { probeMode: "dane" });
+      assert.equal(s.progress.seeded, 2);
+      const pending = await store.pendingDomains(scanId);
+      assert.deepEqual(
+        pending.map((p) => p.domain),
+        ["new-a.example", "new-b.example"],
+      );
+      const text = await app.inject({
+        method: "POST",
+        url: "/v1/scans",
+        headers: { authorization: `Bearer ${scanToken}`, "content-type": "text/plain" },
+        payload: "# a list\nalpha.example\n\nbeta.example\nalpha.example\n",
+      });
+      assert.equal(text.statusCode, 202, text.body);
+      assert.equal(text.json().domains, 2);
+      const mid = await count(store, "scans");
+      assertProblem(
+        await app.inject({
+          method: "POST",
+          url: "/v1/scans",
+          headers: { authorization: `Bearer ${scanToken}` },
+          payload: { domains: ["ok.example", "bad domain'--"] },
+        }),
+        400,
+        "invalid-parameter",
+        "domains[1]",
+      );
+      assertProblem(
+        await app.inject({
+          method: "POST",
+          url: "/v1/scans",
+          headers: { authorization: `Bearer ${scanToken}`, "content-type": "text/plain" },
+          payload: "ok.example\n; drop table scans\n",
+        }),
+        400,
+        "invalid-parameter",
+        "body line 2",
+      );
+      assertProblem(
+        await app.inject({
+          method: "POST",
+          url: "/v1/scans",
+          headers: { authorization: `Bearer ${scanToken}` },
+          payload: { domains: ["ok.example"], parameters: { probeMode: "everything" } },
+        }),
+        400,
+        "invalid-parameter",
+        "parameters.probeMode",
+      );
+      assertProblem(
+        await app.inject({
+          method: "POST",
+          url: "/v1/scans",
+          headers: { authorization: `Bearer ${scanToken}`, "content-type": "application/json" },
+          payload: "{not json",
+        }),
+        400,
+        "invalid-parameter",
+      );
+      assertProblem(
+        await app.inject({
+          method: "POST",
+          url: "/v1/scans",
+          headers: { authorization: `Bearer ${scanToken}`, "content-type": "application/xml" },
+          payload: "<a/>",
+        }),
+        415,
+        "unsupported-media-type",
+      );
+      assertProblem(
+        await app.inject({
+          method: "POST",
+          url: "/v1/scans",
+          headers: { authorization: `Bearer ${scanToken}` },
+          payload: { domains: [] },
+        }),
+        400,
+        "invalid-parameter",
+        "domains",
+      );
+      assert.equal(await count(store, "scans"), mid, "refused bodies start nothing");
+
+      const noStarter = buildApp({ store, auth: { readRequiresToken: false }, rateLimit: false });
+      assertProblem(
+        await noStarter.inject({
+          method: "POST",
+          url: "/v1/scans",
+          headers: { authorization: `Bearer ${scanToken}` },
+          payload: body,
+        }),
+        503,
+        "scanning-not-configured",
+      );
+      await noStarter.close();
+      assert.equal(await count(store, "scans"), mid);
+    });
+
+    test("reads can require a token", async () => {
+      const closed = buildApp({ store, auth: { readRequiresToken: true }, rateLimit: false });
+      assertProblem(await closed.inject(`/v1/domains/${dom(1)}`), 401, "unauthorized");
+      assertProblem(
+        await closed.inject({
+          url: `/v1/scans/${u.scan1}`,
+          headers: { authorization: `Bearer ${revokedToken}` },
+        }),
+        401,
+        "unauthorized",
+      );
+      const ok = await closed.inject({
+        url: `/v1/domains/${dom(1)}`,
+        headers: { authorization: `Bearer ${readToken}` },
+      });
+      assert.equal(ok.statusCode, 200);
+      assert.equal((await closed.inject("/healthz")).statusCode, 200, "health stays public");
+      await closed.close();
+    });
+
+    test("SQL injection, oversized and malformed values in every parameter: 400 naming it, nothing changes", async () => {
+      const before = [
+        await count(store, "scans"),
+        await count(store, "domain_results"),
+        await count(store, "api_tokens"),
+      ];
+      const evil = [
+        "x' OR '1'='1",
+        "1; DROP TABLE scans; --",
+        "%00",
+        "a".repeat(5000),
+        "é",
+        "-1",
+        "0",
+        "1e9",
+      ];
+      const s = u.scan2;
+      const cases: [string, (v: string) => string][] = [
+        ["domain", (v) => `/v1/domains/${encodeURIComponent(v)}`],
+        ["history", (v) => `/v1/domains/${dom(1)}?history=${encodeURIComponent(v)}`],
+        ["limit", (v) => `/v1/scans?limit=${encodeURIComponent(v)}`],
+        ["cursor", (v) => `/v1/scans?cursor=${encodeURIComponent(v)}`],
+        ["id", (v) => `/v1/scans/${encodeURIComponent(v)}`],
+        ["action", (v) => `/v1/scans/${s}/results?action=${encodeURIComponent(v)}`],
+        ["security", (v) => `/v1/scans/${s}/results?security=${encodeURIComponent(v)}`],
+        ["reason", (v) => `/v1/scans/${s}/results?reason=${encodeURIComponent(v)}`],
+        ["dane", (v) => `/v1/scans/${s}/results?dane=${encodeURIComponent(v)}`],
+        ["tld", (v) => `/v1/scans/${s}/results?tld=${encodeURIComponent(v)}`],
+        ["mx", (v) => `/v1/scans/${s}/results?mx=${encodeURIComponent(v)}`],
+        ["provider", (v) => `/v1/scans/${s}/results?provider=${encodeURIComponent(v)}`],
+        ["limit", (v) => `/v1/scans/${s}/results?limit=${encodeURIComponent(v)}`],
+        ["cursor", (v) => `/v1/scans/${s}/results?cursor=${encodeURIComponent(v)}`],
+        ["from", (v) => `/v1/stats/adoption?from=${encodeURIComponent(v)}`],
+        ["to", (v) => `/v1/stats/adoption?to=${encodeURIComponent(v)}`],
+        ["by", (v) => `/v1/stats/adoption?by=${encodeURIComponent(v)}`],
+        ["group", (v) => `/v1/stats/adoption?by=tld&group=${encodeURIComponent(v)}`],
+        ["top", (v) => `/v1/stats/adoption?top=${encodeURIComponent(v)}`],
+        ["scan", (v) => `/v1/stats/providers?scan=${encodeURIComponent(v)}`],
+        ["limit", (v) => `/v1/stats/providers?limit=${encodeURIComponent(v)}`],
+        ["scan", (v) => `/v1/broken?scan=${encodeURIComponent(v)}`],
+        ["tld", (v) => `/v1/broken?tld=${encodeURIComponent(v)}`],
+        ["limit", (v) => `/v1/broken?limit=${encodeURIComponent(v)}`],
+        ["cursor", (v) => `/v1/broken?cursor=${encodeURIComponent(v)}`],
+      ];
+      for (const [param, make] of cases) {
+        for (const v of evil) {
+          const res = await app.inject(make(v));
+          // Some values are valid for some parameters (limit=1e9 is not, limit=0 is not; "-1" is a valid label).
+          if (res.statusCode === 200 || res.statusCode === 404) {
+            const okValue =
+              (["domain", "id", "scan", "tld", "mx", "provider", "group"].includes(param) &&
+                /^-?[0-9a-z]+$/.test(v)) ||
+              (param === "cursor" && /^[A-Za-z0-9_-]+$/.test(v) && false);
+            assert.ok(okValue, `${param}=${JSON.stringify(v.slice(0, 30))} answered ${res.statusCode}`);
+            continue;
+          }
+          assertProblem(res, 400, "invalid-parameter", param);
+        }
+      }
+      assertProblem(await app.inject(`/v1/scans/${s}/results?limit=1001`), 400, "invalid-parameter", "limit");
+      assertProblem(await app.inject(`/v1/scans/${s}/results?bogus=1`), 400, "invalid-parameter", "bogus");
+      assertProblem(await app.inject("/v1/nothing-here"), 404, "not-found");
+      assert.deepEqual(
+        [await count(store, "scans"), await count(store, "domain_results"), await count(store, "api_tokens")],
+        before,
+      );
+    });
+
+    test("rate limits per client address and per token: 429 problem with Retry-After", async () => {
+      const limited = buildApp({
+        store,
+        auth: { readRequiresToken: false },
+        rateLimit: { perAddress: 3, perToken: 2, windowMs: 60_000 },
+      });
+      const codes: number[] = [];
+      for (let i = 0; i < 5; i++)
+        codes.push((await limited.inject({ url: "/v1/scans", remoteAddress: "192.0.2.7" })).statusCode);
+      assert.deepEqual(codes, [200, 200, 200, 429, 429]);
+      const res = await limited.inject({ url: "/v1/scans", remoteAddress: "192.0.2.7" });
+      assertProblem(res, 429, "rate-limited");
+      assert.ok(Number(res.headers["retry-after"]) > 0);
+      assert.equal(
+        (await limited.inject({ url: "/v1/scans", remoteAddress: "192.0.2.8" })).statusCode,
+        200,
+        "another address",
+      );
+      assert.equal(
+        (await limited.inject({ url: "/healthz", remoteAddress: "192.0.2.7" })).statusCode,
+        200,
+        "health exempt",
+      );
+      const tok = { authorization: `Bearer ${readToken}` };
+      const t: number[] = [];
+      for (const addr of ["198.51.100.1", "198.51.100.2", "198.51.100.3"])
+        t.push((await limited.inject({ url: "/v1/scans", remoteAddress: addr, headers: tok })).statusCode);
+      assert.deepEqual(t, [200, 200, 429], "the token's limit holds across addresses");
+      await limited.close();
+    });
+
+    test("pagination stays consistent while new verdicts are written", async () => {
+      const scanId = `S3-${suffix}`;
+      const facts = [...u.facts[0].values()];
+      const probes = (await import("../../../libs/dane/test/fixtures/seed-cases.ts")).buildSeedCases()
+        .cases[0]?.probes;
+      assert.ok(probes);
+      // A scan still running: the first 12 domains judged, the rest arrive while a client pages.
+      const sorted = [...facts].sort((a, b) => (a.domain < b.domain ? -1 : 1));
+      const first = sorted.filter((_, i) => i % 2 === 0);
+      const later = sorted.filter((_, i) => i % 2 === 1);
+      await storeScan(
+        store,
+        scanId,
+        "2024-07-01T00:00:00.000Z",
+        first,
+        probes,
+        Date.parse("2024-07-01T00:00:01Z"),
+        false,
+      );
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      let written = false;
+      do {
+        const p = (
+          await app.inject(`/v1/scans/${scanId}/results?limit=3${cursor ? `&cursor=${cursor}` : ""}`)
+        ).json() as { items: { domain: string }[]; next: string | null };
+        seen.push(...p.items.map((i) => i.domain));
+        cursor = p.next;
+        if (!written) {
+          // Judge the rest now: some sort before the cursor, some after.
+          await judgeAndStore(store, scanId, later, probes, Date.parse("2024-07-01T00:00:02Z"));
+          written = true;
+        }
+      } while (cursor);
+      assert.equal(new Set(seen).size, seen.length, "no domain twice");
+      for (const f of first)
+        assert.ok(seen.includes(f.domain), `${f.domain} judged before paging is not skipped`);
+      assert.deepEqual(seen, [...seen].sort(), "still in domain order");
+      const cut = seen[2] as string;
+      for (const f of later)
+        assert.equal(seen.includes(f.domain), f.domain > cut, `${f.domain} appears iff after the cursor`);
+    });
+  });
+}
