@@ -172,3 +172,63 @@ test("a large TXT and a large MX RRset set TC=1 over UDP (1232-byte buffer)", as
     assert.ok(tcp.answers.filter((x) => x.type === type).length >= 8);
   }
 });
+
+// ------------------------------------------------------------- certificates and SMTP
+
+/** Certificates the server at ADDRESS:25 sends after STARTTLS, as DER SHA-256 hex (leaf first). */
+function starttlsChain(address: string): { ok: boolean; digests: string[] } {
+  const r = spawnSync(
+    "openssl",
+    ["s_client", "-starttls", "smtp", "-connect", `${address}:25`, "-showcerts", "-servername", "mx.testing"],
+    { input: "", encoding: "utf8", timeout: 15_000 },
+  );
+  const pems = r.stdout.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  const digests = pems.map((pem) => {
+    const d = execFileSync("openssl", ["x509", "-outform", "DER"], { input: pem });
+    return execFileSync("sha256sum", { input: d }).toString().split(" ")[0]!;
+  });
+  return { ok: pems.length > 0, digests };
+}
+
+function certDigest(file: string): string {
+  const d = execFileSync("openssl", ["x509", "-in", file, "-outform", "DER"]);
+  return execFileSync("sha256sum", { input: d }).toString().split(" ")[0]!;
+}
+
+const smtpUp = () =>
+  spawnSync(BIN, ["status"], { encoding: "utf8" }).stdout.includes("smtp servers (seed)      running");
+
+test("SMTP: 127.64.93.21 serves certificate B, 127.167.152.113 certificate A, 127.167.152.152 no STARTTLS", (t) => {
+  if (!smtpUp()) return t.skip("SMTP servers not running (test/smtp CLI missing?)");
+  assert.deepEqual(starttlsChain("127.64.93.21").digests, [certDigest(state.certs.B.cert)]);
+  assert.deepEqual(starttlsChain("127.167.152.113").digests, [certDigest(state.certs.A.cert)]);
+  assert.equal(starttlsChain("127.167.152.152").ok, false);
+});
+
+test("synthetic universe (when generated): a DANE-TA domain is secure and its host sends leaf + the TLSA's CA", async (t) => {
+  let lines: string[];
+  try {
+    lines = readFileSync(state.synth.domainsFile, "utf8").trim().split("\n");
+  } catch {
+    return t.skip("no synthetic universe (bin/synth N)");
+  }
+  const ta = lines.map((l) => l.split(" ")).find((f) => f[1] === "dane-ta");
+  if (!ta) return t.skip("no dane-ta domain");
+  const mx = await dig(ta[0]!, "MX");
+  assert.equal(mx.status, "NOERROR");
+  assert.ok(mx.flags.includes("ad"));
+  const host = mx.answers.find((a) => a.type === "MX")!.data.split(" ")[1]!;
+  const tlsa = await dig(`_25._tcp.${host}`, "TLSA");
+  assert.ok(tlsa.flags.includes("ad"));
+  const caDigest = certDigest(state.certs.ca.cert);
+  assert.deepEqual(
+    tlsa.answers.filter((a) => a.type === "TLSA").map((a) => a.data.replace(/\s/g, "").toLowerCase()),
+    [`201${caDigest}`],
+  );
+  if (!spawnSync(BIN, ["status"], { encoding: "utf8" }).stdout.includes("smtp servers (synth)     running")) {
+    return t.skip("synthetic SMTP servers not running");
+  }
+  const a = await dig(host, "A");
+  const chain = starttlsChain(a.answers.find((x) => x.type === "A")!.data);
+  assert.deepEqual(chain.digests, [certDigest(state.certs.taLeaf.cert), caDigest]);
+});

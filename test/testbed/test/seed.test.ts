@@ -1,0 +1,92 @@
+/**
+ * Unit tests of the seed universe's pure parts: the case table against the write-up,
+ * the zone data against the write-up's record shapes, the root's DS handling.
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { ensureCertificates } from "../src/certs.ts";
+import { rootZone, seedCases, seedZones } from "../src/seed.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "testbed-seed-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const certs = ensureCertificates(dir);
+const pemB = readFileSync(certs.B.cert, "utf8");
+// Independent digest of certificate B: openssl's DER, hashed by sha256sum.
+const der = execFileSync("openssl", ["x509", "-in", certs.B.cert, "-outform", "DER"]);
+const sha256B = execFileSync("sha256sum", { input: der }).toString().split(" ")[0]!;
+const sha512B = execFileSync("sha512sum", { input: der }).toString().split(" ")[0]!;
+const testing = seedZones(pemB)["testing."]!;
+const rr = (owner: string, type: string) =>
+  testing
+    .split("\n")
+    .filter((l) => l.startsWith(`${owner} ${type} `))
+    .map((l) => l.slice(owner.length + type.length + 2));
+
+test("24 cases, numbered 1..24, domains test<N>.testing", () => {
+  const cases = seedCases();
+  assert.equal(cases.length, 24);
+  cases.forEach((c, i) => {
+    assert.equal(c.case, i + 1);
+    assert.equal(c.domain, `test${i + 1}.testing`);
+  });
+});
+
+test("expected outcomes follow the write-up (deliver for 1,3,5,7,9,11,13,15,17,19,21,23)", () => {
+  for (const c of seedCases()) {
+    assert.equal(c.expected.action, c.case % 2 === 1 ? "deliver" : "defer", `case ${c.case}`);
+  }
+  const byCase = new Map(seedCases().map((c) => [c.case, c.expected]));
+  // Write-up: "delivered (verify=TRUSTED) to the secondary MX" for 1 and 3.
+  assert.equal(byCase.get(1)!.host, "test1b.testing");
+  assert.equal(byCase.get(3)!.host, "test3b.testing");
+  // verify=FAIL (unauthenticated) for 5, 7, 9, 11, 19.
+  for (const n of [5, 7, 9, 11, 19]) assert.equal(byCase.get(n)!.security, "encrypted", `case ${n}`);
+  // Case 19 goes to the MX host, never to the domain's own A.
+  assert.equal(byCase.get(19)!.host, "test19a.moretesting");
+  // Case 20: TLSA lookup timeout defers.
+  assert.equal(byCase.get(20)!.reason, "tlsa-lookup-failed");
+});
+
+test("the matching records carry certificate B's SHA-256, the wrong ones differ only in the first byte", () => {
+  assert.deepEqual(rr("_25._tcp.test1b", "TLSA"), [`3 0 1 ${sha256B}`]);
+  const [wrong] = rr("_25._tcp.test14aa", "TLSA");
+  assert.equal(wrong!.length, `3 0 1 ${sha256B}`.length);
+  assert.notEqual(wrong, `3 0 1 ${sha256B}`);
+  assert.equal(wrong!.slice(8), sha256B.slice(2));
+});
+
+test("unusable records keep the write-up's shapes", () => {
+  assert.deepEqual(rr("_25._tcp.test5a", "TLSA"), [`1 0 2 ${sha512B}`]);
+  assert.deepEqual(rr("_25._tcp.test7a", "TLSA"), [`3 2 1 ${sha256B}`]);
+  assert.deepEqual(rr("_25._tcp.test9a", "TLSA"), [`3 0 4 ${sha256B}`]);
+  assert.deepEqual(rr("_25._tcp.test11a", "TLSA"), [`3 0 1 ${sha256B.slice(0, 32)}`]);
+});
+
+test("addresses are the write-up's mapped onto 127/8; test19/test20's own A is the never-contact address", () => {
+  assert.deepEqual(rr("test1a", "A"), ["127.167.152.113"]);
+  assert.deepEqual(rr("test1b", "A"), ["127.64.93.21"]);
+  assert.deepEqual(rr("test3a", "A"), ["127.167.152.152"]);
+  assert.deepEqual(rr("test19", "A"), ["127.168.200.200"]);
+  assert.deepEqual(rr("test20", "A"), ["127.168.200.200"]);
+  assert.deepEqual(rr("_25._tcp.test20a", "CNAME"), ["_25._tcp.test20aa.timeouttesting."]);
+});
+
+test("the root keeps the DS of testing. and alters the digest of bogustesting.", () => {
+  const zone = rootZone([
+    "testing. DS 27299 13 2 9e907f196c8de5963b2dc3ccd0a7e9eab1d80ad101b1005d920642d023ef7007",
+    "bogustesting. DS 48438 13 2 B83AB4701C7EE4BBDEC140CBB1BCE517665EB4DFA389BA9CA8DFC7113E2A8099",
+    "not a ds line",
+  ]);
+  const ds = zone.split("\n").filter((l) => l.includes(" DS "));
+  assert.deepEqual(ds, [
+    "testing. DS 27299 13 2 9e907f196c8de5963b2dc3ccd0a7e9eab1d80ad101b1005d920642d023ef7007",
+    "bogustesting. DS 48438 13 2 003ab4701c7ee4bbdec140cbb1bce517665eb4dfa389ba9ca8dfc7113e2a8099",
+  ]);
+  assert.ok(zone.includes("timeouttesting. NS ns1.timeouttesting."));
+  assert.ok(zone.includes("ns1.timeouttesting. A 127.53.0.9"));
+  assert.ok(!zone.includes("moretesting. DS"));
+});
