@@ -1,3 +1,4 @@
+export * from "./deployment.ts";
 export * from "./embedded.ts";
 export * from "./follow.ts";
 export * from "./seed.ts";

@@ -1,0 +1,120 @@
+/**
+ * The resolver service: consumes [domains], collects each domain's DNS facts
+ * through a validating resolver (libs/dns), stores them with the probes the
+ * domain waits for, publishes [probe-requests] keyed by IP and [dns-facts]
+ * (libs/pipeline resolveHandler). Run: node services/resolver/src/main.ts
+ * (settings: --help; environment DANESWEEP_*).
+ *
+ * At start it checks, exactly as `danesweep scan` does, that the resolvers
+ * validate DNSSEC (libs/dns checkValidating/requireValidating): an
+ * unreachable resolver (a sidecar still starting) is retried until the start
+ * timeout; a resolver that answers without validating refuses the start with
+ * exit code 3, unless DANESWEEP_ACCEPT_NONVALIDATING is set (every verdict is
+ * then indeterminate).
+ */
+import { TOPICS } from "@danesweep/bus";
+import { checkValidating, requireValidating, StubResolver } from "@danesweep/dns";
+import { newCounters, pipelineTopics, resolveHandler } from "@danesweep/pipeline";
+import { counter, runService, type ServiceSpec, StartRefused } from "@danesweep/runtime";
+import { Type } from "@sinclair/typebox";
+
+const RESOLVER_ADDRESS = "^(\\d{1,3}(\\.\\d{1,3}){3}(:\\d{1,5})?|\\[[0-9A-Fa-f:.]+\\](:\\d{1,5})?)$";
+
+export const fields = {
+  resolvers: {
+    env: "DANESWEEP_RESOLVERS",
+    schema: Type.Array(Type.String({ pattern: RESOLVER_ADDRESS }), { minItems: 1 }),
+    default: ["127.0.0.1:53"],
+    doc: "validating resolvers, ADDR[:PORT] or [V6]:PORT, comma-separated",
+  },
+  acceptNonValidating: {
+    env: "DANESWEEP_ACCEPT_NONVALIDATING",
+    schema: Type.Boolean(),
+    default: false,
+    doc: "run even if the resolver does not validate (every verdict indeterminate)",
+  },
+  dnsTimeoutMs: {
+    env: "DANESWEEP_DNS_TIMEOUT_MS",
+    schema: Type.Integer({ minimum: 50, maximum: 60_000 }),
+    default: 2000,
+    doc: "per-query timeout in ms",
+  },
+  probeMode: {
+    env: "DANESWEEP_PROBE_MODE",
+    schema: Type.Union([Type.Literal("all"), Type.Literal("dane")]),
+    default: "all" as const,
+    doc: "all (every MX host) | dane (only hosts where DANE applies); same as the aggregator's",
+  },
+  smtpPort: {
+    env: "DANESWEEP_SMTP_PORT",
+    schema: Type.Integer({ minimum: 1, maximum: 65_535 }),
+    default: 25,
+    doc: "SMTP port probed",
+  },
+  concurrency: {
+    env: "DANESWEEP_CONCURRENCY",
+    schema: Type.Integer({ minimum: 1, maximum: 10_000 }),
+    default: 200,
+    doc: "domains resolving at once",
+  },
+};
+
+/** "127.0.0.1" -> "127.0.0.1:53"; "[::1]" -> "[::1]:53". */
+export function withPort(a: string): string {
+  if (a.startsWith("[")) return /\]:\d+$/.test(a) ? a : `${a}:53`;
+  return a.includes(":") ? a : `${a}:53`;
+}
+
+export const resolverService: ServiceSpec<typeof fields> = {
+  name: "resolver",
+  summary: "[domains] -> DNS facts -> [probe-requests], [dns-facts]",
+  fields,
+  async start(ctx) {
+    const c = ctx.config;
+    const resolver = new StubResolver({ upstreams: c.resolvers.map(withPort), timeoutMs: c.dnsTimeoutMs });
+    try {
+      const gate = await ctx.retryStart("check the resolver validates", async () => {
+        const checks = await checkValidating(resolver);
+        if (checks.every((k) => !k.ok && k.error === "unreachable")) {
+          throw Object.assign(new Error(checks.map((k) => (k.ok ? "" : k.detail)).join("; ")), {
+            code: "resolver-unreachable",
+          });
+        }
+        return requireValidating(checks, { acceptIndeterminate: c.acceptNonValidating });
+      });
+      if (!gate.ok) throw new StartRefused(gate.message, 3);
+      if (!gate.resolverValidates)
+        ctx.log.warn("the resolver does not validate DNSSEC; every verdict will be indeterminate");
+      await ctx.retryStart("create topics", () =>
+        ctx.bus.ensureTopics(pipelineTopics(c.partitions, c.replication)),
+      );
+      const counters = newCounters();
+      await ctx.consume(
+        { topic: TOPICS.domains, group: ctx.group("resolver"), concurrency: c.concurrency },
+        resolveHandler({
+          bus: ctx.bus,
+          store: ctx.store,
+          resolver,
+          resolverValidates: gate.resolverValidates,
+          probeMode: c.probeMode,
+          port: c.smtpPort,
+          now: () => Date.now(),
+          counters,
+        }),
+      );
+      return {
+        stop: () => resolver.close(),
+        metrics: () => [
+          counter("danesweep_domains_resolved_total", "Domains resolved by this instance", counters.resolved),
+        ],
+      };
+    } catch (e) {
+      await resolver.close();
+      throw e;
+    }
+  },
+};
+
+if (import.meta.main) {
+  process.exit(await runService(resolverService, { argv: process.argv.slice(2), env: process.env }));
+}
