@@ -1,0 +1,147 @@
+/**
+ * `danesweep serve`: the query API (@danesweep/api) over the embedded store
+ * (--data DIR, PGlite; the default data directory otherwise) or PostgreSQL
+ * (--database URL). With --writer-database URL as well, --database is used
+ * for reads only (a login in role danesweep_reader), the writer applies the
+ * migrations, grants the reader role, and starts scans.
+ *
+ * `run(argv, io, deps?)` returns an exit code: 2 for bad options (one line
+ * naming the option), 1 when the store cannot be opened or the port cannot be
+ * bound, 0 after SIGINT/SIGTERM closed the server. `deps.makeStartScan`
+ * (given by the pipeline) turns the writer store into the scan starter of
+ * POST /v1/scans; without it that endpoint answers 503.
+ */
+import { buildApp, listen, type StartScan } from "@danesweep/api";
+import { ApiQueries, openDatabase, openStore, Store } from "@danesweep/store";
+import { intOption, parse, UsageError } from "../args.ts";
+import { EXIT } from "../exit-codes.ts";
+import type { Io } from "../main.ts";
+import { describeStore, STORE_OPTIONS, storeConfig } from "../store-options.ts";
+
+const HELP = `usage: danesweep serve [--host ADDR] [--port N] [--data DIR | --database URL [--writer-database URL]]
+                       [--read-token] [--rate-per-address N] [--rate-per-token N] [--trust-proxy] [--log]
+  --host ADDR             address to listen on (default 127.0.0.1)
+  --port N                port (default 8080; 0 picks a free one)
+  --data DIR              embedded store (PGlite data directory; the default store)
+  --database URL          PostgreSQL for reads (alias --database-url)
+  --writer-database URL   PostgreSQL for migrations and POST /v1/scans; --database then only reads
+  --read-token            read endpoints need a token with scope "read" (default: public)
+  --rate-per-address N    requests per minute per client address (default 600; 0 disables limits)
+  --rate-per-token N      requests per minute per token (default 3000)
+  --trust-proxy           take the client address from X-Forwarded-For
+  --log                   log requests (JSON lines on stderr)
+`;
+
+export interface ServeDeps {
+  makeStartScan?: (writer: Store) => StartScan;
+  /** Resolves to stop the server (tests); default: SIGINT or SIGTERM. */
+  stop?: Promise<void>;
+  /** Called with the listening address. */
+  onListening?: (address: string) => void;
+}
+
+function options(argv: string[]) {
+  const { values: v, positionals } = parse(argv, {
+    ...STORE_OPTIONS,
+    "database-url": { type: "string" },
+    "writer-database": { type: "string" },
+    host: { type: "string" },
+    port: { type: "string" },
+    "read-token": { type: "boolean" },
+    "rate-per-address": { type: "string" },
+    "rate-per-token": { type: "string" },
+    "trust-proxy": { type: "boolean" },
+    log: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  if (v.database !== undefined && v["database-url"] !== undefined)
+    throw new UsageError("give --database or --database-url, not both");
+  const database = v.database ?? v["database-url"];
+  const cfg = storeConfig({ data: v.data, database });
+  const writer = v["writer-database"];
+  if (writer !== undefined) {
+    if (!("url" in cfg)) throw new UsageError("--writer-database needs --database URL (PostgreSQL)");
+    if (!/^postgres(ql)?:\/\//.test(writer))
+      throw new UsageError(`--writer-database must be a postgres:// URL, got "${writer}"`);
+  }
+  const host = v.host ?? "127.0.0.1";
+  if (!/^[0-9A-Za-z.:_-]{1,255}$/.test(host)) throw new UsageError(`--host is not an address, got "${host}"`);
+  return {
+    v,
+    cfg,
+    writer,
+    host,
+    port: intOption("port", v.port, 8080, 0, 65535),
+    perAddress: intOption("rate-per-address", v["rate-per-address"], 600, 0, 10_000_000),
+    perToken: intOption("rate-per-token", v["rate-per-token"], 3000, 1, 10_000_000),
+  };
+}
+
+export async function run(argv: string[], io: Io, deps: ServeDeps = {}): Promise<number> {
+  let o: ReturnType<typeof options>;
+  try {
+    o = options(argv);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr.write(`danesweep serve: ${e.message}\n${HELP}`);
+      return EXIT.usage;
+    }
+    throw e;
+  }
+  if (o.v.help) {
+    io.stdout.write(HELP);
+    return EXIT.ok;
+  }
+  const stores: Store[] = [];
+  try {
+    let reader: Store;
+    let writer: Store;
+    try {
+      if (o.writer !== undefined && "url" in o.cfg) {
+        writer = await openStore({ url: o.writer });
+        stores.push(writer);
+        await new ApiQueries(writer).setupReaderRole();
+        reader = new Store(await openDatabase({ url: o.cfg.url }));
+        stores.push(reader);
+      } else {
+        writer = await openStore(o.cfg);
+        stores.push(writer);
+        reader = writer;
+      }
+    } catch (e) {
+      io.stderr.write(`danesweep serve: cannot open ${describeStore(o.cfg)}: ${(e as Error).message}\n`);
+      return EXIT.failure;
+    }
+    const startScan = deps.makeStartScan?.(writer);
+    const app = buildApp({
+      store: reader,
+      auth: { readRequiresToken: o.v["read-token"] === true },
+      ...(startScan ? { startScan } : {}),
+      rateLimit: o.perAddress === 0 ? false : { perAddress: o.perAddress, perToken: o.perToken },
+      trustProxy: o.v["trust-proxy"] === true,
+      logger: o.v.log === true,
+    });
+    let address: string;
+    try {
+      address = await listen(app, { host: o.host, port: o.port });
+    } catch (e) {
+      io.stderr.write(`danesweep serve: cannot listen on ${o.host}:${o.port}: ${(e as Error).message}\n`);
+      await app.close().catch(() => {});
+      return EXIT.failure;
+    }
+    io.stdout.write(
+      `danesweep API on ${address} (${describeStore(o.cfg)}${o.writer ? ", writes through the writer" : ""}); docs at ${address}/docs\n`,
+    );
+    deps.onListening?.(address);
+    await (deps.stop ??
+      new Promise<void>((ok) => {
+        process.once("SIGINT", () => ok());
+        process.once("SIGTERM", () => ok());
+      }));
+    await app.close();
+    return EXIT.ok;
+  } finally {
+    for (const s of stores.reverse()) await s.close().catch(() => {});
+  }
+}
