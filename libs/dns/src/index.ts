@@ -26,6 +26,8 @@ export {
   type ResolverOptions,
   type ResolverStats,
   StubResolver,
+  TRANSPORT_MODES,
+  type TransportMode,
 } from "./resolver.ts";
 export { parseUpstream, type Upstream } from "./transport.ts";
 export { type DnskeyRecord, decodeMessage, type SoaRecord } from "./wire.ts";

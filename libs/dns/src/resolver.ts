@@ -2,8 +2,12 @@
  * StubResolver: a DNSSEC-aware stub talking to validating recursive resolvers.
  *
  * `query(qname, qtype)` resolves to a Lookup and never rejects:
- * - UDP with EDNS0 (payload 1232, DO=1), random IDs, strict reply matching;
- *   TCP when the reply has TC=1;
+ * - EDNS0 (payload 1232, DO=1), random IDs, strict reply matching, over the
+ *   `transport` chosen: "udp" (default): UDP, and TCP when a reply has TC=1;
+ *   "tcp": persistent pipelined TCP connections only (RFC 7766), the cheapest
+ *   per query for a local validating resolver; "auto": like "tcp", but an
+ *   upstream whose TCP connection cannot be opened is asked over UDP (TCP on
+ *   TC=1) for the next 30 s;
  * - a timeout, network failure or malformed reply is retried on the next
  *   upstream, at most `retries` more times; when all fail: outcome "error"
  *   ("timeout" / "network" / "malformed"), security "indeterminate";
@@ -18,7 +22,7 @@
  * for their TTL, up to `cacheMaxEntries` (least recently used evicted first). `close()` ends every pending query
  * with a "network" error.
  *
- * The constructor throws DnsConfigError (code "no-upstreams" | "bad-upstream")
+ * The constructor throws DnsConfigError (code "no-upstreams" | "bad-upstream" | "bad-transport")
  * for a configuration that cannot work; validate with `parseUpstream` first to
  * avoid it.
  */
@@ -28,13 +32,14 @@ import { interpretAnswer, type RecordTypes } from "./answer.ts";
 import { canonicalQname } from "./normalize.ts";
 import {
   type ExchangeResult,
+  newCounters,
   parseUpstream,
+  TcpChannel,
   type TransportCounters,
-  tcpExchange,
   UdpChannel,
   type Upstream,
 } from "./transport.ts";
-import { decodeMessage, encodeQuery, type Message, rcodeName, TYPE_CODES } from "./wire.ts";
+import { decodeMessage, encodeQuery, type Message, questionEnd, rcodeName, TYPE_CODES } from "./wire.ts";
 
 export interface ResolverOptions {
   /** "127.0.0.1:53", "[::1]:53"; default ["127.0.0.1:53"]. */
@@ -45,6 +50,10 @@ export interface ResolverOptions {
   retries?: number;
   /** Queries in flight per upstream; the rest wait in order. Default 256. */
   perUpstreamConcurrency?: number;
+  /** "udp" (TCP on TC=1), "tcp" (persistent, pipelined) or "auto"; default "udp". */
+  transport?: TransportMode;
+  /** Persistent TCP connections per upstream; default 4. */
+  tcpConnections?: number;
   /** TTL-honouring cache; default true. */
   cache?: boolean;
   /** Cache entry cap (least recently used evicted first); default 20_000. */
@@ -60,11 +69,17 @@ export interface ResolverOptions {
   trustAd?: boolean;
 }
 
+export const TRANSPORT_MODES = ["udp", "tcp", "auto"] as const;
+export type TransportMode = (typeof TRANSPORT_MODES)[number];
+
+/** How long an upstream that refused a TCP connection is asked over UDP in "auto" mode. */
+const TCP_RETRY_AFTER_MS = 30_000;
+
 export interface DnsQuerier {
   query<K extends RRType>(qname: string, qtype: K): Promise<Lookup<RecordTypes[K]>>;
 }
 
-export const DNS_CONFIG_ERRORS = ["no-upstreams", "bad-upstream"] as const;
+export const DNS_CONFIG_ERRORS = ["no-upstreams", "bad-upstream", "bad-transport"] as const;
 export type DnsConfigErrorCode = (typeof DNS_CONFIG_ERRORS)[number];
 
 export class DnsConfigError extends Error {
@@ -90,6 +105,9 @@ export interface ResolverStats extends TransportCounters {
 interface UpstreamState {
   upstream: Upstream;
   udp: UdpChannel;
+  tcp: TcpChannel;
+  /** "auto": TCP is not tried before this time (ms, `now()` clock). */
+  tcpDownUntil: number;
   active: number;
   waiters: (() => void)[];
   waitHead: number;
@@ -157,15 +175,8 @@ export class StubResolver implements DnsQuerier {
   private readonly trustAd: boolean;
   private readonly cache = new Map<string, CacheEntry>();
   private readonly inflight = new Map<string, Promise<Lookup<unknown>>>();
-  private readonly counters: TransportCounters = {
-    udpSent: 0,
-    tcpSent: 0,
-    received: 0,
-    mismatched: 0,
-    undecodable: 0,
-    timeouts: 0,
-    networkErrors: 0,
-  };
+  private readonly mode: TransportMode;
+  private readonly counters: TransportCounters = newCounters();
   private readonly extra = { questions: 0, cacheHits: 0, deduplicated: 0, cdRequeries: 0 };
   private readonly outcomes: Record<string, number> = {};
   private rr = 0;
@@ -174,12 +185,18 @@ export class StubResolver implements DnsQuerier {
   constructor(o: ResolverOptions) {
     const list = o.upstreams?.length ? o.upstreams : ["127.0.0.1:53"];
     if (!Array.isArray(list)) throw new DnsConfigError("no-upstreams", "upstreams must be a list");
+    const mode = o.transport ?? "udp";
+    if (!TRANSPORT_MODES.includes(mode))
+      throw new DnsConfigError("bad-transport", `unknown transport ${mode}`);
+    this.mode = mode;
     this.ups = list.map((text) => {
       const p = parseUpstream(text);
       if (!p.ok) throw new DnsConfigError("bad-upstream", p.detail);
       return {
         upstream: p.upstream,
         udp: new UdpChannel(p.upstream, this.counters),
+        tcp: new TcpChannel(p.upstream, this.counters, { connections: o.tcpConnections ?? 4 }),
+        tcpDownUntil: 0,
         active: 0,
         waiters: [],
         waitHead: 0,
@@ -274,7 +291,7 @@ export class StubResolver implements DnsQuerier {
       u.waiters = [];
       u.waitHead = 0;
     }
-    await Promise.all(this.ups.map((u) => u.udp.close()));
+    await Promise.all(this.ups.flatMap((u) => [u.udp.close(), u.tcp.close()]));
   }
 
   // ---------------------------------------------------------------- internals
@@ -317,11 +334,13 @@ export class StubResolver implements DnsQuerier {
   ): Promise<Exchanged> {
     const code = TYPE_CODES[qtype];
     let query: Buffer;
+    let qEnd: number;
     try {
       // Unsupported type, unknown upstream index, or a name dns-packet cannot encode: "other".
       if (code === undefined || (pin !== undefined && !this.ups[pin])) throw new RangeError("bad question");
       if (!encodable(qname)) throw new RangeError("name not encodable");
       query = encodeQuery(0, qname, qtype, { cd });
+      qEnd = questionEnd(query);
     } catch {
       const key = this.ups[pin ?? 0]?.upstream.key ?? "none";
       return { failure: "other", upstream: key, transport: "udp", attempts: 0 };
@@ -336,17 +355,25 @@ export class StubResolver implements DnsQuerier {
       if (this.closed) return { failure: "network", upstream: last.upstream.key, transport, attempts };
       const u = pin === undefined ? this.ups[(start + i) % this.ups.length]! : this.ups[pin]!;
       last = u;
-      transport = "udp";
       const wait = this.acquire(u);
       if (wait) await wait;
       let r: ExchangeResult;
       try {
         attempts++;
-        r = await u.udp.exchange(query, qname, code, this.timeoutMs, this.pickId);
-        if (r.kind === "reply" && r.buf.length >= 3 && (r.buf[2]! & 0x02) !== 0 && !this.closed) {
-          attempts++;
+        if (this.mode === "tcp" || (this.mode === "auto" && u.tcpDownUntil <= this.now())) {
           transport = "tcp";
-          r = await tcpExchange(u.upstream, query, qname, code, this.timeoutMs, this.counters);
+          r = await u.tcp.exchange(query, qEnd, this.timeoutMs, this.pickId);
+          if (r.kind === "network" && r.connectFailed && this.mode === "auto") {
+            u.tcpDownUntil = this.now() + TCP_RETRY_AFTER_MS;
+          }
+        } else {
+          transport = "udp";
+          r = await u.udp.exchange(query, qEnd, this.timeoutMs, this.pickId);
+          if (r.kind === "reply" && (r.buf[2]! & 0x02) !== 0 && !this.closed) {
+            attempts++;
+            transport = "tcp";
+            r = await u.tcp.exchange(query, qEnd, this.timeoutMs, this.pickId);
+          }
         }
       } finally {
         this.release(u);

@@ -1,21 +1,26 @@
 /**
- * Transports to one upstream resolver.
+ * Transports to one upstream resolver. Every exchange resolves, never rejects,
+ * with `{ kind: "reply", buf }`, `{ kind: "timeout" }` or `{ kind: "network", detail }`.
  *
  * `UdpChannel`: one connected UDP socket multiplexing many queries by ID.
- *   `exchange(query, qname, qtype, timeoutMs, pickId)` writes the chosen ID into
- *   the query, sends it and resolves with the first reply whose source address,
- *   ID, QR bit and question (name, type, class IN) all match; any other datagram
- *   is ignored (counted) and the wait goes on. Resolves `{ kind: "timeout" }`
- *   (send errors, e.g. ICMP unreachable, are counted and also end as a
- *   timeout), or `{ kind: "network" }` once closed; never rejects.
- * `tcpExchange(upstream, query, qname, qtype, timeoutMs)`: one query over a new
- *   TCP connection with 2-octet length framing, reassembling the reply across
- *   chunks; same matching and result shape; never rejects.
+ *   `exchange(query, qEnd, timeoutMs, pickId)` writes a free ID into the query
+ *   (made by wire.encodeQuery; `qEnd` = questionEnd(query)), sends it and
+ *   resolves with the first reply whose ID, QR bit and question octets match
+ *   (replyMatches); any other datagram is ignored (counted) and the wait goes
+ *   on. Send errors (e.g. ICMP unreachable) are counted and end as a timeout;
+ *   after close() every exchange is "network".
+ * `TcpChannel`: persistent TCP connections (RFC 7766) with queries pipelined:
+ *   queries asked in one event-loop turn go out in one write per connection,
+ *   2-octet length framed; replies are matched by ID, in any order, reassembled
+ *   across chunks. A connection that fails, is reset or closed by the server
+ *   ends its pending queries as "network" (with `connectFailed` when it never
+ *   connected) and is replaced on the next query; a frame over 65535 octets
+ *   cannot occur, a reply that does not match is ignored (counted). Idle
+ *   sockets do not keep the process alive.
  */
 import { createSocket, type Socket } from "node:dgram";
-import { connect, isIPv6 } from "node:net";
-import { decodeHeaderQuestion } from "./wire.ts";
-
+import { connect, isIPv6, type Socket as NetSocket } from "node:net";
+import { replyMatches } from "./wire.ts";
 export interface Upstream {
   /** As configured and reported in provenance: "127.0.0.1:53", "[::1]:53". */
   key: string;
@@ -56,7 +61,7 @@ export function parseUpstream(text: string): UpstreamParseResult {
 export type ExchangeResult =
   | { kind: "reply"; buf: Buffer }
   | { kind: "timeout" }
-  | { kind: "network"; detail: string };
+  | { kind: "network"; detail: string; connectFailed?: boolean };
 
 export interface TransportCounters {
   udpSent: number;
@@ -66,46 +71,45 @@ export interface TransportCounters {
   undecodable: number;
   timeouts: number;
   networkErrors: number;
+  tcpConnects: number;
+}
+
+export function newCounters(): TransportCounters {
+  return {
+    udpSent: 0,
+    tcpSent: 0,
+    received: 0,
+    mismatched: 0,
+    undecodable: 0,
+    timeouts: 0,
+    networkErrors: 0,
+    tcpConnects: 0,
+  };
 }
 
 interface Pending {
-  qname: string;
-  qtype: number;
-  timer: NodeJS.Timeout;
+  id: number;
+  query: Buffer;
+  qEnd: number;
+  timer: NodeJS.Timeout | undefined;
   done: (r: ExchangeResult) => void;
 }
 
-function questionMatches(
-  buf: Buffer,
-  id: number,
-  qname: string,
-  qtype: number,
-  counters: TransportCounters,
-): boolean {
-  const d = decodeHeaderQuestion(buf);
-  if (!d.ok) {
-    counters.undecodable++;
-    return false;
-  }
-  const { header, question } = d.value;
-  if (header.id !== id || !header.qr || header.opcode !== 0 || !question) {
-    counters.mismatched++;
-    return false;
-  }
-  if (question.name !== qname || question.type !== qtype || question.klass !== 1) {
-    counters.mismatched++;
-    return false;
-  }
-  return true;
-}
-
-function sameAddress(a: string, b: string): boolean {
-  if (a === b) return true;
-  return a.toLowerCase().replace(/^::ffff:/, "") === b.toLowerCase().replace(/^::ffff:/, "");
-}
+const TIMEOUT: ExchangeResult = { kind: "timeout" };
+const CLOSED: ExchangeResult = { kind: "network", detail: "resolver closed" };
 
 /** Requested socket buffer size; the kernel caps it (net.core.rmem_max / wmem_max). */
 const UDP_BUFFER_BYTES = 4 << 20;
+
+/** A free ID from `pickId` for `pending`, or -1 after 64 collisions. */
+function freeId(pending: Map<number, Pending>, pickId: () => number): number {
+  let id = pickId();
+  for (let tries = 0; pending.has(id); tries++) {
+    if (tries > 64) return -1;
+    id = pickId();
+  }
+  return id;
+}
 
 export class UdpChannel {
   readonly upstream: Upstream;
@@ -127,9 +131,8 @@ export class UdpChannel {
 
   private open(): Socket {
     if (this.socket) return this.socket;
-    // A large receive buffer: hundreds of replies can land between two event-loop turns.
     const s = createSocket({ type: isIPv6(this.upstream.host) ? "udp6" : "udp4" });
-    s.on("message", (msg, rinfo) => this.onMessage(msg, rinfo.address, rinfo.port));
+    s.on("message", (msg) => this.onMessage(msg));
     // Errors (e.g. ICMP unreachable surfaced by the kernel) are counted; the query times out.
     s.on("error", () => {
       this.counters.networkErrors++;
@@ -139,6 +142,7 @@ export class UdpChannel {
     // skip the per-call address lookup. Queries wait in `backlog` until then.
     s.connect(this.upstream.port, this.upstream.host, () => {
       try {
+        // Large buffers: hundreds of replies can land between two event-loop turns.
         s.setRecvBufferSize(UDP_BUFFER_BYTES);
         s.setSendBufferSize(UDP_BUFFER_BYTES);
       } catch {
@@ -160,46 +164,37 @@ export class UdpChannel {
     }
   }
 
-  private onMessage(buf: Buffer, address: string, port: number): void {
+  private onMessage(buf: Buffer): void {
+    // The socket is connected: the kernel only delivers datagrams from the upstream.
     this.counters.received++;
-    if (port !== this.upstream.port || !sameAddress(address, this.upstream.host) || buf.length < 2) {
+    if (buf.length < 12) {
+      this.counters.undecodable++;
+      return;
+    }
+    const p = this.pending.get((buf[0]! << 8) | buf[1]!);
+    if (!p || !replyMatches(buf, p.id, p.query, p.qEnd)) {
       this.counters.mismatched++;
       return;
     }
-    const id = buf.readUInt16BE(0);
-    const p = this.pending.get(id);
-    if (!p) {
-      this.counters.mismatched++;
-      return;
-    }
-    if (!questionMatches(buf, id, p.qname, p.qtype, this.counters)) return;
-    this.pending.delete(id);
+    this.pending.delete(p.id);
     clearTimeout(p.timer);
     p.done({ kind: "reply", buf });
   }
 
   /** `pickId` returns a random 16-bit ID; one not already pending on this socket is used. */
-  exchange(
-    query: Buffer,
-    qname: string,
-    qtype: number,
-    timeoutMs: number,
-    pickId: () => number,
-  ): Promise<ExchangeResult> {
-    if (this.closed) return Promise.resolve({ kind: "network", detail: "resolver closed" });
-    let id = pickId();
-    for (let tries = 0; this.pending.has(id); tries++) {
-      if (tries > 64) return Promise.resolve({ kind: "network", detail: "no free query ID" });
-      id = pickId();
-    }
+  exchange(query: Buffer, qEnd: number, timeoutMs: number, pickId: () => number): Promise<ExchangeResult> {
+    if (this.closed) return Promise.resolve(CLOSED);
+    const id = freeId(this.pending, pickId);
+    if (id < 0) return Promise.resolve({ kind: "network", detail: "no free query ID" });
     query.writeUInt16BE(id, 0);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        if (this.pending.get(id)?.timer === timer) this.pending.delete(id);
+      const p: Pending = { id, query, qEnd, timer: undefined, done: resolve };
+      p.timer = setTimeout(() => {
+        if (this.pending.get(id) === p) this.pending.delete(id);
         this.counters.timeouts++;
-        resolve({ kind: "timeout" });
+        resolve(TIMEOUT);
       }, timeoutMs);
-      this.pending.set(id, { qname, qtype, timer, done: resolve });
+      this.pending.set(id, p);
       this.counters.udpSent++;
       this.open();
       if (this.connected) this.sendNow(query);
@@ -209,11 +204,11 @@ export class UdpChannel {
 
   close(): Promise<void> {
     this.closed = true;
-    for (const [id, p] of this.pending) {
+    for (const p of this.pending.values()) {
       clearTimeout(p.timer);
-      this.pending.delete(id);
-      p.done({ kind: "network", detail: "resolver closed" });
+      p.done(CLOSED);
     }
+    this.pending.clear();
     const s = this.socket;
     this.socket = undefined;
     if (!s) return Promise.resolve();
@@ -227,66 +222,197 @@ export class UdpChannel {
   }
 }
 
-/** Largest reply accepted over TCP: the framing's own limit. */
-const MAX_TCP_MESSAGE = 65535;
+/** One pipelined TCP connection; owned by a TcpChannel. */
+class TcpConn {
+  readonly pending = new Map<number, Pending>();
+  private readonly sock: NetSocket;
+  private readonly counters: TransportCounters;
+  private readonly onGone: (c: TcpConn) => void;
+  private out: Pending[] = [];
+  private flushScheduled = false;
+  private rest: Buffer | undefined;
+  private connected = false;
+  dead = false;
 
-export function tcpExchange(
-  upstream: Upstream,
-  query: Buffer,
-  qname: string,
-  qtype: number,
-  timeoutMs: number,
-  counters: TransportCounters,
-): Promise<ExchangeResult> {
-  return new Promise((resolve) => {
-    const id = query.readUInt16BE(0);
-    let settled = false;
-    let chunks: Buffer[] = [];
-    let have = 0;
-    const sock = connect({ host: upstream.host, port: upstream.port });
-    const finish = (r: ExchangeResult) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      sock.destroy();
-      resolve(r);
-    };
-    const timer = setTimeout(() => {
-      counters.timeouts++;
-      finish({ kind: "timeout" });
-    }, timeoutMs);
-    sock.on("connect", () => {
-      const frame = Buffer.allocUnsafe(query.length + 2);
-      frame.writeUInt16BE(query.length, 0);
-      query.copy(frame, 2);
-      counters.tcpSent++;
-      sock.write(frame);
+  constructor(upstream: Upstream, counters: TransportCounters, onGone: (c: TcpConn) => void) {
+    this.counters = counters;
+    this.onGone = onGone;
+    counters.tcpConnects++;
+    const s = connect({ host: upstream.host, port: upstream.port, noDelay: true });
+    s.unref();
+    s.on("connect", () => {
+      this.connected = true;
     });
-    sock.on("data", (chunk: Buffer) => {
-      chunks.push(chunk);
-      have += chunk.length;
-      // Several framed messages may arrive; take each complete one in turn.
-      for (;;) {
-        if (have < 2) return;
-        const all = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, have);
-        chunks = [all];
-        const len = all.readUInt16BE(0);
-        if (len > MAX_TCP_MESSAGE || have < len + 2) return;
-        const msg = all.subarray(2, 2 + len);
-        const rest = all.subarray(2 + len);
-        chunks = rest.length ? [rest] : [];
-        have = rest.length;
-        counters.received++;
-        if (questionMatches(msg, id, qname, qtype, counters)) {
-          finish({ kind: "reply", buf: Buffer.from(msg) });
-          return;
-        }
-      }
+    s.on("data", (chunk: Buffer) => this.onData(chunk));
+    s.on("error", (err) => {
+      this.counters.networkErrors++;
+      this.fail(err.message);
     });
-    sock.on("error", (err) => {
-      counters.networkErrors++;
-      finish({ kind: "network", detail: err.message });
+    s.on("close", () => this.fail("connection closed"));
+    this.sock = s;
+  }
+
+  send(p: Pending): void {
+    this.pending.set(p.id, p);
+    this.out.push(p);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  /** Writes every query asked since the last flush in one write. */
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    if (this.dead) return;
+    const batch = this.out;
+    this.out = [];
+    let size = 0;
+    let live = 0;
+    for (const p of batch) {
+      // Skip queries that timed out before the write.
+      if (this.pending.get(p.id) !== p) continue;
+      size += 2 + p.query.length;
+      live++;
+    }
+    if (live === 0) return;
+    const frame = Buffer.allocUnsafe(size);
+    let pos = 0;
+    for (const p of batch) {
+      if (this.pending.get(p.id) !== p) continue;
+      const len = p.query.length;
+      frame[pos] = len >> 8;
+      frame[pos + 1] = len & 0xff;
+      p.query.copy(frame, pos + 2);
+      frame[pos + 2] = p.id >> 8;
+      frame[pos + 3] = p.id & 0xff;
+      pos += 2 + len;
+    }
+    this.counters.tcpSent += live;
+    this.sock.write(frame);
+  };
+
+  private onData(chunk: Buffer): void {
+    let buf = chunk;
+    if (this.rest) {
+      buf = Buffer.concat([this.rest, chunk]);
+      this.rest = undefined;
+    }
+    let pos = 0;
+    while (buf.length - pos >= 2) {
+      const len = (buf[pos]! << 8) | buf[pos + 1]!;
+      if (buf.length - pos - 2 < len) break;
+      const msg = buf.subarray(pos + 2, pos + 2 + len);
+      pos += 2 + len;
+      this.onMessage(msg);
+    }
+    if (pos < buf.length) this.rest = Buffer.from(buf.subarray(pos));
+  }
+
+  private onMessage(msg: Buffer): void {
+    this.counters.received++;
+    if (msg.length < 12) {
+      this.counters.undecodable++;
+      return;
+    }
+    const p = this.pending.get((msg[0]! << 8) | msg[1]!);
+    if (!p || !replyMatches(msg, p.id, p.query, p.qEnd)) {
+      this.counters.mismatched++;
+      return;
+    }
+    this.pending.delete(p.id);
+    clearTimeout(p.timer);
+    p.done({ kind: "reply", buf: msg });
+  }
+
+  /** Ends every pending query as "network" and leaves the pool; idempotent. */
+  fail(detail: string): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.onGone(this);
+    const r: ExchangeResult = this.connected
+      ? { kind: "network", detail }
+      : { kind: "network", detail, connectFailed: true };
+    const all = [...this.pending.values()];
+    this.pending.clear();
+    this.out = [];
+    this.rest = undefined;
+    this.sock.destroy();
+    for (const p of all) {
+      clearTimeout(p.timer);
+      p.done(r);
+    }
+  }
+}
+
+export interface TcpChannelOptions {
+  /** Connections opened to the upstream (queries spread over them); default 4. */
+  connections?: number;
+}
+
+export class TcpChannel {
+  readonly upstream: Upstream;
+  private readonly counters: TransportCounters;
+  private readonly max: number;
+  private conns: TcpConn[] = [];
+  private next = 0;
+  private closed = false;
+
+  constructor(upstream: Upstream, counters: TransportCounters, opts: TcpChannelOptions = {}) {
+    this.upstream = upstream;
+    this.counters = counters;
+    this.max = Math.max(1, opts.connections ?? 4);
+  }
+
+  get inFlight(): number {
+    let n = 0;
+    for (const c of this.conns) n += c.pending.size;
+    return n;
+  }
+
+  get connections(): number {
+    return this.conns.length;
+  }
+
+  private readonly gone = (c: TcpConn): void => {
+    this.conns = this.conns.filter((x) => x !== c);
+  };
+
+  /** The least busy connection, opening a new one while under the cap and every open one is busy. */
+  private pick(): TcpConn {
+    let best: TcpConn | undefined;
+    for (let i = 0; i < this.conns.length; i++) {
+      const c = this.conns[(this.next + i) % this.conns.length]!;
+      if (!best || c.pending.size < best.pending.size) best = c;
+    }
+    this.next++;
+    if (!best || (best.pending.size > 0 && this.conns.length < this.max)) {
+      best = new TcpConn(this.upstream, this.counters, this.gone);
+      this.conns.push(best);
+    }
+    return best;
+  }
+
+  exchange(query: Buffer, qEnd: number, timeoutMs: number, pickId: () => number): Promise<ExchangeResult> {
+    if (this.closed) return Promise.resolve(CLOSED);
+    const conn = this.pick();
+    const id = freeId(conn.pending, pickId);
+    if (id < 0) return Promise.resolve({ kind: "network", detail: "no free query ID" });
+    return new Promise((resolve) => {
+      const p: Pending = { id, query, qEnd, timer: undefined, done: resolve };
+      p.timer = setTimeout(() => {
+        if (conn.pending.get(id) === p) conn.pending.delete(id);
+        this.counters.timeouts++;
+        resolve(TIMEOUT);
+      }, timeoutMs);
+      conn.send(p);
     });
-    sock.on("close", () => finish({ kind: "network", detail: "connection closed before a reply" }));
-  });
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    for (const c of [...this.conns]) c.fail("resolver closed");
+    this.conns = [];
+    return Promise.resolve();
+  }
 }

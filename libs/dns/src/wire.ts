@@ -1,11 +1,14 @@
 /**
- * DNS wire format: query encoding (dns-packet) and a bounded response decoder.
+ * DNS wire format: query encoding and a bounded response decoder.
  *
  * - `encodeQuery(id, qname, qtype, { cd })` builds a query with RD=1, AD=1,
  *   EDNS0 (payload 1232, DO=1) and, when asked, CD=1. `qname` must be a
- *   presentation name already checked by `normalizeDomain` or taken from a
- *   decoded answer; it throws only on a name dns-packet cannot encode, which the
- *   resolver turns into a typed "other" error.
+ *   lowercase presentation name already checked by `normalizeDomain` or taken
+ *   from a decoded answer; it throws RangeError only for a name it cannot
+ *   encode (escapes, bad label or name length), which the resolver turns into a
+ *   typed "other" error.
+ * - `replyMatches(reply, id, query, questionEnd(query))` checks a reply's ID,
+ *   QR, opcode and question against the query's octets (ASCII case-insensitive).
  * - `decodeHeaderQuestion(buf)` reads the header and the first question only
  *   (what reply matching needs); `decodeMessage(buf)` reads every section.
  *   Both return `{ ok: false, error }` on any malformed input and never throw:
@@ -20,7 +23,6 @@
  */
 
 import type { MxRecord, RRType, TlsaRecord } from "@danesweep/dane";
-import * as dnsPacket from "dns-packet";
 
 export const TYPE_CODES: Record<RRType, number> = {
   A: 1,
@@ -124,26 +126,88 @@ export type Decoded<T> = { ok: true; value: T } | { ok: false; error: DecodeErro
 
 // ---------------------------------------------------------------- encoding
 
+const FLAG_RD = 0x0100;
+const FLAG_AD = 0x0020;
+const FLAG_CD = 0x0010;
+/** OPT pseudo-record: root owner, type 41, class = payload 1232, TTL = ext-rcode 0, version 0, DO=1; no options. */
+const OPT_RR = Uint8Array.of(0, 0, 41, EDNS_PAYLOAD >> 8, EDNS_PAYLOAD & 0xff, 0, 0, 0x80, 0, 0, 0);
+
+/**
+ * Writes the question name's wire form at `at`; returns the offset after it.
+ * Throws RangeError for an empty label, a label over 63 octets, a name over
+ * 255 octets or a character outside printable ASCII (no escapes).
+ */
+function writeName(out: Uint8Array, at: number, qname: string): number {
+  if (qname === "." || qname === "") {
+    out[at] = 0;
+    return at + 1;
+  }
+  const name = qname.endsWith(".") ? qname.slice(0, -1) : qname;
+  let lenAt = at;
+  let pos = at + 1;
+  for (let i = 0; i <= name.length; i++) {
+    const c = i < name.length ? name.charCodeAt(i) : 0x2e;
+    if (c === 0x2e) {
+      const l = pos - lenAt - 1;
+      if (l < 1 || l > 63) throw new RangeError("bad label length");
+      out[lenAt] = l;
+      lenAt = pos;
+      pos++;
+      continue;
+    }
+    if (c < 0x21 || c > 0x7e || c === 0x5c) throw new RangeError("name not encodable");
+    out[pos++] = c;
+  }
+  out[lenAt] = 0;
+  if (lenAt + 1 - at > 255) throw new RangeError("name too long");
+  return lenAt + 1;
+}
+
+/** A query: header (RD=1, AD=1, CD as asked), one question (class IN), the EDNS0 OPT record. */
 export function encodeQuery(id: number, qname: string, qtype: RRType, opts: { cd?: boolean } = {}): Buffer {
-  let flags = dnsPacket.RECURSION_DESIRED | dnsPacket.AUTHENTIC_DATA;
-  if (opts.cd) flags |= dnsPacket.CHECKING_DISABLED;
-  const opt = {
-    type: "OPT",
-    name: ".",
-    udpPayloadSize: EDNS_PAYLOAD,
-    extendedRcode: 0,
-    ednsVersion: 0,
-    flags: dnsPacket.DNSSEC_OK,
-    flag_do: true,
-    options: [],
-  } as unknown as dnsPacket.Answer;
-  return dnsPacket.encode({
-    type: "query",
-    id,
-    flags,
-    questions: [{ type: qtype, name: qname, class: "IN" }],
-    additionals: [opt],
-  });
+  const type = TYPE_CODES[qtype];
+  if (type === undefined) throw new RangeError("unsupported type");
+  const out = Buffer.allocUnsafe(12 + qname.length + 2 + 4 + OPT_RR.length);
+  out.writeUInt16BE(id & 0xffff, 0);
+  out.writeUInt16BE(FLAG_RD | FLAG_AD | (opts.cd ? FLAG_CD : 0), 2);
+  out.writeUInt32BE(0x0001_0000, 4); // QDCOUNT 1, ANCOUNT 0
+  out.writeUInt32BE(0x0000_0001, 8); // NSCOUNT 0, ARCOUNT 1
+  let pos = writeName(out, 12, qname);
+  out[pos++] = type >> 8;
+  out[pos++] = type & 0xff;
+  out[pos++] = 0;
+  out[pos++] = CLASS_IN;
+  out.set(OPT_RR, pos);
+  return out.subarray(0, pos + OPT_RR.length);
+}
+
+/** Length of the question section (name, type, class) of a query made by encodeQuery. */
+export function questionEnd(query: Uint8Array): number {
+  let pos = 12;
+  while (pos < query.length && query[pos] !== 0) pos += query[pos]! + 1;
+  return pos + 5;
+}
+
+/**
+ * True when `reply` carries `id`, QR=1, opcode QUERY and one question equal to
+ * the query's (name compared without regard to ASCII case, type, class).
+ * Reads only the header and the question octets; never throws.
+ */
+export function replyMatches(reply: Uint8Array, id: number, query: Uint8Array, qEnd: number): boolean {
+  if (reply.length < qEnd || qEnd > query.length) return false;
+  if (((reply[0]! << 8) | reply[1]!) !== id) return false;
+  const f = reply[2]!;
+  if ((f & 0x80) === 0 || (f & 0x78) !== 0) return false; // QR=1, opcode 0
+  if (reply[4] !== 0 || reply[5] !== 1) return false; // QDCOUNT 1
+  for (let i = 12; i < qEnd; i++) {
+    let a = reply[i]!;
+    let b = query[i]!;
+    if (a === b) continue;
+    if (a >= 0x41 && a <= 0x5a) a += 0x20;
+    if (b >= 0x41 && b <= 0x5a) b += 0x20;
+    if (a !== b) return false;
+  }
+  return true;
 }
 
 // ---------------------------------------------------------------- names
