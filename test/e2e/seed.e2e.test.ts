@@ -6,11 +6,11 @@
  * seedCases, transcribed from the write-up and rfc7672-rules.md).
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { seedCases } from "@danesweep/testbed";
+import { NEVER_CONTACT_ADDRESS, seedCases, testbedState } from "@danesweep/testbed";
 import { ensureTestbed, freshDatabase, type JsonVerdict, parseJsonl, runCli, TESTBED_SCAN } from "./cli.ts";
 
 const cases = seedCases();
@@ -40,7 +40,11 @@ describe("the 24 seed cases through the real test universe", { timeout: 300_000 
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  test("jsonl on the embedded default (PGlite)", async () => {
+  test("jsonl on the embedded default (PGlite); the domains' own A is never contacted", async () => {
+    const trap = testbedState().neverContactRecord;
+    const trapped = () =>
+      existsSync(trap) ? readFileSync(trap, "utf8").split("\n").filter(Boolean).length : 0;
+    const before = trapped();
     const r = await runCli([
       "scan",
       ...TESTBED_SCAN,
@@ -53,6 +57,8 @@ describe("the 24 seed cases through the real test universe", { timeout: 300_000 
     assert.equal(r.code, 0, r.stderr);
     checkAgainstWriteUp(parseJsonl(r.stdout));
     assert.match(r.stderr, /judged 24 domains/);
+    // test19 and test20 have their own A at the trap address: RFC 7672 never falls back to it.
+    assert.equal(trapped(), before, `no connection to ${NEVER_CONTACT_ADDRESS}`);
   });
 
   test("table form: one aligned row per domain with action, security and host", async () => {
