@@ -141,7 +141,7 @@ up() {
     mapfile -t opts < <(java_opts)
     log "starting Kafka on $host:$port (controller $controller_port), state in $state_dir"
     setsid nohup java "${opts[@]}" -cp "$libs/*" kafka.Kafka "$state_dir/server.properties" \
-      >"$state_dir/logs/kafka.out" 2>&1 </dev/null &
+      >"$state_dir/logs/kafka.out" 2>&1 </dev/null 9>&- &
     pid=$!
     echo "$pid" >"$pid_file"
   fi
@@ -188,11 +188,18 @@ status() {
   return 3
 }
 
+# up/down/clean take a lock, so test files starting in parallel start one broker.
+lock() {
+  mkdir -p "$(dirname "$state_dir")"
+  exec 9>"$state_dir.lock"
+  flock -w 300 9 || die "could not lock $state_dir.lock within 300 s"
+}
+
 case "${1:-}" in
-  up) up ;;
-  down) down ;;
+  up) lock; up ;;
+  down) lock; down ;;
   status) status ;;
   bootstrap) echo "$host:$port" ;;
-  clean) down; rm -rf "$state_dir" ;;
+  clean) lock; down; rm -rf "$state_dir" ;;
   *) echo "usage: $0 up|down|status|bootstrap|clean" >&2; exit 2 ;;
 esac
