@@ -22,7 +22,7 @@
  *   of schema public; idempotent. Raises StoreError "invalid-input" for a role
  *   name outside ROLE_NAME, "query-failed" when the connection lacks the rights.
  */
-import type { DaneState, DomainFacts, VerdictRecord } from "@danesweep/dane";
+import type { DaneState, DomainFacts, ProbeFacts, VerdictRecord } from "@danesweep/dane";
 import { type SQL, sql } from "drizzle-orm";
 import { StoreError, toStoreError } from "./errors.ts";
 import type { TokenScope } from "./schema.ts";
@@ -58,6 +58,7 @@ export interface LatestVerdict {
   scanStartedAt: string;
   record: VerdictRecord;
   facts: DomainFacts | null;
+  probes: ProbeFacts[];
 }
 
 export interface VerdictHistoryRow {
@@ -214,22 +215,43 @@ export class ApiQueries {
     }));
   }
 
-  /** The verdict of the most recently started scan that judged the domain, with its facts. */
+  /**
+   * The verdict of the most recently started scan that judged the domain, with
+   * its facts and the probe facts it cites (chains restored from certificates,
+   * base64, ordered by ip, port, sni), in one round trip. Raises StoreError
+   * "integrity" when a cited certificate is missing.
+   */
   async latestVerdict(domain: string): Promise<LatestVerdict | undefined> {
     const r = await this.#rows<Raw>(
       "latestVerdict",
-      sql`select r.scan_id, s.started_at, r.verdict, r.facts
-          from domain_results r join scans s on s.id = r.scan_id
-          where r.domain = ${domain} and r.verdict is not null
-          order by s.started_at desc, s.id desc limit 1`,
+      sql`select l.scan_id, l.started_at, l.verdict, l.facts,
+                 (select coalesce(jsonb_agg(
+                           case when p.facts->'tls' is null then p.facts
+                                else jsonb_set(p.facts, '{tls,chain}', coalesce((
+                                  select jsonb_agg(coalesce(to_jsonb(replace(encode(c.der, 'base64'), E'\n', '')), 'null'::jsonb) order by h.ord)
+                                  from jsonb_array_elements_text(p.facts->'tls'->'chain') with ordinality h(sha, ord)
+                                  left join certificates c on c.sha256 = h.sha), '[]'::jsonb)) end
+                           order by p.ip, p.port, p.sni), '[]'::jsonb)
+                  from domain_probes dp join probes p
+                    on p.scan_id = dp.scan_id and p.ip = dp.ip and p.port = dp.port and p.sni = dp.sni
+                  where dp.scan_id = l.scan_id and dp.domain = l.domain) as probes
+          from (select r.scan_id, r.domain, s.started_at, r.verdict, r.facts
+                from domain_results r join scans s on s.id = r.scan_id
+                where r.domain = ${domain} and r.verdict is not null
+                order by s.started_at desc, s.id desc limit 1) l`,
     );
     const x = r[0];
     if (!x) return undefined;
+    const probes = (x.probes ?? []) as ProbeFacts[];
+    for (const p of probes)
+      if (p.tls?.chain.some((c) => c === null))
+        throw new StoreError("integrity", `a certificate of probe ${p.ip} ${p.port} ${p.sni} is missing`);
     return {
       scanId: x.scan_id as string,
       scanStartedAt: iso(x.started_at),
       record: x.verdict as VerdictRecord,
       facts: (x.facts ?? null) as DomainFacts | null,
+      probes,
     };
   }
 

@@ -178,6 +178,12 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
         );
         assert.deepEqual(new Set((b.probes as { ip: string }[]).map((p) => p.ip)), probed, d);
         assert.equal(b.history, undefined);
+        // Chains come back as the prober sent them: base64 DER (a SEQUENCE, 0x30), not as stored hashes.
+        for (const p of b.probes as { status: string; tls?: { chain: string[] } }[]) {
+          if (p.status !== "tls-ok") continue;
+          assert.ok(p.tls && p.tls.chain.length > 0);
+          for (const c of p.tls.chain) assert.equal(Buffer.from(c, "base64")[0], 0x30);
+        }
       }
       // Names are case-insensitive; a trailing dot is the same name.
       const upper = await app.inject("/v1/domains/TEST5.Testing.");
