@@ -4,18 +4,26 @@
  * and prints one JSON line of measurements on stdout.
  *
  *   node bench/dns/collect.ts --domains FILE --n N [--resolver 127.53.53.53:53]
- *        [--window 1000] [--concurrency 512] [--queries-out FILE]
+ *        [--window 1000] [--concurrency 256] [--transport udp|tcp|auto]
+ *        [--jit-warmup 1000] [--queries-out FILE]
  *
  * Facts are reduced to a small tally as they arrive and never retained, so the
  * process's memory reflects the resolver (cache capped) and the window.
  * --queries-out writes every distinct question asked ("name TYPE" lines, the
  * dnsperf input format), which is the query list the resolver ceiling is
- * measured with.
+ * measured with. Run with --expose-gc to also report the heap in use after a
+ * full collection at the end (`heapAfterGcMb`), beside the peak RSS.
  */
 import { createWriteStream, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { Lookup, RRType } from "@danesweep/dane";
-import { collectDomainFacts, type DnsQuerier, type RecordTypes, StubResolver } from "@danesweep/dns";
+import {
+  collectDomainFacts,
+  type DnsQuerier,
+  type RecordTypes,
+  StubResolver,
+  type TransportMode,
+} from "@danesweep/dns";
 
 const { values } = parseArgs({
   options: {
@@ -24,6 +32,8 @@ const { values } = parseArgs({
     resolver: { type: "string", default: "127.53.53.53:53" },
     window: { type: "string", default: "1000" },
     concurrency: { type: "string", default: "256" },
+    transport: { type: "string", default: "udp" },
+    "jit-warmup": { type: "string", default: "1000" },
     "queries-out": { type: "string" },
   },
 });
@@ -43,12 +53,30 @@ if (all.length < n) {
 }
 const domains = all.slice(0, n);
 
-const resolver = new StubResolver({
+const resolverOptions = {
   upstreams: [values.resolver],
   timeoutMs: 3000,
   retries: 2,
   perUpstreamConcurrency: Number(values.concurrency),
-});
+  transport: values.transport as TransportMode,
+};
+
+// JIT warm-up, untimed: the first domains through a throwaway resolver (its own
+// cache), so a short pass measures steady-state code, not compilation. A
+// scanner runs for hours; dnsperf has no warm-up to pay.
+const warmupN = Math.min(Number(values["jit-warmup"]), n);
+if (warmupN > 0) {
+  const w = new StubResolver(resolverOptions);
+  let i = 0;
+  const opts = { now: Date.now, resolverValidates: true };
+  const run = async () => {
+    while (i < warmupN) await collectDomainFacts(w, domains[i++]!, opts);
+  };
+  await Promise.all(Array.from({ length: Math.min(windowSize, warmupN) }, run));
+  await w.close();
+}
+
+const resolver = new StubResolver(resolverOptions);
 
 /** Records each distinct question for the dnsperf query list. */
 const seen = new Set<string>();
@@ -101,6 +129,9 @@ if (values["queries-out"]) {
 }
 
 const queries = st.udpSent + st.tcpSent;
+const gc = (globalThis as { gc?: () => void }).gc;
+gc?.();
+const heapAfterGcMb = gc ? Math.round(process.memoryUsage().heapUsed / 1048576) : undefined;
 console.log(
   JSON.stringify({
     n,
@@ -116,6 +147,9 @@ console.log(
     cpuMsPerDomain: Math.round(((cpu.user + cpu.system) / 1000 / n) * 1000) / 1000,
     cpuUtil: Math.round(((cpu.user + cpu.system) / 1000 / wallMs) * 100) / 100,
     peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+    heapAfterGcMb,
+    transport: values.transport,
+    jitWarmupDomains: warmupN,
     distinctQuestions: seen.size || undefined,
     tally,
   }),

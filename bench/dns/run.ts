@@ -2,13 +2,19 @@
  * DNS fact collection benchmark (a script, not a timed test).
  *
  *   node bench/dns/run.ts [--sizes 1000,10000,100000] [--domains FILE]
- *        [--resolver 127.53.53.53:53] [--window 1000] [--out FILE.json]
+ *        [--resolver 127.53.53.53:53] [--window 1000] [--concurrency 256]
+ *        [--transports udp,tcp] [--out FILE.json]
  *
  * For each N: a warm-up pass (fills Unbound's cache and records the distinct
- * questions asked), a measured pass in a fresh process (domains/s, queries/s,
- * CPU ms per domain, peak RSS), then the resolver's own ceiling for the same
- * question list with dnsperf (DO=1, list repeated to run >= ~5 s), and the
- * ratio of the two query rates. Target: ratio >= 0.7, RSS flat as N grows.
+ * questions asked), one measured pass per transport, each in a fresh process
+ * (domains/s, queries/s, CPU ms per domain, peak RSS, heap in use after a full
+ * GC), then the resolver's own ceiling for the same question list with
+ * dnsperf over UDP and over TCP (DO=1, list repeated to run >= ~5 s, the same
+ * concurrency: 4 sockets, --concurrency queries outstanding, as the stub's 4
+ * TCP connections and per-upstream limit), and the ratio of each pass's query
+ * rate to the higher of the two dnsperf rates. Target: ratio >= 0.7, RSS flat
+ * as N grows. The machine's load average is reported with the figures: on a
+ * shared machine both rates move with it.
  *
  * Domains: --domains, else the testbed's synthetic universe list
  * ($DANESWEEP_TESTBED_DIR/synth/domains.txt, written by test/testbed/bin/synth),
@@ -20,7 +26,7 @@
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -37,6 +43,7 @@ const { values } = parseArgs({
     resolver: { type: "string", default: "127.53.53.53:53" },
     window: { type: "string", default: "1000" },
     concurrency: { type: "string", default: "256" },
+    transports: { type: "string", default: "udp,tcp" },
     out: { type: "string" },
     "dnsperf-seconds": { type: "string", default: "5" },
   },
@@ -102,13 +109,17 @@ interface Pass {
   cpuMsPerDomain: number;
   cpuUtil: number;
   peakRssMb: number;
+  heapAfterGcMb?: number;
   timeouts: number;
   tally: unknown;
 }
 
-function collect(n: number, queriesOut?: string): Pass {
+function collect(n: number, transport: string, queriesOut?: string): Pass {
   const args = [
+    "--expose-gc",
     join(here, "collect.ts"),
+    "--transport",
+    transport,
     "--domains",
     domainsFile,
     "--n",
@@ -133,6 +144,7 @@ function dnsperf(
   queryFile: string,
   lines: number,
   ratePerSec: number,
+  mode: "udp" | "tcp",
 ): { qps: number; lost: number; raw: string } {
   // Repeat the list so the run lasts about the configured seconds at the rate we saw.
   const seconds = Number(values["dnsperf-seconds"]);
@@ -157,6 +169,8 @@ function dnsperf(
       values.concurrency,
       "-t",
       "5",
+      "-m",
+      mode,
     ],
     { encoding: "utf8", maxBuffer: 1 << 24 },
   );
@@ -166,33 +180,46 @@ function dnsperf(
   return { qps, lost, raw };
 }
 
+const transports = values.transports.split(",").filter(Boolean);
+const load = () => loadavg().map((x) => Math.round(x * 100) / 100);
 const rows: Record<string, unknown>[] = [];
 try {
   for (const n of sizes) {
     const qfile = join(work, `queries-${n}.txt`);
     console.error(`bench/dns: N=${n}: warm-up pass`);
-    const warm = collect(n, qfile);
-    console.error(`bench/dns: N=${n}: measured pass`);
-    const m = collect(n);
-    const lines = readFileSync(qfile, "utf8").split("\n").filter(Boolean).length;
-    console.error(`bench/dns: N=${n}: dnsperf over ${lines} distinct questions`);
-    const dp = dnsperf(qfile, lines, m.queriesPerSec);
-    if (!Number.isFinite(dp.qps)) console.error(dp.raw);
-    rows.push({
-      n,
-      domainsPerSec: m.domainsPerSec,
-      queriesPerSec: m.queriesPerSec,
-      cpuMsPerDomain: m.cpuMsPerDomain,
-      cpuUtil: m.cpuUtil,
-      peakRssMb: m.peakRssMb,
-      timeouts: m.timeouts,
-      warmQueriesPerSec: warm.queriesPerSec,
-      questions: lines,
-      dnsperfQps: Math.round(dp.qps),
-      dnsperfLost: dp.lost,
-      ratio: Math.round((m.queriesPerSec / dp.qps) * 100) / 100,
-      tally: m.tally,
+    const warm = collect(n, transports[0]!, qfile);
+    const passes = transports.map((t) => {
+      console.error(`bench/dns: N=${n}: measured pass over ${t}`);
+      return collect(n, t);
     });
+    const lines = readFileSync(qfile, "utf8").split("\n").filter(Boolean).length;
+    console.error(`bench/dns: N=${n}: dnsperf (UDP, TCP) over ${lines} distinct questions`);
+    const rate = Math.max(...passes.map((m) => m.queriesPerSec));
+    const dpUdp = dnsperf(qfile, lines, rate, "udp");
+    const dpTcp = dnsperf(qfile, lines, rate, "tcp");
+    for (const dp of [dpUdp, dpTcp]) if (!Number.isFinite(dp.qps)) console.error(dp.raw);
+    const ceiling = Math.max(dpUdp.qps || 0, dpTcp.qps || 0);
+    for (const [i, m] of passes.entries()) {
+      rows.push({
+        n,
+        transport: transports[i],
+        domainsPerSec: m.domainsPerSec,
+        queriesPerSec: m.queriesPerSec,
+        cpuMsPerDomain: m.cpuMsPerDomain,
+        cpuUtil: m.cpuUtil,
+        peakRssMb: m.peakRssMb,
+        heapAfterGcMb: m.heapAfterGcMb,
+        timeouts: m.timeouts,
+        warmQueriesPerSec: warm.queriesPerSec,
+        questions: lines,
+        dnsperfUdpQps: Math.round(dpUdp.qps),
+        dnsperfTcpQps: Math.round(dpTcp.qps),
+        dnsperfLost: dpUdp.lost + dpTcp.lost,
+        ratio: Math.round((m.queriesPerSec / ceiling) * 100) / 100,
+        load1: load()[0],
+        tally: m.tally,
+      });
+    }
   }
 } finally {
   rmSync(work, { recursive: true, force: true });
@@ -200,13 +227,17 @@ try {
 
 const cols = [
   "n",
+  "transport",
   "domainsPerSec",
   "queriesPerSec",
   "cpuMsPerDomain",
   "peakRssMb",
-  "dnsperfQps",
+  "heapAfterGcMb",
+  "dnsperfUdpQps",
+  "dnsperfTcpQps",
   "ratio",
   "timeouts",
+  "load1",
 ];
 console.log(cols.join("\t"));
 for (const r of rows) console.log(cols.map((c) => String(r[c])).join("\t"));
@@ -218,6 +249,7 @@ const report = {
   resolver: values.resolver,
   list: listKind,
   concurrency: Number(values.concurrency),
+  loadAtEnd: load(),
   rows,
 };
 if (values.out) writeFileSync(values.out, JSON.stringify(report, null, 2) + "\n");

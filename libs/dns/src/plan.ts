@@ -55,22 +55,20 @@ class Collector {
     this.validates = validates;
   }
 
-  /** Queries and returns a private copy (the resolver shares cached Lookups). */
+  /** Queries; the resolver shares Lookups between callers, so a changed one is a copy. */
   async ask<K extends RRType>(qname: string, qtype: K): Promise<Lookup<RecordTypes[K]>> {
-    const l = { ...(await this.q.query(qname, qtype)) };
-    if (!this.validates) l.security = "indeterminate";
+    let l = await this.q.query(qname, qtype);
+    if (!this.validates && l.security !== "indeterminate") l = { ...l, security: "indeterminate" };
     if (l.limitHit) this.limits.add(l.limitHit);
     return l;
   }
 
   async addresses(name: string, qtype: "A" | "AAAA"): Promise<Lookup<string>> {
     const l = await this.ask(name, qtype);
-    if (l.records.length > MAX_ADDRESSES) {
-      l.records = l.records.slice(0, MAX_ADDRESSES);
-      l.limitHit = `addresses>${MAX_ADDRESSES}`;
-      this.limits.add(l.limitHit);
-    }
-    return l;
+    if (l.records.length <= MAX_ADDRESSES) return l;
+    const limitHit = `addresses>${MAX_ADDRESSES}`;
+    this.limits.add(limitHit);
+    return { ...l, records: l.records.slice(0, MAX_ADDRESSES), limitHit };
   }
 
   async host(name: string, preference: number, implicit: boolean, port: number): Promise<HostFacts> {

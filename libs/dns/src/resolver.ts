@@ -19,8 +19,11 @@
  * - REFUSED / FORMERR / NOTIMP / other rcodes: error of that kind, indeterminate.
  * An error is never reported as not-found or insecure. Identical questions in
  * flight share one query; answers (including negative ones, RFC 2308) are cached
- * for their TTL, up to `cacheMaxEntries` (least recently used evicted first). `close()` ends every pending query
- * with a "network" error.
+ * for their TTL, up to `cacheMaxEntries` (least recently used evicted first;
+ * recency counted in steps of a quarter of the cap, so hits on hot entries cost
+ * no reordering). Lookups are shared between callers (in-flight and cached
+ * ones): treat them as read-only. `close()` ends every pending query with a
+ * "network" error.
  *
  * The constructor throws DnsConfigError (code "no-upstreams" | "bad-upstream" | "bad-transport")
  * for a configuration that cannot work; validate with `parseUpstream` first to
@@ -122,8 +125,11 @@ interface Exchanged {
 }
 
 interface CacheEntry {
-  lookup: Lookup<unknown>;
+  /** The lookup as served from the cache (provenance.cached true); shared, read-only. */
+  view: Lookup<unknown>;
   expires: number;
+  /** Value of the recency clock when the entry last moved to the end of the order. */
+  stamp: number;
 }
 
 const NO_FLAGS = { aa: false, tc: false, rd: false, ra: false, ad: false, cd: false };
@@ -174,6 +180,8 @@ export class StubResolver implements DnsQuerier {
   private readonly random: () => number;
   private readonly trustAd: boolean;
   private readonly cache = new Map<string, CacheEntry>();
+  /** Recency clock: counts insertions and moves in `cache`. */
+  private stamp = 0;
   private readonly inflight = new Map<string, Promise<Lookup<unknown>>>();
   private readonly mode: TransportMode;
   private readonly counters: TransportCounters = newCounters();
@@ -226,11 +234,14 @@ export class StubResolver implements DnsQuerier {
       if (hit) {
         if (hit.expires > this.now()) {
           this.extra.cacheHits++;
-          // Least recently used goes first: move the hit to the end of the Map's order.
-          this.cache.delete(key);
-          this.cache.set(key, hit);
-          const l = hit.lookup as Lookup<RecordTypes[K]>;
-          return Promise.resolve(l.provenance ? { ...l, provenance: { ...l.provenance, cached: true } } : l);
+          // Least recently used goes first: move the hit to the end of the Map's
+          // order, unless it got there within the last quarter of the cache's turnover.
+          if (this.stamp - hit.stamp > this.cacheMax >> 2) {
+            this.cache.delete(key);
+            hit.stamp = ++this.stamp;
+            this.cache.set(key, hit);
+          }
+          return Promise.resolve(hit.view as Lookup<RecordTypes[K]>);
         }
         this.cache.delete(key);
       }
@@ -240,10 +251,8 @@ export class StubResolver implements DnsQuerier {
       this.extra.deduplicated++;
       return running as Promise<Lookup<RecordTypes[K]>>;
     }
-    const p = this.resolve(name, qtype).then((l) => {
-      this.inflight.delete(key);
-      return l;
-    });
+    // resolve() removes the entry when it settles (in `done`, before its promise resolves).
+    const p = this.resolve(name, qtype, undefined, false, key);
     this.inflight.set(key, p as Promise<Lookup<unknown>>);
     return p;
   }
@@ -401,6 +410,7 @@ export class StubResolver implements DnsQuerier {
     qtype: K,
     pin?: number,
     cd = false,
+    inflightKey?: string,
   ): Promise<Lookup<RecordTypes[K]>> {
     const t0 = performance.now();
     const ex = await this.exchange(qname, qtype, cd, pin);
@@ -419,6 +429,7 @@ export class StubResolver implements DnsQuerier {
       };
     };
     const done = (l: Lookup<RecordTypes[K]>, cacheTtl?: number): Lookup<RecordTypes[K]> => {
+      if (inflightKey !== undefined) this.inflight.delete(inflightKey);
       const tag = l.outcome === "error" ? `error:${l.error}` : l.outcome;
       this.outcomes[tag] = (this.outcomes[tag] ?? 0) + 1;
       if (!this.trustAd) l.security = "indeterminate";
@@ -430,7 +441,8 @@ export class StubResolver implements DnsQuerier {
           if (oldest === undefined) break;
           this.cache.delete(oldest);
         }
-        this.cache.set(key, { lookup: l as Lookup<unknown>, expires: this.now() + cacheTtl * 1000 });
+        const view = l.provenance ? { ...l, provenance: { ...l.provenance, cached: true } } : l;
+        this.cache.set(key, { view, expires: this.now() + cacheTtl * 1000, stamp: ++this.stamp });
       }
       return l;
     };
