@@ -17,6 +17,7 @@ import { ensureTestbed } from "./testbed.ts";
 const stateDir = process.env.DANESWEEP_TESTBED_DIR ?? "/var/tmp/danesweep-testbed";
 const now = () => Date.now();
 
+const TESTBED = "127.53.53.53:53";
 let resolver: StubResolver;
 let certB: Buffer;
 let right: string;
@@ -338,4 +339,46 @@ describe("the 24 seed domains: facts each case needs", () => {
       assert.equal(rec(h.tlsa[0])![0] === `3 0 1 ${right}`, n === 23);
     });
   }
+});
+
+describe("pipelined TCP (transport 'tcp') gives the same facts as UDP", () => {
+  test("the 24 seed domains and the first synthetic domains: identical facts but for provenance", async () => {
+    const names = Array.from({ length: 24 }, (_, i) => `test${i + 1}.testing`);
+    try {
+      const synth = readFileSync(`${stateDir}/synth/domains.txt`, "utf8").trim().split("\n");
+      names.push(...synth.slice(0, 200).map((l) => l.split(/\s+/)[0]!));
+    } catch {
+      // No synthetic universe generated: the seed domains alone.
+    }
+    const opts = { timeoutMs: 3000, retries: 1, cache: false };
+    const udp = new StubResolver({ upstreams: [TESTBED], ...opts, transport: "udp" });
+    const tcp = new StubResolver({ upstreams: [TESTBED], ...opts, transport: "tcp" });
+    // Provenance differs by design (transport, attempts, timing), TTLs count
+    // down in Unbound's cache between the two questions, and Unbound rotates
+    // RRset order (so MX host order too): compare the rest, sorted.
+    const canon = (v: unknown): unknown => {
+      if (Array.isArray(v))
+        return v.map(canon).sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
+      if (v && typeof v === "object") {
+        const o: Record<string, unknown> = {};
+        for (const [k, x] of Object.entries(v)) if (k !== "provenance" && k !== "ttl") o[k] = canon(x);
+        return o;
+      }
+      return v;
+    };
+    const strip = (f: DomainFacts) => canon({ ...f, collectedAt: "" });
+    const both = async (d: string) =>
+      Promise.all([
+        collectDomainFacts(udp, d, { now, resolverValidates: true }),
+        collectDomainFacts(tcp, d, { now, resolverValidates: true }),
+      ]);
+    const results = await Promise.all(names.map(both));
+    const tcpStats = tcp.stats();
+    await Promise.all([udp.close(), tcp.close()]);
+    for (const [i, [u, t]] of results.entries()) assert.deepEqual(strip(t), strip(u), names[i]);
+    const tcpProv = results.flatMap(([, t]) => [t.mx, ...t.hosts.map((h) => h.a)]);
+    assert.ok(tcpProv.every((l) => l.provenance === undefined || l.provenance.transport === "tcp"));
+    assert.equal(tcpStats.udpSent, 0);
+    assert.ok(tcpStats.tcpSent > 0);
+  });
 });
