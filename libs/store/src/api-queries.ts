@@ -222,37 +222,53 @@ export class ApiQueries {
    * "integrity" when a cited certificate is missing.
    */
   async latestVerdict(domain: string): Promise<LatestVerdict | undefined> {
+    const j = await this.latestVerdictJson(domain);
+    if (!j) return undefined;
+    const b = JSON.parse(j.json) as Omit<LatestVerdict, "record"> & { verdict: VerdictRecord };
+    return {
+      scanId: b.scanId,
+      scanStartedAt: b.scanStartedAt,
+      record: b.verdict,
+      facts: b.facts,
+      probes: b.probes,
+    };
+  }
+
+  /**
+   * The same as JSON text built by the database, `{ domain, scanId,
+   * scanStartedAt, verdict, facts, probes }` (what GET /v1/domains/{d}
+   * answers), so that the API passes it through without parsing it.
+   */
+  async latestVerdictJson(domain: string): Promise<{ scanId: string; json: string } | undefined> {
     const r = await this.#rows<Raw>(
       "latestVerdict",
-      sql`select l.scan_id, l.started_at, l.verdict, l.facts,
-                 (select coalesce(jsonb_agg(
-                           case when p.facts->'tls' is null then p.facts
-                                else jsonb_set(p.facts, '{tls,chain}', coalesce((
-                                  select jsonb_agg(coalesce(to_jsonb(replace(encode(c.der, 'base64'), E'\n', '')), 'null'::jsonb) order by h.ord)
-                                  from jsonb_array_elements_text(p.facts->'tls'->'chain') with ordinality h(sha, ord)
-                                  left join certificates c on c.sha256 = h.sha), '[]'::jsonb)) end
-                           order by p.ip, p.port, p.sni), '[]'::jsonb)
-                  from domain_probes dp join probes p
-                    on p.scan_id = dp.scan_id and p.ip = dp.ip and p.port = dp.port and p.sni = dp.sni
-                  where dp.scan_id = l.scan_id and dp.domain = l.domain) as probes
-          from (select r.scan_id, r.domain, s.started_at, r.verdict, r.facts
-                from domain_results r join scans s on s.id = r.scan_id
-                where r.domain = ${domain} and r.verdict is not null
-                order by s.started_at desc, s.id desc limit 1) l`,
+      sql`select x.scan_id, x.missing, json_build_object(
+                   'domain', x.domain, 'scanId', x.scan_id,
+                   'scanStartedAt', to_char(x.started_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                   'verdict', x.verdict, 'facts', x.facts, 'probes', x.probes)::text as body
+          from (
+            select l.*, jsonb_path_exists(l.probes, '$[*].tls.chain[*] ? (@ == null)') as missing
+            from (
+              select r.scan_id, r.domain, s.started_at, r.verdict, r.facts,
+                     (select coalesce(jsonb_agg(
+                               case when p.facts->'tls' is null then p.facts
+                                    else jsonb_set(p.facts, '{tls,chain}', coalesce((
+                                      select jsonb_agg(coalesce(to_jsonb(replace(encode(c.der, 'base64'), chr(10), '')), 'null'::jsonb) order by h.ord)
+                                      from jsonb_array_elements_text(p.facts->'tls'->'chain') with ordinality h(sha, ord)
+                                      left join certificates c on c.sha256 = h.sha), '[]'::jsonb)) end
+                               order by p.ip, p.port, p.sni), '[]'::jsonb)
+                      from domain_probes dp join probes p
+                        on p.scan_id = dp.scan_id and p.ip = dp.ip and p.port = dp.port and p.sni = dp.sni
+                      where dp.scan_id = r.scan_id and dp.domain = r.domain) as probes
+              from domain_results r join scans s on s.id = r.scan_id
+              where r.domain = ${domain} and r.verdict is not null
+              order by s.started_at desc, s.id desc limit 1) l) x`,
     );
     const x = r[0];
     if (!x) return undefined;
-    const probes = (x.probes ?? []) as ProbeFacts[];
-    for (const p of probes)
-      if (p.tls?.chain.some((c) => c === null))
-        throw new StoreError("integrity", `a certificate of probe ${p.ip} ${p.port} ${p.sni} is missing`);
-    return {
-      scanId: x.scan_id as string,
-      scanStartedAt: iso(x.started_at),
-      record: x.verdict as VerdictRecord,
-      facts: (x.facts ?? null) as DomainFacts | null,
-      probes,
-    };
+    if (x.missing === true)
+      throw new StoreError("integrity", `a certificate of a probe cited by ${domain}'s verdict is missing`);
+    return { scanId: x.scan_id as string, json: x.body as string };
   }
 
   /** Every verdict of the domain, oldest scan first (at most `limit`, the most recent ones). */
@@ -349,28 +365,26 @@ export class ApiQueries {
     let query: SQL;
     if (opts.by === undefined) {
       query = sql`select scan_id, scan_started_at, scan_state, null as grp, dane_state, action, security, domains
-                  from adoption_by_scan ${where([])}`;
+                  from adoption_by_scan ${where([])}
+                  order by scan_started_at asc, scan_id asc, dane_state, action, security`;
     } else {
+      // One pass over the rows: the grouped counts are materialised (so that no filter on the
+      // computed provider is pushed down to every row), then the top groups picked from them.
       const view = opts.by === "tld" ? sql`adoption_by_tld` : sql`adoption_by_provider`;
       const col = opts.by === "tld" ? sql`tld` : sql`provider`;
-      let groups: string[];
-      if (opts.group !== undefined) groups = [opts.group];
-      else {
-        const g = await this.#rows<{ grp: string }>(
-          "adoption groups",
-          sql`select ${col} as grp from ${view} ${where([sql`${col} is not null`])}
-              group by ${col} order by sum(domains) desc, ${col} asc limit ${opts.top}`,
-        );
-        groups = g.map((x) => x.grp);
-      }
-      if (groups.length === 0) return [];
-      query = sql`select scan_id, scan_started_at, scan_state, ${col} as grp, dane_state, action, security, domains
-                  from ${view} ${where([sql`${col} = any(${sql.param(groups)}::text[])`])}`;
+      const inner = opts.by === "tld" && opts.group !== undefined ? [sql`tld = ${opts.group}`] : [];
+      const pick =
+        opts.group !== undefined
+          ? sql`select ${opts.group}::text as grp`
+          : sql`select grp from g where grp is not null group by grp order by sum(domains) desc, grp asc limit ${opts.top}`;
+      query = sql`with g as materialized (
+                    select scan_id, scan_started_at, scan_state, ${col} as grp, dane_state, action, security, domains
+                    from ${view} ${where(inner)}),
+                  top as (${pick})
+                  select g.* from g join top on top.grp = g.grp
+                  order by scan_started_at asc, scan_id asc, grp asc, dane_state, action, security`;
     }
-    const r = await this.#rows<Raw>(
-      "adoption",
-      sql`${query} order by scan_started_at asc, scan_id asc, grp asc nulls first, dane_state, action, security`,
-    );
+    const r = await this.#rows<Raw>("adoption", query);
     return r.map((x) => ({
       scanId: x.scan_id as string,
       scanStartedAt: iso(x.scan_started_at),
