@@ -11,10 +11,11 @@
  * process's memory reflects the resolver (cache capped) and the window.
  * --queries-out writes every distinct question asked ("name TYPE" lines, the
  * dnsperf input format), which is the query list the resolver ceiling is
- * measured with. Run with --expose-gc to also report the heap in use after a
- * full collection at the end (`heapAfterGcMb`), beside the peak RSS.
+ * measured with. The list is read in chunks, never whole. Run with --expose-gc
+ * to also report the heap in use after a full collection at the end, the
+ * resolver's cache still full (`heapAfterGcMb`), beside the peak RSS.
  */
-import { createWriteStream, readFileSync } from "node:fs";
+import { closeSync, createWriteStream, openSync, readSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { Lookup, RRType } from "@danesweep/dane";
 import {
@@ -43,15 +44,40 @@ if (!values.domains || !values.n) {
 }
 const n = Number(values.n);
 const windowSize = Number(values.window);
-const all = readFileSync(values.domains, "utf8")
-  .split("\n")
-  .map((l) => l.trim().split(/\s+/)[0] ?? "")
-  .filter((d) => d && !d.startsWith("#"));
-if (all.length < n) {
-  console.error(`collect: the list has ${all.length} domains, ${n} asked`);
-  process.exit(2);
+
+/**
+ * The list's domains in order (first field of each line, "#" comments and
+ * blank lines skipped), read 64 KiB at a time so the driver's memory does not
+ * grow with N; undefined at the end of the file.
+ */
+function domainReader(path: string): () => string | undefined {
+  const fd = openSync(path, "r");
+  const buf = Buffer.allocUnsafe(1 << 16);
+  let carry = "";
+  let lines: string[] = [];
+  let i = 0;
+  let eof = false;
+  return () => {
+    for (;;) {
+      while (i < lines.length) {
+        const d = lines[i++]!.trim().split(/\s+/)[0] ?? "";
+        if (d && !d.startsWith("#")) return d;
+      }
+      if (eof) return undefined;
+      const got = readSync(fd, buf, 0, buf.length, null);
+      if (got === 0) {
+        eof = true;
+        closeSync(fd);
+        lines = [carry];
+        carry = "";
+      } else {
+        lines = (carry + buf.toString("latin1", 0, got)).split("\n");
+        carry = lines.pop()!;
+      }
+      i = 0;
+    }
+  };
 }
-const domains = all.slice(0, n);
 
 const resolverOptions = {
   upstreams: [values.resolver],
@@ -67,10 +93,13 @@ const resolverOptions = {
 const warmupN = Math.min(Number(values["jit-warmup"]), n);
 if (warmupN > 0) {
   const w = new StubResolver(resolverOptions);
+  const nextWarm = domainReader(values.domains);
   let i = 0;
   const opts = { now: Date.now, resolverValidates: true };
   const run = async () => {
-    while (i < warmupN) await collectDomainFacts(w, domains[i++]!, opts);
+    for (let d = nextWarm(); d !== undefined && i++ < warmupN; d = nextWarm()) {
+      await collectDomainFacts(w, d, opts);
+    }
   };
   await Promise.all(Array.from({ length: Math.min(windowSize, warmupN) }, run));
   await w.close();
@@ -97,10 +126,14 @@ const bump = (k: string) => {
 
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
-let next = 0;
+const nextDomain = domainReader(values.domains);
+let taken = 0;
 async function worker(): Promise<void> {
-  while (next < domains.length) {
-    const d = domains[next++]!;
+  for (;;) {
+    if (taken >= n) return;
+    const d = nextDomain();
+    if (d === undefined) return;
+    taken++;
     const f = await collectDomainFacts(querier, d, { now: Date.now, resolverValidates: true });
     bump(f.mx.outcome === "error" ? `error:${f.mx.error}` : `${f.mx.outcome}:${f.mx.security}`);
     tally.hosts += f.hosts.length;
@@ -116,11 +149,19 @@ async function worker(): Promise<void> {
     }
   }
 }
-await Promise.all(Array.from({ length: Math.min(windowSize, domains.length) }, () => worker()));
+await Promise.all(Array.from({ length: Math.min(windowSize, n) }, () => worker()));
 const wallMs = performance.now() - t0;
 const cpu = process.cpuUsage(cpu0);
 const st = resolver.stats();
+// Live heap with the resolver's cache still full, after a full collection.
+const gc = (globalThis as { gc?: () => void }).gc;
+gc?.();
+const heapAfterGcMb = gc ? Math.round(process.memoryUsage().heapUsed / 1048576) : undefined;
 await resolver.close();
+if (taken < n) {
+  console.error(`collect: the list has ${taken} domains, ${n} asked`);
+  process.exit(2);
+}
 
 if (values["queries-out"]) {
   const out = createWriteStream(values["queries-out"]);
@@ -129,9 +170,6 @@ if (values["queries-out"]) {
 }
 
 const queries = st.udpSent + st.tcpSent;
-const gc = (globalThis as { gc?: () => void }).gc;
-gc?.();
-const heapAfterGcMb = gc ? Math.round(process.memoryUsage().heapUsed / 1048576) : undefined;
 console.log(
   JSON.stringify({
     n,
