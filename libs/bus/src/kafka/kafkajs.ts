@@ -145,9 +145,23 @@ export class KafkaJsBus implements Bus {
           })),
         });
       }
-      const md = await admin.fetchTopicMetadata({ topics: [...wanted.keys()] });
-      const leaderless = md.topics.filter((t) => t.partitions.some((p) => p.leader < 0)).map((t) => t.name);
-      if (leaderless.length > 0) throw new Error(`partitions without a leader: ${leaderless.join(", ")}`);
+      // Leaders may still be elected (a loaded machine): wait, bounded.
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        let leaderless: string[];
+        try {
+          const md = await admin.fetchTopicMetadata({ topics: [...wanted.keys()] });
+          leaderless = md.topics
+            .filter((t) => t.partitions.length === 0 || t.partitions.some((p) => p.leader < 0))
+            .map((t) => t.name);
+        } catch (e) {
+          if (Date.now() > deadline) throw e;
+          leaderless = ["(metadata)"];
+        }
+        if (leaderless.length === 0) break;
+        if (Date.now() > deadline) throw new Error(`partitions without a leader: ${leaderless.join(", ")}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
     } catch (e) {
       throw new KafkaBusError("topic-setup-failed", [...wanted.keys()].join(", "), e);
     }
