@@ -320,6 +320,39 @@ export async function runService<F extends Fields>(spec: ServiceSpec<F>, o: RunO
     return renderMetrics(fams);
   };
 
+  // Handler outcomes other than ack are logged (retries at most once a second per topic, with a count).
+  const retryNotes = new Map<string, { at: number; n: number }>();
+  const reportingRetries =
+    (topic: string, handler: (m: IncomingMessage) => Promise<HandlerOutcome>) =>
+    async (m: IncomingMessage): Promise<HandlerOutcome> => {
+      const out = await handler(m);
+      if (out.kind === "retry") {
+        const note = retryNotes.get(topic) ?? { at: 0, n: 0 };
+        note.n++;
+        const t = Date.now();
+        if (t - note.at >= 1000) {
+          log.warn("handler retry", {
+            topic,
+            key: m.key,
+            reason: out.reason,
+            attempt: m.deliveryAttempt,
+            retriesSinceLast: note.n,
+          });
+          note.at = t;
+          note.n = 0;
+        }
+        retryNotes.set(topic, note);
+      } else if (out.kind === "dead-letter") {
+        log.warn("dead-lettered", {
+          topic,
+          key: m.key,
+          reason: out.reason,
+          detail: out.detail.slice(0, 300),
+        });
+      }
+      return out;
+    };
+
   let code = 0;
   try {
     try {
@@ -365,7 +398,7 @@ export async function runService<F extends Fields>(spec: ServiceSpec<F>, o: RunO
       retryStart,
       consume: async (opts, handler) => {
         const sub = await retryStart(`join ${opts.group} on ${opts.topic}`, () =>
-          theBus.consume({ maxAttempts: config.maxAttempts, ...opts }, handler),
+          theBus.consume({ maxAttempts: config.maxAttempts, ...opts }, reportingRetries(opts.topic, handler)),
         );
         subs.push(sub);
         log.info("consuming", { topic: opts.topic, group: opts.group, concurrency: opts.concurrency ?? 1 });

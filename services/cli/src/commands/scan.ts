@@ -179,7 +179,7 @@ function checkReadable(file: string): void {
   }
 }
 
-function loadOptOut(file: string | undefined): OptOutList | undefined {
+export function loadOptOut(file: string | undefined): OptOutList | undefined {
   if (file === undefined) return undefined;
   let text: string;
   try {
@@ -200,7 +200,7 @@ function loadOptOut(file: string | undefined): OptOutList | undefined {
   return list;
 }
 
-function skipMessage(l: SeedLine, why: SeedSkip): string | undefined {
+export function skipMessage(l: SeedLine, why: SeedSkip): string | undefined {
   const where =
     l.source === "argv" ? `argument ${l.line}` : `${l.source === "-" ? "stdin" : l.source}:${l.line}`;
   const shown = l.text.length > 80 ? `${l.text.slice(0, 77)}...` : l.text;

@@ -1,0 +1,330 @@
+/**
+ * `danesweep scan --kafka BROKERS --database URL`: runs a scan on a
+ * deployment. This process is the seeder (libs/pipeline seedDomains onto
+ * Kafka, scan record in the deployment's PostgreSQL); the resolver, prober and
+ * aggregator services do the rest. It follows the scan in PostgreSQL
+ * (ScanFollower: verdicts in judged order, per-state counts) until every
+ * seeded domain is judged, and prints exactly what the embedded run prints:
+ * the same verdict formats, progress line, summary and exit codes.
+ *
+ * DNS and probing options (--resolver, --per-ip-rate, --allow-private...)
+ * belong to the services' own configuration on a deployment; here they are
+ * only recorded with the scan.
+ *
+ * Outcomes: 0 finished; 130 interrupted (Ctrl-C: seeding stops, the
+ * deployment finishes what was seeded; resume with --resume ID); 1 when the
+ * store or Kafka cannot be reached, or when messages of the scan were
+ * dead-lettered and the rest stopped moving (those domains are listed);
+ * 2 usage. Dead letters of the scan are printed as they appear (read from the
+ * `.dlq` topics by a consumer group of this scan). With no progress for a
+ * minute and no dead letters, a note says so and the follow goes on (services
+ * restarting, or not running).
+ */
+import { createWriteStream } from "node:fs";
+import {
+  type Bus,
+  deadLetterTopic,
+  type IncomingMessage,
+  readDeadLetter,
+  type Subscription,
+  TOPICS,
+} from "@danesweep/bus";
+import { createKafkaBus } from "@danesweep/bus/kafka";
+import {
+  pipelineTopics,
+  republishPending,
+  ScanFollower,
+  type SeedStats,
+  seedDomains,
+} from "@danesweep/pipeline";
+import { newScanId, type Store } from "@danesweep/store";
+import { UsageError } from "../args.ts";
+import { EXIT } from "../exit-codes.ts";
+import { readInputs } from "../input.ts";
+import type { Io } from "../main.ts";
+import { formatter, Summary } from "../output.ts";
+import { ProgressLine, renderProgress } from "../progress.ts";
+import { describeStore, openConfiguredStore } from "../store-options.ts";
+import { loadOptOut, type parseScanArgs, type ScanParameters, skipMessage } from "./scan.ts";
+
+/** Partitions of the topics when this command has to create them (as `danesweep topics`). */
+export const DEFAULT_PARTITIONS = 12;
+
+type Parsed = ReturnType<typeof parseScanArgs>;
+
+function scanOf(value: string): string | undefined {
+  try {
+    const v = JSON.parse(value) as { scan?: unknown };
+    return typeof v?.scan === "string" ? v.scan : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function errText(e: unknown): string {
+  const m = (e as Error)?.message ?? String(e);
+  const cause = (e as { cause?: unknown })?.cause;
+  return cause instanceof Error && !m.includes(cause.message) ? `${m} (${cause.message})` : m;
+}
+
+export async function executeKafkaScan(
+  parsed: Parsed,
+  io: Io & { stdin?: NodeJS.ReadableStream },
+): Promise<{ code: number; scanId?: string }> {
+  const err = (s: string) => io.stderr.write(s);
+  const kafka = parsed.kafka;
+  if (!kafka) throw new UsageError("--kafka missing");
+  let store: Store;
+  try {
+    store = await openConfiguredStore(parsed.store);
+  } catch (e) {
+    err(`danesweep: cannot open the store (${describeStore(parsed.store)}): ${(e as Error).message}\n`);
+    return { code: EXIT.failure };
+  }
+  const bus = createKafkaBus({
+    brokers: kafka.brokers,
+    client: kafka.client,
+    clientId: "danesweep-cli",
+    onError: () => {},
+  } as Parameters<typeof createKafkaBus>[0]);
+  try {
+    let params = parsed.params;
+    let scanId: string;
+    if (parsed.resume !== undefined) {
+      const scan = await store.getScanRow(parsed.resume);
+      if (!scan) {
+        err(
+          `danesweep: no scan "${parsed.resume}" in ${describeStore(parsed.store)} (see: danesweep scans)\n`,
+        );
+        return { code: EXIT.usage };
+      }
+      if (scan.state === "finished") {
+        err(`danesweep: scan ${scan.id} already finished; nothing to resume\n`);
+        return { code: EXIT.usage, scanId: scan.id };
+      }
+      params = scan.parameters as ScanParameters;
+      scanId = scan.id;
+    } else {
+      if (params.inputs.args.length === 0 && params.inputs.files.length === 0) {
+        throw new UsageError("no domains given: name them, or use -f FILE, or - for standard input");
+      }
+      scanId = newScanId(new Date());
+    }
+    const optOut = loadOptOut(params.optOutFile);
+    try {
+      await bus.ensureTopics(pipelineTopics(DEFAULT_PARTITIONS));
+    } catch (e) {
+      err(`danesweep: cannot reach Kafka at ${kafka.brokers.join(",")}: ${errText(e)}\n`);
+      return { code: EXIT.failure };
+    }
+    if (parsed.resume !== undefined) await store.resumeScan(scanId);
+    else
+      await store.createScan({
+        id: scanId,
+        parameters: { ...params, kafka: { brokers: kafka.brokers, client: kafka.client } },
+        startedAt: new Date().toISOString(),
+      });
+    return await follow(store, bus, scanId, params, parsed, io, optOut);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err(`danesweep scan: ${e.message}\n`);
+      return { code: EXIT.usage };
+    }
+    throw e;
+  } finally {
+    await bus.close().catch(() => {});
+    await store.close();
+  }
+}
+
+async function follow(
+  store: Store,
+  bus: Bus,
+  scanId: string,
+  params: ScanParameters,
+  parsed: Parsed,
+  io: Io & { stdin?: NodeJS.ReadableStream },
+  optOut: ReturnType<typeof loadOptOut>,
+): Promise<{ code: number; scanId: string }> {
+  const err = (s: string) => io.stderr.write(s);
+  const out = parsed.out;
+  const kafka = parsed.kafka!;
+  const sink: NodeJS.WritableStream = out.output ? createWriteStream(out.output) : io.stdout;
+  const fmt = formatter(out.format);
+  const summary = new Summary();
+  const write = async (s: string) => {
+    if (s === "") return;
+    if (!sink.write(s)) await new Promise((r) => sink.once("drain", r));
+  };
+  await write(fmt.header());
+
+  const controller = new AbortController();
+  const onSignal = () => {
+    if (!controller.signal.aborted) {
+      err("\ndanesweep: interrupted; the deployment finishes what was seeded; saving progress...\n");
+      controller.abort();
+    }
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  // Dead letters of this scan, from the .dlq topics (in the background: seeding does not wait for the group joins).
+  let deadLetters = 0;
+  const watchers: Subscription[] = [];
+  const onDead = async (m: IncomingMessage) => {
+    if (scanOf(m.value) === scanId) {
+      deadLetters++;
+      const info = readDeadLetter(m.headers);
+      err(
+        `danesweep: message dead-lettered on ${m.topic.replace(/\.dlq$/, "")} (key ${m.key}): ${info.reason ?? "unknown"}: ${info.detail ?? ""}\n`,
+      );
+    }
+    return { kind: "ack" } as const;
+  };
+  const watching = Promise.all(
+    Object.values(TOPICS).map((t) =>
+      bus
+        .consume({ topic: deadLetterTopic(t), group: `danesweep-cli.${scanId}` }, onDead)
+        .then((s) => watchers.push(s))
+        .catch(() => {}),
+    ),
+  );
+
+  let seed: SeedStats = { read: 0, seeded: 0, invalid: 0, optedOut: 0, duplicates: 0 };
+  let republished = 0;
+  let inputDone = false;
+  let probes = { wanted: 0, done: 0 };
+  let lastStoreError = 0;
+  const follower = new ScanFollower({
+    store,
+    scan: scanId,
+    signal: controller.signal,
+    inputDone: () => inputDone,
+    deadLetters: () => deadLetters,
+    onVerdict: async (r) => {
+      summary.add(r);
+      await write(fmt.row(r, scanId));
+    },
+    onStall: (idleMs) =>
+      err(
+        `\ndanesweep: no progress for ${Math.round(idleMs / 1000)}s; are the resolver, prober and aggregator services running against ${kafka.brokers.join(",")}? (still following; Ctrl-C to stop)\n`,
+      ),
+    onStoreError: (e) => {
+      const t = Date.now();
+      if (t - lastStoreError < 10_000) return;
+      lastStoreError = t;
+      err(`\ndanesweep: store error while following (retrying): ${errText(e)}\n`);
+    },
+  });
+  const started = Date.now();
+  const counts = () => ({
+    seeded: Math.max(seed.seeded + republished, follower.counts.total),
+    resolved: follower.counts.resolved + follower.counts.judged,
+    probesDone: probes.done,
+    probesWanted: probes.wanted,
+    judged: follower.delivered,
+    inputDone,
+  });
+  const progress = new ProgressLine(io.stderr as NodeJS.WriteStream, counts, Date.now);
+  const probeTimer = (io.stderr as NodeJS.WriteStream).isTTY
+    ? setInterval(() => {
+        store.probeProgress(scanId).then(
+          (p) => {
+            probes = p;
+          },
+          () => {},
+        );
+      }, 1000)
+    : undefined;
+  probeTimer?.unref();
+  if (!out.quiet) {
+    err(`danesweep: scan ${scanId} (${describeStore(parsed.store)}; Kafka ${kafka.brokers.join(",")})\n`);
+    progress.start();
+  }
+  const following = follower.run();
+  let result: Awaited<typeof following>;
+  let seedError: unknown;
+  try {
+    try {
+      if (parsed.resume !== undefined) republished = await republishPending(store, bus, scanId);
+      const input =
+        parsed.resume !== undefined
+          ? readInputs({
+              args: params.inputs.args.filter((a) => a !== "-"),
+              files: params.inputs.files.filter((f) => f !== "-"),
+              stdin: process.stdin,
+            })
+          : readInputs({ ...params.inputs, stdin: (io.stdin ?? process.stdin) as NodeJS.ReadStream });
+      seed = await seedDomains(input, {
+        store,
+        bus,
+        scan: scanId,
+        signal: controller.signal,
+        ...(optOut ? { optOut } : {}),
+        onSkip: (l, why) => {
+          const m = skipMessage(l, why);
+          if (m) err(m);
+        },
+        onBatch: (s) => {
+          seed = s;
+        },
+      });
+      inputDone = !controller.signal.aborted;
+    } catch (e) {
+      seedError = e;
+      controller.abort();
+    }
+    result = await following;
+    probes = await store.probeProgress(scanId).catch(() => probes);
+  } finally {
+    if (probeTimer) clearInterval(probeTimer);
+    progress.stop();
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await watching;
+    await Promise.all(watchers.map((w) => w.close().catch(() => {})));
+    if (out.output) await new Promise<void>((r) => (sink as NodeJS.WritableStream).end(r));
+  }
+  const nowIso = new Date().toISOString();
+  const elapsed = Date.now() - started;
+  const tail = () =>
+    !out.quiet &&
+    err(
+      summary.render() +
+        `  ${renderProgress({ ...counts(), inputDone: true }, elapsed)}\n` +
+        (seed.invalid ? `  invalid names skipped: ${seed.invalid}\n` : "") +
+        (seed.duplicates ? `  duplicate names skipped: ${seed.duplicates}\n` : "") +
+        (seed.optedOut ? `  opted-out domains skipped: ${seed.optedOut}\n` : ""),
+    );
+  const resumeHint = `danesweep scan --resume ${scanId} --kafka ${kafka.brokers.join(",")} --database ${
+    "url" in parsed.store ? parsed.store.url : ""
+  }`;
+  if (seedError !== undefined) {
+    await store.markInterrupted(scanId, nowIso).catch(() => {});
+    tail();
+    err(`danesweep: seeding scan ${scanId} failed: ${errText(seedError)}\n  resume with:\n  ${resumeHint}\n`);
+    return { code: EXIT.failure, scanId };
+  }
+  if (result.state === "interrupted") {
+    await store.markInterrupted(scanId, nowIso).catch(() => {});
+    tail();
+    err(`danesweep: scan ${scanId} interrupted; resume with:\n  ${resumeHint}\n`);
+    return { code: EXIT.interrupted, scanId };
+  }
+  if (result.state === "stuck") {
+    await store.finishScan(scanId, nowIso, "failed");
+    tail();
+    err(
+      `danesweep: scan ${scanId} failed: ${result.stuck.length}${result.stuck.length === 100 ? "+" : ""} domains could not be judged ` +
+        `(${deadLetters} messages dead-lettered), e.g. ${result.stuck
+          .slice(0, 5)
+          .map((s) => s.domain)
+          .join(", ")}\n`,
+    );
+    return { code: EXIT.failure, scanId };
+  }
+  await store.finishScan(scanId, nowIso, "finished");
+  tail();
+  if (!out.quiet) err(`danesweep: scan ${scanId} finished in ${(elapsed / 1000).toFixed(1)}s\n`);
+  return { code: EXIT.ok, scanId };
+}
