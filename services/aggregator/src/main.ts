@@ -31,12 +31,6 @@ export const fields = {
     default: 8,
     doc: "handlers at once per input topic",
   },
-  batch: {
-    env: "DANESWEEP_JUDGE_BATCH",
-    schema: Type.Integer({ minimum: 1, maximum: 10_000 }),
-    default: 200,
-    doc: "verdicts per store batch",
-  },
 };
 
 export const aggregatorService: ServiceSpec<typeof fields> = {
@@ -55,7 +49,6 @@ export const aggregatorService: ServiceSpec<typeof fields> = {
       probeMode: c.probeMode,
       now: () => Date.now(),
       counters,
-      batch: c.batch,
       publishVerdicts: true,
     };
     await ctx.consume(
