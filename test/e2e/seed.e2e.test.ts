@@ -41,7 +41,7 @@ describe("the 24 seed cases through the real test universe", { timeout: 300_000 
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   test("jsonl on the embedded default (PGlite); the domains' own A is never contacted", async () => {
-    const trap = testbedState().neverContactRecord;
+    const trap = testbedState().smtp.neverContactRecord;
     const trapped = () =>
       existsSync(trap) ? readFileSync(trap, "utf8").split("\n").filter(Boolean).length : 0;
     const before = trapped();

@@ -25,8 +25,7 @@ import type { PendingDomain, Store } from "@danesweep/store";
 import { VerdictFollower } from "./follow.ts";
 import { republishPending, type SeedLine, type SeedSkip, type SeedStats, seedDomains } from "./seed.ts";
 import {
-  aggregateFactsHandler,
-  aggregateProbeHandler,
+  aggregateHandlers,
   newCounters,
   type ProbeMode,
   pipelineTopics,
@@ -117,7 +116,7 @@ export class EmbeddedPipeline {
     const d = this.#deps;
     const bus = new MemoryBus({
       partitions: o.bus?.partitions ?? 32,
-      queueCapacity: o.bus?.queueCapacity ?? 2048,
+      queueCapacity: o.bus?.queueCapacity ?? 512,
     });
     const follower = new VerdictFollower(d.store, o.scan, o.onVerdict);
     this.#follower = follower;
@@ -213,7 +212,7 @@ export async function startStages(
   counters: StageCounters,
 ): Promise<{ close(): Promise<void> }[]> {
   await bus.ensureTopics(pipelineTopics(32));
-  const agg = { bus, store: d.store, probeMode: s.probeMode, now: d.now, counters };
+  const agg = aggregateHandlers({ bus, store: d.store, probeMode: s.probeMode, now: d.now, counters });
   return [
     await bus.consume(
       { topic: TOPICS.domains, group: "resolver", concurrency: s.resolveConcurrency },
@@ -234,11 +233,11 @@ export async function startStages(
     ),
     await bus.consume(
       { topic: TOPICS.dnsFacts, group: "aggregator", concurrency: s.aggregateConcurrency },
-      aggregateFactsHandler(agg),
+      agg.facts,
     ),
     await bus.consume(
       { topic: TOPICS.probeResults, group: "aggregator", concurrency: s.aggregateConcurrency },
-      aggregateProbeHandler(agg),
+      agg.probe,
     ),
   ];
 }

@@ -1,3 +1,4 @@
+export * from "./batch.ts";
 export * from "./deployment.ts";
 export * from "./embedded.ts";
 export * from "./follow.ts";

@@ -44,6 +44,7 @@ import {
 import { collectDomainFacts, type DnsQuerier } from "@danesweep/dns";
 import type { Prober } from "@danesweep/probe";
 import type { Store } from "@danesweep/store";
+import { type BatchOptions, MicroBatcher } from "./batch.ts";
 
 export type ProbeMode = "all" | "dane";
 
@@ -68,20 +69,69 @@ export interface ResolveStageDeps {
   port: number;
   now: () => number;
   counters?: StageCounters;
+  batch?: BatchOptions;
 }
+
+/** Store batching defaults: up to 200 rows per statement, at most 10 ms of added latency. */
+export const DEFAULT_BATCH: BatchOptions = { maxItems: 200, maxDelayMs: 10 };
 
 const retry = (e: unknown): HandlerOutcome => ({
   kind: "retry",
   reason: (e as { code?: string })?.code ?? (e as Error)?.name ?? "error",
 });
 
+type ScanItem<T> = { scan: string } & T;
+
+/** Groups batch items by scan (a batch may mix scans on a shared deployment). */
+async function perScan<T, O>(
+  items: ScanItem<T>[],
+  fn: (scan: string, items: ScanItem<T>[]) => Promise<Map<ScanItem<T>, O>>,
+): Promise<O[]> {
+  const byScan = new Map<string, ScanItem<T>[]>();
+  for (const it of items) {
+    let l = byScan.get(it.scan);
+    if (!l) byScan.set(it.scan, (l = []));
+    l.push(it);
+  }
+  const out = new Map<ScanItem<T>, O>();
+  for (const [scan, list] of byScan) for (const [k, v] of await fn(scan, list)) out.set(k, v);
+  return items.map((it) => out.get(it) as O);
+}
+
 /** resolve: [domains] -> facts, waits -> [probe-requests], [dns-facts]. */
 export function resolveHandler(d: ResolveStageDeps) {
+  const opts = d.batch ?? DEFAULT_BATCH;
+  const reader = new MicroBatcher<ScanItem<{ domain: string }>, DomainFacts | undefined>(
+    (items) =>
+      perScan(items, async (scan, list) => {
+        const found = await d.store.getFactsMany(
+          scan,
+          list.map((i) => i.domain),
+        );
+        return new Map(list.map((i) => [i, found.get(i.domain)]));
+      }),
+    opts,
+  );
+  const writer = new MicroBatcher<ScanItem<{ facts: DomainFacts; keys: ProbeKey[] }>, void>(
+    (items) =>
+      perScan(items, async (scan, list) => {
+        await d.store.upsertFacts(
+          scan,
+          list.map((i) => i.facts),
+        );
+        await d.store.addProbeWaits(
+          scan,
+          list.map((i) => ({ domain: i.facts.domain, keys: i.keys })),
+        );
+        return new Map(list.map((i) => [i, undefined]));
+      }),
+    opts,
+  );
   return envelopeHandler("domain", async (env) => {
     const scan = env.scan;
     const domain = env.body.domain;
     try {
-      let facts = await d.store.getFacts(scan, domain);
+      let facts = await reader.submit({ scan, domain });
       if (!facts) {
         facts = await collectDomainFacts(d.resolver, domain, {
           port: d.port,
@@ -91,8 +141,8 @@ export function resolveHandler(d: ResolveStageDeps) {
       }
       const targets = probeTargets(facts, { probeMode: d.probeMode });
       const keys = uniqueKeys(targets);
-      await d.store.upsertFacts(scan, [facts]);
-      await d.store.addProbeWaits(scan, [{ domain: facts.domain, keys }]);
+      // Facts and waits are durable before any request is published (the join's invariant).
+      await writer.submit({ scan, facts, keys });
       const mxHostOf = new Map(targets.map((t) => [probeKeyString(t), t.mxHost]));
       await d.bus.publish([
         ...keys.map((k) =>
@@ -129,24 +179,58 @@ export interface ProbeStageDeps {
   store: Store;
   prober: Prober;
   counters?: StageCounters;
+  batch?: BatchOptions;
 }
 
 /** probe: [probe-requests] -> one probe per (scan, ip, port, SNI) -> [probe-results]. */
 export function probeHandler(d: ProbeStageDeps) {
+  const opts = d.batch ?? DEFAULT_BATCH;
+  const reader = new MicroBatcher<ScanItem<{ key: ProbeKey }>, ProbeFacts | undefined>(
+    (items) =>
+      perScan(items, async (scan, list) => {
+        const found = new Map(
+          (
+            await d.store.getProbes(
+              scan,
+              list.map((i) => i.key),
+            )
+          ).map((p) => [probeKeyString(p), p]),
+        );
+        return new Map(list.map((i) => [i, found.get(probeKeyString(i.key))]));
+      }),
+    opts,
+  );
+  const writer = new MicroBatcher<ScanItem<{ facts: ProbeFacts }>, void>(
+    (items) =>
+      perScan(items, async (scan, list) => {
+        await d.store.upsertProbes(
+          scan,
+          list.map((i) => i.facts),
+        );
+        return new Map(list.map((i) => [i, undefined]));
+      }),
+    opts,
+  );
   return envelopeHandler("probe-request", async (env) => {
     const scan = env.scan;
     const key = { ip: env.body.ip, port: env.body.port, sni: env.body.sni };
     try {
-      let facts = await d.store.getProbe(scan, key);
+      let facts = await reader.submit({ scan, key });
       if (facts) {
         if (d.counters) d.counters.probesReused++;
       } else {
         facts = await d.prober.probe({ ...key, mxHost: env.body.mxHost });
-        await d.store.upsertProbe(scan, facts);
+        await writer.submit({ scan, facts });
         if (d.counters) d.counters.probed++;
       }
+      // Published on reuse too: a redelivered request may be the only trace of a
+      // probe whose result was stored but never announced (crash in between).
       await d.bus.publish([
-        envelopeMessage(TOPICS.probeResults, facts.ip, makeEnvelope("probe-result", scan, { facts })),
+        envelopeMessage(
+          TOPICS.probeResults,
+          probeKeyString(facts),
+          makeEnvelope("probe-result", scan, { facts }),
+        ),
       ]);
       return { kind: "ack" };
     } catch (e) {
@@ -161,27 +245,28 @@ export interface AggregateStageDeps {
   probeMode: ProbeMode;
   now: () => number;
   counters?: StageCounters;
-  /** Domains judged per store batch (default 200). */
-  batch?: number;
+  batch?: BatchOptions;
   /** Publish each verdict to [verdicts] for downstream consumers (off on the embedded default, where nothing reads it). */
   publishVerdicts?: boolean;
 }
 
-/** Judges the given ready domains and stores their verdicts (batched). */
+/** Judges the given ready domains of a scan and stores their verdicts (batched). */
 export async function judgeAndStore(d: AggregateStageDeps, scan: string, domains: string[]): Promise<void> {
-  const size = d.batch ?? 200;
+  const size = 500;
   for (let i = 0; i < domains.length; i += size) {
+    const chunk = domains.slice(i, i + size);
+    const facts = await d.store.getFactsMany(scan, chunk);
+    const waits = await d.store.probeWaitsOfMany(scan, chunk);
+    const keys = new Map<string, ProbeKey>();
+    for (const ks of waits.values()) for (const k of ks) keys.set(probeKeyString(k), k);
+    const probes = new Map<string, ProbeFacts>(
+      (await d.store.getProbes(scan, [...keys.values()])).map((p) => [probeKeyString(p), p]),
+    );
     const records: VerdictRecord[] = [];
-    for (const domain of domains.slice(i, i + size)) {
-      const facts: DomainFacts | undefined = await d.store.getFacts(scan, domain);
-      if (!facts) continue;
-      const keys = await d.store.probeWaitsOf(scan, domain);
-      const probes = new Map<string, ProbeFacts>(
-        (await d.store.getProbes(scan, keys)).map((p) => [probeKeyString(p), p]),
-      );
-      records.push(
-        judge(facts, (k) => probes.get(probeKeyString(k)), { now: d.now(), probeMode: d.probeMode }),
-      );
+    for (const domain of chunk) {
+      const f = facts.get(domain);
+      if (!f) continue;
+      records.push(judge(f, (k) => probes.get(probeKeyString(k)), { now: d.now(), probeMode: d.probeMode }));
     }
     if (records.length === 0) continue;
     await d.store.upsertVerdicts(scan, records);
@@ -197,31 +282,61 @@ export async function judgeAndStore(d: AggregateStageDeps, scan: string, domains
   }
 }
 
-/** aggregate, on [dns-facts]: judge the domain if every probe it waits for is stored. */
-export function aggregateFactsHandler(d: AggregateStageDeps) {
-  return envelopeHandler("dns-facts", async (env) => {
-    try {
-      const ready = await d.store.readyToJudge(env.scan, { domains: [env.body.facts.domain] });
-      await judgeAndStore(d, env.scan, ready);
-      return { kind: "ack" };
-    } catch (e) {
-      return retry(e);
-    }
-  });
+/**
+ * The aggregator's two handlers, sharing one judging lane: on [dns-facts], the
+ * domain is judged if every probe it waits for is stored; on [probe-results],
+ * every domain that probe completed is judged. Both batch their checks.
+ */
+export function aggregateHandlers(d: AggregateStageDeps) {
+  const opts = d.batch ?? DEFAULT_BATCH;
+  const byDomain = new MicroBatcher<ScanItem<{ domain: string }>, void>(
+    (items) =>
+      perScan(items, async (scan, list) => {
+        const ready = await d.store.readyToJudge(scan, { domains: [...new Set(list.map((i) => i.domain))] });
+        await judgeAndStore(d, scan, ready);
+        return new Map(list.map((i) => [i, undefined]));
+      }),
+    opts,
+  );
+  const byProbe = new MicroBatcher<ScanItem<{ key: ProbeKey }>, void>(
+    (items) =>
+      perScan(items, async (scan, list) => {
+        const keys = new Map(list.map((i) => [probeKeyString(i.key), i.key]));
+        const ready = await d.store.readyToJudge(scan, { probes: [...keys.values()] });
+        await judgeAndStore(d, scan, ready);
+        return new Map(list.map((i) => [i, undefined]));
+      }),
+    opts,
+  );
+  return {
+    facts: envelopeHandler("dns-facts", async (env) => {
+      try {
+        await byDomain.submit({ scan: env.scan, domain: env.body.facts.domain });
+        return { kind: "ack" };
+      } catch (e) {
+        return retry(e);
+      }
+    }),
+    probe: envelopeHandler("probe-result", async (env) => {
+      const f = env.body.facts;
+      try {
+        await byProbe.submit({ scan: env.scan, key: { ip: f.ip, port: f.port, sni: f.sni } });
+        return { kind: "ack" };
+      } catch (e) {
+        return retry(e);
+      }
+    }),
+  };
 }
 
-/** aggregate, on [probe-results]: judge every domain this probe completed. */
+/** aggregate, on [dns-facts] (see aggregateHandlers). */
+export function aggregateFactsHandler(d: AggregateStageDeps) {
+  return aggregateHandlers(d).facts;
+}
+
+/** aggregate, on [probe-results] (see aggregateHandlers). */
 export function aggregateProbeHandler(d: AggregateStageDeps) {
-  return envelopeHandler("probe-result", async (env) => {
-    const f = env.body.facts;
-    try {
-      const ready = await d.store.readyToJudge(env.scan, { probe: { ip: f.ip, port: f.port, sni: f.sni } });
-      await judgeAndStore(d, env.scan, ready);
-      return { kind: "ack" };
-    } catch (e) {
-      return retry(e);
-    }
-  });
+  return aggregateHandlers(d).probe;
 }
 
 /** The topics of the pipeline with their partition counts. */

@@ -448,6 +448,18 @@ export class Store {
           unique.map((r) => r.domain),
           "judged",
         );
+        // A judged domain waits for nothing: the join state holds only domains
+        // in flight, so readyToJudge stays cheap however large the scan.
+        for (const chunk of chunks(unique, 1))
+          await tx.delete(probeWaits).where(
+            and(
+              eq(probeWaits.scanId, scanId),
+              inArray(
+                probeWaits.domain,
+                chunk.map((r) => r.domain),
+              ),
+            ),
+          );
       }),
     );
   }
@@ -471,7 +483,8 @@ export class Store {
   // ---------------------------------------------------------------- the aggregator's join state
 
   /**
-   * Records which probes each resolved domain waits for (batch, idempotent).
+   * Records which probes each resolved domain waits for (batch, idempotent);
+   * upsertVerdicts removes a domain's waits once it is judged.
    * Written before the probe requests are published, so that whichever of
    * "facts stored" and "probe stored" happens last finds the other.
    */
@@ -506,13 +519,20 @@ export class Store {
    * that have facts stored, are not judged yet, and whose every awaited probe
    * is stored: the ones the aggregator can judge now.
    */
-  async readyToJudge(scanId: string, among: { domains: string[] } | { probe: ProbeKey }): Promise<string[]> {
-    if ("domains" in among && among.domains.length === 0) return [];
+  async readyToJudge(
+    scanId: string,
+    among: { domains: string[] } | { probe: ProbeKey } | { probes: ProbeKey[] },
+  ): Promise<string[]> {
+    const keys = "probe" in among ? [among.probe] : "probes" in among ? among.probes : [];
+    if ("domains" in among ? among.domains.length === 0 : keys.length === 0) return [];
     const candidates =
       "domains" in among
         ? sql`select unnest(${sql.param(among.domains)}::text[]) as domain`
-        : sql`select w.domain from probe_waits w where w.scan_id = ${scanId} and w.ip = ${among.probe.ip}
-              and w.port = ${among.probe.port} and w.sni = ${among.probe.sni}`;
+        : sql`select distinct w.domain from probe_waits w
+              join unnest(${sql.param(keys.map((k) => k.ip))}::text[], ${sql.param(keys.map((k) => k.port))}::integer[],
+                          ${sql.param(keys.map((k) => k.sni))}::text[]) as k(ip, port, sni)
+                on w.ip = k.ip and w.port = k.port and w.sni = k.sni
+              where w.scan_id = ${scanId}`;
     const r = await this.#run("readyToJudge", () =>
       rows<{ domain: string }>(
         this.db,
@@ -525,6 +545,42 @@ export class Store {
       ),
     );
     return r.map((x) => x.domain);
+  }
+
+  /** The stored DNS facts of several domains of a scan (those without facts are absent). */
+  async getFactsMany(scanId: string, domains: string[]): Promise<Map<string, DomainFacts>> {
+    if (domains.length === 0) return new Map();
+    const r = await this.#run("getFactsMany", () =>
+      this.db
+        .select({ domain: domainResults.domain, facts: domainResults.facts })
+        .from(domainResults)
+        .where(
+          and(
+            eq(domainResults.scanId, scanId),
+            inArray(domainResults.domain, domains),
+            isNotNull(domainResults.facts),
+          ),
+        ),
+    );
+    return new Map(r.map((x) => [x.domain, x.facts as DomainFacts]));
+  }
+
+  /** The probe keys each of several domains waits for. */
+  async probeWaitsOfMany(scanId: string, domains: string[]): Promise<Map<string, ProbeKey[]>> {
+    const out = new Map<string, ProbeKey[]>();
+    if (domains.length === 0) return out;
+    const r = await this.#run("probeWaitsOfMany", () =>
+      this.db
+        .select({ domain: probeWaits.domain, ip: probeWaits.ip, port: probeWaits.port, sni: probeWaits.sni })
+        .from(probeWaits)
+        .where(and(eq(probeWaits.scanId, scanId), inArray(probeWaits.domain, domains))),
+    );
+    for (const x of r) {
+      let l = out.get(x.domain);
+      if (!l) out.set(x.domain, (l = []));
+      l.push({ ip: x.ip, port: x.port, sni: x.sni });
+    }
+    return out;
   }
 
   /** Distinct probes the scan's resolved domains wait for, and how many of them are stored. */

@@ -94,4 +94,7 @@ test("verdictsSince pages in first-stored order; judging again keeps the positio
     ["a.example"],
   );
   assert.deepEqual(await store.domainStateCounts(scan), { seeded: 0, resolved: 0, judged: 3, total: 3 });
+  // Judged domains wait for nothing any more: the join state keeps only domains in flight.
+  assert.deepEqual(await store.probeWaitsOf(scan, "a.example"), []);
+  assert.deepEqual(await store.probeProgress(scan), { wanted: 0, done: 5 });
 });

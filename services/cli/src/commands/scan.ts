@@ -400,7 +400,7 @@ async function runWithOutput(
         port: params.port,
         resolveConcurrency: params.concurrency,
         probeConcurrency: params.probeConcurrency,
-        aggregateConcurrency: 4,
+        aggregateConcurrency: 256,
       },
       signal: controller.signal,
       onVerdict: async (r) => {
