@@ -84,6 +84,7 @@ export class ScanFollower {
         // Verdicts stored between the drain and the count are delivered before finishing.
         if (inputDone && this.counts.judged >= this.counts.total) {
           await this.#follower.drain();
+          await this.#follower.reconcile();
           return done("finished");
         }
       } catch (e) {

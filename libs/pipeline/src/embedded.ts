@@ -191,6 +191,8 @@ export class EmbeddedPipeline {
         new Promise((r) => setTimeout(r, state === "interrupted" ? 3000 : 30_000).unref()),
       ]);
       await drain().catch(() => {});
+      // Verdicts committed out of judged_seq order (concurrent writers) are delivered here.
+      await follower.reconcile().catch(() => {});
     }
     return {
       state,

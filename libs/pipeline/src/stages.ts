@@ -256,9 +256,16 @@ export async function judgeAndStore(d: AggregateStageDeps, scan: string, domains
   for (let i = 0; i < domains.length; i += size) {
     const chunk = domains.slice(i, i + size);
     const facts = await d.store.getFactsMany(scan, chunk);
-    const waits = await d.store.probeWaitsOfMany(scan, chunk);
+    // The probes a domain needs come from its facts (as the resolver computed its waits), not from
+    // probe_waits: another judge of the same domain (a second aggregator instance, or the other
+    // lane) may have judged it and removed its waits meanwhile.
+    const needs = new Map<string, ProbeKey[]>();
     const keys = new Map<string, ProbeKey>();
-    for (const ks of waits.values()) for (const k of ks) keys.set(probeKeyString(k), k);
+    for (const [domain, f] of facts) {
+      const ks = uniqueKeys(probeTargets(f, { probeMode: d.probeMode }));
+      needs.set(domain, ks);
+      for (const k of ks) keys.set(probeKeyString(k), k);
+    }
     const probes = new Map<string, ProbeFacts>(
       (await d.store.getProbes(scan, [...keys.values()])).map((p) => [probeKeyString(p), p]),
     );
@@ -266,6 +273,8 @@ export async function judgeAndStore(d: AggregateStageDeps, scan: string, domains
     for (const domain of chunk) {
       const f = facts.get(domain);
       if (!f) continue;
+      // Never judge a domain with a probe missing (it would read "not probed"); its probe's result judges it.
+      if (!(needs.get(domain) ?? []).every((k) => probes.has(probeKeyString(k)))) continue;
       records.push(judge(f, (k) => probes.get(probeKeyString(k)), { now: d.now(), probeMode: d.probeMode }));
     }
     if (records.length === 0) continue;
