@@ -70,7 +70,11 @@ before(async () => {
   databaseUrl = await postgres.freshDatabase();
   dep = new Deployment({ brokers: kafka.bootstrap, databaseUrl, logDir: join(dir, "logs") });
   await dep.startAll();
+  crash = dep.crash();
+  crash.catch(() => {});
 });
+
+let crash: Promise<never>;
 
 after(async () => {
   if (dep) {
@@ -99,8 +103,13 @@ async function scanWithFault(at: number, fault: () => Promise<void>): Promise<st
   await waitForProgress(databaseUrl, run.scanId, N, at);
   await fault();
   const timer = setTimeout(() => run.child.kill("SIGINT"), SCAN_TIMEOUT);
-  const r = await run.done;
-  clearTimeout(timer);
+  let r: Awaited<typeof run.done>;
+  try {
+    r = await Promise.race([run.done, crash]);
+  } finally {
+    clearTimeout(timer);
+    if (run.child.exitCode === null) run.child.kill("SIGKILL");
+  }
   assert.equal(r.code, 0, `scan exit ${r.code}\n${r.stderr.slice(-3000)}\n${dep.tails()}`);
   await checkScan(databaseUrl, scan, domains, r.stdout);
   failed = false;

@@ -202,7 +202,11 @@ export class Worker {
     );
   }
 
+  /** True once the test itself signalled this worker. */
+  signalled = false;
+
   kill(signal: NodeJS.Signals): void {
+    this.signalled = true;
     this.child.kill(signal);
   }
 
@@ -250,6 +254,12 @@ export function testEnv(o: DeploymentOptions, groupPrefix: string): Record<strin
   };
 }
 
+/** Workers still running when the test process exits are killed (no orphans after a failed run). */
+const running = new Set<Worker>();
+process.on("exit", () => {
+  for (const w of running) w.child.kill("SIGKILL");
+});
+
 export class Deployment {
   readonly o: DeploymentOptions;
   readonly groupPrefix = `t${randomBytes(4).toString("hex")}`;
@@ -270,7 +280,30 @@ export class Deployment {
       args,
     );
     this.workers.push(w);
+    running.add(w);
+    void w.exited.then(() => {
+      running.delete(w);
+      if (!w.signalled) this.#crashed(w);
+    });
     return w;
+  }
+
+  #onCrash: ((w: Worker) => void)[] = [];
+  #crashed(w: Worker): void {
+    for (const f of this.#onCrash) f(w);
+  }
+
+  /** Rejects as soon as a worker exits without the test having signalled it. */
+  crash(): Promise<never> {
+    return new Promise((_, reject) =>
+      this.#onCrash.push((w) =>
+        reject(
+          new Error(
+            `${w.name} exited unexpectedly (exit ${w.child.exitCode ?? w.child.signalCode}):\n${w.tail(30)}`,
+          ),
+        ),
+      ),
+    );
   }
 
   /** One resolver, prober and aggregator, ready. */

@@ -75,6 +75,9 @@ async function openPostgres(url: string, max: number): Promise<DbHandle> {
   const pool = new pg.Pool({ connectionString: url, max });
   // An idle client losing its connection must not crash the process; the next query reports it.
   pool.on("error", () => {});
+  // Nor a client checked out (inside a transaction, between two queries) when the server goes away
+  // (restart, failover): the query in flight or the next one fails with "unavailable" instead.
+  pool.on("connect", (client) => client.on("error", () => {}));
   try {
     const c = await pool.connect();
     c.release();
