@@ -75,3 +75,22 @@ function port(v: string, p: string | undefined): number {
   if (n < 1 || n > 65535) throw new UsageError(`--resolver port must be 1-65535, got "${v}"`);
   return n;
 }
+
+/**
+ * Runs a command's option parser: a UsageError is printed with the command's
+ * help on stderr and becomes exit code 2; anything else propagates.
+ */
+export function parseOrUsage<T>(
+  cmd: string,
+  help: string,
+  stderr: NodeJS.WritableStream,
+  fn: () => T,
+): { ok: true; value: T } | { ok: false; code: number } {
+  try {
+    return { ok: true, value: fn() };
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    stderr.write(`danesweep ${cmd}: ${e.message}\n${help}`);
+    return { ok: false, code: 2 };
+  }
+}

@@ -2,7 +2,7 @@
  * `danesweep scans`: the scans in the store, newest first, with their state
  * and counts by action and DANE state.
  */
-import { intOption, parse, UsageError } from "../args.ts";
+import { intOption, parse, parseOrUsage } from "../args.ts";
 import { EXIT } from "../exit-codes.ts";
 import type { Io } from "../main.ts";
 import { openConfiguredStore, STORE_OPTIONS, storeConfig } from "../store-options.ts";
@@ -26,16 +26,9 @@ function options(argv: string[]) {
 }
 
 export async function run(argv: string[], io: Io): Promise<number> {
-  let o: ReturnType<typeof options>;
-  try {
-    o = options(argv);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      io.stderr.write(`danesweep scans: ${e.message}\n${HELP}`);
-      return EXIT.usage;
-    }
-    throw e;
-  }
+  const p = parseOrUsage("scans", HELP, io.stderr, () => options(argv));
+  if (!p.ok) return p.code;
+  const o = p.value;
   const { v, limit, cfg } = o;
   if (v.help) {
     io.stdout.write(HELP);

@@ -6,7 +6,7 @@
  */
 import type { VerdictRecord } from "@danesweep/dane";
 import { normalizeDomain } from "@danesweep/dns";
-import { intOption, parse, UsageError } from "../args.ts";
+import { intOption, parse, parseOrUsage, UsageError } from "../args.ts";
 import { EXIT } from "../exit-codes.ts";
 import type { Io } from "../main.ts";
 import { describeStore, openConfiguredStore, STORE_OPTIONS, storeConfig } from "../store-options.ts";
@@ -61,16 +61,9 @@ function options(argv: string[]) {
 }
 
 export async function run(argv: string[], io: Io): Promise<number> {
-  let o: ReturnType<typeof options>;
-  try {
-    o = options(argv);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      io.stderr.write(`danesweep show: ${e.message}\n${HELP}`);
-      return EXIT.usage;
-    }
-    throw e;
-  }
+  const p = parseOrUsage("show", HELP, io.stderr, () => options(argv));
+  if (!p.ok) return p.code;
+  const o = p.value;
   const { parsed, v, limit, cfg } = o;
   if (v.help) {
     io.stdout.write(HELP);

@@ -10,7 +10,7 @@
  */
 import { createToken } from "@danesweep/api";
 import { ApiQueries, TOKEN_SCOPES, type TokenScope } from "@danesweep/store";
-import { parse, UsageError } from "../args.ts";
+import { parse, parseOrUsage, UsageError } from "../args.ts";
 import { EXIT } from "../exit-codes.ts";
 import type { Io } from "../main.ts";
 import { openConfiguredStore, STORE_OPTIONS, storeConfig } from "../store-options.ts";
@@ -55,16 +55,9 @@ function options(argv: string[]) {
 }
 
 export async function run(argv: string[], io: Io): Promise<number> {
-  let o: ReturnType<typeof options>;
-  try {
-    o = options(argv);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      io.stderr.write(`danesweep token: ${e.message}\n${HELP}`);
-      return EXIT.usage;
-    }
-    throw e;
-  }
+  const p = parseOrUsage("token", HELP, io.stderr, () => options(argv));
+  if (!p.ok) return p.code;
+  const o = p.value;
   if (o.help) {
     io.stdout.write(HELP);
     return EXIT.ok;
