@@ -12,6 +12,7 @@
  * /metrics every second).
  *
  * Usage: node bench/pipeline/run.ts [SIZES]   e.g. 2000,10000 (default)
+ * BENCH_PARTITIONS=N sets the topics' partitions (default 12, the services' default).
  * Needs the testbed (started if down) and generates the synthetic universe
  * when it holds fewer than max(SIZES) domains. Prints a Markdown report on
  * stdout; progress on stderr.
@@ -130,7 +131,6 @@ async function lagOf(ports: number[]): Promise<Record<string, number>> {
 const base = pgBase();
 const all = synthDomains(Math.max(...sizes));
 const work = mkdtempSync(join(tmpdir(), "danesweep-bench-pipeline-"));
-const kafka = privateKafka("bench", 59392);
 const rows: Row[] = [];
 const lagTables: string[] = [];
 try {
@@ -143,8 +143,8 @@ try {
         .map((d) => d.domain)
         .join("\n")}\n`,
     );
-    const add = (mode: string, wallS: number, verdicts: number, lat: number[]) =>
-      rows.push({
+    const add = (mode: string, wallS: number, verdicts: number, lat: number[]) => {
+      const row = {
         n,
         mode,
         wallS,
@@ -153,7 +153,10 @@ try {
         p50: percentile(lat, 50),
         p90: percentile(lat, 90),
         p99: percentile(lat, 99),
-      });
+      };
+      rows.push(row);
+      console.error(`bench/pipeline: ${JSON.stringify(row)}`);
+    };
 
     console.error(`bench/pipeline: ${n} domains, embedded (PGlite)`);
     const emb = runEmbedded(file, ["--data", join(work, `pglite-${n}`)]);
@@ -166,12 +169,18 @@ try {
     await db1.drop();
 
     console.error(`bench/pipeline: ${n} domains, services on Kafka + PostgreSQL`);
+    // A fresh broker per N: no earlier run's messages (whose scans are in dropped databases) are replayed.
+    const kafka = privateKafka("bench", 59392);
     const db2 = await freshDb(base);
     const dep = new Deployment({
       brokers: kafka.bootstrap,
       databaseUrl: db2.url,
       logDir: join(work, `logs-${n}`),
-      env: { DANESWEEP_LOG_PROBES: "false", DANESWEEP_KAFKA_SESSION_TIMEOUT_MS: "10000" },
+      env: {
+        DANESWEEP_LOG_PROBES: "false",
+        DANESWEEP_KAFKA_SESSION_TIMEOUT_MS: "10000",
+        DANESWEEP_PARTITIONS: process.env.BENCH_PARTITIONS ?? "12",
+      },
     });
     await dep.startAll();
     const ports = dep.workers.map((w) =>
@@ -199,6 +208,7 @@ try {
       await latencies(db2.url),
     );
     await dep.stop();
+    kafka.down();
     await db2.drop();
     const topics = [...new Set(samples.flatMap((s) => Object.keys(s.lag)))].sort();
     const step = Math.max(1, Math.ceil(samples.length / 15));
@@ -212,7 +222,6 @@ try {
     );
   }
 } finally {
-  kafka.down();
   rmSync(work, { recursive: true, force: true });
 }
 
