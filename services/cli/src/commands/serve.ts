@@ -13,8 +13,9 @@
  */
 import { buildApp, listen, type StartScan } from "@danesweep/api";
 import { ApiQueries, openDatabase, openStore, Store } from "@danesweep/store";
-import { intOption, parse, UsageError } from "../args.ts";
+import { enumOption, intOption, parse, UsageError } from "../args.ts";
 import { EXIT } from "../exit-codes.ts";
+import { kafkaStartScan } from "../kafka-start-scan.ts";
 import type { Io } from "../main.ts";
 import { describeStore, STORE_OPTIONS, storeConfig } from "../store-options.ts";
 
@@ -30,6 +31,9 @@ const HELP = `usage: danesweep serve [--host ADDR] [--port N] [--data DIR | --da
   --rate-per-token N      requests per minute per token (default 3000)
   --trust-proxy           take the client address from X-Forwarded-For
   --log                   log requests (JSON lines on stderr)
+  --kafka BROKERS         enable POST /v1/scans: seed scans onto this deployment's Kafka
+                          (needs --database URL; the services do the scanning)
+  --kafka-client NAME     platformatic (default) | kafkajs
 `;
 
 export interface ServeDeps {
@@ -52,6 +56,8 @@ function options(argv: string[]) {
     "rate-per-token": { type: "string" },
     "trust-proxy": { type: "boolean" },
     log: { type: "boolean" },
+    kafka: { type: "string" },
+    "kafka-client": { type: "string" },
     help: { type: "boolean", short: "h" },
   });
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
@@ -65,11 +71,31 @@ function options(argv: string[]) {
     if (!/^postgres(ql)?:\/\//.test(writer))
       throw new UsageError(`--writer-database must be a postgres:// URL, got "${writer}"`);
   }
+  const kafka =
+    v.kafka === undefined
+      ? undefined
+      : {
+          brokers: v.kafka
+            .split(",")
+            .map((b) => b.trim())
+            .filter(Boolean),
+          client: enumOption(
+            "kafka-client",
+            v["kafka-client"],
+            ["platformatic", "kafkajs"] as const,
+            "platformatic",
+          ),
+        };
+  if (kafka && kafka.brokers.length === 0)
+    throw new UsageError("--kafka needs at least one broker (host:port)");
+  if (kafka && !("url" in cfg))
+    throw new UsageError("--kafka needs --database URL (the deployment's PostgreSQL)");
   const host = v.host ?? "127.0.0.1";
   if (!/^[0-9A-Za-z.:_-]{1,255}$/.test(host)) throw new UsageError(`--host is not an address, got "${host}"`);
   return {
     v,
     cfg,
+    kafka,
     writer,
     host,
     port: intOption("port", v.port, 8080, 0, 65535),
@@ -113,7 +139,8 @@ export async function run(argv: string[], io: Io, deps: ServeDeps = {}): Promise
       io.stderr.write(`danesweep serve: cannot open ${describeStore(o.cfg)}: ${(e as Error).message}\n`);
       return EXIT.failure;
     }
-    const startScan = deps.makeStartScan?.(writer);
+    const makeStartScan = deps.makeStartScan ?? (o.kafka ? kafkaStartScan(o.kafka) : undefined);
+    const startScan = makeStartScan?.(writer);
     const app = buildApp({
       store: reader,
       auth: { readRequiresToken: o.v["read-token"] === true },
