@@ -26,10 +26,13 @@ if (!pick) {
   console.error(`run-tests: unknown group "${group}"; expected one of ${Object.keys(groups).join(", ")}`);
   process.exit(2);
 }
-const files = globSync(["libs/*/{src,test}/**/*.test.ts", "services/*/{src,test}/**/*.test.ts", "test/**/*.test.ts"], {
-  cwd: root,
-  exclude: (p) => p.includes("node_modules"),
-})
+const files = globSync(
+  ["libs/*/{src,test}/**/*.test.ts", "services/*/{src,test}/**/*.test.ts", "test/**/*.test.ts"],
+  {
+    cwd: root,
+    exclude: (p) => p.includes("node_modules"),
+  },
+)
   .filter(pick)
   .filter((f) => !only || f.includes(only))
   .sort();

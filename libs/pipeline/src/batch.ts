@@ -55,7 +55,7 @@ export class MicroBatcher<I, O> {
           if (out.length !== batch.length) {
             const e = new Error(`batch returned ${out.length} results for ${batch.length} items`);
             for (const p of batch) p.reject(e);
-          } else batch.forEach((p, i) => p.resolve(out[i]!));
+          } else for (const [i, p] of batch.entries()) p.resolve(out[i]!);
         },
         (e) => {
           for (const p of batch) p.reject(e);

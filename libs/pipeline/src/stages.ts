@@ -89,9 +89,9 @@ async function perScan<T, O>(
 ): Promise<O[]> {
   const byScan = new Map<string, ScanItem<T>[]>();
   for (const it of items) {
-    let l = byScan.get(it.scan);
-    if (!l) byScan.set(it.scan, (l = []));
-    l.push(it);
+    const l = byScan.get(it.scan);
+    if (l) l.push(it);
+    else byScan.set(it.scan, [it]);
   }
   const out = new Map<ScanItem<T>, O>();
   for (const [scan, list] of byScan) for (const [k, v] of await fn(scan, list)) out.set(k, v);

@@ -576,9 +576,10 @@ export class Store {
         .where(and(eq(probeWaits.scanId, scanId), inArray(probeWaits.domain, domains))),
     );
     for (const x of r) {
-      let l = out.get(x.domain);
-      if (!l) out.set(x.domain, (l = []));
-      l.push({ ip: x.ip, port: x.port, sni: x.sni });
+      const key = { ip: x.ip, port: x.port, sni: x.sni };
+      const l = out.get(x.domain);
+      if (l) l.push(key);
+      else out.set(x.domain, [key]);
     }
     return out;
   }
