@@ -23,6 +23,8 @@
  * Failures: a store error is retried (the bus redelivers); a message that
  * cannot be decoded is dead-lettered by envelopeHandler with the reason.
  */
+
+import { randomUUID } from "node:crypto";
 import {
   type Bus,
   encodeEnvelope,
@@ -180,6 +182,14 @@ export interface ProbeStageDeps {
   prober: Prober;
   counters?: StageCounters;
   batch?: BatchOptions;
+  /** Clock for probe claims (default Date.now). */
+  now?: () => number;
+  /** Identity of this prober instance in probe claims (default: random per handler). */
+  owner?: string;
+  /** A claim older than this is stale (its owner died): default 75 s, the prober's default deadline plus 15 s. */
+  claimTtlMs?: number;
+  /** How often a prober that lost the claim looks for the winner's result (default 250 ms). */
+  claimPollMs?: number;
 }
 
 /** probe: [probe-requests] -> one probe per (scan, ip, port, SNI) -> [probe-results]. */
@@ -211,6 +221,36 @@ export function probeHandler(d: ProbeStageDeps) {
       }),
     opts,
   );
+  const now = d.now ?? Date.now;
+  const owner = d.owner ?? `prober-${randomUUID()}`;
+  const ttl = d.claimTtlMs ?? 75_000;
+  const poll = d.claimPollMs ?? 250;
+  const claim = (scan: string, key: ProbeKey) => {
+    const t = now();
+    return d.store.claimProbe(scan, key, owner, new Date(t).toISOString(), new Date(t - ttl).toISOString());
+  };
+  // One probe per (scan, ip, port, SNI) across every prober instance: dial only
+  // under the claim; otherwise wait for the claimant's stored result (or take
+  // the claim over once it is stale).
+  const probeOnce = async (scan: string, key: ProbeKey, mxHost: string): Promise<ProbeFacts> => {
+    for (;;) {
+      if (await claim(scan, key)) {
+        const facts = await d.prober.probe({ ...key, mxHost });
+        await writer.submit({ scan, facts });
+        if (d.counters) d.counters.probed++;
+        return facts;
+      }
+      const deadline = now() + ttl;
+      while (now() < deadline) {
+        await new Promise((r) => setTimeout(r, poll));
+        const stored = await reader.submit({ scan, key });
+        if (stored) {
+          if (d.counters) d.counters.probesReused++;
+          return stored;
+        }
+      }
+    }
+  };
   return envelopeHandler("probe-request", async (env) => {
     const scan = env.scan;
     const key = { ip: env.body.ip, port: env.body.port, sni: env.body.sni };
@@ -219,9 +259,7 @@ export function probeHandler(d: ProbeStageDeps) {
       if (facts) {
         if (d.counters) d.counters.probesReused++;
       } else {
-        facts = await d.prober.probe({ ...key, mxHost: env.body.mxHost });
-        await writer.submit({ scan, facts });
-        if (d.counters) d.counters.probed++;
+        facts = await probeOnce(scan, key, env.body.mxHost);
       }
       // Published on reuse too: a redelivered request may be the only trace of a
       // probe whose result was stored but never announced (crash in between).

@@ -204,3 +204,27 @@ export const apiTokens = pgTable(
   },
   (t) => [check("api_tokens_scopes_check", sql`${t.scopes} <@ array[${inList(TOKEN_SCOPES)}]::text[]`)],
 );
+
+/**
+ * Who is probing an (ip, port, SNI) of a scan right now. Probe requests are
+ * keyed by IP, so one prober instance owns each IP; during a rebalance a
+ * request can reach a new owner while the old one is still mid-probe. The
+ * claim, taken before dialing, makes "one probe per (scan, ip, port, SNI)"
+ * hold across instances: the loser waits for the winner's stored result. A
+ * claim older than the probe deadline is stale and may be taken over (its
+ * owner died).
+ */
+export const probeClaims = pgTable(
+  "probe_claims",
+  {
+    scanId: text("scan_id")
+      .notNull()
+      .references(() => scans.id, { onDelete: "cascade" }),
+    ip: text("ip").notNull(),
+    port: integer("port").notNull(),
+    sni: text("sni").notNull(),
+    owner: text("owner").notNull(),
+    claimedAt: timestamp("claimed_at", { withTimezone: true, mode: "string" }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.scanId, t.ip, t.port, t.sni] })],
+);

@@ -504,6 +504,32 @@ export class Store {
     );
   }
 
+  /**
+   * Claims the probe of `key` for `owner` before dialing it. True when this
+   * owner now holds the claim: new, already its own, or taken over from a
+   * claim made before `staleBefore` (its owner died mid-probe). False when
+   * another live owner holds it: wait for that owner's stored probe.
+   */
+  async claimProbe(
+    scanId: string,
+    key: ProbeKey,
+    owner: string,
+    at: string,
+    staleBefore: string,
+  ): Promise<boolean> {
+    const r = await this.#run("claimProbe", () =>
+      rows<{ owner: string }>(
+        this.db,
+        sql`insert into probe_claims (scan_id, ip, port, sni, owner, claimed_at)
+            values (${scanId}, ${key.ip}, ${key.port}, ${key.sni}, ${owner}, ${at})
+            on conflict (scan_id, ip, port, sni) do update set owner = excluded.owner, claimed_at = excluded.claimed_at
+            where probe_claims.owner = excluded.owner or probe_claims.claimed_at < ${staleBefore}
+            returning owner`,
+      ),
+    );
+    return r.length === 1;
+  }
+
   /** The probe keys a domain waits for. */
   async probeWaitsOf(scanId: string, domain: string): Promise<ProbeKey[]> {
     return this.#run("probeWaitsOf", () =>

@@ -98,3 +98,16 @@ test("verdictsSince pages in first-stored order; judging again keeps the positio
   assert.deepEqual(await store.probeWaitsOf(scan, "a.example"), []);
   assert.deepEqual(await store.probeProgress(scan), { wanted: 0, done: 5 });
 });
+
+test("probe claims: one live owner per (scan, ip, port, SNI); a stale claim can be taken over", async () => {
+  const k = { ip: "127.0.0.99", port: 25, sni: "mx.claims.example" };
+  const t0 = "2026-01-01T00:00:00.000Z";
+  const stale = (iso: string) => new Date(Date.parse(iso) - 60_000).toISOString();
+  assert.equal(await store.claimProbe(scan, k, "A", t0, stale(t0)), true, "first claim wins");
+  assert.equal(await store.claimProbe(scan, k, "B", t0, stale(t0)), false, "a live claim is not taken");
+  assert.equal(await store.claimProbe(scan, k, "A", t0, stale(t0)), true, "the owner may claim again");
+  const later = "2026-01-01T00:01:30.000Z";
+  assert.equal(await store.claimProbe(scan, k, "B", later, stale(later)), true, "stale after the TTL: taken over");
+  assert.equal(await store.claimProbe(scan, k, "A", later, stale(later)), false, "the old owner lost it");
+  assert.equal(await store.claimProbe(scan, { ...k, sni: "other.example" }, "A", later, stale(later)), true);
+});

@@ -165,7 +165,8 @@ export const proberService: ServiceSpec<typeof fields> = {
       const counters = newCounters();
       await ctx.consume(
         { topic: TOPICS.probeRequests, group: ctx.group("prober"), concurrency: c.probeConcurrency },
-        probeHandler({ bus: ctx.bus, store: ctx.store, prober, counters }),
+        // A claim outlives the probe deadline by 15 s: after that its owner is taken as dead.
+        probeHandler({ bus: ctx.bus, store: ctx.store, prober, counters, claimTtlMs: c.deadlineMs + 15_000 }),
       );
       return {
         stop: () => prober.close(),

@@ -1,0 +1,80 @@
+/**
+ * One probe per (scan, ip, port, SNI) across prober instances: two probe
+ * stage shells with their own Prober (two "instances", as during a Kafka
+ * rebalance) get the same request at once; the SMTP server sees one
+ * connection, both acknowledge with the same stored facts.
+ */
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { envelopeMessage, type IncomingMessage, MemoryBus, makeEnvelope, TOPICS } from "@danesweep/bus";
+import { Prober } from "@danesweep/probe";
+import { openStore, type Store } from "@danesweep/store";
+import { type SmtpServerHandle, startSmtpServer } from "@danesweep/test-smtp";
+import { newCounters, probeHandler } from "../src/stages.ts";
+
+let store: Store;
+let server: SmtpServerHandle;
+const scan = "01TESTPROBECLAIMS000000000";
+
+before(async () => {
+  store = await openStore({ memory: true });
+  await store.createScan({ id: scan, parameters: {}, startedAt: new Date().toISOString() });
+  server = await startSmtpServer({ host: "127.0.0.1", port: 0, mode: "plain", bannerDelayMs: 300 });
+});
+after(async () => {
+  await server.close();
+  await store.close();
+});
+
+test("two prober instances, one request each for the same key: one dial", async () => {
+  const bus = new MemoryBus();
+  const mk = (owner: string) => {
+    const counters = newCounters();
+    const prober = new Prober({
+      allowPrivate: true,
+      ehloName: "claims.test.invalid",
+      perIpRate: 100,
+      perIpBurst: 100,
+    });
+    return {
+      counters,
+      prober,
+      handle: probeHandler({ bus, store, prober, counters, owner, claimPollMs: 20 }),
+    };
+  };
+  const a = mk("instance-a");
+  const b = mk("instance-b");
+  const out = envelopeMessage(
+    TOPICS.probeRequests,
+    "127.0.0.1",
+    makeEnvelope("probe-request", scan, {
+      ip: "127.0.0.1",
+      port: server.port,
+      sni: "mx.claims.example",
+      mxHost: "mx.claims.example",
+      domain: "claims.example",
+    }),
+  );
+  const msg: IncomingMessage = { ...out, headers: out.headers ?? {}, partition: 0, offset: "0" };
+  try {
+    const [ra, rb] = await Promise.all([a.handle(msg), b.handle(msg)]);
+    assert.deepEqual([ra.kind, rb.kind], ["ack", "ack"]);
+    assert.equal(server.connections(), 1, "dialed once");
+    assert.equal(a.counters.probed + b.counters.probed, 1);
+    assert.equal(
+      a.counters.probesReused + b.counters.probesReused,
+      1,
+      "the other waited for the stored result",
+    );
+    const stored = await store.getProbe(scan, {
+      ip: "127.0.0.1",
+      port: server.port,
+      sni: "mx.claims.example",
+    });
+    assert.equal(stored?.status, "starttls-not-offered");
+  } finally {
+    await a.prober.close();
+    await b.prober.close();
+    await bus.close();
+  }
+});
