@@ -94,3 +94,25 @@ export function parseOrUsage<T>(
     return { ok: false, code: 2 };
   }
 }
+
+export const KAFKA_CLIENTS = ["platformatic", "kafkajs"] as const;
+
+/**
+ * `--kafka BROKERS [--kafka-client NAME]`: the deployment's brokers (host:port,
+ * comma-separated) and the client library. A deployment keeps its store in
+ * PostgreSQL, so `--kafka` needs `--database URL` (`hasDatabase`).
+ */
+export function kafkaOption(
+  brokers: string | undefined,
+  client: string | undefined,
+  hasDatabase: boolean,
+): { brokers: string[]; client: (typeof KAFKA_CLIENTS)[number] } | undefined {
+  if (brokers === undefined) return undefined;
+  const list = brokers
+    .split(",")
+    .map((b) => b.trim())
+    .filter((b) => b !== "");
+  if (list.length === 0) throw new UsageError("--kafka needs at least one broker (host:port)");
+  if (!hasDatabase) throw new UsageError("--kafka needs --database URL (the deployment's PostgreSQL)");
+  return { brokers: list, client: enumOption("kafka-client", client, KAFKA_CLIENTS, "platformatic") };
+}

@@ -4,6 +4,7 @@
  * can read; streamed with fixed column widths so 10 million rows need no
  * buffering), csv (RFC 4180 quoting). Pure: each function returns text.
  */
+import { createWriteStream } from "node:fs";
 import type { VerdictRecord } from "@danesweep/dane";
 
 export const FORMATS = ["jsonl", "table", "csv"] as const;
@@ -110,4 +111,42 @@ export class Summary {
 
 function bump(m: Map<string, number>, k: string): void {
   m.set(k, (m.get(k) ?? 0) + 1);
+}
+
+/**
+ * Where a scan's verdicts go: standard output or --output FILE, in the chosen
+ * format, with the summary counted on the way. `row` waits when the stream is
+ * full (backpressure); `end` closes a file (standard output stays open).
+ */
+export class VerdictSink {
+  readonly summary = new Summary();
+  readonly #stream: NodeJS.WritableStream;
+  readonly #file: boolean;
+  readonly #fmt: Formatter;
+  readonly #print: boolean;
+
+  constructor(o: { format: Format; output?: string; stdout: NodeJS.WritableStream; print?: boolean }) {
+    this.#file = o.output !== undefined;
+    this.#stream = o.output !== undefined ? createWriteStream(o.output) : o.stdout;
+    this.#fmt = formatter(o.format);
+    this.#print = o.print ?? true;
+  }
+
+  header(): Promise<void> {
+    return this.#write(this.#fmt.header());
+  }
+
+  row(r: VerdictRecord, scan: string): Promise<void> {
+    this.summary.add(r);
+    return this.#write(this.#fmt.row(r, scan));
+  }
+
+  async #write(s: string): Promise<void> {
+    if (s === "" || !this.#print) return;
+    if (!this.#stream.write(s)) await new Promise((r) => this.#stream.once("drain", r));
+  }
+
+  async end(): Promise<void> {
+    if (this.#file) await new Promise<void>((r) => this.#stream.end(r));
+  }
 }

@@ -20,7 +20,6 @@
  * minute and no dead letters, a note says so and the follow goes on (services
  * restarting, or not running).
  */
-import { createWriteStream } from "node:fs";
 import {
   type Bus,
   deadLetterTopic,
@@ -41,8 +40,9 @@ import { newScanId, type Store } from "@danesweep/store";
 import { UsageError } from "../args.ts";
 import { EXIT } from "../exit-codes.ts";
 import { readInputs } from "../input.ts";
+import { interruptOnSignals } from "../interrupt.ts";
 import type { Io } from "../main.ts";
-import { formatter, Summary } from "../output.ts";
+import { VerdictSink } from "../output.ts";
 import { ProgressLine, renderProgress } from "../progress.ts";
 import { describeStore, openConfiguredStore } from "../store-options.ts";
 import { loadOptOut, type parseScanArgs, type ScanParameters, skipMessage } from "./scan.ts";
@@ -149,24 +149,16 @@ async function follow(
   const err = (s: string) => io.stderr.write(s);
   const out = parsed.out;
   const kafka = parsed.kafka!;
-  const sink: NodeJS.WritableStream = out.output ? createWriteStream(out.output) : io.stdout;
-  const fmt = formatter(out.format);
-  const summary = new Summary();
-  const write = async (s: string) => {
-    if (s === "") return;
-    if (!sink.write(s)) await new Promise((r) => sink.once("drain", r));
-  };
-  await write(fmt.header());
-
-  const controller = new AbortController();
-  const onSignal = () => {
-    if (!controller.signal.aborted) {
-      err("\ndanesweep: interrupted; the deployment finishes what was seeded; saving progress...\n");
-      controller.abort();
-    }
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  const sink = new VerdictSink({
+    format: out.format,
+    ...(out.output !== undefined ? { output: out.output } : {}),
+    stdout: io.stdout,
+  });
+  await sink.header();
+  const interrupt = interruptOnSignals(
+    io.stderr,
+    "\ndanesweep: interrupted; the deployment finishes what was seeded; saving progress...\n",
+  );
 
   // Dead letters of this scan, from the .dlq topics (in the background: seeding does not wait for the group joins).
   let deadLetters = 0;
@@ -198,12 +190,11 @@ async function follow(
   const follower = new ScanFollower({
     store,
     scan: scanId,
-    signal: controller.signal,
+    signal: interrupt.signal,
     inputDone: () => inputDone,
     deadLetters: () => deadLetters,
     onVerdict: async (r) => {
-      summary.add(r);
-      await write(fmt.row(r, scanId));
+      await sink.row(r, scanId);
     },
     onStall: (idleMs) =>
       err(
@@ -259,7 +250,7 @@ async function follow(
         store,
         bus,
         scan: scanId,
-        signal: controller.signal,
+        signal: interrupt.signal,
         ...(optOut ? { optOut } : {}),
         onSkip: (l, why) => {
           const m = skipMessage(l, why);
@@ -269,28 +260,27 @@ async function follow(
           seed = s;
         },
       });
-      inputDone = !controller.signal.aborted;
+      inputDone = !interrupt.signal.aborted;
     } catch (e) {
       seedError = e;
-      controller.abort();
+      interrupt.abort();
     }
     result = await following;
     probes = await store.probeProgress(scanId).catch(() => probes);
   } finally {
     if (probeTimer) clearInterval(probeTimer);
     progress.stop();
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    interrupt.dispose();
     await watching;
     await Promise.all(watchers.map((w) => w.close().catch(() => {})));
-    if (out.output) await new Promise<void>((r) => (sink as NodeJS.WritableStream).end(r));
+    await sink.end();
   }
   const nowIso = new Date().toISOString();
   const elapsed = Date.now() - started;
   const tail = () =>
     !out.quiet &&
     err(
-      summary.render() +
+      sink.summary.render() +
         `  ${renderProgress({ ...counts(), inputDone: true }, elapsed)}\n` +
         (seed.invalid ? `  invalid names skipped: ${seed.invalid}\n` : "") +
         (seed.duplicates ? `  duplicate names skipped: ${seed.duplicates}\n` : "") +

@@ -6,7 +6,7 @@
  * Ctrl-C stops cleanly and prints how to resume. See the README for options
  * and exit codes.
  */
-import { accessSync, constants, createWriteStream, readFileSync, statSync } from "node:fs";
+import { accessSync, constants, readFileSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import type { VerdictRecord } from "@danesweep/dane";
@@ -14,11 +14,20 @@ import { checkValidating, requireValidating, StubResolver } from "@danesweep/dns
 import { EmbeddedPipeline, type ProbeMode, type SeedLine, type SeedSkip } from "@danesweep/pipeline";
 import { type OptOutList, Prober, parseOptOutList } from "@danesweep/probe";
 import { newScanId, type Store } from "@danesweep/store";
-import { enumOption, intOption, numberOption, parse, resolverAddress, UsageError } from "../args.ts";
+import {
+  enumOption,
+  intOption,
+  kafkaOption,
+  numberOption,
+  parse,
+  resolverAddress,
+  UsageError,
+} from "../args.ts";
 import { EXIT } from "../exit-codes.ts";
 import { readInputs } from "../input.ts";
+import { interruptOnSignals } from "../interrupt.ts";
 import type { Io } from "../main.ts";
-import { FORMATS, type Format, formatter, Summary } from "../output.ts";
+import { FORMATS, type Format, VerdictSink } from "../output.ts";
 import { ProgressLine, renderProgress } from "../progress.ts";
 import { describeStore, openConfiguredStore, STORE_OPTIONS, storeConfig } from "../store-options.ts";
 
@@ -147,25 +156,7 @@ export function parseScanArgs(argv: string[], isTty: boolean) {
   };
   if (v.output !== undefined) out.output = v.output;
   const store = storeConfig(v);
-  const kafka =
-    v.kafka === undefined
-      ? undefined
-      : {
-          brokers: v.kafka
-            .split(",")
-            .map((b) => b.trim())
-            .filter((b) => b !== ""),
-          client: enumOption(
-            "kafka-client",
-            v["kafka-client"],
-            ["platformatic", "kafkajs"] as const,
-            "platformatic",
-          ),
-        };
-  if (kafka && kafka.brokers.length === 0)
-    throw new UsageError("--kafka needs at least one broker (host:port)");
-  if (kafka && !("url" in store))
-    throw new UsageError("--kafka needs --database URL (the deployment's PostgreSQL)");
+  const kafka = kafkaOption(v.kafka, v["kafka-client"], "url" in store);
   return { help: v.help ?? false, params, out, store, resume: v.resume, kafka };
 }
 
@@ -332,24 +323,17 @@ async function runWithOutput(
   const err = (s: string) => io.stderr.write(s);
   const out = parsed.out;
   const print = hooks.print ?? true;
-  const sink: NodeJS.WritableStream = out.output ? createWriteStream(out.output) : io.stdout;
-  const fmt = formatter(out.format);
-  const summary = new Summary();
-  const write = async (s: string) => {
-    if (s === "" || !print) return;
-    if (!sink.write(s)) await new Promise((r) => sink.once("drain", r));
-  };
-  await write(fmt.header());
-
-  const controller = new AbortController();
-  const onSignal = () => {
-    if (!controller.signal.aborted) {
-      err("\ndanesweep: interrupted; finishing what is in flight and saving progress...\n");
-      controller.abort();
-    }
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  const sink = new VerdictSink({
+    format: out.format,
+    ...(out.output !== undefined ? { output: out.output } : {}),
+    stdout: io.stdout,
+    print,
+  });
+  await sink.header();
+  const interrupt = interruptOnSignals(
+    io.stderr,
+    "\ndanesweep: interrupted; finishing what is in flight and saving progress...\n",
+  );
 
   const pipeline = new EmbeddedPipeline({
     store,
@@ -402,11 +386,10 @@ async function runWithOutput(
         probeConcurrency: params.probeConcurrency,
         aggregateConcurrency: 256,
       },
-      signal: controller.signal,
+      signal: interrupt.signal,
       onVerdict: async (r) => {
-        summary.add(r);
+        await sink.row(r, scanId);
         hooks.onVerdict?.(r);
-        await write(fmt.row(r, scanId));
       },
       onSkip: (l, why) => {
         const m = skipMessage(l, why);
@@ -419,16 +402,15 @@ async function runWithOutput(
     throw new Error(`pipeline: ${(e as Error)?.message}`, { cause: e });
   } finally {
     progress.stop();
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-    if (out.output) await new Promise<void>((r) => (sink as NodeJS.WritableStream).end(r));
+    interrupt.dispose();
+    await sink.end();
   }
   const nowIso = new Date(deps.now()).toISOString();
   const elapsed = deps.now() - started;
   const tail = () =>
     !out.quiet &&
     err(
-      summary.render() +
+      sink.summary.render() +
         `  ${renderProgress(
           {
             seeded: result.seed.seeded + result.republished,

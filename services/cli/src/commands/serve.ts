@@ -13,7 +13,7 @@
  */
 import { buildApp, listen, type StartScan } from "@danesweep/api";
 import { ApiQueries, openDatabase, openStore, Store } from "@danesweep/store";
-import { enumOption, intOption, parse, UsageError } from "../args.ts";
+import { intOption, kafkaOption, parse, UsageError } from "../args.ts";
 import { EXIT } from "../exit-codes.ts";
 import { kafkaStartScan } from "../kafka-start-scan.ts";
 import type { Io } from "../main.ts";
@@ -71,25 +71,7 @@ function options(argv: string[]) {
     if (!/^postgres(ql)?:\/\//.test(writer))
       throw new UsageError(`--writer-database must be a postgres:// URL, got "${writer}"`);
   }
-  const kafka =
-    v.kafka === undefined
-      ? undefined
-      : {
-          brokers: v.kafka
-            .split(",")
-            .map((b) => b.trim())
-            .filter(Boolean),
-          client: enumOption(
-            "kafka-client",
-            v["kafka-client"],
-            ["platformatic", "kafkajs"] as const,
-            "platformatic",
-          ),
-        };
-  if (kafka && kafka.brokers.length === 0)
-    throw new UsageError("--kafka needs at least one broker (host:port)");
-  if (kafka && !("url" in cfg))
-    throw new UsageError("--kafka needs --database URL (the deployment's PostgreSQL)");
+  const kafka = kafkaOption(v.kafka, v["kafka-client"], "url" in cfg);
   const host = v.host ?? "127.0.0.1";
   if (!/^[0-9A-Za-z.:_-]{1,255}$/.test(host)) throw new UsageError(`--host is not an address, got "${host}"`);
   return {
