@@ -107,7 +107,11 @@ test("probe claims: one live owner per (scan, ip, port, SNI); a stale claim can 
   assert.equal(await store.claimProbe(scan, k, "B", t0, stale(t0)), false, "a live claim is not taken");
   assert.equal(await store.claimProbe(scan, k, "A", t0, stale(t0)), true, "the owner may claim again");
   const later = "2026-01-01T00:01:30.000Z";
-  assert.equal(await store.claimProbe(scan, k, "B", later, stale(later)), true, "stale after the TTL: taken over");
+  assert.equal(
+    await store.claimProbe(scan, k, "B", later, stale(later)),
+    true,
+    "stale after the TTL: taken over",
+  );
   assert.equal(await store.claimProbe(scan, k, "A", later, stale(later)), false, "the old owner lost it");
   assert.equal(await store.claimProbe(scan, { ...k, sni: "other.example" }, "A", later, stale(later)), true);
 });
