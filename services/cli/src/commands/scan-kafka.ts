@@ -43,7 +43,8 @@ import { readInputs } from "../input.ts";
 import { interruptOnSignals } from "../interrupt.ts";
 import type { Io } from "../main.ts";
 import { VerdictSink } from "../output.ts";
-import { ProgressLine, renderProgress } from "../progress.ts";
+import { ProgressLine } from "../progress.ts";
+import { endScan, summaryText } from "../scan-end.ts";
 import { describeStore, openConfiguredStore } from "../store-options.ts";
 import { loadOptOut, type parseScanArgs, type ScanParameters, skipMessage } from "./scan.ts";
 
@@ -275,46 +276,29 @@ async function follow(
     await Promise.all(watchers.map((w) => w.close().catch(() => {})));
     await sink.end();
   }
-  const nowIso = new Date().toISOString();
-  const elapsed = Date.now() - started;
-  const tail = () =>
-    !out.quiet &&
-    err(
-      sink.summary.render() +
-        `  ${renderProgress({ ...counts(), inputDone: true }, elapsed)}\n` +
-        (seed.invalid ? `  invalid names skipped: ${seed.invalid}\n` : "") +
-        (seed.duplicates ? `  duplicate names skipped: ${seed.duplicates}\n` : "") +
-        (seed.optedOut ? `  opted-out domains skipped: ${seed.optedOut}\n` : ""),
-    );
-  const resumeHint = `danesweep scan --resume ${scanId} --kafka ${kafka.brokers.join(",")} --database ${
-    "url" in parsed.store ? parsed.store.url : ""
-  }`;
+  const end = {
+    store,
+    scanId,
+    stuck: result.stuck,
+    deadLetters,
+    summary: sink.summary,
+    seed,
+    progress: counts(),
+    elapsedMs: Date.now() - started,
+    quiet: out.quiet,
+    resumeHint: `danesweep scan --resume ${scanId} --kafka ${kafka.brokers.join(",")} --database ${
+      "url" in parsed.store ? parsed.store.url : ""
+    }`,
+    now: Date.now,
+    err,
+  };
   if (seedError !== undefined) {
-    await store.markInterrupted(scanId, nowIso).catch(() => {});
-    tail();
-    err(`danesweep: seeding scan ${scanId} failed: ${errText(seedError)}\n  resume with:\n  ${resumeHint}\n`);
-    return { code: EXIT.failure, scanId };
-  }
-  if (result.state === "interrupted") {
-    await store.markInterrupted(scanId, nowIso).catch(() => {});
-    tail();
-    err(`danesweep: scan ${scanId} interrupted; resume with:\n  ${resumeHint}\n`);
-    return { code: EXIT.interrupted, scanId };
-  }
-  if (result.state === "stuck") {
-    await store.finishScan(scanId, nowIso, "failed");
-    tail();
+    await store.markInterrupted(scanId, new Date().toISOString()).catch(() => {});
+    if (!out.quiet) err(summaryText(end));
     err(
-      `danesweep: scan ${scanId} failed: ${result.stuck.length}${result.stuck.length === 100 ? "+" : ""} domains could not be judged ` +
-        `(${deadLetters} messages dead-lettered), e.g. ${result.stuck
-          .slice(0, 5)
-          .map((s) => s.domain)
-          .join(", ")}\n`,
+      `danesweep: seeding scan ${scanId} failed: ${errText(seedError)}\n  resume with:\n  ${end.resumeHint}\n`,
     );
     return { code: EXIT.failure, scanId };
   }
-  await store.finishScan(scanId, nowIso, "finished");
-  tail();
-  if (!out.quiet) err(`danesweep: scan ${scanId} finished in ${(elapsed / 1000).toFixed(1)}s\n`);
-  return { code: EXIT.ok, scanId };
+  return { code: await endScan({ ...end, outcome: result.state }), scanId };
 }

@@ -28,7 +28,8 @@ import { readInputs } from "../input.ts";
 import { interruptOnSignals } from "../interrupt.ts";
 import type { Io } from "../main.ts";
 import { FORMATS, type Format, VerdictSink } from "../output.ts";
-import { ProgressLine, renderProgress } from "../progress.ts";
+import { ProgressLine } from "../progress.ts";
+import { endScan } from "../scan-end.ts";
 import { describeStore, openConfiguredStore, STORE_OPTIONS, storeConfig } from "../store-options.ts";
 
 export const SCAN_HELP = `usage: danesweep scan [OPTIONS] [DOMAIN... | -f FILE | -]
@@ -405,52 +406,29 @@ async function runWithOutput(
     interrupt.dispose();
     await sink.end();
   }
-  const nowIso = new Date(deps.now()).toISOString();
-  const elapsed = deps.now() - started;
-  const tail = () =>
-    !out.quiet &&
-    err(
-      sink.summary.render() +
-        `  ${renderProgress(
-          {
-            seeded: result.seed.seeded + result.republished,
-            resolved: result.counters.resolved,
-            probesDone: result.counters.probed,
-            probesWanted: result.counters.probed,
-            judged: result.delivered,
-            inputDone: true,
-          },
-          elapsed,
-        )}\n` +
-        (result.seed.invalid ? `  invalid names skipped: ${result.seed.invalid}\n` : "") +
-        (result.seed.duplicates ? `  duplicate names skipped: ${result.seed.duplicates}\n` : "") +
-        (result.seed.optedOut ? `  opted-out domains skipped: ${result.seed.optedOut}\n` : ""),
-    );
-  if (result.state === "interrupted") {
-    await store.markInterrupted(scanId, nowIso);
-    tail();
-    const where = "url" in parsed.store ? `--database ${parsed.store.url}` : `--data ${parsed.store.dataDir}`;
-    err(
-      `danesweep: scan ${scanId} interrupted; resume with:\n  danesweep scan --resume ${scanId} ${where}\n`,
-    );
-    return { code: EXIT.interrupted, scanId };
-  }
-  if (result.state === "stuck") {
-    await store.finishScan(scanId, nowIso, "failed");
-    tail();
-    err(
-      `danesweep: scan ${scanId} failed: ${result.stuck.length}${result.stuck.length === 100 ? "+" : ""} domains could not be judged ` +
-        `(${result.deadLetters} messages dead-lettered), e.g. ${result.stuck
-          .slice(0, 5)
-          .map((s) => s.domain)
-          .join(", ")}\n`,
-    );
-    return { code: EXIT.failure, scanId };
-  }
-  await store.finishScan(scanId, nowIso, "finished");
-  tail();
-  if (!out.quiet) err(`danesweep: scan ${scanId} finished in ${(elapsed / 1000).toFixed(1)}s\n`);
-  return { code: EXIT.ok, scanId };
+  const where = "url" in parsed.store ? `--database ${parsed.store.url}` : `--data ${parsed.store.dataDir}`;
+  const code = await endScan({
+    store,
+    scanId,
+    outcome: result.state,
+    stuck: result.stuck,
+    deadLetters: result.deadLetters,
+    summary: sink.summary,
+    seed: result.seed,
+    progress: {
+      seeded: result.seed.seeded + result.republished,
+      resolved: result.counters.resolved,
+      probesDone: result.counters.probed,
+      probesWanted: result.counters.probed,
+      judged: result.delivered,
+    },
+    elapsedMs: deps.now() - started,
+    quiet: out.quiet,
+    resumeHint: `danesweep scan --resume ${scanId} ${where}`,
+    now: deps.now,
+    err,
+  });
+  return { code, scanId };
 }
 
 export async function run(argv: string[], io: Io): Promise<number> {

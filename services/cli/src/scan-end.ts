@@ -1,0 +1,69 @@
+/**
+ * How a scan run ends, the same for the embedded run and a deployment: the
+ * closing summary on stderr (unless quiet), the scan's final state in the
+ * store, what to do next, and the exit code (exit-codes.ts).
+ *   finished    -> "finished", 0
+ *   interrupted -> "interrupted", the resume command, 130
+ *   stuck       -> "failed", the domains that could not be judged, 1
+ */
+import type { SeedStats } from "@danesweep/pipeline";
+import type { Store } from "@danesweep/store";
+import { EXIT } from "./exit-codes.ts";
+import type { Summary } from "./output.ts";
+import { type ProgressCounts, renderProgress } from "./progress.ts";
+
+export interface ScanEnd {
+  store: Store;
+  scanId: string;
+  outcome: "finished" | "interrupted" | "stuck";
+  stuck: { domain: string }[];
+  deadLetters: number;
+  summary: Summary;
+  seed: SeedStats;
+  progress: Omit<ProgressCounts, "inputDone">;
+  elapsedMs: number;
+  quiet: boolean;
+  resumeHint: string;
+  now: () => number;
+  err: (s: string) => void;
+}
+
+export function summaryText(e: Pick<ScanEnd, "summary" | "seed" | "progress" | "elapsedMs">): string {
+  return (
+    e.summary.render() +
+    `  ${renderProgress({ ...e.progress, inputDone: true }, e.elapsedMs)}\n` +
+    (e.seed.invalid ? `  invalid names skipped: ${e.seed.invalid}\n` : "") +
+    (e.seed.duplicates ? `  duplicate names skipped: ${e.seed.duplicates}\n` : "") +
+    (e.seed.optedOut ? `  opted-out domains skipped: ${e.seed.optedOut}\n` : "")
+  );
+}
+
+export async function endScan(e: ScanEnd): Promise<number> {
+  const at = new Date(e.now()).toISOString();
+  const tail = () => {
+    if (!e.quiet) e.err(summaryText(e));
+  };
+  if (e.outcome === "interrupted") {
+    await e.store.markInterrupted(e.scanId, at).catch(() => {});
+    tail();
+    e.err(`danesweep: scan ${e.scanId} interrupted; resume with:\n  ${e.resumeHint}\n`);
+    return EXIT.interrupted;
+  }
+  if (e.outcome === "stuck") {
+    await e.store.finishScan(e.scanId, at, "failed");
+    tail();
+    const n = e.stuck.length;
+    e.err(
+      `danesweep: scan ${e.scanId} failed: ${n}${n === 100 ? "+" : ""} domains could not be judged ` +
+        `(${e.deadLetters} messages dead-lettered), e.g. ${e.stuck
+          .slice(0, 5)
+          .map((s) => s.domain)
+          .join(", ")}\n`,
+    );
+    return EXIT.failure;
+  }
+  await e.store.finishScan(e.scanId, at, "finished");
+  tail();
+  if (!e.quiet) e.err(`danesweep: scan ${e.scanId} finished in ${(e.elapsedMs / 1000).toFixed(1)}s\n`);
+  return EXIT.ok;
+}
