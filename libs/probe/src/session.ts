@@ -180,7 +180,8 @@ export async function runDialogue(ctx: DialogueContext): Promise<void> {
   const fail = (status: ProbeStatus, detail: string) => {
     // A read timer cut short by the deadline (left() below) can fire just before
     // the deadline timer: a timeout at or past the deadline is the deadline's.
-    if ((status === "io-timeout" || status === "tls-timeout") && now() >= ctx.deadlineAt - 1) deadlineHit = true;
+    if ((status === "io-timeout" || status === "tls-timeout") && now() >= ctx.deadlineAt - 1)
+      deadlineHit = true;
     facts.status = deadlineHit ? "deadline-exceeded" : status;
     facts.detail = deadlineHit && status !== "deadline-exceeded" ? `deadline passed (${detail})` : detail;
   };
