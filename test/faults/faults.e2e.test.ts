@@ -77,14 +77,22 @@ before(async () => {
 let crash: Promise<never>;
 
 after(async () => {
+  let unclean: { name: string; code: number | null; signal: NodeJS.Signals | null; tail: string }[] = [];
   if (dep) {
-    const stopped = await dep.stop();
-    for (const s of stopped) assert.equal(s.code, 0, `${s.name} stopped cleanly on SIGTERM`);
+    unclean = (await dep.stop()).filter((s) => s.code !== 0);
+    if (unclean.length > 0) failed = true;
+    for (const s of unclean)
+      console.error(`--- ${s.name} did not stop cleanly (exit ${s.code ?? s.signal}):\n${s.tail}`);
   }
   kafka?.down();
   postgres?.down();
   if (failed) console.error(`fault tests: logs kept in ${dir}/logs`);
   else rmSync(dir, { recursive: true, force: true });
+  assert.deepEqual(
+    unclean.map((s) => s.name),
+    [],
+    "every worker stops cleanly (exit 0) on SIGTERM",
+  );
 });
 
 let failed = false;

@@ -330,7 +330,7 @@ export class Deployment {
   }
 
   /** SIGTERM every live worker; they must stop cleanly (exit 0) within 30 s. */
-  async stop(): Promise<{ name: string; code: number | null; signal: NodeJS.Signals | null }[]> {
+  async stop(): Promise<{ name: string; code: number | null; signal: NodeJS.Signals | null; tail: string }[]> {
     const live = this.workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
     for (const w of live) w.kill("SIGTERM");
     const out = [];
@@ -338,7 +338,7 @@ export class Deployment {
       const t = setTimeout(() => w.kill("SIGKILL"), 30_000);
       const r = await w.exited;
       clearTimeout(t);
-      out.push({ name: w.name, ...r });
+      out.push({ name: w.name, ...r, tail: w.tail(40) });
     }
     return out;
   }

@@ -432,15 +432,28 @@ export async function runService<F extends Fields>(spec: ServiceSpec<F>, o: RunO
     ready = false;
     stopping = true;
     shutdown.abort();
+    // Each step is logged with its duration; a shutdown that times out names the step it was stuck in.
+    let step = "finish work";
+    const stepDone = async (next: string, t0: number) => {
+      log.debug("shutdown step done", { step, ms: Math.round(performance.now() - t0) });
+      step = next;
+      return performance.now();
+    };
     const closeAll = async () => {
+      let t0 = performance.now();
       // A one-shot service finishes its own work (it watches ctx.signal) before anything is closed.
       if (started?.done) code = await started.done.catch(() => 1);
+      t0 = await stepDone("close subscriptions", t0);
       await Promise.all(
         subs.map((s) => s.close().catch((e) => log.warn("close subscription", { error: errorFields(e) }))),
       );
+      t0 = await stepDone("stop the service", t0);
       await started?.stop?.().catch((e) => log.warn("stop", { error: errorFields(e) }));
+      t0 = await stepDone("close the bus", t0);
       await bus?.close().catch((e) => log.warn("close bus", { error: errorFields(e) }));
+      t0 = await stepDone("close the store", t0);
       await store?.close().catch((e) => log.warn("close store", { error: errorFields(e) }));
+      await stepDone("", t0);
     };
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
@@ -451,7 +464,7 @@ export async function runService<F extends Fields>(spec: ServiceSpec<F>, o: RunO
     ]);
     clearTimeout(timer);
     if (timedOut) {
-      log.error("shutdown timed out", { timeoutMs: config.shutdownTimeoutMs });
+      log.error("shutdown timed out", { timeoutMs: config.shutdownTimeoutMs, step });
       code = 1;
     }
     await http?.close();

@@ -20,7 +20,7 @@ import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import pg from "pg";
-import { StoreError, toStoreError } from "./errors.ts";
+import { connectionLost, StoreError, toStoreError } from "./errors.ts";
 import * as schema from "./schema.ts";
 
 export type Schema = typeof schema;
@@ -31,9 +31,21 @@ export type StoreConfig = { dataDir: string } | { memory: true } | { url: string
 export interface DbHandle {
   driver: "pglite" | "postgres";
   db: Db;
+  /**
+   * Runs fn in one transaction (commit on success, rollback on error). On
+   * PostgreSQL the pooled connection is released on every path, including a
+   * BEGIN that fails because the server went away (drizzle's own
+   * transaction() leaks the connection then, and a few restarts exhaust the
+   * pool); a connection that failed is destroyed, not reused.
+   */
+  transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
   migrate(): Promise<void>;
+  /** On PostgreSQL: waits at most CLOSE_TIMEOUT_MS for connections still checked out, then rejects saying how many. */
   close(): Promise<void>;
 }
+
+/** How long close() waits for pooled connections still in use. */
+export const CLOSE_TIMEOUT_MS = 5000;
 
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL("../drizzle", import.meta.url));
 /** Arbitrary constant identifying the danesweep migrator's advisory lock. */
@@ -58,6 +70,7 @@ async function openPglite(dataDir: string | undefined): Promise<DbHandle> {
   return {
     driver: "pglite",
     db,
+    transaction: (fn) => db.transaction((tx) => fn(tx as unknown as Db)),
     async migrate() {
       try {
         await migratePglite(db as never, { migrationsFolder: MIGRATIONS_FOLDER });
@@ -90,6 +103,35 @@ async function openPostgres(url: string, max: number): Promise<DbHandle> {
   return {
     driver: "postgres",
     db,
+    async transaction(fn) {
+      const client = await pool.connect();
+      // Set when BEGIN, COMMIT or ROLLBACK failed: the connection's state is unknown, so it is destroyed.
+      let broken: Error | undefined;
+      // BEGIN and COMMIT go to the client directly: a lost connection there is "unavailable" too.
+      const control = (stmt: "begin" | "commit") =>
+        client.query(stmt).catch((e: Error) => {
+          broken = e;
+          throw connectionLost(e)
+            ? new StoreError("unavailable", `${stmt}: connection lost: ${e.message}`, { cause: e })
+            : e;
+        });
+      try {
+        await control("begin");
+        let result: Awaited<ReturnType<typeof fn>>;
+        try {
+          result = await fn(drizzleNodePg({ client, schema }) as unknown as Db);
+        } catch (e) {
+          await client.query("rollback").catch((re: Error) => {
+            broken = re;
+          });
+          throw e;
+        }
+        await control("commit");
+        return result;
+      } finally {
+        client.release(broken);
+      }
+    },
     async migrate() {
       let client: pg.PoolClient;
       try {
@@ -111,7 +153,21 @@ async function openPostgres(url: string, max: number): Promise<DbHandle> {
     async close() {
       if (closed) return;
       closed = true;
-      await pool.end();
+      let timer: NodeJS.Timeout | undefined;
+      const ended = await Promise.race([
+        pool.end().then(() => true),
+        new Promise<false>((r) => {
+          timer = setTimeout(() => r(false), CLOSE_TIMEOUT_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (!ended) {
+        const inUse = pool.totalCount - pool.idleCount;
+        throw new StoreError(
+          "unavailable",
+          `PostgreSQL pool did not close in ${CLOSE_TIMEOUT_MS} ms: ${inUse} connection(s) still in use; abandoned`,
+        );
+      }
     },
   };
 }

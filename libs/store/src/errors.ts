@@ -9,6 +9,8 @@
  * - integrity: stored data is inconsistent (a probe's certificate is missing);
  * - query-failed: any other database error.
  */
+import { DrizzleQueryError } from "drizzle-orm/errors";
+
 export const STORE_ERROR_CODES = [
   "unavailable",
   "migration-failed",
@@ -36,9 +38,20 @@ export function isStoreError(e: unknown): e is StoreError {
   return e instanceof StoreError;
 }
 
-/** Maps a driver error (SQLSTATE in `code`, possibly wrapped in `cause`) to a StoreError. */
+/**
+ * Maps a driver error (SQLSTATE in `code`, possibly wrapped in `cause`) to a StoreError.
+ *
+ * A statement the server rejected always carries a SQLSTATE. A query that
+ * failed with a plain Error and no SQLSTATE (pg's "connection terminated",
+ * "not queryable") lost its connection: "unavailable", like a socket error.
+ */
 export function toStoreError(e: unknown, what: string): StoreError {
   if (e instanceof StoreError) return e;
+  if (e instanceof DrizzleQueryError && connectionLost(e.cause)) {
+    return new StoreError("unavailable", `${what}: connection lost: ${(e.cause as Error).message}`, {
+      cause: e,
+    });
+  }
   let cur: unknown = e;
   for (let i = 0; i < 4 && cur && typeof cur === "object"; i++) {
     const code = (cur as { code?: unknown }).code;
@@ -56,4 +69,11 @@ export function toStoreError(e: unknown, what: string): StoreError {
     cur = (cur as { cause?: unknown }).cause;
   }
   return new StoreError("query-failed", `${what}: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+}
+
+/** The driver failed below SQL: a plain Error without a SQLSTATE (not a TypeError of a bad parameter). */
+export function connectionLost(e: unknown): boolean {
+  if (!(e instanceof Error) || Object.getPrototypeOf(e) !== Error.prototype) return false;
+  const code = (e as { code?: unknown }).code;
+  return code === undefined;
 }

@@ -342,7 +342,7 @@ export class Store {
       state: "seeded" as const,
     }));
     return this.#run("seedDomains", () =>
-      this.db.transaction(async (tx) => {
+      this.#handle.transaction(async (tx) => {
         const added: string[] = [];
         for (const chunk of chunks(values, 4)) {
           const r = await tx
@@ -363,7 +363,7 @@ export class Store {
     validate(validators.facts, "facts", facts);
     const unique = lastByKey(facts, (f) => f.domain);
     await this.#run("upsertFacts", () =>
-      this.db.transaction(async (tx) => {
+      this.#handle.transaction(async (tx) => {
         for (const chunk of chunks(unique, 5)) {
           await tx
             .insert(domainResults)
@@ -420,7 +420,7 @@ export class Store {
       (l) => `${l.domain}|${probeKeyString(l)}`,
     );
     await this.#run("upsertVerdicts", () =>
-      this.db.transaction(async (tx) => {
+      this.#handle.transaction(async (tx) => {
         for (const chunk of chunks(unique, 12)) {
           await tx
             .insert(domainResults)
@@ -497,7 +497,7 @@ export class Store {
     );
     if (values.length === 0) return;
     await this.#run("addProbeWaits", () =>
-      this.db.transaction(async (tx) => {
+      this.#handle.transaction(async (tx) => {
         for (const chunk of chunks(values, 5))
           await tx.insert(probeWaits).values(chunk).onConflictDoNothing();
       }),
@@ -750,7 +750,7 @@ export class Store {
     });
     const certRows = [...certs].map(([sha256, der]) => ({ sha256, der }));
     await this.#run("upsertProbes", () =>
-      this.db.transaction(async (tx) => {
+      this.#handle.transaction(async (tx) => {
         for (const chunk of chunks(certRows, 2))
           await tx.insert(certificates).values(chunk).onConflictDoNothing();
         for (const chunk of chunks(rowsToWrite, 7)) {
