@@ -330,7 +330,9 @@ export class Deployment {
   }
 
   /** SIGTERM every live worker; they must stop cleanly (exit 0) within 30 s. */
-  async stop(): Promise<{ name: string; code: number | null; signal: NodeJS.Signals | null; tail: string }[]> {
+  async stop(): Promise<
+    { name: string; code: number | null; signal: NodeJS.Signals | null; tail: string }[]
+  > {
     const live = this.workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
     for (const w of live) w.kill("SIGTERM");
     const out = [];
