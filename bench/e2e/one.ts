@@ -66,6 +66,14 @@ const parsed = parseScanArgs(
 let verdicts = 0;
 let mismatches = 0;
 const sink = new Writable({ write: (_c, _e, cb) => cb() });
+// Where the memory is: the JS heap, memory outside it (PGlite's WebAssembly memory, buffers), sampled.
+const mem = { heapMb: 0, externalMb: 0 };
+const sampler = setInterval(() => {
+  const m = process.memoryUsage();
+  mem.heapMb = Math.max(mem.heapMb, m.heapUsed / 2 ** 20);
+  mem.externalMb = Math.max(mem.externalMb, m.external / 2 ** 20);
+}, 200);
+sampler.unref();
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 const { code } = await executeScan(
@@ -92,5 +100,6 @@ process.stdout.write(
     wallMs,
     cpuMs: (cpu.user + cpu.system) / 1000,
     maxRssMb: ru.maxRSS / 1024,
+    ...mem,
   })}\n`,
 );

@@ -5,6 +5,8 @@
  * (the baseline measured in the same run). Targets (issue 5): CPU per domain
  * at 100k within 1.3x of that at 1k; peak RSS under 512 MB at 100k.
  *
+ * Each scan runs in its own process with the Node flags bin/danesweep uses
+ * (PGLITE_NODE_FLAGS).
  * Usage: node bench/e2e/run.ts [SIZES]     e.g. 1000,10000,100000 (default)
  * Needs the testbed (test/testbed/bin/testbed up); regenerates the synthetic
  * universe for each N with test/testbed/bin/synth (which restarts Unbound).
@@ -14,6 +16,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { PGLITE_NODE_FLAGS } from "@danesweep/store";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const sizes = (process.argv[2] ?? "1000,10000,100000").split(",").map(Number);
@@ -36,15 +39,24 @@ for (const n of sizes) {
   console.error(`bench/e2e: generating ${n} synthetic domains`);
   execFileSync(join(root, "test/testbed/bin/synth"), [String(n)], { stdio: ["ignore", "ignore", "inherit"] });
   const dir = mkdtempSync(join(tmpdir(), "danesweep-bench-e2e-"));
-  const init = spawnSync(process.execPath, [join(root, "bench/e2e/one.ts"), "--init", join(dir, "data")], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const init = spawnSync(
+    process.execPath,
+    [...PGLITE_NODE_FLAGS, join(root, "bench/e2e/one.ts"), "--init", join(dir, "data")],
+    {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
   inits.push(JSON.parse(init.stdout.trim()) as { wallMs: number; cpuMs: number; maxRssMb: number });
   console.error(`bench/e2e: scanning ${n} domains`);
   const r = spawnSync(
     process.execPath,
-    [join(root, "bench/e2e/one.ts"), join(stateDir, "synth/domains.txt"), join(dir, "data")],
+    [
+      ...PGLITE_NODE_FLAGS,
+      join(root, "bench/e2e/one.ts"),
+      join(stateDir, "synth/domains.txt"),
+      join(dir, "data"),
+    ],
     { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 20 },
   );
   rmSync(dir, { recursive: true, force: true });

@@ -116,7 +116,7 @@ export class EmbeddedPipeline {
     const d = this.#deps;
     const bus = new MemoryBus({
       partitions: o.bus?.partitions ?? 32,
-      queueCapacity: o.bus?.queueCapacity ?? 512,
+      queueCapacity: o.bus?.queueCapacity ?? 64,
     });
     const follower = new VerdictFollower(d.store, o.scan, o.onVerdict);
     this.#follower = follower;

@@ -22,6 +22,8 @@ const PAGE = 1000;
 
 export class VerdictFollower {
   #cursor = 0;
+  /** The highest position delivered. */
+  #high = 0;
   readonly #ahead = new Set<number>();
   #gap: { seq: number; since: number } | undefined;
   readonly #skipped: [number, number][] = [];
@@ -48,19 +50,30 @@ export class VerdictFollower {
   /** Delivers every verdict stored since the last call; returns how many. */
   async drain(): Promise<number> {
     let n = 0;
-    let after = this.#cursor;
-    for (;;) {
-      const page = await this.#store.verdictsSince(this.#scan, after, PAGE);
+    const deliver = async (page: { seq: number; record: VerdictRecord }[]) => {
       for (const v of page) {
         if (v.seq <= this.#cursor || this.#ahead.has(v.seq)) continue;
         await this.#onVerdict(v.record);
         this.#ahead.add(v.seq);
+        if (v.seq > this.#high) this.#high = v.seq;
         n++;
       }
-      this.#advance(page.length > 0 ? page[page.length - 1]!.seq : after);
-      if (page.length < PAGE) break;
-      after = page[page.length - 1]!.seq;
+    };
+    // Values missing below the highest delivered one are asked for by position
+    // (a bounded query), never by re-reading everything above the cursor.
+    const missing: number[] = [];
+    for (let q = this.#cursor + 1; q < this.#high && missing.length < PAGE; q++) {
+      if (!this.#ahead.has(q)) missing.push(q);
     }
+    if (missing.length > 0) await deliver(await this.#store.verdictsAt(this.#scan, missing));
+    // Then whatever is new.
+    for (;;) {
+      const after = Math.max(this.#cursor, this.#high);
+      const page = await this.#store.verdictsSince(this.#scan, after, PAGE);
+      await deliver(page);
+      if (page.length < PAGE) break;
+    }
+    this.#advance(this.#high);
     this.delivered += n;
     return n;
   }
@@ -97,21 +110,23 @@ export class VerdictFollower {
   /** Delivers verdicts that became visible in skipped ranges; returns how many. */
   async reconcile(): Promise<number> {
     let n = 0;
-    for (const range of this.#skipped) {
-      let after = range[0] - 1;
-      for (;;) {
-        const page = await this.#store.verdictsSince(this.#scan, after, PAGE);
-        const inRange = page.filter((v) => v.seq <= range[1]);
-        for (const v of inRange) {
-          if (this.#ahead.has(v.seq)) continue;
-          await this.#onVerdict(v.record);
-          this.#ahead.add(v.seq);
-          n++;
-        }
-        if (inRange.length < PAGE) break;
-        after = inRange[inRange.length - 1]!.seq;
+    let batch: number[] = [];
+    const flush = async () => {
+      for (const v of await this.#store.verdictsAt(this.#scan, batch)) {
+        if (this.#ahead.has(v.seq)) continue;
+        await this.#onVerdict(v.record);
+        this.#ahead.add(v.seq);
+        n++;
+      }
+      batch = [];
+    };
+    for (const [from, to] of this.#skipped) {
+      for (let q = from; q <= to; q++) {
+        batch.push(q);
+        if (batch.length === PAGE) await flush();
       }
     }
+    await flush();
     this.delivered += n;
     return n;
   }

@@ -436,10 +436,15 @@ export class Store {
                 mxHost: sql`excluded.mx_host`,
                 deliveredHost: sql`excluded.delivered_host`,
                 judgedAt: sql`excluded.judged_at`,
-                judgedSeq: sql`coalesce(${domainResults.judgedSeq}, nextval('judged_seq'))`,
               },
             });
         }
+        // First-time verdicts get the next positions, in one statement, without gaps.
+        await tx.execute(
+          sql`update domain_results set judged_seq = nextval('judged_seq')
+              where scan_id = ${scanId} and judged_seq is null and verdict is not null
+              and domain = any(${sql.param(unique.map((r) => r.domain))}::text[])`,
+        );
         for (const chunk of chunks(links, 5))
           await tx.insert(domainProbes).values(chunk).onConflictDoNothing();
         await upsertDomainStates(
@@ -645,6 +650,19 @@ export class Store {
         )
         .orderBy(asc(domainResults.judgedSeq))
         .limit(limit),
+    );
+    return r.map((x) => ({ seq: Number(x.seq), record: x.record as VerdictRecord }));
+  }
+
+  /** The verdicts of a scan at the given positions (those not visible are absent). */
+  async verdictsAt(scanId: string, seqs: number[]): Promise<{ seq: number; record: VerdictRecord }[]> {
+    if (seqs.length === 0) return [];
+    const r = await this.#run("verdictsAt", () =>
+      this.db
+        .select({ seq: domainResults.judgedSeq, record: domainResults.verdict })
+        .from(domainResults)
+        .where(and(eq(domainResults.scanId, scanId), inArray(domainResults.judgedSeq, seqs)))
+        .orderBy(asc(domainResults.judgedSeq)),
     );
     return r.map((x) => ({ seq: Number(x.seq), record: x.record as VerdictRecord }));
   }
@@ -858,7 +876,10 @@ function verdictRow(scanId: string, r: VerdictRecord) {
     mxHost: mx?.host ?? null,
     deliveredHost: r.verdict.host ?? null,
     judgedAt: r.judgedAt,
-    judgedSeq: sql`nextval('judged_seq')`,
+    // Numbered after the upsert (upsertVerdicts): a nextval() here would be
+    // consumed by every row that conflicts (facts are stored first), leaving a
+    // gap per verdict that followers would wait on.
+    judgedSeq: null,
   };
 }
 

@@ -89,6 +89,16 @@ test("verdictsSince pages in first-stored order; judging again keeps the positio
     ["c.example", "b.example", "a.example"],
   );
   assert.equal(all[0]!.seq, first[0]!.seq);
+  // Positions are dense: a verdict upserted over its facts row, or judged again, takes no extra value
+  // (a follower waits on every missing value).
+  assert.deepEqual(
+    all.map((v) => v.seq - all[0]!.seq),
+    [0, 1, 2],
+  );
+  assert.deepEqual(
+    (await store.verdictsAt(scan, [all[2]!.seq, all[0]!.seq, all[2]!.seq + 100])).map((v) => v.record.domain),
+    ["c.example", "a.example"],
+  );
   assert.deepEqual(
     (await store.verdictsSince(scan, first[1]!.seq)).map((v) => v.record.domain),
     ["a.example"],

@@ -3,9 +3,11 @@
  * option validation, progress rendering, the demo's comparison.
  */
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { Readable } from "node:stream";
 import { test } from "node:test";
 import type { VerdictRecord } from "@danesweep/dane";
+import { PGLITE_NODE_FLAGS } from "@danesweep/store";
 import { enumOption, intOption, numberOption, resolverAddress, UsageError } from "../src/args.ts";
 import { agrees, demoTable } from "../src/commands/demo.ts";
 import { parseScanArgs } from "../src/commands/scan.ts";
@@ -190,4 +192,11 @@ test("demo comparison: deliver must match security and host; defer only the acti
   const t = demoTable([c, d], new Map([["example.org", record()]]));
   assert.equal(t.mismatches, 1);
   assert.match(t.text, /MISMATCH/);
+});
+
+test("bin/danesweep starts Node with the flags the embedded store needs (PGLITE_NODE_FLAGS)", () => {
+  const launcher = readFileSync(new URL("../../../bin/danesweep", import.meta.url), "utf8");
+  const exec = launcher.split("\n").find((l) => l.startsWith("exec "));
+  assert.ok(exec, "an exec line");
+  for (const flag of PGLITE_NODE_FLAGS) assert.ok(exec.split(/\s+/).includes(flag), `${flag} in: ${exec}`);
 });
