@@ -1,37 +1,17 @@
 /**
- * The store suite on a real PostgreSQL: $DANESWEEP_PG_URL, or the cluster of
- * scripts/services/postgres.sh (started when not reachable, never stopped).
+ * The store suite on a real PostgreSQL (testPostgresUrl).
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { dirname, resolve } from "node:path";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { StoreError } from "../src/errors.ts";
 import { newScanId } from "../src/ids.ts";
 import { openStore } from "../src/store.ts";
+import { testPostgresUrl } from "./postgres-url.ts";
 import { storeSuite } from "./suite.ts";
 
-const script = resolve(dirname(fileURLToPath(import.meta.url)), "../../../scripts/services/postgres.sh");
-
-async function reachable(url: string): Promise<boolean> {
-  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
-  c.on("error", () => {});
-  try {
-    await c.connect();
-    await c.end();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-let url = process.env.DANESWEEP_PG_URL ?? execFileSync(script, ["url"], { encoding: "utf8" }).trim();
-if (!(await reachable(url))) {
-  url = execFileSync(script, ["up"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
-}
+const url = await testPostgresUrl();
 
 storeSuite("postgresql", () => openStore({ url, poolSize: 4 }));
 

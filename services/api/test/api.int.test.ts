@@ -7,17 +7,15 @@
  * over a listening socket with the process's RSS bounded.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { get } from "node:http";
-import { dirname, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { ApiQueries, isStoreError, openDatabase, openStore, READER_ROLE, Store } from "@danesweep/store";
 import { sql } from "drizzle-orm";
 import pg from "pg";
+import { testPostgresUrl } from "../../../libs/store/test/postgres-url.ts";
 import { buildApp, listen } from "../src/app.ts";
 import { createToken } from "../src/tokens.ts";
 import { apiSuite, seedingStarter } from "./suite.ts";
@@ -25,24 +23,7 @@ import { apiSuite, seedingStarter } from "./suite.ts";
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
 
-const script = resolve(dirname(fileURLToPath(import.meta.url)), "../../../scripts/services/postgres.sh");
-
-async function reachable(url: string): Promise<boolean> {
-  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
-  c.on("error", () => {});
-  try {
-    await c.connect();
-    await c.end();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-let base = process.env.DANESWEEP_PG_URL ?? execFileSync(script, ["url"], { encoding: "utf8" }).trim();
-if (!(await reachable(base))) {
-  base = execFileSync(script, ["up"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
-}
+const base = await testPostgresUrl();
 
 const dbName = `api_test_${randomBytes(4).toString("hex")}`;
 const withDb = (url: string, db: string, user?: string) => {

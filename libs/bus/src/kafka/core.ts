@@ -16,9 +16,16 @@
  * - KafkaBusError: the closed set of errors the Kafka adapters reject with
  *   (beside BusError's bus-closed / invalid-options).
  */
-import type { DeadLetterReason, HandlerOutcome, IncomingMessage } from "../bus.ts";
+import type {
+  ConsumeOptions,
+  DeadLetterReason,
+  HandlerOutcome,
+  IncomingMessage,
+  Subscription,
+} from "../bus.ts";
 import { DEAD_LETTER_REASONS, deadLetterTopic } from "../bus.ts";
 import { deadLetterMessage } from "../dead-letter.ts";
+import { BusError } from "../errors.ts";
 
 /** Options common to both adapters. */
 export interface KafkaBusOptions {
@@ -397,4 +404,45 @@ export function validateConsume(
   if (!Number.isInteger(concurrency) || concurrency < 1) return `concurrency ${concurrency}`;
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1) return `maxAttempts ${maxAttempts}`;
   return null;
+}
+
+/** What both adapters' subscriptions offer the code that opens them. */
+export interface StartableSubscription {
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Bus.consume for both adapters: checks the options, makes the subscription
+ * (`make` gets the resolved concurrency and attempts), tracks it in `subs`
+ * while it lives, starts it (a failed start closes it and rejects with
+ * "consumer-start-failed"), and returns the caller's handle (close is idempotent).
+ */
+export async function openSubscription<S extends StartableSubscription>(
+  subs: Set<S>,
+  closed: boolean,
+  opts: ConsumeOptions,
+  make: (resolved: { concurrency: number; maxAttempts: number }) => S,
+): Promise<Subscription> {
+  if (closed) throw new BusError("bus-closed", "consume after close");
+  const concurrency = opts.concurrency ?? 1;
+  const maxAttempts = opts.maxAttempts ?? 5;
+  const bad = validateConsume(opts.topic, opts.group, concurrency, maxAttempts);
+  if (bad) throw new BusError("invalid-options", bad);
+  const sub = make({ concurrency, maxAttempts });
+  subs.add(sub);
+  try {
+    await sub.start();
+  } catch (e) {
+    subs.delete(sub);
+    await sub.close().catch(() => {});
+    throw new KafkaBusError("consumer-start-failed", `${opts.topic} / ${opts.group}`, e);
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    close: () => {
+      closing ??= sub.close().finally(() => subs.delete(sub));
+      return closing;
+    },
+  };
 }

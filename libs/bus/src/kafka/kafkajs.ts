@@ -53,13 +53,13 @@ import {
   KafkaBusError,
   type KafkaBusMetrics,
   type KafkaBusOptions,
+  openSubscription,
   partitionMetrics,
   type RawRecord,
   type Resolved,
   resolveOptions,
   type SubscriptionMetrics,
   settle,
-  validateConsume,
 } from "./core.ts";
 
 export interface KafkaJsBusOptions extends KafkaBusOptions {
@@ -211,35 +211,21 @@ export class KafkaJsBus implements Bus {
     opts: ConsumeOptions,
     handler: (msg: IncomingMessage) => Promise<HandlerOutcome>,
   ): Promise<Subscription> {
-    if (this.#closed) throw new BusError("bus-closed", "consume after close");
-    const concurrency = opts.concurrency ?? 1;
-    const maxAttempts = opts.maxAttempts ?? 5;
-    const bad = validateConsume(opts.topic, opts.group, concurrency, maxAttempts);
-    if (bad) throw new BusError("invalid-options", bad);
-    const sub = new KafkaJsSubscription(this, this.#o, {
-      topic: opts.topic,
-      group: opts.group,
-      concurrency,
-      maxAttempts,
-      handler,
-      joinTimeoutMs: this.#joinTimeoutMs,
-      heartbeatWhileHandling: this.#heartbeatWhileHandling,
-    });
-    this.#subs.add(sub);
-    try {
-      await sub.start();
-    } catch (e) {
-      this.#subs.delete(sub);
-      await sub.close().catch(() => {});
-      throw new KafkaBusError("consumer-start-failed", `${opts.topic} / ${opts.group}`, e);
-    }
-    let closing: Promise<void> | undefined;
-    return {
-      close: () => {
-        closing ??= sub.close().finally(() => this.#subs.delete(sub));
-        return closing;
-      },
-    };
+    return openSubscription(
+      this.#subs,
+      this.#closed,
+      opts,
+      ({ concurrency, maxAttempts }) =>
+        new KafkaJsSubscription(this, this.#o, {
+          topic: opts.topic,
+          group: opts.group,
+          concurrency,
+          maxAttempts,
+          handler,
+          joinTimeoutMs: this.#joinTimeoutMs,
+          heartbeatWhileHandling: this.#heartbeatWhileHandling,
+        }),
+    );
   }
 
   async metrics(): Promise<KafkaBusMetrics> {

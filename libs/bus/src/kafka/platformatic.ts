@@ -59,6 +59,7 @@ import {
   KafkaBusError,
   type KafkaBusMetrics,
   type KafkaBusOptions,
+  openSubscription,
   partitionMetrics,
   type RawRecord,
   type Resolved,
@@ -66,7 +67,6 @@ import {
   Semaphore,
   type SubscriptionMetrics,
   settle,
-  validateConsume,
 } from "./core.ts";
 
 type RawMessage = Message<Buffer, Buffer, Buffer, Buffer>;
@@ -189,34 +189,20 @@ export class PlatformaticKafkaBus implements Bus {
     opts: ConsumeOptions,
     handler: (msg: IncomingMessage) => Promise<HandlerOutcome>,
   ): Promise<Subscription> {
-    if (this.#closed) throw new BusError("bus-closed", "consume after close");
-    const concurrency = opts.concurrency ?? 1;
-    const maxAttempts = opts.maxAttempts ?? 5;
-    const bad = validateConsume(opts.topic, opts.group, concurrency, maxAttempts);
-    if (bad) throw new BusError("invalid-options", bad);
-    const sub = new PlatformaticSubscription(this, this.#o, this.#brokers, {
-      topic: opts.topic,
-      group: opts.group,
-      concurrency,
-      maxAttempts,
-      maxBuffered: this.#maxBuffered ?? Math.max(64, 16 * concurrency),
-      handler,
-    });
-    this.#subs.add(sub);
-    try {
-      await sub.start();
-    } catch (e) {
-      this.#subs.delete(sub);
-      await sub.close().catch(() => {});
-      throw new KafkaBusError("consumer-start-failed", `${opts.topic} / ${opts.group}`, e);
-    }
-    let closing: Promise<void> | undefined;
-    return {
-      close: () => {
-        closing ??= sub.close().finally(() => this.#subs.delete(sub));
-        return closing;
-      },
-    };
+    return openSubscription(
+      this.#subs,
+      this.#closed,
+      opts,
+      ({ concurrency, maxAttempts }) =>
+        new PlatformaticSubscription(this, this.#o, this.#brokers, {
+          topic: opts.topic,
+          group: opts.group,
+          concurrency,
+          maxAttempts,
+          maxBuffered: this.#maxBuffered ?? Math.max(64, 16 * concurrency),
+          handler,
+        }),
+    );
   }
 
   async metrics(): Promise<KafkaBusMetrics> {

@@ -36,7 +36,7 @@ import {
   type SeedStats,
   seedDomains,
 } from "@danesweep/pipeline";
-import { newScanId, type Store } from "@danesweep/store";
+import type { Store } from "@danesweep/store";
 import { UsageError } from "../args.ts";
 import { EXIT } from "../exit-codes.ts";
 import { readInputs } from "../input.ts";
@@ -46,7 +46,7 @@ import { VerdictSink } from "../output.ts";
 import { ProgressLine } from "../progress.ts";
 import { endScan, summaryText } from "../scan-end.ts";
 import { describeStore, openConfiguredStore } from "../store-options.ts";
-import { loadOptOut, type parseScanArgs, type ScanParameters, skipMessage } from "./scan.ts";
+import { chooseScan, loadOptOut, type parseScanArgs, type ScanParameters, skipMessage } from "./scan.ts";
 
 /** Partitions of the topics when this command has to create them (as `danesweep topics`). */
 export const DEFAULT_PARTITIONS = 12;
@@ -89,28 +89,9 @@ export async function executeKafkaScan(
     onError: () => {},
   } as Parameters<typeof createKafkaBus>[0]);
   try {
-    let params = parsed.params;
-    let scanId: string;
-    if (parsed.resume !== undefined) {
-      const scan = await store.getScanRow(parsed.resume);
-      if (!scan) {
-        err(
-          `danesweep: no scan "${parsed.resume}" in ${describeStore(parsed.store)} (see: danesweep scans)\n`,
-        );
-        return { code: EXIT.usage };
-      }
-      if (scan.state === "finished") {
-        err(`danesweep: scan ${scan.id} already finished; nothing to resume\n`);
-        return { code: EXIT.usage, scanId: scan.id };
-      }
-      params = scan.parameters as ScanParameters;
-      scanId = scan.id;
-    } else {
-      if (params.inputs.args.length === 0 && params.inputs.files.length === 0) {
-        throw new UsageError("no domains given: name them, or use -f FILE, or - for standard input");
-      }
-      scanId = newScanId(new Date());
-    }
+    const chosen = await chooseScan(store, parsed, describeStore(parsed.store), err, new Date());
+    if ("refused" in chosen) return chosen.refused;
+    const { params, scanId } = chosen;
     const optOut = loadOptOut(params.optOutFile);
     try {
       await bus.ensureTopics(pipelineTopics(DEFAULT_PARTITIONS));

@@ -100,6 +100,40 @@ const OPTIONS = {
   ...STORE_OPTIONS,
 } as const;
 
+/**
+ * The scan a run works on: the unfinished scan --resume names, with the
+ * parameters it was started with, or a new one. An unknown or finished scan,
+ * or no domains, is refused with the message on `err` and the usage exit code.
+ */
+export async function chooseScan(
+  store: Store,
+  parsed: { resume?: string | undefined; params: ScanParameters },
+  storeLabel: string,
+  err: (s: string) => void,
+  now: Date,
+): Promise<
+  | { scanId: string; params: ScanParameters; resumed: boolean }
+  | { refused: { code: number; scanId?: string } }
+> {
+  if (parsed.resume === undefined) {
+    const { inputs } = parsed.params;
+    if (inputs.args.length === 0 && inputs.files.length === 0) {
+      throw new UsageError("no domains given: name them, or use -f FILE, or - for standard input");
+    }
+    return { scanId: newScanId(now), params: parsed.params, resumed: false };
+  }
+  const scan = await store.getScanRow(parsed.resume);
+  if (!scan) {
+    err(`danesweep: no scan "${parsed.resume}" in ${storeLabel} (see: danesweep scans)\n`);
+    return { refused: { code: EXIT.usage } };
+  }
+  if (scan.state === "finished") {
+    err(`danesweep: scan ${scan.id} already finished; nothing to resume\n`);
+    return { refused: { code: EXIT.usage, scanId: scan.id } };
+  }
+  return { scanId: scan.id, params: scan.parameters as ScanParameters, resumed: true };
+}
+
 /** What a scan was started with; stored with the scan so --resume uses the same. */
 export interface ScanParameters {
   inputs: { args: string[]; files: string[] };
@@ -231,28 +265,11 @@ export async function executeScan(
     return { code: EXIT.failure };
   }
   try {
-    let params = parsed.params;
-    let scanId: string;
     const now = () => Date.now();
-    if (parsed.resume !== undefined) {
-      const scan = await store.getScanRow(parsed.resume);
-      if (!scan) {
-        err(`danesweep: no scan "${parsed.resume}" in ${describeStore(storeCfg)} (see: danesweep scans)\n`);
-        return { code: EXIT.usage };
-      }
-      if (scan.state === "finished") {
-        err(`danesweep: scan ${scan.id} already finished; nothing to resume\n`);
-        return { code: EXIT.usage, scanId: scan.id };
-      }
-      params = scan.parameters as ScanParameters;
-      scanId = scan.id;
-      await store.resumeScan(scanId);
-    } else {
-      if (params.inputs.args.length === 0 && params.inputs.files.length === 0) {
-        throw new UsageError("no domains given: name them, or use -f FILE, or - for standard input");
-      }
-      scanId = newScanId(new Date(now()));
-    }
+    const chosen = await chooseScan(store, parsed, describeStore(storeCfg), err, new Date(now()));
+    if ("refused" in chosen) return chosen.refused;
+    const { params, scanId } = chosen;
+    if (chosen.resumed) await store.resumeScan(scanId);
     const optOut = loadOptOut(params.optOutFile);
     const prober = new Prober({
       allowPrivate: params.allowPrivate,
