@@ -92,6 +92,9 @@ export interface RunProgress {
   inputDone: boolean;
 }
 
+/** How often the embedded runner asks the store for housekeeping (Store.maintain). */
+const MAINTAIN_EVERY_MS = 20_000;
+
 export class EmbeddedPipeline {
   readonly counters = newCounters();
   seed: SeedStats = { read: 0, seeded: 0, invalid: 0, optedOut: 0, duplicates: 0 };
@@ -145,6 +148,18 @@ export class EmbeddedPipeline {
       return draining;
     };
     const ticker = setInterval(() => void drain().catch(() => {}), 250);
+    // The embedded database has no autovacuum: tidy the churned tables every so often.
+    let maintaining = false;
+    const housekeeping = setInterval(() => {
+      if (maintaining) return;
+      maintaining = true;
+      void d.store
+        .maintain()
+        .catch(() => {})
+        .finally(() => {
+          maintaining = false;
+        });
+    }, MAINTAIN_EVERY_MS);
     const aborted = new Promise<void>((resolve) => {
       if (o.signal.aborted) resolve();
       else o.signal.addEventListener("abort", () => resolve(), { once: true });
@@ -182,6 +197,7 @@ export class EmbeddedPipeline {
       }
     } finally {
       clearInterval(ticker);
+      clearInterval(housekeeping);
       // Handlers blocked on the bus are released by close; give in-flight work a moment.
       await Promise.race([
         (async () => {

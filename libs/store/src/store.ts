@@ -469,6 +469,21 @@ export class Store {
     );
   }
 
+  /**
+   * Housekeeping for the embedded database, which runs no autovacuum (PGlite
+   * is PostgreSQL in one process): VACUUM ANALYZE of the tables a scan churns
+   * (join state inserted then deleted, domain states and results updated), so
+   * that dead rows do not pile up under the indexes the pipeline walks, and
+   * the planner has statistics. A no-op on PostgreSQL, where autovacuum does
+   * it. Call it every so often during a long scan (the embedded runner does).
+   */
+  async maintain(): Promise<void> {
+    if (this.driver !== "pglite") return;
+    await this.#run("maintain", () =>
+      this.db.execute(sql`vacuum (analyze) probe_waits, probe_claims, scan_domains, domain_results`),
+    );
+  }
+
   /** Per-state domain counts of a scan (cheap: one grouped index scan), for progress. */
   async domainStateCounts(scanId: string): Promise<Record<DomainState, number> & { total: number }> {
     const r = await this.#run("domainStateCounts", () =>

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { sql } from "drizzle-orm";
 import { domainFacts, probeFacts, verdictRecord } from "../../bus/test/fixtures.ts";
 import { openStore, type Store } from "../src/store.ts";
 
@@ -124,4 +125,45 @@ test("probe claims: one live owner per (scan, ip, port, SNI); a stale claim can 
   );
   assert.equal(await store.claimProbe(scan, k, "A", later, stale(later)), false, "the old owner lost it");
   assert.equal(await store.claimProbe(scan, { ...k, sni: "other.example" }, "A", later, stale(later)), true);
+});
+
+test("maintain() vacuums the churned join state and gives the planner statistics (PGlite has no autovacuum)", async () => {
+  const own = await openStore({ memory: true });
+  try {
+    const id = "01TESTMAINTAIN000000000000";
+    await own.createScan({ id, parameters: {}, startedAt: "2026-01-01T00:00:00.000Z" });
+    const domains = Array.from({ length: 2000 }, (_, i) => `m${i}.example`);
+    await own.seedDomains(
+      id,
+      domains.map((domain, i) => ({ domain, line: i + 1 })),
+    );
+    await own.addProbeWaits(
+      id,
+      domains.map((domain) => ({ domain, keys: [{ ip: "192.0.2.1", port: 25, sni: "mx.example" }] })),
+    );
+    await own.db.execute(sql`delete from probe_waits`); // what judging does, domain by domain
+    const pages = async () =>
+      Number(
+        (
+          (await own.db.execute(sql`select pg_relation_size('probe_waits') as b`)) as unknown as {
+            rows: { b: number }[];
+          }
+        ).rows[0]?.b,
+      );
+    const planned = async () =>
+      Number(
+        (
+          (await own.db.execute(
+            sql`select reltuples as n from pg_class where relname = 'scan_domains'`,
+          )) as unknown as { rows: { n: number }[] }
+        ).rows[0]?.n,
+      );
+    assert.ok((await pages()) > 0, "the deleted rows still take pages");
+    assert.ok((await planned()) < 0, "never analyzed");
+    await own.maintain();
+    assert.equal(await pages(), 0, "vacuum reclaimed the emptied table");
+    assert.equal(await planned(), 2000, "statistics: the row count is known");
+  } finally {
+    await own.close();
+  }
 });
