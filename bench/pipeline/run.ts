@@ -22,6 +22,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { PGLITE_NODE_FLAGS } from "@danesweep/store";
 import pg from "pg";
 import { Deployment, privateKafka, startKafkaScan, synthDomains } from "../../test/faults/harness.ts";
 
@@ -97,6 +98,7 @@ function runEmbedded(file: string, store: string[]): { wallS: number; verdicts: 
   const r = spawnSync(
     process.execPath,
     [
+      ...PGLITE_NODE_FLAGS, // as bin/danesweep
       join(root, "services/cli/src/main.ts"),
       "scan",
       ...TESTBED_OPTIONS,

@@ -479,9 +479,11 @@ export class Store {
    */
   async maintain(): Promise<void> {
     if (this.driver !== "pglite") return;
-    await this.#run("maintain", () =>
-      this.db.execute(sql`vacuum (analyze) probe_waits, probe_claims, scan_domains, domain_results`),
-    );
+    await this.#run("maintain", async () => {
+      // VACUUM's working memory comes out of WebAssembly memory, which never shrinks: keep it small.
+      await this.db.execute(sql`set maintenance_work_mem = '8MB'`);
+      await this.db.execute(sql`vacuum (analyze) probe_waits, probe_claims, scan_domains, domain_results`);
+    });
   }
 
   /** Per-state domain counts of a scan (cheap: one grouped index scan), for progress. */
