@@ -221,6 +221,31 @@ export function probeHandler(d: ProbeStageDeps) {
       }),
     opts,
   );
+  // A probe is announced on [probe-results] once (the flag is stored); a request
+  // that reuses a stored probe announces it again only if that never happened
+  // (its prober died between storing and announcing).
+  const unannounced = new MicroBatcher<ScanItem<{ key: ProbeKey }>, boolean>(
+    (items) =>
+      perScan(items, async (scan, list) => {
+        const open = await d.store.unannouncedProbes(
+          scan,
+          list.map((i) => i.key),
+        );
+        return new Map(list.map((i) => [i, open.has(probeKeyString(i.key))]));
+      }),
+    opts,
+  );
+  const announced = new MicroBatcher<ScanItem<{ key: ProbeKey }>, void>(
+    (items) =>
+      perScan(items, async (scan, list) => {
+        await d.store.markProbesAnnounced(
+          scan,
+          list.map((i) => i.key),
+        );
+        return new Map(list.map((i) => [i, undefined]));
+      }),
+    opts,
+  );
   const now = d.now ?? Date.now;
   const owner = d.owner ?? `prober-${randomUUID()}`;
   const ttl = d.claimTtlMs ?? 75_000;
@@ -232,22 +257,24 @@ export function probeHandler(d: ProbeStageDeps) {
   // One probe per (scan, ip, port, SNI) across every prober instance: dial only
   // under the claim; otherwise wait for the claimant's stored result (or take
   // the claim over once it is stale).
-  const probeOnce = async (scan: string, key: ProbeKey, mxHost: string): Promise<ProbeFacts> => {
+  /** The probe's facts, and whether this call dialed it (else another request's result was reused). */
+  const probeOnce = async (
+    scan: string,
+    key: ProbeKey,
+    mxHost: string,
+  ): Promise<{ facts: ProbeFacts; dialed: boolean }> => {
     for (;;) {
       if (await claim(scan, key)) {
         const facts = await d.prober.probe({ ...key, mxHost });
         await writer.submit({ scan, facts });
         if (d.counters) d.counters.probed++;
-        return facts;
+        return { facts, dialed: true };
       }
       const deadline = now() + ttl;
       while (now() < deadline) {
         await new Promise((r) => setTimeout(r, poll));
         const stored = await reader.submit({ scan, key });
-        if (stored) {
-          if (d.counters) d.counters.probesReused++;
-          return stored;
-        }
+        if (stored) return { facts: stored, dialed: false };
       }
     }
   };
@@ -255,14 +282,14 @@ export function probeHandler(d: ProbeStageDeps) {
     const scan = env.scan;
     const key = { ip: env.body.ip, port: env.body.port, sni: env.body.sni };
     try {
-      let facts = await reader.submit({ scan, key });
-      if (facts) {
+      const stored = await reader.submit({ scan, key });
+      const { facts, dialed } = stored
+        ? { facts: stored, dialed: false }
+        : await probeOnce(scan, key, env.body.mxHost);
+      if (!dialed) {
         if (d.counters) d.counters.probesReused++;
-      } else {
-        facts = await probeOnce(scan, key, env.body.mxHost);
+        if (!(await unannounced.submit({ scan, key }))) return { kind: "ack" };
       }
-      // Published on reuse too: a redelivered request may be the only trace of a
-      // probe whose result was stored but never announced (crash in between).
       await d.bus.publish([
         envelopeMessage(
           TOPICS.probeResults,
@@ -270,6 +297,7 @@ export function probeHandler(d: ProbeStageDeps) {
           makeEnvelope("probe-result", scan, { facts }),
         ),
       ]);
+      await announced.submit({ scan, key });
       return { kind: "ack" };
     } catch (e) {
       return retry(e);

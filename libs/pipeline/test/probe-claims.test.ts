@@ -78,3 +78,55 @@ test("two prober instances, one request each for the same key: one dial", async 
     await bus.close();
   }
 });
+
+test("a probe is announced on [probe-results] once; a stored probe never announced is announced by the next request", async () => {
+  const bus = new MemoryBus();
+  const announcements: string[] = [];
+  await bus.ensureTopics([{ name: TOPICS.probeResults, partitions: 1 }]);
+  const sub = await bus.consume({ topic: TOPICS.probeResults, group: "watch" }, async (m) => {
+    announcements.push(m.key);
+    return { kind: "ack" };
+  });
+  const prober = new Prober({
+    allowPrivate: true,
+    ehloName: "claims.test.invalid",
+    perIpRate: 100,
+    perIpBurst: 100,
+  });
+  const counters = newCounters();
+  const handle = probeHandler({ bus, store, prober, counters, owner: "announcer", claimPollMs: 20 });
+  const request = (sni: string, offset: number): IncomingMessage => {
+    const out = envelopeMessage(
+      TOPICS.probeRequests,
+      "127.0.0.1",
+      makeEnvelope("probe-request", scan, {
+        ip: "127.0.0.1",
+        port: server.port,
+        sni,
+        mxHost: sni,
+        domain: `d${offset}.example`,
+      }),
+    );
+    return { ...out, headers: out.headers ?? {}, partition: 0, offset: String(offset) };
+  };
+  try {
+    // Three requests for one key: one dial, one announcement.
+    for (let i = 0; i < 3; i++) assert.equal((await handle(request("mx.once.example", i))).kind, "ack");
+    // A probe stored by a prober that died before announcing it.
+    const orphan = { ip: "127.0.0.1", port: server.port, sni: "mx.orphan.example" };
+    const dialed = await prober.probe({ ...orphan, mxHost: orphan.sni });
+    await store.upsertProbe(scan, dialed);
+    for (let i = 3; i < 6; i++) assert.equal((await handle(request("mx.orphan.example", i))).kind, "ack");
+    await bus.idle();
+    assert.deepEqual(announcements, [
+      `127.0.0.1|${server.port}|mx.once.example`,
+      `127.0.0.1|${server.port}|mx.orphan.example`,
+    ]);
+    assert.equal(counters.probed, 1);
+    assert.equal(counters.probesReused, 5);
+  } finally {
+    await sub.close();
+    await prober.close();
+    await bus.close();
+  }
+});

@@ -17,6 +17,7 @@
 import { sql } from "drizzle-orm";
 import {
   bigint,
+  boolean,
   check,
   customType,
   foreignKey,
@@ -147,6 +148,8 @@ export const probes = pgTable(
     status: text("status").notNull(),
     facts: jsonb("facts").notNull(),
     probedAt: timestamp("probed_at", { withTimezone: true, mode: "string" }).notNull(),
+    /** Set once a probe-result announcing this probe was published (a reused probe is then not announced again). */
+    announced: boolean("announced").notNull().default(false),
   },
   (t) => [
     primaryKey({ columns: [t.scanId, t.ip, t.port, t.sni] }),

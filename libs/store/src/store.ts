@@ -810,6 +810,45 @@ export class Store {
     return p;
   }
 
+  /**
+   * Of the given probes, the stored ones no probe-result has announced yet
+   * (probeKeyString). A prober reusing a stored probe announces it again only
+   * then: the announcement may have been lost with the prober that stored it.
+   */
+  async unannouncedProbes(scanId: string, keys: ProbeKey[]): Promise<Set<string>> {
+    if (keys.length === 0) return new Set();
+    const r = await this.#run("unannouncedProbes", () =>
+      this.db
+        .select({ ip: probes.ip, port: probes.port, sni: probes.sni })
+        .from(probes)
+        .where(
+          and(
+            eq(probes.scanId, scanId),
+            eq(probes.announced, false),
+            probeKeyIn(lastByKey(keys, probeKeyString)),
+          ),
+        ),
+    );
+    return new Set(r.map((k) => probeKeyString(k)));
+  }
+
+  /** Records that probe-results announcing these stored probes were published. */
+  async markProbesAnnounced(scanId: string, keys: ProbeKey[]): Promise<void> {
+    if (keys.length === 0) return;
+    await this.#run("markProbesAnnounced", () =>
+      this.db
+        .update(probes)
+        .set({ announced: true })
+        .where(
+          and(
+            eq(probes.scanId, scanId),
+            eq(probes.announced, false),
+            probeKeyIn(lastByKey(keys, probeKeyString)),
+          ),
+        ),
+    );
+  }
+
   /** Probe facts with their chains restored, in the order of `keys` (missing ones skipped). */
   async getProbes(scanId: string, keys: ProbeKey[]): Promise<ProbeFacts[]> {
     if (keys.length === 0) return [];
@@ -818,15 +857,7 @@ export class Store {
       this.db
         .select({ facts: probes.facts })
         .from(probes)
-        .where(
-          and(
-            eq(probes.scanId, scanId),
-            sql`(${probes.ip}, ${probes.port}, ${probes.sni}) in (${sql.join(
-              wanted.map((k) => sql`(${k.ip}, ${k.port}::integer, ${k.sni})`),
-              sql`, `,
-            )})`,
-          ),
-        ),
+        .where(and(eq(probes.scanId, scanId), probeKeyIn(wanted))),
     );
     const byKey = new Map(found.map((r) => [probeKeyString(r.facts as ProbeFacts), r.facts as ProbeFacts]));
     const hashes = new Set<string>();
@@ -876,6 +907,14 @@ async function upsertDomainStates(
         set: { state: sql`${laterState}` },
       });
   }
+}
+
+/** (ip, port, sni) of the probes table in the given keys. */
+function probeKeyIn(keys: ProbeKey[]) {
+  return sql`(${probes.ip}, ${probes.port}, ${probes.sni}) in (${sql.join(
+    keys.map((k) => sql`(${k.ip}, ${k.port}::integer, ${k.sni})`),
+    sql`, `,
+  )})`;
 }
 
 function verdictRow(scanId: string, r: VerdictRecord) {

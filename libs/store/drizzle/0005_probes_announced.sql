@@ -1,0 +1,1 @@
+ALTER TABLE "probes" ADD COLUMN "announced" boolean DEFAULT false NOT NULL;
