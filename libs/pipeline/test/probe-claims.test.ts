@@ -26,6 +26,16 @@ after(async () => {
   await store.close();
 });
 
+/** A probe-request to the test server's port for (127.0.0.1, sni), as delivered at `offset`. */
+function probeRequest(sni: string, domain: string, offset: number): IncomingMessage {
+  const out = envelopeMessage(
+    TOPICS.probeRequests,
+    "127.0.0.1",
+    makeEnvelope("probe-request", scan, { ip: "127.0.0.1", port: server.port, sni, mxHost: sni, domain }),
+  );
+  return { ...out, headers: out.headers ?? {}, partition: 0, offset: String(offset) };
+}
+
 test("two prober instances, one request each for the same key: one dial", async () => {
   const bus = new MemoryBus();
   const mk = (owner: string) => {
@@ -44,18 +54,7 @@ test("two prober instances, one request each for the same key: one dial", async 
   };
   const a = mk("instance-a");
   const b = mk("instance-b");
-  const out = envelopeMessage(
-    TOPICS.probeRequests,
-    "127.0.0.1",
-    makeEnvelope("probe-request", scan, {
-      ip: "127.0.0.1",
-      port: server.port,
-      sni: "mx.claims.example",
-      mxHost: "mx.claims.example",
-      domain: "claims.example",
-    }),
-  );
-  const msg: IncomingMessage = { ...out, headers: out.headers ?? {}, partition: 0, offset: "0" };
+  const msg = probeRequest("mx.claims.example", "claims.example", 0);
   try {
     const [ra, rb] = await Promise.all([a.handle(msg), b.handle(msg)]);
     assert.deepEqual([ra.kind, rb.kind], ["ack", "ack"]);
@@ -95,20 +94,7 @@ test("a probe is announced on [probe-results] once; a stored probe never announc
   });
   const counters = newCounters();
   const handle = probeHandler({ bus, store, prober, counters, owner: "announcer", claimPollMs: 20 });
-  const request = (sni: string, offset: number): IncomingMessage => {
-    const out = envelopeMessage(
-      TOPICS.probeRequests,
-      "127.0.0.1",
-      makeEnvelope("probe-request", scan, {
-        ip: "127.0.0.1",
-        port: server.port,
-        sni,
-        mxHost: sni,
-        domain: `d${offset}.example`,
-      }),
-    );
-    return { ...out, headers: out.headers ?? {}, partition: 0, offset: String(offset) };
-  };
+  const request = (sni: string, offset: number) => probeRequest(sni, `d${offset}.example`, offset);
   try {
     // Three requests for one key: one dial, one announcement.
     for (let i = 0; i < 3; i++) assert.equal((await handle(request("mx.once.example", i))).kind, "ack");
