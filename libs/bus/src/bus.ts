@@ -71,8 +71,14 @@ export const HEADER = {
 export interface ConsumeOptions {
   topic: string;
   group: string;
-  /** Handlers running at once for this consumer (default 1). Per-key order is kept. */
+  /** Messages this consumer holds unfinished at once, running or waiting for a retry (default 1). */
   concurrency?: number;
+  /**
+   * "key" (default): messages of one key are handled one at a time, in order;
+   * "none": any message may run as soon as a slot is free (a handler may wait
+   * for a later message of its own key).
+   */
+  ordering?: "key" | "none";
   /** Retries before a message goes to the dead-letter topic as retries-exhausted (default 5). */
   maxAttempts?: number;
 }
@@ -100,12 +106,18 @@ export interface Bus {
   close(): Promise<void>;
 }
 
-/** Topic names; keys as in the architecture (domain, or destination IP for probe requests). */
+/**
+ * Topic names. Keys: the domain, except probe requests (the destination IP,
+ * so one prober instance owns each IP). [domain-facts] carries everything the
+ * aggregator joins for a domain: its DNS facts (dns-facts) and the result of
+ * each probe it asked for (probe-result, addressed to the domain), keyed by
+ * the domain so that one partition, hence one aggregator instance, sees all of
+ * a domain's facts.
+ */
 export const TOPICS = {
   domains: "danesweep.domains",
-  dnsFacts: "danesweep.dns-facts",
   probeRequests: "danesweep.probe-requests",
-  probeResults: "danesweep.probe-results",
+  domainFacts: "danesweep.domain-facts",
   verdicts: "danesweep.verdicts",
 } as const;
 export type TopicName = (typeof TOPICS)[keyof typeof TOPICS];

@@ -16,7 +16,12 @@
  *   missing scan, body not matching its schema; detail names the first failing
  *   path). Validators are compiled once (TypeCompiler).
  * - `envelopeHandler(type, handler)` adapts a typed handler to the Bus: a
- *   message that does not decode becomes a dead-letter outcome with the reason.
+ *   message that does not decode becomes a dead-letter outcome with the reason;
+ *   `envelopesHandler(types, handler)` does the same for a topic that carries
+ *   several types.
+ * - `encodeWithRawBody(type, scan, bodyJson)`: the JSON text of an envelope
+ *   whose body is already JSON text (a probe's facts sent to many domains are
+ *   serialised once).
  * - `envelopeMessage(topic, key, text-or-envelope)` builds an OutgoingMessage with the
  *   x-schema header.
  */
@@ -54,7 +59,8 @@ export const ProbeRequestBodySchema = Type.Object({
   mxHost: DnsName,
   domain: DomainName,
 });
-export const ProbeResultBodySchema = Type.Object({ facts: ProbeFactsSchema });
+/** A probe's facts, addressed to one of the domains that asked for it. */
+export const ProbeResultBodySchema = Type.Object({ domain: DomainName, facts: ProbeFactsSchema });
 export const VerdictBodySchema = Type.Object({ record: VerdictRecordSchema });
 
 export const BODY_SCHEMAS = {
@@ -139,6 +145,15 @@ export function encodeEnvelope<T extends EnvelopeType>(
   opts: EnvelopeOptions = {},
 ): string {
   return JSON.stringify(makeEnvelope(type, scan, body, opts));
+}
+
+/**
+ * The JSON text of an envelope from its body's JSON text (already made by
+ * JSON.stringify of a value that has the body's type): equal to
+ * encodeEnvelope's for the same body.
+ */
+export function encodeWithRawBody(type: EnvelopeType, scan: string, bodyJson: string): string {
+  return `{"v":${ENVELOPE_VERSION},"type":${JSON.stringify(type)},"scan":${JSON.stringify(scan)},"body":${bodyJson}}`;
 }
 
 export type DecodeResult<E = Envelope> =
@@ -231,6 +246,28 @@ export function envelopeMessage<T extends EnvelopeType>(
   const headers: Record<string, string> = { [HEADER.schema]: schemaHeader(envelope.type as EnvelopeType) };
   if (envelope.trace) headers[HEADER.traceparent] = envelope.trace.traceparent;
   return { topic, key, value: JSON.stringify(envelope), headers };
+}
+
+/**
+ * Like envelopeHandler, for a topic that carries several envelope types: the
+ * handler sees any of `types`; anything else is dead-lettered.
+ */
+export function envelopesHandler<T extends EnvelopeType>(
+  types: readonly T[],
+  handler: (envelope: EnvelopeOf<T>, msg: IncomingMessage) => Promise<HandlerOutcome>,
+): (msg: IncomingMessage) => Promise<HandlerOutcome> {
+  return async (msg) => {
+    const r = decodeEnvelope(msg.value);
+    if (!r.ok) return { kind: "dead-letter", reason: r.reason, detail: r.detail };
+    if (!(types as readonly string[]).includes(r.envelope.type)) {
+      return {
+        kind: "dead-letter",
+        reason: "validation-failed",
+        detail: `/type: expected ${types.join(" or ")}, got ${r.envelope.type}`,
+      };
+    }
+    return handler(r.envelope as EnvelopeOf<T>, msg);
+  };
 }
 
 /**

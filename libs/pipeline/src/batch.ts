@@ -9,10 +9,16 @@
  * A batch is cut at `maxItems` or `maxDelayMs` after its first item, whichever
  * comes first; batches run one at a time, in order. `run` must return one
  * result per item, in the same order.
+ *
+ * `isolate(error)`: when a batch of several items fails with an error for
+ * which it returns true (one that retrying the same batch would not cure),
+ * each item is run again alone, so that one bad item fails alone and the
+ * others succeed.
  */
 export interface BatchOptions {
   maxItems: number;
   maxDelayMs: number;
+  isolate?: (e: unknown) => boolean;
 }
 
 interface Pending<I, O> {
@@ -57,8 +63,17 @@ export class MicroBatcher<I, O> {
             for (const p of batch) p.reject(e);
           } else for (const [i, p] of batch.entries()) p.resolve(out[i]!);
         },
-        (e) => {
-          for (const p of batch) p.reject(e);
+        async (e) => {
+          if (batch.length > 1 && this.#opts.isolate?.(e)) {
+            for (const p of batch) {
+              try {
+                const [o] = await this.#run([p.item]);
+                p.resolve(o as O);
+              } catch (e1) {
+                p.reject(e1);
+              }
+            }
+          } else for (const p of batch) p.reject(e);
         },
       )
       .finally(() => {

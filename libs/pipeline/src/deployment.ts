@@ -19,10 +19,10 @@
  * and retried on the next poll.
  */
 import type { VerdictRecord } from "@danesweep/dane";
-import type { DomainState, PendingDomain, Store } from "@danesweep/store";
+import type { PendingDomain, StateCounts, Store } from "@danesweep/store";
 import { VerdictFollower } from "./follow.ts";
 
-export type StateCounts = Record<DomainState, number> & { total: number };
+export type { StateCounts };
 
 export interface FollowOptions {
   store: Store;
@@ -50,7 +50,7 @@ export interface FollowResult {
 export class ScanFollower {
   readonly #o: FollowOptions;
   readonly #follower: VerdictFollower;
-  counts: StateCounts = { seeded: 0, resolved: 0, judged: 0, total: 0 };
+  counts: StateCounts = { judged: 0, total: 0 };
 
   constructor(o: FollowOptions) {
     this.#o = o;
@@ -90,7 +90,7 @@ export class ScanFollower {
       } catch (e) {
         o.onStoreError?.(e);
       }
-      const fp = `${this.counts.total}/${this.counts.resolved}/${this.counts.judged}/${this.#follower.delivered}`;
+      const fp = `${this.counts.total}/${this.counts.judged}/${this.#follower.delivered}`;
       const t = now();
       if (fp !== fingerprint || !inputDone) {
         fingerprint = fp;

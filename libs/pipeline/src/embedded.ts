@@ -1,12 +1,14 @@
 /**
  * The whole pipeline in one process on the embedded default: the in-memory
- * bus between the same stage shells the services run on Kafka, and the store
- * given (PGlite in a data directory, or PostgreSQL).
+ * bus between the same stage shells the services run on Kafka (built from
+ * the same table, stage-table.ts), and the store given (the embedded PGlite
+ * in a data directory, or PostgreSQL).
  *
- * runScan(deps, options) seeds the input (after republishing the domains an
- * interrupted scan had not judged, when resuming), runs the stages until every
- * seeded domain is judged, and streams verdicts to `onVerdict` from the store,
- * once per domain, in the order they were stored.
+ * runScan(deps, options) prints first what an interrupted scan had already
+ * judged (when resuming) and republishes the domains it had not, then seeds
+ * the input, runs the stages until every seeded domain is judged, and hands
+ * each verdict to `onVerdict` once, as it is stored (the aggregator passes the
+ * records it stored for the first time; nothing is read back).
  *
  * Outcomes, never thrown:
  * - "finished": every seeded domain has a verdict; the scan is marked finished.
@@ -17,22 +19,21 @@
  *   dead-lettered); they are listed, the scan is marked failed.
  * Store failures while starting raise StoreError to the caller.
  */
-import { type Bus, deadLetterTopic, MemoryBus, readDeadLetter, TOPICS } from "@danesweep/bus";
+import {
+  decodeEnvelope,
+  deadLetterTopic,
+  MemoryBus,
+  readDeadLetter,
+  type Subscription,
+  TOPICS,
+} from "@danesweep/bus";
 import type { VerdictRecord } from "@danesweep/dane";
 import type { DnsQuerier } from "@danesweep/dns";
 import type { OptOutList, Prober } from "@danesweep/probe";
 import type { PendingDomain, Store } from "@danesweep/store";
-import { VerdictFollower } from "./follow.ts";
 import { republishPending, type SeedLine, type SeedSkip, type SeedStats, seedDomains } from "./seed.ts";
-import {
-  aggregateHandlers,
-  newCounters,
-  type ProbeMode,
-  pipelineTopics,
-  probeHandler,
-  resolveHandler,
-  type StageCounters,
-} from "./stages.ts";
+import { type StageDeps, type StartedStage, startStage } from "./stage-table.ts";
+import { newCounters, type ProbeMode, type StageCounters } from "./stages.ts";
 
 export interface PipelineDeps {
   store: Store;
@@ -50,8 +51,8 @@ export interface StageSettings {
   resolveConcurrency: number;
   /** Probe requests handled at once (the prober's own caps still apply). */
   probeConcurrency: number;
-  /** Aggregator handlers at once. */
-  aggregateConcurrency: number;
+  /** Messages the aggregator's join holds at once (default: the stage table's). */
+  aggregateConcurrency?: number;
 }
 
 export interface DeadLetterNote {
@@ -90,16 +91,21 @@ export interface RunProgress {
   counters: StageCounters;
   delivered: number;
   inputDone: boolean;
+  /** Domains the aggregator holds, waiting for probe results or being stored. */
+  joining: number;
 }
 
 /** How often the embedded runner asks the store for housekeeping (Store.maintain). */
 const MAINTAIN_EVERY_MS = 20_000;
+/** Attempts of a retryable failure before a message is dead-lettered (rides out a store owner changing). */
+const MAX_ATTEMPTS = 40;
 
 export class EmbeddedPipeline {
   readonly counters = newCounters();
   seed: SeedStats = { read: 0, seeded: 0, invalid: 0, optedOut: 0, duplicates: 0 };
   inputDone = false;
-  #follower: VerdictFollower | undefined;
+  delivered = 0;
+  #stages: StartedStage[] = [];
   readonly #deps: PipelineDeps;
 
   constructor(deps: PipelineDeps) {
@@ -110,8 +116,9 @@ export class EmbeddedPipeline {
     return {
       seed: this.seed,
       counters: this.counters,
-      delivered: this.#follower?.delivered ?? 0,
+      delivered: this.delivered,
       inputDone: this.inputDone,
+      joining: this.#stages.reduce((n, s) => n + (s.running.join?.size ?? 0), 0),
     };
   }
 
@@ -121,33 +128,22 @@ export class EmbeddedPipeline {
       partitions: o.bus?.partitions ?? 32,
       queueCapacity: o.bus?.queueCapacity ?? 64,
     });
-    const follower = new VerdictFollower(d.store, o.scan, o.onVerdict);
-    this.#follower = follower;
-    let deadLetters = 0;
-    const subs = await startStages(bus, d, o.settings, this.counters);
-    for (const t of Object.values(TOPICS)) {
-      subs.push(
-        await bus.consume({ topic: deadLetterTopic(t), group: "dlq-watch" }, async (m) => {
-          deadLetters++;
-          const info = readDeadLetter(m.headers);
-          o.onDeadLetter?.({
-            topic: t,
-            key: m.key,
-            reason: info.reason ?? "unknown",
-            detail: info.detail ?? "",
-          });
-          return { kind: "ack" };
-        }),
-      );
-    }
-
-    // Followers drain one at a time.
-    let draining: Promise<unknown> = Promise.resolve();
-    const drain = () => {
-      draining = draining.then(() => follower.drain());
-      return draining;
+    // Verdicts reach onVerdict one at a time, in the order they were stored.
+    let delivering: Promise<void> = Promise.resolve();
+    const deliver = (records: VerdictRecord[]) => {
+      delivering = delivering.then(async () => {
+        for (const r of records) {
+          await o.onVerdict(r);
+          this.delivered++;
+        }
+      });
+      return delivering;
     };
-    const ticker = setInterval(() => void drain().catch(() => {}), 250);
+    let deadLetters = 0;
+    const subs: Subscription[] = [];
+    let republished = 0;
+    let state: RunResult["state"] = "finished";
+    let stuck: PendingDomain[] = [];
     // The embedded database has no autovacuum: tidy the churned tables every so often.
     let maintaining = false;
     const housekeeping = setInterval(() => {
@@ -164,11 +160,65 @@ export class EmbeddedPipeline {
       if (o.signal.aborted) resolve();
       else o.signal.addEventListener("abort", () => resolve(), { once: true });
     });
-
-    let republished = 0;
-    let state: RunResult["state"] = "finished";
-    let stuck: PendingDomain[] = [];
     try {
+      if (o.resume) {
+        // What the interrupted run judged is printed first, once.
+        for (let after = 0; ; ) {
+          const page = await d.store.verdictsSince(o.scan, after, 1000);
+          await deliver(page.map((p) => p.record));
+          if (page.length < 1000) break;
+          after = page[page.length - 1]?.seq ?? after;
+        }
+      }
+      const deps: StageDeps = {
+        bus,
+        store: d.store,
+        resolver: d.resolver,
+        resolverValidates: d.resolverValidates,
+        prober: d.prober,
+        probeMode: o.settings.probeMode,
+        port: o.settings.port,
+        now: d.now,
+        counters: this.counters,
+        onJudged: (_scan, records) => deliver(records),
+      };
+      const consume = (opts: Parameters<MemoryBus["consume"]>[0], h: Parameters<MemoryBus["consume"]>[1]) =>
+        bus.consume({ ...opts, maxAttempts: MAX_ATTEMPTS }, h);
+      this.#stages = [
+        await startStage("resolve", deps, { consume, concurrency: o.settings.resolveConcurrency }),
+        await startStage("probe", deps, { consume, concurrency: o.settings.probeConcurrency }),
+        await startStage(
+          "aggregate",
+          deps,
+          o.settings.aggregateConcurrency !== undefined
+            ? { consume, concurrency: o.settings.aggregateConcurrency }
+            : { consume },
+        ),
+      ];
+      for (const s of this.#stages) subs.push(s.subscription);
+      for (const t of Object.values(TOPICS)) {
+        subs.push(
+          await bus.consume({ topic: deadLetterTopic(t), group: "dlq-watch" }, async (m) => {
+            deadLetters++;
+            const info = readDeadLetter(m.headers);
+            if (t === TOPICS.probeRequests) {
+              // The domain that asked for this probe will not get it: the join gives up on it.
+              const env = decodeEnvelope(m.value, "probe-request");
+              if (env.ok) {
+                for (const s of this.#stages)
+                  s.running.join?.abandon(env.envelope.scan, env.envelope.body.domain, info.detail ?? "");
+              }
+            }
+            o.onDeadLetter?.({
+              topic: t,
+              key: m.key,
+              reason: info.reason ?? "unknown",
+              detail: info.detail ?? "",
+            });
+            return { kind: "ack" };
+          }),
+        );
+      }
       if (o.resume) republished = await republishPending(d.store, bus, o.scan);
       this.seed = await seedDomains(o.input, {
         store: d.store,
@@ -188,7 +238,7 @@ export class EmbeddedPipeline {
       if (o.signal.aborted) {
         state = "interrupted";
       } else {
-        await drain();
+        await delivering;
         const counts = await d.store.domainStateCounts(o.scan);
         if (counts.judged < counts.total) {
           state = "stuck";
@@ -196,7 +246,6 @@ export class EmbeddedPipeline {
         }
       }
     } finally {
-      clearInterval(ticker);
       clearInterval(housekeeping);
       // Handlers blocked on the bus are released by close; give in-flight work a moment.
       await Promise.race([
@@ -206,56 +255,17 @@ export class EmbeddedPipeline {
         })(),
         new Promise((r) => setTimeout(r, state === "interrupted" ? 3000 : 30_000).unref()),
       ]);
-      await drain().catch(() => {});
-      // Verdicts committed out of judged_seq order (concurrent writers) are delivered here.
-      await follower.reconcile().catch(() => {});
+      for (const s of this.#stages) s.running.stop?.();
+      await delivering.catch(() => {});
     }
     return {
       state,
       seed: this.seed,
       republished,
       counters: this.counters,
-      delivered: follower.delivered,
+      delivered: this.delivered,
       deadLetters,
       stuck,
     };
   }
-}
-
-/** Subscribes the four stage shells to `bus` (also used by tests and the services). */
-export async function startStages(
-  bus: Bus,
-  d: PipelineDeps,
-  s: StageSettings,
-  counters: StageCounters,
-): Promise<{ close(): Promise<void> }[]> {
-  await bus.ensureTopics(pipelineTopics(32));
-  const agg = aggregateHandlers({ bus, store: d.store, probeMode: s.probeMode, now: d.now, counters });
-  return [
-    await bus.consume(
-      { topic: TOPICS.domains, group: "resolver", concurrency: s.resolveConcurrency },
-      resolveHandler({
-        bus,
-        store: d.store,
-        resolver: d.resolver,
-        resolverValidates: d.resolverValidates,
-        probeMode: s.probeMode,
-        port: s.port,
-        now: d.now,
-        counters,
-      }),
-    ),
-    await bus.consume(
-      { topic: TOPICS.probeRequests, group: "prober", concurrency: s.probeConcurrency },
-      probeHandler({ bus, store: d.store, prober: d.prober, counters }),
-    ),
-    await bus.consume(
-      { topic: TOPICS.dnsFacts, group: "aggregator", concurrency: s.aggregateConcurrency },
-      agg.facts,
-    ),
-    await bus.consume(
-      { topic: TOPICS.probeResults, group: "aggregator", concurrency: s.aggregateConcurrency },
-      agg.probe,
-    ),
-  ];
 }

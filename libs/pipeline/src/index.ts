@@ -4,3 +4,4 @@ export * from "./embedded.ts";
 export * from "./follow.ts";
 export * from "./seed.ts";
 export * from "./stages.ts";
+export * from "./stage-table.ts";

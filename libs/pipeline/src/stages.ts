@@ -1,37 +1,48 @@
 /**
- * The pipeline's stages as thin shells: each consumes one envelope type, calls
- * the pure step of a library, writes to the store, publishes. The same shells
- * run in one process on the in-memory bus (`danesweep scan`) and as separate
- * services on Kafka.
+ * The pipeline's stages as thin shells: each consumes one topic, calls the
+ * pure step of a library, writes to the store in batches, publishes. The
+ * same shells run in one process on the in-memory bus (`danesweep scan`) and
+ * as separate services on Kafka; stage-table.ts wires them for both.
  *
- *   seed:      input names -> store.seedDomains -> [domains]
- *   resolve:   [domains] -> collectDomainFacts (libs/dns) -> store facts and
- *              the probes the domain waits for -> [probe-requests] keyed by IP,
- *              [dns-facts] keyed by domain
- *   probe:     [probe-requests] -> Prober.probe (libs/probe), once per
- *              (scan, ip, port, SNI) -> store -> [probe-results]
- *   aggregate: [dns-facts] and [probe-results] -> the domains whose facts and
- *              every awaited probe are stored -> judge (libs/dane) -> store
- *              verdicts -> [verdicts]
+ *   resolve:   [domains] -> collectDomainFacts (libs/dns) -> [probe-requests]
+ *              keyed by IP (one per probe the domain needs, naming the domain)
+ *              and the facts on [domain-facts] keyed by domain. No store I/O.
+ *   probe:     [probe-requests] -> the probe's facts, made once per (scan,
+ *              ip, port, SNI) (libs/probe; claimed in the store so that two
+ *              prober instances never dial the same) -> the result on
+ *              [domain-facts], addressed to the domain that asked.
+ *   aggregate: [domain-facts] -> the join: a domain is judged (libs/dane) as
+ *              soon as its facts and every probe result it needs are in
+ *              hand, and its facts and verdict are stored in one batch.
  *
- * At-least-once: every handler is idempotent. A redelivered domain reuses the
- * facts already stored; a probe already stored is not made again; judging
- * twice writes the same row. The join state lives in the store (probe_waits),
- * written before probe requests are published, so whichever of "facts stored"
- * and "probe stored" comes last finds the other, across restarts.
+ * Data travels once: facts are validated where they enter (the bus
+ * boundary, envelope.ts) and then trusted; the aggregator judges from the
+ * messages it is handed and never reads back what another stage wrote, except
+ * for a probe whose result it did not receive (after a restart or a duplicate:
+ * see AggregateJoin).
  *
- * Failures: a store error is retried (the bus redelivers); a message that
- * cannot be decoded is dead-lettered by envelopeHandler with the reason.
+ * At-least-once: a message is acknowledged only after its effects are durable
+ * (the aggregator's only once its domain's verdict is stored), so a crash
+ * redelivers, and every write is idempotent (the first verdict of a domain in
+ * a scan stays).
+ *
+ * Failures: an error whose code says it can be retried (StoreError
+ * "unavailable", a Kafka publish failure) is retried by the bus; any other is
+ * a dead letter at once, with its code (outcomeOf).
  */
 
 import { randomUUID } from "node:crypto";
 import {
   type Bus,
-  encodeEnvelope,
+  encodeWithRawBody,
   envelopeHandler,
   envelopeMessage,
+  envelopesHandler,
   type HandlerOutcome,
+  HEADER,
   makeEnvelope,
+  type OutgoingMessage,
+  schemaHeader,
   TOPICS,
 } from "@danesweep/bus";
 import {
@@ -62,119 +73,98 @@ export function newCounters(): StageCounters {
   return { resolved: 0, probed: 0, probesReused: 0, judged: 0 };
 }
 
+/** Store batching defaults: up to 500 rows per statement, at most 50 ms of added latency. */
+export const DEFAULT_BATCH: BatchOptions = { maxItems: 500, maxDelayMs: 50 };
+
+/**
+ * What a failed handler asks of the bus: retry when the error's code says the
+ * same call may succeed later (`canRetry`), else a dead letter at once.
+ */
+export function outcomeOf(e: unknown): HandlerOutcome {
+  const err = e as { code?: unknown; canRetry?: unknown; message?: unknown; name?: unknown } | undefined;
+  const code = typeof err?.code === "string" ? err.code : typeof err?.name === "string" ? err.name : "error";
+  if (err?.canRetry === true) return { kind: "retry", reason: code };
+  return {
+    kind: "dead-letter",
+    reason: "handler-rejected",
+    detail: `${code}: ${typeof err?.message === "string" ? err.message : String(e)}`.slice(0, 500),
+  };
+}
+
+/** Groups batch items by scan (a batch may mix scans on a shared deployment). */
+async function perScan<T extends { scan: string }, O>(
+  items: T[],
+  fn: (scan: string, items: T[]) => Promise<Map<T, O>>,
+): Promise<O[]> {
+  const byScan = new Map<string, T[]>();
+  for (const it of items) {
+    const l = byScan.get(it.scan);
+    if (l) l.push(it);
+    else byScan.set(it.scan, [it]);
+  }
+  const out = new Map<T, O>();
+  for (const [scan, list] of byScan) for (const [k, v] of await fn(scan, list)) out.set(k, v);
+  return items.map((it) => out.get(it) as O);
+}
+
+/** The distinct probe keys of a domain's facts, in route order (what the resolver asks for and the judge needs). */
+export function neededProbes(facts: DomainFacts, probeMode: ProbeMode): ProbeKey[] {
+  const seen = new Map<string, ProbeKey>();
+  for (const t of probeTargets(facts, { probeMode })) {
+    const k = { ip: t.ip, port: t.port, sni: t.sni };
+    seen.set(probeKeyString(k), k);
+  }
+  return [...seen.values()];
+}
+
+// ------------------------------------------------------------------ resolve
+
 export interface ResolveStageDeps {
   bus: Bus;
-  store: Store;
   resolver: DnsQuerier;
   resolverValidates: boolean;
   probeMode: ProbeMode;
   port: number;
   now: () => number;
   counters?: StageCounters;
-  batch?: BatchOptions;
 }
 
-/** Store batching defaults: up to 200 rows per statement, at most 10 ms of added latency. */
-export const DEFAULT_BATCH: BatchOptions = { maxItems: 200, maxDelayMs: 10 };
-
-const retry = (e: unknown): HandlerOutcome => ({
-  kind: "retry",
-  reason: (e as { code?: string })?.code ?? (e as Error)?.name ?? "error",
-});
-
-type ScanItem<T> = { scan: string } & T;
-
-/** Groups batch items by scan (a batch may mix scans on a shared deployment). */
-async function perScan<T, O>(
-  items: ScanItem<T>[],
-  fn: (scan: string, items: ScanItem<T>[]) => Promise<Map<ScanItem<T>, O>>,
-): Promise<O[]> {
-  const byScan = new Map<string, ScanItem<T>[]>();
-  for (const it of items) {
-    const l = byScan.get(it.scan);
-    if (l) l.push(it);
-    else byScan.set(it.scan, [it]);
-  }
-  const out = new Map<ScanItem<T>, O>();
-  for (const [scan, list] of byScan) for (const [k, v] of await fn(scan, list)) out.set(k, v);
-  return items.map((it) => out.get(it) as O);
-}
-
-/** resolve: [domains] -> facts, waits -> [probe-requests], [dns-facts]. */
+/** resolve: [domains] -> [probe-requests] (keyed by IP), facts on [domain-facts] (keyed by domain). */
 export function resolveHandler(d: ResolveStageDeps) {
-  const opts = d.batch ?? DEFAULT_BATCH;
-  const reader = new MicroBatcher<ScanItem<{ domain: string }>, DomainFacts | undefined>(
-    (items) =>
-      perScan(items, async (scan, list) => {
-        const found = await d.store.getFactsMany(
-          scan,
-          list.map((i) => i.domain),
-        );
-        return new Map(list.map((i) => [i, found.get(i.domain)]));
-      }),
-    opts,
-  );
-  const writer = new MicroBatcher<ScanItem<{ facts: DomainFacts; keys: ProbeKey[] }>, void>(
-    (items) =>
-      perScan(items, async (scan, list) => {
-        await d.store.upsertFacts(
-          scan,
-          list.map((i) => i.facts),
-        );
-        await d.store.addProbeWaits(
-          scan,
-          list.map((i) => ({ domain: i.facts.domain, keys: i.keys })),
-        );
-        return new Map(list.map((i) => [i, undefined]));
-      }),
-    opts,
-  );
   return envelopeHandler("domain", async (env) => {
     const scan = env.scan;
-    const domain = env.body.domain;
     try {
-      let facts = await reader.submit({ scan, domain });
-      if (!facts) {
-        facts = await collectDomainFacts(d.resolver, domain, {
-          port: d.port,
-          now: d.now,
-          resolverValidates: d.resolverValidates,
-        });
-      }
-      const targets = probeTargets(facts, { probeMode: d.probeMode });
-      const keys = uniqueKeys(targets);
-      // Facts and waits are durable before any request is published (the join's invariant).
-      await writer.submit({ scan, facts, keys });
-      const mxHostOf = new Map(targets.map((t) => [probeKeyString(t), t.mxHost]));
+      const facts = await collectDomainFacts(d.resolver, env.body.domain, {
+        port: d.port,
+        now: d.now,
+        resolverValidates: d.resolverValidates,
+      });
+      const mxHostOf = new Map<string, string>();
+      for (const t of probeTargets(facts, { probeMode: d.probeMode })) mxHostOf.set(probeKeyString(t), t.mxHost);
+      const keys = neededProbes(facts, d.probeMode);
       await d.bus.publish([
+        envelopeMessage(TOPICS.domainFacts, facts.domain, makeEnvelope("dns-facts", scan, { facts })),
         ...keys.map((k) =>
           envelopeMessage(
             TOPICS.probeRequests,
             k.ip,
             makeEnvelope("probe-request", scan, {
-              ip: k.ip,
-              port: k.port,
-              sni: k.sni,
+              ...k,
               mxHost: mxHostOf.get(probeKeyString(k)) ?? k.sni,
               domain: facts.domain,
             }),
           ),
         ),
-        envelopeMessage(TOPICS.dnsFacts, facts.domain, makeEnvelope("dns-facts", scan, { facts })),
       ]);
       if (d.counters) d.counters.resolved++;
       return { kind: "ack" };
     } catch (e) {
-      return retry(e);
+      return outcomeOf(e);
     }
   });
 }
 
-function uniqueKeys(targets: ProbeKey[]): ProbeKey[] {
-  const seen = new Map<string, ProbeKey>();
-  for (const t of targets) seen.set(probeKeyString(t), { ip: t.ip, port: t.port, sni: t.sni });
-  return [...seen.values()];
-}
+// -------------------------------------------------------------------- probe
 
 export interface ProbeStageDeps {
   bus: Bus;
@@ -190,12 +180,50 @@ export interface ProbeStageDeps {
   claimTtlMs?: number;
   /** How often a prober that lost the claim looks for the winner's result (default 250 ms). */
   claimPollMs?: number;
+  /** Bytes of serialised probe facts kept in memory for requests that share a probe (default 32 MiB). */
+  cacheBytes?: number;
 }
 
-/** probe: [probe-requests] -> one probe per (scan, ip, port, SNI) -> [probe-results]. */
+/** A bounded LRU of serialised probe facts (scan|key -> JSON text), sized by bytes. */
+export class ProbeCache {
+  readonly #max: number;
+  readonly #map = new Map<string, string>();
+  #bytes = 0;
+  constructor(maxBytes: number) {
+    this.#max = maxBytes;
+  }
+  get(k: string): string | undefined {
+    const v = this.#map.get(k);
+    if (v !== undefined) {
+      this.#map.delete(k);
+      this.#map.set(k, v);
+    }
+    return v;
+  }
+  set(k: string, v: string): void {
+    const old = this.#map.get(k);
+    if (old !== undefined) {
+      this.#bytes -= 2 * old.length;
+      this.#map.delete(k);
+    }
+    this.#map.set(k, v);
+    this.#bytes += 2 * v.length;
+    for (const [key, val] of this.#map) {
+      if (this.#bytes <= this.#max) break;
+      this.#map.delete(key);
+      this.#bytes -= 2 * val.length;
+    }
+  }
+  get bytes(): number {
+    return this.#bytes;
+  }
+}
+
+/** probe: [probe-requests] -> one probe per (scan, ip, port, SNI) -> its result on [domain-facts], for the domain that asked. */
 export function probeHandler(d: ProbeStageDeps) {
   const opts = d.batch ?? DEFAULT_BATCH;
-  const reader = new MicroBatcher<ScanItem<{ key: ProbeKey }>, ProbeFacts | undefined>(
+  type Item = { scan: string; key: ProbeKey };
+  const reader = new MicroBatcher<Item, ProbeFacts | undefined>(
     (items) =>
       perScan(items, async (scan, list) => {
         const found = new Map(
@@ -210,7 +238,26 @@ export function probeHandler(d: ProbeStageDeps) {
       }),
     opts,
   );
-  const writer = new MicroBatcher<ScanItem<{ facts: ProbeFacts }>, void>(
+  const now = d.now ?? Date.now;
+  const owner = d.owner ?? `prober-${randomUUID()}`;
+  const ttl = d.claimTtlMs ?? 75_000;
+  const poll = d.claimPollMs ?? 250;
+  const claimer = new MicroBatcher<Item, boolean>(
+    (items) =>
+      perScan(items, async (scan, list) => {
+        const t = now();
+        const mine = await d.store.claimProbes(
+          scan,
+          list.map((i) => i.key),
+          owner,
+          new Date(t).toISOString(),
+          new Date(t - ttl).toISOString(),
+        );
+        return new Map(list.map((i) => [i, mine.has(probeKeyString(i.key))]));
+      }),
+    opts,
+  );
+  const writer = new MicroBatcher<{ scan: string; facts: ProbeFacts }, void>(
     (items) =>
       perScan(items, async (scan, list) => {
         await d.store.upsertProbes(
@@ -221,89 +268,74 @@ export function probeHandler(d: ProbeStageDeps) {
       }),
     opts,
   );
-  // A probe is announced on [probe-results] once (the flag is stored); a request
-  // that reuses a stored probe announces it again only if that never happened
-  // (its prober died between storing and announcing).
-  const unannounced = new MicroBatcher<ScanItem<{ key: ProbeKey }>, boolean>(
-    (items) =>
-      perScan(items, async (scan, list) => {
-        const open = await d.store.unannouncedProbes(
-          scan,
-          list.map((i) => i.key),
-        );
-        return new Map(list.map((i) => [i, open.has(probeKeyString(i.key))]));
-      }),
-    opts,
-  );
-  const announced = new MicroBatcher<ScanItem<{ key: ProbeKey }>, void>(
-    (items) =>
-      perScan(items, async (scan, list) => {
-        await d.store.markProbesAnnounced(
-          scan,
-          list.map((i) => i.key),
-        );
-        return new Map(list.map((i) => [i, undefined]));
-      }),
-    opts,
-  );
-  const now = d.now ?? Date.now;
-  const owner = d.owner ?? `prober-${randomUUID()}`;
-  const ttl = d.claimTtlMs ?? 75_000;
-  const poll = d.claimPollMs ?? 250;
-  const claim = (scan: string, key: ProbeKey) => {
-    const t = now();
-    return d.store.claimProbe(scan, key, owner, new Date(t).toISOString(), new Date(t - ttl).toISOString());
-  };
-  // One probe per (scan, ip, port, SNI) across every prober instance: dial only
-  // under the claim; otherwise wait for the claimant's stored result (or take
-  // the claim over once it is stale).
-  /** The probe's facts, and whether this call dialed it (else another request's result was reused). */
-  const probeOnce = async (
-    scan: string,
-    key: ProbeKey,
-    mxHost: string,
-  ): Promise<{ facts: ProbeFacts; dialed: boolean }> => {
+  const cache = new ProbeCache(d.cacheBytes ?? 32 * 1024 * 1024);
+  /** Probes being made or looked up now, shared by the requests that arrive meanwhile. */
+  const inflight = new Map<string, Promise<string>>();
+
+  // One probe per (scan, ip, port, SNI) across every prober instance: look in
+  // the store first, dial only under the claim, otherwise wait for the
+  // claimant's stored result (or take the claim over once it is stale).
+  const obtain = async (scan: string, key: ProbeKey, mxHost: string): Promise<string> => {
+    const stored = await reader.submit({ scan, key });
+    if (stored) {
+      if (d.counters) d.counters.probesReused++;
+      return JSON.stringify(stored);
+    }
     for (;;) {
-      if (await claim(scan, key)) {
+      if (await claimer.submit({ scan, key })) {
         const facts = await d.prober.probe({ ...key, mxHost });
         await writer.submit({ scan, facts });
         if (d.counters) d.counters.probed++;
-        return { facts, dialed: true };
+        return JSON.stringify(facts);
       }
       const deadline = now() + ttl;
       while (now() < deadline) {
         await new Promise((r) => setTimeout(r, poll));
-        const stored = await reader.submit({ scan, key });
-        if (stored) return { facts: stored, dialed: false };
+        const theirs = await reader.submit({ scan, key });
+        if (theirs) {
+          if (d.counters) d.counters.probesReused++;
+          return JSON.stringify(theirs);
+        }
       }
     }
   };
+
   return envelopeHandler("probe-request", async (env) => {
     const scan = env.scan;
     const key = { ip: env.body.ip, port: env.body.port, sni: env.body.sni };
+    const ck = `${scan}|${probeKeyString(key)}`;
     try {
-      const stored = await reader.submit({ scan, key });
-      const { facts, dialed } = stored
-        ? { facts: stored, dialed: false }
-        : await probeOnce(scan, key, env.body.mxHost);
-      if (!dialed) {
-        if (d.counters) d.counters.probesReused++;
-        if (!(await unannounced.submit({ scan, key }))) return { kind: "ack" };
-      }
-      await d.bus.publish([
-        envelopeMessage(
-          TOPICS.probeResults,
-          probeKeyString(facts),
-          makeEnvelope("probe-result", scan, { facts }),
-        ),
-      ]);
-      await announced.submit({ scan, key });
+      let json = cache.get(ck);
+      if (json === undefined) {
+        let p = inflight.get(ck);
+        if (p) {
+          if (d.counters) d.counters.probesReused++;
+        } else {
+          p = obtain(scan, key, env.body.mxHost).finally(() => inflight.delete(ck));
+          inflight.set(ck, p);
+        }
+        json = await p;
+        cache.set(ck, json);
+      } else if (d.counters) d.counters.probesReused++;
+      await d.bus.publish([probeResultMessage(scan, env.body.domain, json)]);
       return { kind: "ack" };
     } catch (e) {
-      return retry(e);
+      return outcomeOf(e);
     }
   });
 }
+
+/** The [domain-facts] message carrying a probe's facts (JSON text) to one domain that asked for it. */
+export function probeResultMessage(scan: string, domain: string, factsJson: string): OutgoingMessage {
+  return {
+    topic: TOPICS.domainFacts,
+    key: domain,
+    value: encodeWithRawBody("probe-result", scan, `{"domain":${JSON.stringify(domain)},"facts":${factsJson}}`),
+    headers: { [HEADER.schema]: schemaHeader("probe-result") },
+  };
+}
+
+// ---------------------------------------------------------------- aggregate
 
 export interface AggregateStageDeps {
   bus: Bus;
@@ -314,107 +346,239 @@ export interface AggregateStageDeps {
   batch?: BatchOptions;
   /** Publish each verdict to [verdicts] for downstream consumers (off on the embedded default, where nothing reads it). */
   publishVerdicts?: boolean;
+  /** Called with the records stored for the first time, once they are durable (the embedded scan prints them). */
+  onJudged?: (scan: string, records: VerdictRecord[]) => void | Promise<void>;
+  /**
+   * How long a domain waits for a probe result before the aggregator looks for
+   * the probe in the store, and how long a probe result waits for its
+   * domain's facts before it is let go (default 60 s).
+   */
+  joinTimeoutMs?: number;
 }
 
-/** Judges the given ready domains of a scan and stores their verdicts (batched). */
-export async function judgeAndStore(d: AggregateStageDeps, scan: string, domains: string[]): Promise<void> {
-  const size = 500;
-  for (let i = 0; i < domains.length; i += size) {
-    const chunk = domains.slice(i, i + size);
-    const facts = await d.store.getFactsMany(scan, chunk);
-    // The probes a domain needs come from its facts (as the resolver computed its waits), not from
-    // probe_waits: another judge of the same domain (a second aggregator instance, or the other
-    // lane) may have judged it and removed its waits meanwhile.
-    const needs = new Map<string, ProbeKey[]>();
-    const keys = new Map<string, ProbeKey>();
-    for (const [domain, f] of facts) {
-      const ks = uniqueKeys(probeTargets(f, { probeMode: d.probeMode }));
-      needs.set(domain, ks);
-      for (const k of ks) keys.set(probeKeyString(k), k);
-    }
-    const probes = new Map<string, ProbeFacts>(
-      (await d.store.getProbes(scan, [...keys.values()])).map((p) => [probeKeyString(p), p]),
-    );
-    const records: VerdictRecord[] = [];
-    for (const domain of chunk) {
-      const f = facts.get(domain);
-      if (!f) continue;
-      // Never judge a domain with a probe missing (it would read "not probed"); its probe's result judges it.
-      if (!(needs.get(domain) ?? []).every((k) => probes.has(probeKeyString(k)))) continue;
-      records.push(judge(f, (k) => probes.get(probeKeyString(k)), { now: d.now(), probeMode: d.probeMode }));
-    }
-    if (records.length === 0) continue;
-    await d.store.upsertVerdicts(scan, records);
-    if (d.counters) d.counters.judged += records.length;
-    if (!d.publishVerdicts) continue;
-    await d.bus.publish(
-      records.map((record) => ({
-        topic: TOPICS.verdicts,
-        key: record.domain,
-        value: encodeEnvelope("verdict", scan, { record }),
-      })),
-    );
-  }
+interface Waiter {
+  resolve: (o: HandlerOutcome) => void;
+}
+
+/** A domain being joined: its facts once they came, the probe results it has, and the messages waiting on it. */
+interface Pending {
+  scan: string;
+  domain: string;
+  facts?: DomainFacts;
+  needs?: ProbeKey[];
+  probes: Map<string, ProbeFacts>;
+  waiters: Waiter[];
+  since: number;
+  /** Set once the domain went to the writer. */
+  judging: boolean;
 }
 
 /**
- * The aggregator's two handlers, sharing one judging lane: on [dns-facts], the
- * domain is judged if every probe it waits for is stored; on [probe-results],
- * every domain that probe completed is judged. Both batch their checks.
+ * The aggregator's join: every message of [domain-facts] belongs to one
+ * domain (its key); the domain is judged as soon as its facts and a result
+ * for each probe it needs are in hand, and every message of the domain is
+ * acknowledged once its verdict is stored (a crash before that redelivers
+ * them all). Only domains in flight are held.
+ *
+ * Probe results that do not arrive (their message was acknowledged before a
+ * restart with another domain's, or a probe result went to an earlier copy
+ * of the domain): after `joinTimeoutMs` the missing probes are looked for in
+ * the store (batched), and again every `joinTimeoutMs` until found. A probe
+ * result whose domain's facts never come (a duplicate request) is
+ * acknowledged after `joinTimeoutMs`.
  */
-export function aggregateHandlers(d: AggregateStageDeps) {
-  const opts = d.batch ?? DEFAULT_BATCH;
-  const byDomain = new MicroBatcher<ScanItem<{ domain: string }>, void>(
-    (items) =>
-      perScan(items, async (scan, list) => {
-        const ready = await d.store.readyToJudge(scan, { domains: [...new Set(list.map((i) => i.domain))] });
-        await judgeAndStore(d, scan, ready);
-        return new Map(list.map((i) => [i, undefined]));
-      }),
-    opts,
-  );
-  const byProbe = new MicroBatcher<ScanItem<{ key: ProbeKey }>, void>(
-    (items) =>
-      perScan(items, async (scan, list) => {
-        const keys = new Map(list.map((i) => [probeKeyString(i.key), i.key]));
-        const ready = await d.store.readyToJudge(scan, { probes: [...keys.values()] });
-        await judgeAndStore(d, scan, ready);
-        return new Map(list.map((i) => [i, undefined]));
-      }),
-    opts,
-  );
+export class AggregateJoin {
+  readonly #d: AggregateStageDeps;
+  readonly #pending = new Map<string, Pending>();
+  readonly #writer: MicroBatcher<{ scan: string; facts: DomainFacts; record: VerdictRecord }, VerdictRecord | null>;
+  readonly #reader: MicroBatcher<{ scan: string; key: ProbeKey }, ProbeFacts | undefined>;
+  readonly #timeout: number;
+  readonly #timer: NodeJS.Timeout;
+  /** Domains given up on (a probe they need was dead-lettered), with when: later messages of theirs are refused too. */
+  readonly #abandoned = new Map<string, { at: number; detail: string }>();
+  #sweeping = false;
+
+  constructor(d: AggregateStageDeps) {
+    this.#d = d;
+    this.#timeout = d.joinTimeoutMs ?? 60_000;
+    const opts = d.batch ?? DEFAULT_BATCH;
+    this.#writer = new MicroBatcher(
+      (items) =>
+        perScan(items, async (scan, list) => {
+          const fresh = await d.store.storeJudged(
+            scan,
+            list.map((i) => ({ facts: i.facts, record: i.record })),
+          );
+          const stored = new Set(fresh.map((r) => r.domain));
+          if (d.counters) d.counters.judged += fresh.length;
+          if (fresh.length > 0) {
+            await d.onJudged?.(scan, fresh);
+            if (d.publishVerdicts) {
+              await d.bus.publish(
+                fresh.map((record) =>
+                  envelopeMessage(TOPICS.verdicts, record.domain, makeEnvelope("verdict", scan, { record })),
+                ),
+              );
+            }
+          }
+          return new Map(list.map((i) => [i, stored.has(i.record.domain) ? i.record : null]));
+        }),
+      { ...opts, isolate: (e) => (e as { canRetry?: unknown })?.canRetry !== true },
+    );
+    this.#reader = new MicroBatcher(
+      (items) =>
+        perScan(items, async (scan, list) => {
+          const found = new Map(
+            (
+              await d.store.getProbes(
+                scan,
+                list.map((i) => i.key),
+              )
+            ).map((p) => [probeKeyString(p), p]),
+          );
+          return new Map(list.map((i) => [i, found.get(probeKeyString(i.key))]));
+        }),
+      opts,
+    );
+    this.#timer = setInterval(() => void this.#sweep(), Math.max(50, Math.min(5000, this.#timeout / 4)));
+    this.#timer.unref();
+  }
+
+  /** Domains being joined now. */
+  get size(): number {
+    return this.#pending.size;
+  }
+
+  close(): void {
+    clearInterval(this.#timer);
+  }
+
+  #entry(scan: string, domain: string): Pending {
+    const k = `${scan}|${domain}`;
+    let p = this.#pending.get(k);
+    if (!p) {
+      p = { scan, domain, probes: new Map(), waiters: [], since: this.#d.now(), judging: false };
+      this.#pending.set(k, p);
+    }
+    return p;
+  }
+
+  /**
+   * Gives up on a domain because a probe it needs was dead-lettered (the
+   * prober could not make it): its messages are dead-lettered, now and for a
+   * while after, so the domain shows as not judged (resumable) instead of
+   * waiting for ever.
+   */
+  abandon(scan: string, domain: string, detail: string): void {
+    const k = `${scan}|${domain}`;
+    this.#abandoned.set(k, { at: this.#d.now(), detail });
+    const p = this.#pending.get(k);
+    if (p && !p.judging) this.#finish(p, abandonedOutcome(detail));
+  }
+
+  /** Handles one message of a domain; resolves with its outcome once the domain is stored (or given up on). */
+  offer(scan: string, domain: string, what: { facts: DomainFacts } | { probe: ProbeFacts }): Promise<HandlerOutcome> {
+    const gone = this.#abandoned.get(`${scan}|${domain}`);
+    if (gone) return Promise.resolve(abandonedOutcome(gone.detail));
+    const p = this.#entry(scan, domain);
+    const done = new Promise<HandlerOutcome>((resolve) => p.waiters.push({ resolve }));
+    if (p.judging) {
+      // A redelivered or late message of a domain already on its way to the store: it waits for the same write.
+      return done;
+    }
+    if ("facts" in what) {
+      p.facts = what.facts;
+      p.needs = neededProbes(what.facts, this.#d.probeMode);
+      p.since = this.#d.now();
+    } else {
+      p.probes.set(probeKeyString(what.probe), what.probe);
+    }
+    this.#tryJudge(p);
+    return done;
+  }
+
+  #tryJudge(p: Pending): void {
+    if (p.judging || !p.facts || !p.needs) return;
+    for (const k of p.needs) if (!p.probes.has(probeKeyString(k))) return;
+    p.judging = true;
+    let record: VerdictRecord;
+    try {
+      record = judge(p.facts, (k) => p.probes.get(probeKeyString(k)), {
+        now: this.#d.now(),
+        probeMode: this.#d.probeMode,
+      });
+    } catch (e) {
+      this.#finish(p, outcomeOf(e));
+      return;
+    }
+    this.#writer.submit({ scan: p.scan, facts: p.facts, record }).then(
+      () => this.#finish(p, { kind: "ack" }),
+      (e) => this.#finish(p, outcomeOf(e)),
+    );
+  }
+
+  #finish(p: Pending, outcome: HandlerOutcome): void {
+    this.#pending.delete(`${p.scan}|${p.domain}`);
+    for (const w of p.waiters) w.resolve(outcome);
+  }
+
+  /** Looks in the store for probes overdue, and lets go of probe results whose facts never came. */
+  async #sweep(): Promise<void> {
+    if (this.#sweeping) return;
+    this.#sweeping = true;
+    try {
+      const t = this.#d.now();
+      for (const [k, a] of this.#abandoned) if (t - a.at > ABANDONED_TTL_MS) this.#abandoned.delete(k);
+      const overdue: Pending[] = [];
+      for (const p of this.#pending.values()) {
+        if (p.judging || t - p.since < this.#timeout) continue;
+        if (!p.facts) {
+          // Probe results of a domain whose facts never came: acknowledge them.
+          this.#finish(p, { kind: "ack" });
+          continue;
+        }
+        overdue.push(p);
+      }
+      for (const p of overdue) {
+        p.since = t;
+        const missing = (p.needs ?? []).filter((k) => !p.probes.has(probeKeyString(k)));
+        const found = await Promise.all(missing.map((key) => this.#reader.submit({ scan: p.scan, key })));
+        if (p.judging) continue;
+        for (const f of found) if (f) p.probes.set(probeKeyString(f), f);
+        this.#tryJudge(p);
+      }
+    } catch {
+      // The store is unreachable: the next sweep tries again.
+    } finally {
+      this.#sweeping = false;
+    }
+  }
+}
+
+/** How long a domain given up on stays refused. */
+const ABANDONED_TTL_MS = 3_600_000;
+
+function abandonedOutcome(detail: string): HandlerOutcome {
   return {
-    facts: envelopeHandler("dns-facts", async (env) => {
-      try {
-        await byDomain.submit({ scan: env.scan, domain: env.body.facts.domain });
-        return { kind: "ack" };
-      } catch (e) {
-        return retry(e);
-      }
-    }),
-    probe: envelopeHandler("probe-result", async (env) => {
-      const f = env.body.facts;
-      try {
-        await byProbe.submit({ scan: env.scan, key: { ip: f.ip, port: f.port, sni: f.sni } });
-        return { kind: "ack" };
-      } catch (e) {
-        return retry(e);
-      }
-    }),
+    kind: "dead-letter",
+    reason: "handler-rejected",
+    detail: `probe-dead-lettered: a probe this domain needs was dead-lettered: ${detail}`.slice(0, 500),
   };
 }
 
-/** aggregate, on [dns-facts] (see aggregateHandlers). */
-export function aggregateFactsHandler(d: AggregateStageDeps) {
-  return aggregateHandlers(d).facts;
-}
-
-/** aggregate, on [probe-results] (see aggregateHandlers). */
-export function aggregateProbeHandler(d: AggregateStageDeps) {
-  return aggregateHandlers(d).probe;
-}
-
-/** The topics of the pipeline with their partition counts. */
-export function pipelineTopics(partitions: number, replication = 1) {
-  return Object.values(TOPICS).map((name) => ({ name, partitions, replication }));
+/** aggregate: [domain-facts] -> the join (AggregateJoin) -> verdicts in the store. */
+export function aggregateHandler(d: AggregateStageDeps): {
+  handler: ReturnType<typeof envelopesHandler>;
+  join: AggregateJoin;
+} {
+  const join = new AggregateJoin(d);
+  const handler = envelopesHandler(["dns-facts", "probe-result"] as const, async (env) => {
+    if (env.type === "dns-facts") {
+      const facts = env.body.facts as DomainFacts;
+      return join.offer(env.scan, facts.domain, { facts });
+    }
+    const body = env.body as { domain: string; facts: ProbeFacts };
+    return join.offer(env.scan, body.domain, { probe: body.facts });
+  });
+  return { handler, join };
 }

@@ -139,7 +139,8 @@ export type CommonConfig = ConfigOf<typeof COMMON_FIELDS>;
 export interface ServiceContext<C> {
   config: C & CommonConfig;
   log: Logger;
-  store: Store;
+  /** The PostgreSQL store (undefined for a service whose spec says `store: false`). */
+  store: Store | undefined;
   bus: Bus;
   /** Aborted when shutdown begins. */
   signal: AbortSignal;
@@ -169,6 +170,8 @@ export interface ServiceSpec<F extends Fields> {
   name: string;
   summary: string;
   fields: F;
+  /** Whether the service uses the store (default true); without, PostgreSQL is not connected. */
+  store?: boolean;
   start(ctx: ServiceContext<ConfigOf<F>>): Promise<Started>;
 }
 
@@ -296,6 +299,7 @@ export async function runService<F extends Fields>(spec: ServiceSpec<F>, o: RunO
   const checks = (): Record<string, () => Promise<CheckResult>> => ({
     started: async () => (ready ? { ok: true } : { ok: false, detail: stopping ? "stopping" : "starting" }),
     store: async () => {
+      if (spec.store === false) return { ok: true, detail: "not used" };
       if (!store) return { ok: false, detail: "not connected" };
       await new ApiQueries(store).ping();
       return { ok: true };
@@ -372,10 +376,12 @@ export async function runService<F extends Fields>(spec: ServiceSpec<F>, o: RunO
       return 1;
     }
     log.info("http listening", { host: config.httpHost, port: http.port });
-    store = await retryStart("connect PostgreSQL", () =>
-      openStore({ url: config.databaseUrl, poolSize: config.databasePool }),
-    );
-    log.info("store connected", { url: redactUrl(config.databaseUrl) });
+    if (spec.store !== false) {
+      store = await retryStart("connect PostgreSQL", () =>
+        openStore({ url: config.databaseUrl, poolSize: config.databasePool }),
+      );
+      log.info("store connected", { url: redactUrl(config.databaseUrl) });
+    }
     bus = createKafkaBus({
       brokers: config.kafkaBrokers,
       client: config.kafkaClient,

@@ -1,25 +1,27 @@
 /**
- * Opening the database and applying migrations, on either driver.
+ * Opening the database and applying migrations. Every store is reached
+ * through the `pg` driver (node-postgres):
  *
- * - `openDatabase({ dataDir })`: PGlite (embedded PostgreSQL) persisted in
- *   dataDir (created if missing); `{ memory: true }`: PGlite in memory;
- *   `{ url }`: PostgreSQL through a pg Pool (max `poolSize`, default 10).
- * - `migrate(handle)`: applies the drizzle-kit migrations of ../drizzle that
- *   are not yet applied (recorded in drizzle.__drizzle_migrations); applying
- *   twice is a no-op. On PostgreSQL an advisory lock serialises concurrent
- *   migrators (several services starting at once).
+ * - `openDatabase({ url })`: a PostgreSQL server, through a pool of at most
+ *   `poolSize` connections (default 10).
+ * - `openDatabase({ dataDir })`: the embedded store, PGlite (PostgreSQL in
+ *   WebAssembly) in dataDir (created if missing). One process owns a data
+ *   directory and serves it to every process that opens it, itself included
+ *   (embedded.ts): so `serve`, `scan`, `show` and `scans` can run at once on
+ *   one directory without corrupting it. `{ memory: true }`: PGlite in memory,
+ *   private to this process.
+ * - `migrate(handle)`: applies the migrations of ../drizzle that are not yet
+ *   applied (recorded in drizzle.__drizzle_migrations); applying twice is a
+ *   no-op; an advisory lock serialises concurrent migrators.
  * Failures raise StoreError "unavailable" (cannot open / connect) or
  * "migration-failed".
  */
-import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { PGlite } from "@electric-sql/pglite";
 import { drizzle as drizzleNodePg } from "drizzle-orm/node-postgres";
 import { migrate as migrateNodePg } from "drizzle-orm/node-postgres/migrator";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
-import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
-import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import pg from "pg";
+import { abstractStream, describeOwner, EmbeddedDirectory, readOwner } from "./embedded.ts";
 import { connectionLost, StoreError, toStoreError } from "./errors.ts";
 import * as schema from "./schema.ts";
 
@@ -29,23 +31,28 @@ export type Db = PgDatabase<PgQueryResultHKT, Schema>;
 export type StoreConfig = { dataDir: string } | { memory: true } | { url: string; poolSize?: number };
 
 export interface DbHandle {
-  driver: "pglite" | "postgres";
+  /** "embedded": PGlite served by this or another process (embedded.ts); "postgres": a server. */
+  driver: "embedded" | "postgres";
   db: Db;
+  /** The pool the store's own statements run on. */
+  pool: pg.Pool;
+  /** The embedded directory (undefined on PostgreSQL). */
+  embedded?: EmbeddedDirectory;
   /**
-   * Runs fn in one transaction (commit on success, rollback on error). On
-   * PostgreSQL the pooled connection is released on every path, including a
-   * BEGIN that fails because the server went away (drizzle's own
-   * transaction() leaks the connection then, and a few restarts exhaust the
-   * pool); a connection that failed is destroyed, not reused.
+   * Runs fn in one transaction (commit on success, rollback on error). The
+   * pooled connection is released on every path, including a BEGIN that
+   * fails because the server went away (drizzle's own transaction() leaks the
+   * connection then, and a few restarts exhaust the pool); a connection that
+   * failed is destroyed, not reused.
    */
-  transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: Db, client: pg.PoolClient) => Promise<T>): Promise<T>;
   migrate(): Promise<void>;
-  /** On PostgreSQL: waits at most CLOSE_TIMEOUT_MS for connections still checked out, then rejects saying how many. */
+  /** Waits at most CLOSE_TIMEOUT_MS for connections still checked out, then rejects saying how many. */
   close(): Promise<void>;
 }
 
 /**
- * Node flags for a process that opens PGlite (bin/danesweep passes them; V8
+ * Node flags for a process that may open PGlite (bin/danesweep passes them; V8
  * reads them only at start): WebAssembly stays on the baseline compiler
  * (Liftoff). Tiering up PostgreSQL's largest functions to TurboFan takes
  * ~500 MB of memory for a moment, which doubles the embedded scan's peak RSS,
@@ -55,6 +62,8 @@ export const PGLITE_NODE_FLAGS = ["--no-wasm-tier-up", "--no-wasm-dynamic-tierin
 
 /** How long close() waits for pooled connections still in use. */
 export const CLOSE_TIMEOUT_MS = 5000;
+/** How long a process keeps trying to reach (or become) the owner of an embedded directory. */
+const EMBEDDED_CONNECT_MS = 30_000;
 
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL("../drizzle", import.meta.url));
 /** Arbitrary constant identifying the danesweep migrator's advisory lock. */
@@ -62,35 +71,62 @@ const MIGRATION_LOCK = 7_262_901_511;
 
 export async function openDatabase(config: StoreConfig): Promise<DbHandle> {
   if ("url" in config) return openPostgres(config.url, config.poolSize ?? 10);
-  return openPglite("dataDir" in config ? config.dataDir : undefined);
+  const dir = new EmbeddedDirectory("dataDir" in config ? config.dataDir : undefined);
+  return openEmbedded(dir);
 }
 
-async function openPglite(dataDir: string | undefined): Promise<DbHandle> {
-  let client: PGlite;
-  try {
-    if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true });
-    client = dataDir === undefined ? await PGlite.create() : await PGlite.create(dataDir);
-  } catch (e) {
-    throw new StoreError("unavailable", `PGlite at ${dataDir ?? "memory"}: ${(e as Error)?.message}`, {
-      cause: e,
-    });
-  }
-  const db = drizzlePglite({ client, schema }) as unknown as Db;
-  return {
-    driver: "pglite",
-    db,
-    transaction: (fn) => db.transaction((tx) => fn(tx as unknown as Db)),
-    async migrate() {
+async function openEmbedded(dir: EmbeddedDirectory): Promise<DbHandle> {
+  const where = dir.dataDir ?? "memory";
+  const pool = new pg.Pool({
+    // Host and port are not used: every connection goes to the directory's socket.
+    host: "localhost",
+    user: "postgres",
+    database: "postgres",
+    max: 4,
+    stream: abstractStream(dir.name),
+  } as pg.PoolConfig);
+  pool.on("error", () => {});
+  pool.on("connect", (client) => client.on("error", () => {}));
+  // Connecting elects this process owner when nobody serves the directory.
+  const connect = pool.connect.bind(pool) as () => Promise<pg.PoolClient>;
+  const electing = async (): Promise<pg.PoolClient> => {
+    const deadline = Date.now() + EMBEDDED_CONNECT_MS;
+    for (let attempt = 1; ; attempt++) {
       try {
-        await migratePglite(db as never, { migrationsFolder: MIGRATIONS_FOLDER });
+        await dir.ensureOwner();
+        return await connect();
       } catch (e) {
-        throw new StoreError("migration-failed", (e as Error)?.message ?? String(e), { cause: e });
+        if (e instanceof StoreError || Date.now() > deadline) {
+          if (e instanceof StoreError) throw e;
+          throw new StoreError(
+            "unavailable",
+            `the embedded store in ${where} is owned by ${describeOwner(dir.dataDir ? readOwner(dir.dataDir) : undefined)}, ` +
+              `which did not accept a connection within ${EMBEDDED_CONNECT_MS / 1000} s: ${(e as Error)?.message}`,
+            { cause: e },
+          );
+        }
+        await new Promise((r) => setTimeout(r, Math.min(500, 20 * attempt)));
       }
-    },
-    async close() {
-      if (!client.closed) await client.close();
-    },
+    }
   };
+  (pool as unknown as { connect: unknown }).connect = (cb?: (e?: Error, c?: pg.PoolClient, d?: () => void) => void) => {
+    const p = electing();
+    if (!cb) return p;
+    p.then(
+      (c) => cb(undefined, c, () => c.release()),
+      (e: Error) => cb(e),
+    );
+    return undefined;
+  };
+  try {
+    const c = await pool.connect();
+    c.release();
+  } catch (e) {
+    await pool.end().catch(() => {});
+    await dir.close().catch(() => {});
+    throw toStoreError(e, `open the embedded store in ${where}`);
+  }
+  return handleOver(pool, "embedded", dir);
 }
 
 async function openPostgres(url: string, max: number): Promise<DbHandle> {
@@ -107,11 +143,16 @@ async function openPostgres(url: string, max: number): Promise<DbHandle> {
     await pool.end().catch(() => {});
     throw toStoreError(e, `connect ${redact(url)}`);
   }
+  return handleOver(pool, "postgres", undefined);
+}
+
+function handleOver(pool: pg.Pool, driver: DbHandle["driver"], embedded: EmbeddedDirectory | undefined): DbHandle {
   const db = drizzleNodePg({ client: pool, schema }) as unknown as Db;
   let closed = false;
-  return {
-    driver: "postgres",
+  const handle: DbHandle = {
+    driver,
     db,
+    pool,
     async transaction(fn) {
       const client = await pool.connect();
       // Set when BEGIN, COMMIT or ROLLBACK failed: the connection's state is unknown, so it is destroyed.
@@ -128,7 +169,7 @@ async function openPostgres(url: string, max: number): Promise<DbHandle> {
         await control("begin");
         let result: Awaited<ReturnType<typeof fn>>;
         try {
-          result = await fn(drizzleNodePg({ client, schema }) as unknown as Db);
+          result = await fn(drizzleNodePg({ client, schema }) as unknown as Db, client);
         } catch (e) {
           await client.query("rollback").catch((re: Error) => {
             broken = re;
@@ -170,15 +211,19 @@ async function openPostgres(url: string, max: number): Promise<DbHandle> {
         }),
       ]);
       clearTimeout(timer);
+      // The embedded directory is handed over only after this process's sessions ended.
+      await embedded?.close();
       if (!ended) {
         const inUse = pool.totalCount - pool.idleCount;
         throw new StoreError(
           "unavailable",
-          `PostgreSQL pool did not close in ${CLOSE_TIMEOUT_MS} ms: ${inUse} connection(s) still in use; abandoned`,
+          `the connection pool did not close in ${CLOSE_TIMEOUT_MS} ms: ${inUse} connection(s) still in use; abandoned`,
         );
       }
     },
   };
+  if (embedded) handle.embedded = embedded;
+  return handle;
 }
 
 function redact(url: string): string {

@@ -1,60 +1,60 @@
 /**
- * The store: scans, domain facts and verdicts, probes and certificates, on
- * PGlite or PostgreSQL (same SQL).
+ * The store: scans, their input, verdicts with the facts they were judged
+ * from, probes and certificates, on PostgreSQL or the embedded PGlite (same
+ * SQL, same `pg` driver: db.ts).
  *
  * `openStore(config)` opens the database, applies pending migrations and
- * returns a Store. Contract of the repositories:
- * - Every write is an idempotent upsert: the same write twice leaves the same
- *   rows (redelivery changes nothing). Batch writes use multi-row statements
- *   (chunked under the bind-parameter limit) inside one transaction, so a batch
- *   is stored entirely or not at all.
- * - Facts, probes and verdicts are validated against the bus schemas before
- *   writing: a value that fails raises StoreError "invalid-input" and nothing
- *   of the batch is written.
- * - A domain's progress only moves forward (seeded -> resolved -> judged),
- *   whatever order the writes arrive in.
+ * returns a Store. The layout (drizzle/0006_survey_store.sql) is made for
+ * daily surveys of millions of domains:
+ * - Writes are bulk: each call takes a batch and writes it in one statement
+ *   per table (rows passed as arrays and unnested), so a stage pays a round
+ *   trip per batch, never per domain.
+ * - Facts, verdicts and probes are content-addressed blobs (codec.ts), shared
+ *   by every scan that saw them; a scan adds one narrow row per domain.
+ * - Trust: the values given were validated where they entered the pipeline
+ *   (the bus boundary); the store does not validate them again.
+ *
+ * Contract of the repositories:
+ * - Every write is idempotent: the same write twice leaves the same rows
+ *   (redelivery changes nothing). A domain's verdict is stored once per scan:
+ *   the first stored stays (storeJudged returns which were new).
+ * - The scan must be created first (createScan makes its partitions); writing
+ *   to an unknown scan raises StoreError "missing-reference" (retryable).
  * - Probes are stored once per (scan, ip, port, sni); their certificates once
- *   per SHA-256 across all scans; getProbe restores the chain as sent.
- * - upsertVerdicts links each domain to the probes its verdict cites; those
- *   probes must be stored first (else StoreError "missing-reference",
- *   retryable), and so must the scan for every write.
+ *   per SHA-256 across all scans; getProbes restores the chain as sent.
  * - Lookups return undefined when nothing is stored; database failures raise
  *   StoreError (errors.ts) with a closed code.
  * Times are taken as arguments (ISO 8601) and returned as ISO 8601 UTC.
  */
-import { createHash } from "node:crypto";
-import {
-  domainFactsValidator,
-  firstError,
-  probeFactsValidator,
-  verdictRecordValidator,
-} from "@danesweep/bus";
 import {
   ACTIONS,
   DANE_STATES,
   DELIVERY_SECURITIES,
   type DomainFacts,
+  explain,
   type ProbeFacts,
   type ProbeKey,
   probeKeyString,
   REASONS,
   type VerdictRecord,
 } from "@danesweep/dane";
-import { and, asc, desc, eq, inArray, isNotNull, ne, type SQL, sql } from "drizzle-orm";
+import type pg from "pg";
+import {
+  type Blob,
+  factsBlob,
+  factsFrom,
+  openProbe,
+  type ProbeVolatile,
+  probeBlob,
+  probeFrom,
+  type StoredVerdict,
+  verdictBlob,
+  verdictFrom,
+} from "./codec.ts";
 import { type Db, type DbHandle, openDatabase, type StoreConfig } from "./db.ts";
 import { StoreError, toStoreError } from "./errors.ts";
-import {
-  certificates,
-  DOMAIN_STATES,
-  type DomainState,
-  domainProbes,
-  domainResults,
-  probes,
-  probeWaits,
-  type ScanState,
-  scanDomains,
-  scans,
-} from "./schema.ts";
+import { providerOf, tldOf } from "./groups.ts";
+import type { ScanState } from "./schema.ts";
 
 export interface Scan {
   id: string;
@@ -67,13 +67,16 @@ export interface Scan {
 }
 
 export interface ScanCounts {
-  /** Domains seeded or written for the scan. */
+  /** Domains seeded for the scan. */
   domains: number;
-  byState: Record<DomainState, number>;
+  /** Domains with a verdict. */
+  judged: number;
   byAction: Record<string, number>;
   bySecurity: Record<string, number>;
   byReason: Record<string, number>;
   byDane: Record<string, number>;
+  /** Domains whose verdict lists problems (libs/dane: "broken"). */
+  broken: number;
   probes: number;
   probesByStatus: Record<string, number>;
 }
@@ -92,7 +95,6 @@ export interface DomainHistoryEntry {
 export interface PendingDomain {
   domain: string;
   line: number;
-  state: Exclude<DomainState, "judged">;
 }
 
 export interface SeedItem {
@@ -101,83 +103,101 @@ export interface SeedItem {
   line?: number;
 }
 
-/** Chunk size keeping each statement under PostgreSQL's 65535 bind parameters. */
-const MAX_PARAMS = 30_000;
-
-const validators = {
-  facts: domainFactsValidator,
-  probe: probeFactsValidator,
-  verdict: verdictRecordValidator,
-};
-
-function validate(validator: Parameters<typeof firstError>[0], what: string, items: unknown[]): void {
-  for (const [i, item] of items.entries()) {
-    const err = firstError(validator, item);
-    if (err !== undefined) throw new StoreError("invalid-input", `${what}[${i}]: ${err}`);
-  }
+/** A domain judged: the facts it was judged from and its verdict. */
+export interface JudgedEntry {
+  facts: DomainFacts;
+  record: VerdictRecord;
 }
 
-function chunks<T>(items: T[], columns: number): T[][] {
-  const size = Math.max(1, Math.floor(MAX_PARAMS / columns));
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
+/** Progress of a scan: domains seeded and domains judged. */
+export interface StateCounts {
+  total: number;
+  judged: number;
 }
 
-/** The last label of a normalised domain name. */
-export function tldOf(domain: string): string {
-  const i = domain.lastIndexOf(".");
-  return i < 0 ? domain : domain.slice(i + 1);
-}
+/** Striped counters: each writer adds to a slot of its own (scan_counters). */
+const COUNTER_SLOTS = 16;
 
 function iso(v: unknown): string {
   if (v instanceof Date) return v.toISOString();
   return new Date(String(v)).toISOString();
 }
 
-function sha256Hex(der: Uint8Array): string {
-  return createHash("sha256").update(der).digest("hex");
-}
-
-/** Keeps the last item per key (a multi-row upsert may not touch a row twice). */
+/** Keeps the last item per key (a multi-row insert should not carry one key twice). */
 function lastByKey<T>(items: T[], key: (t: T) => string): T[] {
   const m = new Map<string, T>();
   for (const it of items) m.set(key(it), it);
   return [...m.values()];
 }
 
-/** SQL for "the later of the stored and the incoming domain state". */
-const laterState = sql.raw(
-  `case when array_position(array[${DOMAIN_STATES.map((s) => `'${s}'`).join(",")}]::text[], scan_domains.state) >= array_position(array[${DOMAIN_STATES.map((s) => `'${s}'`).join(",")}]::text[], excluded.state) then scan_domains.state else excluded.state end`,
-);
-
 function emptyCounts(): ScanCounts {
   return {
     domains: 0,
-    byState: { seeded: 0, resolved: 0, judged: 0 },
+    judged: 0,
     byAction: {},
     bySecurity: {},
     byReason: {},
     byDane: {},
+    broken: 0,
     probes: 0,
     probesByStatus: {},
   };
 }
 
-async function rows<T>(db: Db, query: SQL): Promise<T[]> {
-  const r = (await db.execute(query)) as unknown as { rows: T[] };
-  return r.rows;
+/** The problems of a record (libs/dane fills them); none for records made before they existed. */
+function problemsOf(r: VerdictRecord): string[] {
+  return ((r as { problems?: string[] }).problems ?? []).slice();
+}
+
+function classKey(c: { action: string; security: string | null; reason: string; dane: string; broken: boolean }) {
+  return `${c.action}|${c.security ?? ""}|${c.reason}|${c.dane}|${c.broken ? 1 : 0}`;
+}
+
+function primaryMx(r: VerdictRecord | StoredVerdict): string | null {
+  let mx: { host: string; preference: number } | undefined;
+  for (const h of r.hosts) if (!mx || h.preference < mx.preference) mx = h;
+  return mx?.host ?? null;
+}
+
+/** The verdict record as judged, from its stored form, time and facts (the explanation is rendered here). */
+export function recordFrom(
+  stored: StoredVerdict & { explanation?: string; judgedAt?: string },
+  judgedAt: string,
+  facts: DomainFacts | undefined,
+  probeMode: "all" | "dane",
+): VerdictRecord {
+  const { explanation: keptText, judgedAt: keptAt, ...rest } = stored;
+  const explanation =
+    keptText ?? (facts ? explain(rest as Omit<VerdictRecord, "explanation">, facts, { probeMode }) : "");
+  return { ...rest, explanation, judgedAt: keptAt ?? judgedAt } as VerdictRecord;
+}
+
+function probeModeOf(parameters: unknown): "all" | "dane" {
+  return (parameters as { probeMode?: string } | null)?.probeMode === "dane" ? "dane" : "all";
 }
 
 export class Store {
-  readonly driver: "pglite" | "postgres";
-  readonly db: Db;
+  readonly driver: DbHandle["driver"];
   readonly #handle: DbHandle;
+  /** scans.id -> scans.seq (never changes once a scan exists). */
+  readonly #seqs = new Map<string, number>();
+  /** classKey -> verdict_classes.id. */
+  readonly #classes = new Map<string, number>();
+  readonly #slot = Math.floor(Math.random() * COUNTER_SLOTS);
 
   constructor(handle: DbHandle) {
     this.#handle = handle;
     this.driver = handle.driver;
-    this.db = handle.db;
+  }
+
+  /** The drizzle database (read queries of the API). */
+  get db(): Db {
+    return this.#handle.db;
+  }
+
+  /** The embedded directory this store is on, when embedded (ownership, for messages and tests). */
+  get embedded() {
+    return this.#handle.embedded;
   }
 
   /** Applies pending migrations (openStore already did; idempotent). */
@@ -189,79 +209,97 @@ export class Store {
     return this.#handle.close();
   }
 
-  async #run<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  async #q<T = Record<string, unknown>>(what: string, text: string, values: unknown[] = []): Promise<T[]> {
     try {
-      return await fn();
+      const r = await this.#handle.pool.query({ text, values });
+      return r.rows as T[];
     } catch (e) {
       throw toStoreError(e, what);
     }
   }
 
+  /** scans.seq of a scan id; StoreError "missing-reference" when the scan is not stored. */
+  async #seq(scanId: string): Promise<number> {
+    const known = this.#seqs.get(scanId);
+    if (known !== undefined) return known;
+    const r = await this.#q<{ seq: number }>("scan", "select seq from scans where id = $1", [scanId]);
+    const seq = r[0]?.seq;
+    if (seq === undefined) throw new StoreError("missing-reference", `scan ${scanId} is not stored`);
+    this.#seqs.set(scanId, seq);
+    return seq;
+  }
+
   // ---------------------------------------------------------------- scans
 
-  /** Creates the scan in state "running"; a second call with the same id changes nothing. */
+  /** Creates the scan in state "running", with its partitions; a second call with the same id changes nothing. */
   async createScan(input: { id: string; parameters: unknown; startedAt: string }): Promise<Scan> {
-    await this.#run("createScan", () =>
-      this.db
-        .insert(scans)
-        .values({
-          id: input.id,
-          parameters: input.parameters ?? {},
-          state: "running",
-          startedAt: input.startedAt,
-        })
-        .onConflictDoNothing(),
+    await this.#q(
+      "createScan",
+      `insert into scans (id, parameters, state, started_at) values ($1, $2, 'running', $3) on conflict (id) do nothing`,
+      [input.id, JSON.stringify(input.parameters ?? {}), input.startedAt],
     );
+    const seq = await this.#seq(input.id);
+    await this.#q("createScan partitions", "select danesweep_add_scan_partitions($1)", [seq]);
     const s = await this.getScanRow(input.id);
     if (!s) throw new StoreError("integrity", `scan ${input.id} not readable after insert`);
     return s;
   }
 
-  /** Sets the final state and stores the counts snapshot. Undefined when the scan is unknown. */
+  /**
+   * Sets the final state and stores the counts snapshot. A finished scan's
+   * input (kept for resume) and probe claims are dropped. Undefined when the
+   * scan is unknown.
+   */
   async finishScan(
     id: string,
     at: string,
     state: Extract<ScanState, "finished" | "failed"> = "finished",
   ): Promise<Scan | undefined> {
+    const row = await this.getScanRow(id);
+    if (!row) return undefined;
+    const seq = await this.#seq(id);
     const counts = await this.scanCounts(id);
-    await this.#run("finishScan", () =>
-      this.db.update(scans).set({ state, finishedAt: at, counts }).where(eq(scans.id, id)),
-    );
+    await this.#q("finishScan", "update scans set state = $2, finished_at = $3, counts = $4 where id = $1", [
+      id,
+      state,
+      at,
+      JSON.stringify(counts),
+    ]);
+    if (state === "finished") {
+      await this.#q("finishScan inputs", `drop table if exists scan_inputs_${seq}`);
+      await this.#q("finishScan claims", "delete from probe_claims where scan_id = $1", [id]);
+    }
     return this.getScanRow(id);
   }
 
   /** Marks a running scan interrupted (process stopped before the end). */
   async markInterrupted(id: string, at: string): Promise<Scan | undefined> {
+    if (!(await this.getScanRow(id))) return undefined;
     const counts = await this.scanCounts(id);
-    await this.#run("markInterrupted", () =>
-      this.db
-        .update(scans)
-        .set({ state: "interrupted", finishedAt: at, counts })
-        .where(and(eq(scans.id, id), eq(scans.state, "running"))),
+    await this.#q(
+      "markInterrupted",
+      "update scans set state = 'interrupted', finished_at = $2, counts = $3 where id = $1 and state = 'running'",
+      [id, at, JSON.stringify(counts)],
     );
     return this.getScanRow(id);
   }
 
   /** Puts an interrupted or failed scan back to running (resume). */
   async resumeScan(id: string): Promise<Scan | undefined> {
-    await this.#run("resumeScan", () =>
-      this.db
-        .update(scans)
-        .set({ state: "running", finishedAt: null })
-        .where(and(eq(scans.id, id), inArray(scans.state, ["interrupted", "failed"]))),
+    await this.#q(
+      "resumeScan",
+      "update scans set state = 'running', finished_at = null where id = $1 and state in ('interrupted', 'failed')",
+      [id],
     );
     return this.getScanRow(id);
   }
 
   /** Scans, most recently started first. */
   async listScans(opts: { limit?: number; offset?: number } = {}): Promise<Scan[]> {
-    const r = await this.#run("listScans", () =>
-      this.db
-        .select()
-        .from(scans)
-        .orderBy(desc(scans.startedAt), desc(scans.id))
-        .limit(opts.limit ?? 50)
-        .offset(opts.offset ?? 0),
+    const r = await this.#q(
+      "listScans",
+      "select * from scans order by started_at desc, id desc limit $1 offset $2",
+      [opts.limit ?? 50, opts.offset ?? 0],
     );
     return r.map(toScan);
   }
@@ -274,59 +312,66 @@ export class Store {
   }
 
   async getScanRow(id: string): Promise<Scan | undefined> {
-    const r = await this.#run("getScan", () => this.db.select().from(scans).where(eq(scans.id, id)));
+    const r = await this.#q("getScan", "select * from scans where id = $1", [id]);
     return r[0] ? toScan(r[0]) : undefined;
   }
 
-  /** Counts by domain state, verdict action / security / reason / DANE state, and probe status. */
+  /** Counts by verdict action / security / reason / DANE state, broken, and probe status. */
   async scanCounts(id: string): Promise<ScanCounts> {
-    return this.#run("scanCounts", async () => {
-      const c = emptyCounts();
-      const states = await rows<{ state: DomainState; n: string | number }>(
-        this.db,
-        sql`select state, count(*) as n from scan_domains where scan_id = ${id} group by state`,
-      );
-      for (const s of states) {
-        c.byState[s.state] = Number(s.n);
-        c.domains += Number(s.n);
-      }
-      const verdicts = await rows<{
-        action: string | null;
-        security: string | null;
-        reason: string | null;
-        dane_state: string | null;
-        g: number;
-        n: string | number;
-      }>(
-        this.db,
-        sql`select action, security, reason, dane_state,
-                   grouping(action, security, reason, dane_state) as g, count(*) as n
-            from domain_results
-            where scan_id = ${id} and verdict is not null
-            group by grouping sets ((action), (security), (reason), (dane_state))`,
-      );
-      // grouping() bits, most significant first: action, security, reason, dane_state (1 = not grouped by it).
-      for (const v of verdicts) {
-        const n = Number(v.n);
-        const g = Number(v.g);
-        if (g === 0b0111 && v.action !== null) c.byAction[v.action] = n;
-        else if (g === 0b1011 && v.security !== null) c.bySecurity[v.security] = n;
-        else if (g === 0b1101 && v.reason !== null) c.byReason[v.reason] = n;
-        else if (g === 0b1110 && v.dane_state !== null) c.byDane[v.dane_state] = n;
-      }
-      const ps = await rows<{ status: string; n: string | number }>(
-        this.db,
-        sql`select status, count(*) as n from probes where scan_id = ${id} group by status`,
-      );
-      for (const p of ps) {
-        c.probesByStatus[p.status] = Number(p.n);
-        c.probes += Number(p.n);
-      }
-      return c;
-    });
+    const c = emptyCounts();
+    const seq = await this.#seq(id);
+    const progress = await this.domainStateCounts(id);
+    c.domains = progress.total;
+    const classes = await this.#q<{
+      action: string;
+      security: string | null;
+      reason: string;
+      dane_state: string;
+      broken: boolean;
+      n: string;
+    }>(
+      "scanCounts",
+      `select c.action, c.security, c.reason, c.dane_state, c.broken, k.n
+       from (select class, count(*) as n from results where scan = $1 group by class) k
+       join verdict_classes c on c.id = k.class`,
+      [seq],
+    );
+    const add = (m: Record<string, number>, k: string | null, n: number) => {
+      if (k !== null) m[k] = (m[k] ?? 0) + n;
+    };
+    for (const x of classes) {
+      const n = Number(x.n);
+      c.judged += n;
+      add(c.byAction, x.action, n);
+      add(c.bySecurity, x.security, n);
+      add(c.byReason, x.reason, n);
+      add(c.byDane, x.dane_state, n);
+      if (x.broken) c.broken += n;
+    }
+    const ps = await this.#q<{ status: string; n: string }>(
+      "scanCounts probes",
+      "select status, count(*) as n from scan_probes where scan = $1 group by status",
+      [seq],
+    );
+    for (const p of ps) {
+      c.probesByStatus[p.status] = Number(p.n);
+      c.probes += Number(p.n);
+    }
+    return c;
   }
 
-  // ---------------------------------------------------------------- domains
+  /** Domains seeded and judged so far (cheap: striped counters, not a count of rows). */
+  async domainStateCounts(scanId: string): Promise<StateCounts> {
+    const seq = await this.#seq(scanId);
+    const r = await this.#q<{ seeded: string | null; judged: string | null }>(
+      "domainStateCounts",
+      "select sum(seeded) as seeded, sum(judged) as judged from scan_counters where scan = $1",
+      [seq],
+    );
+    return { total: Number(r[0]?.seeded ?? 0), judged: Number(r[0]?.judged ?? 0) };
+  }
+
+  // ---------------------------------------------------------------- input
 
   /**
    * Records the scan's input (batch). Domains already seeded keep their row.
@@ -335,353 +380,21 @@ export class Store {
    */
   async seedDomains(scanId: string, items: SeedItem[]): Promise<string[]> {
     if (items.length === 0) return [];
-    const values = lastByKey(items, (i) => i.domain).map((i) => ({
-      scanId,
-      domain: i.domain,
-      line: i.line ?? 0,
-      state: "seeded" as const,
-    }));
-    return this.#run("seedDomains", () =>
-      this.#handle.transaction(async (tx) => {
-        const added: string[] = [];
-        for (const chunk of chunks(values, 4)) {
-          const r = await tx
-            .insert(scanDomains)
-            .values(chunk)
-            .onConflictDoNothing()
-            .returning({ domain: scanDomains.domain });
-          for (const x of r) added.push(x.domain);
-        }
-        return added;
-      }),
-    );
-  }
-
-  /** Stores DNS facts per domain (batch) and marks the domains resolved. */
-  async upsertFacts(scanId: string, facts: DomainFacts[]): Promise<void> {
-    if (facts.length === 0) return;
-    validate(validators.facts, "facts", facts);
-    const unique = lastByKey(facts, (f) => f.domain);
-    await this.#run("upsertFacts", () =>
-      this.#handle.transaction(async (tx) => {
-        for (const chunk of chunks(unique, 5)) {
-          await tx
-            .insert(domainResults)
-            .values(
-              chunk.map((f) => ({
-                scanId,
-                domain: f.domain,
-                tld: tldOf(f.domain),
-                facts: f,
-                collectedAt: f.collectedAt,
-              })),
-            )
-            .onConflictDoUpdate({
-              target: [domainResults.scanId, domainResults.domain],
-              set: { facts: sql`excluded.facts`, collectedAt: sql`excluded.collected_at` },
-            });
-        }
-        await upsertDomainStates(
-          tx as unknown as Db,
-          scanId,
-          unique.map((f) => f.domain),
-          "resolved",
-        );
-      }),
-    );
-  }
-
-  /** The stored DNS facts of a domain in a scan. */
-  async getFacts(scanId: string, domain: string): Promise<DomainFacts | undefined> {
-    const r = await this.#run("getFacts", () =>
-      this.db
-        .select({ facts: domainResults.facts })
-        .from(domainResults)
-        .where(and(eq(domainResults.scanId, scanId), eq(domainResults.domain, domain))),
-    );
-    return (r[0]?.facts ?? undefined) as DomainFacts | undefined;
-  }
-
-  /** Stores verdict records (batch), links the probes they cite and marks the domains judged. */
-  async upsertVerdicts(scanId: string, records: VerdictRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    validate(validators.verdict, "verdict", records);
-    const unique = lastByKey(records, (r) => r.domain);
-    const links = lastByKey(
-      unique.flatMap((r) =>
-        r.hosts.flatMap((h) =>
-          h.addresses.flatMap((a) =>
-            a.probe
-              ? [{ scanId, domain: r.domain, ip: a.probe.ip, port: a.probe.port, sni: a.probe.sni }]
-              : [],
-          ),
-        ),
-      ),
-      (l) => `${l.domain}|${probeKeyString(l)}`,
-    );
-    await this.#run("upsertVerdicts", () =>
-      this.#handle.transaction(async (tx) => {
-        for (const chunk of chunks(unique, 12)) {
-          await tx
-            .insert(domainResults)
-            .values(chunk.map((r) => verdictRow(scanId, r)))
-            .onConflictDoUpdate({
-              target: [domainResults.scanId, domainResults.domain],
-              set: {
-                verdict: sql`excluded.verdict`,
-                action: sql`excluded.action`,
-                security: sql`excluded.security`,
-                reason: sql`excluded.reason`,
-                daneState: sql`excluded.dane_state`,
-                mxHost: sql`excluded.mx_host`,
-                deliveredHost: sql`excluded.delivered_host`,
-                judgedAt: sql`excluded.judged_at`,
-              },
-            });
-        }
-        // First-time verdicts get the next positions, in one statement, without gaps.
-        await tx.execute(
-          sql`update domain_results set judged_seq = nextval('judged_seq')
-              where scan_id = ${scanId} and judged_seq is null and verdict is not null
-              and domain = any(${sql.param(unique.map((r) => r.domain))}::text[])`,
-        );
-        for (const chunk of chunks(links, 5))
-          await tx.insert(domainProbes).values(chunk).onConflictDoNothing();
-        await upsertDomainStates(
-          tx as unknown as Db,
-          scanId,
-          unique.map((r) => r.domain),
-          "judged",
-        );
-        // A judged domain waits for nothing: the join state holds only domains
-        // in flight, so readyToJudge stays cheap however large the scan.
-        for (const chunk of chunks(unique, 1))
-          await tx.delete(probeWaits).where(
-            and(
-              eq(probeWaits.scanId, scanId),
-              inArray(
-                probeWaits.domain,
-                chunk.map((r) => r.domain),
-              ),
-            ),
-          );
-      }),
-    );
-  }
-
-  /**
-   * Housekeeping for the embedded database, which runs no autovacuum (PGlite
-   * is PostgreSQL in one process): VACUUM ANALYZE of the tables a scan churns
-   * (join state inserted then deleted, domain states and results updated), so
-   * that dead rows do not pile up under the indexes the pipeline walks, and
-   * the planner has statistics. A no-op on PostgreSQL, where autovacuum does
-   * it. Call it every so often during a long scan (the embedded runner does).
-   */
-  async maintain(): Promise<void> {
-    if (this.driver !== "pglite") return;
-    await this.#run("maintain", async () => {
-      // VACUUM's working memory comes out of WebAssembly memory, which never shrinks: keep it small.
-      await this.db.execute(sql`set maintenance_work_mem = '8MB'`);
-      await this.db.execute(sql`vacuum (analyze) probe_waits, probe_claims, scan_domains, domain_results`);
-    });
-  }
-
-  /** Per-state domain counts of a scan (cheap: one grouped index scan), for progress. */
-  async domainStateCounts(scanId: string): Promise<Record<DomainState, number> & { total: number }> {
-    const r = await this.#run("domainStateCounts", () =>
-      rows<{ state: DomainState; n: string | number }>(
-        this.db,
-        sql`select state, count(*) as n from scan_domains where scan_id = ${scanId} group by state`,
-      ),
-    );
-    const out = { seeded: 0, resolved: 0, judged: 0, total: 0 };
-    for (const x of r) {
-      out[x.state] = Number(x.n);
-      out.total += Number(x.n);
-    }
-    return out;
-  }
-
-  // ---------------------------------------------------------------- the aggregator's join state
-
-  /**
-   * Records which probes each resolved domain waits for (batch, idempotent);
-   * upsertVerdicts removes a domain's waits once it is judged.
-   * Written before the probe requests are published, so that whichever of
-   * "facts stored" and "probe stored" happens last finds the other.
-   */
-  async addProbeWaits(scanId: string, waits: { domain: string; keys: ProbeKey[] }[]): Promise<void> {
-    const values = lastByKey(
-      waits.flatMap((w) =>
-        w.keys.map((k) => ({ scanId, domain: w.domain, ip: k.ip, port: k.port, sni: k.sni })),
-      ),
-      (v) => `${v.domain}|${probeKeyString(v)}`,
-    );
-    if (values.length === 0) return;
-    await this.#run("addProbeWaits", () =>
-      this.#handle.transaction(async (tx) => {
-        for (const chunk of chunks(values, 5))
-          await tx.insert(probeWaits).values(chunk).onConflictDoNothing();
-      }),
-    );
-  }
-
-  /**
-   * Claims the probe of `key` for `owner` before dialing it. True when this
-   * owner now holds the claim: new, already its own, or taken over from a
-   * claim made before `staleBefore` (its owner died mid-probe). False when
-   * another live owner holds it: wait for that owner's stored probe.
-   */
-  async claimProbe(
-    scanId: string,
-    key: ProbeKey,
-    owner: string,
-    at: string,
-    staleBefore: string,
-  ): Promise<boolean> {
-    const r = await this.#run("claimProbe", () =>
-      rows<{ owner: string }>(
-        this.db,
-        sql`insert into probe_claims (scan_id, ip, port, sni, owner, claimed_at)
-            values (${scanId}, ${key.ip}, ${key.port}, ${key.sni}, ${owner}, ${at})
-            on conflict (scan_id, ip, port, sni) do update set owner = excluded.owner, claimed_at = excluded.claimed_at
-            where probe_claims.owner = excluded.owner or probe_claims.claimed_at < ${staleBefore}
-            returning owner`,
-      ),
-    );
-    return r.length === 1;
-  }
-
-  /** The probe keys a domain waits for. */
-  async probeWaitsOf(scanId: string, domain: string): Promise<ProbeKey[]> {
-    return this.#run("probeWaitsOf", () =>
-      this.db
-        .select({ ip: probeWaits.ip, port: probeWaits.port, sni: probeWaits.sni })
-        .from(probeWaits)
-        .where(and(eq(probeWaits.scanId, scanId), eq(probeWaits.domain, domain))),
-    );
-  }
-
-  /**
-   * Domains of the scan, among `domains` or among those waiting for `probe`,
-   * that have facts stored, are not judged yet, and whose every awaited probe
-   * is stored: the ones the aggregator can judge now.
-   */
-  async readyToJudge(
-    scanId: string,
-    among: { domains: string[] } | { probe: ProbeKey } | { probes: ProbeKey[] },
-  ): Promise<string[]> {
-    const keys = "probe" in among ? [among.probe] : "probes" in among ? among.probes : [];
-    if ("domains" in among ? among.domains.length === 0 : keys.length === 0) return [];
-    const candidates =
-      "domains" in among
-        ? sql`select unnest(${sql.param(among.domains)}::text[]) as domain`
-        : sql`select distinct w.domain from probe_waits w
-              join unnest(${sql.param(keys.map((k) => k.ip))}::text[], ${sql.param(keys.map((k) => k.port))}::integer[],
-                          ${sql.param(keys.map((k) => k.sni))}::text[]) as k(ip, port, sni)
-                on w.ip = k.ip and w.port = k.port and w.sni = k.sni
-              where w.scan_id = ${scanId}`;
-    const r = await this.#run("readyToJudge", () =>
-      rows<{ domain: string }>(
-        this.db,
-        sql`select c.domain from (${candidates}) c
-            join scan_domains sd on sd.scan_id = ${scanId} and sd.domain = c.domain and sd.state = 'resolved'
-            where not exists (
-              select 1 from probe_waits w2 where w2.scan_id = ${scanId} and w2.domain = c.domain
-              and not exists (select 1 from probes p where p.scan_id = w2.scan_id and p.ip = w2.ip
-                              and p.port = w2.port and p.sni = w2.sni))`,
-      ),
+    const seq = await this.#seq(scanId);
+    const unique = lastByKey(items, (i) => i.domain);
+    const r = await this.#q<{ domain: string }>(
+      "seedDomains",
+      `with ins as (
+         insert into scan_inputs (scan, domain, line)
+         select $1, d, l from unnest($2::text[], $3::integer[]) as x(d, l)
+         on conflict do nothing returning domain),
+       cnt as (
+         insert into scan_counters (scan, slot, seeded) select $1, $4, count(*) from ins
+         on conflict (scan, slot) do update set seeded = scan_counters.seeded + excluded.seeded)
+       select domain from ins`,
+      [seq, unique.map((i) => i.domain), unique.map((i) => i.line ?? 0), this.#slot],
     );
     return r.map((x) => x.domain);
-  }
-
-  /** The stored DNS facts of several domains of a scan (those without facts are absent). */
-  async getFactsMany(scanId: string, domains: string[]): Promise<Map<string, DomainFacts>> {
-    if (domains.length === 0) return new Map();
-    const r = await this.#run("getFactsMany", () =>
-      this.db
-        .select({ domain: domainResults.domain, facts: domainResults.facts })
-        .from(domainResults)
-        .where(
-          and(
-            eq(domainResults.scanId, scanId),
-            inArray(domainResults.domain, domains),
-            isNotNull(domainResults.facts),
-          ),
-        ),
-    );
-    return new Map(r.map((x) => [x.domain, x.facts as DomainFacts]));
-  }
-
-  /** The probe keys each of several domains waits for. */
-  async probeWaitsOfMany(scanId: string, domains: string[]): Promise<Map<string, ProbeKey[]>> {
-    const out = new Map<string, ProbeKey[]>();
-    if (domains.length === 0) return out;
-    const r = await this.#run("probeWaitsOfMany", () =>
-      this.db
-        .select({ domain: probeWaits.domain, ip: probeWaits.ip, port: probeWaits.port, sni: probeWaits.sni })
-        .from(probeWaits)
-        .where(and(eq(probeWaits.scanId, scanId), inArray(probeWaits.domain, domains))),
-    );
-    for (const x of r) {
-      const key = { ip: x.ip, port: x.port, sni: x.sni };
-      const l = out.get(x.domain);
-      if (l) l.push(key);
-      else out.set(x.domain, [key]);
-    }
-    return out;
-  }
-
-  /** Distinct probes the scan's resolved domains wait for, and how many of them are stored. */
-  async probeProgress(scanId: string): Promise<{ wanted: number; done: number }> {
-    const r = await this.#run("probeProgress", () =>
-      rows<{ wanted: string | number; done: string | number }>(
-        this.db,
-        sql`select (select count(*) from (select distinct ip, port, sni from probe_waits where scan_id = ${scanId}) k) as wanted,
-                   (select count(*) from probes where scan_id = ${scanId}) as done`,
-      ),
-    );
-    return { wanted: Number(r[0]?.wanted ?? 0), done: Number(r[0]?.done ?? 0) };
-  }
-
-  /**
-   * Verdicts of a scan in the order they were first stored, after position
-   * `after` (0 for the start): how a follower (the CLI) streams a scan's
-   * results, identically on the embedded default and on a deployment.
-   */
-  async verdictsSince(
-    scanId: string,
-    after: number,
-    limit = 1000,
-  ): Promise<{ seq: number; record: VerdictRecord }[]> {
-    const r = await this.#run("verdictsSince", () =>
-      this.db
-        .select({ seq: domainResults.judgedSeq, record: domainResults.verdict })
-        .from(domainResults)
-        .where(
-          and(
-            eq(domainResults.scanId, scanId),
-            isNotNull(domainResults.judgedSeq),
-            sql`${domainResults.judgedSeq} > ${after}`,
-          ),
-        )
-        .orderBy(asc(domainResults.judgedSeq))
-        .limit(limit),
-    );
-    return r.map((x) => ({ seq: Number(x.seq), record: x.record as VerdictRecord }));
-  }
-
-  /** The verdicts of a scan at the given positions (those not visible are absent). */
-  async verdictsAt(scanId: string, seqs: number[]): Promise<{ seq: number; record: VerdictRecord }[]> {
-    if (seqs.length === 0) return [];
-    const r = await this.#run("verdictsAt", () =>
-      this.db
-        .select({ seq: domainResults.judgedSeq, record: domainResults.verdict })
-        .from(domainResults)
-        .where(and(eq(domainResults.scanId, scanId), inArray(domainResults.judgedSeq, seqs)))
-        .orderBy(asc(domainResults.judgedSeq)),
-    );
-    return r.map((x) => ({ seq: Number(x.seq), record: x.record as VerdictRecord }));
   }
 
   /** Domains of the scan not judged yet, in input order (keyset pagination with `after`). */
@@ -689,55 +402,242 @@ export class Store {
     scanId: string,
     opts: { limit?: number; after?: { line: number; domain: string } } = {},
   ): Promise<PendingDomain[]> {
+    const seq = await this.#seq(scanId);
     const after = opts.after;
-    const r = await this.#run("pendingDomains", () =>
-      this.db
-        .select({ domain: scanDomains.domain, line: scanDomains.line, state: scanDomains.state })
-        .from(scanDomains)
-        .where(
-          and(
-            eq(scanDomains.scanId, scanId),
-            ne(scanDomains.state, "judged"),
-            after
-              ? sql`(${scanDomains.line}, ${scanDomains.domain}) > (${after.line}, ${after.domain})`
-              : undefined,
-          ),
-        )
-        .orderBy(asc(scanDomains.line), asc(scanDomains.domain))
-        .limit(opts.limit ?? 10_000),
+    return this.#q<PendingDomain>(
+      "pendingDomains",
+      `select i.domain, i.line from scan_inputs i
+       where i.scan = $1 and (i.line, i.domain) > ($2, $3)
+         and not exists (select 1 from results r where r.scan = $1 and r.domain = i.domain)
+       order by i.line, i.domain limit $4`,
+      [seq, after?.line ?? -1, after?.domain ?? "", opts.limit ?? 10_000],
     );
-    return r as PendingDomain[];
+  }
+
+  // ---------------------------------------------------------------- verdicts
+
+  async #classIds(
+    list: { action: string; security: string | null; reason: string; dane: string; broken: boolean }[],
+  ): Promise<number[]> {
+    const missing = lastByKey(
+      list.filter((c) => !this.#classes.has(classKey(c))),
+      classKey,
+    );
+    if (missing.length > 0) {
+      const r = await this.#q<{
+        id: number;
+        action: string;
+        security: string | null;
+        reason: string;
+        dane_state: string;
+        broken: boolean;
+      }>(
+        "verdict classes",
+        `insert into verdict_classes (action, security, reason, dane_state, broken)
+         select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[])
+         on conflict on constraint verdict_classes_unique do update set action = excluded.action
+         returning id, action, security, reason, dane_state, broken`,
+        [
+          missing.map((c) => c.action),
+          missing.map((c) => c.security),
+          missing.map((c) => c.reason),
+          missing.map((c) => c.dane),
+          missing.map((c) => c.broken),
+        ],
+      );
+      for (const x of r) this.#classes.set(classKey({ ...x, dane: x.dane_state }), x.id);
+    }
+    return list.map((c) => this.#classes.get(classKey(c)) as number);
+  }
+
+  /**
+   * Stores judged domains (batch): their facts and verdicts as blobs (once per
+   * content) and one row per domain, in one statement. A domain already judged
+   * in this scan keeps its first verdict. Returns the records stored now (the
+   * domains judged for the first time), in the order given.
+   */
+  async storeJudged(scanId: string, entries: JudgedEntry[]): Promise<VerdictRecord[]> {
+    if (entries.length === 0) return [];
+    const seq = await this.#seq(scanId);
+    const unique = lastByKey(entries, (e) => e.record.domain);
+    const facts = new Map<string, Blob>();
+    const verdicts = new Map<string, { blob: Blob; r: VerdictRecord }>();
+    const rows = unique.map((e) => {
+      const fb = factsBlob(e.facts);
+      const vb = verdictBlob(e.record);
+      facts.set(fb.hash, fb);
+      verdicts.set(vb.hash, { blob: vb, r: e.record });
+      const v = e.record.verdict;
+      return {
+        e,
+        fact: fb.hash,
+        verdict: vb.hash,
+        cls: {
+          action: v.action,
+          security: v.security ?? null,
+          reason: v.reason,
+          dane: e.record.dane,
+          broken: problemsOf(e.record).length > 0,
+        },
+      };
+    });
+    const classes = await this.#classIds(rows.map((r) => r.cls));
+    const vlist = [...verdicts.values()];
+    const flist = [...facts.values()];
+    const stored = await this.#q<{ domain: string }>(
+      "storeJudged",
+      `with fb as (
+         insert into fact_blobs (hash, body)
+         select * from unnest($1::uuid[], $2::bytea[]) on conflict do nothing),
+       vb as (
+         insert into verdict_blobs (hash, tld, provider, mx_host, delivered_host, delivered_address, engine, profile, problems, body)
+         select h, t, p, m, dh, da, en, pr, string_to_array(pb, ','), b
+         from unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+                     $11::text[], $12::bytea[]) as x(h, t, p, m, dh, da, en, pr, pb, b)
+         on conflict do nothing),
+       rs as (
+         insert into results (scan, domain, class, facts, verdict, judged_seq, judged_at)
+         select $13, d, c, f, v, nextval('judged_seq'), t
+         from unnest($14::text[], $15::smallint[], $16::uuid[], $17::uuid[], $18::timestamptz[]) as x(d, c, f, v, t)
+         on conflict (domain, scan) do nothing
+         returning domain),
+       cnt as (
+         insert into scan_counters (scan, slot, judged) select $13, $19, count(*) from rs
+         on conflict (scan, slot) do update set judged = scan_counters.judged + excluded.judged)
+       select domain from rs`,
+      [
+        flist.map((b) => b.hash),
+        flist.map((b) => b.body),
+        vlist.map((v) => v.blob.hash),
+        vlist.map((v) => tldOf(v.r.domain)),
+        vlist.map((v) => {
+          const mx = primaryMx(v.r);
+          return mx === null ? null : providerOf(mx);
+        }),
+        vlist.map((v) => primaryMx(v.r)),
+        vlist.map((v) => v.r.verdict.host ?? null),
+        vlist.map((v) => v.r.verdict.address ?? null),
+        vlist.map((v) => engineOf(v.r).version),
+        vlist.map((v) => engineOf(v.r).profile),
+        vlist.map((v) => problemsOf(v.r).join(",")),
+        vlist.map((v) => v.blob.body),
+        seq,
+        rows.map((r) => r.e.record.domain),
+        classes,
+        rows.map((r) => r.fact),
+        rows.map((r) => r.verdict),
+        rows.map((r) => r.e.record.judgedAt),
+        this.#slot,
+      ],
+    );
+    const fresh = new Set(stored.map((x) => x.domain));
+    return unique.filter((e) => fresh.has(e.record.domain)).map((e) => e.record);
+  }
+
+  /** The stored DNS facts of a domain in a scan. */
+  async getFacts(scanId: string, domain: string): Promise<DomainFacts | undefined> {
+    return (await this.getFactsMany(scanId, [domain])).get(domain);
+  }
+
+  /** The stored DNS facts of several domains of a scan (those not judged are absent). */
+  async getFactsMany(scanId: string, domains: string[]): Promise<Map<string, DomainFacts>> {
+    if (domains.length === 0) return new Map();
+    const seq = await this.#seq(scanId);
+    const r = await this.#q<{ domain: string; body: Buffer; judged_at: Date }>(
+      "getFacts",
+      `select r.domain, f.body, r.judged_at from results r join fact_blobs f on f.hash = r.facts
+       where r.scan = $1 and r.domain = any($2::text[])`,
+      [seq, domains],
+    );
+    return new Map(r.map((x) => [x.domain, factsFrom(x.body, iso(x.judged_at))]));
+  }
+
+  /** Records of rows (domain, judged_at, facts body, verdict body), explanations rendered. */
+  #records(
+    rows: { judged_at: unknown; fbody: Buffer; vbody: Buffer }[],
+    probeMode: "all" | "dane",
+  ): VerdictRecord[] {
+    return rows.map((x) => {
+      const at = iso(x.judged_at);
+      return recordFrom(verdictFrom(x.vbody), at, factsFrom(x.fbody, at), probeMode);
+    });
+  }
+
+  async #probeModeOfScan(scanId: string): Promise<"all" | "dane"> {
+    const s = await this.getScanRow(scanId);
+    return probeModeOf(s?.parameters);
+  }
+
+  /**
+   * Verdicts of a scan in the order they were first stored, after position
+   * `after` (0 for the start): how a follower (the CLI) streams a scan's
+   * results from the store.
+   */
+  async verdictsSince(
+    scanId: string,
+    after: number,
+    limit = 1000,
+  ): Promise<{ seq: number; record: VerdictRecord }[]> {
+    const seq = await this.#seq(scanId);
+    const r = await this.#q<{ judged_seq: string; judged_at: Date; fbody: Buffer; vbody: Buffer }>(
+      "verdictsSince",
+      `select r.judged_seq, r.judged_at, f.body as fbody, v.body as vbody
+       from results r join fact_blobs f on f.hash = r.facts join verdict_blobs v on v.hash = r.verdict
+       where r.scan = $1 and r.judged_seq > $2 order by r.judged_seq limit $3`,
+      [seq, after, limit],
+    );
+    const records = this.#records(r, await this.#probeModeOfScan(scanId));
+    return r.map((x, i) => ({ seq: Number(x.judged_seq), record: records[i] as VerdictRecord }));
+  }
+
+  /** The verdicts of a scan at the given positions (those not visible are absent). */
+  async verdictsAt(scanId: string, seqs: number[]): Promise<{ seq: number; record: VerdictRecord }[]> {
+    if (seqs.length === 0) return [];
+    const seq = await this.#seq(scanId);
+    const r = await this.#q<{ judged_seq: string; judged_at: Date; fbody: Buffer; vbody: Buffer }>(
+      "verdictsAt",
+      `select r.judged_seq, r.judged_at, f.body as fbody, v.body as vbody
+       from results r join fact_blobs f on f.hash = r.facts join verdict_blobs v on v.hash = r.verdict
+       where r.scan = $1 and r.judged_seq = any($2::bigint[]) order by r.judged_seq`,
+      [seq, seqs],
+    );
+    const records = this.#records(r, await this.#probeModeOfScan(scanId));
+    return r.map((x, i) => ({ seq: Number(x.judged_seq), record: records[i] as VerdictRecord }));
   }
 
   /** Every verdict stored for a domain, most recently started scan first. */
   async domainHistory(domain: string, opts: { limit?: number } = {}): Promise<DomainHistoryEntry[]> {
-    const r = await this.#run("domainHistory", () =>
-      this.db
-        .select({
-          scanId: domainResults.scanId,
-          scanStartedAt: scans.startedAt,
-          judgedAt: domainResults.judgedAt,
-          action: domainResults.action,
-          security: domainResults.security,
-          reason: domainResults.reason,
-          dane: domainResults.daneState,
-          record: domainResults.verdict,
-        })
-        .from(domainResults)
-        .innerJoin(scans, eq(scans.id, domainResults.scanId))
-        .where(and(eq(domainResults.domain, domain), isNotNull(domainResults.verdict)))
-        .orderBy(desc(scans.startedAt), desc(scans.id))
-        .limit(opts.limit ?? 100),
+    const r = await this.#q<{
+      id: string;
+      started_at: Date;
+      parameters: unknown;
+      judged_at: Date;
+      action: string;
+      security: string | null;
+      reason: string;
+      dane_state: string;
+      fbody: Buffer;
+      vbody: Buffer;
+    }>(
+      "domainHistory",
+      `select s.id, s.started_at, s.parameters, r.judged_at, c.action, c.security, c.reason, c.dane_state,
+              f.body as fbody, v.body as vbody
+       from results r join scans s on s.seq = r.scan join verdict_classes c on c.id = r.class
+       join fact_blobs f on f.hash = r.facts join verdict_blobs v on v.hash = r.verdict
+       where r.domain = $1
+       order by s.started_at desc, s.id desc limit $2`,
+      [domain, opts.limit ?? 100],
     );
     return r.map((x) => {
+      const at = iso(x.judged_at);
       const e: DomainHistoryEntry = {
-        scanId: x.scanId,
-        scanStartedAt: iso(x.scanStartedAt),
-        judgedAt: iso(x.judgedAt),
-        action: x.action as string,
-        reason: x.reason as string,
-        dane: x.dane as string,
-        record: x.record as VerdictRecord,
+        scanId: x.id,
+        scanStartedAt: iso(x.started_at),
+        judgedAt: at,
+        action: x.action,
+        reason: x.reason,
+        dane: x.dane_state,
+        record: recordFrom(verdictFrom(x.vbody), at, factsFrom(x.fbody, at), probeModeOf(x.parameters)),
       };
       if (x.security !== null) e.security = x.security;
       return e;
@@ -750,59 +650,112 @@ export class Store {
     return h ? { scanId: h.scanId, record: h.record } : undefined;
   }
 
+  /**
+   * Housekeeping for the embedded database, which runs no autovacuum (PGlite
+   * is PostgreSQL in one process): VACUUM ANALYZE of the small tables that
+   * are updated in place (counters, claims), and ANALYZE of the rest, so that
+   * dead rows do not pile up and the planner has statistics. A no-op on
+   * PostgreSQL, where autovacuum does it.
+   */
+  async maintain(): Promise<void> {
+    if (this.driver !== "embedded") return;
+    const client = await this.#handle.pool.connect().catch((e: unknown) => {
+      throw toStoreError(e, "maintain");
+    });
+    try {
+      // VACUUM's working memory comes out of WebAssembly memory, which never shrinks: keep it small.
+      await client.query("set maintenance_work_mem = '8MB'");
+      await client.query("vacuum (analyze) scan_counters, probe_claims, verdict_classes");
+      await client.query("analyze results, scan_inputs, scan_probes, fact_blobs, verdict_blobs");
+    } catch (e) {
+      throw toStoreError(e, "maintain");
+    } finally {
+      client.release();
+    }
+  }
+
   // ---------------------------------------------------------------- probes
+
+  /**
+   * Claims the probes of `keys` for `owner` before dialing them (batch).
+   * Returns the keys (probeKeyString) this owner now holds: new claims, its
+   * own, or claims made before `staleBefore` (their owner died mid-probe) that
+   * it took over. The others are held by another live owner: wait for that
+   * owner's stored probe.
+   */
+  async claimProbes(
+    scanId: string,
+    keys: ProbeKey[],
+    owner: string,
+    at: string,
+    staleBefore: string,
+  ): Promise<Set<string>> {
+    const unique = lastByKey(keys, probeKeyString);
+    if (unique.length === 0) return new Set();
+    const r = await this.#q<{ ip: string; port: number; sni: string }>(
+      "claimProbes",
+      `insert into probe_claims (scan_id, ip, port, sni, owner, claimed_at)
+       select $1, ip, port, sni, $2, $3 from unnest($4::text[], $5::integer[], $6::text[]) as k(ip, port, sni)
+       on conflict (scan_id, ip, port, sni) do update set owner = excluded.owner, claimed_at = excluded.claimed_at
+       where probe_claims.owner = excluded.owner or probe_claims.claimed_at < $7
+       returning ip, port, sni`,
+      [
+        scanId,
+        owner,
+        at,
+        unique.map((k) => k.ip),
+        unique.map((k) => k.port),
+        unique.map((k) => k.sni),
+        staleBefore,
+      ],
+    );
+    return new Set(r.map((k) => probeKeyString(k)));
+  }
+
+  /** Stores probe facts (batch): each probe's blob once per content, certificates once per SHA-256. */
+  async upsertProbes(scanId: string, list: ProbeFacts[]): Promise<void> {
+    if (list.length === 0) return;
+    const seq = await this.#seq(scanId);
+    const unique = lastByKey(list, (p) => probeKeyString(p));
+    const certs = new Map<string, Buffer>();
+    const blobs = new Map<string, Blob>();
+    const rows = unique.map((p) => {
+      const { blob, certs: c, volatile } = probeBlob(p);
+      for (const [h, der] of c) certs.set(h, der);
+      blobs.set(blob.hash, blob);
+      return { p, hash: blob.hash, volatile };
+    });
+    await this.#q(
+      "upsertProbes",
+      `with c as (
+         insert into certificates (sha256, der) select * from unnest($1::text[], $2::bytea[]) on conflict do nothing),
+       b as (
+         insert into probe_blobs (hash, body) select * from unnest($3::uuid[], $4::bytea[]) on conflict do nothing)
+       insert into scan_probes (scan, ip, port, sni, status, probe, started_at, extra)
+       select $5, ip, port, sni, st, h, t, x
+       from unnest($6::text[], $7::integer[], $8::text[], $9::text[], $10::uuid[], $11::timestamptz[], $12::jsonb[])
+         as u(ip, port, sni, st, h, t, x)
+       on conflict (ip, port, sni, scan) do update
+         set status = excluded.status, probe = excluded.probe, started_at = excluded.started_at, extra = excluded.extra`,
+      [
+        [...certs.keys()],
+        [...certs.values()],
+        [...blobs.keys()],
+        [...blobs.values()].map((b) => b.body),
+        seq,
+        rows.map((r) => r.p.ip),
+        rows.map((r) => r.p.port),
+        rows.map((r) => r.p.sni),
+        rows.map((r) => r.p.status),
+        rows.map((r) => r.hash),
+        rows.map((r) => r.p.startedAt),
+        rows.map((r) => JSON.stringify(extraOf(r.volatile))),
+      ],
+    );
+  }
 
   async upsertProbe(scanId: string, facts: ProbeFacts): Promise<void> {
     return this.upsertProbes(scanId, [facts]);
-  }
-
-  /** Stores probe facts (batch), each certificate once by SHA-256. */
-  async upsertProbes(scanId: string, list: ProbeFacts[]): Promise<void> {
-    if (list.length === 0) return;
-    validate(validators.probe, "probe", list);
-    const unique = lastByKey(list, (p) => probeKeyString(p));
-    const certs = new Map<string, Buffer>();
-    const rowsToWrite = unique.map((p) => {
-      let stored: ProbeFacts = p;
-      if (p.tls) {
-        const hashes = p.tls.chain.map((b64) => {
-          const der = Buffer.from(b64, "base64");
-          const h = sha256Hex(der);
-          certs.set(h, der);
-          return h;
-        });
-        stored = { ...p, tls: { ...p.tls, chain: hashes } };
-      }
-      return {
-        scanId,
-        ip: p.ip,
-        port: p.port,
-        sni: p.sni,
-        status: p.status,
-        facts: stored,
-        probedAt: p.startedAt,
-      };
-    });
-    const certRows = [...certs].map(([sha256, der]) => ({ sha256, der }));
-    await this.#run("upsertProbes", () =>
-      this.#handle.transaction(async (tx) => {
-        for (const chunk of chunks(certRows, 2))
-          await tx.insert(certificates).values(chunk).onConflictDoNothing();
-        for (const chunk of chunks(rowsToWrite, 7)) {
-          await tx
-            .insert(probes)
-            .values(chunk)
-            .onConflictDoUpdate({
-              target: [probes.scanId, probes.ip, probes.port, probes.sni],
-              set: {
-                status: sql`excluded.status`,
-                facts: sql`excluded.facts`,
-                probedAt: sql`excluded.probed_at`,
-              },
-            });
-        }
-      }),
-    );
   }
 
   async getProbe(scanId: string, key: ProbeKey): Promise<ProbeFacts | undefined> {
@@ -810,138 +763,93 @@ export class Store {
     return p;
   }
 
-  /**
-   * Of the given probes, the stored ones no probe-result has announced yet
-   * (probeKeyString). A prober reusing a stored probe announces it again only
-   * then: the announcement may have been lost with the prober that stored it.
-   */
-  async unannouncedProbes(scanId: string, keys: ProbeKey[]): Promise<Set<string>> {
-    if (keys.length === 0) return new Set();
-    const r = await this.#run("unannouncedProbes", () =>
-      this.db
-        .select({ ip: probes.ip, port: probes.port, sni: probes.sni })
-        .from(probes)
-        .where(
-          and(
-            eq(probes.scanId, scanId),
-            eq(probes.announced, false),
-            probeKeyIn(lastByKey(keys, probeKeyString)),
-          ),
-        ),
-    );
-    return new Set(r.map((k) => probeKeyString(k)));
-  }
-
-  /** Records that probe-results announcing these stored probes were published. */
-  async markProbesAnnounced(scanId: string, keys: ProbeKey[]): Promise<void> {
-    if (keys.length === 0) return;
-    await this.#run("markProbesAnnounced", () =>
-      this.db
-        .update(probes)
-        .set({ announced: true })
-        .where(
-          and(
-            eq(probes.scanId, scanId),
-            eq(probes.announced, false),
-            probeKeyIn(lastByKey(keys, probeKeyString)),
-          ),
-        ),
-    );
-  }
-
   /** Probe facts with their chains restored, in the order of `keys` (missing ones skipped). */
   async getProbes(scanId: string, keys: ProbeKey[]): Promise<ProbeFacts[]> {
-    if (keys.length === 0) return [];
     const wanted = lastByKey(keys, probeKeyString);
-    const found = await this.#run("getProbes", () =>
-      this.db
-        .select({ facts: probes.facts })
-        .from(probes)
-        .where(and(eq(probes.scanId, scanId), probeKeyIn(wanted))),
+    if (wanted.length === 0) return [];
+    const seq = await this.#seq(scanId);
+    const found = await this.#q<{
+      ip: string;
+      port: number;
+      sni: string;
+      started_at: Date;
+      extra: { timings: ProbeFacts["timings"]; io?: ProbeFacts["io"] };
+      body: Buffer;
+    }>(
+      "getProbes",
+      `select p.ip, p.port, p.sni, p.started_at, p.extra, b.body
+       from unnest($2::text[], $3::integer[], $4::text[]) as k(ip, port, sni)
+       join scan_probes p on p.scan = $1 and p.ip = k.ip and p.port = k.port and p.sni = k.sni
+       join probe_blobs b on b.hash = p.probe`,
+      [seq, wanted.map((k) => k.ip), wanted.map((k) => k.port), wanted.map((k) => k.sni)],
     );
-    const byKey = new Map(found.map((r) => [probeKeyString(r.facts as ProbeFacts), r.facts as ProbeFacts]));
+    return this.#restoreProbes(found, keys);
+  }
+
+  async #restoreProbes(
+    found: {
+      ip: string;
+      port: number;
+      sni: string;
+      started_at: unknown;
+      extra: { timings: ProbeFacts["timings"]; io?: ProbeFacts["io"] };
+      body: Buffer;
+    }[],
+    keys: ProbeKey[],
+  ): Promise<ProbeFacts[]> {
+    const opened = found.map((f) => ({ f, stored: openProbe(f.body) }));
     const hashes = new Set<string>();
-    for (const p of byKey.values()) for (const h of p.tls?.chain ?? []) hashes.add(h);
+    for (const o of opened) for (const h of o.stored.tls?.chain ?? []) hashes.add(h);
     const ders = new Map<string, string>();
     if (hashes.size > 0) {
-      const certRows = await this.#run("getProbes certificates", () =>
-        this.db
-          .select()
-          .from(certificates)
-          .where(inArray(certificates.sha256, [...hashes])),
+      const certRows = await this.#q<{ sha256: string; der: Buffer }>(
+        "getProbes certificates",
+        "select sha256, der from certificates where sha256 = any($1::text[])",
+        [[...hashes]],
       );
-      for (const c of certRows) ders.set(c.sha256, Buffer.from(c.der).toString("base64"));
+      for (const c of certRows) ders.set(c.sha256, c.der.toString("base64"));
+    }
+    const byKey = new Map<string, ProbeFacts>();
+    for (const { f, stored } of opened) {
+      const volatile: ProbeVolatile = { startedAt: iso(f.started_at), timings: f.extra.timings };
+      if (f.extra.io) volatile.io = f.extra.io;
+      byKey.set(probeKeyString(f), probeFrom(stored, volatile, ders));
     }
     const out: ProbeFacts[] = [];
     for (const k of keys) {
       const p = byKey.get(probeKeyString(k));
-      if (!p) continue;
-      if (!p.tls) {
-        out.push(p);
-        continue;
-      }
-      const chain = p.tls.chain.map((h) => {
-        const der = ders.get(h);
-        if (der === undefined)
-          throw new StoreError("integrity", `certificate ${h} of probe ${probeKeyString(k)} missing`);
-        return der;
-      });
-      out.push({ ...p, tls: { ...p.tls, chain } });
+      if (p) out.push(p);
     }
     return out;
   }
-}
 
-async function upsertDomainStates(
-  db: Db,
-  scanId: string,
-  domains: string[],
-  state: DomainState,
-): Promise<void> {
-  for (const chunk of chunks(domains, 3)) {
-    await db
-      .insert(scanDomains)
-      .values(chunk.map((domain) => ({ scanId, domain, state })))
-      .onConflictDoUpdate({
-        target: [scanDomains.scanId, scanDomains.domain],
-        set: { state: sql`${laterState}` },
-      });
+  /** The probes a verdict cites (from its hosts' addresses), chains restored. */
+  async probesOf(scanId: string, record: VerdictRecord): Promise<ProbeFacts[]> {
+    const keys = record.hosts.flatMap((h) =>
+      h.addresses.flatMap((a) => (a.probe ? [{ ip: a.probe.ip, port: a.probe.port, sni: a.probe.sni }] : [])),
+    );
+    return this.getProbes(scanId, keys);
   }
 }
 
-/** (ip, port, sni) of the probes table in the given keys. */
-function probeKeyIn(keys: ProbeKey[]) {
-  return sql`(${probes.ip}, ${probes.port}, ${probes.sni}) in (${sql.join(
-    keys.map((k) => sql`(${k.ip}, ${k.port}::integer, ${k.sni})`),
-    sql`, `,
-  )})`;
+function extraOf(v: ProbeVolatile): { timings: ProbeFacts["timings"]; io?: ProbeFacts["io"] } {
+  return v.io ? { timings: v.timings, io: v.io } : { timings: v.timings };
 }
 
-function verdictRow(scanId: string, r: VerdictRecord) {
-  let mx: { host: string; preference: number } | undefined;
-  for (const h of r.hosts) if (!mx || h.preference < mx.preference) mx = h;
-  return {
-    scanId,
-    domain: r.domain,
-    tld: tldOf(r.domain),
-    verdict: r,
-    action: r.verdict.action,
-    security: r.verdict.security ?? null,
-    reason: r.verdict.reason,
-    daneState: r.dane,
-    mxHost: mx?.host ?? null,
-    deliveredHost: r.verdict.host ?? null,
-    judgedAt: r.judgedAt,
-    // Numbered after the upsert (upsertVerdicts): a nextval() here would be
-    // consumed by every row that conflicts (facts are stored first), leaving a
-    // gap per verdict that followers would wait on.
-    judgedSeq: null,
+/** The engine version and policy profile a record was judged with (records from before they existed: "pre-2026.12"). */
+export function engineOf(r: VerdictRecord): { version: string; profile: string } {
+  const e = (r as { engine?: { version?: string; profile?: string } }).engine;
+  return { version: e?.version ?? "pre-2026.12", profile: e?.profile ?? "postfix" };
+}
+
+function toScan(r: Record<string, unknown>): Scan {
+  const s: Scan = {
+    id: r.id as string,
+    parameters: r.parameters,
+    state: r.state as ScanState,
+    startedAt: iso(r.started_at),
   };
-}
-
-function toScan(r: typeof scans.$inferSelect): Scan {
-  const s: Scan = { id: r.id, parameters: r.parameters, state: r.state, startedAt: iso(r.startedAt) };
-  if (r.finishedAt !== null) s.finishedAt = iso(r.finishedAt);
+  if (r.finished_at !== null && r.finished_at !== undefined) s.finishedAt = iso(r.finished_at);
   if (r.counts !== null && r.counts !== undefined) s.counts = r.counts as ScanCounts;
   return s;
 }
@@ -965,3 +873,5 @@ export const VERDICT_COLUMN_VALUES = {
   reason: REASONS,
   dane: DANE_STATES,
 } as const;
+
+export type { pg };

@@ -1,21 +1,23 @@
 /**
- * The aggregator service: consumes [dns-facts] and [probe-results], judges
- * every domain whose facts and awaited probes are all stored (libs/dane
- * through libs/pipeline's aggregate handlers), upserts the verdicts and
- * publishes them to [verdicts] for downstream consumers. The join state is in
- * PostgreSQL (probe_waits), so a restart loses nothing. Two consumer groups
- * (<prefix>.aggregator.facts, <prefix>.aggregator.probes), so a rebalance of
- * one never pauses the other. Run: node services/aggregator/src/main.ts
- * (settings: --help).
+ * The aggregator service: the "aggregate" stage of the stage table
+ * (libs/pipeline stage-table.ts): consumes [domain-facts] (each domain's DNS
+ * facts and the probe results addressed to it, keyed by the domain, so one
+ * instance sees all of a domain's messages), judges a domain as soon as all
+ * of them are in hand (libs/dane), stores its facts and verdict in batches
+ * and publishes the verdict to [verdicts] for downstream consumers. A message
+ * is acknowledged only once its domain's verdict is stored, so a restart
+ * loses nothing (the messages come again).
+ *
+ * It also reads [probe-requests.dlq] (every instance all of it, each with a
+ * group of its own): a domain whose probe was dead-lettered will never get
+ * its result, so the instance holding it gives up on it (its messages are
+ * dead-lettered too and the scan shows the domain as not judged).
+ * Run: node services/aggregator/src/main.ts (settings: --help).
  */
-import { TOPICS } from "@danesweep/bus";
-import {
-  aggregateFactsHandler,
-  aggregateProbeHandler,
-  newCounters,
-  pipelineTopics,
-} from "@danesweep/pipeline";
-import { counter, runService, type ServiceSpec } from "@danesweep/runtime";
+import { hostname } from "node:os";
+import { deadLetterTopic, decodeEnvelope, readDeadLetter, TOPICS } from "@danesweep/bus";
+import { newCounters, pipelineTopics, STAGES, startStage } from "@danesweep/pipeline";
+import { counter, gauge, runService, type ServiceSpec } from "@danesweep/runtime";
 import { Type } from "@sinclair/typebox";
 
 export const fields = {
@@ -27,15 +29,21 @@ export const fields = {
   },
   concurrency: {
     env: "DANESWEEP_CONCURRENCY",
-    schema: Type.Integer({ minimum: 1, maximum: 1000 }),
-    default: 8,
-    doc: "handlers at once per input topic",
+    schema: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+    default: STAGES.aggregate.concurrency,
+    doc: "messages the join holds at once (domains waiting for their probe results)",
+  },
+  joinTimeoutMs: {
+    env: "DANESWEEP_JOIN_TIMEOUT_MS",
+    schema: Type.Integer({ minimum: 100, maximum: 3_600_000 }),
+    default: 60_000,
+    doc: "after this, a domain missing a probe result looks for the probe in the store",
   },
 };
 
 export const aggregatorService: ServiceSpec<typeof fields> = {
   name: "aggregator",
-  summary: "[dns-facts] + [probe-results] -> verdicts (PostgreSQL) -> [verdicts]",
+  summary: STAGES.aggregate.summary,
   fields,
   async start(ctx) {
     const c = ctx.config;
@@ -43,25 +51,38 @@ export const aggregatorService: ServiceSpec<typeof fields> = {
       ctx.bus.ensureTopics(pipelineTopics(c.partitions, c.replication)),
     );
     const counters = newCounters();
-    const deps = {
-      bus: ctx.bus,
-      store: ctx.store,
-      probeMode: c.probeMode,
-      now: () => Date.now(),
-      counters,
-      publishVerdicts: true,
-    };
-    await ctx.consume(
-      { topic: TOPICS.dnsFacts, group: ctx.group("aggregator.facts"), concurrency: c.concurrency },
-      aggregateFactsHandler(deps),
+    const stage = await startStage(
+      "aggregate",
+      {
+        bus: ctx.bus,
+        store: ctx.store,
+        probeMode: c.probeMode,
+        port: 25,
+        now: () => Date.now(),
+        counters,
+        publishVerdicts: true,
+        joinTimeoutMs: c.joinTimeoutMs,
+      },
+      { consume: ctx.consume, concurrency: c.concurrency, groupPrefix: c.groupPrefix },
     );
+    const join = stage.running.join;
     await ctx.consume(
-      { topic: TOPICS.probeResults, group: ctx.group("aggregator.probes"), concurrency: c.concurrency },
-      aggregateProbeHandler(deps),
+      {
+        topic: deadLetterTopic(TOPICS.probeRequests),
+        group: `${c.groupPrefix}.aggregator.dlq-watch.${hostname()}-${process.pid}`,
+        concurrency: 16,
+      },
+      async (m) => {
+        const env = decodeEnvelope(m.value, "probe-request");
+        if (env.ok) join?.abandon(env.envelope.scan, env.envelope.body.domain, readDeadLetter(m.headers).detail ?? "");
+        return { kind: "ack" };
+      },
     );
     return {
+      stop: async () => stage.running.stop?.(),
       metrics: () => [
         counter("danesweep_domains_judged_total", "Verdicts stored by this instance", counters.judged),
+        gauge("danesweep_join_domains", "Domains the join holds (waiting for probe results or being stored)", join?.size ?? 0),
       ],
     };
   },

@@ -409,7 +409,6 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
       async (req, reply) => {
         const s = await store.getScan(req.params.id);
         if (!s) return sendProblem(reply, "not-found", 404, `no scan ${req.params.id}`);
-        const probes = await store.probeProgress(s.id);
         const c = s.liveCounts;
         const end = s.finishedAt !== undefined ? Date.parse(s.finishedAt) : now();
         return {
@@ -423,10 +422,8 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
           },
           progress: {
             domains: c.domains,
-            seeded: c.byState.seeded,
-            resolved: c.byState.resolved,
-            judged: c.byState.judged,
-            probes: { wanted: probes.wanted, done: probes.done, byStatus: c.probesByStatus },
+            judged: c.judged,
+            probes: { done: c.probes, byStatus: c.probesByStatus },
           },
           counts: { action: c.byAction, security: c.bySecurity, reason: c.byReason, dane: c.byDane },
         };

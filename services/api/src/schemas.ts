@@ -129,11 +129,9 @@ export const ScanResponse = Type.Object({
     elapsedMs: Type.Number({ description: "to the end, or to now for a running scan" }),
   }),
   progress: Type.Object({
-    domains: Type.Integer(),
-    seeded: Type.Integer({ description: "seeded, not resolved yet" }),
-    resolved: Type.Integer({ description: "facts stored, not judged yet" }),
-    judged: Type.Integer(),
-    probes: Type.Object({ wanted: Type.Integer(), done: Type.Integer(), byStatus: Counts }),
+    domains: Type.Integer({ description: "domains seeded" }),
+    judged: Type.Integer({ description: "domains with a verdict" }),
+    probes: Type.Object({ done: Type.Integer({ description: "probes stored" }), byStatus: Counts }),
   }),
   counts: Type.Object({ action: Counts, security: Counts, reason: Counts, dane: Counts }),
 });

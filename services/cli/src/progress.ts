@@ -5,9 +5,9 @@
  */
 export interface ProgressCounts {
   seeded: number;
-  resolved: number;
-  probesDone: number;
-  probesWanted: number;
+  /** Domains resolved, when this process knows (the embedded scan does; a follower of a deployment does not). */
+  resolved?: number;
+  probesDone?: number;
   judged: number;
   /** True once every input line has been read. */
   inputDone: boolean;
@@ -19,8 +19,10 @@ export function renderProgress(c: ProgressCounts, elapsedMs: number): string {
   const left = c.seeded - c.judged;
   const eta = c.inputDone && rate > 0 ? `${formatDuration((left / rate) * 1000)}` : "?";
   return (
-    `seeded ${c.seeded}${c.inputDone ? "" : "+"}  resolved ${c.resolved}  ` +
-    `probed ${c.probesDone}/${c.probesWanted}  judged ${c.judged}  ` +
+    `seeded ${c.seeded}${c.inputDone ? "" : "+"}  ` +
+    (c.resolved !== undefined ? `resolved ${c.resolved}  ` : "") +
+    (c.probesDone !== undefined ? `probed ${c.probesDone}  ` : "") +
+    `judged ${c.judged}  ` +
     `${rate.toFixed(1)}/s  ETA ${eta}`
   );
 }

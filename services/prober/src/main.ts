@@ -1,10 +1,11 @@
 /**
- * The prober service: consumes [probe-requests] (keyed by destination IP, so
- * one instance owns each IP and the per-IP limits hold across the whole
+ * The prober service: the "probe" stage of the stage table (libs/pipeline
+ * stage-table.ts): consumes [probe-requests] (keyed by destination IP, so one
+ * instance owns each IP and the per-IP limits hold across the whole
  * deployment), makes each (scan, ip, port, SNI) probe once through the guarded
- * dialer of libs/probe, stores it and publishes [probe-results]
- * (libs/pipeline probeHandler). Run: node services/prober/src/main.ts
- * (settings: --help).
+ * dialer of libs/probe, stores it and sends its result to every domain that
+ * asked, on [domain-facts]. Run: node services/prober/src/main.ts (settings:
+ * --help).
  *
  * DANESWEEP_LOG_PROBES=true logs one "probe dialed" line per probe actually
  * made (ip, port, sni, status): what the rebalance test counts.
@@ -13,9 +14,8 @@
  */
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
-import { TOPICS } from "@danesweep/bus";
 import type { ProbeFacts } from "@danesweep/dane";
-import { newCounters, pipelineTopics, probeHandler } from "@danesweep/pipeline";
+import { newCounters, pipelineTopics, STAGES, startStage } from "@danesweep/pipeline";
 import { type ProbeRequest, Prober, type ProberOptions, parseOptOutList } from "@danesweep/probe";
 import { counter, gauge, type Logger, runService, type ServiceSpec, StartRefused } from "@danesweep/runtime";
 import { Type } from "@sinclair/typebox";
@@ -62,7 +62,13 @@ export const fields = {
     env: "DANESWEEP_PROBE_CONCURRENCY",
     schema: int(1, 20_000),
     default: 500,
-    doc: "connections at once overall (also the handlers at once)",
+    doc: "connections at once overall",
+  },
+  concurrency: {
+    env: "DANESWEEP_CONCURRENCY",
+    schema: int(1, 100_000),
+    default: STAGES.probe.concurrency,
+    doc: "probe requests held at once (most wait for a probe another request started)",
   },
   optOutFile: {
     env: "DANESWEEP_OPT_OUT",
@@ -112,7 +118,7 @@ class LoggingProber extends Prober {
 
 export const proberService: ServiceSpec<typeof fields> = {
   name: "prober",
-  summary: "[probe-requests] -> one STARTTLS probe per (scan, ip, port, SNI) -> [probe-results]",
+  summary: STAGES.probe.summary,
   fields,
   async start(ctx) {
     const c = ctx.config;
@@ -163,10 +169,20 @@ export const proberService: ServiceSpec<typeof fields> = {
         ctx.bus.ensureTopics(pipelineTopics(c.partitions, c.replication)),
       );
       const counters = newCounters();
-      await ctx.consume(
-        { topic: TOPICS.probeRequests, group: ctx.group("prober"), concurrency: c.probeConcurrency },
-        // A claim outlives the probe deadline by 15 s: after that its owner is taken as dead.
-        probeHandler({ bus: ctx.bus, store: ctx.store, prober, counters, claimTtlMs: c.deadlineMs + 15_000 }),
+      await startStage(
+        "probe",
+        {
+          bus: ctx.bus,
+          store: ctx.store,
+          prober,
+          probeMode: "all",
+          port: 25,
+          now: () => Date.now(),
+          counters,
+          // A claim outlives the probe deadline by 15 s: after that its owner is taken as dead.
+          claimTtlMs: c.deadlineMs + 15_000,
+        },
+        { consume: ctx.consume, concurrency: c.concurrency, groupPrefix: c.groupPrefix },
       );
       return {
         stop: () => prober.close(),
@@ -176,7 +192,7 @@ export const proberService: ServiceSpec<typeof fields> = {
             counter("danesweep_probes_made_total", "Probes made by this instance", counters.probed),
             counter(
               "danesweep_probes_reused_total",
-              "Probe requests answered from the store",
+              "Probe requests answered with a probe made for another request",
               counters.probesReused,
             ),
             gauge("danesweep_probes_active", "Probes connecting or talking", s.active),

@@ -1,9 +1,10 @@
 /**
- * The resolver service: consumes [domains], collects each domain's DNS facts
- * through a validating resolver (libs/dns), stores them with the probes the
- * domain waits for, publishes [probe-requests] keyed by IP and [dns-facts]
- * (libs/pipeline resolveHandler). Run: node services/resolver/src/main.ts
- * (settings: --help; environment DANESWEEP_*).
+ * The resolver service: the "resolve" stage of the stage table
+ * (libs/pipeline stage-table.ts): consumes [domains], collects each domain's
+ * DNS facts through a validating resolver (libs/dns), publishes the probes it
+ * needs on [probe-requests] keyed by IP and its facts on [domain-facts]. It
+ * uses no database. Run: node services/resolver/src/main.ts (settings: --help;
+ * environment DANESWEEP_*).
  *
  * At start it checks, exactly as `danesweep scan` does, that the resolvers
  * validate DNSSEC (libs/dns checkValidating/requireValidating): an
@@ -12,9 +13,8 @@
  * exit code 3, unless DANESWEEP_ACCEPT_NONVALIDATING is set (every verdict is
  * then indeterminate).
  */
-import { TOPICS } from "@danesweep/bus";
 import { checkValidating, requireValidating, StubResolver } from "@danesweep/dns";
-import { newCounters, pipelineTopics, resolveHandler } from "@danesweep/pipeline";
+import { newCounters, pipelineTopics, STAGES, startStage } from "@danesweep/pipeline";
 import { counter, runService, type ServiceSpec, StartRefused } from "@danesweep/runtime";
 import { Type } from "@sinclair/typebox";
 
@@ -54,7 +54,7 @@ export const fields = {
   concurrency: {
     env: "DANESWEEP_CONCURRENCY",
     schema: Type.Integer({ minimum: 1, maximum: 10_000 }),
-    default: 200,
+    default: STAGES.resolve.concurrency,
     doc: "domains resolving at once",
   },
 };
@@ -67,8 +67,9 @@ export function withPort(a: string): string {
 
 export const resolverService: ServiceSpec<typeof fields> = {
   name: "resolver",
-  summary: "[domains] -> DNS facts -> [probe-requests], [dns-facts]",
+  summary: STAGES.resolve.summary,
   fields,
+  store: false,
   async start(ctx) {
     const c = ctx.config;
     const resolver = new StubResolver({ upstreams: c.resolvers.map(withPort), timeoutMs: c.dnsTimeoutMs });
@@ -89,18 +90,18 @@ export const resolverService: ServiceSpec<typeof fields> = {
         ctx.bus.ensureTopics(pipelineTopics(c.partitions, c.replication)),
       );
       const counters = newCounters();
-      await ctx.consume(
-        { topic: TOPICS.domains, group: ctx.group("resolver"), concurrency: c.concurrency },
-        resolveHandler({
+      await startStage(
+        "resolve",
+        {
           bus: ctx.bus,
-          store: ctx.store,
           resolver,
           resolverValidates: gate.resolverValidates,
           probeMode: c.probeMode,
           port: c.smtpPort,
           now: () => Date.now(),
           counters,
-        }),
+        },
+        { consume: ctx.consume, concurrency: c.concurrency, groupPrefix: c.groupPrefix },
       );
       return {
         stop: () => resolver.close(),

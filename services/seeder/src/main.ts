@@ -111,6 +111,7 @@ export const seederService: ServiceSpec<typeof fields> = {
     }
     const optOut = loadOptOut(c.optOutFile);
     const store = ctx.store;
+    if (!store) throw new Error("the seeder needs the store");
     await ctx.retryStart("create topics", () =>
       ctx.bus.ensureTopics(pipelineTopicsFor(c.partitions, c.replication)),
     );
@@ -164,7 +165,7 @@ export const seederService: ServiceSpec<typeof fields> = {
       inputDone: () => inputDone,
       deadLetters: () => deadLetters,
       stallMs: c.stallMs,
-      onStall: (idleMs, counts) => log.warn("no progress", { idleMs, ...counts }),
+      onStall: (idleMs, counts) => log.warn("no progress", { idleMs, total: counts.total, judged: counts.judged }),
       onStoreError: (e) => log.warn("store error while following", { error: errorFields(e) }),
     });
 
@@ -192,7 +193,7 @@ export const seederService: ServiceSpec<typeof fields> = {
         const at = new Date().toISOString();
         if (r.state === "interrupted") {
           await store.markInterrupted(scan, at).catch(() => {});
-          log.info("interrupted; resume with DANESWEEP_SCAN_ID", r.counts);
+          log.info("interrupted; resume with DANESWEEP_SCAN_ID", { ...r.counts });
           return 130;
         }
         if (r.state === "stuck") {
@@ -204,7 +205,7 @@ export const seederService: ServiceSpec<typeof fields> = {
           return 1;
         }
         await store.finishScan(scan, at, "finished");
-        log.info("scan finished", r.counts);
+        log.info("scan finished", { ...r.counts });
         return 0;
       } catch (e) {
         if (ctx.signal.aborted) {

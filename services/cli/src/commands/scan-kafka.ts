@@ -167,7 +167,6 @@ async function follow(
   let seed: SeedStats = { read: 0, seeded: 0, invalid: 0, optedOut: 0, duplicates: 0 };
   let republished = 0;
   let inputDone = false;
-  let probes = { wanted: 0, done: 0 };
   let lastStoreError = 0;
   const follower = new ScanFollower({
     store,
@@ -192,24 +191,10 @@ async function follow(
   const started = Date.now();
   const counts = () => ({
     seeded: Math.max(seed.seeded + republished, follower.counts.total),
-    resolved: follower.counts.resolved + follower.counts.judged,
-    probesDone: probes.done,
-    probesWanted: probes.wanted,
     judged: follower.delivered,
     inputDone,
   });
   const progress = new ProgressLine(io.stderr as NodeJS.WriteStream, counts, Date.now);
-  const probeTimer = (io.stderr as NodeJS.WriteStream).isTTY
-    ? setInterval(() => {
-        store.probeProgress(scanId).then(
-          (p) => {
-            probes = p;
-          },
-          () => {},
-        );
-      }, 1000)
-    : undefined;
-  probeTimer?.unref();
   if (!out.quiet) {
     err(`danesweep: scan ${scanId} (${describeStore(parsed.store)}; Kafka ${kafka.brokers.join(",")})\n`);
     progress.start();
@@ -248,9 +233,7 @@ async function follow(
       interrupt.abort();
     }
     result = await following;
-    probes = await store.probeProgress(scanId).catch(() => probes);
   } finally {
-    if (probeTimer) clearInterval(probeTimer);
     progress.stop();
     interrupt.dispose();
     await watching;

@@ -369,8 +369,7 @@ async function runWithOutput(
       return {
         seeded: p.seed.seeded,
         resolved: p.counters.resolved,
-        probesDone: p.counters.probed + p.counters.probesReused,
-        probesWanted: p.counters.probed + p.counters.probesReused,
+        probesDone: p.counters.probed,
         judged: p.delivered,
         inputDone: p.inputDone,
       };
@@ -402,7 +401,6 @@ async function runWithOutput(
         port: params.port,
         resolveConcurrency: params.concurrency,
         probeConcurrency: params.probeConcurrency,
-        aggregateConcurrency: 256,
       },
       signal: interrupt.signal,
       onVerdict: async (r) => {
@@ -436,7 +434,6 @@ async function runWithOutput(
       seeded: result.seed.seeded + result.republished,
       resolved: result.counters.resolved,
       probesDone: result.counters.probed,
-      probesWanted: result.counters.probed,
       judged: result.delivered,
     },
     elapsedMs: deps.now() - started,

@@ -1,0 +1,195 @@
+/**
+ * The one table of the pipeline's stages: for each consuming stage, the topic
+ * it reads, its consumer group, how it orders messages, how many it holds in
+ * flight, and the handler it runs. The embedded runner (embedded.ts) and the
+ * services (services/resolver, prober, aggregator) are both built from it, so
+ * the two cannot drift.
+ *
+ *   stage      topic                 group       ordering  in flight (default)
+ *   resolve    [domains]             resolver    none      1,000 domains resolving
+ *   probe      [probe-requests]      prober      none      5,000 requests (the prober's per-IP caps still apply)
+ *   aggregate  [domain-facts]        aggregator  none      50,000 messages held by the join
+ *
+ * Every stage runs with ordering "none": no stage needs one key's messages in
+ * order, and the aggregator's join needs a domain's later messages while the
+ * first waits. The seed stage (seed.ts) produces [domains] and consumes
+ * nothing; [verdicts] is produced by the aggregator on a deployment for
+ * downstream consumers.
+ *
+ * Consumer groups are "<prefix>.<group>" (prefix "danesweep" by default).
+ */
+import type { Bus, ConsumeOptions, HandlerOutcome, IncomingMessage, Subscription } from "@danesweep/bus";
+import { TOPICS } from "@danesweep/bus";
+import type { VerdictRecord } from "@danesweep/dane";
+import type { DnsQuerier } from "@danesweep/dns";
+import type { Prober } from "@danesweep/probe";
+import type { Store } from "@danesweep/store";
+import type { BatchOptions } from "./batch.ts";
+import {
+  type AggregateJoin,
+  aggregateHandler,
+  type ProbeMode,
+  probeHandler,
+  resolveHandler,
+  type StageCounters,
+} from "./stages.ts";
+
+export const STAGE_NAMES = ["resolve", "probe", "aggregate"] as const;
+export type StageName = (typeof STAGE_NAMES)[number];
+
+/** What a stage may need; each stage checks for its own (a service provides only its stage's). */
+export interface StageDeps {
+  bus: Bus;
+  store?: Store;
+  resolver?: DnsQuerier;
+  resolverValidates?: boolean;
+  prober?: Prober;
+  probeMode: ProbeMode;
+  /** SMTP port probed. */
+  port: number;
+  now: () => number;
+  counters: StageCounters;
+  batch?: BatchOptions;
+  /** Aggregate: publish verdicts on [verdicts] (deployments). */
+  publishVerdicts?: boolean;
+  /** Aggregate: records stored for the first time (the embedded scan prints them). */
+  onJudged?: (scan: string, records: VerdictRecord[]) => void | Promise<void>;
+  /** Aggregate: see AggregateStageDeps.joinTimeoutMs. */
+  joinTimeoutMs?: number;
+  /** Probe: see ProbeStageDeps.claimTtlMs. */
+  claimTtlMs?: number;
+}
+
+export interface RunningStage {
+  handler: (msg: IncomingMessage) => Promise<HandlerOutcome>;
+  /** The aggregator's join (for progress: domains in flight). */
+  join?: AggregateJoin;
+  stop?: () => void;
+}
+
+export interface StageSpec {
+  name: StageName;
+  topic: string;
+  group: string;
+  ordering: NonNullable<ConsumeOptions["ordering"]>;
+  /** Default messages in flight per subscription. */
+  concurrency: number;
+  summary: string;
+  make(d: StageDeps): RunningStage;
+}
+
+function need<T>(v: T | undefined, stage: StageName, what: string): T {
+  if (v === undefined) throw new Error(`stage ${stage} needs ${what}`);
+  return v;
+}
+
+export const STAGES: Readonly<Record<StageName, StageSpec>> = {
+  resolve: {
+    name: "resolve",
+    topic: TOPICS.domains,
+    group: "resolver",
+    ordering: "none",
+    concurrency: 1000,
+    summary: "[domains] -> DNS facts -> [probe-requests], [domain-facts]",
+    make: (d) => ({
+      handler: resolveHandler({
+        bus: d.bus,
+        resolver: need(d.resolver, "resolve", "a resolver"),
+        resolverValidates: need(d.resolverValidates, "resolve", "resolverValidates"),
+        probeMode: d.probeMode,
+        port: d.port,
+        now: d.now,
+        counters: d.counters,
+      }),
+    }),
+  },
+  probe: {
+    name: "probe",
+    topic: TOPICS.probeRequests,
+    group: "prober",
+    ordering: "none",
+    concurrency: 5000,
+    summary: "[probe-requests] -> one STARTTLS probe per (ip, port, SNI) -> [domain-facts]",
+    make: (d) => ({
+      handler: probeHandler({
+        bus: d.bus,
+        store: need(d.store, "probe", "a store"),
+        prober: need(d.prober, "probe", "a prober"),
+        counters: d.counters,
+        now: d.now,
+        ...(d.batch ? { batch: d.batch } : {}),
+        ...(d.claimTtlMs !== undefined ? { claimTtlMs: d.claimTtlMs } : {}),
+      }),
+    }),
+  },
+  aggregate: {
+    name: "aggregate",
+    topic: TOPICS.domainFacts,
+    group: "aggregator",
+    ordering: "none",
+    concurrency: 50_000,
+    summary: "[domain-facts] -> join -> verdicts (store) [-> [verdicts]]",
+    make: (d) => {
+      const { handler, join } = aggregateHandler({
+        bus: d.bus,
+        store: need(d.store, "aggregate", "a store"),
+        probeMode: d.probeMode,
+        now: d.now,
+        counters: d.counters,
+        ...(d.batch ? { batch: d.batch } : {}),
+        ...(d.publishVerdicts ? { publishVerdicts: true } : {}),
+        ...(d.onJudged ? { onJudged: d.onJudged } : {}),
+        ...(d.joinTimeoutMs !== undefined ? { joinTimeoutMs: d.joinTimeoutMs } : {}),
+      });
+      return { handler, join, stop: () => join.close() };
+    },
+  },
+};
+
+export const DEFAULT_GROUP_PREFIX = "danesweep";
+
+export function groupOf(stage: StageSpec, prefix = DEFAULT_GROUP_PREFIX): string {
+  return `${prefix}.${stage.group}`;
+}
+
+/** The topics of the pipeline with their partition counts. */
+export function pipelineTopics(partitions: number, replication = 1) {
+  return Object.values(TOPICS).map((name) => ({ name, partitions, replication }));
+}
+
+export interface StartedStage {
+  spec: StageSpec;
+  running: RunningStage;
+  subscription: Subscription;
+}
+
+/**
+ * Subscribes one stage of the table to the bus. `consume` is the bus's (or
+ * the runtime's, which adds retries and shutdown tracking).
+ */
+export async function startStage(
+  name: StageName,
+  d: StageDeps,
+  o: {
+    consume: (opts: ConsumeOptions, h: (m: IncomingMessage) => Promise<HandlerOutcome>) => Promise<Subscription>;
+    concurrency?: number;
+    groupPrefix?: string;
+    maxAttempts?: number;
+  },
+): Promise<StartedStage> {
+  const spec = STAGES[name];
+  const running = spec.make(d);
+  const opts: ConsumeOptions = {
+    topic: spec.topic,
+    group: groupOf(spec, o.groupPrefix),
+    ordering: spec.ordering,
+    concurrency: o.concurrency ?? spec.concurrency,
+  };
+  if (o.maxAttempts !== undefined) opts.maxAttempts = o.maxAttempts;
+  try {
+    return { spec, running, subscription: await o.consume(opts, running.handler) };
+  } catch (e) {
+    running.stop?.();
+    throw e;
+  }
+}

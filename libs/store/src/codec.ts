@@ -1,0 +1,220 @@
+/**
+ * How facts, verdicts and probes are stored: content-addressed blobs, so a
+ * domain whose facts did not change since its previous scan costs one small
+ * row per scan, not a new copy.
+ *
+ * Each kind has a stored form (what is hashed and kept) and a volatile part
+ * (kept per scan in the row that points at the blob, or not kept):
+ * - DomainFacts: the stored form drops `collectedAt` (the row's time stands
+ *   for it) and keeps a lookup's provenance only when the lookup failed, and
+ *   then without its timing (`elapsedMs`) and cache flag; the provenance of
+ *   successful lookups (which upstream answered how fast) is not kept.
+ * - VerdictRecord: the stored form drops `judgedAt` (a row column) and
+ *   `explanation` (rendered when read, from the record and its facts).
+ * - ProbeFacts: the stored form drops `startedAt`, `timings` and `io` (kept
+ *   in the scan's probe row) and replaces the certificate chain by the
+ *   certificates' SHA-256 (lowercase hex; the DER is stored once per hash).
+ *
+ * A blob's key is the first 16 bytes of the SHA-256 of its stored form's
+ * JSON text, written as a UUID. The body is that JSON, compressed: one codec
+ * byte, then the payload.
+ *   0x00  the JSON text, UTF-8, uncompressed (what SQL migrations write);
+ *   0x01  raw DEFLATE of the JSON text with the preset dictionary DICT_V1.
+ * Decoders accept every codec; encoders write 0x01. DICT_V1 must never change
+ * (a new dictionary is a new codec byte): stored bodies depend on it.
+ * Decoding a body that is not one of these raises StoreError "integrity".
+ */
+import { createHash } from "node:crypto";
+import { deflateRawSync, inflateRawSync } from "node:zlib";
+import type { DomainFacts, Lookup, ProbeFacts, Provenance, VerdictRecord } from "@danesweep/dane";
+import { StoreError } from "./errors.ts";
+
+export const CODEC_PLAIN = 0x00;
+export const CODEC_DEFLATE_V1 = 0x01;
+
+/**
+ * The preset dictionary of codec 0x01: the keys and common values of the
+ * three stored forms, so that even a small blob compresses well. Built from
+ * literals here, never from scanned data; frozen once released.
+ */
+export const DICT_V1: Buffer = Buffer.from(
+  [
+    '"policy-private-address","policy-opt-out","internal-error","deadline-exceeded","protocol-error","io-reset","io-timeout",',
+    '"ehlo-failed","banner-rejected","connect-unreachable","connect-reset","connect-timeout","connect-refused","tls-timeout",',
+    '"tls-handshake-failed","starttls-refused","starttls-not-offered","not-probed","policy-refused","incomplete-facts",',
+    '"resolver-not-validating","no-address","null-mx","nxdomain","connection-failed","address-lookup-failed","mx-lookup-failed",',
+    '"cname-lookup-failed","tlsa-lookup-failed","dane-check-failed","opportunistic-plaintext","tls-required-unauthenticated",',
+    '"unusable-records","dns-error","no-mail","indeterminate","invalid","partial","valid","none","insecure","bogus",',
+    '"first-link-insecure","address-insecure","original-name-chain-insecure","original-name-fallback","expanded-name",',
+    '"host-name-secure","no-secure-tlsa","tlsa-lookup-error","cname-lookup-error","address-lookup-error",',
+    '{"upstream":"127.0.0.1:53","transport":"udp","rcode":"SERVFAIL","flags":{"aa":false,"tc":false,"rd":true,"ra":true,"ad":false,"cd":false},"attempts":2,"cdRcode":"NOERROR"},',
+    '"tls":{"version":"TLSv1.3","cipher":"TLS_AES_256_GCM_SHA384","group":"x25519","chain":["',
+    '"TLSv1.2","ECDHE-RSA-AES256-GCM-SHA384","TLS_AES_128_GCM_SHA256","TLS_CHACHA20_POLY1305_SHA256","X25519MLKEM768","P-256",',
+    '{"schema":1,"ip":"","port":25,"sni":"","status":"tls-ok","banner":{"code":220,"lines":[" ESMTP Postfix"]},',
+    '"ehlo":{"code":250,"lines":["","PIPELINING","SIZE 52428800","ETRN","STARTTLS","ENHANCEDSTATUSCODES","8BITMIME","DSN","SMTPUTF8","CHUNKING"],',
+    '"verb":"EHLO","keywords":["PIPELINING","SIZE","ETRN","STARTTLS","ENHANCEDSTATUSCODES","8BITMIME","DSN","SMTPUTF8","CHUNKING"]},',
+    '"starttls":{"offered":true,"reply":{"code":220,"lines":["2.0.0 Ready to start TLS"]},"accepted":true},"quit":true}',
+    '{"schema":1,"domain":"","verdict":{"action":"defer","reason":"","host":"","address":""},"dane":"","mxSecure":false,"hosts":[',
+    '{"address":"","family":6,"security":"secure","probe":{"ip":"","port":25,"sni":"","status":"tls-ok"},"result":"failed","reason":"',
+    '"assessed":{"result":"not-probed","reason":"not-probed"},',
+    '"auth":{"matched":{"record":{"usage":2,"selector":0,"matchingType":1,"data":""},"depth":1},"failure":"","detail":""}}',
+    '"tlsa":[{"record":{"usage":3,"selector":1,"matchingType":2,"data":""},"usable":true,"why":""}],"wouldAuthenticate":true,',
+    '{"host":"","preference":20,"implicit":false,"addressSecurity":"secure","tlsaBase":"","tlsaBaseWhy":"","requirement":"opportunistic","addresses":[',
+    '"result":"not-tried","reason":"","result":"dane-verified","reason":"dane-authenticated","result":"encrypted","reason":"opportunistic-tls",',
+    '"security":"dane-verified","security":"encrypted","security":"plaintext","action":"deliver","action":"bounce","requirement":"dane",',
+    '{"schema":1,"domain":"","port":25,"resolverValidates":true,"limits":[],"mx":{"qname":"","qtype":"MX","outcome":"answer","security":"secure",',
+    '"chain":[],"owner":"","records":[{"preference":10,"exchange":"mx1.'
+  ].join("") +
+    '"}],"ttl":3600},"hosts":[{"name":"","preference":10,"implicit":false,' +
+    '"a":{"qname":"","qtype":"A","outcome":"answer","security":"secure","chain":[],"owner":"","records":["192.0.2.1"],"ttl":3600},' +
+    '"aaaa":{"qname":"","qtype":"AAAA","outcome":"nodata","security":"secure","chain":[],"owner":"","records":[],"ttl":3600},' +
+    '"tlsa":[{"qname":"_25._tcp.","qtype":"TLSA","outcome":"answer","security":"secure","chain":[],"owner":"_25._tcp.",' +
+    '"records":[{"usage":3,"selector":1,"matchingType":1,"data":""},{"usage":2,"selector":1,"matchingType":1,"data":""}],"ttl":3600}]}',
+);
+
+/** A blob ready to store: its key (UUID text) and its body (codec byte + payload). */
+export interface Blob {
+  hash: string;
+  body: Buffer;
+}
+
+function uuidOf(digest: Buffer): string {
+  const h = digest.subarray(0, 16).toString("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
+/** The blob of a stored form: key from its JSON text, body compressed. */
+export function blobOf(stored: unknown): Blob {
+  const text = Buffer.from(JSON.stringify(stored), "utf8");
+  const hash = uuidOf(createHash("sha256").update(text).digest());
+  const payload = deflateRawSync(text, { dictionary: DICT_V1, level: 6 });
+  const body = Buffer.allocUnsafe(payload.length + 1);
+  body[0] = CODEC_DEFLATE_V1;
+  payload.copy(body, 1);
+  return { hash, body };
+}
+
+/** The stored form of a body (any codec). */
+export function openBlob<T>(body: Uint8Array, what: string): T {
+  const buf = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  let text: Buffer;
+  try {
+    if (buf[0] === CODEC_PLAIN) text = buf.subarray(1);
+    else if (buf[0] === CODEC_DEFLATE_V1) text = inflateRawSync(buf.subarray(1), { dictionary: DICT_V1 });
+    else throw new Error(`unknown codec byte ${buf[0]}`);
+    return JSON.parse(text.toString("utf8")) as T;
+  } catch (e) {
+    throw new StoreError("integrity", `${what}: stored body does not decode: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+}
+
+// ------------------------------------------------------------------ facts
+
+function storedLookup<T>(l: Lookup<T>): Lookup<T> {
+  if (!l.provenance) return l;
+  const { provenance, ...rest } = l;
+  if (l.outcome !== "error") return rest;
+  const { elapsedMs: _e, cached: _c, ...kept } = provenance;
+  return { ...rest, provenance: kept as Provenance };
+}
+
+/** DomainFacts as stored (see the file comment). */
+export function storedFacts(f: DomainFacts): Omit<DomainFacts, "collectedAt"> {
+  const { collectedAt: _t, ...rest } = f;
+  const out: Omit<DomainFacts, "collectedAt"> = {
+    ...rest,
+    mx: storedLookup(f.mx),
+    hosts: f.hosts.map((h) => {
+      const host = { ...h, a: storedLookup(h.a), aaaa: storedLookup(h.aaaa), tlsa: h.tlsa.map(storedLookup) };
+      if (h.firstLink) host.firstLink = storedLookup(h.firstLink);
+      return host;
+    }),
+  };
+  if (f.mxFirstLink) out.mxFirstLink = storedLookup(f.mxFirstLink);
+  return out;
+}
+
+export function factsBlob(f: DomainFacts): Blob {
+  return blobOf(storedFacts(f));
+}
+
+/** The facts back from a stored body; `collectedAt` is the time the scan's row gives. */
+export function factsFrom(body: Uint8Array, collectedAt: string): DomainFacts {
+  const stored = openBlob<Omit<DomainFacts, "collectedAt"> & { collectedAt?: string }>(body, "facts");
+  return { ...stored, collectedAt: stored.collectedAt ?? collectedAt };
+}
+
+// ---------------------------------------------------------------- verdicts
+
+export type StoredVerdict = Omit<VerdictRecord, "judgedAt" | "explanation">;
+
+export function storedVerdict(r: VerdictRecord): StoredVerdict {
+  const { judgedAt: _j, explanation: _e, ...rest } = r;
+  return rest;
+}
+
+export function verdictBlob(r: VerdictRecord): Blob {
+  return blobOf(storedVerdict(r));
+}
+
+/** The stored form of a verdict (explanation and judgedAt are the reader's to add). */
+export function verdictFrom(body: Uint8Array): StoredVerdict & { explanation?: string; judgedAt?: string } {
+  return openBlob(body, "verdict");
+}
+
+// ------------------------------------------------------------------ probes
+
+/** What of a probe is kept per scan, outside the blob. */
+export interface ProbeVolatile {
+  startedAt: string;
+  timings: ProbeFacts["timings"];
+  io?: ProbeFacts["io"];
+}
+
+export type StoredProbe = Omit<ProbeFacts, "startedAt" | "timings" | "io">;
+
+export function sha256Hex(der: Uint8Array): string {
+  return createHash("sha256").update(der).digest("hex");
+}
+
+/**
+ * A probe split into its blob (chain as certificate hashes), the certificates
+ * it cites (hash -> DER) and its volatile part.
+ */
+export function probeBlob(p: ProbeFacts): { blob: Blob; certs: Map<string, Buffer>; volatile: ProbeVolatile } {
+  const { startedAt, timings, io, ...rest } = p;
+  const certs = new Map<string, Buffer>();
+  let stored: StoredProbe = rest;
+  if (p.tls) {
+    const chain = p.tls.chain.map((b64) => {
+      const der = Buffer.from(b64, "base64");
+      const h = sha256Hex(der);
+      certs.set(h, der);
+      return h;
+    });
+    stored = { ...rest, tls: { ...p.tls, chain } };
+  }
+  const volatile: ProbeVolatile = io ? { startedAt, timings, io } : { startedAt, timings };
+  return { blob: blobOf(stored), certs, volatile };
+}
+
+export function openProbe(body: Uint8Array): StoredProbe {
+  return openBlob<StoredProbe>(body, "probe");
+}
+
+/** A probe back from its stored form, volatile part and certificates (hash -> base64 DER). */
+export function probeFrom(stored: StoredProbe, volatile: ProbeVolatile, ders: Map<string, string>): ProbeFacts {
+  const out = { ...stored, ...volatile } as ProbeFacts;
+  if (stored.tls) {
+    const chain = stored.tls.chain.map((h) => {
+      const der = ders.get(h);
+      if (der === undefined)
+        throw new StoreError("integrity", `certificate ${h} of probe ${stored.ip}|${stored.port}|${stored.sni} missing`);
+      return der;
+    });
+    out.tls = { ...stored.tls, chain };
+  }
+  return out;
+}

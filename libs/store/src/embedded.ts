@@ -1,0 +1,536 @@
+/**
+ * The embedded store shared between processes: one process owns a PGlite
+ * data directory and serves it, over the PostgreSQL wire protocol on a local
+ * socket, to itself and to every other process that opens the same directory.
+ *
+ * Why: PGlite is PostgreSQL in one process. Two processes opening one data
+ * directory each run their own PostgreSQL on the same files and corrupt it
+ * (scans lost, a store that no longer opens). So exactly one process opens
+ * the files, and `danesweep serve`, `scan`, `show`, `scans` running at the
+ * same time all go through it, as clients of an ordinary PostgreSQL server.
+ *
+ * Ownership. The owner of directory D is whoever holds the Linux abstract
+ * Unix socket `danesweep-store:<dev>:<inode of D>` (not a file: the kernel
+ * releases it the instant its process ends, even on SIGKILL, so there is
+ * never a stale lock). Every process, the owner included, connects to that
+ * socket with the `pg` driver. When nobody holds it (a connect is refused),
+ * a process elects itself: it binds the socket (at most one bind succeeds),
+ * opens PGlite, and serves. It writes D/owner.json ({ pid, command,
+ * startedAt }) so that messages can name the owner.
+ *
+ * Handing over. When the owner closes (its command finished), it first
+ * refuses new sessions, lets the session in a transaction finish (bounded),
+ * rolls back and drops the others, closes PGlite, and only then releases the
+ * socket; the next process to connect takes over within a second (opening an
+ * existing directory takes ~0.3 s). When the owner is killed, PostgreSQL's
+ * WAL recovery runs in the next owner. Either way the other processes see
+ * their connections drop: a query in flight fails with StoreError
+ * "unavailable" (retryable: the pipeline's handlers retry it, the API answers
+ * 503) and the next one connects to the new owner.
+ *
+ * Sessions. PGlite has one backend: sessions take turns. A session holds the
+ * backend from the first message it sends until PostgreSQL says it is idle
+ * again (ReadyForQuery 'I'), so transactions of different sessions never
+ * interleave; the others wait their turn in arrival order. A session that
+ * keeps a transaction open without sending anything for IDLE_TXN_MS while
+ * others wait is ended (rolled back). A client that disconnects mid-
+ * transaction is rolled back.
+ *
+ * Limits: the socket lives in the network namespace; processes in different
+ * namespaces (containers) sharing one directory would each own it. Do not
+ * share an embedded data directory between containers (use PostgreSQL).
+ *
+ * New data directories are made from a template (the state right after
+ * initdb) when scripts/setup.sh has built one: running initdb inside
+ * WebAssembly needs ~700 MB for a moment, loading the template ~380 MB.
+ */
+import { statSync, writeFileSync, mkdirSync, existsSync, readFileSync, rmSync, realpathSync } from "node:fs";
+import { connect as netConnect, createServer, type Server, Socket } from "node:net";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { PGlite } from "@electric-sql/pglite";
+import { StoreError } from "./errors.ts";
+
+/** A transaction held open this long without a message, while others wait, is rolled back and its session ended. */
+export const IDLE_TXN_MS = 60_000;
+/** How long a closing owner waits for the session in a transaction to finish. */
+const HANDOVER_WAIT_MS = 5_000;
+
+export interface OwnerInfo {
+  pid: number;
+  command: string;
+  startedAt: string;
+}
+
+/** Where the template of a new data directory is kept (built by scripts/setup.sh). */
+export function templatePath(): string {
+  const version = pgliteVersion();
+  return fileURLToPath(new URL(`../.cache/pglite-template-${version}.tar.gz`, import.meta.url));
+}
+
+function pgliteVersion(): string {
+  try {
+    const pkg = fileURLToPath(import.meta.resolve("@electric-sql/pglite/package.json"));
+    return (JSON.parse(readFileSync(pkg, "utf8")) as { version: string }).version;
+  } catch {
+    return "unknown";
+  }
+}
+
+/** Builds the template (a PGlite data directory right after initdb, as a gzip tarball). */
+export async function buildTemplate(path = templatePath()): Promise<void> {
+  const db = await PGlite.create();
+  try {
+    const blob = await db.dumpDataDir("gzip");
+    mkdirSync(join(path, ".."), { recursive: true });
+    writeFileSync(`${path}.tmp`, Buffer.from(await blob.arrayBuffer()));
+    const { renameSync } = await import("node:fs");
+    renameSync(`${path}.tmp`, path);
+  } finally {
+    await db.close();
+  }
+}
+
+async function openPglite(dataDir: string | undefined): Promise<PGlite> {
+  if (dataDir === undefined) return PGlite.create();
+  mkdirSync(dataDir, { recursive: true });
+  const fresh = !existsSync(join(dataDir, "PG_VERSION"));
+  const template = templatePath();
+  if (fresh && existsSync(template)) {
+    return PGlite.create(dataDir, { loadDataDir: new Blob([readFileSync(template)]) });
+  }
+  return PGlite.create(dataDir);
+}
+
+/** The abstract socket name of a data directory (same directory, same name, whatever the path). */
+export function socketNameOf(dataDir: string): string {
+  const st = statSync(realpathSync(dataDir));
+  return `\0danesweep-store:${st.dev}:${st.ino}`;
+}
+
+export function readOwner(dataDir: string): OwnerInfo | undefined {
+  try {
+    return JSON.parse(readFileSync(join(dataDir, "owner.json"), "utf8")) as OwnerInfo;
+  } catch {
+    return undefined;
+  }
+}
+
+export function describeOwner(o: OwnerInfo | undefined): string {
+  return o ? `pid ${o.pid} (${o.command}), since ${o.startedAt}` : "an unknown process";
+}
+
+// ------------------------------------------------------------- the server
+
+interface Session {
+  socket: Socket;
+  /** Bytes received and not yet cut into messages. */
+  chunks: Buffer[];
+  chunkBytes: number;
+  /** Messages of the unit being received. */
+  partial: Buffer[];
+  started: boolean;
+  /** Complete protocol units waiting for their turn. */
+  units: Buffer[];
+  /** True while this session holds the backend (inside a transaction or a unit). */
+  holding: boolean;
+  busy: boolean;
+  lastMessageAt: number;
+  closed: boolean;
+}
+
+/** Takes `n` bytes off the front of the session's input (n <= chunkBytes). */
+function take(s: Session, n: number): Buffer {
+  const first = s.chunks[0] as Buffer;
+  let out: Buffer;
+  if (first.length >= n) {
+    out = first.subarray(0, n);
+    if (first.length === n) s.chunks.shift();
+    else s.chunks[0] = first.subarray(n);
+  } else {
+    out = Buffer.allocUnsafe(n);
+    let off = 0;
+    while (off < n) {
+      const c = s.chunks[0] as Buffer;
+      const k = Math.min(c.length, n - off);
+      c.copy(out, off, 0, k);
+      off += k;
+      if (k === c.length) s.chunks.shift();
+      else s.chunks[0] = c.subarray(k);
+    }
+  }
+  s.chunkBytes -= n;
+  return out;
+}
+
+/** Reads `n` bytes at the front of the session's input without taking them. */
+function peek(s: Session, n: number): Buffer {
+  const first = s.chunks[0] as Buffer;
+  if (first.length >= n) return first.subarray(0, n);
+  const b = Buffer.concat(s.chunks, Math.min(s.chunkBytes, Math.max(n, 8)));
+  s.chunks = [b];
+  return b.subarray(0, n);
+}
+
+/**
+ * Serves one PGlite to many connections, one transaction at a time (see the
+ * file comment). Owns the PGlite it is given: close() closes it.
+ */
+export class PgliteServer {
+  #db: PGlite | undefined;
+  readonly #ready: Promise<PGlite>;
+  readonly #server: Server;
+  readonly #sessions = new Set<Session>();
+  /** Sessions waiting for the backend, in arrival order. */
+  readonly #queue: Session[] = [];
+  #holder: Session | undefined;
+  #closing = false;
+  #idleTimer: NodeJS.Timeout;
+
+  private constructor(server: Server, open: Promise<PGlite>) {
+    this.#server = server;
+    this.#ready = open.then((db) => {
+      this.#db = db;
+      return db;
+    });
+    // Connections that arrive while PGlite opens wait for it (#run awaits #ready).
+    server.on("connection", (s) => this.#accept(s));
+    this.#idleTimer = setInterval(() => this.#reapIdle(), 1000);
+    this.#idleTimer.unref();
+  }
+
+  /**
+   * Binds `name` (an abstract socket name) and, if that succeeds, opens PGlite
+   * and serves it. Undefined when another process holds the name.
+   */
+  static async tryOwn(name: string, dataDir: string | undefined): Promise<PgliteServer | undefined> {
+    const server = createServer({ allowHalfOpen: false });
+    const bound = await new Promise<boolean>((resolve, reject) => {
+      server.once("error", (e: NodeJS.ErrnoException) => (e.code === "EADDRINUSE" ? resolve(false) : reject(e)));
+      server.listen({ path: name }, () => resolve(true));
+    });
+    if (!bound) return undefined;
+    const self = new PgliteServer(server, openPglite(dataDir));
+    try {
+      await self.#ready;
+    } catch (e) {
+      self.#closing = true;
+      for (const s of self.#sessions) s.socket.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+      throw new StoreError("unavailable", `PGlite at ${dataDir ?? "memory"}: ${(e as Error)?.message}`, {
+        cause: e,
+      });
+    }
+    if (dataDir !== undefined) {
+      const info: OwnerInfo = {
+        pid: process.pid,
+        command: process.argv.slice(1).join(" ").slice(0, 500),
+        startedAt: new Date().toISOString(),
+      };
+      try {
+        writeFileSync(join(dataDir, "owner.json"), `${JSON.stringify(info)}\n`);
+      } catch {
+        // owner.json only improves messages
+      }
+    }
+    return self;
+  }
+
+  /** Sessions connected now (the owner's own pool included). */
+  get sessions(): number {
+    return this.#sessions.size;
+  }
+
+  #accept(socket: Socket): void {
+    if (this.#closing) {
+      socket.destroy();
+      return;
+    }
+    const s: Session = {
+      socket,
+      chunks: [],
+      chunkBytes: 0,
+      partial: [],
+      started: false,
+      units: [],
+      holding: false,
+      busy: false,
+      lastMessageAt: Date.now(),
+      closed: false,
+    };
+    this.#sessions.add(s);
+    socket.on("data", (chunk: Buffer) => {
+      s.lastMessageAt = Date.now();
+      s.chunks.push(chunk);
+      s.chunkBytes += chunk.length;
+      this.#frame(s);
+    });
+    socket.on("error", () => {});
+    socket.on("close", () => this.#drop(s));
+  }
+
+  /** Cuts the session's input into units that end where PostgreSQL answers (Sync, Query, Terminate, Flush). */
+  #frame(s: Session): void {
+    for (;;) {
+      if (!s.started) {
+        if (s.chunkBytes < 8) break;
+        const head = peek(s, 8);
+        const len = head.readInt32BE(0);
+        const code = head.readInt32BE(4);
+        if (len < 8 || len > 10_000) {
+          s.socket.destroy();
+          return;
+        }
+        if (s.chunkBytes < len) break;
+        const msg = take(s, len);
+        if (code === 80877103 || code === 80877104) {
+          // SSLRequest / GSSENCRequest: not offered on a local socket.
+          s.socket.write("N");
+          continue;
+        }
+        if (code === 80877102) {
+          // CancelRequest: not supported; the connection just ends.
+          s.socket.destroy();
+          return;
+        }
+        s.units.push(msg);
+        s.started = true;
+        continue;
+      }
+      if (s.chunkBytes < 5) break;
+      const head = peek(s, 5);
+      const type = head[0] as number;
+      const len = head.readInt32BE(1);
+      if (len < 4) {
+        s.socket.destroy();
+        return;
+      }
+      if (s.chunkBytes < 1 + len) break;
+      s.partial.push(take(s, 1 + len));
+      // S Sync, Q Query, X Terminate, H Flush, c CopyDone, f CopyFail: the backend answers after these.
+      if (type === 0x53 || type === 0x51 || type === 0x58 || type === 0x48 || type === 0x63 || type === 0x66) {
+        s.units.push(s.partial.length === 1 ? (s.partial[0] as Buffer) : Buffer.concat(s.partial));
+        s.partial = [];
+      }
+    }
+    if (s.units.length > 0) this.#want(s);
+  }
+
+  #want(s: Session): void {
+    if (s.busy || s.closed) return;
+    if (this.#holder === s) {
+      void this.#run(s);
+      return;
+    }
+    if (!this.#queue.includes(s)) this.#queue.push(s);
+    this.#next();
+  }
+
+  #next(): void {
+    if (this.#holder !== undefined) return;
+    for (;;) {
+      const s = this.#queue.shift();
+      if (!s) return;
+      if (s.closed || s.units.length === 0) continue;
+      this.#holder = s;
+      s.holding = true;
+      void this.#run(s);
+      return;
+    }
+  }
+
+  async #run(s: Session): Promise<void> {
+    s.busy = true;
+    try {
+      const db = this.#db ?? (await this.#ready);
+      while (s.units.length > 0 && !s.closed) {
+        const unit = s.units.shift() as Buffer;
+        if (unit[0] === 0x58) {
+          // Terminate: roll back what is open, then end the session.
+          this.#rollbackIfOpen(s);
+          s.socket.end();
+          break;
+        }
+        const raw = db.execProtocolRawSync(unit);
+        if (raw.length > 0 && !s.closed) {
+          const out = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+          const idle = idleAfter(out);
+          if (!s.socket.write(out)) await new Promise<void>((r) => s.socket.once("drain", r));
+          if (idle && s.units.length === 0) this.#release(s);
+        }
+      }
+    } catch {
+      s.socket.destroy();
+    } finally {
+      s.busy = false;
+    }
+    if (s.closed) this.#drop(s, true);
+    else if (s.units.length > 0) this.#want(s);
+  }
+
+  #release(s: Session): void {
+    if (this.#holder !== s) return;
+    s.holding = false;
+    this.#holder = undefined;
+    this.#next();
+  }
+
+  #rollbackIfOpen(s: Session): void {
+    if (!s.holding || !this.#db) return;
+    // Whatever the client left half-sent or open: end it so the next session starts clean.
+    this.#db.execProtocolRawSync(syncMessage());
+    this.#db.execProtocolRawSync(queryMessage("rollback"));
+  }
+
+  #drop(s: Session, again = false): void {
+    if (s.closed && !again) return;
+    s.closed = true;
+    this.#sessions.delete(s);
+    if (this.#holder === s && !s.busy) {
+      try {
+        this.#rollbackIfOpen(s);
+      } catch {
+        // the backend answers every message; nothing to do if it cannot
+      }
+      this.#release(s);
+    }
+  }
+
+  #reapIdle(): void {
+    const h = this.#holder;
+    if (!h || h.busy || this.#queue.length === 0) return;
+    if (Date.now() - h.lastMessageAt > IDLE_TXN_MS) h.socket.destroy();
+  }
+
+  /** Stops serving, closes PGlite, and only then releases the socket (the next owner may open the files). */
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    clearInterval(this.#idleTimer);
+    const t0 = Date.now();
+    while (this.#holder && Date.now() - t0 < HANDOVER_WAIT_MS) await new Promise((r) => setTimeout(r, 20));
+    for (const s of this.#sessions) s.socket.destroy();
+    while (this.#holder?.busy) await new Promise((r) => setTimeout(r, 5));
+    const h = this.#holder;
+    if (h) this.#drop(h, true);
+    try {
+      await this.#db?.close();
+    } finally {
+      await new Promise<void>((r) => this.#server.close(() => r()));
+    }
+  }
+}
+
+/** True when the backend's answer ends with ReadyForQuery 'I' (no transaction open). */
+function idleAfter(out: Buffer): boolean {
+  const n = out.length;
+  return n >= 6 && out[n - 6] === 0x5a && out.readInt32BE(n - 5) === 5 && out[n - 1] === 0x49;
+}
+
+function syncMessage(): Buffer {
+  const b = Buffer.alloc(5);
+  b[0] = 0x53;
+  b.writeInt32BE(4, 1);
+  return b;
+}
+
+function queryMessage(text: string): Buffer {
+  const q = Buffer.from(`${text}\0`, "utf8");
+  const b = Buffer.alloc(5 + q.length);
+  b[0] = 0x51;
+  b.writeInt32BE(4 + q.length, 1);
+  q.copy(b, 5);
+  return b;
+}
+
+// ----------------------------------------------------------- the client side
+
+/** A socket for `pg` that connects to an abstract socket name, whatever host/port pg asks for. */
+export function abstractStream(name: string): () => Socket {
+  return () => {
+    const s = new Socket();
+    const connect = s.connect.bind(s) as (opts: { path: string }) => Socket;
+    (s as unknown as { connect: () => Socket }).connect = () => connect({ path: name });
+    (s as unknown as { setNoDelay: () => Socket }).setNoDelay = () => s;
+    (s as unknown as { setKeepAlive: () => Socket }).setKeepAlive = () => s;
+    return s;
+  };
+}
+
+/** Whether something accepts connections on `name` right now. */
+export function probeOwner(name: string, timeoutMs = 2000): Promise<"owned" | "free"> {
+  return new Promise((resolve) => {
+    const s = netConnect({ path: name });
+    const t = setTimeout(() => {
+      s.destroy();
+      resolve("owned");
+    }, timeoutMs);
+    s.once("connect", () => {
+      clearTimeout(t);
+      s.destroy();
+      resolve("owned");
+    });
+    s.once("error", (e: NodeJS.ErrnoException) => {
+      clearTimeout(t);
+      resolve(e.code === "ECONNREFUSED" || e.code === "ENOENT" ? "free" : "owned");
+    });
+  });
+}
+
+/**
+ * One process's view of an embedded directory: elects itself owner when the
+ * directory has none, and keeps doing so whenever the owner goes away
+ * (`ensureOwner`, called before connecting and after a refused connection).
+ */
+export class EmbeddedDirectory {
+  readonly name: string;
+  readonly dataDir: string | undefined;
+  #server: PgliteServer | undefined;
+  #electing: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(dataDir: string | undefined) {
+    this.dataDir = dataDir;
+    if (dataDir === undefined) {
+      this.name = `\0danesweep-store:memory:${process.pid}:${Math.random().toString(36).slice(2)}`;
+    } else {
+      mkdirSync(dataDir, { recursive: true });
+      this.name = socketNameOf(dataDir);
+    }
+  }
+
+  get isOwner(): boolean {
+    return this.#server !== undefined;
+  }
+
+  get server(): PgliteServer | undefined {
+    return this.#server;
+  }
+
+  /** Makes sure someone serves the directory: this process, if nobody does. */
+  ensureOwner(): Promise<void> {
+    if (this.#server || this.#closed) return Promise.resolve();
+    this.#electing ??= (async () => {
+      try {
+        if (this.dataDir !== undefined && (await probeOwner(this.name)) === "owned") return;
+        this.#server = await PgliteServer.tryOwn(this.name, this.dataDir);
+      } finally {
+        this.#electing = undefined;
+      }
+    })();
+    return this.#electing;
+  }
+
+  /** Hands the directory over (if owned): closes PGlite, then releases the socket. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#electing?.catch(() => {});
+    const s = this.#server;
+    this.#server = undefined;
+    if (s) await s.close();
+    if (this.dataDir !== undefined && s) {
+      const o = readOwner(this.dataDir);
+      if (o?.pid === process.pid) rmSync(join(this.dataDir, "owner.json"), { force: true });
+    }
+  }
+}

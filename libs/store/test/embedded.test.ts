@@ -1,0 +1,147 @@
+/**
+ * One embedded data directory shared by several stores and processes
+ * (embedded.ts): one owner serves it, the others are its clients, sessions
+ * take turns a transaction at a time, the owner hands over when it closes,
+ * and a killed owner is replaced with nothing committed lost.
+ */
+import assert from "node:assert/strict";
+import { fork } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { openDatabase } from "../src/db.ts";
+import { readOwner } from "../src/embedded.ts";
+import { openStore } from "../src/store.ts";
+
+const base = mkdtempSync(join(tmpdir(), "danesweep-embedded-"));
+after(() => rmSync(base, { recursive: true, force: true }));
+let n = 0;
+const freshDir = () => join(base, `d${n++}`);
+
+test("a second store on the same directory is a client of the first, and sees its writes", async () => {
+  const dir = freshDir();
+  const a = await openStore({ dataDir: dir });
+  const b = await openStore({ dataDir: dir });
+  try {
+    assert.equal(a.embedded?.isOwner, true);
+    assert.equal(b.embedded?.isOwner, false);
+    assert.equal(readOwner(dir)?.pid, process.pid);
+    await a.createScan({ id: "s-share", parameters: {}, startedAt: "2026-01-01T00:00:00Z" });
+    const added = await b.seedDomains("s-share", [{ domain: "x.test", line: 1 }]);
+    assert.deepEqual(added, ["x.test"]);
+    assert.deepEqual(await a.domainStateCounts("s-share"), { total: 1, judged: 0 });
+  } finally {
+    await b.close();
+    await a.close();
+  }
+});
+
+test("transactions of two sessions never interleave: the second waits for the first to commit", async () => {
+  const dir = freshDir();
+  const a = await openDatabase({ dataDir: dir });
+  const b = await openDatabase({ dataDir: dir });
+  try {
+    await a.pool.query("create table t (v integer)");
+    const ca = await a.pool.connect();
+    await ca.query("begin");
+    await ca.query("insert into t values (1)");
+    let bDone = false;
+    const bRead = b.pool.query("select count(*)::int as n from t").then((r) => {
+      bDone = true;
+      return r.rows[0].n as number;
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(bDone, false, "a session's query ran inside another session's open transaction");
+    await ca.query("insert into t values (2)");
+    await ca.query("commit");
+    ca.release();
+    assert.equal(await bRead, 2);
+  } finally {
+    await b.close();
+    await a.close();
+  }
+});
+
+test("a client that goes away mid-transaction is rolled back and the others go on", async () => {
+  const dir = freshDir();
+  const a = await openDatabase({ dataDir: dir });
+  const b = await openDatabase({ dataDir: dir });
+  try {
+    await a.pool.query("create table t (v integer)");
+    const cb = await b.pool.connect();
+    await cb.query("begin");
+    await cb.query("insert into t values (42)");
+    // The client's connection dies without COMMIT.
+    cb.release(new Error("drop this connection"));
+    const r = await a.pool.query("select count(*)::int as n from t");
+    assert.equal(r.rows[0].n, 0);
+    await a.pool.query("insert into t values (7)");
+    assert.equal((await b.pool.query("select sum(v)::int as s from t")).rows[0].s, 7);
+  } finally {
+    await b.close();
+    await a.close();
+  }
+});
+
+test("when the owner closes, a client takes the directory over and keeps every committed row", async () => {
+  const dir = freshDir();
+  const a = await openStore({ dataDir: dir });
+  const b = await openStore({ dataDir: dir });
+  try {
+    await a.createScan({ id: "s-hand", parameters: {}, startedAt: "2026-01-01T00:00:00Z" });
+    await a.seedDomains("s-hand", [{ domain: "one.test", line: 1 }]);
+    await a.close();
+    assert.equal(b.embedded?.isOwner, false);
+    // The next statement finds no owner, elects this process and reopens the files.
+    await b.seedDomains("s-hand", [{ domain: "two.test", line: 2 }]);
+    assert.equal(b.embedded?.isOwner, true);
+    assert.deepEqual(await b.domainStateCounts("s-hand"), { total: 2, judged: 0 });
+  } finally {
+    await b.close();
+    await a.close().catch(() => {});
+  }
+});
+
+const child = fileURLToPath(new URL("./embedded-owner-child.ts", import.meta.url));
+
+test("an owner killed with SIGKILL is replaced, and everything it committed is there", async () => {
+  const dir = freshDir();
+  const ready = join(dir, "..", `${n}-ready`);
+  const proc = fork(child, [dir, ready], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  try {
+    // The child owns the directory and commits 500 rows, then waits.
+    for (let i = 0; i < 600; i++) {
+      try {
+        if (readFileSync(ready, "utf8") === "committed") break;
+      } catch {
+        // not yet
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(readFileSync(ready, "utf8"), "committed");
+    const b = await openStore({ dataDir: dir });
+    try {
+      assert.equal(b.embedded?.isOwner, false);
+      assert.equal(readOwner(dir)?.pid, proc.pid);
+      assert.deepEqual(await b.domainStateCounts("s-kill"), { total: 500, judged: 0 });
+      proc.kill("SIGKILL");
+      await new Promise((r) => proc.once("exit", r));
+      // The client's next statements elect it owner; WAL recovery keeps the committed rows.
+      let counts: { total: number; judged: number } | undefined;
+      for (let i = 0; i < 50 && !counts; i++) {
+        counts = await b.domainStateCounts("s-kill").catch(() => undefined);
+        if (!counts) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.deepEqual(counts, { total: 500, judged: 0 });
+      assert.equal(b.embedded?.isOwner, true);
+      assert.deepEqual(await b.seedDomains("s-kill", [{ domain: "after.test", line: 501 }]), ["after.test"]);
+    } finally {
+      await b.close();
+    }
+  } finally {
+    proc.kill("SIGKILL");
+    writeFileSync(join(dir, "..", "done"), "");
+  }
+});
