@@ -27,7 +27,7 @@ import { buildApp, listen } from "@danesweep/api";
 import { judge } from "@danesweep/dane";
 import { ApiQueries, openStore } from "@danesweep/store";
 import autocannon from "autocannon";
-import { sql } from "drizzle-orm";
+import { sql } from "@danesweep/store";
 import pg from "pg";
 import { buildSeedCases } from "../../libs/dane/test/fixtures/seed-cases.ts";
 

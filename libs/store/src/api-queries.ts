@@ -13,8 +13,10 @@
  *   never make a row already seen appear again or an existing row be skipped.
  * - `streamResults` yields the whole filtered set in that order, `batch` rows
  *   at a time (bounded memory whatever the set's size).
- * - Stats read the views of drizzle/0003_api_views.sql (the same views a
- *   Grafana PostgreSQL data source reads).
+ * - Verdicts come from the view verdict_rows and their stored blobs (codec.ts);
+ *   explanations are rendered when read. Stats read the views of
+ *   migrations/0006_survey_store.sql (the same views a Grafana PostgreSQL data
+ *   source reads).
  * - Tokens: only the SHA-256 (hex) of a token is stored; `findToken` returns
  *   the row by id whether revoked or not (the caller decides).
  * - `setupReaderRole(role)` (PostgreSQL only): creates the NOLOGIN role when
@@ -23,10 +25,11 @@
  *   name outside ROLE_NAME, "query-failed" when the connection lacks the rights.
  */
 import type { DaneState, DomainFacts, ProbeFacts, VerdictRecord } from "@danesweep/dane";
-import { type SQL, sql } from "drizzle-orm";
+import { factsFrom, verdictFrom } from "./codec.ts";
 import { StoreError, toStoreError } from "./errors.ts";
 import type { TokenScope } from "./schema.ts";
-import type { Store } from "./store.ts";
+import { type SQL, sql } from "./sql.ts";
+import { recordFrom, type Store } from "./store.ts";
 
 export interface ResultFilters {
   action?: string;
@@ -153,8 +156,19 @@ function filterSql(f: ResultFilters): SQL[] {
   if (f.dane !== undefined) out.push(sql`r.dane_state = ${f.dane}`);
   if (f.tld !== undefined) out.push(sql`r.tld = ${f.tld}`);
   if (f.mx !== undefined) out.push(sql`r.mx_host = ${f.mx}`);
-  if (f.provider !== undefined) out.push(sql`danesweep_provider(r.mx_host) = ${f.provider}`);
+  if (f.provider !== undefined) out.push(sql`r.provider = ${f.provider}`);
   return out;
+}
+
+function probeModeOf(parameters: unknown): "all" | "dane" {
+  return (parameters as { probeMode?: string } | null)?.probeMode === "dane" ? "dane" : "all";
+}
+
+/** The record of a row that carries fbody, vbody, judged_at and the scan's parameters. */
+function rowRecord(x: Raw): { record: VerdictRecord; facts: DomainFacts } {
+  const at = iso(x.judged_at);
+  const facts = factsFrom(x.fbody as Buffer, iso(x.collected_at));
+  return { record: recordFrom(verdictFrom(x.vbody as Buffer), at, facts, probeModeOf(x.parameters)), facts };
 }
 
 type Raw = Record<string, unknown>;
@@ -218,57 +232,45 @@ export class ApiQueries {
   /**
    * The verdict of the most recently started scan that judged the domain, with
    * its facts and the probe facts it cites (chains restored from certificates,
-   * base64, ordered by ip, port, sni), in one round trip. Raises StoreError
-   * "integrity" when a cited certificate is missing.
+   * base64, ordered by ip, port, sni). Raises StoreError "integrity" when a
+   * cited certificate is missing.
    */
   async latestVerdict(domain: string): Promise<LatestVerdict | undefined> {
-    const j = await this.latestVerdictJson(domain);
-    if (!j) return undefined;
-    const b = JSON.parse(j.json) as Omit<LatestVerdict, "record"> & { verdict: VerdictRecord };
-    return {
-      scanId: b.scanId,
-      scanStartedAt: b.scanStartedAt,
-      record: b.verdict,
-      facts: b.facts,
-      probes: b.probes,
-    };
-  }
-
-  /**
-   * The same as JSON text built by the database, `{ domain, scanId,
-   * scanStartedAt, verdict, facts, probes }` (what GET /v1/domains/{d}
-   * answers), so that the API passes it through without parsing it.
-   */
-  async latestVerdictJson(domain: string): Promise<{ scanId: string; json: string } | undefined> {
     const r = await this.#rows<Raw>(
       "latestVerdict",
-      sql`select x.scan_id, x.missing, json_build_object(
-                   'domain', x.domain, 'scanId', x.scan_id,
-                   'scanStartedAt', to_char(x.started_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-                   'verdict', x.verdict, 'facts', x.facts, 'probes', x.probes)::text as body
-          from (
-            select l.*, jsonb_path_exists(l.probes, '$[*].tls.chain[*] ? (@ == null)') as missing
-            from (
-              select r.scan_id, r.domain, s.started_at, r.verdict, r.facts,
-                     (select coalesce(jsonb_agg(
-                               case when p.facts->'tls' is null then p.facts
-                                    else jsonb_set(p.facts, '{tls,chain}', coalesce((
-                                      select jsonb_agg(coalesce(to_jsonb(replace(encode(c.der, 'base64'), chr(10), '')), 'null'::jsonb) order by h.ord)
-                                      from jsonb_array_elements_text(p.facts->'tls'->'chain') with ordinality h(sha, ord)
-                                      left join certificates c on c.sha256 = h.sha), '[]'::jsonb)) end
-                               order by p.ip, p.port, p.sni), '[]'::jsonb)
-                      from domain_probes dp join probes p
-                        on p.scan_id = dp.scan_id and p.ip = dp.ip and p.port = dp.port and p.sni = dp.sni
-                      where dp.scan_id = r.scan_id and dp.domain = r.domain) as probes
-              from domain_results r join scans s on s.id = r.scan_id
-              where r.domain = ${domain} and r.verdict is not null
-              order by s.started_at desc, s.id desc limit 1) l) x`,
+      sql`select r.scan_id, r.scan_started_at, r.judged_at, r.collected_at, s.parameters, f.body as fbody, v.body as vbody
+          from verdict_rows r join scans s on s.id = r.scan_id
+          join fact_blobs f on f.hash = r.facts_hash join verdict_blobs v on v.hash = r.verdict_hash
+          where r.domain = ${domain}
+          order by r.scan_started_at desc, r.scan_id desc limit 1`,
     );
     const x = r[0];
     if (!x) return undefined;
-    if (x.missing === true)
-      throw new StoreError("integrity", `a certificate of a probe cited by ${domain}'s verdict is missing`);
-    return { scanId: x.scan_id as string, json: x.body as string };
+    const { record, facts } = rowRecord(x);
+    const probes = (await this.store.probesOf(x.scan_id as string, record)).sort((a, b) =>
+      a.ip !== b.ip ? (a.ip < b.ip ? -1 : 1) : a.port !== b.port ? a.port - b.port : a.sni < b.sni ? -1 : a.sni > b.sni ? 1 : 0,
+    );
+    return { scanId: x.scan_id as string, scanStartedAt: iso(x.scan_started_at), record, facts, probes };
+  }
+
+  /**
+   * The same as the JSON text GET /v1/domains/{d} answers:
+   * `{ domain, scanId, scanStartedAt, verdict, facts, probes }`.
+   */
+  async latestVerdictJson(domain: string): Promise<{ scanId: string; json: string } | undefined> {
+    const l = await this.latestVerdict(domain);
+    if (!l) return undefined;
+    return {
+      scanId: l.scanId,
+      json: JSON.stringify({
+        domain,
+        scanId: l.scanId,
+        scanStartedAt: l.scanStartedAt,
+        verdict: l.record,
+        facts: l.facts,
+        probes: l.probes,
+      }),
+    };
   }
 
   /** Every verdict of the domain, oldest scan first (at most `limit`, the most recent ones). */
@@ -276,10 +278,11 @@ export class ApiQueries {
     const r = await this.#rows<Raw>(
       "verdictHistory",
       sql`select * from (
-            select r.scan_id, s.started_at, r.judged_at, r.action, r.security, r.reason, r.dane_state, s.id
-            from domain_results r join scans s on s.id = r.scan_id
-            where r.domain = ${domain} and r.verdict is not null
-            order by s.started_at desc, s.id desc limit ${limit}) h
+            select r.scan_id, r.scan_started_at as started_at, r.judged_at, r.action, r.security, r.reason,
+                   r.dane_state, r.scan_id as id
+            from verdict_rows r
+            where r.domain = ${domain}
+            order by r.scan_started_at desc, r.scan_id desc limit ${limit}) h
           order by started_at asc, id asc`,
     );
     return r.map((x) => ({
@@ -299,13 +302,14 @@ export class ApiQueries {
     filters: ResultFilters,
     opts: { after?: string; limit: number },
   ): Promise<ResultRow[]> {
-    const where = [sql`r.scan_id = ${scanId}`, sql`r.verdict is not null`, ...filterSql(filters)];
+    const where = [sql`r.scan_id = ${scanId}`, ...filterSql(filters)];
     if (opts.after !== undefined) where.push(sql`r.domain > ${opts.after}`);
     const r = await this.#rows<Raw>(
       "resultsPage",
       sql`select r.domain, r.tld, r.action, r.security, r.reason, r.dane_state, r.mx_host,
-                 r.delivered_host, r.judged_at, r.verdict->>'explanation' as explanation
-          from domain_results r
+                 r.delivered_host, r.judged_at, r.collected_at, s.parameters, f.body as fbody, v.body as vbody
+          from verdict_rows r join scans s on s.id = r.scan_id
+          join fact_blobs f on f.hash = r.facts_hash join verdict_blobs v on v.hash = r.verdict_hash
           where ${sql.join(where, sql` and `)}
           order by r.domain limit ${opts.limit}`,
     );
@@ -319,7 +323,7 @@ export class ApiQueries {
       mxHost: (x.mx_host ?? null) as string | null,
       deliveredHost: (x.delivered_host ?? null) as string | null,
       judgedAt: iso(x.judged_at),
-      explanation: (x.explanation ?? "") as string,
+      explanation: rowRecord(x).record.explanation,
     }));
   }
 
@@ -434,12 +438,15 @@ export class ApiQueries {
     const r = await this.#rows<Raw>(
       "broken",
       sql`select b.domain, b.tld, b.mx_host, b.provider, b.action, b.reason, b.dane_state, b.problems,
-                 r.verdict, f.scan_id as first_scan, f.scan_started_at as first_started
+                 b.judged_at, r.collected_at, s.parameters, fb.body as fbody, vb.body as vbody,
+                 first.scan_id as first_scan, first.scan_started_at as first_started
           from broken_domains b
-          join domain_results r on r.scan_id = b.scan_id and r.domain = b.domain
+          join scans s on s.id = b.scan_id
+          join results r on r.scan = b.scan_seq and r.domain = b.domain
+          join fact_blobs fb on fb.hash = r.facts join verdict_blobs vb on vb.hash = r.verdict
           cross join lateral (
             select b2.scan_id, b2.scan_started_at from broken_domains b2 where b2.domain = b.domain
-            order by b2.scan_started_at asc, b2.scan_id asc limit 1) f
+            order by b2.scan_started_at asc, b2.scan_id asc limit 1) first
           where ${sql.join(where, sql` and `)}
           order by b.domain limit ${opts.limit}`,
     );
@@ -452,7 +459,7 @@ export class ApiQueries {
       reason: x.reason as string,
       dane: x.dane_state as DaneState,
       problems: x.problems as BrokenProblem[],
-      record: x.verdict as VerdictRecord,
+      record: rowRecord(x).record,
       firstBroken: { scanId: x.first_scan as string, scanStartedAt: iso(x.first_started) },
     }));
   }

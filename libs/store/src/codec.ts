@@ -5,8 +5,8 @@
  *
  * Each kind has a stored form (what is hashed and kept) and a volatile part
  * (kept per scan in the row that points at the blob, or not kept):
- * - DomainFacts: the stored form drops `collectedAt` (the row's time stands
- *   for it) and keeps a lookup's provenance only when the lookup failed, and
+ * - DomainFacts: the stored form drops `collectedAt` (a column of the scan's
+ *   row) and keeps a lookup's provenance only when the lookup failed, and
  *   then without its timing (`elapsedMs`) and cache flag; the provenance of
  *   successful lookups (which upstream answered how fast) is not kept.
  * - VerdictRecord: the stored form drops `judgedAt` (a row column) and
@@ -140,7 +140,7 @@ export function factsBlob(f: DomainFacts): Blob {
   return blobOf(storedFacts(f));
 }
 
-/** The facts back from a stored body; `collectedAt` is the time the scan's row gives. */
+/** The facts back from a stored body and the collection time of the scan's row. */
 export function factsFrom(body: Uint8Array, collectedAt: string): DomainFacts {
   const stored = openBlob<Omit<DomainFacts, "collectedAt"> & { collectedAt?: string }>(body, "facts");
   return { ...stored, collectedAt: stored.collectedAt ?? collectedAt };

@@ -10,29 +10,42 @@
  *   (embedded.ts): so `serve`, `scan`, `show` and `scans` can run at once on
  *   one directory without corrupting it. `{ memory: true }`: PGlite in memory,
  *   private to this process.
- * - `migrate(handle)`: applies the migrations of ../drizzle that are not yet
- *   applied (recorded in drizzle.__drizzle_migrations); applying twice is a
- *   no-op; an advisory lock serialises concurrent migrators.
+ * - `migrate(handle)`: applies the SQL migrations of ../migrations (listed in
+ *   meta/_journal.json) that are not yet applied, each in a transaction, and
+ *   records them in drizzle.__drizzle_migrations (the table drizzle-kit's
+ *   migrator kept: stores migrated by it go on from where they are); applying
+ *   twice is a no-op; an advisory lock serialises concurrent migrators.
  * Failures raise StoreError "unavailable" (cannot open / connect) or
  * "migration-failed".
  */
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { drizzle as drizzleNodePg } from "drizzle-orm/node-postgres";
-import { migrate as migrateNodePg } from "drizzle-orm/node-postgres/migrator";
-import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import pg from "pg";
 import { abstractStream, describeOwner, EmbeddedDirectory, readOwner } from "./embedded.ts";
 import { connectionLost, StoreError, toStoreError } from "./errors.ts";
-import * as schema from "./schema.ts";
+import { type SQL, toQuery } from "./sql.ts";
 
-export type Schema = typeof schema;
-export type Db = PgDatabase<PgQueryResultHKT, Schema>;
+/** Runs built queries (sql.ts) on a pool or a checked-out connection. */
+export interface Db {
+  execute<T = Record<string, unknown>>(query: SQL): Promise<{ rows: T[] }>;
+}
+
+function dbOver(q: pg.Pool | pg.PoolClient): Db {
+  return {
+    async execute<T>(query: SQL) {
+      const r = await q.query(toQuery(query));
+      return { rows: r.rows as T[] };
+    },
+  };
+}
 
 export type StoreConfig = { dataDir: string } | { memory: true } | { url: string; poolSize?: number };
 
 export interface DbHandle {
   /** "embedded": PGlite served by this or another process (embedded.ts); "postgres": a server. */
   driver: "embedded" | "postgres";
+  /** Built queries (sql.ts) on the pool. */
   db: Db;
   /** The pool the store's own statements run on. */
   pool: pg.Pool;
@@ -65,7 +78,7 @@ export const CLOSE_TIMEOUT_MS = 5000;
 /** How long a process keeps trying to reach (or become) the owner of an embedded directory. */
 const EMBEDDED_CONNECT_MS = 30_000;
 
-export const MIGRATIONS_FOLDER = fileURLToPath(new URL("../drizzle", import.meta.url));
+export const MIGRATIONS_FOLDER = fileURLToPath(new URL("../migrations", import.meta.url));
 /** Arbitrary constant identifying the danesweep migrator's advisory lock. */
 const MIGRATION_LOCK = 7_262_901_511;
 
@@ -146,8 +159,47 @@ async function openPostgres(url: string, max: number): Promise<DbHandle> {
   return handleOver(pool, "postgres", undefined);
 }
 
+interface JournalEntry {
+  tag: string;
+  when: number;
+}
+
+/** Applies the migrations not yet applied (the caller holds the advisory lock). */
+async function applyMigrations(client: pg.PoolClient): Promise<void> {
+  const journal = JSON.parse(readFileSync(`${MIGRATIONS_FOLDER}/meta/_journal.json`, "utf8")) as {
+    entries: JournalEntry[];
+  };
+  await client.query("create schema if not exists drizzle");
+  await client.query(
+    "create table if not exists drizzle.__drizzle_migrations (id serial primary key, hash text not null, created_at bigint)",
+  );
+  const last = await client.query<{ created_at: string | null }>(
+    "select max(created_at) as created_at from drizzle.__drizzle_migrations",
+  );
+  const appliedUpTo = Number(last.rows[0]?.created_at ?? 0);
+  for (const m of journal.entries) {
+    if (m.when <= appliedUpTo) continue;
+    const text = readFileSync(`${MIGRATIONS_FOLDER}/${m.tag}.sql`, "utf8");
+    const hash = createHash("sha256").update(text).digest("hex");
+    await client.query("begin");
+    try {
+      for (const stmt of text.split("--> statement-breakpoint")) {
+        if (stmt.trim() !== "") await client.query(stmt);
+      }
+      await client.query("insert into drizzle.__drizzle_migrations (hash, created_at) values ($1, $2)", [
+        hash,
+        m.when,
+      ]);
+      await client.query("commit");
+    } catch (e) {
+      await client.query("rollback").catch(() => {});
+      throw Object.assign(e as Error, { migration: m.tag });
+    }
+  }
+}
+
 function handleOver(pool: pg.Pool, driver: DbHandle["driver"], embedded: EmbeddedDirectory | undefined): DbHandle {
-  const db = drizzleNodePg({ client: pool, schema }) as unknown as Db;
+  const db = dbOver(pool);
   let closed = false;
   const handle: DbHandle = {
     driver,
@@ -169,7 +221,7 @@ function handleOver(pool: pg.Pool, driver: DbHandle["driver"], embedded: Embedde
         await control("begin");
         let result: Awaited<ReturnType<typeof fn>>;
         try {
-          result = await fn(drizzleNodePg({ client, schema }) as unknown as Db, client);
+          result = await fn(dbOver(client), client);
         } catch (e) {
           await client.query("rollback").catch((re: Error) => {
             broken = re;
@@ -191,9 +243,10 @@ function handleOver(pool: pg.Pool, driver: DbHandle["driver"], embedded: Embedde
       }
       try {
         await client.query("select pg_advisory_lock($1)", [MIGRATION_LOCK]);
-        await migrateNodePg(drizzleNodePg({ client, schema }), { migrationsFolder: MIGRATIONS_FOLDER });
+        await applyMigrations(client);
       } catch (e) {
-        const se = toStoreError(e, "migrate");
+        const tag = (e as { migration?: string }).migration;
+        const se = toStoreError(e, tag ? `migrate ${tag}` : "migrate");
         throw se.code === "unavailable" ? se : new StoreError("migration-failed", se.message, { cause: e });
       } finally {
         await client.query("select pg_advisory_unlock($1)", [MIGRATION_LOCK]).catch(() => {});

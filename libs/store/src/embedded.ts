@@ -69,12 +69,10 @@ export function templatePath(): string {
 }
 
 function pgliteVersion(): string {
-  try {
-    const pkg = fileURLToPath(import.meta.resolve("@electric-sql/pglite/package.json"));
-    return (JSON.parse(readFileSync(pkg, "utf8")) as { version: string }).version;
-  } catch {
-    return "unknown";
-  }
+  // The package's entry is <package>/dist/index.js; its package.json is two levels up.
+  const entry = fileURLToPath(import.meta.resolve("@electric-sql/pglite"));
+  const pkg = join(entry, "..", "..", "package.json");
+  return (JSON.parse(readFileSync(pkg, "utf8")) as { version: string }).version;
 }
 
 /** Builds the template (a PGlite data directory right after initdb, as a gzip tarball). */

@@ -7,21 +7,25 @@
  * - missing-reference: a write refers to a scan or probe that is not stored
  *   (e.g. a verdict citing a probe before upsertProbe) (retry: it may arrive);
  * - integrity: stored data is inconsistent (a probe's certificate is missing);
+ * - conflict: the statement lost a race with another (serialization failure,
+ *   deadlock) (retry);
+ * - storage-full: the disk or the database's memory is full; retrying will
+ *   not help until someone makes room (the scan stops, resumable);
  * - query-failed: any other database error.
  */
-import { DrizzleQueryError } from "drizzle-orm/errors";
-
 export const STORE_ERROR_CODES = [
   "unavailable",
   "migration-failed",
   "invalid-input",
   "missing-reference",
   "integrity",
+  "conflict",
+  "storage-full",
   "query-failed",
 ] as const;
 export type StoreErrorCode = (typeof STORE_ERROR_CODES)[number];
 
-const RETRYABLE: ReadonlySet<StoreErrorCode> = new Set(["unavailable", "missing-reference"]);
+const RETRYABLE: ReadonlySet<StoreErrorCode> = new Set(["unavailable", "missing-reference", "conflict"]);
 
 export class StoreError extends Error {
   readonly code: StoreErrorCode;
@@ -47,10 +51,8 @@ export function isStoreError(e: unknown): e is StoreError {
  */
 export function toStoreError(e: unknown, what: string): StoreError {
   if (e instanceof StoreError) return e;
-  if (e instanceof DrizzleQueryError && connectionLost(e.cause)) {
-    return new StoreError("unavailable", `${what}: connection lost: ${(e.cause as Error).message}`, {
-      cause: e,
-    });
+  if (connectionLost(e)) {
+    return new StoreError("unavailable", `${what}: connection lost: ${(e as Error).message}`, { cause: e });
   }
   let cur: unknown = e;
   for (let i = 0; i < 4 && cur && typeof cur === "object"; i++) {
@@ -58,6 +60,9 @@ export function toStoreError(e: unknown, what: string): StoreError {
     if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) {
       const msg = (cur as { message?: string }).message ?? "";
       if (code === "23503") return new StoreError("missing-reference", `${what}: ${msg}`, { cause: e });
+      if (code === "40001" || code === "40P01") return new StoreError("conflict", `${what}: ${msg}`, { cause: e });
+      if (code === "53100" || code === "53200")
+        return new StoreError("storage-full", `${what}: ${code} ${msg}`, { cause: e });
       if (code.startsWith("08") || code === "57P01" || code === "57P03") {
         return new StoreError("unavailable", `${what}: ${msg}`, { cause: e });
       }

@@ -4,3 +4,4 @@ export * from "./errors.ts";
 export * from "./ids.ts";
 export * from "./schema.ts";
 export * from "./store.ts";
+export * from "./sql.ts";

@@ -4,7 +4,7 @@
  * SQL, same `pg` driver: db.ts).
  *
  * `openStore(config)` opens the database, applies pending migrations and
- * returns a Store. The layout (drizzle/0006_survey_store.sql) is made for
+ * returns a Store. The layout (migrations/0006_survey_store.sql) is made for
  * daily surveys of millions of domains:
  * - Writes are bulk: each call takes a batch and writes it in one statement
  *   per table (rows passed as arrays and unnested), so a stage pays a round
@@ -190,7 +190,7 @@ export class Store {
     this.driver = handle.driver;
   }
 
-  /** The drizzle database (read queries of the API). */
+  /** Built queries (sql.ts) on the store's pool (the read queries of the API). */
   get db(): Db {
     return this.#handle.db;
   }
@@ -496,9 +496,10 @@ export class Store {
                      $11::text[], $12::bytea[]) as x(h, t, p, m, dh, da, en, pr, pb, b)
          on conflict do nothing),
        rs as (
-         insert into results (scan, domain, class, facts, verdict, judged_seq, judged_at)
-         select $13, d, c, f, v, nextval('judged_seq'), t
-         from unnest($14::text[], $15::smallint[], $16::uuid[], $17::uuid[], $18::timestamptz[]) as x(d, c, f, v, t)
+         insert into results (scan, domain, class, facts, verdict, judged_seq, judged_at, collected_at)
+         select $13, d, c, f, v, nextval('judged_seq'), t, ct
+         from unnest($14::text[], $15::smallint[], $16::uuid[], $17::uuid[], $18::timestamptz[], $20::timestamptz[])
+           as x(d, c, f, v, t, ct)
          on conflict (domain, scan) do nothing
          returning domain),
        cnt as (
@@ -528,6 +529,7 @@ export class Store {
         rows.map((r) => r.verdict),
         rows.map((r) => r.e.record.judgedAt),
         this.#slot,
+        rows.map((r) => r.e.facts.collectedAt),
       ],
     );
     const fresh = new Set(stored.map((x) => x.domain));
@@ -543,24 +545,28 @@ export class Store {
   async getFactsMany(scanId: string, domains: string[]): Promise<Map<string, DomainFacts>> {
     if (domains.length === 0) return new Map();
     const seq = await this.#seq(scanId);
-    const r = await this.#q<{ domain: string; body: Buffer; judged_at: Date }>(
+    const r = await this.#q<{ domain: string; body: Buffer; judged_at: Date; collected_at: number }>(
       "getFacts",
-      `select r.domain, f.body, r.judged_at from results r join fact_blobs f on f.hash = r.facts
+      `select r.domain, f.body, r.judged_at, r.collected_at from results r join fact_blobs f on f.hash = r.facts
        where r.scan = $1 and r.domain = any($2::text[])`,
       [seq, domains],
     );
-    return new Map(r.map((x) => [x.domain, factsFrom(x.body, iso(x.judged_at))]));
+    return new Map(r.map((x) => [x.domain, factsFrom(x.body, iso(x.collected_at))]));
   }
 
   /** Records of rows (domain, judged_at, facts body, verdict body), explanations rendered. */
   #records(
-    rows: { judged_at: unknown; fbody: Buffer; vbody: Buffer }[],
+    rows: { judged_at: unknown; collected_at: unknown; fbody: Buffer; vbody: Buffer }[],
     probeMode: "all" | "dane",
   ): VerdictRecord[] {
-    return rows.map((x) => {
-      const at = iso(x.judged_at);
-      return recordFrom(verdictFrom(x.vbody), at, factsFrom(x.fbody, at), probeMode);
-    });
+    return rows.map((x) =>
+      recordFrom(
+        verdictFrom(x.vbody),
+        iso(x.judged_at),
+        factsFrom(x.fbody, iso(x.collected_at)),
+        probeMode,
+      ),
+    );
   }
 
   async #probeModeOfScan(scanId: string): Promise<"all" | "dane"> {
@@ -579,9 +585,9 @@ export class Store {
     limit = 1000,
   ): Promise<{ seq: number; record: VerdictRecord }[]> {
     const seq = await this.#seq(scanId);
-    const r = await this.#q<{ judged_seq: string; judged_at: Date; fbody: Buffer; vbody: Buffer }>(
+    const r = await this.#q<{ judged_seq: string; judged_at: Date; collected_at: Date; fbody: Buffer; vbody: Buffer }>(
       "verdictsSince",
-      `select r.judged_seq, r.judged_at, f.body as fbody, v.body as vbody
+      `select r.judged_seq, r.judged_at, r.collected_at, f.body as fbody, v.body as vbody
        from results r join fact_blobs f on f.hash = r.facts join verdict_blobs v on v.hash = r.verdict
        where r.scan = $1 and r.judged_seq > $2 order by r.judged_seq limit $3`,
       [seq, after, limit],
@@ -594,9 +600,9 @@ export class Store {
   async verdictsAt(scanId: string, seqs: number[]): Promise<{ seq: number; record: VerdictRecord }[]> {
     if (seqs.length === 0) return [];
     const seq = await this.#seq(scanId);
-    const r = await this.#q<{ judged_seq: string; judged_at: Date; fbody: Buffer; vbody: Buffer }>(
+    const r = await this.#q<{ judged_seq: string; judged_at: Date; collected_at: Date; fbody: Buffer; vbody: Buffer }>(
       "verdictsAt",
-      `select r.judged_seq, r.judged_at, f.body as fbody, v.body as vbody
+      `select r.judged_seq, r.judged_at, r.collected_at, f.body as fbody, v.body as vbody
        from results r join fact_blobs f on f.hash = r.facts join verdict_blobs v on v.hash = r.verdict
        where r.scan = $1 and r.judged_seq = any($2::bigint[]) order by r.judged_seq`,
       [seq, seqs],
@@ -612,6 +618,7 @@ export class Store {
       started_at: Date;
       parameters: unknown;
       judged_at: Date;
+      collected_at: Date;
       action: string;
       security: string | null;
       reason: string;
@@ -620,7 +627,7 @@ export class Store {
       vbody: Buffer;
     }>(
       "domainHistory",
-      `select s.id, s.started_at, s.parameters, r.judged_at, c.action, c.security, c.reason, c.dane_state,
+      `select s.id, s.started_at, s.parameters, r.judged_at, r.collected_at, c.action, c.security, c.reason, c.dane_state,
               f.body as fbody, v.body as vbody
        from results r join scans s on s.seq = r.scan join verdict_classes c on c.id = r.class
        join fact_blobs f on f.hash = r.facts join verdict_blobs v on v.hash = r.verdict
@@ -637,7 +644,12 @@ export class Store {
         action: x.action,
         reason: x.reason,
         dane: x.dane_state,
-        record: recordFrom(verdictFrom(x.vbody), at, factsFrom(x.fbody, at), probeModeOf(x.parameters)),
+        record: recordFrom(
+          verdictFrom(x.vbody),
+          at,
+          factsFrom(x.fbody, iso(x.collected_at)),
+          probeModeOf(x.parameters),
+        ),
       };
       if (x.security !== null) e.security = x.security;
       return e;

@@ -19,7 +19,7 @@ import {
   probeKeyString,
   type VerdictRecord,
 } from "@danesweep/dane";
-import { sql } from "drizzle-orm";
+import { sql } from "../src/sql.ts";
 import { domainFacts, probeFacts, verdictRecord } from "../../bus/test/fixtures.ts";
 import { buildSeedCases } from "../../dane/test/fixtures/seed-cases.ts";
 import { MIGRATIONS_FOLDER } from "../src/db.ts";
@@ -28,11 +28,10 @@ import { newScanId } from "../src/ids.ts";
 import type { Store } from "../src/store.ts";
 
 /**
- * The facts the store gives back, written from the contract in codec.ts:
- * collectedAt is the verdict's time, and a lookup keeps its provenance only
- * when it failed, without elapsedMs and cached.
+ * The facts the store gives back, written from the contract in codec.ts: a
+ * lookup keeps its provenance only when it failed, without elapsedMs and cached.
  */
-function asStored(f: DomainFacts, judgedAt: string): DomainFacts {
+function asStored(f: DomainFacts): DomainFacts {
   const lookup = <T extends { outcome: string; provenance?: unknown }>(l: T): T => {
     const { provenance, ...rest } = l as T & { provenance?: Record<string, unknown> };
     if (!provenance || l.outcome !== "error") return rest as T;
@@ -41,7 +40,6 @@ function asStored(f: DomainFacts, judgedAt: string): DomainFacts {
   };
   const out: DomainFacts = {
     ...f,
-    collectedAt: judgedAt,
     mx: lookup(f.mx),
     hosts: f.hosts.map((h) => {
       const x = { ...h, a: lookup(h.a), aaaa: lookup(h.aaaa), tlsa: h.tlsa.map(lookup) };
@@ -160,7 +158,7 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
       assert.deepEqual(await store.storeJudged(id, [{ facts: f, record: changed }]), [], "not stored again");
       const seq = await seqOf(id);
       assert.equal(await count(store, sql`select count(*) as n from results where scan = ${seq}`), 1);
-      assert.deepEqual(await store.getFacts(id, domain), asStored(f, v.judgedAt));
+      assert.deepEqual(await store.getFacts(id, domain), asStored(f));
       const latest = await store.latestVerdict(domain);
       assert.equal(latest?.scanId, id);
       assert.equal(latest?.record.verdict.action, "deliver");
@@ -388,7 +386,7 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
       const stored = await store.storeJudged(id, entries);
       assert.equal(stored.length, world.cases.length);
       for (const e of entries) {
-        assert.deepEqual(await store.getFacts(id, e.facts.domain), asStored(e.facts, e.record.judgedAt));
+        assert.deepEqual(await store.getFacts(id, e.facts.domain), asStored(e.facts));
         // The explanation is rendered again when read: the same text judge() wrote.
         assert.deepEqual((await store.latestVerdict(e.record.domain))?.record, e.record);
       }

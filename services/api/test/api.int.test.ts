@@ -13,7 +13,7 @@ import { after, before, describe, test } from "node:test";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { ApiQueries, isStoreError, openDatabase, openStore, READER_ROLE, Store } from "@danesweep/store";
-import { sql } from "drizzle-orm";
+import { sql } from "@danesweep/store";
 import pg from "pg";
 import { testPostgresUrl } from "../../../libs/store/test/postgres-url.ts";
 import { buildApp, listen } from "../src/app.ts";

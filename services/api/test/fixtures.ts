@@ -93,7 +93,7 @@ export async function storeScan(
   return verdicts;
 }
 
-/** Stores facts, judges them (judge() of libs/dane), stores the probes cited, then the verdicts. */
+/** Judges facts (judge() of libs/dane), stores the probes cited, then the facts with their verdicts. */
 export async function judgeAndStore(
   store: Store,
   id: string,
@@ -101,7 +101,6 @@ export async function judgeAndStore(
   probes: (k: { ip: string; port: number; sni: string }) => ProbeFacts | undefined,
   judgeAt: number,
 ): Promise<VerdictRecord[]> {
-  await store.upsertFacts(id, facts);
   const verdicts: VerdictRecord[] = [];
   const used = new Map<string, ProbeFacts>();
   for (const f of facts) {
@@ -114,7 +113,10 @@ export async function judgeAndStore(
       }
   }
   await store.upsertProbes(id, [...used.values()]);
-  await store.upsertVerdicts(id, verdicts);
+  await store.storeJudged(
+    id,
+    facts.map((f, i) => ({ facts: f, record: verdicts[i] as VerdictRecord })),
+  );
   return verdicts;
 }
 

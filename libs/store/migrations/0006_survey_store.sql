@@ -63,14 +63,17 @@ CREATE TABLE verdict_classes (
   CONSTRAINT verdict_classes_unique UNIQUE NULLS NOT DISTINCT (action, security, reason, dane_state, broken)
 );
 --> statement-breakpoint
+-- Columns in this order waste no alignment padding (about 112 bytes a row).
+-- collected_at: when the domain's facts were collected (the facts blob leaves it out).
 CREATE TABLE results (
-  scan integer NOT NULL,
-  domain text NOT NULL,
-  class smallint NOT NULL,
-  facts uuid NOT NULL,
-  verdict uuid NOT NULL,
   judged_seq bigint NOT NULL,
   judged_at timestamptz NOT NULL,
+  collected_at timestamptz NOT NULL,
+  facts uuid NOT NULL,
+  verdict uuid NOT NULL,
+  scan integer NOT NULL,
+  class smallint NOT NULL,
+  domain text NOT NULL,
   PRIMARY KEY (domain, scan)
 ) PARTITION BY LIST (scan);
 --> statement-breakpoint
@@ -125,6 +128,7 @@ SELECT s.seq AS scan, r.domain, r.facts, r.verdict - 'explanation' - 'judgedAt' 
        r.action, r.security, r.reason, r.dane_state, r.tld, r.mx_host, r.delivered_host,
        r.verdict->'verdict'->>'address' AS delivered_address,
        coalesce(r.judged_at, r.collected_at, s.started_at) AS judged_at,
+       coalesce(r.collected_at, r.judged_at, s.started_at) AS collected_at,
        coalesce(r.judged_seq, nextval('judged_seq')) AS judged_seq,
        CASE WHEN r.dane_state IN ('invalid', 'partial', 'dns-error', 'unusable-records') THEN array_remove(array[
            CASE WHEN jsonb_path_exists(r.verdict, '$ ? (@.mxSecure == true).hosts[*] ? (@.requirement == "dane").addresses[*] ? (@.reason == "dane-check-failed" || @.assessed.reason == "dane-check-failed")') THEN 'tlsa-mismatch' END,
@@ -155,8 +159,8 @@ INSERT INTO verdict_classes (action, security, reason, dane_state, broken)
 SELECT DISTINCT action, security, reason, dane_state, cardinality(problems) > 0 FROM mig
 ON CONFLICT DO NOTHING;
 --> statement-breakpoint
-INSERT INTO results (scan, domain, class, facts, verdict, judged_seq, judged_at)
-SELECT m.scan, m.domain, c.id, m.fh, m.vh, m.judged_seq, m.judged_at
+INSERT INTO results (scan, domain, class, facts, verdict, judged_seq, judged_at, collected_at)
+SELECT m.scan, m.domain, c.id, m.fh, m.vh, m.judged_seq, m.judged_at, m.collected_at
 FROM mig m JOIN verdict_classes c
   ON c.action = m.action AND c.security IS NOT DISTINCT FROM m.security AND c.reason = m.reason
  AND c.dane_state = m.dane_state AND c.broken = (cardinality(m.problems) > 0);
@@ -216,7 +220,8 @@ CREATE VIEW verdict_rows AS
 SELECT s.id AS scan_id, s.seq AS scan_seq, s.started_at AS scan_started_at, s.state AS scan_state,
        r.domain, v.tld, v.provider, v.mx_host, v.delivered_host, v.delivered_address,
        c.action, c.security, c.reason, c.dane_state, c.broken, v.problems, v.engine, v.profile,
-       r.judged_at, r.judged_seq, r.facts AS facts_hash, r.verdict AS verdict_hash
+       r.judged_at, r.collected_at,
+       r.judged_seq, r.facts AS facts_hash, r.verdict AS verdict_hash
 FROM results r
 JOIN scans s ON s.seq = r.scan
 LEFT JOIN verdict_classes c ON c.id = r.class
