@@ -1,33 +1,46 @@
 /**
  * One embedded scan for bench/e2e/run.ts, in its own process so that its CPU
  * time and peak RSS are its own: `danesweep scan` (the real CLI path:
- * in-memory bus, PGlite, libs/dns, libs/probe, libs/dane) over a synthetic
- * domain list, verdicts counted and checked against the generator's expected
- * action. Prints one JSON line of figures on stdout.
+ * in-memory bus, the embedded PGlite owned by this process, libs/dns,
+ * libs/probe, libs/dane) over a synthetic domain list, verdicts counted and
+ * checked against the generator's expected action. When DATA_DIR does not
+ * exist yet, the scan creates it (data-directory creation is in the figures).
+ * Prints one JSON line of figures on stdout:
+ *   wallMs, cpuMs, maxRssMb (before the size is measured), verdicts, mismatches,
+ *   statements (store round trips), codecMs and backendMs (the store's CPU:
+ *   encoding blobs, and PostgreSQL running the statements), bytes (the
+ *   database's size after the scan: every table, index and TOAST table of
+ *   schema public).
  * Usage: node bench/e2e/one.ts LIST DATA_DIR
+ *        node bench/e2e/one.ts --size DATA_DIR   (only the size; creates an empty store)
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { Writable } from "node:stream";
-import { openStore } from "@danesweep/store";
+import { openStore, type Store, sql } from "@danesweep/store";
 import { executeScan, parseScanArgs } from "../../services/cli/src/commands/scan.ts";
+
+/** Bytes of every table, index and TOAST table of schema public. */
+async function databaseBytes(store: Store): Promise<number> {
+  const r = await store.db.execute<{ n: string | null }>(
+    sql`select sum(pg_total_relation_size(c.oid)) as n from pg_class c
+        join pg_namespace s on s.oid = c.relnamespace
+        where s.nspname = 'public' and c.relkind = 'r'`,
+  );
+  return Number(r.rows[0]?.n ?? 0);
+}
 
 const [list, data] = process.argv.slice(2);
 if (!list || !data) {
-  console.error("usage: node bench/e2e/one.ts LIST DATA_DIR | node bench/e2e/one.ts --init DATA_DIR");
+  console.error("usage: node bench/e2e/one.ts LIST DATA_DIR | node bench/e2e/one.ts --size DATA_DIR");
   process.exit(2);
 }
-if (list === "--init") {
-  // Creating a PGlite data directory (initdb inside WebAssembly) is a one-time
-  // cost per store, measured apart from the scans.
-  const t0 = performance.now();
+if (list === "--size") {
   const store = await openStore({ dataDir: data });
+  process.stdout.write(`${JSON.stringify({ bytes: await databaseBytes(store) })}\n`);
   await store.close();
-  const ru = process.resourceUsage();
-  process.stdout.write(
-    `${JSON.stringify({ wallMs: performance.now() - t0, cpuMs: (ru.userCPUTime + ru.systemCPUTime) / 1000, maxRssMb: ru.maxRSS / 1024 })}\n`,
-  );
   process.exit(0);
 }
+
 // domains.txt: "<domain> <class> <action> <security-or-reason>"
 const expected = new Map<string, string>();
 const names: string[] = [];
@@ -38,7 +51,7 @@ for (const line of readFileSync(list, "utf8").split("\n")) {
   if (action) expected.set(d, action);
 }
 const namesFile = `${data}.names`;
-writeFileSync(namesFile, names.join("\n") + "\n");
+writeFileSync(namesFile, `${names.join("\n")}\n`);
 
 const parsed = parseScanArgs(
   [
@@ -53,8 +66,7 @@ const parsed = parseScanArgs(
     "10000",
     "--per-ip-concurrency",
     "64",
-    "--concurrency",
-    process.env.BENCH_CONCURRENCY ?? "200",
+    ...(process.env.BENCH_CONCURRENCY ? ["--concurrency", process.env.BENCH_CONCURRENCY] : []),
     "--quiet",
     "--data",
     data,
@@ -74,6 +86,7 @@ const sampler = setInterval(() => {
   mem.externalMb = Math.max(mem.externalMb, m.external / 2 ** 20);
 }, 200);
 sampler.unref();
+let stats: ReturnType<Store["stats"]> = { statements: 0, codecMs: 0 };
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 const { code } = await executeScan(
@@ -86,11 +99,18 @@ const { code } = await executeScan(
       const e = expected.get(r.domain);
       if (e !== undefined && e !== r.verdict.action) mismatches++;
     },
+    onStoreClosing: (s) => {
+      stats = s.stats();
+    },
   },
 );
 const wallMs = performance.now() - t0;
 const cpu = process.cpuUsage(cpu0);
-const ru = process.resourceUsage();
+const maxRssMb = process.resourceUsage().maxRSS / 1024;
+// Sizes are read after the scan (and its figures) on a store of their own.
+const store = await openStore({ dataDir: data });
+const bytes = await databaseBytes(store);
+await store.close();
 process.stdout.write(
   `${JSON.stringify({
     code,
@@ -99,7 +119,9 @@ process.stdout.write(
     mismatches,
     wallMs,
     cpuMs: (cpu.user + cpu.system) / 1000,
-    maxRssMb: ru.maxRSS / 1024,
+    maxRssMb,
     ...mem,
+    ...stats,
+    bytes,
   })}\n`,
 );

@@ -1,113 +1,146 @@
 /**
- * bench/e2e: N synthetic domains of the test universe through the embedded
- * pipeline (`danesweep scan` on PGlite), for each N in SIZES: domains/s, CPU
- * ms per domain, peak RSS, and the CPU per domain relative to the smallest N
- * (the baseline measured in the same run). Targets (issue 5): CPU per domain
- * at 100k within 1.3x of that at 1k; peak RSS under 512 MB at 100k.
+ * bench/e2e: the whole embedded pipeline (`danesweep scan` on the embedded
+ * PGlite) beside its own DNS stage, on one synthetic universe and one
+ * validating resolver, in one run.
  *
- * Each scan runs in its own process with the Node flags bin/danesweep uses
- * (PGLITE_NODE_FLAGS).
- * Usage: node bench/e2e/run.ts [SIZES]     e.g. 1000,10000,100000 (default)
- * Needs the testbed (test/testbed/bin/testbed up); regenerates the synthetic
- * universe for each N with test/testbed/bin/synth (which restarts Unbound).
+ *   node bench/e2e/run.ts [--n 100000] [--probes-per-domain 0.1] [--skip-synth]
+ *
+ * Steps (each contender starts on a cold resolver: `testbed flush` empties
+ * Unbound's caches):
+ * 1. the synthetic universe of N domains, with about R distinct probes per
+ *    domain (test/testbed/bin/synth; --skip-synth keeps the one generated);
+ * 2. the DNS stage alone: bench/dns/collect.ts collects the same domains'
+ *    facts through the same resolver (the baseline);
+ * 3. a first scan into a new data directory (its creation included), then a
+ *    second scan of the same universe into the same directory.
+ * Each contender runs in its own process with the Node flags bin/danesweep
+ * uses. Printed: domains/s, CPU ms per domain, peak RSS, store round trips
+ * per domain, the store's CPU per domain (encoding blobs + PostgreSQL), the
+ * bytes the database grew per domain for each scan, the ratio end-to-end /
+ * DNS stage, and the targets of issue 10:
+ *   end to end >= 0.6 x the DNS stage; <= 1.0 ms CPU per domain; peak RSS
+ *   < 512 MB; <= 0.05 round trips and < 0.4 ms store CPU per domain;
+ *   <= 1 KB per domain for a first scan, <= 200 B for an unchanged one.
+ * It measures, it does not judge: exit 0 whatever the figures, 1 when a
+ * contender fails.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import { PGLITE_NODE_FLAGS } from "@danesweep/store";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
-const sizes = (process.argv[2] ?? "1000,10000,100000").split(",").map(Number);
+const { values } = parseArgs({
+  options: {
+    n: { type: "string", default: "100000" },
+    "probes-per-domain": { type: "string", default: "0.1" },
+    "skip-synth": { type: "boolean", default: false },
+  },
+});
+const n = Number(values.n);
+const ratio = Number(values["probes-per-domain"]);
 const stateDir = process.env.DANESWEEP_TESTBED_DIR ?? "/var/tmp/danesweep-testbed";
+const testbed = join(root, "test/testbed/bin/testbed");
+const list = join(stateDir, "synth/domains.txt");
+const resolver = process.env.BENCH_RESOLVER ?? "127.53.53.53";
 
-interface Figures {
-  code: number;
-  domains: number;
-  verdicts: number;
-  mismatches: number;
-  wallMs: number;
-  cpuMs: number;
-  maxRssMb: number;
-}
-
-execFileSync(join(root, "test/testbed/bin/testbed"), ["up"], { stdio: ["ignore", "ignore", "inherit"] });
-const rows: (Figures & { n: number })[] = [];
-const inits: { wallMs: number; cpuMs: number; maxRssMb: number }[] = [];
-for (const n of sizes) {
-  console.error(`bench/e2e: generating ${n} synthetic domains`);
-  execFileSync(join(root, "test/testbed/bin/synth"), [String(n)], { stdio: ["ignore", "ignore", "inherit"] });
-  const dir = mkdtempSync(join(tmpdir(), "danesweep-bench-e2e-"));
-  const init = spawnSync(
-    process.execPath,
-    [...PGLITE_NODE_FLAGS, join(root, "bench/e2e/one.ts"), "--init", join(dir, "data")],
-    {
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
-  inits.push(JSON.parse(init.stdout.trim()) as { wallMs: number; cpuMs: number; maxRssMb: number });
-  console.error(`bench/e2e: scanning ${n} domains`);
-  const r = spawnSync(
-    process.execPath,
-    [
-      ...PGLITE_NODE_FLAGS,
-      join(root, "bench/e2e/one.ts"),
-      join(stateDir, "synth/domains.txt"),
-      join(dir, "data"),
-    ],
-    { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 20 },
-  );
-  rmSync(dir, { recursive: true, force: true });
+function run(args: string[], what: string): Record<string, number> {
+  const r = spawnSync(process.execPath, args, {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+    maxBuffer: 1 << 24,
+  });
   const line = r.stdout.trim().split("\n").pop() ?? "";
   try {
-    rows.push({ n, ...(JSON.parse(line) as Figures) });
+    return JSON.parse(line) as Record<string, number>;
   } catch {
-    console.error(`bench/e2e: the scan of ${n} domains failed (exit ${r.status}): ${line}`);
+    console.error(`bench/e2e: ${what} failed (exit ${r.status}): ${line.slice(0, 300)}`);
     process.exit(1);
   }
 }
 
-const base = rows[0]!;
-const cpuPer = (r: Figures) => r.cpuMs / r.domains;
-const fmt = (v: number, d = 1) => v.toFixed(d);
-const header = [
-  "N",
-  "verdicts",
-  "mismatch",
-  "wall s",
-  "domains/s",
-  "CPU ms/domain",
-  "vs baseline",
-  "peak RSS MB",
-];
-const table = rows.map((r) => [
-  String(r.n),
-  String(r.verdicts),
-  String(r.mismatches),
-  fmt(r.wallMs / 1000),
-  fmt(r.domains / (r.wallMs / 1000)),
-  fmt(cpuPer(r), 3),
-  `${fmt(cpuPer(r) / cpuPer(base), 2)}x`,
-  fmt(r.maxRssMb),
-]);
-const w = header.map((h, i) => Math.max(h.length, ...table.map((t) => t[i]!.length)));
-const line = (c: string[]) => c.map((x, i) => x.padStart(w[i]!)).join("  ");
-console.log(`embedded pipeline (danesweep scan, PGlite), baseline = N ${base.n}`);
-console.log(line(header));
-for (const t of table) console.log(line(t));
-const i0 = inits[0]!;
-console.log(
-  `(not in the rows: creating each new PGlite data directory took ${fmt(i0.wallMs / 1000)} s, ` +
-    `${fmt(i0.cpuMs)} ms CPU, peak RSS ${fmt(i0.maxRssMb)} MB, in its own process)`,
-);
-const last = rows[rows.length - 1]!;
-console.log(
-  `targets: CPU/domain at ${last.n} within 1.3x of ${base.n}: ${fmt(cpuPer(last) / cpuPer(base), 2)}x ` +
-    `${cpuPer(last) / cpuPer(base) <= 1.3 ? "met" : "NOT met"}; peak RSS at ${last.n} under 512 MB: ` +
-    `${fmt(last.maxRssMb)} MB ${last.maxRssMb < 512 ? "met" : "NOT met"}`,
-);
-for (const r of rows)
-  if (r.verdicts !== r.domains || r.code !== 0)
-    console.log(`WARNING: N ${r.n}: exit ${r.code}, ${r.verdicts}/${r.domains} verdicts`);
+const flush = () => execFileSync(testbed, ["flush"], { stdio: ["ignore", "ignore", "inherit"] });
+
+execFileSync(testbed, ["up"], { stdio: ["ignore", "ignore", "inherit"] });
+if (!values["skip-synth"]) {
+  console.error(`bench/e2e: generating ${n} synthetic domains, ~${ratio} probes per domain`);
+  execFileSync(join(root, "test/testbed/bin/synth"), [String(n), "--probes-per-domain", String(ratio)], {
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+}
+
+const dir = mkdtempSync(join(tmpdir(), "danesweep-bench-e2e-"));
+try {
+  flush();
+  console.error("bench/e2e: the DNS stage alone (bench/dns/collect.ts)");
+  const dns = run(
+    [join(root, "bench/dns/collect.ts"), "--domains", list, "--n", String(n), "--resolver", `${resolver}:53`],
+    "the DNS stage",
+  );
+  const empty = run([...PGLITE_NODE_FLAGS, join(root, "bench/e2e/one.ts"), "--size", join(dir, "empty")], "size");
+  const scans: Record<string, number>[] = [];
+  for (const pass of [1, 2]) {
+    flush();
+    console.error(`bench/e2e: scan ${pass} of ${n} domains`);
+    scans.push(
+      run(
+        [...PGLITE_NODE_FLAGS, join(root, "bench/e2e/one.ts"), list, join(dir, "data")],
+        `scan ${pass}`,
+      ),
+    );
+  }
+
+  const fmt = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : "-");
+  const dnsRate = Number(dns.domainsPerSec ?? (dns.domains ?? n) / ((dns.wallMs ?? 1) / 1000));
+  const dnsCpu = Number(dns.cpuMsPerDomain ?? (dns.cpuMs ?? 0) / (dns.domains ?? n));
+  console.log(`bench/e2e: ${n} synthetic domains, ~${ratio} probes per domain, resolver ${resolver} (cold for each)`);
+  const header = ["contender", "domains/s", "CPU ms/dom", "peak RSS MB", "round trips/dom", "store CPU ms/dom", "bytes/dom"];
+  const rows: string[][] = [["DNS stage alone", fmt(dnsRate), fmt(dnsCpu, 3), fmt(Number(dns.peakRssMb)), "-", "-", "-"]];
+  let prevBytes = empty.bytes ?? 0;
+  for (const [i, s] of scans.entries()) {
+    const d = s.domains ?? n;
+    const storeCpu = ((s.codecMs ?? 0) + (s.backendMs ?? 0)) / d;
+    rows.push([
+      i === 0 ? "scan 1 (new store)" : "scan 2 (unchanged)",
+      fmt(d / ((s.wallMs ?? 1) / 1000)),
+      fmt((s.cpuMs ?? 0) / d, 3),
+      fmt(s.maxRssMb ?? 0),
+      fmt((s.statements ?? 0) / d, 4),
+      fmt(storeCpu, 3),
+      fmt(((s.bytes ?? 0) - prevBytes) / d, 0),
+    ]);
+    prevBytes = s.bytes ?? 0;
+  }
+  const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (c: string[]) => c.map((x, i) => x.padStart(w[i] ?? 0)).join("  ");
+  console.log(line(header));
+  for (const r of rows) console.log(line(r));
+  for (const [i, s] of scans.entries()) {
+    if (s.code !== 0 || s.verdicts !== s.domains || s.mismatches !== 0)
+      console.log(`WARNING: scan ${i + 1}: exit ${s.code}, ${s.verdicts}/${s.domains} verdicts, ${s.mismatches} not as generated`);
+  }
+  const s1 = scans[0] as Record<string, number>;
+  const s2 = scans[1] as Record<string, number>;
+  const rate1 = (s1.domains ?? n) / ((s1.wallMs ?? 1) / 1000);
+  const check = (ok: boolean) => (ok ? "met" : "NOT met");
+  const e2eRatio = rate1 / dnsRate;
+  const cpu1 = (s1.cpuMs ?? 0) / (s1.domains ?? n);
+  const rss = Math.max(s1.maxRssMb ?? 0, s2.maxRssMb ?? 0);
+  const rt = (s1.statements ?? 0) / (s1.domains ?? n);
+  const storeCpu1 = ((s1.codecMs ?? 0) + (s1.backendMs ?? 0)) / (s1.domains ?? n);
+  const b1 = ((s1.bytes ?? 0) - (empty.bytes ?? 0)) / (s1.domains ?? n);
+  const b2 = ((s2.bytes ?? 0) - (s1.bytes ?? 0)) / (s2.domains ?? n);
+  console.log("targets (issue 10):");
+  console.log(`  end to end / DNS stage: ${fmt(e2eRatio, 2)} (>= 0.6) ${check(e2eRatio >= 0.6)}`);
+  console.log(`  CPU per domain: ${fmt(cpu1, 3)} ms (<= 1.0) ${check(cpu1 <= 1.0)}`);
+  console.log(`  peak RSS, data directory creation included: ${fmt(rss)} MB (< 512) ${check(rss < 512)}`);
+  console.log(`  store round trips per domain: ${fmt(rt, 4)} (<= 0.05) ${check(rt <= 0.05)}`);
+  console.log(`  store CPU per domain: ${fmt(storeCpu1, 3)} ms (< 0.4) ${check(storeCpu1 < 0.4)}`);
+  console.log(`  bytes per domain, first scan: ${fmt(b1, 0)} (<= 1024) ${check(b1 <= 1024)}`);
+  console.log(`  bytes per domain, unchanged domain: ${fmt(b2, 0)} (<= 200) ${check(b2 <= 200)}`);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

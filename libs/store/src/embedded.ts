@@ -184,6 +184,8 @@ export class PgliteServer {
   #holder: Session | undefined;
   #closing = false;
   #idleTimer: NodeJS.Timeout;
+  /** Protocol units run, and the time PostgreSQL spent on them (ms; the calls are synchronous, so this is CPU of this thread). */
+  readonly stats = { units: 0, backendMs: 0 };
 
   private constructor(server: Server, open: Promise<PGlite>) {
     this.#server = server;
@@ -349,7 +351,10 @@ export class PgliteServer {
           s.socket.end();
           break;
         }
+        const t0 = performance.now();
         const raw = db.execProtocolRawSync(unit);
+        this.stats.backendMs += performance.now() - t0;
+        this.stats.units++;
         if (raw.length > 0 && !s.closed) {
           const out = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
           const idle = idleAfter(out);

@@ -184,6 +184,8 @@ export class Store {
   /** classKey -> verdict_classes.id. */
   readonly #classes = new Map<string, number>();
   readonly #slot = Math.floor(Math.random() * COUNTER_SLOTS);
+  /** Statements this store sent, and the ms it spent encoding blobs (benchmarks). */
+  readonly #stats = { statements: 0, codecMs: 0 };
 
   constructor(handle: DbHandle) {
     this.#handle = handle;
@@ -209,7 +211,20 @@ export class Store {
     return this.#handle.close();
   }
 
+  /**
+   * What this store cost: statements sent (round trips), ms spent encoding
+   * blobs, and, when this process owns the embedded directory, the protocol
+   * units its PostgreSQL ran for every session and the ms they took.
+   */
+  stats(): { statements: number; codecMs: number; backendUnits?: number; backendMs?: number } {
+    const server = this.#handle.embedded?.server;
+    return server
+      ? { ...this.#stats, backendUnits: server.stats.units, backendMs: server.stats.backendMs }
+      : { ...this.#stats };
+  }
+
   async #q<T = Record<string, unknown>>(what: string, text: string, values: unknown[] = []): Promise<T[]> {
+    this.#stats.statements++;
     try {
       const r = await this.#handle.pool.query({ text, values });
       return r.rows as T[];
@@ -460,6 +475,7 @@ export class Store {
     if (entries.length === 0) return [];
     const seq = await this.#seq(scanId);
     const unique = lastByKey(entries, (e) => e.record.domain);
+    const c0 = performance.now();
     const facts = new Map<string, Blob>();
     const verdicts = new Map<string, { blob: Blob; r: VerdictRecord }>();
     const rows = unique.map((e) => {
@@ -481,6 +497,7 @@ export class Store {
         },
       };
     });
+    this.#stats.codecMs += performance.now() - c0;
     const classes = await this.#classIds(rows.map((r) => r.cls));
     const vlist = [...verdicts.values()];
     const flist = [...facts.values()];
@@ -729,6 +746,7 @@ export class Store {
     if (list.length === 0) return;
     const seq = await this.#seq(scanId);
     const unique = lastByKey(list, (p) => probeKeyString(p));
+    const c0 = performance.now();
     const certs = new Map<string, Buffer>();
     const blobs = new Map<string, Blob>();
     const rows = unique.map((p) => {
@@ -737,6 +755,7 @@ export class Store {
       blobs.set(blob.hash, blob);
       return { p, hash: blob.hash, volatile };
     });
+    this.#stats.codecMs += performance.now() - c0;
     await this.#q(
       "upsertProbes",
       `with c as (

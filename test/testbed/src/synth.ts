@@ -14,7 +14,10 @@
  *   no-tlsa           secure MX host without TLSA, STARTTLS            -> deliver encrypted (opportunistic)
  *   insecure          domain in the unsigned zone synthu.              -> deliver encrypted (opportunistic)
  *   cname-chain       domain CNAME -> name with MX to a matching host  -> deliver dane-verified
- * Many domains share a few MX hosts per kind (`hosts` each); some domains have two MX.
+ * Many domains share MX hosts: `names` MX host names per kind (default `hosts`), spread
+ * round-robin over the `hosts` addresses of the kind (the SMTP server of an address serves
+ * every name on it). Each name is a probe of its own (the SNI differs), so `names` sets the
+ * share of distinct probes per domain; some domains have two MX.
  */
 import type { DeliverySecurity, Reason } from "@danesweep/dane";
 import { CHILD_SERVER, SMTP_PORT, SYNTH_HOST_PREFIX, ZONES } from "./addresses.ts";
@@ -54,8 +57,10 @@ export const SYNTH_EXPECTED: Readonly<
 export interface SynthOptions {
   n: number;
   seed: number;
-  /** MX hosts per kind (ee, bad, ta, tls, insecure). */
+  /** MX host addresses per kind (ee, bad, ta, tls, insecure), 1..250. */
   hosts: number;
+  /** MX host names per kind (default `hosts`), each on one of the kind's addresses. */
+  names?: number;
   /** Certificate (PEM) served by ee/bad hosts. */
   eePem: string;
   /** CA certificate (PEM) that issued the chain served by ta hosts. */
@@ -76,6 +81,9 @@ export interface SynthHost {
   address: string;
   kind: "ee" | "bad" | "ta" | "tls" | "insecure";
 }
+
+/** The most MX host names per kind (keeps the zones a size Knot signs in seconds). */
+export const MAX_NAMES_PER_KIND = 200_000;
 
 export interface SynthUniverse {
   zones: { [zone: string]: string };
@@ -116,6 +124,9 @@ export function synthUniverse(opts: SynthOptions): SynthUniverse {
   const { n, hosts: h } = opts;
   if (!Number.isInteger(n) || n < 1) throw new RangeError("n must be a positive integer");
   if (!Number.isInteger(h) || h < 1 || h > 250) throw new RangeError("hosts must be 1..250");
+  const names = opts.names ?? h;
+  if (!Number.isInteger(names) || names < 1 || names > MAX_NAMES_PER_KIND)
+    throw new RangeError(`names must be 1..${MAX_NAMES_PER_KIND}`);
   const rand = seededRandom(opts.seed);
   const spki = tlsaData(opts.eePem, 1, 1);
   const ca = tlsaData(opts.caPem, 0, 1);
@@ -125,10 +136,14 @@ export function synthUniverse(opts: SynthOptions): SynthUniverse {
   const pool: Record<SynthHost["kind"], SynthHost[]> = { ee: [], bad: [], ta: [], tls: [], insecure: [] };
   const hosts: SynthHost[] = [];
   for (const kind of Object.keys(KIND_OCTET) as SynthHost["kind"][]) {
-    for (let k = 1; k <= h; k++) {
+    for (let k = 1; k <= names; k++) {
       const zone = kind === "insecure" ? ZONES.synthInsecure : `mx.${ZONES.synth}`;
       const name = `${kind}${k}.${zone}`;
-      const host: SynthHost = { name, address: `${SYNTH_HOST_PREFIX}.${KIND_OCTET[kind]}.${k}`, kind };
+      const host: SynthHost = {
+        name,
+        address: `${SYNTH_HOST_PREFIX}.${KIND_OCTET[kind]}.${((k - 1) % h) + 1}`,
+        kind,
+      };
       pool[kind].push(host);
       hosts.push(host);
       (kind === "insecure" ? u : s).push(`${name} A ${host.address}`);
@@ -155,10 +170,10 @@ export function synthUniverse(opts: SynthOptions): SynthUniverse {
     return (cumulative.find(([, w]) => r < w) ?? cumulative[cumulative.length - 1]!)[0];
   };
   const pickHosts = (kind: SynthHost["kind"]): SynthHost[] => {
-    const first = pool[kind][Math.floor(rand() * h)]!;
-    if (h < 2 || rand() >= 0.3) return [first];
-    let second = pool[kind][Math.floor(rand() * h)]!;
-    if (second === first) second = pool[kind][(pool[kind].indexOf(first) + 1) % h]!;
+    const first = pool[kind][Math.floor(rand() * names)]!;
+    if (names < 2 || rand() >= 0.3) return [first];
+    let second = pool[kind][Math.floor(rand() * names)]!;
+    if (second === first) second = pool[kind][(pool[kind].indexOf(first) + 1) % names]!;
     return [first, second];
   };
   const KIND_OF: Record<SynthClass, SynthHost["kind"]> = {
@@ -193,8 +208,11 @@ export function synthUniverse(opts: SynthOptions): SynthUniverse {
   }
 
   const f = opts.files;
+  // One SMTP server per address (several names share one).
+  const byAddress = new Map<string, SynthHost>();
+  for (const x of hosts) if (!byAddress.has(x.address)) byAddress.set(x.address, x);
   const smtpConfig: SynthUniverse["smtpConfig"] = {
-    servers: hosts.map((x) => {
+    servers: [...byAddress.values()].map((x) => {
       const [certFile, keyFile] =
         x.kind === "ee" || x.kind === "bad"
           ? [f.eeCert, f.eeKey]

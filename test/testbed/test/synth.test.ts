@@ -54,6 +54,20 @@ test("few hosts are shared by many domains; insecure domains live in the unsigne
   }
 });
 
+test("more MX names than addresses: names spread over the addresses, one SMTP server per address", () => {
+  const u = synthUniverse({ ...base, n: 1000, names: 40 });
+  assert.equal(u.hosts.length, 5 * 40);
+  assert.equal(u.smtpConfig.servers.length, 15, "one server per address, 3 per kind");
+  const ee = u.hosts.filter((h) => h.kind === "ee");
+  assert.deepEqual(new Set(ee.map((h) => h.address)).size, 3);
+  // Every name of the kind gets its TLSA (the SNI of each probe differs, the certificate does not).
+  const synth = u.zones["synth."]!;
+  for (const h of ee) assert.ok(synth.includes(`_25._tcp.${h.name} TLSA 3 1 1 `), h.name);
+  const used = new Set(u.domains.flatMap((d) => d.mx));
+  assert.ok(used.size > 15, `${used.size} distinct MX names used`);
+  assert.throws(() => synthUniverse({ ...base, names: 0 }), RangeError);
+});
+
 test("zone lines: MX per domain, CNAME for cname-chain, TLSA for ee/bad/ta hosts only", () => {
   const u = synthUniverse({ ...base, n: 200 });
   const synth = u.zones["synth."]!;

@@ -245,6 +245,8 @@ export interface ScanHooks {
   onVerdict?: (r: VerdictRecord) => void;
   /** Write verdicts to the output stream (default true). */
   print?: boolean;
+  /** Called with the store once the scan ends, before it is closed (benchmarks read its stats). */
+  onStoreClosing?: (store: Store) => void | Promise<void>;
 }
 
 /**
@@ -319,6 +321,7 @@ export async function executeScan(
     }
     throw e;
   } finally {
+    await hooks.onStoreClosing?.(store);
     await store.close();
   }
 }

@@ -5,7 +5,9 @@
  *   synth/manifest.json                       options, counts per class, hosts, expected outcome per class
  *   smtp/synth-servers.json                   test/smtp config for the MX hosts (127.60.<kind>.<k>)
  *
- *   node synth.ts N [--seed S] [--hosts H] [--out DIR]
+ *   node synth.ts N [--seed S] [--hosts H] [--probes-per-domain R] [--out DIR]
+ * --probes-per-domain R: about R distinct probes per domain (MX host names per kind =
+ * N * R / 5, spread over the H addresses of each kind); default: one name per address.
  * DIR defaults to the testbed state dir. Certificates come from DIR/certs (created when missing).
  * Exit 2 on bad usage; prints timing and counts.
  */
@@ -13,10 +15,10 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ensureCertificates } from "../certs.ts";
 import { testbedState, zoneFileName } from "../state.ts";
-import { SYNTH_EXPECTED, synthUniverse } from "../synth.ts";
+import { MAX_NAMES_PER_KIND, SYNTH_EXPECTED, synthUniverse } from "../synth.ts";
 
 function usage(msg: string): never {
-  console.error(`synth: ${msg}\nusage: synth N [--seed S] [--hosts H] [--out DIR]`);
+  console.error(`synth: ${msg}\nusage: synth N [--seed S] [--hosts H] [--probes-per-domain R] [--out DIR]`);
   process.exit(2);
 }
 
@@ -31,12 +33,17 @@ const opt = (name: string): string | undefined => {
 };
 const seed = Number(opt("--seed") ?? "1");
 const hostsOpt = opt("--hosts");
+const ratioOpt = opt("--probes-per-domain");
 const out = opt("--out") ?? testbedState().dir;
 const n = Number(args[0]);
 if (!Number.isInteger(n) || n < 1 || args.length !== 1) usage("N must be a positive integer");
 if (!Number.isInteger(seed)) usage("--seed must be an integer");
 const hosts = hostsOpt ? Number(hostsOpt) : Math.min(50, Math.max(2, Math.ceil(n / 2000)));
 if (!Number.isInteger(hosts) || hosts < 1 || hosts > 250) usage("--hosts must be 1..250");
+const ratio = ratioOpt === undefined ? undefined : Number(ratioOpt);
+if (ratio !== undefined && !(ratio > 0 && ratio <= 2)) usage("--probes-per-domain must be in (0, 2]");
+const names = ratio === undefined ? hosts : Math.max(1, Math.round((n * ratio) / 5));
+if (names > MAX_NAMES_PER_KIND) usage(`--probes-per-domain gives ${names} names per kind, more than ${MAX_NAMES_PER_KIND}`);
 
 const t0 = performance.now();
 const certs = ensureCertificates(join(out, "certs"));
@@ -44,6 +51,7 @@ const u = synthUniverse({
   n,
   seed,
   hosts,
+  names,
   eePem: readFileSync(certs.B.cert, "utf8"),
   caPem: readFileSync(certs.ca.cert, "utf8"),
   files: {
@@ -70,13 +78,13 @@ writeFileSync(
 writeFileSync(
   join(out, "synth", "manifest.json"),
   JSON.stringify(
-    { n, seed, hostsPerKind: hosts, counts: u.counts, expected: SYNTH_EXPECTED, hosts: u.hosts },
+    { n, seed, hostsPerKind: hosts, namesPerKind: names, counts: u.counts, expected: SYNTH_EXPECTED, hosts: u.hosts },
     null,
     2,
   ) + "\n",
 );
 writeFileSync(join(out, "smtp", "synth-servers.json"), JSON.stringify(u.smtpConfig, null, 2) + "\n");
 console.log(
-  `synth: ${n} domains (seed ${seed}, ${hosts} hosts per kind, ${u.hosts.length} SMTP servers) written to ${out} ` +
+  `synth: ${n} domains (seed ${seed}, ${hosts} addresses and ${names} MX names per kind, ${u.smtpConfig.servers.length} SMTP servers) written to ${out} ` +
     `in ${Math.round(performance.now() - t0)} ms; ${JSON.stringify(u.counts)}`,
 );
