@@ -69,6 +69,11 @@ export interface AuthInput {
   names: string[];
   /** Epoch ms, for validity dates under DANE-TA. */
   now: number;
+  /**
+   * Under DANE-TA, the most certificates above the leaf a path may have
+   * (Postfix smtp_tls_scert_verifydepth); 0 or absent: MAX_CHAIN.
+   */
+  maxDepth?: number;
 }
 
 export type AuthResult =

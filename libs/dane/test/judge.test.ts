@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { DomainFacts, HostFacts, Lookup, ProbeFacts, TlsaRecord } from "../src/facts.ts";
 import { judge } from "../src/judge.ts";
+import { type ClientPolicy, POLICY_PROFILES } from "../src/policy.ts";
 import { probeTargets } from "../src/probe-targets.ts";
 import { digestHex, makeChain, makeSelfSigned, spkiOf } from "./certs.ts";
 import {
@@ -84,9 +85,16 @@ function mkDomain(hosts: HostFacts[], security: "secure" | "insecure" = "secure"
 const tlsGood = (ip: string, sni: string) => probeTls(ip, sni, [good.b64]);
 const tlsOther = (ip: string, sni: string) => probeTls(ip, sni, [other.b64]);
 
-function run(facts: DomainFacts, probes: ProbeFacts[] = [], probeMode: "all" | "dane" = "all") {
+const RFC: ClientPolicy = POLICY_PROFILES.rfc7672;
+
+function run(
+  facts: DomainFacts,
+  probes: ProbeFacts[] = [],
+  probeMode: "all" | "dane" = "all",
+  policy?: ClientPolicy,
+) {
   const store = probeStore(probes);
-  const r = judge(facts, store, { now: NOW, probeMode });
+  const r = judge(facts, store, policy ? { now: NOW, probeMode, policy } : { now: NOW, probeMode });
   return { r, asked: store.asked };
 }
 
@@ -167,7 +175,7 @@ describe("implicit MX (rule 8)", () => {
   });
 });
 
-describe("insecure MX (rule 11)", () => {
+describe("insecure MX under the rfc7672 profile (rule 11)", () => {
   const hosts = () => [
     mkHost(MX1, 10, { v4: [IP1], tlsa: [RIGHT] }),
     mkHost(MX2, 20, { v4: [IP2], tlsa: [WRONG] }),
@@ -176,7 +184,8 @@ describe("insecure MX (rule 11)", () => {
   const probes = [tlsGood(IP1, MX1), tlsGood(IP2, MX2), tlsGood(IP3, MX3)];
 
   test("every host is opportunistic; secure TLSA that would authenticate is recorded", () => {
-    const { r } = run(mkDomain(hosts(), "insecure"), probes);
+    const { r } = run(mkDomain(hosts(), "insecure"), probes, "all", RFC);
+    assert.equal(r.engine.profile, "rfc7672");
     assert.deepEqual(r.verdict, {
       action: "deliver",
       security: "encrypted",
@@ -197,7 +206,12 @@ describe("insecure MX (rule 11)", () => {
   });
 
   test("with an insecure MX a primary without STARTTLS takes the message in plaintext", () => {
-    const { r } = run(mkDomain(hosts(), "insecure"), [probeStatus(IP1, MX1, "starttls-not-offered")]);
+    const { r } = run(
+      mkDomain(hosts(), "insecure"),
+      [probeStatus(IP1, MX1, "starttls-not-offered")],
+      "all",
+      RFC,
+    );
     assert.equal(r.verdict.action, "deliver");
     assert.equal(r.verdict.security, "plaintext");
     assert.equal(r.verdict.host, MX1);
@@ -205,7 +219,7 @@ describe("insecure MX (rule 11)", () => {
 
   test("a TLSA lookup error on a host does not matter when the MX is insecure", () => {
     const f = mkDomain([mkHost(MX1, 10, { v4: [IP1], tlsa: "error" })], "insecure");
-    const { r } = run(f, [tlsGood(IP1, MX1)]);
+    const { r } = run(f, [tlsGood(IP1, MX1)], "all", RFC);
     assert.equal(r.verdict.security, "encrypted");
     assert.equal(r.dane, "insecure");
   });
@@ -442,10 +456,13 @@ describe("DANE-TA reference names (rule 27)", () => {
     assert.equal(r2.hosts[0]!.addresses[0]!.auth?.failure, "name-mismatch");
   });
 
-  test("with an insecure MX, only the TLSA base domain is: the host's TLSA would not authenticate", () => {
-    const { r } = run(mkDomain([mkHost(MX1, 10, { v4: [IP1], tlsa: [ta] })], "insecure"), [
-      probeTls(IP1, MX1, chain.chain),
-    ]);
+  test("with an insecure MX (rfc7672), only the TLSA base domain is: the host's TLSA would not authenticate", () => {
+    const { r } = run(
+      mkDomain([mkHost(MX1, 10, { v4: [IP1], tlsa: [ta] })], "insecure"),
+      [probeTls(IP1, MX1, chain.chain)],
+      "all",
+      RFC,
+    );
     assert.equal(r.verdict.security, "encrypted");
     assert.equal(r.hosts[0]!.wouldAuthenticate, false);
   });
