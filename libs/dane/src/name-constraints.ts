@@ -21,13 +21,7 @@
  * host part the same way; directoryName is a prefix of the subject's RDNs.
  */
 import type { ParsedCertificate } from "./der.ts";
-import {
-  type CertExtensions,
-  type ConstraintBase,
-  certExtensions,
-  nameRdns,
-  type Subtree,
-} from "./x509-ext.ts";
+import { type CertExtensions, type ConstraintBase, nameRdns, type Subtree } from "./x509-ext.ts";
 
 type NameToCheck =
   | { type: "dns"; value: string }
