@@ -7,6 +7,7 @@ export * from "./names.ts";
 export * from "./policy.ts";
 export * from "./probe-targets.ts";
 export * from "./problems.ts";
+export * from "./seed-cases.ts";
 export * from "./tlsa.ts";
 export * from "./tlsa-base.ts";
 export * from "./verdict-types.ts";
