@@ -1,7 +1,7 @@
 /**
  * The sending client's policy: the settings of a DANE client that change a
  * verdict where RFC 7672 leaves room, and the two named profiles the engine
- * knows (docs/rules.md, "Client policy"). Pure data and lookups.
+ * knows (docs/rules.md section G, rules 31-35). Pure data and lookups.
  *
  * Contract:
  * - `ClientPolicy` names every verdict-changing setting after the Postfix

@@ -1,5 +1,5 @@
 /**
- * The decision ladder, rule by rule (rfc7672-rules.md sections A-C, F), the
+ * The decision ladder, rule by rule (docs/rules.md sections A-C, F), the
  * DANE states (libs/dane/README.md) and probeTargets. Expected values come
  * from the rules and the README's definitions; TLSA data is computed here
  * from real certificates (certs.ts), independently of libs/dane.
