@@ -12,8 +12,6 @@ import { type AuthFailure, type AuthResult, authenticate } from "../src/auth.ts"
 import type { TlsaRecord } from "../src/facts.ts";
 import {
   type CertSpec,
-  digestHex,
-  hexOf,
   type MadeCert,
   makeCa,
   makeCert,
@@ -24,7 +22,7 @@ import {
   nameDer,
   oid,
   seq,
-  spkiOf,
+  tlsaFor,
 } from "./certs.ts";
 
 const NOW = Date.UTC(2025, 5, 1);
@@ -37,13 +35,6 @@ const CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
 const EMAIL = "1.3.6.1.5.5.7.3.4";
 const ANY_EKU = "2.5.29.37.0";
 const NS_SGC = "2.16.840.1.113730.4.1";
-
-function tlsaFor(usage: number, selector: number, matchingType: number, cert: MadeCert): TlsaRecord {
-  const selected = selector === 0 ? cert.der : spkiOf(cert);
-  const data =
-    matchingType === 0 ? hexOf(selected) : digestHex(matchingType === 1 ? "sha256" : "sha512", selected);
-  return { usage, selector, matchingType, data };
-}
 
 const ta = (c: MadeCert) => tlsaFor(2, 0, 1, c);
 

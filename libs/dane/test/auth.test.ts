@@ -3,8 +3,6 @@ import { describe, it } from "node:test";
 import { type AuthFailure, type AuthInput, type AuthResult, authenticate, MAX_CHAIN } from "../src/auth.ts";
 import type { TlsaRecord } from "../src/facts.ts";
 import {
-  digestHex,
-  hexOf,
   type MadeCert,
   makeCa,
   makeCert,
@@ -12,7 +10,7 @@ import {
   makeKey,
   makeLeaf,
   makeSelfSigned,
-  spkiOf,
+  tlsaFor,
 } from "./certs.ts";
 
 const NOW = Date.UTC(2025, 5, 1);
@@ -26,12 +24,6 @@ const rec = (usage: number, selector: number, matchingType: number, data: string
 });
 
 /** TLSA data for a certificate, computed here with node:crypto, independently of src/. */
-function tlsaFor(usage: number, selector: number, matchingType: number, cert: MadeCert): TlsaRecord {
-  const selected = selector === 0 ? cert.der : spkiOf(cert);
-  const data =
-    matchingType === 0 ? hexOf(selected) : digestHex(matchingType === 1 ? "sha256" : "sha512", selected);
-  return rec(usage, selector, matchingType, data);
-}
 
 function run(
   records: TlsaRecord[],

@@ -328,3 +328,16 @@ export function digestHex(alg: "sha256" | "sha512", bytes: Buffer): string {
 export function hexOf(bytes: Buffer): string {
   return bytes.toString("hex");
 }
+
+/** A TLSA record for a certificate, its data computed here with node:crypto (independently of libs/dane). */
+export function tlsaFor(
+  usage: number,
+  selector: number,
+  matchingType: number,
+  cert: MadeCert,
+): { usage: number; selector: number; matchingType: number; data: string } {
+  const selected = selector === 0 ? cert.der : spkiOf(cert);
+  const data =
+    matchingType === 0 ? hexOf(selected) : digestHex(matchingType === 1 ? "sha256" : "sha512", selected);
+  return { usage, selector, matchingType, data };
+}

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { DomainFacts, HostFacts, Lookup, ProbeFacts, TlsaRecord } from "../src/facts.ts";
+import type { DomainFacts, HostFacts, ProbeFacts } from "../src/facts.ts";
 import { judge } from "../src/judge.ts";
 import { type ClientPolicy, POLICY_PROFILES } from "../src/policy.ts";
 import { probeTargets } from "../src/probe-targets.ts";
@@ -18,11 +18,13 @@ import {
   failed,
   host,
   mxAnswer,
+  mxDomain,
   nodata,
   nxdomain,
   probeStatus,
   probeStore,
   probeTls,
+  simpleHost,
   tlsaAt,
   tlsaRec,
 } from "./fixtures/build.ts";
@@ -45,42 +47,9 @@ const WRONG = tlsaRec(3, 1, 1, digestHex("sha256", spkiOf(other)));
 /** PKIX-EE: unusable in SMTP (rule 19). */
 const PKIX = tlsaRec(1, 1, 1, digestHex("sha256", spkiOf(good)));
 
-interface HostOpts {
-  v4?: string[];
-  v6?: string[];
-  /** Records of a secure TLSA RRset at the host name; null: secure NXDOMAIN; "error": lookup timeout. */
-  tlsa?: TlsaRecord[] | null | "error";
-  security?: "secure" | "insecure";
-}
-
-/** A host without CNAMEs. */
-function mkHost(name: string, pref: number, o: HostOpts = {}): HostFacts {
-  const sec = o.security ?? "secure";
-  const a = o.v4?.length ? answer(name, "A", o.v4, sec) : nodata<string>(name, "A", sec);
-  const aaaa = o.v6?.length ? answer(name, "AAAA", o.v6, sec) : nodata<string>(name, "AAAA", sec);
-  const q = `_25._tcp.${name}`;
-  const tlsa: Lookup<TlsaRecord>[] =
-    sec !== "secure"
-      ? []
-      : o.tlsa === "error"
-        ? [failed(q, "TLSA", "timeout")]
-        : o.tlsa === null || o.tlsa === undefined
-          ? [nxdomain(q, "TLSA")]
-          : [tlsaAt(name, o.tlsa)];
-  return host(name, pref, { a, aaaa, tlsa });
-}
-
-function mkDomain(hosts: HostFacts[], security: "secure" | "insecure" = "secure"): DomainFacts {
-  return domainFacts(
-    D,
-    mxAnswer(
-      D,
-      hosts.map((h) => [h.preference, h.name]),
-      security,
-    ),
-    hosts,
-  );
-}
+const mkHost = simpleHost;
+const mkDomain = (hosts: HostFacts[], security: "secure" | "insecure" = "secure"): DomainFacts =>
+  mxDomain(D, hosts, security);
 
 const tlsGood = (ip: string, sni: string) => probeTls(ip, sni, [good.b64]);
 const tlsOther = (ip: string, sni: string) => probeTls(ip, sni, [other.b64]);

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { explain } from "../src/explain.ts";
-import type { DomainFacts, HostFacts, Lookup, ProbeFacts, TlsaRecord } from "../src/facts.ts";
+import type { DomainFacts, HostFacts, ProbeFacts } from "../src/facts.ts";
 import { judge } from "../src/judge.ts";
 import {
   type ClientPolicy,
@@ -24,17 +24,17 @@ import { failingHosts } from "../src/problems.ts";
 import type { JudgedRecord } from "../src/verdict-types.ts";
 import { digestHex, makeSelfSigned, spkiOf } from "./certs.ts";
 import {
-  answer,
   domainFacts,
   failed,
   host,
   mxAnswer,
-  nodata,
+  mxDomain,
   nxdomain,
   probeStatus,
   probeStore,
   probeTls,
-  tlsaAt,
+  type SimpleHostOpts,
+  simpleHost,
   tlsaRec,
 } from "./fixtures/build.ts";
 
@@ -48,40 +48,10 @@ const other = makeSelfSigned(["other.example"]);
 const RIGHT = tlsaRec(3, 1, 1, digestHex("sha256", spkiOf(good)));
 const PKIX = tlsaRec(1, 1, 1, digestHex("sha256", spkiOf(good)));
 
-interface HostOpts {
-  v4?: string[];
-  v6?: string[];
-  tlsa?: TlsaRecord[] | null | "error";
-  security?: "secure" | "insecure";
-}
-
-function mkHost(name: string, pref: number, o: HostOpts = {}): HostFacts {
-  const sec = o.security ?? "secure";
-  const a = o.v4?.length ? answer(name, "A", o.v4, sec) : nodata<string>(name, "A", sec);
-  const aaaa = o.v6?.length ? answer(name, "AAAA", o.v6, sec) : nodata<string>(name, "AAAA", sec);
-  const q = `_25._tcp.${name}`;
-  const tlsa: Lookup<TlsaRecord>[] =
-    sec !== "secure"
-      ? []
-      : o.tlsa === "error"
-        ? [failed(q, "TLSA", "timeout")]
-        : o.tlsa === null || o.tlsa === undefined
-          ? [nxdomain(q, "TLSA")]
-          : [tlsaAt(name, o.tlsa)];
-  return host(name, pref, { a, aaaa, tlsa });
-}
-
-function mkDomain(hosts: HostFacts[], security: "secure" | "insecure" = "secure"): DomainFacts {
-  return domainFacts(
-    D,
-    mxAnswer(
-      D,
-      hosts.map((h) => [h.preference, h.name]),
-      security,
-    ),
-    hosts,
-  );
-}
+const mkHost = simpleHost;
+type HostOpts = SimpleHostOpts;
+const mkDomain = (hosts: HostFacts[], security: "secure" | "insecure" = "secure"): DomainFacts =>
+  mxDomain(D, hosts, security);
 
 function run(facts: DomainFacts, probes: ProbeFacts[], policy?: ClientPolicy) {
   const store = probeStore(probes);
