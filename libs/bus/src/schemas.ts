@@ -21,11 +21,13 @@ import {
   LOOKUP_ERROR_KINDS,
   LOOKUP_OUTCOMES,
   PROBE_STATUSES,
+  PROBLEMS,
   REASONS,
   REQUIREMENTS,
   RR_TYPES,
   SECURITY_STATES,
   TLSA_BASE_WHYS,
+  VERDICT_SCHEMA_VERSION,
 } from "@danesweep/dane";
 import { type Static, type TLiteral, type TSchema, type TUnion, Type } from "@sinclair/typebox";
 
@@ -64,6 +66,7 @@ export const ReasonSchema = literalUnion(REASONS);
 export const DaneStateSchema = literalUnion(DANE_STATES);
 export const RequirementSchema = literalUnion(REQUIREMENTS);
 export const TlsaBaseWhySchema = literalUnion(TLSA_BASE_WHYS);
+export const ProblemSchema = literalUnion(PROBLEMS);
 
 // ---------------------------------------------------------------- facts
 
@@ -212,6 +215,7 @@ export const AddressOutcomeSchema = Type.Object({
     DeliverySecuritySchema,
     Type.Literal("failed"),
     Type.Literal("not-tried"),
+    Type.Literal("beyond-limit"),
     Type.Literal("not-probed"),
     Type.Literal("policy-refused"),
   ]),
@@ -252,6 +256,7 @@ export const HostOutcomeSchema = Type.Object({
   wouldAuthenticate: Type.Optional(Type.Boolean()),
   addresses: Type.Array(AddressOutcomeSchema),
   reason: Type.Optional(ReasonSchema),
+  numeric: Type.Optional(Type.Boolean()),
 });
 
 export const VerdictSchema = Type.Object({
@@ -260,14 +265,32 @@ export const VerdictSchema = Type.Object({
   host: Type.Optional(DnsName),
   address: Type.Optional(Type.String()),
   reason: ReasonSchema,
+  beyondAddressLimit: Type.Optional(
+    Type.Object({
+      limit: Type.Integer({ minimum: 1 }),
+      host: DnsName,
+      address: Type.String(),
+      security: DeliverySecuritySchema,
+    }),
+  ),
 });
 
 export const VerdictRecordSchema = Type.Object({
-  schema: Type.Literal(1),
+  schema: Type.Literal(VERDICT_SCHEMA_VERSION),
   domain: DomainName,
+  engine: Type.Object({ version: Type.String({ minLength: 1 }), profile: Type.String({ minLength: 1 }) }),
   verdict: VerdictSchema,
   dane: DaneStateSchema,
+  problems: Type.Array(ProblemSchema),
   mxSecure: Type.Boolean(),
+  mx: Type.Object({
+    outcome: LookupOutcomeSchema,
+    security: SecuritySchema,
+    error: Type.Optional(LookupErrorKindSchema),
+  }),
+  probeMode: Type.Union([Type.Literal("all"), Type.Literal("dane")]),
+  tld: Type.String(),
+  provider: Type.Optional(Type.String({ minLength: 1 })),
   hosts: Type.Array(HostOutcomeSchema),
   explanation: Type.String(),
   judgedAt: IsoDateTime,

@@ -101,8 +101,14 @@ export function probeFacts(ip = "127.0.0.10", sni = "mx.example.org"): ProbeFact
 export function verdictRecord(domain = "example.org"): VerdictRecord {
   const mxHost = `mx.${domain}`;
   return {
-    schema: 1,
+    schema: 2,
     domain,
+    engine: { version: "2.0.0", profile: "postfix" },
+    problems: [],
+    mx: { outcome: "answer", security: "secure" },
+    probeMode: "all",
+    tld: "org",
+    provider: domain,
     verdict: {
       action: "deliver",
       security: "dane-verified",

@@ -1,48 +1,80 @@
 /**
  * DANE authentication of a server certificate chain against a secure TLSA
- * RRset (rfc7672-rules.md rules 22, 23, 25-27; RFC 7672 §3, RFC 7671 §5,
- * RFC 6698 §2.1, RFC 5280 §6.1). Pure: time is the `now` argument.
+ * RRset, as OpenSSL 3.0's DANE verifier does it for Postfix (docs/rules.md
+ * rules 22, 23, 25-27; RFC 7672 §3, RFC 7671 §5, RFC 6698 §2.1, RFC 5280 §6.1).
+ * Pure: time is the `now` argument.
  *
- * Contract of `authenticate({ records, chain, names, now })`:
+ * Contract of `authenticate({ records, chain, names, now, maxDepth? })`:
  * - Records are filtered by usability (rule 19) and digest agility (rule 22);
  *   any one remaining record that matches authenticates (rule 23).
  * - DANE-EE(3) matches the leaf only (selector 0: its DER, 1: its SPKI as
- *   encoded in it; matching 0 exact, 1 SHA-256, 2 SHA-512). No chain, names or
- *   dates are checked.
- * - DANE-TA(2) matches certificates at depth >= 1 of the chain as sent; a full
- *   TA (2 0 0 certificate, 2 1 0 bare key) may also be the unsent issuer of a
- *   certificate on the path (reported with depth -1). The path from the leaf to
- *   the TA is built by issuer name and signature over the certificates sent (in
- *   sent order first), then checked as RFC 5280 does: every issuer below the TA
- *   must be a CA (basicConstraints cA, keyUsage keyCertSign when present), each
- *   issuer's pathLenConstraint holds (the TA's too), every certificate below the
- *   TA is within its validity dates, and the leaf matches one of `names`.
- * - Success: { ok: true, matched: { record, depth }, usage, detail }.
+ *   encoded in it; matching 0 exact, 1 SHA-256, 2 SHA-512). No chain, names,
+ *   dates or extensions are checked.
+ * - DANE-TA(2): one path is built from the leaf as OpenSSL builds it. The
+ *   candidate issuers are the full trust-anchor certificates of 2 0 0 records
+ *   first, then the certificates the server sent, in that order; a candidate
+ *   issues a certificate when its subject equals the certificate's issuer name
+ *   (compared canonically), the certificate's authority key identifier (key
+ *   id, serial, issuer name), when present, agrees with the candidate, and the
+ *   candidate's key type suits the certificate's signature algorithm. Among
+ *   the candidates not used yet, the first one valid at `now` is taken, else
+ *   the one expiring last (a duplicate or cross-signed issuer that has expired
+ *   is passed over when another is valid); there is no other backtracking.
+ *   Building stops at a self-signed certificate or when no candidate is left.
+ *   Each certificate added (never the leaf) is compared with the TA records:
+ *   the first that matches is the trust anchor and ends the path. Otherwise a
+ *   2 1 0 bare key whose signature check succeeds on the top certificate of
+ *   the path is the trust anchor (reported at depth -1).
+ * - The path is then checked in OpenSSL's order: length (at most `maxDepth`
+ *   certificates above the leaf, when given), extensions (no unsupported
+ *   critical extension, no proxy certificate; every certificate above the leaf
+ *   a CA: basicConstraints cA with keyCertSign when keyUsage is present, the
+ *   top one may instead be a v1 self-signed root or carry keyUsage keyCertSign
+ *   without basicConstraints; extended key usage, when present on any of them,
+ *   includes serverAuth; the leaf's keyUsage, when present, allows
+ *   digitalSignature, keyEncipherment or keyAgreement; pathLenConstraint),
+ *   the leaf's names against `names` (rule 27), signatures and validity
+ *   periods (every certificate below the anchor, and a self-issued anchor
+ *   certificate too; an issuer's keyUsage must allow keyCertSign), and name
+ *   constraints of every certificate above each one.
+ * - Success: { ok: true, matched: { record, depth }, usage, detail }; depth is
+ *   the index in the chain as sent, -1 for a trust anchor not sent (a 2 0 0
+ *   certificate from DNS or a 2 1 0 key).
  * - Failure: { ok: false, failure, detail, tried } with `failure` from
  *   AUTH_FAILURES and `tried` the number of records compared:
  *   no-usable-records (nothing to compare), no-certificate (empty chain),
- *   chain-too-long (more than MAX_CHAIN certificates), bad-certificate (the
- *   leaf, or under DANE-TA any certificate, is not base64 of a well-formed
- *   certificate), no-match (no record matched anything), chain-invalid (a TA
- *   matched or a candidate issuer was found but no valid path reaches a TA:
- *   bad signature, non-CA issuer, path length), expired / not-yet-valid (a
- *   certificate below the TA, lowest depth reported), name-mismatch. When
- *   DANE-EE and DANE-TA both fail, the more specific DANE-TA failure is given.
+ *   chain-too-long (more than MAX_CHAIN certificates sent, or a path longer
+ *   than `maxDepth` allows), bad-certificate (the leaf, or under DANE-TA any
+ *   certificate, is not base64 of a well-formed certificate), no-match (no
+ *   record matched anything on the path), chain-invalid (a TA record matched a
+ *   certificate the path does not reach, or the path breaks a rule above:
+ *   signature, CA, key usage, extended key usage, path length, name
+ *   constraints, critical extension), expired / not-yet-valid (the highest
+ *   certificate checked that is out of its dates), name-mismatch. When
+ *   DANE-EE and DANE-TA both fail, the DANE-TA failure is given.
  * Never throws; each certificate is decoded and parsed at most once per call.
  */
 import { createHash, createPublicKey, type KeyObject, X509Certificate } from "node:crypto";
-import {
-  bytesEqual,
-  bytesToHex,
-  hexToBytes,
-  KEY_USAGE_KEY_CERT_SIGN,
-  type ParsedCertificate,
-  parseCertificate,
-} from "./der.ts";
+import { bytesEqual, bytesToHex, hexToBytes, type ParsedCertificate, parseCertificate } from "./der.ts";
 import type { TlsaRecord } from "./facts.ts";
+import { nameConstraintViolation } from "./name-constraints.ts";
 import { matchesAnyReferenceName } from "./names.ts";
 import { comparableRecords } from "./tlsa.ts";
 import type { MatchedRecord } from "./verdict-types.ts";
+import {
+  type CertExtensions,
+  certExtensions,
+  EKU_SERVER_AUTH,
+  EKU_SGC,
+  KU_DIGITAL_SIGNATURE,
+  KU_KEY_AGREEMENT,
+  KU_KEY_CERT_SIGN,
+  KU_KEY_ENCIPHERMENT,
+  NS_ANY_CA,
+  NS_SSL_CA,
+  NS_SSL_SERVER,
+  sameName,
+} from "./x509-ext.ts";
 
 export const AUTH_FAILURES = [
   "no-certificate",
@@ -69,6 +101,11 @@ export interface AuthInput {
   names: string[];
   /** Epoch ms, for validity dates under DANE-TA. */
   now: number;
+  /**
+   * Under DANE-TA, the most certificates above the leaf a path may have
+   * (Postfix smtp_tls_scert_verifydepth); 0 or absent: MAX_CHAIN.
+   */
+  maxDepth?: number;
 }
 
 export type AuthResult =
@@ -77,20 +114,20 @@ export type AuthResult =
 
 const BASE64_RE = /^[A-Za-z0-9+/]+={0,2}$/;
 
+/** A certificate that may be on the path: sent by the server (depth >= 0) or from a 2 0 0 record (depth -1). */
 interface Node {
   depth: number;
   parsed: ParsedCertificate;
-  x509?: X509Certificate;
+  x509?: X509Certificate | null;
   /** The certificate's public key; null when OpenSSL cannot load it. */
   key?: KeyObject | null;
+  /** Its decoded extensions, once asked for. */
+  ext?: CertExtensions;
 }
 
-interface Anchor {
-  record: TlsaRecord;
-  key: KeyObject;
-  /** Set for 2 0 0 (a full certificate); absent for 2 1 0 (a bare key). */
-  cert?: ParsedCertificate;
-}
+type TaOutcome =
+  | { ok: true; matched: MatchedRecord; detail: string }
+  | { ok: false; failure: AuthFailure; detail: string };
 
 function recordText(r: TlsaRecord): string {
   return `${r.usage} ${r.selector} ${r.matchingType}`;
@@ -103,35 +140,14 @@ function decodeCert(b64: unknown): ParsedCertificate | undefined {
 }
 
 function x509Of(node: Node): X509Certificate | undefined {
-  if (!node.x509) {
+  if (node.x509 === undefined) {
     try {
       node.x509 = new X509Certificate(node.parsed.der);
     } catch {
-      return undefined;
+      node.x509 = null;
     }
   }
-  return node.x509;
-}
-
-/** Per-call matcher with a cache of the selected data's digests. */
-class Matcher {
-  readonly #cache = new Map<string, string>();
-
-  matches(node: Node, r: TlsaRecord): boolean {
-    const key = `${node.depth}/${r.selector}/${r.matchingType}`;
-    let value = this.#cache.get(key);
-    if (value === undefined) {
-      const selected = r.selector === 0 ? node.parsed.der : node.parsed.spki;
-      value =
-        r.matchingType === 0
-          ? bytesToHex(selected)
-          : createHash(r.matchingType === 1 ? "sha256" : "sha512")
-              .update(selected)
-              .digest("hex");
-      this.#cache.set(key, value);
-    }
-    return value === r.data.toLowerCase();
-  }
+  return node.x509 ?? undefined;
 }
 
 function keyOf(node: Node): KeyObject | undefined {
@@ -145,6 +161,11 @@ function keyOf(node: Node): KeyObject | undefined {
   return node.key ?? undefined;
 }
 
+function extOf(node: Node): CertExtensions {
+  node.ext ??= certExtensions(node.parsed);
+  return node.ext;
+}
+
 function verifies(node: Node, key: KeyObject): boolean {
   const x = x509Of(node);
   if (!x) return false;
@@ -155,22 +176,275 @@ function verifies(node: Node, key: KeyObject): boolean {
   }
 }
 
-function anchorsOf(records: TlsaRecord[]): Anchor[] {
-  const out: Anchor[] = [];
+/** Per-call matcher with a cache of each certificate's selected data and digests. */
+class Matcher {
+  readonly #cache = new WeakMap<Node, Map<string, string>>();
+
+  matches(node: Node, r: TlsaRecord): boolean {
+    let byKind = this.#cache.get(node);
+    if (!byKind) {
+      byKind = new Map();
+      this.#cache.set(node, byKind);
+    }
+    const kind = `${r.selector}/${r.matchingType}`;
+    let value = byKind.get(kind);
+    if (value === undefined) {
+      const selected = r.selector === 0 ? node.parsed.der : node.parsed.spki;
+      value =
+        r.matchingType === 0
+          ? bytesToHex(selected)
+          : createHash(r.matchingType === 1 ? "sha256" : "sha512")
+              .update(selected)
+              .digest("hex");
+      byKind.set(kind, value);
+    }
+    return value === r.data.toLowerCase();
+  }
+}
+
+// ------------------------------------------------------------ issuer choice
+
+/** The key family a signature algorithm needs (OpenSSL check_sig_alg_match); undefined when unknown. */
+function signatureKeyType(oid: string): string | undefined {
+  if (oid.startsWith("1.2.840.113549.1.1.")) return "rsa"; // PKCS #1 v1.5 and RSASSA-PSS (…1.10)
+  if (oid === "1.3.14.3.2.29") return "rsa"; // sha1WithRSASignature (OIW)
+  if (oid.startsWith("1.2.840.10045.4.")) return "ec";
+  if (oid === "1.3.101.112") return "ed25519";
+  if (oid === "1.3.101.113") return "ed448";
+  if (oid === "1.2.840.10040.4.3" || oid.startsWith("2.16.840.1.101.3.4.3.")) return "dsa";
+  if (oid === "1.2.156.10197.1.501") return "sm2";
+  return undefined;
+}
+
+function keySuits(key: KeyObject | undefined, sigAlg: string): boolean {
+  const want = signatureKeyType(sigAlg);
+  const have = key?.asymmetricKeyType;
+  if (!want || !have) return false;
+  if (want === "rsa") return have === "rsa" || (have === "rsa-pss" && sigAlg === "1.2.840.113549.1.1.10");
+  return want === have;
+}
+
+function serialHex(p: ParsedCertificate): string {
+  return bytesToHex(p.serial);
+}
+
+/** X509_check_akid: the subject's authority key identifier does not contradict the candidate. */
+function akidAgrees(candidate: Node, subject: CertExtensions): boolean {
+  const akid = subject.authorityKeyId;
+  if (!akid) return true;
+  const skid = extOf(candidate).subjectKeyId;
+  if (akid.keyId !== undefined && skid !== undefined && akid.keyId !== skid) return false;
+  if (akid.serial !== undefined && akid.serial !== serialHex(candidate.parsed)) return false;
+  const dirName = akid.issuerNames[0];
+  if (dirName !== undefined && !sameName(dirName, candidate.parsed.issuer)) return false;
+  return true;
+}
+
+/** ossl_x509_likely_issued: name, authority key identifier, key type. No signature check. */
+function likelyIssued(candidate: Node, subject: Node): boolean {
+  if (!sameName(candidate.parsed.subject, subject.parsed.issuer)) return false;
+  if (extOf(candidate).invalid || extOf(subject).invalid) return false;
+  if (!akidAgrees(candidate, extOf(subject))) return false;
+  return keySuits(keyOf(candidate), subject.parsed.sigAlg);
+}
+
+function selfIssued(n: Node): boolean {
+  return sameName(n.parsed.subject, n.parsed.issuer);
+}
+
+/** EXFLAG_SS: self-issued, its own AKID agrees, and its key suits its signature. */
+function selfSigned(n: Node): boolean {
+  return selfIssued(n) && likelyIssued(n, n);
+}
+
+/** The instant OpenSSL compares: whole seconds. */
+function secondsOf(now: number): number {
+  return Math.floor(now / 1000) * 1000;
+}
+
+/** RFC 5280's "no well-defined expiration date", 99991231235959Z. */
+const NO_EXPIRY = Date.UTC(9999, 11, 31, 23, 59, 59);
+
+function timeProblem(p: ParsedCertificate, now: number): "expired" | "not-yet-valid" | undefined {
+  const t = secondsOf(now);
+  if (t < p.notBefore) return "not-yet-valid";
+  if (p.notAfter !== NO_EXPIRY && t > p.notAfter) return "expired";
+  return undefined;
+}
+
+function bestIssuer(cur: Node, pool: Node[], path: Node[], now: number): Node | undefined {
+  let latest: Node | undefined;
+  for (const cand of pool) {
+    // No certificate twice on a path, unless a self-issued leaf is its own issuer.
+    const exempt = path.length === 1 && selfIssued(cur);
+    if (!exempt && path.some((n) => bytesEqual(n.parsed.der, cand.parsed.der))) continue;
+    if (!likelyIssued(cand, cur)) continue;
+    if (timeProblem(cand.parsed, now) === undefined) return cand;
+    if (!latest || cand.parsed.notAfter > latest.parsed.notAfter) latest = cand;
+  }
+  return latest;
+}
+
+// ------------------------------------------------------------ path checks
+
+function hasServerEku(ext: CertExtensions): boolean {
+  const eku = ext.extKeyUsage;
+  if (!eku) return true;
+  return eku.includes(EKU_SERVER_AUTH) || EKU_SGC.some((o) => eku.includes(o));
+}
+
+/** X509_check_ca: 0 not a CA, 1 a CA by basicConstraints, 3 a v1 self-signed root, 4 keyUsage only, 5 Netscape CA. */
+function caKind(n: Node): number {
+  const ext = extOf(n);
+  if (ext.invalid) return 0;
+  if (ext.keyUsage !== undefined && (ext.keyUsage & KU_KEY_CERT_SIGN) === 0) return 0;
+  if (ext.basicConstraints) return ext.basicConstraints.ca ? 1 : 0;
+  if (n.parsed.version === 1 && selfSigned(n)) return 3;
+  if (ext.keyUsage !== undefined) return 4;
+  if (ext.nsCertType !== undefined && (ext.nsCertType & NS_ANY_CA) !== 0) return 5;
+  return 0;
+}
+
+function label(n: Node, i: number, anchor: boolean): string {
+  if (n.depth < 0) return "the trust anchor from DNS";
+  if (i === 0) return "the leaf";
+  return anchor ? `the trust anchor at depth ${n.depth}` : `the certificate at depth ${n.depth}`;
+}
+
+/** check_extensions for the ssl_server purpose. */
+function extensionProblem(path: Node[], anchorIsCert: boolean): string | undefined {
+  let plen = 0;
+  for (let i = 0; i < path.length; i++) {
+    const n = path[i]!;
+    const ext = extOf(n);
+    const who = label(n, i, anchorIsCert && i === path.length - 1);
+    if (ext.unsupportedCritical)
+      return `${who} has an unsupported critical extension ${ext.unsupportedCritical}`;
+    if (ext.proxy) return `${who} is a proxy certificate`;
+    if (i > 0) {
+      const kind = caKind(n);
+      if (kind === 0) {
+        const why =
+          ext.keyUsage !== undefined && (ext.keyUsage & KU_KEY_CERT_SIGN) === 0
+            ? "keyUsage lacks keyCertSign"
+            : ext.basicConstraints
+              ? "basicConstraints cA is false"
+              : ext.invalid
+                ? ext.invalid
+                : "no basicConstraints";
+        return `${who} is not a CA: ${why}`;
+      }
+      if (i + 1 < path.length && kind !== 1) return `${who} is not a CA: no basicConstraints`;
+      if (!hasServerEku(ext)) return `${who} has an extended key usage without serverAuth`;
+      if (kind === 5 && ((ext.nsCertType ?? 0) & NS_SSL_CA) === 0) return `${who} is not an SSL CA`;
+    } else {
+      if (!hasServerEku(ext)) return `${who} has an extended key usage without serverAuth`;
+      if (ext.nsCertType !== undefined && (ext.nsCertType & NS_SSL_SERVER) === 0) {
+        return `${who} has a Netscape cert type without SSL server`;
+      }
+      const tls = KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT | KU_KEY_AGREEMENT;
+      if (ext.keyUsage !== undefined && (ext.keyUsage & tls) === 0) {
+        return `${who} has a keyUsage that allows no TLS server key use`;
+      }
+    }
+    const pathLen = ext.basicConstraints?.pathLen;
+    if (i > 1 && pathLen !== undefined && plen > pathLen) {
+      return `${who} has pathLenConstraint ${pathLen} but ${plen} intermediate certificates follow it`;
+    }
+    if (i > 0 && !selfIssued(n)) plen++;
+  }
+  return undefined;
+}
+
+type Broken = { failure: AuthFailure; detail: string };
+
+/** internal_verify: signatures and validity periods, from the top down. */
+function signatureOrTimeProblem(path: Node[], bareKey: boolean, now: number): Broken | undefined {
+  let n = path.length - 1;
+  const top = path[n]!;
+  let issuer: Node | undefined;
+  let subject = top;
+  if (bareKey) {
+    issuer = undefined; // the bare key's signature on the top was checked when it was chosen
+  } else if (likelyIssued(top, top)) {
+    issuer = top; // self-issued anchor: its dates count, its self-signature does not
+  } else if (n > 0) {
+    issuer = top; // an anchor that is not self-issued: only what it signed is checked
+    n--;
+    subject = path[n]!;
+  } else {
+    return { failure: "chain-invalid", detail: "the leaf's signature cannot be verified" };
+  }
+  for (;;) {
+    if (issuer && issuer !== subject) {
+      const ku = extOf(issuer).keyUsage;
+      const issuerIdx = n + 1;
+      if (ku !== undefined && (ku & KU_KEY_CERT_SIGN) === 0) {
+        return {
+          failure: "chain-invalid",
+          detail: `${label(issuer, issuerIdx, issuerIdx === path.length - 1)} has a keyUsage without keyCertSign`,
+        };
+      }
+      const key = keyOf(issuer);
+      if (!key || !verifies(subject, key)) {
+        return {
+          failure: "chain-invalid",
+          detail: `the signature of ${label(subject, n, false)} does not verify with the key of ${label(issuer, issuerIdx, issuerIdx === path.length - 1)}`,
+        };
+      }
+    }
+    const t = timeProblem(subject.parsed, now);
+    if (t) {
+      const who = label(subject, n, !bareKey && n === path.length - 1);
+      const when =
+        t === "expired"
+          ? `expired at ${new Date(subject.parsed.notAfter).toISOString()}`
+          : `is not valid before ${new Date(subject.parsed.notBefore).toISOString()}`;
+      return { failure: t, detail: `${who} ${when}` };
+    }
+    if (n === 0) return undefined;
+    issuer = subject;
+    n--;
+    subject = path[n]!;
+  }
+}
+
+/** check_name_constraints: every certificate against the constraints of those above it. */
+function nameConstraintProblem(path: Node[]): string | undefined {
+  for (let i = path.length - 1; i >= 0; i--) {
+    const n = path[i]!;
+    if (i !== 0 && selfIssued(n)) continue;
+    for (let j = path.length - 1; j > i; j--) {
+      const nc = extOf(path[j]!).nameConstraints;
+      if (!nc) continue;
+      const v = nameConstraintViolation(n.parsed, extOf(n), i === 0, nc);
+      if (v) return `${label(n, i, false)}: ${v} (name constraints of ${label(path[j]!, j, false)})`;
+    }
+  }
+  return undefined;
+}
+
+// ------------------------------------------------------------ DANE-TA
+
+function dnsAnchors(records: TlsaRecord[]): Node[] {
+  const out: Node[] = [];
   for (const r of records) {
-    if (r.usage !== 2 || r.matchingType !== 0) continue;
+    if (r.usage !== 2 || r.selector !== 0 || r.matchingType !== 0) continue;
+    const data = hexToBytes(r.data);
+    const parsed = data ? parseCertificate(data) : undefined;
+    if (parsed) out.push({ depth: -1, parsed });
+  }
+  return out;
+}
+
+function bareKeys(records: TlsaRecord[]): { record: TlsaRecord; key: KeyObject }[] {
+  const out: { record: TlsaRecord; key: KeyObject }[] = [];
+  for (const r of records) {
+    if (r.usage !== 2 || r.selector !== 1 || r.matchingType !== 0) continue;
     const data = hexToBytes(r.data);
     if (!data) continue;
     try {
-      if (r.selector === 0) {
-        const cert = parseCertificate(data);
-        if (cert) out.push({ record: r, key: new X509Certificate(data).publicKey, cert });
-      } else {
-        out.push({
-          record: r,
-          key: createPublicKey({ key: Buffer.from(data), format: "der", type: "spki" }),
-        });
-      }
+      out.push({ record: r, key: createPublicKey({ key: Buffer.from(data), format: "der", type: "spki" }) });
     } catch {
       // unusable data was filtered already; stay total anyway
     }
@@ -178,167 +452,104 @@ function anchorsOf(records: TlsaRecord[]): Anchor[] {
   return out;
 }
 
-function isSelfIssued(c: ParsedCertificate): boolean {
-  return bytesEqual(c.subject, c.issuer);
-}
-
-/** RFC 5280 §6.1.4 (k), (n) for an intermediate; a looser test for a trust anchor certificate. */
-function caProblem(c: ParsedCertificate, isAnchor: boolean): string | undefined {
-  if (c.keyUsage !== undefined && (c.keyUsage & KEY_USAGE_KEY_CERT_SIGN) === 0) {
-    return "keyUsage lacks keyCertSign";
-  }
-  if (c.basicConstraints) return c.basicConstraints.ca ? undefined : "basicConstraints cA is false";
-  if (isAnchor) return undefined;
-  return "no basicConstraints";
-}
-
-type TaOutcome =
-  | { ok: true; matched: MatchedRecord; detail: string }
-  | { ok: false; failure: AuthFailure; detail: string };
-
 function daneTa(
-  nodes: Node[],
+  sent: Node[],
   taRecords: TlsaRecord[],
   matcher: Matcher,
   names: string[],
   now: number,
+  maxDepth: number,
 ): TaOutcome {
-  const anchors = anchorsOf(taRecords);
-  const taMatch = (n: Node): TlsaRecord | undefined =>
-    n.depth >= 1 ? taRecords.find((r) => matcher.matches(n, r)) : undefined;
-
-  const path: Node[] = [nodes[0]!];
-  const inPath = new Set<number>([0]);
-  const problems: string[] = [];
-  let ta: { record: TlsaRecord; depth: number; cert?: ParsedCertificate } | undefined;
-
-  for (let cur = nodes[0]!; path.length <= MAX_CHAIN; ) {
-    const hit = taMatch(cur);
+  const leaf = sent[0]!;
+  // Trust anchors from DNS first, then what the server sent (the leaf included).
+  const pool = [...dnsAnchors(taRecords), ...sent];
+  const path: Node[] = [leaf];
+  let anchor: { record: TlsaRecord; node?: Node } | undefined;
+  while (path.length <= MAX_CHAIN) {
+    const cur = path[path.length - 1]!;
+    if (selfSigned(cur)) break;
+    const next = bestIssuer(cur, pool, path, now);
+    if (!next) break;
+    pool.splice(pool.indexOf(next), 1);
+    path.push(next);
+    const hit = taRecords.find((r) => matcher.matches(next, r));
     if (hit) {
-      ta = { record: hit, depth: cur.depth, cert: cur.parsed };
-      path.pop(); // the TA itself is not below the TA
+      anchor = { record: hit, node: next };
       break;
     }
-    // Issuers among the certificates sent: the next one in sent order first.
-    const byName = nodes.filter(
-      (n) => !inPath.has(n.depth) && bytesEqual(n.parsed.subject, cur.parsed.issuer),
-    );
-    byName.sort((a, b) =>
-      a.depth === cur.depth + 1 ? -1 : b.depth === cur.depth + 1 ? 1 : a.depth - b.depth,
-    );
-    const verified: Node[] = [];
-    for (const cand of byName) {
-      const key = keyOf(cand);
-      if (key && verifies(cur, key)) verified.push(cand);
-      else
-        problems.push(`signature of depth ${cur.depth} does not verify with the key of depth ${cand.depth}`);
-    }
-    const toAnchor = verified.find((n) => taMatch(n));
-    if (!toAnchor) {
-      // A full trust anchor not (yet) in the path may have issued `cur`.
-      const anchor = anchors.find((a) => {
-        if (!a.cert) return verifies(cur, a.key);
-        if (!bytesEqual(a.cert.subject, cur.parsed.issuer)) return false;
-        if (verifies(cur, a.key)) return true;
-        problems.push(
-          `signature of depth ${cur.depth} does not verify with the key of the full trust anchor`,
-        );
-        return false;
-      });
-      if (anchor) {
-        ta = anchor.cert
-          ? { record: anchor.record, depth: -1, cert: anchor.cert }
-          : { record: anchor.record, depth: -1 };
-        break;
-      }
-    }
-    const next = toAnchor ?? verified[0];
-    if (!next) break;
-    path.push(next);
-    inPath.add(next.depth);
-    cur = next;
   }
-
-  if (!ta) {
-    const sentTa = nodes.find((n) => taMatch(n));
-    if (sentTa || problems.length > 0) {
+  let bare = false;
+  if (!anchor) {
+    const top = path[path.length - 1]!;
+    const key = bareKeys(taRecords).find((k) => verifies(top, k.key));
+    if (key) {
+      anchor = { record: key.record };
+      bare = true;
+    }
+  }
+  if (!anchor) {
+    const off = sent.find((n) => n.depth >= 1 && taRecords.some((r) => matcher.matches(n, r)));
+    if (off) {
       return {
         ok: false,
         failure: "chain-invalid",
-        detail: sentTa
-          ? `a DANE-TA record matched depth ${sentTa.depth} but no valid path reaches it from the leaf${problems.length ? `: ${problems[0]}` : ""}`
-          : `no trust anchor reached: ${problems[0]}`,
+        detail: `a DANE-TA record matched depth ${off.depth}, but the path built from the leaf (${path.length} certificate(s)) does not reach it`,
       };
     }
     return {
       ok: false,
       failure: "no-match",
-      detail: "no DANE-TA record matched a certificate at depth >= 1 or issued the chain",
+      detail: `no DANE-TA record matched the path built from the leaf (${path.length} certificate(s)) or signed its top`,
     };
   }
 
-  // RFC 5280 checks on the path below the TA: issuers are CAs, path lengths hold.
-  const issuers: { cert: ParsedCertificate; pos: number; anchor: boolean; label: string }[] = [];
-  for (let k = 1; k < path.length; k++) {
-    issuers.push({ cert: path[k]!.parsed, pos: k, anchor: false, label: `depth ${path[k]!.depth}` });
+  // The path from the leaf to the anchor: the anchor certificate included, a bare key not.
+  const above = path.length - 1;
+  if (maxDepth > 0 && above > maxDepth) {
+    return {
+      ok: false,
+      failure: "chain-too-long",
+      detail: `the path has ${above} certificates above the leaf, more than the verify depth ${maxDepth}`,
+    };
   }
-  if (ta.cert) {
-    issuers.push({
-      cert: ta.cert,
-      pos: path.length,
-      anchor: true,
-      label: ta.depth >= 0 ? `the TA at depth ${ta.depth}` : "the TA",
-    });
-  }
-  for (const { cert, pos, anchor, label } of issuers) {
-    const problem = caProblem(cert, anchor);
-    if (problem) return { ok: false, failure: "chain-invalid", detail: `${label} is not a CA: ${problem}` };
-    const pathLen = cert.basicConstraints?.pathLen;
-    if (pathLen !== undefined) {
-      let below = 0;
-      for (let k = 1; k < pos; k++) if (!isSelfIssued(path[k]!.parsed)) below++;
-      if (below > pathLen) {
-        return {
-          ok: false,
-          failure: "chain-invalid",
-          detail: `${label} has pathLenConstraint ${pathLen} but ${below} intermediate certificates follow it`,
-        };
-      }
-    }
-  }
-  for (const n of path) {
-    if (now < n.parsed.notBefore) {
-      return {
-        ok: false,
-        failure: "not-yet-valid",
-        detail: `certificate at depth ${n.depth} is not valid before ${new Date(n.parsed.notBefore).toISOString()}`,
-      };
-    }
-    if (now > n.parsed.notAfter) {
-      return {
-        ok: false,
-        failure: "expired",
-        detail: `certificate at depth ${n.depth} expired at ${new Date(n.parsed.notAfter).toISOString()}`,
-      };
-    }
-  }
-  const leaf = nodes[0]!.parsed;
+  const ext = extensionProblem(path, !bare);
+  if (ext) return { ok: false, failure: "chain-invalid", detail: ext };
+  const leafExt = extOf(leaf);
   const refs = Array.isArray(names) ? names.filter((n): n is string => typeof n === "string") : [];
-  const matchedName = matchesAnyReferenceName(leaf.dnsNames, leaf.commonNames, refs);
+  const dnsNames = leafExt.san?.dns ?? [];
+  const matchedName = matchesAnyReferenceName(dnsNames, leaf.parsed.commonNames, refs);
   if (matchedName === undefined) {
-    const presented = leaf.dnsNames.length ? leaf.dnsNames : leaf.commonNames;
+    const presented = dnsNames.length ? dnsNames : leaf.parsed.commonNames;
     return {
       ok: false,
       failure: "name-mismatch",
       detail: `leaf names [${presented.slice(0, 5).join(", ")}] match none of [${refs.slice(0, 5).join(", ")}]`,
     };
   }
-  const where = ta.depth >= 0 ? `depth ${ta.depth}` : "a trust anchor not sent (depth -1)";
+  const broken = signatureOrTimeProblem(path, bare, now);
+  if (broken) return { ok: false, ...broken };
+  const nc = nameConstraintProblem(path);
+  if (nc) return { ok: false, failure: "chain-invalid", detail: nc };
+
+  const depth = anchor.node ? anchorDepth(anchor.node, sent) : -1;
+  const where =
+    depth >= 0
+      ? `depth ${depth}`
+      : bare
+        ? "a bare key not sent (depth -1)"
+        : "a trust anchor not sent (depth -1)";
   return {
     ok: true,
-    matched: { record: ta.record, depth: ta.depth },
-    detail: `${recordText(ta.record)} matched ${where}; chain of ${path.length} below it valid; leaf matches ${matchedName}`,
+    matched: { record: anchor.record, depth },
+    detail: `${recordText(anchor.record)} matched ${where}; path of ${path.length} certificate(s) valid; leaf matches ${matchedName}`,
   };
+}
+
+/** Where an anchor certificate sits in the chain as sent; -1 when only DNS had it. */
+function anchorDepth(node: Node, sent: Node[]): number {
+  if (node.depth >= 0) return node.depth;
+  const same = sent.find((n) => n.depth >= 1 && bytesEqual(n.parsed.der, node.parsed.der));
+  return same ? same.depth : -1;
 }
 
 export function authenticate(input: AuthInput): AuthResult {
@@ -413,7 +624,8 @@ export function authenticate(input: AuthInput): AuthResult {
       tried,
     };
   }
-  const ta = daneTa(nodes, taRecords, matcher, input.names, input.now);
+  const maxDepth = typeof input.maxDepth === "number" && input.maxDepth > 0 ? input.maxDepth : 0;
+  const ta = daneTa(nodes, taRecords, matcher, input.names, input.now, maxDepth);
   if (ta.ok) return { ok: true, matched: ta.matched, usage: 2, detail: ta.detail };
   const eeCount = comparable.length - taRecords.length;
   const detail =

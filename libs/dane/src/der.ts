@@ -6,11 +6,13 @@
  *   returns undefined on any malformation (high tag numbers, indefinite or
  *   over-long lengths, value running past `end`). Never throws.
  * - `parseCertificate(der)` walks Certificate / TBSCertificate (RFC 5280 §4.1)
- *   and returns the raw issuer, subject and SubjectPublicKeyInfo bytes, the
- *   validity dates (epoch ms), the subject CNs and the extensions danesweep
- *   checks (basicConstraints, keyUsage, subjectAltName dNSNames). Returns
- *   undefined when the bytes are not exactly one well-formed certificate (the
- *   outer SEQUENCE must span the whole input). Never throws.
+ *   and returns the version, the raw serial, issuer, subject and
+ *   SubjectPublicKeyInfo bytes, the signature algorithm OID, the validity
+ *   dates (epoch ms), the subject CNs and every extension as raw
+ *   { oid, critical, value } (decoded where needed by x509-ext.ts, with
+ *   @peculiar/asn1-x509). Returns undefined when the bytes are not exactly one
+ *   well-formed certificate (the outer SEQUENCE must span the whole input).
+ *   Never throws.
  * - `isSubjectPublicKeyInfo(der)` checks the SPKI shape (SEQUENCE { SEQUENCE
  *   { OID, ... }, BIT STRING }) spanning the whole input.
  * - `bytesEqual`, `hexToBytes` (undefined on bad hex) and `bytesToHex` helpers.
@@ -93,17 +95,22 @@ const TAG_GENERALIZED_TIME = 0x18;
 
 // DER contents of the OIDs we look for.
 const OID_CN = [0x55, 0x04, 0x03]; // 2.5.4.3
-const OID_BASIC_CONSTRAINTS = [0x55, 0x1d, 0x13]; // 2.5.29.19
-const OID_KEY_USAGE = [0x55, 0x1d, 0x0f]; // 2.5.29.15
-const OID_SAN = [0x55, 0x1d, 0x11]; // 2.5.29.17
 
-/** keyUsage bit for keyCertSign (RFC 5280 §4.2.1.3), as a mask over the first byte. */
-export const KEY_USAGE_KEY_CERT_SIGN = 0x04;
+/** One extension as encoded: the OID in dotted form, the critical flag, the OCTET STRING's content. */
+export interface RawExtension {
+  oid: string;
+  critical: boolean;
+  value: Uint8Array;
+}
 
 export interface ParsedCertificate {
   der: Uint8Array;
   /** 1 for v1 certificates, 3 for v3. */
   version: number;
+  /** The serialNumber INTEGER's content bytes. */
+  serial: Uint8Array;
+  /** The TBSCertificate's signature algorithm OID, dotted. */
+  sigAlg: string;
   issuer: Uint8Array;
   subject: Uint8Array;
   notBefore: number;
@@ -112,18 +119,35 @@ export interface ParsedCertificate {
   spki: Uint8Array;
   /** Subject commonName values, in order (usually zero or one). */
   commonNames: string[];
-  /** subjectAltName dNSName entries (empty when none). */
-  dnsNames: string[];
-  /** Present when the extension is present. */
-  basicConstraints?: { ca: boolean; pathLen?: number };
-  /** First byte of the keyUsage bits, when the extension is present. */
-  keyUsage?: number;
+  /** Every extension, in order. */
+  extensions: RawExtension[];
 }
 
 function oidIs(buf: Uint8Array, tlv: Tlv, oid: number[]): boolean {
   if (tlv.tag !== TAG_OID || tlv.end - tlv.valueStart !== oid.length) return false;
   for (let i = 0; i < oid.length; i++) if (buf[tlv.valueStart + i] !== oid[i]) return false;
   return true;
+}
+
+/** Dotted text of an OBJECT IDENTIFIER; undefined when malformed. */
+function oidText(buf: Uint8Array, tlv: Tlv): string | undefined {
+  if (tlv.tag !== TAG_OID || tlv.end <= tlv.valueStart) return undefined;
+  const arcs: number[] = [];
+  let v = 0;
+  for (let i = tlv.valueStart; i < tlv.end; i++) {
+    const b = buf[i]!;
+    if (v === 0 && b === 0x80) return undefined; // non-minimal
+    v = v * 128 + (b & 0x7f);
+    if (v > Number.MAX_SAFE_INTEGER / 128) return undefined;
+    if ((b & 0x80) === 0) {
+      arcs.push(v);
+      v = 0;
+    }
+  }
+  if ((buf[tlv.end - 1]! & 0x80) !== 0) return undefined;
+  const first = arcs[0]!;
+  const head = first < 40 ? [0, first] : first < 80 ? [1, first - 40] : [2, first - 80];
+  return [...head, ...arcs.slice(1)].join(".");
 }
 
 function digits(buf: Uint8Array, from: number, n: number): number {
@@ -212,57 +236,28 @@ function readInteger(buf: Uint8Array, tlv: Tlv): number | undefined {
   return v;
 }
 
-type Extensions = Pick<ParsedCertificate, "basicConstraints" | "keyUsage" | "dnsNames">;
-
-function readExtensions(buf: Uint8Array, wrapper: Tlv, into: Extensions): boolean {
+function readExtensions(buf: Uint8Array, wrapper: Tlv): RawExtension[] | undefined {
   const inner = children(buf, wrapper);
-  if (inner?.length !== 1 || inner[0]!.tag !== TAG_SEQUENCE) return false;
+  if (inner?.length !== 1 || inner[0]!.tag !== TAG_SEQUENCE) return undefined;
   const exts = children(buf, inner[0]!);
-  if (!exts) return false;
+  if (!exts) return undefined;
+  const out: RawExtension[] = [];
   for (const ext of exts) {
-    if (ext.tag !== TAG_SEQUENCE) return false;
+    if (ext.tag !== TAG_SEQUENCE) return undefined;
     const parts = children(buf, ext);
-    if (!parts || parts.length < 2 || parts.length > 3) return false;
-    const id = parts[0]!;
+    if (!parts || parts.length < 2 || parts.length > 3) return undefined;
+    const oid = oidText(buf, parts[0]!);
     const value = parts[parts.length - 1]!;
-    if (value.tag !== TAG_OCTET_STRING) return false;
-    if (parts.length === 3 && parts[1]!.tag !== TAG_BOOLEAN) return false;
-    const v = readTlv(buf, value.valueStart, value.end);
-    if (!v || v.end !== value.end) return false;
-    if (oidIs(buf, id, OID_BASIC_CONSTRAINTS)) {
-      if (v.tag !== TAG_SEQUENCE) return false;
-      const f = children(buf, v);
-      if (!f) return false;
-      let i = 0;
-      let ca = false;
-      if (f[i]?.tag === TAG_BOOLEAN) {
-        ca = f[i]!.end - f[i]!.valueStart === 1 && buf[f[i]!.valueStart] !== 0;
-        i++;
-      }
-      let pathLen: number | undefined;
-      if (f[i]) {
-        pathLen = readInteger(buf, f[i]!);
-        if (pathLen === undefined) return false;
-        i++;
-      }
-      if (i !== f.length) return false;
-      into.basicConstraints = pathLen === undefined ? { ca } : { ca, pathLen };
-    } else if (oidIs(buf, id, OID_KEY_USAGE)) {
-      if (v.tag !== TAG_BIT_STRING || v.end - v.valueStart < 1) return false;
-      into.keyUsage = v.end - v.valueStart >= 2 ? buf[v.valueStart + 1]! : 0;
-    } else if (oidIs(buf, id, OID_SAN)) {
-      if (v.tag !== TAG_SEQUENCE) return false;
-      const names = children(buf, v);
-      if (!names) return false;
-      for (const n of names) {
-        if (n.tag === 0x82) {
-          // [2] IMPLICIT IA5String dNSName
-          into.dnsNames.push(Buffer.from(buf.subarray(n.valueStart, n.end)).toString("latin1"));
-        }
-      }
+    if (oid === undefined || value.tag !== TAG_OCTET_STRING) return undefined;
+    let critical = false;
+    if (parts.length === 3) {
+      const c = parts[1]!;
+      if (c.tag !== TAG_BOOLEAN || c.end - c.valueStart !== 1) return undefined;
+      critical = buf[c.valueStart] !== 0;
     }
+    out.push({ oid, critical, value: buf.subarray(value.valueStart, value.end) });
   }
-  return true;
+  return out;
 }
 
 export function parseCertificate(der: Uint8Array): ParsedCertificate | undefined {
@@ -310,27 +305,31 @@ export function parseCertificate(der: Uint8Array): ParsedCertificate | undefined
   if (!isSubjectPublicKeyInfo(spkiBytes)) return undefined;
   const cns = commonNames(der, subject);
   if (!cns || !children(der, issuer)) return undefined;
-  const ext: Extensions = { dnsNames: [] };
+  const sigParts = children(der, sigInner);
+  const sigAlgOid = sigParts?.[0] ? oidText(der, sigParts[0]) : undefined;
+  if (sigAlgOid === undefined) return undefined;
+  let extensions: RawExtension[] = [];
   for (let j = i + 6; j < f.length; j++) {
     const t = f[j]!;
     if (t.tag === 0x81 || t.tag === 0x82 || t.tag === 0xa1 || t.tag === 0xa2) continue; // unique IDs
     if (t.tag !== 0xa3 || j !== f.length - 1 || version !== 3) return undefined;
-    if (!readExtensions(der, t, ext)) return undefined;
+    const read = readExtensions(der, t);
+    if (!read) return undefined;
+    extensions = read;
   }
-  const out: ParsedCertificate = {
+  return {
     der,
     version,
+    serial: der.subarray(serial.valueStart, serial.end),
+    sigAlg: sigAlgOid,
     issuer: der.subarray(issuer.start, issuer.end),
     subject: der.subarray(subject.start, subject.end),
     notBefore,
     notAfter,
     spki: spkiBytes,
     commonNames: cns,
-    dnsNames: ext.dnsNames,
+    extensions,
   };
-  if (ext.basicConstraints) out.basicConstraints = ext.basicConstraints;
-  if (ext.keyUsage !== undefined) out.keyUsage = ext.keyUsage;
-  return out;
 }
 
 export function isSubjectPublicKeyInfo(der: Uint8Array): boolean {

@@ -1,16 +1,17 @@
 /**
  * The human-readable explanation of a verdict record: which host failed how,
- * which TLSA record matched at which depth, the verdict and the DANE state.
- * Pure; never throws on a record made by judge().
+ * which TLSA record matched at which depth, the verdict, the DANE state and its
+ * problems. Pure; never throws on a record made by judge().
  *
- * `explain(record, facts, { probeMode })` returns a few sentences, one per
- * host or address tried, in ladder order. The text is for people: nothing may
- * parse it (the record's codes carry the meaning).
+ * `explain(record)` renders from the record alone (the store keeps records
+ * without it and renders on read): a few sentences, one per host or address
+ * tried, in ladder order. The text is for people: nothing may parse it (the
+ * record's codes carry the meaning).
  */
-import type { DomainFacts, TlsaRecord } from "./facts.ts";
-import type { AddressOutcome, HostOutcome, MatchedRecord, VerdictRecord } from "./verdict-types.ts";
+import type { TlsaRecord } from "./facts.ts";
+import type { AddressOutcome, HostOutcome, JudgedRecord, MatchedRecord } from "./verdict-types.ts";
 
-export interface ExplainOptions {
+interface ExplainOptions {
   probeMode: "all" | "dane";
 }
 
@@ -62,6 +63,7 @@ function addressSentence(h: HostOutcome, a: AddressOutcome, opts: ExplainOptions
     case "policy-refused":
       return `${who}: not contacted by policy (${status}).`;
     case "not-tried":
+    case "beyond-limit":
       return "";
     case "failed":
       switch (a.reason) {
@@ -80,6 +82,8 @@ function addressSentence(h: HostOutcome, a: AddressOutcome, opts: ExplainOptions
           return `${who}: not contacted, the TLSA lookup failed.`;
         case "cname-lookup-failed":
           return `${who}: not contacted, the CNAME lookup on the host name failed.`;
+        case "dane-unavailable":
+          return `${who}: not contacted, the security level requires DANE and this host has none.`;
         default:
           return `${who}: failed (${a.reason ?? status}).`;
       }
@@ -91,6 +95,19 @@ function hostSentences(h: HostOutcome, opts: ExplainOptions): string[] {
   const tried = h.addresses.filter((a) => a.result !== "not-tried");
   if (h.reason === "no-address") return [`${h.host}: no address records; skipped.`];
   if (h.reason === "address-lookup-failed") return [`${h.host}: the address lookups failed; skipped.`];
+  if (h.numeric && tried.length > 0) {
+    out.push(
+      `${h.host}: the MX exchange is an IP address; it is used as such, without DNSSEC and so without DANE.`,
+    );
+  }
+  if (h.reason === "dane-unavailable") {
+    if (tried.length > 0) {
+      out.push(
+        `${h.host}: the security level requires DANE and this host has no usable DANE; it is not contacted.`,
+      );
+    }
+    return out;
+  }
   if (h.reason === "tlsa-lookup-failed" || h.reason === "cname-lookup-failed") {
     const what =
       h.reason === "tlsa-lookup-failed"
@@ -130,6 +147,8 @@ function weakness(h: HostOutcome): string {
       return `${h.host} (CNAME lookup failed)`;
     case "incomplete-facts":
       return `${h.host} (facts incomplete)`;
+    case "numeric-exchange":
+      return `${h.host} (an IP address: no DANE)`;
   }
   if (h.requirement === "opportunistic") return `${h.host} (no TLSA)`;
   if (h.requirement === "tls") return `${h.host} (only unusable TLSA records)`;
@@ -139,13 +158,13 @@ function weakness(h: HostOutcome): string {
   return failed ? `${h.host} (${failed.reason ?? failed.assessed?.reason} at ${failed.address})` : "";
 }
 
-function mxSentence(r: Omit<VerdictRecord, "explanation">, facts: DomainFacts): string {
+function mxSentence(r: JudgedRecord): string {
   const v = r.verdict;
   switch (v.reason) {
     case "resolver-not-validating":
       return "The resolver did not prove that it validates DNSSEC, so nothing can be judged.";
     case "mx-lookup-failed": {
-      const why = facts.mx.security === "bogus" ? "bogus" : (facts.mx.error ?? facts.mx.outcome);
+      const why = r.mx.security === "bogus" ? "bogus" : (r.mx.error ?? r.mx.outcome);
       return `The MX lookup for ${r.domain} failed (${why}); mail defers and never falls back to the domain's own addresses.`;
     }
     case "nxdomain":
@@ -155,38 +174,47 @@ function mxSentence(r: Omit<VerdictRecord, "explanation">, facts: DomainFacts): 
   }
   const implicit = r.hosts.some((h) => h.implicit);
   const head = implicit ? `${r.domain} has no MX records, so it is its own mail host (implicit MX).` : "";
+  const what = implicit ? "NODATA answer" : "MX RRset";
+  const enforced = r.hosts.some((h) => h.requirement === "dane");
   const sec = r.mxSecure
-    ? `The ${implicit ? "NODATA answer" : "MX RRset"} is DNSSEC-secure, so DANE applies.`
-    : `The ${implicit ? "NODATA answer" : "MX RRset"} is not DNSSEC-secure (${facts.mx.security}): DANE does not apply and every host is opportunistic.`;
+    ? `The ${what} is DNSSEC-secure, so DANE applies.`
+    : enforced
+      ? `The ${what} is not DNSSEC-secure (${r.mx.security}), but the client policy (${r.engine.profile}) still requires the secure TLSA of the hosts that have one.`
+      : `The ${what} is not DNSSEC-secure (${r.mx.security}): DANE does not apply and the hosts' TLSA is not required.`;
   return head ? `${head} ${sec}` : sec;
 }
 
-function verdictSentence(r: Omit<VerdictRecord, "explanation">): string {
+function verdictSentence(r: JudgedRecord): string {
   const v = r.verdict;
   if (v.action === "deliver") {
     return `Verdict: deliver ${v.security} to ${v.host} (${v.address}), reason ${v.reason}.`;
+  }
+  if (v.action === "defer" && v.beyondAddressLimit) {
+    const b = v.beyondAddressLimit;
+    return `Verdict: defer (${v.reason}); ${b.host} (${b.address}) would take the message ${b.security}, but it lies beyond the client's limit of ${b.limit} addresses and is never tried.`;
   }
   if (v.action === "defer") return `Verdict: defer (${v.reason}).`;
   if (v.action === "bounce") return `Verdict: bounce (${v.reason}).`;
   return `Verdict: indeterminate (${v.reason}).`;
 }
 
-export function explain(
-  r: Omit<VerdictRecord, "explanation">,
-  facts: DomainFacts,
-  opts: ExplainOptions,
-): string {
-  const parts = [mxSentence(r, facts)];
+export function explain(r: JudgedRecord): string {
+  const opts: ExplainOptions = { probeMode: r.probeMode === "dane" ? "dane" : "all" };
+  const parts = [mxSentence(r)];
   const notTried: string[] = [];
-  for (const h of r.hosts) {
+  const beyond: string[] = [];
+  for (const h of r.hosts ?? []) {
     parts.push(...hostSentences(h, opts));
     if (h.addresses.length > 0 && h.addresses.every((a) => a.result === "not-tried")) notTried.push(h.host);
+    for (const a of h.addresses) if (a.result === "beyond-limit") beyond.push(`${h.host} (${a.address})`);
   }
   if (notTried.length > 0) parts.push(`Not reached (the ladder decided earlier): ${notTried.join(", ")}.`);
+  if (beyond.length > 0) parts.push(`Beyond the client's address limit, never tried: ${beyond.join(", ")}.`);
   parts.push(verdictSentence(r));
   const weak = r.dane === "partial" ? r.hosts.map(weakness).filter((w) => w !== "") : [];
   parts.push(
     weak.length > 0 ? `DANE state: partial; weaker hosts: ${weak.join(", ")}.` : `DANE state: ${r.dane}.`,
   );
+  if (r.problems?.length) parts.push(`Problems: ${r.problems.join(", ")}.`);
   return parts.join(" ");
 }

@@ -17,7 +17,7 @@ export const FACTS_SCHEMA_VERSION = 1 as const;
 
 // ---------------------------------------------------------------- DNS lookups
 
-/** Outcome of one DNS question (rfc7672-rules.md, "Lookup states"). */
+/** Outcome of one DNS question (docs/rules.md, "Lookup states"). */
 export const LOOKUP_OUTCOMES = ["answer", "nodata", "nxdomain", "error"] as const;
 export type LookupOutcome = (typeof LOOKUP_OUTCOMES)[number];
 

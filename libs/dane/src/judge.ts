@@ -1,37 +1,53 @@
 /**
- * The RFC 7672 decision ladder: facts in, verdict record out
- * (rfc7672-rules.md sections A-C and F, rules 1-18 and 28-30). Pure: no I/O,
- * no clock reads; `opts.now` is the time.
+ * The RFC 7672 decision ladder: facts in, verdict record out, under a client
+ * policy (docs/rules.md sections A-C, F and G, rules 1-18 and 28-36). Pure: no
+ * I/O, no clock reads; `opts.now` is the time.
  *
- * Contract of `judge(facts, probes, opts)`:
+ * Contract of `judge(facts, probes, { now, probeMode?, policy? })`:
+ * - The policy defaults to the default profile (policy.ts); the record's
+ *   `engine` names ENGINE_VERSION and the profile.
  * - Walks the route of domainRoute() (probe-targets.ts): hosts by preference
  *   (equal preferences by name), each host's addresses A then AAAA; each
- *   address is a try, and a failure moves to the next address, then the next
- *   host (rule 29).
+ *   address within the client's address limit is a try, and a failure moves to
+ *   the next address, then the next host (rules 29, 34).
  * - Per address, the probe facts found with `probes({ ip, port, sni })` are
  *   read through the table of rule 28 for the host's requirement.
  * - The verdict is the first address that accepts the message, or the stop
  *   where the facts run out (indeterminate: not-probed, policy-refused,
- *   incomplete-facts), or defer with the reason of the last failure, or a
- *   domain-level stop (resolver not validating, MX error, NXDOMAIN, null MX,
- *   no address).
+ *   incomplete-facts), or defer with the reason of the last failure (and
+ *   `beyondAddressLimit` when an address past the limit would have taken the
+ *   message), or a domain-level stop (resolver not validating, MX error,
+ *   NXDOMAIN, null MX, no address).
  * - Every address of every host is assessed, including those after the
- *   decision (kept as `assessed` beside result "not-tried"); the DANE state
- *   (libs/dane/README.md) is computed from all of them.
+ *   decision or past the limit (kept as `assessed`); the DANE state
+ *   (libs/dane/README.md) is computed from all of them as DANE sees the hosts
+ *   (the security level aside), and the problems (problems.ts) from the state.
  * - Never throws: facts that break the engine (malformed input) give action
  *   "indeterminate", reason "incomplete-facts".
  */
 import { type AuthFailure, authenticate } from "./auth.ts";
+import { registrableDomain, tldOf } from "./domains.ts";
 import { explain } from "./explain.ts";
 import type { DomainFacts, ProbeFacts, ProbeKey, ProbeStatus, TlsaRecord } from "./facts.ts";
-import { type DomainRoute, domainRoute, factsShapeOk, type RouteHost } from "./probe-targets.ts";
+import { type ClientPolicy, defaultPolicy, ENGINE_VERSION } from "./policy.ts";
+import {
+  type DomainRoute,
+  domainRoute,
+  factsShapeOk,
+  type RouteFailure,
+  type RouteHost,
+  type RouteRequirement,
+} from "./probe-targets.ts";
+import { findProblems } from "./problems.ts";
 import { tlsaUsability } from "./tlsa.ts";
 import { referenceAddressLookup } from "./tlsa-base.ts";
 import {
   type AddressOutcome,
+  type AssessedResult,
   type DaneState,
   type DeliverySecurity,
   type HostOutcome,
+  type JudgedRecord,
   type Reason,
   type Requirement,
   VERDICT_SCHEMA_VERSION,
@@ -44,6 +60,8 @@ export interface JudgeOptions {
   now: number;
   /** "dane": only hosts that require TLS were probed (opportunistic hosts have no probe facts). Default "all". */
   probeMode?: "all" | "dane";
+  /** The client policy; default the default profile (policy.ts). */
+  policy?: ClientPolicy;
 }
 
 export type ProbeLookup = (key: ProbeKey) => ProbeFacts | undefined;
@@ -62,9 +80,7 @@ const CONNECTION_FAILURES: ReadonlySet<ProbeStatus> = new Set<ProbeStatus>([
   "deadline-exceeded",
 ]);
 
-type AssessedResult = DeliverySecurity | "failed" | "not-probed" | "policy-refused";
-
-interface Assessment {
+export interface Assessment {
   result: AssessedResult;
   reason: Reason;
   probe?: AddressOutcome["probe"];
@@ -75,6 +91,7 @@ interface DaneContext {
   records: TlsaRecord[];
   names: string[];
   now: number;
+  maxDepth: number;
 }
 
 /** Rule 28 for one address. */
@@ -106,7 +123,13 @@ function assessAddress(
   if (req === "opportunistic") return { result: "encrypted", reason: "opportunistic-tls", probe: p };
   if (req === "tls") return { result: "encrypted", reason: "tls-required-unauthenticated", probe: p };
   if (!probe.tls || !dane) return { result: "not-probed", reason: "incomplete-facts", probe: p };
-  const r = authenticate({ records: dane.records, chain: probe.tls.chain, names: dane.names, now: dane.now });
+  const r = authenticate({
+    records: dane.records,
+    chain: probe.tls.chain,
+    names: dane.names,
+    now: dane.now,
+    maxDepth: dane.maxDepth,
+  });
   if (r.ok) {
     return {
       result: "dane-verified",
@@ -123,10 +146,15 @@ function assessAddress(
   };
 }
 
-/** Reference identifiers for DANE-TA (rule 27): the base, and with a secure MX the next-hop domain and MX owner. */
-function authNames(base: string, facts: DomainFacts, mxSecure: boolean): string[] {
+/**
+ * Reference identifiers for DANE-TA (rule 27): the TLSA base domain, and when
+ * the host came from an MX RRset whose TLSA the client enforces, the next-hop
+ * domain and the MX RRset owner (Postfix adds them whenever MX records were
+ * found; an implicit MX has only the base).
+ */
+function authNames(base: string, facts: DomainFacts, mxFound: boolean): string[] {
   const names = [base];
-  if (mxSecure) {
+  if (mxFound) {
     names.push(facts.domain);
     if (facts.mx.outcome === "answer") names.push(facts.mx.owner);
   }
@@ -134,21 +162,43 @@ function authNames(base: string, facts: DomainFacts, mxSecure: boolean): string[
 }
 
 /** How a host counts for the DANE state (README, "DANE states"). */
-type HostClass = "dane" | "tls" | "no-tlsa" | "lookup-error" | "incomplete" | "no-address";
+type HostClass = "dane" | "tls" | "no-tlsa" | "lookup-error" | "incomplete" | "no-address" | "refused";
 
-interface HostEval {
+export interface HostEval {
   route: RouteHost;
   outcome: HostOutcome;
   assessments: Assessment[];
   cls: HostClass;
+  /** The requirement this evaluation used. */
+  requirement: RouteRequirement;
+}
+
+interface EvalContext {
+  facts: DomainFacts;
+  mxSecure: boolean;
+  implicit: boolean;
+  policy: ClientPolicy;
+  probes: ProbeLookup;
+  now: number;
+}
+
+function daneContext(h: RouteHost, ctx: EvalContext): DaneContext | undefined {
+  const d = h.decision;
+  if (d?.kind !== "dane") return undefined;
+  const enforced = ctx.mxSecure || ctx.policy.insecureMxPolicy === "dane";
+  return {
+    records: d.tlsa.records,
+    names: authNames(d.base, ctx.facts, !ctx.implicit && enforced),
+    now: ctx.now,
+    maxDepth: ctx.policy.serverCertVerifyDepth,
+  };
 }
 
 function evaluateHost(
   h: RouteHost,
-  facts: DomainFacts,
-  mxSecure: boolean,
-  probes: ProbeLookup,
-  now: number,
+  req: RouteRequirement,
+  failure: RouteFailure | undefined,
+  ctx: EvalContext,
 ): HostEval {
   const d = h.decision;
   const ref = referenceAddressLookup(h.facts);
@@ -156,11 +206,12 @@ function evaluateHost(
     host: h.facts.name,
     preference: h.facts.preference,
     implicit: h.facts.implicit,
-    addressSecurity: d?.addressSecurity ?? ref?.security ?? "indeterminate",
-    tlsaBaseWhy: d?.why ?? "incomplete-facts",
-    requirement: h.requirement === "skip" || h.requirement === "incomplete" ? "unusable" : h.requirement,
+    addressSecurity: h.numeric ? "insecure" : (d?.addressSecurity ?? ref?.security ?? "indeterminate"),
+    tlsaBaseWhy: h.numeric ? "numeric-exchange" : (d?.why ?? "incomplete-facts"),
+    requirement: req === "skip" || req === "incomplete" ? "unusable" : req,
     addresses: [],
   };
+  if (h.numeric) outcome.numeric = true;
   if (d?.kind === "dane" || d?.kind === "unusable") {
     if (d.base !== undefined) outcome.tlsaBase = d.base;
   }
@@ -173,9 +224,9 @@ function evaluateHost(
 
   let cls: HostClass;
   const assessments: Assessment[] = [];
-  const key = (ip: string) => ({ ip, port: facts.port, sni: h.sni });
+  const key = (ip: string) => ({ ip, port: ctx.facts.port, sni: h.sni });
 
-  switch (h.requirement) {
+  switch (req) {
     case "skip":
       cls = "no-address";
       outcome.reason = d?.why === "address-lookup-error" ? "address-lookup-failed" : "no-address";
@@ -186,45 +237,51 @@ function evaluateHost(
       for (const _ of h.addresses) assessments.push({ result: "not-probed", reason: "incomplete-facts" });
       break;
     case "unusable": {
-      cls = "lookup-error";
-      const reason: Reason = d?.why === "cname-lookup-error" ? "cname-lookup-failed" : "tlsa-lookup-failed";
+      const reason: Reason = failure ?? "tlsa-lookup-failed";
+      cls = reason === "dane-unavailable" ? "refused" : "lookup-error";
       outcome.reason = reason;
       for (const _ of h.addresses) assessments.push({ result: "failed", reason });
       break;
     }
     default: {
-      const req = h.requirement;
-      cls = !mxSecure || req === "opportunistic" ? "no-tlsa" : req;
-      const dane: DaneContext | undefined =
-        req === "dane" && d?.kind === "dane"
-          ? { records: d.tlsa.records, names: authNames(d.base, facts, mxSecure), now }
-          : undefined;
-      for (const a of h.addresses) assessments.push(assessAddress(req, probes(key(a.ip)), dane));
-      // Rule 11: the RFC outcome is opportunistic, but record whether the host's own
+      cls = req === "opportunistic" ? "no-tlsa" : req;
+      const dane = req === "dane" ? daneContext(h, ctx) : undefined;
+      for (const a of h.addresses) assessments.push(assessAddress(req, ctx.probes(key(a.ip)), dane));
+      // Rules 11, 32: DANE is not enforced here, but record whether the host's own
       // secure, usable TLSA would have authenticated what it presented.
-      if (!mxSecure && d?.kind === "dane" && outcome.tlsa?.some((t) => t.usable)) {
-        const ctx: DaneContext = { records: d.tlsa.records, names: authNames(d.base, facts, false), now };
-        let would: boolean | undefined;
+      const would = req !== "dane" ? daneContext(h, ctx) : undefined;
+      if (would && outcome.tlsa?.some((t) => t.usable)) {
+        let verdict: boolean | undefined;
         for (const a of h.addresses) {
-          const x = assessAddress("dane", probes(key(a.ip)), ctx);
-          if (x.result === "dane-verified") would = true;
-          else if (x.result === "failed" && x.reason !== "connection-failed" && would === undefined)
-            would = false;
+          const x = assessAddress("dane", ctx.probes(key(a.ip)), would);
+          if (x.result === "dane-verified") verdict = true;
+          else if (x.result === "failed" && x.reason !== "connection-failed" && verdict === undefined)
+            verdict = false;
         }
-        if (would !== undefined) outcome.wouldAuthenticate = would;
+        if (verdict !== undefined) outcome.wouldAuthenticate = verdict;
       }
     }
   }
-  return { route: h, outcome, assessments, cls };
+  return { route: h, outcome, assessments, cls, requirement: req };
 }
 
 type Decision =
   | { kind: "deliver"; host: string; address: string; security: DeliverySecurity; reason: Reason }
   | { kind: "indeterminate"; reason: Reason };
 
-function walkLadder(evals: HostEval[]): { decision: Decision | undefined; lastFailure: Reason | undefined } {
-  let decision: Decision | undefined;
-  let lastFailure: Reason | undefined;
+interface Walk {
+  decision: Decision | undefined;
+  lastFailure: Reason | undefined;
+  /** The first address past the limit that would have taken the message. */
+  beyond?: { host: string; address: string; security: DeliverySecurity };
+}
+
+function isDelivery(r: AssessedResult): r is DeliverySecurity {
+  return r === "dane-verified" || r === "encrypted" || r === "plaintext";
+}
+
+function walkLadder(evals: HostEval[]): Walk {
+  const walk: Walk = { decision: undefined, lastFailure: undefined };
   for (const ev of evals) {
     const h = ev.route;
     let hostFailure: Reason | undefined;
@@ -233,18 +290,21 @@ function walkLadder(evals: HostEval[]): { decision: Decision | undefined; lastFa
       const out: AddressOutcome = { address: a.ip, family: a.family, security: a.security, result: x.result };
       if (x.probe) out.probe = x.probe;
       if (x.auth) out.auth = x.auth;
-      if (decision) {
-        out.result = "not-tried";
+      if (a.beyondLimit || walk.decision) {
+        out.result = a.beyondLimit ? "beyond-limit" : "not-tried";
         out.assessed = { result: x.result, reason: x.reason };
+        if (a.beyondLimit && !walk.beyond && isDelivery(x.result)) {
+          walk.beyond = { host: h.facts.name, address: a.ip, security: x.result };
+        }
       } else {
         out.reason = x.reason;
         if (x.result === "failed") {
           hostFailure = x.reason;
-          lastFailure = x.reason;
+          walk.lastFailure = x.reason;
         } else if (x.result === "not-probed" || x.result === "policy-refused") {
-          decision = { kind: "indeterminate", reason: x.reason };
+          walk.decision = { kind: "indeterminate", reason: x.reason };
         } else {
-          decision = {
+          walk.decision = {
             kind: "deliver",
             host: h.facts.name,
             address: a.ip,
@@ -255,19 +315,20 @@ function walkLadder(evals: HostEval[]): { decision: Decision | undefined; lastFa
       }
       ev.outcome.addresses.push(out);
     });
-    if (hostFailure && !(decision?.kind === "deliver" && decision.host === h.facts.name)) {
+    const d = walk.decision;
+    if (hostFailure && !(d?.kind === "deliver" && d.host === h.facts.name)) {
       ev.outcome.reason ??= hostFailure;
     }
   }
-  return { decision, lastFailure };
+  return walk;
 }
 
 function isDaneFailure(r: Reason): boolean {
   return r === "dane-check-failed" || r === "starttls-not-offered" || r === "tls-handshake-failed";
 }
 
-/** The DANE state of a domain whose MX RRset is secure, from every host (README, "DANE states"). */
-function daneStateSecure(evals: HostEval[], verdict: Verdict): DaneState {
+/** The DANE state of a domain whose hosts' TLSA the client enforces, from every host (README, "DANE states"). */
+function daneStateEnforced(evals: HostEval[], verdict: Verdict): DaneState {
   const withAddr = evals.filter((e) => e.cls !== "no-address");
   if (withAddr.length === 0) {
     if (verdict.action === "bounce") return "no-mail";
@@ -290,33 +351,61 @@ function daneStateSecure(evals: HostEval[], verdict: Verdict): DaneState {
   return "none";
 }
 
-function daneState(route: DomainRoute, evals: HostEval[], verdict: Verdict): DaneState {
+function daneState(route: DomainRoute, evals: HostEval[], verdict: Verdict, policy: ClientPolicy): DaneState {
   if (route.kind === "stop") {
     if (route.reason === "resolver-not-validating") return "indeterminate";
     if (route.reason === "mx-lookup-failed") return "dns-error";
     return "no-mail";
   }
   if (verdict.action === "bounce") return "no-mail";
-  if (!route.mxSecure) return "insecure";
-  return daneStateSecure(evals, verdict);
+  if (route.mxSecure) return daneStateEnforced(evals, verdict);
+  // Insecure MX: DANE does not apply to the domain, unless the policy enforces
+  // the hosts' own secure TLSA (rule 32); then it is judged like a secure one,
+  // and "none" (no host publishes TLSA) stays "insecure".
+  if (policy.insecureMxPolicy !== "dane") return "insecure";
+  const state = daneStateEnforced(evals, verdict);
+  return state === "none" ? "insecure" : state;
 }
 
 function isoTime(now: number): string {
   return Number.isFinite(now) && Math.abs(now) <= 8.64e15 ? new Date(now).toISOString() : "invalid-time";
 }
 
+/** The record fields every verdict carries besides its outcome. */
+function recordBase(facts: DomainFacts, policy: ClientPolicy, opts: JudgeOptions) {
+  const mx = facts.mx;
+  const mxOut: JudgedRecord["mx"] = { outcome: mx.outcome, security: mx.security };
+  if (mx.error !== undefined) mxOut.error = mx.error;
+  return {
+    schema: VERDICT_SCHEMA_VERSION,
+    domain: facts.domain,
+    engine: { version: ENGINE_VERSION, profile: policy.name },
+    mx: mxOut,
+    probeMode: opts.probeMode ?? "all",
+    tld: tldOf(facts.domain),
+  };
+}
+
 function judgeUnsafe(facts: DomainFacts, probes: ProbeLookup, opts: JudgeOptions): VerdictRecord {
   if (!factsShapeOk(facts)) return malformed(facts, opts);
-  const route = domainRoute(facts);
+  const policy = opts.policy ?? defaultPolicy();
+  const route = domainRoute(facts, policy);
   let verdict: Verdict;
   let evals: HostEval[] = [];
+  let stateEvals: HostEval[] = [];
   let mxSecure = false;
   if (route.kind === "stop") {
     verdict = { action: route.action, reason: route.reason };
   } else {
     mxSecure = route.mxSecure;
-    evals = route.hosts.map((h) => evaluateHost(h, facts, route.mxSecure, probes, opts.now));
-    const { decision, lastFailure } = walkLadder(evals);
+    const ctx: EvalContext = { facts, mxSecure, implicit: route.implicit, policy, probes, now: opts.now };
+    evals = route.hosts.map((h) => evaluateHost(h, h.requirement, h.failure, ctx));
+    const sameView = route.hosts.every((h) => h.requirement === h.daneRequirement);
+    stateEvals = sameView
+      ? evals
+      : route.hosts.map((h) => evaluateHost(h, h.daneRequirement, h.daneFailure, ctx));
+    const walk = walkLadder(evals);
+    const decision = walk.decision;
     if (decision?.kind === "deliver") {
       verdict = {
         action: "deliver",
@@ -330,8 +419,9 @@ function judgeUnsafe(facts: DomainFacts, probes: ProbeLookup, opts: JudgeOptions
     } else if (route.hosts.length === 0) {
       // The resolver stage writes one HostFacts per exchange (or the implicit host).
       verdict = { action: "indeterminate", reason: "incomplete-facts" };
-    } else if (lastFailure) {
-      verdict = { action: "defer", reason: lastFailure };
+    } else if (walk.lastFailure) {
+      verdict = { action: "defer", reason: walk.lastFailure };
+      if (walk.beyond) verdict.beyondAddressLimit = { limit: policy.mxAddressLimit, ...walk.beyond };
     } else if (evals.some((e) => e.cls !== "no-address")) {
       // Hosts with an address record but no usable address in it (malformed facts).
       verdict = { action: "indeterminate", reason: "incomplete-facts" };
@@ -341,26 +431,36 @@ function judgeUnsafe(facts: DomainFacts, probes: ProbeLookup, opts: JudgeOptions
       verdict = { action: "bounce", reason: "no-address" };
     }
   }
-  const record: Omit<VerdictRecord, "explanation"> = {
-    schema: VERDICT_SCHEMA_VERSION,
-    domain: facts.domain,
+  const dane = daneState(route, stateEvals, verdict, policy);
+  const hosts = evals.map((e) => e.outcome);
+  const record: JudgedRecord = {
+    ...recordBase(facts, policy, opts),
     verdict,
-    dane: daneState(route, evals, verdict),
+    dane,
+    problems: findProblems(facts, dane, stateEvals),
     mxSecure,
-    hosts: evals.map((e) => e.outcome),
+    hosts,
     judgedAt: isoTime(opts.now),
   };
-  return { ...record, explanation: explain(record, facts, { probeMode: opts.probeMode ?? "all" }) };
+  const provider = hosts[0] ? registrableDomain(hosts[0].host) : undefined;
+  if (provider !== undefined) record.provider = provider;
+  return { ...record, explanation: explain(record) };
 }
 
 function malformed(facts: DomainFacts, opts: JudgeOptions): VerdictRecord {
   const domain = typeof facts?.domain === "string" ? facts.domain : "";
+  const policy = opts?.policy ?? defaultPolicy();
   return {
     schema: VERDICT_SCHEMA_VERSION,
     domain,
+    engine: { version: ENGINE_VERSION, profile: policy.name },
     verdict: { action: "indeterminate", reason: "incomplete-facts" },
     dane: "indeterminate",
+    problems: [],
     mxSecure: false,
+    mx: { outcome: "error", security: "indeterminate" },
+    probeMode: opts?.probeMode ?? "all",
+    tld: tldOf(domain),
     hosts: [],
     explanation: `${domain || "(unnamed domain)"}: the facts are malformed and cannot be judged.`,
     judgedAt: isoTime(opts?.now),

@@ -1,5 +1,5 @@
 /**
- * Reference-identifier matching for DANE-TA(2) (rfc7672-rules.md rule 27;
+ * Reference-identifier matching for DANE-TA(2) (docs/rules.md rule 27;
  * RFC 7672 §3.2.3, RFC 6125 §6.4). Pure.
  *
  * Contract:

@@ -1,5 +1,5 @@
 /**
- * Choosing the TLSA base domain of an MX host (rfc7672-rules.md rules 13-18;
+ * Choosing the TLSA base domain of an MX host (docs/rules.md rules 13-18;
  * RFC 7672 §2.2.2, RFC 7671 §7). Pure.
  *
  * `planTlsaBase(host, port)` is used twice: by the DNS lookup plan, which asks

@@ -1,5 +1,5 @@
 /**
- * TLSA records: parsing, usability and digest agility (rfc7672-rules.md rules
+ * TLSA records: parsing, usability and digest agility (docs/rules.md rules
  * 19, 22; RFC 6698 §2.1, RFC 7218, RFC 7671 §9, RFC 7672 §3.1). Pure.
  *
  * Contract:

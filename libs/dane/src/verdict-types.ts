@@ -1,10 +1,14 @@
 /**
  * The verdict record: the contract the store, the API, the CLI and every later
  * stage use. Every set here is closed and documented in libs/dane/README.md.
+ * Schema 2 added the engine (version and client-policy profile), the problems,
+ * the provider and TLD, what the explanation needs (probe mode, MX lookup), the
+ * reason "dane-unavailable", the address result "beyond-limit", the TLSA base
+ * "numeric-exchange" and `verdict.beyondAddressLimit`.
  */
-import type { ProbeStatus, Security, TlsaRecord } from "./facts.ts";
+import type { LookupErrorKind, LookupOutcome, ProbeStatus, Security, TlsaRecord } from "./facts.ts";
 
-export const VERDICT_SCHEMA_VERSION = 1 as const;
+export const VERDICT_SCHEMA_VERSION = 2 as const;
 
 /**
  * What the sending MTA does with the message. `indeterminate` when the facts
@@ -35,6 +39,7 @@ export const REASONS = [
   "tls-handshake-failed", // TLS required, handshake failed
   "tlsa-lookup-failed", // TLSA lookup error for a secure host
   "cname-lookup-failed", // the first-link CNAME query failed
+  "dane-unavailable", // security level dane-only, and the host has no usable DANE (rule 31)
   "mx-lookup-failed", // MX lookup error or bogus
   "address-lookup-failed", // every host's address lookups failed
   "connection-failed", // no host could be talked to (refused, timeout, reset, 4xx/5xx banner)
@@ -97,6 +102,7 @@ export const TLSA_BASE_WHYS = [
   "no-address", // no address lookup succeeded
   "address-lookup-error", // both address lookups failed
   "incomplete-facts", // the facts lack a CNAME or TLSA lookup the plan needs (judge.ts)
+  "numeric-exchange", // the exchange is an IP address, used as such: no DNSSEC, no TLSA (rule 33)
 ] as const;
 export type TlsaBaseWhy = (typeof TLSA_BASE_WHYS)[number];
 
@@ -105,6 +111,9 @@ export interface MatchedRecord {
   /** Depth in the chain as sent: 0 is the leaf. -1 for a full trust anchor not sent (2 0 0 / 2 1 0). */
   depth: number;
 }
+
+/** Results an address may have had, had the ladder reached it (`assessed`). */
+export type AssessedResult = DeliverySecurity | "failed" | "not-probed" | "policy-refused";
 
 /** What happened at one address of one host. */
 export interface AddressOutcome {
@@ -117,9 +126,11 @@ export interface AddressOutcome {
    * dane-verified / encrypted / plaintext: the host would take the message
    * this way; failed: host failure (reason set); not-tried: an earlier host
    * already accepted (or the ladder stopped at an address whose outcome is
-   * unknown; see `assessed`); not-probed / policy-refused: no probe facts.
+   * unknown; see `assessed`); beyond-limit: past the client's MX address
+   * limit, never tried (see `assessed`); not-probed / policy-refused: no
+   * probe facts.
    */
-  result: DeliverySecurity | "failed" | "not-tried" | "not-probed" | "policy-refused";
+  result: DeliverySecurity | "failed" | "not-tried" | "beyond-limit" | "not-probed" | "policy-refused";
   reason?: Reason;
   /** For dane hosts: the matching record and depth, or why nothing matched. */
   auth?: {
@@ -129,11 +140,11 @@ export interface AddressOutcome {
     detail?: string;
   };
   /**
-   * When result is "not-tried" (the ladder decided before this address): what
-   * this address would have done had it been tried. The DANE state reads it
-   * ("a domain is only as strong as its weakest reachable MX").
+   * When result is "not-tried" (the ladder decided before this address) or
+   * "beyond-limit": what this address would have done had it been tried. The
+   * DANE state reads it ("a domain is only as strong as its weakest MX").
    */
-  assessed?: { result: DeliverySecurity | "failed" | "not-probed" | "policy-refused"; reason: Reason };
+  assessed?: { result: AssessedResult; reason: Reason };
 }
 
 /** Per host: what was found, what was required, what happened. */
@@ -155,6 +166,8 @@ export interface HostOutcome {
   addresses: AddressOutcome[];
   /** Failure reason for the host as a whole when no address worked. */
   reason?: Reason;
+  /** The exchange is an IP address written as a name, used as the address (rule 33). */
+  numeric?: boolean;
 }
 
 export interface Verdict {
@@ -165,18 +178,56 @@ export interface Verdict {
   host?: string;
   address?: string;
   reason: Reason;
+  /**
+   * With action defer: an address past the client's MX address limit would
+   * have taken the message (rule 34). Postfix never tries it.
+   */
+  beyondAddressLimit?: { limit: number; host: string; address: string; security: DeliverySecurity };
+}
+
+/**
+ * What makes a domain's DANE broken (docs/rules.md rule 36). Closed; a domain
+ * is broken exactly when its record's `problems` is not empty.
+ */
+export const PROBLEMS = [
+  "tlsa-mismatch", // an address of a DANE host presented a chain no usable TLSA record authenticated
+  "starttls-missing", // STARTTLS not offered or refused where TLSA requires TLS
+  "tls-handshake-failed", // the TLS handshake failed where TLSA requires TLS
+  "tlsa-lookup-failed", // a host's TLSA (or first-link CNAME) lookup failed where DANE applies
+  "dnssec-bogus", // the MX, an address, a CNAME or a TLSA lookup validated as bogus
+] as const;
+export type Problem = (typeof PROBLEMS)[number];
+
+/** Which engine judged, under which client policy profile (policy.ts). */
+export interface EngineInfo {
+  version: string;
+  profile: string;
 }
 
 export interface VerdictRecord {
   schema: typeof VERDICT_SCHEMA_VERSION;
   domain: string;
+  engine: EngineInfo;
   verdict: Verdict;
   dane: DaneState;
+  /** Why the domain's DANE is broken; empty when it is not (rule 36). */
+  problems: Problem[];
   /** True when the MX RRset was secure, so DANE applies to the domain. */
   mxSecure: boolean;
+  /** The MX lookup as far as the explanation needs it (outcome, security, error kind). */
+  mx: { outcome: LookupOutcome; security: Security; error?: LookupErrorKind };
+  /** The probe mode the facts were collected with. */
+  probeMode: "all" | "dane";
+  /** Public suffix of the domain (full PSL, ICANN section). */
+  tld: string;
+  /** Registrable domain of the first MX host (the provider); absent when it has none (an IP, a public suffix). */
+  provider?: string;
   hosts: HostOutcome[];
-  /** Human-readable: which host failed how, which TLSA record matched at which depth. */
+  /** Human-readable: which host failed how, which TLSA record matched at which depth; `explain(record)`. */
   explanation: string;
   /** ISO time the verdict was judged (the engine's `now` argument). */
   judgedAt: string;
 }
+
+/** A record before its explanation is rendered: all `explain` reads. */
+export type JudgedRecord = Omit<VerdictRecord, "explanation">;

@@ -7,9 +7,11 @@
  * Public functions:
  * - `makeKey(type?)`: a fresh key pair ("ec" P-256 by default, "rsa" 2048, "ed25519").
  * - `makeCert(spec)`: one certificate; self-signed unless `spec.issuer` is given.
- *   Options cover names (CN, SAN dNSNames), CA basicConstraints and path length,
- *   keyUsage, validity dates, v1 certificates, and deliberate faults
- *   (`corruptSignature`, `signWith` another key).
+ *   Options cover names (CN, SAN dNSNames and iPAddresses), CA basicConstraints
+ *   and path length, keyUsage, extended key usage, subject and authority key
+ *   identifiers, name constraints, extra (e.g. unknown critical) extensions,
+ *   validity dates, v1 certificates, and deliberate faults (`corruptSignature`,
+ *   `signWith` another key).
  * - `makeSelfSigned(names, opts?)`, `makeCa(name, opts?)`, `makeLeaf(issuer, names, opts?)`: shorthands.
  * - `makeChain({ intermediates, leafNames, ... })`: root -> intermediates -> leaf;
  *   `chain` is the base64 list leaf first, root NOT included (add it with `withRoot`).
@@ -37,7 +39,12 @@ export interface MadeCert {
   cn: string;
   /** DER of the subject Name. */
   subjectName: Buffer;
+  /** The subject key identifier this certificate carries, when it has one. */
+  skid?: Buffer;
 }
+
+/** A name-constraint subtree base: a dNSName, or an IPv4/IPv6 address with its mask. */
+export type NcBase = { dns: string } | { ip: number[]; mask: number[] };
 
 export interface CertSpec {
   /** Subject commonName; omit with `noSubjectCn` for an empty subject. */
@@ -48,11 +55,25 @@ export interface CertSpec {
   /** basicConstraints: true/false for cA, or with a path length; "none" for no extension. Default: false for leaves, true for issuers made with makeCa. */
   ca?: boolean | { pathLen: number } | "none";
   /** keyUsage bits as names; omitted = no keyUsage extension. */
-  keyUsage?: ("digitalSignature" | "keyEncipherment" | "keyCertSign" | "cRLSign")[];
+  keyUsage?: ("digitalSignature" | "keyEncipherment" | "keyAgreement" | "keyCertSign" | "cRLSign")[];
+  /** extendedKeyUsage OIDs; omitted = no extension. */
+  eku?: string[];
+  /** subjectAltName iPAddress entries (dotted IPv4). */
+  ips?: string[];
+  /** Add a subject key identifier (true: SHA-1 of the public key; or these bytes). */
+  skid?: boolean | Buffer;
+  /** Add an authority key identifier naming the issuer's SKID (true) or these key id bytes. */
+  akid?: boolean | Buffer;
+  /** nameConstraints (critical). */
+  nameConstraints?: { permitted?: NcBase[]; excluded?: NcBase[] };
+  /** Further extensions, encoded as given (value is the extension's DER content). */
+  extraExtensions?: { oid: string; critical: boolean; value: Buffer }[];
   notBefore?: number;
   notAfter?: number;
   /** The issuing certificate; self-signed when absent. */
   issuer?: MadeCert;
+  /** Write this DER Name as the issuer (e.g. the issuer's name in another case). */
+  issuerName?: Buffer;
   key?: KeyPair;
   keyType?: KeyType;
   serial?: number;
@@ -81,7 +102,7 @@ export function tlv(tag: number, ...content: Buffer[]): Buffer {
   return Buffer.concat([Buffer.from([tag]), len(body.length), body]);
 }
 
-const seq = (...c: Buffer[]) => tlv(0x30, ...c);
+export const seq = (...c: Buffer[]) => tlv(0x30, ...c);
 const set = (...c: Buffer[]) => tlv(0x31, ...c);
 
 function int(n: number): Buffer {
@@ -95,7 +116,7 @@ function int(n: number): Buffer {
   return tlv(0x02, Buffer.from(bytes));
 }
 
-function oid(dotted: string): Buffer {
+export function oid(dotted: string): Buffer {
   const parts = dotted.split(".").map(Number);
   const out: number[] = [parts[0]! * 40 + parts[1]!];
   for (const p of parts.slice(2)) {
@@ -132,7 +153,22 @@ function extension(id: string, critical: boolean, value: Buffer): Buffer {
   return critical ? seq(oid(id), bool(true), octets(value)) : seq(oid(id), octets(value));
 }
 
-const KEY_USAGE_BITS = { digitalSignature: 0, keyEncipherment: 2, keyCertSign: 5, cRLSign: 6 } as const;
+const KEY_USAGE_BITS = {
+  digitalSignature: 0,
+  keyEncipherment: 2,
+  keyAgreement: 4,
+  keyCertSign: 5,
+  cRLSign: 6,
+} as const;
+
+function ncSubtrees(tag: number, bases: NcBase[]): Buffer {
+  return tlv(
+    tag,
+    ...bases.map((b) =>
+      seq("dns" in b ? tlv(0x82, Buffer.from(b.dns, "ascii")) : tlv(0x87, Buffer.from([...b.ip, ...b.mask]))),
+    ),
+  );
+}
 
 function sigAlg(type: KeyType): { alg: Buffer; hash: string | null } {
   switch (type) {
@@ -163,7 +199,7 @@ export function makeCert(spec: CertSpec = {}): MadeCert {
   const key = spec.key ?? makeKey(spec.keyType ?? "ec");
   const cn = spec.cn ?? "danesweep test";
   const subjectName = nameDer(spec.noSubjectCn ? undefined : cn);
-  const issuerName = spec.issuer ? spec.issuer.subjectName : subjectName;
+  const issuerName = spec.issuerName ?? (spec.issuer ? spec.issuer.subjectName : subjectName);
   const signer = spec.signWith ?? spec.issuer?.key ?? key;
   const { alg, hash } = sigAlg(signer.type);
 
@@ -180,11 +216,33 @@ export function makeCert(spec: CertSpec = {}): MadeCert {
     for (const u of spec.keyUsage) mask |= 0x80 >> KEY_USAGE_BITS[u];
     exts.push(extension("2.5.29.15", true, bits(Buffer.from([mask]))));
   }
-  if (spec.sans && spec.sans.length > 0) {
-    exts.push(
-      extension("2.5.29.17", false, seq(...spec.sans.map((n) => tlv(0x82, Buffer.from(n, "ascii"))))),
-    );
+  const sanEntries = [
+    ...(spec.sans ?? []).map((n) => tlv(0x82, Buffer.from(n, "ascii"))),
+    ...(spec.ips ?? []).map((ip) => tlv(0x87, Buffer.from(ip.split(".").map(Number)))),
+  ];
+  if (sanEntries.length > 0) exts.push(extension("2.5.29.17", false, seq(...sanEntries)));
+  if (spec.eku) exts.push(extension("2.5.29.37", false, seq(...spec.eku.map(oid))));
+  let skid: Buffer | undefined;
+  if (spec.skid) {
+    skid =
+      spec.skid === true
+        ? createHash("sha1")
+            .update(key.publicKey.export({ type: "spki", format: "der" }))
+            .digest()
+        : spec.skid;
+    exts.push(extension("2.5.29.14", false, octets(skid)));
   }
+  if (spec.akid) {
+    const keyId = spec.akid === true ? spec.issuer?.skid : spec.akid;
+    if (keyId) exts.push(extension("2.5.29.35", false, seq(tlv(0x80, keyId))));
+  }
+  if (spec.nameConstraints) {
+    const parts: Buffer[] = [];
+    if (spec.nameConstraints.permitted) parts.push(ncSubtrees(0xa0, spec.nameConstraints.permitted));
+    if (spec.nameConstraints.excluded) parts.push(ncSubtrees(0xa1, spec.nameConstraints.excluded));
+    exts.push(extension("2.5.29.30", true, seq(...parts)));
+  }
+  for (const e of spec.extraExtensions ?? []) exts.push(extension(e.oid, e.critical, e.value));
 
   const spki = key.publicKey.export({ type: "spki", format: "der" });
   const tbsFields = [
@@ -203,7 +261,9 @@ export function makeCert(spec: CertSpec = {}): MadeCert {
   const der = seq(tbs, alg, bits(signature));
   const b64 = der.toString("base64");
   const pem = `-----BEGIN CERTIFICATE-----\n${b64.match(/.{1,64}/g)!.join("\n")}\n-----END CERTIFICATE-----\n`;
-  return { der, b64, pem, key, cn, subjectName };
+  const made: MadeCert = { der, b64, pem, key, cn, subjectName };
+  if (skid) made.skid = skid;
+  return made;
 }
 
 export function makeSelfSigned(names: string[], opts: CertSpec = {}): MadeCert {
@@ -267,4 +327,17 @@ export function digestHex(alg: "sha256" | "sha512", bytes: Buffer): string {
 
 export function hexOf(bytes: Buffer): string {
   return bytes.toString("hex");
+}
+
+/** A TLSA record for a certificate, its data computed here with node:crypto (independently of libs/dane). */
+export function tlsaFor(
+  usage: number,
+  selector: number,
+  matchingType: number,
+  cert: MadeCert,
+): { usage: number; selector: number; matchingType: number; data: string } {
+  const selected = selector === 0 ? cert.der : spkiOf(cert);
+  const data =
+    matchingType === 0 ? hexOf(selected) : digestHex(matchingType === 1 ? "sha256" : "sha512", selected);
+  return { usage, selector, matchingType, data };
 }

@@ -1,13 +1,14 @@
 /**
- * The decision ladder, rule by rule (rfc7672-rules.md sections A-C, F), the
+ * The decision ladder, rule by rule (docs/rules.md sections A-C, F), the
  * DANE states (libs/dane/README.md) and probeTargets. Expected values come
  * from the rules and the README's definitions; TLSA data is computed here
  * from real certificates (certs.ts), independently of libs/dane.
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { DomainFacts, HostFacts, Lookup, ProbeFacts, TlsaRecord } from "../src/facts.ts";
+import type { DomainFacts, HostFacts, ProbeFacts } from "../src/facts.ts";
 import { judge } from "../src/judge.ts";
+import { type ClientPolicy, POLICY_PROFILES } from "../src/policy.ts";
 import { probeTargets } from "../src/probe-targets.ts";
 import { digestHex, makeChain, makeSelfSigned, spkiOf } from "./certs.ts";
 import {
@@ -17,11 +18,13 @@ import {
   failed,
   host,
   mxAnswer,
+  mxDomain,
   nodata,
   nxdomain,
   probeStatus,
   probeStore,
   probeTls,
+  simpleHost,
   tlsaAt,
   tlsaRec,
 } from "./fixtures/build.ts";
@@ -44,49 +47,23 @@ const WRONG = tlsaRec(3, 1, 1, digestHex("sha256", spkiOf(other)));
 /** PKIX-EE: unusable in SMTP (rule 19). */
 const PKIX = tlsaRec(1, 1, 1, digestHex("sha256", spkiOf(good)));
 
-interface HostOpts {
-  v4?: string[];
-  v6?: string[];
-  /** Records of a secure TLSA RRset at the host name; null: secure NXDOMAIN; "error": lookup timeout. */
-  tlsa?: TlsaRecord[] | null | "error";
-  security?: "secure" | "insecure";
-}
-
-/** A host without CNAMEs. */
-function mkHost(name: string, pref: number, o: HostOpts = {}): HostFacts {
-  const sec = o.security ?? "secure";
-  const a = o.v4?.length ? answer(name, "A", o.v4, sec) : nodata<string>(name, "A", sec);
-  const aaaa = o.v6?.length ? answer(name, "AAAA", o.v6, sec) : nodata<string>(name, "AAAA", sec);
-  const q = `_25._tcp.${name}`;
-  const tlsa: Lookup<TlsaRecord>[] =
-    sec !== "secure"
-      ? []
-      : o.tlsa === "error"
-        ? [failed(q, "TLSA", "timeout")]
-        : o.tlsa === null || o.tlsa === undefined
-          ? [nxdomain(q, "TLSA")]
-          : [tlsaAt(name, o.tlsa)];
-  return host(name, pref, { a, aaaa, tlsa });
-}
-
-function mkDomain(hosts: HostFacts[], security: "secure" | "insecure" = "secure"): DomainFacts {
-  return domainFacts(
-    D,
-    mxAnswer(
-      D,
-      hosts.map((h) => [h.preference, h.name]),
-      security,
-    ),
-    hosts,
-  );
-}
+const mkHost = simpleHost;
+const mkDomain = (hosts: HostFacts[], security: "secure" | "insecure" = "secure"): DomainFacts =>
+  mxDomain(D, hosts, security);
 
 const tlsGood = (ip: string, sni: string) => probeTls(ip, sni, [good.b64]);
 const tlsOther = (ip: string, sni: string) => probeTls(ip, sni, [other.b64]);
 
-function run(facts: DomainFacts, probes: ProbeFacts[] = [], probeMode: "all" | "dane" = "all") {
+const RFC: ClientPolicy = POLICY_PROFILES.rfc7672;
+
+function run(
+  facts: DomainFacts,
+  probes: ProbeFacts[] = [],
+  probeMode: "all" | "dane" = "all",
+  policy?: ClientPolicy,
+) {
   const store = probeStore(probes);
-  const r = judge(facts, store, { now: NOW, probeMode });
+  const r = judge(facts, store, policy ? { now: NOW, probeMode, policy } : { now: NOW, probeMode });
   return { r, asked: store.asked };
 }
 
@@ -167,7 +144,7 @@ describe("implicit MX (rule 8)", () => {
   });
 });
 
-describe("insecure MX (rule 11)", () => {
+describe("insecure MX under the rfc7672 profile (rule 11)", () => {
   const hosts = () => [
     mkHost(MX1, 10, { v4: [IP1], tlsa: [RIGHT] }),
     mkHost(MX2, 20, { v4: [IP2], tlsa: [WRONG] }),
@@ -176,7 +153,8 @@ describe("insecure MX (rule 11)", () => {
   const probes = [tlsGood(IP1, MX1), tlsGood(IP2, MX2), tlsGood(IP3, MX3)];
 
   test("every host is opportunistic; secure TLSA that would authenticate is recorded", () => {
-    const { r } = run(mkDomain(hosts(), "insecure"), probes);
+    const { r } = run(mkDomain(hosts(), "insecure"), probes, "all", RFC);
+    assert.equal(r.engine.profile, "rfc7672");
     assert.deepEqual(r.verdict, {
       action: "deliver",
       security: "encrypted",
@@ -197,7 +175,12 @@ describe("insecure MX (rule 11)", () => {
   });
 
   test("with an insecure MX a primary without STARTTLS takes the message in plaintext", () => {
-    const { r } = run(mkDomain(hosts(), "insecure"), [probeStatus(IP1, MX1, "starttls-not-offered")]);
+    const { r } = run(
+      mkDomain(hosts(), "insecure"),
+      [probeStatus(IP1, MX1, "starttls-not-offered")],
+      "all",
+      RFC,
+    );
     assert.equal(r.verdict.action, "deliver");
     assert.equal(r.verdict.security, "plaintext");
     assert.equal(r.verdict.host, MX1);
@@ -205,7 +188,7 @@ describe("insecure MX (rule 11)", () => {
 
   test("a TLSA lookup error on a host does not matter when the MX is insecure", () => {
     const f = mkDomain([mkHost(MX1, 10, { v4: [IP1], tlsa: "error" })], "insecure");
-    const { r } = run(f, [tlsGood(IP1, MX1)]);
+    const { r } = run(f, [tlsGood(IP1, MX1)], "all", RFC);
     assert.equal(r.verdict.security, "encrypted");
     assert.equal(r.dane, "insecure");
   });
@@ -442,10 +425,13 @@ describe("DANE-TA reference names (rule 27)", () => {
     assert.equal(r2.hosts[0]!.addresses[0]!.auth?.failure, "name-mismatch");
   });
 
-  test("with an insecure MX, only the TLSA base domain is: the host's TLSA would not authenticate", () => {
-    const { r } = run(mkDomain([mkHost(MX1, 10, { v4: [IP1], tlsa: [ta] })], "insecure"), [
-      probeTls(IP1, MX1, chain.chain),
-    ]);
+  test("with an insecure MX (rfc7672), only the TLSA base domain is: the host's TLSA would not authenticate", () => {
+    const { r } = run(
+      mkDomain([mkHost(MX1, 10, { v4: [IP1], tlsa: [ta] })], "insecure"),
+      [probeTls(IP1, MX1, chain.chain)],
+      "all",
+      RFC,
+    );
     assert.equal(r.verdict.security, "encrypted");
     assert.equal(r.hosts[0]!.wouldAuthenticate, false);
   });

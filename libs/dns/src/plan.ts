@@ -20,6 +20,17 @@
  *    zone gets no TLSA query because the planner never asks for one).
  * Limits hit are recorded on the lookup (`limitHit`) and in `facts.limits`.
  * With `resolverValidates: false` every lookup's security is "indeterminate".
+ *
+ * The facts do not depend on the client policy (libs/dane policy.ts,
+ * docs/rules.md section G), so stored facts can be judged under any profile:
+ * - hosts under an insecure MX RRset get their TLSA lookups like any other
+ *   (the `postfix` profile enforces them, rule 32; `rfc7672` records whether
+ *   they would have authenticated);
+ * - a numeric exchange ("192.0.2.1") is looked up as a name (A and AAAA,
+ *   normally NXDOMAIN, which the `rfc7672` profile reads); it never gets a
+ *   TLSA lookup, and the `postfix` profile uses the address it spells (rule 33);
+ * - every host's addresses are collected, past the client's MX address limit
+ *   too (rule 34): the engine marks those it would never try.
  */
 import {
   type DomainFacts,

@@ -1,7 +1,7 @@
 /**
  * The lookup plan against a scripted in-memory querier: which questions an
  * RFC 7672 client asks, in which cases, and what lands in the facts.
- * Expected queries come from the rules (rfc7672-rules.md 4-18), not the code.
+ * Expected queries come from the rules (docs/rules.md 4-18), not the code.
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
@@ -345,5 +345,35 @@ describe("collectDomainFacts", () => {
     await collectDomainFacts(q, "d.example", opts);
     assert.equal(shared.records.length, 20);
     assert.equal(shared.limitHit, undefined);
+  });
+  test("a numeric exchange is looked up as a name, never with TLSA (rule 33: the engine decides what to make of it)", async () => {
+    const q = new ScriptedQuerier(
+      script({
+        "MX num.example": r("answer", "secure", [mx("192.0.2.1")]),
+        "A 192.0.2.1": r("nxdomain", "secure"),
+        "AAAA 192.0.2.1": r("nxdomain", "secure"),
+      }),
+    );
+    const f = await collectDomainFacts(q, "num.example", opts);
+    assert.deepEqual(q.asked.sort(), ["A 192.0.2.1", "AAAA 192.0.2.1", "MX num.example"]);
+    assert.equal(f.hosts.length, 1);
+    assert.equal(f.hosts[0]!.name, "192.0.2.1");
+    assert.deepEqual(f.hosts[0]!.tlsa, []);
+  });
+
+  test("hosts of an insecure MX RRset get their TLSA lookups (rule 32 needs them)", async () => {
+    const q = new ScriptedQuerier(
+      script({
+        "MX u.example": r("answer", "insecure", [mx("mx.s.example")]),
+        "A mx.s.example": r("answer", "secure", ["192.0.2.1"]),
+        "AAAA mx.s.example": r("nodata", "secure"),
+        "TLSA _25._tcp.mx.s.example": r("answer", "secure", [tlsa]),
+      }),
+    );
+    const f = await collectDomainFacts(q, "u.example", opts);
+    assert.deepEqual(
+      f.hosts[0]!.tlsa.map((l) => [l.qname, l.outcome]),
+      [["_25._tcp.mx.s.example", "answer"]],
+    );
   });
 });

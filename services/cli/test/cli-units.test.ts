@@ -20,8 +20,13 @@ const record = (
   over: Partial<VerdictRecord["verdict"]> = {},
   dane: VerdictRecord["dane"] = "valid",
 ): VerdictRecord => ({
-  schema: 1,
+  schema: 2,
   domain: "example.org",
+  engine: { version: "2.0.0", profile: "postfix" },
+  problems: [],
+  mx: { outcome: "answer", security: "secure" },
+  probeMode: "all",
+  tld: "org",
   verdict: {
     action: "deliver",
     security: "dane-verified",

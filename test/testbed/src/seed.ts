@@ -1,19 +1,22 @@
 /**
  * The seed universe: zone data of the 24 write-up cases (sendmail DANE test
  * cases, 2018) plus extra names for resolver tests, and the expected outcome of
- * each case as the write-up and rfc7672-rules.md "Worked examples" state it.
+ * each case. Both come from the one seed table of libs/dane (SEED_CASES,
+ * libs/dane/seed/seed-cases.json), where they are transcribed from the
+ * write-up and docs/rules.md (never from any code).
  *
- * seedCases(): pure; the 24 cases, expected outcomes taken from the write-up
- *   text and the rules' worked-examples table (never from any code).
+ * seedCases(): pure; the 24 cases with their expected outcomes, addresses
+ *   mapped onto the testbed's loopback servers.
  * seedZones(certBPem): pure; the zone files (text) of testing., moretesting.,
- *   bogustesting., and the minimal synth./synthu. zones, with TLSA data computed
- *   from certificate B. Throws only if the PEM does not parse.
+ *   bogustesting., and the minimal synth./synthu. zones: the table's records,
+ *   with TLSA data computed from certificate B, then the extra names. Throws
+ *   only if the PEM does not parse.
  * rootZone(ds): pure; the root zone with the given DS records of the signed
  *   children; the DS of bogustesting. has its digest altered (so the zone is bogus).
  *   DS lines are "<owner> [ttl] [IN] DS <tag> <alg> <digesttype> <hex>"; others are ignored.
  * EXTRA_NAMES: the resolver-test names and what a validating resolver returns for them.
  */
-import type { DeliverySecurity, Reason } from "@danesweep/dane";
+import { type DeliverySecurity, fillPlaceholders, type Reason, SEED_CASES } from "@danesweep/dane";
 import {
   BLACKHOLE_SERVER,
   CHILD_SERVER,
@@ -44,212 +47,26 @@ export interface SeedCase {
   };
 }
 
-const G = SMTP_HOSTS.match.address;
-
-const deliverDane = (host: string): SeedCase["expected"] => ({
-  action: "deliver",
-  security: "dane-verified",
-  host,
-  address: G,
-  reason: "dane-authenticated",
-});
-const deliverUnauth = (host: string): SeedCase["expected"] => ({
-  action: "deliver",
-  security: "encrypted",
-  host,
-  address: G,
-  reason: "tls-required-unauthenticated",
-});
-const defer = (reason: Reason): SeedCase["expected"] => ({ action: "defer", reason });
-
-const NOT_AUTH = "Mail will bounce (403 4.7.0 server not authenticated).";
-const DANE_FAIL = "Mail will bounce (403 4.7.0 DANE check failed).";
-const UNAUTH = "Mail will be delivered (verify=FAIL) unauthenticated.";
-const TRUSTED = "Mail will be delivered (verify=TRUSTED).";
-
-const CASES: readonly SeedCase[] = [
-  {
-    case: 1,
-    domain: "test1.testing",
-    description: "two MX, both usable TLSA, both STARTTLS; primary key does not match",
-    writeUp: "Mail will be delivered (verify=TRUSTED) to the secondary MX.",
-    expected: deliverDane("test1b.testing"),
-  },
-  {
-    case: 2,
-    domain: "test2.testing",
-    description: "one MX, usable TLSA, STARTTLS; key does not match",
-    writeUp: "Mail will bounce (403 4.7.0 DANE check failed).",
-    expected: defer("dane-check-failed"),
-  },
-  {
-    case: 3,
-    domain: "test3.testing",
-    description: "two MX, both usable TLSA; primary does not offer STARTTLS",
-    writeUp: "Mail will be delivered (verify=TRUSTED) to the secondary MX.",
-    expected: deliverDane("test3b.testing"),
-  },
-  {
-    case: 4,
-    domain: "test4.testing",
-    description: "one MX, usable TLSA, no STARTTLS",
-    writeUp: NOT_AUTH,
-    expected: defer("starttls-not-offered"),
-  },
-  {
-    case: 5,
-    domain: "test5.testing",
-    description: "one MX, unusable TLSA (usage 1), STARTTLS",
-    writeUp: UNAUTH,
-    expected: deliverUnauth("test5a.testing"),
-  },
-  {
-    case: 6,
-    domain: "test6.testing",
-    description: "one MX, unusable TLSA (usage 1), no STARTTLS",
-    writeUp: NOT_AUTH,
-    expected: defer("starttls-not-offered"),
-  },
-  {
-    case: 7,
-    domain: "test7.testing",
-    description: "one MX, unusable TLSA (selector 2), STARTTLS",
-    writeUp: UNAUTH,
-    expected: deliverUnauth("test7a.testing"),
-  },
-  {
-    case: 8,
-    domain: "test8.testing",
-    description: "one MX, unusable TLSA (selector 2), no STARTTLS",
-    writeUp: NOT_AUTH,
-    expected: defer("starttls-not-offered"),
-  },
-  {
-    case: 9,
-    domain: "test9.testing",
-    description: "one MX, unusable TLSA (matching type 4), STARTTLS",
-    writeUp: UNAUTH,
-    expected: deliverUnauth("test9a.testing"),
-  },
-  {
-    case: 10,
-    domain: "test10.testing",
-    description: "one MX, unusable TLSA (matching type 4), no STARTTLS",
-    writeUp: NOT_AUTH,
-    expected: defer("starttls-not-offered"),
-  },
-  {
-    case: 11,
-    domain: "test11.testing",
-    description: "one MX, unusable TLSA (SHA-256 digest of 16 bytes), STARTTLS",
-    writeUp: UNAUTH,
-    expected: deliverUnauth("test11a.testing"),
-  },
-  {
-    case: 12,
-    domain: "test12.testing",
-    description: "one MX, unusable TLSA (SHA-256 digest of 16 bytes), no STARTTLS",
-    writeUp: NOT_AUTH,
-    expected: defer("starttls-not-offered"),
-  },
-  {
-    case: 13,
-    domain: "test13.testing",
-    description: "domain CNAME -> MX; usable TLSA at the MX host; key matches",
-    writeUp: TRUSTED,
-    expected: deliverDane("test13aa.testing"),
-  },
-  {
-    case: 14,
-    domain: "test14.testing",
-    description: "domain CNAME -> MX; usable TLSA at the MX host; key does not match",
-    writeUp: DANE_FAIL,
-    expected: defer("dane-check-failed"),
-  },
-  {
-    case: 15,
-    domain: "test15.testing",
-    description: "MX host CNAME chain; matching TLSA at the MX host name only",
-    writeUp: TRUSTED,
-    expected: deliverDane("test15aa.testing"),
-  },
-  {
-    case: 16,
-    domain: "test16.testing",
-    description: "MX host CNAME chain; non-matching TLSA at the MX host name only",
-    writeUp: DANE_FAIL,
-    expected: defer("dane-check-failed"),
-  },
-  {
-    case: 17,
-    domain: "test17.testing",
-    description: "MX host CNAME chain; matching TLSA at the end of the chain",
-    writeUp: TRUSTED,
-    expected: deliverDane("test17aa.testing"),
-  },
-  {
-    case: 18,
-    domain: "test18.testing",
-    description: "MX host CNAME chain; non-matching TLSA at the end of the chain",
-    writeUp: DANE_FAIL,
-    expected: defer("dane-check-failed"),
-  },
-  {
-    case: 19,
-    domain: "test19.testing",
-    description: "secure MX; MX host in an insecure zone; its TLSA query would time out",
-    writeUp:
-      "Mail will be delivered (verify=FAIL) unauthenticated to the MX host - we must not attempt delivery to the test19 A record.",
-    expected: {
-      action: "deliver",
-      security: "encrypted",
-      host: "test19a.moretesting",
-      address: G,
-      reason: "opportunistic-tls",
-    },
-  },
-  {
-    case: 20,
-    domain: "test20.testing",
-    description: "secure MX; secure MX host; its TLSA query times out",
-    writeUp:
-      "Mail will bounce (403 4.7.0 DANE check failed). We must not fallback ... to the test20 A record.",
-    expected: defer("tlsa-lookup-failed"),
-  },
-  {
-    case: 21,
-    domain: "test21.testing",
-    description: "MX host CNAME chain; TLSA at both ends; the end matches, the start (ignored) does not",
-    writeUp: TRUSTED,
-    expected: deliverDane("test21aa.testing"),
-  },
-  {
-    case: 22,
-    domain: "test22.testing",
-    description: "MX host CNAME chain; TLSA at both ends; the start (ignored) matches, the end does not",
-    writeUp: DANE_FAIL,
-    expected: defer("dane-check-failed"),
-  },
-  {
-    case: 23,
-    domain: "test23.testing",
-    description:
-      "MX host chain wanders through an insecure zone; the start matches, the end (ignored) does not",
-    writeUp: TRUSTED,
-    expected: deliverDane("test23aa.testing"),
-  },
-  {
-    case: 24,
-    domain: "test24.testing",
-    description:
-      "MX host chain wanders through an insecure zone; the start does not match, the end (ignored) does",
-    writeUp: DANE_FAIL,
-    expected: defer("dane-check-failed"),
-  },
-];
+/** The testbed's addresses for the table's address placeholders. */
+const ADDRESSES: Readonly<Record<string, string>> = {
+  "{MATCH}": SMTP_HOSTS.match.address,
+  "{MISMATCH}": SMTP_HOSTS.mismatch.address,
+  "{PLAIN}": SMTP_HOSTS.plain.address,
+  "{NEVER}": NEVER_CONTACT_ADDRESS,
+};
 
 export function seedCases(): SeedCase[] {
-  return CASES.map((c) => ({ ...c, expected: { ...c.expected } }));
+  return SEED_CASES.map((c) => {
+    const e = c.expected;
+    if (e.action !== "deliver" && e.action !== "defer") {
+      throw new Error(`seed case ${c.case}: unexpected action ${e.action}`);
+    }
+    const expected: SeedCase["expected"] = { action: e.action, reason: e.reason };
+    if (e.security) expected.security = e.security;
+    if (e.host) expected.host = e.host;
+    if (e.address) expected.address = fillPlaceholders(e.address, ADDRESSES);
+    return { case: c.case, domain: c.domain, description: c.description, writeUp: c.writeUp, expected };
+  });
 }
 
 /** What a validating resolver returns for a name (resolver tests). */
@@ -353,79 +170,35 @@ export interface SeedZones {
   [zone: string]: string;
 }
 
+/** The zone a table record belongs to ("testing.", "moretesting."), and its owner relative to it. */
+function placeRecord(owner: string): { zone: string; owner: string } | undefined {
+  for (const zone of [ZONES.signed, ZONES.unsigned]) {
+    if (owner.endsWith(`.${zone}`)) return { zone, owner: owner.slice(0, -(zone.length + 1)) };
+  }
+  return undefined;
+}
+
 export function seedZones(certBPem: string): SeedZones {
   const right = tlsaData(certBPem, 0, 1);
-  const wrong = wrongDigest(right);
-  const sha512 = tlsaData(certBPem, 0, 2);
-  const M = SMTP_HOSTS.mismatch.address;
-  const P = SMTP_HOSTS.plain.address;
+  const values: Record<string, string> = {
+    ...ADDRESSES,
+    "{RIGHT}": right,
+    "{WRONG}": wrongDigest(right),
+    "{SHA512}": tlsaData(certBPem, 0, 2),
+    "{RIGHT16}": right.slice(0, 32),
+  };
+  const G = SMTP_HOSTS.match.address;
   const tlsa = (d: string) => `3 0 1 ${d}`;
 
   const t = new Zone(ZONES.signed).rr("ns1", "A", CHILD_SERVER.address);
-  // Cases 1-4: MX hosts with usable records.
-  t.rr("test1", "MX", "10 test1a").rr("test1", "MX", "20 test1b").rr("test1a", "A", M).rr("test1b", "A", G);
-  t.rr("_25._tcp.test1a", "TLSA", tlsa(right)).rr("_25._tcp.test1b", "TLSA", tlsa(right));
-  t.rr("test2", "MX", "10 test2a").rr("test2a", "A", M).rr("_25._tcp.test2a", "TLSA", tlsa(right));
-  t.rr("test3", "MX", "10 test3a").rr("test3", "MX", "20 test3b").rr("test3a", "A", P).rr("test3b", "A", G);
-  t.rr("_25._tcp.test3a", "TLSA", tlsa(right)).rr("_25._tcp.test3b", "TLSA", tlsa(right));
-  t.rr("test4", "MX", "10 test4a").rr("test4a", "A", P).rr("_25._tcp.test4a", "TLSA", tlsa(right));
-  // Cases 5-12: unusable records; odd cases STARTTLS (B), even cases plain.
-  const unusable: [number, string][] = [
-    [5, `1 0 2 ${sha512}`],
-    [7, `3 2 1 ${right}`],
-    [9, `3 0 4 ${right}`],
-    [11, `3 0 1 ${right.slice(0, 32)}`],
-  ];
-  for (const [n, rdata] of unusable) {
-    for (const [c, addr] of [
-      [n, G],
-      [n + 1, P],
-    ] as const) {
-      t.rr(`test${c}`, "MX", `10 test${c}a`)
-        .rr(`test${c}a`, "A", addr)
-        .rr(`_25._tcp.test${c}a`, "TLSA", rdata);
+  const u = new Zone(ZONES.unsigned).rr("ns1", "A", CHILD_SERVER.address);
+  // The 24 cases: the seed table's records, in its order.
+  for (const c of SEED_CASES) {
+    for (const [owner, type, data] of c.records) {
+      const place = placeRecord(owner);
+      if (!place) throw new Error(`seed case ${c.case}: record owner ${owner} is in no served zone`);
+      (place.zone === ZONES.signed ? t : u).rr(place.owner, type, fillPlaceholders(data, values));
     }
-  }
-  // Cases 13-14: domain CNAME.
-  for (const [c, d] of [
-    [13, right],
-    [14, wrong],
-  ] as const) {
-    t.rr(`test${c}`, "CNAME", `test${c}a`)
-      .rr(`test${c}a`, "MX", `10 test${c}aa`)
-      .rr(`test${c}aa`, "A", G)
-      .rr(`_25._tcp.test${c}aa`, "TLSA", tlsa(d));
-  }
-  // Cases 15-18, 21-22: MX host CNAME chains.
-  const chain = (c: number) =>
-    t
-      .rr(`test${c}`, "CNAME", `test${c}a`)
-      .rr(`test${c}a`, "MX", `10 test${c}aa`)
-      .rr(`test${c}aa`, "CNAME", `test${c}aaa`)
-      .rr(`test${c}aaa`, "CNAME", `test${c}aaaa`)
-      .rr(`test${c}aaaa`, "A", G);
-  chain(15).rr("_25._tcp.test15aa", "TLSA", tlsa(right));
-  chain(16).rr("_25._tcp.test16aa", "TLSA", tlsa(wrong));
-  chain(17).rr("_25._tcp.test17aaaa", "TLSA", tlsa(right));
-  chain(18).rr("_25._tcp.test18aaaa", "TLSA", tlsa(wrong));
-  chain(21).rr("_25._tcp.test21aaaa", "TLSA", tlsa(right)).rr("_25._tcp.test21aa", "TLSA", tlsa(wrong));
-  chain(22).rr("_25._tcp.test22aaaa", "TLSA", tlsa(wrong)).rr("_25._tcp.test22aa", "TLSA", tlsa(right));
-  // Cases 19-20: TLSA lookups that time out; the domains' own A must never be used.
-  t.rr("test19", "MX", `10 test19a.${ZONES.unsigned}`).rr("test19", "A", NEVER_CONTACT_ADDRESS);
-  t.rr("test20", "MX", "10 test20a").rr("test20", "A", NEVER_CONTACT_ADDRESS).rr("test20a", "A", G);
-  t.rr("_25._tcp.test20a", "CNAME", `_25._tcp.test20aa.${ZONES.timeout}`);
-  // Cases 23-24: MX host chain through the insecure zone and back.
-  for (const [c, start, end] of [
-    [23, right, wrong],
-    [24, wrong, right],
-  ] as const) {
-    t.rr(`test${c}`, "CNAME", `test${c}a`)
-      .rr(`test${c}a`, "MX", `10 test${c}aa`)
-      .rr(`test${c}aa`, "CNAME", `test${c}aaa.${ZONES.unsigned}`)
-      .rr(`test${c}aaa`, "CNAME", `test${c}aaaa`)
-      .rr(`test${c}aaaa`, "A", G)
-      .rr(`_25._tcp.test${c}aaaa`, "TLSA", tlsa(end))
-      .rr(`_25._tcp.test${c}aa`, "TLSA", tlsa(start));
   }
   // Extra names for resolver tests (EXTRA_NAMES).
   t.rr("nodata", "TXT", '"this name has only a TXT record"');
@@ -445,13 +218,6 @@ export function seedZones(certBPem: string): SeedZones {
     t.rr("bigmx", "MX", `${i} mx-${n}-${"f".repeat(40)}.bigmx`);
   }
 
-  const u = new Zone(ZONES.unsigned).rr("ns1", "A", CHILD_SERVER.address);
-  u.rr("test19a", "A", G).rr("_25._tcp.test19a", "CNAME", `_25._tcp.test19aa.${ZONES.timeout}`);
-  u.rr("test23aaa", "CNAME", `test23aaa.${ZONES.signed}`).rr(
-    "test24aaa",
-    "CNAME",
-    `test24aaa.${ZONES.signed}`,
-  );
   u.rr("mail", "MX", "10 test19a");
 
   const b = new Zone(ZONES.bogus).rr("ns1", "A", CHILD_SERVER.address);
