@@ -25,9 +25,8 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildApp, listen } from "@danesweep/api";
 import { judge } from "@danesweep/dane";
-import { ApiQueries, openStore } from "@danesweep/store";
+import { ApiQueries, openStore, sql } from "@danesweep/store";
 import autocannon from "autocannon";
-import { sql } from "@danesweep/store";
 import pg from "pg";
 import { buildSeedCases } from "../../libs/dane/test/fixtures/seed-cases.ts";
 

@@ -80,25 +80,37 @@ try {
     [join(root, "bench/dns/collect.ts"), "--domains", list, "--n", String(n), "--resolver", `${resolver}:53`],
     "the DNS stage",
   );
-  const empty = run([...PGLITE_NODE_FLAGS, join(root, "bench/e2e/one.ts"), "--size", join(dir, "empty")], "size");
+  const empty = run(
+    [...PGLITE_NODE_FLAGS, join(root, "bench/e2e/one.ts"), "--size", join(dir, "empty")],
+    "size",
+  );
   const scans: Record<string, number>[] = [];
   for (const pass of [1, 2]) {
     flush();
     console.error(`bench/e2e: scan ${pass} of ${n} domains`);
     scans.push(
-      run(
-        [...PGLITE_NODE_FLAGS, join(root, "bench/e2e/one.ts"), list, join(dir, "data")],
-        `scan ${pass}`,
-      ),
+      run([...PGLITE_NODE_FLAGS, join(root, "bench/e2e/one.ts"), list, join(dir, "data")], `scan ${pass}`),
     );
   }
 
   const fmt = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : "-");
   const dnsRate = Number(dns.domainsPerSec ?? (dns.domains ?? n) / ((dns.wallMs ?? 1) / 1000));
   const dnsCpu = Number(dns.cpuMsPerDomain ?? (dns.cpuMs ?? 0) / (dns.domains ?? n));
-  console.log(`bench/e2e: ${n} synthetic domains, ~${ratio} probes per domain, resolver ${resolver} (cold for each)`);
-  const header = ["contender", "domains/s", "CPU ms/dom", "peak RSS MB", "round trips/dom", "store CPU ms/dom", "bytes/dom"];
-  const rows: string[][] = [["DNS stage alone", fmt(dnsRate), fmt(dnsCpu, 3), fmt(Number(dns.peakRssMb)), "-", "-", "-"]];
+  console.log(
+    `bench/e2e: ${n} synthetic domains, ~${ratio} probes per domain, resolver ${resolver} (cold for each)`,
+  );
+  const header = [
+    "contender",
+    "domains/s",
+    "CPU ms/dom",
+    "peak RSS MB",
+    "round trips/dom",
+    "store CPU ms/dom",
+    "bytes/dom",
+  ];
+  const rows: string[][] = [
+    ["DNS stage alone", fmt(dnsRate), fmt(dnsCpu, 3), fmt(Number(dns.peakRssMb)), "-", "-", "-"],
+  ];
   let prevBytes = empty.bytes ?? 0;
   for (const [i, s] of scans.entries()) {
     const d = s.domains ?? n;
@@ -120,7 +132,9 @@ try {
   for (const r of rows) console.log(line(r));
   for (const [i, s] of scans.entries()) {
     if (s.code !== 0 || s.verdicts !== s.domains || s.mismatches !== 0)
-      console.log(`WARNING: scan ${i + 1}: exit ${s.code}, ${s.verdicts}/${s.domains} verdicts, ${s.mismatches} not as generated`);
+      console.log(
+        `WARNING: scan ${i + 1}: exit ${s.code}, ${s.verdicts}/${s.domains} verdicts, ${s.mismatches} not as generated`,
+      );
   }
   const s1 = scans[0] as Record<string, number>;
   const s2 = scans[1] as Record<string, number>;

@@ -74,7 +74,7 @@ async function latencies(url: string): Promise<number[]> {
   try {
     const r = await c.query(
       `select extract(epoch from (r.judged_at - s.started_at))::float8 as s
-         from domain_results r join scans s on s.id = r.scan_id where r.verdict is not null order by 1`,
+         from results r join scans s on s.seq = r.scan order by 1`,
     );
     return r.rows.map((x) => x.s as number);
   } finally {

@@ -6,7 +6,7 @@
  * `danesweep scan --kafka`. Each scan has 2,000 synthetic domains of the test
  * universe; a fault is injected once part of the scan is judged. Each test
  * asserts that at the end every seeded domain has exactly one stored verdict
- * (rows counted in domain_results), none missing, none extra, each as the
+ * (rows counted in results), none missing, none extra, each as the
  * synthetic universe expects, and that the CLI printed each domain once.
  *
  *   - one worker of each kind SIGKILLed mid-batch and restarted (resolver,

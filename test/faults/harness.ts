@@ -418,8 +418,9 @@ export async function scanCounts(
   await c.connect();
   try {
     const r = await c.query(
-      `select count(*)::int as total, count(*) filter (where state = 'judged')::int as judged
-         from scan_domains where scan_id = $1`,
+      `select (select coalesce(sum(k.seeded), 0)::int from scan_counters k join scans s on s.seq = k.scan
+                where s.id = $1) as total,
+              (select count(*)::int from results r join scans s on s.seq = r.scan where s.id = $1) as judged`,
       [scan],
     );
     return { total: r.rows[0].total, judged: r.rows[0].judged };
@@ -448,9 +449,10 @@ export async function waitForProgress(
 }
 
 /**
- * Exactly one verdict per seeded domain: rows with a verdict in domain_results
- * counted per domain, compared with the list; each verdict as the synthetic
- * universe expects. Also the CLI's jsonl: one line per domain.
+ * Exactly one verdict per seeded domain: result rows counted per domain,
+ * compared with the list, and the scan's judged counter equal to the rows;
+ * each verdict as the synthetic universe expects. Also the CLI's jsonl: one
+ * line per domain.
  */
 export async function checkScan(
   databaseUrl: string,
@@ -461,20 +463,22 @@ export async function checkScan(
   const c = new pg.Client({ connectionString: databaseUrl });
   await c.connect();
   let rows: { domain: string; n: number; action: string; security: string | null; reason: string }[];
-  let states: { state: string; n: number }[];
+  let counters: { seeded: number; judged: number };
   try {
     rows = (
       await c.query(
         `select domain, count(*)::int as n, min(action) as action, min(security) as security, min(reason) as reason
-           from domain_results where scan_id = $1 and verdict is not null group by domain`,
+           from verdict_rows where scan_id = $1 group by domain`,
         [scan],
       )
     ).rows;
-    states = (
-      await c.query(`select state, count(*)::int as n from scan_domains where scan_id = $1 group by state`, [
-        scan,
-      ])
-    ).rows;
+    counters = (
+      await c.query(
+        `select coalesce(sum(k.seeded), 0)::int as seeded, coalesce(sum(k.judged), 0)::int as judged
+           from scan_counters k join scans s on s.seq = k.scan where s.id = $1`,
+        [scan],
+      )
+    ).rows[0];
   } finally {
     await c.end();
   }
@@ -487,7 +491,7 @@ export async function checkScan(
   assert.deepEqual(extra.slice(0, 10), [], `${extra.length} verdicts for domains not seeded`);
   assert.deepEqual(twice, [], "domains with more than one verdict row");
   assert.equal(rows.length, domains.length);
-  assert.deepEqual(states, [{ state: "judged", n: domains.length }]);
+  assert.deepEqual(counters, { seeded: domains.length, judged: domains.length });
   const wrong = [];
   for (const d of domains) {
     const r = got.get(d.domain)!;

@@ -20,14 +20,14 @@
  * Store failures while starting raise StoreError to the caller.
  */
 import {
-  decodeEnvelope,
   deadLetterTopic,
+  decodeEnvelope,
   MemoryBus,
   readDeadLetter,
   type Subscription,
   TOPICS,
 } from "@danesweep/bus";
-import type { VerdictRecord } from "@danesweep/dane";
+import type { ClientPolicy, VerdictRecord } from "@danesweep/dane";
 import type { DnsQuerier } from "@danesweep/dns";
 import type { OptOutList, Prober } from "@danesweep/probe";
 import type { PendingDomain, Store } from "@danesweep/store";
@@ -46,6 +46,8 @@ export interface PipelineDeps {
 
 export interface StageSettings {
   probeMode: ProbeMode;
+  /** The client policy profile; default Postfix's. */
+  policy?: ClientPolicy;
   port: number;
   /** Domains resolving at once. */
   resolveConcurrency: number;
@@ -177,6 +179,7 @@ export class EmbeddedPipeline {
         resolverValidates: d.resolverValidates,
         prober: d.prober,
         probeMode: o.settings.probeMode,
+        ...(o.settings.policy ? { policy: o.settings.policy } : {}),
         port: o.settings.port,
         now: d.now,
         counters: this.counters,

@@ -3,5 +3,5 @@ export * from "./deployment.ts";
 export * from "./embedded.ts";
 export * from "./follow.ts";
 export * from "./seed.ts";
-export * from "./stages.ts";
 export * from "./stage-table.ts";
+export * from "./stages.ts";

@@ -20,7 +20,7 @@
  */
 import type { Bus, ConsumeOptions, HandlerOutcome, IncomingMessage, Subscription } from "@danesweep/bus";
 import { TOPICS } from "@danesweep/bus";
-import type { VerdictRecord } from "@danesweep/dane";
+import type { ClientPolicy, VerdictRecord } from "@danesweep/dane";
 import type { DnsQuerier } from "@danesweep/dns";
 import type { Prober } from "@danesweep/probe";
 import type { Store } from "@danesweep/store";
@@ -45,6 +45,8 @@ export interface StageDeps {
   resolverValidates?: boolean;
   prober?: Prober;
   probeMode: ProbeMode;
+  /** The client policy profile (resolve and aggregate must share it); default Postfix's. */
+  policy?: ClientPolicy;
   /** SMTP port probed. */
   port: number;
   now: () => number;
@@ -97,6 +99,7 @@ export const STAGES: Readonly<Record<StageName, StageSpec>> = {
         resolver: need(d.resolver, "resolve", "a resolver"),
         resolverValidates: need(d.resolverValidates, "resolve", "resolverValidates"),
         probeMode: d.probeMode,
+        ...(d.policy ? { policy: d.policy } : {}),
         port: d.port,
         now: d.now,
         counters: d.counters,
@@ -134,6 +137,7 @@ export const STAGES: Readonly<Record<StageName, StageSpec>> = {
         bus: d.bus,
         store: need(d.store, "aggregate", "a store"),
         probeMode: d.probeMode,
+        ...(d.policy ? { policy: d.policy } : {}),
         now: d.now,
         counters: d.counters,
         ...(d.batch ? { batch: d.batch } : {}),
@@ -171,7 +175,10 @@ export async function startStage(
   name: StageName,
   d: StageDeps,
   o: {
-    consume: (opts: ConsumeOptions, h: (m: IncomingMessage) => Promise<HandlerOutcome>) => Promise<Subscription>;
+    consume: (
+      opts: ConsumeOptions,
+      h: (m: IncomingMessage) => Promise<HandlerOutcome>,
+    ) => Promise<Subscription>;
     concurrency?: number;
     groupPrefix?: string;
     maxAttempts?: number;

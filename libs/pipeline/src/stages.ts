@@ -46,6 +46,7 @@ import {
   TOPICS,
 } from "@danesweep/bus";
 import {
+  type ClientPolicy,
   type DomainFacts,
   judge,
   type ProbeFacts,
@@ -108,9 +109,9 @@ async function perScan<T extends { scan: string }, O>(
 }
 
 /** The distinct probe keys of a domain's facts, in route order (what the resolver asks for and the judge needs). */
-export function neededProbes(facts: DomainFacts, probeMode: ProbeMode): ProbeKey[] {
+export function neededProbes(facts: DomainFacts, probeMode: ProbeMode, policy?: ClientPolicy): ProbeKey[] {
   const seen = new Map<string, ProbeKey>();
-  for (const t of probeTargets(facts, { probeMode })) {
+  for (const t of probeTargets(facts, policy ? { probeMode, policy } : { probeMode })) {
     const k = { ip: t.ip, port: t.port, sni: t.sni };
     seen.set(probeKeyString(k), k);
   }
@@ -124,6 +125,8 @@ export interface ResolveStageDeps {
   resolver: DnsQuerier;
   resolverValidates: boolean;
   probeMode: ProbeMode;
+  /** The client policy profile (libs/dane policy.ts); default Postfix's. Must be the aggregator's. */
+  policy?: ClientPolicy;
   port: number;
   now: () => number;
   counters?: StageCounters;
@@ -140,8 +143,12 @@ export function resolveHandler(d: ResolveStageDeps) {
         resolverValidates: d.resolverValidates,
       });
       const mxHostOf = new Map<string, string>();
-      for (const t of probeTargets(facts, { probeMode: d.probeMode })) mxHostOf.set(probeKeyString(t), t.mxHost);
-      const keys = neededProbes(facts, d.probeMode);
+      const targets = probeTargets(
+        facts,
+        d.policy ? { probeMode: d.probeMode, policy: d.policy } : { probeMode: d.probeMode },
+      );
+      for (const t of targets) mxHostOf.set(probeKeyString(t), t.mxHost);
+      const keys = neededProbes(facts, d.probeMode, d.policy);
       await d.bus.publish([
         envelopeMessage(TOPICS.domainFacts, facts.domain, makeEnvelope("dns-facts", scan, { facts })),
         ...keys.map((k) =>
@@ -330,7 +337,11 @@ export function probeResultMessage(scan: string, domain: string, factsJson: stri
   return {
     topic: TOPICS.domainFacts,
     key: domain,
-    value: encodeWithRawBody("probe-result", scan, `{"domain":${JSON.stringify(domain)},"facts":${factsJson}}`),
+    value: encodeWithRawBody(
+      "probe-result",
+      scan,
+      `{"domain":${JSON.stringify(domain)},"facts":${factsJson}}`,
+    ),
     headers: { [HEADER.schema]: schemaHeader("probe-result") },
   };
 }
@@ -341,6 +352,8 @@ export interface AggregateStageDeps {
   bus: Bus;
   store: Store;
   probeMode: ProbeMode;
+  /** The client policy profile (libs/dane policy.ts); default Postfix's. Must be the resolver's. */
+  policy?: ClientPolicy;
   now: () => number;
   counters?: StageCounters;
   batch?: BatchOptions;
@@ -390,7 +403,10 @@ interface Pending {
 export class AggregateJoin {
   readonly #d: AggregateStageDeps;
   readonly #pending = new Map<string, Pending>();
-  readonly #writer: MicroBatcher<{ scan: string; facts: DomainFacts; record: VerdictRecord }, VerdictRecord | null>;
+  readonly #writer: MicroBatcher<
+    { scan: string; facts: DomainFacts; record: VerdictRecord },
+    VerdictRecord | null
+  >;
   readonly #reader: MicroBatcher<{ scan: string; key: ProbeKey }, ProbeFacts | undefined>;
   readonly #timeout: number;
   readonly #timer: NodeJS.Timeout;
@@ -477,7 +493,11 @@ export class AggregateJoin {
   }
 
   /** Handles one message of a domain; resolves with its outcome once the domain is stored (or given up on). */
-  offer(scan: string, domain: string, what: { facts: DomainFacts } | { probe: ProbeFacts }): Promise<HandlerOutcome> {
+  offer(
+    scan: string,
+    domain: string,
+    what: { facts: DomainFacts } | { probe: ProbeFacts },
+  ): Promise<HandlerOutcome> {
     const gone = this.#abandoned.get(`${scan}|${domain}`);
     if (gone) return Promise.resolve(abandonedOutcome(gone.detail));
     const p = this.#entry(scan, domain);
@@ -488,7 +508,7 @@ export class AggregateJoin {
     }
     if ("facts" in what) {
       p.facts = what.facts;
-      p.needs = neededProbes(what.facts, this.#d.probeMode);
+      p.needs = neededProbes(what.facts, this.#d.probeMode, this.#d.policy);
       p.since = this.#d.now();
     } else {
       p.probes.set(probeKeyString(what.probe), what.probe);
@@ -506,6 +526,7 @@ export class AggregateJoin {
       record = judge(p.facts, (k) => p.probes.get(probeKeyString(k)), {
         now: this.#d.now(),
         probeMode: this.#d.probeMode,
+        ...(this.#d.policy ? { policy: this.#d.policy } : {}),
       });
     } catch (e) {
       this.#finish(p, outcomeOf(e));

@@ -120,11 +120,12 @@ END $$;
 SELECT danesweep_add_scan_partitions(seq) FROM scans;
 --> statement-breakpoint
 -- ---------------------------------------------------------------- data of the previous layout
--- Blobs written here use codec 0 (plain JSON); their keys hash the JSON text
+-- Blobs written here use codec 0 (plain JSON) and keep the verdict's explanation
+-- (records of engine version 1 cannot be explained again); their keys hash the JSON text
 -- PostgreSQL prints, which differs from the application's, so a later scan of
 -- an unchanged domain stores its blobs once more (nothing is lost).
 CREATE TEMP TABLE mig ON COMMIT DROP AS
-SELECT s.seq AS scan, r.domain, r.facts, r.verdict - 'explanation' - 'judgedAt' AS vstored,
+SELECT s.seq AS scan, r.domain, r.facts, r.verdict - 'judgedAt' AS vstored,
        r.action, r.security, r.reason, r.dane_state, r.tld, r.mx_host, r.delivered_host,
        r.verdict->'verdict'->>'address' AS delivered_address,
        coalesce(r.judged_at, r.collected_at, s.started_at) AS judged_at,

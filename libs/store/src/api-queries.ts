@@ -160,15 +160,9 @@ function filterSql(f: ResultFilters): SQL[] {
   return out;
 }
 
-function probeModeOf(parameters: unknown): "all" | "dane" {
-  return (parameters as { probeMode?: string } | null)?.probeMode === "dane" ? "dane" : "all";
-}
-
-/** The record of a row that carries fbody, vbody, judged_at and the scan's parameters. */
-function rowRecord(x: Raw): { record: VerdictRecord; facts: DomainFacts } {
-  const at = iso(x.judged_at);
-  const facts = factsFrom(x.fbody as Buffer, iso(x.collected_at));
-  return { record: recordFrom(verdictFrom(x.vbody as Buffer), at, facts, probeModeOf(x.parameters)), facts };
+/** The record of a row that carries vbody and judged_at. */
+function rowRecord(x: Raw): VerdictRecord {
+  return recordFrom(verdictFrom(x.vbody as Buffer), iso(x.judged_at));
 }
 
 type Raw = Record<string, unknown>;
@@ -238,17 +232,28 @@ export class ApiQueries {
   async latestVerdict(domain: string): Promise<LatestVerdict | undefined> {
     const r = await this.#rows<Raw>(
       "latestVerdict",
-      sql`select r.scan_id, r.scan_started_at, r.judged_at, r.collected_at, s.parameters, f.body as fbody, v.body as vbody
-          from verdict_rows r join scans s on s.id = r.scan_id
+      sql`select r.scan_id, r.scan_started_at, r.judged_at, r.collected_at, f.body as fbody, v.body as vbody
+          from verdict_rows r
           join fact_blobs f on f.hash = r.facts_hash join verdict_blobs v on v.hash = r.verdict_hash
           where r.domain = ${domain}
           order by r.scan_started_at desc, r.scan_id desc limit 1`,
     );
     const x = r[0];
     if (!x) return undefined;
-    const { record, facts } = rowRecord(x);
+    const record = rowRecord(x);
+    const facts = factsFrom(x.fbody as Buffer, iso(x.collected_at));
     const probes = (await this.store.probesOf(x.scan_id as string, record)).sort((a, b) =>
-      a.ip !== b.ip ? (a.ip < b.ip ? -1 : 1) : a.port !== b.port ? a.port - b.port : a.sni < b.sni ? -1 : a.sni > b.sni ? 1 : 0,
+      a.ip !== b.ip
+        ? a.ip < b.ip
+          ? -1
+          : 1
+        : a.port !== b.port
+          ? a.port - b.port
+          : a.sni < b.sni
+            ? -1
+            : a.sni > b.sni
+              ? 1
+              : 0,
     );
     return { scanId: x.scan_id as string, scanStartedAt: iso(x.scan_started_at), record, facts, probes };
   }
@@ -307,9 +312,8 @@ export class ApiQueries {
     const r = await this.#rows<Raw>(
       "resultsPage",
       sql`select r.domain, r.tld, r.action, r.security, r.reason, r.dane_state, r.mx_host,
-                 r.delivered_host, r.judged_at, r.collected_at, s.parameters, f.body as fbody, v.body as vbody
-          from verdict_rows r join scans s on s.id = r.scan_id
-          join fact_blobs f on f.hash = r.facts_hash join verdict_blobs v on v.hash = r.verdict_hash
+                 r.delivered_host, r.judged_at, v.body as vbody
+          from verdict_rows r join verdict_blobs v on v.hash = r.verdict_hash
           where ${sql.join(where, sql` and `)}
           order by r.domain limit ${opts.limit}`,
     );
@@ -323,7 +327,7 @@ export class ApiQueries {
       mxHost: (x.mx_host ?? null) as string | null,
       deliveredHost: (x.delivered_host ?? null) as string | null,
       judgedAt: iso(x.judged_at),
-      explanation: rowRecord(x).record.explanation,
+      explanation: rowRecord(x).explanation,
     }));
   }
 
@@ -438,12 +442,11 @@ export class ApiQueries {
     const r = await this.#rows<Raw>(
       "broken",
       sql`select b.domain, b.tld, b.mx_host, b.provider, b.action, b.reason, b.dane_state, b.problems,
-                 b.judged_at, r.collected_at, s.parameters, fb.body as fbody, vb.body as vbody,
+                 b.judged_at, vb.body as vbody,
                  first.scan_id as first_scan, first.scan_started_at as first_started
           from broken_domains b
-          join scans s on s.id = b.scan_id
           join results r on r.scan = b.scan_seq and r.domain = b.domain
-          join fact_blobs fb on fb.hash = r.facts join verdict_blobs vb on vb.hash = r.verdict
+          join verdict_blobs vb on vb.hash = r.verdict
           cross join lateral (
             select b2.scan_id, b2.scan_started_at from broken_domains b2 where b2.domain = b.domain
             order by b2.scan_started_at asc, b2.scan_id asc limit 1) first
@@ -459,7 +462,7 @@ export class ApiQueries {
       reason: x.reason as string,
       dane: x.dane_state as DaneState,
       problems: x.problems as BrokenProblem[],
-      record: rowRecord(x).record,
+      record: rowRecord(x),
       firstBroken: { scanId: x.first_scan as string, scanStartedAt: iso(x.first_started) },
     }));
   }

@@ -63,7 +63,7 @@ export const DICT_V1: Buffer = Buffer.from(
     '"result":"not-tried","reason":"","result":"dane-verified","reason":"dane-authenticated","result":"encrypted","reason":"opportunistic-tls",',
     '"security":"dane-verified","security":"encrypted","security":"plaintext","action":"deliver","action":"bounce","requirement":"dane",',
     '{"schema":1,"domain":"","port":25,"resolverValidates":true,"limits":[],"mx":{"qname":"","qtype":"MX","outcome":"answer","security":"secure",',
-    '"chain":[],"owner":"","records":[{"preference":10,"exchange":"mx1.'
+    '"chain":[],"owner":"","records":[{"preference":10,"exchange":"mx1.',
   ].join("") +
     '"}],"ttl":3600},"hosts":[{"name":"","preference":10,"implicit":false,' +
     '"a":{"qname":"","qtype":"A","outcome":"answer","security":"secure","chain":[],"owner":"","records":["192.0.2.1"],"ttl":3600},' +
@@ -183,7 +183,11 @@ export function sha256Hex(der: Uint8Array): string {
  * A probe split into its blob (chain as certificate hashes), the certificates
  * it cites (hash -> DER) and its volatile part.
  */
-export function probeBlob(p: ProbeFacts): { blob: Blob; certs: Map<string, Buffer>; volatile: ProbeVolatile } {
+export function probeBlob(p: ProbeFacts): {
+  blob: Blob;
+  certs: Map<string, Buffer>;
+  volatile: ProbeVolatile;
+} {
   const { startedAt, timings, io, ...rest } = p;
   const certs = new Map<string, Buffer>();
   let stored: StoredProbe = rest;
@@ -205,13 +209,20 @@ export function openProbe(body: Uint8Array): StoredProbe {
 }
 
 /** A probe back from its stored form, volatile part and certificates (hash -> base64 DER). */
-export function probeFrom(stored: StoredProbe, volatile: ProbeVolatile, ders: Map<string, string>): ProbeFacts {
+export function probeFrom(
+  stored: StoredProbe,
+  volatile: ProbeVolatile,
+  ders: Map<string, string>,
+): ProbeFacts {
   const out = { ...stored, ...volatile } as ProbeFacts;
   if (stored.tls) {
     const chain = stored.tls.chain.map((h) => {
       const der = ders.get(h);
       if (der === undefined)
-        throw new StoreError("integrity", `certificate ${h} of probe ${stored.ip}|${stored.port}|${stored.sni} missing`);
+        throw new StoreError(
+          "integrity",
+          `certificate ${h} of probe ${stored.ip}|${stored.port}|${stored.sni} missing`,
+        );
       return der;
     });
     out.tls = { ...stored.tls, chain };

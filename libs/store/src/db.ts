@@ -122,7 +122,9 @@ async function openEmbedded(dir: EmbeddedDirectory): Promise<DbHandle> {
       }
     }
   };
-  (pool as unknown as { connect: unknown }).connect = (cb?: (e?: Error, c?: pg.PoolClient, d?: () => void) => void) => {
+  (pool as unknown as { connect: unknown }).connect = (
+    cb?: (e?: Error, c?: pg.PoolClient, d?: () => void) => void,
+  ) => {
     const p = electing();
     if (!cb) return p;
     p.then(
@@ -198,7 +200,11 @@ async function applyMigrations(client: pg.PoolClient): Promise<void> {
   }
 }
 
-function handleOver(pool: pg.Pool, driver: DbHandle["driver"], embedded: EmbeddedDirectory | undefined): DbHandle {
+function handleOver(
+  pool: pg.Pool,
+  driver: DbHandle["driver"],
+  embedded: EmbeddedDirectory | undefined,
+): DbHandle {
   const db = dbOver(pool);
   let closed = false;
   const handle: DbHandle = {

@@ -44,8 +44,8 @@
  * initdb) when scripts/setup.sh has built one: running initdb inside
  * WebAssembly needs ~700 MB for a moment, loading the template ~380 MB.
  */
-import { statSync, writeFileSync, mkdirSync, existsSync, readFileSync, rmSync, realpathSync } from "node:fs";
-import { connect as netConnect, createServer, type Server, Socket } from "node:net";
+import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createServer, connect as netConnect, type Server, Socket } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
@@ -206,7 +206,9 @@ export class PgliteServer {
   static async tryOwn(name: string, dataDir: string | undefined): Promise<PgliteServer | undefined> {
     const server = createServer({ allowHalfOpen: false });
     const bound = await new Promise<boolean>((resolve, reject) => {
-      server.once("error", (e: NodeJS.ErrnoException) => (e.code === "EADDRINUSE" ? resolve(false) : reject(e)));
+      server.once("error", (e: NodeJS.ErrnoException) =>
+        e.code === "EADDRINUSE" ? resolve(false) : reject(e),
+      );
       server.listen({ path: name }, () => resolve(true));
     });
     if (!bound) return undefined;
@@ -308,7 +310,14 @@ export class PgliteServer {
       if (s.chunkBytes < 1 + len) break;
       s.partial.push(take(s, 1 + len));
       // S Sync, Q Query, X Terminate, H Flush, c CopyDone, f CopyFail: the backend answers after these.
-      if (type === 0x53 || type === 0x51 || type === 0x58 || type === 0x48 || type === 0x63 || type === 0x66) {
+      if (
+        type === 0x53 ||
+        type === 0x51 ||
+        type === 0x58 ||
+        type === 0x48 ||
+        type === 0x63 ||
+        type === 0x66
+      ) {
         s.units.push(s.partial.length === 1 ? (s.partial[0] as Buffer) : Buffer.concat(s.partial));
         s.partial = [];
       }

@@ -60,7 +60,8 @@ export function toStoreError(e: unknown, what: string): StoreError {
     if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) {
       const msg = (cur as { message?: string }).message ?? "";
       if (code === "23503") return new StoreError("missing-reference", `${what}: ${msg}`, { cause: e });
-      if (code === "40001" || code === "40P01") return new StoreError("conflict", `${what}: ${msg}`, { cause: e });
+      if (code === "40001" || code === "40P01")
+        return new StoreError("conflict", `${what}: ${msg}`, { cause: e });
       if (code === "53100" || code === "53200")
         return new StoreError("storage-full", `${what}: ${code} ${msg}`, { cause: e });
       if (code.startsWith("08") || code === "57P01" || code === "57P03") {

@@ -3,5 +3,5 @@ export * from "./db.ts";
 export * from "./errors.ts";
 export * from "./ids.ts";
 export * from "./schema.ts";
-export * from "./store.ts";
 export * from "./sql.ts";
+export * from "./store.ts";

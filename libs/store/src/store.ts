@@ -32,6 +32,7 @@ import {
   DELIVERY_SECURITIES,
   type DomainFacts,
   explain,
+  type JudgedRecord,
   type ProbeFacts,
   type ProbeKey,
   probeKeyString,
@@ -53,7 +54,6 @@ import {
 } from "./codec.ts";
 import { type Db, type DbHandle, openDatabase, type StoreConfig } from "./db.ts";
 import { StoreError, toStoreError } from "./errors.ts";
-import { providerOf, tldOf } from "./groups.ts";
 import type { ScanState } from "./schema.ts";
 
 export interface Scan {
@@ -146,10 +146,16 @@ function emptyCounts(): ScanCounts {
 
 /** The problems of a record (libs/dane fills them); none for records made before they existed. */
 function problemsOf(r: VerdictRecord): string[] {
-  return ((r as { problems?: string[] }).problems ?? []).slice();
+  return (r.problems ?? []).slice();
 }
 
-function classKey(c: { action: string; security: string | null; reason: string; dane: string; broken: boolean }) {
+function classKey(c: {
+  action: string;
+  security: string | null;
+  reason: string;
+  dane: string;
+  broken: boolean;
+}) {
   return `${c.action}|${c.security ?? ""}|${c.reason}|${c.dane}|${c.broken ? 1 : 0}`;
 }
 
@@ -159,21 +165,18 @@ function primaryMx(r: VerdictRecord | StoredVerdict): string | null {
   return mx?.host ?? null;
 }
 
-/** The verdict record as judged, from its stored form, time and facts (the explanation is rendered here). */
+/**
+ * The verdict record as judged, from its stored form and time: the
+ * explanation is rendered here (`explain`, from the record alone). Records
+ * stored before that was possible kept their explanation text.
+ */
 export function recordFrom(
   stored: StoredVerdict & { explanation?: string; judgedAt?: string },
   judgedAt: string,
-  facts: DomainFacts | undefined,
-  probeMode: "all" | "dane",
 ): VerdictRecord {
   const { explanation: keptText, judgedAt: keptAt, ...rest } = stored;
-  const explanation =
-    keptText ?? (facts ? explain(rest as Omit<VerdictRecord, "explanation">, facts, { probeMode }) : "");
-  return { ...rest, explanation, judgedAt: keptAt ?? judgedAt } as VerdictRecord;
-}
-
-function probeModeOf(parameters: unknown): "all" | "dane" {
-  return (parameters as { probeMode?: string } | null)?.probeMode === "dane" ? "dane" : "all";
+  const judged = { ...rest, judgedAt: keptAt ?? judgedAt } as JudgedRecord;
+  return { ...judged, explanation: keptText ?? explain(judged) };
 }
 
 export class Store {
@@ -527,16 +530,13 @@ export class Store {
         flist.map((b) => b.hash),
         flist.map((b) => b.body),
         vlist.map((v) => v.blob.hash),
-        vlist.map((v) => tldOf(v.r.domain)),
-        vlist.map((v) => {
-          const mx = primaryMx(v.r);
-          return mx === null ? null : providerOf(mx);
-        }),
+        vlist.map((v) => v.r.tld),
+        vlist.map((v) => v.r.provider ?? null),
         vlist.map((v) => primaryMx(v.r)),
         vlist.map((v) => v.r.verdict.host ?? null),
         vlist.map((v) => v.r.verdict.address ?? null),
-        vlist.map((v) => engineOf(v.r).version),
-        vlist.map((v) => engineOf(v.r).profile),
+        vlist.map((v) => v.r.engine.version),
+        vlist.map((v) => v.r.engine.profile),
         vlist.map((v) => problemsOf(v.r).join(",")),
         vlist.map((v) => v.blob.body),
         seq,
@@ -572,23 +572,8 @@ export class Store {
   }
 
   /** Records of rows (domain, judged_at, facts body, verdict body), explanations rendered. */
-  #records(
-    rows: { judged_at: unknown; collected_at: unknown; fbody: Buffer; vbody: Buffer }[],
-    probeMode: "all" | "dane",
-  ): VerdictRecord[] {
-    return rows.map((x) =>
-      recordFrom(
-        verdictFrom(x.vbody),
-        iso(x.judged_at),
-        factsFrom(x.fbody, iso(x.collected_at)),
-        probeMode,
-      ),
-    );
-  }
-
-  async #probeModeOfScan(scanId: string): Promise<"all" | "dane"> {
-    const s = await this.getScanRow(scanId);
-    return probeModeOf(s?.parameters);
+  #records(rows: { judged_at: unknown; vbody: Buffer }[]): VerdictRecord[] {
+    return rows.map((x) => recordFrom(verdictFrom(x.vbody), iso(x.judged_at)));
   }
 
   /**
@@ -602,14 +587,14 @@ export class Store {
     limit = 1000,
   ): Promise<{ seq: number; record: VerdictRecord }[]> {
     const seq = await this.#seq(scanId);
-    const r = await this.#q<{ judged_seq: string; judged_at: Date; collected_at: Date; fbody: Buffer; vbody: Buffer }>(
+    const r = await this.#q<{ judged_seq: string; judged_at: Date; vbody: Buffer }>(
       "verdictsSince",
-      `select r.judged_seq, r.judged_at, r.collected_at, f.body as fbody, v.body as vbody
-       from results r join fact_blobs f on f.hash = r.facts join verdict_blobs v on v.hash = r.verdict
+      `select r.judged_seq, r.judged_at, v.body as vbody
+       from results r join verdict_blobs v on v.hash = r.verdict
        where r.scan = $1 and r.judged_seq > $2 order by r.judged_seq limit $3`,
       [seq, after, limit],
     );
-    const records = this.#records(r, await this.#probeModeOfScan(scanId));
+    const records = this.#records(r);
     return r.map((x, i) => ({ seq: Number(x.judged_seq), record: records[i] as VerdictRecord }));
   }
 
@@ -617,14 +602,14 @@ export class Store {
   async verdictsAt(scanId: string, seqs: number[]): Promise<{ seq: number; record: VerdictRecord }[]> {
     if (seqs.length === 0) return [];
     const seq = await this.#seq(scanId);
-    const r = await this.#q<{ judged_seq: string; judged_at: Date; collected_at: Date; fbody: Buffer; vbody: Buffer }>(
+    const r = await this.#q<{ judged_seq: string; judged_at: Date; vbody: Buffer }>(
       "verdictsAt",
-      `select r.judged_seq, r.judged_at, r.collected_at, f.body as fbody, v.body as vbody
-       from results r join fact_blobs f on f.hash = r.facts join verdict_blobs v on v.hash = r.verdict
+      `select r.judged_seq, r.judged_at, v.body as vbody
+       from results r join verdict_blobs v on v.hash = r.verdict
        where r.scan = $1 and r.judged_seq = any($2::bigint[]) order by r.judged_seq`,
       [seq, seqs],
     );
-    const records = this.#records(r, await this.#probeModeOfScan(scanId));
+    const records = this.#records(r);
     return r.map((x, i) => ({ seq: Number(x.judged_seq), record: records[i] as VerdictRecord }));
   }
 
@@ -633,21 +618,17 @@ export class Store {
     const r = await this.#q<{
       id: string;
       started_at: Date;
-      parameters: unknown;
       judged_at: Date;
-      collected_at: Date;
       action: string;
       security: string | null;
       reason: string;
       dane_state: string;
-      fbody: Buffer;
       vbody: Buffer;
     }>(
       "domainHistory",
-      `select s.id, s.started_at, s.parameters, r.judged_at, r.collected_at, c.action, c.security, c.reason, c.dane_state,
-              f.body as fbody, v.body as vbody
+      `select s.id, s.started_at, r.judged_at, c.action, c.security, c.reason, c.dane_state, v.body as vbody
        from results r join scans s on s.seq = r.scan join verdict_classes c on c.id = r.class
-       join fact_blobs f on f.hash = r.facts join verdict_blobs v on v.hash = r.verdict
+       join verdict_blobs v on v.hash = r.verdict
        where r.domain = $1
        order by s.started_at desc, s.id desc limit $2`,
       [domain, opts.limit ?? 100],
@@ -661,12 +642,7 @@ export class Store {
         action: x.action,
         reason: x.reason,
         dane: x.dane_state,
-        record: recordFrom(
-          verdictFrom(x.vbody),
-          at,
-          factsFrom(x.fbody, iso(x.collected_at)),
-          probeModeOf(x.parameters),
-        ),
+        record: recordFrom(verdictFrom(x.vbody), at),
       };
       if (x.security !== null) e.security = x.security;
       return e;
@@ -865,12 +841,6 @@ export class Store {
 
 function extraOf(v: ProbeVolatile): { timings: ProbeFacts["timings"]; io?: ProbeFacts["io"] } {
   return v.io ? { timings: v.timings, io: v.io } : { timings: v.timings };
-}
-
-/** The engine version and policy profile a record was judged with (records from before they existed: "pre-2026.12"). */
-export function engineOf(r: VerdictRecord): { version: string; profile: string } {
-  const e = (r as { engine?: { version?: string; profile?: string } }).engine;
-  return { version: e?.version ?? "pre-2026.12", profile: e?.profile ?? "postfix" };
 }
 
 function toScan(r: Record<string, unknown>): Scan {

@@ -19,12 +19,12 @@ import {
   probeKeyString,
   type VerdictRecord,
 } from "@danesweep/dane";
-import { sql } from "../src/sql.ts";
 import { domainFacts, probeFacts, verdictRecord } from "../../bus/test/fixtures.ts";
 import { buildSeedCases } from "../../dane/test/fixtures/seed-cases.ts";
 import { MIGRATIONS_FOLDER } from "../src/db.ts";
 import { StoreError } from "../src/errors.ts";
 import { newScanId } from "../src/ids.ts";
+import { sql } from "../src/sql.ts";
 import type { Store } from "../src/store.ts";
 
 /**
@@ -251,7 +251,10 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
       assert.equal((await store.claimProbes(id, [k], "b", t, stale)).size, 0);
       assert.equal((await store.claimProbes(id, [k, k], "a", t, stale)).size, 1);
       // Later, a's claim is older than b's staleness limit: b takes it over.
-      assert.equal((await store.claimProbes(id, [k], "b", "2024-05-01T12:05:00.000Z", "2024-05-01T12:01:00.000Z")).size, 1);
+      assert.equal(
+        (await store.claimProbes(id, [k], "b", "2024-05-01T12:05:00.000Z", "2024-05-01T12:01:00.000Z")).size,
+        1,
+      );
     });
 
     test("domain history: most recently started scan first, whatever the write order", async () => {
@@ -304,7 +307,11 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
       const id = await newScan();
       const specs: [VerdictRecord["verdict"], VerdictRecord["dane"], string[]][] = [
         [{ action: "deliver", security: "dane-verified", reason: "dane-authenticated" }, "valid", []],
-        [{ action: "deliver", security: "dane-verified", reason: "dane-authenticated" }, "partial", ["tlsa-mismatch"]],
+        [
+          { action: "deliver", security: "dane-verified", reason: "dane-authenticated" },
+          "partial",
+          ["tlsa-mismatch"],
+        ],
         [{ action: "deliver", security: "encrypted", reason: "opportunistic-tls" }, "insecure", []],
         [{ action: "defer", reason: "dane-check-failed" }, "invalid", ["tlsa-mismatch"]],
         [{ action: "bounce", reason: "nxdomain" }, "no-mail", []],
@@ -322,7 +329,10 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
         id,
         specs.map(([verdict, dane, problems], i) => {
           const rec = verdictFor(domains[i] as string, {});
-          return { facts: domainFacts(domains[i]), record: { ...rec, verdict, dane, problems } as VerdictRecord };
+          return {
+            facts: domainFacts(domains[i]),
+            record: { ...rec, verdict, dane, problems } as VerdictRecord,
+          };
         }),
       );
       const s = await store.getScan(id);
@@ -420,7 +430,9 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
       const s = await store.getScan(id);
       assert.equal(s?.liveCounts.judged, n);
       assert.equal(s?.liveCounts.byAction.deliver, n);
-      console.log(`${name}: ${n} domains: seed ${(t1 - t0).toFixed(0)} ms, judged ${(t2 - t1).toFixed(0)} ms`);
+      console.log(
+        `${name}: ${n} domains: seed ${(t1 - t0).toFixed(0)} ms, judged ${(t2 - t1).toFixed(0)} ms`,
+      );
     });
   });
 }

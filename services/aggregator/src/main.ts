@@ -16,6 +16,7 @@
  */
 import { hostname } from "node:os";
 import { deadLetterTopic, decodeEnvelope, readDeadLetter, TOPICS } from "@danesweep/bus";
+import { defaultPolicy, POLICY_PROFILES, policyProfile } from "@danesweep/dane";
 import { newCounters, pipelineTopics, STAGES, startStage } from "@danesweep/pipeline";
 import { counter, gauge, runService, type ServiceSpec } from "@danesweep/runtime";
 import { Type } from "@sinclair/typebox";
@@ -26,6 +27,12 @@ export const fields = {
     schema: Type.Union([Type.Literal("all"), Type.Literal("dane")]),
     default: "all" as const,
     doc: "all | dane; must match the resolver's",
+  },
+  policy: {
+    env: "DANESWEEP_POLICY",
+    schema: Type.Union(Object.keys(POLICY_PROFILES).map((n) => Type.Literal(n))),
+    default: "postfix",
+    doc: "client policy profile: postfix | rfc7672 (libs/dane README); must match the resolver's",
   },
   concurrency: {
     env: "DANESWEEP_CONCURRENCY",
@@ -57,6 +64,7 @@ export const aggregatorService: ServiceSpec<typeof fields> = {
         bus: ctx.bus,
         store: ctx.store,
         probeMode: c.probeMode,
+        policy: policyProfile(c.policy) ?? defaultPolicy(),
         port: 25,
         now: () => Date.now(),
         counters,
@@ -74,7 +82,8 @@ export const aggregatorService: ServiceSpec<typeof fields> = {
       },
       async (m) => {
         const env = decodeEnvelope(m.value, "probe-request");
-        if (env.ok) join?.abandon(env.envelope.scan, env.envelope.body.domain, readDeadLetter(m.headers).detail ?? "");
+        if (env.ok)
+          join?.abandon(env.envelope.scan, env.envelope.body.domain, readDeadLetter(m.headers).detail ?? "");
         return { kind: "ack" };
       },
     );
@@ -82,7 +91,11 @@ export const aggregatorService: ServiceSpec<typeof fields> = {
       stop: async () => stage.running.stop?.(),
       metrics: () => [
         counter("danesweep_domains_judged_total", "Verdicts stored by this instance", counters.judged),
-        gauge("danesweep_join_domains", "Domains the join holds (waiting for probe results or being stored)", join?.size ?? 0),
+        gauge(
+          "danesweep_join_domains",
+          "Domains the join holds (waiting for probe results or being stored)",
+          join?.size ?? 0,
+        ),
       ],
     };
   },

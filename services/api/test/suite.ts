@@ -9,8 +9,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { ApiQueries, newScanId, type Store } from "@danesweep/store";
-import { sql } from "@danesweep/store";
+import { ApiQueries, newScanId, type Store, sql } from "@danesweep/store";
 import type { FastifyInstance } from "fastify";
 import { buildApp, type StartScan } from "../src/app.ts";
 import { PROBLEM_TYPE_BASE } from "../src/problem.ts";

@@ -13,6 +13,8 @@
  * exit code 3, unless DANESWEEP_ACCEPT_NONVALIDATING is set (every verdict is
  * then indeterminate).
  */
+
+import { defaultPolicy, POLICY_PROFILES, policyProfile } from "@danesweep/dane";
 import { checkValidating, requireValidating, StubResolver } from "@danesweep/dns";
 import { newCounters, pipelineTopics, STAGES, startStage } from "@danesweep/pipeline";
 import { counter, runService, type ServiceSpec, StartRefused } from "@danesweep/runtime";
@@ -44,6 +46,12 @@ export const fields = {
     schema: Type.Union([Type.Literal("all"), Type.Literal("dane")]),
     default: "all" as const,
     doc: "all (every MX host) | dane (only hosts where DANE applies); same as the aggregator's",
+  },
+  policy: {
+    env: "DANESWEEP_POLICY",
+    schema: Type.Union(Object.keys(POLICY_PROFILES).map((n) => Type.Literal(n))),
+    default: "postfix",
+    doc: "client policy profile: postfix | rfc7672 (libs/dane README); must match the aggregator's",
   },
   smtpPort: {
     env: "DANESWEEP_SMTP_PORT",
@@ -97,6 +105,7 @@ export const resolverService: ServiceSpec<typeof fields> = {
           resolver,
           resolverValidates: gate.resolverValidates,
           probeMode: c.probeMode,
+          policy: policyProfile(c.policy) ?? defaultPolicy(),
           port: c.smtpPort,
           now: () => Date.now(),
           counters,

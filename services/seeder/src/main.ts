@@ -165,7 +165,8 @@ export const seederService: ServiceSpec<typeof fields> = {
       inputDone: () => inputDone,
       deadLetters: () => deadLetters,
       stallMs: c.stallMs,
-      onStall: (idleMs, counts) => log.warn("no progress", { idleMs, total: counts.total, judged: counts.judged }),
+      onStall: (idleMs, counts) =>
+        log.warn("no progress", { idleMs, total: counts.total, judged: counts.judged }),
       onStoreError: (e) => log.warn("store error while following", { error: errorFields(e) }),
     });
 

@@ -9,7 +9,7 @@
 import { accessSync, constants, readFileSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
-import type { VerdictRecord } from "@danesweep/dane";
+import { type ClientPolicy, POLICY_PROFILES, policyProfile, type VerdictRecord } from "@danesweep/dane";
 import { checkValidating, requireValidating, StubResolver } from "@danesweep/dns";
 import { EmbeddedPipeline, type ProbeMode, type SeedLine, type SeedSkip } from "@danesweep/pipeline";
 import { type OptOutList, Prober, parseOptOutList } from "@danesweep/probe";
@@ -52,6 +52,11 @@ DNS
                            every verdict is then "indeterminate"
   --dns-timeout MS         per-query timeout (default 2000)
 
+verdicts
+  --policy PROFILE         the sending MTA's settings: postfix (Postfix 3.7 defaults,
+                           default) | rfc7672 (a strict reading of RFC 7672); see
+                           libs/dane/README.md. Recorded on every verdict.
+
 probing (a scanner is a guest on other people's servers)
   --probe MODE             all (every MX host, default) | dane (only hosts where DANE applies)
   --ehlo NAME              name sent in EHLO (default: this host's name if it is
@@ -85,6 +90,7 @@ const OPTIONS = {
   "accept-nonvalidating": { type: "boolean" },
   "dns-timeout": { type: "string" },
   probe: { type: "string" },
+  policy: { type: "string" },
   ehlo: { type: "string" },
   "per-ip-rate": { type: "string" },
   "per-ip-burst": { type: "string" },
@@ -141,6 +147,8 @@ export interface ScanParameters {
   acceptNonValidating: boolean;
   dnsTimeoutMs: number;
   probeMode: ProbeMode;
+  /** The client policy profile (libs/dane POLICY_PROFILES); absent in scans from before profiles: postfix. */
+  policy?: string;
   port: number;
   ehlo: string;
   perIpRate: number;
@@ -174,6 +182,7 @@ export function parseScanArgs(argv: string[], isTty: boolean) {
     acceptNonValidating: v["accept-nonvalidating"] ?? false,
     dnsTimeoutMs: intOption("dns-timeout", v["dns-timeout"], 2000, 50, 60_000),
     probeMode: enumOption("probe", v.probe, ["all", "dane"] as const, "all"),
+    policy: enumOption("policy", v.policy, POLICY_NAMES, "postfix"),
     port: 25,
     ehlo: v.ehlo ?? defaultEhlo(),
     perIpRate: numberOption("per-ip-rate", v["per-ip-rate"], 1, 0.001, 10_000),
@@ -193,6 +202,15 @@ export function parseScanArgs(argv: string[], isTty: boolean) {
   const store = storeConfig(v);
   const kafka = kafkaOption(v.kafka, v["kafka-client"], "url" in store);
   return { help: v.help ?? false, params, out, store, resume: v.resume, kafka };
+}
+
+const POLICY_NAMES = Object.keys(POLICY_PROFILES) as (keyof typeof POLICY_PROFILES)[];
+
+/** The scan's client policy (its parameters name a profile). */
+export function policyOf(params: ScanParameters): ClientPolicy {
+  const p = policyProfile(params.policy ?? "postfix");
+  if (!p) throw new UsageError(`scan policy "${params.policy}" is not one of ${POLICY_NAMES.join(", ")}`);
+  return p;
 }
 
 function checkReadable(file: string): void {
@@ -401,6 +419,7 @@ async function runWithOutput(
       input,
       settings: {
         probeMode: params.probeMode,
+        policy: policyOf(params),
         port: params.port,
         resolveConcurrency: params.concurrency,
         probeConcurrency: params.probeConcurrency,

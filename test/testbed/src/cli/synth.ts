@@ -43,7 +43,8 @@ if (!Number.isInteger(hosts) || hosts < 1 || hosts > 250) usage("--hosts must be
 const ratio = ratioOpt === undefined ? undefined : Number(ratioOpt);
 if (ratio !== undefined && !(ratio > 0 && ratio <= 2)) usage("--probes-per-domain must be in (0, 2]");
 const names = ratio === undefined ? hosts : Math.max(1, Math.round((n * ratio) / 5));
-if (names > MAX_NAMES_PER_KIND) usage(`--probes-per-domain gives ${names} names per kind, more than ${MAX_NAMES_PER_KIND}`);
+if (names > MAX_NAMES_PER_KIND)
+  usage(`--probes-per-domain gives ${names} names per kind, more than ${MAX_NAMES_PER_KIND}`);
 
 const t0 = performance.now();
 const certs = ensureCertificates(join(out, "certs"));
@@ -78,7 +79,15 @@ writeFileSync(
 writeFileSync(
   join(out, "synth", "manifest.json"),
   JSON.stringify(
-    { n, seed, hostsPerKind: hosts, namesPerKind: names, counts: u.counts, expected: SYNTH_EXPECTED, hosts: u.hosts },
+    {
+      n,
+      seed,
+      hostsPerKind: hosts,
+      namesPerKind: names,
+      counts: u.counts,
+      expected: SYNTH_EXPECTED,
+      hosts: u.hosts,
+    },
     null,
     2,
   ) + "\n",
