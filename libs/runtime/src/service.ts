@@ -237,7 +237,13 @@ function tcpReachable(address: string, timeoutMs = 1500): Promise<boolean> {
 export async function runService<F extends Fields>(spec: ServiceSpec<F>, o: RunOptions): Promise<number> {
   const stdout = o.stdout ?? process.stdout;
   const stderr = o.stderr ?? process.stderr;
-  const fields = { ...COMMON_FIELDS, ...spec.fields } as typeof COMMON_FIELDS & F;
+  // A service without a store takes no database settings.
+  const common: Partial<typeof COMMON_FIELDS> = { ...COMMON_FIELDS };
+  if (spec.store === false) {
+    delete common.databaseUrl;
+    delete common.databasePool;
+  }
+  const fields = { ...common, ...spec.fields } as typeof COMMON_FIELDS & F;
   if (o.argv.includes("--help")) {
     stdout.write(
       `${spec.name}: ${spec.summary}\n\nsettings (environment variable / flag):\n${configHelp(fields)}`,

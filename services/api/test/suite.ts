@@ -558,7 +558,7 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
       const s = (await app.inject(`/v1/scans/${scanId}`)).json();
       assert.equal(s.state, "running");
       assert.deepEqual(s.parameters, { probeMode: "dane" });
-      assert.equal(s.progress.seeded, 2);
+      assert.equal(s.progress.domains, 2);
       const pending = await store.pendingDomains(scanId);
       assert.deepEqual(
         pending.map((p) => p.domain),
