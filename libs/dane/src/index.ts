@@ -1,6 +1,7 @@
 export * from "./auth.ts";
 export * from "./explain.ts";
 export * from "./facts.ts";
+export * from "./ip.ts";
 export * from "./judge.ts";
 export * from "./names.ts";
 export * from "./probe-targets.ts";

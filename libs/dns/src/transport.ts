@@ -20,6 +20,7 @@
  */
 import { createSocket, type Socket } from "node:dgram";
 import { connect, isIPv6, type Socket as NetSocket } from "node:net";
+import { formatIp, parseIp } from "@danesweep/dane";
 import { replyMatches } from "./wire.ts";
 export interface Upstream {
   /** As configured and reported in provenance: "127.0.0.1:53", "[::1]:53". */
@@ -30,32 +31,41 @@ export interface Upstream {
 
 export type UpstreamParseResult = { ok: true; upstream: Upstream } | { ok: false; detail: string };
 
-/** Parses "127.0.0.1", "127.0.0.1:53", "[::1]:53", "::1". Only IP addresses (no names: no bootstrap lookups). */
+/**
+ * Parses "127.0.0.1", "127.0.0.1:53", "[::1]:53", "::1". Only IP addresses (no
+ * names: no bootstrap lookups); the key and host are in the canonical text of
+ * libs/dane formatIp, so "[0:0::1]:53" and "[::1]:53" are one upstream.
+ */
 export function parseUpstream(text: string): UpstreamParseResult {
-  const s = text.trim();
-  let host: string;
+  const s = String(text ?? "").trim();
+  let hostText: string;
   let portText = "53";
   const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(s);
+  const hostPort = /^([^:]+)(?::(\d+))?$/.exec(s);
   if (bracket) {
-    host = bracket[1]!;
+    hostText = bracket[1]!;
     if (bracket[2]) portText = bracket[2];
-  } else if (isIPv6(s)) {
-    host = s;
+  } else if (hostPort) {
+    hostText = hostPort[1]!;
+    if (hostPort[2]) portText = hostPort[2];
   } else {
-    const m = /^([^:]+)(?::(\d+))?$/.exec(s);
-    if (!m) return { ok: false, detail: `cannot parse upstream ${JSON.stringify(text)}` };
-    host = m[1]!;
-    if (m[2]) portText = m[2];
+    hostText = s; // a bare IPv6 address (its colons are not a port separator)
   }
   const port = Number(portText);
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     return { ok: false, detail: `bad port in upstream ${JSON.stringify(text)}` };
   }
-  const v6 = isIPv6(host);
-  if (!v6 && !/^\d{1,3}(\.\d{1,3}){3}$/.test(host)) {
+  const addr = parseIp(hostText);
+  if (!addr || (addr.length === 16) !== hostText.includes(":")) {
     return { ok: false, detail: `upstream ${JSON.stringify(text)} is not an IP address` };
   }
-  return { ok: true, upstream: { key: v6 ? `[${host}]:${port}` : `${host}:${port}`, host, port } };
+  // a zone ("fe80::1%eth0") is no part of the address, but a link-local upstream needs it to be reached
+  const zone = hostText.includes("%") ? hostText.slice(hostText.indexOf("%")) : "";
+  const host = formatIp(addr) + zone;
+  return {
+    ok: true,
+    upstream: { key: addr.length === 16 ? `[${host}]:${port}` : `${host}:${port}`, host, port },
+  };
 }
 
 export type ExchangeResult =

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
+import { canonicalIp } from "@danesweep/dane";
 import { DnsConfigError, StubResolver } from "../src/index.ts";
 import {
   AD,
@@ -304,6 +305,23 @@ describe("StubResolver", () => {
     await r.close();
   });
 
+  test("AAAA records come out in the one canonical text, v4-mapped as ::ffff:a.b.c.d (issue 11)", async () => {
+    const s = await serve((q) => [
+      respond(q, {
+        answers: ["::ffff:127.0.0.1", "64:ff9b::5db8:d70e", "2001:DB8:0:0:1:0:0:1", "::1.2.3.4"].map(
+          (data) => ({ type: "AAAA" as const, name: q.name, ttl: 60, data }),
+        ),
+      }),
+    ]);
+    const r = new StubResolver({ upstreams: [up(s)], timeoutMs: 1000 });
+    const l = await r.query("mapped.example", "AAAA");
+    await r.close();
+    assert.equal(l.outcome, "answer");
+    // RFC 5952: mixed notation for v4-mapped only (section 5), hex otherwise, longest zero run compressed
+    assert.deepEqual(l.records, ["::ffff:127.0.0.1", "64:ff9b::5db8:d70e", "2001:db8::1:0:0:1", "::102:304"]);
+    for (const ip of l.records) assert.equal(canonicalIp(ip), ip);
+  });
+
   test("oversize UDP answer (200 records, > 1232 octets, no TC) is taken whole", async () => {
     const s = await serve((q) => [respond(q, { answers: aAnswers(q, 200) })]);
     const r = new StubResolver({ upstreams: [up(s)], timeoutMs: 500 });
@@ -375,7 +393,14 @@ describe("StubResolver", () => {
       () => new StubResolver({ upstreams: ["127.0.0.1:99999"] }),
       (e: unknown) => e instanceof DnsConfigError && e.code === "bad-upstream",
     );
+    assert.throws(
+      () => new StubResolver({ upstreams: ["999.1.1.1:53"] }),
+      (e: unknown) => e instanceof DnsConfigError && e.code === "bad-upstream",
+    );
     const r = new StubResolver({ upstreams: ["[::1]:5353", "127.0.0.1"] });
     assert.deepEqual(r.upstreams, ["[::1]:5353", "127.0.0.1:53"]);
+    // the provenance key is the canonical text, however the address was written
+    const c = new StubResolver({ upstreams: ["[0:0:0::1]:53", "::FFFF:7F00:1", "[2001:DB8::35]"] });
+    assert.deepEqual(c.upstreams, ["[::1]:53", "[::ffff:127.0.0.1]:53", "[2001:db8::35]:53"]);
   });
 });

@@ -4,7 +4,9 @@
  *
  * - new Dialer(opts) holds the policy (non-public addresses refused unless
  *   allowPrivate; the opt-out list) and the Limiter (per-IP rate and
- *   concurrency, global concurrency).
+ *   concurrency, global concurrency). The limiter's per-IP state is keyed by
+ *   the canonical text of the host reached: an IPv6 address carrying an IPv4
+ *   address (address.ts embeddedIpv4) shares that IPv4 address's bucket.
  * - policy(target) -> refusal | undefined: pure check, no socket. A refusal is
  *   { status: "policy-private-address" | "policy-opt-out", detail }.
  * - open(target, connectTimeoutMs) re-checks the policy (a refused target is
@@ -26,7 +28,8 @@
  */
 import net from "node:net";
 import tls from "node:tls";
-import { classifyAddress, formatIp, parseIp } from "./address.ts";
+import { formatIp, parseIp } from "@danesweep/dane";
+import { classifyAddress, embeddedIpv4 } from "./address.ts";
 import { Limiter } from "./limiter.ts";
 import { matchOptOut, type OptOutList } from "./optout.ts";
 
@@ -116,9 +119,9 @@ export class Dialer {
     const refusal = this.policy(t);
     if (refusal) return { ok: false, ...refusal };
     const addr = parseIp(t.ip)!;
-    // one bucket per host: a v4-mapped IPv6 address shares its IPv4 address's state
-    const mapped = addr.length === 16 && addr.subarray(0, 12).every((x, i) => x === (i >= 10 ? 0xff : 0));
-    const admission = await this.limiter.acquire(formatIp(mapped ? addr.subarray(12) : addr));
+    // one bucket per host: an IPv6 address carrying an IPv4 address (v4-mapped,
+    // NAT64, v4-compatible) shares that IPv4 address's state
+    const admission = await this.limiter.acquire(formatIp(embeddedIpv4(addr)[0] ?? addr));
     if (!admission.ok) return { ok: false, status: "internal-error", detail: "dialer closed" };
     const startedAt = this.o.now();
     return new Promise<OpenResult>((resolve) => {

@@ -10,6 +10,10 @@
  *   without any socket; an invalid port resolves "internal-error". Otherwise
  *   the probe waits for admission (per-IP rate and concurrency, global
  *   concurrency), then runs the dialogue (session.ts) within the deadline.
+ *   The facts' ip is the request's in the one canonical text (libs/dane
+ *   canonicalIp), the form the DNS decoder writes A and AAAA records in, so
+ *   the facts of a probe requested from DNS facts carry the requested key
+ *   exactly ("::ffff:7f00:1" is never stored for "::ffff:127.0.0.1").
  *   Concurrent requests with the same (ip, port, SNI) share one probe and get
  *   the same facts object (treat it as read-only); the policy check is made per
  *   request first, so an opted-out domain never rides along.
@@ -20,13 +24,13 @@
  */
 import type { ConnectionOptions } from "node:tls";
 import {
+  canonicalIp,
   FACTS_SCHEMA_VERSION,
   PROBE_STATUSES,
   type ProbeFacts,
   type ProbeStatus,
   probeKeyString,
 } from "@danesweep/dane";
-import { canonicalIp } from "./address.ts";
 import { Dialer } from "./dialer.ts";
 import { normalizeName, type OptOutList } from "./optout.ts";
 import { runDialogue } from "./session.ts";

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import net from "node:net";
 import { after, before, test } from "node:test";
-import type { ProbeFacts } from "@danesweep/dane";
+import { type ProbeFacts, probeKeyString } from "@danesweep/dane";
 import {
   type CertChain,
   type Mode,
@@ -15,6 +15,9 @@ import {
   type SmtpServerHandle,
   startSmtpServer,
 } from "@danesweep/test-smtp";
+// the resolver and its scripted DNS server, to take the probe key from a real DNS answer
+import { StubResolver } from "../../dns/src/index.ts";
+import { respond, startFakeServer } from "../../dns/test/fake-server.ts";
 import {
   type ProbeRequest,
   Prober,
@@ -476,5 +479,25 @@ test("IPv6 loopback: the key uses the canonical address", async () => {
   const f = await p.probe({ ip: "0:0:0:0:0:0:0:1", port: s.port, sni: "mx.test", mxHost: "mx.test" });
   assert.equal(f.ip, "::1");
   assert.equal(f.status, "tls-ok", f.detail);
+  await p.close();
+});
+
+test("an AAAA of ::ffff:127.0.0.1 from a DNS answer: the facts carry the requested key exactly (issue 11)", async () => {
+  // The key comes from the DNS decoder (libs/dns) as the resolver stage builds probe requests.
+  const dns = await startFakeServer((q) => [
+    respond(q, { answers: [{ type: "AAAA", name: q.name, ttl: 60, data: "::ffff:7f00:1" }] }),
+  ]);
+  const resolver = new StubResolver({ upstreams: [`127.0.0.1:${dns.port}`], timeoutMs: 2000 });
+  const aaaa = await resolver.query("mx.test", "AAAA");
+  await resolver.close();
+  await dns.close();
+  assert.equal(aaaa.outcome, "answer");
+  const key = aaaa.records[0]!;
+  const s = await server("starttls"); // on 127.0.0.1, reached through the v4-mapped address
+  const p = prober();
+  const f = await p.probe({ ip: key, port: s.port, sni: "mx.test", mxHost: "mx.test" });
+  assert.equal(f.status, "tls-ok", f.detail);
+  assert.equal(f.ip, key);
+  assert.equal(probeKeyString(f), probeKeyString({ ip: key, port: s.port, sni: "mx.test" }));
   await p.close();
 });
