@@ -19,6 +19,7 @@ export {
   selectMxHosts,
 } from "./plan.ts";
 export {
+  DEFAULT_CACHE_BYTES,
   DNS_CONFIG_ERRORS,
   DnsConfigError,
   type DnsConfigErrorCode,

@@ -17,6 +17,14 @@
  *   connected) and is replaced on the next query; a frame over 65535 octets
  *   cannot occur, a reply that does not match is ignored (counted). Idle
  *   sockets do not keep the process alive.
+ * Timeouts and a stalled event loop: a query's timer that fires later than
+ * STALL_MS past its due time (measured on the monotonic clock) means the event
+ * loop was held up (GC, a busy caller) and the reply may be sitting unread in
+ * the socket. Instead of a timeout, the timer is re-armed for as long as the
+ * loop was late (at most the timeout, at most MAX_STALL_EXTENSIONS times), so
+ * the poll phase reads the socket first. A stall never becomes a timeout, and
+ * a server that does not answer still times out, within at most three times
+ * the timeout. Such re-arms are counted (`lateTimers`).
  */
 import { createSocket, type Socket } from "node:dgram";
 import { connect, isIPv6, type Socket as NetSocket } from "node:net";
@@ -82,6 +90,8 @@ export interface TransportCounters {
   timeouts: number;
   networkErrors: number;
   tcpConnects: number;
+  /** Query timers that fired late (a stalled event loop) and were re-armed instead of timing out. */
+  lateTimers: number;
 }
 
 export function newCounters(): TransportCounters {
@@ -94,6 +104,7 @@ export function newCounters(): TransportCounters {
     timeouts: 0,
     networkErrors: 0,
     tcpConnects: 0,
+    lateTimers: 0,
   };
 }
 
@@ -107,6 +118,38 @@ interface Pending {
 
 const TIMEOUT: ExchangeResult = { kind: "timeout" };
 const CLOSED: ExchangeResult = { kind: "network", detail: "resolver closed" };
+
+/** A timer this much past its due time (ms) means the event loop was stalled. */
+export const STALL_MS = 10;
+/** How many times one query's timer may be re-armed after a stall. */
+export const MAX_STALL_EXTENSIONS = 2;
+
+/**
+ * Arms the timeout of a pending query: `expire` runs once `timeoutMs` of
+ * event-loop time has passed. A timer that fires late by more than STALL_MS is
+ * re-armed for the time it was late (capped at `timeoutMs`), at most
+ * MAX_STALL_EXTENSIONS times, so that a reply which arrived during the stall
+ * is read before the query is declared timed out. `p.timer` always holds the
+ * live timer (clearTimeout(p.timer) cancels it).
+ */
+function armTimeout(p: Pending, timeoutMs: number, counters: TransportCounters, expire: () => void): void {
+  let due = performance.now() + timeoutMs;
+  let extensions = 0;
+  const fire = () => {
+    const now = performance.now();
+    const late = now - due;
+    if (late > STALL_MS && extensions < MAX_STALL_EXTENSIONS) {
+      extensions++;
+      counters.lateTimers++;
+      const more = Math.min(late, timeoutMs);
+      due = now + more;
+      p.timer = setTimeout(fire, more);
+      return;
+    }
+    expire();
+  };
+  p.timer = setTimeout(fire, timeoutMs);
+}
 
 /** Requested socket buffer size; the kernel caps it (net.core.rmem_max / wmem_max). */
 const UDP_BUFFER_BYTES = 4 << 20;
@@ -199,11 +242,11 @@ export class UdpChannel {
     query.writeUInt16BE(id, 0);
     return new Promise((resolve) => {
       const p: Pending = { id, query, qEnd, timer: undefined, done: resolve };
-      p.timer = setTimeout(() => {
+      armTimeout(p, timeoutMs, this.counters, () => {
         if (this.pending.get(id) === p) this.pending.delete(id);
         this.counters.timeouts++;
         resolve(TIMEOUT);
-      }, timeoutMs);
+      });
       this.pending.set(id, p);
       this.counters.udpSent++;
       this.open();
@@ -410,11 +453,11 @@ export class TcpChannel {
     if (id < 0) return Promise.resolve({ kind: "network", detail: "no free query ID" });
     return new Promise((resolve) => {
       const p: Pending = { id, query, qEnd, timer: undefined, done: resolve };
-      p.timer = setTimeout(() => {
+      armTimeout(p, timeoutMs, this.counters, () => {
         if (conn.pending.get(id) === p) conn.pending.delete(id);
         this.counters.timeouts++;
         resolve(TIMEOUT);
-      }, timeoutMs);
+      });
       conn.send(p);
     });
   }

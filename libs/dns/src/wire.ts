@@ -248,7 +248,7 @@ export function readName(
   let end = -1;
   let jumps = 0;
   let wireLen = 1;
-  let out = "";
+  const labels: string[] = [];
   for (;;) {
     const bound = end < 0 ? limit : buf.length;
     if (pos >= bound) return undefined;
@@ -272,10 +272,11 @@ export function readName(
     wireLen += l + 1;
     if (wireLen > 255) return undefined;
     const text = labelText(buf, pos + 1, labelEnd);
-    out = out === "" ? text : out + "." + text;
+    labels.push(text);
     pos = labelEnd;
   }
-  return { name: out === "" ? "." : out, end };
+  // joined once: a flat string, not a rope of one heap object per label and dot
+  return { name: labels.length === 0 ? "." : labels.length === 1 ? labels[0]! : labels.join("."), end };
 }
 
 // ---------------------------------------------------------------- messages
@@ -446,12 +447,17 @@ export function readMx(buf: Uint8Array, rr: RR): MxRecord | undefined {
   return { preference: u16(buf, rr.rdStart), exchange: n.name };
 }
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
-
+/**
+ * The certificate association data is lowercase hex, made in one piece (a
+ * string built by appending two characters an octet is a rope of one heap
+ * object per append: some 2 MB for a 64 KiB record, held for as long as the
+ * lookup is cached).
+ */
 export function readTlsa(buf: Uint8Array, rr: RR): TlsaRecord | undefined {
   if (rr.rdEnd - rr.rdStart < 3) return undefined;
-  let data = "";
-  for (let i = rr.rdStart + 3; i < rr.rdEnd; i++) data += HEX[buf[i]!];
+  const data = Buffer.from(buf.buffer, buf.byteOffset + rr.rdStart + 3, rr.rdEnd - rr.rdStart - 3).toString(
+    "hex",
+  );
   return {
     usage: buf[rr.rdStart]!,
     selector: buf[rr.rdStart + 1]!,
