@@ -2,7 +2,8 @@
  * Prober: STARTTLS probes of MX host addresses, recorded as ProbeFacts.
  *
  * - new Prober(opts) validates its options and throws a ProberConfigError
- *   (code "invalid-option", with the offending field) when one is out of range;
+ *   (code "invalid-option", with the offending field) when one is out of range
+ *   or OpenSSL refuses the key-exchange `groups` or the `tls` options;
  *   that is the only throw, at construction.
  * - probe(req) always resolves with ProbeFacts, never rejects:
  *   a request whose ip is not a public address (unless allowPrivate) resolves
@@ -31,7 +32,7 @@ import {
   type ProbeStatus,
   probeKeyString,
 } from "@danesweep/dane";
-import { Dialer } from "./dialer.ts";
+import { DEFAULT_GROUPS, Dialer, DialerConfigError } from "./dialer.ts";
 import { normalizeName, type OptOutList } from "./optout.ts";
 import { runDialogue } from "./session.ts";
 
@@ -65,7 +66,13 @@ export interface ProberOptions {
   maxChainCerts?: number;
   /** Clock in milliseconds since the epoch (default: performance.timeOrigin + performance.now()). */
   now?: () => number;
-  /** Extra node:tls client options (e.g. minVersion, ciphers); socket, servername and rejectUnauthorized are fixed. */
+  /**
+   * Key-exchange groups offered, in order (OpenSSL list, ":"-separated; a key
+   * share is sent for the first). Default DEFAULT_GROUPS: classical only,
+   * X25519 first (dialer.ts says why the hybrid post-quantum group is left out).
+   */
+  groups?: string;
+  /** Extra node:tls client options (e.g. minVersion, ciphers); socket, servername, rejectUnauthorized and the TLS context are the dialer's. */
   tls?: ConnectionOptions;
 }
 
@@ -123,6 +130,7 @@ interface Resolved {
   maxBytesRead: number;
   maxChainCerts: number;
   now: () => number;
+  groups: string;
   tls: ConnectionOptions;
 }
 
@@ -144,6 +152,9 @@ function resolveOptions(o: ProberOptions): Resolved {
     throw new ProberConfigError("ehloName");
   }
   if (o.ehloName.length > 255) throw new ProberConfigError("ehloName");
+  if (o.groups !== undefined && (typeof o.groups !== "string" || !/^[A-Za-z0-9_:-]+$/.test(o.groups))) {
+    throw new ProberConfigError("groups");
+  }
   return {
     allowPrivate: o.allowPrivate === true,
     optOut: o.optOut,
@@ -160,6 +171,7 @@ function resolveOptions(o: ProberOptions): Resolved {
     maxBytesRead: num("maxBytesRead", o.maxBytesRead, 262_144, 64, true),
     maxChainCerts: num("maxChainCerts", o.maxChainCerts, 20, 1, true),
     now: o.now ?? (() => performance.timeOrigin + performance.now()),
+    groups: o.groups ?? o.tls?.ecdhCurve ?? DEFAULT_GROUPS,
     tls: o.tls ?? {},
   };
 }
@@ -179,7 +191,12 @@ export class Prober {
 
   constructor(opts: ProberOptions) {
     this.o = resolveOptions(opts);
-    this.dialer = new Dialer(this.o);
+    try {
+      this.dialer = new Dialer(this.o);
+    } catch (e) {
+      if (e instanceof DialerConfigError) throw new ProberConfigError(e.field);
+      throw e;
+    }
   }
 
   probe(req: ProbeRequest): Promise<ProbeFacts> {
@@ -250,7 +267,6 @@ export class Prober {
               maxBytes: o.maxBytesRead,
             },
             maxChainCerts: o.maxChainCerts,
-            tlsOptions: o.tls,
           },
         });
       } finally {

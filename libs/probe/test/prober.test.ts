@@ -503,7 +503,37 @@ test("close(): waiting probes end as internal-error, new ones too", async () => 
   assert.equal((await p.probe(req(s, "c.test"))).status, "internal-error");
 });
 
+test("classical key-exchange groups by default (X25519 first); the hybrid post-quantum one only when asked", async () => {
+  // the test server is Node's default OpenSSL 3.5 server, which prefers X25519MLKEM768 when a client offers it
+  const s = await server("starttls");
+  const dflt = prober();
+  const a = await dflt.probe(req(s, "a.test"));
+  assert.equal(a.status, "tls-ok", a.detail);
+  assert.equal(a.tls?.group, "X25519");
+  await dflt.close();
+  const pq = prober({ groups: "X25519MLKEM768:X25519" });
+  const b = await pq.probe(req(s, "b.test"));
+  assert.equal(b.status, "tls-ok", b.detail);
+  assert.equal(b.tls?.group, "X25519MLKEM768");
+  await pq.close();
+  const p256 = prober({ groups: "P-256" });
+  const c = await p256.probe(req(s, "c.test"));
+  assert.equal(c.tls?.group, "prime256v1");
+  await p256.close();
+});
+
 test("bad options throw a typed config error", () => {
+  for (const [o, field] of [
+    [{ ehloName: "ok.test", groups: "X25519:no-such-group" }, "groups"],
+    [{ ehloName: "ok.test", groups: "" }, "groups"],
+    [{ ehloName: "ok.test", tls: { minVersion: "TLSv9" } }, "tls"],
+  ] as [ProberOptions, string][]) {
+    assert.throws(
+      () => new Prober(o),
+      (e: unknown) => e instanceof ProberConfigError && e.code === "invalid-option" && e.field === field,
+      JSON.stringify(o),
+    );
+  }
   for (const o of [
     { ehloName: "bad\r\nMAIL FROM:<>" },
     { ehloName: "ok.test", perIpRate: 0 },
