@@ -20,6 +20,7 @@ export {
 } from "./plan.ts";
 export {
   DEFAULT_CACHE_BYTES,
+  DEFAULT_TRANSPORT,
   DNS_CONFIG_ERRORS,
   DnsConfigError,
   type DnsConfigErrorCode,

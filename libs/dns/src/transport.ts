@@ -14,7 +14,9 @@
  *   2-octet length framed; replies are matched by ID, in any order, reassembled
  *   across chunks. A connection that fails, is reset or closed by the server
  *   ends its pending queries as "network" (with `connectFailed` when it never
- *   connected) and is replaced on the next query; a frame over 65535 octets
+ *   connected) and is replaced on the next query; a timeout on a connection
+ *   that has never delivered a reply says so (`unanswered`: a server over its
+ *   connection limit accepts in the kernel but never reads); a frame over 65535 octets
  *   cannot occur, a reply that does not match is ignored (counted). Idle
  *   sockets do not keep the process alive.
  * Timeouts and a stalled event loop: a query's timer that fires later than
@@ -78,7 +80,7 @@ export function parseUpstream(text: string): UpstreamParseResult {
 
 export type ExchangeResult =
   | { kind: "reply"; buf: Buffer }
-  | { kind: "timeout" }
+  | { kind: "timeout"; unanswered?: boolean }
   | { kind: "network"; detail: string; connectFailed?: boolean };
 
 export interface TransportCounters {
@@ -117,6 +119,8 @@ interface Pending {
 }
 
 const TIMEOUT: ExchangeResult = { kind: "timeout" };
+/** A TCP query timed out on a connection that has never delivered a reply (a server over its connection limit leaves it in the backlog). */
+const TIMEOUT_UNANSWERED: ExchangeResult = { kind: "timeout", unanswered: true };
 const CLOSED: ExchangeResult = { kind: "network", detail: "resolver closed" };
 
 /** A timer this much past its due time (ms) means the event loop was stalled. */
@@ -285,6 +289,8 @@ class TcpConn {
   private flushScheduled = false;
   private rest: Buffer | undefined;
   private connected = false;
+  /** A reply has arrived on this connection. */
+  answered = false;
   dead = false;
 
   constructor(upstream: Upstream, counters: TransportCounters, onGone: (c: TcpConn) => void) {
@@ -375,6 +381,7 @@ class TcpConn {
     }
     this.pending.delete(p.id);
     clearTimeout(p.timer);
+    this.answered = true;
     p.done({ kind: "reply", buf: msg });
   }
 
@@ -456,7 +463,7 @@ export class TcpChannel {
       armTimeout(p, timeoutMs, this.counters, () => {
         if (conn.pending.get(id) === p) conn.pending.delete(id);
         this.counters.timeouts++;
-        resolve(TIMEOUT);
+        resolve(conn.answered ? TIMEOUT : TIMEOUT_UNANSWERED);
       });
       conn.send(p);
     });

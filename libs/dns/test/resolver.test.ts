@@ -1,5 +1,6 @@
 /**
- * StubResolver protocol handling against a scripted server on loopback:
+ * StubResolver protocol handling against a scripted server on loopback, over
+ * the default transport (pipelined TCP) unless UDP is the subject:
  * EDNS0/DO, AD -> security, TC -> TCP with chunked reassembly, ID and question
  * mismatches ignored, retries across upstreams, SERVFAIL + CD=1, rcodes,
  * in-flight de-duplication, TTL cache, concurrency limit, close().
@@ -45,7 +46,7 @@ function aAnswers(q: Incoming, n: number, ttl = 300) {
 describe("StubResolver", () => {
   test("sends EDNS0 payload 1232 with DO=1, RD=1, CD=0; AD=1 answer is secure", async () => {
     const s = await serve((q) => [respond(q, { flags: RD | RA | AD, answers: aAnswers(q, 2) })]);
-    const r = new StubResolver({ upstreams: [up(s)], timeoutMs: 500 });
+    const r = new StubResolver({ upstreams: [up(s)], transport: "udp", timeoutMs: 500 });
     const l = await r.query("Host.Example.", "A");
     await r.close();
     assert.equal(s.received.length, 1);
@@ -96,7 +97,7 @@ describe("StubResolver", () => {
         : [respond(q, { flags: RD | RA | AD, answers: aAnswers(q, 40) })],
     );
     s.tcpChunkSize = 7;
-    const r = new StubResolver({ upstreams: [up(s)], timeoutMs: 2000 });
+    const r = new StubResolver({ upstreams: [up(s)], transport: "udp", timeoutMs: 2000 });
     const l = await r.query("big.example", "A");
     await r.close();
     assert.deepEqual(
@@ -137,7 +138,7 @@ describe("StubResolver", () => {
       Buffer.from([q.id >> 8, q.id & 0xff, 0x81]), // truncated garbage with the right ID
       respond(q, { answers: aAnswers(q, 2) }),
     ]);
-    const r = new StubResolver({ upstreams: [up(s)], timeoutMs: 1000 });
+    const r = new StubResolver({ upstreams: [up(s)], transport: "udp", timeoutMs: 1000 });
     const l = await r.query("match.example", "A");
     const st = r.stats();
     await r.close();
@@ -149,7 +150,7 @@ describe("StubResolver", () => {
 
   test("only mismatched replies: the lookup is a timeout error, never nodata", async () => {
     const s = await serve((q) => [respond(q, { id: (q.id + 7) & 0xffff })]);
-    const r = new StubResolver({ upstreams: [up(s)], timeoutMs: 150, retries: 1 });
+    const r = new StubResolver({ upstreams: [up(s)], transport: "udp", timeoutMs: 150, retries: 1 });
     const l = await r.query("spoof.example", "A");
     await r.close();
     assert.equal(l.outcome, "error");
@@ -305,6 +306,19 @@ describe("StubResolver", () => {
     await r.close();
   });
 
+  test("the default transport is pipelined TCP ('auto')", async () => {
+    const s = await serve((q) => [respond(q, { flags: RD | RA | AD, answers: aAnswers(q, 1) })]);
+    const r = new StubResolver({ upstreams: [up(s)], timeoutMs: 1000 });
+    const l = await r.query("default.example", "A");
+    await r.close();
+    assert.equal(l.outcome, "answer");
+    assert.equal(l.provenance?.transport, "tcp");
+    assert.deepEqual(
+      s.received.map((q) => q.transport),
+      ["tcp"],
+    );
+  });
+
   test("AAAA records come out in the one canonical text, v4-mapped as ::ffff:a.b.c.d (issue 11)", async () => {
     const s = await serve((q) => [
       respond(q, {
@@ -324,7 +338,7 @@ describe("StubResolver", () => {
 
   test("oversize UDP answer (200 records, > 1232 octets, no TC) is taken whole", async () => {
     const s = await serve((q) => [respond(q, { answers: aAnswers(q, 200) })]);
-    const r = new StubResolver({ upstreams: [up(s)], timeoutMs: 500 });
+    const r = new StubResolver({ upstreams: [up(s)], transport: "udp", timeoutMs: 500 });
     const l = await r.query("huge.example", "A");
     await r.close();
     assert.equal(l.outcome, "answer");
