@@ -12,9 +12,9 @@
  *   reply has TC=1. TCP is the default
  *   because it is the cheaper one, and at least as fast: bench/dns on the
  *   synthetic universe (10,000 domains, Unbound on loopback, three runs) gave
- *   10-20% less CPU per query than UDP with a cold resolver cache at the same
- *   rate, and 1.3-2x the rate for 1.35-1.5x less CPU with a warm one (figures
- *   in libs/dns/README.md);
+ *   9-19% less CPU per query than UDP with a cold resolver cache at the same
+ *   rate, and 1.2-2x the rate for 25-35% less CPU with a warm one (figures in
+ *   libs/dns/README.md);
  * - a timeout, network failure or malformed reply is retried on the next
  *   upstream, at most `retries` more times; when all fail: outcome "error"
  *   ("timeout" / "network" / "malformed"), security "indeterminate";
