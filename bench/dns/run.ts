@@ -379,28 +379,22 @@ try {
     ceiling = { udp: Math.round(dpUdp.qps), tcp: Math.round(dpTcp.qps) };
     const top = Math.max(dpUdp.qps || 0, dpTcp.qps || 0);
     for (const r of rows) if (r.n === n) r.ratio = round(r.queriesPerSec / top, 2);
-    rows.push({
-      n,
-      cache: "warm",
-      contender: "dnsperf udp (ceiling)",
-      queriesPerSec: Math.round(dpUdp.qps),
-      cpuMsPerQuery: Number.NaN,
-      peakRssMb: Number.NaN,
-      errors: dpUdp.lost,
-      ratio: round(dpUdp.qps / top, 2),
-      load1: load()[0]!,
-    });
-    rows.push({
-      n,
-      cache: "warm",
-      contender: "dnsperf tcp (ceiling)",
-      queriesPerSec: Math.round(dpTcp.qps),
-      cpuMsPerQuery: Number.NaN,
-      peakRssMb: Number.NaN,
-      errors: dpTcp.lost,
-      ratio: round(dpTcp.qps / top, 2),
-      load1: load()[0]!,
-    });
+    for (const [mode, dp] of [
+      ["udp", dpUdp],
+      ["tcp", dpTcp],
+    ] as const) {
+      rows.push({
+        n,
+        cache: "warm",
+        contender: `dnsperf ${mode} (ceiling)`,
+        queriesPerSec: Math.round(dp.qps),
+        cpuMsPerQuery: Number.NaN,
+        peakRssMb: Number.NaN,
+        errors: dp.lost,
+        ratio: round(dp.qps / top, 2),
+        load1: load()[0]!,
+      });
+    }
   }
 } finally {
   rmSync(work, { recursive: true, force: true });

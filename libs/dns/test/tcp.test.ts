@@ -7,7 +7,7 @@
  * refused or dropped under a query, the encoder against dns-packet.
  */
 import assert from "node:assert/strict";
-import { createSocket } from "node:dgram";
+import { createSocket, type Socket as DgramSocket } from "node:dgram";
 import { createServer, type Server, type Socket } from "node:net";
 import { after, describe, test } from "node:test";
 import * as dnsPacket from "dns-packet";
@@ -59,6 +59,18 @@ const servers: Server[] = [];
 after(async () => {
   for (const s of servers) s.close();
 });
+
+/** A UDP server on 127.0.0.1:`port` (0: a free one) answering every query with answerFor. */
+async function udpAnswering(port: number): Promise<DgramSocket> {
+  const udp = createSocket("udp4");
+  udp.on("message", (raw, rinfo) => {
+    const p = dnsPacket.decode(raw);
+    const q = p.questions![0]!;
+    udp.send(answerFor({ id: p.id!, name: q.name, type: q.type }), rinfo.port, rinfo.address);
+  });
+  await new Promise<void>((r) => udp.bind(port, "127.0.0.1", () => r()));
+  return udp;
+}
 
 /** A TCP server that parses framed queries and hands each connection's batch to `onQueries`. */
 async function scripted(onQueries: (c: Conn, fresh: Query[]) => void): Promise<ScriptedTcp> {
@@ -280,13 +292,7 @@ describe("TCP transport", () => {
 
   test("refused connections: 'tcp' is a network error, 'auto' asks over UDP instead", async () => {
     // A UDP-only server on a port where nothing listens over TCP.
-    const udp = createSocket("udp4");
-    udp.on("message", (raw, rinfo) => {
-      const p = dnsPacket.decode(raw);
-      const q = p.questions![0]!;
-      udp.send(answerFor({ id: p.id!, name: q.name, type: q.type }), rinfo.port, rinfo.address);
-    });
-    await new Promise<void>((r) => udp.bind(0, "127.0.0.1", () => r()));
+    const udp = await udpAnswering(0);
     const port = udp.address().port;
     try {
       const tcp = new StubResolver({ upstreams: [`127.0.0.1:${port}`], transport: "tcp", retries: 1 });
@@ -312,13 +318,7 @@ describe("TCP transport", () => {
   test("'auto' (the default): a connection closed under the query (a resolver reload) is asked over UDP at once", async () => {
     // TCP accepts, then drops every connection as soon as a query arrives; UDP answers.
     const s = await scripted((c) => c.sock.resetAndDestroy());
-    const udp = createSocket("udp4");
-    udp.on("message", (raw, rinfo) => {
-      const p = dnsPacket.decode(raw);
-      const q = p.questions![0]!;
-      udp.send(answerFor({ id: p.id!, name: q.name, type: q.type }), rinfo.port, rinfo.address);
-    });
-    await new Promise<void>((r) => udp.bind(s.port, "127.0.0.1", () => r()));
+    const udp = await udpAnswering(s.port);
     try {
       const auto = new StubResolver({ upstreams: [`127.0.0.1:${s.port}`], retries: 0 });
       const a = await auto.query("n7.example", "A");
@@ -344,13 +344,7 @@ describe("TCP transport", () => {
   test("'auto': a TCP connection that never answers (a resolver over its connection limit) sends the retry over UDP", async () => {
     // TCP accepts and reads but never answers; UDP answers.
     const s = await scripted(() => {});
-    const udp = createSocket("udp4");
-    udp.on("message", (raw, rinfo) => {
-      const p = dnsPacket.decode(raw);
-      const q = p.questions![0]!;
-      udp.send(answerFor({ id: p.id!, name: q.name, type: q.type }), rinfo.port, rinfo.address);
-    });
-    await new Promise<void>((r) => udp.bind(s.port, "127.0.0.1", () => r()));
+    const udp = await udpAnswering(s.port);
     try {
       const auto = new StubResolver({ upstreams: [`127.0.0.1:${s.port}`], retries: 1, timeoutMs: 200 });
       const a = await auto.query("n10.example", "A");
