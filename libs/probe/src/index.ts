@@ -7,7 +7,7 @@
  */
 export { type AddressClass, classifyAddress, embeddedIpv4 } from "./address.ts";
 export { type BucketState, bucketIsFull, bucketTake } from "./bucket.ts";
-export { classifyConnectError } from "./dialer.ts";
+export { classifyConnectError, DEFAULT_GROUPS } from "./dialer.ts";
 export { ehloKeywords, hasKeyword } from "./ehlo.ts";
 export {
   emptyOptOutList,
