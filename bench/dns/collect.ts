@@ -182,6 +182,7 @@ console.log(
     deduplicated: st.deduplicated,
     tcp: st.tcpSent,
     timeouts: st.timeouts,
+    cpuMs: Math.round((cpu.user + cpu.system) / 1000),
     cpuMsPerDomain: Math.round(((cpu.user + cpu.system) / 1000 / n) * 1000) / 1000,
     cpuUtil: Math.round(((cpu.user + cpu.system) / 1000 / wallMs) * 100) / 100,
     peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),

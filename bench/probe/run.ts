@@ -4,23 +4,29 @@
  * so that their CPU is not counted as the client's.
  *
  *   node --expose-gc bench/probe/run.ts [--n 2000] [--concurrency 1,10,50,200]
- *        [--inflight 5000] [--slow-ms 20000]
+ *        [--inflight 5000] [--slow-ms 20000] [--peer zgrab2|none] [--peer-concurrency 50]
  *
  * Prints one table. Rows:
  *   baseline tcp+tls   dialer connect + TLS handshake, no SMTP (implicit-TLS server)
  *   baseline smtp      a probe of a server without STARTTLS (SMTP dialogue only)
  *   starttls c=K       full STARTTLS probes, K at once
+ *   zgrab2 starttls    the peer baseline, same run, same STARTTLS server: ZGrab2
+ *                      v1.0.0 (bench/peers/build.sh) smtp module, --send-quit,
+ *                      STARTTLS when offered, one target line per probe (the
+ *                      same SNI names), --senders = --peer-concurrency, no
+ *                      rate limit; its process's CPU (GNU time) and wall time,
+ *                      startup included, errors = results without a TLS handshake
  *   slow server        --inflight probes held at once by a server that delays its
  *                      banner by --slow-ms; heap and RSS per in-flight probe are
  *                      measured while all of them wait, errors counted after
  * Columns: probes/s, client CPU ms per probe (user+system of this process),
  * heap bytes per in-flight probe (slow row), errors (status not the expected one).
- * Targets: <= 2 ms client CPU per STARTTLS probe, <= 64 KiB heap per in-flight
- * probe, 5,000 in flight. Exit code 0 whatever the figures (it measures, it does
+ * Targets: <= 2 ms client CPU per STARTTLS probe and no more than ZGrab2's on
+ * the same server, <= 64 KiB heap per in-flight probe, 5,000 in flight. Exit code 0 whatever the figures (it measures, it does
  * not judge); 1 when the servers cannot start.
  */
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -39,6 +45,8 @@ const N = Number(arg("n", "2000"));
 const CONCURRENCY = arg("concurrency", "1,10,50,200").split(",").map(Number);
 const INFLIGHT = Number(arg("inflight", "5000"));
 const SLOW_MS = Number(arg("slow-ms", "20000"));
+const PEER = arg("peer", "zgrab2");
+const PEER_CONCURRENCY = Number(arg("peer-concurrency", "50"));
 
 setFlagsFromString("--expose-gc");
 const gc = (globalThis as { gc?: () => void }).gc ?? (runInNewContext("gc") as () => void);
@@ -164,9 +172,82 @@ function req(mode: string, i: number) {
 for (const c of CONCURRENCY) {
   const p = new Prober(opts(c));
   const n = c === 1 ? Math.min(N, 500) : N;
-  const r = await pool(n, c, async (i) => (await p.probe(req("starttls", i))).status === "tls-ok");
+  let group = "";
+  const r = await pool(n, c, async (i) => {
+    const f = await p.probe(req("starttls", i));
+    group ||= f.tls?.group ?? "";
+    return f.status === "tls-ok";
+  });
   await p.close();
-  rows.push({ name: `starttls c=${c}`, probes: n, ...r });
+  rows.push({ name: `starttls c=${c}`, probes: n, ...r, note: `group ${group}` });
+}
+
+// peer baseline: ZGrab2 on the same STARTTLS server, in its own process
+if (PEER === "zgrab2") {
+  const built = spawnSync(fileURLToPath(new URL("../peers/build.sh", import.meta.url)), ["zgrab2"], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const bin = /^zgrab2 (\S+)$/m.exec(built.stdout ?? "")?.[1];
+  if (built.status !== 0 || !bin) {
+    console.error("bench/probe: bench/peers/build.sh zgrab2 failed; no peer row");
+  } else {
+    const input = join(dir, "zgrab2-targets.csv");
+    const output = join(dir, "zgrab2.jsonl");
+    const blocklist = join(dir, "zgrab2-blocklist.conf"); // empty: loopback is our test server
+    writeFileSync(input, Array.from({ length: N }, (_, i) => `127.0.0.1,h${i}.bench.test\n`).join(""));
+    writeFileSync(blocklist, "");
+    const r = spawnSync(
+      "/usr/bin/time",
+      [
+        "-f",
+        "%e %U %S",
+        bin,
+        "smtp",
+        "--port",
+        String(ports.starttls),
+        "--send-quit",
+        "--senders",
+        String(PEER_CONCURRENCY),
+        "--server-rate-limit",
+        "1000000000",
+        "--blocklist-file",
+        blocklist,
+        "--input-file",
+        input,
+        "--output-file",
+        output,
+        "--metadata-file",
+        "/dev/null",
+        "--log-file",
+        "/dev/null",
+        "--status-updates-file",
+        "/dev/null",
+      ],
+      { encoding: "utf8", maxBuffer: 1 << 24 },
+    );
+    const m = /([\d.]+) ([\d.]+) ([\d.]+)\s*$/.exec(r.stderr ?? "");
+    if (r.status !== 0 || !m) {
+      console.error(`bench/probe: zgrab2 failed: ${(r.stderr ?? "").slice(-500)}`);
+    } else {
+      let ok = 0;
+      for (const line of readFileSync(output, "utf8").split("\n")) {
+        if (!line) continue;
+        const smtp = (
+          JSON.parse(line) as { data?: { smtp?: { status?: string; result?: { tls?: unknown } } } }
+        ).data?.smtp;
+        if (smtp?.status === "success" && smtp.result?.tls) ok++;
+      }
+      rows.push({
+        name: `zgrab2 starttls c=${PEER_CONCURRENCY}`,
+        probes: N,
+        seconds: Number(m[1]),
+        cpuMsPerProbe: ((Number(m[2]) + Number(m[3])) * 1000) / N,
+        errors: N - ok,
+        note: "zgrab2 v1.0.0, own process",
+      });
+    }
+  }
 }
 
 // slow server: INFLIGHT probes held at once
@@ -240,5 +321,5 @@ console.log(
 console.log(line(header));
 for (const t of table) console.log(line(t));
 console.log(
-  "targets: cpu <= 2 ms per STARTTLS probe; heap <= 65536 B per in-flight probe; 5000 in flight without errors",
+  "targets: cpu <= 2 ms per STARTTLS probe and <= zgrab2's; heap <= 65536 B per in-flight probe; 5000 in flight without errors",
 );

@@ -2,6 +2,7 @@ export * from "./auth.ts";
 export * from "./domains.ts";
 export * from "./explain.ts";
 export * from "./facts.ts";
+export * from "./ip.ts";
 export * from "./judge.ts";
 export * from "./names.ts";
 export * from "./policy.ts";

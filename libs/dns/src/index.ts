@@ -19,6 +19,8 @@ export {
   selectMxHosts,
 } from "./plan.ts";
 export {
+  DEFAULT_CACHE_BYTES,
+  DEFAULT_TRANSPORT,
   DNS_CONFIG_ERRORS,
   DnsConfigError,
   type DnsConfigErrorCode,

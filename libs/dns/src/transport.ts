@@ -14,12 +14,23 @@
  *   2-octet length framed; replies are matched by ID, in any order, reassembled
  *   across chunks. A connection that fails, is reset or closed by the server
  *   ends its pending queries as "network" (with `connectFailed` when it never
- *   connected) and is replaced on the next query; a frame over 65535 octets
+ *   connected) and is replaced on the next query; a timeout on a connection
+ *   that has never delivered a reply says so (`unanswered`: a server over its
+ *   connection limit accepts in the kernel but never reads); a frame over 65535 octets
  *   cannot occur, a reply that does not match is ignored (counted). Idle
  *   sockets do not keep the process alive.
+ * Timeouts and a stalled event loop: a query's timer that fires later than
+ * STALL_MS past its due time (measured on the monotonic clock) means the event
+ * loop was held up (GC, a busy caller) and the reply may be sitting unread in
+ * the socket. Instead of a timeout, the timer is re-armed for as long as the
+ * loop was late (at most the timeout, at most MAX_STALL_EXTENSIONS times), so
+ * the poll phase reads the socket first. A stall never becomes a timeout, and
+ * a server that does not answer still times out, within at most three times
+ * the timeout. Such re-arms are counted (`lateTimers`).
  */
 import { createSocket, type Socket } from "node:dgram";
 import { connect, isIPv6, type Socket as NetSocket } from "node:net";
+import { formatIp, parseIp } from "@danesweep/dane";
 import { replyMatches } from "./wire.ts";
 export interface Upstream {
   /** As configured and reported in provenance: "127.0.0.1:53", "[::1]:53". */
@@ -30,37 +41,46 @@ export interface Upstream {
 
 export type UpstreamParseResult = { ok: true; upstream: Upstream } | { ok: false; detail: string };
 
-/** Parses "127.0.0.1", "127.0.0.1:53", "[::1]:53", "::1". Only IP addresses (no names: no bootstrap lookups). */
+/**
+ * Parses "127.0.0.1", "127.0.0.1:53", "[::1]:53", "::1". Only IP addresses (no
+ * names: no bootstrap lookups); the key and host are in the canonical text of
+ * libs/dane formatIp, so "[0:0::1]:53" and "[::1]:53" are one upstream.
+ */
 export function parseUpstream(text: string): UpstreamParseResult {
-  const s = text.trim();
-  let host: string;
+  const s = String(text ?? "").trim();
+  let hostText: string;
   let portText = "53";
   const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(s);
+  const hostPort = /^([^:]+)(?::(\d+))?$/.exec(s);
   if (bracket) {
-    host = bracket[1]!;
+    hostText = bracket[1]!;
     if (bracket[2]) portText = bracket[2];
-  } else if (isIPv6(s)) {
-    host = s;
+  } else if (hostPort) {
+    hostText = hostPort[1]!;
+    if (hostPort[2]) portText = hostPort[2];
   } else {
-    const m = /^([^:]+)(?::(\d+))?$/.exec(s);
-    if (!m) return { ok: false, detail: `cannot parse upstream ${JSON.stringify(text)}` };
-    host = m[1]!;
-    if (m[2]) portText = m[2];
+    hostText = s; // a bare IPv6 address (its colons are not a port separator)
   }
   const port = Number(portText);
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     return { ok: false, detail: `bad port in upstream ${JSON.stringify(text)}` };
   }
-  const v6 = isIPv6(host);
-  if (!v6 && !/^\d{1,3}(\.\d{1,3}){3}$/.test(host)) {
+  const addr = parseIp(hostText);
+  if (!addr || (addr.length === 16) !== hostText.includes(":")) {
     return { ok: false, detail: `upstream ${JSON.stringify(text)} is not an IP address` };
   }
-  return { ok: true, upstream: { key: v6 ? `[${host}]:${port}` : `${host}:${port}`, host, port } };
+  // a zone ("fe80::1%eth0") is no part of the address, but a link-local upstream needs it to be reached
+  const zone = hostText.includes("%") ? hostText.slice(hostText.indexOf("%")) : "";
+  const host = formatIp(addr) + zone;
+  return {
+    ok: true,
+    upstream: { key: addr.length === 16 ? `[${host}]:${port}` : `${host}:${port}`, host, port },
+  };
 }
 
 export type ExchangeResult =
   | { kind: "reply"; buf: Buffer }
-  | { kind: "timeout" }
+  | { kind: "timeout"; unanswered?: boolean }
   | { kind: "network"; detail: string; connectFailed?: boolean };
 
 export interface TransportCounters {
@@ -72,6 +92,8 @@ export interface TransportCounters {
   timeouts: number;
   networkErrors: number;
   tcpConnects: number;
+  /** Query timers that fired late (a stalled event loop) and were re-armed instead of timing out. */
+  lateTimers: number;
 }
 
 export function newCounters(): TransportCounters {
@@ -84,6 +106,7 @@ export function newCounters(): TransportCounters {
     timeouts: 0,
     networkErrors: 0,
     tcpConnects: 0,
+    lateTimers: 0,
   };
 }
 
@@ -96,7 +119,41 @@ interface Pending {
 }
 
 const TIMEOUT: ExchangeResult = { kind: "timeout" };
+/** A TCP query timed out on a connection that has never delivered a reply (a server over its connection limit leaves it in the backlog). */
+const TIMEOUT_UNANSWERED: ExchangeResult = { kind: "timeout", unanswered: true };
 const CLOSED: ExchangeResult = { kind: "network", detail: "resolver closed" };
+
+/** A timer this much past its due time (ms) means the event loop was stalled. */
+export const STALL_MS = 10;
+/** How many times one query's timer may be re-armed after a stall. */
+export const MAX_STALL_EXTENSIONS = 2;
+
+/**
+ * Arms the timeout of a pending query: `expire` runs once `timeoutMs` of
+ * event-loop time has passed. A timer that fires late by more than STALL_MS is
+ * re-armed for the time it was late (capped at `timeoutMs`), at most
+ * MAX_STALL_EXTENSIONS times, so that a reply which arrived during the stall
+ * is read before the query is declared timed out. `p.timer` always holds the
+ * live timer (clearTimeout(p.timer) cancels it).
+ */
+function armTimeout(p: Pending, timeoutMs: number, counters: TransportCounters, expire: () => void): void {
+  let due = performance.now() + timeoutMs;
+  let extensions = 0;
+  const fire = () => {
+    const now = performance.now();
+    const late = now - due;
+    if (late > STALL_MS && extensions < MAX_STALL_EXTENSIONS) {
+      extensions++;
+      counters.lateTimers++;
+      const more = Math.min(late, timeoutMs);
+      due = now + more;
+      p.timer = setTimeout(fire, more);
+      return;
+    }
+    expire();
+  };
+  p.timer = setTimeout(fire, timeoutMs);
+}
 
 /** Requested socket buffer size; the kernel caps it (net.core.rmem_max / wmem_max). */
 const UDP_BUFFER_BYTES = 4 << 20;
@@ -189,11 +246,11 @@ export class UdpChannel {
     query.writeUInt16BE(id, 0);
     return new Promise((resolve) => {
       const p: Pending = { id, query, qEnd, timer: undefined, done: resolve };
-      p.timer = setTimeout(() => {
+      armTimeout(p, timeoutMs, this.counters, () => {
         if (this.pending.get(id) === p) this.pending.delete(id);
         this.counters.timeouts++;
         resolve(TIMEOUT);
-      }, timeoutMs);
+      });
       this.pending.set(id, p);
       this.counters.udpSent++;
       this.open();
@@ -232,6 +289,8 @@ class TcpConn {
   private flushScheduled = false;
   private rest: Buffer | undefined;
   private connected = false;
+  /** A reply has arrived on this connection. */
+  answered = false;
   dead = false;
 
   constructor(upstream: Upstream, counters: TransportCounters, onGone: (c: TcpConn) => void) {
@@ -322,6 +381,7 @@ class TcpConn {
     }
     this.pending.delete(p.id);
     clearTimeout(p.timer);
+    this.answered = true;
     p.done({ kind: "reply", buf: msg });
   }
 
@@ -400,11 +460,11 @@ export class TcpChannel {
     if (id < 0) return Promise.resolve({ kind: "network", detail: "no free query ID" });
     return new Promise((resolve) => {
       const p: Pending = { id, query, qEnd, timer: undefined, done: resolve };
-      p.timer = setTimeout(() => {
+      armTimeout(p, timeoutMs, this.counters, () => {
         if (conn.pending.get(id) === p) conn.pending.delete(id);
         this.counters.timeouts++;
-        resolve(TIMEOUT);
-      }, timeoutMs);
+        resolve(conn.answered ? TIMEOUT : TIMEOUT_UNANSWERED);
+      });
       conn.send(p);
     });
   }

@@ -16,13 +16,15 @@
  *   and are capped, names are capped at 255 octets.
  * - `readA`, `readAaaa`, `readName`, `readMx`, `readTlsa`, `readSoa`,
  *   `readDnskey` decode one record's rdata, returning undefined when the
- *   rdata is malformed for its type.
+ *   rdata is malformed for its type. Addresses come out in the one canonical
+ *   text of libs/dane `formatIp` (RFC 5952 for IPv6, an IPv4-mapped address as
+ *   "::ffff:a.b.c.d"), the form probe keys and the prober's facts use.
  *
  * Names come out lowercase, without the trailing dot ("." for the root);
  * label bytes outside [a-z0-9_-] are written as RFC 1035 escapes (\. \\ \DDD).
  */
 
-import type { MxRecord, RRType, TlsaRecord } from "@danesweep/dane";
+import { formatIp, type MxRecord, type RRType, type TlsaRecord } from "@danesweep/dane";
 
 export const TYPE_CODES: Record<RRType, number> = {
   A: 1,
@@ -246,7 +248,7 @@ export function readName(
   let end = -1;
   let jumps = 0;
   let wireLen = 1;
-  let out = "";
+  const labels: string[] = [];
   for (;;) {
     const bound = end < 0 ? limit : buf.length;
     if (pos >= bound) return undefined;
@@ -270,10 +272,11 @@ export function readName(
     wireLen += l + 1;
     if (wireLen > 255) return undefined;
     const text = labelText(buf, pos + 1, labelEnd);
-    out = out === "" ? text : out + "." + text;
+    labels.push(text);
     pos = labelEnd;
   }
-  return { name: out === "" ? "." : out, end };
+  // joined once: a flat string, not a rope of one heap object per label and dot
+  return { name: labels.length === 0 ? "." : labels.length === 1 ? labels[0]! : labels.join("."), end };
 }
 
 // ---------------------------------------------------------------- messages
@@ -420,35 +423,16 @@ export function decodeMessage(buf: Uint8Array): Decoded<Message> {
 
 // ---------------------------------------------------------------- rdata
 
+/** The address in the canonical text of libs/dane formatIp (dotted decimal). */
 export function readA(buf: Uint8Array, rr: RR): string | undefined {
   if (rr.rdEnd - rr.rdStart !== 4) return undefined;
-  const o = rr.rdStart;
-  return `${buf[o]}.${buf[o + 1]}.${buf[o + 2]}.${buf[o + 3]}`;
+  return formatIp(buf.subarray(rr.rdStart, rr.rdEnd));
 }
 
-/** IPv6 text form of RFC 5952: lowercase, no leading zeros, longest zero run (>= 2) compressed. */
+/** The address in the canonical text of libs/dane formatIp (RFC 5952; "::ffff:a.b.c.d" when v4-mapped). */
 export function readAaaa(buf: Uint8Array, rr: RR): string | undefined {
   if (rr.rdEnd - rr.rdStart !== 16) return undefined;
-  const g: number[] = [];
-  for (let i = 0; i < 8; i++) g.push(u16(buf, rr.rdStart + 2 * i));
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (a: number[]) => a.map((x) => x.toString(16)).join(":");
-  if (bestLen < 2) return hex(g);
-  return `${hex(g.slice(0, bestStart))}::${hex(g.slice(bestStart + bestLen))}`;
+  return formatIp(buf.subarray(rr.rdStart, rr.rdEnd));
 }
 
 export function readTarget(buf: Uint8Array, rr: RR): string | undefined {
@@ -463,12 +447,17 @@ export function readMx(buf: Uint8Array, rr: RR): MxRecord | undefined {
   return { preference: u16(buf, rr.rdStart), exchange: n.name };
 }
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
-
+/**
+ * The certificate association data is lowercase hex, made in one piece (a
+ * string built by appending two characters an octet is a rope of one heap
+ * object per append: some 2 MB for a 64 KiB record, held for as long as the
+ * lookup is cached).
+ */
 export function readTlsa(buf: Uint8Array, rr: RR): TlsaRecord | undefined {
   if (rr.rdEnd - rr.rdStart < 3) return undefined;
-  let data = "";
-  for (let i = rr.rdStart + 3; i < rr.rdEnd; i++) data += HEX[buf[i]!];
+  const data = Buffer.from(buf.buffer, buf.byteOffset + rr.rdStart + 3, rr.rdEnd - rr.rdStart - 3).toString(
+    "hex",
+  );
   return {
     usage: buf[rr.rdStart]!,
     selector: buf[rr.rdStart + 1]!,

@@ -2,6 +2,8 @@
  * A scripted DNS server on 127.0.0.1 (UDP and TCP on the same ephemeral port)
  * for the resolver's protocol unit tests. The handler sees each decoded query
  * and returns what to do: reply with crafted packets, raw bytes, or nothing.
+ * `onSent` reports each reply handed to the kernel; stall-server.ts runs one in
+ * a worker thread, so it answers while the test's own event loop is blocked.
  */
 import { createSocket, type Socket } from "node:dgram";
 import { createServer, type Server, type Socket as TcpSocket } from "node:net";
@@ -30,6 +32,8 @@ export interface FakeServer {
   received: Incoming[];
   /** TCP: split the framed output into chunks of this size, sent with a pause between. */
   tcpChunkSize?: number;
+  /** Called once each reply has been handed to the kernel (UDP send or TCP write done). */
+  onSent?: () => void;
   close(): Promise<void>;
 }
 
@@ -108,7 +112,7 @@ export async function startFakeServer(handler: Handler): Promise<FakeServer> {
     const q = parse(raw, "udp");
     if (!q) return;
     received.push(q);
-    for (const b of await handler(q)) udp.send(b, rinfo.port, rinfo.address);
+    for (const b of await handler(q)) udp.send(b, rinfo.port, rinfo.address, () => server.onSent?.());
   });
   const tcp: Server = createServer((sock) => {
     tcpSockets.add(sock);
@@ -134,7 +138,10 @@ export async function startFakeServer(handler: Handler): Promise<FakeServer> {
         const size = server.tcpChunkSize ?? all.length;
         for (let i = 0; i < all.length; i += size) {
           if (sock.destroyed) return;
-          sock.write(all.subarray(i, i + size));
+          const last = i + size >= all.length;
+          sock.write(all.subarray(i, i + size), () => {
+            if (last) server.onSent?.();
+          });
           if (server.tcpChunkSize) await new Promise((r) => setTimeout(r, 2));
         }
       }

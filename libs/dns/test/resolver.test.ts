@@ -1,11 +1,13 @@
 /**
- * StubResolver protocol handling against a scripted server on loopback:
+ * StubResolver protocol handling against a scripted server on loopback, over
+ * the default transport (pipelined TCP) unless UDP is the subject:
  * EDNS0/DO, AD -> security, TC -> TCP with chunked reassembly, ID and question
  * mismatches ignored, retries across upstreams, SERVFAIL + CD=1, rcodes,
  * in-flight de-duplication, TTL cache, concurrency limit, close().
  */
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
+import { canonicalIp } from "@danesweep/dane";
 import { DnsConfigError, StubResolver } from "../src/index.ts";
 import {
   AD,
@@ -44,7 +46,7 @@ function aAnswers(q: Incoming, n: number, ttl = 300) {
 describe("StubResolver", () => {
   test("sends EDNS0 payload 1232 with DO=1, RD=1, CD=0; AD=1 answer is secure", async () => {
     const s = await serve((q) => [respond(q, { flags: RD | RA | AD, answers: aAnswers(q, 2) })]);
-    const r = new StubResolver({ upstreams: [up(s)], timeoutMs: 500 });
+    const r = new StubResolver({ upstreams: [up(s)], transport: "udp", timeoutMs: 500 });
     const l = await r.query("Host.Example.", "A");
     await r.close();
     assert.equal(s.received.length, 1);
@@ -95,7 +97,7 @@ describe("StubResolver", () => {
         : [respond(q, { flags: RD | RA | AD, answers: aAnswers(q, 40) })],
     );
     s.tcpChunkSize = 7;
-    const r = new StubResolver({ upstreams: [up(s)], timeoutMs: 2000 });
+    const r = new StubResolver({ upstreams: [up(s)], transport: "udp", timeoutMs: 2000 });
     const l = await r.query("big.example", "A");
     await r.close();
     assert.deepEqual(
@@ -136,7 +138,7 @@ describe("StubResolver", () => {
       Buffer.from([q.id >> 8, q.id & 0xff, 0x81]), // truncated garbage with the right ID
       respond(q, { answers: aAnswers(q, 2) }),
     ]);
-    const r = new StubResolver({ upstreams: [up(s)], timeoutMs: 1000 });
+    const r = new StubResolver({ upstreams: [up(s)], transport: "udp", timeoutMs: 1000 });
     const l = await r.query("match.example", "A");
     const st = r.stats();
     await r.close();
@@ -148,7 +150,7 @@ describe("StubResolver", () => {
 
   test("only mismatched replies: the lookup is a timeout error, never nodata", async () => {
     const s = await serve((q) => [respond(q, { id: (q.id + 7) & 0xffff })]);
-    const r = new StubResolver({ upstreams: [up(s)], timeoutMs: 150, retries: 1 });
+    const r = new StubResolver({ upstreams: [up(s)], transport: "udp", timeoutMs: 150, retries: 1 });
     const l = await r.query("spoof.example", "A");
     await r.close();
     assert.equal(l.outcome, "error");
@@ -304,9 +306,39 @@ describe("StubResolver", () => {
     await r.close();
   });
 
+  test("the default transport is pipelined TCP ('auto')", async () => {
+    const s = await serve((q) => [respond(q, { flags: RD | RA | AD, answers: aAnswers(q, 1) })]);
+    const r = new StubResolver({ upstreams: [up(s)], timeoutMs: 1000 });
+    const l = await r.query("default.example", "A");
+    await r.close();
+    assert.equal(l.outcome, "answer");
+    assert.equal(l.provenance?.transport, "tcp");
+    assert.deepEqual(
+      s.received.map((q) => q.transport),
+      ["tcp"],
+    );
+  });
+
+  test("AAAA records come out in the one canonical text, v4-mapped as ::ffff:a.b.c.d (issue 11)", async () => {
+    const s = await serve((q) => [
+      respond(q, {
+        answers: ["::ffff:127.0.0.1", "64:ff9b::5db8:d70e", "2001:DB8:0:0:1:0:0:1", "::1.2.3.4"].map(
+          (data) => ({ type: "AAAA" as const, name: q.name, ttl: 60, data }),
+        ),
+      }),
+    ]);
+    const r = new StubResolver({ upstreams: [up(s)], timeoutMs: 1000 });
+    const l = await r.query("mapped.example", "AAAA");
+    await r.close();
+    assert.equal(l.outcome, "answer");
+    // RFC 5952: mixed notation for v4-mapped only (section 5), hex otherwise, longest zero run compressed
+    assert.deepEqual(l.records, ["::ffff:127.0.0.1", "64:ff9b::5db8:d70e", "2001:db8::1:0:0:1", "::102:304"]);
+    for (const ip of l.records) assert.equal(canonicalIp(ip), ip);
+  });
+
   test("oversize UDP answer (200 records, > 1232 octets, no TC) is taken whole", async () => {
     const s = await serve((q) => [respond(q, { answers: aAnswers(q, 200) })]);
-    const r = new StubResolver({ upstreams: [up(s)], timeoutMs: 500 });
+    const r = new StubResolver({ upstreams: [up(s)], transport: "udp", timeoutMs: 500 });
     const l = await r.query("huge.example", "A");
     await r.close();
     assert.equal(l.outcome, "answer");
@@ -375,7 +407,14 @@ describe("StubResolver", () => {
       () => new StubResolver({ upstreams: ["127.0.0.1:99999"] }),
       (e: unknown) => e instanceof DnsConfigError && e.code === "bad-upstream",
     );
+    assert.throws(
+      () => new StubResolver({ upstreams: ["999.1.1.1:53"] }),
+      (e: unknown) => e instanceof DnsConfigError && e.code === "bad-upstream",
+    );
     const r = new StubResolver({ upstreams: ["[::1]:5353", "127.0.0.1"] });
     assert.deepEqual(r.upstreams, ["[::1]:5353", "127.0.0.1:53"]);
+    // the provenance key is the canonical text, however the address was written
+    const c = new StubResolver({ upstreams: ["[0:0:0::1]:53", "::FFFF:7F00:1", "[2001:DB8::35]"] });
+    assert.deepEqual(c.upstreams, ["[::1]:53", "[::ffff:127.0.0.1]:53", "[2001:db8::35]:53"]);
   });
 });

@@ -3,11 +3,11 @@
  * servers on loopback: many queries in one write, replies out of order,
  * frames split across and packed into chunks, a connection lost mid-flight
  * (retried on a new connection, or a "network" error: never a hang), a server
- * that never answers, "auto" falling back to UDP when TCP is refused, the
- * encoder against dns-packet.
+ * that never answers, "auto" (the default) falling back to UDP when TCP is
+ * refused or dropped under a query, the encoder against dns-packet.
  */
 import assert from "node:assert/strict";
-import { createSocket } from "node:dgram";
+import { createSocket, type Socket as DgramSocket } from "node:dgram";
 import { createServer, type Server, type Socket } from "node:net";
 import { after, describe, test } from "node:test";
 import * as dnsPacket from "dns-packet";
@@ -59,6 +59,18 @@ const servers: Server[] = [];
 after(async () => {
   for (const s of servers) s.close();
 });
+
+/** A UDP server on 127.0.0.1:`port` (0: a free one) answering every query with answerFor. */
+async function udpAnswering(port: number): Promise<DgramSocket> {
+  const udp = createSocket("udp4");
+  udp.on("message", (raw, rinfo) => {
+    const p = dnsPacket.decode(raw);
+    const q = p.questions![0]!;
+    udp.send(answerFor({ id: p.id!, name: q.name, type: q.type }), rinfo.port, rinfo.address);
+  });
+  await new Promise<void>((r) => udp.bind(port, "127.0.0.1", () => r()));
+  return udp;
+}
 
 /** A TCP server that parses framed queries and hands each connection's batch to `onQueries`. */
 async function scripted(onQueries: (c: Conn, fresh: Query[]) => void): Promise<ScriptedTcp> {
@@ -280,13 +292,7 @@ describe("TCP transport", () => {
 
   test("refused connections: 'tcp' is a network error, 'auto' asks over UDP instead", async () => {
     // A UDP-only server on a port where nothing listens over TCP.
-    const udp = createSocket("udp4");
-    udp.on("message", (raw, rinfo) => {
-      const p = dnsPacket.decode(raw);
-      const q = p.questions![0]!;
-      udp.send(answerFor({ id: p.id!, name: q.name, type: q.type }), rinfo.port, rinfo.address);
-    });
-    await new Promise<void>((r) => udp.bind(0, "127.0.0.1", () => r()));
+    const udp = await udpAnswering(0);
     const port = udp.address().port;
     try {
       const tcp = new StubResolver({ upstreams: [`127.0.0.1:${port}`], transport: "tcp", retries: 1 });
@@ -304,6 +310,51 @@ describe("TCP transport", () => {
       // Later queries go straight to UDP.
       assert.equal(c.provenance?.attempts, 1);
       assert.equal(c.provenance?.transport, "udp");
+    } finally {
+      udp.close();
+    }
+  });
+
+  test("'auto' (the default): a connection closed under the query (a resolver reload) is asked over UDP at once", async () => {
+    // TCP accepts, then drops every connection as soon as a query arrives; UDP answers.
+    const s = await scripted((c) => c.sock.resetAndDestroy());
+    const udp = await udpAnswering(s.port);
+    try {
+      const auto = new StubResolver({ upstreams: [`127.0.0.1:${s.port}`], retries: 0 });
+      const a = await auto.query("n7.example", "A");
+      const b = await auto.query("n8.example", "A");
+      await auto.close();
+      assert.deepEqual(a.records, ["192.0.2.7"]);
+      assert.equal(a.provenance?.transport, "udp");
+      assert.equal(a.provenance?.attempts, 2);
+      // the connection had opened: TCP is tried again for the next query (and falls back again)
+      assert.deepEqual(b.records, ["192.0.2.8"]);
+      assert.equal(b.provenance?.attempts, 2);
+      assert.equal(s.conns.length, 2);
+      // "tcp" alone has no fallback: the same drop is a network error
+      const tcp = new StubResolver({ upstreams: [`127.0.0.1:${s.port}`], transport: "tcp", retries: 0 });
+      const c = await tcp.query("n9.example", "A");
+      await tcp.close();
+      assert.deepEqual([c.outcome, c.error], ["error", "network"]);
+    } finally {
+      udp.close();
+    }
+  });
+
+  test("'auto': a TCP connection that never answers (a resolver over its connection limit) sends the retry over UDP", async () => {
+    // TCP accepts and reads but never answers; UDP answers.
+    const s = await scripted(() => {});
+    const udp = await udpAnswering(s.port);
+    try {
+      const auto = new StubResolver({ upstreams: [`127.0.0.1:${s.port}`], retries: 1, timeoutMs: 200 });
+      const a = await auto.query("n10.example", "A");
+      const b = await auto.query("n11.example", "A");
+      await auto.close();
+      assert.deepEqual(a.records, ["192.0.2.10"]);
+      assert.deepEqual([a.provenance?.transport, a.provenance?.attempts], ["udp", 2]);
+      // for a while, straight to UDP
+      assert.deepEqual([b.provenance?.transport, b.provenance?.attempts], ["udp", 1]);
+      assert.equal(s.conns.length, 1);
     } finally {
       udp.close();
     }

@@ -176,7 +176,10 @@ describe("wire decoder", () => {
       const mine = readAaaa(b, { name: "", nameAt: 0, type: 28, klass: 1, ttl: 0, rdStart: 0, rdEnd: 16 });
       const groups = Array.from({ length: 8 }, (_, j) => b.readUInt16BE(j * 2).toString(16)).join(":");
       const ref = new URL(`http://[${groups}]/`).hostname.slice(1, -1);
-      assert.equal(mine, ref);
+      // the serialiser writes ::ffff:0:0/96 in hex; RFC 5952 section 5 (and danesweep) in mixed notation
+      const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(ref);
+      const want = mapped ? `::ffff:${b[12]}.${b[13]}.${b[14]}.${b[15]}` : ref;
+      assert.equal(mine, want);
     }
   });
 

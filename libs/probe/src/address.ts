@@ -1,24 +1,33 @@
 /**
- * IP address parsing and classification (pure).
+ * Address classification and the IPv4-in-IPv6 unwrapping every address policy
+ * uses (pure). Parsing and the canonical text form are libs/dane's
+ * (`parseIp`, `formatIp`, `canonicalIp`: one form for every package).
  *
- * - parseIp(text): the address as bytes (4 for IPv4, 16 for IPv6), or
- *   undefined when the text is not a literal address. IPv4 is dotted quad
- *   without leading zeros; IPv6 is RFC 4291 text, with an embedded dotted quad
- *   and an optional zone ("%eth0", ignored). Never throws.
- * - canonicalIp(text): RFC 5952 form for IPv6 (lowercase, longest zero run
- *   compressed, "::ffff:a.b.c.d" for v4-mapped), dotted quad for IPv4;
- *   undefined when the text is not an address.
+ * - embeddedIpv4(bytes): the IPv4 addresses an IPv6 address carries, so that
+ *   the private-address check, the opt-out list and the per-host rate limit
+ *   judge the host that is really reached. IPv4-mapped (::ffff:0:0/96), NAT64
+ *   well-known prefix (64:ff9b::/96) and IPv4-compatible (::/96, deprecated;
+ *   not :: or ::1): the last 32 bits. NAT64 local-use (64:ff9b:1::/48, RFC
+ *   8215): the operator's prefix may be 48, 56, 64 or 96 bits long, so each
+ *   RFC 6052 section 2.2 position is a candidate where it is well formed
+ *   (bits 64-71 zero and a zero suffix for the shorter prefixes), the /96
+ *   position first. Any other address (IPv4 included): none.
  * - classifyAddress(text): { public: true } for an address a scanner may
  *   contact, otherwise { public: false, range } naming the IANA
  *   special-purpose range (or "invalid" for text that is not an address).
- *   v4-mapped, v4-compatible and NAT64 (64:ff9b::/96) IPv6 addresses are judged
- *   by the IPv4 address they carry. The choice errs towards "not public": a
- *   whole IETF block is refused even when the registry marks a sub-block
- *   globally reachable, because no mail host lives there.
- * - prefixMatch(addr, prefix, bits): whether the first `bits` bits agree.
+ *   v4-mapped and NAT64 well-known-prefix addresses are judged by the IPv4
+ *   address they carry; a v4-compatible one is refused, by the range of its
+ *   IPv4 address when that is not public, else as "ipv4-compatible"; the
+ *   NAT64 local-use block is refused as a whole ("nat64-local"). The choice
+ *   errs towards "not public": a whole IETF block is refused even when the
+ *   registry marks a sub-block globally reachable, because no mail host
+ *   lives there.
+ * - prefixMatch(addr, prefix, bits): whether the first `bits` bits agree
+ *   (false when one is IPv4 and the other IPv6).
  */
+import { type IpBytes, parseIp } from "@danesweep/dane";
 
-export type IpBytes = Uint8Array;
+export type { IpBytes };
 
 export type AddressClass = { public: true } | { public: false; range: string };
 
@@ -49,104 +58,6 @@ export const ADDRESS_RANGES = [
 ] as const;
 export type AddressRange = (typeof ADDRESS_RANGES)[number];
 
-function parseV4(s: string): IpBytes | undefined {
-  const parts = s.split(".");
-  if (parts.length !== 4) return undefined;
-  const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i]!;
-    if (p.length === 0 || p.length > 3 || !/^[0-9]+$/.test(p)) return undefined;
-    if (p.length > 1 && p[0] === "0") return undefined;
-    const n = Number(p);
-    if (n > 255) return undefined;
-    out[i] = n;
-  }
-  return out;
-}
-
-function parseV6(input: string): IpBytes | undefined {
-  let s = input;
-  const pct = s.indexOf("%");
-  if (pct >= 0) {
-    if (pct === s.length - 1) return undefined;
-    s = s.slice(0, pct);
-  }
-  if (s.length < 2 || s.length > 45) return undefined;
-  const words: number[] = [];
-  let tailV4: IpBytes | undefined;
-  const lastColon = s.lastIndexOf(":");
-  if (s.indexOf(".", lastColon) >= 0) {
-    tailV4 = parseV4(s.slice(lastColon + 1));
-    if (!tailV4) return undefined;
-    s = `${s.slice(0, lastColon + 1)}0:0`;
-  }
-  const dbl = s.indexOf("::");
-  if (dbl >= 0 && s.indexOf("::", dbl + 1) >= 0) return undefined;
-  const parseGroups = (t: string): number[] | undefined => {
-    if (t === "") return [];
-    const g = t.split(":");
-    const r: number[] = [];
-    for (const h of g) {
-      if (h.length === 0 || h.length > 4 || !/^[0-9a-fA-F]+$/.test(h)) return undefined;
-      r.push(Number.parseInt(h, 16));
-    }
-    return r;
-  };
-  if (dbl >= 0) {
-    const head = parseGroups(s.slice(0, dbl));
-    const tail = parseGroups(s.slice(dbl + 2));
-    if (!head || !tail || head.length + tail.length > 7) return undefined;
-    words.push(...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail);
-  } else {
-    const all = parseGroups(s);
-    if (all?.length !== 8) return undefined;
-    words.push(...all);
-  }
-  const out = new Uint8Array(16);
-  for (let i = 0; i < 8; i++) {
-    out[2 * i] = words[i]! >> 8;
-    out[2 * i + 1] = words[i]! & 0xff;
-  }
-  if (tailV4) out.set(tailV4, 12);
-  return out;
-}
-
-export function parseIp(text: string): IpBytes | undefined {
-  if (typeof text !== "string" || text.length === 0 || text.length > 64) return undefined;
-  return text.includes(":") ? parseV6(text) : parseV4(text);
-}
-
-export function formatIp(b: IpBytes): string {
-  if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
-  if (prefixMatch(b, V4_MAPPED, 96)) return `::ffff:${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
-  const w: number[] = [];
-  for (let i = 0; i < 8; i++) w.push((b[2 * i]! << 8) | b[2 * i + 1]!);
-  // longest run of zero words (length >= 2), first one on ties (RFC 5952 4.2.3)
-  let bestAt = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (w[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && w[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestAt = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (xs: number[]) => xs.map((x) => x.toString(16)).join(":");
-  if (bestAt < 0) return hex(w);
-  return `${hex(w.slice(0, bestAt))}::${hex(w.slice(bestAt + bestLen))}`;
-}
-
-export function canonicalIp(text: string): string | undefined {
-  const b = parseIp(text);
-  return b ? formatIp(b) : undefined;
-}
-
 export function prefixMatch(addr: IpBytes, prefix: IpBytes, bits: number): boolean {
   if (addr.length !== prefix.length) return false;
   const full = bits >> 3;
@@ -158,8 +69,6 @@ export function prefixMatch(addr: IpBytes, prefix: IpBytes, bits: number): boole
 }
 
 type RangeRow = [prefix: IpBytes, bits: number, range: AddressRange | "embedded-v4"];
-
-const V4_MAPPED = parseV6("::ffff:0:0")!;
 
 function rows(list: [string, AddressRange | "embedded-v4"][]): RangeRow[] {
   return list.map(([cidr, range]) => {
@@ -216,6 +125,32 @@ const V6_ROWS = rows([
 
 const GLOBAL_UNICAST = parseIp("2000::")!;
 
+const V4_MAPPED = parseIp("::ffff:0:0")!;
+const NAT64_WELL_KNOWN = parseIp("64:ff9b::")!;
+const NAT64_LOCAL = parseIp("64:ff9b:1::")!;
+const ZERO6 = new Uint8Array(16);
+
+function zero(b: IpBytes, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (b[i] !== 0) return false;
+  return true;
+}
+
+export function embeddedIpv4(b: IpBytes): IpBytes[] {
+  if (b.length !== 16) return [];
+  const last = b.subarray(12, 16);
+  if (prefixMatch(b, V4_MAPPED, 96) || prefixMatch(b, NAT64_WELL_KNOWN, 96)) return [last];
+  if (prefixMatch(b, ZERO6, 96)) return zero(b, 12, 15) && b[15]! <= 1 ? [] : [last];
+  if (!prefixMatch(b, NAT64_LOCAL, 48)) return [];
+  // RFC 6052 2.2: prefix length -> where the 32 IPv4 bits sit (bits 64-71, octet 8, are skipped)
+  const out: IpBytes[] = [last];
+  if (b[8] === 0) {
+    if (zero(b, 13, 16)) out.push(b.slice(9, 13)); // /64
+    if (zero(b, 12, 16)) out.push(Uint8Array.of(b[7]!, b[9]!, b[10]!, b[11]!)); // /56
+    if (zero(b, 11, 16)) out.push(Uint8Array.of(b[6]!, b[7]!, b[9]!, b[10]!)); // /48
+  }
+  return out;
+}
+
 function classifyV4(b: IpBytes): AddressClass {
   for (const [p, bits, range] of V4_ROWS) {
     if (prefixMatch(b, p, bits)) return { public: false, range };
@@ -227,10 +162,10 @@ export function classifyBytes(b: IpBytes): AddressClass {
   if (b.length === 4) return classifyV4(b);
   for (const [p, bits, range] of V6_ROWS) {
     if (!prefixMatch(b, p, bits)) continue;
-    if (range === "embedded-v4") return classifyV4(b.subarray(12, 16));
-    if (range === "ipv4-compatible") {
-      const inner = classifyV4(b.subarray(12, 16));
-      return inner.public ? { public: false, range } : inner;
+    if (range === "embedded-v4" || range === "ipv4-compatible") {
+      // both rows lie inside embeddedIpv4's prefixes (:: and ::1 matched earlier rows)
+      const inner = classifyV4(embeddedIpv4(b)[0]!);
+      return range === "ipv4-compatible" && inner.public ? { public: false, range } : inner;
     }
     return { public: false, range };
   }

@@ -4,7 +4,9 @@
  *
  * - new Dialer(opts) holds the policy (non-public addresses refused unless
  *   allowPrivate; the opt-out list) and the Limiter (per-IP rate and
- *   concurrency, global concurrency).
+ *   concurrency, global concurrency). The limiter's per-IP state is keyed by
+ *   the canonical text of the host reached: an IPv6 address carrying an IPv4
+ *   address (address.ts embeddedIpv4) shares that IPv4 address's bucket.
  * - policy(target) -> refusal | undefined: pure check, no socket. A refusal is
  *   { status: "policy-private-address" | "policy-opt-out", detail }.
  * - open(target, connectTimeoutMs) re-checks the policy (a refused target is
@@ -16,17 +18,22 @@
  *   dialer, fd exhaustion, an unexpected errno). release() must be called once
  *   the connection is over; on failure the dialer has released already.
  *   Never rejects.
- * - startTls(socket, sni, timeoutMs, tlsOptions) runs the TLS client handshake
- *   over an open socket (STARTTLS) with SNI set to `sni` (omitted when `sni` is
- *   an IP literal or empty) and without certificate verification (DANE
- *   authentication happens later, from the recorded chain). Resolves
+ * - startTls(socket, sni, timeoutMs) runs the TLS client handshake over an
+ *   open socket (STARTTLS) with SNI set to `sni` (omitted when `sni` is an IP
+ *   literal or empty) and without certificate verification (DANE
+ *   authentication happens later, from the recorded chain). Every handshake
+ *   uses one TLS context, made once by the constructor from the `tls` options
+ *   and the key-exchange `groups` (making one per connection cost as much CPU
+ *   as the handshake itself); the constructor throws DialerConfigError (field
+ *   "groups" or "tls") when OpenSSL refuses them. Resolves
  *   { ok: true, tls, tlsMs } or { ok: false, status: "tls-handshake-failed" |
  *   "tls-timeout", detail }. Never rejects; on failure the TLS socket is destroyed.
  * - classifyConnectError(code) maps an errno code to a connect status (pure).
  */
 import net from "node:net";
 import tls from "node:tls";
-import { classifyAddress, formatIp, parseIp } from "./address.ts";
+import { formatIp, parseIp } from "@danesweep/dane";
+import { classifyAddress, embeddedIpv4 } from "./address.ts";
 import { Limiter } from "./limiter.ts";
 import { matchOptOut, type OptOutList } from "./optout.ts";
 
@@ -43,6 +50,14 @@ export interface DialTarget {
 
 export interface DialerOptions {
   allowPrivate: boolean;
+  /**
+   * Key-exchange groups offered in the ClientHello, in order (OpenSSL list,
+   * ":"-separated); the client sends a key share for the first. Default
+   * DEFAULT_GROUPS.
+   */
+  groups?: string;
+  /** Extra node:tls client options (e.g. minVersion, ciphers); socket, servername, rejectUnauthorized and secureContext are the dialer's. */
+  tls?: tls.ConnectionOptions;
   optOut: OptOutList | undefined;
   perIpRate: number;
   perIpBurst: number;
@@ -82,13 +97,48 @@ export function classifyConnectError(code: string | undefined): ConnectStatus | 
   return "internal-error";
 }
 
+/**
+ * Classical groups only, the cheapest first: X25519, then the NIST curves
+ * (P-256, P-384, P-521) and X448, as a Postfix client offers them. The hybrid
+ * post-quantum X25519MLKEM768 is not offered by default: it makes the
+ * handshake costlier for the servers we scan (a 1.2 KB key share each way and
+ * ML-KEM on their CPU), and an OpenSSL 3.5 server that sees it anywhere in the
+ * list asks for its key share again (HelloRetryRequest), so it cannot be
+ * offered "last, just in case". Pass `groups` (e.g. "X25519MLKEM768:X25519:P-256")
+ * to measure post-quantum support.
+ */
+export const DEFAULT_GROUPS = "X25519:P-256:X448:P-384:P-521";
+
+export class DialerConfigError extends Error {
+  readonly code = "invalid-option" as const;
+  readonly field: "groups" | "tls";
+  constructor(field: "groups" | "tls", detail: string) {
+    super(`invalid-option: ${field}: ${detail}`);
+    this.field = field;
+  }
+}
+
 export class Dialer {
   private readonly o: DialerOptions;
   private readonly limiter: Limiter;
+  private readonly secureContext: tls.SecureContext;
+  private readonly connectOptions: tls.ConnectionOptions;
 
   constructor(o: DialerOptions) {
     this.o = o;
     this.limiter = new Limiter(o);
+    const groups = o.groups ?? DEFAULT_GROUPS;
+    try {
+      tls.createSecureContext({ ecdhCurve: groups });
+    } catch (e) {
+      throw new DialerConfigError("groups", String((e as Error)?.message ?? e));
+    }
+    try {
+      this.secureContext = tls.createSecureContext({ ...o.tls, ecdhCurve: groups });
+    } catch (e) {
+      throw new DialerConfigError("tls", String((e as Error)?.message ?? e));
+    }
+    this.connectOptions = { ...o.tls };
   }
 
   policy(t: DialTarget): { status: PolicyStatus; detail: string } | undefined {
@@ -116,9 +166,9 @@ export class Dialer {
     const refusal = this.policy(t);
     if (refusal) return { ok: false, ...refusal };
     const addr = parseIp(t.ip)!;
-    // one bucket per host: a v4-mapped IPv6 address shares its IPv4 address's state
-    const mapped = addr.length === 16 && addr.subarray(0, 12).every((x, i) => x === (i >= 10 ? 0xff : 0));
-    const admission = await this.limiter.acquire(formatIp(mapped ? addr.subarray(12) : addr));
+    // one bucket per host: an IPv6 address carrying an IPv4 address (v4-mapped,
+    // NAT64, v4-compatible) shares that IPv4 address's state
+    const admission = await this.limiter.acquire(formatIp(embeddedIpv4(addr)[0] ?? addr));
     if (!admission.ok) return { ok: false, status: "internal-error", detail: "dialer closed" };
     const startedAt = this.o.now();
     return new Promise<OpenResult>((resolve) => {
@@ -181,18 +231,19 @@ export class Dialer {
     });
   }
 
-  startTls(
-    socket: net.Socket,
-    sni: string,
-    timeoutMs: number,
-    tlsOptions: tls.ConnectionOptions = {},
-  ): Promise<TlsResult> {
+  startTls(socket: net.Socket, sni: string, timeoutMs: number): Promise<TlsResult> {
     const t0 = this.o.now();
     return new Promise<TlsResult>((resolve) => {
       let t: tls.TLSSocket;
       const servername = sni && !parseIp(sni) ? sni : undefined;
       try {
-        t = tls.connect({ ...tlsOptions, socket, servername, rejectUnauthorized: false });
+        t = tls.connect({
+          ...this.connectOptions,
+          socket,
+          servername,
+          rejectUnauthorized: false,
+          secureContext: this.secureContext,
+        });
       } catch (e) {
         resolve({
           ok: false,

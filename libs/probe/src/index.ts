@@ -2,11 +2,12 @@
  * @danesweep/probe: the one guarded dialer and the STARTTLS prober.
  * Prober.probe(request) -> ProbeFacts (see prober.ts); the pure parts
  * (address classification, opt-out list, token bucket, SMTP reply parser,
- * EHLO keywords) are exported for reuse and tests.
+ * EHLO keywords) are exported for reuse and tests. The text form of an IP
+ * address is libs/dane's canonicalIp / formatIp, the one every package uses.
  */
-export { type AddressClass, canonicalIp, classifyAddress, parseIp } from "./address.ts";
+export { type AddressClass, classifyAddress, embeddedIpv4 } from "./address.ts";
 export { type BucketState, bucketIsFull, bucketTake } from "./bucket.ts";
-export { classifyConnectError } from "./dialer.ts";
+export { classifyConnectError, DEFAULT_GROUPS } from "./dialer.ts";
 export { ehloKeywords, hasKeyword } from "./ehlo.ts";
 export {
   emptyOptOutList,

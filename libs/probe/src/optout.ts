@@ -11,6 +11,16 @@
  * Names are compared as lowercase A-labels without the trailing dot; a U-label
  * is converted to its A-label.
  *
+ * Addresses are compared as bytes, never as text, and IPv4 carried in IPv6 is
+ * unwrapped on both sides with address.ts embeddedIpv4, the function the
+ * private-address check uses: an entry 93.184.215.14 refuses a dial to
+ * ::ffff:93.184.215.14, 64:ff9b::5db8:d70e, ::93.184.215.14 or a NAT64
+ * local-use address carrying it, and an entry written in one of those forms
+ * refuses 93.184.215.14. A network entry is unwrapped only when it is
+ * narrower than the /96 that embeds the IPv4 address (::ffff:192.0.2.0/120
+ * is 192.0.2.0/24); a /96 or wider one (64:ff9b::/96) keeps to the IPv6
+ * addresses it names, and does not turn into "all of IPv4".
+ *
  * - parseOptOutList(text) never throws: each bad line is reported as
  *   { line (1-based), error code, text } and skipped; the good lines form the list.
  * - matchOptOut(list, target) returns the entry that refuses the target (its
@@ -18,7 +28,8 @@
  * - emptyOptOutList() is the list with no entries.
  */
 import { domainToASCII } from "node:url";
-import { type IpBytes, parseIp, prefixMatch } from "./address.ts";
+import { parseIp } from "@danesweep/dane";
+import { embeddedIpv4, type IpBytes, prefixMatch } from "./address.ts";
 
 export const OPT_OUT_ERRORS = ["invalid-address", "invalid-cidr", "invalid-name", "unknown-prefix"] as const;
 export type OptOutError = (typeof OPT_OUT_ERRORS)[number];
@@ -34,7 +45,7 @@ interface Net {
 export interface OptOutList {
   /** Networks and single addresses (a single address is a /32 or /128). */
   nets: Net[];
-  /** Exact match on the whole key string "v4|v6:<canonical bytes>"; single addresses, for speed. */
+  /** Single addresses by their bytes in hex (an entry carrying IPv4 in IPv6 under both), for speed. */
   addresses: Map<string, string>;
   /** Name suffix entries (bare names): name -> text. */
   names: Map<string, string>;
@@ -97,12 +108,17 @@ function addEntry(list: OptOutList, entry: string): OptOutError | undefined {
     const bits = /^[0-9]{1,3}$/.test(b ?? "") ? Number(b) : Number.NaN;
     if (more.length || !addr || !(bits >= 0 && bits <= addr.length * 8)) return "invalid-cidr";
     list.nets.push({ prefix: addr, bits, text: entry });
+    const inner = bits > 96 ? embeddedIpv4(addr)[0] : undefined;
+    if (inner) list.nets.push({ prefix: inner, bits: bits - 96, text: entry });
     return undefined;
   }
   if (entry.includes(":") || /^[0-9.]+$/.test(entry)) {
     const addr = parseIp(entry);
     if (!addr) return "invalid-address";
-    list.addresses.set(addrKey(addr), entry);
+    for (const a of [addr, ...embeddedIpv4(addr)]) {
+      const k = addrKey(a);
+      if (!list.addresses.has(k)) list.addresses.set(k, entry);
+    }
     return undefined;
   }
   const name = normalizeName(entry);
@@ -144,8 +160,7 @@ function suffixLookup(map: Map<string, string>, name: string): string | undefine
 export function matchOptOut(list: OptOutList, target: OptOutTarget): OptOutMatch | undefined {
   const addr = parseIp(target.ip);
   if (addr) {
-    const mapped = addr.length === 16 && addr.slice(0, 12).every((x, i) => x === (i >= 10 ? 0xff : 0));
-    for (const a of mapped ? [addr, addr.subarray(12)] : [addr]) {
+    for (const a of [addr, ...embeddedIpv4(addr)]) {
       const hit = list.addresses.get(addrKey(a));
       if (hit !== undefined) return { kind: "address", entry: hit };
       for (const n of list.nets) if (prefixMatch(a, n.prefix, n.bits)) return { kind: "cidr", entry: n.text };

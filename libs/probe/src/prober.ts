@@ -2,7 +2,8 @@
  * Prober: STARTTLS probes of MX host addresses, recorded as ProbeFacts.
  *
  * - new Prober(opts) validates its options and throws a ProberConfigError
- *   (code "invalid-option", with the offending field) when one is out of range;
+ *   (code "invalid-option", with the offending field) when one is out of range
+ *   or OpenSSL refuses the key-exchange `groups` or the `tls` options;
  *   that is the only throw, at construction.
  * - probe(req) always resolves with ProbeFacts, never rejects:
  *   a request whose ip is not a public address (unless allowPrivate) resolves
@@ -10,6 +11,10 @@
  *   without any socket; an invalid port resolves "internal-error". Otherwise
  *   the probe waits for admission (per-IP rate and concurrency, global
  *   concurrency), then runs the dialogue (session.ts) within the deadline.
+ *   The facts' ip is the request's in the one canonical text (libs/dane
+ *   canonicalIp), the form the DNS decoder writes A and AAAA records in, so
+ *   the facts of a probe requested from DNS facts carry the requested key
+ *   exactly ("::ffff:7f00:1" is never stored for "::ffff:127.0.0.1").
  *   Concurrent requests with the same (ip, port, SNI) share one probe and get
  *   the same facts object (treat it as read-only); the policy check is made per
  *   request first, so an opted-out domain never rides along.
@@ -20,14 +25,14 @@
  */
 import type { ConnectionOptions } from "node:tls";
 import {
+  canonicalIp,
   FACTS_SCHEMA_VERSION,
   PROBE_STATUSES,
   type ProbeFacts,
   type ProbeStatus,
   probeKeyString,
 } from "@danesweep/dane";
-import { canonicalIp } from "./address.ts";
-import { Dialer } from "./dialer.ts";
+import { DEFAULT_GROUPS, Dialer, DialerConfigError } from "./dialer.ts";
 import { normalizeName, type OptOutList } from "./optout.ts";
 import { runDialogue } from "./session.ts";
 
@@ -61,7 +66,13 @@ export interface ProberOptions {
   maxChainCerts?: number;
   /** Clock in milliseconds since the epoch (default: performance.timeOrigin + performance.now()). */
   now?: () => number;
-  /** Extra node:tls client options (e.g. minVersion, ciphers); socket, servername and rejectUnauthorized are fixed. */
+  /**
+   * Key-exchange groups offered, in order (OpenSSL list, ":"-separated; a key
+   * share is sent for the first). Default DEFAULT_GROUPS: classical only,
+   * X25519 first (dialer.ts says why the hybrid post-quantum group is left out).
+   */
+  groups?: string;
+  /** Extra node:tls client options (e.g. minVersion, ciphers); socket, servername, rejectUnauthorized and the TLS context are the dialer's. */
   tls?: ConnectionOptions;
 }
 
@@ -119,6 +130,7 @@ interface Resolved {
   maxBytesRead: number;
   maxChainCerts: number;
   now: () => number;
+  groups: string;
   tls: ConnectionOptions;
 }
 
@@ -140,6 +152,9 @@ function resolveOptions(o: ProberOptions): Resolved {
     throw new ProberConfigError("ehloName");
   }
   if (o.ehloName.length > 255) throw new ProberConfigError("ehloName");
+  if (o.groups !== undefined && (typeof o.groups !== "string" || !/^[A-Za-z0-9_:-]+$/.test(o.groups))) {
+    throw new ProberConfigError("groups");
+  }
   return {
     allowPrivate: o.allowPrivate === true,
     optOut: o.optOut,
@@ -156,6 +171,7 @@ function resolveOptions(o: ProberOptions): Resolved {
     maxBytesRead: num("maxBytesRead", o.maxBytesRead, 262_144, 64, true),
     maxChainCerts: num("maxChainCerts", o.maxChainCerts, 20, 1, true),
     now: o.now ?? (() => performance.timeOrigin + performance.now()),
+    groups: o.groups ?? o.tls?.ecdhCurve ?? DEFAULT_GROUPS,
     tls: o.tls ?? {},
   };
 }
@@ -175,7 +191,12 @@ export class Prober {
 
   constructor(opts: ProberOptions) {
     this.o = resolveOptions(opts);
-    this.dialer = new Dialer(this.o);
+    try {
+      this.dialer = new Dialer(this.o);
+    } catch (e) {
+      if (e instanceof DialerConfigError) throw new ProberConfigError(e.field);
+      throw e;
+    }
   }
 
   probe(req: ProbeRequest): Promise<ProbeFacts> {
@@ -246,7 +267,6 @@ export class Prober {
               maxBytes: o.maxBytesRead,
             },
             maxChainCerts: o.maxChainCerts,
-            tlsOptions: o.tls,
           },
         });
       } finally {

@@ -32,7 +32,6 @@ export interface DialogueOptions {
   commandTimeoutMs: number;
   limits: ReplyLimits;
   maxChainCerts: number;
-  tlsOptions: tls.ConnectionOptions;
 }
 
 export interface DialogueContext {
@@ -261,7 +260,7 @@ export async function runDialogue(ctx: DialogueContext): Promise<void> {
     }
 
     // TLS
-    const hs = await ctx.dialer.startTls(ctx.socket, ctx.sni, left(), opts.tlsOptions);
+    const hs = await ctx.dialer.startTls(ctx.socket, ctx.sni, left());
     facts.timings.tlsMs = round(hs.tlsMs);
     if (!hs.ok) {
       return fail(hs.status, hs.detail);

@@ -64,3 +64,58 @@ test("matching addresses, networks, names, hosts and domains", () => {
   assert.equal(m({ ip: "8.8.8.8", domain: "sub.example.com" })?.kind, "domain");
   assert.equal(m({ ip: "8.8.8.8", mxHost: "mx.example.com", domain: "other.org" }), undefined);
 });
+
+test("IPv4 carried in IPv6 is unwrapped on both sides: mapped, compatible, NAT64 (issue 11)", () => {
+  const forms = (v4: string, hex: string) => [
+    v4,
+    `::ffff:${v4}`,
+    `::ffff:${hex}`,
+    `64:ff9b::${hex}`,
+    `64:ff9b::${v4}`,
+    `::${hex}`,
+    `64:ff9b:1::${hex}`, // RFC 8215 local use, /96 position
+  ];
+  const written = forms("93.184.215.14", "5db8:d70e");
+  for (const entry of written) {
+    const { list, errors } = parseOptOutList(`${entry}\n`);
+    assert.deepEqual(errors, [], entry);
+    for (const target of written) {
+      assert.deepEqual(
+        matchOptOut(list, { ip: target }),
+        { kind: "address", entry },
+        `${entry} vs ${target}`,
+      );
+    }
+    for (const other of forms("93.184.215.15", "5db8:d70f")) {
+      assert.equal(matchOptOut(list, { ip: other }), undefined, `${entry} vs ${other}`);
+    }
+  }
+  // the issue's two cases, as filed
+  const a = parseOptOutList("93.184.215.14\n").list;
+  assert.equal(matchOptOut(a, { ip: "64:ff9b::5db8:d70e" })?.entry, "93.184.215.14");
+  const b = parseOptOutList("::ffff:127.0.0.1\n").list;
+  assert.equal(matchOptOut(b, { ip: "127.0.0.1" })?.entry, "::ffff:127.0.0.1");
+  // NAT64 local use with a /48 prefix: the IPv4 bits straddle bits 64-71
+  assert.equal(matchOptOut(a, { ip: "64:ff9b:1:5db8:d7:e00::" })?.entry, "93.184.215.14");
+});
+
+test("networks: an IPv4 network matches IPv6 forms; a narrower-than-/96 IPv6 form matches IPv4", () => {
+  const { list, errors } = parseOptOutList(
+    "198.51.100.0/24\n::ffff:192.0.2.0/120\n64:ff9b::203.0.113.0/123\n",
+  );
+  assert.deepEqual(errors, []);
+  const m = (ip: string) => matchOptOut(list, { ip })?.entry;
+  assert.equal(m("::ffff:198.51.100.7"), "198.51.100.0/24");
+  assert.equal(m("64:ff9b::c633:6407"), "198.51.100.0/24");
+  assert.equal(m("::198.51.100.7"), "198.51.100.0/24");
+  assert.equal(m("192.0.2.200"), "::ffff:192.0.2.0/120");
+  assert.equal(m("64:ff9b::192.0.2.200"), "::ffff:192.0.2.0/120");
+  assert.equal(m("203.0.113.31"), "64:ff9b::203.0.113.0/123");
+  assert.equal(m("203.0.113.32"), undefined);
+  assert.equal(m("198.51.101.1"), undefined);
+  // a /96 (or wider) IPv6 network names the IPv6 addresses only, never "all of IPv4"
+  const wide = parseOptOutList("64:ff9b::/96\n::ffff:0:0/96\n").list;
+  assert.equal(matchOptOut(wide, { ip: "64:ff9b::808:808" })?.entry, "64:ff9b::/96");
+  assert.equal(matchOptOut(wide, { ip: "::ffff:8.8.8.8" })?.entry, "::ffff:0:0/96");
+  assert.equal(matchOptOut(wide, { ip: "8.8.8.8" }), undefined);
+});

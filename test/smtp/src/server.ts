@@ -20,11 +20,14 @@
  *   implicit-tls          TLS from the first byte (as on port 465), then the
  *                         SMTP dialogue over TLS (benchmark baseline)
  * A banner text with "\n" in it is sent as a multi-line 220 reply.
+ * With holdBanner, every mode but implicit-tls keeps each connection's banner
+ * back until the test calls releaseBanners() (held() counts the connections
+ * waiting): concurrency tests look at a still picture instead of sampling.
  * After TLS the server answers EHLO (no STARTTLS), NOOP, RSET and QUIT. MAIL,
  * RCPT and DATA get 503 and are logged as forbidden (a probe must never send them).
  *
  * startSmtpServer(opts) resolves once listening, with { host, port, close(),
- * connections(), sessions() }; it rejects when the address cannot be bound or
+ * connections(), open(), held(), releaseBanners(), sessions() }; it rejects when the address cannot be bound or
  * certificate generation fails. With recordFile, each accepted connection
  * appends one JSON line {at, local, remote, mode} to that file, so a test can
  * prove an address was never contacted.
@@ -64,6 +67,8 @@ export interface SmtpServerOptions {
   /** Name the server gives itself (default "mx.test"). */
   hostname?: string;
   bannerDelayMs?: number;
+  /** Keep each banner back until releaseBanners() (not with implicit-tls). */
+  holdBanner?: boolean;
   hugeLineBytes?: number;
   chainLength?: number;
   recordFile?: string;
@@ -90,6 +95,10 @@ export interface SmtpServerHandle {
   connections(): number;
   /** Connections open now. */
   open(): number;
+  /** Connections whose banner is held back (holdBanner). */
+  held(): number;
+  /** Sends the banner of every connection held back now; returns how many. */
+  releaseBanners(): number;
   /** The last 1000 sessions, oldest first. */
   sessions(): SessionLog[];
 }
@@ -131,6 +140,7 @@ export async function startSmtpServer(opts: SmtpServerOptions): Promise<SmtpServ
   let count = 0;
   const logs: SessionLog[] = [];
   const open = new Set<net.Socket>();
+  const held = new Map<net.Socket, () => void>();
 
   const server = net.createServer((sock) => {
     count++;
@@ -292,7 +302,10 @@ export async function startSmtpServer(opts: SmtpServerOptions): Promise<SmtpServ
       return;
     }
     sock.on("data", onData);
-    if (opts.mode === "slow-banner") timer = setTimeout(banner, opts.bannerDelayMs ?? 60_000);
+    if (opts.holdBanner) {
+      held.set(sock, banner);
+      sock.on("close", () => held.delete(sock));
+    } else if (opts.mode === "slow-banner") timer = setTimeout(banner, opts.bannerDelayMs ?? 60_000);
     else banner();
   }
 
@@ -309,6 +322,13 @@ export async function startSmtpServer(opts: SmtpServerOptions): Promise<SmtpServ
     port: addr.port,
     connections: () => count,
     open: () => open.size,
+    held: () => held.size,
+    releaseBanners: () => {
+      const now = [...held.values()];
+      held.clear();
+      for (const send of now) send();
+      return now.length;
+    },
     sessions: () => logs.slice(),
     close: () =>
       new Promise<void>((resolve) => {
