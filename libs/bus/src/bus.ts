@@ -4,14 +4,23 @@
  * default, kafkajs selectable). One contract test suite runs against each.
  *
  * Semantics every adapter keeps:
- * - at-least-once: a message is acknowledged (offset committed) only after its
- *   handler resolved, i.e. after the handler's effects are durable; a handler
- *   that throws a retryable error sees the message again;
- * - per-key order: messages with the same key go to the same partition and are
- *   handled in order within a consumer group;
+ * - at-least-once: a message is acknowledged (its offset committable) only
+ *   after its handler resolved, i.e. after the handler's effects are durable;
+ *   a handler that throws a retryable error sees the message again. A
+ *   partition's committed position is its lowest unfinished offset, so a
+ *   consumer that stops hands every unfinished message to the next member of
+ *   its group (finished ones above it may be delivered again);
+ * - order (ConsumeOptions.ordering): with "key" (the default) messages of one
+ *   key are handled one at a time in publish order while other keys of the
+ *   same partition run in parallel; with "none" any message may run as soon
+ *   as a slot is free; with "partition" one message of a partition at a time;
+ * - concurrency: a subscription holds at most `concurrency` messages running
+ *   or waiting for a retry, across all its partitions; a retry of one message
+ *   never holds back other keys;
  * - backpressure: `publish` resolves only once the message is accepted by the
- *   bus (bounded queues in memory, broker ack in Kafka), and a consumer never
- *   has more than `concurrency` handlers running;
+ *   bus (bounded backlog in memory, broker ack in Kafka); concurrent publish
+ *   calls may be sent together, each resolving or rejecting on its own, and
+ *   messages of one key keep the order of the publish calls that carry them;
  * - dead letters: a message the consumer cannot decode or validate, or whose
  *   handler returns { kind: "dead-letter" }, goes to `<topic>.dlq` with the
  *   reason in headers; it never blocks its partition and is never dropped.
@@ -68,23 +77,33 @@ export const HEADER = {
   schema: "x-schema",
 } as const;
 
+/**
+ * How a subscription orders the messages of one partition (see the module comment):
+ * "key" (default), "none" (for handlers that hold a message while later ones of the
+ * same key must run, e.g. a join), "partition" (the old one-at-a-time behaviour).
+ */
+export const ORDERINGS = ["key", "none", "partition"] as const;
+export type Ordering = (typeof ORDERINGS)[number];
+
 export interface ConsumeOptions {
   topic: string;
   group: string;
-  /** Messages this consumer holds unfinished at once, running or waiting for a retry (default 1). */
-  concurrency?: number;
   /**
-   * "key" (default): messages of one key are handled one at a time, in order;
-   * "none": any message may run as soon as a slot is free (a handler may wait
-   * for a later message of its own key).
+   * The most messages this subscription holds unfinished at once (running or
+   * waiting for a retry), across its partitions (default 1). May be large (10,000).
    */
-  ordering?: "key" | "none";
+  concurrency?: number;
+  /** Order within a partition (default "key"). */
+  ordering?: Ordering;
   /** Retries before a message goes to the dead-letter topic as retries-exhausted (default 5). */
   maxAttempts?: number;
 }
 
 export interface Subscription {
-  /** Stop fetching, wait for in-flight handlers, commit, leave the group. */
+  /**
+   * Stop taking messages, wait for running handlers (a message waiting for a
+   * retry is given up, unacknowledged), commit, leave the group.
+   */
   close(): Promise<void>;
 }
 
@@ -97,7 +116,10 @@ export interface TopicSpec {
 export interface Bus {
   /** Create topics (and their `.dlq` twins) if missing. Idempotent. */
   ensureTopics(topics: TopicSpec[]): Promise<void>;
-  /** Resolves when the bus has accepted every message (backpressure). */
+  /**
+   * Resolves when the bus has accepted every message (backpressure); rejects
+   * when it could not, concerning only this call's messages.
+   */
   publish(messages: OutgoingMessage[]): Promise<void>;
   consume(
     opts: ConsumeOptions,

@@ -4,29 +4,40 @@
  *
  * Model: each topic has `partitions` logs; a message goes to the partition of
  * its key's hash (FNV-1a), so one key is always in one partition. Each
- * consumer group keeps its own cursor per partition; a message is retained
- * until every group that ever subscribed to the topic has acknowledged it (a
- * group that subscribes later starts at the oldest retained message).
+ * consumer group keeps, per partition, a cursor (the next message it has not
+ * taken yet) and a Lane (dispatch.ts: the messages it took and has not
+ * finished). A message leaves the log once every group that ever subscribed
+ * to the topic has taken it (a group that subscribes later starts at the
+ * oldest message still in the log).
  *
  * Contract:
- * - publish: resolves once every message is appended. A partition holds at
- *   most `queueCapacity` retained messages; publish waits (FIFO, order kept)
- *   until consumers free space: that is the backpressure. Dead-letter topics
- *   (`*.dlq`) are unbounded so dead-lettering never blocks a consumer; a topic
- *   nobody consumes blocks its publishers once full, by design.
- * - consume: handlers run with at most `concurrency` at once per subscription;
- *   within a partition, messages of one key run one at a time in offset
- *   order (a key whose message waits for a retry holds back later messages of
- *   that key and of the keys behind it in that partition). A message is
- *   acknowledged only after its handler resolved with `ack` or `dead-letter`.
- *   `retry` or a throw delivers it again after `delayMs` (default exponential
- *   backoff), with `deliveryAttempt` counting up; after `maxAttempts` it goes
- *   to `<topic>.dlq` as retries-exhausted. `dead-letter` outcomes go to
- *   `<topic>.dlq` with the reason headers (dead-letter.ts).
+ * - publish: resolves once every message is appended. A partition's log (its
+ *   backlog: messages some group has not taken yet) holds at most
+ *   `queueCapacity` messages; publish waits (FIFO, order kept) until consumers
+ *   take some: that is the backpressure. Messages taken and still in flight
+ *   do not count, so a consumer holding thousands of messages unfinished never
+ *   blocks publishers. Dead-letter topics (`*.dlq`) are unbounded so
+ *   dead-lettering never blocks a consumer; a topic nobody consumes blocks its
+ *   publishers once full, by design.
+ * - consume: a group takes a message from the log only when one of its
+ *   members has a free slot for it, or to park it behind a running message of
+ *   its key (at most 2 x concurrency per partition held that way). Memory is
+ *   thus bounded by the backlog capacity plus the consumers' concurrency.
+ *   `concurrency` counts messages running or waiting for a retry, across the
+ *   member's partitions; `ordering` ("key" by default, "none", "partition")
+ *   is as in bus.ts and is the group's: a second member asking for another
+ *   ordering is refused (invalid-options). A message is finished when its
+ *   handler resolved with `ack` or `dead-letter`; `retry` or a throw runs it
+ *   again after `delayMs` (default exponential backoff) holding its slot, with
+ *   `deliveryAttempt` counting up; after `maxAttempts` it goes to `<topic>.dlq`
+ *   as retries-exhausted. `dead-letter` outcomes go to `<topic>.dlq` with the
+ *   reason headers (dead-letter.ts).
  * - Several subscriptions with the same group share the partitions
- *   (partition p belongs to member p mod n); closing one hands its partitions,
- *   and its messages waiting for a retry, to the others.
- * - Subscription.close waits for its in-flight handlers; Bus.close closes every
+ *   (partition p belongs to member p mod n). Closing one hands its partitions
+ *   to the others at once; its messages waiting for a retry go back to their
+ *   partition (attempts kept) for the new owner, and later messages of a key
+ *   still running there wait for it, so per-key order holds across owners.
+ * - Subscription.close waits for its running handlers; Bus.close closes every
  *   subscription (after rejecting waiting publishers with BusError
  *   "bus-closed", so handlers blocked on a full topic can finish).
  *   Publish or consume after close rejects with "bus-closed".
@@ -42,18 +53,20 @@ import type {
   HandlerOutcome,
   Headers,
   IncomingMessage,
+  Ordering,
   OutgoingMessage,
   Subscription,
   TopicSpec,
 } from "./bus.ts";
 import { deadLetterTopic } from "./bus.ts";
 import { deadLetterMessage } from "./dead-letter.ts";
+import { type Disposition, Lane, orderingProblem, Pool, type Slot, settle } from "./dispatch.ts";
 import { BusError } from "./errors.ts";
 
 export interface MemoryBusOptions {
   /** Partitions of a topic created implicitly (by publish or consume) (default 4). */
   partitions?: number;
-  /** Retained messages per partition before publish waits (default 1024). */
+  /** Backlog per partition (messages not yet taken by every group) before publish waits (default 1024). */
   queueCapacity?: number;
   /** Retry backoff: baseMs * 2^(attempt-1), capped at maxMs (defaults 50 and 5000). */
   retryBackoff?: { baseMs?: number; maxMs?: number };
@@ -80,7 +93,8 @@ class Log {
   nextOffset = 0;
   waiters: Waiter[] = [];
 
-  retained(): number {
+  /** Messages some group has not taken yet. */
+  backlog(): number {
     return this.nextOffset - this.base;
   }
   get(offset: number): Entry | undefined {
@@ -109,53 +123,24 @@ class Log {
   }
 }
 
-/** A group's cursor in one partition. */
-class Cursor {
-  /** Every offset below is acknowledged. */
-  committed: number;
-  /** Next offset never delivered to this group. */
-  next: number;
-  done = new Set<number>();
-  /** Keys with a message in flight or waiting for its retry. */
-  busyKeys = new Set<string>();
-  /** Offsets to deliver again, ascending, before `next`. */
-  redeliver: number[] = [];
-  attempts = new Map<number, number>();
-  constructor(start: number) {
-    this.committed = start;
-    this.next = start;
-  }
-  caughtUp(log: Log): boolean {
-    return this.committed >= log.nextOffset && this.busyKeys.size === 0;
-  }
-}
-
-interface PendingRetry {
-  timer: NodeJS.Timeout;
-  partition: number;
-  offset: number;
-  key: string;
-}
-
 class Member {
   readonly group: Group;
   readonly handler: (msg: IncomingMessage) => Promise<HandlerOutcome>;
-  readonly concurrency: number;
+  readonly pool: Pool<Entry>;
   readonly maxAttempts: number;
-  inflight = 0;
+  /** Aborted on close: retry waits end and their messages go back to their partition. */
+  readonly abort = new AbortController();
   closing = false;
-  rr = 0;
-  retries = new Set<PendingRetry>();
   drained: (() => void)[] = [];
   constructor(
     group: Group,
     handler: (msg: IncomingMessage) => Promise<HandlerOutcome>,
-    concurrency: number,
+    pool: Pool<Entry>,
     maxAttempts: number,
   ) {
     this.group = group;
     this.handler = handler;
-    this.concurrency = concurrency;
+    this.pool = pool;
     this.maxAttempts = maxAttempts;
   }
 }
@@ -163,12 +148,17 @@ class Member {
 class Group {
   readonly name: string;
   readonly topic: Topic;
-  readonly cursors: Cursor[];
+  readonly ordering: Ordering;
+  /** Per partition: the next offset this group has not taken from the log. */
+  readonly cursors: number[];
+  readonly lanes: Lane<Entry>[];
   members: Member[] = [];
-  constructor(name: string, topic: Topic) {
+  constructor(name: string, topic: Topic, ordering: Ordering) {
     this.name = name;
     this.topic = topic;
-    this.cursors = topic.logs.map((l) => new Cursor(l.base));
+    this.ordering = ordering;
+    this.cursors = topic.logs.map((l) => l.base);
+    this.lanes = topic.logs.map((l, p) => new Lane<Entry>(p, ordering, l.base));
   }
 }
 
@@ -192,16 +182,6 @@ export function keyHash(key: string): number {
     h = Math.imul(h, 0x01000193) >>> 0;
   }
   return h >>> 0;
-}
-
-function errorReason(e: unknown): string {
-  if (e && typeof e === "object") {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "string") return code;
-    const name = (e as { name?: unknown }).name;
-    if (typeof name === "string") return name;
-  }
-  return "thrown";
 }
 
 export class MemoryBus implements Bus {
@@ -237,18 +217,21 @@ export class MemoryBus implements Bus {
   }
 
   async publish(messages: OutgoingMessage[]): Promise<void> {
+    if (this.#closed) throw new BusError("bus-closed", "publish after close");
+    for (const m of messages) {
+      if (!m.topic) throw new BusError("invalid-options", "empty topic");
+    }
     for (const m of messages) {
       if (this.#closed) throw new BusError("bus-closed", "publish after close");
-      if (!m.topic) throw new BusError("invalid-options", "empty topic");
       const topic = this.#topic(m.topic);
       const p = keyHash(m.key) % topic.logs.length;
       const log = topic.logs[p] as Log;
-      if (log.waiters.length === 0 && log.retained() < topic.capacity) {
+      if (log.waiters.length === 0 && log.backlog() < topic.capacity) {
         log.append(m);
+        this.#arrived(topic, p);
       } else {
         await new Promise<void>((resolve, reject) => log.waiters.push({ msg: m, resolve, reject }));
       }
-      this.#pumpTopic(topic);
     }
   }
 
@@ -259,21 +242,35 @@ export class MemoryBus implements Bus {
     if (this.#closed) throw new BusError("bus-closed", "consume after close");
     const concurrency = opts.concurrency ?? 1;
     const maxAttempts = opts.maxAttempts ?? 5;
-    if (!opts.topic || !opts.group || !(concurrency >= 1) || !(maxAttempts >= 1)) {
+    const ordering = opts.ordering ?? "key";
+    if (!opts.topic || !opts.group || !Number.isInteger(concurrency) || concurrency < 1) {
       throw new BusError(
         "invalid-options",
-        `topic ${opts.topic} group ${opts.group} concurrency ${concurrency}`,
+        `topic ${JSON.stringify(opts.topic)} group ${JSON.stringify(opts.group)} concurrency ${concurrency}`,
       );
     }
+    if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
+      throw new BusError("invalid-options", `maxAttempts ${maxAttempts}`);
+    }
+    const bad = orderingProblem(opts.ordering);
+    if (bad) throw new BusError("invalid-options", bad);
     const topic = this.#topic(opts.topic);
     let group = topic.groups.get(opts.group);
     if (!group) {
-      group = new Group(opts.group, topic);
+      group = new Group(opts.group, topic, ordering);
       topic.groups.set(opts.group, group);
+    } else if (group.ordering !== ordering) {
+      throw new BusError(
+        "invalid-options",
+        `group ${opts.group} consumes ${opts.topic} with ordering "${group.ordering}", not "${ordering}"`,
+      );
     }
-    const member = new Member(group, handler, Math.floor(concurrency), Math.floor(maxAttempts));
-    group.members.push(member);
-    this.#pump(group);
+    const g = group;
+    const pool = new Pool<Entry>(concurrency, (lane) => this.#supply(g, lane, 2 * concurrency));
+    const member = new Member(g, handler, pool, maxAttempts);
+    g.members.push(member);
+    this.#rebalance(g);
+    this.#pumpGroup(g);
     let closing: Promise<void> | undefined;
     return {
       close: () => {
@@ -317,140 +314,111 @@ export class MemoryBus implements Bus {
     return t;
   }
 
-  #pumpTopic(topic: Topic): void {
-    for (const g of topic.groups.values()) this.#pump(g);
-  }
-
-  /** Starts as many handlers as the members' concurrency and the per-key order allow. */
-  #pump(group: Group): void {
-    const active = group.members.filter((m) => !m.closing);
-    const n = active.length;
-    if (n === 0) return;
-    const parts = group.cursors.length;
-    active.forEach((member, idx) => {
-      const owned: number[] = [];
-      for (let p = idx; p < parts; p += n) owned.push(p);
-      if (owned.length === 0) return;
-      let idleRounds = 0;
-      while (member.inflight < member.concurrency && idleRounds < owned.length) {
-        const p = owned[member.rr % owned.length] as number;
-        member.rr++;
-        const entry = this.#take(group, p);
-        if (!entry) {
-          idleRounds++;
-          continue;
-        }
-        idleRounds = 0;
-        this.#start(member, p, entry);
-      }
-    });
-  }
-
-  /** The next message of partition p this group may start, marking its key busy. */
-  #take(group: Group, p: number): Entry | undefined {
-    const cur = group.cursors[p] as Cursor;
-    const log = group.topic.logs[p] as Log;
-    for (let i = 0; i < cur.redeliver.length; i++) {
-      const off = cur.redeliver[i] as number;
-      const e = log.get(off);
-      if (!e) {
-        cur.redeliver.splice(i, 1);
-        i--;
-        continue;
-      }
-      if (cur.busyKeys.has(e.key)) continue;
-      cur.redeliver.splice(i, 1);
-      cur.busyKeys.add(e.key);
-      return e;
+  /** A message was appended to partition p: wake that partition's lane in every group. */
+  #arrived(topic: Topic, p: number): void {
+    for (const g of topic.groups.values()) {
+      const lane = g.lanes[p] as Lane<Entry>;
+      lane.pool?.wake(lane);
+      this.#pumpGroup(g);
     }
-    if (cur.next < log.base) cur.next = log.base;
-    const e = log.get(cur.next);
-    if (!e || cur.busyKeys.has(e.key)) return undefined;
-    cur.next++;
-    cur.busyKeys.add(e.key);
-    return e;
   }
 
-  #start(member: Member, p: number, entry: Entry): void {
+  /**
+   * Pool supply: when a lane has nothing startable, takes messages from the
+   * log into it, until one is startable or the lane holds `cap` (the rest of
+   * a busy key's messages wait in the log, counted in its backlog).
+   */
+  #supply(group: Group, lane: Lane<Entry>, cap: number): void {
+    const p = lane.partition;
+    const log = group.topic.logs[p] as Log;
+    let took = false;
+    while (!lane.hasStartable() && lane.held < cap) {
+      const cursor = group.cursors[p] as number;
+      const e = log.get(cursor);
+      if (!e) break;
+      group.cursors[p] = cursor + 1;
+      lane.accept(e.offset, e.key, e);
+      took = true;
+    }
+    if (took) this.#trim(group.topic, p);
+  }
+
+  /** Drops messages every group has taken, then admits waiting publishers. */
+  #trim(topic: Topic, p: number): void {
+    const log = topic.logs[p] as Log;
+    let min = log.nextOffset;
+    for (const g of topic.groups.values()) min = Math.min(min, g.cursors[p] as number);
+    log.trimTo(min);
+    let admitted = false;
+    while (log.waiters.length > 0 && log.backlog() < topic.capacity) {
+      const w = log.waiters.shift() as Waiter;
+      log.append(w.msg);
+      w.resolve();
+      admitted = true;
+    }
+    if (admitted) {
+      // Not from inside the supply that called us: wake the lanes once it returned.
+      queueMicrotask(() => this.#arrived(topic, p));
+    }
+  }
+
+  /** Partition p of a group belongs to its live member p mod n. */
+  #rebalance(group: Group): void {
+    const active = group.members.filter((m) => !m.closing);
+    for (const lane of group.lanes) {
+      const owner = active.length > 0 ? active[lane.partition % active.length] : undefined;
+      if (lane.pool === owner?.pool) continue;
+      lane.pool?.detach(lane);
+      owner?.pool.attach(lane);
+    }
+  }
+
+  /** Starts as many handlers as the members' free slots and the ordering allow. */
+  #pumpGroup(group: Group): void {
+    for (const member of group.members) {
+      if (member.closing) continue;
+      for (let s = member.pool.next(); s; s = member.pool.next()) this.#start(member, s);
+    }
+  }
+
+  #start(member: Member, s: Slot<Entry>): void {
     const group = member.group;
-    const cur = group.cursors[p] as Cursor;
-    const attempt = (cur.attempts.get(entry.offset) ?? 0) + 1;
-    cur.attempts.set(entry.offset, attempt);
-    member.inflight++;
+    const e = s.item;
     const msg: IncomingMessage = {
       topic: group.topic.name,
-      key: entry.key,
-      value: entry.value,
-      headers: { ...entry.headers },
-      partition: p,
-      offset: String(entry.offset),
-      deliveryAttempt: attempt,
+      key: e.key,
+      value: e.value,
+      headers: e.headers,
+      partition: s.lane.partition,
+      offset: String(e.offset),
     };
+    // Started from a microtask: a handler that publishes synchronously must
+    // not start further handlers from inside this one (unbounded recursion).
     Promise.resolve()
-      .then(() => member.handler(msg))
-      .then(
-        (outcome) => outcome,
-        (e: unknown): HandlerOutcome => ({ kind: "retry", reason: errorReason(e) }),
+      .then(() =>
+        settle(msg, member.handler, {
+          maxAttempts: member.maxAttempts,
+          backoffBaseMs: this.#backoffBase,
+          backoffMaxMs: this.#backoffMax,
+          signal: member.abort.signal,
+          attemptsBefore: s.attempts,
+        }),
       )
-      .then((outcome) => this.#finish(member, p, entry, msg, attempt, outcome));
+      .then((d) => this.#finish(member, s, msg, d));
   }
 
-  #finish(
-    member: Member,
-    p: number,
-    entry: Entry,
-    msg: IncomingMessage,
-    attempt: number,
-    outcome: HandlerOutcome,
-  ) {
+  #finish(member: Member, s: Slot<Entry>, msg: IncomingMessage, d: Disposition): void {
     const group = member.group;
-    const cur = group.cursors[p] as Cursor;
-    member.inflight--;
-    const kind = outcome && typeof outcome === "object" ? outcome.kind : undefined;
-    if (kind === "ack") {
-      this.#complete(group, p, entry);
-    } else if (kind === "dead-letter") {
-      const o = outcome as Extract<HandlerOutcome, { kind: "dead-letter" }>;
-      this.#deadLetter(group, msg, o.reason, o.detail, attempt);
-      this.#complete(group, p, entry);
+    s.attempts = d.attempts;
+    if (d.kind === "abandoned") {
+      s.lane.putBack(s);
     } else {
-      const reason =
-        kind === "retry" ? (outcome as { reason: string }).reason : `bad outcome ${String(kind)}`;
-      if (attempt >= member.maxAttempts) {
-        this.#deadLetter(group, msg, "retries-exhausted", `after ${attempt} attempts: ${reason}`, attempt);
-        this.#complete(group, p, entry);
-      } else if (member.closing) {
-        this.#release(cur, entry);
-      } else {
-        const asked = kind === "retry" ? (outcome as { delayMs?: number }).delayMs : undefined;
-        const delay =
-          asked !== undefined && asked >= 0
-            ? asked
-            : Math.min(this.#backoffMax, this.#backoffBase * 2 ** (attempt - 1));
-        const pending: PendingRetry = {
-          partition: p,
-          offset: entry.offset,
-          key: entry.key,
-          timer: setTimeout(() => {
-            member.retries.delete(pending);
-            this.#release(cur, entry);
-            this.#pump(group);
-          }, delay),
-        };
-        member.retries.add(pending);
-      }
+      if (d.kind === "dead-letter") this.#deadLetter(group, msg, d.reason, d.detail, d.attempts);
+      s.lane.finish(s);
     }
-    if (member.inflight === 0 && member.closing) for (const d of member.drained.splice(0)) d();
-    this.#pump(group);
+    if (member.closing && member.pool.running === 0) for (const w of member.drained.splice(0)) w();
+    this.#pumpGroup(group);
     this.#checkIdle();
-  }
-
-  /** Puts an unacknowledged message back for redelivery, freeing its key. */
-  #release(cur: Cursor, entry: { offset: number; key: string }): void {
-    cur.busyKeys.delete(entry.key);
-    const i = cur.redeliver.findIndex((o) => o > entry.offset);
-    if (i < 0) cur.redeliver.push(entry.offset);
-    else cur.redeliver.splice(i, 0, entry.offset);
   }
 
   #deadLetter(
@@ -462,54 +430,21 @@ export class MemoryBus implements Bus {
   ): void {
     const dl = deadLetterMessage(msg, reason, detail, { group: group.name, attempts });
     const topic = this.#topic(dl.topic, group.topic.logs.length);
-    const log = topic.logs[keyHash(dl.key) % topic.logs.length] as Log;
-    log.append(dl);
-    this.#pumpTopic(topic);
-  }
-
-  #complete(group: Group, p: number, entry: Entry): void {
-    const cur = group.cursors[p] as Cursor;
-    cur.busyKeys.delete(entry.key);
-    cur.attempts.delete(entry.offset);
-    cur.done.add(entry.offset);
-    while (cur.done.has(cur.committed)) {
-      cur.done.delete(cur.committed);
-      cur.committed++;
-    }
-    this.#trim(group.topic, p);
-  }
-
-  /** Drops messages every group acknowledged, then admits waiting publishers. */
-  #trim(topic: Topic, p: number): void {
-    const log = topic.logs[p] as Log;
-    let min = log.nextOffset;
-    for (const g of topic.groups.values()) min = Math.min(min, (g.cursors[p] as Cursor).committed);
-    log.trimTo(min);
-    let admitted = false;
-    while (log.waiters.length > 0 && log.retained() < topic.capacity) {
-      const w = log.waiters.shift() as Waiter;
-      log.append(w.msg);
-      w.resolve();
-      admitted = true;
-    }
-    if (admitted) this.#pumpTopic(topic);
+    const p = keyHash(dl.key) % topic.logs.length;
+    (topic.logs[p] as Log).append(dl);
+    this.#arrived(topic, p);
   }
 
   async #closeMember(member: Member): Promise<void> {
-    if (member.closing) {
-      if (member.inflight === 0) return;
-      return new Promise((resolve) => member.drained.push(resolve));
+    if (!member.closing) {
+      member.closing = true;
+      const group = member.group;
+      group.members = group.members.filter((m) => m !== member);
+      this.#rebalance(group);
+      member.abort.abort();
+      this.#pumpGroup(group);
     }
-    member.closing = true;
-    const group = member.group;
-    group.members = group.members.filter((m) => m !== member);
-    for (const r of member.retries) {
-      clearTimeout(r.timer);
-      this.#release(group.cursors[r.partition] as Cursor, r);
-    }
-    member.retries.clear();
-    if (member.inflight > 0) await new Promise<void>((resolve) => member.drained.push(resolve));
-    this.#pump(group);
+    if (member.pool.running > 0) await new Promise<void>((resolve) => member.drained.push(resolve));
     this.#checkIdle();
   }
 
@@ -518,7 +453,8 @@ export class MemoryBus implements Bus {
       for (const g of t.groups.values()) {
         if (g.members.length === 0) continue;
         for (let p = 0; p < t.logs.length; p++) {
-          if (!(g.cursors[p] as Cursor).caughtUp(t.logs[p] as Log)) return false;
+          if ((g.cursors[p] as number) < (t.logs[p] as Log).nextOffset) return false;
+          if ((g.lanes[p] as Lane<Entry>).held > 0) return false;
         }
       }
     }

@@ -7,9 +7,11 @@
  * makes a fresh bus with `makeBus`, uses topic and group names unique to the
  * test (so a shared broker can serve every run), and closes the bus.
  * Options:
- * - queueCapacity: when the adapter bounds each partition to a known number of
- *   unconsumed messages, the backpressure test checks that publish waits at
- *   exactly that bound (adapters whose backpressure is the broker's ack skip it);
+ * - queueCapacity: when the adapter bounds each partition's backlog (messages
+ *   not yet taken by a consumer) to a known number, the backpressure tests
+ *   check that publish waits at exactly that bound and that messages taken
+ *   and still in flight do not count (adapters whose backpressure is the
+ *   broker's ack skip them);
  * - timeoutMs: how long a test waits for deliveries (default 10 s);
  * - partitions: partitions of the topics the tests create (default 4).
  * Expected values come from the interface's documented semantics (bus.ts), not
@@ -34,11 +36,14 @@ export function busContract(name: string, makeBus: () => Promise<Bus>, opts: Con
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const partitions = opts.partitions ?? 4;
 
-  async function withBus(fn: (bus: Bus, topic: string) => Promise<void>): Promise<void> {
+  async function withBus(
+    fn: (bus: Bus, topic: string) => Promise<void>,
+    topicPartitions = partitions,
+  ): Promise<void> {
     const bus = await makeBus();
     const topic = `contract.${name}.${randomUUID().slice(0, 8)}`;
     try {
-      await bus.ensureTopics([{ name: topic, partitions }]);
+      await bus.ensureTopics([{ name: topic, partitions: topicPartitions }]);
       await fn(bus, topic);
     } finally {
       await bus.close();
@@ -289,30 +294,80 @@ export function busContract(name: string, makeBus: () => Promise<Bus>, opts: Con
 
     if (opts.queueCapacity !== undefined) {
       const cap = opts.queueCapacity;
-      test(`publish waits while a partition holds ${cap} unconsumed messages (backpressure)`, async () => {
+      test(`publish waits while a partition's backlog holds ${cap} messages (backpressure)`, async () => {
         await withBus(async (bus, topic) => {
           let open!: () => void;
           const gate = new Promise<void>((r) => {
             open = r;
           });
+          let started = 0;
           let handled = 0;
           const sub = await bus.consume({ topic, group: group() }, async () => {
+            started++;
             await gate;
             handled++;
             return ack;
           });
           const key = "k"; // one partition
+          // The consumer takes one message (its one slot); `cap` more fill the backlog.
+          await bus.publish(msgs(topic, 1, () => key));
+          await waitFor("first message taken", () => started === 1);
           await bus.publish(msgs(topic, cap, () => key));
           let accepted = false;
           const extra = bus.publish(msgs(topic, 1, () => key)).then(() => {
             accepted = true;
           });
           await sleep(50);
-          assert.equal(accepted, false, "publish beyond capacity waits");
+          assert.equal(accepted, false, "publish beyond the backlog capacity waits");
           open();
           await extra;
           assert.equal(accepted, true);
-          await waitFor("all handled", () => handled >= cap + 1);
+          await waitFor("all handled", () => handled >= cap + 2);
+          await sub.close();
+        });
+      });
+
+      test("messages taken and still in flight do not count against the backlog", async () => {
+        await withBus(async (bus, topic) => {
+          const inFlight = 3 * cap;
+          let open!: () => void;
+          const gate = new Promise<void>((r) => {
+            open = r;
+          });
+          let started = 0;
+          let handled = 0;
+          const sub = await bus.consume(
+            { topic, group: group(), concurrency: inFlight, ordering: "none" },
+            async () => {
+              started++;
+              await gate;
+              handled++;
+              return ack;
+            },
+          );
+          const key = "k"; // one partition
+          try {
+            await bus.publish(msgs(topic, inFlight, () => key));
+            await waitFor(`${inFlight} handlers holding their message`, () => started === inFlight);
+            // Three times the capacity is unacknowledged, yet a full backlog is still accepted.
+            let accepted = false;
+            const more = bus.publish(msgs(topic, cap, () => key)).then(() => {
+              accepted = true;
+            });
+            await waitFor(`${cap} more accepted while ${inFlight} are in flight`, () => accepted);
+            await more;
+            let extra = false;
+            const one = bus.publish(msgs(topic, 1, () => key)).then(() => {
+              extra = true;
+            });
+            await sleep(50);
+            assert.equal(extra, false, "the backlog itself is still bounded");
+            open();
+            await one;
+          } finally {
+            open();
+          }
+          await waitFor("all handled", () => handled >= inFlight + cap + 1);
           await sub.close();
         });
       });
@@ -364,6 +419,155 @@ export function busContract(name: string, makeBus: () => Promise<Bus>, opts: Con
         await waitFor("redelivery", () => got.length >= 1);
         await sub2.close();
         assert.equal(got[0]?.value, "v0");
+      });
+    });
+
+    test('ordering "key": different keys of one partition run in parallel, each key in order', async () => {
+      await withBus(async (bus, topic) => {
+        const keys = 4;
+        const perKey = 5;
+        let running = 0;
+        let peak = 0;
+        const runningByKey = new Map<string, number>();
+        let keyOverlap = false;
+        const seen = new Map<string, number[]>();
+        let release!: () => void;
+        const together = new Promise<void>((r) => {
+          release = r;
+        });
+        const sub = await bus.consume({ topic, group: group(), concurrency: 8 }, async (m) => {
+          running++;
+          peak = Math.max(peak, running);
+          const mine = (runningByKey.get(m.key) ?? 0) + 1;
+          runningByKey.set(m.key, mine);
+          if (mine > 1) keyOverlap = true;
+          if (running >= keys) release();
+          await together; // the first message of each key waits until all keys run at once
+          const list = seen.get(m.key) ?? [];
+          list.push(Number(m.value.slice(1)));
+          seen.set(m.key, list);
+          runningByKey.set(m.key, (runningByKey.get(m.key) ?? 1) - 1);
+          running--;
+          return ack;
+        });
+        try {
+          await bus.publish(msgs(topic, keys * perKey, (i) => `key-${i % keys}`));
+          await waitFor(`${keys} handlers of one partition at once`, () => peak >= keys);
+        } finally {
+          release();
+        }
+        await waitFor(
+          "all handled",
+          () => [...seen.values()].reduce((a, l) => a + l.length, 0) >= keys * perKey,
+        );
+        await sub.close();
+        assert.equal(keyOverlap, false, "never two messages of one key at once");
+        for (let k = 0; k < keys; k++) {
+          const expected = Array.from({ length: perKey }, (_, j) => j * keys + k);
+          assert.deepEqual(seen.get(`key-${k}`), expected, `order of key-${k}`);
+        }
+      }, 1);
+    });
+
+    test('ordering "none": a later message of a key finishes while an earlier one waits for it', async () => {
+      await withBus(async (bus, topic) => {
+        const acked: string[] = [];
+        let laterDone!: () => void;
+        const later = new Promise<void>((r) => {
+          laterDone = r;
+        });
+        const sub = await bus.consume(
+          { topic, group: group(), concurrency: 2, ordering: "none" },
+          async (m) => {
+            if (m.value === "v0") await later; // like a join: v0 waits for v1 of the same key
+            acked.push(m.value);
+            if (m.value === "v1") laterDone();
+            return ack;
+          },
+        );
+        try {
+          await bus.publish(msgs(topic, 2, () => "same-key"));
+          await waitFor("both acknowledged", () => acked.length >= 2);
+        } finally {
+          laterDone();
+        }
+        await sub.close();
+        assert.deepEqual(acked, ["v1", "v0"]);
+      }, 1);
+    });
+
+    test("an unknown ordering is refused with invalid-options", async () => {
+      await withBus(async (bus, topic) => {
+        await assert.rejects(
+          bus.consume({ topic, group: group(), ordering: "random" as never }, async () => ack),
+          (e) => e instanceof BusError && e.code === "invalid-options" && /ordering/.test(e.message),
+        );
+      });
+    });
+
+    test("the commit stops at the lowest unfinished offset: the next member gets it, not what finished below", async () => {
+      await withBus(async (bus, topic) => {
+        const g = group();
+        const seenA: string[] = [];
+        // Three keys in one partition: v0 and v2 finish, v1 is still waiting for a retry when A closes.
+        const a = await bus.consume({ topic, group: g, concurrency: 3 }, async (m) => {
+          seenA.push(m.value);
+          if (m.value === "v1") return { kind: "retry", reason: "later", delayMs: 60_000 };
+          return ack;
+        });
+        await bus.publish(msgs(topic, 3));
+        await waitFor("v0 and v2 acknowledged, v1 delivered", () =>
+          ["v0", "v1", "v2"].every((v) => seenA.includes(v)),
+        );
+        await a.close();
+        const seenB: string[] = [];
+        const b = await bus.consume({ topic, group: g }, async (m) => {
+          seenB.push(m.value);
+          return ack;
+        });
+        await bus.publish([{ topic, key: "k-last", value: "last" }]);
+        // One partition: everything B is given before "last" has been delivered once "last" is.
+        await waitFor("v1 and the marker", () => seenB.includes("v1") && seenB.includes("last"));
+        await b.close();
+        assert.equal(seenB.includes("v0"), false, "v0 finished below the unfinished v1: not delivered again");
+        assert.equal(seenB.filter((v) => v === "v1").length, 1);
+        const all = new Set([...seenA, ...seenB]);
+        for (const v of ["v0", "v1", "v2", "last"]) assert.ok(all.has(v), `${v} not lost`);
+      }, 1);
+    });
+
+    test("concurrent publish calls each resolve, and one key keeps the order of the calls", async () => {
+      await withBus(async (bus, topic) => {
+        const n = 200;
+        const seen = new Map<string, number[]>();
+        const sub = await bus.consume({ topic, group: group(), concurrency: 16 }, async (m) => {
+          const list = seen.get(m.key) ?? [];
+          list.push(Number(m.value));
+          seen.set(m.key, list);
+          return ack;
+        });
+        // Not awaited one by one: like many handlers publishing at once.
+        const calls = Array.from({ length: n }, (_, i) =>
+          bus.publish([{ topic, key: i % 2 === 0 ? "even" : `odd-${i % 7}`, value: String(i) }]),
+        );
+        const results = await Promise.allSettled(calls);
+        assert.deepEqual(
+          results.filter((r) => r.status !== "fulfilled"),
+          [],
+          "every publish call resolved",
+        );
+        await waitFor(`${n} delivered`, () => [...seen.values()].reduce((a, l) => a + l.length, 0) >= n);
+        await sub.close();
+        const even = Array.from({ length: n / 2 }, (_, j) => 2 * j);
+        assert.deepEqual(seen.get("even"), even, "the calls' order for one key");
+        for (let r = 0; r < 7; r++) {
+          const list = seen.get(`odd-${r}`) ?? [];
+          assert.deepEqual(
+            list,
+            [...list].sort((x, y) => x - y),
+            `order of odd-${r}`,
+          );
+        }
       });
     });
 

@@ -7,10 +7,18 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
+import { Admin } from "@platformatic/kafka";
 import { Kafka, logLevel } from "kafkajs";
-import { type HandlerOutcome, HEADER } from "../src/bus.ts";
+import { type HandlerOutcome, HEADER, type IncomingMessage } from "../src/bus.ts";
 import { ensureDevBroker } from "../src/kafka/dev-broker.ts";
-import { createKafkaBus, type KafkaBus, type KafkaClient } from "../src/kafka/index.ts";
+import {
+  createKafkaBus,
+  KAFKA_CLIENTS,
+  type KafkaBus,
+  KafkaBusError,
+  type KafkaClient,
+  registerKafkaJsZstd,
+} from "../src/kafka/index.ts";
 
 const uid = () => randomBytes(4).toString("hex");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -46,6 +54,7 @@ interface RawRead {
 
 /** Reads `count` records of a topic from the beginning with a plain kafkajs consumer (bytes as stored). */
 async function readRaw(brokers: string[], topic: string, count: number): Promise<RawRead[]> {
+  registerKafkaJsZstd(); // the adapters compress with zstd by default
   const kafka = new Kafka({ brokers, clientId: "t-raw", logLevel: logLevel.NOTHING });
   const c = kafka.consumer({ groupId: `raw.${uid()}`, maxWaitTimeInMs: 200 });
   const out: RawRead[] = [];
@@ -297,9 +306,13 @@ for (const client of ["platformatic", "kafkajs"] as KafkaClient[]) {
         return { kind: "ack" };
       });
       await until("three handled", () => handled === 3);
-      await sleep(300); // let the commit of v2 land
       let m = await bus.metrics();
       let s = m.subscriptions.find((x) => x.topic === topic && x.group === group);
+      for (const end = Date.now() + 30_000; s?.partitions[0]?.committed !== "3" && Date.now() < end; ) {
+        await sleep(50); // the commit of v2 lands within commitIntervalMs
+        m = await bus.metrics();
+        s = m.subscriptions.find((x) => x.topic === topic && x.group === group);
+      }
       assert.equal(s?.inFlight, 1);
       assert.deepEqual(
         s?.partitions.map((p) => [p.partition, p.consumed, p.committed, p.highWatermark, p.lag]),
@@ -307,9 +320,11 @@ for (const client of ["platformatic", "kafkajs"] as KafkaClient[]) {
       );
       release();
       await until("all handled", () => handled === 10);
-      await sleep(300);
-      m = await bus.metrics();
-      s = m.subscriptions.find((x) => x.topic === topic && x.group === group);
+      for (let end = Date.now() + 30_000; Date.now() < end; await sleep(50)) {
+        m = await bus.metrics();
+        s = m.subscriptions.find((x) => x.topic === topic && x.group === group);
+        if (s?.partitions[0]?.committed === "10") break;
+      }
       assert.deepEqual(
         s?.partitions.map((p) => [p.partition, p.consumed, p.acked, p.committed, p.lag]),
         [[0, 10, 10, "10", 0]],
@@ -336,9 +351,13 @@ for (const client of ["platformatic", "kafkajs"] as KafkaClient[]) {
         return { kind: "ack" };
       });
       await until("next handled", () => seen.includes("next#1"), 30_000);
-      await sleep(300);
-      const m = await bus.metrics();
-      const s = m.subscriptions.find((x) => x.group === group);
+      let m = await bus.metrics();
+      let s = m.subscriptions.find((x) => x.group === group);
+      for (const end = Date.now() + 30_000; s?.partitions[0]?.committed !== "2" && Date.now() < end; ) {
+        await sleep(50);
+        m = await bus.metrics();
+        s = m.subscriptions.find((x) => x.group === group);
+      }
       await sub.close();
       assert.deepEqual(seen, ["slow#1", "next#1"]);
       assert.equal(s?.joins, 1, "no rebalance");
@@ -346,12 +365,14 @@ for (const client of ["platformatic", "kafkajs"] as KafkaClient[]) {
     });
 
     if (client === "kafkajs") {
-      test("control: without heartbeats during the handler, kafkajs gets evicted and redelivers", async () => {
+      test("control: without heartbeats while a batch waits for room, kafkajs gets evicted and redelivers", async () => {
         const sessionTimeoutMs = 3000;
         const bus = make({
           sessionTimeoutMs,
           heartbeatIntervalMs: 500,
           heartbeatWhileHandling: false,
+          // One message held at a time: "next" waits in eachBatch while "slow" runs.
+          maxBuffered: 1,
           logLevel: "nothing",
         });
         const topic = `t.long.${uid()}`;
@@ -381,5 +402,185 @@ for (const client of ["platformatic", "kafkajs"] as KafkaClient[]) {
         );
       });
     }
+
+    test("a subscription holds at most maxBuffered messages, however many wait on the broker", async () => {
+      const bus = make({ maxBuffered: 10 });
+      const topic = `t.bounded.${uid()}`;
+      await bus.ensureTopics([{ name: topic, partitions: 2 }]);
+      await bus.publish(Array.from({ length: 300 }, (_, i) => ({ topic, key: `k${i}`, value: `v${i}` })));
+      let open: () => void = () => {};
+      const gate = new Promise<void>((r) => {
+        open = r;
+      });
+      let started = 0;
+      let handled = 0;
+      const group = `g.${uid()}`;
+      const sub = await bus.consume({ topic, group, concurrency: 4 }, async () => {
+        started++;
+        await gate;
+        handled++;
+        return { kind: "ack" };
+      });
+      await until("4 handlers running", () => started === 4);
+      let m = await bus.metrics();
+      let s = m.subscriptions.find((x) => x.group === group);
+      for (const end = Date.now() + 30_000; (s?.buffered ?? 0) < 10 && Date.now() < end; ) {
+        await sleep(50);
+        m = await bus.metrics();
+        s = m.subscriptions.find((x) => x.group === group);
+      }
+      await sleep(300); // had the fetch loop ignored the bound, more would be held by now
+      m = await bus.metrics();
+      s = m.subscriptions.find((x) => x.group === group);
+      assert.equal(s?.inFlight, 4);
+      assert.equal(s?.buffered, 10, "held messages stop at maxBuffered");
+      open();
+      await until("all handled", () => handled === 300);
+      await sub.close();
+    });
+
+    test("concurrent publish calls share few produce requests", async () => {
+      const bus = make();
+      const topic = `t.batch.${uid()}`;
+      await bus.ensureTopics([{ name: topic, partitions: 3 }]);
+      const before = (await bus.metrics()).produceRequests ?? 0;
+      const n = 500;
+      await Promise.all(
+        Array.from({ length: n }, (_, i) => bus.publish([{ topic, key: `k${i % 13}`, value: `v${i}` }])),
+      );
+      const m = await bus.metrics();
+      const requests = (m.produceRequests ?? 0) - before;
+      assert.equal(m.produced[topic], n);
+      assert.ok(requests >= 1 && requests <= 5, `${n} publish calls in ${requests} produce requests`);
+    });
+
+    test("a publish to a missing topic rejects alone; the calls beside it resolve", async () => {
+      const bus = make({ produce: { lingerMs: 20 } });
+      const topic = `t.missing.${uid()}`;
+      await bus.ensureTopics([{ name: topic, partitions: 1 }]);
+      const good = Array.from({ length: 50 }, (_, i) => bus.publish([{ topic, key: "k", value: `v${i}` }]));
+      const bad = bus.publish([{ topic: `${topic}.nowhere`, key: "k", value: "lost?" }]);
+      const results = await Promise.allSettled([...good, bad]);
+      const rejected = results.filter((r) => r.status === "rejected");
+      assert.equal(rejected.length, 1);
+      const err = (rejected[0] as PromiseRejectedResult).reason;
+      assert.ok(err instanceof KafkaBusError && err.code === "publish-failed", String(err));
+      assert.match(err.message, /nowhere/);
+      assert.equal(
+        results.indexOf(rejected[0] as PromiseSettledResult<void>),
+        50,
+        "the call to the missing topic",
+      );
+    });
+
+    test("a record error in a batch rejects only the call at fault, with canRetry false", async () => {
+      const topic = `t.toolarge.${uid()}`;
+      // A topic that takes record batches of at most 10 000 bytes.
+      const admin = new Admin({ clientId: "t-admin", bootstrapBrokers: brokers });
+      try {
+        await admin.createTopics({
+          topics: [topic],
+          partitions: 1,
+          replicas: 1,
+          configs: [{ name: "max.message.bytes", value: "10000" }],
+        });
+      } finally {
+        await admin.close();
+      }
+      const bus = make({ produce: { lingerMs: 20 } });
+      await bus.ensureTopics([{ name: topic, partitions: 1 }]);
+      const big = randomBytes(15_000).toString("base64"); // does not compress under the limit
+      const calls = Array.from({ length: 30 }, (_, i) =>
+        bus.publish([{ topic, key: `k${i}`, value: i === 10 ? big : `small-${i}` }]),
+      );
+      const results = await Promise.allSettled(calls);
+      const rejectedAt = results.flatMap((r, i) => (r.status === "rejected" ? [i] : []));
+      assert.deepEqual(rejectedAt, [10], "only the oversized call rejects");
+      const err = (results[10] as PromiseRejectedResult).reason;
+      assert.ok(err instanceof KafkaBusError && err.code === "publish-failed", String(err));
+      assert.equal(err.canRetry, false, "sending it again cannot help");
+      assert.match(err.message, /MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE/);
+      const got: string[] = [];
+      const sub = await bus.consume({ topic, group: `g.${uid()}` }, async (m) => {
+        got.push(m.value);
+        return { kind: "ack" };
+      });
+      await until("the 29 small ones", () => new Set(got).size >= 29);
+      await sub.close();
+      const expected = Array.from({ length: 30 }, (_, i) => `small-${i}`).filter((v) => v !== "small-10");
+      assert.deepEqual([...new Set(got)].sort(), expected.sort());
+    });
+
+    test("revocation: a member gives up what it held in partitions it lost; their new owner gets it all", async () => {
+      const busA = make({ sessionTimeoutMs: 6000, heartbeatIntervalMs: 500 });
+      const busB = make({ sessionTimeoutMs: 6000, heartbeatIntervalMs: 500 });
+      const topic = `t.revoke.${uid()}`;
+      const group = `g.${uid()}`;
+      const partitions = 4;
+      await busA.ensureTopics([{ name: topic, partitions }]);
+      const n = 40;
+      await busA.publish(Array.from({ length: n }, (_, i) => ({ topic, key: `k${i}`, value: `v${i}` })));
+      // A finishes nothing: every message waits for a (long) retry, held across its partitions.
+      const seenA: IncomingMessage[] = [];
+      const a = await busA.consume({ topic, group, concurrency: n }, async (m) => {
+        seenA.push(m);
+        return { kind: "retry", reason: "not now", delayMs: 600_000 };
+      });
+      await until("A holds all", () => new Set(seenA.map((m) => m.value)).size === n);
+      const doneB = new Set<string>();
+      const partsB = new Set<number>();
+      const b = await busB.consume({ topic, group, concurrency: n }, async (m) => {
+        doneB.add(m.value);
+        partsB.add(m.partition);
+        return { kind: "ack" };
+      });
+      const ofPartition = (p: number) => seenA.filter((m) => m.partition === p).map((m) => m.value);
+      await until(
+        "B handled every message A held in B's partitions",
+        () => partsB.size > 0 && [...partsB].every((p) => ofPartition(p).every((v) => doneB.has(v))),
+        60_000,
+      );
+      assert.ok(partsB.size < partitions, "A kept some partitions");
+      // A let go of the lost partitions' messages: only those of the partitions it kept still hold a slot.
+      const keptByA = seenA.filter((m) => !partsB.has(m.partition)).length;
+      let inFlightA: number | undefined;
+      for (const end = Date.now() + 30_000; inFlightA !== keptByA && Date.now() < end; await sleep(50)) {
+        inFlightA = (await busA.metrics()).subscriptions.find((x) => x.group === group)?.inFlight;
+      }
+      assert.equal(inFlightA, keptByA, "slots still held by A");
+      await b.close();
+      await a.close();
+    });
   });
 }
+
+describe("zstd batches between the two clients", () => {
+  for (const [producer, consumer] of [
+    ["platformatic", "kafkajs"],
+    ["kafkajs", "platformatic"],
+  ] as [KafkaClient, KafkaClient][]) {
+    test(`${producer} produces, ${consumer} consumes`, async () => {
+      const brokers = [await ensureDevBroker()];
+      const p = createKafkaBus({ client: producer, brokers, clientId: "t-zp", ...quiet } as never);
+      const c = createKafkaBus({ client: consumer, brokers, clientId: "t-zc", ...quiet } as never);
+      try {
+        const topic = `t.zstd.${uid()}`;
+        await p.ensureTopics([{ name: topic, partitions: 1 }]);
+        const values = Array.from({ length: 100 }, (_, i) => `${"facts ".repeat(200)}${i}`);
+        await Promise.all(values.map((value, i) => p.publish([{ topic, key: `k${i}`, value }])));
+        const got: string[] = [];
+        const sub = await c.consume({ topic, group: `g.${uid()}` }, async (m) => {
+          got.push(m.value);
+          return { kind: "ack" };
+        });
+        await until("100 read", () => got.length >= 100);
+        await sub.close();
+        assert.deepEqual(got, values);
+      } finally {
+        await p.close();
+        await c.close();
+      }
+    });
+  }
+  assert.ok(KAFKA_CLIENTS.length === 2);
+});

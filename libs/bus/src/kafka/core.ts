@@ -1,30 +1,25 @@
 /**
- * What both Kafka adapters share: options, record decoding, the retry loop
- * that turns handler outcomes into one disposition per message, dead-letter
- * records, the lane scheduler's semaphore, and the metrics they expose.
+ * What both Kafka adapters share: options, record decoding, dead-letter
+ * records, the checks and opening of a subscription, and the metrics they
+ * expose. (The consuming core is consumer.ts, the produce queue producer.ts,
+ * the retry loop settle() is dispatch.ts's, re-exported here.)
  *
+ * - resolveOptions(o): KafkaBusOptions with their defaults.
  * - decodeRecord(key, value, headers): raw bytes -> the message's strings, or
  *   a decode failure (null key or value, bytes that are not UTF-8) with a
  *   detail; never throws.
- * - settle(msg, handler, opts): runs the handler until it acks, dead-letters,
- *   or exhausts `maxAttempts` (then dead-letter "retries-exhausted"); a throw,
- *   a retry outcome or a malformed outcome counts as a retry. Retries wait
- *   `delayMs` or the exponential backoff; an aborted signal during that wait
- *   yields "abandoned" (the caller must not commit). Never throws.
  * - deadLetterRecord(...): the record to write to `<topic>.dlq` (the original
  *   bytes, original headers, and the reason headers of dead-letter.ts).
+ * - openSubscription(...): Bus.consume's checks (BusError "invalid-options"
+ *   for an empty topic or group, concurrency or maxAttempts below 1, an
+ *   unknown ordering) and start ("consumer-start-failed").
  * - KafkaBusError: the closed set of errors the Kafka adapters reject with
  *   (beside BusError's bus-closed / invalid-options).
  */
-import type {
-  ConsumeOptions,
-  DeadLetterReason,
-  HandlerOutcome,
-  IncomingMessage,
-  Subscription,
-} from "../bus.ts";
-import { DEAD_LETTER_REASONS, deadLetterTopic } from "../bus.ts";
+import type { ConsumeOptions, DeadLetterReason, Ordering, OutgoingMessage, Subscription } from "../bus.ts";
+import { deadLetterTopic } from "../bus.ts";
 import { deadLetterMessage } from "../dead-letter.ts";
+import { orderingProblem } from "../dispatch.ts";
 import { BusError } from "../errors.ts";
 
 /** Options common to both adapters. */
@@ -45,7 +40,52 @@ export interface KafkaBusOptions {
   retryBackoff?: { baseMs?: number; maxMs?: number };
   /** Where adapter-level errors (commit failures, stream restarts) are reported (default: console.error). */
   onError?: (event: KafkaBusErrorEvent) => void;
+  /**
+   * Messages a subscription holds (fetched and not finished: queued, parked
+   * behind their key, running, waiting for a retry) before it stops fetching
+   * (default concurrency + max(256, concurrency)).
+   */
+  maxBuffered?: number;
+  /** How often a subscription commits what finished, ms (default 200; also on close and revocation). */
+  commitIntervalMs?: number;
+  /** Producer batching (producer.ts): linger, batch limits; `batching: false` for one request per publish. */
+  produce?: ProduceBatchOptions;
+  /**
+   * Compression of produced batches (default "zstd"; Node's zlib, no native
+   * build; both adapters read zstd, gzip and uncompressed batches).
+   */
+  compression?: Compression;
 }
+
+export interface ProduceBatchOptions {
+  /** How long an idle topic's first record waits for others to join its request, ms (default 2). */
+  lingerMs?: number;
+  /** Most records in one request (default 10000). */
+  maxBatchMessages?: number;
+  /** Most bytes (keys, values, headers, ~32 bytes overhead a record) in one request (default 900000, under the broker's default 1 MiB message.max.bytes). */
+  maxBatchBytes?: number;
+  /** false: one request per publish() call, sent at once (default true). */
+  batching?: boolean;
+}
+
+export interface ResolvedBatching {
+  lingerMs: number;
+  maxBatchMessages: number;
+  maxBatchBytes: number;
+  batching: boolean;
+}
+
+export function resolveBatching(o: ProduceBatchOptions = {}): ResolvedBatching {
+  return {
+    lingerMs: Math.max(0, o.lingerMs ?? 2),
+    maxBatchMessages: Math.max(1, Math.floor(o.maxBatchMessages ?? 10_000)),
+    maxBatchBytes: Math.max(1, Math.floor(o.maxBatchBytes ?? 900_000)),
+    batching: o.batching ?? true,
+  };
+}
+
+export const COMPRESSIONS = ["none", "gzip", "zstd"] as const;
+export type Compression = (typeof COMPRESSIONS)[number];
 
 export interface KafkaBusErrorEvent {
   where: "commit" | "consume" | "dead-letter" | "metrics" | "close";
@@ -74,6 +114,10 @@ export class KafkaBusError extends Error {
 
 export interface Resolved {
   clientId: string;
+  maxBuffered: number | undefined;
+  commitIntervalMs: number;
+  produce: ResolvedBatching;
+  compression: Compression;
   sessionTimeoutMs: number;
   heartbeatIntervalMs: number;
   maxWaitTimeMs: number;
@@ -86,8 +130,21 @@ export interface Resolved {
 export function resolveOptions(o: KafkaBusOptions): Resolved {
   const base = Math.max(0, o.retryBackoff?.baseMs ?? 50);
   const session = o.sessionTimeoutMs ?? 30_000;
+  if (o.compression !== undefined && !(COMPRESSIONS as readonly string[]).includes(o.compression)) {
+    throw new BusError(
+      "invalid-options",
+      `compression ${JSON.stringify(o.compression)}: expected ${COMPRESSIONS.join(", ")}`,
+    );
+  }
+  if (o.maxBuffered !== undefined && !(Number.isInteger(o.maxBuffered) && o.maxBuffered >= 1)) {
+    throw new BusError("invalid-options", `maxBuffered ${o.maxBuffered}`);
+  }
   return {
     clientId: o.clientId ?? "danesweep",
+    maxBuffered: o.maxBuffered,
+    commitIntervalMs: Math.max(1, o.commitIntervalMs ?? 200),
+    produce: resolveBatching(o.produce),
+    compression: o.compression ?? "zstd",
     sessionTimeoutMs: session,
     heartbeatIntervalMs: o.heartbeatIntervalMs ?? Math.min(3000, Math.floor(session / 3)),
     maxWaitTimeMs: o.maxWaitTimeMs ?? 500,
@@ -156,102 +213,27 @@ function text(b: Uint8Array | string): string | undefined {
 
 // ------------------------------------------------------------ the retry loop
 
-export type Disposition =
-  | { kind: "ack"; attempts: number }
-  | { kind: "dead-letter"; reason: DeadLetterReason; detail: string; attempts: number }
-  | { kind: "abandoned"; attempts: number };
+export {
+  abortableSleep,
+  backoffMs,
+  type Disposition,
+  type SettleOptions,
+  settle,
+} from "../dispatch.ts";
 
-export interface SettleOptions {
-  maxAttempts: number;
-  backoffBaseMs: number;
-  backoffMaxMs: number;
-  /** Aborted when the subscription closes: a pending retry wait ends as "abandoned". */
-  signal: AbortSignal;
-  /** Injected for tests; default a timer. Resolves early when the signal aborts. */
-  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
-  /** Called after every attempt that did not settle the message (metrics). */
-  onRetry?: (attempt: number, reason: string) => void;
-}
+// -------------------------------------------------------------- publishing
 
-export function backoffMs(attempt: number, baseMs: number, maxMs: number): number {
-  return Math.min(maxMs, baseMs * 2 ** (attempt - 1));
-}
-
-export async function settle(
-  msg: IncomingMessage,
-  handler: (msg: IncomingMessage) => Promise<HandlerOutcome>,
-  opts: SettleOptions,
-): Promise<Disposition> {
-  const sleep = opts.sleep ?? abortableSleep;
-  for (let attempt = 1; ; attempt++) {
-    let outcome: unknown;
-    try {
-      outcome = await handler({ ...msg, headers: { ...msg.headers }, deliveryAttempt: attempt });
-    } catch (e) {
-      outcome = { kind: "retry", reason: thrownReason(e) };
-    }
-    const o = outcome as Partial<HandlerOutcome> | undefined;
-    if (o?.kind === "ack") return { kind: "ack", attempts: attempt };
-    if (o?.kind === "dead-letter") {
-      const dl = o as Extract<HandlerOutcome, { kind: "dead-letter" }>;
-      const known = (DEAD_LETTER_REASONS as readonly string[]).includes(dl.reason);
-      return {
-        kind: "dead-letter",
-        reason: known ? dl.reason : "handler-rejected",
-        detail: known
-          ? String(dl.detail ?? "")
-          : `unknown reason ${String(dl.reason)}: ${String(dl.detail ?? "")}`,
-        attempts: attempt,
-      };
-    }
-    const reason =
-      o?.kind === "retry" ? String((o as { reason?: unknown }).reason ?? "") : `bad outcome ${kindOf(o)}`;
-    opts.onRetry?.(attempt, reason);
-    if (attempt >= opts.maxAttempts) {
-      return {
-        kind: "dead-letter",
-        reason: "retries-exhausted",
-        detail: `after ${attempt} attempts: ${reason}`,
-        attempts: attempt,
-      };
-    }
-    if (opts.signal.aborted) return { kind: "abandoned", attempts: attempt };
-    const asked = o?.kind === "retry" ? (o as { delayMs?: unknown }).delayMs : undefined;
-    const delay =
-      typeof asked === "number" && asked >= 0
-        ? asked
-        : backoffMs(attempt, opts.backoffBaseMs, opts.backoffMaxMs);
-    await sleep(delay, opts.signal);
-    if (opts.signal.aborted) return { kind: "abandoned", attempts: attempt };
+/** Bus.publish's messages as records (UTF-8); BusError "invalid-options" for an empty topic. */
+export function outgoingRecords(messages: OutgoingMessage[]): ProducedRecord[] {
+  for (const m of messages) {
+    if (!m.topic) throw new BusError("invalid-options", "empty topic");
   }
-}
-
-function kindOf(o: unknown): string {
-  if (o && typeof o === "object") return String((o as { kind?: unknown }).kind);
-  return typeof o;
-}
-
-function thrownReason(e: unknown): string {
-  if (e && typeof e === "object") {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "string") return `threw ${code}`;
-    const name = (e as { name?: unknown }).name;
-    if (typeof name === "string") return `threw ${name}`;
-  }
-  return "threw";
-}
-
-export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
+  return messages.map((m) => ({
+    topic: m.topic,
+    key: Buffer.from(m.key, "utf8"),
+    value: Buffer.from(m.value, "utf8"),
+    headers: m.headers ?? {},
+  }));
 }
 
 // -------------------------------------------------------------- dead letters
@@ -264,12 +246,14 @@ export interface RawRecord {
   value: Buffer | null;
 }
 
-export interface DeadLetterRecord {
+/** A record as produced: the original bytes for dead letters, UTF-8 for publish. */
+export interface ProducedRecord {
   topic: string;
   key: Buffer | null;
   value: Buffer | null;
   headers: Record<string, string>;
 }
+export type DeadLetterRecord = ProducedRecord;
 
 /** The `.dlq` record for a message: original bytes and headers plus the reason headers. */
 export function deadLetterRecord(
@@ -311,8 +295,10 @@ export interface PartitionMetrics {
 export interface SubscriptionMetrics {
   topic: string;
   group: string;
-  /** Handlers running now. */
+  /** Handlers running now, or waiting for a retry (at most `concurrency`). */
   inFlight: number;
+  /** Messages held: fetched and not finished (at most maxBuffered). Always set by the adapters. */
+  buffered?: number;
   commitErrors: number;
   /** Times the consume loop was restarted after an error. */
   restarts: number;
@@ -325,13 +311,14 @@ export interface KafkaBusMetrics {
   client: "platformatic" | "kafkajs";
   /** Messages accepted by the broker per topic (dead letters included). */
   produced: Record<string, number>;
+  /** Produce requests sent (publish calls are batched: see producer.ts). Always set by the adapters. */
+  produceRequests?: number;
   subscriptions: SubscriptionMetrics[];
 }
 
 /** Per-partition counters kept by a subscription. */
 export class Counters {
   readonly byPartition = new Map<number, Omit<PartitionMetrics, "committed" | "highWatermark" | "lag">>();
-  inFlight = 0;
   commitErrors = 0;
   restarts = 0;
   joins = 0;
@@ -371,39 +358,16 @@ export function partitionMetrics(
     });
 }
 
-// ---------------------------------------------------------------- semaphore
-
-export class Semaphore {
-  #free: number;
-  #waiters: (() => void)[] = [];
-  constructor(n: number) {
-    this.#free = n;
-  }
-  async acquire(): Promise<void> {
-    if (this.#free > 0) {
-      this.#free--;
-      return;
-    }
-    await new Promise<void>((resolve) => this.#waiters.push(resolve));
-  }
-  release(): void {
-    const w = this.#waiters.shift();
-    if (w) w();
-    else this.#free++;
-  }
-}
-
 export function validateConsume(
-  topic: string,
-  group: string,
+  opts: ConsumeOptions,
   concurrency: number,
   maxAttempts: number,
 ): string | null {
-  if (!topic) return "empty topic";
-  if (!group) return "empty group";
+  if (!opts.topic) return "empty topic";
+  if (!opts.group) return "empty group";
   if (!Number.isInteger(concurrency) || concurrency < 1) return `concurrency ${concurrency}`;
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1) return `maxAttempts ${maxAttempts}`;
-  return null;
+  return orderingProblem(opts.ordering);
 }
 
 /** What both adapters' subscriptions offer the code that opens them. */
@@ -417,19 +381,20 @@ export interface StartableSubscription {
  * (`make` gets the resolved concurrency and attempts), tracks it in `subs`
  * while it lives, starts it (a failed start closes it and rejects with
  * "consumer-start-failed"), and returns the caller's handle (close is idempotent).
+ * (The checks are those of the module comment.)
  */
 export async function openSubscription<S extends StartableSubscription>(
   subs: Set<S>,
   closed: boolean,
   opts: ConsumeOptions,
-  make: (resolved: { concurrency: number; maxAttempts: number }) => S,
+  make: (resolved: { concurrency: number; maxAttempts: number; ordering: Ordering }) => S,
 ): Promise<Subscription> {
   if (closed) throw new BusError("bus-closed", "consume after close");
   const concurrency = opts.concurrency ?? 1;
   const maxAttempts = opts.maxAttempts ?? 5;
-  const bad = validateConsume(opts.topic, opts.group, concurrency, maxAttempts);
+  const bad = validateConsume(opts, concurrency, maxAttempts);
   if (bad) throw new BusError("invalid-options", bad);
-  const sub = make({ concurrency, maxAttempts });
+  const sub = make({ concurrency, maxAttempts, ordering: opts.ordering ?? "key" });
   subs.add(sub);
   try {
     await sub.start();

@@ -12,6 +12,7 @@ import { KafkaJsBus, type KafkaJsBusOptions } from "./kafkajs.ts";
 import { PlatformaticKafkaBus, type PlatformaticKafkaBusOptions } from "./platformatic.ts";
 
 export type {
+  Compression,
   KafkaBusErrorCode,
   KafkaBusErrorEvent,
   KafkaBusMetrics,
@@ -19,9 +20,10 @@ export type {
   PartitionMetrics,
   SubscriptionMetrics,
 } from "./core.ts";
-export { KAFKA_BUS_ERROR_CODES, KafkaBusError } from "./core.ts";
-export { KafkaJsBus, type KafkaJsBusOptions } from "./kafkajs.ts";
+export { COMPRESSIONS, KAFKA_BUS_ERROR_CODES, KafkaBusError, type ProduceBatchOptions } from "./core.ts";
+export { KafkaJsBus, type KafkaJsBusOptions, registerKafkaJsZstd } from "./kafkajs.ts";
 export { PlatformaticKafkaBus, type PlatformaticKafkaBusOptions } from "./platformatic.ts";
+export { kafkaErrorNames, RECORD_ERRORS } from "./producer.ts";
 
 export const KAFKA_CLIENTS = ["platformatic", "kafkajs"] as const;
 export type KafkaClient = (typeof KAFKA_CLIENTS)[number];

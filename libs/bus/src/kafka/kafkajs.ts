@@ -2,32 +2,42 @@
  * KafkaJsBus: the Bus on Apache Kafka through kafkajs 2.2.4, kept for
  * deployments that standardised on it (select it with
  * createKafkaBus({ client: "kafkajs" })). Same semantics and the same
- * shared core (core.ts) as PlatformaticKafkaBus:
+ * shared pieces (core.ts, consumer.ts, producer.ts) as PlatformaticKafkaBus:
  *
- * - publish: one sendBatch with acks=all; resolves on the broker's ack,
- *   rejects with KafkaBusError "publish-failed". Keys are placed with kafkajs's
- *   DefaultPartitioner (the Java client's murmur2), like the other adapter.
+ * - publish: through the ProduceQueue (batched sendBatch requests, acks=all,
+ *   compression `compression`); each call resolves on the broker's ack of
+ *   its own messages, rejects with KafkaBusError "publish-failed". Keys are
+ *   placed with kafkajs's DefaultPartitioner (the Java client's murmur2),
+ *   like the other adapter. kafkajs has no zstd of its own: the adapter
+ *   registers a codec on Node's zlib (compressing, and reading batches other
+ *   clients compressed with zstd).
  * - ensureTopics: creates missing topics and `.dlq` twins, waiting for
  *   leaders; rejects with "topic-setup-failed".
  * - consume: one kafkajs consumer per subscription (fromBeginning for a new
- *   group), eachMessage with partitionsConsumedConcurrently = concurrency, so
- *   one message at a time per partition. autoCommit is off: the offset after a
- *   message is committed once its handler acked or its dead letter was
- *   accepted. kafkajs heartbeats only between messages, so a handler running
- *   longer than the session timeout would get the member evicted and the
- *   message redelivered; here the whole handling of a message (handler
- *   attempts, retry waits, dead-lettering) is wrapped in a periodic
- *   `heartbeat()` every heartbeatIntervalMs. Resolves once the consumer joined
- *   its group; rejects with "consumer-start-failed" when it cannot within
- *   `joinTimeoutMs`.
- * - Subscription.close / Bus.close / metrics(): as in platformatic.ts.
+ *   group) whose eachBatch hands records to a KafkaDispatcher (consumer.ts):
+ *   parallel handlers within a partition as `ordering` allows, commits of
+ *   each partition's lowest unfinished offset, revocation on each group join.
+ *   eachBatch resolves each record's offset in kafkajs as the dispatcher
+ *   takes it (autoResolve off), so kafkajs fetches on from there; it waits
+ *   while the dispatcher holds maxBuffered messages, heartbeating every
+ *   heartbeatIntervalMs meanwhile (kafkajs itself heartbeats only between
+ *   batches, and would be evicted from the group during a long wait); a
+ *   failed heartbeat (a rebalance) ends the wait and the batch, and kafkajs
+ *   rejoins. autoCommit is off: only the dispatcher commits. Resolves once
+ *   the consumer joined its group; rejects with "consumer-start-failed" when
+ *   it cannot within `joinTimeoutMs`.
+ * - Subscription.close / Bus.close / metrics(): as in platformatic.ts
+ *   (kafkajs's commitOffsets does nothing once stop() began, so close commits
+ *   before stopping the consumer).
  */
+import { createRequire } from "node:module";
+import { promisify } from "node:util";
+import { zstdCompress, zstdDecompress } from "node:zlib";
 import {
   type Admin,
   type Consumer,
   type IHeaders,
   Kafka,
-  type KafkaMessage,
   logLevel,
   Partitioners,
   type Producer,
@@ -37,30 +47,28 @@ import type {
   ConsumeOptions,
   HandlerOutcome,
   IncomingMessage,
+  Ordering,
   OutgoingMessage,
   Subscription,
   TopicSpec,
 } from "../bus.ts";
 import { deadLetterTopic } from "../bus.ts";
 import { BusError } from "../errors.ts";
+import { KafkaDispatcher } from "./consumer.ts";
 import {
-  abortableSleep,
-  Counters,
-  type DeadLetterRecord,
-  type Disposition,
-  deadLetterRecord,
-  decodeRecord,
+  type Compression,
   KafkaBusError,
   type KafkaBusMetrics,
   type KafkaBusOptions,
   openSubscription,
+  outgoingRecords,
+  type ProducedRecord,
   partitionMetrics,
-  type RawRecord,
   type Resolved,
   resolveOptions,
   type SubscriptionMetrics,
-  settle,
 } from "./core.ts";
+import { ProduceQueue } from "./producer.ts";
 
 export interface KafkaJsBusOptions extends KafkaBusOptions {
   /** kafkajs's own log output (default "error"). */
@@ -68,11 +76,40 @@ export interface KafkaJsBusOptions extends KafkaBusOptions {
   /** How long consume() waits for the group join (default 60000). */
   joinTimeoutMs?: number;
   /**
-   * Heartbeat while a handler runs (default true). Turning it off brings back
-   * kafkajs's behaviour of heartbeating only between messages; it exists so a
-   * test can show the eviction this adapter prevents.
+   * Heartbeat while a batch waits for the dispatcher to have room (default
+   * true). Turning it off brings back kafkajs's behaviour of heartbeating
+   * only between batches; it exists so a test can show the eviction this
+   * adapter prevents.
    */
   heartbeatWhileHandling?: boolean;
+}
+
+// kafkajs is CommonJS and Node cannot see these two among its named exports.
+const { CompressionCodecs, CompressionTypes } = createRequire(import.meta.url)(
+  "kafkajs",
+) as typeof import("kafkajs");
+
+const COMPRESSION_TYPES: Record<Compression, import("kafkajs").CompressionTypes> = {
+  none: CompressionTypes.None,
+  gzip: CompressionTypes.GZIP,
+  zstd: CompressionTypes.ZSTD,
+};
+
+const zstd = {
+  compress: promisify(zstdCompress),
+  decompress: promisify(zstdDecompress),
+};
+
+/**
+ * Teaches kafkajs zstd (on Node's zlib), for this adapter and any other
+ * kafkajs client in the process (kafkajs's codec registry is one per
+ * process). Idempotent; the adapter calls it itself.
+ */
+export function registerKafkaJsZstd(): void {
+  CompressionCodecs[CompressionTypes.ZSTD] = () => ({
+    compress: (encoder: { buffer: Buffer }) => zstd.compress(encoder.buffer),
+    decompress: (buffer: Buffer) => zstd.decompress(buffer),
+  });
 }
 
 const LOG_LEVELS = {
@@ -88,11 +125,11 @@ export class KafkaJsBus implements Bus {
   readonly #joinTimeoutMs: number;
   readonly #heartbeatWhileHandling: boolean;
   readonly #producer: Producer;
+  readonly #queue: ProduceQueue;
   #producerReady: Promise<void> | undefined;
   #admin: Admin | undefined;
   #adminReady: Promise<void> | undefined;
   readonly #subs = new Set<KafkaJsSubscription>();
-  readonly #produced = new Map<string, number>();
   #closed = false;
 
   constructor(opts: KafkaJsBusOptions) {
@@ -112,6 +149,8 @@ export class KafkaJsBus implements Bus {
       createPartitioner: Partitioners.DefaultPartitioner,
       allowAutoTopicCreation: false,
     });
+    registerKafkaJsZstd();
+    this.#queue = new ProduceQueue((records) => this.#send(records), this.#o.produce);
   }
 
   get kafka(): Kafka {
@@ -169,22 +208,16 @@ export class KafkaJsBus implements Bus {
 
   async publish(messages: OutgoingMessage[]): Promise<void> {
     if (this.#closed) throw new BusError("bus-closed", "publish after close");
-    if (messages.length === 0) return;
-    for (const m of messages) {
-      if (!m.topic) throw new BusError("invalid-options", "empty topic");
-    }
-    await this.sendRecords(
-      messages.map((m) => ({
-        topic: m.topic,
-        key: Buffer.from(m.key, "utf8"),
-        value: Buffer.from(m.value, "utf8"),
-        headers: m.headers ?? {},
-      })),
-    );
+    await this.#queue.submit(outgoingRecords(messages));
   }
 
-  /** Produce raw records (used by publish and by dead-lettering). */
-  async sendRecords(records: DeadLetterRecord[]): Promise<void> {
+  /** Produce raw records through the same queue (dead letters; tests writing arbitrary bytes). */
+  sendRecords(records: ProducedRecord[]): Promise<void> {
+    return this.#queue.submit(records);
+  }
+
+  /** One produce request (the queue's). */
+  async #send(records: ProducedRecord[]): Promise<void> {
     const byTopic = new Map<string, { key: Buffer | null; value: Buffer | null; headers: IHeaders }[]>();
     for (const r of records) {
       let list = byTopic.get(r.topic);
@@ -194,17 +227,13 @@ export class KafkaJsBus implements Bus {
       }
       list.push({ key: r.key, value: r.value, headers: { ...r.headers } });
     }
-    try {
-      this.#producerReady ??= this.#producer.connect();
-      await this.#producerReady;
-      await this.#producer.sendBatch({
-        acks: -1,
-        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-      });
-    } catch (e) {
-      throw new KafkaBusError("publish-failed", `${records.length} message(s) to ${records[0]?.topic}`, e);
-    }
-    for (const r of records) this.#produced.set(r.topic, (this.#produced.get(r.topic) ?? 0) + 1);
+    this.#producerReady ??= this.#producer.connect();
+    await this.#producerReady;
+    await this.#producer.sendBatch({
+      acks: -1,
+      compression: COMPRESSION_TYPES[this.#o.compression],
+      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+    });
   }
 
   async consume(
@@ -215,12 +244,13 @@ export class KafkaJsBus implements Bus {
       this.#subs,
       this.#closed,
       opts,
-      ({ concurrency, maxAttempts }) =>
+      ({ concurrency, maxAttempts, ordering }) =>
         new KafkaJsSubscription(this, this.#o, {
           topic: opts.topic,
           group: opts.group,
           concurrency,
           maxAttempts,
+          ordering,
           handler,
           joinTimeoutMs: this.#joinTimeoutMs,
           heartbeatWhileHandling: this.#heartbeatWhileHandling,
@@ -230,7 +260,12 @@ export class KafkaJsBus implements Bus {
 
   async metrics(): Promise<KafkaBusMetrics> {
     const subscriptions = await Promise.all([...this.#subs].map((s) => s.metrics()));
-    return { client: "kafkajs", produced: Object.fromEntries(this.#produced), subscriptions };
+    return {
+      client: "kafkajs",
+      produced: Object.fromEntries(this.#queue.produced),
+      produceRequests: this.#queue.requests,
+      subscriptions,
+    };
   }
 
   async close(): Promise<void> {
@@ -238,6 +273,7 @@ export class KafkaJsBus implements Bus {
     this.#closed = true;
     await Promise.all([...this.#subs].map((s) => s.close()));
     this.#subs.clear();
+    await this.#queue.idle();
     if (this.#producerReady)
       await this.#producer.disconnect().catch((e) => this.#o.onError({ where: "close", error: e }));
     if (this.#admin)
@@ -263,6 +299,7 @@ interface SubSpec {
   group: string;
   concurrency: number;
   maxAttempts: number;
+  ordering: Ordering;
   handler: (msg: IncomingMessage) => Promise<HandlerOutcome>;
   joinTimeoutMs: number;
   heartbeatWhileHandling: boolean;
@@ -273,11 +310,9 @@ class KafkaJsSubscription {
   readonly #o: Resolved;
   readonly #spec: SubSpec;
   readonly #consumer: Consumer;
-  readonly #abort = new AbortController();
-  readonly #counters = new Counters();
+  readonly #d: KafkaDispatcher;
   #closing = false;
   #started = false;
-  #idle: (() => void)[] = [];
 
   constructor(bus: KafkaJsBus, o: Resolved, spec: SubSpec) {
     this.#bus = bus;
@@ -292,28 +327,40 @@ class KafkaJsSubscription {
       allowAutoTopicCreation: false,
       retry: { retries: 5, initialRetryTime: 250 },
     });
+    const maxBuffered = o.maxBuffered ?? spec.concurrency + Math.max(256, spec.concurrency);
+    const topic = spec.topic;
+    this.#d = new KafkaDispatcher({ ...spec, maxBuffered, commitIntervalMs: o.commitIntervalMs }, o, {
+      commit: async (offsets) => {
+        try {
+          await this.#consumer.commitOffsets(
+            offsets.map((x) => ({ topic, partition: x.partition, offset: x.offset.toString() })),
+          );
+        } catch (e) {
+          // The broker's own error (UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS...) rather than the retrier's wrapper.
+          throw protocolCause(e);
+        }
+      },
+      sendDeadLetter: (rec) => bus.sendRecords([rec]),
+    });
   }
 
   async start(): Promise<void> {
     const c = this.#consumer;
+    const { topic, group } = this.#spec;
     const joined = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new Error(`no group join within ${this.#spec.joinTimeoutMs} ms`)),
         this.#spec.joinTimeoutMs,
       );
-      c.on(c.events.GROUP_JOIN, () => {
-        this.#counters.joins++;
+      c.on(c.events.GROUP_JOIN, (ev) => {
+        this.#d.counters.joins++;
+        this.#d.assign(ev.payload.memberAssignment[topic] ?? []);
         clearTimeout(timer);
         resolve();
       });
       c.on(c.events.CRASH, (ev) => {
-        this.#o.onError({
-          where: "consume",
-          topic: this.#spec.topic,
-          group: this.#spec.group,
-          error: ev.payload.error,
-        });
-        this.#counters.restarts++;
+        this.#o.onError({ where: "consume", topic, group, error: ev.payload.error });
+        this.#d.counters.restarts++;
         if (!ev.payload.restart) {
           clearTimeout(timer);
           reject(ev.payload.error);
@@ -322,112 +369,57 @@ class KafkaJsSubscription {
     });
     await c.connect();
     this.#started = true;
-    await c.subscribe({ topics: [this.#spec.topic], fromBeginning: true });
+    await c.subscribe({ topics: [topic], fromBeginning: true });
     await c.run({
       autoCommit: false,
-      partitionsConsumedConcurrently: this.#spec.concurrency,
-      eachMessage: async ({ topic, partition, message, heartbeat, pause }) => {
-        if (this.#closing) {
-          // Not handled, not committed: the group's next owner gets it.
-          pause();
-          return;
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, pause, isRunning }) => {
+        for (const m of batch.messages) {
+          if (this.#closing) {
+            // Not taken, not resolved: kafkajs stops fetching it; the group's next owner gets it.
+            pause();
+            return;
+          }
+          if (!isRunning()) return;
+          this.#d.accept({
+            partition: batch.partition,
+            offset: m.offset,
+            key: m.key,
+            value: m.value,
+            headers: headerEntries(m.headers),
+          });
+          resolveOffset(m.offset);
+          if (this.#d.full && !(await this.#room(heartbeat))) return;
         }
-        await this.#onMessage(topic, partition, message, heartbeat);
       },
     });
     await joined;
   }
 
-  async #onMessage(
-    topic: string,
-    partition: number,
-    message: KafkaMessage,
-    heartbeat: () => Promise<void>,
-  ): Promise<void> {
-    const timer = this.#spec.heartbeatWhileHandling
-      ? setInterval(() => {
-          // A failure (e.g. a rebalance started) surfaces again in kafkajs's own
-          // heartbeat right after this message, which makes it rejoin.
-          heartbeat().catch(() => {});
-        }, this.#o.heartbeatIntervalMs)
-      : undefined;
-    this.#counters.inFlight++;
+  /** Waits for the dispatcher to have room; false when a heartbeat failed (kafkajs must rejoin). */
+  async #room(heartbeat: () => Promise<void>): Promise<boolean> {
+    if (!this.#spec.heartbeatWhileHandling) {
+      await this.#d.space();
+      return true;
+    }
+    let failed = false;
+    let wake: () => void = () => {};
+    const stop = new Promise<void>((r) => {
+      wake = r;
+    });
+    const timer = setInterval(() => {
+      heartbeat().catch(() => {
+        failed = true;
+        wake();
+      });
+    }, this.#o.heartbeatIntervalMs);
     try {
-      const done = await this.#handle(topic, partition, message);
-      if (timer) clearInterval(timer);
-      if (!done) return;
-      // kafkajs's consumer.commitOffsets silently does nothing once stop() began,
-      // so close() waits for in-flight messages before stopping the consumer.
-      const offset = (BigInt(message.offset) + 1n).toString();
-      await this.#consumer.commitOffsets([{ topic, partition, offset }]);
-    } catch (e) {
-      this.#counters.commitErrors++;
-      this.#o.onError({ where: "commit", topic, group: this.#spec.group, error: e });
-      // Hand kafkajs the broker's own error (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION,
-      // REBALANCE_IN_PROGRESS...) rather than its retrier's wrapper: its runner
-      // rejoins the group on those, where the wrapper would crash the consumer
-      // for good. The message is delivered again, which at-least-once allows.
-      throw protocolCause(e);
+      await Promise.race([this.#d.space(), stop]);
     } finally {
-      if (timer) clearInterval(timer);
-      this.#counters.inFlight--;
-      if (this.#counters.inFlight === 0) for (const w of this.#idle.splice(0)) w();
+      clearInterval(timer);
     }
-  }
-
-  /** Handles one message; true when its offset may be committed. */
-  async #handle(topic: string, partition: number, m: KafkaMessage): Promise<boolean> {
-    const { group, handler, maxAttempts } = this.#spec;
-    const c = this.#counters.of(partition);
-    const raw: RawRecord = { topic, partition, offset: m.offset, key: m.key ?? null, value: m.value ?? null };
-    const d = decodeRecord(raw.key, raw.value, headerEntries(m.headers));
-    let outcome: Disposition;
-    if (!d.ok) {
-      outcome = { kind: "dead-letter", reason: "decode-failed", detail: d.detail, attempts: 0 };
-    } else {
-      const msg: IncomingMessage = {
-        topic,
-        key: d.key,
-        value: d.value,
-        headers: d.headers,
-        partition,
-        offset: m.offset,
-      };
-      const started = performance.now();
-      outcome = await settle(msg, handler, {
-        maxAttempts,
-        backoffBaseMs: this.#o.backoffBaseMs,
-        backoffMaxMs: this.#o.backoffMaxMs,
-        signal: this.#abort.signal,
-        onRetry: () => {
-          c.retries++;
-        },
-      });
-      c.handlerMs += performance.now() - started;
-    }
-    if (outcome.kind === "abandoned") return false;
-    if (outcome.kind === "dead-letter") {
-      const rec = deadLetterRecord(raw, d.headers, outcome.reason, outcome.detail, {
-        group,
-        attempts: outcome.attempts,
-      });
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await this.#bus.sendRecords([rec]);
-          break;
-        } catch (e) {
-          this.#o.onError({ where: "dead-letter", topic, group, error: e });
-          if (this.#closing) return false;
-          await abortableSleep(Math.min(5000, 200 * attempt), this.#abort.signal);
-          if (this.#closing) return false;
-        }
-      }
-      c.deadLettered++;
-    } else {
-      c.acked++;
-    }
-    c.consumed++;
-    return true;
+    return !failed;
   }
 
   async metrics(): Promise<SubscriptionMetrics> {
@@ -450,23 +442,26 @@ class KafkaJsSubscription {
     } catch (e) {
       this.#o.onError({ where: "metrics", topic, group, error: e });
     }
+    const counters = this.#d.counters;
     return {
       topic,
       group,
-      inFlight: this.#counters.inFlight,
-      commitErrors: this.#counters.commitErrors,
-      restarts: this.#counters.restarts,
-      joins: this.#counters.joins,
-      partitions: partitionMetrics(this.#counters, partitions, committed, high, low),
+      inFlight: this.#d.inFlight,
+      buffered: this.#d.buffered,
+      commitErrors: counters.commitErrors,
+      restarts: counters.restarts,
+      joins: counters.joins,
+      partitions: partitionMetrics(counters, partitions, committed, high, low),
     };
   }
 
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
-    this.#abort.abort();
+    // Handlers finish and their offsets are committed before stop(): kafkajs
+    // drops commits once it is stopping.
+    await this.#d.close();
     if (!this.#started) return;
-    if (this.#counters.inFlight > 0) await new Promise<void>((r) => this.#idle.push(r));
     try {
       // stop(): waits for the current fetch, then leaves the group.
       await this.#consumer.stop();

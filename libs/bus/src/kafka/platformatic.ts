@@ -2,31 +2,40 @@
  * PlatformaticKafkaBus: the Bus on Apache Kafka through @platformatic/kafka
  * (the default Kafka client). Semantics are those of bus.ts; how they are kept:
  *
- * - publish(messages): one produce with acks=all; resolves when the broker
- *   acknowledged every message, rejects with KafkaBusError "publish-failed"
- *   (the client's error as cause) otherwise. Keys are placed with the Java
- *   client's murmur2 partitioner, so a key lands on the same partition as with
- *   kafkajs or a Java producer.
+ * - publish(messages): through the ProduceQueue (producer.ts): concurrent
+ *   calls are batched into few produce requests (acks=all, compression
+ *   `compression`, "zstd" by default); each call resolves when the broker
+ *   acknowledged its own messages, rejects with KafkaBusError
+ *   "publish-failed" (the client's error as cause) otherwise. Keys are placed
+ *   with the Java client's murmur2 partitioner, so a key lands on the same
+ *   partition as with kafkajs or a Java producer.
  * - ensureTopics(specs): creates each topic and its `.dlq` twin (same
  *   partitions) when missing, then waits until every partition has a leader.
  *   Rejects with "topic-setup-failed".
  * - consume(opts, handler): one Consumer (classic group protocol) per
- *   subscription, starting at the group's committed offsets (earliest for a new
- *   group). Messages are queued per partition and handled one at a time per
- *   partition (so per key), at most `concurrency` handlers at once across
- *   partitions. The offset after a message is committed only once its handler
- *   acked, or its dead letter was accepted by the broker; a retry outcome or a
- *   throw runs the handler again in place after the backoff, up to maxAttempts.
- *   Records that are not UTF-8 or lack a key or value go to the `.dlq` as
- *   decode-failed with their original bytes. If the message stream fails
- *   (broker gone, rebalance), it is recreated; offsets already handled and not
- *   yet committed are not handled again by this subscription. Rejects with
- *   "consumer-start-failed" when the group cannot be joined.
+ *   subscription, reading from the group's committed offsets (earliest for a
+ *   new group) into a KafkaDispatcher (consumer.ts): handlers run in parallel
+ *   within and across partitions as `ordering` allows, at most `concurrency`
+ *   at once; the stream is read only while fewer than maxBuffered messages
+ *   are held; each partition's lowest unfinished offset is committed every
+ *   commitIntervalMs, when a rebalance starts (so the next owner resumes from
+ *   the latest position), on revocation and on close. The assignment that
+ *   comes with each group join revokes the partitions no longer ours (their
+ *   messages held here are dropped or abandoned, and delivered again to the
+ *   new owner). Records that are not UTF-8 or lack a key or value go to the
+ *   `.dlq` as decode-failed with their original bytes. If the message stream
+ *   fails (broker gone), it is recreated from the committed offsets; messages
+ *   already held are not handed out twice. Rejects with
+ *   "consumer-start-failed" when the group cannot be joined. The client
+ *   rejoins at once on a rebalance, so handlers of a revoked partition may
+ *   still run while its new owner starts (at-least-once, as documented).
  * - Subscription.close(): stops taking new messages, lets running handlers
  *   finish (a message waiting for a retry is left uncommitted), commits, leaves
- *   the group. Bus.close() closes every subscription, then the clients.
+ *   the group. Bus.close() closes every subscription, waits for queued
+ *   publishes, then closes the clients.
  * - metrics(): counters per topic/partition joined with the broker's committed
- *   offsets and high watermarks (lag = high watermark - committed).
+ *   offsets and high watermarks (lag = high watermark - committed), messages
+ *   in flight and held per subscription, produce requests.
  */
 import {
   Admin,
@@ -44,46 +53,40 @@ import type {
   ConsumeOptions,
   HandlerOutcome,
   IncomingMessage,
+  Ordering,
   OutgoingMessage,
   Subscription,
   TopicSpec,
 } from "../bus.ts";
 import { deadLetterTopic } from "../bus.ts";
+import { abortableSleep } from "../dispatch.ts";
 import { BusError } from "../errors.ts";
+import { KafkaDispatcher } from "./consumer.ts";
 import {
-  abortableSleep,
-  Counters,
-  type DeadLetterRecord,
-  deadLetterRecord,
-  decodeRecord,
   KafkaBusError,
   type KafkaBusMetrics,
   type KafkaBusOptions,
   openSubscription,
+  outgoingRecords,
+  type ProducedRecord,
   partitionMetrics,
-  type RawRecord,
   type Resolved,
   resolveOptions,
-  Semaphore,
   type SubscriptionMetrics,
-  settle,
 } from "./core.ts";
+import { kafkaErrorNames, ProduceQueue } from "./producer.ts";
 
 type RawMessage = Message<Buffer, Buffer, Buffer, Buffer>;
 
-export interface PlatformaticKafkaBusOptions extends KafkaBusOptions {
-  /** Messages a subscription holds in memory ahead of its handlers (default max(64, 16 * concurrency)). */
-  maxBuffered?: number;
-}
+export type PlatformaticKafkaBusOptions = KafkaBusOptions;
 
 export class PlatformaticKafkaBus implements Bus {
   readonly #o: Resolved;
   readonly #brokers: string[];
-  readonly #maxBuffered: number | undefined;
   readonly #producer: Producer<Buffer, Buffer, Buffer, Buffer>;
+  readonly #queue: ProduceQueue;
   #admin: Admin | undefined;
   readonly #subs = new Set<PlatformaticSubscription>();
-  readonly #produced = new Map<string, number>();
   #closed = false;
 
   constructor(opts: PlatformaticKafkaBusOptions) {
@@ -92,16 +95,17 @@ export class PlatformaticKafkaBus implements Bus {
     }
     this.#o = resolveOptions(opts);
     this.#brokers = [...opts.brokers];
-    this.#maxBuffered = opts.maxBuffered;
     this.#producer = new Producer({
       clientId: `${this.#o.clientId}-producer`,
       bootstrapBrokers: this.#brokers,
       acks: ProduceAcks.ALL,
       partitioner: compatibilityPartitioner,
       autocreateTopics: false,
+      compression: this.#o.compression,
       retries: 5,
       retryDelay: 200,
     });
+    this.#queue = new ProduceQueue((records) => this.#send(records), this.#o.produce);
   }
 
   async ensureTopics(topics: TopicSpec[]): Promise<void> {
@@ -125,7 +129,7 @@ export class PlatformaticKafkaBus implements Bus {
           await admin.createTopics({ topics: [name], partitions: spec.partitions, replicas: spec.replicas });
         } catch (e) {
           // Another process may have created it between listTopics and here.
-          if (!hasApiId(e, "TOPIC_ALREADY_EXISTS")) throw e;
+          if (!kafkaErrorNames(e).includes("TOPIC_ALREADY_EXISTS")) throw e;
         }
       }
       await this.#waitForLeaders(admin, [...wanted.keys()]);
@@ -154,35 +158,24 @@ export class PlatformaticKafkaBus implements Bus {
 
   async publish(messages: OutgoingMessage[]): Promise<void> {
     if (this.#closed) throw new BusError("bus-closed", "publish after close");
-    if (messages.length === 0) return;
-    for (const m of messages) {
-      if (!m.topic) throw new BusError("invalid-options", "empty topic");
-    }
-    await this.sendRecords(
-      messages.map((m) => ({
-        topic: m.topic,
-        key: Buffer.from(m.key, "utf8"),
-        value: Buffer.from(m.value, "utf8"),
-        headers: m.headers ?? {},
-      })),
-    );
+    await this.#queue.submit(outgoingRecords(messages));
   }
 
-  /** Produce raw records (used by publish and by dead-lettering). */
-  async sendRecords(records: DeadLetterRecord[]): Promise<void> {
-    try {
-      await this.#producer.send({
-        messages: records.map((r) => ({
-          topic: r.topic,
-          ...(r.key === null ? {} : { key: r.key }),
-          ...(r.value === null ? {} : { value: r.value }),
-          headers: new Map(Object.entries(r.headers).map(([k, v]) => [Buffer.from(k), Buffer.from(v)])),
-        })),
-      });
-    } catch (e) {
-      throw new KafkaBusError("publish-failed", `${records.length} message(s) to ${records[0]?.topic}`, e);
-    }
-    for (const r of records) this.#produced.set(r.topic, (this.#produced.get(r.topic) ?? 0) + 1);
+  /** Produce raw records through the same queue (dead letters; tests writing arbitrary bytes). */
+  sendRecords(records: ProducedRecord[]): Promise<void> {
+    return this.#queue.submit(records);
+  }
+
+  /** One produce request (the queue's). */
+  async #send(records: ProducedRecord[]): Promise<void> {
+    await this.#producer.send({
+      messages: records.map((r) => ({
+        topic: r.topic,
+        ...(r.key === null ? {} : { key: r.key }),
+        ...(r.value === null ? {} : { value: r.value }),
+        headers: new Map(Object.entries(r.headers).map(([k, v]) => [Buffer.from(k), Buffer.from(v)])),
+      })),
+    });
   }
 
   async consume(
@@ -193,13 +186,13 @@ export class PlatformaticKafkaBus implements Bus {
       this.#subs,
       this.#closed,
       opts,
-      ({ concurrency, maxAttempts }) =>
+      ({ concurrency, maxAttempts, ordering }) =>
         new PlatformaticSubscription(this, this.#o, this.#brokers, {
           topic: opts.topic,
           group: opts.group,
           concurrency,
           maxAttempts,
-          maxBuffered: this.#maxBuffered ?? Math.max(64, 16 * concurrency),
+          ordering,
           handler,
         }),
     );
@@ -207,7 +200,12 @@ export class PlatformaticKafkaBus implements Bus {
 
   async metrics(): Promise<KafkaBusMetrics> {
     const subscriptions = await Promise.all([...this.#subs].map((s) => s.metrics()));
-    return { client: "platformatic", produced: Object.fromEntries(this.#produced), subscriptions };
+    return {
+      client: "platformatic",
+      produced: Object.fromEntries(this.#queue.produced),
+      produceRequests: this.#queue.requests,
+      subscriptions,
+    };
   }
 
   async close(): Promise<void> {
@@ -215,6 +213,7 @@ export class PlatformaticKafkaBus implements Bus {
     this.#closed = true;
     await Promise.all([...this.#subs].map((s) => s.close()));
     this.#subs.clear();
+    await this.#queue.idle();
     await this.#producer.close().catch((e) => this.#o.onError({ where: "close", error: e }));
     await this.#admin?.close().catch((e) => this.#o.onError({ where: "close", error: e }));
   }
@@ -230,60 +229,29 @@ export class PlatformaticKafkaBus implements Bus {
   }
 }
 
-function hasApiId(e: unknown, id: string): boolean {
-  const seen = new Set<unknown>();
-  const walk = (x: unknown): boolean => {
-    if (!x || typeof x !== "object" || seen.has(x)) return false;
-    seen.add(x);
-    const o = x as { apiId?: unknown; errors?: unknown; cause?: unknown };
-    if (o.apiId === id) return true;
-    if (Array.isArray(o.errors) && o.errors.some(walk)) return true;
-    return walk(o.cause);
-  };
-  return walk(e);
-}
-
 interface SubSpec {
   topic: string;
   group: string;
   concurrency: number;
   maxAttempts: number;
-  maxBuffered: number;
+  ordering: Ordering;
   handler: (msg: IncomingMessage) => Promise<HandlerOutcome>;
 }
 
-interface Lane {
-  queue: RawMessage[];
-  running: boolean;
-  /** Offsets below this were already queued (or handled) by this subscription. */
-  nextEnqueue: bigint | undefined;
-}
-
 class PlatformaticSubscription {
-  readonly #bus: PlatformaticKafkaBus;
   readonly #o: Resolved;
   readonly #spec: SubSpec;
   readonly #consumer: Consumer<Buffer, Buffer, Buffer, Buffer>;
-  readonly #lanes = new Map<number, Lane>();
-  readonly #sem: Semaphore;
+  readonly #d: KafkaDispatcher;
   readonly #abort = new AbortController();
-  readonly #counters = new Counters();
   #stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | undefined;
   #loop: Promise<void> | undefined;
-  #buffered = 0;
-  #spaceWaiters: (() => void)[] = [];
-  #idleWaiters: (() => void)[] = [];
   #closing = false;
-  // Commits: one request in flight; offsets handled meanwhile are merged into the next.
-  readonly #toCommit = new Map<number, { offset: bigint; leaderEpoch: number }>();
-  #committing: Promise<void> | undefined;
-  #assigned = new Set<number>();
 
   constructor(bus: PlatformaticKafkaBus, o: Resolved, brokers: string[], spec: SubSpec) {
-    this.#bus = bus;
     this.#o = o;
     this.#spec = spec;
-    this.#sem = new Semaphore(spec.concurrency);
+    const maxBuffered = o.maxBuffered ?? spec.concurrency + Math.max(256, spec.concurrency);
     this.#consumer = new Consumer({
       clientId: `${o.clientId}-consumer`,
       bootstrapBrokers: brokers,
@@ -293,17 +261,25 @@ class PlatformaticSubscription {
       heartbeatInterval: o.heartbeatIntervalMs,
       rebalanceTimeout: Math.max(o.sessionTimeoutMs, 60_000),
       maxWaitTime: o.maxWaitTimeMs,
-      highWaterMark: Math.min(spec.maxBuffered, 1024),
+      highWaterMark: Math.min(maxBuffered, 1024),
       retries: 5,
       retryDelay: 250,
     });
-    this.#consumer.on("consumer:group:join", (payload) => {
-      this.#counters.joins++;
-      if (!payload.assignments) return;
-      const mine = payload.assignments.find((a) => a.topic === spec.topic)?.partitions ?? [];
-      this.#assigned = new Set(mine);
-      this.#dropRevoked();
+    const topic = spec.topic;
+    this.#d = new KafkaDispatcher({ ...spec, maxBuffered, commitIntervalMs: o.commitIntervalMs }, o, {
+      commit: async (offsets) => {
+        await this.#consumer.commit({ offsets: offsets.map((x) => ({ topic, ...x })) });
+      },
+      sendDeadLetter: (rec) => bus.sendRecords([rec]),
     });
+    this.#consumer.on("consumer:group:join", (payload) => {
+      this.#d.counters.joins++;
+      if (payload.assignments) {
+        this.#d.assign(payload.assignments.find((a) => a.topic === topic)?.partitions ?? []);
+      }
+    });
+    // A rebalance began: commit what finished before the partitions move.
+    this.#consumer.on("consumer:group:rebalance", () => void this.#d.flush());
   }
 
   async start(): Promise<void> {
@@ -327,16 +303,21 @@ class PlatformaticSubscription {
         if (!stream) throw new Error("no stream");
         for await (const m of stream as AsyncIterable<RawMessage>) {
           if (this.#closing) continue;
-          this.#enqueue(m);
-          while (this.#buffered >= this.#spec.maxBuffered && !this.#closing) {
-            await new Promise<void>((r) => this.#spaceWaiters.push(r));
-          }
+          this.#d.accept({
+            partition: m.partition,
+            offset: m.offset,
+            leaderEpoch: m.leaderEpoch,
+            key: m.key,
+            value: m.value,
+            headers: m.headers ?? new Map(),
+          });
+          if (this.#d.full) await this.#d.space();
         }
         if (this.#closing) return;
         throw new Error("message stream ended");
       } catch (e) {
         if (this.#closing) return;
-        this.#counters.restarts++;
+        this.#d.counters.restarts++;
         this.#o.onError({ where: "consume", topic: this.#spec.topic, group: this.#spec.group, error: e });
         await abortableSleep(1000, this.#abort.signal);
         if (this.#closing) return;
@@ -349,184 +330,6 @@ class PlatformaticSubscription {
         }
       }
     }
-  }
-
-  #lane(p: number): Lane {
-    let lane = this.#lanes.get(p);
-    if (!lane) {
-      lane = { queue: [], running: false, nextEnqueue: undefined };
-      this.#lanes.set(p, lane);
-    }
-    return lane;
-  }
-
-  #enqueue(m: RawMessage): void {
-    const lane = this.#lane(m.partition);
-    if (lane.nextEnqueue !== undefined && m.offset < lane.nextEnqueue) return; // refetched after a stream restart
-    lane.nextEnqueue = m.offset + 1n;
-    lane.queue.push(m);
-    this.#buffered++;
-    if (!lane.running) void this.#drain(lane);
-  }
-
-  /** Forgets queued (not started) messages of partitions this member no longer owns. */
-  #dropRevoked(): void {
-    for (const [p, lane] of this.#lanes) {
-      if (this.#assigned.has(p)) continue;
-      this.#buffered -= lane.queue.length;
-      lane.queue.length = 0;
-      lane.nextEnqueue = undefined;
-    }
-    this.#wakeSpace();
-    this.#checkIdle();
-  }
-
-  async #drain(lane: Lane): Promise<void> {
-    lane.running = true;
-    try {
-      while (lane.queue.length > 0 && !this.#closing) {
-        await this.#sem.acquire();
-        const m = lane.queue.shift();
-        if (!m || this.#closing) {
-          this.#sem.release();
-          if (m) lane.queue.unshift(m);
-          break;
-        }
-        this.#counters.inFlight++;
-        try {
-          await this.#handle(m);
-        } finally {
-          this.#counters.inFlight--;
-          this.#sem.release();
-          this.#buffered--;
-          this.#wakeSpace();
-        }
-      }
-    } finally {
-      lane.running = false;
-      if (this.#closing) {
-        this.#buffered -= lane.queue.length;
-        lane.queue.length = 0;
-      }
-      this.#checkIdle();
-    }
-  }
-
-  async #handle(m: RawMessage): Promise<void> {
-    const { topic, group, handler, maxAttempts } = this.#spec;
-    const c = this.#counters.of(m.partition);
-    const raw: RawRecord = {
-      topic,
-      partition: m.partition,
-      offset: m.offset.toString(),
-      key: m.key ?? null,
-      value: m.value ?? null,
-    };
-    const d = decodeRecord(raw.key, raw.value, m.headers ?? new Map());
-    let outcome: Awaited<ReturnType<typeof settle>>;
-    if (!d.ok) {
-      outcome = { kind: "dead-letter", reason: "decode-failed", detail: d.detail, attempts: 0 };
-    } else {
-      const msg: IncomingMessage = {
-        topic,
-        key: d.key,
-        value: d.value,
-        headers: d.headers,
-        partition: m.partition,
-        offset: raw.offset,
-      };
-      const started = performance.now();
-      outcome = await settle(msg, handler, {
-        maxAttempts,
-        backoffBaseMs: this.#o.backoffBaseMs,
-        backoffMaxMs: this.#o.backoffMaxMs,
-        signal: this.#abort.signal,
-        onRetry: () => {
-          c.retries++;
-        },
-      });
-      c.handlerMs += performance.now() - started;
-    }
-    if (outcome.kind === "abandoned") return;
-    if (outcome.kind === "dead-letter") {
-      const rec = deadLetterRecord(raw, d.headers, outcome.reason, outcome.detail, {
-        group,
-        attempts: outcome.attempts,
-      });
-      // Never drop, never commit before the dead letter is accepted: retry until it is or we close.
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await this.#bus.sendRecords([rec]);
-          break;
-        } catch (e) {
-          this.#o.onError({ where: "dead-letter", topic, group, error: e });
-          if (this.#closing) return;
-          await abortableSleep(Math.min(5000, 200 * attempt), this.#abort.signal);
-          if (this.#closing) return;
-        }
-      }
-      c.deadLettered++;
-    } else {
-      c.acked++;
-    }
-    c.consumed++;
-    this.#commit(m.partition, m.offset + 1n, m.leaderEpoch);
-  }
-
-  #commit(partition: number, offset: bigint, leaderEpoch: number): void {
-    const cur = this.#toCommit.get(partition);
-    if (!cur || cur.offset < offset) this.#toCommit.set(partition, { offset, leaderEpoch });
-    this.#kickCommits();
-  }
-
-  #kickCommits(): void {
-    if (this.#committing || this.#toCommit.size === 0) return;
-    this.#committing = this.#flushCommits().finally(() => {
-      this.#committing = undefined;
-      this.#kickCommits();
-    });
-  }
-
-  /**
-   * Commits what is pending, one request at a time. On a rebalance error the
-   * offsets are dropped (the partition's new owner starts from the last
-   * commit: at-least-once); on another error they are retried, until close.
-   */
-  async #flushCommits(): Promise<void> {
-    const { topic, group } = this.#spec;
-    for (let failures = 0; this.#toCommit.size > 0; ) {
-      const batch = [...this.#toCommit].map(([partition, v]) => ({ topic, partition, ...v }));
-      this.#toCommit.clear();
-      try {
-        await this.#consumer.commit({ offsets: batch });
-        failures = 0;
-      } catch (e) {
-        this.#counters.commitErrors++;
-        failures++;
-        this.#o.onError({ where: "commit", topic, group, error: e });
-        if (hasNeedsRejoin(e) || (this.#closing && failures > 1)) continue;
-        for (const b of batch) {
-          const cur = this.#toCommit.get(b.partition);
-          if (!cur || cur.offset < b.offset) this.#toCommit.set(b.partition, b);
-        }
-        await new Promise((r) => setTimeout(r, Math.min(2000, 100 * failures)));
-      }
-    }
-  }
-
-  #wakeSpace(): void {
-    if (this.#buffered < this.#spec.maxBuffered || this.#closing) {
-      for (const w of this.#spaceWaiters.splice(0)) w();
-    }
-  }
-
-  #isIdle(): boolean {
-    for (const lane of this.#lanes.values()) if (lane.running) return false;
-    return true;
-  }
-
-  #checkIdle(): void {
-    if (this.#isIdle()) for (const w of this.#idleWaiters.splice(0)) w();
   }
 
   async metrics(): Promise<SubscriptionMetrics> {
@@ -550,14 +353,16 @@ class PlatformaticSubscription {
     } catch (e) {
       this.#o.onError({ where: "metrics", topic, group, error: e });
     }
+    const counters = this.#d.counters;
     return {
       topic,
       group,
-      inFlight: this.#counters.inFlight,
-      commitErrors: this.#counters.commitErrors,
-      restarts: this.#counters.restarts,
-      joins: this.#counters.joins,
-      partitions: partitionMetrics(this.#counters, partitions, committed, high, low),
+      inFlight: this.#d.inFlight,
+      buffered: this.#d.buffered,
+      commitErrors: counters.commitErrors,
+      restarts: counters.restarts,
+      joins: counters.joins,
+      partitions: partitionMetrics(counters, partitions, committed, high, low),
     };
   }
 
@@ -565,9 +370,7 @@ class PlatformaticSubscription {
     if (this.#closing) return;
     this.#closing = true;
     this.#abort.abort();
-    this.#wakeSpace();
-    if (!this.#isIdle()) await new Promise<void>((r) => this.#idleWaiters.push(r));
-    while (this.#committing) await this.#committing;
+    await this.#d.close();
     try {
       await this.#stream?.close();
     } catch (e) {
@@ -580,17 +383,4 @@ class PlatformaticSubscription {
       this.#o.onError({ where: "close", topic: this.#spec.topic, group: this.#spec.group, error: e });
     }
   }
-}
-
-function hasNeedsRejoin(e: unknown): boolean {
-  const seen = new Set<unknown>();
-  const walk = (x: unknown): boolean => {
-    if (!x || typeof x !== "object" || seen.has(x)) return false;
-    seen.add(x);
-    const o = x as { needsRejoin?: unknown; errors?: unknown; cause?: unknown };
-    if (o.needsRejoin === true) return true;
-    if (Array.isArray(o.errors) && o.errors.some(walk)) return true;
-    return walk(o.cause);
-  };
-  return walk(e);
 }
