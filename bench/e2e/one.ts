@@ -86,7 +86,7 @@ const sampler = setInterval(() => {
   mem.externalMb = Math.max(mem.externalMb, m.external / 2 ** 20);
 }, 200);
 sampler.unref();
-let stats: ReturnType<Store["stats"]> = { statements: 0, codecMs: 0 };
+let stats: Awaited<ReturnType<Store["stats"]>> = { statements: 0, codecMs: 0 };
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 const { code } = await executeScan(
@@ -99,8 +99,8 @@ const { code } = await executeScan(
       const e = expected.get(r.domain);
       if (e !== undefined && e !== r.verdict.action) mismatches++;
     },
-    onStoreClosing: (s) => {
-      stats = s.stats();
+    onStoreClosing: async (s) => {
+      stats = await s.stats();
     },
   },
 );

@@ -91,7 +91,11 @@ export interface Lookup<T> {
   /** Owner of the final RRset: the last CNAME target, or qname. */
   owner: string;
   records: T[];
-  /** Minimum TTL of the answer RRset, when there was one. */
+  /**
+   * TTL of the answer RRset, when there was one, as its zone publishes it: the
+   * Original TTL of its RRSIG when signed (whatever a caching resolver has
+   * left), else the smallest TTL the resolver returned.
+   */
   ttl?: number;
   /** Which limit was hit, e.g. "cname-chain>8", "addresses>16". */
   limitHit?: string;

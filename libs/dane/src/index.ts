@@ -1,4 +1,5 @@
 export * from "./auth.ts";
+export * from "./canonical.ts";
 export * from "./domains.ts";
 export * from "./explain.ts";
 export * from "./facts.ts";

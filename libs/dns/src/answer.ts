@@ -57,7 +57,12 @@ export interface Interpreted<T> {
   chain: CnameLink[];
   owner: string;
   records: T[];
-  /** Minimum TTL of the final RRset. */
+  /**
+   * TTL of the final RRset as its zone publishes it: the Original TTL of the
+   * RRSIG covering it when the answer carries one (stable, whatever a caching
+   * resolver has left of it), else the smallest TTL the reply gave (which
+   * counts down in the resolver's cache).
+   */
   ttl?: number;
   /** How long the whole result may be cached (seconds); undefined: do not cache. */
   cacheTtl?: number;
@@ -77,6 +82,18 @@ const READERS: { [K in RRType]: Reader<RecordTypes[K]> } = {
 
 const TYPE_CNAME = TYPE_CODES.CNAME;
 const TYPE_SOA = TYPE_CODES.SOA;
+const TYPE_RRSIG = 46;
+
+/** RFC 4034 §3.1: an RRSIG's type covered and Original TTL (undefined when the rdata is too short). */
+function rrsigCover(buf: Uint8Array, rr: RR): { type: number; originalTtl: number } | undefined {
+  if (rr.rdEnd - rr.rdStart < 18) return undefined;
+  const o = rr.rdStart;
+  const type = ((buf[o] as number) << 8) | (buf[o + 1] as number);
+  const originalTtl =
+    (((buf[o + 4] as number) << 24) >>> 0) +
+    (((buf[o + 5] as number) << 16) | ((buf[o + 6] as number) << 8) | (buf[o + 7] as number));
+  return { type, originalTtl };
+}
 
 /** RFC 2308 §5: negative answers are cached for min(SOA TTL, SOA MINIMUM). */
 function negativeTtl(msg: Message): number | undefined {
@@ -109,6 +126,7 @@ export function interpretAnswer<K extends RRType>(
   for (;;) {
     const records: RecordTypes[K][] = [];
     let ttl = Number.POSITIVE_INFINITY;
+    let signedTtl = Number.POSITIVE_INFINITY;
     let cname: RR | undefined;
     for (const rr of msg.answers) {
       if (rr.klass !== CLASS_IN || rr.name !== current) continue;
@@ -119,10 +137,14 @@ export function interpretAnswer<K extends RRType>(
         if (rr.ttl < ttl) ttl = rr.ttl;
       } else if (rr.type === TYPE_CNAME && !cname) {
         cname = rr;
+      } else if (rr.type === TYPE_RRSIG) {
+        const sig = rrsigCover(buf, rr);
+        if (sig && sig.type === want && sig.originalTtl < signedTtl) signedTtl = sig.originalTtl;
       }
     }
     if (records.length > 0) {
-      const r: Interpreted<RecordTypes[K]> = { outcome: "answer", chain, owner: current, records, ttl };
+      const published = Number.isFinite(signedTtl) ? signedTtl : ttl;
+      const r: Interpreted<RecordTypes[K]> = { outcome: "answer", chain, owner: current, records, ttl: published };
       r.cacheTtl = Math.min(ttl, chainTtl);
       return r;
     }

@@ -31,8 +31,12 @@
  *   TLSA lookup, and the `postfix` profile uses the address it spells (rule 33);
  * - every host's addresses are collected, past the client's MX address limit
  *   too (rule 34): the engine marks those it would never try.
+ * Every RRset comes out in a canonical order (libs/dane canonical.ts): the
+ * same zone data gives the same facts, whatever order the resolver used.
  */
 import {
+  canonicalFacts,
+  canonicalMx,
   type DomainFacts,
   FACTS_SCHEMA_VERSION,
   type HostFacts,
@@ -158,7 +162,9 @@ export async function collectDomainFacts(
   const name = n.name;
   const c = new Collector(resolver, opts.resolverValidates);
 
-  const mx = await c.ask(name, "MX");
+  // RRsets in a canonical order (libs/dane canonical.ts): which hosts are kept under the
+  // host limit, and everything after, must not depend on the order the resolver used.
+  const mx = canonicalMx(await c.ask(name, "MX"));
   const facts: DomainFacts = {
     schema: FACTS_SCHEMA_VERSION,
     domain: name,
@@ -189,5 +195,5 @@ export async function collectDomainFacts(
   if (fl) facts.mxFirstLink = fl;
   facts.hosts = hosts;
   facts.limits = [...c.limits];
-  return facts;
+  return canonicalFacts(facts);
 }

@@ -48,6 +48,32 @@ describe("interpretAnswer", () => {
     assert.equal(r.cacheTtl, 30);
   });
 
+  test("a signed RRset's TTL is its RRSIG's Original TTL, whatever the cache has left; caching uses what is left", () => {
+    const sig = (covered: string, originalTTL: number): dnsPacket.Answer =>
+      ({
+        type: "RRSIG",
+        name: "h.example",
+        ttl: 1234,
+        data: {
+          typeCovered: covered,
+          algorithm: 13,
+          labels: 2,
+          originalTTL,
+          expiration: 2_000_000_000,
+          inception: 1_700_000_000,
+          keyTag: 4242,
+          signersName: "example",
+          signature: Buffer.alloc(64, 7),
+        },
+      }) as dnsPacket.Answer;
+    const m = msg("h.example", "A", [a("h.example", "192.0.2.9", 1234), sig("A", 3600), sig("MX", 60)]);
+    const r = interpretAnswer(m, "h.example", "A");
+    assert.equal(r.ttl, 3600, "the RRSIG covering A, not the one covering MX");
+    assert.equal(r.cacheTtl, 1234);
+    // Unsigned: the TTL the reply gave.
+    assert.equal(interpretAnswer(msg("h.example", "A", [a("h.example", "192.0.2.9", 77)]), "h.example", "A").ttl, 77);
+  });
+
   test("records not on the chain are ignored", () => {
     const m = msg("h.example", "A", [a("other.example", "192.0.2.1"), a("h.example", "192.0.2.2")]);
     assert.deepEqual(interpretAnswer(m, "h.example", "A").records, ["192.0.2.2"]);

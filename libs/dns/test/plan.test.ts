@@ -267,12 +267,30 @@ describe("collectDomainFacts", () => {
     const f = await collectDomainFacts(q, "d.example", opts);
     assert.equal(f.hosts.length, 20);
     assert.deepEqual(f.limits, ["mx-hosts>20"]);
-    // preferences 100..76: the five worst (100..96, mx0..mx4) are dropped
+    // preferences 100..76: the five worst (100..96, mx0..mx4) are dropped; the rest in preference order
     assert.deepEqual(
       f.hosts.map((h) => h.name),
-      records.slice(5).map((m) => m.exchange),
+      records
+        .slice(5)
+        .reverse()
+        .map((m) => m.exchange),
     );
     assert.equal(f.mx.records.length, 25);
+  });
+
+  test("the same RRsets in another order give the same facts (canonical order)", async () => {
+    const records = [mx("mx1.d.example", 10), mx("mx2.d.example", 10), mx("mx0.d.example", 20)];
+    const factsFor = async (order: typeof records) => {
+      const q = new ScriptedQuerier(script({ "MX d.example": r("answer", "secure", order) }));
+      return collectDomainFacts(q, "d.example", opts);
+    };
+    const a = await factsFor(records);
+    const b = await factsFor([...records].reverse());
+    assert.deepEqual(a, b);
+    assert.deepEqual(
+      a.hosts.map((h) => h.name),
+      ["mx1.d.example", "mx2.d.example", "mx0.d.example"],
+    );
   });
 
   test("duplicate exchanges become one host at the lowest preference", async () => {

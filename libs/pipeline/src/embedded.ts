@@ -183,6 +183,8 @@ export class EmbeddedPipeline {
         port: o.settings.port,
         now: d.now,
         counters: this.counters,
+        // One prober in this process: no claims (its in-flight map and the stored probes dedupe).
+        probeClaims: false,
         onJudged: (_scan, records) => deliver(records),
       };
       const consume = (opts: Parameters<MemoryBus["consume"]>[0], h: Parameters<MemoryBus["consume"]>[1]) =>

@@ -60,6 +60,8 @@ export interface StageDeps {
   joinTimeoutMs?: number;
   /** Probe: see ProbeStageDeps.claimTtlMs. */
   claimTtlMs?: number;
+  /** Probe: see ProbeStageDeps.claims (default true). */
+  probeClaims?: boolean;
 }
 
 export interface RunningStage {
@@ -122,6 +124,7 @@ export const STAGES: Readonly<Record<StageName, StageSpec>> = {
         now: d.now,
         ...(d.batch ? { batch: d.batch } : {}),
         ...(d.claimTtlMs !== undefined ? { claimTtlMs: d.claimTtlMs } : {}),
+        ...(d.probeClaims === false ? { claims: false } : {}),
       }),
     }),
   },

@@ -189,6 +189,13 @@ export interface ProbeStageDeps {
   claimPollMs?: number;
   /** Bytes of serialised probe facts kept in memory for requests that share a probe (default 32 MiB). */
   cacheBytes?: number;
+  /**
+   * Claim each probe in the store before dialing it (default true): needed
+   * when several prober instances share a deployment (a rebalance can hand
+   * an IP's requests to a new owner mid-probe). A single prober (the embedded
+   * scan) needs none: its in-memory coalescing and the stored probes suffice.
+   */
+  claims?: boolean;
 }
 
 /** A bounded LRU of serialised probe facts (scan|key -> JSON text), sized by bytes. */
@@ -289,7 +296,7 @@ export function probeHandler(d: ProbeStageDeps) {
       return JSON.stringify(stored);
     }
     for (;;) {
-      if (await claimer.submit({ scan, key })) {
+      if (d.claims === false || (await claimer.submit({ scan, key }))) {
         const facts = await d.prober.probe({ ...key, mxHost });
         await writer.submit({ scan, facts });
         if (d.counters) d.counters.probed++;

@@ -88,15 +88,18 @@ CREATE TABLE scan_inputs (
 --> statement-breakpoint
 CREATE INDEX scan_inputs_line_idx ON scan_inputs (line, domain);
 --> statement-breakpoint
+-- timings: connect, banner, EHLO, STARTTLS, TLS and total ms, in hundredths
+-- (NULL for a phase not reached); io: bytes read and written (NULL without a connection).
 CREATE TABLE scan_probes (
+  started_at timestamptz NOT NULL,
+  probe uuid NOT NULL,
   scan integer NOT NULL,
-  ip text NOT NULL,
   port integer NOT NULL,
+  timings integer[] NOT NULL,
+  io bigint[],
+  ip text NOT NULL,
   sni text NOT NULL,
   status text NOT NULL,
-  probe uuid NOT NULL,
-  started_at timestamptz NOT NULL,
-  extra jsonb NOT NULL,
   PRIMARY KEY (ip, port, sni, scan)
 ) PARTITION BY LIST (scan);
 --> statement-breakpoint
@@ -171,7 +174,10 @@ INSERT INTO scan_counters (scan, slot, judged) SELECT scan, 0, count(*) FROM mig
 CREATE TEMP TABLE migp ON COMMIT DROP AS
 SELECT s.seq AS scan, p.ip, p.port, p.sni, p.status, p.probed_at,
        p.facts - 'startedAt' - 'timings' - 'io' AS pstored,
-       jsonb_strip_nulls(jsonb_build_object('timings', p.facts->'timings', 'io', p.facts->'io')) AS extra
+       array[(p.facts->'timings'->>'connectMs')::numeric * 100, (p.facts->'timings'->>'bannerMs')::numeric * 100,
+             (p.facts->'timings'->>'ehloMs')::numeric * 100, (p.facts->'timings'->>'starttlsMs')::numeric * 100,
+             (p.facts->'timings'->>'tlsMs')::numeric * 100, (p.facts->'timings'->>'totalMs')::numeric * 100]::integer[] AS timings,
+       CASE WHEN p.facts ? 'io' THEN array[(p.facts->'io'->>'bytesRead')::bigint, (p.facts->'io'->>'bytesWritten')::bigint] END AS io
 FROM probes p JOIN scans s ON s.id = p.scan_id;
 --> statement-breakpoint
 ALTER TABLE migp ADD COLUMN ph uuid;
@@ -181,8 +187,8 @@ UPDATE migp SET ph = encode(substr(sha256(convert_to(pstored::text, 'UTF8')), 1,
 INSERT INTO probe_blobs (hash, body)
 SELECT DISTINCT ON (ph) ph, '\x00'::bytea || convert_to(pstored::text, 'UTF8') FROM migp ON CONFLICT DO NOTHING;
 --> statement-breakpoint
-INSERT INTO scan_probes (scan, ip, port, sni, status, probe, started_at, extra)
-SELECT scan, ip, port, sni, status, ph, probed_at, extra FROM migp;
+INSERT INTO scan_probes (scan, ip, port, sni, status, probe, started_at, timings, io)
+SELECT scan, ip, port, sni, status, ph, probed_at, timings, io FROM migp;
 --> statement-breakpoint
 -- The input of scans that can still be resumed.
 INSERT INTO scan_inputs (scan, domain, line)

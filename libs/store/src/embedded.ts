@@ -47,6 +47,7 @@
 import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer, connect as netConnect, type Server, Socket } from "node:net";
 import { join } from "node:path";
+import { Worker } from "node:worker_threads";
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
 import { StoreError } from "./errors.ts";
@@ -89,15 +90,31 @@ export async function buildTemplate(path = templatePath()): Promise<void> {
   }
 }
 
+/**
+ * PostgreSQL settings of the embedded store, beside PGlite's own: 32 MB of
+ * shared buffers instead of 128 MB (WebAssembly memory never shrinks, and a
+ * scan touches the same few pages: the batch being written and the indexes'
+ * right edges), and minimal WAL (no replication from an embedded store).
+ */
+const START_PARAMS = [
+  "-c",
+  "shared_buffers=32MB",
+  "-c",
+  "wal_level=minimal",
+  "-c",
+  "max_wal_senders=0",
+];
+
 async function openPglite(dataDir: string | undefined): Promise<PGlite> {
-  if (dataDir === undefined) return PGlite.create();
+  const startParams = [...PGlite.defaultStartParams, ...START_PARAMS];
+  if (dataDir === undefined) return PGlite.create({ startParams });
   mkdirSync(dataDir, { recursive: true });
   const fresh = !existsSync(join(dataDir, "PG_VERSION"));
   const template = templatePath();
   if (fresh && existsSync(template)) {
-    return PGlite.create(dataDir, { loadDataDir: new Blob([readFileSync(template)]) });
+    return PGlite.create(dataDir, { startParams, loadDataDir: new Blob([readFileSync(template)]) });
   }
-  return PGlite.create(dataDir);
+  return PGlite.create(dataDir, { startParams });
 }
 
 /** The abstract socket name of a data directory (same directory, same name, whatever the path). */
@@ -490,14 +507,76 @@ export function probeOwner(name: string, timeoutMs = 2000): Promise<"owned" | "f
 }
 
 /**
+ * The serving thread of a directory this process owns (embedded-worker.ts):
+ * PGlite runs there, beside the process's main thread.
+ */
+export class ServerThread {
+  readonly #worker: Worker;
+  #closed: Promise<void> | undefined;
+  /** Protocol units run and PostgreSQL's ms, as of the last refresh (refreshStats). */
+  stats = { units: 0, backendMs: 0 };
+
+  private constructor(worker: Worker) {
+    this.#worker = worker;
+  }
+
+  /** Starts the thread; undefined when another process owns the directory. */
+  static async start(name: string, dataDir: string | undefined): Promise<ServerThread | undefined> {
+    const worker = new Worker(new URL("./embedded-worker.ts", import.meta.url), { workerData: { name, dataDir } });
+    const first = await new Promise<{ owned?: boolean; error?: string }>((resolve, reject) => {
+      worker.once("message", resolve);
+      worker.once("error", reject);
+      worker.once("exit", (code) => resolve({ error: `the store's thread ended (exit ${code})` }));
+    });
+    if (first.owned) return new ServerThread(worker);
+    await worker.terminate();
+    if (first.error !== undefined)
+      throw new StoreError("unavailable", `PGlite at ${dataDir ?? "memory"}: ${first.error}`);
+    return undefined;
+  }
+
+  /** Asks the thread for its figures (benchmarks). */
+  async refreshStats(): Promise<{ units: number; backendMs: number }> {
+    if (this.#closed) return this.stats;
+    const answer = new Promise<{ units: number; backendMs: number }>((resolve) => {
+      const on = (m: { stats?: { units: number; backendMs: number } }) => {
+        if (!m?.stats) return;
+        this.#worker.off("message", on);
+        resolve(m.stats);
+      };
+      this.#worker.on("message", on);
+    });
+    this.#worker.postMessage("stats");
+    this.stats = await answer;
+    return this.stats;
+  }
+
+  /** Hands the directory over (PGlite closed, then the socket released) and ends the thread. */
+  close(): Promise<void> {
+    this.#closed ??= new Promise<void>((resolve) => {
+      const done = () => {
+        void this.#worker.terminate().finally(resolve);
+      };
+      this.#worker.once("exit", () => resolve());
+      this.#worker.on("message", (m) => {
+        if (m === "closed") done();
+      });
+      this.#worker.postMessage("close");
+    });
+    return this.#closed;
+  }
+}
+
+/**
  * One process's view of an embedded directory: elects itself owner when the
  * directory has none, and keeps doing so whenever the owner goes away
  * (`ensureOwner`, called before connecting and after a refused connection).
+ * The owner serves the directory from a thread of its own (ServerThread).
  */
 export class EmbeddedDirectory {
   readonly name: string;
   readonly dataDir: string | undefined;
-  #server: PgliteServer | undefined;
+  #server: ServerThread | undefined;
   #electing: Promise<void> | undefined;
   #closed = false;
 
@@ -515,7 +594,7 @@ export class EmbeddedDirectory {
     return this.#server !== undefined;
   }
 
-  get server(): PgliteServer | undefined {
+  get server(): ServerThread | undefined {
     return this.#server;
   }
 
@@ -525,7 +604,7 @@ export class EmbeddedDirectory {
     this.#electing ??= (async () => {
       try {
         if (this.dataDir !== undefined && (await probeOwner(this.name)) === "owned") return;
-        this.#server = await PgliteServer.tryOwn(this.name, this.dataDir);
+        this.#server = await ServerThread.start(this.name, this.dataDir);
       } finally {
         this.#electing = undefined;
       }
