@@ -133,40 +133,95 @@ function recordText(r: TlsaRecord): string {
   return `${r.usage} ${r.selector} ${r.matchingType}`;
 }
 
+/*
+ * What is derived from a certificate alone (its parse, OpenSSL's view of it,
+ * its public key, its extensions, its TLSA digests, which keys verify its
+ * signature) depends on nothing else, and a scan meets the same few chains
+ * again and again (every domain of a hosting provider): it is worked out once
+ * per certificate and kept. The decoded certificates are keyed by their base64
+ * text in a bounded map (the oldest go first); everything else hangs off the
+ * decoded certificate in WeakMaps, so it goes with it. A memo of pure
+ * functions: no result depends on what was asked before.
+ */
+const DECODED_MAX = 4096;
+const decoded = new Map<string, ParsedCertificate | null>();
+const x509s = new WeakMap<ParsedCertificate, X509Certificate | null>();
+const keys = new WeakMap<ParsedCertificate, KeyObject | null>();
+const extensions = new WeakMap<ParsedCertificate, CertExtensions>();
+const digests = new WeakMap<ParsedCertificate, Map<string, string>>();
+const signatures = new WeakMap<ParsedCertificate, WeakMap<KeyObject, boolean>>();
+
 function decodeCert(b64: unknown): ParsedCertificate | undefined {
-  if (typeof b64 !== "string" || b64.length % 4 !== 0 || !BASE64_RE.test(b64)) return undefined;
-  const der = new Uint8Array(Buffer.from(b64, "base64"));
-  return parseCertificate(der);
+  if (typeof b64 !== "string") return undefined;
+  const known = decoded.get(b64);
+  if (known !== undefined) return known ?? undefined;
+  let parsed: ParsedCertificate | null = null;
+  if (b64.length % 4 === 0 && BASE64_RE.test(b64)) {
+    parsed = parseCertificate(new Uint8Array(Buffer.from(b64, "base64"))) ?? null;
+  }
+  if (decoded.size >= DECODED_MAX) decoded.delete(decoded.keys().next().value as string);
+  decoded.set(b64, parsed);
+  return parsed ?? undefined;
 }
 
 function x509Of(node: Node): X509Certificate | undefined {
   if (node.x509 === undefined) {
-    try {
-      node.x509 = new X509Certificate(node.parsed.der);
-    } catch {
-      node.x509 = null;
+    let x = x509s.get(node.parsed);
+    if (x === undefined) {
+      try {
+        x = new X509Certificate(node.parsed.der);
+      } catch {
+        x = null;
+      }
+      x509s.set(node.parsed, x);
     }
+    node.x509 = x;
   }
   return node.x509 ?? undefined;
 }
 
 function keyOf(node: Node): KeyObject | undefined {
   if (node.key === undefined) {
-    try {
-      node.key = x509Of(node)?.publicKey ?? null;
-    } catch {
-      node.key = null;
+    let k = keys.get(node.parsed);
+    if (k === undefined) {
+      try {
+        k = x509Of(node)?.publicKey ?? null;
+      } catch {
+        k = null;
+      }
+      keys.set(node.parsed, k);
     }
+    node.key = k;
   }
   return node.key ?? undefined;
 }
 
 function extOf(node: Node): CertExtensions {
-  node.ext ??= certExtensions(node.parsed);
+  if (!node.ext) {
+    let e = extensions.get(node.parsed);
+    if (!e) {
+      e = certExtensions(node.parsed);
+      extensions.set(node.parsed, e);
+    }
+    node.ext = e;
+  }
   return node.ext;
 }
 
 function verifies(node: Node, key: KeyObject): boolean {
+  let byKey = signatures.get(node.parsed);
+  if (!byKey) {
+    byKey = new WeakMap();
+    signatures.set(node.parsed, byKey);
+  }
+  const known = byKey.get(key);
+  if (known !== undefined) return known;
+  const ok = verifiesNow(node, key);
+  byKey.set(key, ok);
+  return ok;
+}
+
+function verifiesNow(node: Node, key: KeyObject): boolean {
   const x = x509Of(node);
   if (!x) return false;
   try {
@@ -178,13 +233,11 @@ function verifies(node: Node, key: KeyObject): boolean {
 
 /** Per-call matcher with a cache of each certificate's selected data and digests. */
 class Matcher {
-  readonly #cache = new WeakMap<Node, Map<string, string>>();
-
   matches(node: Node, r: TlsaRecord): boolean {
-    let byKind = this.#cache.get(node);
+    let byKind = digests.get(node.parsed);
     if (!byKind) {
       byKind = new Map();
-      this.#cache.set(node, byKind);
+      digests.set(node.parsed, byKind);
     }
     const kind = `${r.selector}/${r.matchingType}`;
     let value = byKind.get(kind);

@@ -23,7 +23,12 @@ try {
   } else {
     port.postMessage({ owned: true });
     port.on("message", async (m: unknown) => {
-      if (m === "stats") port.postMessage({ stats: { ...server.stats } });
+      if (m === "stats") {
+        const mem = process.memoryUsage();
+        port.postMessage({
+          stats: { ...server.stats, wasmBytes: server.wasmBytes, threadHeapBytes: mem.heapUsed },
+        });
+      }
       else if (m === "close") {
         await server.close().catch(() => {});
         port.postMessage("closed");

@@ -91,10 +91,17 @@ export async function buildTemplate(path = templatePath()): Promise<void> {
 }
 
 /**
- * PostgreSQL settings of the embedded store, beside PGlite's own: 32 MB of
- * shared buffers instead of 128 MB (WebAssembly memory never shrinks, and a
- * scan touches the same few pages: the batch being written and the indexes'
- * right edges), and minimal WAL (no replication from an embedded store).
+ * PostgreSQL settings of the embedded store, beside PGlite's own:
+ * - 32 MB of shared buffers instead of 128 MB: WebAssembly memory never
+ *   shrinks, and a scan touches few pages at a time (the batch being written,
+ *   the indexes' edges);
+ * - minimal WAL (no replication from an embedded store) and no full-page
+ *   images in it: those protect against pages torn by an operating-system
+ *   crash, which PGlite does not survive anyway (it runs with fsync off); a
+ *   killed process tears no page (its writes are whole syscalls), and WAL
+ *   recovery after SIGKILL works without them;
+ * - at most 256 MB of WAL between checkpoints (1 GB by default), which bounds
+ *   the directory's size on disk.
  */
 const START_PARAMS = [
   "-c",
@@ -103,6 +110,10 @@ const START_PARAMS = [
   "wal_level=minimal",
   "-c",
   "max_wal_senders=0",
+  "-c",
+  "full_page_writes=off",
+  "-c",
+  "max_wal_size=256MB",
 ];
 
 async function openPglite(dataDir: string | undefined): Promise<PGlite> {
@@ -253,6 +264,12 @@ export class PgliteServer {
       }
     }
     return self;
+  }
+
+  /** The size of PGlite's WebAssembly memory (it grows, never shrinks). */
+  get wasmBytes(): number {
+    const mod = (this.#db as unknown as { mod?: { HEAPU8?: Uint8Array } } | undefined)?.mod;
+    return mod?.HEAPU8?.byteLength ?? 0;
   }
 
   /** Sessions connected now (the owner's own pool included). */
@@ -513,8 +530,8 @@ export function probeOwner(name: string, timeoutMs = 2000): Promise<"owned" | "f
 export class ServerThread {
   readonly #worker: Worker;
   #closed: Promise<void> | undefined;
-  /** Protocol units run and PostgreSQL's ms, as of the last refresh (refreshStats). */
-  stats = { units: 0, backendMs: 0 };
+  /** Protocol units run, PostgreSQL's ms, its WebAssembly memory and the thread's heap, as of the last refresh. */
+  stats = { units: 0, backendMs: 0, wasmBytes: 0, threadHeapBytes: 0 };
 
   private constructor(worker: Worker) {
     this.#worker = worker;
@@ -536,10 +553,10 @@ export class ServerThread {
   }
 
   /** Asks the thread for its figures (benchmarks). */
-  async refreshStats(): Promise<{ units: number; backendMs: number }> {
+  async refreshStats(): Promise<ServerThread["stats"]> {
     if (this.#closed) return this.stats;
-    const answer = new Promise<{ units: number; backendMs: number }>((resolve) => {
-      const on = (m: { stats?: { units: number; backendMs: number } }) => {
+    const answer = new Promise<ServerThread["stats"]>((resolve) => {
+      const on = (m: { stats?: ServerThread["stats"] }) => {
         if (!m?.stats) return;
         this.#worker.off("message", on);
         resolve(m.stats);

@@ -219,11 +219,24 @@ export class Store {
    * blobs, and, when this process owns the embedded directory, the protocol
    * units its PostgreSQL ran for every session and the ms they took.
    */
-  async stats(): Promise<{ statements: number; codecMs: number; backendUnits?: number; backendMs?: number }> {
+  async stats(): Promise<{
+    statements: number;
+    codecMs: number;
+    backendUnits?: number;
+    backendMs?: number;
+    wasmMb?: number;
+    storeThreadHeapMb?: number;
+  }> {
     const server = this.#handle.embedded?.server;
     if (!server) return { ...this.#stats };
     const b = await server.refreshStats();
-    return { ...this.#stats, backendUnits: b.units, backendMs: b.backendMs };
+    return {
+      ...this.#stats,
+      backendUnits: b.units,
+      backendMs: b.backendMs,
+      wasmMb: b.wasmBytes / 2 ** 20,
+      storeThreadHeapMb: b.threadHeapBytes / 2 ** 20,
+    };
   }
 
   async #q<T = Record<string, unknown>>(what: string, text: string, values: unknown[] = []): Promise<T[]> {
