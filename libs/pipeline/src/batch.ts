@@ -7,8 +7,9 @@
  * own effects are durable), or rejects with the batch's error.
  *
  * A batch is cut at `maxItems` or `maxDelayMs` after its first item, whichever
- * comes first; batches run one at a time, in order. `run` must return one
- * result per item, in the same order.
+ * comes first; at most `inFlight` batches run at once (default 1: one at a
+ * time, in order), so that the next batch can be prepared while the store
+ * works on the last. `run` must return one result per item, in the same order.
  *
  * `isolate(error)`: when a batch of several items fails with an error for
  * which it returns true (one that retrying the same batch would not cure),
@@ -18,6 +19,8 @@
 export interface BatchOptions {
   maxItems: number;
   maxDelayMs: number;
+  /** Batches running at once (default 1). */
+  inFlight?: number;
   isolate?: (e: unknown) => boolean;
 }
 
@@ -32,7 +35,7 @@ export class MicroBatcher<I, O> {
   readonly #opts: BatchOptions;
   #queue: Pending<I, O>[] = [];
   #timer: NodeJS.Timeout | undefined;
-  #running = false;
+  #running = 0;
 
   constructor(run: (items: I[]) => Promise<O[]>, opts: BatchOptions) {
     this.#run = run;
@@ -52,8 +55,8 @@ export class MicroBatcher<I, O> {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
-    if (this.#running || this.#queue.length === 0) return;
-    this.#running = true;
+    if (this.#running >= (this.#opts.inFlight ?? 1) || this.#queue.length === 0) return;
+    this.#running++;
     const batch = this.#queue.splice(0, this.#opts.maxItems);
     this.#run(batch.map((p) => p.item))
       .then(
@@ -77,7 +80,7 @@ export class MicroBatcher<I, O> {
         },
       )
       .finally(() => {
-        this.#running = false;
+        this.#running--;
         // Whatever arrived meanwhile: cut at once if full, else wait for its timer.
         if (this.#queue.length >= this.#opts.maxItems) this.#kick();
         else if (this.#queue.length > 0)

@@ -446,7 +446,8 @@ export class AggregateJoin {
           }
           return new Map(list.map((i) => [i, stored.has(i.record.domain) ? i.record : null]));
         }),
-      { ...opts, isolate: (e) => (e as { canRetry?: unknown })?.canRetry !== true },
+      // Two batches at once: the next is encoded while the store writes the last.
+      { ...opts, inFlight: 2, isolate: (e) => (e as { canRetry?: unknown })?.canRetry !== true },
     );
     this.#reader = new MicroBatcher(
       (items) =>
