@@ -34,6 +34,13 @@ export interface OutgoingMessage {
   /** Serialized payload (JSON text of a validated envelope). */
   value: string;
   headers?: Headers;
+  /**
+   * The value as the producer built it (the envelope object whose JSON text
+   * `value` is). An in-process bus hands it to consumers, which then need not
+   * parse and validate what their own process made; a bus that serializes
+   * (Kafka) ignores it.
+   */
+  decoded?: unknown;
 }
 
 export interface IncomingMessage {
@@ -45,6 +52,8 @@ export interface IncomingMessage {
   offset: string;
   /** How many times this message has been delivered to this group (1 on first delivery) when known. */
   deliveryAttempt?: number;
+  /** The producer's own object (OutgoingMessage.decoded), when the bus is in-process. */
+  decoded?: unknown;
 }
 
 /**

@@ -17,6 +17,9 @@
  *   path). Validators are compiled once (TypeCompiler).
  * - `envelopeHandler(type, handler)` adapts a typed handler to the Bus: a
  *   message that does not decode becomes a dead-letter outcome with the reason;
+ *   a message carrying the producer's own envelope object (`decoded`, an
+ *   in-process bus) is trusted as it is: it was typed where it was made, and
+ *   validation is for what crosses a process boundary;
  *   `envelopesHandler(types, handler)` does the same for a topic that carries
  *   several types.
  * - `encodeWithRawBody(type, scan, bodyJson)`: the JSON text of an envelope
@@ -245,7 +248,15 @@ export function envelopeMessage<T extends EnvelopeType>(
 ): OutgoingMessage {
   const headers: Record<string, string> = { [HEADER.schema]: schemaHeader(envelope.type as EnvelopeType) };
   if (envelope.trace) headers[HEADER.traceparent] = envelope.trace.traceparent;
-  return { topic, key, value: JSON.stringify(envelope), headers };
+  return { topic, key, value: JSON.stringify(envelope), headers, decoded: envelope };
+}
+
+/** The producer's own envelope object carried by an in-process bus, if any. */
+function ownEnvelope(msg: IncomingMessage): Envelope | undefined {
+  const d = msg.decoded as { v?: unknown; type?: unknown } | undefined;
+  return d && typeof d === "object" && d.v === ENVELOPE_VERSION && typeof d.type === "string"
+    ? (d as Envelope)
+    : undefined;
 }
 
 /**
@@ -257,6 +268,8 @@ export function envelopesHandler<T extends EnvelopeType>(
   handler: (envelope: EnvelopeOf<T>, msg: IncomingMessage) => Promise<HandlerOutcome>,
 ): (msg: IncomingMessage) => Promise<HandlerOutcome> {
   return async (msg) => {
+    const own = ownEnvelope(msg);
+    if (own && (types as readonly string[]).includes(own.type)) return handler(own as EnvelopeOf<T>, msg);
     const r = decodeEnvelope(msg.value);
     if (!r.ok) return { kind: "dead-letter", reason: r.reason, detail: r.detail };
     if (!(types as readonly string[]).includes(r.envelope.type)) {
@@ -280,6 +293,8 @@ export function envelopeHandler<T extends EnvelopeType>(
   handler: (envelope: EnvelopeOf<T>, msg: IncomingMessage) => Promise<HandlerOutcome>,
 ): (msg: IncomingMessage) => Promise<HandlerOutcome> {
   return async (msg) => {
+    const own = ownEnvelope(msg);
+    if (own && own.type === type) return handler(own as EnvelopeOf<T>, msg);
     const r = decodeEnvelope(msg.value, type);
     if (!r.ok) return { kind: "dead-letter", reason: r.reason, detail: r.detail };
     return handler(r.envelope, msg);

@@ -44,7 +44,9 @@
  * - idle(): resolves when every group with a live member has handled every
  *   message published so far (handy for the embedded pipeline and tests).
  * Messages live in memory only: what is not consumed when the process ends is
- * lost (the embedded scan resumes from the store).
+ * lost (the embedded scan resumes from the store). A message's `decoded`
+ * object (the producer's envelope) goes to its consumers with it, so that
+ * they skip parsing what this process made.
  */
 import type {
   Bus,
@@ -77,6 +79,7 @@ interface Entry {
   key: string;
   value: string;
   headers: Headers;
+  decoded?: unknown;
 }
 
 interface Waiter {
@@ -102,12 +105,9 @@ class Log {
     return this.entries[this.head + (offset - this.base)];
   }
   append(msg: OutgoingMessage): void {
-    this.entries.push({
-      offset: this.nextOffset,
-      key: msg.key,
-      value: msg.value,
-      headers: { ...msg.headers },
-    });
+    const e: Entry = { offset: this.nextOffset, key: msg.key, value: msg.value, headers: { ...msg.headers } };
+    if (msg.decoded !== undefined) e.decoded = msg.decoded;
+    this.entries.push(e);
     this.nextOffset++;
   }
   trimTo(offset: number): void {
@@ -392,6 +392,7 @@ export class MemoryBus implements Bus {
       partition: s.lane.partition,
       offset: String(e.offset),
     };
+    if (e.decoded !== undefined) msg.decoded = e.decoded;
     // Started from a microtask: a handler that publishes synchronously must
     // not start further handlers from inside this one (unbounded recursion).
     Promise.resolve()

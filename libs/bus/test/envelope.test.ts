@@ -28,7 +28,12 @@ test("every envelope type round-trips unchanged", () => {
       mxHost: "mx.example.org",
       domain: "example.org",
     }),
-    makeEnvelope("probe-result", scan, { facts: probeFacts() }, { trace: { traceparent: "00-abc-def-01" } }),
+    makeEnvelope(
+      "probe-result",
+      scan,
+      { domain: "example.org", facts: probeFacts() },
+      { trace: { traceparent: "00-abc-def-01" } },
+    ),
     makeEnvelope("verdict", scan, { record: verdictRecord() }),
   ];
   for (const env of cases) {
@@ -92,7 +97,9 @@ test("schema violations are validation-failed and name the path", () => {
 
   const f = probeFacts();
   const badFacts = decodeEnvelope(
-    JSON.stringify(makeEnvelope("probe-result", scan, { facts: { ...f, status: "nope" as never } })),
+    JSON.stringify(
+      makeEnvelope("probe-result", scan, { domain: "example.org", facts: { ...f, status: "nope" as never } }),
+    ),
   );
   assert.ok(!badFacts.ok);
   assert.match(badFacts.detail, /\/body\/facts\/status/);

@@ -31,7 +31,10 @@ test("seed-case facts, probes and verdicts round-trip through their envelopes", 
         if (!a.probe) continue;
         const p = c.probes(a.probe) as ProbeFacts;
         assert.ok(p, `case ${c.n}: probe ${a.probe.ip}`);
-        const r = decodeEnvelope(encodeEnvelope("probe-result", "scan", { facts: p }), "probe-result");
+        const r = decodeEnvelope(
+          encodeEnvelope("probe-result", "scan", { domain: c.domain, facts: p }),
+          "probe-result",
+        );
         assert.ok(r.ok, `case ${c.n} probe: ${r.ok ? "" : r.detail}`);
         assert.deepEqual(r.envelope.body.facts, p);
         probesSeen++;

@@ -37,7 +37,9 @@ function byMx(a: MxRecord, b: MxRecord): number {
 }
 
 function byTlsa(a: TlsaRecord, b: TlsaRecord): number {
-  return a.usage - b.usage || a.selector - b.selector || a.matchingType - b.matchingType || byText(a.data, b.data);
+  return (
+    a.usage - b.usage || a.selector - b.selector || a.matchingType - b.matchingType || byText(a.data, b.data)
+  );
 }
 
 function sorted<T>(l: Lookup<T>, cmp: (a: T, b: T) => number): Lookup<T> {

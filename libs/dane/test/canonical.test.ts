@@ -17,13 +17,24 @@ const lookup = <T>(qtype: Lookup<T>["qtype"], records: T[], chain: Lookup<T>["ch
   records,
 });
 
-const host = (name: string, preference: number, a: string[], aaaa: string[], tlsa: [number, number, number, string][]): HostFacts => ({
+const host = (
+  name: string,
+  preference: number,
+  a: string[],
+  aaaa: string[],
+  tlsa: [number, number, number, string][],
+): HostFacts => ({
   name,
   preference,
   implicit: false,
   a: lookup("A", a),
   aaaa: lookup("AAAA", aaaa),
-  tlsa: [lookup("TLSA", tlsa.map(([usage, selector, matchingType, data]) => ({ usage, selector, matchingType, data })))],
+  tlsa: [
+    lookup(
+      "TLSA",
+      tlsa.map(([usage, selector, matchingType, data]) => ({ usage, selector, matchingType, data })),
+    ),
+  ],
 });
 
 function facts(order: "one" | "other"): DomainFacts {
@@ -36,8 +47,16 @@ function facts(order: "one" | "other"): DomainFacts {
       one ? ["198.51.100.1", "192.0.2.200"] : ["192.0.2.200", "198.51.100.1"],
       one ? ["2001:db8::10", "2001:db8::9"] : ["2001:db8::9", "2001:db8::10"],
       one
-        ? [[3, 1, 1, "bb"], [2, 0, 1, "aa"], [3, 1, 1, "aa"]]
-        : [[3, 1, 1, "aa"], [3, 1, 1, "bb"], [2, 0, 1, "aa"]],
+        ? [
+            [3, 1, 1, "bb"],
+            [2, 0, 1, "aa"],
+            [3, 1, 1, "aa"],
+          ]
+        : [
+            [3, 1, 1, "aa"],
+            [3, 1, 1, "bb"],
+            [2, 0, 1, "aa"],
+          ],
     ),
     host("mx0.example", 20, ["192.0.2.1"], [], []),
   ];

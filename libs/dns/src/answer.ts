@@ -144,7 +144,13 @@ export function interpretAnswer<K extends RRType>(
     }
     if (records.length > 0) {
       const published = Number.isFinite(signedTtl) ? signedTtl : ttl;
-      const r: Interpreted<RecordTypes[K]> = { outcome: "answer", chain, owner: current, records, ttl: published };
+      const r: Interpreted<RecordTypes[K]> = {
+        outcome: "answer",
+        chain,
+        owner: current,
+        records,
+        ttl: published,
+      };
       r.cacheTtl = Math.min(ttl, chainTtl);
       return r;
     }

@@ -71,7 +71,10 @@ describe("interpretAnswer", () => {
     assert.equal(r.ttl, 3600, "the RRSIG covering A, not the one covering MX");
     assert.equal(r.cacheTtl, 1234);
     // Unsigned: the TTL the reply gave.
-    assert.equal(interpretAnswer(msg("h.example", "A", [a("h.example", "192.0.2.9", 77)]), "h.example", "A").ttl, 77);
+    assert.equal(
+      interpretAnswer(msg("h.example", "A", [a("h.example", "192.0.2.9", 77)]), "h.example", "A").ttl,
+      77,
+    );
   });
 
   test("records not on the chain are ignored", () => {

@@ -198,15 +198,25 @@ export interface ProbeStageDeps {
   claims?: boolean;
 }
 
-/** A bounded LRU of serialised probe facts (scan|key -> JSON text), sized by bytes. */
+/** A probe's facts and their JSON text (made once, sent to every domain that asked). */
+interface MadeProbe {
+  facts: ProbeFacts;
+  json: string;
+}
+
+function made(facts: ProbeFacts): MadeProbe {
+  return { facts, json: JSON.stringify(facts) };
+}
+
+/** A bounded LRU of made probes (scan|key -> facts and JSON text), sized by the text's bytes. */
 export class ProbeCache {
   readonly #max: number;
-  readonly #map = new Map<string, string>();
+  readonly #map = new Map<string, MadeProbe>();
   #bytes = 0;
   constructor(maxBytes: number) {
     this.#max = maxBytes;
   }
-  get(k: string): string | undefined {
+  get(k: string): MadeProbe | undefined {
     const v = this.#map.get(k);
     if (v !== undefined) {
       this.#map.delete(k);
@@ -214,18 +224,18 @@ export class ProbeCache {
     }
     return v;
   }
-  set(k: string, v: string): void {
+  set(k: string, v: MadeProbe): void {
     const old = this.#map.get(k);
     if (old !== undefined) {
-      this.#bytes -= 2 * old.length;
+      this.#bytes -= 2 * old.json.length;
       this.#map.delete(k);
     }
     this.#map.set(k, v);
-    this.#bytes += 2 * v.length;
+    this.#bytes += 2 * v.json.length;
     for (const [key, val] of this.#map) {
       if (this.#bytes <= this.#max) break;
       this.#map.delete(key);
-      this.#bytes -= 2 * val.length;
+      this.#bytes -= 2 * val.json.length;
     }
   }
   get bytes(): number {
@@ -284,23 +294,23 @@ export function probeHandler(d: ProbeStageDeps) {
   );
   const cache = new ProbeCache(d.cacheBytes ?? 32 * 1024 * 1024);
   /** Probes being made or looked up now, shared by the requests that arrive meanwhile. */
-  const inflight = new Map<string, Promise<string>>();
+  const inflight = new Map<string, Promise<MadeProbe>>();
 
   // One probe per (scan, ip, port, SNI) across every prober instance: look in
   // the store first, dial only under the claim, otherwise wait for the
   // claimant's stored result (or take the claim over once it is stale).
-  const obtain = async (scan: string, key: ProbeKey, mxHost: string): Promise<string> => {
+  const obtain = async (scan: string, key: ProbeKey, mxHost: string): Promise<MadeProbe> => {
     const stored = await reader.submit({ scan, key });
     if (stored) {
       if (d.counters) d.counters.probesReused++;
-      return JSON.stringify(stored);
+      return made(stored);
     }
     for (;;) {
       if (d.claims === false || (await claimer.submit({ scan, key }))) {
         const facts = await d.prober.probe({ ...key, mxHost });
         await writer.submit({ scan, facts });
         if (d.counters) d.counters.probed++;
-        return JSON.stringify(facts);
+        return made(facts);
       }
       const deadline = now() + ttl;
       while (now() < deadline) {
@@ -308,7 +318,7 @@ export function probeHandler(d: ProbeStageDeps) {
         const theirs = await reader.submit({ scan, key });
         if (theirs) {
           if (d.counters) d.counters.probesReused++;
-          return JSON.stringify(theirs);
+          return made(theirs);
         }
       }
     }
@@ -319,8 +329,8 @@ export function probeHandler(d: ProbeStageDeps) {
     const key = { ip: env.body.ip, port: env.body.port, sni: env.body.sni };
     const ck = `${scan}|${probeKeyString(key)}`;
     try {
-      let json = cache.get(ck);
-      if (json === undefined) {
+      let probe = cache.get(ck);
+      if (probe === undefined) {
         let p = inflight.get(ck);
         if (p) {
           if (d.counters) d.counters.probesReused++;
@@ -328,10 +338,10 @@ export function probeHandler(d: ProbeStageDeps) {
           p = obtain(scan, key, env.body.mxHost).finally(() => inflight.delete(ck));
           inflight.set(ck, p);
         }
-        json = await p;
-        cache.set(ck, json);
+        probe = await p;
+        cache.set(ck, probe);
       } else if (d.counters) d.counters.probesReused++;
-      await d.bus.publish([probeResultMessage(scan, env.body.domain, json)]);
+      await d.bus.publish([probeResultMessage(scan, env.body.domain, probe.facts, probe.json)]);
       return { kind: "ack" };
     } catch (e) {
       return outcomeOf(e);
@@ -339,8 +349,18 @@ export function probeHandler(d: ProbeStageDeps) {
   });
 }
 
-/** The [domain-facts] message carrying a probe's facts (JSON text) to one domain that asked for it. */
-export function probeResultMessage(scan: string, domain: string, factsJson: string): OutgoingMessage {
+/**
+ * The [domain-facts] message carrying a probe's facts to one domain that asked
+ * for it: the JSON text is assembled from the facts' own (made once per
+ * probe), and the envelope object shares the facts object (an in-process bus
+ * hands it over as it is).
+ */
+export function probeResultMessage(
+  scan: string,
+  domain: string,
+  facts: ProbeFacts,
+  factsJson: string,
+): OutgoingMessage {
   return {
     topic: TOPICS.domainFacts,
     key: domain,
@@ -350,6 +370,7 @@ export function probeResultMessage(scan: string, domain: string, factsJson: stri
       `{"domain":${JSON.stringify(domain)},"facts":${factsJson}}`,
     ),
     headers: { [HEADER.schema]: schemaHeader("probe-result") },
+    decoded: makeEnvelope("probe-result", scan, { domain, facts }),
   };
 }
 

@@ -78,12 +78,13 @@ test("two prober instances, one request each for the same key: one dial", async 
   }
 });
 
-test("a probe is announced on [probe-results] once; a stored probe never announced is announced by the next request", async () => {
+test("every request gets the result addressed to its own domain; one dial per key; a stored probe is reused", async () => {
   const bus = new MemoryBus();
-  const announcements: string[] = [];
-  await bus.ensureTopics([{ name: TOPICS.probeResults, partitions: 1 }]);
-  const sub = await bus.consume({ topic: TOPICS.probeResults, group: "watch" }, async (m) => {
-    announcements.push(m.key);
+  const results: { key: string; domain: string; sni: string }[] = [];
+  await bus.ensureTopics([{ name: TOPICS.domainFacts, partitions: 1 }]);
+  const sub = await bus.consume({ topic: TOPICS.domainFacts, group: "watch" }, async (m) => {
+    const body = (JSON.parse(m.value) as { body: { domain: string; facts: { sni: string } } }).body;
+    results.push({ key: m.key, domain: body.domain, sni: body.facts.sni });
     return { kind: "ack" };
   });
   const prober = new Prober({
@@ -93,23 +94,32 @@ test("a probe is announced on [probe-results] once; a stored probe never announc
     perIpBurst: 100,
   });
   const counters = newCounters();
-  const handle = probeHandler({ bus, store, prober, counters, owner: "announcer", claimPollMs: 20 });
+  const handle = probeHandler({ bus, store, prober, counters, owner: "router", claimPollMs: 20 });
   const request = (sni: string, offset: number) => probeRequest(sni, `d${offset}.example`, offset);
+  const before = server.connections();
   try {
-    // Three requests for one key: one dial, one announcement.
-    for (let i = 0; i < 3; i++) assert.equal((await handle(request("mx.once.example", i))).kind, "ack");
-    // A probe stored by a prober that died before announcing it.
-    const orphan = { ip: "127.0.0.1", port: server.port, sni: "mx.orphan.example" };
-    const dialed = await prober.probe({ ...orphan, mxHost: orphan.sni });
-    await store.upsertProbe(scan, dialed);
-    for (let i = 3; i < 6; i++) assert.equal((await handle(request("mx.orphan.example", i))).kind, "ack");
+    // Three requests for one key, at once: one dial, three results, each to its own domain.
+    const outs = await Promise.all([0, 1, 2].map((i) => handle(request("mx.once.example", i))));
+    assert.deepEqual(
+      outs.map((o) => o.kind),
+      ["ack", "ack", "ack"],
+    );
+    assert.equal(server.connections() - before, 1, "one dial");
+    // A probe another prober stored earlier: no dial, the stored facts go out.
+    const stored = { ip: "127.0.0.1", port: server.port, sni: "mx.stored.example" };
+    await store.upsertProbe(scan, await prober.probe({ ...stored, mxHost: stored.sni }));
+    const dialsBefore = server.connections();
+    assert.equal((await handle(request("mx.stored.example", 3))).kind, "ack");
+    assert.equal(server.connections(), dialsBefore, "the stored probe was not dialed again");
     await bus.idle();
-    assert.deepEqual(announcements, [
-      `127.0.0.1|${server.port}|mx.once.example`,
-      `127.0.0.1|${server.port}|mx.orphan.example`,
+    assert.deepEqual(results.map((r) => `${r.key} ${r.domain} ${r.sni}`).sort(), [
+      "d0.example d0.example mx.once.example",
+      "d1.example d1.example mx.once.example",
+      "d2.example d2.example mx.once.example",
+      "d3.example d3.example mx.stored.example",
     ]);
     assert.equal(counters.probed, 1);
-    assert.equal(counters.probesReused, 5);
+    assert.equal(counters.probesReused, 3);
   } finally {
     await sub.close();
     await prober.close();

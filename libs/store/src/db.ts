@@ -74,7 +74,11 @@ export interface DbHandle {
  *   thread and the store's: what a scan allocates dies young, and the default
  *   keeps ~100 MB more resident for no measurable CPU (bench/e2e).
  */
-export const PGLITE_NODE_FLAGS = ["--no-wasm-tier-up", "--no-wasm-dynamic-tiering", "--max-semi-space-size=2"] as const;
+export const PGLITE_NODE_FLAGS = [
+  "--no-wasm-tier-up",
+  "--no-wasm-dynamic-tiering",
+  "--max-semi-space-size=2",
+] as const;
 
 /** How long close() waits for pooled connections still in use. */
 export const CLOSE_TIMEOUT_MS = 5000;

@@ -28,8 +28,7 @@ try {
         port.postMessage({
           stats: { ...server.stats, wasmBytes: server.wasmBytes, threadHeapBytes: mem.heapUsed },
         });
-      }
-      else if (m === "close") {
+      } else if (m === "close") {
         await server.close().catch(() => {});
         port.postMessage("closed");
         port.close();

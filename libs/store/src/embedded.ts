@@ -47,8 +47,8 @@
 import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer, connect as netConnect, type Server, Socket } from "node:net";
 import { join } from "node:path";
-import { Worker } from "node:worker_threads";
 import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
 import { PGlite } from "@electric-sql/pglite";
 import { StoreError } from "./errors.ts";
 
@@ -539,7 +539,9 @@ export class ServerThread {
 
   /** Starts the thread; undefined when another process owns the directory. */
   static async start(name: string, dataDir: string | undefined): Promise<ServerThread | undefined> {
-    const worker = new Worker(new URL("./embedded-worker.ts", import.meta.url), { workerData: { name, dataDir } });
+    const worker = new Worker(new URL("./embedded-worker.ts", import.meta.url), {
+      workerData: { name, dataDir },
+    });
     const first = await new Promise<{ owned?: boolean; error?: string }>((resolve, reject) => {
       worker.once("message", resolve);
       worker.once("error", reject);

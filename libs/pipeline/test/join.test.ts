@@ -1,0 +1,183 @@
+/**
+ * The aggregator's join (stages.ts AggregateJoin) on a real embedded store:
+ * a domain is judged once its facts and every probe result it needs are in
+ * hand, in whatever order they come; every message of the domain is
+ * acknowledged only once its verdict is stored; a probe result that never
+ * comes is found in the store; a probe result whose facts never come is let
+ * go; a domain whose probe was dead-lettered is given up on; a retryable
+ * store failure is retried, a permanent one dead-letters.
+ */
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { type HandlerOutcome, MemoryBus } from "@danesweep/bus";
+import { type DomainFacts, type ProbeFacts, probeKeyString, type VerdictRecord } from "@danesweep/dane";
+import { openStore, type Store, StoreError } from "@danesweep/store";
+import { domainFacts, probeFacts } from "../../bus/test/fixtures.ts";
+import { AggregateJoin, type AggregateStageDeps, neededProbes, newCounters } from "../src/stages.ts";
+
+let store: Store;
+let bus: MemoryBus;
+const scan = "01TESTJOIN0000000000000000";
+let n = 0;
+const fresh = () => `j${n++}.example`;
+
+before(async () => {
+  store = await openStore({ memory: true });
+  await store.createScan({ id: scan, parameters: {}, startedAt: new Date().toISOString() });
+  bus = new MemoryBus();
+});
+after(async () => {
+  await bus.close();
+  await store.close();
+});
+
+/** The facts of a one-host DANE domain and the probe its host needs (the key the route asks for). */
+function world(domain: string): { facts: DomainFacts; probe: ProbeFacts } {
+  const facts = domainFacts(domain);
+  const [key] = neededProbes(facts, "all");
+  assert.ok(key, "the fixture's host is probed");
+  return { facts, probe: { ...probeFacts(key.ip, key.sni), port: key.port } };
+}
+
+function join(over: Partial<AggregateStageDeps> = {}): { join: AggregateJoin; judged: VerdictRecord[] } {
+  const judged: VerdictRecord[] = [];
+  const j = new AggregateJoin({
+    bus,
+    store,
+    probeMode: "all",
+    now: () => Date.now(),
+    counters: newCounters(),
+    batch: { maxItems: 50, maxDelayMs: 5 },
+    joinTimeoutMs: 200,
+    onJudged: (_s, records) => {
+      judged.push(...records);
+    },
+    ...over,
+  });
+  return { join: j, judged };
+}
+
+const settled = (p: Promise<HandlerOutcome>) =>
+  Promise.race([p, new Promise<"pending">((r) => setTimeout(() => r("pending"), 100))]);
+
+test("facts first, then the probe result: judged once, both messages acknowledged after the verdict is stored", async () => {
+  const { join: j, judged } = join();
+  const d = fresh();
+  const w = world(d);
+  const facts = j.offer(scan, d, { facts: w.facts });
+  assert.equal(await settled(facts), "pending", "the facts wait for the probe result");
+  const probe = j.offer(scan, d, { probe: w.probe });
+  assert.deepEqual([await facts, await probe], [{ kind: "ack" }, { kind: "ack" }]);
+  assert.deepEqual(
+    judged.map((r) => r.domain),
+    [d],
+  );
+  assert.equal((await store.latestVerdict(d))?.record.domain, d, "stored before the acknowledgement");
+  assert.equal(j.size, 0, "nothing held once judged");
+  j.close();
+});
+
+test("the probe result first, then the facts: judged", async () => {
+  const { join: j, judged } = join();
+  const d = fresh();
+  const w = world(d);
+  const probe = j.offer(scan, d, { probe: w.probe });
+  assert.equal(await settled(probe), "pending");
+  const facts = j.offer(scan, d, { facts: w.facts });
+  assert.deepEqual([await probe, await facts], [{ kind: "ack" }, { kind: "ack" }]);
+  assert.equal(judged.length, 1);
+  j.close();
+});
+
+test("a probe result that never comes is looked for in the store after the join timeout", async () => {
+  const { join: j, judged } = join();
+  const d = fresh();
+  const w = world(d);
+  await store.upsertProbe(scan, w.probe);
+  assert.deepEqual(await j.offer(scan, d, { facts: w.facts }), { kind: "ack" });
+  assert.equal(judged.length, 1);
+  j.close();
+});
+
+test("a probe result whose facts never come is let go after the join timeout, nothing stored", async () => {
+  const { join: j, judged } = join();
+  const d = fresh();
+  assert.deepEqual(await j.offer(scan, d, { probe: world(d).probe }), { kind: "ack" });
+  assert.equal(judged.length, 0);
+  assert.equal(await store.latestVerdict(d), undefined);
+  j.close();
+});
+
+test("a domain whose probe was dead-lettered is given up on: its messages are dead letters, now and later", async () => {
+  const { join: j, judged } = join({ joinTimeoutMs: 60_000 });
+  const d = fresh();
+  const w = world(d);
+  const facts = j.offer(scan, d, { facts: w.facts });
+  j.abandon(scan, d, "retries-exhausted: connect failed");
+  const out = await facts;
+  assert.equal(out.kind, "dead-letter");
+  assert.match((out as { detail: string }).detail, /probe-dead-lettered/);
+  assert.equal((await j.offer(scan, d, { probe: w.probe })).kind, "dead-letter", "a late message too");
+  assert.equal(judged.length, 0);
+  j.close();
+});
+
+test("a redelivered domain already stored keeps its first verdict and is acknowledged", async () => {
+  const first = join();
+  const d = fresh();
+  const w = world(d);
+  await Promise.all([
+    first.join.offer(scan, d, { facts: w.facts }),
+    first.join.offer(scan, d, { probe: w.probe }),
+  ]);
+  first.join.close();
+  const again = join();
+  const out = await Promise.all([
+    again.join.offer(scan, d, { facts: w.facts }),
+    again.join.offer(scan, d, { probe: w.probe }),
+  ]);
+  assert.deepEqual(out, [{ kind: "ack" }, { kind: "ack" }]);
+  assert.equal(again.judged.length, 0, "not stored (nor printed) twice");
+  assert.equal((await store.domainHistory(d)).length, 1);
+  again.join.close();
+});
+
+test("a store failure that can be retried asks for a retry; one that cannot dead-letters only its domain", async () => {
+  let fail: StoreError | undefined = new StoreError("unavailable", "the owner went away");
+  const flaky = Object.create(store) as Store;
+  flaky.storeJudged = async (s, entries) => {
+    if (fail) throw fail;
+    return store.storeJudged(s, entries);
+  };
+  const { join: j } = join({ store: flaky });
+  const d = fresh();
+  const w = world(d);
+  const out = await Promise.all([j.offer(scan, d, { facts: w.facts }), j.offer(scan, d, { probe: w.probe })]);
+  assert.deepEqual(
+    out.map((o) => o.kind),
+    ["retry", "retry"],
+  );
+  fail = new StoreError("query-failed", "value too long");
+  const d2 = fresh();
+  const w2 = world(d2);
+  const out2 = await Promise.all([
+    j.offer(scan, d2, { facts: w2.facts }),
+    j.offer(scan, d2, { probe: w2.probe }),
+  ]);
+  assert.deepEqual(
+    out2.map((o) => o.kind),
+    ["dead-letter", "dead-letter"],
+  );
+  // Redelivered once the store is back: judged.
+  fail = undefined;
+  const again = await Promise.all([
+    j.offer(scan, d, { facts: w.facts }),
+    j.offer(scan, d, { probe: w.probe }),
+  ]);
+  assert.deepEqual(
+    again.map((o) => o.kind),
+    ["ack", "ack"],
+  );
+  assert.equal(probeKeyString(w.probe), probeKeyString(neededProbes(w.facts, "all")[0]!));
+  j.close();
+});
