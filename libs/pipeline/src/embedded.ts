@@ -17,7 +17,11 @@
  *   resumed with the same id.
  * - "stuck": the stages went idle with domains unjudged (their messages were
  *   dead-lettered); they are listed, the scan is marked failed.
- * Store failures while starting raise StoreError to the caller.
+ * - "store-failed": the store cannot take writes (full: StoreError
+ *   "storage-full", or seeding failed); the stages are stopped as for an
+ *   interruption, `error` says why, and the scan can be resumed once the
+ *   store is fixed.
+ * Store failures before the stages start raise StoreError to the caller.
  */
 import {
   deadLetterTopic,
@@ -30,7 +34,7 @@ import {
 import type { ClientPolicy, VerdictRecord } from "@danesweep/dane";
 import type { DnsQuerier } from "@danesweep/dns";
 import type { OptOutList, Prober } from "@danesweep/probe";
-import type { PendingDomain, Store } from "@danesweep/store";
+import { isStoreError, type PendingDomain, type Store } from "@danesweep/store";
 import { republishPending, type SeedLine, type SeedSkip, type SeedStats, seedDomains } from "./seed.ts";
 import { type StageDeps, type StartedStage, startStage } from "./stage-table.ts";
 import { newCounters, type ProbeMode, type StageCounters } from "./stages.ts";
@@ -78,7 +82,9 @@ export interface RunOptions {
 }
 
 export interface RunResult {
-  state: "finished" | "interrupted" | "stuck";
+  state: "finished" | "interrupted" | "stuck" | "store-failed";
+  /** Why, when the state is "store-failed". */
+  error?: unknown;
   seed: SeedStats;
   republished: number;
   counters: StageCounters;
@@ -158,9 +164,19 @@ export class EmbeddedPipeline {
           maintaining = false;
         });
     }, MAINTAIN_EVERY_MS);
+    // The user's interruption, or the store failing for good, stop the stages alike.
+    const stop = new AbortController();
+    let fatal: unknown;
+    const onFatal = (e: unknown) => {
+      fatal ??= e;
+      stop.abort();
+    };
+    if (o.signal.aborted) stop.abort();
+    else o.signal.addEventListener("abort", () => stop.abort(), { once: true });
+    const signal = stop.signal;
     const aborted = new Promise<void>((resolve) => {
-      if (o.signal.aborted) resolve();
-      else o.signal.addEventListener("abort", () => resolve(), { once: true });
+      if (signal.aborted) resolve();
+      else signal.addEventListener("abort", () => resolve(), { once: true });
     });
     try {
       if (o.resume) {
@@ -185,6 +201,7 @@ export class EmbeddedPipeline {
         counters: this.counters,
         // One prober in this process: no claims (its in-flight map and the stored probes dedupe).
         probeClaims: false,
+        onFatal,
         onJudged: (_scan, records) => deliver(records),
       };
       const consume = (opts: Parameters<MemoryBus["consume"]>[0], h: Parameters<MemoryBus["consume"]>[1]) =>
@@ -229,18 +246,20 @@ export class EmbeddedPipeline {
         store: d.store,
         bus,
         scan: o.scan,
-        signal: o.signal,
+        signal,
         ...(d.optOut ? { optOut: d.optOut } : {}),
         ...(o.onSkip ? { onSkip: o.onSkip } : {}),
         onBatch: (s) => {
           this.seed = s;
         },
       });
-      this.inputDone = !o.signal.aborted;
-      if (!o.signal.aborted) {
+      this.inputDone = !signal.aborted;
+      if (!signal.aborted) {
         await Promise.race([bus.idle(), aborted]);
       }
-      if (o.signal.aborted) {
+      if (fatal !== undefined) {
+        state = "store-failed";
+      } else if (signal.aborted) {
         state = "interrupted";
       } else {
         await delivering;
@@ -250,20 +269,28 @@ export class EmbeddedPipeline {
           stuck = await d.store.pendingDomains(o.scan, { limit: 100 });
         }
       }
+    } catch (e) {
+      // Seeding (or publishing what a resume republishes) needs the store: when it fails, the
+      // run stops like an interruption and can be resumed.
+      if (!isStoreError(e)) throw e;
+      fatal ??= e;
+      stop.abort();
+      state = "store-failed";
     } finally {
       clearInterval(housekeeping);
-      // Handlers blocked on the bus are released by close; give in-flight work a moment.
+      // The join lets go of what it holds; handlers blocked on the bus are released by close;
+      // give in-flight work a moment.
+      for (const s of this.#stages) s.running.stop?.();
       await Promise.race([
         (async () => {
           for (const s of subs) await s.close();
           await bus.close();
         })(),
-        new Promise((r) => setTimeout(r, state === "interrupted" ? 3000 : 30_000).unref()),
+        new Promise((r) => setTimeout(r, state === "finished" || state === "stuck" ? 30_000 : 3000).unref()),
       ]);
-      for (const s of this.#stages) s.running.stop?.();
       await delivering.catch(() => {});
     }
-    return {
+    const result: RunResult = {
       state,
       seed: this.seed,
       republished,
@@ -272,5 +299,7 @@ export class EmbeddedPipeline {
       deadLetters,
       stuck,
     };
+    if (fatal !== undefined) result.error = fatal;
+    return result;
   }
 }

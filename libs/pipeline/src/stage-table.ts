@@ -62,6 +62,8 @@ export interface StageDeps {
   claimTtlMs?: number;
   /** Probe: see ProbeStageDeps.claims (default true). */
   probeClaims?: boolean;
+  /** Probe and aggregate: an error after which the stage cannot go on (stages.ts isFatal). */
+  onFatal?: (e: unknown) => void;
 }
 
 export interface RunningStage {
@@ -125,6 +127,7 @@ export const STAGES: Readonly<Record<StageName, StageSpec>> = {
         ...(d.batch ? { batch: d.batch } : {}),
         ...(d.claimTtlMs !== undefined ? { claimTtlMs: d.claimTtlMs } : {}),
         ...(d.probeClaims === false ? { claims: false } : {}),
+        ...(d.onFatal ? { onFatal: d.onFatal } : {}),
       }),
     }),
   },
@@ -147,6 +150,7 @@ export const STAGES: Readonly<Record<StageName, StageSpec>> = {
         ...(d.publishVerdicts ? { publishVerdicts: true } : {}),
         ...(d.onJudged ? { onJudged: d.onJudged } : {}),
         ...(d.joinTimeoutMs !== undefined ? { joinTimeoutMs: d.joinTimeoutMs } : {}),
+        ...(d.onFatal ? { onFatal: d.onFatal } : {}),
       });
       return { handler, join, stop: () => join.close() };
     },

@@ -78,6 +78,14 @@ export function newCounters(): StageCounters {
 export const DEFAULT_BATCH: BatchOptions = { maxItems: 500, maxDelayMs: 50 };
 
 /**
+ * Errors after which a stage cannot go on at all (the store is full): the
+ * runner stops the scan (resumable) instead of dead-lettering every message.
+ */
+export function isFatal(e: unknown): boolean {
+  return (e as { code?: unknown } | undefined)?.code === "storage-full";
+}
+
+/**
  * What a failed handler asks of the bus: retry when the error's code says the
  * same call may succeed later (`canRetry`), else a dead letter at once.
  */
@@ -85,10 +93,11 @@ export function outcomeOf(e: unknown): HandlerOutcome {
   const err = e as { code?: unknown; canRetry?: unknown; message?: unknown; name?: unknown } | undefined;
   const code = typeof err?.code === "string" ? err.code : typeof err?.name === "string" ? err.name : "error";
   if (err?.canRetry === true) return { kind: "retry", reason: code };
+  const message = typeof err?.message === "string" ? err.message : String(e);
   return {
     kind: "dead-letter",
     reason: "handler-rejected",
-    detail: `${code}: ${typeof err?.message === "string" ? err.message : String(e)}`.slice(0, 500),
+    detail: (message.startsWith(`${code}: `) ? message : `${code}: ${message}`).slice(0, 500),
   };
 }
 
@@ -189,6 +198,8 @@ export interface ProbeStageDeps {
   claimPollMs?: number;
   /** Bytes of serialised probe facts kept in memory for requests that share a probe (default 32 MiB). */
   cacheBytes?: number;
+  /** Called with an error after which the stage cannot go on (isFatal). */
+  onFatal?: (e: unknown) => void;
   /**
    * Claim each probe in the store before dialing it (default true): needed
    * when several prober instances share a deployment (a rebalance can hand
@@ -344,6 +355,7 @@ export function probeHandler(d: ProbeStageDeps) {
       await d.bus.publish([probeResultMessage(scan, env.body.domain, probe.facts, probe.json)]);
       return { kind: "ack" };
     } catch (e) {
+      if (isFatal(e)) d.onFatal?.(e);
       return outcomeOf(e);
     }
   });
@@ -395,6 +407,8 @@ export interface AggregateStageDeps {
    * domain's facts before it is let go (default 60 s).
    */
   joinTimeoutMs?: number;
+  /** Called with an error after which the stage cannot go on (isFatal). */
+  onFatal?: (e: unknown) => void;
 }
 
 interface Waiter {
@@ -494,8 +508,19 @@ export class AggregateJoin {
     return this.#pending.size;
   }
 
+  /**
+   * Stops the join: the messages it holds for domains not on their way to the
+   * store are let go without an acknowledgement (outcome "retry": the bus,
+   * closing, abandons them, so a deployment's next owner of the partition gets
+   * them again and the embedded scan's resume judges those domains). Call it
+   * before closing the subscription, which waits for the handlers it holds.
+   */
   close(): void {
     clearInterval(this.#timer);
+    for (const p of [...this.#pending.values()]) {
+      if (p.judging) continue;
+      this.#finish(p, { kind: "retry", reason: "shutdown" });
+    }
   }
 
   #entry(scan: string, domain: string): Pending {
@@ -563,7 +588,10 @@ export class AggregateJoin {
     }
     this.#writer.submit({ scan: p.scan, facts: p.facts, record }).then(
       () => this.#finish(p, { kind: "ack" }),
-      (e) => this.#finish(p, outcomeOf(e)),
+      (e) => {
+        if (isFatal(e)) this.#d.onFatal?.(e);
+        this.#finish(p, outcomeOf(e));
+      },
     );
   }
 

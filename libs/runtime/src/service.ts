@@ -158,6 +158,12 @@ export interface ServiceContext<C> {
 export interface Started {
   /** One-shot services: settles with the exit code when the work is done. */
   done?: Promise<number>;
+  /**
+   * Called when shutdown begins, before the subscriptions are closed (which
+   * waits for their handlers): a service whose handlers wait for later
+   * messages (the aggregator's join) lets go of them here.
+   */
+  beforeClose?: () => void;
   /** Extra cleanup after the subscriptions closed (e.g. close a prober). */
   stop?: () => Promise<void>;
   /** Service metrics (stage counters). */
@@ -456,6 +462,7 @@ export async function runService<F extends Fields>(spec: ServiceSpec<F>, o: RunO
       // A one-shot service finishes its own work (it watches ctx.signal) before anything is closed.
       if (started?.done) code = await started.done.catch(() => 1);
       t0 = await stepDone("close subscriptions", t0);
+      started?.beforeClose?.();
       await Promise.all(
         subs.map((s) => s.close().catch((e) => log.warn("close subscription", { error: errorFields(e) }))),
       );

@@ -112,6 +112,7 @@ async function openEmbedded(dir: EmbeddedDirectory): Promise<DbHandle> {
   const electing = async (): Promise<pg.PoolClient> => {
     const deadline = Date.now() + EMBEDDED_CONNECT_MS;
     for (let attempt = 1; ; attempt++) {
+      if (dir.closed) throw new StoreError("unavailable", `the embedded store in ${where} is closed`);
       try {
         await dir.ensureOwner();
         return await connect();

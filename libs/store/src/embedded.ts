@@ -56,6 +56,8 @@ import { StoreError } from "./errors.ts";
 export const IDLE_TXN_MS = 60_000;
 /** How long a closing owner waits for the session in a transaction to finish. */
 const HANDOVER_WAIT_MS = 5_000;
+/** How long closing the store's thread may take before the thread is terminated. */
+const CLOSE_GIVE_UP_MS = 15_000;
 
 export interface OwnerInfo {
   pid: number;
@@ -395,11 +397,21 @@ export class PgliteServer {
           break;
         }
         const t0 = performance.now();
-        const raw = db.execProtocolRawSync(unit);
+        // The raw answer goes straight to the client: PGlite's own handling of a
+        // reply (execProtocolRawSync's default) parses it and keeps every row it
+        // ever served, which grows without end in a process that serves a scan.
+        const chunks: Buffer[] = [];
+        await db.execProtocolRawStream(unit, {
+          syncToFs: false,
+          onRawData: (d: Uint8Array) => {
+            chunks.push(Buffer.from(d));
+          },
+        });
         this.stats.backendMs += performance.now() - t0;
         this.stats.units++;
+        const raw = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
         if (raw.length > 0 && !s.closed) {
-          const out = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+          const out = raw;
           const idle = idleAfter(out);
           if (!s.socket.write(out)) await new Promise<void>((r) => s.socket.once("drain", r));
           if (idle && s.units.length === 0) this.#release(s);
@@ -424,8 +436,9 @@ export class PgliteServer {
   #rollbackIfOpen(s: Session): void {
     if (!s.holding || !this.#db) return;
     // Whatever the client left half-sent or open: end it so the next session starts clean.
-    this.#db.execProtocolRawSync(syncMessage());
-    this.#db.execProtocolRawSync(queryMessage("rollback"));
+    const discard = { syncToFs: false, onRawData: () => {} };
+    void this.#db.execProtocolRawStream(syncMessage(), discard);
+    void this.#db.execProtocolRawStream(queryMessage("rollback"), discard);
   }
 
   #drop(s: Session, again = false): void {
@@ -570,13 +583,24 @@ export class ServerThread {
     return this.stats;
   }
 
-  /** Hands the directory over (PGlite closed, then the socket released) and ends the thread. */
+  /**
+   * Hands the directory over (PGlite closed, then the socket released) and
+   * ends the thread. A PGlite that cannot close (its shutdown checkpoint
+   * cannot write to a full disk) is abandoned after CLOSE_GIVE_UP_MS: the
+   * thread is terminated, which leaves the files as a killed process would
+   * (the next owner's WAL recovery puts them right).
+   */
   close(): Promise<void> {
     this.#closed ??= new Promise<void>((resolve) => {
+      const timer = setTimeout(() => void this.#worker.terminate(), CLOSE_GIVE_UP_MS);
       const done = () => {
+        clearTimeout(timer);
         void this.#worker.terminate().finally(resolve);
       };
-      this.#worker.once("exit", () => resolve());
+      this.#worker.once("exit", () => {
+        clearTimeout(timer);
+        resolve();
+      });
       this.#worker.on("message", (m) => {
         if (m === "closed") done();
       });
@@ -611,6 +635,11 @@ export class EmbeddedDirectory {
 
   get isOwner(): boolean {
     return this.#server !== undefined;
+  }
+
+  /** True once this process closed its view of the directory. */
+  get closed(): boolean {
+    return this.#closed;
   }
 
   get server(): ServerThread | undefined {

@@ -88,7 +88,8 @@ export const aggregatorService: ServiceSpec<typeof fields> = {
       },
     );
     return {
-      stop: async () => stage.running.stop?.(),
+      // The join lets go of the messages it holds (not acknowledged: the partition's next owner gets them).
+      beforeClose: () => stage.running.stop?.(),
       metrics: () => [
         counter("danesweep_domains_judged_total", "Verdicts stored by this instance", counters.judged),
         gauge(

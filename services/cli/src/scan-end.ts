@@ -5,6 +5,9 @@
  *   finished    -> "finished", 0
  *   interrupted -> "interrupted", the resume command, 130
  *   stuck       -> "failed", the domains that could not be judged, 1
+ *   store-failed -> the store could not take writes (full disk...): what it
+ *                  holds is kept; the scan is marked interrupted when the store
+ *                  still allows it; the error, the resume command, 1
  */
 import type { SeedStats } from "@danesweep/pipeline";
 import type { Store } from "@danesweep/store";
@@ -15,7 +18,9 @@ import { type ProgressCounts, renderProgress } from "./progress.ts";
 export interface ScanEnd {
   store: Store;
   scanId: string;
-  outcome: "finished" | "interrupted" | "stuck";
+  outcome: "finished" | "interrupted" | "stuck" | "store-failed";
+  /** Why, for "store-failed". */
+  error?: unknown;
   stuck: { domain: string }[];
   deadLetters: number;
   summary: Summary;
@@ -48,6 +53,17 @@ export async function endScan(e: ScanEnd): Promise<number> {
     tail();
     e.err(`danesweep: scan ${e.scanId} interrupted; resume with:\n  ${e.resumeHint}\n`);
     return EXIT.interrupted;
+  }
+  if (e.outcome === "store-failed") {
+    await e.store.markInterrupted(e.scanId, at).catch(() => {});
+    tail();
+    const why = e.error instanceof Error ? e.error.message : String(e.error);
+    e.err(
+      `danesweep: scan ${e.scanId} stopped: the store cannot take writes (${why})\n` +
+        "  every verdict stored so far is kept; make room (or fix the store), then resume with:\n" +
+        `  ${e.resumeHint}\n`,
+    );
+    return EXIT.failure;
   }
   if (e.outcome === "stuck") {
     await e.store.finishScan(e.scanId, at, "failed");

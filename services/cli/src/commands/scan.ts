@@ -448,6 +448,7 @@ async function runWithOutput(
     store,
     scanId,
     outcome: result.state,
+    ...(result.error !== undefined ? { error: result.error } : {}),
     stuck: result.stuck,
     deadLetters: result.deadLetters,
     summary: sink.summary,
