@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { openStore } from "@danesweep/store";
+import { CSV_FORMULA_STARTS, csvField, csvRecord } from "../src/csv.ts";
 import { csvLine, decodeCursor, encodeCursor, negotiate } from "../src/formats.ts";
 import { claimedTokenId, hashToken, newToken, TOKEN_PATTERN } from "../src/tokens.ts";
 import { apiSuite } from "./suite.ts";
@@ -25,6 +26,28 @@ test("Accept negotiation (RFC 9110 12.5.1: q-values, wildcards)", () => {
 test("CSV lines quote commas, quotes and line breaks (RFC 4180)", () => {
   const line = csvLine({ domain: "a.example", explanation: 'said "no", then\nleft', security: null });
   assert.equal(line, 'a.example,,,,,,,,,"said ""no"", then\nleft"\r\n');
+});
+
+test("CSV fields a spreadsheet would evaluate get a leading apostrophe (OWASP CSV injection)", () => {
+  // OWASP's list of first characters that start a formula: = + - @ tab CR.
+  for (const c of ["=", "+", "-", "@", "\t", "\r"])
+    assert.ok(CSV_FORMULA_STARTS.includes(c), JSON.stringify(c));
+  assert.equal(csvField("=1+1.escmx.evil"), "'=1+1.escmx.evil");
+  assert.equal(csvField("@sum(1,1)"), '"\'@sum(1,1)"'); // then quoted for its comma
+  assert.equal(csvField("+33.example"), "'+33.example");
+  assert.equal(csvField("-cmd.example"), "'-cmd.example");
+  assert.equal(csvField("\t=1"), "'\t=1");
+  assert.equal(csvField("\r=1"), '"\'\r=1"'); // then quoted for its CR
+  assert.equal(csvField("\uff1d1+1"), "'\uff1d1+1"); // full-width equals sign
+  assert.equal(csvField('=HYPERLINK("http://x.example")'), '"\'=HYPERLINK(""http://x.example"")"');
+  // Only the first character counts; empty and missing values stay empty.
+  assert.equal(csvField("mx.example=1"), "mx.example=1");
+  assert.equal(csvField(" =1"), " =1");
+  assert.equal(csvField(""), "");
+  assert.equal(csvField(null), "");
+  assert.equal(csvField(undefined), "");
+  // csv-stringify's escape_formulas example: [["=1", "@2", "3"]] -> '=1,'@2,3
+  assert.equal(csvRecord(["=1", "@2", "3"]), "'=1,'@2,3\r\n");
 });
 
 test("cursors round-trip; anything else is refused", () => {

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { ApiQueries, newScanId, type Store } from "@danesweep/store";
+import { buildSeedCases } from "../../../libs/dane/test/fixtures/seed-cases.ts";
 import { sql } from "drizzle-orm";
 import type { FastifyInstance } from "fastify";
 import { buildApp, type StartScan } from "../src/app.ts";
@@ -363,6 +364,38 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
         "Accept",
       );
       assertProblem(await app.inject("/v1/scans/NOSUCHSCAN/results"), 404, "not-found");
+    });
+
+    test("CSV exports neutralise MX host names a spreadsheet would run as formulas", async () => {
+      // Two domains whose primary MX host, as DNS named it, is a formula: case 1's facts with its names replaced.
+      const scan = `CSV-${suffix}`;
+      const f = u.facts[0].get(dom(1));
+      assert.ok(f);
+      const named = (domain: string, mx: string) =>
+        JSON.parse(JSON.stringify(f).replaceAll("test1a.testing", mx).replaceAll(dom(1), domain)) as typeof f;
+      const probes = buildSeedCases().cases[0]?.probes;
+      assert.ok(probes);
+      await storeScan(
+        store,
+        scan,
+        "2024-08-01T00:00:00.000Z",
+        [named("formula-a.example", "=1+1.escmx.evil"), named("formula-b.example", "@sum(1,1)")],
+        probes,
+        Date.parse("2024-08-01T00:00:01Z"),
+      );
+      const csv = await app.inject({ url: `/v1/scans/${scan}/results`, headers: { accept: "text/csv" } });
+      assert.equal(csv.statusCode, 200);
+      const line = (d: string) => csv.body.split("\r\n").find((l) => l.startsWith(`${d},`)) ?? "";
+      // domain, tld, action, security, reason, dane_state, then mx_host
+      const mxField = /^[^,]*,[^,]*,[^,]*,[^,]*,[^,]*,[^,]*,("[^"]*"|[^,]*),/;
+      assert.equal(mxField.exec(line("formula-a.example"))?.[1], "'=1+1.escmx.evil");
+      assert.equal(mxField.exec(line("formula-b.example"))?.[1], '"\'@sum(1,1)"');
+      // The same names in JSON are data, as they were written.
+      const page = (await app.inject(`/v1/scans/${scan}/results`)).json() as { items: { mxHost: string }[] };
+      assert.deepEqual(
+        page.items.map((i) => i.mxHost),
+        ["=1+1.escmx.evil", "@sum(1,1)"],
+      );
     });
 
     test("GET /v1/stats/adoption: counts per DANE state and verdict per scan, by TLD and provider", async () => {

@@ -2,9 +2,12 @@
  * Output formats for verdict records: jsonl (one JSON object per domain, the
  * libs/dane verdict record plus the scan id), table (aligned columns a person
  * can read; streamed with fixed column widths so 10 million rows need no
- * buffering), csv (RFC 4180 quoting). Pure: each function returns text.
+ * buffering), csv (the API's spreadsheet-safe encoder, @danesweep/api/csv:
+ * RFC 4180 quoting, and a leading apostrophe on a field that begins with
+ * = + - @, tab or CR). Pure: each function returns text.
  */
 import { createWriteStream } from "node:fs";
+import { csvRecord } from "@danesweep/api/csv";
 import type { VerdictRecord } from "@danesweep/dane";
 
 export const FORMATS = ["jsonl", "table", "csv"] as const;
@@ -37,10 +40,6 @@ function tableLine(cells: string[]): string {
   );
 }
 
-export function csvField(v: string): string {
-  return /[",\r\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v;
-}
-
 export function tableCells(r: VerdictRecord): string[] {
   return [
     r.domain,
@@ -63,21 +62,30 @@ export function formatter(format: Format): Formatter {
       };
     case "csv":
       return {
-        header: () => "scan,domain,action,security,host,address,reason,dane,explanation\r\n",
+        header: () =>
+          csvRecord([
+            "scan",
+            "domain",
+            "action",
+            "security",
+            "host",
+            "address",
+            "reason",
+            "dane",
+            "explanation",
+          ]),
         row: (r, scan) =>
-          [
+          csvRecord([
             scan,
             r.domain,
             r.verdict.action,
-            r.verdict.security ?? "",
-            r.verdict.host ?? "",
-            r.verdict.address ?? "",
+            r.verdict.security,
+            r.verdict.host,
+            r.verdict.address,
             r.verdict.reason,
             r.dane,
             r.explanation,
-          ]
-            .map(csvField)
-            .join(",") + "\r\n",
+          ]),
       };
   }
 }

@@ -12,7 +12,7 @@ import { enumOption, intOption, numberOption, resolverAddress, UsageError } from
 import { agrees, demoTable } from "../src/commands/demo.ts";
 import { parseScanArgs } from "../src/commands/scan.ts";
 import { candidateFromLine, MAX_LINE_CHARS, readInputs } from "../src/input.ts";
-import { csvField, formatter, Summary } from "../src/output.ts";
+import { formatter, Summary } from "../src/output.ts";
 import { formatDuration, renderProgress } from "../src/progress.ts";
 import { defaultDataDir, storeConfig } from "../src/store-options.ts";
 
@@ -63,15 +63,22 @@ test("readInputs streams stdin with line numbers and cuts huge lines", async () 
 });
 
 test("csv quoting follows RFC 4180", () => {
-  assert.equal(csvField("plain"), "plain");
-  assert.equal(csvField('a "b"'), '"a ""b"""');
-  assert.equal(csvField("a,b"), '"a,b"');
-  assert.equal(csvField("a\nb"), '"a\nb"');
   const row = formatter("csv").row(record(), "S1");
   assert.equal(
     row,
     'S1,example.org,deliver,dane-verified,mx.example.org,192.0.2.1,dane-authenticated,valid,"mx, ""quoted""\nsecond line"\r\n',
   );
+  assert.equal(
+    formatter("csv").header(),
+    "scan,domain,action,security,host,address,reason,dane,explanation\r\n",
+  );
+});
+
+test("csv output is spreadsheet-safe: a host named like a formula gets a leading apostrophe", () => {
+  const evil = formatter("csv").row(record({ host: "=1+1.escmx.evil" }), "S1");
+  assert.equal(evil.split(",")[4], "'=1+1.escmx.evil");
+  const sum = formatter("csv").row(record({ host: "@sum(1,1)" }), "S1");
+  assert.ok(sum.includes(`,"'@sum(1,1)",192.0.2.1,`), sum);
 });
 
 test("jsonl is one JSON object per line with the scan id", () => {
