@@ -13,13 +13,17 @@
  * - Rate limits (fixed window, in memory, per app): per client address on
  *   every request, and per token for authenticated requests; 429 with
  *   Retry-After. /healthz, /readyz and /metrics are exempt.
+ * - Results as NDJSON or CSV are whole-set exports (exports.ts): at most
+ *   `exports.maxConcurrent` at once (429 with Retry-After beyond), stopped
+ *   when the client goes away or stops reading, one query at a time so that
+ *   other requests are answered meanwhile. HEAD of the results is answered
+ *   from the headers alone (the scan must exist) and runs no export.
  * - Every error is application/problem+json (problem.ts); a parameter that
  *   fails validation is 400 naming it; unknown query parameters are refused.
  * - /openapi.json is the OpenAPI 3.1 document built from the route schemas,
  *   /docs a browsable page.
  * Store failures become 503 (unavailable) or 500 (anything else).
  */
-import { Readable } from "node:stream";
 import { DomainName } from "@danesweep/bus";
 import {
   ApiQueries,
@@ -35,15 +39,8 @@ import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { Static } from "@sinclair/typebox";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
-import {
-  csvHeader,
-  csvLine,
-  decodeCursor,
-  encodeCursor,
-  FORMAT_CONTENT_TYPES,
-  failingHosts,
-  negotiate,
-} from "./formats.ts";
+import { EXPORT_RETRY_AFTER_S, ExportLane, ExportSlots, exportBody } from "./exports.ts";
+import { decodeCursor, encodeCursor, FORMAT_CONTENT_TYPES, failingHosts, negotiate } from "./formats.ts";
 import { Metrics } from "./metrics.ts";
 import { badParameter, PROBLEM_CONTENT_TYPE, ProblemError, sendProblem } from "./problem.ts";
 import {
@@ -97,7 +94,20 @@ export interface BuildAppOptions {
   trustProxy?: boolean | string;
   /** Most domains one POST /v1/scans may carry (default 100 000). */
   maxScanDomains?: number;
+  /** Whole-set exports of results (NDJSON, CSV): see exports.ts. */
+  exports?: ExportOptions;
 }
+
+export interface ExportOptions {
+  /** Exports running at once; beyond, 429 with Retry-After (default 4). */
+  maxConcurrent?: number;
+  /** Rows per query (default 500 on PGlite, whose queries run on the event loop; 2000 on PostgreSQL). */
+  batchRows?: number;
+  /** An export whose client takes nothing for this long is stopped (default 60 000 ms). */
+  stallMs?: number;
+}
+
+export const DEFAULT_MAX_EXPORTS = 4;
 
 type Scope = TokenScope | "none";
 interface RouteConfig {
@@ -136,6 +146,10 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
   const now = opts.now ?? Date.now;
   const metrics = new Metrics();
   const maxScanDomains = opts.maxScanDomains ?? MAX_SCAN_DOMAINS;
+  const exportSlots = new ExportSlots(opts.exports?.maxConcurrent ?? DEFAULT_MAX_EXPORTS);
+  const exportLane = new ExportLane();
+  const exportBatchRows = opts.exports?.batchRows ?? (store.driver === "pglite" ? 500 : 2000);
+  const exportStallMs = opts.exports?.stallMs ?? 60_000;
   const app = Fastify({
     logger: opts.logger ?? false,
     trustProxy: opts.trustProxy ?? false,
@@ -490,20 +504,21 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
 
     // ------------------------------------------------------------ results
 
-    api.get(
-      "/v1/scans/:id/results",
-      {
-        config: read,
-        schema: {
-          summary: "A scan's verdicts, filtered; JSON pages, or the whole set as NDJSON or CSV (Accept)",
-          params: ScanParams,
-          querystring: ResultsQuery,
-          security: readSecurity,
-          produces: ["application/json", "application/x-ndjson", "text/csv"],
-          response: { 200: ResultsPage, ...errors },
-        },
+    api.route({
+      method: ["GET", "HEAD"],
+      url: "/v1/scans/:id/results",
+      // HEAD is answered here, from the headers alone: Fastify's own HEAD route would run the export.
+      exposeHeadRoute: false,
+      config: read,
+      schema: {
+        summary: "A scan's verdicts, filtered; JSON pages, or the whole set as NDJSON or CSV (Accept)",
+        params: ScanParams,
+        querystring: ResultsQuery,
+        security: readSecurity,
+        produces: ["application/json", "application/x-ndjson", "text/csv"],
+        response: { 200: ResultsPage, ...errors },
       },
-      async (req, reply) => {
+      handler: async (req, reply) => {
         const q = req.query;
         const format = negotiate(req.headers.accept);
         if (format === undefined)
@@ -519,44 +534,68 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
           after = decodeCursor(q.cursor);
           if (after === undefined) throw badParameter("cursor", "not a cursor this API made");
         }
-        if (!(await queries.scanExists(req.params.id)))
-          return sendProblem(reply, "not-found", 404, `no scan ${req.params.id}`);
+        const scanId = req.params.id;
         const filters: ResultFilters = {};
         for (const k of ["action", "security", "reason", "dane", "tld", "mx", "provider"] as const)
           if (q[k] !== undefined) filters[k] = q[k];
+        const isExport = format !== "json" && req.method === "GET";
+        // An export takes one of a few slots before any query (exports.ts); the others, 429.
+        const slot = isExport ? exportSlots.take() : undefined;
+        if (isExport && !slot) {
+          metrics.rateLimited("export");
+          reply.header("retry-after", EXPORT_RETRY_AFTER_S);
+          return sendProblem(
+            reply,
+            "rate-limited",
+            429,
+            `${exportSlots.max} exports are running, the most this server runs at once; retry after ${EXPORT_RETRY_AFTER_S} s`,
+          );
+        }
+        try {
+          if (!(await queries.scanExists(scanId))) {
+            slot?.release();
+            return sendProblem(reply, "not-found", 404, `no scan ${scanId}`);
+          }
+        } catch (e) {
+          slot?.release();
+          throw e;
+        }
+        // HEAD: the headers GET would send, and no export.
+        if (req.method === "HEAD") return reply.type(FORMAT_CONTENT_TYPES[format]).send();
         if (format === "json") {
           const limit = q.limit ?? 100;
-          const rows = await queries.resultsPage(req.params.id, filters, { after, limit: limit + 1 } as {
+          const rows = await queries.resultsPage(scanId, filters, { after, limit: limit + 1 } as {
             after?: string;
             limit: number;
           });
           const items = rows.slice(0, limit);
           const last = items[items.length - 1];
           return {
-            scanId: req.params.id,
+            scanId,
             items: items as Static<typeof ResultsPage>["items"],
             next: rows.length > limit && last ? encodeCursor(last.domain) : null,
           };
         }
-        const scanId = req.params.id;
-        async function* chunks(): AsyncGenerator<string> {
-          let buf = format === "csv" ? csvHeader() : "";
-          const rows = queries.streamResults(scanId, filters, 2000, after);
-          for await (const row of rows) {
-            buf +=
-              format === "csv"
-                ? csvLine(row as unknown as Record<string, unknown>)
-                : `${JSON.stringify(row)}\n`;
-            if (buf.length >= 64 * 1024) {
-              yield buf;
-              buf = "";
-            }
-          }
-          if (buf.length > 0) yield buf;
-        }
-        return reply.type(FORMAT_CONTENT_TYPES[format]).send(Readable.from(chunks(), { objectMode: false }));
+        const gone = new AbortController();
+        reply.raw.once("close", () => gone.abort());
+        if (reply.raw.destroyed) gone.abort();
+        metrics.exportStarted();
+        const body = exportBody({
+          rows: queries.streamResults(scanId, filters, exportBatchRows, after, gone.signal),
+          format,
+          batchRows: exportBatchRows,
+          lane: exportLane,
+          signal: gone.signal,
+          stallMs: exportStallMs,
+          onStall: () => reply.raw.destroy(),
+          onEnd: (outcome, rows) => {
+            slot?.release();
+            metrics.exportEnded(outcome, rows);
+          },
+        });
+        return reply.type(FORMAT_CONTENT_TYPES[format]).send(body);
       },
-    );
+    });
 
     // ------------------------------------------------------------ stats
 

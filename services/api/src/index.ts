@@ -1,10 +1,11 @@
 /**
  * @danesweep/api: the query API (app.ts), its tokens (tokens.ts), problems,
- * formats and the spreadsheet-safe CSV encoder (csv.ts, also
+ * formats, exports and the spreadsheet-safe CSV encoder (csv.ts, also
  * "@danesweep/api/csv" for importers that do not want the web server).
  */
 export * from "./app.ts";
 export * from "./csv.ts";
+export * from "./exports.ts";
 export * from "./formats.ts";
 export * from "./problem.ts";
 export * from "./schemas.ts";

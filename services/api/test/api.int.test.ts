@@ -13,11 +13,11 @@ import { after, before, describe, test } from "node:test";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { ApiQueries, isStoreError, openDatabase, openStore, READER_ROLE, Store } from "@danesweep/store";
-import { sql } from "drizzle-orm";
 import pg from "pg";
 import { testPostgresUrl } from "../../../libs/store/test/postgres-url.ts";
 import { buildApp, listen } from "../src/app.ts";
 import { createToken } from "../src/tokens.ts";
+import { storeBulkScan } from "./fixtures.ts";
 import { apiSuite, seedingStarter } from "./suite.ts";
 
 setFlagsFromString("--expose-gc");
@@ -109,17 +109,7 @@ describe("api: postgresql roles and streaming", () => {
   test("streaming 100 000 rows as CSV keeps RSS bounded", async () => {
     const n = 100_000;
     const scan = `BULK-${randomBytes(4).toString("hex")}`;
-    await writer.db.execute(
-      sql`insert into scans (id, parameters, state, started_at) values (${scan}, '{}', 'finished', '2030-01-01T00:00:00Z')`,
-    );
-    await writer.db.execute(
-      sql`insert into domain_results (scan_id, domain, tld, verdict, action, security, reason, dane_state, mx_host, judged_at, judged_seq)
-          select ${scan}, 'd' || lpad(g::text, 7, '0') || '.example', 'example',
-                 jsonb_build_object('explanation', 'The host ' || g || ' ' || repeat('was reached and said hello. ', 20)),
-                 'deliver', 'encrypted', 'opportunistic-tls', 'insecure', 'mx' || (g % 50) || '.provider' || (g % 7) || '.net',
-                 '2030-01-01T00:00:01Z', g
-          from generate_series(1, ${n}) g`,
-    );
+    await storeBulkScan(writer, scan, n);
     const app = buildApp({ store: writer, auth: { readRequiresToken: false }, rateLimit: false });
     const address = await listen(app, { host: "127.0.0.1", port: 0 });
     try {

@@ -12,6 +12,7 @@
  * - case 13: its TLSA gets the wrong digest, as in case 14 -> defer.
  * Verdicts are made by judge() (the aggregator's step) and stored the way the
  * aggregator stores them (seed, facts, probes, verdicts, finish).
+ * `storeBulkScan` writes a large synthetic scan for the export tests.
  */
 import {
   type Action,
@@ -23,6 +24,7 @@ import {
   type VerdictRecord,
 } from "@danesweep/dane";
 import type { Store } from "@danesweep/store";
+import { sql } from "drizzle-orm";
 import { buildSeedCases, IP_B } from "../../../libs/dane/test/fixtures/seed-cases.ts";
 
 export const SCAN1_START = "2024-05-01T12:00:00.000Z";
@@ -148,6 +150,32 @@ export async function loadUniverse(store: Store, suffix: string): Promise<Univer
     facts: [new Map(f1.map((f) => [f.domain, f])), new Map(f2.map((f) => [f.domain, f]))],
     changed: CHANGED_CASES.map((n) => `test${n}.testing`),
   };
+}
+
+/**
+ * A finished scan of `rows` synthetic verdict rows (d0000001.example, ...),
+ * each with an explanation of about 30 x `explanationRepeat` characters, for
+ * the tests of whole-set exports; analysed afterwards as the embedded runner
+ * leaves its tables (Store.maintain, a no-op on PostgreSQL).
+ */
+export async function storeBulkScan(
+  store: Store,
+  scan: string,
+  rows: number,
+  explanationRepeat = 20,
+): Promise<void> {
+  await store.db.execute(
+    sql`insert into scans (id, parameters, state, started_at) values (${scan}, '{}', 'finished', '2030-01-01T00:00:00Z')`,
+  );
+  await store.db.execute(
+    sql`insert into domain_results (scan_id, domain, tld, verdict, action, security, reason, dane_state, mx_host, judged_at, judged_seq)
+        select ${scan}, 'd' || lpad(g::text, 7, '0') || '.example', 'example',
+               jsonb_build_object('explanation', 'The host ' || g || ' ' || repeat('was reached and said hello. ', ${explanationRepeat})),
+               'deliver', 'encrypted', 'opportunistic-tls', 'insecure', 'mx' || (g % 50) || '.provider' || (g % 7) || '.net',
+               '2030-01-01T00:00:01Z', g
+        from generate_series(1, ${rows}::int) g`,
+  );
+  await store.maintain();
 }
 
 /** Counts of a key over a map's values. */

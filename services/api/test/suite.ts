@@ -8,12 +8,13 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { type ClientRequest, type IncomingMessage, request } from "node:http";
 import { after, before, describe, test } from "node:test";
 import { ApiQueries, newScanId, type Store } from "@danesweep/store";
-import { buildSeedCases } from "../../../libs/dane/test/fixtures/seed-cases.ts";
 import { sql } from "drizzle-orm";
 import type { FastifyInstance } from "fastify";
-import { buildApp, type StartScan } from "../src/app.ts";
+import { buildSeedCases } from "../../../libs/dane/test/fixtures/seed-cases.ts";
+import { type BuildAppOptions, buildApp, listen, type StartScan } from "../src/app.ts";
 import { PROBLEM_TYPE_BASE } from "../src/problem.ts";
 import { createToken } from "../src/tokens.ts";
 import {
@@ -21,6 +22,7 @@ import {
   loadUniverse,
   SCAN1_START,
   SCAN2_START,
+  storeBulkScan,
   storeScan,
   tally,
   type Universe,
@@ -91,6 +93,42 @@ const BROKEN_SCAN2: Record<number, string[]> = (() => {
 
 const dom = (n: number) => `test${n}.testing`;
 
+/** One sample of /metrics (a counter or gauge line, labels included). */
+async function metric(app: FastifyInstance, series: string): Promise<number> {
+  const body = (await app.inject("/metrics")).body;
+  const line = body.split("\n").find((l) => l.startsWith(`${series} `));
+  assert.ok(line, `${series} in /metrics`);
+  return Number(line.slice(series.length + 1));
+}
+
+/** Resolves once `check` holds, asking again every 20 ms (the test's timeout bounds the wait). */
+async function until(check: () => Promise<boolean>): Promise<void> {
+  while (!(await check())) await new Promise((r) => setTimeout(r, 20));
+}
+
+/** A GET over a real connection, resolved with the response once its headers are in; the body is not read. */
+function openExport(
+  address: string,
+  path: string,
+  accept: string,
+): Promise<{ req: ClientRequest; res: IncomingMessage }> {
+  const u = new URL(path, address);
+  return new Promise((ok, fail) => {
+    const req = request({ host: u.hostname, port: u.port, path: u.pathname + u.search, headers: { accept } });
+    req.on("response", (res) => {
+      res.pause();
+      ok({ req, res });
+    });
+    req.on("error", fail);
+    req.end();
+  });
+}
+
+/** Rows of the bulk scan (storeBulkScan): each NDJSON line is about 1.3 KB, 26 MB in all, far more than a
+ *  paused client's socket buffers hold, so an export to a client that stops reading cannot finish. */
+const BULK_ROWS = 20_000;
+const BULK_REPEAT = 40;
+
 export function apiSuite(name: string, open: () => Promise<Store>): void {
   describe(`api: ${name}`, () => {
     let store: Store;
@@ -101,9 +139,16 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
     let revokedToken: string;
     const suffix = randomBytes(4).toString("hex");
 
+    const bulk = `BULK-${suffix}`;
+    const bulkResults = `/v1/scans/${bulk}/results`;
+    /** An app over the same store with other options (listening when a test needs real connections). */
+    const variant = (o: Partial<BuildAppOptions>) =>
+      buildApp({ store, auth: { readRequiresToken: false }, rateLimit: false, ...o });
+
     before(async () => {
       store = await open();
       u = await loadUniverse(store, suffix);
+      await storeBulkScan(store, bulk, BULK_ROWS, BULK_REPEAT);
       const q = new ApiQueries(store);
       scanToken = (
         await createToken(q, { name: `scan-${suffix}`, scopes: ["scan", "read"], now: new Date() })
@@ -853,6 +898,101 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
       const cut = seen[2] as string;
       for (const f of later)
         assert.equal(seen.includes(f.domain), f.domain > cut, `${f.domain} appears iff after the cursor`);
+    });
+
+    test("exports: HEAD answers with the headers alone and runs no export", {
+      timeout: 120_000,
+    }, async () => {
+      const rows = await metric(app, "danesweep_api_export_rows_total");
+      for (const [accept, type] of [
+        ["application/x-ndjson", /^application\/x-ndjson/],
+        ["text/csv", /^text\/csv/],
+        ["application/json", /^application\/json/],
+      ] as const) {
+        const res = await app.inject({ method: "HEAD", url: bulkResults, headers: { accept } });
+        assert.equal(res.statusCode, 200);
+        assert.match(String(res.headers["content-type"]), type);
+        assert.equal(res.body, "");
+      }
+      const missing = await app.inject({ method: "HEAD", url: "/v1/scans/NOSUCHSCAN/results" });
+      assert.equal(missing.statusCode, 404);
+      assert.match(String(missing.headers["content-type"]), /^application\/problem\+json/);
+      // Whatever an export was started, it ends before the gauge falls back to 0.
+      await until(async () => (await metric(app, "danesweep_api_exports_active")) === 0);
+      assert.equal(await metric(app, "danesweep_api_export_rows_total"), rows, "no row was read");
+    });
+
+    test("exports beyond the cap get 429 with Retry-After; a slot frees when its client goes away", {
+      timeout: 120_000,
+    }, async () => {
+      const capped = variant({ exports: { maxConcurrent: 1 } });
+      const address = await listen(capped, { host: "127.0.0.1", port: 0 });
+      try {
+        const first = await openExport(address, bulkResults, "application/x-ndjson");
+        assert.equal(first.res.statusCode, 200);
+        assert.equal(await metric(capped, "danesweep_api_exports_active"), 1);
+        for (const accept of ["application/x-ndjson", "text/csv"]) {
+          const refused = await capped.inject({ url: bulkResults, headers: { accept } });
+          assertProblem(refused, 429, "rate-limited");
+          assert.equal(refused.headers["retry-after"], "5");
+        }
+        // JSON pages are not exports: they are answered whatever the exports.
+        assert.equal((await capped.inject(`${bulkResults}?limit=3`)).statusCode, 200);
+        assert.equal(await metric(capped, 'danesweep_api_rate_limited_total{limit="export"}'), 2);
+        first.req.destroy();
+        await until(async () => (await metric(capped, "danesweep_api_exports_active")) === 0);
+        // No verdict of the bulk scan bounces: the whole export is the CSV header.
+        const next = await capped.inject({
+          url: `${bulkResults}?action=bounce`,
+          headers: { accept: "text/csv" },
+        });
+        assert.equal(next.statusCode, 200, next.body);
+        assert.equal(next.body.split("\r\n")[1], "");
+      } finally {
+        await capped.close();
+      }
+    });
+
+    test("an export stops when its client goes away: no further batch, the slot freed", {
+      timeout: 120_000,
+    }, async () => {
+      const small = variant({ exports: { batchRows: 100 } });
+      const address = await listen(small, { host: "127.0.0.1", port: 0 });
+      try {
+        const { req, res } = await openExport(address, bulkResults, "application/x-ndjson");
+        res.resume();
+        await new Promise((r) => res.once("data", r));
+        req.destroy();
+        await until(async () => (await metric(small, "danesweep_api_exports_active")) === 0);
+        assert.equal(await metric(small, 'danesweep_api_exports_total{outcome="client-gone"}'), 1);
+        assert.equal(await metric(small, 'danesweep_api_exports_total{outcome="completed"}'), 0);
+        const rows = await metric(small, "danesweep_api_export_rows_total");
+        assert.ok(rows > 0 && rows < BULK_ROWS / 2, `${rows} rows read of ${BULK_ROWS}`);
+      } finally {
+        await small.close();
+      }
+    });
+
+    test("an export whose client stops reading is stopped after stallMs", { timeout: 120_000 }, async () => {
+      const impatient = variant({ exports: { stallMs: 200 } });
+      const address = await listen(impatient, { host: "127.0.0.1", port: 0 });
+      try {
+        const { res } = await openExport(address, bulkResults, "application/x-ndjson");
+        const closed = new Promise((r) => res.once("close", r));
+        // The client reads nothing more; the server's buffers fill, then nothing moves for 200 ms.
+        await until(
+          async () => (await metric(impatient, 'danesweep_api_exports_total{outcome="stalled"}')) === 1,
+        );
+        assert.equal(await metric(impatient, "danesweep_api_exports_active"), 0);
+        assert.ok((await metric(impatient, "danesweep_api_export_rows_total")) < BULK_ROWS);
+        // Reading again, the client finds the connection cut short by the server.
+        res.on("error", () => {});
+        res.resume();
+        await closed;
+        assert.equal(res.complete, false);
+      } finally {
+        await impatient.close();
+      }
     });
   });
 }

@@ -11,7 +11,7 @@
  * (given by the pipeline) turns the writer store into the scan starter of
  * POST /v1/scans; without it that endpoint answers 503.
  */
-import { buildApp, listen, type StartScan } from "@danesweep/api";
+import { buildApp, DEFAULT_MAX_EXPORTS, listen, type StartScan } from "@danesweep/api";
 import { ApiQueries, openDatabase, openStore, Store } from "@danesweep/store";
 import { intOption, kafkaOption, parse, UsageError } from "../args.ts";
 import { EXIT } from "../exit-codes.ts";
@@ -20,7 +20,8 @@ import type { Io } from "../main.ts";
 import { describeStore, STORE_OPTIONS, storeConfig } from "../store-options.ts";
 
 const HELP = `usage: danesweep serve [--host ADDR] [--port N] [--data DIR | --database URL [--writer-database URL]]
-                       [--read-token] [--rate-per-address N] [--rate-per-token N] [--trust-proxy] [--log]
+                       [--read-token] [--rate-per-address N] [--rate-per-token N] [--max-exports N]
+                       [--trust-proxy] [--log]
   --host ADDR             address to listen on (default 127.0.0.1)
   --port N                port (default 8080; 0 picks a free one)
   --data DIR              embedded store (PGlite data directory; the default store)
@@ -29,6 +30,8 @@ const HELP = `usage: danesweep serve [--host ADDR] [--port N] [--data DIR | --da
   --read-token            read endpoints need a token with scope "read" (default: public)
   --rate-per-address N    requests per minute per client address (default 600; 0 disables limits)
   --rate-per-token N      requests per minute per token (default 3000)
+  --max-exports N         result exports (NDJSON, CSV) running at once (default ${DEFAULT_MAX_EXPORTS});
+                          beyond, 429 with Retry-After
   --trust-proxy           take the client address from X-Forwarded-For
   --log                   log requests (JSON lines on stderr)
   --kafka BROKERS         enable POST /v1/scans: seed scans onto this deployment's Kafka
@@ -54,6 +57,7 @@ function options(argv: string[]) {
     "read-token": { type: "boolean" },
     "rate-per-address": { type: "string" },
     "rate-per-token": { type: "string" },
+    "max-exports": { type: "string" },
     "trust-proxy": { type: "boolean" },
     log: { type: "boolean" },
     kafka: { type: "string" },
@@ -83,6 +87,7 @@ function options(argv: string[]) {
     port: intOption("port", v.port, 8080, 0, 65535),
     perAddress: intOption("rate-per-address", v["rate-per-address"], 600, 0, 10_000_000),
     perToken: intOption("rate-per-token", v["rate-per-token"], 3000, 1, 10_000_000),
+    maxExports: intOption("max-exports", v["max-exports"], DEFAULT_MAX_EXPORTS, 1, 1000),
   };
 }
 
@@ -128,6 +133,7 @@ export async function run(argv: string[], io: Io, deps: ServeDeps = {}): Promise
       auth: { readRequiresToken: o.v["read-token"] === true },
       ...(startScan ? { startScan } : {}),
       rateLimit: o.perAddress === 0 ? false : { perAddress: o.perAddress, perToken: o.perToken },
+      exports: { maxConcurrent: o.maxExports },
       trustProxy: o.v["trust-proxy"] === true,
       logger: o.v.log === true,
     });
