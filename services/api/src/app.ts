@@ -12,7 +12,9 @@
  *   answer is 503 "scanning-not-configured".
  * - Rate limits (fixed window, in memory, per app): per client address on
  *   every request, and per token for authenticated requests; 429 with
- *   Retry-After. /healthz, /readyz and /metrics are exempt.
+ *   Retry-After. /healthz, /readyz and /metrics are exempt. The client
+ *   address is the TCP peer's, or, with `trustProxy`, the one the trusted
+ *   proxies put in X-Forwarded-For (proxy.ts), never an entry the client wrote.
  * - Results as NDJSON or CSV are whole-set exports (exports.ts): at most
  *   `exports.maxConcurrent` at once (429 with Retry-After beyond), stopped
  *   when the client goes away or stops reading, one query at a time so that
@@ -43,6 +45,7 @@ import { EXPORT_RETRY_AFTER_S, ExportLane, ExportSlots, exportBody } from "./exp
 import { decodeCursor, encodeCursor, FORMAT_CONTENT_TYPES, failingHosts, negotiate } from "./formats.ts";
 import { Metrics } from "./metrics.ts";
 import { badParameter, PROBLEM_CONTENT_TYPE, ProblemError, sendProblem } from "./problem.ts";
+import { fastifyTrustProxy, type TrustProxy } from "./proxy.ts";
 import {
   AdoptionQuery,
   AdoptionResponse,
@@ -90,8 +93,12 @@ export interface BuildAppOptions {
   now?: () => number;
   /** Fastify logger option (default off). */
   logger?: boolean | Record<string, unknown>;
-  /** Trust X-Forwarded-For from a proxy in front (default false). */
-  trustProxy?: boolean | string;
+  /**
+   * The reverse proxies in front, whose X-Forwarded-For entries give the
+   * client address (proxy.ts): a hop count or their addresses. Default: none,
+   * the TCP peer is the client.
+   */
+  trustProxy?: TrustProxy;
   /** Most domains one POST /v1/scans may carry (default 100 000). */
   maxScanDomains?: number;
   /** Whole-set exports of results (NDJSON, CSV): see exports.ts. */
@@ -152,7 +159,7 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
   const exportStallMs = opts.exports?.stallMs ?? 60_000;
   const app = Fastify({
     logger: opts.logger ?? false,
-    trustProxy: opts.trustProxy ?? false,
+    trustProxy: opts.trustProxy === undefined ? false : fastifyTrustProxy(opts.trustProxy),
     // Long path parameters reach validation (400 naming them) instead of missing the route.
     routerOptions: { maxParamLength: 8192 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },

@@ -7,6 +7,7 @@ import { test } from "node:test";
 import { openStore } from "@danesweep/store";
 import { CSV_FORMULA_STARTS, csvField, csvRecord } from "../src/csv.ts";
 import { csvLine, decodeCursor, encodeCursor, negotiate } from "../src/formats.ts";
+import { fastifyTrustProxy, parseTrustProxy } from "../src/proxy.ts";
 import { claimedTokenId, hashToken, newToken, TOKEN_PATTERN } from "../src/tokens.ts";
 import { apiSuite } from "./suite.ts";
 
@@ -65,4 +66,41 @@ test("tokens: ds_<16 hex>_<43 base64url>, hashed with SHA-256", () => {
   assert.equal(hashToken("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"); // FIPS 180-2 example
   assert.equal(claimedTokenId(`Bearer ${t.token}`), t.id);
   assert.equal(claimedTokenId("Bearer nope"), undefined);
+});
+
+test("--trust-proxy values: a hop count, or addresses and CIDRs; anything else names the bad entry", () => {
+  assert.deepEqual(parseTrustProxy("1"), { ok: true, value: { hops: 1 } });
+  assert.deepEqual(parseTrustProxy(" 2 "), { ok: true, value: { hops: 2 } });
+  assert.deepEqual(parseTrustProxy("10.0.0.0/8, 192.0.2.7,::1,2001:db8::/32"), {
+    ok: true,
+    value: { proxies: ["10.0.0.0/8", "192.0.2.7", "::1", "2001:db8::/32"] },
+  });
+  for (const [bad, named] of [
+    ["0", "0"],
+    ["11", "11"],
+    ["true", "true"],
+    ["", "hop count"],
+    ["10.0.0.0/33", "10.0.0.0/33"],
+    ["192.0.2.1,proxy.example", "proxy.example"],
+    ["host:proxy.example", "host:proxy.example"],
+    ["192.0.2.1#x", "192.0.2.1#x"],
+    ["300.1.1.1", "300.1.1.1"],
+  ]) {
+    const r = parseTrustProxy(bad as string);
+    assert.equal(r.ok, false, bad);
+    if (!r.ok) assert.ok(r.error.includes(named as string), r.error);
+  }
+  const trust = fastifyTrustProxy({ proxies: ["10.0.0.0/8", "2001:db8::1"] });
+  assert.equal(trust("10.1.2.3", 0), true);
+  assert.equal(trust("::ffff:10.1.2.3", 0), true);
+  assert.equal(trust("2001:db8::1", 3), true);
+  assert.equal(trust("11.0.0.1", 0), false);
+  assert.equal(trust("not-an-address", 1), false);
+  const hops = fastifyTrustProxy({ hops: 2 });
+  assert.deepEqual(
+    [0, 1, 2].map((h) => hops("198.51.100.1", h)),
+    [true, true, false],
+  );
+  assert.throws(() => fastifyTrustProxy({ hops: 0 }), RangeError);
+  assert.throws(() => fastifyTrustProxy({ proxies: ["nope.example"] }), RangeError);
 });

@@ -857,6 +857,47 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
       await limited.close();
     });
 
+    test("behind proxies, the rate limit keys on the address the proxies wrote, never one the client wrote", async () => {
+      const limits = { perAddress: 2, perToken: 1000, windowMs: 60_000 };
+      const codes = async (a: FastifyInstance, remoteAddress: string, xff: (i: number) => string) => {
+        const out: number[] = [];
+        for (let i = 0; i < 3; i++)
+          out.push(
+            (await a.inject({ url: "/v1/scans", remoteAddress, headers: { "x-forwarded-for": xff(i) } }))
+              .statusCode,
+          );
+        return out;
+      };
+      const byList = variant({ rateLimit: limits, trustProxy: { proxies: ["192.0.2.1", "2001:db8::/32"] } });
+      // The proxy appends the peer it got the request from (198.51.100.7); the left is the client's to write.
+      assert.deepEqual(await codes(byList, "192.0.2.1", (i) => `10.9.9.${i}, 198.51.100.7`), [200, 200, 429]);
+      assert.deepEqual(
+        await codes(byList, "192.0.2.1", () => "198.51.100.8"),
+        [200, 200, 429],
+        "another client",
+      );
+      // Two trusted proxies in a row (2001:db8::5 got it from 192.0.2.1): the client is left of both.
+      assert.deepEqual(
+        await codes(byList, "2001:db8::5", (i) => `10.8.8.${i}, 198.51.100.9, 192.0.2.1`),
+        [200, 200, 429],
+      );
+      // A peer that is not a proxy is the client, whatever the header says.
+      assert.deepEqual(await codes(byList, "203.0.113.5", (i) => `198.51.100.${i}`), [200, 200, 429]);
+      // The proxy seen as an IPv4-mapped IPv6 peer (a server listening on ::) is the same proxy.
+      assert.deepEqual(
+        await codes(byList, "::ffff:192.0.2.1", (i) => `10.7.7.${i}, 198.51.100.10`),
+        [200, 200, 429],
+      );
+      await byList.close();
+      // One proxy in front on every path: the right-most entry is the client.
+      const byHops = variant({ rateLimit: limits, trustProxy: { hops: 1 } });
+      assert.deepEqual(
+        await codes(byHops, "192.0.2.50", (i) => `10.6.6.${i}, 198.51.100.20`),
+        [200, 200, 429],
+      );
+      await byHops.close();
+    });
+
     test("pagination stays consistent while new verdicts are written", async () => {
       const scanId = `S3-${suffix}`;
       const facts = [...u.facts[0].values()];

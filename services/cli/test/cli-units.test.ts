@@ -11,6 +11,7 @@ import { PGLITE_NODE_FLAGS } from "@danesweep/store";
 import { enumOption, intOption, numberOption, resolverAddress, UsageError } from "../src/args.ts";
 import { agrees, demoTable } from "../src/commands/demo.ts";
 import { parseScanArgs } from "../src/commands/scan.ts";
+import { serveOptions } from "../src/commands/serve.ts";
 import { candidateFromLine, MAX_LINE_CHARS, readInputs } from "../src/input.ts";
 import { formatter, Summary } from "../src/output.ts";
 import { formatDuration, renderProgress } from "../src/progress.ts";
@@ -169,6 +170,21 @@ test("progress line and durations", () => {
     ),
     /seeded 1\+.*ETA \?/,
   );
+});
+
+test("serve options: --trust-proxy takes a hop count or proxy addresses; --max-exports a count", () => {
+  assert.equal(serveOptions([]).trustProxy, undefined);
+  assert.deepEqual(serveOptions(["--trust-proxy", "1"]).trustProxy, { hops: 1 });
+  assert.deepEqual(serveOptions(["--trust-proxy", "10.0.0.0/8,::1"]).trustProxy, {
+    proxies: ["10.0.0.0/8", "::1"],
+  });
+  // The old boolean form trusted whatever the client wrote: it is refused, naming the option.
+  assert.throws(() => serveOptions(["--trust-proxy"]), UsageError);
+  assert.throws(() => serveOptions(["--trust-proxy", "--log"]), UsageError);
+  assert.throws(() => serveOptions(["--trust-proxy", "proxy.example"]), /--trust-proxy: "proxy.example"/);
+  assert.equal(serveOptions([]).maxExports, 4);
+  assert.equal(serveOptions(["--max-exports", "8"]).maxExports, 8);
+  assert.throws(() => serveOptions(["--max-exports", "0"]), /--max-exports/);
 });
 
 test("demo comparison: deliver must match security and host; defer only the action", () => {
