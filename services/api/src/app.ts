@@ -5,7 +5,9 @@
  * repository method (@danesweep/store ApiQueries / Store), shape the answer.
  *
  * - Reads under /v1 are public, or need a token with scope "read" when
- *   `auth.readRequiresToken`; POST /v1/scans needs scope "scan".
+ *   `auth.readRequiresToken`; POST /v1/scans needs scope "scan". A scan's
+ *   `parameters` (which name files on the scanning host) are shown only to a
+ *   token with scope "scan".
  *   Missing, malformed, unknown or revoked tokens: 401 (WWW-Authenticate:
  *   Bearer); a valid token without the scope: 403. Nothing is written then.
  * - POST /v1/scans calls `startScan(domains, parameters)`; without one the
@@ -44,7 +46,13 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { EXPORT_RETRY_AFTER_S, ExportLane, ExportSlots, exportBody } from "./exports.ts";
 import { decodeCursor, encodeCursor, FORMAT_CONTENT_TYPES, failingHosts, negotiate } from "./formats.ts";
 import { Metrics } from "./metrics.ts";
-import { badParameter, PROBLEM_CONTENT_TYPE, ProblemError, sendProblem } from "./problem.ts";
+import {
+  badParameter,
+  PROBLEM_CONTENT_TYPE,
+  ProblemError,
+  rawProblemResponse,
+  sendProblem,
+} from "./problem.ts";
 import { fastifyTrustProxy, type TrustProxy } from "./proxy.ts";
 import {
   AdoptionQuery,
@@ -70,6 +78,7 @@ import {
   StartScanResponse,
   StartScanText,
 } from "./schemas.ts";
+import { parseTime } from "./time.ts";
 import { verifyToken } from "./tokens.ts";
 
 export type ScanParameters = Static<typeof ScanParametersSchema>;
@@ -163,6 +172,26 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
     // Long path parameters reach validation (400 naming them) instead of missing the route.
     routerOptions: { maxParamLength: 8192 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
+    // Errors raised before a route is found, and by Node's HTTP parser: problem+json too.
+    frameworkErrors: (err, _req, reply) => {
+      if (err.code === "FST_ERR_MAX_PARAM_LENGTH")
+        return sendProblem(reply, "uri-too-long", 414, "a path parameter is longer than 8192 characters");
+      if (err.code === "FST_ERR_BAD_URL")
+        return sendProblem(reply, "bad-request", 400, "the path is not valid percent-encoded UTF-8");
+      return sendProblem(reply, "internal", 500, "internal error");
+    },
+    clientErrorHandler: (err, socket) => {
+      if ((err as NodeJS.ErrnoException).code === "ECONNRESET" || socket.destroyed) return;
+      const code = (err as NodeJS.ErrnoException).code;
+      const answer =
+        code === "HPE_HEADER_OVERFLOW"
+          ? rawProblemResponse("headers-too-large", 431, "the request line and headers are too large")
+          : code === "ERR_HTTP_REQUEST_TIMEOUT"
+            ? rawProblemResponse("request-timeout", 408, "the request did not arrive in time")
+            : rawProblemResponse("bad-request", 400, "the request is not valid HTTP/1.1");
+      if (socket.writable) socket.end(answer);
+      else socket.destroy();
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setErrorHandler((err: unknown, req, reply) => {
@@ -232,9 +261,12 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
         : api.createRateLimit({
             max: limits?.perToken ?? 3000,
             timeWindow: windowMs,
-            keyGenerator: (req) => `t:${tokenOf.get(req) ?? ""}`,
+            keyGenerator: (req) => `t:${tokenOf.get(req)?.id ?? ""}`,
           });
-    const tokenOf = new WeakMap<FastifyRequest, string>();
+    /** The verified token of a request, if it carried one. */
+    const tokenOf = new WeakMap<FastifyRequest, { id: string; scopes: TokenScope[] }>();
+    /** Scan parameters name files on the scanning host (inputs, opt-out list): only for scan-scoped tokens. */
+    const mayReadParameters = (req: FastifyRequest) => tokenOf.get(req)?.scopes.includes("scan") === true;
 
     async function limited(
       reply: FastifyReply,
@@ -285,7 +317,7 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
           check.why === "missing" ? "a bearer token is required" : `the bearer token is ${check.why}`,
         );
       }
-      tokenOf.set(req, check.id);
+      tokenOf.set(req, { id: check.id, scopes: check.scopes });
       if (needed !== undefined && !check.scopes.includes(needed)) {
         reply.header(
           "www-authenticate",
@@ -402,12 +434,16 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
         let after: { startedAt: string; id: string } | undefined;
         if (req.query.cursor !== undefined) {
           const k = decodeCursor(req.query.cursor);
-          const m = k === undefined ? null : /^(\d{4}-\d\d-\d\dT[\d:.]+Z) (.+)$/.exec(k);
-          if (!m) throw badParameter("cursor", "not a cursor this API made");
-          after = { startedAt: m[1] as string, id: m[2] as string };
+          const m = k === undefined ? null : /^(\S+) (.+)$/.exec(k);
+          const t = m ? parseTime(m[1] as string) : undefined;
+          if (!m || !t?.ok) throw badParameter("cursor", "not a cursor this API made");
+          after = { startedAt: t.iso, id: m[2] as string };
         }
         const rows = await queries.listScans(after ? { limit: limit + 1, after } : { limit: limit + 1 });
-        const items = rows.slice(0, limit);
+        const withParameters = mayReadParameters(req);
+        const items = rows
+          .slice(0, limit)
+          .map(({ parameters, ...rest }) => (withParameters ? { ...rest, parameters } : rest));
         const last = items[items.length - 1];
         return {
           items: items as Static<typeof ScanListResponse>["items"],
@@ -436,7 +472,7 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
         return {
           id: s.id,
           state: s.state,
-          parameters: s.parameters,
+          ...(mayReadParameters(req) ? { parameters: s.parameters } : {}),
           timings: {
             startedAt: s.startedAt,
             finishedAt: s.finishedAt ?? null,
@@ -620,13 +656,16 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
       },
       async (req) => {
         const q = req.query;
-        if (q.from !== undefined && Number.isNaN(Date.parse(q.from)))
-          throw badParameter("from", "not a time");
-        if (q.to !== undefined && Number.isNaN(Date.parse(q.to))) throw badParameter("to", "not a time");
+        const time = (name: "from" | "to", v: string | undefined) => {
+          if (v === undefined) return {};
+          const t = parseTime(v);
+          if (!t.ok) throw badParameter(name, t.error);
+          return { [name]: t.iso };
+        };
+        const range = { ...time("from", q.from), ...time("to", q.to) };
         if (q.group !== undefined && q.by === undefined) throw badParameter("group", "needs by=tld|provider");
         const rows = await queries.adoption({
-          ...(q.from !== undefined ? { from: q.from } : {}),
-          ...(q.to !== undefined ? { to: q.to } : {}),
+          ...range,
           ...(q.by !== undefined ? { by: q.by } : {}),
           ...(q.group !== undefined ? { group: q.group } : {}),
           top: q.top ?? 20,

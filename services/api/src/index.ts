@@ -10,4 +10,5 @@ export * from "./formats.ts";
 export * from "./problem.ts";
 export * from "./proxy.ts";
 export * from "./schemas.ts";
+export * from "./time.ts";
 export * from "./tokens.ts";

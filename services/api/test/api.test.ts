@@ -8,6 +8,7 @@ import { openStore } from "@danesweep/store";
 import { CSV_FORMULA_STARTS, csvField, csvRecord } from "../src/csv.ts";
 import { csvLine, decodeCursor, encodeCursor, negotiate } from "../src/formats.ts";
 import { fastifyTrustProxy, parseTrustProxy } from "../src/proxy.ts";
+import { parseTime } from "../src/time.ts";
 import { claimedTokenId, hashToken, newToken, TOKEN_PATTERN } from "../src/tokens.ts";
 import { apiSuite } from "./suite.ts";
 
@@ -103,4 +104,25 @@ test("--trust-proxy values: a hop count, or addresses and CIDRs; anything else n
   );
   assert.throws(() => fastifyTrustProxy({ hops: 0 }), RangeError);
   assert.throws(() => fastifyTrustProxy({ proxies: ["nope.example"] }), RangeError);
+});
+
+test("times: RFC 3339 with a zone, real calendar days, to UTC milliseconds", () => {
+  assert.deepEqual(parseTime("2024-02-29T12:00:00Z"), { ok: true, iso: "2024-02-29T12:00:00.000Z" });
+  assert.deepEqual(parseTime("2024-01-01T00:30:00+01:00"), { ok: true, iso: "2023-12-31T23:30:00.000Z" });
+  assert.deepEqual(parseTime("2024-01-01T00:00:00.1239z"), { ok: true, iso: "2024-01-01T00:00:00.123Z" });
+  assert.deepEqual(parseTime("2024-01-31T24:00:00Z"), { ok: true, iso: "2024-02-01T00:00:00.000Z" });
+  assert.deepEqual(parseTime("0099-06-01T00:00:00Z"), { ok: true, iso: "0099-06-01T00:00:00.000Z" });
+  assert.deepEqual(parseTime("2000-02-29T00:00:00Z"), { ok: true, iso: "2000-02-29T00:00:00.000Z" });
+  for (const bad of [
+    "1900-02-29T00:00:00Z", // 1900 is not a leap year
+    "2024-06-31T00:00:00Z",
+    "2024-01-01T24:00:01Z",
+    "2024-01-01T00:00:00",
+    "2024-01-01 00:00:00Z",
+    "2024-01-01T00:00:00+24:00",
+    "9999-12-31T23:59:59-01:00", // year 10000 in UTC
+  ])
+    assert.equal(parseTime(bad).ok, false, bad);
+  const r = parseTime("2024-02-30T00:00:00Z");
+  assert.ok(!r.ok && r.error.includes("2024-02 has 29 days"), JSON.stringify(r));
 });

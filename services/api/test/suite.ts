@@ -9,12 +9,14 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { type ClientRequest, type IncomingMessage, request } from "node:http";
+import { connect } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { ApiQueries, newScanId, type Store } from "@danesweep/store";
 import { sql } from "drizzle-orm";
 import type { FastifyInstance } from "fastify";
 import { buildSeedCases } from "../../../libs/dane/test/fixtures/seed-cases.ts";
 import { type BuildAppOptions, buildApp, listen, type StartScan } from "../src/app.ts";
+import { encodeCursor } from "../src/formats.ts";
 import { PROBLEM_TYPE_BASE } from "../src/problem.ts";
 import { createToken } from "../src/tokens.ts";
 import {
@@ -122,6 +124,30 @@ function openExport(
     req.on("error", fail);
     req.end();
   });
+}
+
+/** Sends raw bytes to a listening app and resolves with everything it answers until it closes. */
+function rawExchange(address: string, bytes: string): Promise<string> {
+  const u = new URL(address);
+  return new Promise((ok, fail) => {
+    let got = "";
+    const s = connect({ host: u.hostname, port: Number(u.port) }, () => s.write(bytes));
+    s.setEncoding("utf8");
+    s.on("data", (d: string) => {
+      got += d;
+    });
+    s.on("error", (e) => (got ? ok(got) : fail(e)));
+    s.on("close", () => ok(got));
+  });
+}
+
+/** Status, content type and problem code of a raw HTTP/1.1 answer. */
+function rawProblem(answer: string): { status: number; type: string; code: string } {
+  const [head = "", body = ""] = answer.split("\r\n\r\n");
+  const status = Number(/^HTTP\/1\.1 (\d{3}) /.exec(head)?.[1]);
+  const type = /^content-type: *(.*)$/im.exec(head)?.[1] ?? "";
+  const code = String((JSON.parse(body) as { type: string }).type).slice(PROBLEM_TYPE_BASE.length);
+  return { status, type, code };
 }
 
 /** Rows of the bulk scan (storeBulkScan): each NDJSON line is about 1.3 KB, 26 MB in all, far more than a
@@ -277,7 +303,12 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
       for (const [i, id] of [u.scan1, u.scan2].entries()) {
         const s = (await app.inject(`/v1/scans/${id}`)).json();
         assert.equal(s.state, "finished");
-        assert.deepEqual(s.parameters, { source: "api-test" });
+        assert.equal(s.parameters, undefined, "parameters are for scan-scoped tokens only");
+        const withScan = await app.inject({
+          url: `/v1/scans/${id}`,
+          headers: { authorization: `Bearer ${scanToken}` },
+        });
+        assert.deepEqual(withScan.json().parameters, { source: "api-test" });
         assert.equal(s.timings.startedAt, i === 0 ? SCAN1_START : SCAN2_START);
         assert.equal(s.timings.elapsedMs, 60_000);
         assert.deepEqual(
@@ -639,7 +670,9 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
       const { scanId, domains } = ok.json();
       assert.equal(domains, 2);
       assert.equal(ok.headers.location, `/v1/scans/${scanId}`);
-      const s = (await app.inject(`/v1/scans/${scanId}`)).json();
+      const s = (
+        await app.inject({ url: `/v1/scans/${scanId}`, headers: { authorization: `Bearer ${scanToken}` } })
+      ).json();
       assert.equal(s.state, "running");
       assert.deepEqual(s.parameters, { probeMode: "dane" });
       assert.equal(s.progress.seeded, 2);
@@ -738,6 +771,52 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
       assert.equal(await count(store, "scans"), mid);
     });
 
+    test("scan parameters (they name files on the scanning host) are shown only to a scan-scoped token", async () => {
+      // What `danesweep scan` stores: absolute paths of its input and opt-out files.
+      const scan = `PARAMS-${suffix}`;
+      await store.createScan({
+        id: scan,
+        parameters: {
+          inputs: { args: [], files: ["/home/ops/lists/cctld.txt"] },
+          optOutFile: "/etc/danesweep/opt-out",
+        },
+        startedAt: "2024-09-01T00:00:00.000Z",
+      });
+      const listed = async (a: FastifyInstance, headers: Record<string, string>) => {
+        const l = (await a.inject({ url: "/v1/scans?limit=1000", headers })).json() as {
+          items: { id: string; parameters?: unknown }[];
+        };
+        return l.items.find((i) => i.id === scan);
+      };
+      const closed = variant({ auth: { readRequiresToken: true } });
+      for (const [a, headers] of [
+        [app, {}],
+        [app, { authorization: `Bearer ${readToken}` }],
+        [app, { authorization: `Bearer ${revokedToken}` }],
+        [closed, { authorization: `Bearer ${readToken}` }],
+      ] as const) {
+        const item = await listed(a, headers);
+        assert.ok(item, "the scan is listed");
+        assert.equal("parameters" in item, false, JSON.stringify(headers));
+        const one = await a.inject({ url: `/v1/scans/${scan}`, headers });
+        assert.equal(one.statusCode, 200);
+        assert.equal("parameters" in one.json(), false);
+        assert.ok(!one.body.includes("/etc/danesweep"), one.body);
+      }
+      for (const a of [app, closed]) {
+        const headers = { authorization: `Bearer ${scanToken}` };
+        assert.equal(
+          ((await listed(a, headers))?.parameters as { optOutFile: string }).optOutFile,
+          "/etc/danesweep/opt-out",
+        );
+        assert.equal(
+          (await a.inject({ url: `/v1/scans/${scan}`, headers })).json().parameters.optOutFile,
+          "/etc/danesweep/opt-out",
+        );
+      }
+      await closed.close();
+    });
+
     test("reads can require a token", async () => {
       const closed = buildApp({ store, auth: { readRequiresToken: true }, rateLimit: false });
       assertProblem(await closed.inject(`/v1/domains/${dom(1)}`), 401, "unauthorized");
@@ -824,6 +903,82 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
         [await count(store, "scans"), await count(store, "domain_results"), await count(store, "api_tokens")],
         before,
       );
+    });
+
+    test("impossible times and forged cursors are 400 naming the parameter, never 500", async () => {
+      const frac = "1".repeat(300);
+      for (const [param, value] of [
+        ["from", "2024-02-30T00:00:00Z"], // February 2024 has 29 days
+        ["from", "2023-02-29T00:00:00Z"], // 2023 is not a leap year
+        ["to", "0000-01-01T00:00:00Z"], // there is no year 0
+        ["to", "0001-01-01T00:00:00+01:00"], // year 0 in UTC
+        ["from", `2024-01-01T00:00:00.${frac}Z`],
+        ["from", "2024-04-31T12:00:00Z"],
+        ["to", "2024-01-01T23:60:00Z"],
+        ["to", "2024-12-31T23:59:60Z"], // a leap second
+        ["from", "2024-01-01T25:00:00Z"],
+        ["from", "2024-13-01T00:00:00Z"],
+      ])
+        assertProblem(
+          await app.inject(`/v1/stats/adoption?${param}=${encodeURIComponent(value as string)}`),
+          400,
+          "invalid-parameter",
+          param,
+        );
+      // Valid edges still answer.
+      for (const ok of [
+        "2024-02-29T00:00:00Z",
+        "2024-01-01T24:00:00Z",
+        "2024-01-01T00:00:00.123456789+02:00",
+      ])
+        assert.equal(
+          (await app.inject(`/v1/stats/adoption?from=${encodeURIComponent(ok)}`)).statusCode,
+          200,
+          ok,
+        );
+      // A cursor is opaque, but one forged with an impossible time must not reach SQL.
+      for (const key of [
+        "2024-13-45T99:99:99Z X",
+        "0000-01-01T00:00:00Z X",
+        `2024-01-01T00:00:00.${frac}Z X`,
+      ])
+        assertProblem(
+          await app.inject(`/v1/scans?cursor=${encodeCursor(key)}`),
+          400,
+          "invalid-parameter",
+          "cursor",
+        );
+    });
+
+    test("errors before any route are problem+json too: 414, 431, 400 for a bad URL or what is not HTTP", async () => {
+      assertProblem(await app.inject(`/v1/domains/${"a".repeat(9000)}`), 414, "uri-too-long");
+      assertProblem(await app.inject("/v1/scans/%E0%A4%A"), 400, "bad-request");
+      const server = variant({});
+      const address = await listen(server, { host: "127.0.0.1", port: 0 });
+      try {
+        const big = await rawExchange(
+          address,
+          `GET /v1/scans HTTP/1.1\r\nHost: x\r\nX-Big: ${"b".repeat(20_000)}\r\n\r\n`,
+        );
+        assert.deepEqual(rawProblem(big), {
+          status: 431,
+          type: "application/problem+json",
+          code: "headers-too-large",
+        });
+        const longUrl = await rawExchange(
+          address,
+          `GET /v1/scans?x=${"u".repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`,
+        );
+        assert.equal(rawProblem(longUrl).status, 431);
+        const garbage = await rawExchange(address, "HELLO THERE\r\n\r\n");
+        assert.deepEqual(rawProblem(garbage), {
+          status: 400,
+          type: "application/problem+json",
+          code: "bad-request",
+        });
+      } finally {
+        await server.close();
+      }
     });
 
     test("rate limits per client address and per token: 429 problem with Retry-After", async () => {
