@@ -3,16 +3,20 @@
  * option validation, progress rendering, the demo's comparison.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { constants } from "node:buffer";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Readable } from "node:stream";
 import { test } from "node:test";
 import type { VerdictRecord } from "@danesweep/dane";
+import { normalizeDomain } from "@danesweep/dns";
 import { PGLITE_NODE_FLAGS } from "@danesweep/store";
 import { enumOption, intOption, numberOption, resolverAddress, UsageError } from "../src/args.ts";
 import { agrees, demoTable } from "../src/commands/demo.ts";
-import { parseScanArgs } from "../src/commands/scan.ts";
+import { parseScanArgs, skipMessage } from "../src/commands/scan.ts";
 import { serveOptions } from "../src/commands/serve.ts";
-import { candidateFromLine, MAX_LINE_CHARS, readInputs } from "../src/input.ts";
+import { candidateFromLine, MAX_LINE_CHARS, printable, readInputs, splitLines } from "../src/input.ts";
 import { formatter, Summary } from "../src/output.ts";
 import { formatDuration, renderProgress } from "../src/progress.ts";
 import { defaultDataDir, storeConfig } from "../src/store-options.ts";
@@ -63,6 +67,90 @@ test("readInputs streams stdin with line numbers and cuts huge lines", async () 
   assert.ok(got[2]!.text.length <= MAX_LINE_CHARS + 1);
 });
 
+test("a line longer than V8's longest string is cut while it is read, not after (no RangeError)", async () => {
+  // 600 Mi characters with no line end: readline built the whole line and died with
+  // "RangeError: Invalid string length" (an 800 MB file without a newline did the same).
+  const total = 600 * 2 ** 20;
+  assert.ok(total > constants.MAX_STRING_LENGTH);
+  const chunk = "y".repeat(64 * 1024);
+  async function* endless() {
+    for (let sent = 0; sent < total; sent += chunk.length) yield chunk;
+    yield "\nb.example\n";
+  }
+  const got: [string, number, number | string][] = [];
+  for await (const l of readInputs({ args: [], files: ["-"], stdin: Readable.from(endless()) }))
+    got.push([l.source, l.line, l.text.length > 100 ? l.text.length : l.text]);
+  assert.deepEqual(got, [
+    ["-", 1, MAX_LINE_CHARS + 1],
+    ["-", 2, "b.example"],
+  ]);
+});
+
+test("files: the same line rules; CRLF, CR and a CRLF split between reads are one line end each", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "danesweep-input-"));
+  try {
+    const f = join(dir, "list.txt");
+    // 3 MiB without a newline first: the file is read in 64 KiB pieces, so the long line spans many.
+    writeFileSync(f, `${"z".repeat(3 * 2 ** 20)}\r\na.example\rb.example # note\r\n\nc.example`);
+    const got = [];
+    for await (const l of readInputs({ args: [], files: [f], stdin: Readable.from([]) }))
+      got.push([l.line, l.text.length > 100 ? "long" : l.text]);
+    assert.deepEqual(got, [
+      [1, "long"],
+      [2, "a.example"],
+      [3, "b.example"],
+      [5, "c.example"],
+    ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const split = async (chunks: (string | Buffer)[]) => {
+    const out: string[] = [];
+    for await (const l of splitLines(Readable.from(chunks))) out.push(l);
+    return out;
+  };
+  assert.deepEqual(await split(["a\r", "\nb\r", "c\n", "\n"]), ["a", "b", "c", ""]);
+  // UTF-8 split inside a character: "é" is C3 A9.
+  assert.deepEqual(await split([Buffer.from([0x78, 0xc3]), Buffer.from([0xa9, 0x0a])]), ["xé"]);
+  assert.deepEqual(await split(["no end"]), ["no end"]);
+  assert.deepEqual(await split(["x".repeat(10)]).then((l) => l.map((x) => x.length)), [10]);
+});
+
+test("what is echoed of an input line cannot drive the terminal", async () => {
+  assert.equal(printable("plain.example"), "plain.example");
+  assert.equal(printable("a\u001b[2Jb"), "a\\x1b[2Jb");
+  assert.equal(printable("\u009b31m"), "\\x9b31m"); // the 8-bit CSI
+  assert.equal(printable("\u202emoc.elgoog"), "\\u{202e}moc.elgoog"); // right-to-left override
+  assert.equal(printable("back\\slash"), "back\\\\slash");
+  const stdin = Readable.from([
+    "evil\u001b]0;owned\u0007.example\n\u001b[2J\u001b[Hx.example\nok.example\nb\u007fad.example\n",
+  ]);
+  const lines = [];
+  for await (const l of readInputs({ args: ["\u001b[31mred.example"], files: ["-"], stdin })) lines.push(l);
+  assert.deepEqual(
+    lines.map((l) => l.text),
+    [
+      "\\x1b[31mred.example",
+      "evil\\x1b]0;owned\\x07.example",
+      "\\x1b[2J\\x1b[Hx.example",
+      "ok.example",
+      "b\\x7fad.example",
+    ],
+  );
+  // As `danesweep scan` reports them: every one but ok.example is invalid, and no message holds a control character.
+  for (const l of lines) {
+    const n = normalizeDomain(l.text);
+    if (l.text === "ok.example") {
+      assert.ok(n.ok);
+      continue;
+    }
+    assert.ok(!n.ok, l.text);
+    const m = skipMessage(l, { kind: "invalid", error: n.error, detail: n.detail }) ?? "";
+    assert.ok(m.includes(`${l.source === "argv" ? "argument" : "stdin:"}`), m);
+    assert.ok(!/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/.test(m), JSON.stringify(m));
+  }
+});
+
 test("csv quoting follows RFC 4180", () => {
   const row = formatter("csv").row(record(), "S1");
   assert.equal(
@@ -100,6 +188,12 @@ test("table rows line up under the header", () => {
   assert.equal(h.indexOf("ACTION"), r.indexOf("defer"));
   assert.equal(h.indexOf("REASON"), r.indexOf("dane-check-failed"));
   assert.match(r, /defer\s+-\s+-\s+dane-check-failed\s+invalid/);
+});
+
+test("table cells cannot drive the terminal: a host name from DNS with escapes is shown escaped", () => {
+  const r = formatter("table").row(record({ host: "mx\u001b[2J.example" }), "S");
+  assert.ok(r.includes("mx\\x1b[2J.example"), r);
+  assert.ok(!r.includes("\u001b"), JSON.stringify(r));
 });
 
 test("summary counts by action, security and DANE state", () => {
