@@ -18,6 +18,7 @@ export {
   parseOptOutList,
 } from "./optout.ts";
 export {
+  isValidEhloName,
   type ProbeRequest,
   Prober,
   ProberConfigError,

@@ -3,7 +3,8 @@
  *
  * - new Prober(opts) validates its options and throws a ProberConfigError
  *   (code "invalid-option", with the offending field) when one is out of range;
- *   that is the only throw, at construction.
+ *   that is the only throw, at construction. `isValidEhloName` is its test of
+ *   the EHLO name, for callers that validate options earlier (the CLI).
  * - probe(req) always resolves with ProbeFacts, never rejects:
  *   a request whose ip is not a public address (unless allowPrivate) resolves
  *   "policy-private-address", one on the opt-out list "policy-opt-out", both
@@ -103,6 +104,13 @@ const EHLO_NAME =
   /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const ADDRESS_LITERAL = /^\[(?:IPv6:)?[0-9A-Fa-f:.]+\]$/;
 
+/** Whether `name` may be sent in EHLO/HELO: a host name, or an address literal "[192.0.2.1]", at most 255 characters. */
+export function isValidEhloName(name: unknown): name is string {
+  return (
+    typeof name === "string" && name.length <= 255 && (EHLO_NAME.test(name) || ADDRESS_LITERAL.test(name))
+  );
+}
+
 interface Resolved {
   allowPrivate: boolean;
   optOut: OptOutList | undefined;
@@ -136,10 +144,7 @@ function resolveOptions(o: ProberOptions): Resolved {
     }
     return x;
   };
-  if (typeof o?.ehloName !== "string" || !(EHLO_NAME.test(o.ehloName) || ADDRESS_LITERAL.test(o.ehloName))) {
-    throw new ProberConfigError("ehloName");
-  }
-  if (o.ehloName.length > 255) throw new ProberConfigError("ehloName");
+  if (!isValidEhloName(o?.ehloName)) throw new ProberConfigError("ehloName");
   return {
     allowPrivate: o.allowPrivate === true,
     optOut: o.optOut,

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { constants } from "node:buffer";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,7 +13,7 @@ import { test } from "node:test";
 import type { VerdictRecord } from "@danesweep/dane";
 import { normalizeDomain } from "@danesweep/dns";
 import { PGLITE_NODE_FLAGS } from "@danesweep/store";
-import { enumOption, intOption, numberOption, resolverAddress, UsageError } from "../src/args.ts";
+import { ehloOption, enumOption, intOption, numberOption, resolverAddress, UsageError } from "../src/args.ts";
 import { agrees, demoTable } from "../src/commands/demo.ts";
 import { parseScanArgs, skipMessage } from "../src/commands/scan.ts";
 import { serveOptions } from "../src/commands/serve.ts";
@@ -220,6 +221,36 @@ test("option validators name the option and the bad value", () => {
   assert.equal(resolverAddress("[2001:db8::1]:5300"), "[2001:db8::1]:5300");
   for (const bad of ["300.1.1.1", "resolver.example", "127.0.0.1:0", "[::1]:70000", ""]) {
     assert.throws(() => resolverAddress(bad), UsageError, bad);
+  }
+});
+
+test("--ehlo: a host name or an address literal; anything else is a usage error (exit 2)", () => {
+  assert.equal(ehloOption(undefined), undefined);
+  for (const ok of ["scanner.example.net", "localhost", "[192.0.2.1]", "[IPv6:2001:db8::1]"])
+    assert.equal(ehloOption(ok), ok);
+  for (const bad of ["bad name", "-scanner.example", "scanner..example", "a_b.example", "", "x".repeat(64)])
+    assert.throws(() => ehloOption(bad), /--ehlo must be/, bad);
+  assert.throws(() => parseScanArgs(["--ehlo", "bad name!", "a.example"], false), UsageError);
+  // The whole command: refused before it opens a store or a socket.
+  const dir = mkdtempSync(join(tmpdir(), "danesweep-ehlo-"));
+  try {
+    const r = spawnSync(
+      process.execPath,
+      [
+        new URL("../src/main.ts", import.meta.url).pathname,
+        "scan",
+        "--ehlo",
+        "bad name!",
+        "--data",
+        dir,
+        "a.example",
+      ],
+      { encoding: "utf8", timeout: 120_000 },
+    );
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /--ehlo must be a host name/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
