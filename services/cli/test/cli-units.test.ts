@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { constants } from "node:buffer";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,6 +18,7 @@ import { agrees, demoTable } from "../src/commands/demo.ts";
 import { parseScanArgs, skipMessage } from "../src/commands/scan.ts";
 import { serveOptions } from "../src/commands/serve.ts";
 import { candidateFromLine, MAX_LINE_CHARS, printable, readInputs, splitLines } from "../src/input.ts";
+import { SECOND_INTERRUPT_MESSAGE } from "../src/interrupt.ts";
 import { formatter, Summary } from "../src/output.ts";
 import { formatDuration, renderProgress } from "../src/progress.ts";
 import { defaultDataDir, storeConfig } from "../src/store-options.ts";
@@ -277,6 +278,50 @@ test("scan options: defaults are the polite ones", () => {
     () => parseScanArgs(["--kafka", "k:9092", "a.example"], false),
     /--kafka needs --database URL/,
   );
+});
+
+test("Ctrl-C: the first stops cleanly (waiting for work in flight), the second stops at once", {
+  timeout: 60_000,
+}, async () => {
+  // A process whose work in flight never ends, like a probe waiting on a slow server.
+  const script = `
+    import { interruptOnSignals } from ${JSON.stringify(new URL("../src/interrupt.ts", import.meta.url).href)};
+    const i = interruptOnSignals(process.stderr, "first\\n");
+    i.signal.addEventListener("abort", () => process.stdout.write("aborted\\n"));
+    setInterval(() => {}, 1000);
+    process.stdout.write("ready\\n");`;
+  const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  try {
+    let out = "";
+    let err = "";
+    const seen = (what: () => string, text: string) =>
+      new Promise<void>((ok) => {
+        const check = () => {
+          if (what().includes(text)) ok();
+          else setTimeout(check, 10);
+        };
+        check();
+      });
+    child.stdout.on("data", (b: Buffer) => {
+      out += b.toString();
+    });
+    child.stderr.on("data", (b: Buffer) => {
+      err += b.toString();
+    });
+    const exited = new Promise<number | null>((ok) => child.once("exit", (code) => ok(code)));
+    await seen(() => out, "ready");
+    child.kill("SIGINT");
+    await seen(() => out, "aborted");
+    assert.equal(err, "first\n");
+    assert.equal(child.exitCode, null, "the first Ctrl-C waits for the work in flight");
+    child.kill("SIGINT");
+    assert.equal(await exited, 130);
+    assert.equal(err, `first\n${SECOND_INTERRUPT_MESSAGE}`);
+  } finally {
+    child.kill("SIGKILL");
+  }
 });
 
 test("progress line and durations", () => {
