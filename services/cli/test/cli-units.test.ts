@@ -340,6 +340,14 @@ test("progress line and durations", () => {
     ),
     /seeded 1\+.*ETA \?/,
   );
+  // A resumed scan: 19 domains seeded again, 24 judged (5 of them before the interruption).
+  assert.match(
+    renderProgress(
+      { seeded: 19, resolved: 19, probesDone: 20, probesWanted: 20, judged: 24, inputDone: true },
+      80_000,
+    ),
+    /judged 24 +0\.3\/s +ETA 0s$/,
+  );
 });
 
 test("serve options: --trust-proxy takes a hop count or proxy addresses; --max-exports a count", () => {
