@@ -3,7 +3,7 @@
  * abandon NDJSON exports on the embedded store?
  *
  *   node bench/api/exports.ts [--rows 20000] [--exports 100] [--seconds 15]
- *        [--baseline-seconds 5] [--gap-ms 10]
+ *        [--baseline-seconds 5] [--gap-ms 10] [--profile DIR]
  *
  * Set-up: a PGlite data directory (the embedded store) holding one scan of
  * `--rows` verdicts (real verdict records: judge() on seed case 1, renamed
@@ -25,6 +25,7 @@
  * status, how long the server took to stop every export, and the server's
  * peak RSS as /metrics reports it. Target: /healthz p99 < 100 ms during 100
  * abandoned exports of a 20k-row scan. Exit code 0 whatever the figures.
+ * `--profile DIR` writes a V8 CPU profile of the server there (--cpu-prof).
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -32,10 +33,9 @@ import { Agent, get, request } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { judge } from "@danesweep/dane";
 import { openStore, PGLITE_NODE_FLAGS } from "@danesweep/store";
 import { sql } from "drizzle-orm";
-import { buildSeedCases } from "../../libs/dane/test/fixtures/seed-cases.ts";
+import { insertFinishedScan, seedCaseOne } from "./data.ts";
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -49,6 +49,9 @@ const EXPORTS = arg("exports", 100);
 const SECONDS = arg("seconds", 15);
 const BASELINE_SECONDS = arg("baseline-seconds", 5);
 const GAP_MS = arg("gap-ms", 10);
+const PROFILE_DIR = process.argv.includes("--profile")
+  ? process.argv[process.argv.indexOf("--profile") + 1]
+  : undefined;
 const SCAN = "BENCHEXPORT";
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -56,14 +59,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function load(dataDir: string): Promise<void> {
   const store = await openStore({ dataDir });
   try {
-    const c1 = buildSeedCases().cases[0];
-    if (!c1) throw new Error("no seed case");
-    const verdict = judge(c1.facts, c1.probes, { now: Date.parse("2024-01-01T00:00:00Z") });
+    const c1 = seedCaseOne();
+    const verdict = c1.verdict;
     const started = "2024-01-01T00:00:00.000Z";
-    await store.db.execute(
-      sql`insert into scans (id, parameters, state, started_at, finished_at)
-          values (${SCAN}, '{}', 'finished', ${started}::timestamptz, ${started}::timestamptz + interval '1 hour')`,
-    );
+    await insertFinishedScan(store, SCAN, started);
     await store.db.execute(sql`
       insert into domain_results (scan_id, domain, tld, facts, collected_at, verdict, action, security, reason,
                                   dane_state, mx_host, delivered_host, judged_at, judged_seq)
@@ -86,7 +85,16 @@ async function load(dataDir: string): Promise<void> {
 function startServer(dataDir: string): Promise<{ address: string; stop: () => Promise<void> }> {
   const child = spawn(
     process.execPath,
-    [...PGLITE_NODE_FLAGS, join(root, "services/cli/src/main.ts"), "serve", "--data", dataDir, "--port", "0"],
+    [
+      ...PGLITE_NODE_FLAGS,
+      ...(PROFILE_DIR !== undefined ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`] : []),
+      join(root, "services/cli/src/main.ts"),
+      "serve",
+      "--data",
+      dataDir,
+      "--port",
+      "0",
+    ],
     { stdio: ["ignore", "pipe", "inherit"] },
   );
   const exited = new Promise<void>((ok) => child.once("exit", () => ok()));

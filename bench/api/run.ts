@@ -24,12 +24,11 @@ import { randomBytes } from "node:crypto";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildApp, listen } from "@danesweep/api";
-import { judge } from "@danesweep/dane";
 import { ApiQueries, openStore } from "@danesweep/store";
 import autocannon from "autocannon";
 import { sql } from "drizzle-orm";
 import pg from "pg";
-import { buildSeedCases } from "../../libs/dane/test/fixtures/seed-cases.ts";
+import { insertFinishedScan, seedCaseOne } from "./data.ts";
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -87,18 +86,13 @@ async function main(): Promise<void> {
   let child: ReturnType<typeof fork> | undefined;
   try {
     const store = await openStore({ url, poolSize: 4 });
-    const world = buildSeedCases();
-    const c1 = world.cases[0];
-    if (!c1) throw new Error("no seed case");
-    const verdict = judge(c1.facts, c1.probes, { now: Date.parse("2024-01-01T00:00:00Z") });
+    const c1 = seedCaseOne();
+    const verdict = c1.verdict;
     const t0 = performance.now();
     for (let s = 0; s < SCANS; s++) {
       const id = `BENCH${String(s).padStart(2, "0")}`;
       const started = new Date(Date.UTC(2024, s, 1)).toISOString();
-      await store.db.execute(
-        sql`insert into scans (id, parameters, state, started_at, finished_at)
-            values (${id}, '{}', 'finished', ${started}::timestamptz, ${started}::timestamptz + interval '1 hour')`,
-      );
+      await insertFinishedScan(store, id, started);
       // States drift over scans: DANE valid grows from 5% by 0.5 points per scan.
       await store.db.execute(sql`
         insert into domain_results (scan_id, domain, tld, facts, collected_at, verdict, action, security, reason,

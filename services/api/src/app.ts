@@ -117,7 +117,7 @@ export interface BuildAppOptions {
 export interface ExportOptions {
   /** Exports running at once; beyond, 429 with Retry-After (default 4). */
   maxConcurrent?: number;
-  /** Rows per query (default 500 on PGlite, whose queries run on the event loop; 2000 on PostgreSQL). */
+  /** Rows per query (default 200 on PGlite, whose queries run on the event loop; 2000 on PostgreSQL). */
   batchRows?: number;
   /** An export whose client takes nothing for this long is stopped (default 60 000 ms). */
   stallMs?: number;
@@ -164,7 +164,7 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
   const maxScanDomains = opts.maxScanDomains ?? MAX_SCAN_DOMAINS;
   const exportSlots = new ExportSlots(opts.exports?.maxConcurrent ?? DEFAULT_MAX_EXPORTS);
   const exportLane = new ExportLane();
-  const exportBatchRows = opts.exports?.batchRows ?? (store.driver === "pglite" ? 500 : 2000);
+  const exportBatchRows = opts.exports?.batchRows ?? (store.driver === "pglite" ? 200 : 2000);
   const exportStallMs = opts.exports?.stallMs ?? 60_000;
   const app = Fastify({
     logger: opts.logger ?? false,
