@@ -22,8 +22,11 @@
  *   when the client goes away or stops reading, one query at a time so that
  *   other requests are answered meanwhile. HEAD of the results is answered
  *   from the headers alone (the scan must exist) and runs no export.
- * - Every error is application/problem+json (problem.ts); a parameter that
- *   fails validation is 400 naming it; unknown query parameters are refused.
+ * - Every error is application/problem+json (problem.ts), those raised before
+ *   a route is found (414, a path that is not percent-encoded UTF-8) and by
+ *   Node's HTTP parser (431, 408, 400) included; a parameter that fails
+ *   validation, or a time that names no real instant (time.ts), is 400 naming
+ *   it; unknown query parameters are refused.
  * - /openapi.json is the OpenAPI 3.1 document built from the route schemas,
  *   /docs a browsable page.
  * Store failures become 503 (unavailable) or 500 (anything else).
