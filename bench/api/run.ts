@@ -24,11 +24,10 @@ import { randomBytes } from "node:crypto";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildApp, listen } from "@danesweep/api";
-import { judge } from "@danesweep/dane";
 import { ApiQueries, openStore, sql } from "@danesweep/store";
 import autocannon from "autocannon";
 import pg from "pg";
-import { buildSeedCases } from "../../libs/dane/test/fixtures/seed-cases.ts";
+import { insertBulkScan } from "../../libs/store/test/bulk.ts";
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -86,50 +85,31 @@ async function main(): Promise<void> {
   let child: ReturnType<typeof fork> | undefined;
   try {
     const store = await openStore({ url, poolSize: 4 });
-    const world = buildSeedCases();
-    const c1 = world.cases[0];
-    if (!c1) throw new Error("no seed case");
-    const verdict = judge(c1.facts, c1.probes, { now: Date.parse("2024-01-01T00:00:00Z") });
     const t0 = performance.now();
     for (let s = 0; s < SCANS; s++) {
       const id = `BENCH${String(s).padStart(2, "0")}`;
       const started = new Date(Date.UTC(2024, s, 1)).toISOString();
-      await store.db.execute(
-        sql`insert into scans (id, parameters, state, started_at, finished_at)
-            values (${id}, '{}', 'finished', ${started}::timestamptz, ${started}::timestamptz + interval '1 hour')`,
-      );
       // States drift over scans: DANE valid grows from 5% by 0.5 points per scan.
-      await store.db.execute(sql`
-        insert into domain_results (scan_id, domain, tld, facts, collected_at, verdict, action, security, reason,
-                                    dane_state, mx_host, delivered_host, judged_at, judged_seq)
-        select ${id}, d.domain, d.tld,
-               jsonb_set(${JSON.stringify(c1.facts)}::jsonb, '{domain}', to_jsonb(d.domain)),
-               ${started}::timestamptz,
-               jsonb_set(jsonb_set(${JSON.stringify(verdict)}::jsonb, '{domain}', to_jsonb(d.domain)),
-                         '{dane}', to_jsonb(d.dane)),
-               d.action, d.security, d.reason, d.dane, d.mx, d.mx, ${started}::timestamptz, nextval('judged_seq')
-        from (
-          select g, 'd' || g || '.bench' || (g % 20) as domain, 'bench' || (g % 20) as tld,
-                 'mx' || (g % 3) || '.provider' || (g % 2000) || '.net' as mx,
-                 case when (g * 7919) % 1000 < 50 + ${s} * 5 then 'valid'
-                      when (g * 7919) % 1000 < 60 + ${s} * 5 then 'partial'
-                      when (g * 7919) % 1000 < 65 + ${s} * 5 then 'invalid'
-                      when (g * 7919) % 1000 < 165 then 'none'
-                      when (g * 7919) % 1000 < 175 then 'no-mail'
-                      else 'insecure' end as dane,
-                 case when (g * 7919) % 1000 < 60 + ${s} * 5 then 'deliver'
-                      when (g * 7919) % 1000 < 65 + ${s} * 5 then 'defer'
-                      when (g * 7919) % 1000 between 165 and 174 then 'bounce'
-                      else 'deliver' end as action,
-                 case when (g * 7919) % 1000 < 60 + ${s} * 5 then 'dane-verified'
-                      when (g * 7919) % 1000 < 65 + ${s} * 5 then null
-                      when (g * 7919) % 1000 between 165 and 174 then null
-                      else 'encrypted' end as security,
-                 case when (g * 7919) % 1000 < 60 + ${s} * 5 then 'dane-authenticated'
-                      when (g * 7919) % 1000 < 65 + ${s} * 5 then 'dane-check-failed'
-                      when (g * 7919) % 1000 between 165 and 174 then 'nxdomain'
-                      else 'opportunistic-tls' end as reason
-          from generate_series(1, ${PER_SCAN}) g) d`);
+      const r = sql`((g * 7919) % 1000)`;
+      await insertBulkScan(store, id, PER_SCAN, {
+        startedAt: started,
+        explanationRepeat: 4,
+        shape: {
+          domain: sql`'d' || g || '.bench' || (g % 20)`,
+          tld: sql`'bench' || (g % 20)`,
+          mx: sql`'mx' || (g % 3) || '.provider' || (g % 2000) || '.net'`,
+          provider: sql`'provider' || (g % 2000) || '.net'`,
+          dane: sql`case when ${r} < 50 + ${s} * 5 then 'valid' when ${r} < 60 + ${s} * 5 then 'partial'
+                         when ${r} < 65 + ${s} * 5 then 'invalid' when ${r} < 165 then 'none'
+                         when ${r} < 175 then 'no-mail' else 'insecure' end`,
+          action: sql`case when ${r} < 60 + ${s} * 5 then 'deliver' when ${r} < 65 + ${s} * 5 then 'defer'
+                           when ${r} between 165 and 174 then 'bounce' else 'deliver' end`,
+          security: sql`case when ${r} < 60 + ${s} * 5 then 'dane-verified' when ${r} < 65 + ${s} * 5 then null
+                             when ${r} between 165 and 174 then null else 'encrypted' end`,
+          reason: sql`case when ${r} < 60 + ${s} * 5 then 'dane-authenticated' when ${r} < 65 + ${s} * 5 then 'dane-check-failed'
+                           when ${r} between 165 and 174 then 'nxdomain' else 'opportunistic-tls' end`,
+        },
+      });
     }
     await store.db.execute(sql`analyze`);
     const loadS = (performance.now() - t0) / 1000;

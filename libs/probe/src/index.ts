@@ -19,6 +19,7 @@ export {
   parseOptOutList,
 } from "./optout.ts";
 export {
+  isValidEhloName,
   type ProbeRequest,
   Prober,
   ProberConfigError,

@@ -4,7 +4,8 @@
  * - new Prober(opts) validates its options and throws a ProberConfigError
  *   (code "invalid-option", with the offending field) when one is out of range
  *   or OpenSSL refuses the key-exchange `groups` or the `tls` options;
- *   that is the only throw, at construction.
+ *   that is the only throw, at construction. `isValidEhloName` is its test of
+ *   the EHLO name, for callers that validate options earlier (the CLI).
  * - probe(req) always resolves with ProbeFacts, never rejects:
  *   a request whose ip is not a public address (unless allowPrivate) resolves
  *   "policy-private-address", one on the opt-out list "policy-opt-out", both
@@ -114,6 +115,13 @@ const EHLO_NAME =
   /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const ADDRESS_LITERAL = /^\[(?:IPv6:)?[0-9A-Fa-f:.]+\]$/;
 
+/** Whether `name` may be sent in EHLO/HELO: a host name, or an address literal "[192.0.2.1]", at most 255 characters. */
+export function isValidEhloName(name: unknown): name is string {
+  return (
+    typeof name === "string" && name.length <= 255 && (EHLO_NAME.test(name) || ADDRESS_LITERAL.test(name))
+  );
+}
+
 interface Resolved {
   allowPrivate: boolean;
   optOut: OptOutList | undefined;
@@ -148,10 +156,7 @@ function resolveOptions(o: ProberOptions): Resolved {
     }
     return x;
   };
-  if (typeof o?.ehloName !== "string" || !(EHLO_NAME.test(o.ehloName) || ADDRESS_LITERAL.test(o.ehloName))) {
-    throw new ProberConfigError("ehloName");
-  }
-  if (o.ehloName.length > 255) throw new ProberConfigError("ehloName");
+  if (!isValidEhloName(o?.ehloName)) throw new ProberConfigError("ehloName");
   if (o.groups !== undefined && (typeof o.groups !== "string" || !/^[A-Za-z0-9_:-]+$/.test(o.groups))) {
     throw new ProberConfigError("groups");
   }

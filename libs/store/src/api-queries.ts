@@ -12,7 +12,8 @@
  *   and continue strictly after `after`: rows written while a client pages
  *   never make a row already seen appear again or an existing row be skipped.
  * - `streamResults` yields the whole filtered set in that order, `batch` rows
- *   at a time (bounded memory whatever the set's size).
+ *   at a time (bounded memory whatever the set's size); it stops before the
+ *   next batch once its AbortSignal aborts.
  * - Verdicts come from the view verdict_rows and their stored blobs (codec.ts);
  *   explanations are rendered when read. Stats read the views of
  *   migrations/0006_survey_store.sql (the same views a Grafana PostgreSQL data
@@ -331,21 +332,30 @@ export class ApiQueries {
     }));
   }
 
-  /** The whole filtered set, in pages of `batch` rows (keyset), in domain order. */
+  /**
+   * The whole filtered set, in pages of `batch` rows (keyset), in domain order.
+   * Once `signal` aborts, no further page is asked for and no further row is
+   * yielded (a page already asked for is still read).
+   */
   async *streamResults(
     scanId: string,
     filters: ResultFilters,
     batch = 2000,
     after?: string,
+    signal?: AbortSignal,
   ): AsyncGenerator<ResultRow> {
     let cursor = after;
     for (;;) {
+      if (signal?.aborted) return;
       const page = await this.resultsPage(
         scanId,
         filters,
         cursor === undefined ? { limit: batch } : { after: cursor, limit: batch },
       );
-      for (const row of page) yield row;
+      for (const row of page) {
+        if (signal?.aborted) return;
+        yield row;
+      }
       if (page.length < batch) return;
       cursor = page[page.length - 1]?.domain;
     }

@@ -5,21 +5,32 @@
  * repository method (@danesweep/store ApiQueries / Store), shape the answer.
  *
  * - Reads under /v1 are public, or need a token with scope "read" when
- *   `auth.readRequiresToken`; POST /v1/scans needs scope "scan".
+ *   `auth.readRequiresToken`; POST /v1/scans needs scope "scan". A scan's
+ *   `parameters` (which name files on the scanning host) are shown only to a
+ *   token with scope "scan".
  *   Missing, malformed, unknown or revoked tokens: 401 (WWW-Authenticate:
  *   Bearer); a valid token without the scope: 403. Nothing is written then.
  * - POST /v1/scans calls `startScan(domains, parameters)`; without one the
  *   answer is 503 "scanning-not-configured".
  * - Rate limits (fixed window, in memory, per app): per client address on
  *   every request, and per token for authenticated requests; 429 with
- *   Retry-After. /healthz, /readyz and /metrics are exempt.
- * - Every error is application/problem+json (problem.ts); a parameter that
- *   fails validation is 400 naming it; unknown query parameters are refused.
+ *   Retry-After. /healthz, /readyz and /metrics are exempt. The client
+ *   address is the TCP peer's, or, with `trustProxy`, the one the trusted
+ *   proxies put in X-Forwarded-For (proxy.ts), never an entry the client wrote.
+ * - Results as NDJSON or CSV are whole-set exports (exports.ts): at most
+ *   `exports.maxConcurrent` at once (429 with Retry-After beyond), stopped
+ *   when the client goes away or stops reading, one query at a time so that
+ *   other requests are answered meanwhile. HEAD of the results is answered
+ *   from the headers alone (the scan must exist) and runs no export.
+ * - Every error is application/problem+json (problem.ts), those raised before
+ *   a route is found (414, a path that is not percent-encoded UTF-8) and by
+ *   Node's HTTP parser (431, 408, 400) included; a parameter that fails
+ *   validation, or a time that names no real instant (time.ts), is 400 naming
+ *   it; unknown query parameters are refused.
  * - /openapi.json is the OpenAPI 3.1 document built from the route schemas,
  *   /docs a browsable page.
  * Store failures become 503 (unavailable) or 500 (anything else).
  */
-import { Readable } from "node:stream";
 import { DomainName } from "@danesweep/bus";
 import {
   ApiQueries,
@@ -35,17 +46,17 @@ import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { Static } from "@sinclair/typebox";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
-import {
-  csvHeader,
-  csvLine,
-  decodeCursor,
-  encodeCursor,
-  FORMAT_CONTENT_TYPES,
-  failingHosts,
-  negotiate,
-} from "./formats.ts";
+import { EXPORT_RETRY_AFTER_S, ExportLane, ExportSlots, exportBody } from "./exports.ts";
+import { decodeCursor, encodeCursor, FORMAT_CONTENT_TYPES, failingHosts, negotiate } from "./formats.ts";
 import { Metrics } from "./metrics.ts";
-import { badParameter, PROBLEM_CONTENT_TYPE, ProblemError, sendProblem } from "./problem.ts";
+import {
+  badParameter,
+  PROBLEM_CONTENT_TYPE,
+  ProblemError,
+  rawProblemResponse,
+  sendProblem,
+} from "./problem.ts";
+import { fastifyTrustProxy, type TrustProxy } from "./proxy.ts";
 import {
   AdoptionQuery,
   AdoptionResponse,
@@ -70,6 +81,7 @@ import {
   StartScanResponse,
   StartScanText,
 } from "./schemas.ts";
+import { parseTime } from "./time.ts";
 import { verifyToken } from "./tokens.ts";
 
 export type ScanParameters = Static<typeof ScanParametersSchema>;
@@ -93,11 +105,28 @@ export interface BuildAppOptions {
   now?: () => number;
   /** Fastify logger option (default off). */
   logger?: boolean | Record<string, unknown>;
-  /** Trust X-Forwarded-For from a proxy in front (default false). */
-  trustProxy?: boolean | string;
+  /**
+   * The reverse proxies in front, whose X-Forwarded-For entries give the
+   * client address (proxy.ts): a hop count or their addresses. Default: none,
+   * the TCP peer is the client.
+   */
+  trustProxy?: TrustProxy;
   /** Most domains one POST /v1/scans may carry (default 100 000). */
   maxScanDomains?: number;
+  /** Whole-set exports of results (NDJSON, CSV): see exports.ts. */
+  exports?: ExportOptions;
 }
+
+export interface ExportOptions {
+  /** Exports running at once; beyond, 429 with Retry-After (default 4). */
+  maxConcurrent?: number;
+  /** Rows per query (default 200 on PGlite, whose queries run on the event loop; 2000 on PostgreSQL). */
+  batchRows?: number;
+  /** An export whose client takes nothing for this long is stopped (default 60 000 ms). */
+  stallMs?: number;
+}
+
+export const DEFAULT_MAX_EXPORTS = 4;
 
 type Scope = TokenScope | "none";
 interface RouteConfig {
@@ -136,12 +165,36 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
   const now = opts.now ?? Date.now;
   const metrics = new Metrics();
   const maxScanDomains = opts.maxScanDomains ?? MAX_SCAN_DOMAINS;
+  const exportSlots = new ExportSlots(opts.exports?.maxConcurrent ?? DEFAULT_MAX_EXPORTS);
+  const exportLane = new ExportLane();
+  const exportBatchRows = opts.exports?.batchRows ?? (store.driver === "embedded" ? 200 : 2000);
+  const exportStallMs = opts.exports?.stallMs ?? 60_000;
   const app = Fastify({
     logger: opts.logger ?? false,
-    trustProxy: opts.trustProxy ?? false,
+    trustProxy: opts.trustProxy === undefined ? false : fastifyTrustProxy(opts.trustProxy),
     // Long path parameters reach validation (400 naming them) instead of missing the route.
     routerOptions: { maxParamLength: 8192 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
+    // Errors raised before a route is found, and by Node's HTTP parser: problem+json too.
+    frameworkErrors: (err, _req, reply) => {
+      if (err.code === "FST_ERR_MAX_PARAM_LENGTH")
+        return sendProblem(reply, "uri-too-long", 414, "a path parameter is longer than 8192 characters");
+      if (err.code === "FST_ERR_BAD_URL")
+        return sendProblem(reply, "bad-request", 400, "the path is not valid percent-encoded UTF-8");
+      return sendProblem(reply, "internal", 500, "internal error");
+    },
+    clientErrorHandler: (err, socket) => {
+      if ((err as NodeJS.ErrnoException).code === "ECONNRESET" || socket.destroyed) return;
+      const code = (err as NodeJS.ErrnoException).code;
+      const answer =
+        code === "HPE_HEADER_OVERFLOW"
+          ? rawProblemResponse("headers-too-large", 431, "the request line and headers are too large")
+          : code === "ERR_HTTP_REQUEST_TIMEOUT"
+            ? rawProblemResponse("request-timeout", 408, "the request did not arrive in time")
+            : rawProblemResponse("bad-request", 400, "the request is not valid HTTP/1.1");
+      if (socket.writable) socket.end(answer);
+      else socket.destroy();
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setErrorHandler((err: unknown, req, reply) => {
@@ -211,9 +264,12 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
         : api.createRateLimit({
             max: limits?.perToken ?? 3000,
             timeWindow: windowMs,
-            keyGenerator: (req) => `t:${tokenOf.get(req) ?? ""}`,
+            keyGenerator: (req) => `t:${tokenOf.get(req)?.id ?? ""}`,
           });
-    const tokenOf = new WeakMap<FastifyRequest, string>();
+    /** The verified token of a request, if it carried one. */
+    const tokenOf = new WeakMap<FastifyRequest, { id: string; scopes: TokenScope[] }>();
+    /** Scan parameters name files on the scanning host (inputs, opt-out list): only for scan-scoped tokens. */
+    const mayReadParameters = (req: FastifyRequest) => tokenOf.get(req)?.scopes.includes("scan") === true;
 
     async function limited(
       reply: FastifyReply,
@@ -264,7 +320,7 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
           check.why === "missing" ? "a bearer token is required" : `the bearer token is ${check.why}`,
         );
       }
-      tokenOf.set(req, check.id);
+      tokenOf.set(req, { id: check.id, scopes: check.scopes });
       if (needed !== undefined && !check.scopes.includes(needed)) {
         reply.header(
           "www-authenticate",
@@ -381,12 +437,16 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
         let after: { startedAt: string; id: string } | undefined;
         if (req.query.cursor !== undefined) {
           const k = decodeCursor(req.query.cursor);
-          const m = k === undefined ? null : /^(\d{4}-\d\d-\d\dT[\d:.]+Z) (.+)$/.exec(k);
-          if (!m) throw badParameter("cursor", "not a cursor this API made");
-          after = { startedAt: m[1] as string, id: m[2] as string };
+          const m = k === undefined ? null : /^(\S+) (.+)$/.exec(k);
+          const t = m ? parseTime(m[1] as string) : undefined;
+          if (!m || !t?.ok) throw badParameter("cursor", "not a cursor this API made");
+          after = { startedAt: t.iso, id: m[2] as string };
         }
         const rows = await queries.listScans(after ? { limit: limit + 1, after } : { limit: limit + 1 });
-        const items = rows.slice(0, limit);
+        const withParameters = mayReadParameters(req);
+        const items = rows
+          .slice(0, limit)
+          .map(({ parameters, ...rest }) => (withParameters ? { ...rest, parameters } : rest));
         const last = items[items.length - 1];
         return {
           items: items as Static<typeof ScanListResponse>["items"],
@@ -414,7 +474,7 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
         return {
           id: s.id,
           state: s.state,
-          parameters: s.parameters,
+          ...(mayReadParameters(req) ? { parameters: s.parameters } : {}),
           timings: {
             startedAt: s.startedAt,
             finishedAt: s.finishedAt ?? null,
@@ -487,20 +547,21 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
 
     // ------------------------------------------------------------ results
 
-    api.get(
-      "/v1/scans/:id/results",
-      {
-        config: read,
-        schema: {
-          summary: "A scan's verdicts, filtered; JSON pages, or the whole set as NDJSON or CSV (Accept)",
-          params: ScanParams,
-          querystring: ResultsQuery,
-          security: readSecurity,
-          produces: ["application/json", "application/x-ndjson", "text/csv"],
-          response: { 200: ResultsPage, ...errors },
-        },
+    api.route({
+      method: ["GET", "HEAD"],
+      url: "/v1/scans/:id/results",
+      // HEAD is answered here, from the headers alone: Fastify's own HEAD route would run the export.
+      exposeHeadRoute: false,
+      config: read,
+      schema: {
+        summary: "A scan's verdicts, filtered; JSON pages, or the whole set as NDJSON or CSV (Accept)",
+        params: ScanParams,
+        querystring: ResultsQuery,
+        security: readSecurity,
+        produces: ["application/json", "application/x-ndjson", "text/csv"],
+        response: { 200: ResultsPage, ...errors },
       },
-      async (req, reply) => {
+      handler: async (req, reply) => {
         const q = req.query;
         const format = negotiate(req.headers.accept);
         if (format === undefined)
@@ -516,44 +577,68 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
           after = decodeCursor(q.cursor);
           if (after === undefined) throw badParameter("cursor", "not a cursor this API made");
         }
-        if (!(await queries.scanExists(req.params.id)))
-          return sendProblem(reply, "not-found", 404, `no scan ${req.params.id}`);
+        const scanId = req.params.id;
         const filters: ResultFilters = {};
         for (const k of ["action", "security", "reason", "dane", "tld", "mx", "provider"] as const)
           if (q[k] !== undefined) filters[k] = q[k];
+        const isExport = format !== "json" && req.method === "GET";
+        // An export takes one of a few slots before any query (exports.ts); the others, 429.
+        const slot = isExport ? exportSlots.take() : undefined;
+        if (isExport && !slot) {
+          metrics.rateLimited("export");
+          reply.header("retry-after", EXPORT_RETRY_AFTER_S);
+          return sendProblem(
+            reply,
+            "rate-limited",
+            429,
+            `${exportSlots.max} exports are running, the most this server runs at once; retry after ${EXPORT_RETRY_AFTER_S} s`,
+          );
+        }
+        try {
+          if (!(await queries.scanExists(scanId))) {
+            slot?.release();
+            return sendProblem(reply, "not-found", 404, `no scan ${scanId}`);
+          }
+        } catch (e) {
+          slot?.release();
+          throw e;
+        }
+        // HEAD: the headers GET would send, and no export.
+        if (req.method === "HEAD") return reply.type(FORMAT_CONTENT_TYPES[format]).send();
         if (format === "json") {
           const limit = q.limit ?? 100;
-          const rows = await queries.resultsPage(req.params.id, filters, { after, limit: limit + 1 } as {
+          const rows = await queries.resultsPage(scanId, filters, { after, limit: limit + 1 } as {
             after?: string;
             limit: number;
           });
           const items = rows.slice(0, limit);
           const last = items[items.length - 1];
           return {
-            scanId: req.params.id,
+            scanId,
             items: items as Static<typeof ResultsPage>["items"],
             next: rows.length > limit && last ? encodeCursor(last.domain) : null,
           };
         }
-        const scanId = req.params.id;
-        async function* chunks(): AsyncGenerator<string> {
-          let buf = format === "csv" ? csvHeader() : "";
-          const rows = queries.streamResults(scanId, filters, 2000, after);
-          for await (const row of rows) {
-            buf +=
-              format === "csv"
-                ? csvLine(row as unknown as Record<string, unknown>)
-                : `${JSON.stringify(row)}\n`;
-            if (buf.length >= 64 * 1024) {
-              yield buf;
-              buf = "";
-            }
-          }
-          if (buf.length > 0) yield buf;
-        }
-        return reply.type(FORMAT_CONTENT_TYPES[format]).send(Readable.from(chunks(), { objectMode: false }));
+        const gone = new AbortController();
+        reply.raw.once("close", () => gone.abort());
+        if (reply.raw.destroyed) gone.abort();
+        metrics.exportStarted();
+        const body = exportBody({
+          rows: queries.streamResults(scanId, filters, exportBatchRows, after, gone.signal),
+          format,
+          batchRows: exportBatchRows,
+          lane: exportLane,
+          signal: gone.signal,
+          stallMs: exportStallMs,
+          onStall: () => reply.raw.destroy(),
+          onEnd: (outcome, rows) => {
+            slot?.release();
+            metrics.exportEnded(outcome, rows);
+          },
+        });
+        return reply.type(FORMAT_CONTENT_TYPES[format]).send(body);
       },
-    );
+    });
 
     // ------------------------------------------------------------ stats
 
@@ -571,13 +656,16 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
       },
       async (req) => {
         const q = req.query;
-        if (q.from !== undefined && Number.isNaN(Date.parse(q.from)))
-          throw badParameter("from", "not a time");
-        if (q.to !== undefined && Number.isNaN(Date.parse(q.to))) throw badParameter("to", "not a time");
+        const time = (name: "from" | "to", v: string | undefined) => {
+          if (v === undefined) return {};
+          const t = parseTime(v);
+          if (!t.ok) throw badParameter(name, t.error);
+          return { [name]: t.iso };
+        };
+        const range = { ...time("from", q.from), ...time("to", q.to) };
         if (q.group !== undefined && q.by === undefined) throw badParameter("group", "needs by=tld|provider");
         const rows = await queries.adoption({
-          ...(q.from !== undefined ? { from: q.from } : {}),
-          ...(q.to !== undefined ? { to: q.to } : {}),
+          ...range,
           ...(q.by !== undefined ? { by: q.by } : {}),
           ...(q.group !== undefined ? { group: q.group } : {}),
           top: q.top ?? 20,

@@ -4,14 +4,16 @@
  *   json (a page), ndjson and csv (the whole set, streamed); q-values honoured,
  *   ties broken in that order; an absent header or any wildcard means json;
  *   undefined when nothing acceptable is offered (406).
- * - `csvHeader` / `csvLine`: RFC 4180 lines (CRLF), fields quoted when they
- *   hold a comma, quote, CR or LF.
+ * - `csvHeader` / `csvLine`: CSV records (CRLF) through csv.ts, the one
+ *   spreadsheet-safe field encoder (RFC 4180 quoting; a leading = + - @, tab
+ *   or CR gets an apostrophe).
  * - `encodeCursor` / `decodeCursor`: opaque page cursors (base64url of the
  *   last key); decodeCursor returns undefined for anything it did not make.
  * - `failingHosts(record)`: the hosts of a verdict record that failed or would
  *   fail, with their failing addresses.
  */
 import type { HostOutcome, VerdictRecord } from "@danesweep/dane";
+import { csvRecord } from "./csv.ts";
 
 export const FORMATS = ["json", "ndjson", "csv"] as const;
 export type Format = (typeof FORMATS)[number];
@@ -50,11 +52,6 @@ export function negotiate(accept: string | undefined): Format | undefined {
   return best?.f;
 }
 
-function csvField(v: unknown): string {
-  const s = v === null || v === undefined ? "" : String(v);
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
 export const RESULT_COLUMNS = [
   ["domain", "domain"],
   ["tld", "tld"],
@@ -69,11 +66,11 @@ export const RESULT_COLUMNS = [
 ] as const;
 
 export function csvHeader(): string {
-  return `${RESULT_COLUMNS.map(([h]) => h).join(",")}\r\n`;
+  return csvRecord(RESULT_COLUMNS.map(([h]) => h));
 }
 
 export function csvLine(row: Record<string, unknown>): string {
-  return `${RESULT_COLUMNS.map(([, k]) => csvField(row[k])).join(",")}\r\n`;
+  return csvRecord(RESULT_COLUMNS.map(([, k]) => row[k]));
 }
 
 export function encodeCursor(key: string): string {

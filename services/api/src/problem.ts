@@ -4,7 +4,14 @@
  * whose `type` ends with a code from PROBLEM_CODES (closed set); clients
  * branch on the code, never on the detail text. `parameter` names the query,
  * path or body parameter at fault (400). Pure.
+ *
+ * Most problems are sent through Fastify (`sendProblem`). Requests Node's
+ * HTTP parser refuses before Fastify sees them (headers over the size limit,
+ * a request that is not HTTP, a request timeout) are answered on the socket
+ * with `rawProblemResponse`, a whole HTTP/1.1 response that closes the
+ * connection.
  */
+import { STATUS_CODES } from "node:http";
 import type { FastifyReply } from "fastify";
 
 export const PROBLEM_CODES = [
@@ -15,6 +22,10 @@ export const PROBLEM_CODES = [
   "not-acceptable",
   "unsupported-media-type",
   "payload-too-large",
+  "uri-too-long",
+  "headers-too-large",
+  "bad-request",
+  "request-timeout",
   "rate-limited",
   "scanning-not-configured",
   "unavailable",
@@ -33,6 +44,10 @@ const TITLES: Record<ProblemCode, string> = {
   "not-acceptable": "Not acceptable",
   "unsupported-media-type": "Unsupported media type",
   "payload-too-large": "Payload too large",
+  "uri-too-long": "URI too long",
+  "headers-too-large": "Request header fields too large",
+  "bad-request": "Bad request",
+  "request-timeout": "Request timeout",
   "rate-limited": "Too many requests",
   "scanning-not-configured": "Scanning not configured",
   unavailable: "Service unavailable",
@@ -65,6 +80,18 @@ export function sendProblem(
     .code(status)
     .type(PROBLEM_CONTENT_TYPE)
     .send(JSON.stringify(problem(code, status, detail, parameter)));
+}
+
+/** A whole HTTP/1.1 response carrying the problem, for a socket Fastify does not own; it closes the connection. */
+export function rawProblemResponse(code: ProblemCode, status: number, detail: string): string {
+  const body = JSON.stringify(problem(code, status, detail));
+  return (
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\n` +
+    `Content-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    "Connection: close\r\n\r\n" +
+    body
+  );
 }
 
 /** The problem an error raised inside a handler or hook carries to the error handler. */

@@ -106,10 +106,15 @@ export const ScansQuery = Type.Object(
 
 const ScanState = literalUnion(SCAN_STATES);
 
+/** What a scan was started with; it names files on the scanning host, so only a scan-scoped token sees it. */
+const ScanParametersShown = Type.Optional(
+  Type.Unknown({ description: 'what the scan was started with; only for a token with scope "scan"' }),
+);
+
 export const ScanListItem = Type.Object({
   id: Type.String(),
   state: ScanState,
-  parameters: Type.Unknown(),
+  parameters: ScanParametersShown,
   startedAt: Type.String(),
   finishedAt: Nullable(Type.String()),
 });
@@ -122,7 +127,7 @@ export const ScanListResponse = Type.Object({
 export const ScanResponse = Type.Object({
   id: Type.String(),
   state: ScanState,
-  parameters: Type.Unknown(),
+  parameters: ScanParametersShown,
   timings: Type.Object({
     startedAt: Type.String(),
     finishedAt: Nullable(Type.String()),

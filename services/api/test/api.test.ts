@@ -5,7 +5,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { openStore } from "@danesweep/store";
+import { CSV_FORMULA_STARTS, csvField, csvRecord } from "../src/csv.ts";
 import { csvLine, decodeCursor, encodeCursor, negotiate } from "../src/formats.ts";
+import { fastifyTrustProxy, parseTrustProxy } from "../src/proxy.ts";
+import { parseTime } from "../src/time.ts";
 import { claimedTokenId, hashToken, newToken, TOKEN_PATTERN } from "../src/tokens.ts";
 import { apiSuite } from "./suite.ts";
 
@@ -27,6 +30,28 @@ test("CSV lines quote commas, quotes and line breaks (RFC 4180)", () => {
   assert.equal(line, 'a.example,,,,,,,,,"said ""no"", then\nleft"\r\n');
 });
 
+test("CSV fields a spreadsheet would evaluate get a leading apostrophe (OWASP CSV injection)", () => {
+  // OWASP's list of first characters that start a formula: = + - @ tab CR.
+  for (const c of ["=", "+", "-", "@", "\t", "\r"])
+    assert.ok(CSV_FORMULA_STARTS.includes(c), JSON.stringify(c));
+  assert.equal(csvField("=1+1.escmx.evil"), "'=1+1.escmx.evil");
+  assert.equal(csvField("@sum(1,1)"), '"\'@sum(1,1)"'); // then quoted for its comma
+  assert.equal(csvField("+33.example"), "'+33.example");
+  assert.equal(csvField("-cmd.example"), "'-cmd.example");
+  assert.equal(csvField("\t=1"), "'\t=1");
+  assert.equal(csvField("\r=1"), '"\'\r=1"'); // then quoted for its CR
+  assert.equal(csvField("\uff1d1+1"), "'\uff1d1+1"); // full-width equals sign
+  assert.equal(csvField('=HYPERLINK("http://x.example")'), '"\'=HYPERLINK(""http://x.example"")"');
+  // Only the first character counts; empty and missing values stay empty.
+  assert.equal(csvField("mx.example=1"), "mx.example=1");
+  assert.equal(csvField(" =1"), " =1");
+  assert.equal(csvField(""), "");
+  assert.equal(csvField(null), "");
+  assert.equal(csvField(undefined), "");
+  // csv-stringify's escape_formulas example: [["=1", "@2", "3"]] -> '=1,'@2,3
+  assert.equal(csvRecord(["=1", "@2", "3"]), "'=1,'@2,3\r\n");
+});
+
 test("cursors round-trip; anything else is refused", () => {
   assert.equal(decodeCursor(encodeCursor("test1.testing")), "test1.testing");
   assert.equal(decodeCursor("dGVzdA"), undefined); // "test" without the k: prefix
@@ -42,4 +67,62 @@ test("tokens: ds_<16 hex>_<43 base64url>, hashed with SHA-256", () => {
   assert.equal(hashToken("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"); // FIPS 180-2 example
   assert.equal(claimedTokenId(`Bearer ${t.token}`), t.id);
   assert.equal(claimedTokenId("Bearer nope"), undefined);
+});
+
+test("--trust-proxy values: a hop count, or addresses and CIDRs; anything else names the bad entry", () => {
+  assert.deepEqual(parseTrustProxy("1"), { ok: true, value: { hops: 1 } });
+  assert.deepEqual(parseTrustProxy(" 2 "), { ok: true, value: { hops: 2 } });
+  assert.deepEqual(parseTrustProxy("10.0.0.0/8, 192.0.2.7,::1,2001:db8::/32"), {
+    ok: true,
+    value: { proxies: ["10.0.0.0/8", "192.0.2.7", "::1", "2001:db8::/32"] },
+  });
+  for (const [bad, named] of [
+    ["0", "0"],
+    ["11", "11"],
+    ["true", "true"],
+    ["", "hop count"],
+    ["10.0.0.0/33", "10.0.0.0/33"],
+    ["192.0.2.1,proxy.example", "proxy.example"],
+    ["host:proxy.example", "host:proxy.example"],
+    ["192.0.2.1#x", "192.0.2.1#x"],
+    ["300.1.1.1", "300.1.1.1"],
+  ]) {
+    const r = parseTrustProxy(bad as string);
+    assert.equal(r.ok, false, bad);
+    if (!r.ok) assert.ok(r.error.includes(named as string), r.error);
+  }
+  const trust = fastifyTrustProxy({ proxies: ["10.0.0.0/8", "2001:db8::1"] });
+  assert.equal(trust("10.1.2.3", 0), true);
+  assert.equal(trust("::ffff:10.1.2.3", 0), true);
+  assert.equal(trust("2001:db8::1", 3), true);
+  assert.equal(trust("11.0.0.1", 0), false);
+  assert.equal(trust("not-an-address", 1), false);
+  const hops = fastifyTrustProxy({ hops: 2 });
+  assert.deepEqual(
+    [0, 1, 2].map((h) => hops("198.51.100.1", h)),
+    [true, true, false],
+  );
+  assert.throws(() => fastifyTrustProxy({ hops: 0 }), RangeError);
+  assert.throws(() => fastifyTrustProxy({ proxies: ["nope.example"] }), RangeError);
+});
+
+test("times: RFC 3339 with a zone, real calendar days, to UTC milliseconds", () => {
+  assert.deepEqual(parseTime("2024-02-29T12:00:00Z"), { ok: true, iso: "2024-02-29T12:00:00.000Z" });
+  assert.deepEqual(parseTime("2024-01-01T00:30:00+01:00"), { ok: true, iso: "2023-12-31T23:30:00.000Z" });
+  assert.deepEqual(parseTime("2024-01-01T00:00:00.1239z"), { ok: true, iso: "2024-01-01T00:00:00.123Z" });
+  assert.deepEqual(parseTime("2024-01-31T24:00:00Z"), { ok: true, iso: "2024-02-01T00:00:00.000Z" });
+  assert.deepEqual(parseTime("0099-06-01T00:00:00Z"), { ok: true, iso: "0099-06-01T00:00:00.000Z" });
+  assert.deepEqual(parseTime("2000-02-29T00:00:00Z"), { ok: true, iso: "2000-02-29T00:00:00.000Z" });
+  for (const bad of [
+    "1900-02-29T00:00:00Z", // 1900 is not a leap year
+    "2024-06-31T00:00:00Z",
+    "2024-01-01T24:00:01Z",
+    "2024-01-01T00:00:00",
+    "2024-01-01 00:00:00Z",
+    "2024-01-01T00:00:00+24:00",
+    "9999-12-31T23:59:59-01:00", // year 10000 in UTC
+  ])
+    assert.equal(parseTime(bad).ok, false, bad);
+  const r = parseTime("2024-02-30T00:00:00Z");
+  assert.ok(!r.ok && r.error.includes("2024-02 has 29 days"), JSON.stringify(r));
 });

@@ -12,6 +12,7 @@
  * - case 13: its TLSA gets the wrong digest, as in case 14 -> defer.
  * Verdicts are made by judge() (the aggregator's step) and stored the way the
  * aggregator stores them (seed, facts, probes, verdicts, finish).
+ * `storeBulkScan` writes a large synthetic scan for the export tests.
  */
 import {
   type Action,
@@ -24,6 +25,7 @@ import {
 } from "@danesweep/dane";
 import type { Store } from "@danesweep/store";
 import { buildSeedCases, IP_B } from "../../../libs/dane/test/fixtures/seed-cases.ts";
+import { insertBulkScan } from "../../../libs/store/test/bulk.ts";
 
 export const SCAN1_START = "2024-05-01T12:00:00.000Z";
 export const SCAN2_START = "2024-06-01T12:00:00.000Z";
@@ -150,6 +152,20 @@ export async function loadUniverse(store: Store, suffix: string): Promise<Univer
     facts: [new Map(f1.map((f) => [f.domain, f])), new Map(f2.map((f) => [f.domain, f]))],
     changed: CHANGED_CASES.map((n) => `test${n}.testing`),
   };
+}
+
+/**
+ * A finished scan of `rows` synthetic verdict rows (d0000001.example, ...),
+ * each with an explanation of about 30 x `explanationRepeat` characters, for
+ * the tests of whole-set exports (libs/store/test/bulk.ts).
+ */
+export async function storeBulkScan(
+  store: Store,
+  scan: string,
+  rows: number,
+  explanationRepeat = 20,
+): Promise<void> {
+  await insertBulkScan(store, scan, rows, { explanationRepeat });
 }
 
 /** Counts of a key over a map's values. */

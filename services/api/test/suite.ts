@@ -8,10 +8,14 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { type ClientRequest, type IncomingMessage, request } from "node:http";
+import { connect } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { ApiQueries, newScanId, type Store, sql } from "@danesweep/store";
 import type { FastifyInstance } from "fastify";
-import { buildApp, type StartScan } from "../src/app.ts";
+import { buildSeedCases } from "../../../libs/dane/test/fixtures/seed-cases.ts";
+import { type BuildAppOptions, buildApp, listen, type StartScan } from "../src/app.ts";
+import { encodeCursor } from "../src/formats.ts";
 import { PROBLEM_TYPE_BASE } from "../src/problem.ts";
 import { createToken } from "../src/tokens.ts";
 import {
@@ -19,6 +23,7 @@ import {
   loadUniverse,
   SCAN1_START,
   SCAN2_START,
+  storeBulkScan,
   storeScan,
   tally,
   type Universe,
@@ -89,6 +94,66 @@ const BROKEN_SCAN2: Record<number, string[]> = (() => {
 
 const dom = (n: number) => `test${n}.testing`;
 
+/** One sample of /metrics (a counter or gauge line, labels included). */
+async function metric(app: FastifyInstance, series: string): Promise<number> {
+  const body = (await app.inject("/metrics")).body;
+  const line = body.split("\n").find((l) => l.startsWith(`${series} `));
+  assert.ok(line, `${series} in /metrics`);
+  return Number(line.slice(series.length + 1));
+}
+
+/** Resolves once `check` holds, asking again every 20 ms (the test's timeout bounds the wait). */
+async function until(check: () => Promise<boolean>): Promise<void> {
+  while (!(await check())) await new Promise((r) => setTimeout(r, 20));
+}
+
+/** A GET over a real connection, resolved with the response once its headers are in; the body is not read. */
+function openExport(
+  address: string,
+  path: string,
+  accept: string,
+): Promise<{ req: ClientRequest; res: IncomingMessage }> {
+  const u = new URL(path, address);
+  return new Promise((ok, fail) => {
+    const req = request({ host: u.hostname, port: u.port, path: u.pathname + u.search, headers: { accept } });
+    req.on("response", (res) => {
+      res.pause();
+      ok({ req, res });
+    });
+    req.on("error", fail);
+    req.end();
+  });
+}
+
+/** Sends raw bytes to a listening app and resolves with everything it answers until it closes. */
+function rawExchange(address: string, bytes: string): Promise<string> {
+  const u = new URL(address);
+  return new Promise((ok, fail) => {
+    let got = "";
+    const s = connect({ host: u.hostname, port: Number(u.port) }, () => s.write(bytes));
+    s.setEncoding("utf8");
+    s.on("data", (d: string) => {
+      got += d;
+    });
+    s.on("error", (e) => (got ? ok(got) : fail(e)));
+    s.on("close", () => ok(got));
+  });
+}
+
+/** Status, content type and problem code of a raw HTTP/1.1 answer. */
+function rawProblem(answer: string): { status: number; type: string; code: string } {
+  const [head = "", body = ""] = answer.split("\r\n\r\n");
+  const status = Number(/^HTTP\/1\.1 (\d{3}) /.exec(head)?.[1]);
+  const type = /^content-type: *(.*)$/im.exec(head)?.[1] ?? "";
+  const code = String((JSON.parse(body) as { type: string }).type).slice(PROBLEM_TYPE_BASE.length);
+  return { status, type, code };
+}
+
+/** Rows of the bulk scan (storeBulkScan): each NDJSON line is about 1.3 KB, 26 MB in all, far more than a
+ *  paused client's socket buffers hold, so an export to a client that stops reading cannot finish. */
+const BULK_ROWS = 20_000;
+const BULK_REPEAT = 40;
+
 export function apiSuite(name: string, open: () => Promise<Store>): void {
   describe(`api: ${name}`, () => {
     let store: Store;
@@ -99,9 +164,16 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
     let revokedToken: string;
     const suffix = randomBytes(4).toString("hex");
 
+    const bulk = `BULK-${suffix}`;
+    const bulkResults = `/v1/scans/${bulk}/results`;
+    /** An app over the same store with other options (listening when a test needs real connections). */
+    const variant = (o: Partial<BuildAppOptions>) =>
+      buildApp({ store, auth: { readRequiresToken: false }, rateLimit: false, ...o });
+
     before(async () => {
       store = await open();
       u = await loadUniverse(store, suffix);
+      await storeBulkScan(store, bulk, BULK_ROWS, BULK_REPEAT);
       const q = new ApiQueries(store);
       scanToken = (
         await createToken(q, { name: `scan-${suffix}`, scopes: ["scan", "read"], now: new Date() })
@@ -230,7 +302,12 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
       for (const [i, id] of [u.scan1, u.scan2].entries()) {
         const s = (await app.inject(`/v1/scans/${id}`)).json();
         assert.equal(s.state, "finished");
-        assert.deepEqual(s.parameters, { source: "api-test" });
+        assert.equal(s.parameters, undefined, "parameters are for scan-scoped tokens only");
+        const withScan = await app.inject({
+          url: `/v1/scans/${id}`,
+          headers: { authorization: `Bearer ${scanToken}` },
+        });
+        assert.deepEqual(withScan.json().parameters, { source: "api-test" });
         assert.equal(s.timings.startedAt, i === 0 ? SCAN1_START : SCAN2_START);
         assert.equal(s.timings.elapsedMs, 60_000);
         assert.deepEqual(
@@ -357,6 +434,38 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
         "Accept",
       );
       assertProblem(await app.inject("/v1/scans/NOSUCHSCAN/results"), 404, "not-found");
+    });
+
+    test("CSV exports neutralise MX host names a spreadsheet would run as formulas", async () => {
+      // Two domains whose primary MX host, as DNS named it, is a formula: case 1's facts with its names replaced.
+      const scan = `CSV-${suffix}`;
+      const f = u.facts[0].get(dom(1));
+      assert.ok(f);
+      const named = (domain: string, mx: string) =>
+        JSON.parse(JSON.stringify(f).replaceAll("test1a.testing", mx).replaceAll(dom(1), domain)) as typeof f;
+      const probes = buildSeedCases().cases[0]?.probes;
+      assert.ok(probes);
+      await storeScan(
+        store,
+        scan,
+        "2024-08-01T00:00:00.000Z",
+        [named("formula-a.example", "=1+1.escmx.evil"), named("formula-b.example", "@sum(1,1)")],
+        probes,
+        Date.parse("2024-08-01T00:00:01Z"),
+      );
+      const csv = await app.inject({ url: `/v1/scans/${scan}/results`, headers: { accept: "text/csv" } });
+      assert.equal(csv.statusCode, 200);
+      const line = (d: string) => csv.body.split("\r\n").find((l) => l.startsWith(`${d},`)) ?? "";
+      // domain, tld, action, security, reason, dane_state, then mx_host
+      const mxField = /^[^,]*,[^,]*,[^,]*,[^,]*,[^,]*,[^,]*,("[^"]*"|[^,]*),/;
+      assert.equal(mxField.exec(line("formula-a.example"))?.[1], "'=1+1.escmx.evil");
+      assert.equal(mxField.exec(line("formula-b.example"))?.[1], '"\'@sum(1,1)"');
+      // The same names in JSON are data, as they were written.
+      const page = (await app.inject(`/v1/scans/${scan}/results`)).json() as { items: { mxHost: string }[] };
+      assert.deepEqual(
+        page.items.map((i) => i.mxHost),
+        ["=1+1.escmx.evil", "@sum(1,1)"],
+      );
     });
 
     test("GET /v1/stats/adoption: counts per DANE state and verdict per scan, by TLD and provider", async () => {
@@ -555,7 +664,9 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
       const { scanId, domains } = ok.json();
       assert.equal(domains, 2);
       assert.equal(ok.headers.location, `/v1/scans/${scanId}`);
-      const s = (await app.inject(`/v1/scans/${scanId}`)).json();
+      const s = (
+        await app.inject({ url: `/v1/scans/${scanId}`, headers: { authorization: `Bearer ${scanToken}` } })
+      ).json();
       assert.equal(s.state, "running");
       assert.deepEqual(s.parameters, { probeMode: "dane" });
       assert.equal(s.progress.domains, 2);
@@ -654,6 +765,52 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
       assert.equal(await count(store, "scans"), mid);
     });
 
+    test("scan parameters (they name files on the scanning host) are shown only to a scan-scoped token", async () => {
+      // What `danesweep scan` stores: absolute paths of its input and opt-out files.
+      const scan = `PARAMS-${suffix}`;
+      await store.createScan({
+        id: scan,
+        parameters: {
+          inputs: { args: [], files: ["/home/ops/lists/cctld.txt"] },
+          optOutFile: "/etc/danesweep/opt-out",
+        },
+        startedAt: "2024-09-01T00:00:00.000Z",
+      });
+      const listed = async (a: FastifyInstance, headers: Record<string, string>) => {
+        const l = (await a.inject({ url: "/v1/scans?limit=1000", headers })).json() as {
+          items: { id: string; parameters?: unknown }[];
+        };
+        return l.items.find((i) => i.id === scan);
+      };
+      const closed = variant({ auth: { readRequiresToken: true } });
+      for (const [a, headers] of [
+        [app, {}],
+        [app, { authorization: `Bearer ${readToken}` }],
+        [app, { authorization: `Bearer ${revokedToken}` }],
+        [closed, { authorization: `Bearer ${readToken}` }],
+      ] as const) {
+        const item = await listed(a, headers);
+        assert.ok(item, "the scan is listed");
+        assert.equal("parameters" in item, false, JSON.stringify(headers));
+        const one = await a.inject({ url: `/v1/scans/${scan}`, headers });
+        assert.equal(one.statusCode, 200);
+        assert.equal("parameters" in one.json(), false);
+        assert.ok(!one.body.includes("/etc/danesweep"), one.body);
+      }
+      for (const a of [app, closed]) {
+        const headers = { authorization: `Bearer ${scanToken}` };
+        assert.equal(
+          ((await listed(a, headers))?.parameters as { optOutFile: string } | undefined)?.optOutFile,
+          "/etc/danesweep/opt-out",
+        );
+        assert.equal(
+          (await a.inject({ url: `/v1/scans/${scan}`, headers })).json().parameters.optOutFile,
+          "/etc/danesweep/opt-out",
+        );
+      }
+      await closed.close();
+    });
+
     test("reads can require a token", async () => {
       const closed = buildApp({ store, auth: { readRequiresToken: true }, rateLimit: false });
       assertProblem(await closed.inject(`/v1/domains/${dom(1)}`), 401, "unauthorized");
@@ -742,6 +899,82 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
       );
     });
 
+    test("impossible times and forged cursors are 400 naming the parameter, never 500", async () => {
+      const frac = "1".repeat(300);
+      for (const [param, value] of [
+        ["from", "2024-02-30T00:00:00Z"], // February 2024 has 29 days
+        ["from", "2023-02-29T00:00:00Z"], // 2023 is not a leap year
+        ["to", "0000-01-01T00:00:00Z"], // there is no year 0
+        ["to", "0001-01-01T00:00:00+01:00"], // year 0 in UTC
+        ["from", `2024-01-01T00:00:00.${frac}Z`],
+        ["from", "2024-04-31T12:00:00Z"],
+        ["to", "2024-01-01T23:60:00Z"],
+        ["to", "2024-12-31T23:59:60Z"], // a leap second
+        ["from", "2024-01-01T25:00:00Z"],
+        ["from", "2024-13-01T00:00:00Z"],
+      ])
+        assertProblem(
+          await app.inject(`/v1/stats/adoption?${param}=${encodeURIComponent(value as string)}`),
+          400,
+          "invalid-parameter",
+          param,
+        );
+      // Valid edges still answer.
+      for (const ok of [
+        "2024-02-29T00:00:00Z",
+        "2024-01-01T24:00:00Z",
+        "2024-01-01T00:00:00.123456789+02:00",
+      ])
+        assert.equal(
+          (await app.inject(`/v1/stats/adoption?from=${encodeURIComponent(ok)}`)).statusCode,
+          200,
+          ok,
+        );
+      // A cursor is opaque, but one forged with an impossible time must not reach SQL.
+      for (const key of [
+        "2024-13-45T99:99:99Z X",
+        "0000-01-01T00:00:00Z X",
+        `2024-01-01T00:00:00.${frac}Z X`,
+      ])
+        assertProblem(
+          await app.inject(`/v1/scans?cursor=${encodeCursor(key)}`),
+          400,
+          "invalid-parameter",
+          "cursor",
+        );
+    });
+
+    test("errors before any route are problem+json too: 414, 431, 400 for a bad URL or what is not HTTP", async () => {
+      assertProblem(await app.inject(`/v1/domains/${"a".repeat(9000)}`), 414, "uri-too-long");
+      assertProblem(await app.inject("/v1/scans/%E0%A4%A"), 400, "bad-request");
+      const server = variant({});
+      const address = await listen(server, { host: "127.0.0.1", port: 0 });
+      try {
+        const big = await rawExchange(
+          address,
+          `GET /v1/scans HTTP/1.1\r\nHost: x\r\nX-Big: ${"b".repeat(20_000)}\r\n\r\n`,
+        );
+        assert.deepEqual(rawProblem(big), {
+          status: 431,
+          type: "application/problem+json",
+          code: "headers-too-large",
+        });
+        const longUrl = await rawExchange(
+          address,
+          `GET /v1/scans?x=${"u".repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`,
+        );
+        assert.equal(rawProblem(longUrl).status, 431);
+        const garbage = await rawExchange(address, "HELLO THERE\r\n\r\n");
+        assert.deepEqual(rawProblem(garbage), {
+          status: 400,
+          type: "application/problem+json",
+          code: "bad-request",
+        });
+      } finally {
+        await server.close();
+      }
+    });
+
     test("rate limits per client address and per token: 429 problem with Retry-After", async () => {
       const limited = buildApp({
         store,
@@ -771,6 +1004,47 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
         t.push((await limited.inject({ url: "/v1/scans", remoteAddress: addr, headers: tok })).statusCode);
       assert.deepEqual(t, [200, 200, 429], "the token's limit holds across addresses");
       await limited.close();
+    });
+
+    test("behind proxies, the rate limit keys on the address the proxies wrote, never one the client wrote", async () => {
+      const limits = { perAddress: 2, perToken: 1000, windowMs: 60_000 };
+      const codes = async (a: FastifyInstance, remoteAddress: string, xff: (i: number) => string) => {
+        const out: number[] = [];
+        for (let i = 0; i < 3; i++)
+          out.push(
+            (await a.inject({ url: "/v1/scans", remoteAddress, headers: { "x-forwarded-for": xff(i) } }))
+              .statusCode,
+          );
+        return out;
+      };
+      const byList = variant({ rateLimit: limits, trustProxy: { proxies: ["192.0.2.1", "2001:db8::/32"] } });
+      // The proxy appends the peer it got the request from (198.51.100.7); the left is the client's to write.
+      assert.deepEqual(await codes(byList, "192.0.2.1", (i) => `10.9.9.${i}, 198.51.100.7`), [200, 200, 429]);
+      assert.deepEqual(
+        await codes(byList, "192.0.2.1", () => "198.51.100.8"),
+        [200, 200, 429],
+        "another client",
+      );
+      // Two trusted proxies in a row (2001:db8::5 got it from 192.0.2.1): the client is left of both.
+      assert.deepEqual(
+        await codes(byList, "2001:db8::5", (i) => `10.8.8.${i}, 198.51.100.9, 192.0.2.1`),
+        [200, 200, 429],
+      );
+      // A peer that is not a proxy is the client, whatever the header says.
+      assert.deepEqual(await codes(byList, "203.0.113.5", (i) => `198.51.100.${i}`), [200, 200, 429]);
+      // The proxy seen as an IPv4-mapped IPv6 peer (a server listening on ::) is the same proxy.
+      assert.deepEqual(
+        await codes(byList, "::ffff:192.0.2.1", (i) => `10.7.7.${i}, 198.51.100.10`),
+        [200, 200, 429],
+      );
+      await byList.close();
+      // One proxy in front on every path: the right-most entry is the client.
+      const byHops = variant({ rateLimit: limits, trustProxy: { hops: 1 } });
+      assert.deepEqual(
+        await codes(byHops, "192.0.2.50", (i) => `10.6.6.${i}, 198.51.100.20`),
+        [200, 200, 429],
+      );
+      await byHops.close();
     });
 
     test("pagination stays consistent while new verdicts are written", async () => {
@@ -814,6 +1088,101 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
       const cut = seen[2] as string;
       for (const f of later)
         assert.equal(seen.includes(f.domain), f.domain > cut, `${f.domain} appears iff after the cursor`);
+    });
+
+    test("exports: HEAD answers with the headers alone and runs no export", {
+      timeout: 120_000,
+    }, async () => {
+      const rows = await metric(app, "danesweep_api_export_rows_total");
+      for (const [accept, type] of [
+        ["application/x-ndjson", /^application\/x-ndjson/],
+        ["text/csv", /^text\/csv/],
+        ["application/json", /^application\/json/],
+      ] as const) {
+        const res = await app.inject({ method: "HEAD", url: bulkResults, headers: { accept } });
+        assert.equal(res.statusCode, 200);
+        assert.match(String(res.headers["content-type"]), type);
+        assert.equal(res.body, "");
+      }
+      const missing = await app.inject({ method: "HEAD", url: "/v1/scans/NOSUCHSCAN/results" });
+      assert.equal(missing.statusCode, 404);
+      assert.match(String(missing.headers["content-type"]), /^application\/problem\+json/);
+      // Whatever an export was started, it ends before the gauge falls back to 0.
+      await until(async () => (await metric(app, "danesweep_api_exports_active")) === 0);
+      assert.equal(await metric(app, "danesweep_api_export_rows_total"), rows, "no row was read");
+    });
+
+    test("exports beyond the cap get 429 with Retry-After; a slot frees when its client goes away", {
+      timeout: 120_000,
+    }, async () => {
+      const capped = variant({ exports: { maxConcurrent: 1 } });
+      const address = await listen(capped, { host: "127.0.0.1", port: 0 });
+      try {
+        const first = await openExport(address, bulkResults, "application/x-ndjson");
+        assert.equal(first.res.statusCode, 200);
+        assert.equal(await metric(capped, "danesweep_api_exports_active"), 1);
+        for (const accept of ["application/x-ndjson", "text/csv"]) {
+          const refused = await capped.inject({ url: bulkResults, headers: { accept } });
+          assertProblem(refused, 429, "rate-limited");
+          assert.equal(refused.headers["retry-after"], "5");
+        }
+        // JSON pages are not exports: they are answered whatever the exports.
+        assert.equal((await capped.inject(`${bulkResults}?limit=3`)).statusCode, 200);
+        assert.equal(await metric(capped, 'danesweep_api_rate_limited_total{limit="export"}'), 2);
+        first.req.destroy();
+        await until(async () => (await metric(capped, "danesweep_api_exports_active")) === 0);
+        // No verdict of the bulk scan bounces: the whole export is the CSV header.
+        const next = await capped.inject({
+          url: `${bulkResults}?action=bounce`,
+          headers: { accept: "text/csv" },
+        });
+        assert.equal(next.statusCode, 200, next.body);
+        assert.equal(next.body.split("\r\n")[1], "");
+      } finally {
+        await capped.close();
+      }
+    });
+
+    test("an export stops when its client goes away: no further batch, the slot freed", {
+      timeout: 120_000,
+    }, async () => {
+      const small = variant({ exports: { batchRows: 100 } });
+      const address = await listen(small, { host: "127.0.0.1", port: 0 });
+      try {
+        const { req, res } = await openExport(address, bulkResults, "application/x-ndjson");
+        res.resume();
+        await new Promise((r) => res.once("data", r));
+        req.destroy();
+        await until(async () => (await metric(small, "danesweep_api_exports_active")) === 0);
+        assert.equal(await metric(small, 'danesweep_api_exports_total{outcome="client-gone"}'), 1);
+        assert.equal(await metric(small, 'danesweep_api_exports_total{outcome="completed"}'), 0);
+        const rows = await metric(small, "danesweep_api_export_rows_total");
+        assert.ok(rows > 0 && rows < BULK_ROWS / 2, `${rows} rows read of ${BULK_ROWS}`);
+      } finally {
+        await small.close();
+      }
+    });
+
+    test("an export whose client stops reading is stopped after stallMs", { timeout: 120_000 }, async () => {
+      const impatient = variant({ exports: { stallMs: 200 } });
+      const address = await listen(impatient, { host: "127.0.0.1", port: 0 });
+      try {
+        const { res } = await openExport(address, bulkResults, "application/x-ndjson");
+        const closed = new Promise((r) => res.once("close", r));
+        // The client reads nothing more; the server's buffers fill, then nothing moves for 200 ms.
+        await until(
+          async () => (await metric(impatient, 'danesweep_api_exports_total{outcome="stalled"}')) === 1,
+        );
+        assert.equal(await metric(impatient, "danesweep_api_exports_active"), 0);
+        assert.ok((await metric(impatient, "danesweep_api_export_rows_total")) < BULK_ROWS);
+        // Reading again, the client finds the connection cut short by the server.
+        res.on("error", () => {});
+        res.resume();
+        await closed;
+        assert.equal(res.complete, false);
+      } finally {
+        await impatient.close();
+      }
     });
   });
 }

@@ -1,9 +1,12 @@
 /**
  * Option parsing shared by the commands: node:util parseArgs with errors
  * turned into one clear line naming the option, and validators for numbers,
- * enumerations and resolver addresses. Throws UsageError (exit code 2).
+ * enumerations, resolver addresses and the EHLO name (the prober's own test,
+ * so that a bad --ehlo is a usage error, exit 2, before anything starts).
+ * Throws UsageError (exit code 2).
  */
 import { type ParseArgsConfig, parseArgs } from "node:util";
+import { isValidEhloName } from "@danesweep/probe";
 
 export class UsageError extends Error {
   readonly code = "usage" as const;
@@ -55,6 +58,16 @@ export function enumOption<E extends string>(
   if (!(values as readonly string[]).includes(v))
     throw new UsageError(`--${name} must be one of ${values.join(", ")}, got "${v}"`);
   return v as E;
+}
+
+/** --ehlo NAME: a host name or an address literal ("[192.0.2.1]"); undefined when not given. */
+export function ehloOption(v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  if (!isValidEhloName(v))
+    throw new UsageError(
+      `--ehlo must be a host name (letters, digits, hyphens, dots) or an address literal like [192.0.2.1], got "${v}"`,
+    );
+  return v;
 }
 
 /** "127.0.0.1", "127.0.0.1:5353", "::1", "[::1]:53" -> "host:port" with brackets for IPv6. */

@@ -1,15 +1,34 @@
 /**
- * Ctrl-C and SIGTERM during a scan: the first signal prints `message` and
- * aborts the returned signal (the scan stops cleanly and saves progress);
- * `abort` stops the scan without a message; `dispose` removes the handlers.
+ * Ctrl-C and SIGTERM during a scan.
+ * - The first signal prints `message` and aborts the returned signal: the scan
+ *   stops cleanly, waiting for work in flight (a probe may take up to its
+ *   deadline), and saves its progress.
+ * - A second signal stops at once: it prints SECOND_INTERRUPT_MESSAGE and
+ *   calls `exit(EXIT.interrupted)` (130; default process.exit). What was
+ *   judged is already stored; `--resume` finishes the scan.
+ * `abort` stops the scan without a message (and is not a signal: a Ctrl-C
+ * after it is still the first); `dispose` removes the handlers.
  */
+import { EXIT } from "./exit-codes.ts";
+
+export const SECOND_INTERRUPT_MESSAGE =
+  "\ndanesweep: interrupted again; stopping now without waiting for work in flight " +
+  "(verdicts already stored are kept; --resume finishes the scan)\n";
+
 export function interruptOnSignals(
   stderr: NodeJS.WritableStream,
   message: string,
+  exit: (code: number) => void = (code) => process.exit(code),
 ): { signal: AbortSignal; abort: () => void; dispose: () => void } {
   const controller = new AbortController();
+  let signals = 0;
   const on = () => {
-    if (controller.signal.aborted) return;
+    signals++;
+    if (signals > 1) {
+      stderr.write(SECOND_INTERRUPT_MESSAGE);
+      exit(EXIT.interrupted);
+      return;
+    }
     stderr.write(message);
     controller.abort();
   };

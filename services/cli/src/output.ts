@@ -2,10 +2,14 @@
  * Output formats for verdict records: jsonl (one JSON object per domain, the
  * libs/dane verdict record plus the scan id), table (aligned columns a person
  * can read; streamed with fixed column widths so 10 million rows need no
- * buffering), csv (RFC 4180 quoting). Pure: each function returns text.
+ * buffering; control characters in a cell are shown as escapes), csv (the API's spreadsheet-safe encoder, @danesweep/api/csv:
+ * RFC 4180 quoting, and a leading apostrophe on a field that begins with
+ * = + - @, tab or CR). Pure: each function returns text.
  */
 import { createWriteStream } from "node:fs";
+import { csvRecord } from "@danesweep/api/csv";
 import type { VerdictRecord } from "@danesweep/dane";
+import { printable } from "./input.ts";
 
 export const FORMATS = ["jsonl", "table", "csv"] as const;
 export type Format = (typeof FORMATS)[number];
@@ -37,10 +41,7 @@ function tableLine(cells: string[]): string {
   );
 }
 
-export function csvField(v: string): string {
-  return /[",\r\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v;
-}
-
+/** The table's cells; host names come from DNS, so each is made printable (input.ts) for the terminal. */
 export function tableCells(r: VerdictRecord): string[] {
   return [
     r.domain,
@@ -49,7 +50,7 @@ export function tableCells(r: VerdictRecord): string[] {
     r.verdict.host ?? "-",
     r.verdict.reason,
     r.dane,
-  ];
+  ].map(printable);
 }
 
 export function formatter(format: Format): Formatter {
@@ -63,21 +64,30 @@ export function formatter(format: Format): Formatter {
       };
     case "csv":
       return {
-        header: () => "scan,domain,action,security,host,address,reason,dane,explanation\r\n",
+        header: () =>
+          csvRecord([
+            "scan",
+            "domain",
+            "action",
+            "security",
+            "host",
+            "address",
+            "reason",
+            "dane",
+            "explanation",
+          ]),
         row: (r, scan) =>
-          [
+          csvRecord([
             scan,
             r.domain,
             r.verdict.action,
-            r.verdict.security ?? "",
-            r.verdict.host ?? "",
-            r.verdict.address ?? "",
+            r.verdict.security,
+            r.verdict.host,
+            r.verdict.address,
             r.verdict.reason,
             r.dane,
             r.explanation,
-          ]
-            .map(csvField)
-            .join(",") + "\r\n",
+          ]),
       };
   }
 }

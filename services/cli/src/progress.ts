@@ -2,6 +2,9 @@
  * Progress on stderr while a scan runs, only when stderr is a terminal:
  * domains seeded / resolved / probed / judged, rate and ETA. The clock is
  * injected so the rendering is testable.
+ * The ETA is the domains seeded and not judged yet at the current rate, and
+ * never less than 0: a resumed scan counts among the judged the verdicts
+ * stored before it was interrupted, which its seeded count does not hold.
  */
 export interface ProgressCounts {
   seeded: number;
@@ -16,7 +19,7 @@ export interface ProgressCounts {
 export function renderProgress(c: ProgressCounts, elapsedMs: number): string {
   const secs = Math.max(elapsedMs / 1000, 0.001);
   const rate = c.judged / secs;
-  const left = c.seeded - c.judged;
+  const left = Math.max(0, c.seeded - c.judged);
   const eta = c.inputDone && rate > 0 ? `${formatDuration((left / rate) * 1000)}` : "?";
   return (
     `seeded ${c.seeded}${c.inputDone ? "" : "+"}  ` +

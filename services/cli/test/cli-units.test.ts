@@ -3,16 +3,23 @@
  * option validation, progress rendering, the demo's comparison.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { constants } from "node:buffer";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Readable } from "node:stream";
 import { test } from "node:test";
 import type { VerdictRecord } from "@danesweep/dane";
+import { normalizeDomain } from "@danesweep/dns";
 import { PGLITE_NODE_FLAGS } from "@danesweep/store";
-import { enumOption, intOption, numberOption, resolverAddress, UsageError } from "../src/args.ts";
+import { ehloOption, enumOption, intOption, numberOption, resolverAddress, UsageError } from "../src/args.ts";
 import { agrees, demoTable } from "../src/commands/demo.ts";
-import { parseScanArgs } from "../src/commands/scan.ts";
-import { candidateFromLine, MAX_LINE_CHARS, readInputs } from "../src/input.ts";
-import { csvField, formatter, Summary } from "../src/output.ts";
+import { parseScanArgs, skipMessage } from "../src/commands/scan.ts";
+import { serveOptions } from "../src/commands/serve.ts";
+import { candidateFromLine, MAX_LINE_CHARS, printable, readInputs, splitLines } from "../src/input.ts";
+import { SECOND_INTERRUPT_MESSAGE } from "../src/interrupt.ts";
+import { formatter, Summary } from "../src/output.ts";
 import { formatDuration, renderProgress } from "../src/progress.ts";
 import { defaultDataDir, storeConfig } from "../src/store-options.ts";
 
@@ -67,16 +74,107 @@ test("readInputs streams stdin with line numbers and cuts huge lines", async () 
   assert.ok(got[2]!.text.length <= MAX_LINE_CHARS + 1);
 });
 
+test("a line longer than V8's longest string is cut while it is read, not after (no RangeError)", async () => {
+  // 600 Mi characters with no line end: readline built the whole line and died with
+  // "RangeError: Invalid string length" (an 800 MB file without a newline did the same).
+  const total = 600 * 2 ** 20;
+  assert.ok(total > constants.MAX_STRING_LENGTH);
+  const chunk = "y".repeat(64 * 1024);
+  async function* endless() {
+    for (let sent = 0; sent < total; sent += chunk.length) yield chunk;
+    yield "\nb.example\n";
+  }
+  const got: [string, number, number | string][] = [];
+  for await (const l of readInputs({ args: [], files: ["-"], stdin: Readable.from(endless()) }))
+    got.push([l.source, l.line, l.text.length > 100 ? l.text.length : l.text]);
+  assert.deepEqual(got, [
+    ["-", 1, MAX_LINE_CHARS + 1],
+    ["-", 2, "b.example"],
+  ]);
+});
+
+test("files: the same line rules; CRLF, CR and a CRLF split between reads are one line end each", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "danesweep-input-"));
+  try {
+    const f = join(dir, "list.txt");
+    // 3 MiB without a newline first: the file is read in 64 KiB pieces, so the long line spans many.
+    writeFileSync(f, `${"z".repeat(3 * 2 ** 20)}\r\na.example\rb.example # note\r\n\nc.example`);
+    const got = [];
+    for await (const l of readInputs({ args: [], files: [f], stdin: Readable.from([]) }))
+      got.push([l.line, l.text.length > 100 ? "long" : l.text]);
+    assert.deepEqual(got, [
+      [1, "long"],
+      [2, "a.example"],
+      [3, "b.example"],
+      [5, "c.example"],
+    ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const split = async (chunks: (string | Buffer)[]) => {
+    const out: string[] = [];
+    for await (const l of splitLines(Readable.from(chunks))) out.push(l);
+    return out;
+  };
+  assert.deepEqual(await split(["a\r", "\nb\r", "c\n", "\n"]), ["a", "b", "c", ""]);
+  // UTF-8 split inside a character: "é" is C3 A9.
+  assert.deepEqual(await split([Buffer.from([0x78, 0xc3]), Buffer.from([0xa9, 0x0a])]), ["xé"]);
+  assert.deepEqual(await split(["no end"]), ["no end"]);
+  assert.deepEqual(await split(["x".repeat(10)]).then((l) => l.map((x) => x.length)), [10]);
+});
+
+test("what is echoed of an input line cannot drive the terminal", async () => {
+  assert.equal(printable("plain.example"), "plain.example");
+  assert.equal(printable("a\u001b[2Jb"), "a\\x1b[2Jb");
+  assert.equal(printable("\u009b31m"), "\\x9b31m"); // the 8-bit CSI
+  assert.equal(printable("\u202emoc.elgoog"), "\\u{202e}moc.elgoog"); // right-to-left override
+  assert.equal(printable("back\\slash"), "back\\\\slash");
+  const stdin = Readable.from([
+    "evil\u001b]0;owned\u0007.example\n\u001b[2J\u001b[Hx.example\nok.example\nb\u007fad.example\n",
+  ]);
+  const lines = [];
+  for await (const l of readInputs({ args: ["\u001b[31mred.example"], files: ["-"], stdin })) lines.push(l);
+  assert.deepEqual(
+    lines.map((l) => l.text),
+    [
+      "\\x1b[31mred.example",
+      "evil\\x1b]0;owned\\x07.example",
+      "\\x1b[2J\\x1b[Hx.example",
+      "ok.example",
+      "b\\x7fad.example",
+    ],
+  );
+  // As `danesweep scan` reports them: every one but ok.example is invalid, and no message holds a control character.
+  for (const l of lines) {
+    const n = normalizeDomain(l.text);
+    if (l.text === "ok.example") {
+      assert.ok(n.ok);
+      continue;
+    }
+    assert.ok(!n.ok, l.text);
+    const m = skipMessage(l, { kind: "invalid", error: n.error, detail: n.detail }) ?? "";
+    assert.ok(m.includes(`${l.source === "argv" ? "argument" : "stdin:"}`), m);
+    assert.ok(!/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/.test(m), JSON.stringify(m));
+  }
+});
+
 test("csv quoting follows RFC 4180", () => {
-  assert.equal(csvField("plain"), "plain");
-  assert.equal(csvField('a "b"'), '"a ""b"""');
-  assert.equal(csvField("a,b"), '"a,b"');
-  assert.equal(csvField("a\nb"), '"a\nb"');
   const row = formatter("csv").row(record(), "S1");
   assert.equal(
     row,
     'S1,example.org,deliver,dane-verified,mx.example.org,192.0.2.1,dane-authenticated,valid,"mx, ""quoted""\nsecond line"\r\n',
   );
+  assert.equal(
+    formatter("csv").header(),
+    "scan,domain,action,security,host,address,reason,dane,explanation\r\n",
+  );
+});
+
+test("csv output is spreadsheet-safe: a host named like a formula gets a leading apostrophe", () => {
+  const evil = formatter("csv").row(record({ host: "=1+1.escmx.evil" }), "S1");
+  assert.equal(evil.split(",")[4], "'=1+1.escmx.evil");
+  const sum = formatter("csv").row(record({ host: "@sum(1,1)" }), "S1");
+  assert.ok(sum.includes(`,"'@sum(1,1)",192.0.2.1,`), sum);
 });
 
 test("jsonl is one JSON object per line with the scan id", () => {
@@ -97,6 +195,12 @@ test("table rows line up under the header", () => {
   assert.equal(h.indexOf("ACTION"), r.indexOf("defer"));
   assert.equal(h.indexOf("REASON"), r.indexOf("dane-check-failed"));
   assert.match(r, /defer\s+-\s+-\s+dane-check-failed\s+invalid/);
+});
+
+test("table cells cannot drive the terminal: a host name from DNS with escapes is shown escaped", () => {
+  const r = formatter("table").row(record({ host: "mx\u001b[2J.example" }), "S");
+  assert.ok(r.includes("mx\\x1b[2J.example"), r);
+  assert.ok(!r.includes("\u001b"), JSON.stringify(r));
 });
 
 test("summary counts by action, security and DANE state", () => {
@@ -126,6 +230,36 @@ test("option validators name the option and the bad value", () => {
   }
 });
 
+test("--ehlo: a host name or an address literal; anything else is a usage error (exit 2)", () => {
+  assert.equal(ehloOption(undefined), undefined);
+  for (const ok of ["scanner.example.net", "localhost", "[192.0.2.1]", "[IPv6:2001:db8::1]"])
+    assert.equal(ehloOption(ok), ok);
+  for (const bad of ["bad name", "-scanner.example", "scanner..example", "a_b.example", "", "x".repeat(64)])
+    assert.throws(() => ehloOption(bad), /--ehlo must be/, bad);
+  assert.throws(() => parseScanArgs(["--ehlo", "bad name!", "a.example"], false), UsageError);
+  // The whole command: refused before it opens a store or a socket.
+  const dir = mkdtempSync(join(tmpdir(), "danesweep-ehlo-"));
+  try {
+    const r = spawnSync(
+      process.execPath,
+      [
+        new URL("../src/main.ts", import.meta.url).pathname,
+        "scan",
+        "--ehlo",
+        "bad name!",
+        "--data",
+        dir,
+        "a.example",
+      ],
+      { encoding: "utf8", timeout: 120_000 },
+    );
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /--ehlo must be a host name/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("store options: --data and --database exclude each other; default data dir", () => {
   assert.deepEqual(storeConfig({ data: "/d" }), { dataDir: "/d" });
   assert.deepEqual(storeConfig({ database: "postgres://u@h/db" }), { url: "postgres://u@h/db" });
@@ -151,6 +285,50 @@ test("scan options: defaults are the polite ones", () => {
   );
 });
 
+test("Ctrl-C: the first stops cleanly (waiting for work in flight), the second stops at once", {
+  timeout: 60_000,
+}, async () => {
+  // A process whose work in flight never ends, like a probe waiting on a slow server.
+  const script = `
+    import { interruptOnSignals } from ${JSON.stringify(new URL("../src/interrupt.ts", import.meta.url).href)};
+    const i = interruptOnSignals(process.stderr, "first\\n");
+    i.signal.addEventListener("abort", () => process.stdout.write("aborted\\n"));
+    setInterval(() => {}, 1000);
+    process.stdout.write("ready\\n");`;
+  const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  try {
+    let out = "";
+    let err = "";
+    const seen = (what: () => string, text: string) =>
+      new Promise<void>((ok) => {
+        const check = () => {
+          if (what().includes(text)) ok();
+          else setTimeout(check, 10);
+        };
+        check();
+      });
+    child.stdout.on("data", (b: Buffer) => {
+      out += b.toString();
+    });
+    child.stderr.on("data", (b: Buffer) => {
+      err += b.toString();
+    });
+    const exited = new Promise<number | null>((ok) => child.once("exit", (code) => ok(code)));
+    await seen(() => out, "ready");
+    child.kill("SIGINT");
+    await seen(() => out, "aborted");
+    assert.equal(err, "first\n");
+    assert.equal(child.exitCode, null, "the first Ctrl-C waits for the work in flight");
+    child.kill("SIGINT");
+    assert.equal(await exited, 130);
+    assert.equal(err, `first\n${SECOND_INTERRUPT_MESSAGE}`);
+  } finally {
+    child.kill("SIGKILL");
+  }
+});
+
 test("progress line and durations", () => {
   assert.equal(formatDuration(5_000), "5s");
   assert.equal(formatDuration(125_000), "2m05s");
@@ -169,6 +347,26 @@ test("progress line and durations", () => {
     renderProgress({ seeded: 1, resolved: 0, probesDone: 0, judged: 0, inputDone: false }, 1),
     /seeded 1\+.*ETA \?/,
   );
+  // A resumed scan: 19 domains seeded again, 24 judged (5 of them before the interruption).
+  assert.match(
+    renderProgress({ seeded: 19, resolved: 19, probesDone: 20, judged: 24, inputDone: true }, 80_000),
+    /judged 24 +0\.3\/s +ETA 0s$/,
+  );
+});
+
+test("serve options: --trust-proxy takes a hop count or proxy addresses; --max-exports a count", () => {
+  assert.equal(serveOptions([]).trustProxy, undefined);
+  assert.deepEqual(serveOptions(["--trust-proxy", "1"]).trustProxy, { hops: 1 });
+  assert.deepEqual(serveOptions(["--trust-proxy", "10.0.0.0/8,::1"]).trustProxy, {
+    proxies: ["10.0.0.0/8", "::1"],
+  });
+  // The old boolean form trusted whatever the client wrote: it is refused, naming the option.
+  assert.throws(() => serveOptions(["--trust-proxy"]), UsageError);
+  assert.throws(() => serveOptions(["--trust-proxy", "--log"]), UsageError);
+  assert.throws(() => serveOptions(["--trust-proxy", "proxy.example"]), /--trust-proxy: "proxy.example"/);
+  assert.equal(serveOptions([]).maxExports, 4);
+  assert.equal(serveOptions(["--max-exports", "8"]).maxExports, 8);
+  assert.throws(() => serveOptions(["--max-exports", "0"]), /--max-exports/);
 });
 
 test("demo comparison: deliver must match security and host; defer only the action", () => {

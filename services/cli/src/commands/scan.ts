@@ -15,6 +15,7 @@ import { EmbeddedPipeline, type ProbeMode, type SeedLine, type SeedSkip } from "
 import { type OptOutList, Prober, parseOptOutList } from "@danesweep/probe";
 import { newScanId, type Store } from "@danesweep/store";
 import {
+  ehloOption,
   enumOption,
   intOption,
   kafkaOption,
@@ -184,7 +185,7 @@ export function parseScanArgs(argv: string[], isTty: boolean) {
     probeMode: enumOption("probe", v.probe, ["all", "dane"] as const, "all"),
     policy: enumOption("policy", v.policy, POLICY_NAMES, "postfix"),
     port: 25,
-    ehlo: v.ehlo ?? defaultEhlo(),
+    ehlo: ehloOption(v.ehlo) ?? defaultEhlo(),
     perIpRate: numberOption("per-ip-rate", v["per-ip-rate"], 1, 0.001, 10_000),
     perIpBurst: intOption("per-ip-burst", v["per-ip-burst"], 2, 1, 10_000),
     perIpConcurrency: intOption("per-ip-concurrency", v["per-ip-concurrency"], 2, 1, 1000),

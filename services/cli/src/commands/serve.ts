@@ -7,11 +7,20 @@
  *
  * `run(argv, io, deps?)` returns an exit code: 2 for bad options (one line
  * naming the option), 1 when the store cannot be opened or the port cannot be
- * bound, 0 after SIGINT/SIGTERM closed the server. `deps.makeStartScan`
+ * bound, 0 after SIGINT/SIGTERM closed the server. `--trust-proxy` takes a
+ * hop count or the proxies' addresses (@danesweep/api proxy.ts); without it
+ * the TCP peer is the client. `--max-exports` caps concurrent result exports. `deps.makeStartScan`
  * (given by the pipeline) turns the writer store into the scan starter of
  * POST /v1/scans; without it that endpoint answers 503.
  */
-import { buildApp, listen, type StartScan } from "@danesweep/api";
+import {
+  buildApp,
+  DEFAULT_MAX_EXPORTS,
+  listen,
+  parseTrustProxy,
+  type StartScan,
+  type TrustProxy,
+} from "@danesweep/api";
 import { ApiQueries, openDatabase, openStore, Store } from "@danesweep/store";
 import { intOption, kafkaOption, parse, UsageError } from "../args.ts";
 import { EXIT } from "../exit-codes.ts";
@@ -20,7 +29,8 @@ import type { Io } from "../main.ts";
 import { describeStore, STORE_OPTIONS, storeConfig } from "../store-options.ts";
 
 const HELP = `usage: danesweep serve [--host ADDR] [--port N] [--data DIR | --database URL [--writer-database URL]]
-                       [--read-token] [--rate-per-address N] [--rate-per-token N] [--trust-proxy] [--log]
+                       [--read-token] [--rate-per-address N] [--rate-per-token N] [--max-exports N]
+                       [--trust-proxy HOPS|ADDR[,ADDR...]] [--log]
   --host ADDR             address to listen on (default 127.0.0.1)
   --port N                port (default 8080; 0 picks a free one)
   --data DIR              embedded store (PGlite data directory; the default store)
@@ -29,7 +39,13 @@ const HELP = `usage: danesweep serve [--host ADDR] [--port N] [--data DIR | --da
   --read-token            read endpoints need a token with scope "read" (default: public)
   --rate-per-address N    requests per minute per client address (default 600; 0 disables limits)
   --rate-per-token N      requests per minute per token (default 3000)
-  --trust-proxy           take the client address from X-Forwarded-For
+  --max-exports N         result exports (NDJSON, CSV) running at once (default ${DEFAULT_MAX_EXPORTS});
+                          beyond, 429 with Retry-After
+  --trust-proxy HOPS|ADDR[,ADDR...]
+                          behind reverse proxies: take the client address from
+                          X-Forwarded-For as they wrote it, never as the client did.
+                          HOPS: how many proxies stand in front on every path;
+                          or the proxies' addresses and CIDRs (e.g. 10.0.0.0/8,::1)
   --log                   log requests (JSON lines on stderr)
   --kafka BROKERS         enable POST /v1/scans: seed scans onto this deployment's Kafka
                           (needs --database URL; the services do the scanning)
@@ -44,7 +60,8 @@ export interface ServeDeps {
   onListening?: (address: string) => void;
 }
 
-function options(argv: string[]) {
+/** The options of `serve` (exported for tests); throws UsageError naming a bad one. */
+export function serveOptions(argv: string[]) {
   const { values: v, positionals } = parse(argv, {
     ...STORE_OPTIONS,
     "database-url": { type: "string" },
@@ -54,7 +71,8 @@ function options(argv: string[]) {
     "read-token": { type: "boolean" },
     "rate-per-address": { type: "string" },
     "rate-per-token": { type: "string" },
-    "trust-proxy": { type: "boolean" },
+    "max-exports": { type: "string" },
+    "trust-proxy": { type: "string" },
     log: { type: "boolean" },
     kafka: { type: "string" },
     "kafka-client": { type: "string" },
@@ -72,6 +90,12 @@ function options(argv: string[]) {
       throw new UsageError(`--writer-database must be a postgres:// URL, got "${writer}"`);
   }
   const kafka = kafkaOption(v.kafka, v["kafka-client"], "url" in cfg);
+  let trustProxy: TrustProxy | undefined;
+  if (v["trust-proxy"] !== undefined) {
+    const t = parseTrustProxy(v["trust-proxy"]);
+    if (!t.ok) throw new UsageError(`--trust-proxy: ${t.error}`);
+    trustProxy = t.value;
+  }
   const host = v.host ?? "127.0.0.1";
   if (!/^[0-9A-Za-z.:_-]{1,255}$/.test(host)) throw new UsageError(`--host is not an address, got "${host}"`);
   return {
@@ -79,17 +103,19 @@ function options(argv: string[]) {
     cfg,
     kafka,
     writer,
+    trustProxy,
     host,
     port: intOption("port", v.port, 8080, 0, 65535),
     perAddress: intOption("rate-per-address", v["rate-per-address"], 600, 0, 10_000_000),
     perToken: intOption("rate-per-token", v["rate-per-token"], 3000, 1, 10_000_000),
+    maxExports: intOption("max-exports", v["max-exports"], DEFAULT_MAX_EXPORTS, 1, 1000),
   };
 }
 
 export async function run(argv: string[], io: Io, deps: ServeDeps = {}): Promise<number> {
-  let o: ReturnType<typeof options>;
+  let o: ReturnType<typeof serveOptions>;
   try {
-    o = options(argv);
+    o = serveOptions(argv);
   } catch (e) {
     if (e instanceof UsageError) {
       io.stderr.write(`danesweep serve: ${e.message}\n${HELP}`);
@@ -128,7 +154,8 @@ export async function run(argv: string[], io: Io, deps: ServeDeps = {}): Promise
       auth: { readRequiresToken: o.v["read-token"] === true },
       ...(startScan ? { startScan } : {}),
       rateLimit: o.perAddress === 0 ? false : { perAddress: o.perAddress, perToken: o.perToken },
-      trustProxy: o.v["trust-proxy"] === true,
+      exports: { maxConcurrent: o.maxExports },
+      ...(o.trustProxy ? { trustProxy: o.trustProxy } : {}),
       logger: o.v.log === true,
     });
     let address: string;
