@@ -25,7 +25,7 @@ import { duck, parquetShape, readRows } from "./parquet-read.ts";
 import { fakeCert, seedScanData, storeScan, syntheticScanData } from "./scan-data.ts";
 
 const sha256 = (b64: string) => createHash("sha256").update(Buffer.from(b64, "base64")).digest("hex");
-const keyOf = (p: { ip: unknown; port: unknown; sni: unknown }) => `${p.ip}|${p.port}|${p.sni}`;
+const keyOf = (p: { ip?: unknown; port?: unknown; sni?: unknown }) => `${p.ip}|${p.port}|${p.sni}`;
 
 export function exportSuite(name: string, open: () => Promise<DbHandle>): void {
   describe(`export: ${name}`, () => {
