@@ -124,7 +124,7 @@ export function pruneSuite(name: string, open: () => Promise<DbHandle>): void {
       assert.deepEqual(left, bCited, "the certificates B cites, the shared one included, and no other");
       assert.deepEqual(await readBack(scanB, b), bBefore, "B reads back as before");
       // (Explanations are rendered when read: the synthetic records' own text is not kept.)
-      const noText = ({ explanation: _e, ...rest }: { explanation: string }) => rest;
+      const noText = <T extends { explanation: string }>({ explanation: _e, ...rest }: T) => rest;
       assert.deepEqual(
         bBefore.records.map(noText),
         b.entries.map((e) => noText(e.record)).sort((x, y) => (x.domain < y.domain ? -1 : 1)),
