@@ -18,7 +18,14 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { ProbeFacts } from "@danesweep/dane";
 import type { DbHandle } from "../src/db.ts";
-import { EXPORT_FILES, type ExportOptions, exportScan } from "../src/export.ts";
+import {
+  batchQuery,
+  EXPORT_FILES,
+  type ExportOptions,
+  exportScan,
+  PROBE_BATCH_SQL,
+  VERDICT_BATCH_SQL,
+} from "../src/export.ts";
 import { sql } from "../src/sql.ts";
 import { Store } from "../src/store.ts";
 import { duck, parquetShape, readRows } from "./parquet-read.ts";
@@ -198,6 +205,43 @@ export function exportSuite(name: string, open: () => Promise<DbHandle>): void {
         "each of the 40 certificates once, though 1200 probes in 4 batches cite them",
       );
       for (const c of certs) assert.equal(sha256(c.der as string), c.sha256);
+    });
+
+    test("each batch reads the scan's partition in key order, never all of it, even without statistics", async () => {
+      const id = await storeScan(store, syntheticScanData(`plan${name}`, 3000, 600, [fakeCert()]));
+      const seq = Number(
+        (await store.db.execute<{ seq: number }>(sql`select seq from scans where id = ${id}`)).rows[0]?.seq,
+      );
+      const client = await handle.pool.connect();
+      try {
+        // How the plan reads the partition: "<parent node> > <scan node>".
+        const reads = async (text: string, values: unknown[], table: string) => {
+          const [row] = await batchQuery<{ "QUERY PLAN": unknown }>(
+            client,
+            "plan",
+            `explain (format json) ${text}`,
+            values,
+          );
+          const out: string[] = [];
+          const walk = (n: Record<string, unknown>, parent: string) => {
+            if (n["Relation Name"] === table) out.push(`${parent} > ${n["Node Type"]}`);
+            for (const c of (n.Plans as Record<string, unknown>[] | undefined) ?? [])
+              walk(c, String(n["Node Type"]));
+          };
+          walk((row!["QUERY PLAN"] as { Plan: Record<string, unknown> }[])[0]!.Plan, "");
+          return out;
+        };
+        // The next keys by the primary key's order, cut by the LIMIT: not every row after the cursor, then a sort.
+        assert.deepEqual(await reads(VERDICT_BATCH_SQL, [seq, "plan", 100], `results_${seq}`), [
+          "Limit > Index Scan",
+        ]);
+        assert.match(
+          (await reads(PROBE_BATCH_SQL, [seq, "127", 25, "", 100], `scan_probes_${seq}`)).join(),
+          /^Limit > Index (Only )?Scan$/,
+        );
+      } finally {
+        client.release();
+      }
     });
 
     test("a scan with nothing judged exports empty files that readers accept", async () => {
