@@ -158,7 +158,7 @@ export async function openStoreHandle(config: StoreConfig): Promise<DbHandle> {
 type Cell = string | number | boolean | Date | Uint8Array | string[] | null;
 
 /** A column of an exported table: its Parquet shape and how a row gives its value. */
-export interface ColumnSpec<R> {
+interface ColumnSpec<R> {
   name: string;
   kind: "string" | "int32" | "boolean" | "timestamp" | "binary" | "string-list";
   /** The value may be null (else a null is an error). */
@@ -235,7 +235,7 @@ function zstd(input: Uint8Array): Uint8Array {
 }
 
 /** One Parquet file written row group by row group. */
-export class ParquetTable<R> {
+class ParquetTable<R> {
   readonly #columns: ColumnSpec<R>[];
   readonly #sink: FileSink;
   readonly #writer: ParquetWriter;
@@ -336,7 +336,7 @@ interface VerdictRow {
   facts: DomainFacts;
 }
 
-export const VERDICT_COLUMNS: ColumnSpec<VerdictRow>[] = [
+const VERDICT_COLUMNS: ColumnSpec<VerdictRow>[] = [
   { name: "scan_id", kind: "string", get: (r) => r.scanId },
   { name: "domain", kind: "string", get: (r) => r.domain },
   { name: "tld", kind: "string", get: (r) => r.tld },
@@ -364,7 +364,7 @@ interface ProbeRow {
   chain: string[] | null;
 }
 
-export const PROBE_COLUMNS: ColumnSpec<ProbeRow>[] = [
+const PROBE_COLUMNS: ColumnSpec<ProbeRow>[] = [
   { name: "scan_id", kind: "string", get: (r) => r.scanId },
   { name: "ip", kind: "string", get: (r) => r.probe.ip },
   { name: "port", kind: "int32", get: (r) => r.probe.port },
@@ -383,7 +383,7 @@ interface CertificateRow {
   der: Uint8Array;
 }
 
-export const CERTIFICATE_COLUMNS: ColumnSpec<CertificateRow>[] = [
+const CERTIFICATE_COLUMNS: ColumnSpec<CertificateRow>[] = [
   { name: "sha256", kind: "string", get: (r) => r.sha256 },
   { name: "der", kind: "binary", get: (r) => r.der },
 ];
