@@ -28,6 +28,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "list scans with their counts",
     load: async () => (await import("./commands/scans.ts")).run,
   },
+  export: {
+    summary: "write a scan's facts and verdicts as Parquet files (DuckDB, pandas, Spark)",
+    load: async () => (await import("./commands/export.ts")).run,
+  },
+  prune: {
+    summary: "delete a scan from the store, and the stored data no other scan refers to",
+    load: async () => (await import("./commands/prune.ts")).run,
+  },
   topics: {
     summary: "create the Kafka topics of a deployment",
     load: async () => (await import("./commands/topics.ts")).run,
