@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { openStoreHandle, Store, type StoreConfig } from "@danesweep/store";
+import { openMigratedDatabase, Store, type StoreConfig } from "@danesweep/store";
 import { readRows } from "../../libs/store/test/parquet-read.ts";
 import { seedScanData, storeScan } from "../../libs/store/test/scan-data.ts";
 import { freshDatabase, parseJsonl, runCli } from "./cli.ts";
@@ -21,7 +21,7 @@ const domains = seed.entries.map((e) => e.record.domain).sort();
 
 /** Scan A and B (finished, the same 24 cases), C (running); the store is closed again. */
 async function populate(cfg: StoreConfig): Promise<{ a: string; b: string; c: string }> {
-  const handle = await openStoreHandle(cfg);
+  const handle = await openMigratedDatabase(cfg);
   try {
     const store = new Store(handle);
     const a = await storeScan(store, seed, { startedAt: "2024-05-01T00:00:00.000Z" });

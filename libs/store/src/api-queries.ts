@@ -31,6 +31,7 @@ import { StoreError, toStoreError } from "./errors.ts";
 import type { TokenScope } from "./schema.ts";
 import { type SQL, sql } from "./sql.ts";
 import { recordFrom, type Store } from "./store.ts";
+import { iso } from "./time.ts";
 
 export interface ResultFilters {
   action?: string;
@@ -139,11 +140,6 @@ export interface TokenRow {
 /** Role names setupReaderRole accepts (an SQL identifier that needs no quoting). */
 export const ROLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 export const READER_ROLE = "danesweep_reader";
-
-function iso(v: unknown): string {
-  if (v instanceof Date) return v.toISOString();
-  return new Date(String(v)).toISOString();
-}
 
 function isoOrNull(v: unknown): string | null {
   return v === null || v === undefined ? null : iso(v);

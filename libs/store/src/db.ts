@@ -293,6 +293,18 @@ function handleOver(
   return handle;
 }
 
+/** Opens the database and applies pending migrations (openStore's handle; export and prune take a handle). */
+export async function openMigratedDatabase(config: StoreConfig): Promise<DbHandle> {
+  const handle = await openDatabase(config);
+  try {
+    await handle.migrate();
+  } catch (e) {
+    await handle.close().catch(() => {});
+    throw e;
+  }
+  return handle;
+}
+
 function redact(url: string): string {
   return url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@");
 }

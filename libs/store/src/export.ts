@@ -80,9 +80,10 @@ import type { DomainFacts, ProbeFacts, VerdictRecord } from "@danesweep/dane";
 import { ByteWriter, ParquetWriter } from "hyparquet-writer";
 import type pg from "pg";
 import { factsFrom, sha256Hex, verdictFrom } from "./codec.ts";
-import { type DbHandle, openDatabase, type StoreConfig } from "./db.ts";
+import type { DbHandle } from "./db.ts";
 import { StoreError, toStoreError } from "./errors.ts";
 import { recordFrom, type Scan, Store } from "./store.ts";
+import { iso } from "./time.ts";
 
 /** Version of the export's layout (columns and scan.json); a change of either is a new version. */
 export const EXPORT_FORMAT_VERSION = 1;
@@ -142,17 +143,6 @@ export type ExportOutcome = { ok: true; summary: ExportSummary } | { ok: false; 
  * that need a connection of their own (exportScan, pruneScan). `new
  * Store(handle)` gives the Store over the same connections.
  */
-export async function openStoreHandle(config: StoreConfig): Promise<DbHandle> {
-  const handle = await openDatabase(config);
-  try {
-    await handle.migrate();
-  } catch (e) {
-    await handle.close().catch(() => {});
-    throw e;
-  }
-  return handle;
-}
-
 // ------------------------------------------------------------ Parquet tables
 
 type Cell = string | number | boolean | Date | Uint8Array | string[] | null;
@@ -390,14 +380,6 @@ const CERTIFICATE_COLUMNS: ColumnSpec<CertificateRow>[] = [
 
 // ------------------------------------------------------------------- export
 
-function iso(v: unknown): string {
-  return (v instanceof Date ? v : new Date(String(v))).toISOString();
-}
-
-function probeModeOf(parameters: unknown): "all" | "dane" {
-  return (parameters as { probeMode?: string } | null)?.probeMode === "dane" ? "dane" : "all";
-}
-
 async function query<T>(client: pg.PoolClient, what: string, text: string, values: unknown[]): Promise<T[]> {
   try {
     return (await client.query({ text, values })).rows as T[];
@@ -482,7 +464,6 @@ export const PROBE_BATCH_SQL = `select ip, port, sni from scan_probes
 
 /** The scan's judged domains, in domain order, `batch` at a time. */
 async function* verdictBatches(client: pg.PoolClient, scan: Scan, seq: number, batch: number) {
-  const probeMode = probeModeOf(scan.parameters);
   let after = "";
   for (;;) {
     const rows = await batchQuery<{
@@ -531,7 +512,7 @@ async function* verdictBatches(client: pg.PoolClient, scan: Scan, seq: number, b
         profile: x.profile as string,
         judgedAt: x.judged_at,
         collectedAt: x.collected_at,
-        record: recordFrom(verdictFrom(x.vbody), iso(x.judged_at), facts, probeMode),
+        record: recordFrom(verdictFrom(x.vbody), iso(x.judged_at)),
         facts,
       };
     });

@@ -52,9 +52,10 @@ import {
   verdictBlob,
   verdictFrom,
 } from "./codec.ts";
-import { type Db, type DbHandle, openDatabase, type StoreConfig } from "./db.ts";
+import { type Db, type DbHandle, openMigratedDatabase, type StoreConfig } from "./db.ts";
 import { StoreError, toStoreError } from "./errors.ts";
 import type { ScanState } from "./schema.ts";
+import { iso } from "./time.ts";
 
 export interface Scan {
   id: string;
@@ -117,11 +118,6 @@ export interface StateCounts {
 
 /** Striped counters: each writer adds to a slot of its own (scan_counters). */
 const COUNTER_SLOTS = 16;
-
-function iso(v: unknown): string {
-  if (v instanceof Date) return v.toISOString();
-  return new Date(String(v)).toISOString();
-}
 
 /** Keeps the last item per key (a multi-row insert should not carry one key twice). */
 function lastByKey<T>(items: T[], key: (t: T) => string): T[] {
@@ -198,6 +194,11 @@ export class Store {
   /** Built queries (sql.ts) on the store's pool (the read queries of the API). */
   get db(): Db {
     return this.#handle.db;
+  }
+
+  /** The database handle (export and prune run on a connection of their own). */
+  get handle(): DbHandle {
+    return this.#handle;
   }
 
   /** The embedded directory this store is on, when embedded (ownership, for messages and tests). */
@@ -898,14 +899,7 @@ function toScan(r: Record<string, unknown>): Scan {
 
 /** Opens the database, applies pending migrations, returns the Store. */
 export async function openStore(config: StoreConfig): Promise<Store> {
-  const handle = await openDatabase(config);
-  try {
-    await handle.migrate();
-  } catch (e) {
-    await handle.close().catch(() => {});
-    throw e;
-  }
-  return new Store(handle);
+  return new Store(await openMigratedDatabase(config));
 }
 
 /** The closed sets the verdict columns hold (for query validation in the API). */

@@ -3,7 +3,7 @@
  */
 import { after, before } from "node:test";
 import { freshDatabase } from "../../../test/e2e/cli.ts";
-import { openStoreHandle } from "../src/export.ts";
+import { openMigratedDatabase } from "../src/db.ts";
 import { exportSuite } from "./export-suite.ts";
 
 let db: Awaited<ReturnType<typeof freshDatabase>>;
@@ -14,4 +14,4 @@ after(async () => {
   await db?.drop();
 });
 
-exportSuite("postgresql", () => openStoreHandle({ url: db.url, poolSize: 4 }));
+exportSuite("postgresql", () => openMigratedDatabase({ url: db.url, poolSize: 4 }));

@@ -13,7 +13,7 @@ import { after, before, describe, test } from "node:test";
 import pg from "pg";
 import { freshDatabase } from "../../../test/e2e/cli.ts";
 import type { DbHandle } from "../src/db.ts";
-import { openStoreHandle } from "../src/export.ts";
+import { openMigratedDatabase } from "../src/db.ts";
 import { pruneScan } from "../src/prune.ts";
 import { sql } from "../src/sql.ts";
 import { Store } from "../src/store.ts";
@@ -28,7 +28,7 @@ after(async () => {
 async function fresh(): Promise<DbHandle> {
   const d = await freshDatabase();
   dbs.push(d);
-  return openStoreHandle({ url: d.url, poolSize: 4 });
+  return openMigratedDatabase({ url: d.url, poolSize: 4 });
 }
 
 pruneSuite("postgresql", fresh);
@@ -77,8 +77,8 @@ describe("prune: postgresql, a writer racing the prune", () => {
       );
       await writers.scan_probes.query("begin");
       await writers.scan_probes.query(
-        `insert into scan_probes (scan, ip, port, sni, status, probe, started_at, extra)
-         values ($1, '127.9.9.9', 25, 'mx.race-w.example', 'tls-ok', $2, now(), '{"timings":{"totalMs":1}}')`,
+        `insert into scan_probes (scan, ip, port, sni, status, probe, started_at, timings)
+         values ($1, '127.9.9.9', 25, 'mx.race-w.example', 'tls-ok', $2, now(), '{NULL,NULL,NULL,NULL,NULL,100}')`,
         [seqW, pa.probe],
       );
 

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { after, before, test } from "node:test";
-import { openStoreHandle, Store } from "@danesweep/store";
+import { openMigratedDatabase, Store } from "@danesweep/store";
 import { seedScanData, storeScan } from "../../../libs/store/test/scan-data.ts";
 import { formatBytes } from "../src/commands/export.ts";
 import { run } from "../src/commands/prune.ts";
@@ -19,7 +19,7 @@ import { run } from "../src/commands/prune.ts";
 const dir = mkdtempSync(join(tmpdir(), "danesweep-prune-confirm-"));
 let scanId: string;
 before(async () => {
-  const handle = await openStoreHandle({ dataDir: dir });
+  const handle = await openMigratedDatabase({ dataDir: dir });
   try {
     scanId = await storeScan(new Store(handle), seedScanData());
   } finally {
@@ -51,7 +51,7 @@ function terminal(answer: string) {
 }
 
 async function stillThere(): Promise<boolean> {
-  const handle = await openStoreHandle({ dataDir: dir });
+  const handle = await openMigratedDatabase({ dataDir: dir });
   try {
     return (await new Store(handle).getScanRow(scanId)) !== undefined;
   } finally {

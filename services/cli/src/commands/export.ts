@@ -23,7 +23,7 @@
  * or running scan, a DIR that is a file or not empty (without --force), a
  * scan that changed while it was exported.
  */
-import { type ExportProgress, type ExportRefusal, exportScan, openStoreHandle } from "@danesweep/store";
+import { type ExportProgress, type ExportRefusal, exportScan, openMigratedDatabase } from "@danesweep/store";
 import { enumOption, parse, parseOrUsage, UsageError } from "../args.ts";
 import { EXIT } from "../exit-codes.ts";
 import type { Io } from "../main.ts";
@@ -157,7 +157,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     io.stdout.write(HELP);
     return EXIT.ok;
   }
-  const handle = await openStoreHandle(o.cfg);
+  const handle = await openMigratedDatabase(o.cfg);
   const progress = progressLine(io.stderr, () => performance.now());
   try {
     const r = await exportScan(handle, o.scanId, {

@@ -14,7 +14,7 @@
  * usage, an unknown or running scan, no --yes without a terminal.
  */
 import { createInterface } from "node:readline/promises";
-import { openStoreHandle, type PruneRefusal, pruneScan, Store } from "@danesweep/store";
+import { openMigratedDatabase, type PruneRefusal, pruneScan, Store } from "@danesweep/store";
 import { parse, parseOrUsage, UsageError } from "../args.ts";
 import { EXIT } from "../exit-codes.ts";
 import type { Io } from "../main.ts";
@@ -88,7 +88,7 @@ export async function run(argv: string[], io: PruneIo): Promise<number> {
   }
   const where = describeStore(o.cfg);
   const stdin = io.stdin ?? process.stdin;
-  const handle = await openStoreHandle(o.cfg);
+  const handle = await openMigratedDatabase(o.cfg);
   try {
     const scan = await new Store(handle).getScan(o.scanId);
     if (!scan) {
