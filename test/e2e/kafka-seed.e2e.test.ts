@@ -86,14 +86,12 @@ test("the 24 seed domains: services on Kafka give the embedded run's verdicts", 
     },
   );
   assert.deepEqual(topics.trim().split("\n").sort(), [
-    "danesweep.dns-facts",
-    "danesweep.dns-facts.dlq",
+    "danesweep.domain-facts",
+    "danesweep.domain-facts.dlq",
     "danesweep.domains",
     "danesweep.domains.dlq",
     "danesweep.probe-requests",
     "danesweep.probe-requests.dlq",
-    "danesweep.probe-results",
-    "danesweep.probe-results.dlq",
     "danesweep.verdicts",
     "danesweep.verdicts.dlq",
   ]);
@@ -136,7 +134,7 @@ test("the 24 seed domains: services on Kafka give the embedded run's verdicts", 
     assert.match(metrics, /^danesweep_domains_judged_total \d+$/m);
     assert.match(
       metrics,
-      /^danesweep_kafka_consumer_lag\{topic="danesweep.dns-facts",group="[^"]+",partition="\d+"\} 0$/m,
+      /^danesweep_kafka_consumer_lag\{topic="danesweep.domain-facts",group="[^"]+",partition="\d+"\} 0$/m,
     );
   } finally {
     const stopped = await dep.stop();

@@ -4,7 +4,7 @@
  * the interruption are not judged again.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -87,9 +87,51 @@ test("a scan interrupted half-way and resumed yields one verdict per domain", {
   const list2 = await runCli(["scans", "--data", data, "--json"]);
   const s = JSON.parse(list2.stdout.trim().split("\n")[0]!);
   assert.equal(s.state, "finished");
-  assert.equal(s.counts.byState.judged, domains.length);
+  assert.equal(s.counts.judged, domains.length);
 
   const r3 = await runCli(["scan", "--resume", scanId, "--data", data]);
   assert.equal(r3.code, 2, "a finished scan cannot be resumed");
   assert.match(r3.stderr, /already finished/);
+});
+
+test("a domain opted out before --resume is not scanned, though the interrupted run had seeded it", {
+  timeout: 240_000,
+}, async () => {
+  const data = join(dir, "store-optout");
+  const optOut = join(dir, "opt-out.txt");
+  writeFileSync(optOut, "# nothing opted out yet\n");
+  const first = startCli(["scan", ...SLOW, "--opt-out", optOut, "--data", data, ...domains]);
+  let out = "";
+  first.child.stdout!.on("data", (s: string) => {
+    out += s;
+  });
+  await new Promise<void>((resolve, reject) => {
+    const t = setInterval(() => {
+      if (out.split("\n").filter((l) => l.trim()).length >= 3) {
+        clearInterval(t);
+        first.child.kill("SIGINT");
+        resolve();
+      }
+    }, 50);
+    first.done.then(() => {
+      clearInterval(t);
+      reject(new Error("scan ended before it could be interrupted"));
+    });
+  });
+  const r1 = await first.done;
+  assert.equal(r1.code, 130, r1.stderr);
+  const scanId = /danesweep scan --resume (\S+)/.exec(r1.stderr)?.[1] as string;
+  const judged = new Set(parseJsonl(r1.stdout).map((v) => v.domain));
+  // The operator of one domain not judged yet asks to be left alone before the scan resumes.
+  const gone = domains.find((d) => !judged.has(d)) as string;
+  writeFileSync(optOut, `# nothing opted out yet\ndomain:${gone}\n`);
+  const r2 = await runCli(["scan", "--resume", scanId, "--data", data, "--format", "jsonl"]);
+  assert.equal(r2.code, 0, r2.stderr);
+  assert.match(r2.stderr, new RegExp(`${gone.replace(/\./g, "\\.")} is on the opt-out list`));
+  const all = parseJsonl(r2.stdout).map((v) => v.domain);
+  assert.ok(!all.includes(gone), `${gone} was scanned`);
+  assert.deepEqual(new Set(all), new Set(domains.filter((d) => d !== gone)));
+  const list = await runCli(["scans", "--data", data, "--json"]);
+  const s = JSON.parse(list.stdout.trim().split("\n")[0] as string);
+  assert.equal(s.state, "finished", "the scan finished (the opted-out domain is not left pending)");
 });

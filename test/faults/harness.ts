@@ -15,7 +15,7 @@
  *   the generator's expected outcome (generating the universe when it has
  *   fewer than n).
  * - checkScan(...): exactly one stored verdict per seeded domain (rows counted
- *   in domain_results), none missing, none extra, and each verdict's action
+ *   in results), none missing, none extra, and each verdict's action
  *   and security (or reason) as the synthetic universe expects.
  */
 import assert from "node:assert/strict";

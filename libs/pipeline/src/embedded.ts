@@ -241,7 +241,19 @@ export class EmbeddedPipeline {
           }),
         );
       }
-      if (o.resume) republished = await republishPending(d.store, bus, o.scan);
+      if (o.resume) {
+        // Domains opted out since the interrupted run seeded them are taken out of the scan.
+        republished = await republishPending(d.store, bus, o.scan, {
+          ...(d.optOut ? { optOut: d.optOut } : {}),
+          onOptedOut: (domain, entry) => {
+            this.seed = { ...this.seed, optedOut: this.seed.optedOut + 1 };
+            o.onSkip?.(
+              { source: "seeded before this resume", line: 0, text: domain },
+              { kind: "opted-out", entry },
+            );
+          },
+        });
+      }
       this.seed = await seedDomains(o.input, {
         store: d.store,
         bus,

@@ -99,13 +99,42 @@ export async function seedDomains(input: AsyncIterable<SeedLine>, o: SeedOptions
   return stats;
 }
 
-/** Publishes the scan's domains not judged yet (resume after an interruption or a crash). */
-export async function republishPending(store: Store, bus: Bus, scan: string): Promise<number> {
+/**
+ * Publishes the scan's domains not judged yet (resume after an interruption
+ * or a crash). With an opt-out list, the domains it now names (domain
+ * entries, added since they were seeded) are taken out of the scan instead,
+ * and reported through `onOptedOut`.
+ */
+export async function republishPending(
+  store: Store,
+  bus: Bus,
+  scan: string,
+  o: { optOut?: OptOutList; onOptedOut?: (domain: string, entry: string) => void } = {},
+): Promise<number> {
   let n = 0;
   let after: { line: number; domain: string } | undefined;
   for (;;) {
-    const page = await store.pendingDomains(scan, after ? { limit: 1000, after } : { limit: 1000 });
-    if (page.length === 0) return n;
+    const all = await store.pendingDomains(scan, after ? { limit: 1000, after } : { limit: 1000 });
+    if (all.length === 0) return n;
+    const last = all[all.length - 1] as { line: number; domain: string };
+    const optOut = o.optOut;
+    const out = optOut
+      ? all.flatMap((p) => {
+          const hit = matchOptOut(optOut, { ip: "", domain: p.domain });
+          return hit ? [{ domain: p.domain, entry: hit.entry }] : [];
+        })
+      : [];
+    if (out.length > 0) {
+      const removed = new Set(
+        await store.unseedDomains(
+          scan,
+          out.map((x) => x.domain),
+        ),
+      );
+      for (const x of out) if (removed.has(x.domain)) o.onOptedOut?.(x.domain, x.entry);
+    }
+    const gone = new Set(out.map((x) => x.domain));
+    const page = all.filter((p) => !gone.has(p.domain));
     await bus.publish(
       page.map((p) =>
         envelopeMessage(
@@ -120,7 +149,6 @@ export async function republishPending(store: Store, bus: Bus, scan: string): Pr
       ),
     );
     n += page.length;
-    const last = page[page.length - 1]!;
     after = { line: last.line, domain: last.domain };
   }
 }

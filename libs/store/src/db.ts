@@ -174,37 +174,48 @@ interface JournalEntry {
   when: number;
 }
 
-/** Applies the migrations not yet applied (the caller holds the advisory lock). */
+/**
+ * Applies the migrations not yet applied, all in one transaction (the caller
+ * holds the advisory lock). One transaction also keeps two processes that
+ * open a new embedded directory at once apart: there, every session shares
+ * one backend (an advisory lock does not exclude another session), but a
+ * transaction holds the backend until it ends (embedded.ts), so the second
+ * process finds the migrations applied.
+ */
 async function applyMigrations(client: pg.PoolClient): Promise<void> {
   const journal = JSON.parse(readFileSync(`${MIGRATIONS_FOLDER}/meta/_journal.json`, "utf8")) as {
     entries: JournalEntry[];
   };
-  await client.query("create schema if not exists drizzle");
-  await client.query(
-    "create table if not exists drizzle.__drizzle_migrations (id serial primary key, hash text not null, created_at bigint)",
-  );
-  const last = await client.query<{ created_at: string | null }>(
-    "select max(created_at) as created_at from drizzle.__drizzle_migrations",
-  );
-  const appliedUpTo = Number(last.rows[0]?.created_at ?? 0);
-  for (const m of journal.entries) {
-    if (m.when <= appliedUpTo) continue;
-    const text = readFileSync(`${MIGRATIONS_FOLDER}/${m.tag}.sql`, "utf8");
-    const hash = createHash("sha256").update(text).digest("hex");
-    await client.query("begin");
-    try {
-      for (const stmt of text.split("--> statement-breakpoint")) {
-        if (stmt.trim() !== "") await client.query(stmt);
+  await client.query("begin");
+  try {
+    await client.query("create schema if not exists drizzle");
+    await client.query(
+      "create table if not exists drizzle.__drizzle_migrations (id serial primary key, hash text not null, created_at bigint)",
+    );
+    const last = await client.query<{ created_at: string | null }>(
+      "select max(created_at) as created_at from drizzle.__drizzle_migrations",
+    );
+    const appliedUpTo = Number(last.rows[0]?.created_at ?? 0);
+    for (const m of journal.entries) {
+      if (m.when <= appliedUpTo) continue;
+      const text = readFileSync(`${MIGRATIONS_FOLDER}/${m.tag}.sql`, "utf8");
+      const hash = createHash("sha256").update(text).digest("hex");
+      try {
+        for (const stmt of text.split("--> statement-breakpoint")) {
+          if (stmt.trim() !== "") await client.query(stmt);
+        }
+      } catch (e) {
+        throw Object.assign(e as Error, { migration: m.tag });
       }
       await client.query("insert into drizzle.__drizzle_migrations (hash, created_at) values ($1, $2)", [
         hash,
         m.when,
       ]);
-      await client.query("commit");
-    } catch (e) {
-      await client.query("rollback").catch(() => {});
-      throw Object.assign(e as Error, { migration: m.tag });
     }
+    await client.query("commit");
+  } catch (e) {
+    await client.query("rollback").catch(() => {});
+    throw e;
   }
 }
 

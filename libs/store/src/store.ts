@@ -437,6 +437,29 @@ export class Store {
     return r.map((x) => x.domain);
   }
 
+  /**
+   * Takes domains out of a running scan's input (they are not to be scanned
+   * after all: opted out since they were seeded); returns those it removed.
+   * A domain already judged keeps its verdict and stays.
+   */
+  async unseedDomains(scanId: string, domains: string[]): Promise<string[]> {
+    if (domains.length === 0) return [];
+    const seq = await this.#seq(scanId);
+    const r = await this.#q<{ domain: string }>(
+      "unseedDomains",
+      `with del as (
+         delete from scan_inputs i where i.scan = $1 and i.domain = any($2::text[])
+           and not exists (select 1 from results r where r.scan = $1 and r.domain = i.domain)
+         returning domain),
+       cnt as (
+         insert into scan_counters (scan, slot, seeded) select $1, $3, -count(*) from del
+         on conflict (scan, slot) do update set seeded = scan_counters.seeded + excluded.seeded)
+       select domain from del`,
+      [seq, domains, this.#slot],
+    );
+    return r.map((x) => x.domain);
+  }
+
   /** Domains of the scan not judged yet, in input order (keyset pagination with `after`). */
   async pendingDomains(
     scanId: string,

@@ -172,7 +172,13 @@ export const seederService: ServiceSpec<typeof fields> = {
 
     const done = (async (): Promise<number> => {
       try {
-        const republished = resume ? await republishPending(store, ctx.bus, scan) : 0;
+        const republished = resume
+          ? await republishPending(store, ctx.bus, scan, {
+              ...(optOut ? { optOut } : {}),
+              onOptedOut: (domain, entry) =>
+                log.warn("opted out since seeded; not scanned", { domain, entry }),
+            })
+          : 0;
         seed = await seedDomains(readLists(files, process.stdin), {
           store,
           bus: ctx.bus,

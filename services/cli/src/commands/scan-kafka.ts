@@ -204,7 +204,17 @@ async function follow(
   let seedError: unknown;
   try {
     try {
-      if (parsed.resume !== undefined) republished = await republishPending(store, bus, scanId);
+      if (parsed.resume !== undefined)
+        republished = await republishPending(store, bus, scanId, {
+          ...(optOut ? { optOut } : {}),
+          onOptedOut: (domain, entry) => {
+            const m = skipMessage(
+              { source: "seeded before this resume", line: 0, text: domain },
+              { kind: "opted-out", entry },
+            );
+            if (m) err(m);
+          },
+        });
       const input =
         parsed.resume !== undefined
           ? readInputs({

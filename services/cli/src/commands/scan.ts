@@ -247,7 +247,11 @@ export function loadOptOut(file: string | undefined): OptOutList | undefined {
 
 export function skipMessage(l: SeedLine, why: SeedSkip): string | undefined {
   const where =
-    l.source === "argv" ? `argument ${l.line}` : `${l.source === "-" ? "stdin" : l.source}:${l.line}`;
+    l.source === "argv"
+      ? `argument ${l.line}`
+      : l.line === 0
+        ? l.source
+        : `${l.source === "-" ? "stdin" : l.source}:${l.line}`;
   const shown = l.text.length > 80 ? `${l.text.slice(0, 77)}...` : l.text;
   switch (why.kind) {
     case "invalid":

@@ -16,8 +16,8 @@ import type { Io } from "../main.ts";
 const HELP = `usage: danesweep topics --kafka BROKERS [--partitions N] [--replication N] [--kafka-client NAME]
 
 Creates the topics of a deployment when missing: danesweep.domains,
-danesweep.dns-facts, danesweep.probe-requests, danesweep.probe-results,
-danesweep.verdicts and a .dlq dead-letter twin of each. Partitions bound how
+danesweep.probe-requests, danesweep.domain-facts, danesweep.verdicts and a
+.dlq dead-letter twin of each. Partitions bound how
 many instances of a service share the work (12 by default); existing topics
 are left unchanged.
 
