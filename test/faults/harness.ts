@@ -74,11 +74,19 @@ function readSynth(): SynthDomain[] {
 }
 
 /** The first n synthetic domains (the universe is generated with n domains only when it holds fewer). */
-export function synthDomains(n: number): SynthDomain[] {
+/**
+ * The first n domains of the synthetic universe, generated (with about
+ * `probesPerDomain` distinct probes per domain, else one MX name per address)
+ * when it holds fewer.
+ */
+export function synthDomains(n: number, probesPerDomain?: number): SynthDomain[] {
   ensureTestbed();
   let all = readSynth();
   if (all.length < n) {
-    execFileSync(`${ROOT}test/testbed/bin/synth`, [String(n)], { stdio: ["ignore", "ignore", "inherit"] });
+    const ratio = probesPerDomain === undefined ? [] : ["--probes-per-domain", String(probesPerDomain)];
+    execFileSync(`${ROOT}test/testbed/bin/synth`, [String(n), ...ratio], {
+      stdio: ["ignore", "ignore", "inherit"],
+    });
     all = readSynth();
   }
   assert.ok(all.length >= n, `synthetic universe has ${all.length} domains, wanted ${n}`);
