@@ -4,7 +4,7 @@
  *
  * - publish(messages): through the ProduceQueue (producer.ts): concurrent
  *   calls are batched into few produce requests (acks=all, compression
- *   `compression`, "zstd" by default); each call resolves when the broker
+ *   `compression`, none by default); each call resolves when the broker
  *   acknowledged its own messages, rejects with KafkaBusError
  *   "publish-failed" (the client's error as cause) otherwise. Keys are placed
  *   with the Java client's murmur2 partitioner, so a key lands on the same
