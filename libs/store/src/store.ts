@@ -338,7 +338,7 @@ export class Store {
   async listScans(opts: { limit?: number; offset?: number } = {}): Promise<Scan[]> {
     const r = await this.#q(
       "listScans",
-      "select * from scans order by started_at desc, id desc limit $1 offset $2",
+      "select * from scans order by started_at desc, seq desc limit $1 offset $2",
       [opts.limit ?? 50, opts.offset ?? 0],
     );
     return r.map(toScan);
@@ -658,7 +658,7 @@ export class Store {
     return r.map((x, i) => ({ seq: Number(x.judged_seq), record: records[i] as VerdictRecord }));
   }
 
-  /** Every verdict stored for a domain, most recently started scan first. */
+  /** Every verdict stored for a domain, most recently started scan first (of two started at once, the later created). */
   async domainHistory(domain: string, opts: { limit?: number } = {}): Promise<DomainHistoryEntry[]> {
     const r = await this.#q<{
       id: string;
@@ -675,7 +675,7 @@ export class Store {
        from results r join scans s on s.seq = r.scan join verdict_classes c on c.id = r.class
        join verdict_blobs v on v.hash = r.verdict
        where r.domain = $1
-       order by s.started_at desc, s.id desc limit $2`,
+       order by s.started_at desc, s.seq desc limit $2`,
       [domain, opts.limit ?? 100],
     );
     return r.map((x) => {
