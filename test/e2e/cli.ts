@@ -50,7 +50,7 @@ export interface CliResult {
 
 export function startCli(
   args: string[],
-  opts: { stdin?: string } = {},
+  opts: { stdin?: string; keepStdinOpen?: boolean } = {},
 ): { child: ChildProcess; done: Promise<CliResult> } {
   const child = spawn(DANESWEEP, args, { stdio: ["pipe", "pipe", "pipe"] });
   let stdout = "";
@@ -61,7 +61,9 @@ export function startCli(
   child.stderr!.setEncoding("utf8").on("data", (s: string) => {
     stderr += s;
   });
-  if (opts.stdin !== undefined) child.stdin!.end(opts.stdin);
+  if (opts.keepStdinOpen) {
+    if (opts.stdin !== undefined) child.stdin!.write(opts.stdin);
+  } else if (opts.stdin !== undefined) child.stdin!.end(opts.stdin);
   else child.stdin!.end();
   const done = new Promise<CliResult>((resolve) =>
     child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })),

@@ -5,6 +5,9 @@
  * size. De-duplication is the store's: seedDomains returns only the domains it
  * added, so a name repeated anywhere in the input is scanned once.
  *
+ * A batch is seeded when full, when the input ends, or when input has been
+ * slow to come for `maxWaitMs`.
+ *
  * Invalid names and opted-out domains are reported through `onSkip` with their
  * source and line, and the rest go on. Stops early, between batches, when
  * `signal` aborts.
@@ -40,6 +43,12 @@ export interface SeedOptions {
   optOut?: OptOutList;
   signal?: AbortSignal;
   batch?: number;
+  /**
+   * A batch is seeded when it is full or when it has waited this long for
+   * more input (default 200 ms): names that trickle in on a pipe are scanned
+   * as they come, not when the pipe closes.
+   */
+  maxWaitMs?: number;
   onSkip?: (line: SeedLine, why: SeedSkip) => void;
   /** Called after each batch is seeded (progress). */
   onBatch?: (stats: SeedStats) => void;
@@ -77,23 +86,66 @@ export async function seedDomains(input: AsyncIterable<SeedLine>, o: SeedOptions
     o.onBatch?.(stats);
   };
 
-  for await (const l of input) {
-    if (o.signal?.aborted) break;
-    stats.read++;
-    const n = normalizeDomain(l.text);
-    if (!n.ok) {
-      stats.invalid++;
-      o.onSkip?.(l, { kind: "invalid", error: n.error, detail: n.detail });
-      continue;
+  const maxWaitMs = o.maxWaitMs ?? 200;
+  // One timer per batch, armed by its first name: when it fires while the
+  // input is quiet, the batch is seeded without waiting for it to fill.
+  let due: Promise<"due"> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const disarm = () => {
+    clearTimeout(timer);
+    due = undefined;
+  };
+  // An interruption wakes the loop even while the input is quiet (a pipe left open).
+  const stopped = new Promise<"stopped">((res) => {
+    if (o.signal?.aborted) res("stopped");
+    else o.signal?.addEventListener("abort", () => res("stopped"), { once: true });
+  });
+  const it = input[Symbol.asyncIterator]();
+  let next = it.next();
+  let ended = false;
+  try {
+    for (;;) {
+      if (o.signal?.aborted) break;
+      const r = await Promise.race(due ? [next, due, stopped] : [next, stopped]);
+      if (r === "stopped") break;
+      if (r === "due") {
+        disarm();
+        await flush();
+        continue;
+      }
+      if (r.done) {
+        ended = true;
+        break;
+      }
+      next = it.next();
+      const l = r.value;
+      stats.read++;
+      const n = normalizeDomain(l.text);
+      if (!n.ok) {
+        stats.invalid++;
+        o.onSkip?.(l, { kind: "invalid", error: n.error, detail: n.detail });
+        continue;
+      }
+      const hit = o.optOut ? matchOptOut(o.optOut, { ip: "", domain: n.name }) : undefined;
+      if (hit) {
+        stats.optedOut++;
+        o.onSkip?.(l, { kind: "opted-out", entry: hit.entry });
+        continue;
+      }
+      batch.push({ domain: n.name, line: l.line, src: l });
+      if (batch.length >= size) {
+        disarm();
+        await flush();
+      } else if (!due) {
+        due = new Promise((res) => {
+          timer = setTimeout(() => res("due"), maxWaitMs);
+        });
+      }
     }
-    const hit = o.optOut ? matchOptOut(o.optOut, { ip: "", domain: n.name }) : undefined;
-    if (hit) {
-      stats.optedOut++;
-      o.onSkip?.(l, { kind: "opted-out", entry: hit.entry });
-      continue;
-    }
-    batch.push({ domain: n.name, line: l.line, src: l });
-    if (batch.length >= size) await flush();
+  } finally {
+    disarm();
+    // Stopped early (interrupted, or the store failed): let the input close its file or stream.
+    if (!ended) void Promise.resolve(it.return?.()).catch(() => {});
   }
   if (!o.signal?.aborted) await flush();
   return stats;
