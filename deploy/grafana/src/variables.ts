@@ -28,7 +28,7 @@ from scans
 order by (state = 'finished') desc, started_at desc, id desc
 limit 200`;
 
-// biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's ${scan:sqlstring}, the scan id as a quoted SQL literal
+// Grafana's ${scan:sqlstring}: the selected scan id as a quoted SQL literal (biome.json allows ${...} here).
 export const SELECTED_SCAN = "(select seq from scans where id = ${scan:sqlstring})";
 
 export function scanVariable(): QueryVariableBuilder {
@@ -66,8 +66,10 @@ export function tldVariable(): QueryVariableBuilder {
 }
 
 /**
- * DANE states of a DNSSEC-signed MX RRset (libs/dane verdict-types.ts): the
- * domains among which DANE adoption is measured.
+ * DANE states only a DNSSEC-signed MX RRset gets (libs/dane judge.ts, postfix
+ * policy): the domains among which DANE adoption is measured. A signed MX can
+ * also end in dns-error, indeterminate or no-mail, as an unsigned one can;
+ * the verdict class does not say which, so those are left out.
  */
 export const SIGNED_MX_STATES = [
   "valid",

@@ -42,7 +42,7 @@ export function adoptionDashboard(): DashboardBuilder {
       sqlTimeSeries({
         title: "DANE-valid among DNSSEC-signed MX, per scan",
         description:
-          "Of the domains whose MX RRset is DNSSEC-signed, the share whose DANE state is valid, and valid or partial (mail delivered authenticated)",
+          "Of the domains whose MX RRset is DNSSEC-signed and whose DANE state says so (valid, partial, invalid, unusable-records, none), the share valid, and valid or partial (mail delivered authenticated). A signed MX whose lookups failed (dns-error) is not counted: the stored verdict class does not tell whether its MX was signed.",
         unit: "share",
         place: { x: 12, y: 0, w: 12, h: 9 },
         sql: perScanInRange({

@@ -23,7 +23,7 @@ export function breakageDashboard(): DashboardBuilder {
     .withVariable(scanVariable())
     .withPanel(
       sqlStat({
-        title: "Broken in the selected scan",
+        title: "Broken",
         description: "Domains of the selected scan whose DANE is broken",
         place: { x: 0, y: 0, w: 6, h: 5 },
         column: { name: "broken", kind: "count", title: "broken" },
@@ -32,9 +32,9 @@ export function breakageDashboard(): DashboardBuilder {
     )
     .withPanel(
       sqlStat({
-        title: "Newly broken in the selected scan",
+        title: "Newly broken",
         description:
-          "Broken in the selected scan and not in the domain's previous scan (or never scanned before)",
+          "Domains broken in the selected scan and not in the domain's previous scan (or never scanned before)",
         place: { x: 6, y: 0, w: 6, h: 5 },
         column: { name: "newly_broken", kind: "count", title: "newly broken" },
         sql: `select count(*)::bigint as newly_broken from newly_broken_domains where scan_seq = ${SELECTED_SCAN}`,

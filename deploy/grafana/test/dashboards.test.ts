@@ -1,0 +1,62 @@
+/**
+ * The committed dashboards (deploy/grafana/dashboards) are what the code
+ * makes: a changed panel that was not regenerated fails here, naming the file
+ * and the command that regenerates it. Also: each dashboard's panels have
+ * unique ids, fit the 24-column grid, name a provisioned data source, and
+ * every SQL panel states the columns it expects (sqlContract).
+ */
+import assert from "node:assert/strict";
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { DASHBOARD_DIR, staleFiles } from "../src/generate.ts";
+import { DASHBOARDS, PG, PROM, renderDashboards, sqlContract } from "../src/index.ts";
+
+test("the committed dashboards are the generated ones (node deploy/grafana/src/generate.ts)", () => {
+  assert.deepEqual(staleFiles(), []);
+});
+
+test("a stale, missing or extra dashboard file is named", () => {
+  const dir = mkdtempSync(join(tmpdir(), "ds-grafana-"));
+  try {
+    cpSync(DASHBOARD_DIR, dir, { recursive: true });
+    const [first, second] = DASHBOARDS;
+    writeFileSync(join(dir, first!.file), "{}\n");
+    rmSync(join(dir, second!.file));
+    writeFileSync(join(dir, "old.json"), "{}\n");
+    assert.deepEqual(staleFiles(dir).sort(), [
+      `${first!.file}: differs from the code`,
+      `${second!.file}: missing`,
+      "old.json: not made by the code",
+    ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("panels: unique ids, inside the grid, a provisioned data source; SQL panels state their columns", () => {
+  for (const [file, text] of renderDashboards()) {
+    const d = JSON.parse(text) as {
+      uid: string;
+      panels: {
+        id: number;
+        title: string;
+        datasource?: { uid?: string };
+        gridPos: { x: number; y: number; w: number; h: number };
+        targets?: { datasource?: { uid?: string }; expr?: string; rawSql?: string }[];
+      }[];
+    };
+    assert.match(d.uid, /^danesweep-/, file);
+    assert.equal(new Set(d.panels.map((p) => p.id)).size, d.panels.length, `${file}: panel ids`);
+    for (const p of d.panels) {
+      const where = `${file}: "${p.title}"`;
+      assert.ok(p.gridPos.x >= 0 && p.gridPos.x + p.gridPos.w <= 24 && p.gridPos.h > 0, where);
+      assert.ok([PG.uid, PROM.uid].includes(p.datasource?.uid as never), `${where}: data source`);
+      assert.ok((p.targets ?? []).length > 0, `${where}: a query`);
+      for (const t of p.targets ?? []) assert.equal(t.datasource?.uid, p.datasource?.uid, where);
+      if (p.datasource?.uid === PG.uid) assert.ok(sqlContract(p as never).length > 0, where);
+      else for (const t of p.targets ?? []) assert.ok(t.expr, `${where}: PromQL`);
+    }
+  }
+});
