@@ -15,7 +15,7 @@ import { providersDashboard } from "./dashboards/providers.ts";
 
 export { PG, PROM } from "./datasources.ts";
 export { expandMacros, type MacroContext, type VariableValue } from "./macros.ts";
-export { METRICS, type MetricUse, type Service } from "./metrics.ts";
+export { METRICS, type MetricUse, SCRAPE_LABELS, type Service } from "./metrics.ts";
 export { COLUMN_UNITS, type Column, type ColumnKind, type SqlContract, sqlContract } from "./sql.ts";
 
 export const DASHBOARDS: readonly { file: string; build: () => DashboardBuilder }[] = [

@@ -56,3 +56,6 @@ export const METRICS = {
 } as const;
 
 export type MetricKey = keyof typeof METRICS;
+
+/** Labels Prometheus adds to every sample it scrapes (the target's), whatever the service exposes. */
+export const SCRAPE_LABELS = ["instance", "job"] as const;

@@ -3,7 +3,9 @@
  * makes: a changed panel that was not regenerated fails here, naming the file
  * and the command that regenerates it. Also: each dashboard's panels have
  * unique ids, fit the 24-column grid, name a provisioned data source, and
- * every SQL panel states the columns it expects (sqlContract).
+ * every SQL panel states the columns it expects (sqlContract); every PromQL
+ * query parses (Prometheus's grammar) and uses only the metrics and labels of
+ * metrics.ts, which the e2e test checks against running services.
  */
 import assert from "node:assert/strict";
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -11,7 +13,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { DASHBOARD_DIR, staleFiles } from "../src/generate.ts";
-import { DASHBOARDS, PG, PROM, renderDashboards, sqlContract } from "../src/index.ts";
+import { DASHBOARDS, METRICS, PG, PROM, renderDashboards, SCRAPE_LABELS, sqlContract } from "../src/index.ts";
+import { promqlUses } from "./promql.ts";
 
 test("the committed dashboards are the generated ones (node deploy/grafana/src/generate.ts)", () => {
   assert.deepEqual(staleFiles(), []);
@@ -59,4 +62,47 @@ test("panels: unique ids, inside the grid, a provisioned data source; SQL panels
       else for (const t of p.targets ?? []) assert.ok(t.expr, `${where}: PromQL`);
     }
   }
+});
+
+test("every PromQL query parses, and names only metrics of metrics.ts, grouped by labels they carry", () => {
+  const known = new Map(Object.values(METRICS).map((m) => [m.name, m]));
+  const used = new Set<string>();
+  for (const [file, text] of renderDashboards()) {
+    const d = JSON.parse(text) as { panels: { title: string; targets?: { expr?: string }[] }[] };
+    for (const p of d.panels)
+      for (const t of p.targets ?? []) {
+        if (t.expr === undefined) continue;
+        const where = `${file}: "${p.title}": ${t.expr}`;
+        const use = promqlUses(t.expr);
+        assert.deepEqual(use.errors, [], where);
+        assert.ok(use.metrics.length > 0, where);
+        for (const name of use.metrics) {
+          const m = known.get(name);
+          assert.ok(m, `${where}: ${name} is not in metrics.ts`);
+          used.add(name);
+          for (const l of use.grouping)
+            assert.ok(
+              m.labels.includes(l) || (SCRAPE_LABELS as readonly string[]).includes(l),
+              `${where}: ${name} has no label ${l}`,
+            );
+        }
+      }
+  }
+  assert.deepEqual(
+    [...known.keys()].filter((n) => !used.has(n)),
+    [],
+    "every metric of metrics.ts is shown",
+  );
+});
+
+test("the PromQL reader finds names, grouping labels and syntax errors", () => {
+  assert.deepEqual(
+    promqlUses('sum by (topic, group) (rate(a_total{x="y"}[$__rate_interval])) / on (topic) b'),
+    {
+      metrics: ["a_total", "b"],
+      grouping: ["topic", "group", "topic"],
+      errors: [],
+    },
+  );
+  assert.ok(promqlUses("sum(rate(a_total[5m])").errors.length > 0);
 });
