@@ -8,7 +8,7 @@
  * metrics.ts, which the e2e test checks against running services.
  */
 import assert from "node:assert/strict";
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -105,4 +105,12 @@ test("the PromQL reader finds names, grouping labels and syntax errors", () => {
     },
   );
   assert.ok(promqlUses("sum(rate(a_total[5m])").errors.length > 0);
+});
+
+test("the data sources the panels name are the ones provisioning creates", () => {
+  const yaml = readFileSync(new URL("../provisioning/datasources/danesweep.yaml", import.meta.url), "utf8");
+  const provisioned = [...yaml.matchAll(/^\s+uid: (\S+)$/gm)].map((m) => m[1]);
+  assert.deepEqual(provisioned.sort(), [PG.uid, PROM.uid].sort());
+  const types = [...yaml.matchAll(/^\s+type: (\S+)$/gm)].map((m) => m[1]);
+  assert.deepEqual(types.sort(), [PG.type, PROM.type].sort());
 });
