@@ -27,7 +27,7 @@ import { after, before, describe, test } from "node:test";
 import type { VerdictRecord } from "@danesweep/dane";
 import { ApiQueries, openStore, READER_ROLE, type Store } from "@danesweep/store";
 import pg from "pg";
-import { testPostgresUrl } from "../../../libs/store/test/postgres-url.ts";
+import { adminQuery, testPostgresUrl } from "../../../libs/store/test/postgres-url.ts";
 import {
   loadUniverse,
   SCAN1_START,
@@ -52,15 +52,7 @@ const withDb = (db: string, user?: { name: string; password: string }) => {
   return u.toString();
 };
 
-async function admin(query: string): Promise<void> {
-  const c = new pg.Client({ connectionString: base });
-  await c.connect();
-  try {
-    await c.query(query);
-  } finally {
-    await c.end();
-  }
-}
+const admin = (query: string) => adminQuery(base, query);
 
 interface PanelJson {
   id?: number;

@@ -13,8 +13,7 @@ import { after, before, describe, test } from "node:test";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { ApiQueries, isStoreError, openDatabase, openStore, READER_ROLE, Store } from "@danesweep/store";
-import pg from "pg";
-import { testPostgresUrl } from "../../../libs/store/test/postgres-url.ts";
+import { adminQuery, testPostgresUrl } from "../../../libs/store/test/postgres-url.ts";
 import { buildApp, listen } from "../src/app.ts";
 import { createToken } from "../src/tokens.ts";
 import { storeBulkScan } from "./fixtures.ts";
@@ -37,15 +36,7 @@ const withDb = (url: string, db: string, user?: string) => {
 };
 const url = withDb(base, dbName);
 
-async function admin(query: string): Promise<void> {
-  const c = new pg.Client({ connectionString: base });
-  await c.connect();
-  try {
-    await c.query(query);
-  } finally {
-    await c.end();
-  }
-}
+const admin = (query: string) => adminQuery(base, query);
 
 // Identifiers below are made here from hex digits only.
 await admin(`create database ${dbName}`);
