@@ -5,7 +5,8 @@
  * the selected scan. Reads verdict_rows (libs/store migrations/0006) one scan
  * partition at a time; only the by-TLD panels join verdict_blobs. Pure.
  */
-import { DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
+import type { DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
+import { danesweepDashboard } from "../base.ts";
 import { sqlTable, sqlTimeSeries } from "../sql.ts";
 import { perScanInRange, SELECTED_SCAN, SIGNED_MX_SQL, scanVariable, tldVariable } from "../variables.ts";
 
@@ -14,13 +15,12 @@ const SHARES = `count(*) filter (where v.dane_state = 'valid') as valid,
     count(*) filter (where v.dane_state in ${SIGNED_MX_SQL}) as signed`;
 
 export function adoptionDashboard(): DashboardBuilder {
-  return new DashboardBuilder("danesweep: DANE adoption")
-    .uid("danesweep-adoption")
-    .tags(["danesweep", "dane"])
-    .description("DANE for SMTP (RFC 7672) across danesweep's scans")
-    .timezone("utc")
-    .time({ from: "now-1y", to: "now" })
-    .refresh("")
+  return danesweepDashboard({
+    name: "adoption",
+    title: "DANE adoption",
+    description: "DANE for SMTP (RFC 7672) across danesweep's scans",
+    tags: ["dane"],
+  })
     .withVariable(scanVariable())
     .withVariable(tldVariable())
     .withPanel(

@@ -8,18 +8,18 @@
  * partition of results (the selected scan, or each scan in the range) and
  * joins verdict_blobs for broken domains only. Pure.
  */
-import { DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
+import type { DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
+import { danesweepDashboard } from "../base.ts";
 import { sqlStat, sqlTable, sqlTimeSeries } from "../sql.ts";
 import { perScanInRange, SELECTED_SCAN, scanVariable } from "../variables.ts";
 
 export function breakageDashboard(): DashboardBuilder {
-  return new DashboardBuilder("danesweep: broken DANE")
-    .uid("danesweep-breakage")
-    .tags(["danesweep", "dane", "cert"])
-    .description("Domains whose DANE is broken: mail to them defers, or is only as safe as their weakest MX")
-    .timezone("utc")
-    .time({ from: "now-1y", to: "now" })
-    .refresh("")
+  return danesweepDashboard({
+    name: "breakage",
+    title: "broken DANE",
+    description: "Domains whose DANE is broken: mail to them defers, or is only as safe as their weakest MX",
+    tags: ["dane", "cert"],
+  })
     .withVariable(scanVariable())
     .withPanel(
       sqlStat({

@@ -13,9 +13,10 @@ import {
   LegendPlacement,
   VizLegendOptionsBuilder,
 } from "@grafana/grafana-foundation-sdk/common";
-import { DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
+import type { DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
 import { DataqueryBuilder } from "@grafana/grafana-foundation-sdk/prometheus";
 import { PanelBuilder as TimeseriesPanelBuilder } from "@grafana/grafana-foundation-sdk/timeseries";
+import { danesweepDashboard } from "../base.ts";
 import { PROM } from "../datasources.ts";
 import { METRICS } from "../metrics.ts";
 
@@ -62,13 +63,14 @@ function promPanel(o: {
 }
 
 export function pipelineDashboard(): DashboardBuilder {
-  return new DashboardBuilder("danesweep: pipeline")
-    .uid("danesweep-pipeline")
-    .tags(["danesweep", "operations"])
-    .description("The stages of a danesweep deployment on Kafka, from their /metrics")
-    .timezone("utc")
-    .time({ from: "now-6h", to: "now" })
-    .refresh("30s")
+  return danesweepDashboard({
+    name: "pipeline",
+    title: "pipeline",
+    description: "The stages of a danesweep deployment on Kafka, from their /metrics",
+    tags: ["operations"],
+    time: { from: "now-6h", to: "now" },
+    refresh: "30s",
+  })
     .withPanel(
       promPanel({
         title: "Messages handled per second, by stage",

@@ -5,7 +5,8 @@
  * domains of the selected scan's ten largest providers per scan over the time
  * range. Reads verdict_rows one scan partition at a time. Pure.
  */
-import { DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
+import type { DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
+import { danesweepDashboard } from "../base.ts";
 import { sqlTable, sqlTimeSeries } from "../sql.ts";
 import { perScanInRange, SELECTED_SCAN, scanVariable } from "../variables.ts";
 
@@ -24,13 +25,12 @@ const STATE_COLUMNS = [
 ] as const;
 
 export function providersDashboard(): DashboardBuilder {
-  return new DashboardBuilder("danesweep: MX providers")
-    .uid("danesweep-providers")
-    .tags(["danesweep", "dane"])
-    .description("Who hosts the mail of the scanned domains, and how their DANE fares")
-    .timezone("utc")
-    .time({ from: "now-1y", to: "now" })
-    .refresh("")
+  return danesweepDashboard({
+    name: "providers",
+    title: "MX providers",
+    description: "Who hosts the mail of the scanned domains, and how their DANE fares",
+    tags: ["dane"],
+  })
     .withVariable(scanVariable())
     .withPanel(
       sqlTable({
