@@ -28,7 +28,10 @@
  *   validation, or a time that names no real instant (time.ts), is 400 naming
  *   it; unknown query parameters are refused.
  * - /openapi.json is the OpenAPI 3.1 document built from the route schemas,
- *   /docs a browsable page.
+ *   completed by openapi.ts (an operationId for every operation, servers);
+ *   /docs a browsable page. Every route states its summary, security (an
+ *   empty list for a public one) and error responses (problem+json); `redocly
+ *   lint` passes on the document (test/openapi.test.ts).
  * Store failures become 503 (unavailable) or 500 (anything else).
  */
 import { DomainName } from "@danesweep/bus";
@@ -49,6 +52,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { EXPORT_RETRY_AFTER_S, ExportLane, ExportSlots, exportBody } from "./exports.ts";
 import { decodeCursor, encodeCursor, FORMAT_CONTENT_TYPES, failingHosts, negotiate } from "./formats.ts";
 import { Metrics } from "./metrics.ts";
+import { completeOpenApi } from "./openapi.ts";
 import {
   badParameter,
   PROBLEM_CONTENT_TYPE,
@@ -67,6 +71,7 @@ import {
   DomainResponse,
   HealthResponse,
   MAX_SCAN_DOMAINS,
+  MetricsText,
   ProblemSchema,
   ProvidersQuery,
   ProvidersResponse,
@@ -241,6 +246,8 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
       },
       components: { securitySchemes: { bearerAuth: { type: "http", scheme: "bearer" } } },
     },
+    // operationIds and servers for every route (openapi.ts).
+    transformObject: (d) => completeOpenApi("openapiObject" in d ? d.openapiObject : d.swaggerObject),
   });
   app.register(swaggerUi, { routePrefix: "/docs" });
   app.addSchema(ProblemSchema);
@@ -341,7 +348,11 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
 
     const read: RouteConfig = { scope: "read" };
     const exempt: RouteConfig = { exempt: true };
-    const errors = { "4xx": { $ref: "Problem#" }, "5xx": { $ref: "Problem#" } } as const;
+    const problem = {
+      description: "RFC 9457 problem details",
+      content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: "Problem#" } } },
+    } as const;
+    const errors = { "4xx": problem, "5xx": problem } as const;
     const readSecurity = opts.auth.readRequiresToken ? [{ bearerAuth: [] }] : [];
 
     // ------------------------------------------------------------ health, metrics
@@ -349,12 +360,28 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
     for (const prefix of ["", "/v1"]) {
       api.get(
         `${prefix}/healthz`,
-        { config: exempt, schema: { hide: prefix === "", response: { 200: HealthResponse } } },
+        {
+          config: exempt,
+          schema: {
+            hide: prefix === "",
+            summary: "Liveness: 200 while the process runs",
+            security: [],
+            response: { 200: HealthResponse, ...errors },
+          },
+        },
         async () => ({ status: "ok" }),
       );
       api.get(
         `${prefix}/readyz`,
-        { config: exempt, schema: { hide: prefix === "", response: { 200: HealthResponse, ...errors } } },
+        {
+          config: exempt,
+          schema: {
+            hide: prefix === "",
+            summary: "Readiness: 200 when the database answers, 503 otherwise",
+            security: [],
+            response: { 200: HealthResponse, ...errors },
+          },
+        },
         async (_req, reply) => {
           try {
             await queries.ping();
@@ -364,8 +391,21 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
           }
         },
       );
-      api.get(`${prefix}/metrics`, { config: exempt, schema: { hide: prefix === "" } }, async (_req, reply) =>
-        reply.type("text/plain; version=0.0.4; charset=utf-8").send(metrics.render()),
+      api.get(
+        `${prefix}/metrics`,
+        {
+          config: exempt,
+          schema: {
+            hide: prefix === "",
+            summary: "Metrics in the Prometheus text format (requests, latency, rate limiting, exports)",
+            security: [],
+            response: {
+              200: { description: "the metrics", content: { "text/plain": { schema: MetricsText } } },
+              ...errors,
+            },
+          },
+        },
+        async (_req, reply) => reply.type("text/plain; version=0.0.4; charset=utf-8").send(metrics.render()),
       );
     }
 

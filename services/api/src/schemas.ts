@@ -292,3 +292,4 @@ export const BrokenResponse = Type.Object({
 });
 
 export const HealthResponse = Type.Object({ status: Type.String() });
+export const MetricsText = Type.String({ description: "Prometheus text exposition format 0.0.4" });

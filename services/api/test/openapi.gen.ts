@@ -1,0 +1,1303 @@
+/**
+ * Generated from the API's /openapi.json by openapi-typescript (node services/api/test/openapi-gen.ts).
+ * Do not edit: regenerate.
+ */
+export interface paths {
+    "/v1/broken": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Domains whose DANE is broken, with the failing hosts and the first scan seen broken */
+        get: operations["getBroken"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/domains/{domain}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The latest verdict of a domain, with its facts; ?history=true adds every earlier verdict */
+        get: operations["getDomainsByDomain"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/healthz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Liveness: 200 while the process runs */
+        get: operations["getHealthz"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Metrics in the Prometheus text format (requests, latency, rate limiting, exports) */
+        get: operations["getMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/readyz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Readiness: 200 when the database answers, 503 otherwise */
+        get: operations["getReadyz"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/scans": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Scans, most recently started first */
+        get: operations["getScans"];
+        put?: never;
+        /** Start a scan of a list of domains (JSON, or text with one domain per line) */
+        post: operations["postScans"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/scans/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A scan: state, parameters, progress per stage, timings and verdict counts */
+        get: operations["getScansById"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/scans/{id}/results": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A scan's verdicts, filtered; JSON pages, or the whole set as NDJSON or CSV (Accept) */
+        get: operations["getScansByIdResults"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /** A scan's verdicts, filtered; JSON pages, or the whole set as NDJSON or CSV (Accept) */
+        head: operations["headScansByIdResults"];
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/stats/adoption": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Time series across scans of counts per DANE state and per verdict, optionally per TLD or provider */
+        get: operations["getStatsAdoption"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/stats/providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** MX providers (registrable domain of the primary MX host) ranked by the domains they serve */
+        get: operations["getStatsProviders"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
+export type webhooks = Record<string, never>;
+export interface components {
+    schemas: {
+        /**
+         * Problem
+         * @description RFC 9457 problem details (application/problem+json)
+         */
+        "def-0": {
+            detail: string;
+            parameter?: string;
+            status: number;
+            title: string;
+            type: string;
+        };
+    };
+    responses: never;
+    parameters: never;
+    requestBodies: never;
+    headers: never;
+    pathItems: never;
+}
+export type $defs = Record<string, never>;
+export interface operations {
+    getBroken: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                limit?: number;
+                scan?: string;
+                tld?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description RFC 9457 problem details */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["def-0"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["def-0"];
+                };
+            };
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            action: "deliver" | "defer" | "bounce" | "indeterminate";
+                            dane: "valid" | "partial" | "invalid" | "unusable-records" | "none" | "insecure" | "dns-error" | "no-mail" | "indeterminate";
+                            domain: string;
+                            explanation: string;
+                            failingHosts: {
+                                addresses: {
+                                    address: string;
+                                    reason?: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
+                                    result: string;
+                                }[];
+                                host: string;
+                                preference: number;
+                                reason?: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
+                                requirement: string;
+                                tlsaBaseWhy: string;
+                            }[];
+                            firstBroken: {
+                                scanId: string;
+                                scanStartedAt: string;
+                            };
+                            mxHost: string | null;
+                            problems: ("tlsa-mismatch" | "starttls-missing" | "tls-handshake-failed" | "tlsa-lookup-failed" | "dnssec-bogus")[];
+                            provider: string | null;
+                            reason: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
+                            tld: string;
+                        }[];
+                        next: string | null;
+                        scanId: string;
+                    };
+                };
+            };
+        };
+    };
+    getDomainsByDomain: {
+        parameters: {
+            query?: {
+                history?: boolean;
+            };
+            header?: never;
+            path: {
+                domain: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description RFC 9457 problem details */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["def-0"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["def-0"];
+                };
+            };
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description the scans whose verdict differs from the scan before */
+                        changes?: {
+                            from: {
+                                action: "deliver" | "defer" | "bounce" | "indeterminate";
+                                dane: "valid" | "partial" | "invalid" | "unusable-records" | "none" | "insecure" | "dns-error" | "no-mail" | "indeterminate";
+                                reason: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
+                                security: ("dane-verified" | "encrypted" | "plaintext") | null;
+                            };
+                            scanId: string;
+                            scanStartedAt: string;
+                            to: {
+                                action: "deliver" | "defer" | "bounce" | "indeterminate";
+                                dane: "valid" | "partial" | "invalid" | "unusable-records" | "none" | "insecure" | "dns-error" | "no-mail" | "indeterminate";
+                                reason: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
+                                security: ("dane-verified" | "encrypted" | "plaintext") | null;
+                            };
+                        }[];
+                        domain: string;
+                        facts: {
+                            collectedAt: string;
+                            domain: string;
+                            hosts: {
+                                a: {
+                                    chain: {
+                                        owner: string;
+                                        target: string;
+                                    }[];
+                                    error?: "timeout" | "servfail" | "refused" | "formerr" | "notimp" | "network" | "malformed" | "limit" | "other";
+                                    limitHit?: string;
+                                    outcome: "answer" | "nodata" | "nxdomain" | "error";
+                                    owner: string;
+                                    provenance?: {
+                                        attempts: number;
+                                        cached: boolean;
+                                        cdRcode?: string;
+                                        elapsedMs: number;
+                                        flags: {
+                                            aa: boolean;
+                                            ad: boolean;
+                                            cd: boolean;
+                                            ra: boolean;
+                                            rd: boolean;
+                                            tc: boolean;
+                                        };
+                                        rcode: string;
+                                        transport: "udp" | "tcp";
+                                        upstream: string;
+                                    };
+                                    qname: string;
+                                    qtype: "MX" | "A" | "AAAA" | "TLSA" | "CNAME" | "SOA" | "DNSKEY";
+                                    records: string[];
+                                    security: "secure" | "insecure" | "bogus" | "indeterminate";
+                                    ttl?: number;
+                                };
+                                aaaa: {
+                                    chain: {
+                                        owner: string;
+                                        target: string;
+                                    }[];
+                                    error?: "timeout" | "servfail" | "refused" | "formerr" | "notimp" | "network" | "malformed" | "limit" | "other";
+                                    limitHit?: string;
+                                    outcome: "answer" | "nodata" | "nxdomain" | "error";
+                                    owner: string;
+                                    provenance?: {
+                                        attempts: number;
+                                        cached: boolean;
+                                        cdRcode?: string;
+                                        elapsedMs: number;
+                                        flags: {
+                                            aa: boolean;
+                                            ad: boolean;
+                                            cd: boolean;
+                                            ra: boolean;
+                                            rd: boolean;
+                                            tc: boolean;
+                                        };
+                                        rcode: string;
+                                        transport: "udp" | "tcp";
+                                        upstream: string;
+                                    };
+                                    qname: string;
+                                    qtype: "MX" | "A" | "AAAA" | "TLSA" | "CNAME" | "SOA" | "DNSKEY";
+                                    records: string[];
+                                    security: "secure" | "insecure" | "bogus" | "indeterminate";
+                                    ttl?: number;
+                                };
+                                firstLink?: {
+                                    chain: {
+                                        owner: string;
+                                        target: string;
+                                    }[];
+                                    error?: "timeout" | "servfail" | "refused" | "formerr" | "notimp" | "network" | "malformed" | "limit" | "other";
+                                    limitHit?: string;
+                                    outcome: "answer" | "nodata" | "nxdomain" | "error";
+                                    owner: string;
+                                    provenance?: {
+                                        attempts: number;
+                                        cached: boolean;
+                                        cdRcode?: string;
+                                        elapsedMs: number;
+                                        flags: {
+                                            aa: boolean;
+                                            ad: boolean;
+                                            cd: boolean;
+                                            ra: boolean;
+                                            rd: boolean;
+                                            tc: boolean;
+                                        };
+                                        rcode: string;
+                                        transport: "udp" | "tcp";
+                                        upstream: string;
+                                    };
+                                    qname: string;
+                                    qtype: "MX" | "A" | "AAAA" | "TLSA" | "CNAME" | "SOA" | "DNSKEY";
+                                    records: string[];
+                                    security: "secure" | "insecure" | "bogus" | "indeterminate";
+                                    ttl?: number;
+                                };
+                                implicit: boolean;
+                                name: string;
+                                preference: number;
+                                tlsa: {
+                                    chain: {
+                                        owner: string;
+                                        target: string;
+                                    }[];
+                                    error?: "timeout" | "servfail" | "refused" | "formerr" | "notimp" | "network" | "malformed" | "limit" | "other";
+                                    limitHit?: string;
+                                    outcome: "answer" | "nodata" | "nxdomain" | "error";
+                                    owner: string;
+                                    provenance?: {
+                                        attempts: number;
+                                        cached: boolean;
+                                        cdRcode?: string;
+                                        elapsedMs: number;
+                                        flags: {
+                                            aa: boolean;
+                                            ad: boolean;
+                                            cd: boolean;
+                                            ra: boolean;
+                                            rd: boolean;
+                                            tc: boolean;
+                                        };
+                                        rcode: string;
+                                        transport: "udp" | "tcp";
+                                        upstream: string;
+                                    };
+                                    qname: string;
+                                    qtype: "MX" | "A" | "AAAA" | "TLSA" | "CNAME" | "SOA" | "DNSKEY";
+                                    records: {
+                                        data: string;
+                                        matchingType: number;
+                                        selector: number;
+                                        usage: number;
+                                    }[];
+                                    security: "secure" | "insecure" | "bogus" | "indeterminate";
+                                    ttl?: number;
+                                }[];
+                            }[];
+                            limits: string[];
+                            mx: {
+                                chain: {
+                                    owner: string;
+                                    target: string;
+                                }[];
+                                error?: "timeout" | "servfail" | "refused" | "formerr" | "notimp" | "network" | "malformed" | "limit" | "other";
+                                limitHit?: string;
+                                outcome: "answer" | "nodata" | "nxdomain" | "error";
+                                owner: string;
+                                provenance?: {
+                                    attempts: number;
+                                    cached: boolean;
+                                    cdRcode?: string;
+                                    elapsedMs: number;
+                                    flags: {
+                                        aa: boolean;
+                                        ad: boolean;
+                                        cd: boolean;
+                                        ra: boolean;
+                                        rd: boolean;
+                                        tc: boolean;
+                                    };
+                                    rcode: string;
+                                    transport: "udp" | "tcp";
+                                    upstream: string;
+                                };
+                                qname: string;
+                                qtype: "MX" | "A" | "AAAA" | "TLSA" | "CNAME" | "SOA" | "DNSKEY";
+                                records: {
+                                    exchange: string;
+                                    preference: number;
+                                }[];
+                                security: "secure" | "insecure" | "bogus" | "indeterminate";
+                                ttl?: number;
+                            };
+                            mxFirstLink?: {
+                                chain: {
+                                    owner: string;
+                                    target: string;
+                                }[];
+                                error?: "timeout" | "servfail" | "refused" | "formerr" | "notimp" | "network" | "malformed" | "limit" | "other";
+                                limitHit?: string;
+                                outcome: "answer" | "nodata" | "nxdomain" | "error";
+                                owner: string;
+                                provenance?: {
+                                    attempts: number;
+                                    cached: boolean;
+                                    cdRcode?: string;
+                                    elapsedMs: number;
+                                    flags: {
+                                        aa: boolean;
+                                        ad: boolean;
+                                        cd: boolean;
+                                        ra: boolean;
+                                        rd: boolean;
+                                        tc: boolean;
+                                    };
+                                    rcode: string;
+                                    transport: "udp" | "tcp";
+                                    upstream: string;
+                                };
+                                qname: string;
+                                qtype: "MX" | "A" | "AAAA" | "TLSA" | "CNAME" | "SOA" | "DNSKEY";
+                                records: string[];
+                                security: "secure" | "insecure" | "bogus" | "indeterminate";
+                                ttl?: number;
+                            };
+                            port: number;
+                            resolverValidates: boolean;
+                            /** @enum {number} */
+                            schema: 1;
+                        } | null;
+                        /** @description every scan's verdict, oldest first */
+                        history?: {
+                            action: "deliver" | "defer" | "bounce" | "indeterminate";
+                            dane: "valid" | "partial" | "invalid" | "unusable-records" | "none" | "insecure" | "dns-error" | "no-mail" | "indeterminate";
+                            judgedAt: string;
+                            reason: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
+                            scanId: string;
+                            scanStartedAt: string;
+                            security: ("dane-verified" | "encrypted" | "plaintext") | null;
+                        }[];
+                        probes: {
+                            banner?: {
+                                code: number;
+                                lines: string[];
+                            };
+                            detail?: string;
+                            ehlo?: {
+                                code: number;
+                                keywords: string[];
+                                lines: string[];
+                                verb: "EHLO" | "HELO";
+                            };
+                            io?: {
+                                bytesRead: number;
+                                bytesWritten: number;
+                            };
+                            ip: string;
+                            port: number;
+                            quit?: boolean;
+                            /** @enum {number} */
+                            schema: 1;
+                            sni: string;
+                            startedAt: string;
+                            starttls?: {
+                                accepted: boolean;
+                                offered: boolean;
+                                reply?: {
+                                    code: number;
+                                    lines: string[];
+                                };
+                            };
+                            status: "tls-ok" | "starttls-not-offered" | "starttls-refused" | "tls-handshake-failed" | "tls-timeout" | "connect-refused" | "connect-timeout" | "connect-reset" | "connect-unreachable" | "banner-rejected" | "ehlo-failed" | "io-timeout" | "io-reset" | "protocol-error" | "deadline-exceeded" | "policy-private-address" | "policy-opt-out" | "internal-error";
+                            timings: {
+                                bannerMs?: number;
+                                connectMs?: number;
+                                ehloMs?: number;
+                                starttlsMs?: number;
+                                tlsMs?: number;
+                                totalMs: number;
+                            };
+                            tls?: {
+                                chain: string[];
+                                chainTruncated?: boolean;
+                                cipher: string;
+                                group?: string;
+                                version: string;
+                            };
+                        }[];
+                        scanId: string;
+                        scanStartedAt: string;
+                        verdict: {
+                            dane: "valid" | "partial" | "invalid" | "unusable-records" | "none" | "insecure" | "dns-error" | "no-mail" | "indeterminate";
+                            domain: string;
+                            engine: {
+                                profile: string;
+                                version: string;
+                            };
+                            explanation: string;
+                            hosts: {
+                                addresses: {
+                                    address: string;
+                                    assessed?: {
+                                        reason: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
+                                        result: ("dane-verified" | "encrypted" | "plaintext") | "failed" | "not-probed" | "policy-refused";
+                                    };
+                                    auth?: {
+                                        detail?: string;
+                                        failure?: string;
+                                        matched?: {
+                                            depth: number;
+                                            record: {
+                                                data: string;
+                                                matchingType: number;
+                                                selector: number;
+                                                usage: number;
+                                            };
+                                        };
+                                    };
+                                    family: 4 | 6;
+                                    probe?: {
+                                        ip: string;
+                                        port: number;
+                                        sni: string;
+                                        status: "tls-ok" | "starttls-not-offered" | "starttls-refused" | "tls-handshake-failed" | "tls-timeout" | "connect-refused" | "connect-timeout" | "connect-reset" | "connect-unreachable" | "banner-rejected" | "ehlo-failed" | "io-timeout" | "io-reset" | "protocol-error" | "deadline-exceeded" | "policy-private-address" | "policy-opt-out" | "internal-error";
+                                    };
+                                    reason?: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
+                                    result: ("dane-verified" | "encrypted" | "plaintext") | "failed" | "not-tried" | "beyond-limit" | "not-probed" | "policy-refused";
+                                    security: "secure" | "insecure" | "bogus" | "indeterminate";
+                                }[];
+                                addressSecurity: "secure" | "insecure" | "bogus" | "indeterminate";
+                                host: string;
+                                implicit: boolean;
+                                numeric?: boolean;
+                                preference: number;
+                                reason?: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
+                                requirement: ("dane" | "tls" | "opportunistic") | "unusable";
+                                tlsa?: {
+                                    record: {
+                                        data: string;
+                                        matchingType: number;
+                                        selector: number;
+                                        usage: number;
+                                    };
+                                    usable: boolean;
+                                    why?: string;
+                                }[];
+                                tlsaBase?: string;
+                                tlsaBaseWhy: "host-name-secure" | "expanded-name" | "original-name-fallback" | "original-name-chain-insecure" | "address-insecure" | "first-link-insecure" | "no-secure-tlsa" | "tlsa-lookup-error" | "cname-lookup-error" | "no-address" | "address-lookup-error" | "incomplete-facts" | "numeric-exchange";
+                                wouldAuthenticate?: boolean;
+                            }[];
+                            judgedAt: string;
+                            mx: {
+                                error?: "timeout" | "servfail" | "refused" | "formerr" | "notimp" | "network" | "malformed" | "limit" | "other";
+                                outcome: "answer" | "nodata" | "nxdomain" | "error";
+                                security: "secure" | "insecure" | "bogus" | "indeterminate";
+                            };
+                            mxSecure: boolean;
+                            probeMode: "all" | "dane";
+                            problems: ("tlsa-mismatch" | "starttls-missing" | "tls-handshake-failed" | "tlsa-lookup-failed" | "dnssec-bogus")[];
+                            provider?: string;
+                            /** @enum {number} */
+                            schema: 2;
+                            tld: string;
+                            verdict: {
+                                action: "deliver" | "defer" | "bounce" | "indeterminate";
+                                address?: string;
+                                beyondAddressLimit?: {
+                                    address: string;
+                                    host: string;
+                                    limit: number;
+                                    security: "dane-verified" | "encrypted" | "plaintext";
+                                };
+                                host?: string;
+                                reason: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
+                                security?: "dane-verified" | "encrypted" | "plaintext";
+                            };
+                        };
+                    };
+                };
+            };
+        };
+    };
+    getHealthz: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description RFC 9457 problem details */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["def-0"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["def-0"];
+                };
+            };
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        status: string;
+                    };
+                };
+            };
+        };
+    };
+    getMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description RFC 9457 problem details */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["def-0"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["def-0"];
+                };
+            };
+            /** @description the metrics */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+        };
+    };
+    getReadyz: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description RFC 9457 problem details */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["def-0"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["def-0"];
+                };
+            };
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        status: string;
+                    };
+                };
+            };
+        };
+    };
+    getScans: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description RFC 9457 problem details */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["def-0"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["def-0"];
+                };
+            };
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            finishedAt: string | null;
+                            id: string;
+                            /** @description what the scan was started with; only for a token with scope "scan" */
+                            parameters?: unknown;
+                            startedAt: string;
+                            state: "running" | "finished" | "interrupted" | "failed";
+                        }[];
+                        next: string | null;
+                    };
+                };
+            };
+        };
+    };
+    postScans: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    domains: string[];
+                    parameters?: {
+                        label?: string;
+                        probeMode?: "all" | "dane";
+                    };
+                };
+                "text/plain": string;
+            };
+        };
+        responses: {
+            /** @description RFC 9457 problem details */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["def-0"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["def-0"];
+                };
+            };
+            /** @description Default Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        domains: number;
+                        scanId: string;
+                    };
+                };
+            };
+        };
+    };
+    getScansById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description RFC 9457 problem details */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["def-0"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["def-0"];
+                };
+            };
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        counts: {
+                            action: {
+                                [key: string]: number;
+                            };
+                            dane: {
+                                [key: string]: number;
+                            };
+                            reason: {
+                                [key: string]: number;
+                            };
+                            security: {
+                                [key: string]: number;
+                            };
+                        };
+                        id: string;
+                        /** @description what the scan was started with; only for a token with scope "scan" */
+                        parameters?: unknown;
+                        progress: {
+                            /** @description domains seeded */
+                            domains: number;
+                            /** @description domains with a verdict */
+                            judged: number;
+                            probes: {
+                                byStatus: {
+                                    [key: string]: number;
+                                };
+                                /** @description probes stored */
+                                done: number;
+                            };
+                        };
+                        state: "running" | "finished" | "interrupted" | "failed";
+                        timings: {
+                            /** @description to the end, or to now for a running scan */
+                            elapsedMs: number;
+                            finishedAt: string | null;
+                            startedAt: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    getScansByIdResults: {
+        parameters: {
+            query?: {
+                action?: "deliver" | "defer" | "bounce" | "indeterminate";
+                cursor?: string;
+                dane?: "valid" | "partial" | "invalid" | "unusable-records" | "none" | "insecure" | "dns-error" | "no-mail" | "indeterminate";
+                limit?: number;
+                mx?: string;
+                provider?: string;
+                reason?: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
+                security?: "dane-verified" | "encrypted" | "plaintext";
+                tld?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description RFC 9457 problem details */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["def-0"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["def-0"];
+                };
+            };
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            action: "deliver" | "defer" | "bounce" | "indeterminate";
+                            dane: "valid" | "partial" | "invalid" | "unusable-records" | "none" | "insecure" | "dns-error" | "no-mail" | "indeterminate";
+                            deliveredHost: string | null;
+                            domain: string;
+                            explanation: string;
+                            judgedAt: string;
+                            mxHost: string | null;
+                            reason: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
+                            security: ("dane-verified" | "encrypted" | "plaintext") | null;
+                            tld: string;
+                        }[];
+                        next: string | null;
+                        scanId: string;
+                    };
+                    "application/x-ndjson": {
+                        items: {
+                            action: "deliver" | "defer" | "bounce" | "indeterminate";
+                            dane: "valid" | "partial" | "invalid" | "unusable-records" | "none" | "insecure" | "dns-error" | "no-mail" | "indeterminate";
+                            deliveredHost: string | null;
+                            domain: string;
+                            explanation: string;
+                            judgedAt: string;
+                            mxHost: string | null;
+                            reason: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
+                            security: ("dane-verified" | "encrypted" | "plaintext") | null;
+                            tld: string;
+                        }[];
+                        next: string | null;
+                        scanId: string;
+                    };
+                    "text/csv": {
+                        items: {
+                            action: "deliver" | "defer" | "bounce" | "indeterminate";
+                            dane: "valid" | "partial" | "invalid" | "unusable-records" | "none" | "insecure" | "dns-error" | "no-mail" | "indeterminate";
+                            deliveredHost: string | null;
+                            domain: string;
+                            explanation: string;
+                            judgedAt: string;
+                            mxHost: string | null;
+                            reason: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
+                            security: ("dane-verified" | "encrypted" | "plaintext") | null;
+                            tld: string;
+                        }[];
+                        next: string | null;
+                        scanId: string;
+                    };
+                };
+            };
+        };
+    };
+    headScansByIdResults: {
+        parameters: {
+            query?: {
+                action?: "deliver" | "defer" | "bounce" | "indeterminate";
+                cursor?: string;
+                dane?: "valid" | "partial" | "invalid" | "unusable-records" | "none" | "insecure" | "dns-error" | "no-mail" | "indeterminate";
+                limit?: number;
+                mx?: string;
+                provider?: string;
+                reason?: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
+                security?: "dane-verified" | "encrypted" | "plaintext";
+                tld?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description RFC 9457 problem details */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["def-0"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["def-0"];
+                };
+            };
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            action: "deliver" | "defer" | "bounce" | "indeterminate";
+                            dane: "valid" | "partial" | "invalid" | "unusable-records" | "none" | "insecure" | "dns-error" | "no-mail" | "indeterminate";
+                            deliveredHost: string | null;
+                            domain: string;
+                            explanation: string;
+                            judgedAt: string;
+                            mxHost: string | null;
+                            reason: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
+                            security: ("dane-verified" | "encrypted" | "plaintext") | null;
+                            tld: string;
+                        }[];
+                        next: string | null;
+                        scanId: string;
+                    };
+                    "application/x-ndjson": {
+                        items: {
+                            action: "deliver" | "defer" | "bounce" | "indeterminate";
+                            dane: "valid" | "partial" | "invalid" | "unusable-records" | "none" | "insecure" | "dns-error" | "no-mail" | "indeterminate";
+                            deliveredHost: string | null;
+                            domain: string;
+                            explanation: string;
+                            judgedAt: string;
+                            mxHost: string | null;
+                            reason: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
+                            security: ("dane-verified" | "encrypted" | "plaintext") | null;
+                            tld: string;
+                        }[];
+                        next: string | null;
+                        scanId: string;
+                    };
+                    "text/csv": {
+                        items: {
+                            action: "deliver" | "defer" | "bounce" | "indeterminate";
+                            dane: "valid" | "partial" | "invalid" | "unusable-records" | "none" | "insecure" | "dns-error" | "no-mail" | "indeterminate";
+                            deliveredHost: string | null;
+                            domain: string;
+                            explanation: string;
+                            judgedAt: string;
+                            mxHost: string | null;
+                            reason: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
+                            security: ("dane-verified" | "encrypted" | "plaintext") | null;
+                            tld: string;
+                        }[];
+                        next: string | null;
+                        scanId: string;
+                    };
+                };
+            };
+        };
+    };
+    getStatsAdoption: {
+        parameters: {
+            query?: {
+                by?: "tld" | "provider";
+                from?: string;
+                group?: string;
+                to?: string;
+                top?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description RFC 9457 problem details */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["def-0"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["def-0"];
+                };
+            };
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        by: ("tld" | "provider") | null;
+                        series: {
+                            action: {
+                                [key: string]: number;
+                            };
+                            dane: {
+                                [key: string]: number;
+                            };
+                            domains: number;
+                            group: string | null;
+                            scanId: string;
+                            scanStartedAt: string;
+                            scanState: "running" | "finished" | "interrupted" | "failed";
+                            security: {
+                                [key: string]: number;
+                            };
+                        }[];
+                    };
+                };
+            };
+        };
+    };
+    getStatsProviders: {
+        parameters: {
+            query?: {
+                limit?: number;
+                scan?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description RFC 9457 problem details */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["def-0"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["def-0"];
+                };
+            };
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        providers: {
+                            dane: {
+                                [key: string]: number;
+                            };
+                            domains: number;
+                            mxHosts: number;
+                            provider: string;
+                        }[];
+                        scanId: string;
+                    };
+                };
+            };
+        };
+    };
+}
