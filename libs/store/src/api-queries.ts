@@ -145,6 +145,15 @@ function isoOrNull(v: unknown): string | null {
   return v === null || v === undefined ? null : iso(v);
 }
 
+/**
+ * A scan's partition key as a subquery: a filter on `scan_seq = (select ...)`
+ * is pruned to the scan's own partition when the statement runs, where one on
+ * `scan_id` (a column of the joined scans table) reads every scan's partition.
+ */
+function seqOf(scanId: string): SQL {
+  return sql`(select seq from scans where id = ${scanId})`;
+}
+
 function filterSql(f: ResultFilters): SQL[] {
   const out: SQL[] = [];
   if (f.action !== undefined) out.push(sql`r.action = ${f.action}`);
@@ -233,7 +242,7 @@ export class ApiQueries {
           from verdict_rows r
           join fact_blobs f on f.hash = r.facts_hash join verdict_blobs v on v.hash = r.verdict_hash
           where r.domain = ${domain}
-          order by r.scan_started_at desc, r.scan_id desc limit 1`,
+          order by r.scan_started_at desc, r.scan_seq desc limit 1`,
     );
     const x = r[0];
     if (!x) return undefined;
@@ -281,11 +290,11 @@ export class ApiQueries {
       "verdictHistory",
       sql`select * from (
             select r.scan_id, r.scan_started_at as started_at, r.judged_at, r.action, r.security, r.reason,
-                   r.dane_state, r.scan_id as id
+                   r.dane_state, r.scan_seq
             from verdict_rows r
             where r.domain = ${domain}
-            order by r.scan_started_at desc, r.scan_id desc limit ${limit}) h
-          order by started_at asc, id asc`,
+            order by r.scan_started_at desc, r.scan_seq desc limit ${limit}) h
+          order by started_at asc, scan_seq asc`,
     );
     return r.map((x) => ({
       scanId: x.scan_id as string,
@@ -304,7 +313,7 @@ export class ApiQueries {
     filters: ResultFilters,
     opts: { after?: string; limit: number },
   ): Promise<ResultRow[]> {
-    const where = [sql`r.scan_id = ${scanId}`, ...filterSql(filters)];
+    const where = [sql`r.scan_seq = ${seqOf(scanId)}`, ...filterSql(filters)];
     if (opts.after !== undefined) where.push(sql`r.domain > ${opts.after}`);
     const r = await this.#rows<Raw>(
       "resultsPage",
@@ -415,7 +424,9 @@ export class ApiQueries {
   async providers(scanId: string, limit: number): Promise<ProviderRow[]> {
     const r = await this.#rows<Raw>(
       "providers",
-      sql`with c as (select provider, mx_host, dane_state, domains from mx_host_counts where scan_id = ${scanId}),
+      sql`with c as (select provider, mx_host, dane_state, count(*)::bigint as domains from verdict_rows
+                     where scan_seq = ${seqOf(scanId)} and mx_host is not null
+                     group by provider, mx_host, dane_state),
                t as (select provider, sum(domains)::bigint as total, count(distinct mx_host) as hosts
                      from c group by provider order by total desc, provider asc limit ${limit})
           select t.provider, t.total, t.hosts, c.dane_state, sum(c.domains)::bigint as n
@@ -442,7 +453,7 @@ export class ApiQueries {
 
   /** Broken domains of a scan by domain, strictly after `after`, with the first scan each was seen broken in. */
   async broken(scanId: string, opts: { tld?: string; after?: string; limit: number }): Promise<BrokenRow[]> {
-    const where = [sql`b.scan_id = ${scanId}`];
+    const where = [sql`b.scan_seq = ${seqOf(scanId)}`];
     if (opts.tld !== undefined) where.push(sql`b.tld = ${opts.tld}`);
     if (opts.after !== undefined) where.push(sql`b.domain > ${opts.after}`);
     const r = await this.#rows<Raw>(
