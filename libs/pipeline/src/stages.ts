@@ -92,8 +92,8 @@ export function isFatal(e: unknown): boolean {
 export function outcomeOf(e: unknown): HandlerOutcome {
   const err = e as { code?: unknown; canRetry?: unknown; message?: unknown; name?: unknown } | undefined;
   const code = typeof err?.code === "string" ? err.code : typeof err?.name === "string" ? err.name : "error";
-  if (err?.canRetry === true) return { kind: "retry", reason: code };
   const message = typeof err?.message === "string" ? err.message : String(e);
+  if (err?.canRetry === true) return { kind: "retry", reason: code, detail: message.slice(0, 500) };
   return {
     kind: "dead-letter",
     reason: "handler-rejected",

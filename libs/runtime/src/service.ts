@@ -351,6 +351,7 @@ export async function runService<F extends Fields>(spec: ServiceSpec<F>, o: RunO
             topic,
             key: m.key,
             reason: out.reason,
+            ...(out.detail ? { detail: out.detail } : {}),
             attempt: m.deliveryAttempt,
             retriesSinceLast: note.n,
           });
