@@ -34,6 +34,7 @@
 import { randomUUID } from "node:crypto";
 import {
   type Bus,
+  type EnvelopeOf,
   encodeWithRawBody,
   envelopeHandler,
   envelopeMessage,
@@ -159,29 +160,18 @@ export interface ResolveStageDeps {
 /** resolve: [domains] -> [probe-requests] (keyed by IP), facts on [domain-facts] (keyed by domain). */
 export function resolveHandler(d: ResolveStageDeps) {
   const t = d.tracing;
-  return envelopeHandler("domain", async (env, msg) => {
-    const scan = env.scan;
-    const span = t?.process(msg, {
-      [ATTR.scan]: scan,
-      [ATTR.domain]: env.body.domain,
-      [ATTR.stage]: "resolve",
-    });
-    let trace: Headers | undefined;
+  const resolve = async (scan: string, domain: string, span: Span | undefined): Promise<HandlerOutcome> => {
     try {
-      const collect = () =>
-        collectDomainFacts(d.resolver, env.body.domain, {
-          port: d.port,
-          now: d.now,
-          resolverValidates: d.resolverValidates,
-        });
       let facts: DomainFacts;
+      let trace: Headers | undefined;
+      const collect = { port: d.port, now: d.now, resolverValidates: d.resolverValidates };
       if (t && span) {
-        const dns = t.child(span, "dns lookups", { [ATTR.domain]: env.body.domain });
-        facts = await collect();
+        const dns = t.child(span, "dns lookups", { [ATTR.domain]: domain });
+        facts = await collectDomainFacts(d.resolver, domain, collect);
         recordDnsLookups(dns, facts);
         dns.end();
         trace = t.headers(span);
-      } else facts = await collect();
+      } else facts = await collectDomainFacts(d.resolver, domain, collect);
       const mxHostOf = new Map<string, string>();
       const targets = probeTargets(
         facts,
@@ -215,6 +205,16 @@ export function resolveHandler(d: ResolveStageDeps) {
       if (span) t?.endOutcome(span, out);
       return out;
     }
+  };
+  return envelopeHandler("domain", async (env, msg) => {
+    if (!t) return resolve(env.scan, env.body.domain, undefined);
+    const span = t.process(msg, {
+      [ATTR.scan]: env.scan,
+      [ATTR.domain]: env.body.domain,
+      [ATTR.stage]: "resolve",
+    });
+    // The span is active while the message is handled: log lines and instrumented calls inside belong to it.
+    return t.active(span, () => resolve(env.scan, env.body.domain, span));
   });
 }
 
@@ -427,19 +427,13 @@ export function probeHandler(d: ProbeStageDeps) {
     }
   };
 
-  return envelopeHandler("probe-request", async (env, msg) => {
+  const handle = async (
+    env: EnvelopeOf<"probe-request">,
+    span: Span | undefined,
+  ): Promise<HandlerOutcome> => {
     const scan = env.scan;
     const key = { ip: env.body.ip, port: env.body.port, sni: env.body.sni };
     const ck = `${scan}|${probeKeyString(key)}`;
-    const span = t?.process(msg, {
-      [ATTR.scan]: scan,
-      [ATTR.domain]: env.body.domain,
-      [ATTR.stage]: "probe",
-      [ATTR.networkPeerAddress]: key.ip,
-      [ATTR.networkPeerPort]: key.port,
-      [ATTR.probeSni]: key.sni,
-      [ATTR.serverAddress]: env.body.mxHost,
-    });
     try {
       let probe = cache.get(ck);
       let mine = false;
@@ -455,21 +449,15 @@ export function probeHandler(d: ProbeStageDeps) {
         probe = await p;
         cache.set(ck, probe);
       } else if (d.counters) d.counters.probesReused++;
-      if (span) {
+      let trace: TraceHeaders | undefined;
+      if (t && span) {
         // A probe made for another request: this request's span links to the probe's.
         const reused = !mine || probe.span === undefined;
         span.setAttributes({ [ATTR.probeReused]: reused, [ATTR.probeStatus]: probe.facts.status });
         if (reused && probe.span) span.addLink(probe.span);
+        trace = t.headers(span);
       }
-      await d.bus.publish([
-        probeResultMessage(
-          scan,
-          env.body.domain,
-          probe.facts,
-          probe.json,
-          span ? t?.headers(span) : undefined,
-        ),
-      ]);
+      await d.bus.publish([probeResultMessage(scan, env.body.domain, probe.facts, probe.json, trace)]);
       if (span) t?.end(span);
       return { kind: "ack" };
     } catch (e) {
@@ -478,6 +466,21 @@ export function probeHandler(d: ProbeStageDeps) {
       if (span) t?.endOutcome(span, out);
       return out;
     }
+  };
+
+  return envelopeHandler("probe-request", async (env, msg) => {
+    if (!t) return handle(env, undefined);
+    const span = t.process(msg, {
+      [ATTR.scan]: env.scan,
+      [ATTR.domain]: env.body.domain,
+      [ATTR.stage]: "probe",
+      [ATTR.networkPeerAddress]: env.body.ip,
+      [ATTR.networkPeerPort]: env.body.port,
+      [ATTR.probeSni]: env.body.sni,
+      [ATTR.serverAddress]: env.body.mxHost,
+    });
+    // The span is active while the message is handled: log lines and instrumented calls inside belong to it.
+    return t.active(span, () => handle(env, span));
   });
 }
 

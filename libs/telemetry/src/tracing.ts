@@ -31,6 +31,7 @@ import {
   type Attributes,
   type Context,
   context,
+  isSpanContextValid,
   type Link,
   ROOT_CONTEXT,
   type Span,
@@ -74,6 +75,21 @@ const setter: TextMapSetter<Headers> = {
     h[k] = v;
   },
 };
+
+/** The active span's trace and span ids (for log lines), if a valid span is active. */
+export function activeTraceIds(): { trace_id: string; span_id: string } | undefined {
+  const c = trace.getActiveSpan()?.spanContext();
+  if (!c || !isSpanContextValid(c)) return undefined;
+  return { trace_id: c.traceId, span_id: c.spanId };
+}
+
+/** The trace and span ids a message's traceparent header names (for log lines about it). */
+export function messageTraceIds(
+  headers: Headers | undefined,
+): { trace_id: string; span_id: string } | undefined {
+  const m = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/.exec(headers?.traceparent ?? "");
+  return m ? { trace_id: m[1] as string, span_id: m[2] as string } : undefined;
+}
 
 /** The code of an error (StoreError, ProberConfigError...), else its name, else "error". */
 export function errorType(e: unknown): string {
