@@ -97,9 +97,11 @@ const dom = (n: number) => `test${n}.testing`;
 /** One sample of /metrics (a counter or gauge line, labels included). */
 async function metric(app: FastifyInstance, series: string): Promise<number> {
   const body = (await app.inject("/metrics")).body;
-  const line = body.split("\n").find((l) => l.startsWith(`${series} `));
+  // Every series carries service="api" (and no other label for the series asked for here).
+  const prefix = `${series}{service="api"} `;
+  const line = body.split("\n").find((l) => l.startsWith(prefix));
   assert.ok(line, `${series} in /metrics`);
-  return Number(line.slice(series.length + 1));
+  return Number(line.slice(prefix.length));
 }
 
 /** Resolves once `check` holds, asking again every 20 ms (the test's timeout bounds the wait). */
@@ -203,7 +205,7 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
       assert.match(String(m.headers["content-type"]), /^text\/plain; version=0\.0\.4/);
       assert.match(
         m.body,
-        /danesweep_api_requests_total\{route="\/v1\/domains\/:domain",method="GET",status="200"\} \d+/,
+        /danesweep_api_requests_total\{route="\/v1\/domains\/:domain",method="GET",status="200",service="api"\} \d+/,
       );
       assert.match(m.body, /# TYPE danesweep_api_request_duration_seconds histogram/);
       const doc = (await app.inject("/openapi.json")).json() as {
