@@ -52,13 +52,30 @@ bin_path() {
   printf '%s/%s-%s/jaeger' "$cache_root" "$(version)" "$key"
 }
 
-find_go() {
+any_go() {
   if command -v go >/dev/null; then command -v go; return; fi
   if [ -x /usr/local/go/bin/go ]; then echo /usr/local/go/bin/go; return; fi
   log "installing golang-go"
   DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go >&2 || die "cannot install Go"
   command -v go
+}
+
+# A Go that builds go.mod's module: one that switches toolchains itself (1.21 or
+# later, GOTOOLCHAIN=auto), else (Debian 12's golang-go is 1.19) the toolchain
+# go.mod names, fetched as the module golang.org/toolchain from the proxy.
+find_go() {
+  local go minor want arch dir
+  go="$(any_go)"
+  minor="$("$go" env GOVERSION 2>/dev/null | sed -n 's/^go1\.\([0-9]*\).*/\1/p')"
+  if [ -n "$minor" ] && [ "$minor" -ge 21 ]; then echo "$go"; return; fi
+  want="$(sed -n 's/^go \([0-9.]*\)$/\1/p' "$mod_dir/go.mod")"
+  case "$(uname -m)" in x86_64) arch=amd64 ;; aarch64) arch=arm64 ;; *) die "no Go toolchain for $(uname -m)" ;; esac
+  log "Go $("$go" env GOVERSION) cannot switch toolchains; fetching go$want from the module proxy"
+  dir="$(cd "$(mktemp -d)" && GOFLAGS=-mod=mod "$go" mod download -json "golang.org/toolchain@v0.0.1-go$want.linux-$arch" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+  [ -x "$dir/bin/go" ] || die "no go binary in golang.org/toolchain@v0.0.1-go$want.linux-$arch"
+  echo "$dir/bin/go"
 }
 
 build() {
