@@ -165,13 +165,14 @@ export function resolveHandler(d: ResolveStageDeps) {
       let facts: DomainFacts;
       let trace: Headers | undefined;
       const collect = { port: d.port, now: d.now, resolverValidates: d.resolverValidates };
-      if (t && span) {
+      if (t && span?.isRecording()) {
         const dns = t.child(span, "dns lookups", { [ATTR.domain]: domain });
         facts = await collectDomainFacts(d.resolver, domain, collect);
         recordDnsLookups(dns, facts);
         dns.end();
-        trace = t.headers(span);
       } else facts = await collectDomainFacts(d.resolver, domain, collect);
+      // A trace not sampled travels on too: the stages after follow the seed's decision.
+      if (t && span) trace = t.headers(span);
       const mxHostOf = new Map<string, string>();
       const targets = probeTargets(
         facts,
@@ -213,7 +214,8 @@ export function resolveHandler(d: ResolveStageDeps) {
       [ATTR.domain]: env.body.domain,
       [ATTR.stage]: "resolve",
     });
-    // The span is active while the message is handled: log lines and instrumented calls inside belong to it.
+    // A sampled span is active while the message is handled: log lines and instrumented calls inside belong to it.
+    if (!span.isRecording()) return resolve(env.scan, env.body.domain, span);
     return t.active(span, () => resolve(env.scan, env.body.domain, span));
   });
 }
@@ -399,7 +401,7 @@ export function probeHandler(d: ProbeStageDeps) {
       if (d.claims === false || (await claimer.submit({ scan, key, link }))) {
         let facts: ProbeFacts;
         let probeSpan: Span | undefined;
-        if (t && span) {
+        if (t && span?.isRecording()) {
           probeSpan = t.child(
             span,
             "smtp probe",
@@ -479,7 +481,8 @@ export function probeHandler(d: ProbeStageDeps) {
       [ATTR.probeSni]: env.body.sni,
       [ATTR.serverAddress]: env.body.mxHost,
     });
-    // The span is active while the message is handled: log lines and instrumented calls inside belong to it.
+    // A sampled span is active while the message is handled: log lines and instrumented calls inside belong to it.
+    if (!span.isRecording()) return handle(env, span);
     return t.active(span, () => handle(env, span));
   });
 }
@@ -733,7 +736,7 @@ export class AggregateJoin {
     p.judging = true;
     let record: VerdictRecord;
     const t = this.#d.tracing;
-    const judging = p.span && t ? t.child(p.span, "judge") : undefined;
+    const judging = p.span?.isRecording() && t ? t.child(p.span, "judge") : undefined;
     try {
       record = judge(p.facts, (k) => p.probes.get(probeKeyString(k)), {
         now: this.#d.now(),
