@@ -135,6 +135,63 @@ function checkShape(t: JTrace, domain: string, svc: (stage: string) => string) {
   return { seed, resolve, probes, join: joinSpan, judge };
 }
 
+/** The value of a series (labels in any order) in Prometheus text, or undefined. */
+function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
+  const want = Object.entries(labels)
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    .sort()
+    .join(",");
+  for (const line of text.split("\n")) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    if (
+      (m[2] ?? "")
+        .split(/,(?=[a-zA-Z_]+=)/)
+        .filter(Boolean)
+        .sort()
+        .join(",") === want
+    )
+      return Number(m[3]);
+  }
+  return undefined;
+}
+
+/** The services' /metrics after the scan: the same names on each, with what this scan did. */
+async function checkMetrics(dep: Deployment): Promise<void> {
+  const text = async (kind: "resolver" | "prober" | "aggregator") =>
+    (await fetch(`http://127.0.0.1:${dep.live(kind)[0]!.httpPort()}/metrics`)).text();
+  const [resolver, prober, aggregator] = await Promise.all([
+    text("resolver"),
+    text("prober"),
+    text("aggregator"),
+  ]);
+  const r = { service: "resolver", topic: "danesweep.domains" };
+  assert.equal(sample(resolver, "danesweep_messages_handled_total", { ...r, outcome: "ack" }), 24);
+  assert.equal(sample(resolver, "danesweep_stage_duration_seconds_count", { ...r, outcome: "ack" }), 24);
+  assert.equal(sample(resolver, "danesweep_domains_resolved_total", { service: "resolver" }), 24);
+  assert.ok(
+    (sample(resolver, "danesweep_dns_lookups_total", { service: "resolver", outcome: "answer" }) ?? 0) > 0,
+  );
+  const made = sample(prober, "danesweep_probes_made_total", { service: "prober" }) ?? 0;
+  const reused = sample(prober, "danesweep_probes_reused_total", { service: "prober" }) ?? 0;
+  const requests = sample(prober, "danesweep_messages_handled_total", {
+    service: "prober",
+    topic: "danesweep.probe-requests",
+    outcome: "ack",
+  });
+  assert.ok(made > 0);
+  assert.equal(made + reused, requests, "every probe request was answered by a probe made or reused");
+  assert.equal(sample(aggregator, "danesweep_domains_judged_total", { service: "aggregator" }), 24);
+  for (const [svc, t] of [
+    ["resolver", resolver],
+    ["prober", prober],
+    ["aggregator", aggregator],
+  ] as const) {
+    assert.equal(sample(t, "danesweep_service_ready", { service: svc }), 1);
+    assert.ok((sample(t, "process_resident_memory_bytes", { service: svc }) ?? 0) > 0);
+  }
+}
+
 test("the 24 seed domains through the four services on Kafka: one trace per domain, across processes, in Jaeger", {
   timeout: 420_000,
 }, async () => {
@@ -152,6 +209,7 @@ test("the 24 seed domains through the four services on Kafka: one trace per doma
     const seeder = dep.start("seeder", { DANESWEEP_SCAN_ID: scan }, [file]);
     const r = await seeder.exited;
     assert.equal(r.code, 0, `the seeder finished the scan\n${dep.tails()}`);
+    await checkMetrics(dep);
   } finally {
     // SIGTERM: each service flushes its spans before it exits.
     const stopped = await dep.stop();
