@@ -15,6 +15,8 @@
  * 2. The embedded scan (`danesweep scan`, one process) exports the same
  *    shape of trace when OTEL_EXPORTER_OTLP_ENDPOINT is set, and nothing
  *    when it is not.
+ * 3. The API (`danesweep serve --log`) makes a span per request with the
+ *    store's pg queries under it, and its log line carries the trace id.
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -22,9 +24,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { sampleValue as sample } from "@danesweep/runtime";
 import { seedCases } from "@danesweep/testbed";
 import { Deployment, ensureTestbed, type PrivateKafka, privateKafka } from "../faults/harness.ts";
-import { freshDatabase, runCli, TESTBED_SCAN } from "./cli.ts";
+import { freshDatabase, runCli, startCli, TESTBED_SCAN } from "./cli.ts";
 import { ensureJaeger, findTraces, getTrace, type JSpan, type JTrace, outline, waitFor } from "./jaeger.ts";
 
 const domains = seedCases().map((c) => c.domain);
@@ -133,27 +136,6 @@ function checkShape(t: JTrace, domain: string, svc: (stage: string) => string) {
     if (p) assert.ok(s.start >= p.start - 1000, `${s.name} starts after its parent ${p.name}`);
   }
   return { seed, resolve, probes, join: joinSpan, judge };
-}
-
-/** The value of a series (labels in any order) in Prometheus text, or undefined. */
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  const want = Object.entries(labels)
-    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
-    .sort()
-    .join(",");
-  for (const line of text.split("\n")) {
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    if (
-      (m[2] ?? "")
-        .split(/,(?=[a-zA-Z_]+=)/)
-        .filter(Boolean)
-        .sort()
-        .join(",") === want
-    )
-      return Number(m[3]);
-  }
-  return undefined;
 }
 
 /** The services' /metrics after the scan: the same names on each, with what this scan did. */
@@ -340,4 +322,75 @@ test("the embedded scan exports its spans when OTEL_EXPORTER_OTLP_ENDPOINT is se
   await new Promise((r) => setTimeout(r, 2000));
   const services = (await (await fetch(`${jaeger.query}/api/services`)).json()) as { data: string[] | null };
   assert.ok(!(services.data ?? []).includes(quiet), "no spans from a scan without an exporter");
+});
+
+test("the API traces each request (@fastify/otel), the store's queries under it, and logs its trace id", {
+  timeout: 120_000,
+}, async () => {
+  const data = join(dir, "api");
+  const scan = await runCli(["scan", ...TESTBED_SCAN, "--data", data, "--format", "jsonl", "test1.testing"]);
+  assert.equal(scan.code, 0, scan.stderr);
+  const service = `danesweep-api-${randomBytes(4).toString("hex")}`;
+  const serve = startCli(["serve", "--data", data, "--port", "0", "--log"], {
+    env: { ...otelEnv(), OTEL_SERVICE_NAME: service },
+  });
+  let out = "";
+  serve.child.stdout!.on("data", (s: Buffer) => {
+    out += s.toString();
+  });
+  try {
+    const url = await waitFor(
+      "the API to listen",
+      async () => /danesweep API on (http:\/\/\S+) /.exec(out)?.[1],
+      () => true,
+    );
+    const r = await fetch(`${url}/v1/domains/test1.testing`);
+    assert.equal(r.status, 200);
+    await r.arrayBuffer();
+    const t = await waitFor(
+      "the request's trace",
+      async () => (await findTraces(jaeger.query, { service, operation: "request" }))[0],
+      (t) => t.spans.some((s) => s.name.startsWith("pg.query")),
+    );
+    const request = one(
+      t.spans.filter((s) => s.name === "request"),
+      "request span",
+    );
+    assert.equal(request.parent, undefined);
+    assert.equal(request.tags["http.request.method"], "GET");
+    assert.equal(request.tags["http.response.status_code"], 200);
+    const byId = new Map(t.spans.map((s) => [s.spanID, s]));
+    const under = (s: JSpan, root: JSpan): boolean => {
+      for (
+        let p = s.parent ? byId.get(s.parent) : undefined;
+        p;
+        p = p.parent ? byId.get(p.parent) : undefined
+      )
+        if (p.spanID === root.spanID) return true;
+      return false;
+    };
+    const queries = t.spans.filter((s) => s.name.startsWith("pg.query"));
+    assert.ok(
+      queries.length > 0 && queries.every((q) => under(q, request)),
+      "the store's queries under the request",
+    );
+    assert.ok(
+      t.spans.some((s) => s.name.startsWith("handler - v1Routes")),
+      "the handler span names the routes plugin",
+    );
+    console.log(`API trace ${t.traceID}:\n${outline(t)}`);
+    // The log line of the request's completion carries its trace.
+    serve.child.kill("SIGTERM");
+    const done = await serve.done;
+    const completed = done.stderr
+      .split("\n")
+      .filter((l) => l.includes('"msg":"request completed"'))
+      .map((l) => JSON.parse(l) as { trace_id?: string; service?: string });
+    assert.ok(
+      completed.some((l) => l.trace_id === t.traceID && l.service === "api"),
+      done.stderr.slice(-2000),
+    );
+  } finally {
+    serve.child.kill("SIGKILL");
+  }
 });

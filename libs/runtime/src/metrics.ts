@@ -14,6 +14,8 @@
  *   value is read at scrape time from counts a component already keeps
  *   (stage counters, the prober's and resolver's stats): nothing is added
  *   to the per-message path.
+ * - `sampleValue(text, name, labels)`: one series' value read back from the
+ *   exposition text (tests, tools).
  * - `KafkaMetrics(registry)`: the Kafka bus's figures (lag, consumed,
  *   acked, dead-lettered, retries, handler seconds per topic / group /
  *   partition; in flight, commit errors, restarts, joins per subscription;
@@ -83,6 +85,31 @@ export function gaugeOf(registry: Registry, name: string, help: string, read: Re
       fill(this, read, false);
     },
   });
+}
+
+/**
+ * The value of the series `name` with exactly the labels `labels` (in any
+ * order) in Prometheus exposition text, or undefined when there is none:
+ * for tests and tools that read /metrics.
+ */
+export function sampleValue(
+  text: string,
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
+  const want = Object.keys(labels).length;
+  for (const line of text.split("\n")) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const got = new Map<string, string>();
+    for (const l of (m[2] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+      got.set(
+        l[1] as string,
+        (l[2] as string).replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c)),
+      );
+    if (got.size === want && Object.entries(labels).every(([k, v]) => got.get(k) === v)) return Number(m[3]);
+  }
+  return undefined;
 }
 
 /** Handler outcomes, as the bus names them. */

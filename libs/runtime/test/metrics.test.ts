@@ -1,21 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { counterOf, gaugeOf, KafkaMetrics, ServiceMetrics } from "../src/metrics.ts";
-
-/** The value of the series `name` with exactly these labels (in any order), from exposition text. */
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  const want = Object.entries(labels)
-    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
-    .sort()
-    .join(",");
-  for (const line of text.split("\n")) {
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const got = (m[2] ?? "").match(/[a-zA-Z_]+="(?:[^"\\]|\\.)*"/g) ?? [];
-    if (got.sort().join(",") === want) return Number(m[3]);
-  }
-  return undefined;
-}
+import { counterOf, gaugeOf, KafkaMetrics, ServiceMetrics, sampleValue as sample } from "../src/metrics.ts";
 
 test("every series carries the service label; handled, retried, dead-lettered and the stage histogram per topic", async () => {
   let ready = false;
@@ -59,6 +44,8 @@ test("counterOf and gaugeOf read their value at each scrape; label values escape
   const text = await m.render();
   assert.equal(sample(text, "x_total", { service: "s" }), 5);
   assert.match(text, /^y\{k="a\\"b\\\\c",service="s"\} 10$/m);
+  assert.equal(sample(text, "y", { k: 'a"b\\c', service: "s" }), 10);
+  assert.equal(sample(text, "y", { k: 'a"b\\c' }), undefined, "all labels must match");
 });
 
 test("Kafka bus metrics: lag per partition, unknown lag left out", async () => {

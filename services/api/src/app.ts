@@ -256,7 +256,8 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
   app.register(swaggerUi, { routePrefix: "/docs" });
   app.addSchema(ProblemSchema);
 
-  app.register(async (scope) => {
+  // A named plugin: its name is what traces (@fastify/otel) and Fastify's errors call it.
+  app.register(async function v1Routes(scope) {
     await scope.register(rateLimitPlugin, { global: false });
     const api = scope.withTypeProvider<TypeBoxTypeProvider>();
     const limits = opts.rateLimit === false ? undefined : opts.rateLimit;

@@ -98,7 +98,9 @@ const dom = (n: number) => `test${n}.testing`;
 async function metric(app: FastifyInstance, series: string): Promise<number> {
   const body = (await app.inject("/metrics")).body;
   // Every series carries service="api", written after its own labels.
-  const prefix = series.endsWith("}") ? `${series.slice(0, -1)},service="api"} ` : `${series}{service="api"} `;
+  const prefix = series.endsWith("}")
+    ? `${series.slice(0, -1)},service="api"} `
+    : `${series}{service="api"} `;
   const line = body.split("\n").find((l) => l.startsWith(prefix));
   assert.ok(line, `${series} in /metrics`);
   return Number(line.slice(prefix.length));
