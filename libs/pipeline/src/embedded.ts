@@ -22,6 +22,10 @@
  *   interruption, `error` says why, and the scan can be resumed once the
  *   store is fixed.
  * Store failures before the stages start raise StoreError to the caller.
+ *
+ * With `deps.tracing` (libs/telemetry; the CLI gives it when OTEL_* configures
+ * an exporter) the seed, the stages and the store batches make spans, the
+ * trace context carried in the in-memory bus's message headers as on Kafka.
  */
 import {
   deadLetterTopic,

@@ -29,6 +29,19 @@
  * Failures: an error whose code says it can be retried (StoreError
  * "unavailable", a Kafka publish failure) is retried by the bus; any other is
  * a dead letter at once, with its code (outcomeOf).
+ *
+ * Tracing (`tracing` in a stage's deps; absent, nothing below happens and
+ * nothing is allocated for it): each message handled gets a CONSUMER span,
+ * the child of the span that sent it (its `traceparent` header), active
+ * while it is handled (sampled ones); the messages it sends carry its
+ * context. resolve: a "dns lookups" span summarising the domain's lookups.
+ * probe: the request that starts a probe gets "smtp probe" and its phases
+ * under its span; requests answered with a probe made for another domain
+ * link to that probe's span. aggregate: a "join" span per domain from its
+ * first message until its verdict is stored, linked to the other messages,
+ * with "judge" under it. Store batches: a root span per batch linked to its
+ * items' spans (tracedBatch), pg's spans under it. libs/telemetry's README
+ * draws the whole trace.
  */
 
 import { randomUUID } from "node:crypto";
