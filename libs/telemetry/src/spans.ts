@@ -118,8 +118,9 @@ export function recordProbePhases(
   const t = facts.timings;
   let at = Date.parse(facts.startedAt);
   if (!Number.isFinite(at)) return;
-  if (requestedAt !== undefined && at - requestedAt >= 1) {
-    // Waiting for the per-IP token bucket and connection slots (the politeness limits).
+  if (requestedAt !== undefined && at - requestedAt >= 2) {
+    // Waiting for the per-IP token bucket and connection slots (the politeness limits); startedAt
+    // has millisecond precision, so a wait under 2 ms is not told apart from none.
     tracing.child(span, "admission wait", {}, { startTime: requestedAt }).end(at);
   }
   const phases: [string, number | undefined, Attributes][] = [
