@@ -264,7 +264,10 @@ export async function runService<F extends Fields>(spec: ServiceSpec<F>, o: RunO
   const fields = { ...common, ...spec.fields } as typeof COMMON_FIELDS & F;
   if (o.argv.includes("--help")) {
     stdout.write(
-      `${spec.name}: ${spec.summary}\n\nsettings (environment variable / flag):\n${configHelp(fields)}`,
+      `${spec.name}: ${spec.summary}\n\nsettings (environment variable / flag):\n${configHelp(fields)}` +
+        "\ntracing (OpenTelemetry, off unless an exporter is configured): the standard OTEL_* variables,\n" +
+        "  e.g. OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318, OTEL_TRACES_SAMPLER, OTEL_SERVICE_NAME\n" +
+        "  (default danesweep-<service>); see libs/telemetry/README.md\n",
     );
     return 0;
   }

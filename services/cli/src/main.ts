@@ -66,7 +66,8 @@ function usage(): string {
     Object.entries(COMMANDS)
       .map(([k, v]) => `  ${k.padEnd(w)}  ${v.summary}`)
       .join("\n") +
-    "\n\n`danesweep COMMAND --help` describes a command's options.\n"
+    "\n\n`danesweep COMMAND --help` describes a command's options.\n" +
+    "Tracing (OpenTelemetry): set OTEL_EXPORTER_OTLP_ENDPOINT (and the other standard OTEL_* variables).\n"
   );
 }
 
