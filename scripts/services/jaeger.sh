@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Jaeger v2 (a trace backend: OTLP in, traces in memory, query API) on
+# Jaeger v2 (a trace backend: OTLP in, traces in memory, the query API /api/...;
+# the UI's assets are not part of a module build, so / shows a placeholder) on
 # loopback, for development and tests. Built from the Go module proxy: the
 # module in scripts/services/jaeger pins github.com/jaegertracing/jaeger as a
 # tool (go.mod, go.sum); nothing of Jaeger's is in this repository.
