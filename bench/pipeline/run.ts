@@ -211,9 +211,7 @@ try {
       for (let i = 1; i < instances; i++) {
         await Promise.all(["resolver", "prober", "aggregator"].map((k) => dep.start(k as never).ready));
       }
-      const ports = dep.workers.map((w) =>
-        Number(/"msg":"ready","httpPort":(\d+)/.exec(w.lines.join("\n"))?.[1]),
-      );
+      const ports = dep.workers.map((w) => Number(w.httpPort()));
       const samples: { t: number; lag: Record<string, number> }[] = [];
       const t0 = performance.now();
       const run = startKafkaScan(kafka.bootstrap, db2.url, file, ["-q"]);

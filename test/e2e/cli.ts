@@ -50,9 +50,12 @@ export interface CliResult {
 
 export function startCli(
   args: string[],
-  opts: { stdin?: string; keepStdinOpen?: boolean } = {},
+  opts: { stdin?: string; keepStdinOpen?: boolean; env?: Record<string, string> } = {},
 ): { child: ChildProcess; done: Promise<CliResult> } {
-  const child = spawn(DANESWEEP, args, { stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn(DANESWEEP, args, {
+    stdio: ["pipe", "pipe", "pipe"],
+    ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
+  });
   let stdout = "";
   let stderr = "";
   child.stdout!.setEncoding("utf8").on("data", (s: string) => {
@@ -71,7 +74,10 @@ export function startCli(
   return { child, done };
 }
 
-export function runCli(args: string[], opts: { stdin?: string } = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  opts: { stdin?: string; env?: Record<string, string> } = {},
+): Promise<CliResult> {
   return startCli(args, opts).done;
 }
 

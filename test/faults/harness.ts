@@ -225,6 +225,16 @@ export class Worker {
       .map((l) => JSON.parse(l) as { ip: string; port: number; sni: string; time: string });
   }
 
+  /** The port of the worker's HTTP server, from its "ready" log line. */
+  httpPort(): number | undefined {
+    for (const l of this.lines) {
+      if (!l.includes('"msg":"ready"')) continue;
+      const port = (JSON.parse(l) as { httpPort?: unknown }).httpPort;
+      if (typeof port === "number") return port;
+    }
+    return undefined;
+  }
+
   tail(n = 20): string {
     return this.lines.slice(-n).join("\n");
   }

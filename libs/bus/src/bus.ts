@@ -84,6 +84,7 @@ export const HEADER = {
   deadLetterDetail: "x-dlq-detail",
   deadLetterSourceTopic: "x-dlq-source-topic",
   traceparent: "traceparent",
+  tracestate: "tracestate",
   schema: "x-schema",
 } as const;
 

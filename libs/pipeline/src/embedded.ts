@@ -22,6 +22,10 @@
  *   interruption, `error` says why, and the scan can be resumed once the
  *   store is fixed.
  * Store failures before the stages start raise StoreError to the caller.
+ *
+ * With `deps.tracing` (libs/telemetry; the CLI gives it when OTEL_* configures
+ * an exporter) the seed, the stages and the store batches make spans, the
+ * trace context carried in the in-memory bus's message headers as on Kafka.
  */
 import {
   deadLetterTopic,
@@ -35,6 +39,7 @@ import type { ClientPolicy, VerdictRecord } from "@danesweep/dane";
 import type { DnsQuerier } from "@danesweep/dns";
 import type { OptOutList, Prober } from "@danesweep/probe";
 import { isStoreError, type PendingDomain, type Store } from "@danesweep/store";
+import type { Tracing } from "@danesweep/telemetry";
 import { republishPending, type SeedLine, type SeedSkip, type SeedStats, seedDomains } from "./seed.ts";
 import { type StageDeps, type StartedStage, startStage } from "./stage-table.ts";
 import { newCounters, type ProbeMode, type StageCounters } from "./stages.ts";
@@ -46,6 +51,8 @@ export interface PipelineDeps {
   prober: Prober;
   optOut?: OptOutList;
   now: () => number;
+  /** Spans and trace context (libs/telemetry), when tracing is on; absent, nothing is traced. */
+  tracing?: Tracing;
 }
 
 export interface StageSettings {
@@ -203,6 +210,7 @@ export class EmbeddedPipeline {
         probeClaims: false,
         onFatal,
         onJudged: (_scan, records) => deliver(records),
+        ...(d.tracing ? { tracing: d.tracing } : {}),
       };
       const consume = (opts: Parameters<MemoryBus["consume"]>[0], h: Parameters<MemoryBus["consume"]>[1]) =>
         bus.consume({ ...opts, maxAttempts: MAX_ATTEMPTS }, h);
@@ -245,6 +253,7 @@ export class EmbeddedPipeline {
         // Domains opted out since the interrupted run seeded them are taken out of the scan.
         republished = await republishPending(d.store, bus, o.scan, {
           ...(d.optOut ? { optOut: d.optOut } : {}),
+          ...(d.tracing ? { tracing: d.tracing } : {}),
           onOptedOut: (domain, entry) => {
             this.seed = { ...this.seed, optedOut: this.seed.optedOut + 1 };
             o.onSkip?.(
@@ -260,6 +269,7 @@ export class EmbeddedPipeline {
         scan: o.scan,
         signal,
         ...(d.optOut ? { optOut: d.optOut } : {}),
+        ...(d.tracing ? { tracing: d.tracing } : {}),
         ...(o.onSkip ? { onSkip: o.onSkip } : {}),
         onBatch: (s) => {
           this.seed = s;

@@ -16,6 +16,7 @@ import { type Bus, envelopeMessage, makeEnvelope, TOPICS } from "@danesweep/bus"
 import { normalizeDomain } from "@danesweep/dns";
 import { matchOptOut, type OptOutList } from "@danesweep/probe";
 import type { Store } from "@danesweep/store";
+import { ATTR, type Span, type Tracing } from "@danesweep/telemetry";
 
 export interface SeedLine {
   source: string;
@@ -52,6 +53,12 @@ export interface SeedOptions {
   onSkip?: (line: SeedLine, why: SeedSkip) => void;
   /** Called after each batch is seeded (progress). */
   onBatch?: (stats: SeedStats) => void;
+  /**
+   * With tracing: each domain published starts its trace here (a root span,
+   * `send danesweep.domains`, ended once the bus accepted the batch); its
+   * message carries the trace context.
+   */
+  tracing?: Tracing;
 }
 
 export async function seedDomains(input: AsyncIterable<SeedLine>, o: SeedOptions): Promise<SeedStats> {
@@ -66,14 +73,19 @@ export async function seedDomains(input: AsyncIterable<SeedLine>, o: SeedOptions
     const added = new Set(await o.store.seedDomains(o.scan, items));
     const published = new Set<string>();
     const messages = [];
+    const t = o.tracing;
+    const spans: Span[] | undefined = t ? [] : undefined;
     for (const it of items) {
       if (added.has(it.domain) && !published.has(it.domain)) {
         published.add(it.domain);
+        const span = t?.send(TOPICS.domains, it.domain, { [ATTR.scan]: o.scan, [ATTR.domain]: it.domain });
+        if (span) spans?.push(span);
         messages.push(
           envelopeMessage(
             TOPICS.domains,
             it.domain,
             makeEnvelope("domain", o.scan, { domain: it.domain, line: it.line, input: it.src.text }),
+            span ? t?.headers(span) : undefined,
           ),
         );
       } else {
@@ -82,7 +94,8 @@ export async function seedDomains(input: AsyncIterable<SeedLine>, o: SeedOptions
       }
     }
     stats.seeded += messages.length;
-    await o.bus.publish(messages);
+    if (spans) await endAfter(o.tracing as Tracing, spans, o.bus.publish(messages));
+    else await o.bus.publish(messages);
     o.onBatch?.(stats);
   };
 
@@ -151,17 +164,29 @@ export async function seedDomains(input: AsyncIterable<SeedLine>, o: SeedOptions
   return stats;
 }
 
+/** Ends the seed spans once the publish settled (failed if it failed). */
+async function endAfter(t: Tracing, spans: Span[], publishing: Promise<void>): Promise<void> {
+  try {
+    await publishing;
+  } catch (e) {
+    for (const s of spans) t.end(s, e);
+    throw e;
+  }
+  for (const s of spans) s.end();
+}
+
 /**
  * Publishes the scan's domains not judged yet (resume after an interruption
  * or a crash). With an opt-out list, the domains it now names (domain
  * entries, added since they were seeded) are taken out of the scan instead,
- * and reported through `onOptedOut`.
+ * and reported through `onOptedOut`. With tracing, each domain starts a new
+ * trace (as seeding does).
  */
 export async function republishPending(
   store: Store,
   bus: Bus,
   scan: string,
-  o: { optOut?: OptOutList; onOptedOut?: (domain: string, entry: string) => void } = {},
+  o: { optOut?: OptOutList; onOptedOut?: (domain: string, entry: string) => void; tracing?: Tracing } = {},
 ): Promise<number> {
   let n = 0;
   let after: { line: number; domain: string } | undefined;
@@ -187,9 +212,13 @@ export async function republishPending(
     }
     const gone = new Set(out.map((x) => x.domain));
     const page = all.filter((p) => !gone.has(p.domain));
-    await bus.publish(
-      page.map((p) =>
-        envelopeMessage(
+    const t = o.tracing;
+    const spans: Span[] = [];
+    const publishing = bus.publish(
+      page.map((p) => {
+        const span = t?.send(TOPICS.domains, p.domain, { [ATTR.scan]: scan, [ATTR.domain]: p.domain });
+        if (span) spans.push(span);
+        return envelopeMessage(
           TOPICS.domains,
           p.domain,
           makeEnvelope(
@@ -197,9 +226,12 @@ export async function republishPending(
             scan,
             p.line > 0 ? { domain: p.domain, line: p.line } : { domain: p.domain },
           ),
-        ),
-      ),
+          span ? t?.headers(span) : undefined,
+        );
+      }),
     );
+    if (t) await endAfter(t, spans, publishing);
+    else await publishing;
     n += page.length;
     after = { line: last.line, domain: last.domain };
   }

@@ -24,6 +24,7 @@ import type { ClientPolicy, VerdictRecord } from "@danesweep/dane";
 import type { DnsQuerier } from "@danesweep/dns";
 import type { Prober } from "@danesweep/probe";
 import type { Store } from "@danesweep/store";
+import type { Tracing } from "@danesweep/telemetry";
 import type { BatchOptions } from "./batch.ts";
 import {
   type AggregateJoin,
@@ -64,6 +65,8 @@ export interface StageDeps {
   probeClaims?: boolean;
   /** Probe and aggregate: an error after which the stage cannot go on (stages.ts isFatal). */
   onFatal?: (e: unknown) => void;
+  /** Spans and trace context for every stage (absent: tracing is off, nothing is traced). */
+  tracing?: Tracing;
 }
 
 export interface RunningStage {
@@ -107,6 +110,7 @@ export const STAGES: Readonly<Record<StageName, StageSpec>> = {
         port: d.port,
         now: d.now,
         counters: d.counters,
+        ...(d.tracing ? { tracing: d.tracing } : {}),
       }),
     }),
   },
@@ -128,6 +132,7 @@ export const STAGES: Readonly<Record<StageName, StageSpec>> = {
         ...(d.claimTtlMs !== undefined ? { claimTtlMs: d.claimTtlMs } : {}),
         ...(d.probeClaims === false ? { claims: false } : {}),
         ...(d.onFatal ? { onFatal: d.onFatal } : {}),
+        ...(d.tracing ? { tracing: d.tracing } : {}),
       }),
     }),
   },
@@ -151,6 +156,7 @@ export const STAGES: Readonly<Record<StageName, StageSpec>> = {
         ...(d.onJudged ? { onJudged: d.onJudged } : {}),
         ...(d.joinTimeoutMs !== undefined ? { joinTimeoutMs: d.joinTimeoutMs } : {}),
         ...(d.onFatal ? { onFatal: d.onFatal } : {}),
+        ...(d.tracing ? { tracing: d.tracing } : {}),
       });
       return { handler, join, stop: () => join.close() };
     },

@@ -29,11 +29,25 @@
  * Failures: an error whose code says it can be retried (StoreError
  * "unavailable", a Kafka publish failure) is retried by the bus; any other is
  * a dead letter at once, with its code (outcomeOf).
+ *
+ * Tracing (`tracing` in a stage's deps; absent, nothing below happens and
+ * nothing is allocated for it): each message handled gets a CONSUMER span,
+ * the child of the span that sent it (its `traceparent` header), active
+ * while it is handled (sampled ones); the messages it sends carry its
+ * context. resolve: a "dns lookups" span summarising the domain's lookups.
+ * probe: the request that starts a probe gets "smtp probe" and its phases
+ * under its span; requests answered with a probe made for another domain
+ * link to that probe's span. aggregate: a "join" span per domain from its
+ * first message until its verdict is stored, linked to the other messages,
+ * with "judge" under it. Store batches: a root span per batch linked to its
+ * items' spans (tracedBatch), pg's spans under it. libs/telemetry's README
+ * draws the whole trace.
  */
 
 import { randomUUID } from "node:crypto";
 import {
   type Bus,
+  type EnvelopeOf,
   encodeWithRawBody,
   envelopeHandler,
   envelopeMessage,
@@ -44,6 +58,8 @@ import {
   type OutgoingMessage,
   schemaHeader,
   TOPICS,
+  type TraceHeaders,
+  withTrace,
 } from "@danesweep/bus";
 import {
   type ClientPolicy,
@@ -58,6 +74,17 @@ import {
 import { collectDomainFacts, type DnsQuerier } from "@danesweep/dns";
 import type { Prober } from "@danesweep/probe";
 import type { Store } from "@danesweep/store";
+import {
+  ATTR,
+  type Headers,
+  type Link,
+  recordDnsLookups,
+  recordProbePhases,
+  type Span,
+  SpanKind,
+  type TracedMessage,
+  type Tracing,
+} from "@danesweep/telemetry";
 import { type BatchOptions, MicroBatcher } from "./batch.ts";
 
 export type ProbeMode = "all" | "dane";
@@ -139,18 +166,26 @@ export interface ResolveStageDeps {
   port: number;
   now: () => number;
   counters?: StageCounters;
+  /** Spans and trace context (absent: none made, none carried). */
+  tracing?: Tracing;
 }
 
 /** resolve: [domains] -> [probe-requests] (keyed by IP), facts on [domain-facts] (keyed by domain). */
 export function resolveHandler(d: ResolveStageDeps) {
-  return envelopeHandler("domain", async (env) => {
-    const scan = env.scan;
+  const t = d.tracing;
+  const resolve = async (scan: string, domain: string, span: Span | undefined): Promise<HandlerOutcome> => {
     try {
-      const facts = await collectDomainFacts(d.resolver, env.body.domain, {
-        port: d.port,
-        now: d.now,
-        resolverValidates: d.resolverValidates,
-      });
+      let facts: DomainFacts;
+      let trace: Headers | undefined;
+      const collect = { port: d.port, now: d.now, resolverValidates: d.resolverValidates };
+      if (t && span?.isRecording()) {
+        const dns = t.child(span, "dns lookups", { [ATTR.domain]: domain });
+        facts = await collectDomainFacts(d.resolver, domain, collect);
+        recordDnsLookups(dns, facts);
+        dns.end();
+      } else facts = await collectDomainFacts(d.resolver, domain, collect);
+      // A trace not sampled travels on too: the stages after follow the seed's decision.
+      if (t && span) trace = t.headers(span);
       const mxHostOf = new Map<string, string>();
       const targets = probeTargets(
         facts,
@@ -159,7 +194,7 @@ export function resolveHandler(d: ResolveStageDeps) {
       for (const t of targets) mxHostOf.set(probeKeyString(t), t.mxHost);
       const keys = neededProbes(facts, d.probeMode, d.policy);
       await d.bus.publish([
-        envelopeMessage(TOPICS.domainFacts, facts.domain, makeEnvelope("dns-facts", scan, { facts })),
+        envelopeMessage(TOPICS.domainFacts, facts.domain, makeEnvelope("dns-facts", scan, { facts }), trace),
         ...keys.map((k) =>
           envelopeMessage(
             TOPICS.probeRequests,
@@ -169,14 +204,32 @@ export function resolveHandler(d: ResolveStageDeps) {
               mxHost: mxHostOf.get(probeKeyString(k)) ?? k.sni,
               domain: facts.domain,
             }),
+            trace,
           ),
         ),
       ]);
       if (d.counters) d.counters.resolved++;
+      if (span) {
+        span.setAttribute("danesweep.probes.requested", keys.length);
+        t?.end(span);
+      }
       return { kind: "ack" };
     } catch (e) {
-      return outcomeOf(e);
+      const out = outcomeOf(e);
+      if (span) t?.endOutcome(span, out);
+      return out;
     }
+  };
+  return envelopeHandler("domain", async (env, msg) => {
+    if (!t) return resolve(env.scan, env.body.domain, undefined);
+    const span = t.process(msg, {
+      [ATTR.scan]: env.scan,
+      [ATTR.domain]: env.body.domain,
+      [ATTR.stage]: "resolve",
+    });
+    // A sampled span is active while the message is handled: log lines and instrumented calls inside belong to it.
+    if (!span.isRecording()) return resolve(env.scan, env.body.domain, span);
+    return t.active(span, () => resolve(env.scan, env.body.domain, span));
   });
 }
 
@@ -207,16 +260,51 @@ export interface ProbeStageDeps {
    * scan) needs none: its in-memory coalescing and the stored probes suffice.
    */
   claims?: boolean;
+  /** Spans and trace context (absent: none made, none carried). */
+  tracing?: Tracing;
 }
 
-/** A probe's facts and their JSON text (made once, sent to every domain that asked). */
+/**
+ * A probe's facts and their JSON text (made once, sent to every domain that
+ * asked), and the span of the probe when it was made here with tracing on
+ * (the requests it answers later link to it).
+ */
 interface MadeProbe {
   facts: ProbeFacts;
   json: string;
+  span?: Link;
 }
 
-function made(facts: ProbeFacts): MadeProbe {
-  return { facts, json: JSON.stringify(facts) };
+function made(facts: ProbeFacts, span?: Link): MadeProbe {
+  return span ? { facts, json: JSON.stringify(facts), span } : { facts, json: JSON.stringify(facts) };
+}
+
+/**
+ * A store batch's run function, inside a span of its own when tracing is on
+ * (store.ts's statements, and pg's spans, under it), linked to the spans of
+ * the items that have one.
+ */
+function tracedBatch<I extends { link?: Link | undefined }, O>(
+  t: Tracing | undefined,
+  name: string,
+  run: (items: I[]) => Promise<O[]>,
+): (items: I[]) => Promise<O[]> {
+  if (!t) return run;
+  return (items) => {
+    const links: Link[] = [];
+    for (const i of items) if (i.link) links.push(i.link);
+    return t.batch(
+      name,
+      links,
+      { [ATTR.dbSystem]: "postgresql", [ATTR.dbOperation]: name, [ATTR.dbBatchSize]: items.length },
+      () => run(items),
+    );
+  };
+}
+
+/** A span's context as a link (tracing on), else undefined. */
+function linkTo(span: Span | undefined): Link | undefined {
+  return span ? { context: span.spanContext() } : undefined;
 }
 
 /** A bounded LRU of made probes (scan|key -> facts and JSON text), sized by the text's bytes. */
@@ -257,9 +345,10 @@ export class ProbeCache {
 /** probe: [probe-requests] -> one probe per (scan, ip, port, SNI) -> its result on [domain-facts], for the domain that asked. */
 export function probeHandler(d: ProbeStageDeps) {
   const opts = d.batch ?? DEFAULT_BATCH;
-  type Item = { scan: string; key: ProbeKey };
+  const t = d.tracing;
+  type Item = { scan: string; key: ProbeKey; link?: Link | undefined };
   const reader = new MicroBatcher<Item, ProbeFacts | undefined>(
-    (items) =>
+    tracedBatch(t, "store getProbes", (items) =>
       perScan(items, async (scan, list) => {
         const found = new Map(
           (
@@ -271,6 +360,7 @@ export function probeHandler(d: ProbeStageDeps) {
         );
         return new Map(list.map((i) => [i, found.get(probeKeyString(i.key))]));
       }),
+    ),
     opts,
   );
   const now = d.now ?? Date.now;
@@ -278,7 +368,7 @@ export function probeHandler(d: ProbeStageDeps) {
   const ttl = d.claimTtlMs ?? 75_000;
   const poll = d.claimPollMs ?? 250;
   const claimer = new MicroBatcher<Item, boolean>(
-    (items) =>
+    tracedBatch(t, "store claimProbes", (items) =>
       perScan(items, async (scan, list) => {
         const t = now();
         const mine = await d.store.claimProbes(
@@ -290,10 +380,11 @@ export function probeHandler(d: ProbeStageDeps) {
         );
         return new Map(list.map((i) => [i, mine.has(probeKeyString(i.key))]));
       }),
+    ),
     opts,
   );
-  const writer = new MicroBatcher<{ scan: string; facts: ProbeFacts }, void>(
-    (items) =>
+  const writer = new MicroBatcher<{ scan: string; facts: ProbeFacts; link?: Link | undefined }, void>(
+    tracedBatch(t, "store upsertProbes", (items) =>
       perScan(items, async (scan, list) => {
         await d.store.upsertProbes(
           scan,
@@ -301,6 +392,7 @@ export function probeHandler(d: ProbeStageDeps) {
         );
         return new Map(list.map((i) => [i, undefined]));
       }),
+    ),
     opts,
   );
   const cache = new ProbeCache(d.cacheBytes ?? 32 * 1024 * 1024);
@@ -310,23 +402,38 @@ export function probeHandler(d: ProbeStageDeps) {
   // One probe per (scan, ip, port, SNI) across every prober instance: look in
   // the store first, dial only under the claim, otherwise wait for the
   // claimant's stored result (or take the claim over once it is stale).
-  const obtain = async (scan: string, key: ProbeKey, mxHost: string): Promise<MadeProbe> => {
-    const stored = await reader.submit({ scan, key });
+  // With tracing, `span` is the span of the request that asked first: the probe's spans go under it.
+  const obtain = async (scan: string, key: ProbeKey, mxHost: string, span?: Span): Promise<MadeProbe> => {
+    const link = linkTo(span);
+    const stored = await reader.submit({ scan, key, link });
     if (stored) {
       if (d.counters) d.counters.probesReused++;
       return made(stored);
     }
     for (;;) {
-      if (d.claims === false || (await claimer.submit({ scan, key }))) {
-        const facts = await d.prober.probe({ ...key, mxHost });
-        await writer.submit({ scan, facts });
+      if (d.claims === false || (await claimer.submit({ scan, key, link }))) {
+        let facts: ProbeFacts;
+        let probeSpan: Span | undefined;
+        if (t && span?.isRecording()) {
+          probeSpan = t.child(
+            span,
+            "smtp probe",
+            { [ATTR.serverAddress]: mxHost, [ATTR.probeSni]: key.sni },
+            { kind: SpanKind.CLIENT },
+          );
+          const requestedAt = Date.now();
+          facts = await d.prober.probe({ ...key, mxHost });
+          recordProbePhases(t, probeSpan, facts, requestedAt);
+          probeSpan.end();
+        } else facts = await d.prober.probe({ ...key, mxHost });
+        await writer.submit({ scan, facts, link: linkTo(probeSpan) });
         if (d.counters) d.counters.probed++;
-        return made(facts);
+        return made(facts, linkTo(probeSpan));
       }
       const deadline = now() + ttl;
       while (now() < deadline) {
         await new Promise((r) => setTimeout(r, poll));
-        const theirs = await reader.submit({ scan, key });
+        const theirs = await reader.submit({ scan, key, link });
         if (theirs) {
           if (d.counters) d.counters.probesReused++;
           return made(theirs);
@@ -335,29 +442,61 @@ export function probeHandler(d: ProbeStageDeps) {
     }
   };
 
-  return envelopeHandler("probe-request", async (env) => {
+  const handle = async (
+    env: EnvelopeOf<"probe-request">,
+    span: Span | undefined,
+  ): Promise<HandlerOutcome> => {
     const scan = env.scan;
     const key = { ip: env.body.ip, port: env.body.port, sni: env.body.sni };
     const ck = `${scan}|${probeKeyString(key)}`;
     try {
       let probe = cache.get(ck);
+      let mine = false;
       if (probe === undefined) {
         let p = inflight.get(ck);
         if (p) {
           if (d.counters) d.counters.probesReused++;
         } else {
-          p = obtain(scan, key, env.body.mxHost).finally(() => inflight.delete(ck));
+          p = obtain(scan, key, env.body.mxHost, span).finally(() => inflight.delete(ck));
           inflight.set(ck, p);
+          mine = true;
         }
         probe = await p;
         cache.set(ck, probe);
       } else if (d.counters) d.counters.probesReused++;
-      await d.bus.publish([probeResultMessage(scan, env.body.domain, probe.facts, probe.json)]);
+      let trace: TraceHeaders | undefined;
+      if (t && span) {
+        // A probe made for another request: this request's span links to the probe's.
+        const reused = !mine || probe.span === undefined;
+        span.setAttributes({ [ATTR.probeReused]: reused, [ATTR.probeStatus]: probe.facts.status });
+        if (reused && probe.span) span.addLink(probe.span);
+        trace = t.headers(span);
+      }
+      await d.bus.publish([probeResultMessage(scan, env.body.domain, probe.facts, probe.json, trace)]);
+      if (span) t?.end(span);
       return { kind: "ack" };
     } catch (e) {
       if (isFatal(e)) d.onFatal?.(e);
-      return outcomeOf(e);
+      const out = outcomeOf(e);
+      if (span) t?.endOutcome(span, out);
+      return out;
     }
+  };
+
+  return envelopeHandler("probe-request", async (env, msg) => {
+    if (!t) return handle(env, undefined);
+    const span = t.process(msg, {
+      [ATTR.scan]: env.scan,
+      [ATTR.domain]: env.body.domain,
+      [ATTR.stage]: "probe",
+      [ATTR.networkPeerAddress]: env.body.ip,
+      [ATTR.networkPeerPort]: env.body.port,
+      [ATTR.probeSni]: env.body.sni,
+      [ATTR.serverAddress]: env.body.mxHost,
+    });
+    // A sampled span is active while the message is handled: log lines and instrumented calls inside belong to it.
+    if (!span.isRecording()) return handle(env, span);
+    return t.active(span, () => handle(env, span));
   });
 }
 
@@ -372,6 +511,7 @@ export function probeResultMessage(
   domain: string,
   facts: ProbeFacts,
   factsJson: string,
+  trace?: TraceHeaders,
 ): OutgoingMessage {
   return {
     topic: TOPICS.domainFacts,
@@ -381,7 +521,9 @@ export function probeResultMessage(
       scan,
       `{"domain":${JSON.stringify(domain)},"facts":${factsJson}}`,
     ),
-    headers: { [HEADER.schema]: schemaHeader("probe-result") },
+    headers: trace
+      ? withTrace({ [HEADER.schema]: schemaHeader("probe-result") }, trace)
+      : { [HEADER.schema]: schemaHeader("probe-result") },
     decoded: makeEnvelope("probe-result", scan, { domain, facts }),
   };
 }
@@ -409,6 +551,8 @@ export interface AggregateStageDeps {
   joinTimeoutMs?: number;
   /** Called with an error after which the stage cannot go on (isFatal). */
   onFatal?: (e: unknown) => void;
+  /** Spans and trace context (absent: none made, none carried). */
+  tracing?: Tracing;
 }
 
 interface Waiter {
@@ -426,6 +570,12 @@ interface Pending {
   since: number;
   /** Set once the domain went to the writer. */
   judging: boolean;
+  /**
+   * With tracing: the join's span, from the domain's first message (child
+   * of the span that sent it) until its verdict is stored; it links to the
+   * span of every later message of the domain.
+   */
+  span?: Span;
 }
 
 /**
@@ -446,10 +596,13 @@ export class AggregateJoin {
   readonly #d: AggregateStageDeps;
   readonly #pending = new Map<string, Pending>();
   readonly #writer: MicroBatcher<
-    { scan: string; facts: DomainFacts; record: VerdictRecord },
+    { scan: string; facts: DomainFacts; record: VerdictRecord; link?: Link | undefined },
     VerdictRecord | null
   >;
-  readonly #reader: MicroBatcher<{ scan: string; key: ProbeKey }, ProbeFacts | undefined>;
+  readonly #reader: MicroBatcher<
+    { scan: string; key: ProbeKey; link?: Link | undefined },
+    ProbeFacts | undefined
+  >;
   readonly #timeout: number;
   readonly #timer: NodeJS.Timeout;
   /** Domains given up on (a probe they need was dead-lettered), with when: later messages of theirs are refused too. */
@@ -461,7 +614,7 @@ export class AggregateJoin {
     this.#timeout = d.joinTimeoutMs ?? 60_000;
     const opts = d.batch ?? DEFAULT_BATCH;
     this.#writer = new MicroBatcher(
-      (items) =>
+      tracedBatch(d.tracing, "store storeJudged", (items) =>
         perScan(items, async (scan, list) => {
           const fresh = await d.store.storeJudged(
             scan,
@@ -481,11 +634,12 @@ export class AggregateJoin {
           }
           return new Map(list.map((i) => [i, stored.has(i.record.domain) ? i.record : null]));
         }),
+      ),
       // Two batches at once: the next is encoded while the store writes the last.
       { ...opts, inFlight: 2, isolate: (e) => (e as { canRetry?: unknown })?.canRetry !== true },
     );
     this.#reader = new MicroBatcher(
-      (items) =>
+      tracedBatch(d.tracing, "store getProbes", (items) =>
         perScan(items, async (scan, list) => {
           const found = new Map(
             (
@@ -497,6 +651,7 @@ export class AggregateJoin {
           );
           return new Map(list.map((i) => [i, found.get(probeKeyString(i.key))]));
         }),
+      ),
       opts,
     );
     this.#timer = setInterval(() => void this.#sweep(), Math.max(50, Math.min(5000, this.#timeout / 4)));
@@ -546,16 +701,33 @@ export class AggregateJoin {
     if (p && !p.judging) this.#finish(p, abandonedOutcome(detail));
   }
 
-  /** Handles one message of a domain; resolves with its outcome once the domain is stored (or given up on). */
+  /**
+   * Handles one message of a domain; resolves with its outcome once the
+   * domain is stored (or given up on). `msg`: the message, for its trace
+   * context (with tracing on).
+   */
   offer(
     scan: string,
     domain: string,
     what: { facts: DomainFacts } | { probe: ProbeFacts },
+    msg?: TracedMessage,
   ): Promise<HandlerOutcome> {
     const gone = this.#abandoned.get(`${scan}|${domain}`);
     if (gone) return Promise.resolve(abandonedOutcome(gone.detail));
     const p = this.#entry(scan, domain);
     const done = new Promise<HandlerOutcome>((resolve) => p.waiters.push({ resolve }));
+    const t = this.#d.tracing;
+    if (t && msg) {
+      const kind = "facts" in what ? "dns-facts" : "probe-result";
+      if (!p.span) {
+        p.span = t.process(msg, { [ATTR.scan]: scan, [ATTR.domain]: domain, [ATTR.stage]: "aggregate" });
+        p.span.updateName("join");
+        p.span.setAttribute("danesweep.join.first", kind);
+      } else {
+        const link = t.link(msg.headers, { "danesweep.message.type": kind });
+        if (link) p.span.addLink(link);
+      }
+    }
     if (p.judging) {
       // A redelivered or late message of a domain already on its way to the store: it waits for the same write.
       return done;
@@ -576,6 +748,8 @@ export class AggregateJoin {
     for (const k of p.needs) if (!p.probes.has(probeKeyString(k))) return;
     p.judging = true;
     let record: VerdictRecord;
+    const t = this.#d.tracing;
+    const judging = p.span?.isRecording() && t ? t.child(p.span, "judge") : undefined;
     try {
       record = judge(p.facts, (k) => p.probes.get(probeKeyString(k)), {
         now: this.#d.now(),
@@ -583,10 +757,20 @@ export class AggregateJoin {
         ...(this.#d.policy ? { policy: this.#d.policy } : {}),
       });
     } catch (e) {
+      if (judging) t?.end(judging, e);
       this.#finish(p, outcomeOf(e));
       return;
     }
-    this.#writer.submit({ scan: p.scan, facts: p.facts, record }).then(
+    if (judging) {
+      judging.setAttributes({
+        [ATTR.verdictAction]: record.verdict.action,
+        [ATTR.verdictReason]: record.verdict.reason,
+        [ATTR.daneState]: record.dane,
+        [ATTR.joinProbes]: p.probes.size,
+      });
+      judging.end();
+    }
+    this.#writer.submit({ scan: p.scan, facts: p.facts, record, link: linkTo(p.span) }).then(
       () => this.#finish(p, { kind: "ack" }),
       (e) => {
         if (isFatal(e)) this.#d.onFatal?.(e);
@@ -597,6 +781,7 @@ export class AggregateJoin {
 
   #finish(p: Pending, outcome: HandlerOutcome): void {
     this.#pending.delete(`${p.scan}|${p.domain}`);
+    if (p.span) this.#d.tracing?.endOutcome(p.span, outcome);
     for (const w of p.waiters) w.resolve(outcome);
   }
 
@@ -620,7 +805,10 @@ export class AggregateJoin {
       for (const p of overdue) {
         p.since = t;
         const missing = (p.needs ?? []).filter((k) => !p.probes.has(probeKeyString(k)));
-        const found = await Promise.all(missing.map((key) => this.#reader.submit({ scan: p.scan, key })));
+        const link = linkTo(p.span);
+        const found = await Promise.all(
+          missing.map((key) => this.#reader.submit({ scan: p.scan, key, link })),
+        );
         if (p.judging) continue;
         for (const f of found) if (f) p.probes.set(probeKeyString(f), f);
         this.#tryJudge(p);
@@ -650,13 +838,14 @@ export function aggregateHandler(d: AggregateStageDeps): {
   join: AggregateJoin;
 } {
   const join = new AggregateJoin(d);
-  const handler = envelopesHandler(["dns-facts", "probe-result"] as const, async (env) => {
+  const traced = d.tracing !== undefined;
+  const handler = envelopesHandler(["dns-facts", "probe-result"] as const, async (env, msg) => {
     if (env.type === "dns-facts") {
       const facts = env.body.facts as DomainFacts;
-      return join.offer(env.scan, facts.domain, { facts });
+      return join.offer(env.scan, facts.domain, { facts }, traced ? msg : undefined);
     }
     const body = env.body as { domain: string; facts: ProbeFacts };
-    return join.offer(env.scan, body.domain, { probe: body.facts });
+    return join.offer(env.scan, body.domain, { probe: body.facts }, traced ? msg : undefined);
   });
   return { handler, join };
 }

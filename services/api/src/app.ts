@@ -48,7 +48,13 @@ import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { Static } from "@sinclair/typebox";
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyPluginCallback,
+  type FastifyReply,
+  type FastifyRequest,
+} from "fastify";
 import { EXPORT_RETRY_AFTER_S, ExportLane, ExportSlots, exportBody } from "./exports.ts";
 import { decodeCursor, encodeCursor, FORMAT_CONTENT_TYPES, failingHosts, negotiate } from "./formats.ts";
 import { Metrics } from "./metrics.ts";
@@ -110,6 +116,10 @@ export interface BuildAppOptions {
   now?: () => number;
   /** Fastify logger option (default off). */
   logger?: boolean | Record<string, unknown>;
+  /** A logger of the caller's (the process's pino: libs/runtime pinoOf); wins over `logger`. */
+  loggerInstance?: FastifyBaseLogger;
+  /** Request tracing (otel.ts otelPlugin(), given when tracing is on); registered before any route. */
+  otel?: FastifyPluginCallback;
   /**
    * The reverse proxies in front, whose X-Forwarded-For entries give the
    * client address (proxy.ts): a hop count or their addresses. Default: none,
@@ -175,7 +185,7 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
   const exportBatchRows = opts.exports?.batchRows ?? (store.driver === "embedded" ? 200 : 2000);
   const exportStallMs = opts.exports?.stallMs ?? 60_000;
   const app = Fastify({
-    logger: opts.logger ?? false,
+    ...(opts.loggerInstance ? { loggerInstance: opts.loggerInstance } : { logger: opts.logger ?? false }),
     trustProxy: opts.trustProxy === undefined ? false : fastifyTrustProxy(opts.trustProxy),
     // Long path parameters reach validation (400 naming them) instead of missing the route.
     routerOptions: { maxParamLength: 8192 },
@@ -236,6 +246,7 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
     sendProblem(reply, "not-found", 404, `no route ${req.method} ${req.url.split("?")[0]}`),
   );
 
+  if (opts.otel) app.register(opts.otel);
   app.register(swagger, {
     openapi: {
       openapi: "3.1.0",
@@ -252,7 +263,8 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
   app.register(swaggerUi, { routePrefix: "/docs" });
   app.addSchema(ProblemSchema);
 
-  app.register(async (scope) => {
+  // A named plugin: its name is what traces (@fastify/otel) and Fastify's errors call it.
+  app.register(async function v1Routes(scope) {
     await scope.register(rateLimitPlugin, { global: false });
     const api = scope.withTypeProvider<TypeBoxTypeProvider>();
     const limits = opts.rateLimit === false ? undefined : opts.rateLimit;
@@ -405,7 +417,8 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
             },
           },
         },
-        async (_req, reply) => reply.type("text/plain; version=0.0.4; charset=utf-8").send(metrics.render()),
+        async (_req, reply) =>
+          reply.type("text/plain; version=0.0.4; charset=utf-8").send(await metrics.render()),
       );
     }
 

@@ -23,6 +23,7 @@
 import { Readable } from "node:stream";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import type { ResultRow } from "@danesweep/store";
+import pLimit from "p-limit";
 import { csvHeader, csvLine } from "./formats.ts";
 
 export const EXPORT_OUTCOMES = ["completed", "client-gone", "stalled", "failed"] as const;
@@ -72,22 +73,14 @@ export class ExportSlots {
  * meanwhile (a /healthz, a page of results) are answered between two batches.
  */
 export class ExportLane {
-  #busy = false;
-  readonly #waiting: (() => void)[] = [];
+  readonly #one = pLimit(1);
 
-  async enter(): Promise<void> {
-    if (this.#busy) {
-      await new Promise<void>((r) => this.#waiting.push(r));
-      return;
-    }
-    this.#busy = true;
-    await nextTurn();
-  }
-
-  leave(): void {
-    const next = this.#waiting.shift();
-    if (next) setImmediate(next);
-    else this.#busy = false;
+  /** Runs `fn` once the lane is free, on a later turn of the event loop; the lane is held until it settles. */
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    return this.#one(async () => {
+      await nextTurn();
+      return fn();
+    });
   }
 }
 
@@ -119,12 +112,7 @@ export function exportBody(o: ExportBodyOptions): Readable {
         let next: IteratorResult<ResultRow>;
         if (rows % o.batchRows === 0) {
           // This row comes with a query: wait for the lane.
-          await o.lane.enter();
-          try {
-            next = await it.next();
-          } finally {
-            o.lane.leave();
-          }
+          next = await o.lane.run(() => it.next());
         } else next = await it.next();
         if (next.done) break;
         const row = next.value;

@@ -127,9 +127,13 @@ const dom = (n: number) => `test${n}.testing`;
 /** One sample of /metrics (a counter or gauge line, labels included). */
 async function metric(app: FastifyInstance, series: string): Promise<number> {
   const body = (await app.inject("/metrics")).body;
-  const line = body.split("\n").find((l) => l.startsWith(`${series} `));
+  // Every series carries service="api", written after its own labels.
+  const prefix = series.endsWith("}")
+    ? `${series.slice(0, -1)},service="api"} `
+    : `${series}{service="api"} `;
+  const line = body.split("\n").find((l) => l.startsWith(prefix));
   assert.ok(line, `${series} in /metrics`);
-  return Number(line.slice(series.length + 1));
+  return Number(line.slice(prefix.length));
 }
 
 /** Resolves once `check` holds, asking again every 20 ms (the test's timeout bounds the wait). */
@@ -236,7 +240,7 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
       assert.match(String(m.response.headers.get("content-type")), /^text\/plain; version=0\.0\.4/);
       assert.match(
         m.data ?? "",
-        /danesweep_api_requests_total\{route="\/v1\/domains\/:domain",method="GET",status="200"\} \d+/,
+        /danesweep_api_requests_total\{route="\/v1\/domains\/:domain",method="GET",status="200",service="api"\} \d+/,
       );
       assert.match(m.data ?? "", /# TYPE danesweep_api_request_duration_seconds histogram/);
       const doc = (await app.inject("/openapi.json")).json() as {

@@ -1,12 +1,21 @@
 /**
  * danesweep: the command line. `danesweep help` lists the commands; each
  * command module exports run(argv, io) -> exit code (exit-codes.ts).
+ *
+ * Tracing: when the OTEL_* environment configures an exporter
+ * (libs/telemetry config.ts), OpenTelemetry is started before any command
+ * module is loaded (so the pg instrumentation sees `pg` load), handed to the
+ * command as `io.telemetry`, and shut down (spans flushed) after it. Without
+ * one nothing is started.
  */
+import { startTelemetry, type Telemetry } from "@danesweep/telemetry/sdk";
 import { EXIT } from "./exit-codes.ts";
 
 export interface Io {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
+  /** OpenTelemetry, when tracing is on (main starts it). */
+  telemetry?: Telemetry;
 }
 
 type Command = (argv: string[], io: Io) => Promise<number>;
@@ -57,7 +66,8 @@ function usage(): string {
     Object.entries(COMMANDS)
       .map(([k, v]) => `  ${k.padEnd(w)}  ${v.summary}`)
       .join("\n") +
-    "\n\n`danesweep COMMAND --help` describes a command's options.\n"
+    "\n\n`danesweep COMMAND --help` describes a command's options.\n" +
+    "Tracing (OpenTelemetry): set OTEL_EXPORTER_OTLP_ENDPOINT (and the other standard OTEL_* variables).\n"
   );
 }
 
@@ -91,6 +101,16 @@ if (import.meta.main) {
     if (e.code === "EPIPE") process.exit(0);
     throw e;
   });
-  const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr });
+  const telemetry = await startTelemetry({
+    service: "cli",
+    env: process.env,
+    onError: (e) => process.stderr.write(`danesweep: tracing: ${(e as Error)?.message ?? String(e)}\n`),
+  });
+  const code = await main(process.argv.slice(2), {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    ...(telemetry.tracer ? { telemetry } : {}),
+  });
+  await telemetry.shutdown();
   process.exitCode = code;
 }

@@ -386,6 +386,7 @@ async function runWithOutput(
     prober: deps.prober,
     ...(deps.optOut ? { optOut: deps.optOut } : {}),
     now: deps.now,
+    ...(io.telemetry?.tracer ? { tracing: io.telemetry.tracing("in-memory") } : {}),
   });
   const started = deps.now();
   const progress = new ProgressLine(

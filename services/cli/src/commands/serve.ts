@@ -17,11 +17,13 @@ import {
   buildApp,
   DEFAULT_MAX_EXPORTS,
   listen,
+  otelPlugin,
   parseTrustProxy,
   type StartScan,
   type TrustProxy,
 } from "@danesweep/api";
 import { ApiQueries, openDatabase, openStore, Store } from "@danesweep/store";
+import type { FastifyBaseLogger } from "fastify";
 import { intOption, kafkaOption, parse, UsageError } from "../args.ts";
 import { EXIT } from "../exit-codes.ts";
 import { kafkaStartScan } from "../kafka-start-scan.ts";
@@ -149,6 +151,17 @@ export async function run(argv: string[], io: Io, deps: ServeDeps = {}): Promise
     }
     const makeStartScan = deps.makeStartScan ?? (o.kafka ? kafkaStartScan(o.kafka) : undefined);
     const startScan = makeStartScan?.(writer);
+    // --log: the one pino logger every danesweep process writes with (libs/runtime), ids of the
+    // request's trace on each line when tracing is on; request spans from @fastify/otel.
+    const tracing = io.telemetry?.tracer !== undefined;
+    let loggerInstance: FastifyBaseLogger | undefined;
+    if (o.v.log === true) {
+      const { createLogger, pinoOf } = await import("@danesweep/runtime");
+      const { activeTraceIds } = await import("@danesweep/telemetry");
+      loggerInstance = pinoOf(
+        createLogger({ service: "api", ...(tracing ? { traceIds: activeTraceIds } : {}) }),
+      );
+    }
     const app = buildApp({
       store: reader,
       auth: { readRequiresToken: o.v["read-token"] === true },
@@ -156,7 +169,8 @@ export async function run(argv: string[], io: Io, deps: ServeDeps = {}): Promise
       rateLimit: o.perAddress === 0 ? false : { perAddress: o.perAddress, perToken: o.perToken },
       exports: { maxConcurrent: o.maxExports },
       ...(o.trustProxy ? { trustProxy: o.trustProxy } : {}),
-      logger: o.v.log === true,
+      ...(loggerInstance ? { loggerInstance } : {}),
+      ...(tracing ? { otel: await otelPlugin() } : {}),
     });
     let address: string;
     try {
