@@ -15,8 +15,8 @@
  *   a new run;
  * - an unfinished run with the same engine and profile (interrupted, failed,
  *   or running under an owner that stored nothing for `staleAfterMs`, default
- *   2 minutes: its process died) is taken over (`resumed`); one whose owner is
- *   alive is refused (`busy`);
+ *   2 minutes, or whose process on this host is gone) is taken over
+ *   (`resumed`); one whose owner is alive is refused (`busy`);
  * - otherwise a new run (numbered from 1 per scan) is made, with the scan's
  *   rejudgements partition.
  *
@@ -140,6 +140,12 @@ export interface StartOptions {
   /** Make a new run even when one with the same engine and profile finished. */
   again?: boolean;
   staleAfterMs?: number;
+  /**
+   * Whether the owner of a running run is alive; a dead owner's run is taken
+   * over at once. Default `localOwnerAlive`: false only for an owner on this
+   * host whose process is gone (others are judged by their heartbeat).
+   */
+  ownerAlive?: (owner: string) => boolean;
 }
 
 export interface ContinueOptions {
@@ -171,6 +177,26 @@ export interface Rejudgement {
 /** An owner name for this process: host, pid and a random part. */
 export function rejudgeOwner(): string {
   return `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
+}
+
+/** False when `owner` (rejudgeOwner's form) names a process of this host that no longer exists. */
+export function localOwnerAlive(owner: string): boolean {
+  const m = /^(.*):(\d+):[0-9a-f]+$/.exec(owner);
+  if (!m || m[1] !== hostname()) return true;
+  try {
+    process.kill(Number(m[2]), 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** What a run shows its readers (the CLI's --json, the API): the run without its owner and cursor. */
+export type RejudgeRunSummary = Omit<RejudgeRun, "owner" | "cursor">;
+
+export function runSummary(r: RejudgeRun): RejudgeRunSummary {
+  const { owner: _o, cursor: _c, ...rest } = r;
+  return rest;
 }
 
 type Raw = Record<string, unknown>;
@@ -245,7 +271,13 @@ export async function startRejudge(store: Store, scanId: string, opts: StartOpti
         const run = toRun(last, scanId);
         if (run.state === "finished" && !opts.again) return { ok: true, status: "done", run };
         if (run.state !== "finished") {
-          if (run.state === "running" && run.owner !== opts.owner && run.heartbeatAt >= staleBefore)
+          const alive = opts.ownerAlive ?? localOwnerAlive;
+          if (
+            run.state === "running" &&
+            run.owner !== opts.owner &&
+            run.heartbeatAt >= staleBefore &&
+            alive(run.owner)
+          )
             return { ok: false, refused: { code: "busy", run } };
           const [taken] = await rows(
             tx,
@@ -630,7 +662,7 @@ export async function rejudgementsOf(
   return list.map((x) => {
     // The run's engine judged it (the blob may be the original's, when the verdict did not change).
     const engine = { version: x.engine as string, profile: x.profile as string };
-    const record = { ...recordFrom(verdictFrom(x.vbody as Buffer), iso(x.judged_at)), engine };
+    const record = recordFrom({ ...verdictFrom(x.vbody as Buffer), engine }, iso(x.judged_at));
     return {
       scanId: x.scan_id as string,
       run: Number(x.run),

@@ -59,7 +59,7 @@ function seedTally() {
 }
 
 /** Transitions old -> new for the seed (unchanged) plus the profile cases from `from` to `to`. */
-function expectedTransitions(cases: ProfileCase[], to: "postfix" | "rfc7672") {
+export function expectedTransitions(cases: ProfileCase[], to: "postfix" | "rfc7672") {
   const seed = seedTally();
   const pairs = () => {
     const m = new Map<string, Transition>();
@@ -349,10 +349,19 @@ export function rejudgeSuite(name: string, open: () => Promise<DbHandle>, bulkRo
       const busy = await startRejudge(store, scan, { profile: "rfc7672", owner: "b", now: NOW + 60_000 });
       assert.ok(!busy.ok);
       assert.equal(busy.refused.code, "busy");
+      // An owner known to be gone (a process of this host that exited) is not waited for.
+      const gone = await startRejudge(store, scan, {
+        profile: "rfc7672",
+        owner: "c",
+        now: NOW + 60_000,
+        ownerAlive: (o) => o !== "a",
+      });
+      assert.ok(gone.ok && gone.status === "resumed" && gone.run.owner === "c");
       // Another profile is another run, free to go.
       const other = await startRejudge(store, scan, { profile: "postfix", owner: "b", now: NOW });
       assert.ok(other.ok && other.status === "new");
-      const stale = await startRejudge(store, scan, { profile: "rfc7672", owner: "b", now: NOW + 180_000 });
+      // c stored nothing for longer than two minutes: b takes the run over.
+      const stale = await startRejudge(store, scan, { profile: "rfc7672", owner: "b", now: NOW + 200_000 });
       assert.ok(stale.ok);
       assert.equal(stale.status, "resumed");
       assert.equal(stale.run.owner, "b");

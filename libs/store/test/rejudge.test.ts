@@ -3,11 +3,13 @@
  * pure part (rejudge-core.ts): change counts and the choice of profile.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { openMigratedDatabase } from "../src/db.ts";
+import { localOwnerAlive, rejudgeOwner } from "../src/rejudge.ts";
 import { chooseProfile, tallyChanges, type VerdictClass } from "../src/rejudge-core.ts";
 import { rejudgeSuite } from "./rejudge-suite.ts";
 
@@ -81,4 +83,12 @@ describe("rejudge: change counts and profile (pure)", () => {
       'policy profile "toString" is not one of postfix, rfc7672',
     );
   });
+});
+
+test("owners: this process is alive, an exited process of this host is not, another host's is assumed alive", () => {
+  assert.equal(localOwnerAlive(rejudgeOwner()), true);
+  const exited = spawnSync(process.execPath, ["-e", "process.pid"]).pid as number;
+  assert.equal(localOwnerAlive(`${hostname()}:${exited}:ab12`), false);
+  assert.equal(localOwnerAlive(`elsewhere.invalid:${exited}:ab12`), true);
+  assert.equal(localOwnerAlive("not an owner"), true);
 });

@@ -28,6 +28,7 @@ export const PROBLEM_CODES = [
   "request-timeout",
   "rate-limited",
   "scanning-not-configured",
+  "conflict",
   "unavailable",
   "internal",
 ] as const;
@@ -50,6 +51,7 @@ const TITLES: Record<ProblemCode, string> = {
   "request-timeout": "Request timeout",
   "rate-limited": "Too many requests",
   "scanning-not-configured": "Scanning not configured",
+  conflict: "Conflict",
   unavailable: "Service unavailable",
   internal: "Internal error",
 };
