@@ -37,9 +37,9 @@
  *   interrupted (resumed by the next start); when another owner took the run
  *   over, stops (`taken-over`); a store failure marks it failed (best
  *   effort) and is raised;
- * - at the end, counts the changes from the stored rows (class of the
- *   original -> class of the re-judgement, tallyChanges) and marks the run
- *   finished with them.
+ * - at the end, rebuilds the partition's index (packed), counts the changes
+ *   from the stored rows (class of the original -> class of the
+ *   re-judgement, tallyChanges) and marks the run finished with them.
  *
  * Reading: `listRejudgeRuns`, `getRejudgeRun` (undefined when the scan or run
  * is unknown), `rejudgementsOf(store, domain)` (every re-judgement of a
@@ -495,7 +495,17 @@ export async function continueRejudge(
       // Let other work of this process (an API's requests) run between batches.
       await new Promise((r) => setImmediate(r));
     }
-    await rows(store.db, "analyze", sql`analyze ${sql.identifier(`rejudgements_${seq}`)}`);
+    // A run's rows go into the key order of the runs before it (domain, scan, run), splitting their
+    // index pages in half; rebuilt once, the index is packed (about 40 of the 78 bytes a row took).
+    const partition = sql.identifier(`rejudgements_${seq}`);
+    await rows(
+      store.db,
+      "reindex",
+      store.driver === "postgres"
+        ? sql`reindex table concurrently ${partition}`
+        : sql`reindex table ${partition}`,
+    );
+    await rows(store.db, "analyze", sql`analyze ${partition}`);
     const counts = await countChanges(store, seq, start.run, [...originals.values()]);
     const [done] = await rows(
       store.db,
