@@ -49,6 +49,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import {
+  type DomainFacts,
   ENGINE_VERSION,
   type EngineInfo,
   type ProbeFacts,
@@ -400,8 +401,16 @@ export async function continueRejudge(
 
       // The facts, the probe mode of each, and the probes they may read.
       const items = stored.map((x) => {
-        const facts = factsFrom(x.fbody, iso(x.collected_at));
-        const old = verdictFrom(x.vbody);
+        let facts: DomainFacts;
+        let old: ReturnType<typeof verdictFrom>;
+        try {
+          facts = factsFrom(x.fbody, iso(x.collected_at));
+          old = verdictFrom(x.vbody);
+        } catch (e) {
+          throw new StoreError("integrity", `${x.domain} in scan ${start.scanId}: ${(e as Error).message}`, {
+            cause: e,
+          });
+        }
         const probeMode = old.probeMode ?? "all";
         return { x, facts, old, probeMode, readable: probesToRead(facts, probeMode, policy) };
       });

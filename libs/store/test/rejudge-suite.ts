@@ -24,6 +24,7 @@ import { digestHex, makeSelfSigned } from "../../dane/test/certs.ts";
 import { mxDomain, probeTls, simpleHost, tlsaRec } from "../../dane/test/fixtures/build.ts";
 import { SEED_EXPECTED } from "../../dane/test/fixtures/seed-cases.ts";
 import type { DbHandle } from "../src/db.ts";
+import type { StoreError } from "../src/errors.ts";
 import { pruneScan } from "../src/prune.ts";
 import {
   continueRejudge,
@@ -36,7 +37,7 @@ import { type SQL, sql } from "../src/sql.ts";
 import { Store } from "../src/store.ts";
 import { insertBulkScan } from "./bulk.ts";
 import { type ProfileCase, rejudgeScanData } from "./rejudge-data.ts";
-import { storeScan } from "./scan-data.ts";
+import { storeScan, syntheticScanData } from "./scan-data.ts";
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
@@ -391,6 +392,31 @@ export function rejudgeSuite(name: string, open: () => Promise<DbHandle>, bulkRo
       assert.ok(!p.ok && p.refused.code === "unknown-profile");
       assert.match((p.refused as { detail: string }).detail, /"sendmail" is not one of postfix, rfc7672/);
       assert.equal(await listRejudgeRuns(store, "01NOSUCHSCAN0000000000000"), undefined);
+    });
+
+    test("a stored body that does not decode fails the run, naming the domain; the originals stay", async () => {
+      const own = syntheticScanData(`corrupt${name}`, 3, 0, []);
+      const scan = await storeScan(store, own);
+      const victim = own.entries[1]!.record.domain;
+      await store.db.execute(
+        sql`update fact_blobs set body = '\x07not a codec'::bytea
+            where hash = (select r.facts from results r join scans s on s.seq = r.scan where s.id = ${scan} and r.domain = ${victim})`,
+      );
+      const s = await startRejudge(store, scan, { owner: "x", now: NOW });
+      assert.ok(s.ok);
+      await assert.rejects(
+        continueRejudge(store, s.run, { owner: "x", now: () => NOW }),
+        (e: StoreError) => e.code === "integrity" && e.message.includes(victim) && e.message.includes(scan),
+      );
+      const [run] = (await listRejudgeRuns(store, scan)) ?? [];
+      assert.equal(run?.state, "failed");
+      assert.match(run?.error ?? "", new RegExp(victim.replaceAll(".", "\\.")));
+      assert.equal(
+        await count(
+          sql`select count(*) as n from results r join scans s on s.seq = r.scan where s.id = ${scan}`,
+        ),
+        3,
+      );
     });
 
     test("views: every judgement of a domain, and the latest of a finished run", async () => {
