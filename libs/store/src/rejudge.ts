@@ -696,13 +696,3 @@ export async function rejudgementsOf(
     };
   });
 }
-
-export type { ChangeCounts, ClassPair, Transition, VerdictClass } from "./rejudge-core.ts";
-export {
-  chooseProfile,
-  classOf,
-  judgeStored,
-  probesToRead,
-  sameVerdict,
-  tallyChanges,
-} from "./rejudge-core.ts";

@@ -26,13 +26,8 @@ import { SEED_EXPECTED } from "../../dane/test/fixtures/seed-cases.ts";
 import type { DbHandle } from "../src/db.ts";
 import type { StoreError } from "../src/errors.ts";
 import { pruneScan } from "../src/prune.ts";
-import {
-  continueRejudge,
-  listRejudgeRuns,
-  rejudgementsOf,
-  startRejudge,
-  type Transition,
-} from "../src/rejudge.ts";
+import { continueRejudge, listRejudgeRuns, rejudgementsOf, startRejudge } from "../src/rejudge.ts";
+import type { Transition } from "../src/rejudge-core.ts";
 import { type SQL, sql } from "../src/sql.ts";
 import { Store } from "../src/store.ts";
 import { insertBulkScan } from "./bulk.ts";
