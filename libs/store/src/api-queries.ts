@@ -74,6 +74,8 @@ export interface VerdictHistoryRow {
   security: string | null;
   reason: string;
   dane: string;
+  /** The engine version and policy profile that judged it. */
+  engine: { version: string; profile: string };
 }
 
 export const ADOPTION_GROUPINGS = ["tld", "provider"] as const;
@@ -290,7 +292,7 @@ export class ApiQueries {
       "verdictHistory",
       sql`select * from (
             select r.scan_id, r.scan_started_at as started_at, r.judged_at, r.action, r.security, r.reason,
-                   r.dane_state, r.scan_seq
+                   r.dane_state, r.engine, r.profile, r.scan_seq
             from verdict_rows r
             where r.domain = ${domain}
             order by r.scan_started_at desc, r.scan_seq desc limit ${limit}) h
@@ -304,6 +306,7 @@ export class ApiQueries {
       security: (x.security ?? null) as string | null,
       reason: x.reason as string,
       dane: x.dane_state as string,
+      engine: { version: x.engine as string, profile: x.profile as string },
     }));
   }
 

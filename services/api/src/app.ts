@@ -5,13 +5,20 @@
  * repository method (@danesweep/store ApiQueries / Store), shape the answer.
  *
  * - Reads under /v1 are public, or need a token with scope "read" when
- *   `auth.readRequiresToken`; POST /v1/scans needs scope "scan". A scan's
+ *   `auth.readRequiresToken`; POST /v1/scans and POST
+ *   /v1/scans/{id}/rejudge need scope "scan". A scan's
  *   `parameters` (which name files on the scanning host) are shown only to a
  *   token with scope "scan".
  *   Missing, malformed, unknown or revoked tokens: 401 (WWW-Authenticate:
  *   Bearer); a valid token without the scope: 403. Nothing is written then.
  * - POST /v1/scans calls `startScan(domains, parameters)`; without one the
  *   answer is 503 "scanning-not-configured".
+ * - POST /v1/scans/{id}/rejudge (scope "scan") judges a scan's stored facts
+ *   again in the background on `writer` (default `store`), GET
+ *   /v1/scans/{id}/rejudgements lists the runs (rejudge-routes.ts); runs in
+ *   progress stop, resumable, when the app closes. GET /v1/domains/{d}
+ *   names the engine of every verdict, and with history=true each scan's
+ *   re-judgements.
  * - Rate limits (fixed window, in memory, per app): per client address on
  *   every request, and per token for authenticated requests; 429 with
  *   Retry-After. /healthz, /readyz and /metrics are exempt. The client
@@ -40,6 +47,7 @@ import {
   isStoreError,
   type ResultFilters,
   type ResultRow,
+  rejudgementsOf,
   type Store,
   type TokenScope,
 } from "@danesweep/store";
@@ -61,12 +69,14 @@ import { Metrics } from "./metrics.ts";
 import { completeOpenApi } from "./openapi.ts";
 import {
   badParameter,
+  type ErrorResponses,
   PROBLEM_CONTENT_TYPE,
   ProblemError,
   rawProblemResponse,
   sendProblem,
 } from "./problem.ts";
 import { fastifyTrustProxy, type TrustProxy } from "./proxy.ts";
+import { RejudgeJobs, type RejudgeOptions, registerRejudgeRoutes } from "./rejudge-routes.ts";
 import {
   AdoptionQuery,
   AdoptionResponse,
@@ -130,6 +140,10 @@ export interface BuildAppOptions {
   maxScanDomains?: number;
   /** Whole-set exports of results (NDJSON, CSV): see exports.ts. */
   exports?: ExportOptions;
+  /** The store re-judging writes to (POST /v1/scans/{id}/rejudge); default `store`. */
+  writer?: Store;
+  /** Re-judging in the background: rejudge-routes.ts. */
+  rejudge?: RejudgeOptions;
 }
 
 export interface ExportOptions {
@@ -184,6 +198,7 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
   const exportLane = new ExportLane();
   const exportBatchRows = opts.exports?.batchRows ?? (store.driver === "embedded" ? 200 : 2000);
   const exportStallMs = opts.exports?.stallMs ?? 60_000;
+  const rejudgeJobs = new RejudgeJobs();
   const app = Fastify({
     ...(opts.loggerInstance ? { loggerInstance: opts.loggerInstance } : { logger: opts.logger ?? false }),
     trustProxy: opts.trustProxy === undefined ? false : fastifyTrustProxy(opts.trustProxy),
@@ -242,6 +257,8 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
     req.log.error({ err }, "unhandled error");
     return sendProblem(reply, "internal", 500, "internal error");
   });
+  // Re-judging runs of this process stop (interrupted, resumable) when the app closes.
+  app.addHook("onClose", async () => rejudgeJobs.close());
   app.setNotFoundHandler((req, reply) =>
     sendProblem(reply, "not-found", 404, `no route ${req.method} ${req.url.split("?")[0]}`),
   );
@@ -364,7 +381,7 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
       description: "RFC 9457 problem details",
       content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: "Problem#" } } },
     } as const;
-    const errors = { "4xx": problem, "5xx": problem } as const;
+    const errors: ErrorResponses = { "4xx": problem, "5xx": problem };
     const readSecurity = opts.auth.readRequiresToken ? [{ bearerAuth: [] }] : [];
 
     // ------------------------------------------------------------ health, metrics
@@ -446,7 +463,22 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
         if (!latest) return sendProblem(reply, "not-found", 404, `no verdict stored for ${domain}`);
         reply.type("application/json; charset=utf-8");
         if (!req.query.history) return reply.send(latest.json);
-        const history = await queries.verdictHistory(domain);
+        const rejudged = await rejudgementsOf(store, domain);
+        const history = (await queries.verdictHistory(domain)).map((h) => ({
+          ...h,
+          rejudgements: rejudged
+            .filter((j) => j.scanId === h.scanId)
+            .map((j) => ({
+              run: j.run,
+              runState: j.runState,
+              rejudgedAt: j.rejudgedAt,
+              engine: j.engine,
+              action: j.action,
+              security: j.security,
+              reason: j.reason,
+              dane: j.dane,
+            })),
+        }));
         const changes: NonNullable<Static<typeof DomainResponse>["changes"]> = [];
         const sum = (h: (typeof history)[number]) => ({
           action: h.action,
@@ -691,6 +723,19 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
         });
         return reply.type(FORMAT_CONTENT_TYPES[format]).send(body);
       },
+    });
+
+    // ------------------------------------------------------------ re-judging
+
+    registerRejudgeRoutes(api, {
+      store,
+      writer: opts.writer ?? store,
+      jobs: rejudgeJobs,
+      now,
+      options: opts.rejudge ?? {},
+      read,
+      readSecurity,
+      errors,
     });
 
     // ------------------------------------------------------------ stats

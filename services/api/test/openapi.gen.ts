@@ -123,6 +123,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/scans/{id}/rejudge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Judge a scan's stored facts again with this engine (in the background); the change counts follow */
+        post: operations["postScansByIdRejudge"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/scans/{id}/rejudgements": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The re-judging runs of a scan, oldest first, with their change counts */
+        get: operations["getScansByIdRejudgements"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/scans/{id}/rejudgements/{run}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One re-judging run of a scan: its state, progress and change counts */
+        get: operations["getScansByIdRejudgementsByRun"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/scans/{id}/results": {
         parameters: {
             query?: never;
@@ -546,8 +597,27 @@ export interface operations {
                         history?: {
                             action: "deliver" | "defer" | "bounce" | "indeterminate";
                             dane: "valid" | "partial" | "invalid" | "unusable-records" | "none" | "insecure" | "dns-error" | "no-mail" | "indeterminate";
+                            engine: {
+                                profile: string;
+                                version: string;
+                            };
                             judgedAt: string;
                             reason: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
+                            /** @description the scan's stored facts judged again (oldest run first); the original verdict is this entry */
+                            rejudgements: {
+                                action: "deliver" | "defer" | "bounce" | "indeterminate";
+                                dane: "valid" | "partial" | "invalid" | "unusable-records" | "none" | "insecure" | "dns-error" | "no-mail" | "indeterminate";
+                                engine: {
+                                    profile: string;
+                                    version: string;
+                                };
+                                reason: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
+                                /** @description when its run started */
+                                rejudgedAt: string;
+                                run: number;
+                                runState: "running" | "finished" | "interrupted" | "failed";
+                                security: ("dane-verified" | "encrypted" | "plaintext") | null;
+                            }[];
                             scanId: string;
                             scanStartedAt: string;
                             security: ("dane-verified" | "encrypted" | "plaintext") | null;
@@ -988,6 +1058,444 @@ export interface operations {
                             finishedAt: string | null;
                             startedAt: string;
                         };
+                    };
+                };
+            };
+        };
+    };
+    postScansByIdRejudge: {
+        parameters: {
+            query?: {
+                /** @description judge again even if this engine already re-judged the scan under this profile */
+                again?: boolean;
+                /** @description the client-policy profile to judge under; default the scan's */
+                policy?: "postfix" | "rfc7672";
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description RFC 9457 problem details */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["def-0"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["def-0"];
+                };
+            };
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        counts: {
+                            /** @description domains per (old -> new) action, unchanged ones included */
+                            action: {
+                                domains: number;
+                                from: string | null;
+                                to: string | null;
+                            }[];
+                            after: {
+                                action: {
+                                    [key: string]: number;
+                                };
+                                dane: {
+                                    [key: string]: number;
+                                };
+                                security: {
+                                    [key: string]: number;
+                                };
+                            };
+                            before: {
+                                action: {
+                                    [key: string]: number;
+                                };
+                                dane: {
+                                    [key: string]: number;
+                                };
+                                security: {
+                                    [key: string]: number;
+                                };
+                            };
+                            /** @description verdicts whose action, security, reason, DANE state or brokenness changed */
+                            changed: number;
+                            /** @description the same per DANE state */
+                            dane: {
+                                domains: number;
+                                from: string | null;
+                                to: string | null;
+                            }[];
+                            /** @description domains re-judged */
+                            domains: number;
+                            /** @description verdicts that say exactly what the original said (the original's stored verdict is reused) */
+                            identical: number;
+                            /** @description the engines and profiles that judged the original verdicts */
+                            originals: {
+                                domains: number;
+                                engine: string;
+                                profile: string;
+                            }[];
+                            /** @description the same per delivery security (null: none) */
+                            security: {
+                                domains: number;
+                                from: string | null;
+                                to: string | null;
+                            }[];
+                        } | null;
+                        /** @description the verdict engine's version */
+                        engine: string;
+                        error: string | null;
+                        finishedAt: string | null;
+                        /** @description when the run last stored a batch */
+                        heartbeatAt: string;
+                        /** @description domains stored by the run so far */
+                        judged: number;
+                        /** @description domains whose re-judging needed a probe the scan never made */
+                        missingProbes: number;
+                        /** @description verdicts stored for the first time */
+                        newBlobs: number;
+                        profile: string;
+                        run: number;
+                        scanId: string;
+                        startedAt: string;
+                        state: "running" | "finished" | "interrupted" | "failed";
+                        /** @description new: a run started; resumed: an unfinished run goes on; running: this server is running it; done: it had finished */
+                        status: "new" | "resumed" | "running" | "done";
+                        /** @description domains judged in the scan when the run started */
+                        total: number;
+                    };
+                };
+            };
+            /** @description Default Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        counts: {
+                            /** @description domains per (old -> new) action, unchanged ones included */
+                            action: {
+                                domains: number;
+                                from: string | null;
+                                to: string | null;
+                            }[];
+                            after: {
+                                action: {
+                                    [key: string]: number;
+                                };
+                                dane: {
+                                    [key: string]: number;
+                                };
+                                security: {
+                                    [key: string]: number;
+                                };
+                            };
+                            before: {
+                                action: {
+                                    [key: string]: number;
+                                };
+                                dane: {
+                                    [key: string]: number;
+                                };
+                                security: {
+                                    [key: string]: number;
+                                };
+                            };
+                            /** @description verdicts whose action, security, reason, DANE state or brokenness changed */
+                            changed: number;
+                            /** @description the same per DANE state */
+                            dane: {
+                                domains: number;
+                                from: string | null;
+                                to: string | null;
+                            }[];
+                            /** @description domains re-judged */
+                            domains: number;
+                            /** @description verdicts that say exactly what the original said (the original's stored verdict is reused) */
+                            identical: number;
+                            /** @description the engines and profiles that judged the original verdicts */
+                            originals: {
+                                domains: number;
+                                engine: string;
+                                profile: string;
+                            }[];
+                            /** @description the same per delivery security (null: none) */
+                            security: {
+                                domains: number;
+                                from: string | null;
+                                to: string | null;
+                            }[];
+                        } | null;
+                        /** @description the verdict engine's version */
+                        engine: string;
+                        error: string | null;
+                        finishedAt: string | null;
+                        /** @description when the run last stored a batch */
+                        heartbeatAt: string;
+                        /** @description domains stored by the run so far */
+                        judged: number;
+                        /** @description domains whose re-judging needed a probe the scan never made */
+                        missingProbes: number;
+                        /** @description verdicts stored for the first time */
+                        newBlobs: number;
+                        profile: string;
+                        run: number;
+                        scanId: string;
+                        startedAt: string;
+                        state: "running" | "finished" | "interrupted" | "failed";
+                        /** @description new: a run started; resumed: an unfinished run goes on; running: this server is running it; done: it had finished */
+                        status: "new" | "resumed" | "running" | "done";
+                        /** @description domains judged in the scan when the run started */
+                        total: number;
+                    };
+                };
+            };
+        };
+    };
+    getScansByIdRejudgements: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description RFC 9457 problem details */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["def-0"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["def-0"];
+                };
+            };
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            counts: {
+                                /** @description domains per (old -> new) action, unchanged ones included */
+                                action: {
+                                    domains: number;
+                                    from: string | null;
+                                    to: string | null;
+                                }[];
+                                after: {
+                                    action: {
+                                        [key: string]: number;
+                                    };
+                                    dane: {
+                                        [key: string]: number;
+                                    };
+                                    security: {
+                                        [key: string]: number;
+                                    };
+                                };
+                                before: {
+                                    action: {
+                                        [key: string]: number;
+                                    };
+                                    dane: {
+                                        [key: string]: number;
+                                    };
+                                    security: {
+                                        [key: string]: number;
+                                    };
+                                };
+                                /** @description verdicts whose action, security, reason, DANE state or brokenness changed */
+                                changed: number;
+                                /** @description the same per DANE state */
+                                dane: {
+                                    domains: number;
+                                    from: string | null;
+                                    to: string | null;
+                                }[];
+                                /** @description domains re-judged */
+                                domains: number;
+                                /** @description verdicts that say exactly what the original said (the original's stored verdict is reused) */
+                                identical: number;
+                                /** @description the engines and profiles that judged the original verdicts */
+                                originals: {
+                                    domains: number;
+                                    engine: string;
+                                    profile: string;
+                                }[];
+                                /** @description the same per delivery security (null: none) */
+                                security: {
+                                    domains: number;
+                                    from: string | null;
+                                    to: string | null;
+                                }[];
+                            } | null;
+                            /** @description the verdict engine's version */
+                            engine: string;
+                            error: string | null;
+                            finishedAt: string | null;
+                            /** @description when the run last stored a batch */
+                            heartbeatAt: string;
+                            /** @description domains stored by the run so far */
+                            judged: number;
+                            /** @description domains whose re-judging needed a probe the scan never made */
+                            missingProbes: number;
+                            /** @description verdicts stored for the first time */
+                            newBlobs: number;
+                            profile: string;
+                            run: number;
+                            scanId: string;
+                            startedAt: string;
+                            state: "running" | "finished" | "interrupted" | "failed";
+                            /** @description domains judged in the scan when the run started */
+                            total: number;
+                        }[];
+                        scanId: string;
+                    };
+                };
+            };
+        };
+    };
+    getScansByIdRejudgementsByRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                run: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description RFC 9457 problem details */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["def-0"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["def-0"];
+                };
+            };
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        counts: {
+                            /** @description domains per (old -> new) action, unchanged ones included */
+                            action: {
+                                domains: number;
+                                from: string | null;
+                                to: string | null;
+                            }[];
+                            after: {
+                                action: {
+                                    [key: string]: number;
+                                };
+                                dane: {
+                                    [key: string]: number;
+                                };
+                                security: {
+                                    [key: string]: number;
+                                };
+                            };
+                            before: {
+                                action: {
+                                    [key: string]: number;
+                                };
+                                dane: {
+                                    [key: string]: number;
+                                };
+                                security: {
+                                    [key: string]: number;
+                                };
+                            };
+                            /** @description verdicts whose action, security, reason, DANE state or brokenness changed */
+                            changed: number;
+                            /** @description the same per DANE state */
+                            dane: {
+                                domains: number;
+                                from: string | null;
+                                to: string | null;
+                            }[];
+                            /** @description domains re-judged */
+                            domains: number;
+                            /** @description verdicts that say exactly what the original said (the original's stored verdict is reused) */
+                            identical: number;
+                            /** @description the engines and profiles that judged the original verdicts */
+                            originals: {
+                                domains: number;
+                                engine: string;
+                                profile: string;
+                            }[];
+                            /** @description the same per delivery security (null: none) */
+                            security: {
+                                domains: number;
+                                from: string | null;
+                                to: string | null;
+                            }[];
+                        } | null;
+                        /** @description the verdict engine's version */
+                        engine: string;
+                        error: string | null;
+                        finishedAt: string | null;
+                        /** @description when the run last stored a batch */
+                        heartbeatAt: string;
+                        /** @description domains stored by the run so far */
+                        judged: number;
+                        /** @description domains whose re-judging needed a probe the scan never made */
+                        missingProbes: number;
+                        /** @description verdicts stored for the first time */
+                        newBlobs: number;
+                        profile: string;
+                        run: number;
+                        scanId: string;
+                        startedAt: string;
+                        state: "running" | "finished" | "interrupted" | "failed";
+                        /** @description domains judged in the scan when the run started */
+                        total: number;
                     };
                 };
             };

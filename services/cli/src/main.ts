@@ -41,6 +41,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "write a scan's facts and verdicts as Parquet files (DuckDB, pandas, Spark)",
     load: async () => (await import("./commands/export.ts")).run,
   },
+  rejudge: {
+    summary: "judge a scan's stored facts again with this engine (or another profile) and count what changed",
+    load: async () => (await import("./commands/rejudge.ts")).run,
+  },
   prune: {
     summary: "delete a scan from the store, and the stored data no other scan refers to",
     load: async () => (await import("./commands/prune.ts")).run,

@@ -1,11 +1,16 @@
 /**
  * `danesweep show DOMAIN`: the latest verdict with its explanation and hosts,
- * and the domain's history across scans (newest first), from the store.
- * `--json` prints the stored records instead. Exit 0 when found, 1 when the
- * store has no verdict for the domain, 2 for bad usage.
+ * and the domain's history across scans (newest first), from the store. Each
+ * verdict names the engine version and policy profile that judged it; under
+ * each scan's original verdict come its re-judgements (`danesweep rejudge`),
+ * with their run, engine and profile.
+ * `--json` prints the stored records instead, one line each: `{ scan, ...record }`
+ * for an original, with `rejudged: { run, at, state }` for a re-judgement.
+ * Exit 0 when found, 1 when the store has no verdict for the domain, 2 for bad usage.
  */
 import type { VerdictRecord } from "@danesweep/dane";
 import { normalizeDomain } from "@danesweep/dns";
+import { type Rejudgement, rejudgementsOf } from "@danesweep/store";
 import { intOption, parse, parseOrUsage, UsageError } from "../args.ts";
 import { EXIT } from "../exit-codes.ts";
 import type { Io } from "../main.ts";
@@ -14,8 +19,13 @@ import { describeStore, openConfiguredStore, STORE_OPTIONS, storeConfig } from "
 const HELP = `usage: danesweep show DOMAIN [--json] [--history N] [--data DIR | --database URL]
 
 The domain's latest verdict, with the explanation and what each MX host did,
-and its verdict in every earlier scan (newest first; --history N rows, default 20).
+and its verdict in every earlier scan (newest first; --history N scans, default
+20), each with the engine version and policy profile that judged it, and the
+re-judgements of each scan (danesweep rejudge).
 `;
+
+const engineOf = (r: Pick<VerdictRecord, "engine">) =>
+  r.engine ? `engine ${r.engine.version}/${r.engine.profile}` : "engine (unknown)";
 
 export function renderVerdict(r: VerdictRecord, scanId: string): string {
   const v = r.verdict;
@@ -23,6 +33,7 @@ export function renderVerdict(r: VerdictRecord, scanId: string): string {
     `${r.domain}  (scan ${scanId}, judged ${r.judgedAt})`,
     `  verdict: ${v.action}${v.security ? ` ${v.security}` : ""}${v.host ? ` via ${v.host}` : ""}${v.address ? ` [${v.address}]` : ""}  reason: ${v.reason}`,
     `  DANE state: ${r.dane}${r.mxSecure ? " (MX RRset DNSSEC-signed)" : ""}`,
+    `  judged by: ${engineOf(r)}`,
     "",
     ...r.explanation.split("\n").map((l) => `  ${l}`),
     "",
@@ -81,8 +92,20 @@ export async function run(argv: string[], io: Io): Promise<number> {
       io.stderr.write(`danesweep show: no verdict for ${n.name} in ${describeStore(cfg)}\n`);
       return EXIT.failure;
     }
+    const rejudged = new Map<string, Rejudgement[]>();
+    for (const j of await rejudgementsOf(store, n.name, { scanIds: history.map((h) => h.scanId) })) {
+      const l = rejudged.get(j.scanId);
+      if (l) l.push(j);
+      else rejudged.set(j.scanId, [j]);
+    }
     if (v.json) {
-      for (const h of history) io.stdout.write(`${JSON.stringify({ scan: h.scanId, ...h.record })}\n`);
+      for (const h of history) {
+        io.stdout.write(`${JSON.stringify({ scan: h.scanId, ...h.record })}\n`);
+        for (const j of rejudged.get(h.scanId) ?? [])
+          io.stdout.write(
+            `${JSON.stringify({ scan: h.scanId, rejudged: { run: j.run, at: j.rejudgedAt, state: j.runState }, ...j.record })}\n`,
+          );
+      }
       return EXIT.ok;
     }
     const latest = history[0]!;
@@ -92,8 +115,14 @@ export async function run(argv: string[], io: Io): Promise<number> {
     );
     for (const h of history) {
       io.stdout.write(
-        `    ${h.scanStartedAt}  ${h.scanId}  ${h.action}${h.security ? ` ${h.security}` : ""}  ${h.reason}  ${h.dane}\n`,
+        `    ${h.scanStartedAt}  ${h.scanId}  ${h.action}${h.security ? ` ${h.security}` : ""}  ${h.reason}  ${h.dane}` +
+          `  ${engineOf(h.record)}\n`,
       );
+      for (const j of rejudged.get(h.scanId) ?? [])
+        io.stdout.write(
+          `      re-judged ${j.rejudgedAt} (run ${j.run}${j.runState === "finished" ? "" : `, ${j.runState}`})  ` +
+            `${j.action}${j.security ? ` ${j.security}` : ""}  ${j.reason}  ${j.dane}  ${engineOf(j)}\n`,
+        );
     }
     return EXIT.ok;
   } finally {
