@@ -685,3 +685,27 @@ export function authenticate(input: AuthInput): AuthResult {
     eeCount > 0 ? `${ta.detail}; none of ${eeCount} DANE-EE records matched the leaf` : ta.detail;
   return { ok: false, failure: ta.failure, detail, tried };
 }
+
+/** What the risk rules read of one certificate (risks.ts). */
+export interface CertificateInfo {
+  notAfter: number;
+  /** Subject and issuer names are equal (a root, or a self-signed leaf). */
+  selfIssued: boolean;
+  /** The public key's type as OpenSSL names it ("ec", "rsa", "rsa-pss", "ed25519", ...). */
+  keyType?: string;
+}
+
+/**
+ * `certificateInfo(b64)`: the expiry, self-issuance and key type of a
+ * certificate (base64 DER, as a probe records it), from the same per-certificate
+ * memo authenticate() uses; undefined when it does not parse. Never throws.
+ */
+export function certificateInfo(b64: string): CertificateInfo | undefined {
+  const parsed = decodeCert(b64);
+  if (!parsed) return undefined;
+  const node: Node = { depth: 0, parsed };
+  const info: CertificateInfo = { notAfter: parsed.notAfter, selfIssued: selfIssued(node) };
+  const type = keyOf(node)?.asymmetricKeyType;
+  if (type !== undefined) info.keyType = type;
+  return info;
+}

@@ -34,6 +34,7 @@ export const TYPE_CODES: Record<RRType, number> = {
   AAAA: 28,
   DNSKEY: 48,
   TLSA: 52,
+  NS: 2,
 };
 export const TYPE_OPT = 41;
 export const CLASS_IN = 1;
