@@ -2,11 +2,11 @@
  * The dialer: the only place in danesweep that opens a socket to a target
  * (net.connect) or starts TLS on one (tls.connect).
  *
- * - new Dialer(opts) holds the policy (non-public addresses refused unless
- *   allowPrivate; the opt-out list) and the Limiter (per-IP rate and
- *   concurrency, global concurrency). The limiter's per-IP state is keyed by
- *   the canonical text of the host reached: an IPv6 address carrying an IPv4
- *   address (address.ts embeddedIpv4) shares that IPv4 address's bucket.
+ * - new Dialer(opts) holds a Guard (guard.ts): the policy (non-public
+ *   addresses refused unless allowPrivate; the opt-out list) and the limiter
+ *   (per-IP rate and concurrency, global concurrency), keyed by the host
+ *   reached: an IPv6 address carrying an IPv4 address shares that IPv4
+ *   address's bucket.
  * - policy(target) -> refusal | undefined: pure check, no socket. A refusal is
  *   { status: "policy-private-address" | "policy-opt-out", detail }.
  * - open(target, connectTimeoutMs) re-checks the policy (a refused target is
@@ -37,13 +37,13 @@
  */
 import net from "node:net";
 import tls from "node:tls";
-import { formatIp, parseIp, type SigalgFamily } from "@danesweep/dane";
-import { classifyAddress, embeddedIpv4 } from "./address.ts";
-import { Limiter } from "./limiter.ts";
-import { matchOptOut, type OptOutList } from "./optout.ts";
+import { parseIp, type SigalgFamily } from "@danesweep/dane";
+import { Guard, type PolicyStatus } from "./guard.ts";
+import type { Limiter } from "./limiter.ts";
+import type { OptOutList } from "./optout.ts";
 
 export type ConnectStatus = "connect-refused" | "connect-timeout" | "connect-reset" | "connect-unreachable";
-export type PolicyStatus = "policy-private-address" | "policy-opt-out";
+export type { PolicyStatus };
 
 export interface DialTarget {
   ip: string;
@@ -142,7 +142,7 @@ export class DialerConfigError extends Error {
 
 export class Dialer {
   private readonly o: DialerOptions;
-  private readonly limiter: Limiter;
+  private readonly guard: Guard;
   private readonly secureContext: tls.SecureContext;
   /** Contexts offering one family of signature algorithms only (made on first use). */
   private readonly restricted = new Map<SigalgFamily, tls.SecureContext>();
@@ -151,7 +151,7 @@ export class Dialer {
 
   constructor(o: DialerOptions) {
     this.o = o;
-    this.limiter = new Limiter(o);
+    this.guard = new Guard(o);
     const groups = o.groups ?? DEFAULT_GROUPS;
     try {
       tls.createSecureContext({ ecdhCurve: groups });
@@ -184,24 +184,16 @@ export class Dialer {
   }
 
   policy(t: DialTarget): { status: PolicyStatus; detail: string } | undefined {
-    const cls = classifyAddress(t.ip);
-    if (!cls.public && (!this.o.allowPrivate || cls.range === "invalid")) {
-      return { status: "policy-private-address", detail: `${cls.range} address` };
-    }
-    if (this.o.optOut) {
-      const m = matchOptOut(this.o.optOut, t);
-      if (m) return { status: "policy-opt-out", detail: `opt-out ${m.kind} entry "${m.entry}"` };
-    }
-    return undefined;
+    return this.guard.refusal(t);
   }
 
   stats(): ReturnType<Limiter["stats"]> {
-    return this.limiter.stats();
+    return this.guard.stats();
   }
 
   /** Refuses further admissions; sockets already open are the caller's to close. */
   close(): void {
-    this.limiter.close();
+    this.guard.close();
   }
 
   async open(t: DialTarget, connectTimeoutMs: number): Promise<OpenResult> {
@@ -210,7 +202,7 @@ export class Dialer {
     const addr = parseIp(t.ip)!;
     // one bucket per host: an IPv6 address carrying an IPv4 address (v4-mapped,
     // NAT64, v4-compatible) shares that IPv4 address's state
-    const admission = await this.limiter.acquire(formatIp(embeddedIpv4(addr)[0] ?? addr));
+    const admission = await this.guard.admit(t.ip);
     if (!admission.ok) return { ok: false, status: "internal-error", detail: "dialer closed" };
     const startedAt = this.o.now();
     return new Promise<OpenResult>((resolve) => {
