@@ -21,6 +21,10 @@
  * asked once, not once per domain; `checkedAt` says when), and questions in
  * flight are shared. The cache holds at most `cacheEntries` owners, oldest
  * dropped first.
+ *
+ * `newConsistencyChecker({ resolver, allowPrivate, optOut, now })` makes one
+ * with its own Guard at NS_POLITENESS (a name server takes more queries than
+ * an MX host takes connections, but each is still rate-limited per address).
  */
 import {
   type AuthoritativeAnswer,
@@ -29,7 +33,7 @@ import {
   planTlsaBase,
   type TlsaConsistencyFacts,
 } from "@danesweep/dane";
-import type { Guard } from "@danesweep/probe";
+import { Guard, type OptOutList } from "@danesweep/probe";
 import { type AskOptions, askTlsa } from "./authoritative.ts";
 import type { DnsQuerier } from "./resolver.ts";
 
@@ -47,6 +51,24 @@ export interface ConsistencyOptions {
   cacheEntries?: number;
   /** Per question to a server. */
   ask?: AskOptions;
+}
+
+/** Per name-server address: 5 queries a second, burst 10, 2 at once; 200 at once overall. */
+export const NS_POLITENESS = {
+  perIpRate: 5,
+  perIpBurst: 10,
+  perIpConcurrency: 2,
+  globalConcurrency: 200,
+} as const;
+
+export function newConsistencyChecker(o: {
+  resolver: DnsQuerier;
+  allowPrivate: boolean;
+  optOut?: OptOutList | undefined;
+  now: () => number;
+}): ConsistencyChecker {
+  const guard = new Guard({ ...NS_POLITENESS, allowPrivate: o.allowPrivate, optOut: o.optOut, now: o.now });
+  return new ConsistencyChecker({ resolver: o.resolver, guard, now: o.now });
 }
 
 /** Names above a TLSA owner tried for the zone cut (enough for _25._tcp.<host> in deep zones). */

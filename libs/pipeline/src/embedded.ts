@@ -46,6 +46,8 @@ export interface PipelineDeps {
   prober: Prober;
   optOut?: OptOutList;
   now: () => number;
+  /** The authoritative servers' view of the TLSA RRsets (libs/dns ConsistencyChecker); none: not collected. */
+  consistency?: StageDeps["consistency"];
 }
 
 export interface StageSettings {
@@ -193,6 +195,7 @@ export class EmbeddedPipeline {
         store: d.store,
         resolver: d.resolver,
         resolverValidates: d.resolverValidates,
+        ...(d.consistency ? { consistency: d.consistency } : {}),
         prober: d.prober,
         probeMode: o.settings.probeMode,
         ...(o.settings.policy ? { policy: o.settings.policy } : {}),

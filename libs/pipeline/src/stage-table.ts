@@ -30,6 +30,7 @@ import {
   aggregateHandler,
   type ProbeMode,
   probeHandler,
+  type ResolveStageDeps,
   resolveHandler,
   type StageCounters,
 } from "./stages.ts";
@@ -43,6 +44,8 @@ export interface StageDeps {
   store?: Store;
   resolver?: DnsQuerier;
   resolverValidates?: boolean;
+  /** Resolve: the authoritative servers' view of the TLSA RRsets (libs/dns ConsistencyChecker). */
+  consistency?: ResolveStageDeps["consistency"];
   prober?: Prober;
   probeMode: ProbeMode;
   /** The client policy profile (resolve and aggregate must share it); default Postfix's. */
@@ -107,6 +110,7 @@ export const STAGES: Readonly<Record<StageName, StageSpec>> = {
         port: d.port,
         now: d.now,
         counters: d.counters,
+        ...(d.consistency ? { consistency: d.consistency } : {}),
       }),
     }),
   },

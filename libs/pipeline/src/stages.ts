@@ -4,9 +4,12 @@
  * same shells run in one process on the in-memory bus (`danesweep scan`) and
  * as separate services on Kafka; stage-table.ts wires them for both.
  *
- *   resolve:   [domains] -> collectDomainFacts (libs/dns) -> [probe-requests]
- *              keyed by IP (one per probe the domain needs, naming the domain)
- *              and the facts on [domain-facts] keyed by domain. No store I/O.
+ *   resolve:   [domains] -> collectDomainFacts (libs/dns), and for a domain
+ *              whose DANE rests on a TLSA RRset what each authoritative
+ *              server serves (libs/dns ConsistencyChecker, when given) ->
+ *              [probe-requests] keyed by IP (one per probe the domain needs,
+ *              naming the domain, saying whether the host is a DANE host) and
+ *              the facts on [domain-facts] keyed by domain. No store I/O.
  *   probe:     [probe-requests] -> the probe's facts, made once per (scan,
  *              ip, port, SNI) (libs/probe; claimed in the store so that two
  *              prober instances never dial the same) -> the result on
@@ -53,6 +56,7 @@ import {
   type ProbeKey,
   probeKeyString,
   probeTargets,
+  type TlsaConsistencyFacts,
   type VerdictRecord,
 } from "@danesweep/dane";
 import { collectDomainFacts, type DnsQuerier } from "@danesweep/dns";
@@ -139,6 +143,8 @@ export interface ResolveStageDeps {
   port: number;
   now: () => number;
   counters?: StageCounters;
+  /** The authoritative servers' view of the TLSA RRsets (libs/dns ConsistencyChecker); none: not collected. */
+  consistency?: { check(facts: DomainFacts): Promise<TlsaConsistencyFacts[] | undefined> };
 }
 
 /** resolve: [domains] -> [probe-requests] (keyed by IP), facts on [domain-facts] (keyed by domain). */
@@ -151,12 +157,20 @@ export function resolveHandler(d: ResolveStageDeps) {
         now: d.now,
         resolverValidates: d.resolverValidates,
       });
+      if (d.consistency) {
+        const c = await d.consistency.check(facts);
+        if (c) facts.consistency = c;
+      }
       const mxHostOf = new Map<string, string>();
+      const daneHost = new Set<string>();
       const targets = probeTargets(
         facts,
         d.policy ? { probeMode: d.probeMode, policy: d.policy } : { probeMode: d.probeMode },
       );
-      for (const t of targets) mxHostOf.set(probeKeyString(t), t.mxHost);
+      for (const t of targets) {
+        mxHostOf.set(probeKeyString(t), t.mxHost);
+        if (t.dane) daneHost.add(probeKeyString(t));
+      }
       const keys = neededProbes(facts, d.probeMode, d.policy);
       await d.bus.publish([
         envelopeMessage(TOPICS.domainFacts, facts.domain, makeEnvelope("dns-facts", scan, { facts })),
@@ -168,6 +182,7 @@ export function resolveHandler(d: ResolveStageDeps) {
               ...k,
               mxHost: mxHostOf.get(probeKeyString(k)) ?? k.sni,
               domain: facts.domain,
+              ...(daneHost.has(probeKeyString(k)) ? { dane: true } : {}),
             }),
           ),
         ),
@@ -310,7 +325,7 @@ export function probeHandler(d: ProbeStageDeps) {
   // One probe per (scan, ip, port, SNI) across every prober instance: look in
   // the store first, dial only under the claim, otherwise wait for the
   // claimant's stored result (or take the claim over once it is stale).
-  const obtain = async (scan: string, key: ProbeKey, mxHost: string): Promise<MadeProbe> => {
+  const obtain = async (scan: string, key: ProbeKey, mxHost: string, dane: boolean): Promise<MadeProbe> => {
     const stored = await reader.submit({ scan, key });
     if (stored) {
       if (d.counters) d.counters.probesReused++;
@@ -318,7 +333,7 @@ export function probeHandler(d: ProbeStageDeps) {
     }
     for (;;) {
       if (d.claims === false || (await claimer.submit({ scan, key }))) {
-        const facts = await d.prober.probe({ ...key, mxHost });
+        const facts = await d.prober.probe({ ...key, mxHost, ...(dane ? { alternates: true } : {}) });
         await writer.submit({ scan, facts });
         if (d.counters) d.counters.probed++;
         return made(facts);
@@ -346,7 +361,7 @@ export function probeHandler(d: ProbeStageDeps) {
         if (p) {
           if (d.counters) d.counters.probesReused++;
         } else {
-          p = obtain(scan, key, env.body.mxHost).finally(() => inflight.delete(ck));
+          p = obtain(scan, key, env.body.mxHost, env.body.dane === true).finally(() => inflight.delete(ck));
           inflight.set(ck, p);
         }
         probe = await p;

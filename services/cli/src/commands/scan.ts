@@ -10,7 +10,7 @@ import { accessSync, constants, readFileSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { type ClientPolicy, POLICY_PROFILES, policyProfile, type VerdictRecord } from "@danesweep/dane";
-import { checkValidating, requireValidating, StubResolver } from "@danesweep/dns";
+import { checkValidating, newConsistencyChecker, requireValidating, StubResolver } from "@danesweep/dns";
 import { EmbeddedPipeline, type ProbeMode, type SeedLine, type SeedSkip } from "@danesweep/pipeline";
 import { type OptOutList, Prober, parseOptOutList } from "@danesweep/probe";
 import { newScanId, type Store } from "@danesweep/store";
@@ -383,6 +383,13 @@ async function runWithOutput(
     store,
     resolver: deps.resolver,
     resolverValidates: deps.resolverValidates,
+    // What each authoritative server serves for the TLSA RRsets DANE uses (issue 14), as politely as the probes.
+    consistency: newConsistencyChecker({
+      resolver: deps.resolver,
+      allowPrivate: params.allowPrivate,
+      optOut: deps.optOut,
+      now: deps.now,
+    }),
     prober: deps.prober,
     ...(deps.optOut ? { optOut: deps.optOut } : {}),
     now: deps.now,
