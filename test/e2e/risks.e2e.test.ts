@@ -1,0 +1,104 @@
+/**
+ * The risks of issue 14 end to end (libs/dane rules 37-40), through the real
+ * test universe: consisttesting. served by two Knot instances that disagree
+ * (and a third server that never answers), a server with an ECDSA and an RSA
+ * certificate, a leaf about to expire, a 3 0 1 record, a DANE-TA record of an
+ * intermediate (test/testbed src/risk.ts). Through `bin/danesweep scan` on the
+ * embedded store, `show`, and through the services on Kafka, which must find
+ * the same risks. Expected risks are the testbed's description of each case
+ * (RISK_CASES), written from the rules, never from the engine's output.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { CONSIST_NS2, RISK_CASES } from "@danesweep/testbed";
+import { Deployment, type PrivateKafka, privateKafka, startKafkaScan } from "../faults/harness.ts";
+import { ensureTestbed, freshDatabase, type JsonVerdict, parseJsonl, runCli, TESTBED_SCAN } from "./cli.ts";
+
+const SPLIT = "split.consisttesting";
+const domains = [...RISK_CASES.map((c) => c.domain), SPLIT];
+let dir: string;
+
+before(() => {
+  ensureTestbed();
+  dir = mkdtempSync(join(tmpdir(), "danesweep-risks-e2e-"));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** What every run must say of the risk domains. */
+function checkRisks(got: JsonVerdict[]): void {
+  const by = new Map(got.map((v) => [v.domain, v]));
+  for (const c of RISK_CASES) {
+    const v = by.get(c.domain);
+    assert.ok(v, c.domain);
+    // A risk never changes the verdict: each of these delivers authenticated.
+    assert.deepEqual(
+      [v.verdict.action, v.verdict.security, v.dane, v.problems],
+      ["deliver", "dane-verified", "valid", []],
+    );
+    assert.deepEqual(v.risks, c.risks, c.domain);
+    assert.equal(v.consistency?.state, "consistent", `${c.domain}: one server, which agrees`);
+  }
+  const latent = by.get("latent.testing")!.latent;
+  assert.deepEqual(
+    latent?.map((l) => [l.host, l.offered, l.keyType]),
+    [["dual.testing", "rsa", "rsa"]],
+  );
+  const s = by.get(SPLIT)!;
+  assert.deepEqual([s.verdict.action, s.verdict.security], ["deliver", "dane-verified"]);
+  assert.equal(s.consistency?.state, "inconsistent");
+  const servers = new Map(s.consistency!.servers.map((x) => [x.server, x]));
+  assert.deepEqual(servers.get("ns1.consisttesting")?.reasons, []);
+  assert.deepEqual(servers.get("ns2.consisttesting")?.reasons, ["rrset-differs", "rrsig-expiring"]);
+  assert.equal(servers.get("ns2.consisttesting")?.address, CONSIST_NS2.address);
+  assert.deepEqual(servers.get("ns3.consisttesting")?.reasons, ["server-unresponsive"]);
+  for (const r of ["tlsa-inconsistent", "rrsig-expiring", "nameserver-unresponsive"] as const) {
+    assert.ok(s.risks?.includes(r), r);
+  }
+}
+
+test("danesweep scan finds each risk, and show prints it", { timeout: 180_000 }, async () => {
+  const data = join(dir, "pglite");
+  const r = await runCli(["scan", ...TESTBED_SCAN, "--data", data, "--format", "jsonl", ...domains]);
+  assert.equal(r.code, 0, r.stderr);
+  const got = parseJsonl(r.stdout);
+  assert.equal(got.length, domains.length);
+  checkRisks(got);
+  const show = await runCli(["show", SPLIT, "--data", data]);
+  assert.equal(show.code, 0, show.stderr);
+  assert.match(show.stdout, /authoritative servers: inconsistent/);
+  assert.match(
+    show.stdout,
+    /ns2\.consisttesting \[127\.53\.0\.3\]: answer, signatures until \S+ -> rrset-differs, rrsig-expiring/,
+  );
+  const latent = await runCli(["show", "latent.testing", "--data", data]);
+  assert.match(latent.stdout, /latent: dual\.testing \[127\.64\.93\.30\] to senders offering rsa/);
+});
+
+let kafka: PrivateKafka | undefined;
+let db: { url: string; drop: () => Promise<void> } | undefined;
+after(async () => {
+  kafka?.down();
+  await db?.drop();
+});
+
+test("the services on Kafka find the same risks", { timeout: 300_000 }, async () => {
+  kafka = privateKafka("risks", 59392);
+  db = await freshDatabase();
+  const dep = new Deployment({ brokers: kafka.bootstrap, databaseUrl: db.url, logDir: join(dir, "logs") });
+  try {
+    await dep.startAll();
+    const file = join(dir, "seed.txt");
+    writeFileSync(file, `${domains.join("\n")}\n`);
+    const run = startKafkaScan(kafka.bootstrap, db.url, file);
+    const r = await run.done;
+    assert.equal(r.code, 0, `${r.stderr}\n${dep.tails()}`);
+    const got = parseJsonl(r.stdout);
+    assert.equal(got.length, domains.length);
+    checkRisks(got);
+  } finally {
+    await dep.stop();
+  }
+});
