@@ -13,7 +13,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { RISKS } from "@danesweep/dane";
+import { openStore } from "@danesweep/store";
 import { CONSIST_NS2, RISK_CASES } from "@danesweep/testbed";
+import { buildApp } from "../../services/api/src/app.ts";
 import { Deployment, type PrivateKafka, privateKafka, startKafkaScan } from "../faults/harness.ts";
 import { ensureTestbed, freshDatabase, type JsonVerdict, parseJsonl, runCli, TESTBED_SCAN } from "./cli.ts";
 
@@ -59,13 +62,64 @@ function checkRisks(got: JsonVerdict[]): void {
   }
 }
 
-test("danesweep scan finds each risk, and show prints it", { timeout: 180_000 }, async () => {
+/** Seed domains beside the risk cases: DANE domains with and without risks, and not DANE at all. */
+const OTHERS = ["test1.testing", "test2.testing", "test13.testing", "test5.testing", "test19.testing"];
+
+test("danesweep scan finds each risk, show prints it, /v1/stats/risk counts it", {
+  timeout: 180_000,
+}, async () => {
   const data = join(dir, "pglite");
-  const r = await runCli(["scan", ...TESTBED_SCAN, "--data", data, "--format", "jsonl", ...domains]);
+  const r = await runCli([
+    "scan",
+    ...TESTBED_SCAN,
+    "--data",
+    data,
+    "--format",
+    "jsonl",
+    ...domains,
+    ...OTHERS,
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const got = parseJsonl(r.stdout);
-  assert.equal(got.length, domains.length);
+  assert.equal(got.length, domains.length + OTHERS.length);
   checkRisks(got);
+
+  // The API's share of DANE domains at risk, against the printed records themselves.
+  const dane = got.filter((v) => v.dane === "valid" || v.dane === "partial");
+  const atRisk = dane.filter((v) => (v.risks ?? []).length > 0);
+  const byRisk: Record<string, number> = {};
+  for (const v of dane) for (const x of v.risks ?? []) byRisk[x] = (byRisk[x] ?? 0) + 1;
+  const store = await openStore({ dataDir: data });
+  const app = buildApp({ store, auth: { readRequiresToken: false }, rateLimit: false });
+  try {
+    const res = await app.inject("/v1/stats/risk");
+    assert.equal(res.statusCode, 200, res.body);
+    const series = res.json().series as {
+      daneDomains: number;
+      atRisk: number;
+      share: number;
+      rolloverAtRisk: number;
+      byRisk: Record<string, number>;
+    }[];
+    assert.equal(series.length, 1);
+    const s = series[0]!;
+    assert.equal(s.daneDomains, dane.length);
+    assert.ok(
+      s.daneDomains > atRisk.length - 1 && got.length > dane.length,
+      "some domains are not DANE domains",
+    );
+    assert.equal(s.atRisk, atRisk.length);
+    assert.equal(s.share, atRisk.length / dane.length);
+    assert.equal(
+      s.rolloverAtRisk,
+      dane.filter((v) => (v.risks ?? []).some((x) => x.startsWith("rollover-"))).length,
+    );
+    assert.deepEqual(s.byRisk, byRisk);
+    for (const k of Object.keys(s.byRisk)) assert.ok((RISKS as readonly string[]).includes(k), k);
+  } finally {
+    await app.close();
+    await store.close();
+  }
   const show = await runCli(["show", SPLIT, "--data", data]);
   assert.equal(show.code, 0, show.stderr);
   assert.match(show.stdout, /authoritative servers: inconsistent/);

@@ -91,6 +91,18 @@ export interface AdoptionRow {
   domains: number;
 }
 
+/** Per scan: DANE domains (state valid or partial) and how many are at risk (libs/dane rules 37-40). */
+export interface RiskRow {
+  scanId: string;
+  scanStartedAt: string;
+  scanState: string;
+  daneDomains: number;
+  atRisk: number;
+  rolloverAtRisk: number;
+  /** Domains per risk code. */
+  byRisk: Record<string, number>;
+}
+
 export interface ProviderRow {
   provider: string;
   domains: number;
@@ -408,6 +420,40 @@ export class ApiQueries {
       action: x.action as string,
       security: (x.security ?? null) as string | null,
       domains: Number(x.domains),
+    }));
+  }
+
+  /**
+   * The share of DANE domains at risk, per scan started in [from, to], oldest
+   * first (views risk_by_scan and risk_counts_by_scan of migration 0008).
+   */
+  async risk(opts: { from?: string; to?: string }): Promise<RiskRow[]> {
+    const range: SQL[] = [];
+    if (opts.from !== undefined) range.push(sql`scan_started_at >= ${opts.from}::timestamptz`);
+    if (opts.to !== undefined) range.push(sql`scan_started_at <= ${opts.to}::timestamptz`);
+    const where = range.length ? sql`where ${sql.join(range, sql` and `)}` : sql``;
+    const [totals, counts] = await Promise.all([
+      this.#rows<Raw>(
+        "risk",
+        sql`select scan_id, scan_started_at, scan_state, dane_domains, at_risk, rollover_at_risk
+            from risk_by_scan ${where} order by scan_started_at asc, scan_id asc`,
+      ),
+      this.#rows<Raw>("risk", sql`select scan_id, risk, domains from risk_counts_by_scan ${where}`),
+    ]);
+    const byScan = new Map<string, Record<string, number>>();
+    for (const c of counts) {
+      const m = byScan.get(c.scan_id as string) ?? {};
+      m[c.risk as string] = Number(c.domains);
+      byScan.set(c.scan_id as string, m);
+    }
+    return totals.map((t) => ({
+      scanId: t.scan_id as string,
+      scanStartedAt: iso(t.scan_started_at),
+      scanState: t.scan_state as string,
+      daneDomains: Number(t.dane_domains),
+      atRisk: Number(t.at_risk),
+      rolloverAtRisk: Number(t.rollover_at_risk),
+      byRisk: byScan.get(t.scan_id as string) ?? {},
     }));
   }
 

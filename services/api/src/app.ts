@@ -72,6 +72,8 @@ import {
   ProvidersResponse,
   ResultsPage,
   ResultsQuery,
+  RiskQuery,
+  RiskResponse,
   ScanListResponse,
   type ScanParametersSchema,
   ScanParams,
@@ -695,6 +697,44 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
           if (r.security !== null) s.security[r.security] = (s.security[r.security] ?? 0) + r.domains;
         }
         return { by: q.by ?? null, series };
+      },
+    );
+
+    api.get(
+      "/v1/stats/risk",
+      {
+        config: read,
+        schema: {
+          summary:
+            "Per scan, the share of DANE domains (valid or partial) at risk: authoritative servers that disagree, certificates other senders see, rollover risk (issue 14)",
+          querystring: RiskQuery,
+          security: readSecurity,
+          response: { 200: RiskResponse, ...errors },
+        },
+      },
+      async (req) => {
+        const q = req.query;
+        const time = (name: "from" | "to", v: string | undefined) => {
+          if (v === undefined) return {};
+          const t = parseTime(v);
+          if (!t.ok) throw badParameter(name, t.error);
+          return { [name]: t.iso };
+        };
+        const rows = await queries.risk({ ...time("from", q.from), ...time("to", q.to) });
+        const share = (n: number, d: number) => (d > 0 ? n / d : 0);
+        return {
+          series: rows.map((r) => ({
+            scanId: r.scanId,
+            scanStartedAt: r.scanStartedAt,
+            scanState: r.scanState as Static<typeof RiskResponse>["series"][number]["scanState"],
+            daneDomains: r.daneDomains,
+            atRisk: r.atRisk,
+            share: share(r.atRisk, r.daneDomains),
+            rolloverAtRisk: r.rolloverAtRisk,
+            rolloverShare: share(r.rolloverAtRisk, r.daneDomains),
+            byRisk: r.byRisk,
+          })),
+        };
       },
     );
 

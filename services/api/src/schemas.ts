@@ -234,6 +234,32 @@ export const AdoptionResponse = Type.Object({
   ),
 });
 
+export const RiskQuery = Type.Object(
+  { from: Type.Optional(IsoDateTime), to: Type.Optional(IsoDateTime) },
+  { additionalProperties: false },
+);
+
+export const RiskResponse = Type.Object({
+  series: Type.Array(
+    Type.Object({
+      scanId: Type.String(),
+      scanStartedAt: Type.String(),
+      scanState: ScanState,
+      /** Domains delivered authenticated by DANE (state valid or partial). */
+      daneDomains: Type.Integer(),
+      /** Of those, with any risk (libs/dane rules 37-40). */
+      atRisk: Type.Integer(),
+      /** atRisk / daneDomains (0 when there is none). */
+      share: Type.Number(),
+      /** With a rollover risk (rule 39). */
+      rolloverAtRisk: Type.Integer(),
+      rolloverShare: Type.Number(),
+      /** Domains per risk code. */
+      byRisk: Counts,
+    }),
+  ),
+});
+
 export const ProvidersQuery = Type.Object(
   { scan: Type.Optional(ScanIdParam), limit: Type.Optional(LimitParam) },
   { additionalProperties: false },

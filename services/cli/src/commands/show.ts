@@ -57,7 +57,9 @@ export function renderRisks(r: VerdictRecord): string[] {
   const lines = ["", `  risks: ${r.risks.length > 0 ? r.risks.join(", ") : "none found"}`];
   const c = r.consistency;
   if (c) {
-    lines.push(`    authoritative servers: ${c.state}${c.reasons.length > 0 ? ` (${c.reasons.join(", ")})` : ""}`);
+    lines.push(
+      `    authoritative servers: ${c.state}${c.reasons.length > 0 ? ` (${c.reasons.join(", ")})` : ""}`,
+    );
     for (const s of c.servers) {
       lines.push(
         `      ${s.qname} @ ${s.server}${s.address ? ` [${s.address}]` : ""}: ${s.status}` +
