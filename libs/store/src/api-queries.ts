@@ -56,6 +56,8 @@ export interface ResultRow {
   deliveredHost: string | null;
   judgedAt: string;
   explanation: string;
+  /** The verdict's risks (libs/dane rules 37-40); empty for engines before 2.1. */
+  risks: string[];
 }
 
 export interface LatestVerdict {
@@ -326,18 +328,22 @@ export class ApiQueries {
           where ${sql.join(where, sql` and `)}
           order by r.domain limit ${opts.limit}`,
     );
-    return r.map((x) => ({
-      domain: x.domain as string,
-      tld: x.tld as string,
-      action: x.action as string,
-      security: (x.security ?? null) as string | null,
-      reason: x.reason as string,
-      dane: x.dane_state as string,
-      mxHost: (x.mx_host ?? null) as string | null,
-      deliveredHost: (x.delivered_host ?? null) as string | null,
-      judgedAt: iso(x.judged_at),
-      explanation: rowRecord(x).explanation,
-    }));
+    return r.map((x) => {
+      const record = rowRecord(x);
+      return {
+        domain: x.domain as string,
+        tld: x.tld as string,
+        action: x.action as string,
+        security: (x.security ?? null) as string | null,
+        reason: x.reason as string,
+        dane: x.dane_state as string,
+        mxHost: (x.mx_host ?? null) as string | null,
+        deliveredHost: (x.delivered_host ?? null) as string | null,
+        judgedAt: iso(x.judged_at),
+        explanation: record.explanation,
+        risks: record.risks ?? [],
+      };
+    });
   }
 
   /**

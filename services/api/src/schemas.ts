@@ -197,6 +197,8 @@ export const ResultItem = Type.Object({
   deliveredHost: Nullable(Type.String()),
   judgedAt: Type.String(),
   explanation: Type.String(),
+  /** libs/dane rules 37-40: what may break the domain's DANE (empty for verdicts of engines before 2.1). */
+  risks: Type.Array(Type.String()),
 });
 
 export const ResultsPage = Type.Object({
