@@ -292,6 +292,17 @@ export interface SmtpReply {
   lines: string[];
 }
 
+/** A completed TLS handshake. */
+export interface TlsFacts {
+  version: string;
+  cipher: string;
+  group?: string;
+  /** The certificate chain exactly as the server sent it, leaf first, base64 DER. */
+  chain: string[];
+  /** True when the chain was cut at the configured cap. */
+  chainTruncated?: boolean;
+}
+
 /** What one MX host address presented, exactly as observed. */
 export interface ProbeFacts {
   schema: typeof FACTS_SCHEMA_VERSION;
@@ -305,15 +316,7 @@ export interface ProbeFacts {
   banner?: SmtpReply;
   ehlo?: SmtpReply & { verb: "EHLO" | "HELO"; keywords: string[] };
   starttls?: { offered: boolean; reply?: SmtpReply; accepted: boolean };
-  tls?: {
-    version: string;
-    cipher: string;
-    group?: string;
-    /** The certificate chain exactly as the server sent it, leaf first, base64 DER. */
-    chain: string[];
-    /** True when the chain was cut at the configured cap. */
-    chainTruncated?: boolean;
-  };
+  tls?: TlsFacts;
   quit?: boolean;
   /**
    * Further handshakes made to see every certificate a sender might get
@@ -348,14 +351,7 @@ export interface AlternateHandshake {
   offered: SigalgFamily;
   status: ProbeStatus;
   detail?: string;
-  /** As ProbeFacts.tls. */
-  tls?: {
-    version: string;
-    cipher: string;
-    group?: string;
-    chain: string[];
-    chainTruncated?: boolean;
-  };
+  tls?: TlsFacts;
   timings: { tlsMs?: number; totalMs: number };
 }
 

@@ -28,6 +28,7 @@ import {
   type TlsaRecord,
 } from "@danesweep/dane";
 import type { Guard } from "@danesweep/probe";
+import { rcodeError } from "./resolver.ts";
 import { newCounters, TcpChannel, UdpChannel } from "./transport.ts";
 import {
   CLASS_IN,
@@ -51,21 +52,6 @@ export interface AskOptions {
   port?: number;
   /** Uniform in [0, 1) for query IDs; default Math.random (IDs are also matched with the question). */
   random?: () => number;
-}
-
-function rcodeStatus(rcode: number): AuthStatus {
-  switch (rcode) {
-    case 1:
-      return "formerr";
-    case 2:
-      return "servfail";
-    case 4:
-      return "notimp";
-    case 5:
-      return "refused";
-    default:
-      return "other";
-  }
 }
 
 /** The TLSA records at `qname` in the answer section, canonical order, and the RRSIGs covering them. */
@@ -151,7 +137,7 @@ export async function askTlsa(
       const d = decodeMessage(r.buf);
       if (!d.ok) return { ...base, status: "malformed", detail: d.error };
       const msg = d.value;
-      if (msg.rcode !== 0 && msg.rcode !== 3) return { ...base, status: rcodeStatus(msg.rcode) };
+      if (msg.rcode !== 0 && msg.rcode !== 3) return { ...base, status: rcodeError(msg.rcode) as AuthStatus };
       if (!msg.header.aa) return { ...base, status: "not-authoritative", detail: "reply without AA" };
       if (msg.rcode === 3) return { ...base, status: "nxdomain" };
       const a = tlsaAnswer(msg, qname);

@@ -644,6 +644,22 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
 
     // ------------------------------------------------------------ stats
 
+    /** `from` and `to` of a stats query, checked (400 naming the parameter). */
+    function timeRange(q: { from?: string | undefined; to?: string | undefined }): {
+      from?: string;
+      to?: string;
+    } {
+      const out: { from?: string; to?: string } = {};
+      for (const name of ["from", "to"] as const) {
+        const v = q[name];
+        if (v === undefined) continue;
+        const t = parseTime(v);
+        if (!t.ok) throw badParameter(name, t.error);
+        out[name] = t.iso;
+      }
+      return out;
+    }
+
     api.get(
       "/v1/stats/adoption",
       {
@@ -658,13 +674,7 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
       },
       async (req) => {
         const q = req.query;
-        const time = (name: "from" | "to", v: string | undefined) => {
-          if (v === undefined) return {};
-          const t = parseTime(v);
-          if (!t.ok) throw badParameter(name, t.error);
-          return { [name]: t.iso };
-        };
-        const range = { ...time("from", q.from), ...time("to", q.to) };
+        const range = timeRange(q);
         if (q.group !== undefined && q.by === undefined) throw badParameter("group", "needs by=tld|provider");
         const rows = await queries.adoption({
           ...range,
@@ -713,14 +723,7 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
         },
       },
       async (req) => {
-        const q = req.query;
-        const time = (name: "from" | "to", v: string | undefined) => {
-          if (v === undefined) return {};
-          const t = parseTime(v);
-          if (!t.ok) throw badParameter(name, t.error);
-          return { [name]: t.iso };
-        };
-        const rows = await queries.risk({ ...time("from", q.from), ...time("to", q.to) });
+        const rows = await queries.risk(timeRange(req.query));
         const share = (n: number, d: number) => (d > 0 ? n / d : 0);
         return {
           series: rows.map((r) => ({
