@@ -54,6 +54,8 @@ export interface StageSettings {
   probeMode: ProbeMode;
   /** The client policy profile; default Postfix's. */
   policy?: ClientPolicy;
+  /** Thresholds of the risk rules (libs/dane); default theirs. */
+  risk?: StageDeps["risk"];
   port: number;
   /** Domains resolving at once. */
   resolveConcurrency: number;
@@ -199,6 +201,7 @@ export class EmbeddedPipeline {
         prober: d.prober,
         probeMode: o.settings.probeMode,
         ...(o.settings.policy ? { policy: o.settings.policy } : {}),
+        ...(o.settings.risk ? { risk: o.settings.risk } : {}),
         port: o.settings.port,
         now: d.now,
         counters: this.counters,

@@ -27,6 +27,7 @@ import type { Store } from "@danesweep/store";
 import type { BatchOptions } from "./batch.ts";
 import {
   type AggregateJoin,
+  type AggregateStageDeps,
   aggregateHandler,
   type ProbeMode,
   probeHandler,
@@ -55,6 +56,8 @@ export interface StageDeps {
   now: () => number;
   counters: StageCounters;
   batch?: BatchOptions;
+  /** Aggregate: thresholds of the risk rules (libs/dane). */
+  risk?: AggregateStageDeps["risk"];
   /** Aggregate: publish verdicts on [verdicts] (deployments). */
   publishVerdicts?: boolean;
   /** Aggregate: records stored for the first time (the embedded scan prints them). */
@@ -148,6 +151,7 @@ export const STAGES: Readonly<Record<StageName, StageSpec>> = {
         store: need(d.store, "aggregate", "a store"),
         probeMode: d.probeMode,
         ...(d.policy ? { policy: d.policy } : {}),
+        ...(d.risk ? { risk: d.risk } : {}),
         now: d.now,
         counters: d.counters,
         ...(d.batch ? { batch: d.batch } : {}),

@@ -56,6 +56,7 @@ import {
   type ProbeKey,
   probeKeyString,
   probeTargets,
+  type RiskThresholds,
   type TlsaConsistencyFacts,
   type VerdictRecord,
 } from "@danesweep/dane";
@@ -409,6 +410,8 @@ export interface AggregateStageDeps {
   probeMode: ProbeMode;
   /** The client policy profile (libs/dane policy.ts); default Postfix's. Must be the resolver's. */
   policy?: ClientPolicy;
+  /** Thresholds of the risk rules (libs/dane DEFAULT_RISK_THRESHOLDS when absent). */
+  risk?: Partial<RiskThresholds>;
   now: () => number;
   counters?: StageCounters;
   batch?: BatchOptions;
@@ -596,6 +599,7 @@ export class AggregateJoin {
         now: this.#d.now(),
         probeMode: this.#d.probeMode,
         ...(this.#d.policy ? { policy: this.#d.policy } : {}),
+        ...(this.#d.risk ? { risk: this.#d.risk } : {}),
       });
     } catch (e) {
       this.#finish(p, outcomeOf(e));

@@ -16,7 +16,7 @@
  */
 import { hostname } from "node:os";
 import { deadLetterTopic, decodeEnvelope, readDeadLetter, TOPICS } from "@danesweep/bus";
-import { defaultPolicy, POLICY_PROFILES, policyProfile } from "@danesweep/dane";
+import { DEFAULT_RISK_THRESHOLDS, defaultPolicy, POLICY_PROFILES, policyProfile } from "@danesweep/dane";
 import { newCounters, pipelineTopics, STAGES, startStage } from "@danesweep/pipeline";
 import { counter, gauge, runService, type ServiceSpec } from "@danesweep/runtime";
 import { Type } from "@sinclair/typebox";
@@ -33,6 +33,18 @@ export const fields = {
     schema: Type.Union(Object.keys(POLICY_PROFILES).map((n) => Type.Literal(n))),
     default: "postfix",
     doc: "client policy profile: postfix | rfc7672 (libs/dane README); must match the resolver's",
+  },
+  rrsigMarginDays: {
+    env: "DANESWEEP_RRSIG_MARGIN_DAYS",
+    schema: Type.Integer({ minimum: 0, maximum: 365 }),
+    default: DEFAULT_RISK_THRESHOLDS.rrsigMarginDays,
+    doc: "risk: signatures over a TLSA RRset expiring within this many days (libs/dane rule 37)",
+  },
+  leafExpiryDays: {
+    env: "DANESWEEP_LEAF_EXPIRY_DAYS",
+    schema: Type.Integer({ minimum: 0, maximum: 3650 }),
+    default: DEFAULT_RISK_THRESHOLDS.leafExpiryDays,
+    doc: "risk: a DANE-EE leaf expiring within this many days (libs/dane rule 39)",
   },
   concurrency: {
     env: "DANESWEEP_CONCURRENCY",
@@ -65,6 +77,7 @@ export const aggregatorService: ServiceSpec<typeof fields> = {
         store: ctx.store,
         probeMode: c.probeMode,
         policy: policyProfile(c.policy) ?? defaultPolicy(),
+        risk: { rrsigMarginDays: c.rrsigMarginDays, leafExpiryDays: c.leafExpiryDays },
         port: 25,
         now: () => Date.now(),
         counters,

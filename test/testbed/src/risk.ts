@@ -19,8 +19,9 @@
  *   published on one server only) and signs with signatures valid for two
  *   days at most; ns3 is the never-answering server. Every resolver answer
  *   authenticates B whichever server it came from, so the verdict is stable;
- *   the consistency facts name ns2 (rrset-differs, rrsig-expiring) and ns3
- *   (server-unresponsive).
+ *   the consistency facts name ns2 (rrsig-expiring), whichever of ns1 and
+ *   ns2 the resolver did not take its answer from (rrset-differs: the
+ *   reference is the validated RRset), and ns3 (server-unresponsive).
  */
 import { BLACKHOLE_SERVER, CHILD_SERVER } from "./addresses.ts";
 import { tlsaData } from "./certs.ts";
