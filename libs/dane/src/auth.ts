@@ -703,9 +703,27 @@ export interface CertificateInfo {
 export function certificateInfo(b64: string): CertificateInfo | undefined {
   const parsed = decodeCert(b64);
   if (!parsed) return undefined;
-  const node: Node = { depth: 0, parsed };
-  const info: CertificateInfo = { notAfter: parsed.notAfter, selfIssued: selfIssued(node) };
-  const type = keyOf(node)?.asymmetricKeyType;
-  if (type !== undefined) info.keyType = type;
+  let info = infos.get(parsed);
+  if (!info) {
+    const node: Node = { depth: 0, parsed };
+    info = { notAfter: parsed.notAfter, selfIssued: selfIssued(node) };
+    const type = keyOf(node)?.asymmetricKeyType;
+    if (type !== undefined) info.keyType = type;
+    infos.set(parsed, info);
+  }
   return info;
+}
+
+const infos = new WeakMap<ParsedCertificate, CertificateInfo>();
+
+/**
+ * `matchesCertificate(record, b64)`: whether the record's selected data and
+ * digest equal the certificate's (no usability, path or name check: the
+ * risk rules ask which records a chain that authenticated uses). Memoized
+ * per certificate like authenticate(); never throws.
+ */
+export function matchesCertificate(record: TlsaRecord, b64: string): boolean {
+  const parsed = decodeCert(b64);
+  if (!parsed || typeof record?.data !== "string") return false;
+  return new Matcher().matches({ depth: 0, parsed }, record);
 }

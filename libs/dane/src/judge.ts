@@ -505,10 +505,18 @@ function judgeRisks(
       tlsa: d.tlsa,
       names: dc.names,
       maxDepth: dc.maxDepth,
-      addresses: h.addresses.map((a) => ({
-        address: a.ip,
-        probe: probes({ ip: a.ip, port: facts.port, sni: h.sni }),
-      })),
+      addresses: h.addresses.map((a) => {
+        const out: RiskHost["addresses"][number] = {
+          address: a.ip,
+          probe: probes({ ip: a.ip, port: facts.port, sni: h.sni }),
+        };
+        // The ladder authenticated this chain already when it judged the host as DANE.
+        const seen = hosts.find((x) => x.host === h.facts.name && x.requirement === "dane");
+        const auth = seen?.addresses.find((x) => x.address === a.ip)?.auth;
+        if (auth?.matched) out.first = { ok: true, matched: auth.matched };
+        else if (auth?.failure !== undefined) out.first = { ok: false, failure: auth.failure };
+        return out;
+      }),
     });
   }
   const consistency = judgeConsistency(facts.consistency, used, {

@@ -16,9 +16,11 @@
  *   sender whose signature algorithms select it defers); `offered` "default"
  *   names the probe's first handshake.
  * - Rollover (rule 39), for a host with at least one authenticated
- *   certificate: M = the comparable records (digest agility applied) that
- *   authenticate some certificate presented, each on its own; U = the other
- *   comparable records.
+ *   certificate: M = the comparable records (digest agility applied) that a
+ *   chain which authenticated uses: the record authenticate() matched, and
+ *   any other whose data equals the leaf (DANE-EE) or a certificate above it
+ *   (DANE-TA), without a second path validation; U = the other comparable
+ *   records.
  *   no-next-key: U is empty and M does not hold both a DANE-EE and a
  *   DANE-TA record; ee-full-certificate: every record of M is 3 0 x;
  *   ta-intermediate: a DANE-TA record of M matches a certificate that is not
@@ -32,7 +34,7 @@
  *   "rollover-<reason>", in RISKS order.
  * Never throws on facts of the right shape.
  */
-import { authenticate, certificateInfo } from "./auth.ts";
+import { authenticate, certificateInfo, matchesCertificate } from "./auth.ts";
 import { hexToBytes } from "./der.ts";
 import type { Lookup, ProbeFacts, SigalgFamily, TlsaRecord } from "./facts.ts";
 import { comparableRecords } from "./tlsa.ts";
@@ -41,6 +43,7 @@ import {
   type ConsistencyOutcome,
   type ConsistencyReason,
   type LatentFailure,
+  type MatchedRecord,
   RISKS,
   type Risk,
   ROLLOVER_REASONS,
@@ -66,7 +69,12 @@ export interface RiskHost {
   tlsa: Lookup<TlsaRecord>;
   names: string[];
   maxDepth: number;
-  addresses: { address: string; probe: ProbeFacts | undefined }[];
+  addresses: {
+    address: string;
+    probe: ProbeFacts | undefined;
+    /** How the probe's own chain authenticated, when the ladder already knows (saves a second path validation). */
+    first?: { ok: true; matched: MatchedRecord } | { ok: false; failure: string };
+  }[];
 }
 
 export interface RiskInput {
@@ -94,12 +102,14 @@ const CONSISTENCY_RISK: Record<ConsistencyReason, Risk> = {
   "server-lame": "nameserver-lame",
 };
 
-/** One certificate chain a sender might see at an address. */
+/** One certificate chain a sender might see at an address, and how it authenticated. */
 interface Seen {
   offered: SigalgFamily | "default";
   chain: string[];
   ok: boolean;
   failure?: string;
+  /** The record authenticate() matched, and where. */
+  matched?: MatchedRecord;
 }
 
 /** The certificate a DANE-TA record matched: the one sent at that depth, or a 2 0 0 record's own. */
@@ -116,18 +126,31 @@ function rolloverOf(h: RiskHost, seen: Seen[], now: number, t: RiskThresholds): 
   const good = seen.filter((s) => s.ok);
   if (good.length === 0) return undefined;
   const comparable = comparableRecords(h.tlsa.records);
+  // Which records a chain that authenticated uses: the one authenticate() matched, and any
+  // other whose data equals a certificate of the chain where its usage may match (DANE-EE:
+  // the leaf; DANE-TA: above it). No second path validation: the chain has passed one.
   const matching: TlsaRecord[] = [];
   let taIntermediate = false;
+  const isIntermediate = (b64: string | undefined) => {
+    const info = b64 !== undefined ? certificateInfo(b64) : undefined;
+    return info !== undefined && !info.selfIssued;
+  };
   for (const r of comparable) {
     let matched = false;
     for (const s of good) {
-      const a = authenticate({ records: [r], chain: s.chain, names: h.names, now, maxDepth: h.maxDepth });
-      if (!a.ok) continue;
-      matched = true;
+      if (s.matched && s.matched.record === r) {
+        matched = true;
+        if (r.usage === 2 && isIntermediate(anchorCertificate(s.chain, r, s.matched.depth)))
+          taIntermediate = true;
+        continue;
+      }
+      if (r.usage === 3 && matchesCertificate(r, s.chain[0] ?? "")) matched = true;
       if (r.usage === 2) {
-        const anchor = anchorCertificate(s.chain, r, a.matched.depth);
-        const info = anchor !== undefined ? certificateInfo(anchor) : undefined;
-        if (info && !info.selfIssued) taIntermediate = true;
+        for (let d = 1; d < s.chain.length; d++) {
+          if (!matchesCertificate(r, s.chain[d]!)) continue;
+          matched = true;
+          if (isIntermediate(s.chain[d])) taIntermediate = true;
+        }
       }
     }
     if (matched) matching.push(r);
@@ -169,11 +192,12 @@ export function assessRisks(input: RiskInput): RiskOutput {
     const seen: Seen[] = [];
     const auth = (chain: string[]) =>
       authenticate({ records: h.tlsa.records, chain, names: h.names, now, maxDepth: h.maxDepth });
-    for (const { address, probe } of h.addresses) {
+    for (const { address, probe, first: known } of h.addresses) {
       if (probe?.status !== "tls-ok" || !probe.tls) continue;
-      const first = auth(probe.tls.chain);
+      const first = known ?? auth(probe.tls.chain);
       const here: Seen[] = [{ offered: "default", chain: probe.tls.chain, ok: first.ok }];
-      if (!first.ok) here[0]!.failure = first.failure;
+      if (first.ok) here[0]!.matched = first.matched;
+      else here[0]!.failure = first.failure;
       const outs: AlternateOutcome[] = [];
       for (const alt of probe.alternates ?? []) {
         const o: AlternateOutcome = { offered: alt.offered, status: alt.status, result: "no-certificate" };
@@ -185,7 +209,8 @@ export function assessRisks(input: RiskInput): RiskOutput {
           o.result = a.ok ? "dane-verified" : "failed";
           if (!a.ok) o.failure = a.failure;
           const s: Seen = { offered: alt.offered, chain, ok: a.ok };
-          if (!a.ok) s.failure = a.failure;
+          if (a.ok) s.matched = a.matched;
+          else s.failure = a.failure;
           here.push(s);
         }
         outs.push(o);
