@@ -143,7 +143,7 @@ export class ConsistencyChecker {
         break;
       }
     }
-    if (!ns || ns.outcome !== "answer") {
+    if (ns?.outcome !== "answer") {
       const out: TlsaConsistencyFacts = {
         qname: owner,
         ns: {
