@@ -65,6 +65,11 @@ export const ProbeRequestBodySchema = Type.Object({
   sni: Type.String(),
   mxHost: DnsName,
   domain: DomainName,
+  /**
+   * The host has a secure TLSA RRset with a usable record (the resolver
+   * knows): the prober may look for a second certificate (ProbeFacts.alternates).
+   */
+  dane: Type.Optional(Type.Boolean()),
 });
 /** A probe's facts, addressed to one of the domains that asked for it. */
 export const ProbeResultBodySchema = Type.Object({ domain: DomainName, facts: ProbeFactsSchema });

@@ -4,9 +4,19 @@
  * Schema 2 added the engine (version and client-policy profile), the problems,
  * the provider and TLD, what the explanation needs (probe mode, MX lookup), the
  * reason "dane-unavailable", the address result "beyond-limit", the TLSA base
- * "numeric-exchange" and `verdict.beyondAddressLimit`.
+ * "numeric-exchange" and `verdict.beyondAddressLimit`. Engine 2.1 added, without
+ * changing any earlier field, the risks (issue 14): `consistency`, `latent`,
+ * `risks`, `HostOutcome.rolloverRisk` and `AddressOutcome.alternates`.
  */
-import type { LookupErrorKind, LookupOutcome, ProbeStatus, Security, TlsaRecord } from "./facts.ts";
+import type {
+  AuthStatus,
+  LookupErrorKind,
+  LookupOutcome,
+  ProbeStatus,
+  Security,
+  SigalgFamily,
+  TlsaRecord,
+} from "./facts.ts";
 
 export const VERDICT_SCHEMA_VERSION = 2 as const;
 
@@ -145,7 +155,129 @@ export interface AddressOutcome {
    * DANE state reads it ("a domain is only as strong as its weakest MX").
    */
   assessed?: { result: AssessedResult; reason: Reason };
+  /** DANE hosts: each further certificate the address presented to a sender offering one algorithm family (risks.ts). */
+  alternates?: AlternateOutcome[];
 }
+
+/** What a certificate seen in an alternate handshake would do (risks.ts). */
+export interface AlternateOutcome {
+  offered: SigalgFamily;
+  status: ProbeStatus;
+  /** Key type of the leaf presented ("ec", "rsa", "ed25519", ...). */
+  keyType?: string;
+  /** dane-verified / failed: authenticated or not by the host's TLSA; no-certificate: the handshake did not complete. */
+  result: "dane-verified" | "failed" | "no-certificate";
+  failure?: string;
+}
+
+/**
+ * A latent failure: at one address one certificate authenticates and another
+ * does not, so a sender whose signature algorithms pick the other one
+ * defers. `offered` is what that sender offers ("default": the probe's own
+ * first handshake, which offers both families, ECDSA first).
+ */
+export interface LatentFailure {
+  host: string;
+  address: string;
+  offered: SigalgFamily | "default";
+  keyType?: string;
+  failure: string;
+}
+
+/**
+ * Why a DANE host is at risk at its next certificate or key change (closed;
+ * docs/rules.md rule 39, RFC 7671 §8 and the published DANE rollover practice):
+ * - no-next-key: every usable record matches what the host presents now, and
+ *   there is no record ready for a new key (nor a DANE-EE / DANE-TA pair,
+ *   where each survives a change of the other);
+ * - ee-full-certificate: only DANE-EE records over the whole certificate
+ *   (3 0 x) match: every renewal breaks them, even with the same key;
+ * - leaf-expiring: the leaf expires within the threshold (or has expired)
+ *   while only DANE-EE records match it;
+ * - ta-intermediate: a DANE-TA record matches an issuing intermediate CA,
+ *   not a root (the CA may change intermediates at any renewal);
+ * - ttl-exceeds-validity: the TLSA RRset's TTL is longer than the time left
+ *   on the leaf while only DANE-EE records match it: a new record cannot be
+ *   seen by every cache before the certificate must change.
+ */
+export const ROLLOVER_REASONS = [
+  "no-next-key",
+  "ee-full-certificate",
+  "leaf-expiring",
+  "ta-intermediate",
+  "ttl-exceeds-validity",
+] as const;
+export type RolloverReason = (typeof ROLLOVER_REASONS)[number];
+
+/** Rollover risk of a DANE host that authenticates now (reasons empty: assessed, none found). */
+export interface RolloverRisk {
+  reasons: RolloverReason[];
+  /** The earliest expiry (ISO) of the authenticated leaves. */
+  leafNotAfter?: string;
+  /** The TLSA RRset's TTL, seconds, as published. */
+  tlsaTtl?: number;
+}
+
+/** The agreement of a domain's TLSA RRsets across their zones' authoritative servers (closed). */
+export const CONSISTENCY_STATES = ["consistent", "inconsistent", "incomplete", "unknown"] as const;
+export type ConsistencyState = (typeof CONSISTENCY_STATES)[number];
+
+/**
+ * What a server does wrong (closed; docs/rules.md rule 37):
+ * - rrset-differs: serves another TLSA RRset (or none) than the validated one;
+ * - rrsig-expired: every signature it serves over the RRset has expired;
+ * - rrsig-expiring: its latest signature over the RRset expires within the margin;
+ * - rrsig-missing: it serves the RRset without a signature;
+ * - server-unresponsive: no usable reply (timeout, network, error rcode, malformed);
+ * - server-lame: it replies without authority (AA=0).
+ */
+export const CONSISTENCY_REASONS = [
+  "rrset-differs",
+  "rrsig-expired",
+  "rrsig-expiring",
+  "rrsig-missing",
+  "server-unresponsive",
+  "server-lame",
+] as const;
+export type ConsistencyReason = (typeof CONSISTENCY_REASONS)[number];
+
+export interface ServerConsistency {
+  /** The TLSA RRset owner. */
+  qname: string;
+  zone?: string;
+  server: string;
+  address?: string;
+  status: AuthStatus;
+  reasons: ConsistencyReason[];
+  /** The latest expiry (ISO) of the signatures it serves over the RRset. */
+  expiresAt?: string;
+}
+
+export interface ConsistencyOutcome {
+  state: ConsistencyState;
+  reasons: ConsistencyReason[];
+  servers: ServerConsistency[];
+}
+
+/**
+ * Risks: what does not break the domain's DANE now but may (closed; rule 40).
+ * None of them makes a domain broken (`problems`) or changes its DANE state.
+ */
+export const RISKS = [
+  "tlsa-inconsistent",
+  "rrsig-expired",
+  "rrsig-expiring",
+  "rrsig-missing",
+  "nameserver-unresponsive",
+  "nameserver-lame",
+  "latent-mismatch",
+  "rollover-no-next-key",
+  "rollover-ee-full-certificate",
+  "rollover-leaf-expiring",
+  "rollover-ta-intermediate",
+  "rollover-ttl-exceeds-validity",
+] as const;
+export type Risk = (typeof RISKS)[number];
 
 /** Per host: what was found, what was required, what happened. */
 export interface HostOutcome {
@@ -168,6 +300,8 @@ export interface HostOutcome {
   reason?: Reason;
   /** The exchange is an IP address written as a name, used as the address (rule 33). */
   numeric?: boolean;
+  /** DANE hosts that authenticate now: what may break at the next key or certificate change (rule 39). */
+  rolloverRisk?: RolloverRisk;
 }
 
 export interface Verdict {
@@ -223,6 +357,12 @@ export interface VerdictRecord {
   /** Registrable domain of the first MX host (the provider); absent when it has none (an IP, a public suffix). */
   provider?: string;
   hosts: HostOutcome[];
+  /** The TLSA RRsets DANE uses across their authoritative servers (rule 37); absent without consistency facts. */
+  consistency?: ConsistencyOutcome;
+  /** Certificates that would fail where another of the same address authenticates (rule 38); absent when none. */
+  latent?: LatentFailure[];
+  /** What may break the domain's DANE, in RISKS order (rule 40); absent in records of engines before 2.1. */
+  risks?: Risk[];
   /** Human-readable: which host failed how, which TLSA record matched at which depth; `explain(record)`. */
   explanation: string;
   /** ISO time the verdict was judged (the engine's `now` argument). */

@@ -48,6 +48,7 @@ export interface RecordTypes {
   TLSA: TlsaRecord;
   SOA: SoaRecord;
   DNSKEY: DnskeyRecord;
+  NS: string;
 }
 
 export interface Interpreted<T> {
@@ -78,6 +79,7 @@ const READERS: { [K in RRType]: Reader<RecordTypes[K]> } = {
   TLSA: readTlsa,
   SOA: readSoa,
   DNSKEY: readDnskey,
+  NS: readTarget,
 };
 
 const TYPE_CNAME = TYPE_CODES.CNAME;

@@ -169,7 +169,8 @@ function encodable(name: string): boolean {
   return !/[^\x21-\x7e]/.test(name);
 }
 
-function rcodeError(rcode: number): LookupErrorKind {
+/** The error kind of an rcode other than NOERROR and NXDOMAIN (the authoritative client's statuses too). */
+export function rcodeError(rcode: number): LookupErrorKind {
   switch (rcode) {
     case 1:
       return "formerr";

@@ -53,12 +53,16 @@ export interface PipelineDeps {
   now: () => number;
   /** Spans and trace context (libs/telemetry), when tracing is on; absent, nothing is traced. */
   tracing?: Tracing;
+  /** The authoritative servers' view of the TLSA RRsets (libs/dns ConsistencyChecker); none: not collected. */
+  consistency?: StageDeps["consistency"];
 }
 
 export interface StageSettings {
   probeMode: ProbeMode;
   /** The client policy profile; default Postfix's. */
   policy?: ClientPolicy;
+  /** Thresholds of the risk rules (libs/dane); default theirs. */
+  risk?: StageDeps["risk"];
   port: number;
   /** Domains resolving at once. */
   resolveConcurrency: number;
@@ -200,9 +204,11 @@ export class EmbeddedPipeline {
         store: d.store,
         resolver: d.resolver,
         resolverValidates: d.resolverValidates,
+        ...(d.consistency ? { consistency: d.consistency } : {}),
         prober: d.prober,
         probeMode: o.settings.probeMode,
         ...(o.settings.policy ? { policy: o.settings.policy } : {}),
+        ...(o.settings.risk ? { risk: o.settings.risk } : {}),
         port: o.settings.port,
         now: d.now,
         counters: this.counters,

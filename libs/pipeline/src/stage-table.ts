@@ -28,9 +28,11 @@ import type { Tracing } from "@danesweep/telemetry";
 import type { BatchOptions } from "./batch.ts";
 import {
   type AggregateJoin,
+  type AggregateStageDeps,
   aggregateHandler,
   type ProbeMode,
   probeHandler,
+  type ResolveStageDeps,
   resolveHandler,
   type StageCounters,
 } from "./stages.ts";
@@ -44,6 +46,8 @@ export interface StageDeps {
   store?: Store;
   resolver?: DnsQuerier;
   resolverValidates?: boolean;
+  /** Resolve: the authoritative servers' view of the TLSA RRsets (libs/dns ConsistencyChecker). */
+  consistency?: ResolveStageDeps["consistency"];
   prober?: Prober;
   probeMode: ProbeMode;
   /** The client policy profile (resolve and aggregate must share it); default Postfix's. */
@@ -53,6 +57,8 @@ export interface StageDeps {
   now: () => number;
   counters: StageCounters;
   batch?: BatchOptions;
+  /** Aggregate: thresholds of the risk rules (libs/dane). */
+  risk?: AggregateStageDeps["risk"];
   /** Aggregate: publish verdicts on [verdicts] (deployments). */
   publishVerdicts?: boolean;
   /** Aggregate: records stored for the first time (the embedded scan prints them). */
@@ -111,6 +117,7 @@ export const STAGES: Readonly<Record<StageName, StageSpec>> = {
         now: d.now,
         counters: d.counters,
         ...(d.tracing ? { tracing: d.tracing } : {}),
+        ...(d.consistency ? { consistency: d.consistency } : {}),
       }),
     }),
   },
@@ -149,6 +156,7 @@ export const STAGES: Readonly<Record<StageName, StageSpec>> = {
         store: need(d.store, "aggregate", "a store"),
         probeMode: d.probeMode,
         ...(d.policy ? { policy: d.policy } : {}),
+        ...(d.risk ? { risk: d.risk } : {}),
         now: d.now,
         counters: d.counters,
         ...(d.batch ? { batch: d.batch } : {}),

@@ -4,9 +4,12 @@
  * same shells run in one process on the in-memory bus (`danesweep scan`) and
  * as separate services on Kafka; stage-table.ts wires them for both.
  *
- *   resolve:   [domains] -> collectDomainFacts (libs/dns) -> [probe-requests]
- *              keyed by IP (one per probe the domain needs, naming the domain)
- *              and the facts on [domain-facts] keyed by domain. No store I/O.
+ *   resolve:   [domains] -> collectDomainFacts (libs/dns), and for a domain
+ *              whose DANE rests on a TLSA RRset what each authoritative
+ *              server serves (libs/dns ConsistencyChecker, when given) ->
+ *              [probe-requests] keyed by IP (one per probe the domain needs,
+ *              naming the domain, saying whether the host is a DANE host) and
+ *              the facts on [domain-facts] keyed by domain. No store I/O.
  *   probe:     [probe-requests] -> the probe's facts, made once per (scan,
  *              ip, port, SNI) (libs/probe; claimed in the store so that two
  *              prober instances never dial the same) -> the result on
@@ -69,6 +72,8 @@ import {
   type ProbeKey,
   probeKeyString,
   probeTargets,
+  type RiskThresholds,
+  type TlsaConsistencyFacts,
   type VerdictRecord,
 } from "@danesweep/dane";
 import { collectDomainFacts, type DnsQuerier } from "@danesweep/dns";
@@ -168,6 +173,8 @@ export interface ResolveStageDeps {
   counters?: StageCounters;
   /** Spans and trace context (absent: none made, none carried). */
   tracing?: Tracing;
+  /** The authoritative servers' view of the TLSA RRsets (libs/dns ConsistencyChecker); none: not collected. */
+  consistency?: { check(facts: DomainFacts): Promise<TlsaConsistencyFacts[] | undefined> };
 }
 
 /** resolve: [domains] -> [probe-requests] (keyed by IP), facts on [domain-facts] (keyed by domain). */
@@ -185,13 +192,21 @@ export function resolveHandler(d: ResolveStageDeps) {
         dns.end();
       } else facts = await collectDomainFacts(d.resolver, domain, collect);
       // A trace not sampled travels on too: the stages after follow the seed's decision.
+      if (d.consistency) {
+        const c = await d.consistency.check(facts);
+        if (c) facts.consistency = c;
+      }
       if (t && span) trace = t.headers(span);
       const mxHostOf = new Map<string, string>();
+      const daneHost = new Set<string>();
       const targets = probeTargets(
         facts,
         d.policy ? { probeMode: d.probeMode, policy: d.policy } : { probeMode: d.probeMode },
       );
-      for (const t of targets) mxHostOf.set(probeKeyString(t), t.mxHost);
+      for (const t of targets) {
+        mxHostOf.set(probeKeyString(t), t.mxHost);
+        if (t.dane) daneHost.add(probeKeyString(t));
+      }
       const keys = neededProbes(facts, d.probeMode, d.policy);
       await d.bus.publish([
         envelopeMessage(TOPICS.domainFacts, facts.domain, makeEnvelope("dns-facts", scan, { facts }), trace),
@@ -203,6 +218,7 @@ export function resolveHandler(d: ResolveStageDeps) {
               ...k,
               mxHost: mxHostOf.get(probeKeyString(k)) ?? k.sni,
               domain: facts.domain,
+              ...(daneHost.has(probeKeyString(k)) ? { dane: true } : {}),
             }),
             trace,
           ),
@@ -403,7 +419,13 @@ export function probeHandler(d: ProbeStageDeps) {
   // the store first, dial only under the claim, otherwise wait for the
   // claimant's stored result (or take the claim over once it is stale).
   // With tracing, `span` is the span of the request that asked first: the probe's spans go under it.
-  const obtain = async (scan: string, key: ProbeKey, mxHost: string, span?: Span): Promise<MadeProbe> => {
+  const obtain = async (
+    scan: string,
+    key: ProbeKey,
+    mxHost: string,
+    dane: boolean,
+    span?: Span,
+  ): Promise<MadeProbe> => {
     const link = linkTo(span);
     const stored = await reader.submit({ scan, key, link });
     if (stored) {
@@ -412,6 +434,8 @@ export function probeHandler(d: ProbeStageDeps) {
     }
     for (;;) {
       if (d.claims === false || (await claimer.submit({ scan, key, link }))) {
+        // A DANE host is probed again with the other key type: what other senders see (issue 14).
+        const request = { ...key, mxHost, ...(dane ? { alternates: true } : {}) };
         let facts: ProbeFacts;
         let probeSpan: Span | undefined;
         if (t && span?.isRecording()) {
@@ -422,10 +446,10 @@ export function probeHandler(d: ProbeStageDeps) {
             { kind: SpanKind.CLIENT },
           );
           const requestedAt = Date.now();
-          facts = await d.prober.probe({ ...key, mxHost });
+          facts = await d.prober.probe(request);
           recordProbePhases(t, probeSpan, facts, requestedAt);
           probeSpan.end();
-        } else facts = await d.prober.probe({ ...key, mxHost });
+        } else facts = await d.prober.probe(request);
         await writer.submit({ scan, facts, link: linkTo(probeSpan) });
         if (d.counters) d.counters.probed++;
         return made(facts, linkTo(probeSpan));
@@ -457,7 +481,9 @@ export function probeHandler(d: ProbeStageDeps) {
         if (p) {
           if (d.counters) d.counters.probesReused++;
         } else {
-          p = obtain(scan, key, env.body.mxHost, span).finally(() => inflight.delete(ck));
+          p = obtain(scan, key, env.body.mxHost, env.body.dane === true, span).finally(() =>
+            inflight.delete(ck),
+          );
           inflight.set(ck, p);
           mine = true;
         }
@@ -536,6 +562,8 @@ export interface AggregateStageDeps {
   probeMode: ProbeMode;
   /** The client policy profile (libs/dane policy.ts); default Postfix's. Must be the resolver's. */
   policy?: ClientPolicy;
+  /** Thresholds of the risk rules (libs/dane DEFAULT_RISK_THRESHOLDS when absent). */
+  risk?: Partial<RiskThresholds>;
   now: () => number;
   counters?: StageCounters;
   batch?: BatchOptions;
@@ -755,6 +783,7 @@ export class AggregateJoin {
         now: this.#d.now(),
         probeMode: this.#d.probeMode,
         ...(this.#d.policy ? { policy: this.#d.policy } : {}),
+        ...(this.#d.risk ? { risk: this.#d.risk } : {}),
       });
     } catch (e) {
       if (judging) t?.end(judging, e);

@@ -225,6 +225,19 @@ export class StartRefused extends Error {
   }
 }
 
+/**
+ * Reads a setting's file (an opt-out list...) at start: an error of `read`
+ * refuses the start with exit code 2 (bad configuration), naming the
+ * variable: "DANESWEEP_OPT_OUT: cannot read /etc/x: ENOENT".
+ */
+export function readSettingFile<T>(variable: string, read: () => T): T {
+  try {
+    return read();
+  } catch (e) {
+    throw new StartRefused(`${variable}: ${e instanceof Error ? e.message : String(e)}`, 2);
+  }
+}
+
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();

@@ -56,6 +56,8 @@ export interface ResultRow {
   deliveredHost: string | null;
   judgedAt: string;
   explanation: string;
+  /** The verdict's risks (libs/dane rules 37-40); empty for engines before 2.1. */
+  risks: string[];
 }
 
 export interface LatestVerdict {
@@ -91,6 +93,18 @@ export interface AdoptionRow {
   action: string;
   security: string | null;
   domains: number;
+}
+
+/** Per scan: DANE domains (state valid or partial) and how many are at risk (libs/dane rules 37-40). */
+export interface RiskRow {
+  scanId: string;
+  scanStartedAt: string;
+  scanState: string;
+  daneDomains: number;
+  atRisk: number;
+  rolloverAtRisk: number;
+  /** Domains per risk code. */
+  byRisk: Record<string, number>;
 }
 
 export interface ProviderRow {
@@ -326,18 +340,22 @@ export class ApiQueries {
           where ${sql.join(where, sql` and `)}
           order by r.domain limit ${opts.limit}`,
     );
-    return r.map((x) => ({
-      domain: x.domain as string,
-      tld: x.tld as string,
-      action: x.action as string,
-      security: (x.security ?? null) as string | null,
-      reason: x.reason as string,
-      dane: x.dane_state as string,
-      mxHost: (x.mx_host ?? null) as string | null,
-      deliveredHost: (x.delivered_host ?? null) as string | null,
-      judgedAt: iso(x.judged_at),
-      explanation: rowRecord(x).explanation,
-    }));
+    return r.map((x) => {
+      const record = rowRecord(x);
+      return {
+        domain: x.domain as string,
+        tld: x.tld as string,
+        action: x.action as string,
+        security: (x.security ?? null) as string | null,
+        reason: x.reason as string,
+        dane: x.dane_state as string,
+        mxHost: (x.mx_host ?? null) as string | null,
+        deliveredHost: (x.delivered_host ?? null) as string | null,
+        judgedAt: iso(x.judged_at),
+        explanation: record.explanation,
+        risks: record.risks ?? [],
+      };
+    });
   }
 
   /**
@@ -420,6 +438,40 @@ export class ApiQueries {
       action: x.action as string,
       security: (x.security ?? null) as string | null,
       domains: Number(x.domains),
+    }));
+  }
+
+  /**
+   * The share of DANE domains at risk, per scan started in [from, to], oldest
+   * first (views risk_by_scan and risk_counts_by_scan of migration 0009).
+   */
+  async risk(opts: { from?: string; to?: string }): Promise<RiskRow[]> {
+    const range: SQL[] = [];
+    if (opts.from !== undefined) range.push(sql`scan_started_at >= ${opts.from}::timestamptz`);
+    if (opts.to !== undefined) range.push(sql`scan_started_at <= ${opts.to}::timestamptz`);
+    const where = range.length ? sql`where ${sql.join(range, sql` and `)}` : sql``;
+    const [totals, counts] = await Promise.all([
+      this.#rows<Raw>(
+        "risk",
+        sql`select scan_id, scan_started_at, scan_state, dane_domains, at_risk, rollover_at_risk
+            from risk_by_scan ${where} order by scan_started_at asc, scan_id asc`,
+      ),
+      this.#rows<Raw>("risk", sql`select scan_id, risk, domains from risk_counts_by_scan ${where}`),
+    ]);
+    const byScan = new Map<string, Record<string, number>>();
+    for (const c of counts) {
+      const m = byScan.get(c.scan_id as string) ?? {};
+      m[c.risk as string] = Number(c.domains);
+      byScan.set(c.scan_id as string, m);
+    }
+    return totals.map((t) => ({
+      scanId: t.scan_id as string,
+      scanStartedAt: iso(t.scan_started_at),
+      scanState: t.scan_state as string,
+      daneDomains: Number(t.dane_domains),
+      atRisk: Number(t.at_risk),
+      rolloverAtRisk: Number(t.rollover_at_risk),
+      byRisk: byScan.get(t.scan_id as string) ?? {},
     }));
   }
 

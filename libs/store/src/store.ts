@@ -555,10 +555,10 @@ export class Store {
          insert into fact_blobs (hash, body)
          select * from unnest($1::uuid[], $2::bytea[]) on conflict do nothing),
        vb as (
-         insert into verdict_blobs (hash, tld, provider, mx_host, delivered_host, delivered_address, engine, profile, problems, body)
-         select h, t, p, m, dh, da, en, pr, string_to_array(pb, ','), b
+         insert into verdict_blobs (hash, tld, provider, mx_host, delivered_host, delivered_address, engine, profile, problems, risks, body)
+         select h, t, p, m, dh, da, en, pr, string_to_array(pb, ','), string_to_array(rk, ','), b
          from unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
-                     $11::text[], $12::bytea[]) as x(h, t, p, m, dh, da, en, pr, pb, b)
+                     $11::text[], $21::text[], $12::bytea[]) as x(h, t, p, m, dh, da, en, pr, pb, rk, b)
          on conflict do nothing),
        rs as (
          insert into results (scan, domain, class, facts, verdict, judged_seq, judged_at, collected_at)
@@ -592,6 +592,7 @@ export class Store {
         rows.map((r) => r.e.record.judgedAt),
         this.#slot,
         rows.map((r) => r.e.facts.collectedAt),
+        vlist.map((v) => (v.r.risks ?? []).join(",")),
       ],
     );
     const fresh = new Set(stored.map((x) => x.domain));

@@ -93,6 +93,8 @@ import {
   ProvidersResponse,
   ResultsPage,
   ResultsQuery,
+  RiskQuery,
+  RiskResponse,
   ScanListResponse,
   type ScanParametersSchema,
   ScanParams,
@@ -740,6 +742,22 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
 
     // ------------------------------------------------------------ stats
 
+    /** `from` and `to` of a stats query, checked (400 naming the parameter). */
+    function timeRange(q: { from?: string | undefined; to?: string | undefined }): {
+      from?: string;
+      to?: string;
+    } {
+      const out: { from?: string; to?: string } = {};
+      for (const name of ["from", "to"] as const) {
+        const v = q[name];
+        if (v === undefined) continue;
+        const t = parseTime(v);
+        if (!t.ok) throw badParameter(name, t.error);
+        out[name] = t.iso;
+      }
+      return out;
+    }
+
     api.get(
       "/v1/stats/adoption",
       {
@@ -754,13 +772,7 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
       },
       async (req) => {
         const q = req.query;
-        const time = (name: "from" | "to", v: string | undefined) => {
-          if (v === undefined) return {};
-          const t = parseTime(v);
-          if (!t.ok) throw badParameter(name, t.error);
-          return { [name]: t.iso };
-        };
-        const range = { ...time("from", q.from), ...time("to", q.to) };
+        const range = timeRange(q);
         if (q.group !== undefined && q.by === undefined) throw badParameter("group", "needs by=tld|provider");
         const rows = await queries.adoption({
           ...range,
@@ -793,6 +805,37 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
           if (r.security !== null) s.security[r.security] = (s.security[r.security] ?? 0) + r.domains;
         }
         return { by: q.by ?? null, series };
+      },
+    );
+
+    api.get(
+      "/v1/stats/risk",
+      {
+        config: read,
+        schema: {
+          summary:
+            "Per scan, the share of DANE domains (valid or partial) at risk: authoritative servers that disagree, certificates other senders see, rollover risk (issue 14)",
+          querystring: RiskQuery,
+          security: readSecurity,
+          response: { 200: RiskResponse, ...errors },
+        },
+      },
+      async (req) => {
+        const rows = await queries.risk(timeRange(req.query));
+        const share = (n: number, d: number) => (d > 0 ? n / d : 0);
+        return {
+          series: rows.map((r) => ({
+            scanId: r.scanId,
+            scanStartedAt: r.scanStartedAt,
+            scanState: r.scanState as Static<typeof RiskResponse>["series"][number]["scanState"],
+            daneDomains: r.daneDomains,
+            atRisk: r.atRisk,
+            share: share(r.atRisk, r.daneDomains),
+            rolloverAtRisk: r.rolloverAtRisk,
+            rolloverShare: share(r.rolloverAtRisk, r.daneDomains),
+            byRisk: r.byRisk,
+          })),
+        };
       },
     );
 

@@ -63,14 +63,18 @@ export const RESULT_COLUMNS = [
   ["delivered_host", "deliveredHost"],
   ["judged_at", "judgedAt"],
   ["explanation", "explanation"],
+  ["risks", "risks"],
 ] as const;
 
 export function csvHeader(): string {
   return csvRecord(RESULT_COLUMNS.map(([h]) => h));
 }
 
+/** A CSV line; a list (risks) is one field, its items separated by spaces. */
 export function csvLine(row: Record<string, unknown>): string {
-  return csvRecord(RESULT_COLUMNS.map(([, k]) => row[k]));
+  return csvRecord(
+    RESULT_COLUMNS.map(([, k]) => (Array.isArray(row[k]) ? (row[k] as unknown[]).join(" ") : row[k])),
+  );
 }
 
 export function encodeCursor(key: string): string {

@@ -220,6 +220,8 @@ export const ResultItem = Type.Object({
   deliveredHost: Nullable(Type.String()),
   judgedAt: Type.String(),
   explanation: Type.String(),
+  /** libs/dane rules 37-40: what may break the domain's DANE (empty for verdicts of engines before 2.1). */
+  risks: Type.Array(Type.String()),
 });
 
 export const ResultsPage = Type.Object({
@@ -253,6 +255,32 @@ export const AdoptionResponse = Type.Object({
       dane: Counts,
       action: Counts,
       security: Counts,
+    }),
+  ),
+});
+
+export const RiskQuery = Type.Object(
+  { from: Type.Optional(IsoDateTime), to: Type.Optional(IsoDateTime) },
+  { additionalProperties: false },
+);
+
+export const RiskResponse = Type.Object({
+  series: Type.Array(
+    Type.Object({
+      scanId: Type.String(),
+      scanStartedAt: Type.String(),
+      scanState: ScanState,
+      /** Domains delivered authenticated by DANE (state valid or partial). */
+      daneDomains: Type.Integer(),
+      /** Of those, with any risk (libs/dane rules 37-40). */
+      atRisk: Type.Integer(),
+      /** atRisk / daneDomains (0 when there is none). */
+      share: Type.Number(),
+      /** With a rollover risk (rule 39). */
+      rolloverAtRisk: Type.Integer(),
+      rolloverShare: Type.Number(),
+      /** Domains per risk code. */
+      byRisk: Counts,
     }),
   ),
 });

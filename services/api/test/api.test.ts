@@ -27,7 +27,12 @@ test("Accept negotiation (RFC 9110 12.5.1: q-values, wildcards)", () => {
 
 test("CSV lines quote commas, quotes and line breaks (RFC 4180)", () => {
   const line = csvLine({ domain: "a.example", explanation: 'said "no", then\nleft', security: null });
-  assert.equal(line, 'a.example,,,,,,,,,"said ""no"", then\nleft"\r\n');
+  assert.equal(line, 'a.example,,,,,,,,,"said ""no"", then\nleft",\r\n');
+  // A list (the risks) is one field, its items separated by spaces.
+  assert.equal(
+    csvLine({ domain: "b.example", risks: ["rrsig-expiring", "latent-mismatch"] }),
+    "b.example,,,,,,,,,,rrsig-expiring latent-mismatch\r\n",
+  );
 });
 
 test("CSV fields a spreadsheet would evaluate get a leading apostrophe (OWASP CSV injection)", () => {

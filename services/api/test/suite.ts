@@ -460,7 +460,7 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
       const rows = csv.body.split("\r\n").filter((l) => l !== "");
       assert.equal(
         rows[0],
-        "domain,tld,action,security,reason,dane_state,mx_host,delivered_host,judged_at,explanation",
+        "domain,tld,action,security,reason,dane_state,mx_host,delivered_host,judged_at,explanation,risks",
       );
       // The explanation is free text: count records by the domain at the start of each line.
       assert.deepEqual(

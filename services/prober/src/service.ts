@@ -12,12 +12,18 @@
  * The opt-out file is read and checked at start: an unreadable or invalid
  * file refuses the start (exit 2).
  */
-import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import type { ProbeFacts } from "@danesweep/dane";
 import { newCounters, pipelineTopics, STAGES, startStage } from "@danesweep/pipeline";
-import { type ProbeRequest, Prober, type ProberOptions, parseOptOutList } from "@danesweep/probe";
-import { counterOf, gaugeOf, type Logger, type ServiceSpec, StartRefused } from "@danesweep/runtime";
+import { type ProbeRequest, Prober, type ProberOptions, readOptOutFile } from "@danesweep/probe";
+import {
+  counterOf,
+  gaugeOf,
+  type Logger,
+  readSettingFile,
+  type ServiceSpec,
+  StartRefused,
+} from "@danesweep/runtime";
 import { Type } from "@sinclair/typebox";
 
 function defaultEhlo(): string {
@@ -122,27 +128,10 @@ export const proberService: ServiceSpec<typeof fields> = {
   fields,
   async start(ctx) {
     const c = ctx.config;
-    let optOut: ProberOptions["optOut"];
-    if (c.optOutFile !== "") {
-      let text: string;
-      try {
-        text = readFileSync(c.optOutFile, "utf8");
-      } catch (e) {
-        throw new StartRefused(
-          `DANESWEEP_OPT_OUT: cannot read ${c.optOutFile}: ${(e as NodeJS.ErrnoException).code}`,
-          2,
-        );
-      }
-      const { list, errors } = parseOptOutList(text);
-      if (errors.length > 0) {
-        const first = errors[0]!;
-        throw new StartRefused(
-          `DANESWEEP_OPT_OUT: ${errors.length} invalid entries, first ${c.optOutFile}:${first.line}: ${first.error}`,
-          2,
-        );
-      }
-      optOut = list;
-    }
+    const optOut =
+      c.optOutFile === ""
+        ? undefined
+        : readSettingFile("DANESWEEP_OPT_OUT", () => readOptOutFile(c.optOutFile));
     const options: ProberOptions = {
       allowPrivate: c.allowPrivate,
       ...(optOut ? { optOut } : {}),

@@ -6,6 +6,11 @@
  * uses no database. Run: node services/resolver/src/main.ts (settings: --help;
  * environment DANESWEEP_*).
  *
+ * For a domain whose DANE rests on a TLSA RRset it also asks every
+ * authoritative server of the RRset's zone (libs/dns ConsistencyChecker;
+ * DANESWEEP_NS_CHECK=false skips it), under the prober's policy settings
+ * (DANESWEEP_ALLOW_PRIVATE, DANESWEEP_OPT_OUT) and a per-server rate.
+ *
  * At start it checks, exactly as `danesweep scan` does, that the resolvers
  * validate DNSSEC (libs/dns checkValidating/requireValidating): an
  * unreachable resolver (a sidecar still starting) is retried until the start
@@ -15,9 +20,17 @@
  */
 
 import { defaultPolicy, POLICY_PROFILES, policyProfile } from "@danesweep/dane";
-import { checkValidating, requireValidating, StubResolver } from "@danesweep/dns";
+import { checkValidating, newConsistencyChecker, requireValidating, StubResolver } from "@danesweep/dns";
 import { newCounters, pipelineTopics, STAGES, type StageCounters, startStage } from "@danesweep/pipeline";
-import { counterOf, gaugeOf, type Sample, type ServiceSpec, StartRefused } from "@danesweep/runtime";
+import { readOptOutFile } from "@danesweep/probe";
+import {
+  counterOf,
+  gaugeOf,
+  readSettingFile,
+  type Sample,
+  type ServiceSpec,
+  StartRefused,
+} from "@danesweep/runtime";
 import { Type } from "@sinclair/typebox";
 
 const RESOLVER_ADDRESS = "^(\\d{1,3}(\\.\\d{1,3}){3}(:\\d{1,5})?|\\[[0-9A-Fa-f:.]+\\](:\\d{1,5})?)$";
@@ -58,6 +71,24 @@ export const fields = {
     schema: Type.Integer({ minimum: 1, maximum: 65_535 }),
     default: 25,
     doc: "SMTP port probed",
+  },
+  nsCheck: {
+    env: "DANESWEEP_NS_CHECK",
+    schema: Type.Boolean(),
+    default: true,
+    doc: "ask every authoritative server of the TLSA RRsets DANE uses (issue 14); false: skip",
+  },
+  allowPrivate: {
+    env: "DANESWEEP_ALLOW_PRIVATE",
+    schema: Type.Boolean(),
+    default: false,
+    doc: "authoritative servers at non-public addresses may be asked (testbeds only; as the prober's)",
+  },
+  optOutFile: {
+    env: "DANESWEEP_OPT_OUT",
+    schema: Type.String(),
+    default: "",
+    doc: "opt-out list file, as the prober's: its servers are never asked; empty: none",
   },
   concurrency: {
     env: "DANESWEEP_CONCURRENCY",
@@ -172,12 +203,20 @@ export const resolverService: ServiceSpec<typeof fields> = {
         ctx.bus.ensureTopics(pipelineTopics(c.partitions, c.replication)),
       );
       const counters = newCounters();
+      const optOut =
+        c.optOutFile === ""
+          ? undefined
+          : readSettingFile("DANESWEEP_OPT_OUT", () => readOptOutFile(c.optOutFile));
+      const consistency = c.nsCheck
+        ? newConsistencyChecker({ resolver, allowPrivate: c.allowPrivate, optOut, now: () => Date.now() })
+        : undefined;
       await startStage(
         "resolve",
         {
           bus: ctx.bus,
           resolver,
           resolverValidates: gate.resolverValidates,
+          ...(consistency ? { consistency } : {}),
           probeMode: c.probeMode,
           policy: policyProfile(c.policy) ?? defaultPolicy(),
           port: c.smtpPort,

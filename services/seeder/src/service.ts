@@ -16,7 +16,7 @@
  * (messages of the scan dead-lettered), 2 bad settings or unreadable input,
  * 130 interrupted (SIGTERM/SIGINT: the scan is marked interrupted).
  */
-import { accessSync, constants, readFileSync } from "node:fs";
+import { accessSync, constants } from "node:fs";
 import { deadLetterTopic, type IncomingMessage, TOPICS } from "@danesweep/bus";
 import {
   pipelineTopics as pipelineTopicsFor,
@@ -25,8 +25,15 @@ import {
   type SeedStats,
   seedDomains,
 } from "@danesweep/pipeline";
-import { type OptOutList, parseOptOutList } from "@danesweep/probe";
-import { counterOf, errorFields, gaugeOf, type ServiceSpec, StartRefused } from "@danesweep/runtime";
+import { type OptOutList, readOptOutFile } from "@danesweep/probe";
+import {
+  counterOf,
+  errorFields,
+  gaugeOf,
+  readSettingFile,
+  type ServiceSpec,
+  StartRefused,
+} from "@danesweep/runtime";
 import { newScanId } from "@danesweep/store";
 import { Type } from "@sinclair/typebox";
 import { readLists } from "./input.ts";
@@ -65,17 +72,7 @@ export const fields = {
 };
 
 function loadOptOut(file: string): OptOutList | undefined {
-  if (file === "") return undefined;
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    throw new StartRefused(`DANESWEEP_OPT_OUT: cannot read ${file}: ${(e as NodeJS.ErrnoException).code}`, 2);
-  }
-  const { list, errors } = parseOptOutList(text);
-  if (errors.length > 0)
-    throw new StartRefused(`DANESWEEP_OPT_OUT: ${errors.length} invalid entries in ${file}`, 2);
-  return list;
+  return file === "" ? undefined : readSettingFile("DANESWEEP_OPT_OUT", () => readOptOutFile(file));
 }
 
 /** The scan id in an envelope's JSON text, if any. */

@@ -88,11 +88,47 @@ export function adoptionDashboard(): DashboardBuilder {
       }),
     )
     .withPanel(
+      sqlTimeSeries({
+        title: "DANE domains at risk, per scan",
+        description:
+          "Of the domains delivered authenticated (DANE valid or partial), the share with any risk (libs/dane rule 40: authoritative servers that disagree, a certificate other senders would see failing, rollover risk), and the share with a rollover risk. Risks do not break DANE today.",
+        unit: "share",
+        place: { x: 0, y: 18, w: 12, h: 9 },
+        sql: perScanInRange({
+          columns: "m.metric, m.value",
+          select: `  select count(*) as dane,
+    count(*) filter (where cardinality(v.risks) > 0) as at_risk,
+    count(*) filter (where exists (select 1 from unnest(v.risks) r where r like 'rollover-%')) as rollover
+  from verdict_rows v where v.scan_seq = s.seq and v.dane_state in ('valid', 'partial')`,
+          join: `cross join lateral (values
+  ('any risk', x.at_risk::float8 / nullif(x.dane, 0)),
+  ('rollover risk', x.rollover::float8 / nullif(x.dane, 0))
+) m(metric, value)`,
+        }),
+      }),
+    )
+    .withPanel(
+      sqlTimeSeries({
+        title: "DANE domains per risk, per scan",
+        description:
+          "Domains delivered authenticated (valid or partial) per risk; a domain with several counts under each",
+        unit: "count",
+        place: { x: 12, y: 18, w: 12, h: 9 },
+        sql: perScanInRange({
+          columns: "x.risk as metric, x.domains as value",
+          select: `  select r.risk, count(*)::bigint as domains
+  from verdict_rows v, unnest(v.risks) as r(risk)
+  where v.scan_seq = s.seq and v.dane_state in ('valid', 'partial')
+  group by r.risk`,
+        }),
+      }),
+    )
+    .withPanel(
       sqlTable({
         title: "TLDs of the selected scan",
         description:
           "Per TLD chosen above: domains, signed-MX domains, DANE states and the share valid among signed",
-        place: { x: 0, y: 18, w: 24, h: 10 },
+        place: { x: 0, y: 27, w: 24, h: 10 },
         columns: [
           { name: "tld", kind: "text", title: "TLD" },
           { name: "domains", kind: "count" },

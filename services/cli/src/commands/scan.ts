@@ -6,13 +6,19 @@
  * Ctrl-C stops cleanly and prints how to resume. See the README for options
  * and exit codes.
  */
-import { accessSync, constants, readFileSync, statSync } from "node:fs";
+import { accessSync, constants, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
-import { type ClientPolicy, POLICY_PROFILES, policyProfile, type VerdictRecord } from "@danesweep/dane";
-import { checkValidating, requireValidating, StubResolver } from "@danesweep/dns";
+import {
+  type ClientPolicy,
+  DEFAULT_RISK_THRESHOLDS,
+  POLICY_PROFILES,
+  policyProfile,
+  type VerdictRecord,
+} from "@danesweep/dane";
+import { checkValidating, newConsistencyChecker, requireValidating, StubResolver } from "@danesweep/dns";
 import { EmbeddedPipeline, type ProbeMode, type SeedLine, type SeedSkip } from "@danesweep/pipeline";
-import { type OptOutList, Prober, parseOptOutList } from "@danesweep/probe";
+import { OptOutFileError, type OptOutList, Prober, readOptOutFile } from "@danesweep/probe";
 import { newScanId, type Store } from "@danesweep/store";
 import {
   ehloOption,
@@ -57,6 +63,10 @@ verdicts
   --policy PROFILE         the sending MTA's settings: postfix (Postfix 3.7 defaults,
                            default) | rfc7672 (a strict reading of RFC 7672); see
                            libs/dane/README.md. Recorded on every verdict.
+  --rrsig-margin DAYS      risk: signatures over a TLSA RRset expiring within DAYS (default 3)
+  --leaf-expiry DAYS       risk: a DANE-EE leaf expiring within DAYS (default 14)
+  --skip-ns-check          do not ask the authoritative servers of the TLSA RRsets
+                           (the verdicts then carry no consistency)
 
 probing (a scanner is a guest on other people's servers)
   --probe MODE             all (every MX host, default) | dane (only hosts where DANE applies)
@@ -92,6 +102,9 @@ const OPTIONS = {
   "dns-timeout": { type: "string" },
   probe: { type: "string" },
   policy: { type: "string" },
+  "rrsig-margin": { type: "string" },
+  "leaf-expiry": { type: "string" },
+  "skip-ns-check": { type: "boolean" },
   ehlo: { type: "string" },
   "per-ip-rate": { type: "string" },
   "per-ip-burst": { type: "string" },
@@ -150,6 +163,10 @@ export interface ScanParameters {
   probeMode: ProbeMode;
   /** The client policy profile (libs/dane POLICY_PROFILES); absent in scans from before profiles: postfix. */
   policy?: string;
+  /** Thresholds of the risk rules (libs/dane RiskThresholds); absent in older scans: the defaults. */
+  risk?: { rrsigMarginDays: number; leafExpiryDays: number };
+  /** Ask the authoritative servers of the TLSA RRsets (issue 14); absent in older scans: yes. */
+  nsCheck?: boolean;
   port: number;
   ehlo: string;
   perIpRate: number;
@@ -184,6 +201,23 @@ export function parseScanArgs(argv: string[], isTty: boolean) {
     dnsTimeoutMs: intOption("dns-timeout", v["dns-timeout"], 2000, 50, 60_000),
     probeMode: enumOption("probe", v.probe, ["all", "dane"] as const, "all"),
     policy: enumOption("policy", v.policy, POLICY_NAMES, "postfix"),
+    risk: {
+      rrsigMarginDays: intOption(
+        "rrsig-margin",
+        v["rrsig-margin"],
+        DEFAULT_RISK_THRESHOLDS.rrsigMarginDays,
+        0,
+        365,
+      ),
+      leafExpiryDays: intOption(
+        "leaf-expiry",
+        v["leaf-expiry"],
+        DEFAULT_RISK_THRESHOLDS.leafExpiryDays,
+        0,
+        3650,
+      ),
+    },
+    nsCheck: !(v["skip-ns-check"] ?? false),
     port: 25,
     ehlo: ehloOption(v.ehlo) ?? defaultEhlo(),
     perIpRate: numberOption("per-ip-rate", v["per-ip-rate"], 1, 0.001, 10_000),
@@ -226,23 +260,12 @@ function checkReadable(file: string): void {
 
 export function loadOptOut(file: string | undefined): OptOutList | undefined {
   if (file === undefined) return undefined;
-  let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    return readOptOutFile(file);
   } catch (e) {
-    throw new UsageError(`--opt-out: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+    if (e instanceof OptOutFileError) throw new UsageError(`--opt-out: ${e.message}`);
+    throw e;
   }
-  const { list, errors } = parseOptOutList(text);
-  if (errors.length > 0) {
-    const first = errors
-      .slice(0, 5)
-      .map((e) => `  ${file}:${e.line}: ${e.error}: ${e.text}`)
-      .join("\n");
-    throw new UsageError(
-      `--opt-out: ${errors.length} invalid entr${errors.length === 1 ? "y" : "ies"}\n${first}`,
-    );
-  }
-  return list;
 }
 
 export function skipMessage(l: SeedLine, why: SeedSkip): string | undefined {
@@ -383,6 +406,17 @@ async function runWithOutput(
     store,
     resolver: deps.resolver,
     resolverValidates: deps.resolverValidates,
+    // What each authoritative server serves for the TLSA RRsets DANE uses (issue 14), as politely as the probes.
+    ...(params.nsCheck === false
+      ? {}
+      : {
+          consistency: newConsistencyChecker({
+            resolver: deps.resolver,
+            allowPrivate: params.allowPrivate,
+            optOut: deps.optOut,
+            now: deps.now,
+          }),
+        }),
     prober: deps.prober,
     ...(deps.optOut ? { optOut: deps.optOut } : {}),
     now: deps.now,
@@ -426,6 +460,7 @@ async function runWithOutput(
       settings: {
         probeMode: params.probeMode,
         policy: policyOf(params),
+        ...(params.risk ? { risk: params.risk } : {}),
         port: params.port,
         resolveConcurrency: params.concurrency,
         probeConcurrency: params.probeConcurrency,

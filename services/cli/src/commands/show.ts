@@ -3,7 +3,9 @@
  * and the domain's history across scans (newest first), from the store. Each
  * verdict names the engine version and policy profile that judged it; under
  * each scan's original verdict come its re-judgements (`danesweep rejudge`),
- * with their run, engine and profile.
+ * with their run, engine and profile. The risks of issue 14 (authoritative
+ * servers that disagree, certificates other senders see, rollover risk)
+ * follow the hosts (renderRisks).
  * `--json` prints the stored records instead, one line each: `{ scan, ...record }`
  * for an original, with `rejudged: { run, at, state }` for a re-judgement.
  * Exit 0 when found, 1 when the store has no verdict for the domain, 2 for bad usage.
@@ -56,7 +58,51 @@ export function renderVerdict(r: VerdictRecord, scanId: string): string {
       );
     }
   }
+  lines.push(...renderRisks(r));
   return lines.join("\n") + "\n";
+}
+
+/** The risks of a record (libs/dane rules 37-40): none of them changes the verdict. */
+export function renderRisks(r: VerdictRecord): string[] {
+  if (r.risks === undefined) return [];
+  const lines = ["", `  risks: ${r.risks.length > 0 ? r.risks.join(", ") : "none found"}`];
+  const c = r.consistency;
+  if (c) {
+    lines.push(
+      `    authoritative servers: ${c.state}${c.reasons.length > 0 ? ` (${c.reasons.join(", ")})` : ""}`,
+    );
+    for (const s of c.servers) {
+      lines.push(
+        `      ${s.qname} @ ${s.server}${s.address ? ` [${s.address}]` : ""}: ${s.status}` +
+          (s.expiresAt ? `, signatures until ${s.expiresAt}` : "") +
+          (s.reasons.length > 0 ? ` -> ${s.reasons.join(", ")}` : ""),
+      );
+    }
+  }
+  for (const h of r.hosts) {
+    for (const a of h.addresses) {
+      for (const alt of a.alternates ?? []) {
+        lines.push(
+          `    ${h.host} [${a.address}] offering only ${alt.offered}: ${alt.result}` +
+            `${alt.keyType ? ` (${alt.keyType} key)` : ""}${alt.failure ? `, ${alt.failure}` : ""}`,
+        );
+      }
+    }
+  }
+  for (const l of r.latent ?? []) {
+    lines.push(
+      `    latent: ${l.host} [${l.address}] to senders offering ${l.offered}: ${l.keyType ?? "?"} certificate fails (${l.failure})`,
+    );
+  }
+  for (const h of r.hosts) {
+    const rr = h.rolloverRisk;
+    if (!rr) continue;
+    lines.push(
+      `    rollover ${h.host}: ${rr.reasons.length > 0 ? rr.reasons.join(", ") : "none"}` +
+        `${rr.leafNotAfter ? `; leaf expires ${rr.leafNotAfter}` : ""}${rr.tlsaTtl !== undefined ? `; TLSA TTL ${rr.tlsaTtl} s` : ""}`,
+    );
+  }
+  return lines;
 }
 
 function options(argv: string[]) {
