@@ -226,6 +226,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/stats/risk": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Per scan, the share of DANE domains (valid or partial) at risk: authoritative servers that disagree, certificates other senders see, rollover risk (issue 14) */
+        get: operations["getStatsRisk"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -381,6 +398,39 @@ export interface operations {
                         domain: string;
                         facts: {
                             collectedAt: string;
+                            consistency?: {
+                                checkedAt: string;
+                                limits?: string[];
+                                ns: {
+                                    error?: "timeout" | "servfail" | "refused" | "formerr" | "notimp" | "network" | "malformed" | "limit" | "other";
+                                    names: string[];
+                                    outcome: "answer" | "nodata" | "nxdomain" | "error";
+                                    security: "secure" | "insecure" | "bogus" | "indeterminate";
+                                };
+                                qname: string;
+                                servers: {
+                                    address?: string;
+                                    detail?: string;
+                                    records?: {
+                                        data: string;
+                                        matchingType: number;
+                                        selector: number;
+                                        usage: number;
+                                    }[];
+                                    rrsigs?: {
+                                        algorithm: number;
+                                        expiration: string;
+                                        inception: string;
+                                        keyTag: number;
+                                        originalTtl: number;
+                                        signer: string;
+                                    }[];
+                                    server: string;
+                                    status: "answer" | "nodata" | "nxdomain" | "not-authoritative" | "timeout" | "network" | "refused" | "servfail" | "formerr" | "notimp" | "malformed" | "other" | "no-address" | "address-lookup-failed" | "policy-private-address" | "policy-opt-out" | "beyond-limit";
+                                    ttl?: number;
+                                }[];
+                                zone?: string;
+                            }[];
                             domain: string;
                             hosts: {
                                 a: {
@@ -410,7 +460,7 @@ export interface operations {
                                         upstream: string;
                                     };
                                     qname: string;
-                                    qtype: "MX" | "A" | "AAAA" | "TLSA" | "CNAME" | "SOA" | "DNSKEY";
+                                    qtype: "MX" | "A" | "AAAA" | "TLSA" | "CNAME" | "SOA" | "DNSKEY" | "NS";
                                     records: string[];
                                     security: "secure" | "insecure" | "bogus" | "indeterminate";
                                     ttl?: number;
@@ -442,7 +492,7 @@ export interface operations {
                                         upstream: string;
                                     };
                                     qname: string;
-                                    qtype: "MX" | "A" | "AAAA" | "TLSA" | "CNAME" | "SOA" | "DNSKEY";
+                                    qtype: "MX" | "A" | "AAAA" | "TLSA" | "CNAME" | "SOA" | "DNSKEY" | "NS";
                                     records: string[];
                                     security: "secure" | "insecure" | "bogus" | "indeterminate";
                                     ttl?: number;
@@ -474,7 +524,7 @@ export interface operations {
                                         upstream: string;
                                     };
                                     qname: string;
-                                    qtype: "MX" | "A" | "AAAA" | "TLSA" | "CNAME" | "SOA" | "DNSKEY";
+                                    qtype: "MX" | "A" | "AAAA" | "TLSA" | "CNAME" | "SOA" | "DNSKEY" | "NS";
                                     records: string[];
                                     security: "secure" | "insecure" | "bogus" | "indeterminate";
                                     ttl?: number;
@@ -509,7 +559,7 @@ export interface operations {
                                         upstream: string;
                                     };
                                     qname: string;
-                                    qtype: "MX" | "A" | "AAAA" | "TLSA" | "CNAME" | "SOA" | "DNSKEY";
+                                    qtype: "MX" | "A" | "AAAA" | "TLSA" | "CNAME" | "SOA" | "DNSKEY" | "NS";
                                     records: {
                                         data: string;
                                         matchingType: number;
@@ -548,7 +598,7 @@ export interface operations {
                                     upstream: string;
                                 };
                                 qname: string;
-                                qtype: "MX" | "A" | "AAAA" | "TLSA" | "CNAME" | "SOA" | "DNSKEY";
+                                qtype: "MX" | "A" | "AAAA" | "TLSA" | "CNAME" | "SOA" | "DNSKEY" | "NS";
                                 records: {
                                     exchange: string;
                                     preference: number;
@@ -583,7 +633,7 @@ export interface operations {
                                     upstream: string;
                                 };
                                 qname: string;
-                                qtype: "MX" | "A" | "AAAA" | "TLSA" | "CNAME" | "SOA" | "DNSKEY";
+                                qtype: "MX" | "A" | "AAAA" | "TLSA" | "CNAME" | "SOA" | "DNSKEY" | "NS";
                                 records: string[];
                                 security: "secure" | "insecure" | "bogus" | "indeterminate";
                                 ttl?: number;
@@ -623,6 +673,22 @@ export interface operations {
                             security: ("dane-verified" | "encrypted" | "plaintext") | null;
                         }[];
                         probes: {
+                            alternates?: {
+                                detail?: string;
+                                offered: "ecdsa" | "rsa";
+                                status: "tls-ok" | "starttls-not-offered" | "starttls-refused" | "tls-handshake-failed" | "tls-timeout" | "connect-refused" | "connect-timeout" | "connect-reset" | "connect-unreachable" | "banner-rejected" | "ehlo-failed" | "io-timeout" | "io-reset" | "protocol-error" | "deadline-exceeded" | "policy-private-address" | "policy-opt-out" | "internal-error";
+                                timings: {
+                                    tlsMs?: number;
+                                    totalMs: number;
+                                };
+                                tls?: {
+                                    chain: string[];
+                                    chainTruncated?: boolean;
+                                    cipher: string;
+                                    group?: string;
+                                    version: string;
+                                };
+                            }[];
                             banner?: {
                                 code: number;
                                 lines: string[];
@@ -673,6 +739,19 @@ export interface operations {
                         scanId: string;
                         scanStartedAt: string;
                         verdict: {
+                            consistency?: {
+                                reasons: ("rrset-differs" | "rrsig-expired" | "rrsig-expiring" | "rrsig-missing" | "server-unresponsive" | "server-lame")[];
+                                servers: {
+                                    address?: string;
+                                    expiresAt?: string;
+                                    qname: string;
+                                    reasons: ("rrset-differs" | "rrsig-expired" | "rrsig-expiring" | "rrsig-missing" | "server-unresponsive" | "server-lame")[];
+                                    server: string;
+                                    status: "answer" | "nodata" | "nxdomain" | "not-authoritative" | "timeout" | "network" | "refused" | "servfail" | "formerr" | "notimp" | "malformed" | "other" | "no-address" | "address-lookup-failed" | "policy-private-address" | "policy-opt-out" | "beyond-limit";
+                                    zone?: string;
+                                }[];
+                                state: "consistent" | "inconsistent" | "incomplete" | "unknown";
+                            };
                             dane: "valid" | "partial" | "invalid" | "unusable-records" | "none" | "insecure" | "dns-error" | "no-mail" | "indeterminate";
                             domain: string;
                             engine: {
@@ -683,6 +762,13 @@ export interface operations {
                             hosts: {
                                 addresses: {
                                     address: string;
+                                    alternates?: {
+                                        failure?: string;
+                                        keyType?: string;
+                                        offered: "ecdsa" | "rsa";
+                                        result: "dane-verified" | "failed" | "no-certificate";
+                                        status: "tls-ok" | "starttls-not-offered" | "starttls-refused" | "tls-handshake-failed" | "tls-timeout" | "connect-refused" | "connect-timeout" | "connect-reset" | "connect-unreachable" | "banner-rejected" | "ehlo-failed" | "io-timeout" | "io-reset" | "protocol-error" | "deadline-exceeded" | "policy-private-address" | "policy-opt-out" | "internal-error";
+                                    }[];
                                     assessed?: {
                                         reason: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
                                         result: ("dane-verified" | "encrypted" | "plaintext") | "failed" | "not-probed" | "policy-refused";
@@ -718,6 +804,11 @@ export interface operations {
                                 preference: number;
                                 reason?: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
                                 requirement: ("dane" | "tls" | "opportunistic") | "unusable";
+                                rolloverRisk?: {
+                                    leafNotAfter?: string;
+                                    reasons: ("no-next-key" | "ee-full-certificate" | "leaf-expiring" | "ta-intermediate" | "ttl-exceeds-validity")[];
+                                    tlsaTtl?: number;
+                                };
                                 tlsa?: {
                                     record: {
                                         data: string;
@@ -733,6 +824,13 @@ export interface operations {
                                 wouldAuthenticate?: boolean;
                             }[];
                             judgedAt: string;
+                            latent?: {
+                                address: string;
+                                failure: string;
+                                host: string;
+                                keyType?: string;
+                                offered: ("ecdsa" | "rsa") | "default";
+                            }[];
                             mx: {
                                 error?: "timeout" | "servfail" | "refused" | "formerr" | "notimp" | "network" | "malformed" | "limit" | "other";
                                 outcome: "answer" | "nodata" | "nxdomain" | "error";
@@ -742,6 +840,7 @@ export interface operations {
                             probeMode: "all" | "dane";
                             problems: ("tlsa-mismatch" | "starttls-missing" | "tls-handshake-failed" | "tlsa-lookup-failed" | "dnssec-bogus")[];
                             provider?: string;
+                            risks?: ("tlsa-inconsistent" | "rrsig-expired" | "rrsig-expiring" | "rrsig-missing" | "nameserver-unresponsive" | "nameserver-lame" | "latent-mismatch" | "rollover-no-next-key" | "rollover-ee-full-certificate" | "rollover-leaf-expiring" | "rollover-ta-intermediate" | "rollover-ttl-exceeds-validity")[];
                             /** @enum {number} */
                             schema: 2;
                             tld: string;
@@ -1556,6 +1655,7 @@ export interface operations {
                             judgedAt: string;
                             mxHost: string | null;
                             reason: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
+                            risks: string[];
                             security: ("dane-verified" | "encrypted" | "plaintext") | null;
                             tld: string;
                         }[];
@@ -1572,6 +1672,7 @@ export interface operations {
                             judgedAt: string;
                             mxHost: string | null;
                             reason: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
+                            risks: string[];
                             security: ("dane-verified" | "encrypted" | "plaintext") | null;
                             tld: string;
                         }[];
@@ -1588,6 +1689,7 @@ export interface operations {
                             judgedAt: string;
                             mxHost: string | null;
                             reason: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
+                            risks: string[];
                             security: ("dane-verified" | "encrypted" | "plaintext") | null;
                             tld: string;
                         }[];
@@ -1653,6 +1755,7 @@ export interface operations {
                             judgedAt: string;
                             mxHost: string | null;
                             reason: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
+                            risks: string[];
                             security: ("dane-verified" | "encrypted" | "plaintext") | null;
                             tld: string;
                         }[];
@@ -1669,6 +1772,7 @@ export interface operations {
                             judgedAt: string;
                             mxHost: string | null;
                             reason: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
+                            risks: string[];
                             security: ("dane-verified" | "encrypted" | "plaintext") | null;
                             tld: string;
                         }[];
@@ -1685,6 +1789,7 @@ export interface operations {
                             judgedAt: string;
                             mxHost: string | null;
                             reason: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
+                            risks: string[];
                             security: ("dane-verified" | "encrypted" | "plaintext") | null;
                             tld: string;
                         }[];
@@ -1803,6 +1908,61 @@ export interface operations {
                             provider: string;
                         }[];
                         scanId: string;
+                    };
+                };
+            };
+        };
+    };
+    getStatsRisk: {
+        parameters: {
+            query?: {
+                from?: string;
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description RFC 9457 problem details */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["def-0"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["def-0"];
+                };
+            };
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        series: {
+                            atRisk: number;
+                            byRisk: {
+                                [key: string]: number;
+                            };
+                            daneDomains: number;
+                            rolloverAtRisk: number;
+                            rolloverShare: number;
+                            scanId: string;
+                            scanStartedAt: string;
+                            scanState: "running" | "finished" | "interrupted" | "failed";
+                            share: number;
+                        }[];
                     };
                 };
             };
