@@ -11,6 +11,8 @@
  *   encoding blobs, and PostgreSQL running the statements), bytes (the
  *   database's size after the scan: every table, index and TOAST table of
  *   schema public).
+ * Environment: BENCH_CONCURRENCY (--concurrency), BENCH_SCAN_ARGS (more scan
+ * options, space-separated), BENCH_RESOLVER.
  * Usage: node bench/e2e/one.ts LIST DATA_DIR
  *        node bench/e2e/one.ts --size DATA_DIR   (only the size; creates an empty store)
  */
@@ -68,6 +70,8 @@ const parsed = parseScanArgs(
     "--per-ip-concurrency",
     "64",
     ...(process.env.BENCH_CONCURRENCY ? ["--concurrency", process.env.BENCH_CONCURRENCY] : []),
+    // More `danesweep scan` options for a comparison (space-separated), e.g. BENCH_SCAN_ARGS=--skip-ns-check.
+    ...(process.env.BENCH_SCAN_ARGS ? process.env.BENCH_SCAN_ARGS.split(/\s+/).filter(Boolean) : []),
     "--quiet",
     "--data",
     data,
