@@ -174,7 +174,11 @@ export interface ResolveStageDeps {
   /** Spans and trace context (absent: none made, none carried). */
   tracing?: Tracing;
   /** The authoritative servers' view of the TLSA RRsets (libs/dns ConsistencyChecker); none: not collected. */
-  consistency?: { check(facts: DomainFacts): Promise<TlsaConsistencyFacts[] | undefined> };
+  consistency?: {
+    /** Whether `check` has anything to ask for these facts (a secure TLSA RRset DANE rests on). */
+    applies(facts: DomainFacts): boolean;
+    check(facts: DomainFacts): Promise<TlsaConsistencyFacts[] | undefined>;
+  };
 }
 
 /** resolve: [domains] -> [probe-requests] (keyed by IP), facts on [domain-facts] (keyed by domain). */
@@ -192,10 +196,6 @@ export function resolveHandler(d: ResolveStageDeps) {
         dns.end();
       } else facts = await collectDomainFacts(d.resolver, domain, collect);
       // A trace not sampled travels on too: the stages after follow the seed's decision.
-      if (d.consistency) {
-        const c = await d.consistency.check(facts);
-        if (c) facts.consistency = c;
-      }
       if (t && span) trace = t.headers(span);
       const mxHostOf = new Map<string, string>();
       const daneHost = new Set<string>();
@@ -208,21 +208,31 @@ export function resolveHandler(d: ResolveStageDeps) {
         if (t.dane) daneHost.add(probeKeyString(t));
       }
       const keys = neededProbes(facts, d.probeMode, d.policy);
+      const probeRequests = keys.map((k) =>
+        envelopeMessage(
+          TOPICS.probeRequests,
+          k.ip,
+          makeEnvelope("probe-request", scan, {
+            ...k,
+            mxHost: mxHostOf.get(probeKeyString(k)) ?? k.sni,
+            domain: facts.domain,
+            ...(daneHost.has(probeKeyString(k)) ? { dane: true } : {}),
+          }),
+          trace,
+        ),
+      );
+      // Asking the authoritative servers waits on their rate: the probes are
+      // requested first, so that probing and the check overlap (the join
+      // holds a probe result until its domain's facts come).
+      const checking = d.consistency?.applies(facts) === true;
+      if (checking && probeRequests.length > 0) await d.bus.publish(probeRequests);
+      if (checking) {
+        const c = await d.consistency?.check(facts);
+        if (c) facts.consistency = c;
+      }
       await d.bus.publish([
         envelopeMessage(TOPICS.domainFacts, facts.domain, makeEnvelope("dns-facts", scan, { facts }), trace),
-        ...keys.map((k) =>
-          envelopeMessage(
-            TOPICS.probeRequests,
-            k.ip,
-            makeEnvelope("probe-request", scan, {
-              ...k,
-              mxHost: mxHostOf.get(probeKeyString(k)) ?? k.sni,
-              domain: facts.domain,
-              ...(daneHost.has(probeKeyString(k)) ? { dane: true } : {}),
-            }),
-            trace,
-          ),
-        ),
+        ...(checking ? [] : probeRequests),
       ]);
       if (d.counters) d.counters.resolved++;
       if (span) {
