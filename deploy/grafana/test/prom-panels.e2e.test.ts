@@ -64,8 +64,8 @@ function parseExposition(text: string): Sample[] {
 }
 
 async function metricsOf(w: Worker): Promise<Sample[]> {
-  const port = Number(/"msg":"ready","httpPort":(\d+)/.exec(w.lines.join("\n"))?.[1]);
-  assert.ok(port > 0, `${w.name} logged its HTTP port`);
+  const port = w.httpPort();
+  assert.ok(port !== undefined && port > 0, `${w.name} logged its HTTP port`);
   const res = await fetch(`http://127.0.0.1:${port}/metrics`);
   assert.equal(res.status, 200);
   return parseExposition(await res.text());
