@@ -39,6 +39,7 @@ import {
   IpAddress,
   Port,
   ProbeFactsSchema,
+  ProbeKindSchema,
   VerdictRecordSchema,
 } from "./schemas.ts";
 
@@ -61,6 +62,8 @@ export const ProbeRequestBodySchema = Type.Object({
   sni: Type.String(),
   mxHost: DnsName,
   domain: DomainName,
+  /** What to do: the STARTTLS probe when absent; "mta-sts-policy" fetches the domain's MTA-STS policy (mxHost is the policy host). */
+  kind: Type.Optional(ProbeKindSchema),
 });
 /** A probe's facts, addressed to one of the domains that asked for it. */
 export const ProbeResultBodySchema = Type.Object({ domain: DomainName, facts: ProbeFactsSchema });

@@ -20,12 +20,19 @@ import {
   DELIVERY_SECURITIES,
   LOOKUP_ERROR_KINDS,
   LOOKUP_OUTCOMES,
+  MTA_STS_CONTRADICTIONS,
+  MTA_STS_MODES,
+  MTA_STS_POLICY_RESULTS,
+  MTA_STS_REASONS,
+  MX_WEBPKI_STATES,
+  PROBE_KINDS,
   PROBE_STATUSES,
   PROBLEMS,
   REASONS,
   REQUIREMENTS,
   RR_TYPES,
   SECURITY_STATES,
+  TLS_RPT_STATES,
   TLSA_BASE_WHYS,
   VERDICT_SCHEMA_VERSION,
 } from "@danesweep/dane";
@@ -67,6 +74,7 @@ export const DaneStateSchema = literalUnion(DANE_STATES);
 export const RequirementSchema = literalUnion(REQUIREMENTS);
 export const TlsaBaseWhySchema = literalUnion(TLSA_BASE_WHYS);
 export const ProblemSchema = literalUnion(PROBLEMS);
+export const ProbeKindSchema = literalUnion(PROBE_KINDS);
 
 // ---------------------------------------------------------------- facts
 
@@ -133,6 +141,13 @@ export const HostFactsSchema = Type.Object({
   tlsa: Type.Array(TlsaLookupSchema),
 });
 
+export const TxtLookupSchema = LookupSchema(Type.String());
+
+export const MtaStsDnsFactsSchema = Type.Object({
+  txt: TxtLookupSchema,
+  host: Type.Optional(Type.Object({ name: DnsName, a: AddressLookupSchema, aaaa: AddressLookupSchema })),
+});
+
 export const DomainFactsSchema = Type.Object({
   schema: Type.Literal(1),
   domain: DomainName,
@@ -143,6 +158,8 @@ export const DomainFactsSchema = Type.Object({
   hosts: Type.Array(HostFactsSchema),
   limits: Type.Array(Type.String()),
   collectedAt: IsoDateTime,
+  mtaSts: Type.Optional(MtaStsDnsFactsSchema),
+  tlsRpt: Type.Optional(TxtLookupSchema),
 });
 
 export const SmtpReplySchema = Type.Object({
@@ -150,8 +167,18 @@ export const SmtpReplySchema = Type.Object({
   lines: Type.Array(Type.String()),
 });
 
+export const HttpResponseFactsSchema = Type.Object({
+  status: Type.Integer({ minimum: 0, maximum: 999 }),
+  contentType: Type.Optional(Type.String()),
+  location: Type.Optional(Type.String()),
+  bodyBytes: NonNegative,
+  body: Type.Optional(Type.String()),
+  truncated: Type.Optional(Type.Boolean()),
+});
+
 export const ProbeFactsSchema = Type.Object({
   schema: Type.Literal(1),
+  kind: Type.Optional(ProbeKindSchema),
   ip: IpAddress,
   port: Port,
   sni: Type.String(),
@@ -183,6 +210,7 @@ export const ProbeFactsSchema = Type.Object({
     }),
   ),
   quit: Type.Optional(Type.Boolean()),
+  http: Type.Optional(HttpResponseFactsSchema),
   io: Type.Optional(Type.Object({ bytesRead: NonNegative, bytesWritten: NonNegative })),
   timings: Type.Object({
     connectMs: Type.Optional(Millis),
@@ -275,6 +303,56 @@ export const VerdictSchema = Type.Object({
   ),
 });
 
+export const MtaStsJudgementSchema = Type.Object({
+  policy: literalUnion(MTA_STS_POLICY_RESULTS),
+  detail: Type.Optional(Type.String()),
+  id: Type.Optional(Type.String()),
+  mode: Type.Optional(literalUnion(MTA_STS_MODES)),
+  maxAge: Type.Optional(NonNegative),
+  mx: Type.Optional(Type.Array(Type.String())),
+  fetch: Type.Optional(
+    Type.Object({
+      ip: IpAddress,
+      port: Port,
+      sni: Type.String(),
+      status: ProbeStatusSchema,
+      httpStatus: Type.Optional(Type.Integer({ minimum: 0, maximum: 999 })),
+    }),
+  ),
+  hosts: Type.Optional(
+    Type.Array(
+      Type.Object({
+        host: DnsName,
+        pattern: Type.Optional(Type.String()),
+        webpki: literalUnion(MX_WEBPKI_STATES),
+        address: Type.Optional(Type.String()),
+        detail: Type.Optional(Type.String()),
+      }),
+    ),
+  ),
+  outcome: Type.Optional(
+    Type.Object({
+      action: Type.Union([
+        Type.Literal("deliver"),
+        Type.Literal("defer"),
+        Type.Literal("bounce"),
+        Type.Literal("indeterminate"),
+      ]),
+      host: Type.Optional(DnsName),
+      address: Type.Optional(Type.String()),
+      reason: literalUnion(MTA_STS_REASONS),
+    }),
+  ),
+  contradictions: Type.Array(literalUnion(MTA_STS_CONTRADICTIONS)),
+  trust: Type.Optional(Type.String()),
+});
+
+export const TlsRptJudgementSchema = Type.Object({
+  state: literalUnion(TLS_RPT_STATES),
+  rua: Type.Optional(Type.Array(Type.String())),
+  detail: Type.Optional(Type.String()),
+});
+
 export const VerdictRecordSchema = Type.Object({
   schema: Type.Literal(VERDICT_SCHEMA_VERSION),
   domain: DomainName,
@@ -292,6 +370,8 @@ export const VerdictRecordSchema = Type.Object({
   tld: Type.String(),
   provider: Type.Optional(Type.String({ minLength: 1 })),
   hosts: Type.Array(HostOutcomeSchema),
+  mtaSts: Type.Optional(MtaStsJudgementSchema),
+  tlsRpt: Type.Optional(TlsRptJudgementSchema),
   explanation: Type.String(),
   judgedAt: IsoDateTime,
 });
