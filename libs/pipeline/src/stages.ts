@@ -4,9 +4,11 @@
  * same shells run in one process on the in-memory bus (`danesweep scan`) and
  * as separate services on Kafka; stage-table.ts wires them for both.
  *
- *   resolve:   [domains] -> collectDomainFacts (libs/dns) -> [probe-requests]
- *              keyed by IP (one per probe the domain needs, naming the domain)
- *              and the facts on [domain-facts] keyed by domain. No store I/O.
+ *   resolve:   [domains] -> collectDomainFacts (libs/dns, MTA-STS and TLS-RPT
+ *              included) -> [probe-requests] keyed by IP (one per probe the
+ *              domain needs, naming the domain; its MTA-STS policy fetch is
+ *              one of kind "mta-sts-policy") and the facts on [domain-facts]
+ *              keyed by domain. No store I/O.
  *   probe:     [probe-requests] -> the probe's facts, made once per (scan,
  *              ip, port, SNI) (libs/probe; claimed in the store so that two
  *              prober instances never dial the same) -> the result on
@@ -51,8 +53,11 @@ import {
   judge,
   type ProbeFacts,
   type ProbeKey,
+  type ProbeKind,
+  policyFetchTarget,
   probeKeyString,
   probeTargets,
+  type TrustStore,
   type VerdictRecord,
 } from "@danesweep/dane";
 import { collectDomainFacts, type DnsQuerier } from "@danesweep/dns";
@@ -117,14 +122,32 @@ async function perScan<T extends { scan: string }, O>(
   return items.map((it) => out.get(it) as O);
 }
 
-/** The distinct probe keys of a domain's facts, in route order (what the resolver asks for and the judge needs). */
-export function neededProbes(facts: DomainFacts, probeMode: ProbeMode, policy?: ClientPolicy): ProbeKey[] {
-  const seen = new Map<string, ProbeKey>();
+/** One probe a domain needs: its key, the host it names, and what kind of probe it is. */
+export interface ProbeNeed extends ProbeKey {
+  mxHost: string;
+  kind?: ProbeKind;
+}
+
+/**
+ * The distinct probes a domain's facts call for, in route order (libs/dane
+ * probeTargets), then its MTA-STS policy fetch (libs/dane policyFetchTarget)
+ * when it has one: what the resolver asks for and the judge needs.
+ */
+export function probeNeeds(facts: DomainFacts, probeMode: ProbeMode, policy?: ClientPolicy): ProbeNeed[] {
+  const seen = new Map<string, ProbeNeed>();
   for (const t of probeTargets(facts, policy ? { probeMode, policy } : { probeMode })) {
     const k = { ip: t.ip, port: t.port, sni: t.sni };
-    seen.set(probeKeyString(k), k);
+    const key = probeKeyString(k);
+    if (!seen.has(key)) seen.set(key, { ...k, mxHost: t.mxHost });
   }
+  const f = policyFetchTarget(facts);
+  if (f) seen.set(probeKeyString(f), { ip: f.ip, port: f.port, sni: f.sni, mxHost: f.host, kind: f.kind });
   return [...seen.values()];
+}
+
+/** The distinct probe keys of a domain's facts (probeNeeds without the rest). */
+export function neededProbes(facts: DomainFacts, probeMode: ProbeMode, policy?: ClientPolicy): ProbeKey[] {
+  return probeNeeds(facts, probeMode, policy).map((n) => ({ ip: n.ip, port: n.port, sni: n.sni }));
 }
 
 // ------------------------------------------------------------------ resolve
@@ -139,6 +162,8 @@ export interface ResolveStageDeps {
   port: number;
   now: () => number;
   counters?: StageCounters;
+  /** Also collect MTA-STS and TLS-RPT (libs/dns mailPolicies) and request the policy fetch; default true. */
+  mailPolicies?: boolean;
 }
 
 /** resolve: [domains] -> [probe-requests] (keyed by IP), facts on [domain-facts] (keyed by domain). */
@@ -150,25 +175,16 @@ export function resolveHandler(d: ResolveStageDeps) {
         port: d.port,
         now: d.now,
         resolverValidates: d.resolverValidates,
+        mailPolicies: d.mailPolicies ?? true,
       });
-      const mxHostOf = new Map<string, string>();
-      const targets = probeTargets(
-        facts,
-        d.policy ? { probeMode: d.probeMode, policy: d.policy } : { probeMode: d.probeMode },
-      );
-      for (const t of targets) mxHostOf.set(probeKeyString(t), t.mxHost);
-      const keys = neededProbes(facts, d.probeMode, d.policy);
+      const needs = probeNeeds(facts, d.probeMode, d.policy);
       await d.bus.publish([
         envelopeMessage(TOPICS.domainFacts, facts.domain, makeEnvelope("dns-facts", scan, { facts })),
-        ...keys.map((k) =>
+        ...needs.map((n) =>
           envelopeMessage(
             TOPICS.probeRequests,
-            k.ip,
-            makeEnvelope("probe-request", scan, {
-              ...k,
-              mxHost: mxHostOf.get(probeKeyString(k)) ?? k.sni,
-              domain: facts.domain,
-            }),
+            n.ip,
+            makeEnvelope("probe-request", scan, { ...n, domain: facts.domain }),
           ),
         ),
       ]);
@@ -310,7 +326,12 @@ export function probeHandler(d: ProbeStageDeps) {
   // One probe per (scan, ip, port, SNI) across every prober instance: look in
   // the store first, dial only under the claim, otherwise wait for the
   // claimant's stored result (or take the claim over once it is stale).
-  const obtain = async (scan: string, key: ProbeKey, mxHost: string): Promise<MadeProbe> => {
+  const obtain = async (
+    scan: string,
+    key: ProbeKey,
+    mxHost: string,
+    kind: ProbeKind | undefined,
+  ): Promise<MadeProbe> => {
     const stored = await reader.submit({ scan, key });
     if (stored) {
       if (d.counters) d.counters.probesReused++;
@@ -318,7 +339,7 @@ export function probeHandler(d: ProbeStageDeps) {
     }
     for (;;) {
       if (d.claims === false || (await claimer.submit({ scan, key }))) {
-        const facts = await d.prober.probe({ ...key, mxHost });
+        const facts = await d.prober.probe({ ...key, mxHost, ...(kind ? { kind } : {}) });
         await writer.submit({ scan, facts });
         if (d.counters) d.counters.probed++;
         return made(facts);
@@ -346,7 +367,7 @@ export function probeHandler(d: ProbeStageDeps) {
         if (p) {
           if (d.counters) d.counters.probesReused++;
         } else {
-          p = obtain(scan, key, env.body.mxHost).finally(() => inflight.delete(ck));
+          p = obtain(scan, key, env.body.mxHost, env.body.kind).finally(() => inflight.delete(ck));
           inflight.set(ck, p);
         }
         probe = await p;
@@ -394,6 +415,8 @@ export interface AggregateStageDeps {
   probeMode: ProbeMode;
   /** The client policy profile (libs/dane policy.ts); default Postfix's. Must be the resolver's. */
   policy?: ClientPolicy;
+  /** The WebPKI roots MTA-STS is judged with (libs/dane trustStore); without, no certificate is judged for it. */
+  trust?: TrustStore;
   now: () => number;
   counters?: StageCounters;
   batch?: BatchOptions;
@@ -581,6 +604,7 @@ export class AggregateJoin {
         now: this.#d.now(),
         probeMode: this.#d.probeMode,
         ...(this.#d.policy ? { policy: this.#d.policy } : {}),
+        ...(this.#d.trust ? { trust: this.#d.trust } : {}),
       });
     } catch (e) {
       this.#finish(p, outcomeOf(e));

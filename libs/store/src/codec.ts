@@ -8,7 +8,10 @@
  * - DomainFacts: the stored form drops `collectedAt` (a column of the scan's
  *   row) and keeps a lookup's provenance only when the lookup failed, and
  *   then without its timing (`elapsedMs`) and cache flag; the provenance of
- *   successful lookups (which upstream answered how fast) is not kept.
+ *   successful lookups (which upstream answered how fast) is not kept. The
+ *   same holds for the MTA-STS and TLS-RPT lookups.
+ * - ProbeFacts of an MTA-STS policy fetch (kind "mta-sts-policy") are stored
+ *   like any probe: their `http` part (the policy text included) is in the blob.
  * - VerdictRecord: the stored form drops `judgedAt` (a row column) and
  *   `explanation` (rendered when read, from the record and its facts).
  * - ProbeFacts: the stored form drops `startedAt`, `timings` and `io` (kept
@@ -134,6 +137,12 @@ export function storedFacts(f: DomainFacts): Omit<DomainFacts, "collectedAt"> {
     }),
   };
   if (f.mxFirstLink) out.mxFirstLink = storedLookup(f.mxFirstLink);
+  if (f.mtaSts) {
+    const h = f.mtaSts.host;
+    out.mtaSts = { ...f.mtaSts, txt: storedLookup(f.mtaSts.txt) };
+    if (h) out.mtaSts.host = { ...h, a: storedLookup(h.a), aaaa: storedLookup(h.aaaa) };
+  }
+  if (f.tlsRpt) out.tlsRpt = storedLookup(f.tlsRpt);
   return out;
 }
 

@@ -59,6 +59,12 @@ export const fields = {
     default: 25,
     doc: "SMTP port probed",
   },
+  mailPolicies: {
+    env: "DANESWEEP_MAIL_POLICIES",
+    schema: Type.Boolean(),
+    default: true,
+    doc: "also look up MTA-STS and TLS-RPT and request the MTA-STS policy fetch",
+  },
   concurrency: {
     env: "DANESWEEP_CONCURRENCY",
     schema: Type.Integer({ minimum: 1, maximum: 10_000 }),
@@ -106,6 +112,7 @@ export const resolverService: ServiceSpec<typeof fields> = {
           resolverValidates: gate.resolverValidates,
           probeMode: c.probeMode,
           policy: policyProfile(c.policy) ?? defaultPolicy(),
+          mailPolicies: c.mailPolicies,
           port: c.smtpPort,
           now: () => Date.now(),
           counters,

@@ -9,9 +9,22 @@
 import { accessSync, constants, readFileSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
-import { type ClientPolicy, POLICY_PROFILES, policyProfile, type VerdictRecord } from "@danesweep/dane";
+import {
+  type ClientPolicy,
+  POLICY_PROFILES,
+  policyProfile,
+  type TrustStore,
+  type VerdictRecord,
+} from "@danesweep/dane";
 import { checkValidating, requireValidating, StubResolver } from "@danesweep/dns";
-import { EmbeddedPipeline, type ProbeMode, type SeedLine, type SeedSkip } from "@danesweep/pipeline";
+import {
+  EmbeddedPipeline,
+  loadTrustStore,
+  type ProbeMode,
+  type SeedLine,
+  type SeedSkip,
+  TrustStoreError,
+} from "@danesweep/pipeline";
 import { type OptOutList, Prober, parseOptOutList } from "@danesweep/probe";
 import { newScanId, type Store } from "@danesweep/store";
 import {
@@ -58,6 +71,12 @@ verdicts
                            default) | rfc7672 (a strict reading of RFC 7672); see
                            libs/dane/README.md. Recorded on every verdict.
 
+MTA-STS and TLS-RPT (beside DANE)
+  --mta-sts-ca FILE        PEM roots an MTA-STS sender trusts: the policy host's and the
+                           MX hosts' certificates are judged against them (default:
+                           Node's default CA certificates; testbeds: their own CA)
+  --no-mta-sts             do not look up MTA-STS and TLS-RPT, nor fetch policies
+
 probing (a scanner is a guest on other people's servers)
   --probe MODE             all (every MX host, default) | dane (only hosts where DANE applies)
   --ehlo NAME              name sent in EHLO (default: this host's name if it is
@@ -99,6 +118,8 @@ const OPTIONS = {
   "probe-concurrency": { type: "string" },
   "opt-out": { type: "string" },
   "allow-private": { type: "boolean" },
+  "mta-sts-ca": { type: "string" },
+  "no-mta-sts": { type: "boolean" },
   concurrency: { type: "string" },
   resume: { type: "string" },
   kafka: { type: "string" },
@@ -159,6 +180,10 @@ export interface ScanParameters {
   optOutFile?: string;
   allowPrivate: boolean;
   concurrency: number;
+  /** PEM roots MTA-STS is judged with (absent: Node's default CA certificates). */
+  mtaStsCa?: string;
+  /** false: no MTA-STS / TLS-RPT lookups nor policy fetches (absent: true). */
+  mailPolicies?: boolean;
 }
 
 export interface ScanOutput {
@@ -194,6 +219,8 @@ export function parseScanArgs(argv: string[], isTty: boolean) {
     concurrency: intOption("concurrency", v.concurrency, 200, 1, 10_000),
   };
   if (v["opt-out"] !== undefined) params.optOutFile = resolve(v["opt-out"]);
+  if (v["mta-sts-ca"] !== undefined) params.mtaStsCa = resolve(v["mta-sts-ca"]);
+  if (v["no-mta-sts"]) params.mailPolicies = false;
   for (const f of params.inputs.files) if (f !== "-") checkReadable(f);
   const out: ScanOutput = {
     format: enumOption("format", v.format, FORMATS, isTty ? "table" : "jsonl"),
@@ -206,6 +233,16 @@ export function parseScanArgs(argv: string[], isTty: boolean) {
 }
 
 const POLICY_NAMES = Object.keys(POLICY_PROFILES) as (keyof typeof POLICY_PROFILES)[];
+
+/** The WebPKI roots the scan judges MTA-STS with (a bad --mta-sts-ca file is a usage error). */
+export function trustOf(params: ScanParameters): TrustStore {
+  try {
+    return loadTrustStore(params.mtaStsCa);
+  } catch (e) {
+    if (e instanceof TrustStoreError) throw new UsageError(`--mta-sts-ca: ${e.message}`);
+    throw e;
+  }
+}
 
 /** The scan's client policy (its parameters name a profile). */
 export function policyOf(params: ScanParameters): ClientPolicy {
@@ -296,6 +333,7 @@ export async function executeScan(
     const { params, scanId } = chosen;
     if (chosen.resumed) await store.resumeScan(scanId);
     const optOut = loadOptOut(params.optOutFile);
+    const trust = trustOf(params);
     const prober = new Prober({
       allowPrivate: params.allowPrivate,
       ...(optOut ? { optOut } : {}),
@@ -330,6 +368,7 @@ export async function executeScan(
         resolver,
         prober,
         optOut,
+        trust,
         resolverValidates: gate.resolverValidates,
         now,
       });
@@ -360,6 +399,7 @@ async function runWithOutput(
     resolver: StubResolver;
     prober: Prober;
     optOut: OptOutList | undefined;
+    trust: TrustStore;
     resolverValidates: boolean;
     now: () => number;
   },
@@ -425,6 +465,8 @@ async function runWithOutput(
       settings: {
         probeMode: params.probeMode,
         policy: policyOf(params),
+        trust: deps.trust,
+        ...(params.mailPolicies === false ? { mailPolicies: false } : {}),
         port: params.port,
         resolveConcurrency: params.concurrency,
         probeConcurrency: params.probeConcurrency,
