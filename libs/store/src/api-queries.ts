@@ -25,7 +25,13 @@
  *   of schema public; idempotent. Raises StoreError "invalid-input" for a role
  *   name outside ROLE_NAME, "query-failed" when the connection lacks the rights.
  */
-import type { DaneState, DomainFacts, ProbeFacts, VerdictRecord } from "@danesweep/dane";
+import {
+  type DaneState,
+  type DomainFacts,
+  mailPolicyColumns,
+  type ProbeFacts,
+  type VerdictRecord,
+} from "@danesweep/dane";
 import { factsFrom, verdictFrom } from "./codec.ts";
 import { StoreError, toStoreError } from "./errors.ts";
 import type { TokenScope } from "./schema.ts";
@@ -56,6 +62,13 @@ export interface ResultRow {
   deliveredHost: string | null;
   judgedAt: string;
   explanation: string;
+  /** The MTA-STS and TLS-RPT judgements' main fields (libs/dane mailPolicyColumns). */
+  mtaStsPolicy: string | null;
+  mtaStsMode: string | null;
+  mtaStsOutcome: string | null;
+  mtaStsReason: string | null;
+  mtaStsContradictions: string[];
+  tlsRpt: string | null;
 }
 
 export interface LatestVerdict {
@@ -314,18 +327,22 @@ export class ApiQueries {
           where ${sql.join(where, sql` and `)}
           order by r.domain limit ${opts.limit}`,
     );
-    return r.map((x) => ({
-      domain: x.domain as string,
-      tld: x.tld as string,
-      action: x.action as string,
-      security: (x.security ?? null) as string | null,
-      reason: x.reason as string,
-      dane: x.dane_state as string,
-      mxHost: (x.mx_host ?? null) as string | null,
-      deliveredHost: (x.delivered_host ?? null) as string | null,
-      judgedAt: iso(x.judged_at),
-      explanation: rowRecord(x).explanation,
-    }));
+    return r.map((x) => {
+      const record = rowRecord(x);
+      return {
+        domain: x.domain as string,
+        tld: x.tld as string,
+        action: x.action as string,
+        security: (x.security ?? null) as string | null,
+        reason: x.reason as string,
+        dane: x.dane_state as string,
+        mxHost: (x.mx_host ?? null) as string | null,
+        deliveredHost: (x.delivered_host ?? null) as string | null,
+        judgedAt: iso(x.judged_at),
+        explanation: record.explanation,
+        ...mailPolicyColumns(record),
+      };
+    });
   }
 
   /**

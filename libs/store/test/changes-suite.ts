@@ -47,14 +47,15 @@ function record(
   };
 }
 
-interface Row {
+export interface Row {
   domain: string;
   dane: DaneState;
   problems?: Problem[];
   mx?: string;
 }
 
-async function scan(
+/** Stores a scan (number `n`: it starts n days after T0) judging `rows` as the pipeline stores verdicts; finished unless told not to. */
+export async function storeChangeScan(
   store: Store,
   n: number,
   rows: Row[],
@@ -86,9 +87,9 @@ export function changesSuite(name: string, open: () => Promise<DbHandle>): void 
   describe(`change events: ${name}`, () => {
     let handle: DbHandle;
     let store: Store;
-    let s1: Awaited<ReturnType<typeof scan>>;
-    let s2: Awaited<ReturnType<typeof scan>>;
-    let s3: Awaited<ReturnType<typeof scan>>;
+    let s1: Awaited<ReturnType<typeof storeChangeScan>>;
+    let s2: Awaited<ReturnType<typeof storeChangeScan>>;
+    let s3: Awaited<ReturnType<typeof storeChangeScan>>;
     let first: Awaited<ReturnType<typeof recordChanges>>;
     let second: Awaited<ReturnType<typeof recordChanges>>;
     const AT2 = "2026-11-03T02:00:00.000Z";
@@ -97,7 +98,7 @@ export function changesSuite(name: string, open: () => Promise<DbHandle>): void 
     before(async () => {
       handle = await open();
       store = new Store(handle);
-      s1 = await scan(store, 1, [
+      s1 = await storeChangeScan(store, 1, [
         { domain: "broken.example", dane: "valid" },
         { domain: "adopted.example", dane: "none" },
         { domain: "dropped.example", dane: "valid" },
@@ -112,7 +113,7 @@ export function changesSuite(name: string, open: () => Promise<DbHandle>): void 
         [[s1.id, 0, 0]],
         "the first scan has nothing to be compared with",
       );
-      s2 = await scan(store, 2, [
+      s2 = await storeChangeScan(store, 2, [
         { domain: "broken.example", dane: "invalid", problems: ["tlsa-mismatch"] },
         { domain: "adopted.example", dane: "valid" },
         { domain: "dropped.example", dane: "insecure" },
@@ -122,8 +123,8 @@ export function changesSuite(name: string, open: () => Promise<DbHandle>): void 
         { domain: "unknown.example", dane: "dns-error" },
       ]);
       first = await recordChanges(store, AT2);
-      await scan(store, 9, [{ domain: "broken.example", dane: "valid" }], false);
-      s3 = await scan(store, 3, [
+      await storeChangeScan(store, 9, [{ domain: "broken.example", dane: "valid" }], false);
+      s3 = await storeChangeScan(store, 3, [
         { domain: "broken.example", dane: "valid" },
         { domain: "gap.example", dane: "invalid", problems: ["starttls-missing"] },
         { domain: "same.example", dane: "valid" },

@@ -46,6 +46,7 @@ import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { Static } from "@sinclair/typebox";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import { registerChangeRoutes } from "./changes.ts";
 import { EXPORT_RETRY_AFTER_S, ExportLane, ExportSlots, exportBody } from "./exports.ts";
 import { decodeCursor, encodeCursor, FORMAT_CONTENT_TYPES, failingHosts, negotiate } from "./formats.ts";
 import { Metrics } from "./metrics.ts";
@@ -775,6 +776,21 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
         };
       },
     );
+
+    // ------------------------------------------------------------ change events (changes.ts)
+
+    registerChangeRoutes(scope, {
+      store,
+      slots: exportSlots,
+      lane: exportLane,
+      batchRows: exportBatchRows,
+      stallMs: exportStallMs,
+      metrics,
+      config: read,
+      security: readSecurity,
+      errors,
+      normaliseDomain,
+    });
   });
 
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());

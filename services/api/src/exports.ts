@@ -8,7 +8,9 @@
  *   is idempotent.
  * - `exportBody(o)`: the body as a byte Readable. Rows come from `o.rows`
  *   (ApiQueries.streamResults: keyset batches of `o.batchRows`), formatted as
- *   NDJSON lines or CSV records (csv.ts), sent in chunks of about 64 KiB.
+ *   NDJSON lines or CSV records (csv.ts; the results' columns unless `o.csv`
+ *   gives others: the change events' feed, changes.ts), sent in chunks of
+ *   about 64 KiB.
  *   Each batch query waits its turn in the app's `ExportLane`: one export
  *   query at a time, each on a later turn of the event loop. On PGlite a
  *   query runs on the event loop itself, so this is what lets other requests
@@ -91,9 +93,11 @@ export class ExportLane {
   }
 }
 
-export interface ExportBodyOptions {
+export interface ExportBodyOptions<R = ResultRow> {
   /** Rows in keyset batches of `batchRows` (ApiQueries.streamResults): a query on the first row of each batch. */
-  rows: AsyncIterable<ResultRow>;
+  rows: AsyncIterable<R>;
+  /** CSV header and record of a row (default: the results' columns, formats.ts). */
+  csv?: { header: string; line: (row: R) => string };
   format: "ndjson" | "csv";
   batchRows: number;
   /** The app's lane: each batch query waits its turn. */
@@ -105,18 +109,22 @@ export interface ExportBodyOptions {
   onEnd: (outcome: ExportOutcome, rows: number) => void;
 }
 
-export function exportBody(o: ExportBodyOptions): Readable {
+export function exportBody<R = ResultRow>(o: ExportBodyOptions<R>): Readable {
+  const csv = o.csv ?? {
+    header: csvHeader(),
+    line: (row: R) => csvLine(row as unknown as Record<string, unknown>),
+  };
   let rows = 0;
   let stalled = false;
   let completed = false;
   let failed = false;
 
   async function* chunks(): AsyncGenerator<string> {
-    let buf = o.format === "csv" ? csvHeader() : "";
+    let buf = o.format === "csv" ? csv.header : "";
     const it = o.rows[Symbol.asyncIterator]();
     try {
       for (;;) {
-        let next: IteratorResult<ResultRow>;
+        let next: IteratorResult<R>;
         if (rows % o.batchRows === 0) {
           // This row comes with a query: wait for the lane.
           await o.lane.enter();
@@ -128,10 +136,7 @@ export function exportBody(o: ExportBodyOptions): Readable {
         } else next = await it.next();
         if (next.done) break;
         const row = next.value;
-        buf +=
-          o.format === "csv"
-            ? csvLine(row as unknown as Record<string, unknown>)
-            : `${JSON.stringify(row)}\n`;
+        buf += o.format === "csv" ? csv.line(row) : `${JSON.stringify(row)}\n`;
         rows++;
         if (buf.length >= CHUNK_CHARS) {
           yield* handOver(buf);

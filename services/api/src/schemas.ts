@@ -197,6 +197,14 @@ export const ResultItem = Type.Object({
   deliveredHost: Nullable(Type.String()),
   judgedAt: Type.String(),
   explanation: Type.String(),
+  mtaStsPolicy: Nullable(
+    Type.String({ description: "how a sender finds the MTA-STS policy (libs/dane README)" }),
+  ),
+  mtaStsMode: Nullable(Type.String()),
+  mtaStsOutcome: Nullable(Type.String({ description: "what an MTA-STS sender without DANE does" })),
+  mtaStsReason: Nullable(Type.String()),
+  mtaStsContradictions: Type.Array(Type.String()),
+  tlsRpt: Nullable(Type.String()),
 });
 
 export const ResultsPage = Type.Object({

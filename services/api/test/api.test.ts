@@ -27,7 +27,16 @@ test("Accept negotiation (RFC 9110 12.5.1: q-values, wildcards)", () => {
 
 test("CSV lines quote commas, quotes and line breaks (RFC 4180)", () => {
   const line = csvLine({ domain: "a.example", explanation: 'said "no", then\nleft', security: null });
-  assert.equal(line, 'a.example,,,,,,,,,"said ""no"", then\nleft"\r\n');
+  // ... and the MTA-STS / TLS-RPT columns after the explanation, empty here.
+  assert.equal(line, 'a.example,,,,,,,,,"said ""no"", then\nleft",,,,,,\r\n');
+  assert.equal(
+    csvLine({
+      domain: "b.example",
+      mtaStsPolicy: "valid",
+      mtaStsContradictions: ["mx-not-covered", "enforce-no-tls"],
+    }),
+    "b.example,,,,,,,,,,valid,,,,mx-not-covered enforce-no-tls,\r\n",
+  );
 });
 
 test("CSV fields a spreadsheet would evaluate get a leading apostrophe (OWASP CSV injection)", () => {
