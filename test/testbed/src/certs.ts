@@ -9,6 +9,8 @@
  *   Existing files are kept (TLSA data in the zones depends on them). Shells out to the
  *   openssl CLI; throws the child-process error if openssl is missing or fails (a set-up
  *   failure of the testbed, not a library error).
+ * ensureIssuedLeaf(dir, name, sans): a leaf the CA issues for `sans` (the MTA-STS
+ *   policy and MX hosts), with its chain file; made again when the names change.
  * tlsaData(pem, selector, matching): pure; the association data (lowercase hex) of a
  *   certificate for selector 0 (full certificate) / 1 (SubjectPublicKeyInfo) and matching
  *   type 0 (full) / 1 (SHA-256) / 2 (SHA-512). Throws on a PEM that does not parse.
@@ -147,6 +149,66 @@ export function ensureCertificates(dir: string): TestbedCerts {
     writeFileSync(p.taLeaf.chain, readFileSync(p.taLeaf.cert, "utf8") + readFileSync(p.ca.cert, "utf8"));
   }
   return p;
+}
+
+/**
+ * Leaf certificates the testbed CA issues for the MTA-STS part (mta-sts.ts):
+ * `sts-policy` for the policy hosts, `sts-mx` for the MX hosts of
+ * STS_MX_SERVER; each with a chain file (leaf + CA) as a server sends it.
+ * Made once, and again when the names change (kept in <name>.names).
+ * Needs ensureCertificates' CA. Shells out to openssl like the rest.
+ */
+export function ensureIssuedLeaf(dir: string, name: string, sans: readonly string[]): CertFiles {
+  const p = certPaths(dir);
+  const f: CertFiles = {
+    cert: join(dir, `${name}.pem`),
+    key: join(dir, `${name}.key`),
+    chain: join(dir, `${name}-chain.pem`),
+  };
+  const namesFile = join(dir, `${name}.names`);
+  const wanted = `${sans.join("\n")}\n`;
+  const same = existsSync(namesFile) && readFileSync(namesFile, "utf8") === wanted;
+  if (same && existsSync(f.cert) && existsSync(f.key) && existsSync(f.chain)) return f;
+  const csr = join(dir, `${name}.csr`);
+  const ext = join(dir, `${name}.ext`);
+  openssl([
+    "req",
+    "-new",
+    "-newkey",
+    ...EC,
+    "-nodes",
+    "-keyout",
+    f.key,
+    "-out",
+    csr,
+    "-subj",
+    `/CN=${sans[0]}`,
+  ]);
+  writeFileSync(
+    ext,
+    "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n" +
+      `subjectAltName=${sans.map((n) => `DNS:${n}`).join(",")}\n`,
+  );
+  openssl([
+    "x509",
+    "-req",
+    "-in",
+    csr,
+    "-CA",
+    p.ca.cert,
+    "-CAkey",
+    p.ca.key,
+    "-CAcreateserial",
+    "-days",
+    DAYS,
+    "-extfile",
+    ext,
+    "-out",
+    f.cert,
+  ]);
+  writeFileSync(f.chain, readFileSync(f.cert, "utf8") + readFileSync(p.ca.cert, "utf8"));
+  writeFileSync(namesFile, wanted);
+  return f;
 }
 
 export type Selector = 0 | 1;

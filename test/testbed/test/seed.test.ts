@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { ensureCertificates } from "../src/certs.ts";
+import { ensureCertificates, ensureIssuedLeaf } from "../src/certs.ts";
 import { rootZone, seedCases, seedZones } from "../src/seed.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "testbed-seed-"));
@@ -89,4 +89,30 @@ test("the root keeps the DS of testing. and alters the digest of bogustesting.",
   assert.ok(zone.includes("timeouttesting. NS ns1.timeouttesting."));
   assert.ok(zone.includes("ns1.timeouttesting. A 127.53.0.9"));
   assert.ok(!zone.includes("moretesting. DS"));
+});
+
+test("the MTA-STS domains: owners inside testing., TXT and MX as RFC 8461 and RFC 8460 write them", () => {
+  const mx = readFileSync(ensureIssuedLeaf(dir, "sts-mx", ["mx.sts-enforce.testing"]).cert, "utf8");
+  const zone = seedZones(pemB, { mxPem: mx })["testing."]!;
+  const rrs = (owner: string, type: string) =>
+    zone
+      .split("\n")
+      .filter((l) => l.startsWith(`${owner} ${type} `))
+      .map((l) => l.slice(owner.length + type.length + 2));
+  for (const line of zone.split("\n").filter((l) => l.includes("sts-"))) {
+    const owner = line.split(" ")[0]!;
+    assert.ok(!owner.endsWith("."), `relative owner, inside the zone: ${line}`);
+  }
+  assert.deepEqual(rrs("_mta-sts.sts-enforce", "TXT"), ['"v=STSv1; id=20261201;"']);
+  assert.deepEqual(rrs("_smtp._tls.sts-enforce", "TXT"), [
+    '"v=TLSRPTv1; rua=mailto:tlsrpt@sts-enforce.testing"',
+  ]);
+  assert.deepEqual(rrs("sts-uncovered", "MX"), ["10 mx.sts-uncovered", "20 mx2.sts-uncovered"]);
+  assert.deepEqual(rrs("mta-sts.sts-enforce", "A"), ["127.84.61.1"]);
+  // DANE-EE 3 1 1: SHA-256 of the MX leaf's SubjectPublicKeyInfo, computed here by openssl.
+  const spki = execFileSync("openssl", ["x509", "-noout", "-pubkey"], { input: mx });
+  const spkiDer = execFileSync("openssl", ["pkey", "-pubin", "-outform", "DER"], { input: spki });
+  const digest = execFileSync("sha256sum", { input: spkiDer }).toString().split(" ")[0]!;
+  assert.deepEqual(rrs("_25._tcp.mx.sts-enforce", "TLSA"), [`3 1 1 ${digest}`]);
+  assert.deepEqual(rrs("_25._tcp.mx.sts-badcert", "TLSA"), [`3 0 1 ${sha256B}`]);
 });

@@ -1,7 +1,8 @@
 /**
  * Writes the generated files of the seed universe into a state dir. Run by bin/testbed.
  *
- *   node generate.ts zones STATE_DIR       certificates (once), child zone files, SMTP config
+ *   node generate.ts zones STATE_DIR       certificates (once), child zone files, SMTP config,
+ *                                         the MTA-STS policy server's and SMTP server's configs (mta-sts/)
  *   node generate.ts root STATE_DIR DSFILE root zone from the DS records in DSFILE
  *
  * A file is rewritten only when its content changes; prints the changed files
@@ -11,7 +12,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { NEVER_CONTACT_ADDRESS, SMTP_HOSTS, SMTP_PORT } from "../addresses.ts";
-import { ensureCertificates } from "../certs.ts";
+import { type CertFiles, ensureCertificates, ensureIssuedLeaf } from "../certs.ts";
+import { mtaStsCertNames, policyServerConfig, STS_MX_SERVER } from "../mta-sts.ts";
 import { rootZone, seedZones } from "../seed.ts";
 import { zoneFileName } from "../state.ts";
 
@@ -38,7 +40,23 @@ if (cmd === "zones") {
     console.error(`generate: certificate generation failed: ${err.stderr?.toString() || err.message}`);
     process.exit(1);
   }
-  const zones = seedZones(readFileSync(certs.B.cert, "utf8"));
+  const stsDir = join(dir, "mta-sts");
+  mkdirSync(stsDir, { recursive: true });
+  let sts: { policy: CertFiles; mx: CertFiles };
+  try {
+    const names = mtaStsCertNames();
+    sts = {
+      policy: ensureIssuedLeaf(join(dir, "certs"), "sts-policy", names.policyHosts),
+      mx: ensureIssuedLeaf(join(dir, "certs"), "sts-mx", names.mxHosts),
+    };
+  } catch (e) {
+    const err = e as { message?: string; stderr?: Buffer };
+    console.error(
+      `generate: MTA-STS certificate generation failed: ${err.stderr?.toString() || err.message}`,
+    );
+    process.exit(1);
+  }
+  const zones = seedZones(readFileSync(certs.B.cert, "utf8"), { mxPem: readFileSync(sts.mx.cert, "utf8") });
   for (const [zone, text] of Object.entries(zones)) {
     // The synthetic zones belong to bin/synth once it has written them.
     const file = join(zonesDir, zoneFileName(zone));
@@ -59,6 +77,24 @@ if (cmd === "zones") {
     recordFile: join(smtpDir, "never-contact.jsonl"),
   });
   writeIfChanged(join(smtpDir, "seed-servers.json"), JSON.stringify({ servers }, null, 2) + "\n");
+  // The MTA-STS part: the HTTPS policy server and the SMTP server with the WebPKI MX certificate.
+  writeIfChanged(
+    join(stsDir, "policy-server.json"),
+    JSON.stringify(policyServerConfig({ certFile: sts.policy.chain, keyFile: sts.policy.key }), null, 2) +
+      "\n",
+  );
+  const stsSmtp = {
+    servers: [
+      {
+        host: STS_MX_SERVER.address,
+        port: STS_MX_SERVER.port,
+        mode: "starttls",
+        certFile: sts.mx.chain,
+        keyFile: sts.mx.key,
+      },
+    ],
+  };
+  writeIfChanged(join(stsDir, "smtp-servers.json"), JSON.stringify(stsSmtp, null, 2) + "\n");
 } else {
   const ds = readFileSync(dsFile!, "utf8").split("\n");
   writeIfChanged(join(zonesDir, zoneFileName(".")), rootZone(ds));
