@@ -18,32 +18,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { mtaStsCases, SMTP_HOSTS, testbedState } from "@danesweep/testbed";
-import { ensureTestbed, type JsonVerdict, parseJsonl, runCli, TESTBED_SCAN } from "./cli.ts";
-import { waitForMtaStsRecords } from "./mta-sts-dns.ts";
+import { ensureTestbed, parseJsonl, runCli, TESTBED_SCAN } from "./cli.ts";
+import { checkMtaSts, waitForMtaStsRecords } from "./mta-sts-helpers.ts";
 
-const cases = mtaStsCases();
-const domains = cases.map((c) => c.domain);
-
-export function checkMtaSts(verdicts: JsonVerdict[]): void {
-  assert.equal(verdicts.length, cases.length);
-  const by = new Map(verdicts.map((v) => [v.domain, v]));
-  for (const c of cases) {
-    const v = by.get(c.domain);
-    assert.ok(v, c.domain);
-    const m = v.mtaSts;
-    assert.ok(m, `${c.domain}: an MTA-STS judgement`);
-    assert.equal(m.policy, c.expected.policy, `${c.domain}: policy (${m.detail ?? ""})`);
-    assert.deepEqual(m.contradictions, c.expected.contradictions, `${c.domain}: contradictions`);
-    if (c.expected.outcome) {
-      assert.equal(m.outcome?.action, c.expected.outcome.action, `${c.domain}: outcome`);
-      assert.equal(m.outcome?.reason, c.expected.outcome.reason, `${c.domain}: outcome reason`);
-      if (c.expected.outcome.host) assert.equal(m.outcome?.host, c.expected.outcome.host, c.domain);
-    } else assert.equal(m.outcome, undefined, c.domain);
-    assert.equal(v.tlsRpt?.state, c.expected.tlsRpt, `${c.domain}: TLS-RPT`);
-    assert.equal(v.verdict.action, c.expected.dane.action, `${c.domain}: DANE verdict`);
-    assert.equal(v.dane, c.expected.dane.state, `${c.domain}: DANE state`);
-  }
-}
+const domains = mtaStsCases().map((c) => c.domain);
 
 describe("MTA-STS beside DANE, and change events, through bin/danesweep", { timeout: 600_000 }, () => {
   let dir: string;

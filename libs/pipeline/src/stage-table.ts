@@ -121,7 +121,8 @@ export const STAGES: Readonly<Record<StageName, StageSpec>> = {
     group: "prober",
     ordering: "none",
     concurrency: 5000,
-    summary: "[probe-requests] -> one STARTTLS probe per (ip, port, SNI) -> [domain-facts]",
+    summary:
+      "[probe-requests] -> one probe per (ip, port, SNI): STARTTLS, or an MTA-STS policy fetch -> [domain-facts]",
     make: (d) => ({
       handler: probeHandler({
         bus: d.bus,

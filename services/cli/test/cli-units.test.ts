@@ -162,11 +162,32 @@ test("csv quoting follows RFC 4180", () => {
   const row = formatter("csv").row(record(), "S1");
   assert.equal(
     row,
-    'S1,example.org,deliver,dane-verified,mx.example.org,192.0.2.1,dane-authenticated,valid,"mx, ""quoted""\nsecond line"\r\n',
+    // then the MTA-STS / TLS-RPT columns: empty, the record has no such judgement
+    'S1,example.org,deliver,dane-verified,mx.example.org,192.0.2.1,dane-authenticated,valid,"mx, ""quoted""\nsecond line",,,,,,\r\n',
   );
   assert.equal(
     formatter("csv").header(),
-    "scan,domain,action,security,host,address,reason,dane,explanation\r\n",
+    "scan,domain,action,security,host,address,reason,dane,explanation," +
+      "mta_sts_policy,mta_sts_mode,mta_sts_outcome,mta_sts_reason,mta_sts_contradictions,tls_rpt\r\n",
+  );
+  const sts = formatter("csv").row(
+    {
+      ...record(),
+      mtaSts: {
+        policy: "valid",
+        mode: "enforce",
+        outcome: { action: "defer", reason: "certificate-invalid" },
+        contradictions: ["enforce-certificate-invalid", "dane-delivers-mta-sts-defers"],
+      },
+      tlsRpt: { state: "none" },
+    },
+    "S1",
+  );
+  assert.ok(
+    sts.endsWith(
+      ",valid,enforce,defer,certificate-invalid,enforce-certificate-invalid dane-delivers-mta-sts-defers,none\r\n",
+    ),
+    sts,
   );
 });
 

@@ -111,7 +111,13 @@ class LoggingProber extends Prober {
   }
   override async probe(req: ProbeRequest): Promise<ProbeFacts> {
     const f = await super.probe(req);
-    this.#log.info("probe dialed", { ip: f.ip, port: f.port, sni: f.sni, status: f.status });
+    this.#log.info("probe dialed", {
+      ip: f.ip,
+      port: f.port,
+      sni: f.sni,
+      status: f.status,
+      ...(f.kind ? { kind: f.kind } : {}),
+    });
     return f;
   }
 }
