@@ -27,7 +27,7 @@
  *   TLSA base domain when it has secure TLSA, else its name).
  * Never throws on facts judge() accepts.
  */
-import { type TrustStore, verifyWebPki } from "./auth.ts";
+import { type TrustStore, verifyWebPki, WEBPKI_FAILURES } from "./auth.ts";
 import { CONNECTION_FAILURES, type DomainFacts, type ProbeFacts, type ProbeKey } from "./facts.ts";
 import {
   mxPatternMatch,
@@ -194,15 +194,8 @@ function viewHost(
   return { route: h, covered: pattern !== undefined, summary, tries };
 }
 
-const CERT_FAILURES: ReadonlySet<MxWebPkiState> = new Set<MxWebPkiState>([
-  "no-certificate",
-  "bad-certificate",
-  "untrusted",
-  "chain-invalid",
-  "expired",
-  "not-yet-valid",
-  "name-mismatch",
-]);
+/** MX certificate states that are a WebPKI failure (not a missing certificate). */
+const CERT_FAILURES: ReadonlySet<MxWebPkiState> = new Set<MxWebPkiState>(WEBPKI_FAILURES);
 
 function outcomeOf(route: DomainRoute, views: HostView[]): NonNullable<MtaStsJudgement["outcome"]> {
   if (route.kind === "stop") {

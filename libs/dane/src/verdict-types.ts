@@ -8,6 +8,7 @@
  * optional `mtaSts` and `tlsRpt` judgements (same schema: older records
  * simply lack them).
  */
+import { WEBPKI_FAILURES } from "./auth.ts";
 import type { LookupErrorKind, LookupOutcome, ProbeStatus, Security, TlsaRecord } from "./facts.ts";
 
 export const VERDICT_SCHEMA_VERSION = 2 as const;
@@ -232,13 +233,7 @@ export type MtaStsPolicyResult = (typeof MTA_STS_POLICY_RESULTS)[number];
  */
 export const MX_WEBPKI_STATES = [
   "valid",
-  "no-certificate",
-  "bad-certificate",
-  "untrusted",
-  "chain-invalid",
-  "expired",
-  "not-yet-valid",
-  "name-mismatch",
+  ...WEBPKI_FAILURES,
   "no-tls", // STARTTLS not offered or refused, or the handshake failed
   "unreachable", // every address failed to connect or talk
   "not-probed", // no probe facts (probe mode, policy refusal, prober failure)

@@ -28,6 +28,7 @@
 import {
   type DaneState,
   type DomainFacts,
+  type MailPolicyColumns,
   mailPolicyColumns,
   type ProbeFacts,
   type VerdictRecord,
@@ -51,7 +52,8 @@ export interface ResultFilters {
   provider?: string;
 }
 
-export interface ResultRow {
+/** A row of a scan's results: the verdict's columns, then the MTA-STS / TLS-RPT ones (libs/dane mailPolicyColumns). */
+export interface ResultRow extends MailPolicyColumns {
   domain: string;
   tld: string;
   action: string;
@@ -62,13 +64,6 @@ export interface ResultRow {
   deliveredHost: string | null;
   judgedAt: string;
   explanation: string;
-  /** The MTA-STS and TLS-RPT judgements' main fields (libs/dane mailPolicyColumns). */
-  mtaStsPolicy: string | null;
-  mtaStsMode: string | null;
-  mtaStsOutcome: string | null;
-  mtaStsReason: string | null;
-  mtaStsContradictions: string[];
-  tlsRpt: string | null;
 }
 
 export interface LatestVerdict {

@@ -47,7 +47,14 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { Static } from "@sinclair/typebox";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { registerChangeRoutes } from "./changes.ts";
-import { EXPORT_RETRY_AFTER_S, ExportLane, ExportSlots, exportBody } from "./exports.ts";
+import {
+  type ExportContext,
+  ExportLane,
+  type ExportSlot,
+  ExportSlots,
+  sendExport,
+  takeExportSlot,
+} from "./exports.ts";
 import { decodeCursor, encodeCursor, FORMAT_CONTENT_TYPES, failingHosts, negotiate } from "./formats.ts";
 import { Metrics } from "./metrics.ts";
 import {
@@ -170,6 +177,13 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
   const exportLane = new ExportLane();
   const exportBatchRows = opts.exports?.batchRows ?? (store.driver === "embedded" ? 200 : 2000);
   const exportStallMs = opts.exports?.stallMs ?? 60_000;
+  const exporting: ExportContext = {
+    slots: exportSlots,
+    lane: exportLane,
+    batchRows: exportBatchRows,
+    stallMs: exportStallMs,
+    metrics,
+  };
   const app = Fastify({
     logger: opts.logger ?? false,
     trustProxy: opts.trustProxy === undefined ? false : fastifyTrustProxy(opts.trustProxy),
@@ -584,17 +598,8 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
           if (q[k] !== undefined) filters[k] = q[k];
         const isExport = format !== "json" && req.method === "GET";
         // An export takes one of a few slots before any query (exports.ts); the others, 429.
-        const slot = isExport ? exportSlots.take() : undefined;
-        if (isExport && !slot) {
-          metrics.rateLimited("export");
-          reply.header("retry-after", EXPORT_RETRY_AFTER_S);
-          return sendProblem(
-            reply,
-            "rate-limited",
-            429,
-            `${exportSlots.max} exports are running, the most this server runs at once; retry after ${EXPORT_RETRY_AFTER_S} s`,
-          );
-        }
+        const slot = isExport ? takeExportSlot(reply, exporting) : undefined;
+        if (isExport && !slot) return reply;
         try {
           if (!(await queries.scanExists(scanId))) {
             slot?.release();
@@ -620,24 +625,9 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
             next: rows.length > limit && last ? encodeCursor(last.domain) : null,
           };
         }
-        const gone = new AbortController();
-        reply.raw.once("close", () => gone.abort());
-        if (reply.raw.destroyed) gone.abort();
-        metrics.exportStarted();
-        const body = exportBody({
-          rows: queries.streamResults(scanId, filters, exportBatchRows, after, gone.signal),
-          format,
-          batchRows: exportBatchRows,
-          lane: exportLane,
-          signal: gone.signal,
-          stallMs: exportStallMs,
-          onStall: () => reply.raw.destroy(),
-          onEnd: (outcome, rows) => {
-            slot?.release();
-            metrics.exportEnded(outcome, rows);
-          },
-        });
-        return reply.type(FORMAT_CONTENT_TYPES[format]).send(body);
+        return sendExport(reply, exporting, slot as ExportSlot, format, (signal) =>
+          queries.streamResults(scanId, filters, exportBatchRows, after, signal),
+        );
       },
     });
 
@@ -781,11 +771,7 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
 
     registerChangeRoutes(scope, {
       store,
-      slots: exportSlots,
-      lane: exportLane,
-      batchRows: exportBatchRows,
-      stallMs: exportStallMs,
-      metrics,
+      exporting,
       config: read,
       security: readSecurity,
       errors,

@@ -22,9 +22,8 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { type Static, Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import { csvRecord } from "./csv.ts";
-import { EXPORT_RETRY_AFTER_S, type ExportLane, type ExportSlots, exportBody } from "./exports.ts";
+import { type ExportContext, sendExport, takeExportSlot } from "./exports.ts";
 import { decodeCursor, encodeCursor, FORMAT_CONTENT_TYPES, negotiate } from "./formats.ts";
-import type { Metrics } from "./metrics.ts";
 import { badParameter, sendProblem } from "./problem.ts";
 import { CursorParam, DomainParam, LimitParam, ScanIdParam } from "./schemas.ts";
 import { parseTime } from "./time.ts";
@@ -108,11 +107,8 @@ export function changeCsvLine(e: ChangeEvent): string {
 
 export interface ChangeRouteDeps {
   store: Store;
-  slots: ExportSlots;
-  lane: ExportLane;
-  batchRows: number;
-  stallMs: number;
-  metrics: Metrics;
+  /** The app's export slots, lane and metrics (exports.ts). */
+  exporting: ExportContext;
   /** The route config and security of the API's reads. */
   config: object;
   security: object[];
@@ -198,36 +194,16 @@ export function registerChangeRoutes(scope: FastifyInstance, d: ChangeRouteDeps)
         const poll = encodeCursor(String(last?.id ?? after ?? 0));
         return { items, next: rows.length > limit && last ? encodeCursor(String(last.id)) : null, poll };
       }
-      const slot = d.slots.take();
-      if (!slot) {
-        d.metrics.rateLimited("export");
-        reply.header("retry-after", EXPORT_RETRY_AFTER_S);
-        return sendProblem(
-          reply,
-          "rate-limited",
-          429,
-          `${d.slots.max} exports are running, the most this server runs at once; retry after ${EXPORT_RETRY_AFTER_S} s`,
-        );
-      }
-      const gone = new AbortController();
-      reply.raw.once("close", () => gone.abort());
-      if (reply.raw.destroyed) gone.abort();
-      d.metrics.exportStarted();
-      const body = exportBody<ChangeEvent>({
-        rows: streamChanges(d.store, filters, d.batchRows, after, gone.signal),
+      const slot = takeExportSlot(reply, d.exporting);
+      if (!slot) return reply;
+      return sendExport(
+        reply,
+        d.exporting,
+        slot,
         format,
-        csv: { header: csvRecord(CHANGE_COLUMNS), line: changeCsvLine },
-        batchRows: d.batchRows,
-        lane: d.lane,
-        signal: gone.signal,
-        stallMs: d.stallMs,
-        onStall: () => reply.raw.destroy(),
-        onEnd: (outcome, rows) => {
-          slot.release();
-          d.metrics.exportEnded(outcome, rows);
-        },
-      });
-      return reply.type(FORMAT_CONTENT_TYPES[format]).send(body);
+        (signal) => streamChanges(d.store, filters, d.exporting.batchRows, after, signal),
+        { header: csvRecord(CHANGE_COLUMNS), line: changeCsvLine },
+      );
     },
   });
 }

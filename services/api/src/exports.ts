@@ -21,11 +21,17 @@
  *   without closing: the route then destroys the response).
  *   `o.onEnd(outcome, rows)` is called once, after the last query has
  *   returned, with one of EXPORT_OUTCOMES and the rows formatted.
+ * - `takeExportSlot(reply, x)` / `sendExport(reply, x, slot, format, rows, csv?)`:
+ *   what a route does with the above (429 without a slot; the body streamed,
+ *   stopped when the client goes, the slot released at the end).
  */
 import { Readable } from "node:stream";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import type { ResultRow } from "@danesweep/store";
-import { csvHeader, csvLine } from "./formats.ts";
+import type { FastifyReply } from "fastify";
+import { csvHeader, csvLine, FORMAT_CONTENT_TYPES } from "./formats.ts";
+import type { Metrics } from "./metrics.ts";
+import { sendProblem } from "./problem.ts";
 
 export const EXPORT_OUTCOMES = ["completed", "client-gone", "stalled", "failed"] as const;
 export type ExportOutcome = (typeof EXPORT_OUTCOMES)[number];
@@ -180,4 +186,65 @@ export function exportBody<R = ResultRow>(o: ExportBodyOptions<R>): Readable {
     o.onEnd(outcome, rows);
   });
   return stream;
+}
+
+/** The app's export machinery, shared by the routes that stream a whole set (results, change events). */
+export interface ExportContext {
+  slots: ExportSlots;
+  lane: ExportLane;
+  batchRows: number;
+  stallMs: number;
+  metrics: Metrics;
+}
+
+/**
+ * A slot for an export, taken before any query; without one, 429 with
+ * Retry-After is answered and undefined returned.
+ */
+export function takeExportSlot(reply: FastifyReply, x: ExportContext): ExportSlot | undefined {
+  const slot = x.slots.take();
+  if (slot) return slot;
+  x.metrics.rateLimited("export");
+  reply.header("retry-after", EXPORT_RETRY_AFTER_S);
+  sendProblem(
+    reply,
+    "rate-limited",
+    429,
+    `${x.slots.max} exports are running, the most this server runs at once; retry after ${EXPORT_RETRY_AFTER_S} s`,
+  );
+  return undefined;
+}
+
+/**
+ * Sends a whole set as NDJSON or CSV (exportBody): `rows(signal)` is asked
+ * once, with a signal that aborts when the client goes away; the slot is
+ * released when the export ends, whatever the outcome.
+ */
+export function sendExport<R>(
+  reply: FastifyReply,
+  x: ExportContext,
+  slot: ExportSlot,
+  format: "ndjson" | "csv",
+  rows: (signal: AbortSignal) => AsyncIterable<R>,
+  csv?: { header: string; line: (row: R) => string },
+): FastifyReply {
+  const gone = new AbortController();
+  reply.raw.once("close", () => gone.abort());
+  if (reply.raw.destroyed) gone.abort();
+  x.metrics.exportStarted();
+  const body = exportBody<R>({
+    rows: rows(gone.signal),
+    format,
+    ...(csv ? { csv } : {}),
+    batchRows: x.batchRows,
+    lane: x.lane,
+    signal: gone.signal,
+    stallMs: x.stallMs,
+    onStall: () => reply.raw.destroy(),
+    onEnd: (outcome, n) => {
+      slot.release();
+      x.metrics.exportEnded(outcome, n);
+    },
+  });
+  return reply.type(FORMAT_CONTENT_TYPES[format]).send(body);
 }

@@ -109,81 +109,17 @@ export function ensureCertificates(dir: string): TestbedCerts {
     ]);
   }
   if (!existsSync(p.taLeaf.cert) || !existsSync(p.taLeaf.key) || !existsSync(p.taLeaf.chain)) {
-    const csr = join(dir, "ta-leaf.csr");
-    const ext = join(dir, "ta-leaf.ext");
-    openssl([
-      "req",
-      "-new",
-      "-newkey",
-      ...EC,
-      "-nodes",
-      "-keyout",
-      p.taLeaf.key,
-      "-out",
-      csr,
-      "-subj",
-      "/CN=ta-leaf.synth",
-    ]);
-    writeFileSync(
-      ext,
-      "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n" +
-        "subjectAltName=DNS:*.synth,DNS:*.mx.synth\n",
-    );
-    openssl([
-      "x509",
-      "-req",
-      "-in",
-      csr,
-      "-CA",
-      p.ca.cert,
-      "-CAkey",
-      p.ca.key,
-      "-CAcreateserial",
-      "-days",
-      DAYS,
-      "-extfile",
-      ext,
-      "-out",
-      p.taLeaf.cert,
-    ]);
-    writeFileSync(p.taLeaf.chain, readFileSync(p.taLeaf.cert, "utf8") + readFileSync(p.ca.cert, "utf8"));
+    issueLeaf(dir, "ta-leaf", p.taLeaf, "ta-leaf.synth", ["*.synth", "*.mx.synth"]);
   }
   return p;
 }
 
-/**
- * Leaf certificates the testbed CA issues for the MTA-STS part (mta-sts.ts):
- * `sts-policy` for the policy hosts, `sts-mx` for the MX hosts of
- * STS_MX_SERVER; each with a chain file (leaf + CA) as a server sends it.
- * Made once, and again when the names change (kept in <name>.names).
- * Needs ensureCertificates' CA. Shells out to openssl like the rest.
- */
-export function ensureIssuedLeaf(dir: string, name: string, sans: readonly string[]): CertFiles {
-  const p = certPaths(dir);
-  const f: CertFiles = {
-    cert: join(dir, `${name}.pem`),
-    key: join(dir, `${name}.key`),
-    chain: join(dir, `${name}-chain.pem`),
-  };
-  const namesFile = join(dir, `${name}.names`);
-  const wanted = `${sans.join("\n")}\n`;
-  const same = existsSync(namesFile) && readFileSync(namesFile, "utf8") === wanted;
-  if (same && existsSync(f.cert) && existsSync(f.key) && existsSync(f.chain)) return f;
+/** A leaf the testbed CA issues (EC P-256, serverAuth) for `sans`, with its chain file (leaf + CA). */
+function issueLeaf(dir: string, name: string, f: CertFiles, cn: string, sans: readonly string[]): void {
+  const ca = certPaths(dir).ca;
   const csr = join(dir, `${name}.csr`);
   const ext = join(dir, `${name}.ext`);
-  openssl([
-    "req",
-    "-new",
-    "-newkey",
-    ...EC,
-    "-nodes",
-    "-keyout",
-    f.key,
-    "-out",
-    csr,
-    "-subj",
-    `/CN=${sans[0]}`,
-  ]);
+  openssl(["req", "-new", "-newkey", ...EC, "-nodes", "-keyout", f.key, "-out", csr, "-subj", `/CN=${cn}`]);
   writeFileSync(
     ext,
     "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n" +
@@ -195,9 +131,9 @@ export function ensureIssuedLeaf(dir: string, name: string, sans: readonly strin
     "-in",
     csr,
     "-CA",
-    p.ca.cert,
+    ca.cert,
     "-CAkey",
-    p.ca.key,
+    ca.key,
     "-CAcreateserial",
     "-days",
     DAYS,
@@ -206,7 +142,27 @@ export function ensureIssuedLeaf(dir: string, name: string, sans: readonly strin
     "-out",
     f.cert,
   ]);
-  writeFileSync(f.chain, readFileSync(f.cert, "utf8") + readFileSync(p.ca.cert, "utf8"));
+  writeFileSync(f.chain, readFileSync(f.cert, "utf8") + readFileSync(ca.cert, "utf8"));
+}
+
+/**
+ * Leaf certificates the testbed CA issues for the MTA-STS part (mta-sts.ts):
+ * `sts-policy` for the policy hosts, `sts-mx` for the MX hosts of
+ * STS_MX_SERVER; each with a chain file (leaf + CA) as a server sends it.
+ * Made once, and again when the names change (kept in <name>.names).
+ * Needs ensureCertificates' CA. Shells out to openssl like the rest.
+ */
+export function ensureIssuedLeaf(dir: string, name: string, sans: readonly string[]): CertFiles {
+  const f: CertFiles = {
+    cert: join(dir, `${name}.pem`),
+    key: join(dir, `${name}.key`),
+    chain: join(dir, `${name}-chain.pem`),
+  };
+  const namesFile = join(dir, `${name}.names`);
+  const wanted = `${sans.join("\n")}\n`;
+  const same = existsSync(namesFile) && readFileSync(namesFile, "utf8") === wanted;
+  if (same && existsSync(f.cert) && existsSync(f.key) && existsSync(f.chain)) return f;
+  issueLeaf(dir, name, f, sans[0] ?? name, sans);
   writeFileSync(namesFile, wanted);
   return f;
 }
