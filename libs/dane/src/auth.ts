@@ -713,9 +713,9 @@ export class TrustStore {
     this.size = [...this.#bySubject.values()].reduce((a, l) => a + l.length, 0);
   }
 
-  /** Roots whose subject is `issuer` (compared canonically). */
-  issuersOf(issuer: Uint8Array): Node[] {
-    return this.#bySubject.get(nameKey(issuer)) ?? [];
+  /** Roots whose subject is the certificate's issuer (compared canonically). */
+  issuersOf(cert: ParsedCertificate): Node[] {
+    return this.#bySubject.get(nameKey(cert.issuer)) ?? [];
   }
 }
 
@@ -820,7 +820,7 @@ function webPki(input: WebPkiInput): WebPkiResult {
   let anchored = false;
   while (path.length <= MAX_CHAIN) {
     const cur = path[path.length - 1]!;
-    const root = bestIssuer(cur, input.store.issuersOf(cur.parsed.issuer), path, now);
+    const root = bestIssuer(cur, input.store.issuersOf(cur.parsed), path, now);
     if (root) {
       path.push(root);
       anchored = true;
