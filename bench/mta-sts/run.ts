@@ -12,8 +12,9 @@
  *    resolver's cache then holds the MX, address and TLSA answers for both;
  *    the two TXT names per domain are what MTA-STS adds). Synthetic domains
  *    publish neither record: this is the cost every domain pays (two TXT
- *    queries, the judgement's lookups). Printed: domains/s and CPU ms per
- *    domain of each, and the difference.
+ *    queries, the judgement's lookups, the larger facts). Printed: domains/s,
+ *    CPU ms and store bytes (a new store) per domain of each, and the
+ *    difference.
  * 2. The verdict engine alone (judge()) on a domain with an enforce policy,
  *    two MX hosts with WebPKI chains: the facts with and without their
  *    MTA-STS parts, `judge` iterations each; printed as µs per judgement.
@@ -79,14 +80,19 @@ try {
   const sum = (l: Record<string, number>[], k: string) => l.reduce((a, x) => a + (x[k] ?? 0), 0);
   const row = (name: string, l: Record<string, number>[]) => {
     const d = sum(l, "domains");
-    return { name, rate: d / (sum(l, "wallMs") / 1000), cpu: sum(l, "cpuMs") / d };
+    return {
+      name,
+      rate: d / (sum(l, "wallMs") / 1000),
+      cpu: sum(l, "cpuMs") / d,
+      bytes: sum(l, "bytes") / d,
+    };
   };
   const a = row("with MTA-STS (default)", got.with);
   const b = row("--no-mta-sts (baseline)", got.without);
   console.log(`bench/mta-sts: ${n} synthetic domains x ${rounds} rounds each, warm resolver, embedded store`);
   for (const r of [a, b])
     console.log(
-      `  ${r.name.padEnd(26)} ${r.rate.toFixed(0).padStart(6)} domains/s  ${r.cpu.toFixed(3)} CPU ms/domain`,
+      `  ${r.name.padEnd(26)} ${r.rate.toFixed(0).padStart(6)} domains/s  ${r.cpu.toFixed(3)} CPU ms/domain  ${r.bytes.toFixed(0)} store bytes/domain`,
     );
   console.log(
     `  MTA-STS adds ${(a.cpu - b.cpu).toFixed(3)} CPU ms/domain (${(((a.cpu - b.cpu) / b.cpu) * 100).toFixed(1)}%), rate ${(((a.rate - b.rate) / b.rate) * 100).toFixed(1)}%`,
