@@ -247,7 +247,12 @@ export class ApiQueries {
     if (!x) return undefined;
     const record = rowRecord(x);
     const facts = factsFrom(x.fbody as Buffer, iso(x.collected_at));
-    const probes = (await this.store.probesOf(x.scan_id as string, record)).sort((a, b) =>
+    // The probes the verdict cites, and its MTA-STS policy fetch (the policy as served).
+    const fetch = record.mtaSts?.fetch;
+    const fetched = fetch
+      ? await this.store.getProbes(x.scan_id as string, [{ ip: fetch.ip, port: fetch.port, sni: fetch.sni }])
+      : [];
+    const probes = [...(await this.store.probesOf(x.scan_id as string, record)), ...fetched].sort((a, b) =>
       a.ip !== b.ip
         ? a.ip < b.ip
           ? -1
