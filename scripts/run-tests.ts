@@ -27,7 +27,12 @@ if (!pick) {
   process.exit(2);
 }
 const files = globSync(
-  ["libs/*/{src,test}/**/*.test.ts", "services/*/{src,test}/**/*.test.ts", "test/**/*.test.ts"],
+  [
+    "libs/*/{src,test}/**/*.test.ts",
+    "services/*/{src,test}/**/*.test.ts",
+    "test/**/*.test.ts",
+    "deploy/grafana/test/**/*.test.ts",
+  ],
   {
     cwd: root,
     exclude: (p) => p.includes("node_modules"),

@@ -18,6 +18,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { Writable } from "node:stream";
 import { openStore, type Store, sql } from "@danesweep/store";
+import { startTelemetry } from "@danesweep/telemetry/sdk";
 import { executeScan, parseScanArgs } from "../../services/cli/src/commands/scan.ts";
 
 /** Bytes of every table, index and TOAST table of schema public. */
@@ -90,11 +91,14 @@ const sampler = setInterval(() => {
 }, 200);
 sampler.unref();
 let stats: Awaited<ReturnType<Store["stats"]>> = { statements: 0, codecMs: 0 };
+// With OTEL_EXPORTER_OTLP_ENDPOINT set, the scan is traced (what tracing costs); pg is loaded
+// already, so the store's statements get no spans of pg's here.
+const telemetry = await startTelemetry({ service: "bench", env: process.env });
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 const { code } = await executeScan(
   parsed,
-  { stdout: sink, stderr: process.stderr },
+  { stdout: sink, stderr: process.stderr, ...(telemetry.tracer ? { telemetry } : {}) },
   {
     print: false,
     onVerdict: (r) => {
@@ -107,6 +111,7 @@ const { code } = await executeScan(
     },
   },
 );
+await telemetry.shutdown();
 const wallMs = performance.now() - t0;
 const cpu = process.cpuUsage(cpu0);
 const maxRssMb = process.resourceUsage().maxRSS / 1024;

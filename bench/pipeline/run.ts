@@ -4,30 +4,46 @@
  * pipeline on PostgreSQL, and (3) the scale-out pipeline: the resolver, prober
  * and aggregator services as separate processes on a real Kafka broker (a
  * private one, wiped at start) with PostgreSQL, seeded and followed by
- * `danesweep scan --kafka`. For each N: wall time, domains/s and the ratio to
- * the embedded runs (target: at least 0.8 of the embedded throughput on one
- * machine), end-to-end latency percentiles (judged_at - scan start: the whole
- * list is seeded at once, so this is queueing plus work), and for the Kafka
- * run the consumer lag per topic over time (sampled from the workers'
- * /metrics every second).
+ * `danesweep scan --kafka`, with one instance of each service and then with
+ * two. For each N: wall time, domains/s, the ratios the targets of issue 10
+ * name (Kafka on one node >= 0.9 x the embedded run on PostgreSQL; two
+ * instances of every service >= 1.0 x one), the node-hours a 23M-domain
+ * survey would take at that rate on nodes like this one, end-to-end latency
+ * percentiles (judged_at - scan start: the whole list is seeded at once, so
+ * this is queueing plus work), and for the Kafka runs the consumer lag per
+ * topic over time (sampled from the workers' /metrics every second).
  *
- * Usage: node bench/pipeline/run.ts [SIZES]   e.g. 2000,10000 (default)
+ * Usage: node bench/pipeline/run.ts [SIZES] [--modes LIST] [--probes-per-domain R]
+ *   SIZES: e.g. 2000,10000 (default); MODES (comma-separated, default all):
+ *   pglite, postgres, kafka1, kafka2. A 1M run of the Kafka deployment (in the
+ *   background: it takes a while): node bench/pipeline/run.ts 1000000 --modes kafka1
  * BENCH_PARTITIONS=N sets the topics' partitions (default 12, the services' default).
  * Needs the testbed (started if down) and generates the synthetic universe
- * when it holds fewer than max(SIZES) domains. Prints a Markdown report on
- * stdout; progress on stderr.
+ * (~R distinct probes per domain, default 0.1) when it holds fewer than
+ * max(SIZES) domains. Prints a Markdown report on stdout; progress on stderr.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import { PGLITE_NODE_FLAGS } from "@danesweep/store";
 import pg from "pg";
 import { Deployment, privateKafka, startKafkaScan, synthDomains } from "../../test/faults/harness.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
-const sizes = (process.argv[2] ?? "2000,10000").split(",").map(Number);
+const { values: opts, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    modes: { type: "string", default: "pglite,postgres,kafka1,kafka2" },
+    "probes-per-domain": { type: "string", default: "0.1" },
+  },
+});
+const sizes = (positionals[0] ?? "2000,10000").split(",").map(Number);
+const modes = new Set((opts.modes ?? "").split(","));
+/** The survey the projection is for. */
+const SURVEY = 23_000_000;
 const TESTBED_OPTIONS = [
   "--resolver",
   "127.53.53.53",
@@ -131,7 +147,7 @@ async function lagOf(ports: number[]): Promise<Record<string, number>> {
 }
 
 const base = pgBase();
-const all = synthDomains(Math.max(...sizes));
+const all = synthDomains(Math.max(...sizes), Number(opts["probes-per-domain"]));
 const work = mkdtempSync(join(tmpdir(), "danesweep-bench-pipeline-"));
 const rows: Row[] = [];
 const lagTables: string[] = [];
@@ -160,86 +176,104 @@ try {
       console.error(`bench/pipeline: ${JSON.stringify(row)}`);
     };
 
-    console.error(`bench/pipeline: ${n} domains, embedded (PGlite)`);
-    const emb = runEmbedded(file, ["--data", join(work, `pglite-${n}`)]);
-    add("embedded, PGlite", emb.wallS, emb.verdicts, []);
+    if (modes.has("pglite")) {
+      console.error(`bench/pipeline: ${n} domains, embedded (PGlite)`);
+      const emb = runEmbedded(file, ["--data", join(work, `pglite-${n}`)]);
+      add("embedded, PGlite", emb.wallS, emb.verdicts, []);
+    }
 
-    console.error(`bench/pipeline: ${n} domains, embedded (PostgreSQL)`);
-    const db1 = await freshDb(base);
-    const embPg = runEmbedded(file, ["--database", db1.url]);
-    add("embedded, PostgreSQL", embPg.wallS, embPg.verdicts, await latencies(db1.url));
-    await db1.drop();
+    if (modes.has("postgres")) {
+      console.error(`bench/pipeline: ${n} domains, embedded (PostgreSQL)`);
+      const db1 = await freshDb(base);
+      const embPg = runEmbedded(file, ["--database", db1.url]);
+      add("embedded, PostgreSQL", embPg.wallS, embPg.verdicts, await latencies(db1.url));
+      await db1.drop();
+    }
 
-    console.error(`bench/pipeline: ${n} domains, services on Kafka + PostgreSQL`);
-    // A fresh broker per N: no earlier run's messages (whose scans are in dropped databases) are replayed.
-    const kafka = privateKafka("bench", 59392);
-    const db2 = await freshDb(base);
-    const dep = new Deployment({
-      brokers: kafka.bootstrap,
-      databaseUrl: db2.url,
-      logDir: join(work, `logs-${n}`),
-      env: {
-        DANESWEEP_LOG_PROBES: "false",
-        DANESWEEP_KAFKA_SESSION_TIMEOUT_MS: "10000",
-        DANESWEEP_PARTITIONS: process.env.BENCH_PARTITIONS ?? "12",
-      },
-    });
-    await dep.startAll();
-    const ports = dep.workers.map((w) =>
-      Number(/"msg":"ready","httpPort":(\d+)/.exec(w.lines.join("\n"))?.[1]),
-    );
-    const samples: { t: number; lag: Record<string, number> }[] = [];
-    const t0 = performance.now();
-    const run = startKafkaScan(kafka.bootstrap, db2.url, file, ["-q"]);
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        samples.push({ t: (performance.now() - t0) / 1000, lag: await lagOf(ports) });
-        await new Promise((r) => setTimeout(r, 1000));
+    for (const instances of [1, 2]) {
+      if (!modes.has(`kafka${instances}`)) continue;
+      const mode = `services on Kafka x${instances}, PostgreSQL`;
+      console.error(`bench/pipeline: ${n} domains, ${mode}`);
+      // A fresh broker per run: no earlier run's messages (whose scans are in dropped databases) are replayed.
+      const kafka = privateKafka("bench", 59392);
+      const db2 = await freshDb(base);
+      const dep = new Deployment({
+        brokers: kafka.bootstrap,
+        databaseUrl: db2.url,
+        logDir: join(work, `logs-${n}-${instances}`),
+        env: {
+          DANESWEEP_LOG_PROBES: "false",
+          DANESWEEP_KAFKA_SESSION_TIMEOUT_MS: "10000",
+          DANESWEEP_PARTITIONS: process.env.BENCH_PARTITIONS ?? "12",
+        },
+      });
+      await dep.startAll();
+      for (let i = 1; i < instances; i++) {
+        await Promise.all(["resolver", "prober", "aggregator"].map((k) => dep.start(k as never).ready));
       }
-    })();
-    const r = await run.done;
-    const wallS = (performance.now() - t0) / 1000;
-    sampling = false;
-    await sampler;
-    if (r.code !== 0) throw new Error(`kafka scan exited ${r.code}: ${r.stderr.slice(-2000)}`);
-    add(
-      "services on Kafka, PostgreSQL",
-      wallS,
-      r.stdout.split("\n").filter((l) => l !== "").length,
-      await latencies(db2.url),
-    );
-    await dep.stop();
-    kafka.down();
-    await db2.drop();
-    const topics = [...new Set(samples.flatMap((s) => Object.keys(s.lag)))].sort();
-    const step = Math.max(1, Math.ceil(samples.length / 15));
-    lagTables.push(
-      `### Consumer lag, ${n} domains (messages not yet committed, summed over partitions)\n\n` +
-        `| t (s) | ${topics.map((t) => t.replace("danesweep.", "")).join(" | ")} |\n|---|${topics.map(() => "---").join("|")}|\n` +
-        samples
-          .filter((_, i) => i % step === 0 || i === samples.length - 1)
-          .map((s) => `| ${s.t.toFixed(0)} | ${topics.map((t) => s.lag[t] ?? "-").join(" | ")} |`)
-          .join("\n"),
-    );
+      const ports = dep.workers.map((w) => Number(w.httpPort()));
+      const samples: { t: number; lag: Record<string, number> }[] = [];
+      const t0 = performance.now();
+      const run = startKafkaScan(kafka.bootstrap, db2.url, file, ["-q"]);
+      let sampling = true;
+      const sampler = (async () => {
+        while (sampling) {
+          samples.push({ t: (performance.now() - t0) / 1000, lag: await lagOf(ports) });
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      })();
+      const r = await run.done;
+      const wallS = (performance.now() - t0) / 1000;
+      sampling = false;
+      await sampler;
+      if (r.code !== 0) throw new Error(`kafka scan exited ${r.code}: ${r.stderr.slice(-2000)}`);
+      add(mode, wallS, r.stdout.split("\n").filter((l) => l !== "").length, await latencies(db2.url));
+      await dep.stop();
+      kafka.down();
+      await db2.drop();
+      const topics = [...new Set(samples.flatMap((s) => Object.keys(s.lag)))].sort();
+      const step = Math.max(1, Math.ceil(samples.length / 15));
+      lagTables.push(
+        `### Consumer lag, ${n} domains, ${instances} instance(s) of each service (messages not yet committed, summed over partitions)\n\n` +
+          `| t (s) | ${topics.map((t) => t.replace("danesweep.", "")).join(" | ")} |\n|---|${topics.map(() => "---").join("|")}|\n` +
+          samples
+            .filter((_, i) => i % step === 0 || i === samples.length - 1)
+            .map((s) => `| ${s.t.toFixed(0)} | ${topics.map((t) => s.lag[t] ?? "-").join(" | ")} |`)
+            .join("\n"),
+      );
+    }
   }
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
 
+const cores = (await import("node:os")).cpus().length;
 const out: string[] = [
-  `## bench/pipeline (${new Date().toISOString().slice(0, 10)}, ${(await import("node:os")).cpus().length} cores)`,
+  `## bench/pipeline (${new Date().toISOString().slice(0, 10)}, ${cores} cores)`,
   "",
-  "| N | mode | wall s | verdicts | domains/s | vs embedded PGlite | vs embedded PostgreSQL | latency p50 / p90 / p99 s |",
+  `| N | mode | wall s | verdicts | domains/s | vs embedded PostgreSQL | node-hours for ${SURVEY / 1e6}M | latency p50 / p90 / p99 s |`,
   "|---|---|---|---|---|---|---|---|",
 ];
+const find = (n: number, mode: string) => rows.find((x) => x.n === n && x.mode === mode);
 for (const r of rows) {
-  const e1 = rows.find((x) => x.n === r.n && x.mode === "embedded, PGlite")!;
-  const e2 = rows.find((x) => x.n === r.n && x.mode === "embedded, PostgreSQL")!;
+  const e2 = find(r.n, "embedded, PostgreSQL");
   const lat = Number.isNaN(r.p50) ? "-" : `${r.p50.toFixed(1)} / ${r.p90.toFixed(1)} / ${r.p99.toFixed(1)}`;
   out.push(
-    `| ${r.n} | ${r.mode} | ${r.wallS.toFixed(1)} | ${r.verdicts} | ${r.perS.toFixed(0)} | ${(r.perS / e1.perS).toFixed(2)} | ${(r.perS / e2.perS).toFixed(2)} | ${lat} |`,
+    `| ${r.n} | ${r.mode} | ${r.wallS.toFixed(1)} | ${r.verdicts} | ${r.perS.toFixed(0)} | ${e2 ? (r.perS / e2.perS).toFixed(2) : "-"} | ${(SURVEY / r.perS / 3600).toFixed(1)} | ${lat} |`,
   );
+}
+out.push("", "targets (issue 10):");
+for (const n of sizes) {
+  const e2 = find(n, "embedded, PostgreSQL");
+  const k1 = find(n, "services on Kafka x1, PostgreSQL");
+  const k2 = find(n, "services on Kafka x2, PostgreSQL");
+  const verdict = (x: number, min: number) => `${x.toFixed(2)} (>= ${min}) ${x >= min ? "met" : "NOT met"}`;
+  if (k1 && e2)
+    out.push(`- N ${n}: Kafka on one node / embedded PostgreSQL: ${verdict(k1.perS / e2.perS, 0.9)}`);
+  if (k1 && k2)
+    out.push(`- N ${n}: two instances of every service / one: ${verdict(k2.perS / k1.perS, 1.0)}`);
+  for (const r of rows.filter((x) => x.n === n && x.verdicts !== n))
+    out.push(`- WARNING: N ${n}, ${r.mode}: ${r.verdicts} verdicts`);
 }
 out.push("", ...lagTables.map((t) => `${t}\n`));
 console.log(out.join("\n"));

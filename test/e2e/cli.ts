@@ -50,9 +50,12 @@ export interface CliResult {
 
 export function startCli(
   args: string[],
-  opts: { stdin?: string } = {},
+  opts: { stdin?: string; keepStdinOpen?: boolean; env?: Record<string, string> } = {},
 ): { child: ChildProcess; done: Promise<CliResult> } {
-  const child = spawn(DANESWEEP, args, { stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn(DANESWEEP, args, {
+    stdio: ["pipe", "pipe", "pipe"],
+    ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
+  });
   let stdout = "";
   let stderr = "";
   child.stdout!.setEncoding("utf8").on("data", (s: string) => {
@@ -61,7 +64,9 @@ export function startCli(
   child.stderr!.setEncoding("utf8").on("data", (s: string) => {
     stderr += s;
   });
-  if (opts.stdin !== undefined) child.stdin!.end(opts.stdin);
+  if (opts.keepStdinOpen) {
+    if (opts.stdin !== undefined) child.stdin!.write(opts.stdin);
+  } else if (opts.stdin !== undefined) child.stdin!.end(opts.stdin);
   else child.stdin!.end();
   const done = new Promise<CliResult>((resolve) =>
     child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })),
@@ -69,7 +74,10 @@ export function startCli(
   return { child, done };
 }
 
-export function runCli(args: string[], opts: { stdin?: string } = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  opts: { stdin?: string; env?: Record<string, string> } = {},
+): Promise<CliResult> {
   return startCli(args, opts).done;
 }
 

@@ -124,17 +124,15 @@ test("the 24 seed domains: services on Kafka give the embedded run's verdicts", 
     assert.equal(new Set(dials).size, dials.length, "no (ip, port, SNI) probed twice");
 
     // Health, readiness and metrics of a worker.
-    const port = Number(
-      /"msg":"ready","httpPort":(\d+)/.exec(dep.live("aggregator")[0]!.lines.join("\n"))?.[1],
-    );
+    const port = dep.live("aggregator")[0]!.httpPort();
     assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
     const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
     assert.equal(ready.status, 200, await ready.clone().text());
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    assert.match(metrics, /^danesweep_domains_judged_total \d+$/m);
+    assert.match(metrics, /^danesweep_domains_judged_total\{service="aggregator"\} \d+$/m);
     assert.match(
       metrics,
-      /^danesweep_kafka_consumer_lag\{topic="danesweep.domain-facts",group="[^"]+",partition="\d+"\} 0$/m,
+      /^danesweep_kafka_consumer_lag\{topic="danesweep.domain-facts",group="[^"]+",partition="\d+",service="aggregator"\} 0$/m,
     );
   } finally {
     const stopped = await dep.stop();

@@ -74,11 +74,19 @@ function readSynth(): SynthDomain[] {
 }
 
 /** The first n synthetic domains (the universe is generated with n domains only when it holds fewer). */
-export function synthDomains(n: number): SynthDomain[] {
+/**
+ * The first n domains of the synthetic universe, generated (with about
+ * `probesPerDomain` distinct probes per domain, else one MX name per address)
+ * when it holds fewer.
+ */
+export function synthDomains(n: number, probesPerDomain?: number): SynthDomain[] {
   ensureTestbed();
   let all = readSynth();
   if (all.length < n) {
-    execFileSync(`${ROOT}test/testbed/bin/synth`, [String(n)], { stdio: ["ignore", "ignore", "inherit"] });
+    const ratio = probesPerDomain === undefined ? [] : ["--probes-per-domain", String(probesPerDomain)];
+    execFileSync(`${ROOT}test/testbed/bin/synth`, [String(n), ...ratio], {
+      stdio: ["ignore", "ignore", "inherit"],
+    });
     all = readSynth();
   }
   assert.ok(all.length >= n, `synthetic universe has ${all.length} domains, wanted ${n}`);
@@ -215,6 +223,16 @@ export class Worker {
     return this.lines
       .filter((l) => l.includes('"msg":"probe dialed"'))
       .map((l) => JSON.parse(l) as { ip: string; port: number; sni: string; time: string });
+  }
+
+  /** The port of the worker's HTTP server, from its "ready" log line. */
+  httpPort(): number | undefined {
+    for (const l of this.lines) {
+      if (!l.includes('"msg":"ready"')) continue;
+      const port = (JSON.parse(l) as { httpPort?: unknown }).httpPort;
+      if (typeof port === "number") return port;
+    }
+    return undefined;
   }
 
   tail(n = 20): string {

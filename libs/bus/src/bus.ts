@@ -59,13 +59,14 @@ export interface IncomingMessage {
 /**
  * What a handler decided (Emmett-style outcome, not a thrown error):
  * - ack: done, commit;
- * - retry: transient failure, deliver again later (after `delayMs`);
+ * - retry: transient failure, deliver again later (after `delayMs`); `detail`
+ *   says what failed, for the logs;
  * - dead-letter: permanent failure, move to `<topic>.dlq` with the reason.
  * A handler that throws is treated as retry.
  */
 export type HandlerOutcome =
   | { kind: "ack" }
-  | { kind: "retry"; reason: string; delayMs?: number }
+  | { kind: "retry"; reason: string; delayMs?: number; detail?: string }
   | { kind: "dead-letter"; reason: DeadLetterReason; detail: string };
 
 export const DEAD_LETTER_REASONS = [
@@ -83,6 +84,7 @@ export const HEADER = {
   deadLetterDetail: "x-dlq-detail",
   deadLetterSourceTopic: "x-dlq-source-topic",
   traceparent: "traceparent",
+  tracestate: "tracestate",
   schema: "x-schema",
 } as const;
 

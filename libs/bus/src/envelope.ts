@@ -25,8 +25,12 @@
  * - `encodeWithRawBody(type, scan, bodyJson)`: the JSON text of an envelope
  *   whose body is already JSON text (a probe's facts sent to many domains are
  *   serialised once).
- * - `envelopeMessage(topic, key, text-or-envelope)` builds an OutgoingMessage with the
- *   x-schema header.
+ * - `envelopeMessage(topic, key, envelope, trace?)` builds an OutgoingMessage
+ *   with the x-schema header and, when given, the W3C trace context headers
+ *   (traceparent, tracestate). The trace context travels in headers, on Kafka
+ *   and on the in-memory bus alike; the envelope's optional `trace` field is
+ *   only read (an envelope that carries one gets its headers) and nothing in
+ *   danesweep sets it.
  */
 import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
@@ -64,6 +68,11 @@ export const ProbeRequestBodySchema = Type.Object({
   domain: DomainName,
   /** What to do: the STARTTLS probe when absent; "mta-sts-policy" fetches the domain's MTA-STS policy (mxHost is the policy host). */
   kind: Type.Optional(ProbeKindSchema),
+  /**
+   * The host has a secure TLSA RRset with a usable record (the resolver
+   * knows): the prober may look for a second certificate (ProbeFacts.alternates).
+   */
+  dane: Type.Optional(Type.Boolean()),
 });
 /** A probe's facts, addressed to one of the domains that asked for it. */
 export const ProbeResultBodySchema = Type.Object({ domain: DomainName, facts: ProbeFactsSchema });
@@ -243,15 +252,33 @@ export function tryEncodeEnvelope(
   return { ok: true, text: JSON.stringify(env) };
 }
 
-/** An OutgoingMessage carrying an envelope, with the x-schema (and traceparent) headers. */
+/**
+ * An OutgoingMessage carrying an envelope, with the x-schema header and the
+ * W3C trace context `trace` (traceparent, tracestate headers) when given.
+ */
 export function envelopeMessage<T extends EnvelopeType>(
   topic: string,
   key: string,
   envelope: EnvelopeOf<T>,
+  trace?: TraceHeaders,
 ): OutgoingMessage {
   const headers: Record<string, string> = { [HEADER.schema]: schemaHeader(envelope.type as EnvelopeType) };
-  if (envelope.trace) headers[HEADER.traceparent] = envelope.trace.traceparent;
+  if (trace) withTrace(headers, trace);
+  else if (envelope.trace) withTrace(headers, envelope.trace);
   return { topic, key, value: JSON.stringify(envelope), headers, decoded: envelope };
+}
+
+/** W3C trace context as message headers (libs/telemetry Tracing.headers makes them). */
+export interface TraceHeaders {
+  traceparent?: string;
+  tracestate?: string;
+}
+
+/** Adds the trace context headers to `headers` (returned). */
+export function withTrace(headers: Record<string, string>, trace: TraceHeaders): Record<string, string> {
+  if (trace.traceparent !== undefined) headers[HEADER.traceparent] = trace.traceparent;
+  if (trace.tracestate !== undefined) headers[HEADER.tracestate] = trace.tracestate;
+  return headers;
 }
 
 /** The producer's own envelope object carried by an in-process bus, if any. */

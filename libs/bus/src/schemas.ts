@@ -16,6 +16,9 @@
  */
 import {
   ACTIONS,
+  AUTH_STATUSES,
+  CONSISTENCY_REASONS,
+  CONSISTENCY_STATES,
   DANE_STATES,
   DELIVERY_SECURITIES,
   LOOKUP_ERROR_KINDS,
@@ -30,8 +33,11 @@ import {
   PROBLEMS,
   REASONS,
   REQUIREMENTS,
+  RISKS,
+  ROLLOVER_REASONS,
   RR_TYPES,
   SECURITY_STATES,
+  SIGALG_FAMILIES,
   TLS_RPT_STATES,
   TLSA_BASE_WHYS,
   VERDICT_SCHEMA_VERSION,
@@ -75,6 +81,12 @@ export const RequirementSchema = literalUnion(REQUIREMENTS);
 export const TlsaBaseWhySchema = literalUnion(TLSA_BASE_WHYS);
 export const ProblemSchema = literalUnion(PROBLEMS);
 export const ProbeKindSchema = literalUnion(PROBE_KINDS);
+export const AuthStatusSchema = literalUnion(AUTH_STATUSES);
+export const SigalgFamilySchema = literalUnion(SIGALG_FAMILIES);
+export const ConsistencyStateSchema = literalUnion(CONSISTENCY_STATES);
+export const ConsistencyReasonSchema = literalUnion(CONSISTENCY_REASONS);
+export const RolloverReasonSchema = literalUnion(ROLLOVER_REASONS);
+export const RiskSchema = literalUnion(RISKS);
 
 // ---------------------------------------------------------------- facts
 
@@ -148,6 +160,39 @@ export const MtaStsDnsFactsSchema = Type.Object({
   host: Type.Optional(Type.Object({ name: DnsName, a: AddressLookupSchema, aaaa: AddressLookupSchema })),
 });
 
+export const RrsigFactsSchema = Type.Object({
+  signer: DnsName,
+  keyTag: Type.Integer({ minimum: 0, maximum: 65535 }),
+  algorithm: Type.Integer({ minimum: 0, maximum: 255 }),
+  originalTtl: NonNegative,
+  inception: IsoDateTime,
+  expiration: IsoDateTime,
+});
+
+export const AuthoritativeAnswerSchema = Type.Object({
+  server: DnsName,
+  address: Type.Optional(IpAddress),
+  status: AuthStatusSchema,
+  detail: Type.Optional(Type.String()),
+  records: Type.Optional(Type.Array(TlsaRecordSchema)),
+  rrsigs: Type.Optional(Type.Array(RrsigFactsSchema)),
+  ttl: Type.Optional(NonNegative),
+});
+
+export const TlsaConsistencyFactsSchema = Type.Object({
+  qname: DnsName,
+  zone: Type.Optional(DnsName),
+  ns: Type.Object({
+    outcome: LookupOutcomeSchema,
+    security: SecuritySchema,
+    error: Type.Optional(LookupErrorKindSchema),
+    names: Type.Array(DnsName),
+  }),
+  servers: Type.Array(AuthoritativeAnswerSchema),
+  checkedAt: IsoDateTime,
+  limits: Type.Optional(Type.Array(Type.String())),
+});
+
 export const DomainFactsSchema = Type.Object({
   schema: Type.Literal(1),
   domain: DomainName,
@@ -160,6 +205,7 @@ export const DomainFactsSchema = Type.Object({
   collectedAt: IsoDateTime,
   mtaSts: Type.Optional(MtaStsDnsFactsSchema),
   tlsRpt: Type.Optional(TxtLookupSchema),
+  consistency: Type.Optional(Type.Array(TlsaConsistencyFactsSchema)),
 });
 
 export const SmtpReplySchema = Type.Object({
@@ -174,6 +220,22 @@ export const HttpResponseFactsSchema = Type.Object({
   bodyBytes: NonNegative,
   body: Type.Optional(Type.String()),
   truncated: Type.Optional(Type.Boolean()),
+});
+
+const TlsFactsSchema = Type.Object({
+  version: Type.String(),
+  cipher: Type.String(),
+  group: Type.Optional(Type.String()),
+  chain: Type.Array(Base64),
+  chainTruncated: Type.Optional(Type.Boolean()),
+});
+
+export const AlternateHandshakeSchema = Type.Object({
+  offered: SigalgFamilySchema,
+  status: ProbeStatusSchema,
+  detail: Type.Optional(Type.String()),
+  tls: Type.Optional(TlsFactsSchema),
+  timings: Type.Object({ tlsMs: Type.Optional(Millis), totalMs: Millis }),
 });
 
 export const ProbeFactsSchema = Type.Object({
@@ -200,17 +262,10 @@ export const ProbeFactsSchema = Type.Object({
       accepted: Type.Boolean(),
     }),
   ),
-  tls: Type.Optional(
-    Type.Object({
-      version: Type.String(),
-      cipher: Type.String(),
-      group: Type.Optional(Type.String()),
-      chain: Type.Array(Base64),
-      chainTruncated: Type.Optional(Type.Boolean()),
-    }),
-  ),
+  tls: Type.Optional(TlsFactsSchema),
   quit: Type.Optional(Type.Boolean()),
   http: Type.Optional(HttpResponseFactsSchema),
+  alternates: Type.Optional(Type.Array(AlternateHandshakeSchema)),
   io: Type.Optional(Type.Object({ bytesRead: NonNegative, bytesWritten: NonNegative })),
   timings: Type.Object({
     connectMs: Type.Optional(Millis),
@@ -266,6 +321,21 @@ export const AddressOutcomeSchema = Type.Object({
       reason: ReasonSchema,
     }),
   ),
+  alternates: Type.Optional(
+    Type.Array(
+      Type.Object({
+        offered: SigalgFamilySchema,
+        status: ProbeStatusSchema,
+        keyType: Type.Optional(Type.String()),
+        result: Type.Union([
+          Type.Literal("dane-verified"),
+          Type.Literal("failed"),
+          Type.Literal("no-certificate"),
+        ]),
+        failure: Type.Optional(Type.String()),
+      }),
+    ),
+  ),
 });
 
 export const HostOutcomeSchema = Type.Object({
@@ -285,6 +355,37 @@ export const HostOutcomeSchema = Type.Object({
   addresses: Type.Array(AddressOutcomeSchema),
   reason: Type.Optional(ReasonSchema),
   numeric: Type.Optional(Type.Boolean()),
+  rolloverRisk: Type.Optional(
+    Type.Object({
+      reasons: Type.Array(RolloverReasonSchema),
+      leafNotAfter: Type.Optional(IsoDateTime),
+      tlsaTtl: Type.Optional(NonNegative),
+    }),
+  ),
+});
+
+export const ConsistencyOutcomeSchema = Type.Object({
+  state: ConsistencyStateSchema,
+  reasons: Type.Array(ConsistencyReasonSchema),
+  servers: Type.Array(
+    Type.Object({
+      qname: DnsName,
+      zone: Type.Optional(DnsName),
+      server: DnsName,
+      address: Type.Optional(IpAddress),
+      status: AuthStatusSchema,
+      reasons: Type.Array(ConsistencyReasonSchema),
+      expiresAt: Type.Optional(IsoDateTime),
+    }),
+  ),
+});
+
+export const LatentFailureSchema = Type.Object({
+  host: DnsName,
+  address: Type.String(),
+  offered: Type.Union([SigalgFamilySchema, Type.Literal("default")]),
+  keyType: Type.Optional(Type.String()),
+  failure: Type.String(),
 });
 
 export const VerdictSchema = Type.Object({
@@ -372,6 +473,9 @@ export const VerdictRecordSchema = Type.Object({
   hosts: Type.Array(HostOutcomeSchema),
   mtaSts: Type.Optional(MtaStsJudgementSchema),
   tlsRpt: Type.Optional(TlsRptJudgementSchema),
+  consistency: Type.Optional(ConsistencyOutcomeSchema),
+  latent: Type.Optional(Type.Array(LatentFailureSchema)),
+  risks: Type.Optional(Type.Array(RiskSchema)),
   explanation: Type.String(),
   judgedAt: IsoDateTime,
 });

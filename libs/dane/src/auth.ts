@@ -864,3 +864,45 @@ function webPki(input: WebPkiInput): WebPkiResult {
     detail: `path of ${path.length} certificate(s) to a root of ${input.store.name}; valid for ${input.name}`,
   };
 }
+
+/** What the risk rules read of one certificate (risks.ts). */
+export interface CertificateInfo {
+  notAfter: number;
+  /** Subject and issuer names are equal (a root, or a self-signed leaf). */
+  selfIssued: boolean;
+  /** The public key's type as OpenSSL names it ("ec", "rsa", "rsa-pss", "ed25519", ...). */
+  keyType?: string;
+}
+
+/**
+ * `certificateInfo(b64)`: the expiry, self-issuance and key type of a
+ * certificate (base64 DER, as a probe records it), from the same per-certificate
+ * memo authenticate() uses; undefined when it does not parse. Never throws.
+ */
+export function certificateInfo(b64: string): CertificateInfo | undefined {
+  const parsed = decodeCert(b64);
+  if (!parsed) return undefined;
+  let info = infos.get(parsed);
+  if (!info) {
+    const node: Node = { depth: 0, parsed };
+    info = { notAfter: parsed.notAfter, selfIssued: selfIssued(node) };
+    const type = keyOf(node)?.asymmetricKeyType;
+    if (type !== undefined) info.keyType = type;
+    infos.set(parsed, info);
+  }
+  return info;
+}
+
+const infos = new WeakMap<ParsedCertificate, CertificateInfo>();
+
+/**
+ * `matchesCertificate(record, b64)`: whether the record's selected data and
+ * digest equal the certificate's (no usability, path or name check: the
+ * risk rules ask which records a chain that authenticated uses). Memoized
+ * per certificate like authenticate(); never throws.
+ */
+export function matchesCertificate(record: TlsaRecord, b64: string): boolean {
+  const parsed = decodeCert(b64);
+  if (!parsed || typeof record?.data !== "string") return false;
+  return new Matcher().matches({ depth: 0, parsed }, record);
+}

@@ -49,6 +49,11 @@ function sorted<T>(l: Lookup<T>, cmp: (a: T, b: T) => number): Lookup<T> {
   return { ...l, records: [...l.records].sort(cmp) };
 }
 
+/** TLSA records in canonical order (a copy): what authoritative answers are compared in. */
+export function canonicalTlsaRecords(records: readonly TlsaRecord[]): TlsaRecord[] {
+  return [...records].sort(byTlsa);
+}
+
 /** An MX lookup with its records in canonical order. */
 export function canonicalMx(l: Lookup<MxRecord>): Lookup<MxRecord> {
   return sorted(l, byMx);

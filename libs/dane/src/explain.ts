@@ -1,8 +1,10 @@
 /**
  * The human-readable explanation of a verdict record: which host failed how,
  * which TLSA record matched at which depth, the verdict, the DANE state and its
- * problems, then the MTA-STS and TLS-RPT judgements when the domain publishes
- * either. Pure; never throws on a record made by judge().
+ * problems, then the risks (rules 37-40: authoritative servers that disagree,
+ * certificates that would fail for other senders, rollover risk), then the
+ * MTA-STS and TLS-RPT judgements when the domain publishes either. Pure; never
+ * throws on a record made by judge().
  *
  * `explain(record)` renders from the record alone (the store keeps records
  * without it and renders on read): a few sentences, one per host or address
@@ -215,7 +217,7 @@ const POLICY_TEXT: Record<string, string> = {
   "not-validated": "the policy host's certificate could not be judged (no trust store)",
 };
 
-/** MTA-STS and TLS-RPT beside DANE (rules 37-44); nothing for a domain that publishes neither. */
+/** MTA-STS and TLS-RPT beside DANE (rules 41-48); nothing for a domain that publishes neither. */
 function mailPolicySentences(r: JudgedRecord): string[] {
   const out: string[] = [];
   const m = r.mtaSts;
@@ -280,6 +282,38 @@ export function explain(r: JudgedRecord): string {
     weak.length > 0 ? `DANE state: partial; weaker hosts: ${weak.join(", ")}.` : `DANE state: ${r.dane}.`,
   );
   if (r.problems?.length) parts.push(`Problems: ${r.problems.join(", ")}.`);
+  parts.push(...riskSentences(r));
   parts.push(...mailPolicySentences(r));
   return parts.join(" ");
+}
+
+function riskSentences(r: JudgedRecord): string[] {
+  const out: string[] = [];
+  const c = r.consistency;
+  if (c && c.state !== "consistent") {
+    const named = c.servers
+      .filter((s) => s.reasons.length > 0)
+      .map((s) => `${s.server}${s.address ? ` (${s.address})` : ""}: ${s.reasons.join(", ")}`);
+    if (c.state === "inconsistent") {
+      out.push(`Authoritative servers disagree on the TLSA records: ${named.join("; ")}.`);
+    } else if (c.state === "incomplete") {
+      out.push("Not every authoritative server of the TLSA records could be asked; those asked agree.");
+    } else {
+      out.push("The authoritative servers of the TLSA records could not be found.");
+    }
+  }
+  for (const l of r.latent ?? []) {
+    const who =
+      l.offered === "default"
+        ? "senders offering ECDSA first"
+        : `senders offering only ${l.offered.toUpperCase()}`;
+    out.push(
+      `${l.host} (${l.address}) presents another certificate${l.keyType ? ` (${l.keyType} key)` : ""} to ${who}, which the TLSA records do not authenticate (${l.failure}): those senders would defer.`,
+    );
+  }
+  for (const h of r.hosts ?? []) {
+    const reasons = h.rolloverRisk?.reasons ?? [];
+    if (reasons.length > 0) out.push(`${h.host}: rollover risk (${reasons.join(", ")}).`);
+  }
+  return out;
 }

@@ -48,7 +48,7 @@ export type LookupErrorKind = (typeof LOOKUP_ERROR_KINDS)[number];
 export const SECURITY_STATES = ["secure", "insecure", "bogus", "indeterminate"] as const;
 export type Security = (typeof SECURITY_STATES)[number];
 
-export const RR_TYPES = ["MX", "A", "AAAA", "TLSA", "CNAME", "SOA", "DNSKEY", "TXT"] as const;
+export const RR_TYPES = ["MX", "A", "AAAA", "TLSA", "CNAME", "SOA", "DNSKEY", "NS", "TXT"] as const;
 export type RRType = (typeof RR_TYPES)[number];
 
 /** Where a fact came from (zdns-style trace). */
@@ -175,6 +175,91 @@ export interface DomainFacts {
   mtaSts?: MtaStsDnsFacts;
   /** The TXT lookup of `_smtp._tls.<domain>` (TLS-RPT, RFC 8460 §3), when collected. */
   tlsRpt?: Lookup<string>;
+  /**
+   * What each authoritative server of the zone says about the TLSA RRsets
+   * DANE uses (one entry per RRset owner), asked directly (RD=0, DO=1). Only
+   * collected for hosts with a secure TLSA RRset; absent in facts collected
+   * without the check (older scans, `consistency` off).
+   */
+  consistency?: TlsaConsistencyFacts[];
+}
+
+// ------------------------------------------------- authoritative servers
+
+/**
+ * How one authoritative server answered a question asked directly (closed):
+ * - answer / nodata / nxdomain: an authoritative reply (AA=1);
+ * - not-authoritative: a reply without AA (a lame server);
+ * - timeout, network, refused, servfail, formerr, notimp, malformed, other:
+ *   no usable reply (as LOOKUP_ERROR_KINDS; "other" for another rcode);
+ * - no-address / address-lookup-failed: the server's name has no address,
+ *   or its address lookups failed, so it was not asked;
+ * - policy-private-address / policy-opt-out: not asked by policy (the
+ *   prober's rules: non-public address without allowPrivate, opt-out list);
+ * - beyond-limit: the zone has more server addresses than are asked.
+ */
+export const AUTH_STATUSES = [
+  "answer",
+  "nodata",
+  "nxdomain",
+  "not-authoritative",
+  "timeout",
+  "network",
+  "refused",
+  "servfail",
+  "formerr",
+  "notimp",
+  "malformed",
+  "other",
+  "no-address",
+  "address-lookup-failed",
+  "policy-private-address",
+  "policy-opt-out",
+  "beyond-limit",
+] as const;
+export type AuthStatus = (typeof AUTH_STATUSES)[number];
+
+/** One RRSIG covering the RRset, as served (RFC 4034 §3.1); times ISO 8601. */
+export interface RrsigFacts {
+  signer: string;
+  keyTag: number;
+  algorithm: number;
+  originalTtl: number;
+  inception: string;
+  expiration: string;
+}
+
+/** What one address of one authoritative server said about a TLSA RRset. */
+export interface AuthoritativeAnswer {
+  /** The name server's name (from the zone's NS RRset). */
+  server: string;
+  /** The address asked; absent when the name had none. */
+  address?: string;
+  status: AuthStatus;
+  /** For people; never matched on. */
+  detail?: string;
+  /** The TLSA records at the owner, canonical order (status "answer"). */
+  records?: TlsaRecord[];
+  /** RRSIGs covering the TLSA RRset at the owner (status "answer"). */
+  rrsigs?: RrsigFacts[];
+  /** TTL the server gives the RRset. */
+  ttl?: number;
+}
+
+/** One TLSA RRset DANE uses, as every authoritative server of its zone serves it. */
+export interface TlsaConsistencyFacts {
+  /** Owner of the TLSA RRset (the lookup's owner, after CNAMEs). */
+  qname: string;
+  /** The zone apex holding it (the closest name above it with an NS RRset); absent when not found. */
+  zone?: string;
+  /** The zone's NS lookup through the validating resolver. */
+  ns: { outcome: LookupOutcome; security: Security; error?: LookupErrorKind; names: string[] };
+  /** One entry per (server name, address), in NS-name then address order. */
+  servers: AuthoritativeAnswer[];
+  /** ISO 8601 time the servers were asked (answers are shared across domains for a while). */
+  checkedAt: string;
+  /** Limits hit, e.g. "ns-addresses>8". */
+  limits?: string[];
 }
 
 // ---------------------------------------------------------------- probes
@@ -266,6 +351,17 @@ export interface HttpResponseFacts {
   truncated?: boolean;
 }
 
+/** A completed TLS handshake. */
+export interface TlsFacts {
+  version: string;
+  cipher: string;
+  group?: string;
+  /** The certificate chain exactly as the server sent it, leaf first, base64 DER. */
+  chain: string[];
+  /** True when the chain was cut at the configured cap. */
+  chainTruncated?: boolean;
+}
+
 /** What one MX host address (or a policy host) presented, exactly as observed. */
 export interface ProbeFacts {
   schema: typeof FACTS_SCHEMA_VERSION;
@@ -281,18 +377,16 @@ export interface ProbeFacts {
   banner?: SmtpReply;
   ehlo?: SmtpReply & { verb: "EHLO" | "HELO"; keywords: string[] };
   starttls?: { offered: boolean; reply?: SmtpReply; accepted: boolean };
-  tls?: {
-    version: string;
-    cipher: string;
-    group?: string;
-    /** The certificate chain exactly as the server sent it, leaf first, base64 DER. */
-    chain: string[];
-    /** True when the chain was cut at the configured cap. */
-    chainTruncated?: boolean;
-  };
+  tls?: TlsFacts;
   quit?: boolean;
   /** The HTTP response of a policy fetch (kind "mta-sts-policy", status "http-response"). */
   http?: HttpResponseFacts;
+  /**
+   * Further handshakes made to see every certificate a sender might get
+   * (only for DANE hosts, and only when the first handshake suggests a
+   * second key): each offered one family of signature algorithms only.
+   */
+  alternates?: AlternateHandshake[];
   /**
    * Bytes read from and written to the TCP connection (TLS records included),
    * when one was opened. Evidence that the read caps held.
@@ -308,6 +402,20 @@ export interface ProbeFacts {
   };
   /** ISO 8601 time the probe started. */
   startedAt: string;
+}
+
+/** The families of signature algorithms a handshake can be restricted to. */
+export const SIGALG_FAMILIES = ["ecdsa", "rsa"] as const;
+export type SigalgFamily = (typeof SIGALG_FAMILIES)[number];
+
+/** A second STARTTLS session to the same address, offering one signature-algorithm family only. */
+export interface AlternateHandshake {
+  /** ECDSA only, or RSA only (PKCS#1 v1.5 and PSS). */
+  offered: SigalgFamily;
+  status: ProbeStatus;
+  detail?: string;
+  tls?: TlsFacts;
+  timings: { tlsMs?: number; totalMs: number };
 }
 
 /** Identity of a probe: one per (scan, ip, port, SNI). */

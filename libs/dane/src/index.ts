@@ -1,5 +1,6 @@
 export * from "./auth.ts";
 export * from "./canonical.ts";
+export * from "./consistency.ts";
 export * from "./domains.ts";
 export * from "./explain.ts";
 export * from "./facts.ts";
@@ -12,6 +13,7 @@ export * from "./names.ts";
 export * from "./policy.ts";
 export * from "./probe-targets.ts";
 export * from "./problems.ts";
+export * from "./risks.ts";
 export * from "./seed-cases.ts";
 export * from "./tlsa.ts";
 export * from "./tlsa-base.ts";

@@ -3,7 +3,7 @@
  * policy (docs/rules.md sections A-C, F and G, rules 1-18 and 28-36). Pure: no
  * I/O, no clock reads; `opts.now` is the time.
  *
- * Contract of `judge(facts, probes, { now, probeMode?, policy? })`:
+ * Contract of `judge(facts, probes, { now, probeMode?, policy?, risk?, trust? })`:
  * - The policy defaults to the default profile (policy.ts); the record's
  *   `engine` names ENGINE_VERSION and the profile.
  * - Walks the route of domainRoute() (probe-targets.ts): hosts by preference
@@ -24,11 +24,12 @@
  *   (the security level aside), and the problems (problems.ts) from the state.
  * - With the MTA-STS / TLS-RPT lookups in the facts, the record carries the
  *   `mtaSts` / `tlsRpt` judgements beside the DANE verdict
- *   (mta-sts-judge.ts, rules 37-44); they never change the DANE verdict.
+ *   (mta-sts-judge.ts, rules 41-48); they never change the DANE verdict.
  * - Never throws: facts that break the engine (malformed input) give action
  *   "indeterminate", reason "incomplete-facts".
  */
 import { type AuthFailure, authenticate, type TrustStore } from "./auth.ts";
+import { judgeConsistency, type UsedRrset } from "./consistency.ts";
 import { registrableDomain, tldOf } from "./domains.ts";
 import { explain } from "./explain.ts";
 import {
@@ -49,6 +50,7 @@ import {
   type RouteRequirement,
 } from "./probe-targets.ts";
 import { findProblems } from "./problems.ts";
+import { assessRisks, DAY_MS, DEFAULT_RISK_THRESHOLDS, type RiskHost, type RiskThresholds } from "./risks.ts";
 import { tlsaUsability } from "./tlsa.ts";
 import { referenceAddressLookup } from "./tlsa-base.ts";
 import {
@@ -78,6 +80,8 @@ export interface JudgeOptions {
    * one, those certificates are not judged ("not-validated", "no-trust-store").
    */
   trust?: TrustStore;
+  /** Thresholds of the risk rules (rules 37, 39); default DEFAULT_RISK_THRESHOLDS. */
+  risk?: Partial<RiskThresholds>;
 }
 
 export type ProbeLookup = (key: ProbeKey) => ProbeFacts | undefined;
@@ -388,8 +392,21 @@ function recordBase(facts: DomainFacts, policy: ClientPolicy, opts: JudgeOptions
   };
 }
 
-function judgeUnsafe(facts: DomainFacts, probes: ProbeLookup, opts: JudgeOptions): VerdictRecord {
+/** Asks `lookup` once per probe key (the ladder, the DANE view and the risks read the same probes). */
+function memoProbes(lookup: ProbeLookup): ProbeLookup {
+  const seen = new Map<string, ProbeFacts | undefined>();
+  return (k) => {
+    const key = `${k.ip}|${k.port}|${k.sni}`;
+    if (seen.has(key)) return seen.get(key);
+    const p = lookup(k);
+    seen.set(key, p);
+    return p;
+  };
+}
+
+function judgeUnsafe(facts: DomainFacts, lookup: ProbeLookup, opts: JudgeOptions): VerdictRecord {
   if (!factsShapeOk(facts)) return malformed(facts, opts);
+  const probes = memoProbes(lookup);
   const policy = opts.policy ?? defaultPolicy();
   const route = domainRoute(facts, policy);
   let verdict: Verdict;
@@ -435,6 +452,10 @@ function judgeUnsafe(facts: DomainFacts, probes: ProbeLookup, opts: JudgeOptions
   }
   const dane = daneState(route, stateEvals, verdict, policy);
   const hosts = evals.map((e) => e.outcome);
+  const risk =
+    route.kind === "hosts"
+      ? judgeRisks(facts, route.hosts, hosts, mxSecure, policy, probes, opts)
+      : undefined;
   const record: JudgedRecord = {
     ...recordBase(facts, policy, opts),
     verdict,
@@ -444,6 +465,9 @@ function judgeUnsafe(facts: DomainFacts, probes: ProbeLookup, opts: JudgeOptions
     hosts,
     judgedAt: isoTime(opts.now),
   };
+  if (risk?.consistency) record.consistency = risk.consistency;
+  if (risk && risk.latent.length > 0) record.latent = risk.latent;
+  record.risks = risk?.risks ?? [];
   const provider = hosts[0] ? registrableDomain(hosts[0].host) : undefined;
   if (provider !== undefined) record.provider = provider;
   if (facts.mtaSts || facts.tlsRpt) {
@@ -451,6 +475,70 @@ function judgeUnsafe(facts: DomainFacts, probes: ProbeLookup, opts: JudgeOptions
     Object.assign(record, judgeMailPolicies(facts, route, probes, ctx));
   }
   return { ...record, explanation: explain(record) };
+}
+
+/**
+ * The risks of rules 37-40 (consistency.ts, risks.ts), attached to the host
+ * outcomes: the DANE hosts as DANE sees them (the security level aside).
+ */
+function judgeRisks(
+  facts: DomainFacts,
+  route: RouteHost[],
+  hosts: HostOutcome[],
+  mxSecure: boolean,
+  policy: ClientPolicy,
+  probes: ProbeLookup,
+  opts: JudgeOptions,
+) {
+  const thresholds: RiskThresholds = { ...DEFAULT_RISK_THRESHOLDS, ...opts.risk };
+  const ctx: EvalContext = { facts, mxSecure, implicit: false, policy, probes, now: opts.now };
+  const implicit = route.some((h) => h.facts.implicit);
+  ctx.implicit = implicit;
+  const used: UsedRrset[] = [];
+  const riskHosts: RiskHost[] = [];
+  for (const h of route) {
+    const d = h.decision;
+    if (d?.kind !== "dane") continue;
+    if (h.daneRequirement === "dane" || h.daneRequirement === "tls") {
+      if (!used.some((u) => u.owner === d.tlsa.owner))
+        used.push({ owner: d.tlsa.owner, records: d.tlsa.records });
+    }
+    if (h.daneRequirement !== "dane") continue;
+    const dc = daneContext(h, ctx);
+    if (!dc) continue;
+    riskHosts.push({
+      name: h.facts.name,
+      tlsa: d.tlsa,
+      names: dc.names,
+      maxDepth: dc.maxDepth,
+      addresses: h.addresses.map((a) => {
+        const out: RiskHost["addresses"][number] = {
+          address: a.ip,
+          probe: probes({ ip: a.ip, port: facts.port, sni: h.sni }),
+        };
+        // The ladder authenticated this chain already when it judged the host as DANE.
+        const seen = hosts.find((x) => x.host === h.facts.name && x.requirement === "dane");
+        const auth = seen?.addresses.find((x) => x.address === a.ip)?.auth;
+        if (auth?.matched) out.first = { ok: true, matched: auth.matched };
+        else if (auth?.failure !== undefined) out.first = { ok: false, failure: auth.failure };
+        return out;
+      }),
+    });
+  }
+  const consistency = judgeConsistency(facts.consistency, used, {
+    now: opts.now,
+    rrsigMarginMs: thresholds.rrsigMarginDays * DAY_MS,
+  });
+  const out = assessRisks({ hosts: riskHosts, consistency, now: opts.now, thresholds });
+  for (const h of hosts) {
+    const r = out.rollover.get(h.host);
+    if (r) h.rolloverRisk = r;
+    for (const a of h.addresses) {
+      const alt = out.alternates.get(`${h.host}|${a.address}`);
+      if (alt) a.alternates = alt;
+    }
+  }
+  return { consistency, latent: out.latent, risks: out.risks };
 }
 
 function malformed(facts: DomainFacts, opts: JudgeOptions): VerdictRecord {
@@ -463,6 +551,7 @@ function malformed(facts: DomainFacts, opts: JudgeOptions): VerdictRecord {
     verdict: { action: "indeterminate", reason: "incomplete-facts" },
     dane: "indeterminate",
     problems: [],
+    risks: [],
     mxSecure: false,
     mx: { outcome: "error", security: "indeterminate" },
     probeMode: opts?.probeMode ?? "all",

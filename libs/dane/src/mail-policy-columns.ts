@@ -5,7 +5,7 @@
  *
  * `mailPolicyColumns(record)`: null (or an empty list) where the record has
  * no such judgement (facts collected without the lookups, or a record made
- * before engine 2.1).
+ * before engine 2.2).
  */
 import type { VerdictRecord } from "./verdict-types.ts";
 

@@ -1,13 +1,13 @@
 /**
- * The MTA-STS judgement beside the DANE verdict (docs/rules.md section I,
- * rules 37-44): what a sender that applies MTA-STS and not DANE would do with
+ * The MTA-STS judgement beside the DANE verdict (docs/rules.md section J,
+ * rules 41-48): what a sender that applies MTA-STS and not DANE would do with
  * the domain's mail, and where MTA-STS, the MX set, TLS-RPT and DANE
  * contradict one another. Pure: the trust store and the time are arguments.
  *
  * Contract of `judgeMailPolicies(facts, route, probes, ctx)` (judge.ts calls it):
- * - `tlsRpt` when the facts hold the `_smtp._tls` lookup: tlsRptRecord (rule 40).
+ * - `tlsRpt` when the facts hold the `_smtp._tls` lookup: tlsRptRecord (rule 44).
  * - `mtaSts` when the facts hold the `_mta-sts` lookup:
- *   - `policy`: how a sender finds the policy (rules 37, 38, 41, in this
+ *   - `policy`: how a sender finds the policy (rules 41, 42, 45, in this
  *     order): the record (stsRecord), the policy host's addresses, the fetch
  *     (`probes` at policyFetchTarget's key: its status, then WebPKI of the
  *     policy host's chain for its name, then HTTP 200, text/plain, the size
@@ -15,14 +15,14 @@
  *   - with a valid policy in mode testing or enforce: `hosts` (every host of
  *     the route with an address: the first mx pattern covering it, and its
  *     certificate's WebPKI state for its name, read at the first address
- *     whose probe completed a handshake) and `outcome` (rule 43): the route's
+ *     whose probe completed a handshake) and `outcome` (rule 47): the route's
  *     hosts in order, uncovered hosts skipped, each covered address within
  *     the client's address limit tried: "webpki-verified" delivers; a missing
  *     probe or a policy refusal stops with indeterminate; STARTTLS missing,
  *     a failed handshake, an invalid certificate or a connection failure moves
  *     on; with nothing left, defer with the last failure, or "no-mx-covered"
  *     when no covered host had an address to try;
- *   - `contradictions` (rule 44), in MTA_STS_CONTRADICTIONS order.
+ *   - `contradictions` (rule 48), in MTA_STS_CONTRADICTIONS order.
  *   The MX probes used are the DANE probes (same key: the host's SNI is its
  *   TLSA base domain when it has secure TLSA, else its name).
  * Never throws on facts judge() accepts.

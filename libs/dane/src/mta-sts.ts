@@ -1,21 +1,21 @@
 /**
  * MTA-STS (RFC 8461) and TLS-RPT (RFC 8460) as data: the TXT records, the
  * policy file, the MX patterns, and which policy fetch a domain's facts call
- * for (docs/rules.md section I, rules 37-40). Pure: text in, values out.
+ * for (docs/rules.md section J, rules 41-44). Pure: text in, values out.
  *
  * Contract:
  * - `stsRecord(lookup)`: the `_mta-sts` TXT lookup as a sender reads it
- *   (rule 37): "lookup-failed" (outcome error), "none" (no record beginning
+ *   (rule 41): "lookup-failed" (outcome error), "none" (no record beginning
  *   with "v=STSv1"), "invalid" (more than one such record, or the one
  *   record breaks the grammar of RFC 8461 §3.1: detail says where), or
  *   "valid" with the policy id.
- * - `parseStsPolicy(text)`: the policy file (RFC 8461 §3.2, rule 38): LF or
+ * - `parseStsPolicy(text)`: the policy file (RFC 8461 §3.2, rule 42): LF or
  *   CRLF separated `key: value` lines; `version: STSv1`, `mode` (enforce,
  *   testing, none) and `max_age` (1 to 10 digits) exactly once each, `mx`
  *   once or more (it may be absent with mode none); other well-formed keys
  *   are extensions and ignored. Returns the policy or the first problem.
  * - `mxPatternMatch(patterns, host)`: the first pattern that covers the MX
- *   host (RFC 8461 §4.1, rule 39): the same name, or "*." and a suffix
+ *   host (RFC 8461 §4.1, rule 43): the same name, or "*." and a suffix
  *   covering exactly one more label; case and one trailing dot ignored.
  * - `tlsRptRecord(lookup)`: the `_smtp._tls` TXT lookup (RFC 8460 §3, rule
  *   40): "lookup-failed", "none", "invalid" (several "v=TLSRPTv1" records,

@@ -38,6 +38,8 @@
  *   or "tls", as DANE or the level sees them). Hosts whose TLSA facts are
  *   still incomplete are left out (the resolver stage completes them first).
  *   No target for a domain-level stop or malformed facts; never throws.
+ *   `dane` says whether the host has a secure TLSA RRset with a usable
+ *   record (the probe then looks for every certificate a sender might see).
  */
 import { isIPv4, isIPv6 } from "node:net";
 import type { DomainFacts, HostFacts, Lookup, Security } from "./facts.ts";
@@ -288,6 +290,11 @@ export interface ProbeTarget {
   mxHost: string;
   family: 4 | 6;
   requirement: Requirement | "unusable";
+  /**
+   * The host has a secure TLSA RRset with a usable record (whatever the
+   * policy makes of it): the prober looks for a second certificate too.
+   */
+  dane: boolean;
 }
 
 /** The minimal shape the route needs; anything else is malformed input (no route, no targets). */
@@ -333,6 +340,8 @@ function probeTargetsUnsafe(facts: DomainFacts, opts: ProbeTargetOptions): Probe
     const req = h.requirement;
     if (req === "skip" || req === "incomplete") continue;
     const tlsRequired = requiresTls(req) || requiresTls(h.daneRequirement);
+    const d = h.decision;
+    const dane = d?.kind === "dane" && d.tlsa.records.some((r) => tlsaUsability(r).usable);
     if (opts.probeMode === "dane" && !tlsRequired) continue;
     for (const a of h.addresses) {
       if (opts.probeMode === "dane" && a.beyondLimit) continue;
@@ -346,6 +355,7 @@ function probeTargetsUnsafe(facts: DomainFacts, opts: ProbeTargetOptions): Probe
         mxHost: h.facts.name,
         family: a.family,
         requirement: req,
+        dane,
       });
     }
   }

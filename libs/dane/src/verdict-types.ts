@@ -4,12 +4,22 @@
  * Schema 2 added the engine (version and client-policy profile), the problems,
  * the provider and TLD, what the explanation needs (probe mode, MX lookup), the
  * reason "dane-unavailable", the address result "beyond-limit", the TLSA base
- * "numeric-exchange" and `verdict.beyondAddressLimit`. Engine 2.1 added the
- * optional `mtaSts` and `tlsRpt` judgements (same schema: older records
- * simply lack them).
+ * "numeric-exchange" and `verdict.beyondAddressLimit`. Engine 2.1 added, without
+ * changing any earlier field, the risks (issue 14): `consistency`, `latent`,
+ * `risks`, `HostOutcome.rolloverRisk` and `AddressOutcome.alternates`. Engine
+ * 2.2 added the optional `mtaSts` and `tlsRpt` judgements (same schema: older
+ * records simply lack them).
  */
 import { WEBPKI_FAILURES } from "./auth.ts";
-import type { LookupErrorKind, LookupOutcome, ProbeStatus, Security, TlsaRecord } from "./facts.ts";
+import type {
+  AuthStatus,
+  LookupErrorKind,
+  LookupOutcome,
+  ProbeStatus,
+  Security,
+  SigalgFamily,
+  TlsaRecord,
+} from "./facts.ts";
 
 export const VERDICT_SCHEMA_VERSION = 2 as const;
 
@@ -148,7 +158,129 @@ export interface AddressOutcome {
    * DANE state reads it ("a domain is only as strong as its weakest MX").
    */
   assessed?: { result: AssessedResult; reason: Reason };
+  /** DANE hosts: each further certificate the address presented to a sender offering one algorithm family (risks.ts). */
+  alternates?: AlternateOutcome[];
 }
+
+/** What a certificate seen in an alternate handshake would do (risks.ts). */
+export interface AlternateOutcome {
+  offered: SigalgFamily;
+  status: ProbeStatus;
+  /** Key type of the leaf presented ("ec", "rsa", "ed25519", ...). */
+  keyType?: string;
+  /** dane-verified / failed: authenticated or not by the host's TLSA; no-certificate: the handshake did not complete. */
+  result: "dane-verified" | "failed" | "no-certificate";
+  failure?: string;
+}
+
+/**
+ * A latent failure: at one address one certificate authenticates and another
+ * does not, so a sender whose signature algorithms pick the other one
+ * defers. `offered` is what that sender offers ("default": the probe's own
+ * first handshake, which offers both families, ECDSA first).
+ */
+export interface LatentFailure {
+  host: string;
+  address: string;
+  offered: SigalgFamily | "default";
+  keyType?: string;
+  failure: string;
+}
+
+/**
+ * Why a DANE host is at risk at its next certificate or key change (closed;
+ * docs/rules.md rule 39, RFC 7671 §8 and the published DANE rollover practice):
+ * - no-next-key: every usable record matches what the host presents now, and
+ *   there is no record ready for a new key (nor a DANE-EE / DANE-TA pair,
+ *   where each survives a change of the other);
+ * - ee-full-certificate: only DANE-EE records over the whole certificate
+ *   (3 0 x) match: every renewal breaks them, even with the same key;
+ * - leaf-expiring: the leaf expires within the threshold (or has expired)
+ *   while only DANE-EE records match it;
+ * - ta-intermediate: a DANE-TA record matches an issuing intermediate CA,
+ *   not a root (the CA may change intermediates at any renewal);
+ * - ttl-exceeds-validity: the TLSA RRset's TTL is longer than the time left
+ *   on the leaf while only DANE-EE records match it: a new record cannot be
+ *   seen by every cache before the certificate must change.
+ */
+export const ROLLOVER_REASONS = [
+  "no-next-key",
+  "ee-full-certificate",
+  "leaf-expiring",
+  "ta-intermediate",
+  "ttl-exceeds-validity",
+] as const;
+export type RolloverReason = (typeof ROLLOVER_REASONS)[number];
+
+/** Rollover risk of a DANE host that authenticates now (reasons empty: assessed, none found). */
+export interface RolloverRisk {
+  reasons: RolloverReason[];
+  /** The earliest expiry (ISO) of the authenticated leaves. */
+  leafNotAfter?: string;
+  /** The TLSA RRset's TTL, seconds, as published. */
+  tlsaTtl?: number;
+}
+
+/** The agreement of a domain's TLSA RRsets across their zones' authoritative servers (closed). */
+export const CONSISTENCY_STATES = ["consistent", "inconsistent", "incomplete", "unknown"] as const;
+export type ConsistencyState = (typeof CONSISTENCY_STATES)[number];
+
+/**
+ * What a server does wrong (closed; docs/rules.md rule 37):
+ * - rrset-differs: serves another TLSA RRset (or none) than the validated one;
+ * - rrsig-expired: every signature it serves over the RRset has expired;
+ * - rrsig-expiring: its latest signature over the RRset expires within the margin;
+ * - rrsig-missing: it serves the RRset without a signature;
+ * - server-unresponsive: no usable reply (timeout, network, error rcode, malformed);
+ * - server-lame: it replies without authority (AA=0).
+ */
+export const CONSISTENCY_REASONS = [
+  "rrset-differs",
+  "rrsig-expired",
+  "rrsig-expiring",
+  "rrsig-missing",
+  "server-unresponsive",
+  "server-lame",
+] as const;
+export type ConsistencyReason = (typeof CONSISTENCY_REASONS)[number];
+
+export interface ServerConsistency {
+  /** The TLSA RRset owner. */
+  qname: string;
+  zone?: string;
+  server: string;
+  address?: string;
+  status: AuthStatus;
+  reasons: ConsistencyReason[];
+  /** The latest expiry (ISO) of the signatures it serves over the RRset. */
+  expiresAt?: string;
+}
+
+export interface ConsistencyOutcome {
+  state: ConsistencyState;
+  reasons: ConsistencyReason[];
+  servers: ServerConsistency[];
+}
+
+/**
+ * Risks: what does not break the domain's DANE now but may (closed; rule 40).
+ * None of them makes a domain broken (`problems`) or changes its DANE state.
+ */
+export const RISKS = [
+  "tlsa-inconsistent",
+  "rrsig-expired",
+  "rrsig-expiring",
+  "rrsig-missing",
+  "nameserver-unresponsive",
+  "nameserver-lame",
+  "latent-mismatch",
+  "rollover-no-next-key",
+  "rollover-ee-full-certificate",
+  "rollover-leaf-expiring",
+  "rollover-ta-intermediate",
+  "rollover-ttl-exceeds-validity",
+] as const;
+export type Risk = (typeof RISKS)[number];
 
 /** Per host: what was found, what was required, what happened. */
 export interface HostOutcome {
@@ -171,6 +303,8 @@ export interface HostOutcome {
   reason?: Reason;
   /** The exchange is an IP address written as a name, used as the address (rule 33). */
   numeric?: boolean;
+  /** DANE hosts that authenticate now: what may break at the next key or certificate change (rule 39). */
+  rolloverRisk?: RolloverRisk;
 }
 
 export interface Verdict {
@@ -201,10 +335,10 @@ export const PROBLEMS = [
 ] as const;
 export type Problem = (typeof PROBLEMS)[number];
 
-// ---------------------------------------------------------------- MTA-STS and TLS-RPT (docs/rules.md section I)
+// ---------------------------------------------------------------- MTA-STS and TLS-RPT (docs/rules.md section J)
 
 /**
- * How a sender finds the domain's MTA-STS policy (rules 37, 38, 41): "valid",
+ * How a sender finds the domain's MTA-STS policy (rules 41, 42, 45): "valid",
  * or why it has none. A sender without a valid policy applies none.
  */
 export const MTA_STS_POLICY_RESULTS = [
@@ -227,7 +361,7 @@ export const MTA_STS_POLICY_RESULTS = [
 export type MtaStsPolicyResult = (typeof MTA_STS_POLICY_RESULTS)[number];
 
 /**
- * What an MX host's certificate is worth to an MTA-STS sender (rule 42):
+ * What an MX host's certificate is worth to an MTA-STS sender (rule 46):
  * valid, a WebPKI failure (auth.ts WEBPKI_FAILURES), or why there was no
  * certificate to judge.
  */
@@ -240,7 +374,7 @@ export const MX_WEBPKI_STATES = [
 ] as const;
 export type MxWebPkiState = (typeof MX_WEBPKI_STATES)[number];
 
-/** Why an MTA-STS sender delivers, defers or cannot tell (rule 43). */
+/** Why an MTA-STS sender delivers, defers or cannot tell (rule 47). */
 export const MTA_STS_REASONS = [
   "webpki-verified", // deliver: a covered MX host took STARTTLS with a certificate valid for its name
   "no-mx-covered", // defer: no MX host with an address matches the policy's mx patterns
@@ -256,7 +390,7 @@ export const MTA_STS_REASONS = [
 ] as const;
 export type MtaStsReason = (typeof MTA_STS_REASONS)[number];
 
-/** Contradictions between MTA-STS, the MX set, TLS-RPT and the DANE verdict (rule 44). Closed. */
+/** Contradictions between MTA-STS, the MX set, TLS-RPT and the DANE verdict (rule 48). Closed. */
 export const MTA_STS_CONTRADICTIONS = [
   "policy-unavailable", // a valid STS record announces a policy that cannot be had (fetch, certificate, HTTP, syntax)
   "mx-not-covered", // testing/enforce: an MX host with an address matches no mx pattern
@@ -281,7 +415,7 @@ export interface MtaStsHost {
   detail?: string;
 }
 
-/** The MTA-STS judgement of a domain (rules 37-44). */
+/** The MTA-STS judgement of a domain (rules 41-48). */
 export interface MtaStsJudgement {
   policy: MtaStsPolicyResult;
   /** Why, for people (never matched on). */
@@ -315,7 +449,7 @@ export interface MtaStsJudgement {
 export const TLS_RPT_STATES = ["valid", "none", "invalid", "lookup-failed"] as const;
 export type TlsRptState = (typeof TLS_RPT_STATES)[number];
 
-/** The TLS-RPT record of a domain (rule 40). */
+/** The TLS-RPT record of a domain (rule 44). */
 export interface TlsRptJudgement {
   state: TlsRptState;
   /** The report URIs, when valid. */
@@ -348,10 +482,16 @@ export interface VerdictRecord {
   /** Registrable domain of the first MX host (the provider); absent when it has none (an IP, a public suffix). */
   provider?: string;
   hosts: HostOutcome[];
-  /** MTA-STS beside DANE (rules 37-44), when the facts hold the MTA-STS lookups. */
+  /** MTA-STS beside DANE (rules 41-48), when the facts hold the MTA-STS lookups. */
   mtaSts?: MtaStsJudgement;
-  /** TLS-RPT (rule 40), when the facts hold its lookup. */
+  /** TLS-RPT (rule 44), when the facts hold its lookup. */
   tlsRpt?: TlsRptJudgement;
+  /** The TLSA RRsets DANE uses across their authoritative servers (rule 37); absent without consistency facts. */
+  consistency?: ConsistencyOutcome;
+  /** Certificates that would fail where another of the same address authenticates (rule 38); absent when none. */
+  latent?: LatentFailure[];
+  /** What may break the domain's DANE, in RISKS order (rule 40); absent in records of engines before 2.1. */
+  risks?: Risk[];
   /** Human-readable: which host failed how, which TLSA record matched at which depth; `explain(record)`. */
   explanation: string;
   /** ISO time the verdict was judged (the engine's `now` argument). */

@@ -442,13 +442,14 @@ describe("probe mode dane", () => {
 
   test("probeTargets lists only hosts that require TLS", () => {
     assert.deepEqual(probeTargets(f(), { probeMode: "dane" }), [
-      { ip: IP2, port: 25, sni: MX2, mxHost: MX2, family: 4, requirement: "dane" },
+      { ip: IP2, port: 25, sni: MX2, mxHost: MX2, family: 4, requirement: "dane", dane: true },
     ]);
+    // `dane`: the host has a secure TLSA RRset with a usable record (the prober looks for every certificate).
     assert.deepEqual(
-      probeTargets(f(), { probeMode: "all" }).map((t) => [t.mxHost, t.requirement]),
+      probeTargets(f(), { probeMode: "all" }).map((t) => [t.mxHost, t.requirement, t.dane]),
       [
-        [MX1, "opportunistic"],
-        [MX2, "dane"],
+        [MX1, "opportunistic", false],
+        [MX2, "dane", true],
       ],
     );
   });

@@ -1,6 +1,6 @@
 /**
  * Golden table of the MTA-STS judgement beside the DANE verdict (docs/rules.md
- * rules 41-44): for each domain, how a sender finds the policy (RFC 8461
+ * rules 45-48): for each domain, how a sender finds the policy (RFC 8461
  * §3.1-3.3), what a sender applying it without DANE does (§4, §5), and which
  * contradictions the record lists. The expected values are read from the RFC
  * (what an MTA-STS sender does with each case) and from the definitions of
@@ -74,7 +74,7 @@ const sts = (dns: Parameters<typeof withMailPolicies>[1], f = domain()) =>
   withMailPolicies(f, { hostV4: [STS_IP], ...dns });
 
 const rows: Row[] = [
-  // ------------------------------------------------ finding the policy (rules 37, 38, 41)
+  // ------------------------------------------------ finding the policy (rules 41, 42, 45)
   {
     name: "no _mta-sts record",
     facts: withMailPolicies(domain(), {}),
@@ -191,7 +191,7 @@ const rows: Row[] = [
     want: { policy: "valid", mode: "none", contradictions: [] },
   },
 
-  // ------------------------------------------------ applying it (rules 42, 43) and contradictions (rule 44)
+  // ------------------------------------------------ applying it (rules 46, 47) and contradictions (rule 48)
   {
     name: "enforce, both MX covered, certificates valid: deliver to the first",
     facts: sts({ sts: STS }),

@@ -51,6 +51,7 @@ export interface RecordTypes {
   DNSKEY: DnskeyRecord;
   /** The record's character-strings joined (wire.ts readTxt). */
   TXT: string;
+  NS: string;
 }
 
 export interface Interpreted<T> {
@@ -82,6 +83,7 @@ const READERS: { [K in RRType]: Reader<RecordTypes[K]> } = {
   SOA: readSoa,
   DNSKEY: readDnskey,
   TXT: readTxt,
+  NS: readTarget,
 };
 
 const TYPE_CNAME = TYPE_CODES.CNAME;

@@ -3,7 +3,14 @@
  * See each module's header for its contract.
  */
 export { interpretAnswer, MAX_CNAME_CHAIN, type RecordTypes } from "./answer.ts";
+export { type AskOptions, askTlsa } from "./authoritative.ts";
 export { checkValidating, requireValidating, type ValidationCheck, type ValidationGate } from "./check.ts";
+export {
+  ConsistencyChecker,
+  type ConsistencyOptions,
+  NS_POLITENESS,
+  newConsistencyChecker,
+} from "./consistency.ts";
 export {
   canonicalQname,
   NORMALIZE_ERRORS,

@@ -30,8 +30,10 @@
  * 32 MiB) and `cacheMaxEntries` entries, least recently used evicted first: a
  * hostile server's maximum-size RRsets (about 130 KB an entry) cannot grow the
  * heap past the budget. Lookups are shared between callers (in-flight and
- * cached ones): treat them as read-only. `close()` ends every pending query
- * with a "network" error.
+ * cached ones): treat them as read-only. At most `perUpstreamConcurrency`
+ * queries are in flight to one upstream (default 256; a p-limit per upstream),
+ * the others wait for a slot. `close()` ends every pending query with a
+ * "network" error, those waiting for a slot included.
  * A stalled event loop (GC, a busy caller) is never a timeout: the transports
  * read a reply that arrived during the stall before they declare one
  * (transport.ts).
@@ -42,6 +44,7 @@
  */
 import { randomFillSync } from "node:crypto";
 import type { Lookup, LookupErrorKind, Provenance, RRType, Security } from "@danesweep/dane";
+import pLimit, { type LimitFunction } from "p-limit";
 import { interpretAnswer, type RecordTypes } from "./answer.ts";
 import { LookupCache } from "./cache.ts";
 import { canonicalQname } from "./normalize.ts";
@@ -132,9 +135,8 @@ interface UpstreamState {
   tcp: TcpChannel;
   /** "auto": TCP is not tried before this time (ms, `now()` clock). */
   tcpDownUntil: number;
-  active: number;
-  waiters: (() => void)[];
-  waitHead: number;
+  /** Queries in flight to this upstream, at most `perUpstreamConcurrency` (p-limit). */
+  slots: LimitFunction;
 }
 
 interface Exchanged {
@@ -167,7 +169,8 @@ function encodable(name: string): boolean {
   return !/[^\x21-\x7e]/.test(name);
 }
 
-function rcodeError(rcode: number): LookupErrorKind {
+/** The error kind of an rcode other than NOERROR and NXDOMAIN (the authoritative client's statuses too). */
+export function rcodeError(rcode: number): LookupErrorKind {
   switch (rcode) {
     case 1:
       return "formerr";
@@ -186,7 +189,6 @@ export class StubResolver implements DnsQuerier {
   private readonly ups: UpstreamState[];
   private readonly timeoutMs: number;
   private readonly retries: number;
-  private readonly concurrency: number;
   private readonly cacheOn: boolean;
   private readonly now: () => number;
   private readonly random: () => number;
@@ -207,6 +209,7 @@ export class StubResolver implements DnsQuerier {
     if (!TRANSPORT_MODES.includes(mode))
       throw new DnsConfigError("bad-transport", `unknown transport ${mode}`);
     this.mode = mode;
+    const concurrency = Math.max(1, o.perUpstreamConcurrency ?? 256);
     this.ups = list.map((text) => {
       const p = parseUpstream(text);
       if (!p.ok) throw new DnsConfigError("bad-upstream", p.detail);
@@ -215,14 +218,11 @@ export class StubResolver implements DnsQuerier {
         udp: new UdpChannel(p.upstream, this.counters),
         tcp: new TcpChannel(p.upstream, this.counters, { connections: o.tcpConnections ?? 4 }),
         tcpDownUntil: 0,
-        active: 0,
-        waiters: [],
-        waitHead: 0,
+        slots: pLimit(concurrency),
       };
     });
     this.timeoutMs = o.timeoutMs ?? 2000;
     this.retries = Math.max(0, o.retries ?? 2);
-    this.concurrency = Math.max(1, o.perUpstreamConcurrency ?? 256);
     this.now = o.now ?? Date.now;
     this.cache = new LookupCache({
       maxEntries: o.cacheMaxEntries ?? 20_000,
@@ -278,8 +278,8 @@ export class StubResolver implements DnsQuerier {
     let inFlight = 0;
     let queued = 0;
     for (const u of this.ups) {
-      inFlight += u.active;
-      queued += u.waiters.length - u.waitHead;
+      inFlight += u.slots.activeCount;
+      queued += u.slots.pendingCount;
     }
     return {
       ...this.counters,
@@ -299,45 +299,14 @@ export class StubResolver implements DnsQuerier {
   async close(): Promise<void> {
     this.closed = true;
     this.cache.clear();
-    for (const u of this.ups) {
-      // Release queued waiters so their queries end (as "network" errors).
-      while (u.waitHead < u.waiters.length) u.waiters[u.waitHead++]!();
-      u.waiters = [];
-      u.waitHead = 0;
-    }
+    // Queries waiting for a slot run now, so that they end (as "network" errors on the closed channels).
+    for (const u of this.ups) u.slots.concurrency = Number.POSITIVE_INFINITY;
     await Promise.all(this.ups.flatMap((u) => [u.udp.close(), u.tcp.close()]));
   }
 
   // ---------------------------------------------------------------- internals
 
   private pickId = (): number => Math.floor(this.random() * 0x10000) & 0xffff;
-
-  /** Takes a slot on `u`: undefined when one is free now, else a promise of one (no allocation on the fast path). */
-  private acquire(u: UpstreamState): Promise<void> | undefined {
-    if (u.active < this.concurrency) {
-      u.active++;
-      return undefined;
-    }
-    return new Promise<void>((resolve) =>
-      u.waiters.push(() => {
-        u.active++;
-        resolve();
-      }),
-    );
-  }
-
-  private release(u: UpstreamState): void {
-    u.active--;
-    if (u.waitHead < u.waiters.length) {
-      const next = u.waiters[u.waitHead]!;
-      u.waiters[u.waitHead++] = undefined as unknown as () => void;
-      if (u.waitHead > 1024 && u.waitHead * 2 > u.waiters.length) {
-        u.waiters = u.waiters.slice(u.waitHead);
-        u.waitHead = 0;
-      }
-      next();
-    }
-  }
 
   /** Sends the question until a decodable reply arrives or attempts run out. */
   private async exchange(
@@ -369,42 +338,11 @@ export class StubResolver implements DnsQuerier {
       if (this.closed) return { failure: "network", upstream: last.upstream.key, transport, attempts };
       const u = pin === undefined ? this.ups[(start + i) % this.ups.length]! : this.ups[pin]!;
       last = u;
-      const wait = this.acquire(u);
-      if (wait) await wait;
-      let r: ExchangeResult;
-      try {
-        attempts++;
-        let tcp: ExchangeResult | undefined;
-        if (this.mode === "tcp" || (this.mode === "auto" && u.tcpDownUntil <= this.now())) {
-          transport = "tcp";
-          tcp = await u.tcp.exchange(query, qEnd, this.timeoutMs, this.pickId);
-          if (tcp.kind === "network" && this.mode === "auto" && !this.closed) {
-            // "auto": a connection that cannot be opened, or that the server closed
-            // under the query (a restart, a reload), is no answer: ask over UDP now,
-            // as the "udp" transport would have, instead of spending the attempt.
-            if (tcp.connectFailed) u.tcpDownUntil = this.now() + TCP_RETRY_AFTER_MS;
-            attempts++;
-            tcp = undefined;
-          } else if (tcp.kind === "timeout" && tcp.unanswered && this.mode === "auto") {
-            // A connection that never answered (a resolver over its TCP connection
-            // limit): the next attempts, and queries for a while, go over UDP.
-            u.tcpDownUntil = this.now() + TCP_RETRY_AFTER_MS;
-          }
-        }
-        if (tcp) {
-          r = tcp;
-        } else {
-          transport = "udp";
-          r = await u.udp.exchange(query, qEnd, this.timeoutMs, this.pickId);
-          if (r.kind === "reply" && (r.buf[2]! & 0x02) !== 0 && !this.closed) {
-            attempts++;
-            transport = "tcp";
-            r = await u.tcp.exchange(query, qEnd, this.timeoutMs, this.pickId);
-          }
-        }
-      } finally {
-        this.release(u);
-      }
+      // A slot of the upstream's concurrency limit for the attempt (p-limit).
+      const done = await u.slots(() => this.attempt(u, query, qEnd));
+      attempts += done.sent;
+      transport = done.transport;
+      const r = done.r;
       if (r.kind === "timeout") {
         failure = "timeout";
         continue;
@@ -421,6 +359,52 @@ export class StubResolver implements DnsQuerier {
       return { msg: d.value, upstream: u.upstream.key, transport, attempts };
     }
     return { failure, upstream: last.upstream.key, transport, attempts };
+  }
+
+  /**
+   * One attempt on upstream `u`, in a slot of its concurrency limit: over TCP
+   * first when the mode says so ("auto" falls back to UDP at once when the
+   * connection cannot be used), else over UDP and again over TCP when the reply
+   * is truncated. `sent`: the queries it sent.
+   */
+  private async attempt(
+    u: UpstreamState,
+    query: Buffer,
+    qEnd: number,
+  ): Promise<{ r: ExchangeResult; transport: "udp" | "tcp"; sent: number }> {
+    let sent = 0;
+    let transport: "udp" | "tcp" = "udp";
+    let r: ExchangeResult;
+    sent++;
+    let tcp: ExchangeResult | undefined;
+    if (this.mode === "tcp" || (this.mode === "auto" && u.tcpDownUntil <= this.now())) {
+      transport = "tcp";
+      tcp = await u.tcp.exchange(query, qEnd, this.timeoutMs, this.pickId);
+      if (tcp.kind === "network" && this.mode === "auto" && !this.closed) {
+        // "auto": a connection that cannot be opened, or that the server closed
+        // under the query (a restart, a reload), is no answer: ask over UDP now,
+        // as the "udp" transport would have, instead of spending the attempt.
+        if (tcp.connectFailed) u.tcpDownUntil = this.now() + TCP_RETRY_AFTER_MS;
+        sent++;
+        tcp = undefined;
+      } else if (tcp.kind === "timeout" && tcp.unanswered && this.mode === "auto") {
+        // A connection that never answered (a resolver over its TCP connection
+        // limit): the next attempts, and queries for a while, go over UDP.
+        u.tcpDownUntil = this.now() + TCP_RETRY_AFTER_MS;
+      }
+    }
+    if (tcp) {
+      r = tcp;
+    } else {
+      transport = "udp";
+      r = await u.udp.exchange(query, qEnd, this.timeoutMs, this.pickId);
+      if (r.kind === "reply" && (r.buf[2]! & 0x02) !== 0 && !this.closed) {
+        sent++;
+        transport = "tcp";
+        r = await u.tcp.exchange(query, qEnd, this.timeoutMs, this.pickId);
+      }
+    }
+    return { r, transport, sent };
   }
 
   private async resolve<K extends RRType>(

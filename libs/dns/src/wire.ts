@@ -1,8 +1,9 @@
 /**
  * DNS wire format: query encoding and a bounded response decoder.
  *
- * - `encodeQuery(id, qname, qtype, { cd })` builds a query with RD=1, AD=1,
- *   EDNS0 (payload 1232, DO=1) and, when asked, CD=1. `qname` must be a
+ * - `encodeQuery(id, qname, qtype, { cd, rd })` builds a query with RD=1
+ *   (RD=0 with `rd: false`, for an authoritative server), AD=1, EDNS0
+ *   (payload 1232, DO=1) and, when asked, CD=1. `qname` must be a
  *   lowercase presentation name already checked by `normalizeDomain` or taken
  *   from a decoded answer; it throws RangeError only for a name it cannot
  *   encode (escapes, bad label or name length), which the resolver turns into a
@@ -37,6 +38,7 @@ export const TYPE_CODES: Record<RRType, number> = {
   DNSKEY: 48,
   TLSA: 52,
   TXT: 16,
+  NS: 2,
 };
 export const TYPE_OPT = 41;
 export const CLASS_IN = 1;
@@ -168,13 +170,18 @@ function writeName(out: Uint8Array, at: number, qname: string): number {
   return lenAt + 1;
 }
 
-/** A query: header (RD=1, AD=1, CD as asked), one question (class IN), the EDNS0 OPT record. */
-export function encodeQuery(id: number, qname: string, qtype: RRType, opts: { cd?: boolean } = {}): Buffer {
+/** A query: header (RD=1 unless `rd: false`, AD=1, CD as asked), one question (class IN), the EDNS0 OPT record. */
+export function encodeQuery(
+  id: number,
+  qname: string,
+  qtype: RRType,
+  opts: { cd?: boolean; rd?: boolean } = {},
+): Buffer {
   const type = TYPE_CODES[qtype];
   if (type === undefined) throw new RangeError("unsupported type");
   const out = Buffer.allocUnsafe(12 + qname.length + 2 + 4 + OPT_RR.length);
   out.writeUInt16BE(id & 0xffff, 0);
-  out.writeUInt16BE(FLAG_RD | FLAG_AD | (opts.cd ? FLAG_CD : 0), 2);
+  out.writeUInt16BE((opts.rd === false ? 0 : FLAG_RD) | FLAG_AD | (opts.cd ? FLAG_CD : 0), 2);
   out.writeUInt32BE(0x0001_0000, 4); // QDCOUNT 1, ANCOUNT 0
   out.writeUInt32BE(0x0000_0001, 8); // NSCOUNT 0, ARCOUNT 1
   let pos = writeName(out, 12, qname);
@@ -496,6 +503,39 @@ export function readSoa(buf: Uint8Array, rr: RR): SoaRecord | undefined {
     retry: u32(buf, o + 8),
     expire: u32(buf, o + 12),
     minimum: u32(buf, o + 16),
+  };
+}
+
+/** An RRSIG's fields (RFC 4034 §3.1) but the signature; times in seconds since the epoch. */
+export interface RrsigRecord {
+  typeCovered: number;
+  algorithm: number;
+  labels: number;
+  originalTtl: number;
+  expiration: number;
+  inception: number;
+  keyTag: number;
+  signer: string;
+}
+
+/**
+ * Reads an RRSIG's rdata. The 32-bit times are read as unsigned seconds
+ * since 1970 (RFC 4034 §3.1.5 serial arithmetic agrees until 2106).
+ */
+export function readRrsig(buf: Uint8Array, rr: RR): RrsigRecord | undefined {
+  const o = rr.rdStart;
+  if (rr.rdEnd - o < 19) return undefined;
+  const signer = readName(buf, o + 18, rr.rdEnd);
+  if (!signer) return undefined;
+  return {
+    typeCovered: u16(buf, o),
+    algorithm: buf[o + 2]!,
+    labels: buf[o + 3]!,
+    originalTtl: u32(buf, o + 4),
+    expiration: u32(buf, o + 8),
+    inception: u32(buf, o + 12),
+    keyTag: u16(buf, o + 16),
+    signer: signer.name,
   };
 }
 

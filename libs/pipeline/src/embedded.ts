@@ -22,6 +22,10 @@
  *   interruption, `error` says why, and the scan can be resumed once the
  *   store is fixed.
  * Store failures before the stages start raise StoreError to the caller.
+ *
+ * With `deps.tracing` (libs/telemetry; the CLI gives it when OTEL_* configures
+ * an exporter) the seed, the stages and the store batches make spans, the
+ * trace context carried in the in-memory bus's message headers as on Kafka.
  */
 import {
   deadLetterTopic,
@@ -35,6 +39,7 @@ import type { ClientPolicy, TrustStore, VerdictRecord } from "@danesweep/dane";
 import type { DnsQuerier } from "@danesweep/dns";
 import type { OptOutList, Prober } from "@danesweep/probe";
 import { isStoreError, type PendingDomain, type Store } from "@danesweep/store";
+import type { Tracing } from "@danesweep/telemetry";
 import { republishPending, type SeedLine, type SeedSkip, type SeedStats, seedDomains } from "./seed.ts";
 import { type StageDeps, type StartedStage, startStage } from "./stage-table.ts";
 import { newCounters, type ProbeMode, type StageCounters } from "./stages.ts";
@@ -46,6 +51,10 @@ export interface PipelineDeps {
   prober: Prober;
   optOut?: OptOutList;
   now: () => number;
+  /** Spans and trace context (libs/telemetry), when tracing is on; absent, nothing is traced. */
+  tracing?: Tracing;
+  /** The authoritative servers' view of the TLSA RRsets (libs/dns ConsistencyChecker); none: not collected. */
+  consistency?: StageDeps["consistency"];
 }
 
 export interface StageSettings {
@@ -56,6 +65,8 @@ export interface StageSettings {
   mailPolicies?: boolean;
   /** The WebPKI roots MTA-STS is judged with. */
   trust?: TrustStore;
+  /** Thresholds of the risk rules (libs/dane); default theirs. */
+  risk?: StageDeps["risk"];
   port: number;
   /** Domains resolving at once. */
   resolveConcurrency: number;
@@ -197,11 +208,13 @@ export class EmbeddedPipeline {
         store: d.store,
         resolver: d.resolver,
         resolverValidates: d.resolverValidates,
+        ...(d.consistency ? { consistency: d.consistency } : {}),
         prober: d.prober,
         probeMode: o.settings.probeMode,
         ...(o.settings.policy ? { policy: o.settings.policy } : {}),
         ...(o.settings.mailPolicies === false ? { mailPolicies: false } : {}),
         ...(o.settings.trust ? { trust: o.settings.trust } : {}),
+        ...(o.settings.risk ? { risk: o.settings.risk } : {}),
         port: o.settings.port,
         now: d.now,
         counters: this.counters,
@@ -209,6 +222,7 @@ export class EmbeddedPipeline {
         probeClaims: false,
         onFatal,
         onJudged: (_scan, records) => deliver(records),
+        ...(d.tracing ? { tracing: d.tracing } : {}),
       };
       const consume = (opts: Parameters<MemoryBus["consume"]>[0], h: Parameters<MemoryBus["consume"]>[1]) =>
         bus.consume({ ...opts, maxAttempts: MAX_ATTEMPTS }, h);
@@ -251,6 +265,7 @@ export class EmbeddedPipeline {
         // Domains opted out since the interrupted run seeded them are taken out of the scan.
         republished = await republishPending(d.store, bus, o.scan, {
           ...(d.optOut ? { optOut: d.optOut } : {}),
+          ...(d.tracing ? { tracing: d.tracing } : {}),
           onOptedOut: (domain, entry) => {
             this.seed = { ...this.seed, optedOut: this.seed.optedOut + 1 };
             o.onSkip?.(
@@ -266,6 +281,7 @@ export class EmbeddedPipeline {
         scan: o.scan,
         signal,
         ...(d.optOut ? { optOut: d.optOut } : {}),
+        ...(d.tracing ? { tracing: d.tracing } : {}),
         ...(o.onSkip ? { onSkip: o.onSkip } : {}),
         onBatch: (s) => {
           this.seed = s;

@@ -24,12 +24,15 @@ import type { ClientPolicy, TrustStore, VerdictRecord } from "@danesweep/dane";
 import type { DnsQuerier } from "@danesweep/dns";
 import type { Prober } from "@danesweep/probe";
 import type { Store } from "@danesweep/store";
+import type { Tracing } from "@danesweep/telemetry";
 import type { BatchOptions } from "./batch.ts";
 import {
   type AggregateJoin,
+  type AggregateStageDeps,
   aggregateHandler,
   type ProbeMode,
   probeHandler,
+  type ResolveStageDeps,
   resolveHandler,
   type StageCounters,
 } from "./stages.ts";
@@ -43,6 +46,8 @@ export interface StageDeps {
   store?: Store;
   resolver?: DnsQuerier;
   resolverValidates?: boolean;
+  /** Resolve: the authoritative servers' view of the TLSA RRsets (libs/dns ConsistencyChecker). */
+  consistency?: ResolveStageDeps["consistency"];
   prober?: Prober;
   probeMode: ProbeMode;
   /** The client policy profile (resolve and aggregate must share it); default Postfix's. */
@@ -56,6 +61,8 @@ export interface StageDeps {
   now: () => number;
   counters: StageCounters;
   batch?: BatchOptions;
+  /** Aggregate: thresholds of the risk rules (libs/dane). */
+  risk?: AggregateStageDeps["risk"];
   /** Aggregate: publish verdicts on [verdicts] (deployments). */
   publishVerdicts?: boolean;
   /** Aggregate: records stored for the first time (the embedded scan prints them). */
@@ -68,6 +75,8 @@ export interface StageDeps {
   probeClaims?: boolean;
   /** Probe and aggregate: an error after which the stage cannot go on (stages.ts isFatal). */
   onFatal?: (e: unknown) => void;
+  /** Spans and trace context for every stage (absent: tracing is off, nothing is traced). */
+  tracing?: Tracing;
 }
 
 export interface RunningStage {
@@ -112,6 +121,8 @@ export const STAGES: Readonly<Record<StageName, StageSpec>> = {
         port: d.port,
         now: d.now,
         counters: d.counters,
+        ...(d.tracing ? { tracing: d.tracing } : {}),
+        ...(d.consistency ? { consistency: d.consistency } : {}),
       }),
     }),
   },
@@ -134,6 +145,7 @@ export const STAGES: Readonly<Record<StageName, StageSpec>> = {
         ...(d.claimTtlMs !== undefined ? { claimTtlMs: d.claimTtlMs } : {}),
         ...(d.probeClaims === false ? { claims: false } : {}),
         ...(d.onFatal ? { onFatal: d.onFatal } : {}),
+        ...(d.tracing ? { tracing: d.tracing } : {}),
       }),
     }),
   },
@@ -151,6 +163,7 @@ export const STAGES: Readonly<Record<StageName, StageSpec>> = {
         probeMode: d.probeMode,
         ...(d.policy ? { policy: d.policy } : {}),
         ...(d.trust ? { trust: d.trust } : {}),
+        ...(d.risk ? { risk: d.risk } : {}),
         now: d.now,
         counters: d.counters,
         ...(d.batch ? { batch: d.batch } : {}),
@@ -158,6 +171,7 @@ export const STAGES: Readonly<Record<StageName, StageSpec>> = {
         ...(d.onJudged ? { onJudged: d.onJudged } : {}),
         ...(d.joinTimeoutMs !== undefined ? { joinTimeoutMs: d.joinTimeoutMs } : {}),
         ...(d.onFatal ? { onFatal: d.onFatal } : {}),
+        ...(d.tracing ? { tracing: d.tracing } : {}),
       });
       return { handler, join, stop: () => join.close() };
     },

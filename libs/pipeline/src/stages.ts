@@ -5,8 +5,11 @@
  * as separate services on Kafka; stage-table.ts wires them for both.
  *
  *   resolve:   [domains] -> collectDomainFacts (libs/dns, MTA-STS and TLS-RPT
- *              included) -> [probe-requests] keyed by IP (one per probe the
- *              domain needs, naming the domain; its MTA-STS policy fetch is
+ *              included), and for a domain whose DANE rests on a TLSA RRset
+ *              what each authoritative server serves (libs/dns
+ *              ConsistencyChecker, when given) -> [probe-requests] keyed by
+ *              IP (one per probe the domain needs, naming the domain, saying
+ *              whether the host is a DANE host; its MTA-STS policy fetch is
  *              one of kind "mta-sts-policy") and the facts on [domain-facts]
  *              keyed by domain. No store I/O.
  *   probe:     [probe-requests] -> the probe's facts, made once per (scan,
@@ -31,11 +34,25 @@
  * Failures: an error whose code says it can be retried (StoreError
  * "unavailable", a Kafka publish failure) is retried by the bus; any other is
  * a dead letter at once, with its code (outcomeOf).
+ *
+ * Tracing (`tracing` in a stage's deps; absent, nothing below happens and
+ * nothing is allocated for it): each message handled gets a CONSUMER span,
+ * the child of the span that sent it (its `traceparent` header), active
+ * while it is handled (sampled ones); the messages it sends carry its
+ * context. resolve: a "dns lookups" span summarising the domain's lookups.
+ * probe: the request that starts a probe gets "smtp probe" and its phases
+ * under its span; requests answered with a probe made for another domain
+ * link to that probe's span. aggregate: a "join" span per domain from its
+ * first message until its verdict is stored, linked to the other messages,
+ * with "judge" under it. Store batches: a root span per batch linked to its
+ * items' spans (tracedBatch), pg's spans under it. libs/telemetry's README
+ * draws the whole trace.
  */
 
 import { randomUUID } from "node:crypto";
 import {
   type Bus,
+  type EnvelopeOf,
   encodeWithRawBody,
   envelopeHandler,
   envelopeMessage,
@@ -46,6 +63,8 @@ import {
   type OutgoingMessage,
   schemaHeader,
   TOPICS,
+  type TraceHeaders,
+  withTrace,
 } from "@danesweep/bus";
 import {
   type ClientPolicy,
@@ -57,12 +76,25 @@ import {
   policyFetchTarget,
   probeKeyString,
   probeTargets,
+  type RiskThresholds,
+  type TlsaConsistencyFacts,
   type TrustStore,
   type VerdictRecord,
 } from "@danesweep/dane";
 import { collectDomainFacts, type DnsQuerier } from "@danesweep/dns";
 import type { Prober } from "@danesweep/probe";
 import type { Store } from "@danesweep/store";
+import {
+  ATTR,
+  type Headers,
+  type Link,
+  recordDnsLookups,
+  recordProbePhases,
+  type Span,
+  SpanKind,
+  type TracedMessage,
+  type Tracing,
+} from "@danesweep/telemetry";
 import { type BatchOptions, MicroBatcher } from "./batch.ts";
 
 export type ProbeMode = "all" | "dane";
@@ -97,8 +129,8 @@ export function isFatal(e: unknown): boolean {
 export function outcomeOf(e: unknown): HandlerOutcome {
   const err = e as { code?: unknown; canRetry?: unknown; message?: unknown; name?: unknown } | undefined;
   const code = typeof err?.code === "string" ? err.code : typeof err?.name === "string" ? err.name : "error";
-  if (err?.canRetry === true) return { kind: "retry", reason: code };
   const message = typeof err?.message === "string" ? err.message : String(e);
+  if (err?.canRetry === true) return { kind: "retry", reason: code, detail: message.slice(0, 500) };
   return {
     kind: "dead-letter",
     reason: "handler-rejected",
@@ -122,23 +154,32 @@ async function perScan<T extends { scan: string }, O>(
   return items.map((it) => out.get(it) as O);
 }
 
-/** One probe a domain needs: its key, the host it names, and what kind of probe it is. */
+/**
+ * One probe a domain needs: its key, the host it names, what kind of probe it
+ * is, and whether the host is a DANE host (a secure TLSA RRset with a usable
+ * record: the prober then looks for a second certificate, ProbeFacts.alternates).
+ */
 export interface ProbeNeed extends ProbeKey {
   mxHost: string;
   kind?: ProbeKind;
+  dane?: true;
 }
 
 /**
  * The distinct probes a domain's facts call for, in route order (libs/dane
  * probeTargets), then its MTA-STS policy fetch (libs/dane policyFetchTarget)
- * when it has one: what the resolver asks for and the judge needs.
+ * when it has one: what the resolver asks for and the judge needs. A key
+ * several targets share names the first target's host and is a DANE probe
+ * when any of them is.
  */
 export function probeNeeds(facts: DomainFacts, probeMode: ProbeMode, policy?: ClientPolicy): ProbeNeed[] {
   const seen = new Map<string, ProbeNeed>();
   for (const t of probeTargets(facts, policy ? { probeMode, policy } : { probeMode })) {
     const k = { ip: t.ip, port: t.port, sni: t.sni };
     const key = probeKeyString(k);
-    if (!seen.has(key)) seen.set(key, { ...k, mxHost: t.mxHost });
+    const had = seen.get(key);
+    if (!had) seen.set(key, { ...k, mxHost: t.mxHost, ...(t.dane ? { dane: true as const } : {}) });
+    else if (t.dane) had.dane = true;
   }
   const f = policyFetchTarget(facts);
   if (f) seen.set(probeKeyString(f), { ip: f.ip, port: f.port, sni: f.sni, mxHost: f.host, kind: f.kind });
@@ -164,35 +205,71 @@ export interface ResolveStageDeps {
   counters?: StageCounters;
   /** Also collect MTA-STS and TLS-RPT (libs/dns mailPolicies) and request the policy fetch; default true. */
   mailPolicies?: boolean;
+  /** Spans and trace context (absent: none made, none carried). */
+  tracing?: Tracing;
+  /** The authoritative servers' view of the TLSA RRsets (libs/dns ConsistencyChecker); none: not collected. */
+  consistency?: { check(facts: DomainFacts): Promise<TlsaConsistencyFacts[] | undefined> };
 }
 
 /** resolve: [domains] -> [probe-requests] (keyed by IP), facts on [domain-facts] (keyed by domain). */
 export function resolveHandler(d: ResolveStageDeps) {
-  return envelopeHandler("domain", async (env) => {
-    const scan = env.scan;
+  const t = d.tracing;
+  const resolve = async (scan: string, domain: string, span: Span | undefined): Promise<HandlerOutcome> => {
     try {
-      const facts = await collectDomainFacts(d.resolver, env.body.domain, {
+      let facts: DomainFacts;
+      let trace: Headers | undefined;
+      const collect = {
         port: d.port,
         now: d.now,
         resolverValidates: d.resolverValidates,
         mailPolicies: d.mailPolicies ?? true,
-      });
+      };
+      if (t && span?.isRecording()) {
+        const dns = t.child(span, "dns lookups", { [ATTR.domain]: domain });
+        facts = await collectDomainFacts(d.resolver, domain, collect);
+        recordDnsLookups(dns, facts);
+        dns.end();
+      } else facts = await collectDomainFacts(d.resolver, domain, collect);
+      // A trace not sampled travels on too: the stages after follow the seed's decision.
+      if (d.consistency) {
+        const c = await d.consistency.check(facts);
+        if (c) facts.consistency = c;
+      }
+      if (t && span) trace = t.headers(span);
       const needs = probeNeeds(facts, d.probeMode, d.policy);
       await d.bus.publish([
-        envelopeMessage(TOPICS.domainFacts, facts.domain, makeEnvelope("dns-facts", scan, { facts })),
+        envelopeMessage(TOPICS.domainFacts, facts.domain, makeEnvelope("dns-facts", scan, { facts }), trace),
         ...needs.map((n) =>
           envelopeMessage(
             TOPICS.probeRequests,
             n.ip,
             makeEnvelope("probe-request", scan, { ...n, domain: facts.domain }),
+            trace,
           ),
         ),
       ]);
       if (d.counters) d.counters.resolved++;
+      if (span) {
+        span.setAttribute("danesweep.probes.requested", needs.length);
+        t?.end(span);
+      }
       return { kind: "ack" };
     } catch (e) {
-      return outcomeOf(e);
+      const out = outcomeOf(e);
+      if (span) t?.endOutcome(span, out);
+      return out;
     }
+  };
+  return envelopeHandler("domain", async (env, msg) => {
+    if (!t) return resolve(env.scan, env.body.domain, undefined);
+    const span = t.process(msg, {
+      [ATTR.scan]: env.scan,
+      [ATTR.domain]: env.body.domain,
+      [ATTR.stage]: "resolve",
+    });
+    // A sampled span is active while the message is handled: log lines and instrumented calls inside belong to it.
+    if (!span.isRecording()) return resolve(env.scan, env.body.domain, span);
+    return t.active(span, () => resolve(env.scan, env.body.domain, span));
   });
 }
 
@@ -223,16 +300,51 @@ export interface ProbeStageDeps {
    * scan) needs none: its in-memory coalescing and the stored probes suffice.
    */
   claims?: boolean;
+  /** Spans and trace context (absent: none made, none carried). */
+  tracing?: Tracing;
 }
 
-/** A probe's facts and their JSON text (made once, sent to every domain that asked). */
+/**
+ * A probe's facts and their JSON text (made once, sent to every domain that
+ * asked), and the span of the probe when it was made here with tracing on
+ * (the requests it answers later link to it).
+ */
 interface MadeProbe {
   facts: ProbeFacts;
   json: string;
+  span?: Link;
 }
 
-function made(facts: ProbeFacts): MadeProbe {
-  return { facts, json: JSON.stringify(facts) };
+function made(facts: ProbeFacts, span?: Link): MadeProbe {
+  return span ? { facts, json: JSON.stringify(facts), span } : { facts, json: JSON.stringify(facts) };
+}
+
+/**
+ * A store batch's run function, inside a span of its own when tracing is on
+ * (store.ts's statements, and pg's spans, under it), linked to the spans of
+ * the items that have one.
+ */
+function tracedBatch<I extends { link?: Link | undefined }, O>(
+  t: Tracing | undefined,
+  name: string,
+  run: (items: I[]) => Promise<O[]>,
+): (items: I[]) => Promise<O[]> {
+  if (!t) return run;
+  return (items) => {
+    const links: Link[] = [];
+    for (const i of items) if (i.link) links.push(i.link);
+    return t.batch(
+      name,
+      links,
+      { [ATTR.dbSystem]: "postgresql", [ATTR.dbOperation]: name, [ATTR.dbBatchSize]: items.length },
+      () => run(items),
+    );
+  };
+}
+
+/** A span's context as a link (tracing on), else undefined. */
+function linkTo(span: Span | undefined): Link | undefined {
+  return span ? { context: span.spanContext() } : undefined;
 }
 
 /** A bounded LRU of made probes (scan|key -> facts and JSON text), sized by the text's bytes. */
@@ -273,9 +385,10 @@ export class ProbeCache {
 /** probe: [probe-requests] -> one probe per (scan, ip, port, SNI) -> its result on [domain-facts], for the domain that asked. */
 export function probeHandler(d: ProbeStageDeps) {
   const opts = d.batch ?? DEFAULT_BATCH;
-  type Item = { scan: string; key: ProbeKey };
+  const t = d.tracing;
+  type Item = { scan: string; key: ProbeKey; link?: Link | undefined };
   const reader = new MicroBatcher<Item, ProbeFacts | undefined>(
-    (items) =>
+    tracedBatch(t, "store getProbes", (items) =>
       perScan(items, async (scan, list) => {
         const found = new Map(
           (
@@ -287,6 +400,7 @@ export function probeHandler(d: ProbeStageDeps) {
         );
         return new Map(list.map((i) => [i, found.get(probeKeyString(i.key))]));
       }),
+    ),
     opts,
   );
   const now = d.now ?? Date.now;
@@ -294,7 +408,7 @@ export function probeHandler(d: ProbeStageDeps) {
   const ttl = d.claimTtlMs ?? 75_000;
   const poll = d.claimPollMs ?? 250;
   const claimer = new MicroBatcher<Item, boolean>(
-    (items) =>
+    tracedBatch(t, "store claimProbes", (items) =>
       perScan(items, async (scan, list) => {
         const t = now();
         const mine = await d.store.claimProbes(
@@ -306,10 +420,11 @@ export function probeHandler(d: ProbeStageDeps) {
         );
         return new Map(list.map((i) => [i, mine.has(probeKeyString(i.key))]));
       }),
+    ),
     opts,
   );
-  const writer = new MicroBatcher<{ scan: string; facts: ProbeFacts }, void>(
-    (items) =>
+  const writer = new MicroBatcher<{ scan: string; facts: ProbeFacts; link?: Link | undefined }, void>(
+    tracedBatch(t, "store upsertProbes", (items) =>
       perScan(items, async (scan, list) => {
         await d.store.upsertProbes(
           scan,
@@ -317,6 +432,7 @@ export function probeHandler(d: ProbeStageDeps) {
         );
         return new Map(list.map((i) => [i, undefined]));
       }),
+    ),
     opts,
   );
   const cache = new ProbeCache(d.cacheBytes ?? 32 * 1024 * 1024);
@@ -326,28 +442,47 @@ export function probeHandler(d: ProbeStageDeps) {
   // One probe per (scan, ip, port, SNI) across every prober instance: look in
   // the store first, dial only under the claim, otherwise wait for the
   // claimant's stored result (or take the claim over once it is stale).
+  // With tracing, `span` is the span of the request that asked first: the probe's spans go under it.
   const obtain = async (
     scan: string,
     key: ProbeKey,
     mxHost: string,
     kind: ProbeKind | undefined,
+    dane: boolean,
+    span?: Span,
   ): Promise<MadeProbe> => {
-    const stored = await reader.submit({ scan, key });
+    const link = linkTo(span);
+    const stored = await reader.submit({ scan, key, link });
     if (stored) {
       if (d.counters) d.counters.probesReused++;
       return made(stored);
     }
     for (;;) {
-      if (d.claims === false || (await claimer.submit({ scan, key }))) {
-        const facts = await d.prober.probe({ ...key, mxHost, ...(kind ? { kind } : {}) });
-        await writer.submit({ scan, facts });
+      if (d.claims === false || (await claimer.submit({ scan, key, link }))) {
+        // A DANE host is probed again with the other key type: what other senders see (issue 14).
+        const request = { ...key, mxHost, ...(kind ? { kind } : {}), ...(dane ? { alternates: true } : {}) };
+        let facts: ProbeFacts;
+        let probeSpan: Span | undefined;
+        if (t && span?.isRecording()) {
+          probeSpan = t.child(
+            span,
+            kind === "mta-sts-policy" ? "mta-sts policy fetch" : "smtp probe",
+            { [ATTR.serverAddress]: mxHost, [ATTR.probeSni]: key.sni },
+            { kind: SpanKind.CLIENT },
+          );
+          const requestedAt = Date.now();
+          facts = await d.prober.probe(request);
+          recordProbePhases(t, probeSpan, facts, requestedAt);
+          probeSpan.end();
+        } else facts = await d.prober.probe(request);
+        await writer.submit({ scan, facts, link: linkTo(probeSpan) });
         if (d.counters) d.counters.probed++;
-        return made(facts);
+        return made(facts, linkTo(probeSpan));
       }
       const deadline = now() + ttl;
       while (now() < deadline) {
         await new Promise((r) => setTimeout(r, poll));
-        const theirs = await reader.submit({ scan, key });
+        const theirs = await reader.submit({ scan, key, link });
         if (theirs) {
           if (d.counters) d.counters.probesReused++;
           return made(theirs);
@@ -356,29 +491,63 @@ export function probeHandler(d: ProbeStageDeps) {
     }
   };
 
-  return envelopeHandler("probe-request", async (env) => {
+  const handle = async (
+    env: EnvelopeOf<"probe-request">,
+    span: Span | undefined,
+  ): Promise<HandlerOutcome> => {
     const scan = env.scan;
     const key = { ip: env.body.ip, port: env.body.port, sni: env.body.sni };
     const ck = `${scan}|${probeKeyString(key)}`;
     try {
       let probe = cache.get(ck);
+      let mine = false;
       if (probe === undefined) {
         let p = inflight.get(ck);
         if (p) {
           if (d.counters) d.counters.probesReused++;
         } else {
-          p = obtain(scan, key, env.body.mxHost, env.body.kind).finally(() => inflight.delete(ck));
+          p = obtain(scan, key, env.body.mxHost, env.body.kind, env.body.dane === true, span).finally(() =>
+            inflight.delete(ck),
+          );
           inflight.set(ck, p);
+          mine = true;
         }
         probe = await p;
         cache.set(ck, probe);
       } else if (d.counters) d.counters.probesReused++;
-      await d.bus.publish([probeResultMessage(scan, env.body.domain, probe.facts, probe.json)]);
+      let trace: TraceHeaders | undefined;
+      if (t && span) {
+        // A probe made for another request: this request's span links to the probe's.
+        const reused = !mine || probe.span === undefined;
+        span.setAttributes({ [ATTR.probeReused]: reused, [ATTR.probeStatus]: probe.facts.status });
+        if (reused && probe.span) span.addLink(probe.span);
+        trace = t.headers(span);
+      }
+      await d.bus.publish([probeResultMessage(scan, env.body.domain, probe.facts, probe.json, trace)]);
+      if (span) t?.end(span);
       return { kind: "ack" };
     } catch (e) {
       if (isFatal(e)) d.onFatal?.(e);
-      return outcomeOf(e);
+      const out = outcomeOf(e);
+      if (span) t?.endOutcome(span, out);
+      return out;
     }
+  };
+
+  return envelopeHandler("probe-request", async (env, msg) => {
+    if (!t) return handle(env, undefined);
+    const span = t.process(msg, {
+      [ATTR.scan]: env.scan,
+      [ATTR.domain]: env.body.domain,
+      [ATTR.stage]: "probe",
+      [ATTR.networkPeerAddress]: env.body.ip,
+      [ATTR.networkPeerPort]: env.body.port,
+      [ATTR.probeSni]: env.body.sni,
+      [ATTR.serverAddress]: env.body.mxHost,
+    });
+    // A sampled span is active while the message is handled: log lines and instrumented calls inside belong to it.
+    if (!span.isRecording()) return handle(env, span);
+    return t.active(span, () => handle(env, span));
   });
 }
 
@@ -393,6 +562,7 @@ export function probeResultMessage(
   domain: string,
   facts: ProbeFacts,
   factsJson: string,
+  trace?: TraceHeaders,
 ): OutgoingMessage {
   return {
     topic: TOPICS.domainFacts,
@@ -402,7 +572,9 @@ export function probeResultMessage(
       scan,
       `{"domain":${JSON.stringify(domain)},"facts":${factsJson}}`,
     ),
-    headers: { [HEADER.schema]: schemaHeader("probe-result") },
+    headers: trace
+      ? withTrace({ [HEADER.schema]: schemaHeader("probe-result") }, trace)
+      : { [HEADER.schema]: schemaHeader("probe-result") },
     decoded: makeEnvelope("probe-result", scan, { domain, facts }),
   };
 }
@@ -417,6 +589,8 @@ export interface AggregateStageDeps {
   policy?: ClientPolicy;
   /** The WebPKI roots MTA-STS is judged with (libs/dane trustStore); without, no certificate is judged for it. */
   trust?: TrustStore;
+  /** Thresholds of the risk rules (libs/dane DEFAULT_RISK_THRESHOLDS when absent). */
+  risk?: Partial<RiskThresholds>;
   now: () => number;
   counters?: StageCounters;
   batch?: BatchOptions;
@@ -432,6 +606,8 @@ export interface AggregateStageDeps {
   joinTimeoutMs?: number;
   /** Called with an error after which the stage cannot go on (isFatal). */
   onFatal?: (e: unknown) => void;
+  /** Spans and trace context (absent: none made, none carried). */
+  tracing?: Tracing;
 }
 
 interface Waiter {
@@ -449,6 +625,12 @@ interface Pending {
   since: number;
   /** Set once the domain went to the writer. */
   judging: boolean;
+  /**
+   * With tracing: the join's span, from the domain's first message (child
+   * of the span that sent it) until its verdict is stored; it links to the
+   * span of every later message of the domain.
+   */
+  span?: Span;
 }
 
 /**
@@ -469,10 +651,13 @@ export class AggregateJoin {
   readonly #d: AggregateStageDeps;
   readonly #pending = new Map<string, Pending>();
   readonly #writer: MicroBatcher<
-    { scan: string; facts: DomainFacts; record: VerdictRecord },
+    { scan: string; facts: DomainFacts; record: VerdictRecord; link?: Link | undefined },
     VerdictRecord | null
   >;
-  readonly #reader: MicroBatcher<{ scan: string; key: ProbeKey }, ProbeFacts | undefined>;
+  readonly #reader: MicroBatcher<
+    { scan: string; key: ProbeKey; link?: Link | undefined },
+    ProbeFacts | undefined
+  >;
   readonly #timeout: number;
   readonly #timer: NodeJS.Timeout;
   /** Domains given up on (a probe they need was dead-lettered), with when: later messages of theirs are refused too. */
@@ -484,7 +669,7 @@ export class AggregateJoin {
     this.#timeout = d.joinTimeoutMs ?? 60_000;
     const opts = d.batch ?? DEFAULT_BATCH;
     this.#writer = new MicroBatcher(
-      (items) =>
+      tracedBatch(d.tracing, "store storeJudged", (items) =>
         perScan(items, async (scan, list) => {
           const fresh = await d.store.storeJudged(
             scan,
@@ -504,11 +689,12 @@ export class AggregateJoin {
           }
           return new Map(list.map((i) => [i, stored.has(i.record.domain) ? i.record : null]));
         }),
+      ),
       // Two batches at once: the next is encoded while the store writes the last.
       { ...opts, inFlight: 2, isolate: (e) => (e as { canRetry?: unknown })?.canRetry !== true },
     );
     this.#reader = new MicroBatcher(
-      (items) =>
+      tracedBatch(d.tracing, "store getProbes", (items) =>
         perScan(items, async (scan, list) => {
           const found = new Map(
             (
@@ -520,6 +706,7 @@ export class AggregateJoin {
           );
           return new Map(list.map((i) => [i, found.get(probeKeyString(i.key))]));
         }),
+      ),
       opts,
     );
     this.#timer = setInterval(() => void this.#sweep(), Math.max(50, Math.min(5000, this.#timeout / 4)));
@@ -569,16 +756,33 @@ export class AggregateJoin {
     if (p && !p.judging) this.#finish(p, abandonedOutcome(detail));
   }
 
-  /** Handles one message of a domain; resolves with its outcome once the domain is stored (or given up on). */
+  /**
+   * Handles one message of a domain; resolves with its outcome once the
+   * domain is stored (or given up on). `msg`: the message, for its trace
+   * context (with tracing on).
+   */
   offer(
     scan: string,
     domain: string,
     what: { facts: DomainFacts } | { probe: ProbeFacts },
+    msg?: TracedMessage,
   ): Promise<HandlerOutcome> {
     const gone = this.#abandoned.get(`${scan}|${domain}`);
     if (gone) return Promise.resolve(abandonedOutcome(gone.detail));
     const p = this.#entry(scan, domain);
     const done = new Promise<HandlerOutcome>((resolve) => p.waiters.push({ resolve }));
+    const t = this.#d.tracing;
+    if (t && msg) {
+      const kind = "facts" in what ? "dns-facts" : "probe-result";
+      if (!p.span) {
+        p.span = t.process(msg, { [ATTR.scan]: scan, [ATTR.domain]: domain, [ATTR.stage]: "aggregate" });
+        p.span.updateName("join");
+        p.span.setAttribute("danesweep.join.first", kind);
+      } else {
+        const link = t.link(msg.headers, { "danesweep.message.type": kind });
+        if (link) p.span.addLink(link);
+      }
+    }
     if (p.judging) {
       // A redelivered or late message of a domain already on its way to the store: it waits for the same write.
       return done;
@@ -599,18 +803,31 @@ export class AggregateJoin {
     for (const k of p.needs) if (!p.probes.has(probeKeyString(k))) return;
     p.judging = true;
     let record: VerdictRecord;
+    const t = this.#d.tracing;
+    const judging = p.span?.isRecording() && t ? t.child(p.span, "judge") : undefined;
     try {
       record = judge(p.facts, (k) => p.probes.get(probeKeyString(k)), {
         now: this.#d.now(),
         probeMode: this.#d.probeMode,
         ...(this.#d.policy ? { policy: this.#d.policy } : {}),
         ...(this.#d.trust ? { trust: this.#d.trust } : {}),
+        ...(this.#d.risk ? { risk: this.#d.risk } : {}),
       });
     } catch (e) {
+      if (judging) t?.end(judging, e);
       this.#finish(p, outcomeOf(e));
       return;
     }
-    this.#writer.submit({ scan: p.scan, facts: p.facts, record }).then(
+    if (judging) {
+      judging.setAttributes({
+        [ATTR.verdictAction]: record.verdict.action,
+        [ATTR.verdictReason]: record.verdict.reason,
+        [ATTR.daneState]: record.dane,
+        [ATTR.joinProbes]: p.probes.size,
+      });
+      judging.end();
+    }
+    this.#writer.submit({ scan: p.scan, facts: p.facts, record, link: linkTo(p.span) }).then(
       () => this.#finish(p, { kind: "ack" }),
       (e) => {
         if (isFatal(e)) this.#d.onFatal?.(e);
@@ -621,6 +838,7 @@ export class AggregateJoin {
 
   #finish(p: Pending, outcome: HandlerOutcome): void {
     this.#pending.delete(`${p.scan}|${p.domain}`);
+    if (p.span) this.#d.tracing?.endOutcome(p.span, outcome);
     for (const w of p.waiters) w.resolve(outcome);
   }
 
@@ -644,7 +862,10 @@ export class AggregateJoin {
       for (const p of overdue) {
         p.since = t;
         const missing = (p.needs ?? []).filter((k) => !p.probes.has(probeKeyString(k)));
-        const found = await Promise.all(missing.map((key) => this.#reader.submit({ scan: p.scan, key })));
+        const link = linkTo(p.span);
+        const found = await Promise.all(
+          missing.map((key) => this.#reader.submit({ scan: p.scan, key, link })),
+        );
         if (p.judging) continue;
         for (const f of found) if (f) p.probes.set(probeKeyString(f), f);
         this.#tryJudge(p);
@@ -674,13 +895,14 @@ export function aggregateHandler(d: AggregateStageDeps): {
   join: AggregateJoin;
 } {
   const join = new AggregateJoin(d);
-  const handler = envelopesHandler(["dns-facts", "probe-result"] as const, async (env) => {
+  const traced = d.tracing !== undefined;
+  const handler = envelopesHandler(["dns-facts", "probe-result"] as const, async (env, msg) => {
     if (env.type === "dns-facts") {
       const facts = env.body.facts as DomainFacts;
-      return join.offer(env.scan, facts.domain, { facts });
+      return join.offer(env.scan, facts.domain, { facts }, traced ? msg : undefined);
     }
     const body = env.body as { domain: string; facts: ProbeFacts };
-    return join.offer(env.scan, body.domain, { probe: body.facts });
+    return join.offer(env.scan, body.domain, { probe: body.facts }, traced ? msg : undefined);
   });
   return { handler, join };
 }

@@ -2,11 +2,11 @@
  * The dialer: the only place in danesweep that opens a socket to a target
  * (net.connect) or starts TLS on one (tls.connect).
  *
- * - new Dialer(opts) holds the policy (non-public addresses refused unless
- *   allowPrivate; the opt-out list) and the Limiter (per-IP rate and
- *   concurrency, global concurrency). The limiter's per-IP state is keyed by
- *   the canonical text of the host reached: an IPv6 address carrying an IPv4
- *   address (address.ts embeddedIpv4) shares that IPv4 address's bucket.
+ * - new Dialer(opts) holds a Guard (guard.ts): the policy (non-public
+ *   addresses refused unless allowPrivate; the opt-out list) and the limiter
+ *   (per-IP rate and concurrency, global concurrency), keyed by the host
+ *   reached: an IPv6 address carrying an IPv4 address shares that IPv4
+ *   address's bucket.
  * - policy(target) -> refusal | undefined: pure check, no socket. A refusal is
  *   { status: "policy-private-address" | "policy-opt-out", detail }.
  * - open(target, connectTimeoutMs) re-checks the policy (a refused target is
@@ -18,27 +18,32 @@
  *   dialer, fd exhaustion, an unexpected errno). release() must be called once
  *   the connection is over; on failure the dialer has released already.
  *   Never rejects.
- * - startTls(socket, sni, timeoutMs) runs the TLS client handshake over an
+ * - startTls(socket, sni, timeoutMs, offer?) runs the TLS client handshake over an
  *   open socket (STARTTLS) with SNI set to `sni` (omitted when `sni` is an IP
  *   literal or empty) and without certificate verification (DANE
  *   authentication happens later, from the recorded chain). Every handshake
- *   uses one TLS context, made once by the constructor from the `tls` options
- *   and the key-exchange `groups` (making one per connection cost as much CPU
- *   as the handshake itself); the constructor throws DialerConfigError (field
- *   "groups" or "tls") when OpenSSL refuses them. Resolves
+ *   uses one of three TLS contexts, made once by the constructor from the
+ *   `tls` options and the key-exchange `groups` (making one per connection
+ *   cost as much CPU as the handshake itself): the default one offers every
+ *   signature algorithm (ECDSA first, as OpenSSL orders them); with `offer`
+ *   "ecdsa" or "rsa" only that family's signature algorithms (SIGALGS) and,
+ *   for TLS 1.2, only cipher suites authenticated by that key type, so a
+ *   server holding both kinds of certificate must present the other one. The
+ *   constructor throws DialerConfigError (field "groups" or "tls") when
+ *   OpenSSL refuses them. Resolves
  *   { ok: true, tls, tlsMs } or { ok: false, status: "tls-handshake-failed" |
  *   "tls-timeout", detail }. Never rejects; on failure the TLS socket is destroyed.
  * - classifyConnectError(code) maps an errno code to a connect status (pure).
  */
 import net from "node:net";
 import tls from "node:tls";
-import { formatIp, parseIp } from "@danesweep/dane";
-import { classifyAddress, embeddedIpv4 } from "./address.ts";
-import { Limiter } from "./limiter.ts";
-import { matchOptOut, type OptOutList } from "./optout.ts";
+import { parseIp, type SigalgFamily } from "@danesweep/dane";
+import { Guard, type PolicyStatus } from "./guard.ts";
+import type { Limiter } from "./limiter.ts";
+import type { OptOutList } from "./optout.ts";
 
 export type ConnectStatus = "connect-refused" | "connect-timeout" | "connect-reset" | "connect-unreachable";
-export type PolicyStatus = "policy-private-address" | "policy-opt-out";
+export type { PolicyStatus };
 
 export interface DialTarget {
   ip: string;
@@ -109,6 +114,23 @@ export function classifyConnectError(code: string | undefined): ConnectStatus | 
  */
 export const DEFAULT_GROUPS = "X25519:P-256:X448:P-384:P-521";
 
+/**
+ * Signature algorithms (TLS 1.2 and 1.3 names, OpenSSL's list syntax) and
+ * TLS 1.2 cipher suites of a handshake restricted to one key type.
+ */
+export const SIGALGS: Record<SigalgFamily, { sigalgs: string; ciphers: string }> = {
+  ecdsa: {
+    sigalgs: "ecdsa_secp256r1_sha256:ecdsa_secp384r1_sha384:ecdsa_secp521r1_sha512",
+    ciphers: "aECDSA",
+  },
+  rsa: {
+    sigalgs:
+      "rsa_pss_rsae_sha256:rsa_pss_rsae_sha384:rsa_pss_rsae_sha512:rsa_pss_pss_sha256:rsa_pss_pss_sha384:" +
+      "rsa_pss_pss_sha512:rsa_pkcs1_sha256:rsa_pkcs1_sha384:rsa_pkcs1_sha512",
+    ciphers: "aRSA",
+  },
+};
+
 export class DialerConfigError extends Error {
   readonly code = "invalid-option" as const;
   readonly field: "groups" | "tls";
@@ -120,46 +142,58 @@ export class DialerConfigError extends Error {
 
 export class Dialer {
   private readonly o: DialerOptions;
-  private readonly limiter: Limiter;
+  private readonly guard: Guard;
   private readonly secureContext: tls.SecureContext;
+  /** Contexts offering one family of signature algorithms only (made on first use). */
+  private readonly restricted = new Map<SigalgFamily, tls.SecureContext>();
+  private readonly groups: string;
   private readonly connectOptions: tls.ConnectionOptions;
 
   constructor(o: DialerOptions) {
     this.o = o;
-    this.limiter = new Limiter(o);
+    this.guard = new Guard(o);
     const groups = o.groups ?? DEFAULT_GROUPS;
     try {
       tls.createSecureContext({ ecdhCurve: groups });
     } catch (e) {
       throw new DialerConfigError("groups", String((e as Error)?.message ?? e));
     }
+    this.groups = groups;
     try {
       this.secureContext = tls.createSecureContext({ ...o.tls, ecdhCurve: groups });
+      for (const family of Object.keys(SIGALGS) as SigalgFamily[]) this.contextFor(family);
     } catch (e) {
       throw new DialerConfigError("tls", String((e as Error)?.message ?? e));
     }
     this.connectOptions = { ...o.tls };
   }
 
+  private contextFor(family: SigalgFamily): tls.SecureContext {
+    let c = this.restricted.get(family);
+    if (!c) {
+      const { sigalgs, ciphers } = SIGALGS[family];
+      c = tls.createSecureContext({
+        ...this.o.tls,
+        ecdhCurve: this.groups,
+        sigalgs,
+        ciphers,
+      });
+      this.restricted.set(family, c);
+    }
+    return c;
+  }
+
   policy(t: DialTarget): { status: PolicyStatus; detail: string } | undefined {
-    const cls = classifyAddress(t.ip);
-    if (!cls.public && (!this.o.allowPrivate || cls.range === "invalid")) {
-      return { status: "policy-private-address", detail: `${cls.range} address` };
-    }
-    if (this.o.optOut) {
-      const m = matchOptOut(this.o.optOut, t);
-      if (m) return { status: "policy-opt-out", detail: `opt-out ${m.kind} entry "${m.entry}"` };
-    }
-    return undefined;
+    return this.guard.refusal(t);
   }
 
   stats(): ReturnType<Limiter["stats"]> {
-    return this.limiter.stats();
+    return this.guard.stats();
   }
 
   /** Refuses further admissions; sockets already open are the caller's to close. */
   close(): void {
-    this.limiter.close();
+    this.guard.close();
   }
 
   async open(t: DialTarget, connectTimeoutMs: number): Promise<OpenResult> {
@@ -168,7 +202,7 @@ export class Dialer {
     const addr = parseIp(t.ip)!;
     // one bucket per host: an IPv6 address carrying an IPv4 address (v4-mapped,
     // NAT64, v4-compatible) shares that IPv4 address's state
-    const admission = await this.limiter.acquire(formatIp(embeddedIpv4(addr)[0] ?? addr));
+    const admission = await this.guard.admit(t.ip);
     if (!admission.ok) return { ok: false, status: "internal-error", detail: "dialer closed" };
     const startedAt = this.o.now();
     return new Promise<OpenResult>((resolve) => {
@@ -231,8 +265,9 @@ export class Dialer {
     });
   }
 
-  startTls(socket: net.Socket, sni: string, timeoutMs: number): Promise<TlsResult> {
+  startTls(socket: net.Socket, sni: string, timeoutMs: number, offer?: SigalgFamily): Promise<TlsResult> {
     const t0 = this.o.now();
+    const secureContext = offer ? this.contextFor(offer) : this.secureContext;
     return new Promise<TlsResult>((resolve) => {
       let t: tls.TLSSocket;
       const servername = sni && !parseIp(sni) ? sni : undefined;
@@ -242,7 +277,7 @@ export class Dialer {
           socket,
           servername,
           rejectUnauthorized: false,
-          secureContext: this.secureContext,
+          secureContext,
         });
       } catch (e) {
         resolve({

@@ -7,8 +7,9 @@
  */
 export { type AddressClass, classifyAddress, embeddedIpv4 } from "./address.ts";
 export { type BucketState, bucketIsFull, bucketTake } from "./bucket.ts";
-export { classifyConnectError, DEFAULT_GROUPS } from "./dialer.ts";
+export { classifyConnectError, DEFAULT_GROUPS, SIGALGS } from "./dialer.ts";
 export { ehloKeywords, hasKeyword } from "./ehlo.ts";
+export { Guard, type GuardOptions, type PolicyStatus } from "./guard.ts";
 export {
   emptyOptOutList,
   matchOptOut,
@@ -18,6 +19,7 @@ export {
   type OptOutMatch,
   parseOptOutList,
 } from "./optout.ts";
+export { OptOutFileError, readOptOutFile } from "./optout-file.ts";
 export {
   isValidEhloName,
   type ProbeRequest,

@@ -22,13 +22,24 @@
  *   Concurrent requests with the same (ip, port, SNI) share one probe and get
  *   the same facts object (treat it as read-only); the policy check is made per
  *   request first, so an opted-out domain never rides along.
+ * - With `alternates: true` (a DANE host: the resolver knows), a probe whose
+ *   first handshake completed and suggests a second key makes one more
+ *   STARTTLS session offering only the other family of signature algorithms
+ *   (dialer.ts SIGALGS), recorded in `facts.alternates`: after an ECDSA (or
+ *   EdDSA) leaf, RSA only; after an RSA leaf under TLS 1.2 or older (the
+ *   server may have chosen it for the cipher suite), ECDSA only; after an
+ *   RSA leaf under TLS 1.3 nothing (ECDSA was offered first, and a server
+ *   with an ECDSA certificate would have used it). The second session goes
+ *   through the same dialer: the per-IP bucket and caps, EHLO, QUIT.
  * - stats() gives counters for monitoring.
  * - close() refuses new probes and probes still waiting for admission
  *   ("internal-error", detail "prober closed"), lets probes already connected
  *   finish (each is bounded by its deadline), and resolves when all settled.
  */
+import { X509Certificate } from "node:crypto";
 import type { ConnectionOptions } from "node:tls";
 import {
+  type AlternateHandshake,
   canonicalIp,
   FACTS_SCHEMA_VERSION,
   PROBE_STATUSES,
@@ -36,6 +47,7 @@ import {
   type ProbeKind,
   type ProbeStatus,
   probeKeyString,
+  type SigalgFamily,
 } from "@danesweep/dane";
 import { DEFAULT_GROUPS, Dialer, DialerConfigError } from "./dialer.ts";
 import { runPolicyFetch } from "./https.ts";
@@ -94,6 +106,8 @@ export interface ProbeRequest {
   domain?: string;
   /** "mta-sts-policy": fetch the domain's MTA-STS policy (mxHost and sni are the policy host); default the SMTP probe. */
   kind?: ProbeKind;
+  /** Look for a second certificate (a DANE host; SMTP probes only): see the file comment. */
+  alternates?: boolean;
 }
 
 export interface ProberStats {
@@ -248,13 +262,19 @@ export class Prober {
       this.shared++;
       return running;
     }
-    const p = this.run(target, base()).then(done);
+    const p = this.run(target, base())
+      .then((f) => (req?.alternates === true && !policyFetch ? this.alternates(target, f) : f))
+      .then(done);
     this.inflight.set(key, p);
     void p.finally(() => this.inflight.delete(key));
     return p;
   }
 
-  private async run(t: { ip: string; port: number; sni: string }, facts: ProbeFacts): Promise<ProbeFacts> {
+  private async run(
+    t: { ip: string; port: number; sni: string },
+    facts: ProbeFacts,
+    offer?: SigalgFamily,
+  ): Promise<ProbeFacts> {
     const o = this.o;
     try {
       const conn = await this.dialer.open(t, Math.min(o.connectTimeoutMs, o.deadlineMs));
@@ -290,6 +310,7 @@ export class Prober {
             dialer: this.dialer,
             socket: conn.socket,
             sni: t.sni,
+            ...(offer ? { offer } : {}),
             deadlineAt: startedAt + o.deadlineMs,
             now: o.now,
             facts,
@@ -316,6 +337,44 @@ export class Prober {
       facts.detail = String((e as Error)?.stack ?? e);
       return facts;
     }
+  }
+
+  /** The alternate handshake a first one suggests (see the file comment). */
+  static alternateFor(tls: NonNullable<ProbeFacts["tls"]>): SigalgFamily | undefined {
+    const leaf = tls.chain[0];
+    if (leaf === undefined) return undefined;
+    let type: string | undefined;
+    try {
+      type = new X509Certificate(Buffer.from(leaf, "base64")).publicKey.asymmetricKeyType;
+    } catch {
+      return undefined;
+    }
+    if (type === "ec" || type === "ed25519" || type === "ed448") return "rsa";
+    if ((type === "rsa" || type === "rsa-pss") && tls.version !== "TLSv1.3") return "ecdsa";
+    return undefined;
+  }
+
+  private async alternates(
+    t: { ip: string; port: number; sni: string },
+    facts: ProbeFacts,
+  ): Promise<ProbeFacts> {
+    if (facts.status !== "tls-ok" || !facts.tls || this.closed) return facts;
+    const offer = Prober.alternateFor(facts.tls);
+    if (!offer) return facts;
+    const scratch: ProbeFacts = { ...facts, status: "internal-error", timings: { totalMs: 0 } };
+    delete scratch.tls;
+    delete scratch.detail;
+    const r = await this.run(t, scratch, offer);
+    const alt: AlternateHandshake = {
+      offered: offer,
+      status: r.status,
+      timings: { totalMs: r.timings.totalMs },
+    };
+    if (r.timings.tlsMs !== undefined) alt.timings.tlsMs = r.timings.tlsMs;
+    if (r.detail !== undefined) alt.detail = r.detail;
+    if (r.tls) alt.tls = r.tls;
+    facts.alternates = [alt];
+    return facts;
   }
 
   stats(): ProberStats {

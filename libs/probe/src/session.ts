@@ -22,7 +22,7 @@
  */
 import type net from "node:net";
 import type tls from "node:tls";
-import type { ProbeFacts, ProbeStatus, SmtpReply } from "@danesweep/dane";
+import type { ProbeFacts, ProbeStatus, SigalgFamily, SmtpReply } from "@danesweep/dane";
 import type { Dialer } from "./dialer.ts";
 import { ehloKeywords, hasKeyword } from "./ehlo.ts";
 import { type ReplyError, type ReplyLimits, ReplyParser } from "./reply.ts";
@@ -38,6 +38,8 @@ export interface DialogueContext {
   dialer: Dialer;
   socket: net.Socket;
   sni: string;
+  /** Offer only this family of signature algorithms in the handshake (an alternate handshake). */
+  offer?: SigalgFamily;
   /** Clock time (ctx.now) at which the whole probe must be over. */
   deadlineAt: number;
   now: () => number;
@@ -285,7 +287,7 @@ export async function runDialogue(ctx: DialogueContext): Promise<void> {
     }
 
     // TLS
-    const hs = await ctx.dialer.startTls(ctx.socket, ctx.sni, left());
+    const hs = await ctx.dialer.startTls(ctx.socket, ctx.sni, left(), ctx.offer);
     facts.timings.tlsMs = round(hs.tlsMs);
     if (!hs.ok) {
       return fail(hs.status, hs.detail);

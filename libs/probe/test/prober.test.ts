@@ -575,3 +575,87 @@ test("an AAAA of ::ffff:127.0.0.1 from a DNS answer: the facts carry the request
   assert.equal(probeKeyString(f), probeKeyString({ ip: key, port: s.port, sni: "mx.test" }));
   await p.close();
 });
+
+// ------------------------------------------------ every certificate a sender might see (issue 14, item 2)
+
+test("a DANE host with an ECDSA and an RSA certificate: the second handshake offers RSA only and records the RSA chain", async () => {
+  const rsa = makeCertChain({ names: ["mx.test"], leafKey: "rsa" });
+  const s = await server("starttls", { key: [chain.key, rsa.key], cert: [chain.cert, rsa.cert] });
+  const p = prober();
+  const f = await p.probe({ ...req(s), alternates: true });
+  assert.equal(f.status, "tls-ok", f.detail);
+  // The first handshake offers ECDSA first: the server presents its ECDSA chain.
+  assert.equal(f.tls?.chain[0], chain.base64[0]);
+  assert.equal(f.alternates?.length, 1);
+  const alt = f.alternates![0]!;
+  assert.equal(alt.offered, "rsa");
+  assert.equal(alt.status, "tls-ok", alt.detail);
+  assert.equal(alt.tls?.chain[0], rsa.base64[0]);
+  // Two SMTP sessions, each with EHLO and QUIT, never MAIL/RCPT/DATA.
+  const sessions = s.sessions();
+  assert.equal(sessions.length, 2);
+  for (const x of sessions) {
+    assert.equal(x.forbidden, false);
+    assert.ok(x.commands.includes("EHLO") && x.commands.includes("QUIT"), x.commands.join(" "));
+  }
+  await p.close();
+});
+
+test("an ECDSA-only server: the RSA-only handshake fails and says so (no second certificate)", async () => {
+  const s = await server("starttls");
+  const p = prober();
+  const f = await p.probe({ ...req(s), alternates: true });
+  assert.equal(f.status, "tls-ok", f.detail);
+  assert.equal(f.alternates?.[0]?.offered, "rsa");
+  assert.equal(f.alternates?.[0]?.status, "tls-handshake-failed");
+  assert.equal(f.alternates?.[0]?.tls, undefined);
+  await p.close();
+});
+
+test("an RSA leaf over TLS 1.2: the second handshake offers ECDSA only; over TLS 1.3 there is none", async () => {
+  const rsa = makeCertChain({ names: ["mx.test"], leafKey: "rsa" });
+  const both = { key: [chain.key, rsa.key], cert: [chain.cert, rsa.cert] };
+  // TLS 1.2 only, RSA-authenticated suites first: the server picks its RSA certificate.
+  const p12 = prober({ tls: { maxVersion: "TLSv1.2", ciphers: "aRSA:aECDSA" } });
+  const s12 = await server("starttls", both);
+  const f12 = await p12.probe({ ...req(s12), alternates: true });
+  assert.equal(f12.tls?.version, "TLSv1.2");
+  assert.equal(f12.tls?.chain[0], rsa.base64[0]);
+  assert.equal(f12.alternates?.[0]?.offered, "ecdsa");
+  assert.equal(f12.alternates?.[0]?.tls?.chain[0], chain.base64[0], f12.alternates?.[0]?.detail);
+  await p12.close();
+  const s13 = await server("starttls", { key: rsa.key, cert: rsa.cert });
+  const p13 = prober();
+  const f13 = await p13.probe({ ...req(s13), alternates: true });
+  assert.equal(f13.tls?.version, "TLSv1.3");
+  assert.equal(f13.alternates, undefined);
+  assert.equal(s13.sessions().length, 1);
+  await p13.close();
+});
+
+test("without `alternates` (not a DANE host) one handshake only", async () => {
+  const rsa = makeCertChain({ names: ["mx.test"], leafKey: "rsa" });
+  const s = await server("starttls", { key: [chain.key, rsa.key], cert: [chain.cert, rsa.cert] });
+  const p = prober();
+  const f = await p.probe(req(s));
+  assert.equal(f.alternates, undefined);
+  assert.equal(s.sessions().length, 1);
+  await p.close();
+});
+
+test("the second connection waits for the per-IP bucket like any other", async () => {
+  const rsa = makeCertChain({ names: ["mx.test"], leafKey: "rsa" });
+  const s = await server("starttls", { key: [chain.key, rsa.key], cert: [chain.cert, rsa.cert] });
+  // A bucket of one token refilled once every 400 ms: the second session cannot start before.
+  const p = prober({ perIpRate: 2.5, perIpBurst: 1, deadlineMs: 5000 });
+  const start = Date.now();
+  const f = await p.probe({ ...req(s), alternates: true });
+  assert.equal(f.alternates?.[0]?.status, "tls-ok");
+  // The bucket gives the second token 400 ms after the first at the earliest (load only delays it).
+  const b = s.sessions()[1]!;
+  assert.ok(
+    b.acceptedAt - start >= 395,
+    `second session accepted ${b.acceptedAt - start} ms after the start`,
+  );
+  await p.close();
+});

@@ -1,12 +1,17 @@
 /**
- * Logs as JSON lines on stderr: {"time","level","service","msg",...fields}.
- * One line per call, written synchronously enough for a crash to keep what
- * was logged before it (stderr is unbuffered for files and pipes in Node).
+ * The one logger of every danesweep process: pino, JSON lines on stderr,
+ * {"level","time","service",...fields,"msg"} with the level as its name and
+ * the time in ISO 8601. Written synchronously, so a crash keeps what was
+ * logged before it. Fastify (the API) logs through the same pino instance
+ * (`pinoOf(logger)`).
  *
- * createLogger({ service, level, write?, now? }) -> Logger. Fields that do not
- * serialise (cycles, BigInt) are replaced by their String(); Error values are
- * written as { code, name, message }. Never throws.
+ * createLogger({ service, level, write?, now?, traceIds? }) -> Logger.
+ * `traceIds` (libs/telemetry activeTraceIds, given when tracing is on) adds
+ * `trace_id` and `span_id` to every line written inside a span; without it
+ * nothing is looked up. Error values in fields are written as
+ * { code, name, message }, BigInts as text. Never throws.
  */
+import { type Logger as Pino, pino } from "pino";
 
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -26,6 +31,8 @@ export interface LoggerOptions {
   level?: LogLevel;
   write?: (line: string) => void;
   now?: () => number;
+  /** The active span's ids, when tracing is on (libs/telemetry activeTraceIds). */
+  traceIds?: () => { trace_id: string; span_id: string } | undefined;
 }
 
 export function errorFields(e: unknown): LogFields {
@@ -36,40 +43,71 @@ export function errorFields(e: unknown): LogFields {
   return { message: String(e) };
 }
 
-function safe(v: unknown): unknown {
-  if (v instanceof Error) return errorFields(v);
-  if (typeof v === "bigint") return v.toString();
-  return v;
+function safe(fields: LogFields): LogFields {
+  let out: LogFields | undefined;
+  for (const k in fields) {
+    const v = fields[k];
+    if (v instanceof Error || typeof v === "bigint") {
+      out ??= { ...fields };
+      out[k] = v instanceof Error ? errorFields(v) : v.toString();
+    }
+  }
+  return out ?? fields;
 }
 
-export function createLogger(o: LoggerOptions, base: LogFields = {}): Logger {
-  const min = LOG_LEVELS.indexOf(o.level ?? "info");
-  const write = o.write ?? ((line: string) => process.stderr.write(line));
-  const now = o.now ?? Date.now;
-  const emit = (level: LogLevel, msg: string, fields?: LogFields) => {
-    if (LOG_LEVELS.indexOf(level) < min) return;
-    const rec: LogFields = { time: new Date(now()).toISOString(), level, service: o.service, msg, ...base };
-    if (fields) for (const [k, v] of Object.entries(fields)) rec[k] = safe(v);
-    let line: string;
-    try {
-      line = JSON.stringify(rec);
-    } catch {
-      line = JSON.stringify({
-        ...rec,
-        ...Object.fromEntries(Object.entries(fields ?? {}).map(([k, v]) => [k, String(v)])),
-      });
-    }
-    try {
-      write(`${line}\n`);
-    } catch {
-      // nowhere left to report to
-    }
-  };
+const PINO = Symbol("pino");
+
+/** The pino instance behind a Logger made by createLogger (Fastify's loggerInstance). */
+export function pinoOf(log: Logger): Pino {
+  return (log as unknown as { [PINO]: Pino })[PINO];
+}
+
+function wrap(p: Pino): Logger {
+  const at =
+    (level: LogLevel) =>
+    (msg: string, fields?: LogFields): void => {
+      try {
+        if (fields) p[level](safe(fields), msg);
+        else p[level](msg);
+      } catch {
+        // nowhere left to report to
+      }
+    };
   return {
-    debug: (m, f) => emit("debug", m, f),
-    info: (m, f) => emit("info", m, f),
-    warn: (m, f) => emit("warn", m, f),
-    error: (m, f) => emit("error", m, f),
-    child: (f) => createLogger(o, { ...base, ...f }),
-  };
+    debug: at("debug"),
+    info: at("info"),
+    warn: at("warn"),
+    error: at("error"),
+    child: (f) => wrap(p.child(safe(f))),
+    [PINO]: p,
+  } as Logger;
+}
+
+export function createLogger(o: LoggerOptions): Logger {
+  const now = o.now ?? Date.now;
+  const write = o.write;
+  const traceIds = o.traceIds;
+  const destination = write
+    ? {
+        write: (s: string) => {
+          try {
+            write(s);
+          } catch {
+            // nowhere left to report to
+          }
+        },
+      }
+    : pino.destination({ fd: 2, sync: true });
+  const p = pino(
+    {
+      level: o.level ?? "info",
+      base: { service: o.service },
+      messageKey: "msg",
+      timestamp: () => `,"time":"${new Date(now()).toISOString()}"`,
+      formatters: { level: (label) => ({ level: label }) },
+      ...(traceIds ? { mixin: () => traceIds() ?? {} } : {}),
+    },
+    destination,
+  );
+  return wrap(p);
 }

@@ -20,12 +20,20 @@
  *    then spec's stop(), the bus, the store and the HTTP server. If that takes
  *    longer than DANESWEEP_SHUTDOWN_TIMEOUT_MS the code is 1; a second signal
  *    ends the process at once.
- * Logs are JSON lines on stderr (log.ts).
+ * Logs are JSON lines on stderr (log.ts, pino); metrics are prom-client's
+ * (metrics.ts): the runtime's own (messages handled, retried and
+ * dead-lettered and the handler time per topic, Kafka lag and counters,
+ * readiness, process) and what the service registers on `ctx.metrics`.
+ * Tracing: `o.telemetry` (started by launch.ts before anything loads `pg`)
+ * gives `ctx.tracing` (undefined when tracing is off), adds trace and span ids
+ * to log lines inside a span, and is shut down (spans flushed) last.
  */
 import { connect } from "node:net";
 import type { Bus, ConsumeOptions, HandlerOutcome, IncomingMessage, Subscription } from "@danesweep/bus";
 import { createKafkaBus, type KafkaBus } from "@danesweep/bus/kafka";
 import { ApiQueries, openStore, type Store } from "@danesweep/store";
+import { activeTraceIds, messageTraceIds, type Tracing } from "@danesweep/telemetry";
+import type { Telemetry } from "@danesweep/telemetry/sdk";
 import { Type } from "@sinclair/typebox";
 import {
   type ConfigOf,
@@ -38,7 +46,7 @@ import {
 } from "./config.ts";
 import { type CheckResult, type HttpServer, startHttpServer } from "./http.ts";
 import { createLogger, errorFields, LOG_LEVELS, type Logger } from "./log.ts";
-import { kafkaMetricFamilies, type MetricFamily, processMetricFamilies, renderMetrics } from "./metrics.ts";
+import { KafkaMetrics, type Outcome, type Registry, ServiceMetrics } from "./metrics.ts";
 
 const int = (min: number, max: number) => Type.Integer({ minimum: min, maximum: max });
 
@@ -144,6 +152,10 @@ export interface ServiceContext<C> {
   bus: Bus;
   /** Aborted when shutdown begins. */
   signal: AbortSignal;
+  /** Spans and trace context on Kafka, when tracing is on (OTEL_*); undefined otherwise. */
+  tracing: Tracing | undefined;
+  /** The service's metrics registry: register its own metrics here (metrics.ts counterOf, gaugeOf). */
+  metrics: Registry;
   /** The consumer group name of a stage: "<prefix>.<stage>". */
   group(stage: string): string;
   /** bus.consume with the configured attempts; retries a failed start until the start timeout; tracked for shutdown. */
@@ -166,8 +178,6 @@ export interface Started {
   beforeClose?: () => void;
   /** Extra cleanup after the subscriptions closed (e.g. close a prober). */
   stop?: () => Promise<void>;
-  /** Service metrics (stage counters). */
-  metrics?: () => MetricFamily[];
   /** Extra readiness checks. */
   checks?: Record<string, () => Promise<CheckResult>>;
 }
@@ -192,6 +202,8 @@ export interface RunOptions {
   stop?: AbortSignal;
   /** Called once the service is started and ready, with the bound HTTP port. */
   onReady?: (info: { httpPort: number }) => void;
+  /** OpenTelemetry, started before the service's modules loaded (launch.ts); shut down when the service stops. */
+  telemetry?: Telemetry;
 }
 
 class StartAborted extends Error {
@@ -210,6 +222,19 @@ export class StartRefused extends Error {
     super(detail);
     this.name = "StartRefused";
     this.exitCode = exitCode;
+  }
+}
+
+/**
+ * Reads a setting's file (an opt-out list...) at start: an error of `read`
+ * refuses the start with exit code 2 (bad configuration), naming the
+ * variable: "DANESWEEP_OPT_OUT: cannot read /etc/x: ENOENT".
+ */
+export function readSettingFile<T>(variable: string, read: () => T): T {
+  try {
+    return read();
+  } catch (e) {
+    throw new StartRefused(`${variable}: ${e instanceof Error ? e.message : String(e)}`, 2);
   }
 }
 
@@ -252,7 +277,10 @@ export async function runService<F extends Fields>(spec: ServiceSpec<F>, o: RunO
   const fields = { ...common, ...spec.fields } as typeof COMMON_FIELDS & F;
   if (o.argv.includes("--help")) {
     stdout.write(
-      `${spec.name}: ${spec.summary}\n\nsettings (environment variable / flag):\n${configHelp(fields)}`,
+      `${spec.name}: ${spec.summary}\n\nsettings (environment variable / flag):\n${configHelp(fields)}` +
+        "\ntracing (OpenTelemetry, off unless an exporter is configured): the standard OTEL_* variables,\n" +
+        "  e.g. OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318, OTEL_TRACES_SAMPLER, OTEL_SERVICE_NAME\n" +
+        "  (default danesweep-<service>); see libs/telemetry/README.md\n",
     );
     return 0;
   }
@@ -264,7 +292,13 @@ export async function runService<F extends Fields>(spec: ServiceSpec<F>, o: RunO
   const config = { ...loaded.config, positionals: loaded.positionals } as ConfigOf<typeof fields> & {
     positionals: string[];
   };
-  const log = createLogger({ service: spec.name, level: config.logLevel, write: (l) => stderr.write(l) });
+  const tracing = o.telemetry?.tracing("kafka");
+  const log = createLogger({
+    service: spec.name,
+    level: config.logLevel,
+    write: (l) => stderr.write(l),
+    ...(tracing ? { traceIds: activeTraceIds } : {}),
+  });
   const startedAt = Date.now();
   const shutdown = new AbortController();
   let stopping = false;
@@ -323,25 +357,35 @@ export async function runService<F extends Fields>(spec: ServiceSpec<F>, o: RunO
     ...(started?.checks ?? {}),
   });
 
+  const serviceMetrics = new ServiceMetrics(spec.name, { ready: () => ready });
+  const kafkaMetrics = new KafkaMetrics(serviceMetrics.registry);
   const metrics = async () => {
-    const fams: MetricFamily[] = [...processMetricFamilies(startedAt, Date.now())];
-    fams.push({
-      name: "danesweep_service_ready",
-      help: "1 when the service is started and not stopping",
-      type: "gauge",
-      samples: [{ labels: { service: spec.name }, value: ready ? 1 : 0 }],
-    });
-    if (started?.metrics) fams.push(...started.metrics());
-    if (bus) fams.push(...kafkaMetricFamilies(await bus.metrics()));
-    return renderMetrics(fams);
+    if (bus) kafkaMetrics.update(await bus.metrics());
+    return serviceMetrics.render();
   };
 
-  // Handler outcomes other than ack are logged (retries at most once a second per topic, with a count).
+  // Every outcome is counted and timed per topic; outcomes other than ack are logged (retries at
+  // most once a second per topic, with a count), with the trace the message belongs to.
   const retryNotes = new Map<string, { at: number; n: number }>();
   const reportingRetries =
     (topic: string, handler: (m: IncomingMessage) => Promise<HandlerOutcome>) =>
     async (m: IncomingMessage): Promise<HandlerOutcome> => {
-      const out = await handler(m);
+      const t0 = performance.now();
+      let out: HandlerOutcome;
+      try {
+        out = await handler(m);
+      } catch (e) {
+        // The bus retries a handler that throws; counted as such.
+        serviceMetrics.observe(topic, { kind: "retry", reason: "thrown" }, (performance.now() - t0) / 1000);
+        throw e;
+      }
+      serviceMetrics.observe(
+        topic,
+        out as { kind: Outcome; reason?: string },
+        (performance.now() - t0) / 1000,
+      );
+      if (out.kind === "ack") return out;
+      const ids = tracing ? messageTraceIds(m.headers) : undefined;
       if (out.kind === "retry") {
         const note = retryNotes.get(topic) ?? { at: 0, n: 0 };
         note.n++;
@@ -351,8 +395,10 @@ export async function runService<F extends Fields>(spec: ServiceSpec<F>, o: RunO
             topic,
             key: m.key,
             reason: out.reason,
+            ...(out.detail ? { detail: out.detail } : {}),
             attempt: m.deliveryAttempt,
             retriesSinceLast: note.n,
+            ...ids,
           });
           note.at = t;
           note.n = 0;
@@ -364,6 +410,7 @@ export async function runService<F extends Fields>(spec: ServiceSpec<F>, o: RunO
           key: m.key,
           reason: out.reason,
           detail: out.detail.slice(0, 300),
+          ...ids,
         });
       }
       return out;
@@ -412,6 +459,8 @@ export async function runService<F extends Fields>(spec: ServiceSpec<F>, o: RunO
       store,
       bus: theBus,
       signal: shutdown.signal,
+      tracing,
+      metrics: serviceMetrics.registry,
       group: (stage) => `${config.groupPrefix}.${stage}`,
       retryStart,
       consume: async (opts, handler) => {
@@ -487,6 +536,7 @@ export async function runService<F extends Fields>(spec: ServiceSpec<F>, o: RunO
       code = 1;
     }
     await http?.close();
+    await o.telemetry?.shutdown();
     if (o.signals ?? true) {
       process.off("SIGTERM", onSignal);
       process.off("SIGINT", onSignal);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createLogger } from "../src/log.ts";
 
-test("JSON lines with time, level, service, message, child fields, errors as code/name/message", () => {
+test("JSON lines: level name, ISO time, service, message, child fields, errors as code/name/message", () => {
   const lines: string[] = [];
   const log = createLogger({ service: "svc", level: "info", write: (l) => lines.push(l), now: () => 0 });
   log.debug("hidden");
@@ -19,4 +19,18 @@ test("JSON lines with time, level, service, message, child fields, errors as cod
     error: { code: "unavailable", name: "Error", message: "nope" },
     n: "10",
   });
+});
+
+test("with traceIds, a line written inside a span carries its trace and span ids; others none", () => {
+  const lines: string[] = [];
+  let active: { trace_id: string; span_id: string } | undefined;
+  const log = createLogger({ service: "svc", write: (l) => lines.push(l), traceIds: () => active });
+  log.info("outside");
+  active = { trace_id: "0af7651916cd43dd8448eb211c80319c", span_id: "b7ad6b7169203331" };
+  log.info("inside", { k: 1 });
+  const [outside, inside] = lines.map((l) => JSON.parse(l));
+  assert.equal(outside.trace_id, undefined);
+  assert.equal(inside.trace_id, "0af7651916cd43dd8448eb211c80319c");
+  assert.equal(inside.span_id, "b7ad6b7169203331");
+  assert.equal(inside.k, 1);
 });

@@ -1,27 +1,57 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { kafkaMetricFamilies, renderMetrics } from "../src/metrics.ts";
+import { counterOf, gaugeOf, KafkaMetrics, ServiceMetrics, sampleValue as sample } from "../src/metrics.ts";
 
-test("Prometheus text: HELP and TYPE lines, escaped label values, non-finite samples skipped", () => {
-  const text = renderMetrics([
-    {
-      name: "x_total",
-      help: "line one\nline two",
-      type: "counter",
-      samples: [
-        { labels: { topic: 'a"b\\c' }, value: 3 },
-        { labels: { topic: "n" }, value: Number.NaN },
-      ],
-    },
-  ]);
+test("every series carries the service label; handled, retried, dead-lettered and the stage histogram per topic", async () => {
+  let ready = false;
+  const m = new ServiceMetrics("svc", { ready: () => ready });
+  const topic = "danesweep.domains";
+  m.observe(topic, { kind: "ack" }, 0.003);
+  m.observe(topic, { kind: "retry", reason: "unavailable" }, 0.2);
+  m.observe(topic, { kind: "dead-letter", reason: "validation-failed" }, 0.0001);
+  const text = await m.render();
+  const svc = { service: "svc" };
+  assert.equal(sample(text, "danesweep_messages_handled_total", { ...svc, topic, outcome: "ack" }), 1);
+  assert.equal(sample(text, "danesweep_messages_handled_total", { ...svc, topic, outcome: "retry" }), 1);
+  assert.equal(sample(text, "danesweep_messages_retried_total", { ...svc, topic, reason: "unavailable" }), 1);
   assert.equal(
-    text,
-    '# HELP x_total line one\\nline two\n# TYPE x_total counter\nx_total{topic="a\\"b\\\\c"} 3\n',
+    sample(text, "danesweep_messages_dead_lettered_total", { ...svc, topic, reason: "validation-failed" }),
+    1,
   );
+  // 0.003 s falls in the 0.005 bucket, not in the 0.001 one.
+  const bucket = (le: string) =>
+    sample(text, "danesweep_stage_duration_seconds_bucket", { ...svc, topic, outcome: "ack", le });
+  assert.equal(bucket("0.001"), 0);
+  assert.equal(bucket("0.005"), 1);
+  assert.equal(
+    sample(text, "danesweep_stage_duration_seconds_count", { ...svc, topic, outcome: "retry" }),
+    1,
+  );
+  assert.equal(sample(text, "danesweep_service_ready", svc), 0);
+  ready = true;
+  assert.equal(sample(await m.render(), "danesweep_service_ready", svc), 1);
+  assert.ok((sample(text, "process_resident_memory_bytes", svc) ?? 0) > 0);
+  assert.ok((sample(text, "nodejs_heap_size_used_bytes", svc) ?? 0) > 0);
 });
 
-test("Kafka bus metrics: lag per partition, unknown lag left out", () => {
-  const fams = kafkaMetricFamilies({
+test("counterOf and gaugeOf read their value at each scrape; label values escaped", async () => {
+  const m = new ServiceMetrics("s");
+  let n = 1;
+  counterOf(m.registry, "x_total", "x", () => n);
+  gaugeOf(m.registry, "y", "y", () => [{ labels: { k: 'a"b\\c' }, value: n * 2 }], ["k"]);
+  assert.equal(sample(await m.render(), "x_total", { service: "s" }), 1);
+  n = 5;
+  const text = await m.render();
+  assert.equal(sample(text, "x_total", { service: "s" }), 5);
+  assert.match(text, /^y\{k="a\\"b\\\\c",service="s"\} 10$/m);
+  assert.equal(sample(text, "y", { k: 'a"b\\c', service: "s" }), 10);
+  assert.equal(sample(text, "y", { k: 'a"b\\c' }), undefined, "all labels must match");
+});
+
+test("Kafka bus metrics: lag per partition, unknown lag left out", async () => {
+  const m = new ServiceMetrics("agg");
+  const k = new KafkaMetrics(m.registry);
+  k.update({
     client: "platformatic",
     produced: { "danesweep.domains": 5 },
     subscriptions: [
@@ -59,9 +89,13 @@ test("Kafka bus metrics: lag per partition, unknown lag left out", () => {
       },
     ],
   });
-  const text = renderMetrics(fams);
-  assert.match(text, /^danesweep_kafka_consumer_lag\{topic="t",group="g",partition="0"\} 6$/m);
+  const text = await m.render();
+  assert.match(text, /^danesweep_kafka_consumer_lag\{topic="t",group="g",partition="0",service="agg"\} 6$/m);
   assert.doesNotMatch(text, /danesweep_kafka_consumer_lag\{[^}]*partition="1"/);
-  assert.match(text, /^danesweep_kafka_handler_seconds_total\{topic="t",group="g",partition="0"\} 1.5$/m);
-  assert.match(text, /^danesweep_kafka_produced_total\{topic="danesweep.domains"\} 5$/m);
+  assert.match(
+    text,
+    /^danesweep_kafka_handler_seconds_total\{topic="t",group="g",partition="0",service="agg"\} 1.5$/m,
+  );
+  assert.match(text, /^danesweep_kafka_produced_total\{topic="danesweep.domains",service="agg"\} 5$/m);
+  assert.match(text, /^danesweep_kafka_in_flight\{topic="t",group="g",service="agg"\} 1$/m);
 });

@@ -64,6 +64,8 @@ export interface ResultRow extends MailPolicyColumns {
   deliveredHost: string | null;
   judgedAt: string;
   explanation: string;
+  /** The verdict's risks (libs/dane rules 37-40); empty for engines before 2.1. */
+  risks: string[];
 }
 
 export interface LatestVerdict {
@@ -82,6 +84,8 @@ export interface VerdictHistoryRow {
   security: string | null;
   reason: string;
   dane: string;
+  /** The engine version and policy profile that judged it. */
+  engine: { version: string; profile: string };
 }
 
 export const ADOPTION_GROUPINGS = ["tld", "provider"] as const;
@@ -97,6 +101,18 @@ export interface AdoptionRow {
   action: string;
   security: string | null;
   domains: number;
+}
+
+/** Per scan: DANE domains (state valid or partial) and how many are at risk (libs/dane rules 37-40). */
+export interface RiskRow {
+  scanId: string;
+  scanStartedAt: string;
+  scanState: string;
+  daneDomains: number;
+  atRisk: number;
+  rolloverAtRisk: number;
+  /** Domains per risk code. */
+  byRisk: Record<string, number>;
 }
 
 export interface ProviderRow {
@@ -151,6 +167,15 @@ export const READER_ROLE = "danesweep_reader";
 
 function isoOrNull(v: unknown): string | null {
   return v === null || v === undefined ? null : iso(v);
+}
+
+/**
+ * A scan's partition key as a subquery: a filter on `scan_seq = (select ...)`
+ * is pruned to the scan's own partition when the statement runs, where one on
+ * `scan_id` (a column of the joined scans table) reads every scan's partition.
+ */
+function seqOf(scanId: string): SQL {
+  return sql`(select seq from scans where id = ${scanId})`;
 }
 
 function filterSql(f: ResultFilters): SQL[] {
@@ -241,7 +266,7 @@ export class ApiQueries {
           from verdict_rows r
           join fact_blobs f on f.hash = r.facts_hash join verdict_blobs v on v.hash = r.verdict_hash
           where r.domain = ${domain}
-          order by r.scan_started_at desc, r.scan_id desc limit 1`,
+          order by r.scan_started_at desc, r.scan_seq desc limit 1`,
     );
     const x = r[0];
     if (!x) return undefined;
@@ -294,11 +319,11 @@ export class ApiQueries {
       "verdictHistory",
       sql`select * from (
             select r.scan_id, r.scan_started_at as started_at, r.judged_at, r.action, r.security, r.reason,
-                   r.dane_state, r.scan_id as id
+                   r.dane_state, r.engine, r.profile, r.scan_seq
             from verdict_rows r
             where r.domain = ${domain}
-            order by r.scan_started_at desc, r.scan_id desc limit ${limit}) h
-          order by started_at asc, id asc`,
+            order by r.scan_started_at desc, r.scan_seq desc limit ${limit}) h
+          order by started_at asc, scan_seq asc`,
     );
     return r.map((x) => ({
       scanId: x.scan_id as string,
@@ -308,6 +333,7 @@ export class ApiQueries {
       security: (x.security ?? null) as string | null,
       reason: x.reason as string,
       dane: x.dane_state as string,
+      engine: { version: x.engine as string, profile: x.profile as string },
     }));
   }
 
@@ -317,7 +343,7 @@ export class ApiQueries {
     filters: ResultFilters,
     opts: { after?: string; limit: number },
   ): Promise<ResultRow[]> {
-    const where = [sql`r.scan_id = ${scanId}`, ...filterSql(filters)];
+    const where = [sql`r.scan_seq = ${seqOf(scanId)}`, ...filterSql(filters)];
     if (opts.after !== undefined) where.push(sql`r.domain > ${opts.after}`);
     const r = await this.#rows<Raw>(
       "resultsPage",
@@ -340,6 +366,7 @@ export class ApiQueries {
         deliveredHost: (x.delivered_host ?? null) as string | null,
         judgedAt: iso(x.judged_at),
         explanation: record.explanation,
+        risks: record.risks ?? [],
         ...mailPolicyColumns(record),
       };
     });
@@ -428,11 +455,47 @@ export class ApiQueries {
     }));
   }
 
+  /**
+   * The share of DANE domains at risk, per scan started in [from, to], oldest
+   * first (views risk_by_scan and risk_counts_by_scan of migration 0009).
+   */
+  async risk(opts: { from?: string; to?: string }): Promise<RiskRow[]> {
+    const range: SQL[] = [];
+    if (opts.from !== undefined) range.push(sql`scan_started_at >= ${opts.from}::timestamptz`);
+    if (opts.to !== undefined) range.push(sql`scan_started_at <= ${opts.to}::timestamptz`);
+    const where = range.length ? sql`where ${sql.join(range, sql` and `)}` : sql``;
+    const [totals, counts] = await Promise.all([
+      this.#rows<Raw>(
+        "risk",
+        sql`select scan_id, scan_started_at, scan_state, dane_domains, at_risk, rollover_at_risk
+            from risk_by_scan ${where} order by scan_started_at asc, scan_id asc`,
+      ),
+      this.#rows<Raw>("risk", sql`select scan_id, risk, domains from risk_counts_by_scan ${where}`),
+    ]);
+    const byScan = new Map<string, Record<string, number>>();
+    for (const c of counts) {
+      const m = byScan.get(c.scan_id as string) ?? {};
+      m[c.risk as string] = Number(c.domains);
+      byScan.set(c.scan_id as string, m);
+    }
+    return totals.map((t) => ({
+      scanId: t.scan_id as string,
+      scanStartedAt: iso(t.scan_started_at),
+      scanState: t.scan_state as string,
+      daneDomains: Number(t.dane_domains),
+      atRisk: Number(t.at_risk),
+      rolloverAtRisk: Number(t.rollover_at_risk),
+      byRisk: byScan.get(t.scan_id as string) ?? {},
+    }));
+  }
+
   /** MX providers of a scan ranked by the domains they serve (then by name), with DANE states. */
   async providers(scanId: string, limit: number): Promise<ProviderRow[]> {
     const r = await this.#rows<Raw>(
       "providers",
-      sql`with c as (select provider, mx_host, dane_state, domains from mx_host_counts where scan_id = ${scanId}),
+      sql`with c as (select provider, mx_host, dane_state, count(*)::bigint as domains from verdict_rows
+                     where scan_seq = ${seqOf(scanId)} and mx_host is not null
+                     group by provider, mx_host, dane_state),
                t as (select provider, sum(domains)::bigint as total, count(distinct mx_host) as hosts
                      from c group by provider order by total desc, provider asc limit ${limit})
           select t.provider, t.total, t.hosts, c.dane_state, sum(c.domains)::bigint as n
@@ -459,7 +522,7 @@ export class ApiQueries {
 
   /** Broken domains of a scan by domain, strictly after `after`, with the first scan each was seen broken in. */
   async broken(scanId: string, opts: { tld?: string; after?: string; limit: number }): Promise<BrokenRow[]> {
-    const where = [sql`b.scan_id = ${scanId}`];
+    const where = [sql`b.scan_seq = ${seqOf(scanId)}`];
     if (opts.tld !== undefined) where.push(sql`b.tld = ${opts.tld}`);
     if (opts.after !== undefined) where.push(sql`b.domain > ${opts.after}`);
     const r = await this.#rows<Raw>(

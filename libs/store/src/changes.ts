@@ -1,5 +1,5 @@
 /**
- * Change events between scans (issue 14, item 5; migrations/0009_change_events.sql).
+ * Change events between scans (issue 14, item 5; migrations/0010_change_events.sql).
  *
  * When a scan finishes, each domain it judged is compared with its verdict in
  * the most recent earlier finished scan that judged it ("earlier": created

@@ -7,10 +7,12 @@
  * - verdicts.parquet: one row per judged domain, in domain order: scan_id,
  *   domain, tld, provider, mx_host, delivered_host, delivered_address,
  *   action, security, reason, dane_state, broken, problems (list<string>),
+ *   risks (list<string>, libs/dane rules 37-40; empty before engine 2.1),
  *   engine, profile, judged_at, collected_at (timestamps, UTC, ms), the
  *   MTA-STS / TLS-RPT columns (format 2: mta_sts_policy, mta_sts_mode,
  *   mta_sts_outcome, mta_sts_reason, mta_sts_contradictions (list<string>),
- *   tls_rpt; null without such lookups), and the full records as JSON text: verdict (the VerdictRecord, explanation
+ *   tls_rpt; null without such lookups), and the full records as JSON text:
+ *   verdict (the VerdictRecord, explanation
  *   rendered as the store renders it when read) and facts (the DomainFacts
  *   as stored, collectedAt restored);
  * - probes.parquet: one row per probe, in (ip, port, sni) order: scan_id, ip,
@@ -349,6 +351,7 @@ const VERDICT_COLUMNS: ColumnSpec<VerdictRow>[] = [
   { name: "dane_state", kind: "string", get: (r) => r.dane },
   { name: "broken", kind: "boolean", get: (r) => r.broken },
   { name: "problems", kind: "string-list", get: (r) => r.problems },
+  { name: "risks", kind: "string-list", get: (r) => r.record.risks ?? [] },
   { name: "engine", kind: "string", get: (r) => r.engine },
   { name: "profile", kind: "string", get: (r) => r.profile },
   { name: "judged_at", kind: "timestamp", get: (r) => r.judgedAt },

@@ -5,6 +5,8 @@ export * from "./errors.ts";
 export * from "./export.ts";
 export * from "./ids.ts";
 export * from "./prune.ts";
+export * from "./rejudge.ts";
+export * from "./rejudge-core.ts";
 export * from "./schema.ts";
 export * from "./sql.ts";
 export * from "./store.ts";

@@ -5,20 +5,21 @@
  * `pruneScan(handle, scanId)`, in one transaction:
  * 1. locks the scan's row and refuses a running scan (or an unknown one);
  *    prunes are serialised by an advisory lock;
- * 2. takes SHARE locks on results and scan_probes: writers of other scans
- *    (storeJudged, upsertProbes) wait until the prune commits, they do not
- *    fail. This is what makes the sweep safe: a writer reuses an existing
+ * 2. takes SHARE locks on results, scan_probes and rejudgements: writers of
+ *    other scans (storeJudged, upsertProbes, a re-judging run) wait until the
+ *    prune commits, they do not fail. This is what makes the sweep safe: a writer reuses an existing
  *    blob without inserting it again (ON CONFLICT DO NOTHING), so a blob
  *    deleted while a writer's new reference to it is not yet visible would be
  *    lost. Under the lock no reference can appear while the sweep runs;
  * 3. deletes every fact, verdict and probe blob that no row of another scan
- *    refers to (a full sweep: blobs orphaned earlier, e.g. by a probe stored
+ *    refers to (a verdict blob may be referred to by a re-judgement) (a full sweep: blobs orphaned earlier, e.g. by a probe stored
  *    again with other content, go too). When any probe blob went, it decodes
  *    every remaining probe blob (codec.ts) to collect the certificates their
  *    chains cite and deletes the certificates none cites;
- * 4. drops the scan's partitions (results, scan_probes, scan_inputs), deletes
- *    its counters and its scans row (probe_claims go with it, ON DELETE
- *    CASCADE), and checks that none of its rows is left.
+ * 4. drops the scan's partitions (results, scan_probes, scan_inputs,
+ *    rejudgements), deletes its counters and its scans row (probe_claims and
+ *    rejudge_runs go with it, ON DELETE CASCADE), and checks that none of its
+ *    rows is left.
  * Then, outside the transaction, VACUUM ANALYZE of the swept tables, so the
  * space of the deleted rows is reused, and the database size is measured.
  *
@@ -51,7 +52,15 @@ const CERT_SWEEP_BATCH = 2000;
 export interface PruneReport {
   scan: Scan;
   /** Rows removed with the scan's partitions and row. */
-  rows: { results: number; probes: number; inputs: number; counters: number; claims: number };
+  rows: {
+    results: number;
+    probes: number;
+    inputs: number;
+    counters: number;
+    claims: number;
+    /** Re-judgements of the scan (rejudge.ts); its re-judging runs go with its row. */
+    rejudgements: number;
+  };
   /** What the dropped partitions took on disk (pg_total_relation_size: tables, indexes, TOAST). */
   partitionBytes: number;
   /** Stored objects no remaining scan referred to, removed, with the bytes of their bodies. */
@@ -98,19 +107,21 @@ export async function databaseSize(handle: DbHandle): Promise<number> {
   }
 }
 
-/** Deletes the blobs of `table` whose hash no remaining row refers to; rows and body bytes removed. */
+/** Deletes the blobs of `table` whose hash no remaining row of `refs` refers to; rows and body bytes removed. */
 async function sweep(
   client: pg.PoolClient,
   table: "fact_blobs" | "verdict_blobs" | "probe_blobs",
-  refs: { table: "results" | "scan_probes"; column: "facts" | "verdict" | "probe" },
+  refs: { table: "results" | "scan_probes" | "rejudgements"; column: "facts" | "verdict" | "probe" }[],
   seq: number,
 ): Promise<{ rows: number; bytes: number }> {
+  const kept = refs
+    .map((f) => `not exists (select 1 from ${f.table} r where r.${f.column} = b.hash and r.scan <> $1)`)
+    .join(" and ");
   const [r] = await q<{ n: string; bytes: string }>(
     client,
     `sweep ${table}`,
     `with d as (
-       delete from ${table} b
-       where not exists (select 1 from ${refs.table} r where r.${refs.column} = b.hash and r.scan <> $1)
+       delete from ${table} b where ${kept}
        returning octet_length(b.body) as len)
      select count(*) as n, coalesce(sum(len), 0) as bytes from d`,
     [seq],
@@ -176,24 +187,40 @@ export async function pruneScan(handle: DbHandle, scanId: string): Promise<Prune
       if (row.state === "running") return { ok: false, refused: { code: "scan-running", scan } };
       const seq = row.seq;
       if (!Number.isSafeInteger(seq)) throw new StoreError("integrity", `scan ${scanId} has seq ${seq}`);
-      await q(client, "lock tables", "lock table results, scan_probes in share mode");
+      await q(client, "lock tables", "lock table results, scan_probes, rejudgements in share mode");
 
-      const [counts] = await q<Record<"results" | "probes" | "inputs" | "counters" | "claims", string>>(
+      const [counts] = await q<
+        Record<"results" | "probes" | "inputs" | "counters" | "claims" | "rejudgements", string>
+      >(
         client,
         "count",
         `select (select count(*) from results where scan = $1) as results,
               (select count(*) from scan_probes where scan = $1) as probes,
+              (select count(*) from rejudgements where scan = $1) as rejudgements,
               (select count(*) from scan_inputs where scan = $1) as inputs,
               (select count(*) from scan_counters where scan = $1) as counters,
               (select count(*) from probe_claims where scan_id = $2) as claims`,
         [seq, scanId],
       );
-      const facts = await sweep(client, "fact_blobs", { table: "results", column: "facts" }, seq);
-      const verdicts = await sweep(client, "verdict_blobs", { table: "results", column: "verdict" }, seq);
-      const probes = await sweep(client, "probe_blobs", { table: "scan_probes", column: "probe" }, seq);
+      const facts = await sweep(client, "fact_blobs", [{ table: "results", column: "facts" }], seq);
+      const verdicts = await sweep(
+        client,
+        "verdict_blobs",
+        [
+          { table: "results", column: "verdict" },
+          { table: "rejudgements", column: "verdict" },
+        ],
+        seq,
+      );
+      const probes = await sweep(client, "probe_blobs", [{ table: "scan_probes", column: "probe" }], seq);
       const certificates = probes.rows > 0 ? await sweepCertificates(client) : { rows: 0, bytes: 0 };
 
-      const partitions = [`results_${seq}`, `scan_probes_${seq}`, `scan_inputs_${seq}`];
+      const partitions = [
+        `results_${seq}`,
+        `scan_probes_${seq}`,
+        `scan_inputs_${seq}`,
+        `rejudgements_${seq}`,
+      ];
       const [disk] = await q<{ n: string }>(
         client,
         "partition sizes",
@@ -207,7 +234,8 @@ export async function pruneScan(handle: DbHandle, scanId: string): Promise<Prune
         client,
         "check",
         `select (select count(*) from results where scan = $1) + (select count(*) from scan_probes where scan = $1)
-            + (select count(*) from scan_inputs where scan = $1) as n`,
+            + (select count(*) from scan_inputs where scan = $1) + (select count(*) from rejudgements where scan = $1)
+            as n`,
         [seq],
       );
       if (Number(left?.n) !== 0)
@@ -224,6 +252,7 @@ export async function pruneScan(handle: DbHandle, scanId: string): Promise<Prune
           inputs: n("inputs"),
           counters: n("counters"),
           claims: n("claims"),
+          rejudgements: n("rejudgements"),
         },
         partitionBytes: Number(disk?.n ?? 0),
         blobs: { facts, verdicts, probes, certificates },

@@ -19,6 +19,10 @@
  * - certificates: DER once per SHA-256.
  * - scan_counters: seeded / judged per scan, striped over slots.
  * - probe_claims: who is probing an (ip, port, sni) of a scan right now.
+ * - rejudge_runs, rejudgements (per scan; migrations/0007): a scan's stored
+ *   facts judged again (rejudge.ts): one row per run (engine, profile,
+ *   progress, change counts) and one narrow row per (domain, run) pointing at
+ *   the new verdict's blob and class. The originals stay in results.
  * - api_tokens: the query API's bearer tokens (`ds_<id>_<secret>`): only the
  *   SHA-256 of the whole token is stored; revoked tokens keep their row.
  */

@@ -338,7 +338,7 @@ export class Store {
   async listScans(opts: { limit?: number; offset?: number } = {}): Promise<Scan[]> {
     const r = await this.#q(
       "listScans",
-      "select * from scans order by started_at desc, id desc limit $1 offset $2",
+      "select * from scans order by started_at desc, seq desc limit $1 offset $2",
       [opts.limit ?? 50, opts.offset ?? 0],
     );
     return r.map(toScan);
@@ -555,10 +555,10 @@ export class Store {
          insert into fact_blobs (hash, body)
          select * from unnest($1::uuid[], $2::bytea[]) on conflict do nothing),
        vb as (
-         insert into verdict_blobs (hash, tld, provider, mx_host, delivered_host, delivered_address, engine, profile, problems, body)
-         select h, t, p, m, dh, da, en, pr, string_to_array(pb, ','), b
+         insert into verdict_blobs (hash, tld, provider, mx_host, delivered_host, delivered_address, engine, profile, problems, risks, body)
+         select h, t, p, m, dh, da, en, pr, string_to_array(pb, ','), string_to_array(rk, ','), b
          from unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
-                     $11::text[], $12::bytea[]) as x(h, t, p, m, dh, da, en, pr, pb, b)
+                     $11::text[], $21::text[], $12::bytea[]) as x(h, t, p, m, dh, da, en, pr, pb, rk, b)
          on conflict do nothing),
        rs as (
          insert into results (scan, domain, class, facts, verdict, judged_seq, judged_at, collected_at)
@@ -592,6 +592,7 @@ export class Store {
         rows.map((r) => r.e.record.judgedAt),
         this.#slot,
         rows.map((r) => r.e.facts.collectedAt),
+        vlist.map((v) => (v.r.risks ?? []).join(",")),
       ],
     );
     const fresh = new Set(stored.map((x) => x.domain));
@@ -658,7 +659,7 @@ export class Store {
     return r.map((x, i) => ({ seq: Number(x.judged_seq), record: records[i] as VerdictRecord }));
   }
 
-  /** Every verdict stored for a domain, most recently started scan first. */
+  /** Every verdict stored for a domain, most recently started scan first (of two started at once, the later created). */
   async domainHistory(domain: string, opts: { limit?: number } = {}): Promise<DomainHistoryEntry[]> {
     const r = await this.#q<{
       id: string;
@@ -675,7 +676,7 @@ export class Store {
        from results r join scans s on s.seq = r.scan join verdict_classes c on c.id = r.class
        join verdict_blobs v on v.hash = r.verdict
        where r.domain = $1
-       order by s.started_at desc, s.id desc limit $2`,
+       order by s.started_at desc, s.seq desc limit $2`,
       [domain, opts.limit ?? 100],
     );
     return r.map((x) => {

@@ -1,7 +1,9 @@
 /**
  * The PostgreSQL the integration tests use: $DANESWEEP_PG_URL, or the cluster
  * of scripts/services/postgres.sh (started when not reachable, never stopped
- * here: scripts/test stops what it started).
+ * here: scripts/test stops what it started); `adminQuery(url, sql)` runs one
+ * statement on its own connection (creating and dropping test databases and
+ * roles).
  */
 import { execFileSync } from "node:child_process";
 import { dirname, resolve } from "node:path";
@@ -26,4 +28,15 @@ export async function testPostgresUrl(): Promise<string> {
   const url = process.env.DANESWEEP_PG_URL ?? execFileSync(script, ["url"], { encoding: "utf8" }).trim();
   if (await reachable(url)) return url;
   return execFileSync(script, ["up"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
+}
+
+/** Runs one statement (no parameters: identifiers the caller made) on a connection of its own. */
+export async function adminQuery(url: string, query: string): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query(query);
+  } finally {
+    await c.end();
+  }
 }

@@ -138,7 +138,14 @@ export function pruneSuite(name: string, open: () => Promise<DbHandle>): void {
           blobs: Object.fromEntries(Object.entries(r.blobs).map(([k, v]) => [k, v.rows])),
         },
         {
-          rows: { results: a.entries.length, probes: a.probes.length, inputs: 0, counters: 1, claims: 0 },
+          rows: {
+            results: a.entries.length,
+            probes: a.probes.length,
+            inputs: 0,
+            counters: 1,
+            claims: 0,
+            rejudgements: 0,
+          },
           blobs: onlyA,
         },
       );
@@ -184,7 +191,14 @@ export function pruneSuite(name: string, open: () => Promise<DbHandle>): void {
       await store.markInterrupted(id, "2024-05-01T13:00:00.000Z");
       const r = await pruneScan(handle, id);
       assert.ok(r.ok);
-      assert.deepEqual(r.report.rows, { results: 12, probes: 0, inputs: 12, counters: 1, claims: 0 });
+      assert.deepEqual(r.report.rows, {
+        results: 12,
+        probes: 0,
+        inputs: 12,
+        counters: 1,
+        claims: 0,
+        rejudgements: 0,
+      });
       assert.equal(r.report.scan.state, "interrupted");
       assert.equal(await store.getScanRow(id), undefined);
     });

@@ -5,13 +5,22 @@
  * repository method (@danesweep/store ApiQueries / Store), shape the answer.
  *
  * - Reads under /v1 are public, or need a token with scope "read" when
- *   `auth.readRequiresToken`; POST /v1/scans needs scope "scan". A scan's
+ *   `auth.readRequiresToken`; POST /v1/scans and POST
+ *   /v1/scans/{id}/rejudge need scope "scan". A scan's
  *   `parameters` (which name files on the scanning host) are shown only to a
  *   token with scope "scan".
  *   Missing, malformed, unknown or revoked tokens: 401 (WWW-Authenticate:
  *   Bearer); a valid token without the scope: 403. Nothing is written then.
  * - POST /v1/scans calls `startScan(domains, parameters)`; without one the
  *   answer is 503 "scanning-not-configured".
+ * - POST /v1/scans/{id}/rejudge (scope "scan") judges a scan's stored facts
+ *   again in the background on `writer` (default `store`), GET
+ *   /v1/scans/{id}/rejudgements lists the runs (rejudge-routes.ts); runs in
+ *   progress stop, resumable, when the app closes. GET /v1/domains/{d}
+ *   names the engine of every verdict, and with history=true each scan's
+ *   re-judgements.
+ * - GET /v1/changes: the change events between scans (changes.ts), as JSON
+ *   pages or a whole-set export like the results.
  * - Rate limits (fixed window, in memory, per app): per client address on
  *   every request, and per token for authenticated requests; 429 with
  *   Retry-After. /healthz, /readyz and /metrics are exempt. The client
@@ -28,7 +37,10 @@
  *   validation, or a time that names no real instant (time.ts), is 400 naming
  *   it; unknown query parameters are refused.
  * - /openapi.json is the OpenAPI 3.1 document built from the route schemas,
- *   /docs a browsable page.
+ *   completed by openapi.ts (an operationId for every operation, servers);
+ *   /docs a browsable page. Every route states its summary, security (an
+ *   empty list for a public one) and error responses (problem+json); `redocly
+ *   lint` passes on the document (test/openapi.test.ts).
  * Store failures become 503 (unavailable) or 500 (anything else).
  */
 import { DomainName } from "@danesweep/bus";
@@ -37,6 +49,7 @@ import {
   isStoreError,
   type ResultFilters,
   type ResultRow,
+  rejudgementsOf,
   type Store,
   type TokenScope,
 } from "@danesweep/store";
@@ -45,7 +58,13 @@ import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { Static } from "@sinclair/typebox";
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyPluginCallback,
+  type FastifyReply,
+  type FastifyRequest,
+} from "fastify";
 import { registerChangeRoutes } from "./changes.ts";
 import {
   type ExportContext,
@@ -57,14 +76,17 @@ import {
 } from "./exports.ts";
 import { decodeCursor, encodeCursor, FORMAT_CONTENT_TYPES, failingHosts, negotiate } from "./formats.ts";
 import { Metrics } from "./metrics.ts";
+import { completeOpenApi } from "./openapi.ts";
 import {
   badParameter,
+  type ErrorResponses,
   PROBLEM_CONTENT_TYPE,
   ProblemError,
   rawProblemResponse,
   sendProblem,
 } from "./problem.ts";
 import { fastifyTrustProxy, type TrustProxy } from "./proxy.ts";
+import { RejudgeJobs, type RejudgeOptions, registerRejudgeRoutes } from "./rejudge-routes.ts";
 import {
   AdoptionQuery,
   AdoptionResponse,
@@ -75,11 +97,14 @@ import {
   DomainResponse,
   HealthResponse,
   MAX_SCAN_DOMAINS,
+  MetricsText,
   ProblemSchema,
   ProvidersQuery,
   ProvidersResponse,
   ResultsPage,
   ResultsQuery,
+  RiskQuery,
+  RiskResponse,
   ScanListResponse,
   type ScanParametersSchema,
   ScanParams,
@@ -113,6 +138,10 @@ export interface BuildAppOptions {
   now?: () => number;
   /** Fastify logger option (default off). */
   logger?: boolean | Record<string, unknown>;
+  /** A logger of the caller's (the process's pino: libs/runtime pinoOf); wins over `logger`. */
+  loggerInstance?: FastifyBaseLogger;
+  /** Request tracing (otel.ts otelPlugin(), given when tracing is on); registered before any route. */
+  otel?: FastifyPluginCallback;
   /**
    * The reverse proxies in front, whose X-Forwarded-For entries give the
    * client address (proxy.ts): a hop count or their addresses. Default: none,
@@ -123,6 +152,10 @@ export interface BuildAppOptions {
   maxScanDomains?: number;
   /** Whole-set exports of results (NDJSON, CSV): see exports.ts. */
   exports?: ExportOptions;
+  /** The store re-judging writes to (POST /v1/scans/{id}/rejudge); default `store`. */
+  writer?: Store;
+  /** Re-judging in the background: rejudge-routes.ts. */
+  rejudge?: RejudgeOptions;
 }
 
 export interface ExportOptions {
@@ -184,8 +217,9 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
     stallMs: exportStallMs,
     metrics,
   };
+  const rejudgeJobs = new RejudgeJobs();
   const app = Fastify({
-    logger: opts.logger ?? false,
+    ...(opts.loggerInstance ? { loggerInstance: opts.loggerInstance } : { logger: opts.logger ?? false }),
     trustProxy: opts.trustProxy === undefined ? false : fastifyTrustProxy(opts.trustProxy),
     // Long path parameters reach validation (400 naming them) instead of missing the route.
     routerOptions: { maxParamLength: 8192 },
@@ -242,10 +276,13 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
     req.log.error({ err }, "unhandled error");
     return sendProblem(reply, "internal", 500, "internal error");
   });
+  // Re-judging runs of this process stop (interrupted, resumable) when the app closes.
+  app.addHook("onClose", async () => rejudgeJobs.close());
   app.setNotFoundHandler((req, reply) =>
     sendProblem(reply, "not-found", 404, `no route ${req.method} ${req.url.split("?")[0]}`),
   );
 
+  if (opts.otel) app.register(opts.otel);
   app.register(swagger, {
     openapi: {
       openapi: "3.1.0",
@@ -256,11 +293,14 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
       },
       components: { securitySchemes: { bearerAuth: { type: "http", scheme: "bearer" } } },
     },
+    // operationIds and servers for every route (openapi.ts).
+    transformObject: (d) => completeOpenApi("openapiObject" in d ? d.openapiObject : d.swaggerObject),
   });
   app.register(swaggerUi, { routePrefix: "/docs" });
   app.addSchema(ProblemSchema);
 
-  app.register(async (scope) => {
+  // A named plugin: its name is what traces (@fastify/otel) and Fastify's errors call it.
+  app.register(async function v1Routes(scope) {
     await scope.register(rateLimitPlugin, { global: false });
     const api = scope.withTypeProvider<TypeBoxTypeProvider>();
     const limits = opts.rateLimit === false ? undefined : opts.rateLimit;
@@ -356,7 +396,11 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
 
     const read: RouteConfig = { scope: "read" };
     const exempt: RouteConfig = { exempt: true };
-    const errors = { "4xx": { $ref: "Problem#" }, "5xx": { $ref: "Problem#" } } as const;
+    const problem = {
+      description: "RFC 9457 problem details",
+      content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: "Problem#" } } },
+    } as const;
+    const errors: ErrorResponses = { "4xx": problem, "5xx": problem };
     const readSecurity = opts.auth.readRequiresToken ? [{ bearerAuth: [] }] : [];
 
     // ------------------------------------------------------------ health, metrics
@@ -364,12 +408,28 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
     for (const prefix of ["", "/v1"]) {
       api.get(
         `${prefix}/healthz`,
-        { config: exempt, schema: { hide: prefix === "", response: { 200: HealthResponse } } },
+        {
+          config: exempt,
+          schema: {
+            hide: prefix === "",
+            summary: "Liveness: 200 while the process runs",
+            security: [],
+            response: { 200: HealthResponse, ...errors },
+          },
+        },
         async () => ({ status: "ok" }),
       );
       api.get(
         `${prefix}/readyz`,
-        { config: exempt, schema: { hide: prefix === "", response: { 200: HealthResponse, ...errors } } },
+        {
+          config: exempt,
+          schema: {
+            hide: prefix === "",
+            summary: "Readiness: 200 when the database answers, 503 otherwise",
+            security: [],
+            response: { 200: HealthResponse, ...errors },
+          },
+        },
         async (_req, reply) => {
           try {
             await queries.ping();
@@ -379,8 +439,22 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
           }
         },
       );
-      api.get(`${prefix}/metrics`, { config: exempt, schema: { hide: prefix === "" } }, async (_req, reply) =>
-        reply.type("text/plain; version=0.0.4; charset=utf-8").send(metrics.render()),
+      api.get(
+        `${prefix}/metrics`,
+        {
+          config: exempt,
+          schema: {
+            hide: prefix === "",
+            summary: "Metrics in the Prometheus text format (requests, latency, rate limiting, exports)",
+            security: [],
+            response: {
+              200: { description: "the metrics", content: { "text/plain": { schema: MetricsText } } },
+              ...errors,
+            },
+          },
+        },
+        async (_req, reply) =>
+          reply.type("text/plain; version=0.0.4; charset=utf-8").send(await metrics.render()),
       );
     }
 
@@ -408,7 +482,22 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
         if (!latest) return sendProblem(reply, "not-found", 404, `no verdict stored for ${domain}`);
         reply.type("application/json; charset=utf-8");
         if (!req.query.history) return reply.send(latest.json);
-        const history = await queries.verdictHistory(domain);
+        const rejudged = await rejudgementsOf(store, domain);
+        const history = (await queries.verdictHistory(domain)).map((h) => ({
+          ...h,
+          rejudgements: rejudged
+            .filter((j) => j.scanId === h.scanId)
+            .map((j) => ({
+              run: j.run,
+              runState: j.runState,
+              rejudgedAt: j.rejudgedAt,
+              engine: j.engine,
+              action: j.action,
+              security: j.security,
+              reason: j.reason,
+              dane: j.dane,
+            })),
+        }));
         const changes: NonNullable<Static<typeof DomainResponse>["changes"]> = [];
         const sum = (h: (typeof history)[number]) => ({
           action: h.action,
@@ -631,7 +720,36 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
       },
     });
 
+    // ------------------------------------------------------------ re-judging
+
+    registerRejudgeRoutes(api, {
+      store,
+      writer: opts.writer ?? store,
+      jobs: rejudgeJobs,
+      now,
+      options: opts.rejudge ?? {},
+      read,
+      readSecurity,
+      errors,
+    });
+
     // ------------------------------------------------------------ stats
+
+    /** `from` and `to` of a stats query, checked (400 naming the parameter). */
+    function timeRange(q: { from?: string | undefined; to?: string | undefined }): {
+      from?: string;
+      to?: string;
+    } {
+      const out: { from?: string; to?: string } = {};
+      for (const name of ["from", "to"] as const) {
+        const v = q[name];
+        if (v === undefined) continue;
+        const t = parseTime(v);
+        if (!t.ok) throw badParameter(name, t.error);
+        out[name] = t.iso;
+      }
+      return out;
+    }
 
     api.get(
       "/v1/stats/adoption",
@@ -647,13 +765,7 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
       },
       async (req) => {
         const q = req.query;
-        const time = (name: "from" | "to", v: string | undefined) => {
-          if (v === undefined) return {};
-          const t = parseTime(v);
-          if (!t.ok) throw badParameter(name, t.error);
-          return { [name]: t.iso };
-        };
-        const range = { ...time("from", q.from), ...time("to", q.to) };
+        const range = timeRange(q);
         if (q.group !== undefined && q.by === undefined) throw badParameter("group", "needs by=tld|provider");
         const rows = await queries.adoption({
           ...range,
@@ -686,6 +798,37 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
           if (r.security !== null) s.security[r.security] = (s.security[r.security] ?? 0) + r.domains;
         }
         return { by: q.by ?? null, series };
+      },
+    );
+
+    api.get(
+      "/v1/stats/risk",
+      {
+        config: read,
+        schema: {
+          summary:
+            "Per scan, the share of DANE domains (valid or partial) at risk: authoritative servers that disagree, certificates other senders see, rollover risk (issue 14)",
+          querystring: RiskQuery,
+          security: readSecurity,
+          response: { 200: RiskResponse, ...errors },
+        },
+      },
+      async (req) => {
+        const rows = await queries.risk(timeRange(req.query));
+        const share = (n: number, d: number) => (d > 0 ? n / d : 0);
+        return {
+          series: rows.map((r) => ({
+            scanId: r.scanId,
+            scanStartedAt: r.scanStartedAt,
+            scanState: r.scanState as Static<typeof RiskResponse>["series"][number]["scanState"],
+            daneDomains: r.daneDomains,
+            atRisk: r.atRisk,
+            share: share(r.atRisk, r.daneDomains),
+            rolloverAtRisk: r.rolloverAtRisk,
+            rolloverShare: share(r.rolloverAtRisk, r.daneDomains),
+            byRisk: r.byRisk,
+          })),
+        };
       },
     );
 

@@ -29,6 +29,7 @@ import { Readable } from "node:stream";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import type { ResultRow } from "@danesweep/store";
 import type { FastifyReply } from "fastify";
+import pLimit from "p-limit";
 import { csvHeader, csvLine, FORMAT_CONTENT_TYPES } from "./formats.ts";
 import type { Metrics } from "./metrics.ts";
 import { sendProblem } from "./problem.ts";
@@ -80,22 +81,14 @@ export class ExportSlots {
  * meanwhile (a /healthz, a page of results) are answered between two batches.
  */
 export class ExportLane {
-  #busy = false;
-  readonly #waiting: (() => void)[] = [];
+  readonly #one = pLimit(1);
 
-  async enter(): Promise<void> {
-    if (this.#busy) {
-      await new Promise<void>((r) => this.#waiting.push(r));
-      return;
-    }
-    this.#busy = true;
-    await nextTurn();
-  }
-
-  leave(): void {
-    const next = this.#waiting.shift();
-    if (next) setImmediate(next);
-    else this.#busy = false;
+  /** Runs `fn` once the lane is free, on a later turn of the event loop; the lane is held until it settles. */
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    return this.#one(async () => {
+      await nextTurn();
+      return fn();
+    });
   }
 }
 
@@ -133,12 +126,7 @@ export function exportBody<R = ResultRow>(o: ExportBodyOptions<R>): Readable {
         let next: IteratorResult<R>;
         if (rows % o.batchRows === 0) {
           // This row comes with a query: wait for the lane.
-          await o.lane.enter();
-          try {
-            next = await it.next();
-          } finally {
-            o.lane.leave();
-          }
+          next = await o.lane.run(() => it.next());
         } else next = await it.next();
         if (next.done) break;
         const row = next.value;

@@ -5,7 +5,7 @@
  *   ties broken in that order; an absent header or any wildcard means json;
  *   undefined when nothing acceptable is offered (406).
  * - `csvHeader` / `csvLine`: CSV records (CRLF) of RESULT_COLUMNS (the
- *   verdict's columns, then the MTA-STS / TLS-RPT ones of libs/dane
+ *   verdict's columns and its risks, then the MTA-STS / TLS-RPT ones of libs/dane
  *   MAIL_POLICY_COLUMNS, a list as space-separated items) through csv.ts, the one
  *   spreadsheet-safe field encoder (RFC 4180 quoting; a leading = + - @, tab
  *   or CR gets an apostrophe).
@@ -65,6 +65,7 @@ export const RESULT_COLUMNS = [
   ["delivered_host", "deliveredHost"],
   ["judged_at", "judgedAt"],
   ["explanation", "explanation"],
+  ["risks", "risks"],
   ...MAIL_POLICY_COLUMNS,
 ] as const;
 
@@ -72,9 +73,11 @@ export function csvHeader(): string {
   return csvRecord(RESULT_COLUMNS.map(([h]) => h));
 }
 
+/** A CSV line; a list (risks, the MTA-STS contradictions) is one field, its items separated by spaces. */
 export function csvLine(row: Record<string, unknown>): string {
-  // A list (the MTA-STS contradictions) is one field, its items separated by spaces.
-  return csvRecord(RESULT_COLUMNS.map(([, k]) => (Array.isArray(row[k]) ? row[k].join(" ") : row[k])));
+  return csvRecord(
+    RESULT_COLUMNS.map(([, k]) => (Array.isArray(row[k]) ? (row[k] as unknown[]).join(" ") : row[k])),
+  );
 }
 
 export function encodeCursor(key: string): string {

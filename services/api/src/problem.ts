@@ -28,6 +28,7 @@ export const PROBLEM_CODES = [
   "request-timeout",
   "rate-limited",
   "scanning-not-configured",
+  "conflict",
   "unavailable",
   "internal",
 ] as const;
@@ -35,6 +36,16 @@ export type ProblemCode = (typeof PROBLEM_CODES)[number];
 
 export const PROBLEM_TYPE_BASE = "https://danesweep.dev/problems/";
 export const PROBLEM_CONTENT_TYPE = "application/problem+json";
+
+/** The OpenAPI responses every route declares for its errors: problem details. */
+export interface ErrorResponses {
+  "4xx": ProblemResponse;
+  "5xx": ProblemResponse;
+}
+interface ProblemResponse {
+  readonly description: string;
+  readonly content: { readonly [PROBLEM_CONTENT_TYPE]: { readonly schema: { readonly $ref: string } } };
+}
 
 const TITLES: Record<ProblemCode, string> = {
   "invalid-parameter": "Invalid parameter",
@@ -50,6 +61,7 @@ const TITLES: Record<ProblemCode, string> = {
   "request-timeout": "Request timeout",
   "rate-limited": "Too many requests",
   "scanning-not-configured": "Scanning not configured",
+  conflict: "Conflict",
   unavailable: "Service unavailable",
   internal: "Internal error",
 };

@@ -15,7 +15,8 @@ import {
   ReasonSchema,
   VerdictRecordSchema,
 } from "@danesweep/bus";
-import { ADOPTION_GROUPINGS, BROKEN_PROBLEMS, SCAN_STATES } from "@danesweep/store";
+import { POLICY_PROFILE_NAMES } from "@danesweep/dane";
+import { ADOPTION_GROUPINGS, BROKEN_PROBLEMS, REJUDGE_STATES, SCAN_STATES } from "@danesweep/store";
 import { Type } from "@sinclair/typebox";
 
 /** A domain name as a client may write it: any case, an optional trailing dot (normalised by the handler). */
@@ -64,6 +65,23 @@ const VerdictSummary = Type.Object({
   dane: DaneStateSchema,
 });
 
+/** Which engine version judged, under which client-policy profile. */
+export const EngineSchema = Type.Object({ version: Type.String(), profile: Type.String() });
+
+const RejudgeStateSchema = literalUnion(REJUDGE_STATES);
+
+/** A re-judgement of the domain in a scan (POST /v1/scans/{id}/rejudge). */
+export const HistoryRejudgement = Type.Object({
+  run: Type.Integer({ minimum: 1 }),
+  runState: RejudgeStateSchema,
+  rejudgedAt: Type.String({ description: "when its run started" }),
+  engine: EngineSchema,
+  action: ActionSchema,
+  security: Nullable(DeliverySecuritySchema),
+  reason: ReasonSchema,
+  dane: DaneStateSchema,
+});
+
 export const HistoryEntry = Type.Object({
   scanId: Type.String(),
   scanStartedAt: Type.String(),
@@ -72,6 +90,11 @@ export const HistoryEntry = Type.Object({
   security: Nullable(DeliverySecuritySchema),
   reason: ReasonSchema,
   dane: DaneStateSchema,
+  engine: EngineSchema,
+  rejudgements: Type.Array(HistoryRejudgement, {
+    description:
+      "the scan's stored facts judged again (oldest run first); the original verdict is this entry",
+  }),
 });
 
 export const DomainResponse = Type.Object({
@@ -197,6 +220,8 @@ export const ResultItem = Type.Object({
   deliveredHost: Nullable(Type.String()),
   judgedAt: Type.String(),
   explanation: Type.String(),
+  /** libs/dane rules 37-40: what may break the domain's DANE (empty for verdicts of engines before 2.1). */
+  risks: Type.Array(Type.String()),
   mtaStsPolicy: Nullable(
     Type.String({ description: "how a sender finds the MTA-STS policy (libs/dane README)" }),
   ),
@@ -238,6 +263,32 @@ export const AdoptionResponse = Type.Object({
       dane: Counts,
       action: Counts,
       security: Counts,
+    }),
+  ),
+});
+
+export const RiskQuery = Type.Object(
+  { from: Type.Optional(IsoDateTime), to: Type.Optional(IsoDateTime) },
+  { additionalProperties: false },
+);
+
+export const RiskResponse = Type.Object({
+  series: Type.Array(
+    Type.Object({
+      scanId: Type.String(),
+      scanStartedAt: Type.String(),
+      scanState: ScanState,
+      /** Domains delivered authenticated by DANE (state valid or partial). */
+      daneDomains: Type.Integer(),
+      /** Of those, with any risk (libs/dane rules 37-40). */
+      atRisk: Type.Integer(),
+      /** atRisk / daneDomains (0 when there is none). */
+      share: Type.Number(),
+      /** With a rollover risk (rule 39). */
+      rolloverAtRisk: Type.Integer(),
+      rolloverShare: Type.Number(),
+      /** Domains per risk code. */
+      byRisk: Counts,
     }),
   ),
 });
@@ -299,4 +350,91 @@ export const BrokenResponse = Type.Object({
   next: Nullable(Type.String()),
 });
 
+// ---------------------------------------------------------------- re-judging
+
+export const RejudgeQuery = Type.Object(
+  {
+    policy: Type.Optional(
+      Type.Union(
+        POLICY_PROFILE_NAMES.map((n) => Type.Literal(n)),
+        { description: "the client-policy profile to judge under; default the scan's" },
+      ),
+    ),
+    again: Type.Optional(
+      Type.Boolean({
+        default: false,
+        description: "judge again even if this engine already re-judged the scan under this profile",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const RejudgeRunParams = Type.Object({
+  id: ScanIdParam,
+  run: Type.Integer({ minimum: 1, maximum: 32767 }),
+});
+
+const TransitionSchema = Type.Object({
+  from: Nullable(Type.String()),
+  to: Nullable(Type.String()),
+  domains: Type.Integer({ minimum: 0 }),
+});
+
+const ByValue = Type.Object({ action: Counts, security: Counts, dane: Counts });
+
+export const RejudgeCountsSchema = Type.Object({
+  domains: Type.Integer({ description: "domains re-judged" }),
+  identical: Type.Integer({
+    description: "verdicts that say exactly what the original said (the original's stored verdict is reused)",
+  }),
+  changed: Type.Integer({
+    description: "verdicts whose action, security, reason, DANE state or brokenness changed",
+  }),
+  action: Type.Array(TransitionSchema, {
+    description: "domains per (old -> new) action, unchanged ones included",
+  }),
+  security: Type.Array(TransitionSchema, { description: "the same per delivery security (null: none)" }),
+  dane: Type.Array(TransitionSchema, { description: "the same per DANE state" }),
+  before: ByValue,
+  after: ByValue,
+  originals: Type.Array(
+    Type.Object({ engine: Type.String(), profile: Type.String(), domains: Type.Integer() }),
+    { description: "the engines and profiles that judged the original verdicts" },
+  ),
+});
+
+export const RejudgeRunSchema = Type.Object({
+  scanId: Type.String(),
+  run: Type.Integer({ minimum: 1 }),
+  engine: Type.String({ description: "the verdict engine's version" }),
+  profile: Type.String(),
+  state: RejudgeStateSchema,
+  startedAt: Type.String(),
+  finishedAt: Nullable(Type.String()),
+  heartbeatAt: Type.String({ description: "when the run last stored a batch" }),
+  judged: Type.Integer({ description: "domains stored by the run so far" }),
+  total: Type.Integer({ description: "domains judged in the scan when the run started" }),
+  newBlobs: Type.Integer({ description: "verdicts stored for the first time" }),
+  missingProbes: Type.Integer({ description: "domains whose re-judging needed a probe the scan never made" }),
+  counts: Nullable(RejudgeCountsSchema),
+  error: Nullable(Type.String()),
+});
+
+export const RejudgeStarted = Type.Composite([
+  RejudgeRunSchema,
+  Type.Object({
+    status: Type.Union(
+      [Type.Literal("new"), Type.Literal("resumed"), Type.Literal("running"), Type.Literal("done")],
+      {
+        description:
+          "new: a run started; resumed: an unfinished run goes on; running: this server is running it; done: it had finished",
+      },
+    ),
+  }),
+]);
+
+export const RejudgeRunList = Type.Object({ scanId: Type.String(), items: Type.Array(RejudgeRunSchema) });
+
 export const HealthResponse = Type.Object({ status: Type.String() });
+export const MetricsText = Type.String({ description: "Prometheus text exposition format 0.0.4" });

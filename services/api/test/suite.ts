@@ -2,9 +2,13 @@
  * The API test suite, run over PGlite (api.test.ts) and PostgreSQL
  * (api.int.test.ts): `apiSuite(name, open)` registers node:test tests on a
  * Store holding the two scans of fixtures.ts (stored once, before the tests).
- * Every endpoint goes through inject(). Expected values come from the
- * write-up's outcomes (fixtures.ts), from the rules of RFC 7672 as the
- * write-up applies them, or from tallies of the stored inputs.
+ * Every endpoint goes through inject(): the requests and answers the
+ * OpenAPI document describes through the typed client generated from it
+ * (client.ts, openapi.gen.ts), so a test cannot ask for or read what the spec
+ * does not say; what the client cannot express (malformed input, raw
+ * headers, CSV and NDJSON exports, HEAD) through inject() itself. Expected
+ * values come from the write-up's outcomes (fixtures.ts), from the rules of
+ * RFC 7672 as the write-up applies them, or from tallies of the stored inputs.
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -18,6 +22,7 @@ import { type BuildAppOptions, buildApp, listen, type StartScan } from "../src/a
 import { encodeCursor } from "../src/formats.ts";
 import { PROBLEM_TYPE_BASE } from "../src/problem.ts";
 import { createToken } from "../src/tokens.ts";
+import { type ApiClient, apiClient } from "./client.ts";
 import {
   judgeAndStore,
   loadUniverse,
@@ -28,6 +33,7 @@ import {
   tally,
   type Universe,
 } from "./fixtures.ts";
+import type { operations } from "./openapi.gen.ts";
 
 /** The seeder's storage step: create the scan and seed its domains. */
 export function seedingStarter(store: Store, now: () => Date = () => new Date()): StartScan {
@@ -48,6 +54,30 @@ async function count(store: Store, table: "scans" | "scan_inputs" | "api_tokens"
     rows: { n: string | number }[];
   };
   return Number(r.rows[0]?.n);
+}
+
+/** Query strings and JSON bodies of operations, as the OpenAPI document describes them. */
+type Query<Op extends keyof operations> = NonNullable<operations[Op]["parameters"]["query"]>;
+type Json<Op extends keyof operations> = operations[Op]["responses"] extends {
+  200: { content: { "application/json": infer B } };
+}
+  ? B
+  : never;
+
+/** A problem answered to the typed client: status, problem+json, its code and parameter. */
+function assertClientProblem(
+  r: { response: Response; error?: unknown },
+  status: number,
+  code: string,
+  parameter?: string,
+) {
+  assert.equal(r.response.status, status, JSON.stringify(r.error));
+  assert.match(String(r.response.headers.get("content-type")), /^application\/problem\+json/);
+  const p = r.error as { type: string; status: number; parameter?: string };
+  assert.equal(p.type, `${PROBLEM_TYPE_BASE}${code}`);
+  assert.equal(p.status, status);
+  if (parameter !== undefined) assert.equal(p.parameter, parameter);
+  return p;
 }
 
 function assertProblem(
@@ -97,9 +127,13 @@ const dom = (n: number) => `test${n}.testing`;
 /** One sample of /metrics (a counter or gauge line, labels included). */
 async function metric(app: FastifyInstance, series: string): Promise<number> {
   const body = (await app.inject("/metrics")).body;
-  const line = body.split("\n").find((l) => l.startsWith(`${series} `));
+  // Every series carries service="api", written after its own labels.
+  const prefix = series.endsWith("}")
+    ? `${series.slice(0, -1)},service="api"} `
+    : `${series}{service="api"} `;
+  const line = body.split("\n").find((l) => l.startsWith(prefix));
   assert.ok(line, `${series} in /metrics`);
-  return Number(line.slice(series.length + 1));
+  return Number(line.slice(prefix.length));
 }
 
 /** Resolves once `check` holds, asking again every 20 ms (the test's timeout bounds the wait). */
@@ -159,6 +193,7 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
     let store: Store;
     let u: Universe;
     let app: FastifyInstance;
+    let api: ApiClient;
     let scanToken: string;
     let readToken: string;
     let revokedToken: string;
@@ -189,6 +224,7 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
         rateLimit: false,
       });
       await app.ready();
+      api = apiClient(app);
     });
     after(async () => {
       await app?.close();
@@ -197,15 +233,16 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
 
     test("healthz, readyz, metrics, openapi.json and the docs page", async () => {
       assert.deepEqual((await app.inject("/healthz")).json(), { status: "ok" });
-      assert.deepEqual((await app.inject("/v1/readyz")).json(), { status: "ready" });
-      await app.inject(`/v1/domains/${dom(1)}`);
-      const m = await app.inject("/metrics");
-      assert.match(String(m.headers["content-type"]), /^text\/plain; version=0\.0\.4/);
+      assert.deepEqual((await api.GET("/v1/healthz")).data, { status: "ok" });
+      assert.deepEqual((await api.GET("/v1/readyz")).data, { status: "ready" });
+      await api.GET("/v1/domains/{domain}", { params: { path: { domain: dom(1) } } });
+      const m = await api.GET("/v1/metrics", { parseAs: "text" });
+      assert.match(String(m.response.headers.get("content-type")), /^text\/plain; version=0\.0\.4/);
       assert.match(
-        m.body,
-        /danesweep_api_requests_total\{route="\/v1\/domains\/:domain",method="GET",status="200"\} \d+/,
+        m.data ?? "",
+        /danesweep_api_requests_total\{route="\/v1\/domains\/:domain",method="GET",status="200",service="api"\} \d+/,
       );
-      assert.match(m.body, /# TYPE danesweep_api_request_duration_seconds histogram/);
+      assert.match(m.data ?? "", /# TYPE danesweep_api_request_duration_seconds histogram/);
       const doc = (await app.inject("/openapi.json")).json() as {
         openapi: string;
         paths: Record<string, unknown>;
@@ -230,10 +267,14 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
     });
 
     test("GET /v1/domains/{d}: the latest verdict with its facts and probes; history with changes", async () => {
+      const domain = (d: string, history?: boolean) =>
+        api.GET("/v1/domains/{domain}", {
+          params: { path: { domain: d }, query: history === undefined ? {} : { history } },
+        });
       for (const d of u.domains) {
-        const res = await app.inject(`/v1/domains/${d}`);
-        assert.equal(res.statusCode, 200, res.body);
-        const b = res.json();
+        const res = await domain(d);
+        assert.equal(res.response.status, 200, JSON.stringify(res.error));
+        const b = res.data!;
         assert.equal(b.scanId, u.scan2);
         assert.equal(b.scanStartedAt, SCAN2_START);
         const want = u.expected[1].get(d);
@@ -243,71 +284,70 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
         assert.deepEqual(b.facts, u.facts[1].get(d));
         assert.ok(b.verdict.explanation.length > 0);
         const probed = new Set(
-          (b.verdict.hosts as { addresses: { probe?: { ip: string } }[] }[]).flatMap((h) =>
-            h.addresses.flatMap((a) => (a.probe ? [a.probe.ip] : [])),
-          ),
+          b.verdict.hosts.flatMap((h) => h.addresses.flatMap((a) => (a.probe ? [a.probe.ip] : []))),
         );
-        assert.deepEqual(new Set((b.probes as { ip: string }[]).map((p) => p.ip)), probed, d);
+        assert.deepEqual(new Set(b.probes.map((p) => p.ip)), probed, d);
         assert.equal(b.history, undefined);
         // Chains come back as the prober sent them: base64 DER (a SEQUENCE, 0x30), not as stored hashes.
-        for (const p of b.probes as { status: string; tls?: { chain: string[] } }[]) {
+        for (const p of b.probes) {
           if (p.status !== "tls-ok") continue;
           assert.ok(p.tls && p.tls.chain.length > 0);
           for (const c of p.tls.chain) assert.equal(Buffer.from(c, "base64")[0], 0x30);
         }
       }
       // Names are case-insensitive; a trailing dot is the same name.
-      const upper = await app.inject("/v1/domains/TEST5.Testing.");
-      assert.equal(upper.json().domain, dom(5));
+      const upper = await domain("TEST5.Testing.");
+      assert.equal(upper.data?.domain, dom(5));
 
-      const h1 = (await app.inject(`/v1/domains/${dom(1)}?history=true`)).json();
+      const h1 = (await domain(dom(1), true)).data!;
       assert.deepEqual(
-        h1.history.map((e: { scanId: string }) => e.scanId),
+        h1.history?.map((e) => e.scanId),
         [u.scan1, u.scan2],
         "oldest first",
       );
       assert.deepEqual(
-        h1.history.map((e: { action: string }) => e.action),
+        h1.history?.map((e) => e.action),
         ["deliver", "defer"],
       );
-      assert.equal(h1.changes.length, 1);
-      assert.equal(h1.changes[0].scanId, u.scan2);
-      assert.equal(h1.changes[0].from.action, "deliver");
-      assert.equal(h1.changes[0].from.security, "dane-verified");
-      assert.equal(h1.changes[0].to.action, "defer");
+      const [change, ...more] = h1.changes ?? [];
+      assert.equal(more.length, 0);
+      assert.equal(change?.scanId, u.scan2);
+      assert.equal(change?.from.action, "deliver");
+      assert.equal(change?.from.security, "dane-verified");
+      assert.equal(change?.to.action, "defer");
       for (const d of u.domains) {
-        const h = (await app.inject(`/v1/domains/${d}?history=true`)).json();
-        assert.equal(h.changes.length, u.changed.includes(d) ? 1 : 0, d);
+        const h = (await domain(d, true)).data;
+        assert.equal(h?.changes?.length, u.changed.includes(d) ? 1 : 0, d);
       }
-      assertProblem(await app.inject("/v1/domains/never-scanned.example"), 404, "not-found");
+      assertClientProblem(await domain("never-scanned.example"), 404, "not-found");
     });
 
     test("GET /v1/scans and /v1/scans/{id}: state, progress, timings and counts", async () => {
-      const list = (await app.inject("/v1/scans?limit=1000")).json();
-      const ids = (list.items as { id: string }[]).map((s) => s.id);
+      const list = (await api.GET("/v1/scans", { params: { query: { limit: 1000 } } })).data!;
+      const ids = list.items.map((s) => s.id);
       assert.ok(ids.indexOf(u.scan2) >= 0 && ids.indexOf(u.scan2) < ids.indexOf(u.scan1), "newest first");
       // Paging through one at a time visits the same scans in the same order.
       const seen: string[] = [];
       let cursor: string | null = null;
       do {
-        const page = (await app.inject(`/v1/scans?limit=1${cursor ? `&cursor=${cursor}` : ""}`)).json() as {
-          items: { id: string }[];
-          next: string | null;
-        };
+        const page: Json<"getScans"> = (
+          await api.GET("/v1/scans", { params: { query: { limit: 1, ...(cursor ? { cursor } : {}) } } })
+        ).data!;
         seen.push(...page.items.map((s) => s.id));
         cursor = page.next;
       } while (cursor);
       assert.deepEqual(seen, ids);
 
       for (const [i, id] of [u.scan1, u.scan2].entries()) {
-        const s = (await app.inject(`/v1/scans/${id}`)).json();
+        const scan = { params: { path: { id } } };
+        const s = (await api.GET("/v1/scans/{id}", scan)).data!;
         assert.equal(s.state, "finished");
         assert.equal(s.parameters, undefined, "parameters are for scan-scoped tokens only");
-        const withScan = await app.inject({
-          url: `/v1/scans/${id}`,
+        const withScan = await api.GET("/v1/scans/{id}", {
+          ...scan,
           headers: { authorization: `Bearer ${scanToken}` },
         });
-        assert.deepEqual(withScan.json().parameters, { source: "api-test" });
+        assert.deepEqual(withScan.data?.parameters, { source: "api-test" });
         assert.equal(s.timings.startedAt, i === 0 ? SCAN1_START : SCAN2_START);
         assert.equal(s.timings.elapsedMs, 60_000);
         assert.deepEqual(
@@ -316,7 +356,7 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
         );
         assert.equal(
           s.progress.probes.done,
-          Object.values(s.progress.probes.byStatus as Record<string, number>).reduce((a, b) => a + b, 0),
+          Object.values(s.progress.probes.byStatus).reduce((a, b) => a + b, 0),
         );
         const exp = u.expected[i as 0 | 1];
         assert.deepEqual(
@@ -336,21 +376,26 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
           tally(u.records[i as 0 | 1].values(), (r) => r.verdict.reason),
         );
       }
-      assertProblem(await app.inject("/v1/scans/NOSUCHSCAN"), 404, "not-found");
+      assertClientProblem(
+        await api.GET("/v1/scans/{id}", { params: { path: { id: "NOSUCHSCAN" } } }),
+        404,
+        "not-found",
+      );
     });
 
     test("GET /v1/scans/{id}/results: filters, cursor pages, NDJSON and CSV", async () => {
       const url = (q: string) => `/v1/scans/${u.scan2}/results?${q}`;
-      const all = async (q: string, limit: number) => {
+      const all = async (q: Query<"getScansByIdResults">, limit: number) => {
         const out: { domain: string; action: string; security: string | null; dane: string }[] = [];
         let cursor: string | null = null;
         let pages = 0;
         do {
-          const res: Awaited<ReturnType<typeof app.inject>> = await app.inject(
-            url(`${q}&limit=${limit}${cursor ? `&cursor=${cursor}` : ""}`),
-          );
-          assert.equal(res.statusCode, 200, res.body);
-          const p = res.json();
+          const res: { response: Response; data?: Json<"getScansByIdResults">; error?: unknown } =
+            await api.GET("/v1/scans/{id}/results", {
+              params: { path: { id: u.scan2 }, query: { ...q, limit, ...(cursor ? { cursor } : {}) } },
+            });
+          assert.equal(res.response.status, 200, JSON.stringify(res.error));
+          const p = res.data!;
           assert.ok(p.items.length <= limit);
           out.push(...p.items);
           cursor = p.next;
@@ -358,7 +403,7 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
         } while (cursor);
         return { out, pages };
       };
-      const every = await all("", 5);
+      const every = await all({}, 5);
       assert.deepEqual(
         every.out.map((r) => r.domain),
         [...u.domains].sort(),
@@ -369,34 +414,34 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
         assert.equal(r.action, u.expected[1].get(r.domain)?.action);
         assert.equal(r.security, u.expected[1].get(r.domain)?.security ?? null);
       }
-      const defers = await all("action=defer", 4);
+      const defers = await all({ action: "defer" }, 4);
       assert.deepEqual(
         defers.out.map((r) => r.domain),
         u.domains.filter((d) => u.expected[1].get(d)?.action === "defer").sort(),
       );
-      const verified = await all("action=deliver&security=dane-verified", 100);
+      const verified = await all({ action: "deliver", security: "dane-verified" }, 100);
       assert.deepEqual(
         verified.out.map((r) => r.domain),
         u.domains.filter((d) => u.expected[1].get(d)?.security === "dane-verified").sort(),
       );
-      const byDane = await all("dane=valid", 100);
+      const byDane = await all({ dane: "valid" }, 100);
       assert.deepEqual(
         byDane.out.map((r) => r.domain),
         u.domains.filter((d) => u.records[1].get(d)?.dane === "valid").sort(),
       );
-      assert.deepEqual((await all("tld=testing", 100)).out.length, 24);
-      assert.deepEqual((await all("tld=example", 100)).out.length, 0);
+      assert.deepEqual((await all({ tld: "testing" }, 100)).out.length, 24);
+      assert.deepEqual((await all({ tld: "example" }, 100)).out.length, 0);
       // Case 19's only MX host is test19a.moretesting (the write-up's mail goes to it).
       assert.deepEqual(
-        (await all("mx=test19a.moretesting", 100)).out.map((r) => r.domain),
+        (await all({ mx: "test19a.moretesting" }, 100)).out.map((r) => r.domain),
         [dom(19)],
       );
       assert.deepEqual(
-        (await all("provider=test19a.moretesting", 100)).out.map((r) => r.domain),
+        (await all({ provider: "test19a.moretesting" }, 100)).out.map((r) => r.domain),
         [dom(19)],
       );
       assert.deepEqual(
-        (await all("reason=tlsa-lookup-failed", 100)).out.map((r) => r.domain),
+        (await all({ reason: "tlsa-lookup-failed" }, 100)).out.map((r) => r.domain),
         [dom(20)],
       );
 
@@ -415,7 +460,7 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
       const rows = csv.body.split("\r\n").filter((l) => l !== "");
       assert.equal(
         rows[0],
-        "domain,tld,action,security,reason,dane_state,mx_host,delivered_host,judged_at,explanation," +
+        "domain,tld,action,security,reason,dane_state,mx_host,delivered_host,judged_at,explanation,risks," +
           "mta_sts_policy,mta_sts_mode,mta_sts_outcome,mta_sts_reason,mta_sts_contradictions,tls_rpt",
       );
       // The explanation is free text: count records by the domain at the start of each line.
@@ -434,7 +479,11 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
         "not-acceptable",
         "Accept",
       );
-      assertProblem(await app.inject("/v1/scans/NOSUCHSCAN/results"), 404, "not-found");
+      assertClientProblem(
+        await api.GET("/v1/scans/{id}/results", { params: { path: { id: "NOSUCHSCAN" } } }),
+        404,
+        "not-found",
+      );
     });
 
     test("CSV exports neutralise MX host names a spreadsheet would run as formulas", async () => {
@@ -462,7 +511,7 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
       assert.equal(mxField.exec(line("formula-a.example"))?.[1], "'=1+1.escmx.evil");
       assert.equal(mxField.exec(line("formula-b.example"))?.[1], '"\'@sum(1,1)"');
       // The same names in JSON are data, as they were written.
-      const page = (await app.inject(`/v1/scans/${scan}/results`)).json() as { items: { mxHost: string }[] };
+      const page = (await api.GET("/v1/scans/{id}/results", { params: { path: { id: scan } } })).data!;
       assert.deepEqual(
         page.items.map((i) => i.mxHost),
         ["=1+1.escmx.evil", "@sum(1,1)"],
@@ -470,19 +519,17 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
     });
 
     test("GET /v1/stats/adoption: counts per DANE state and verdict per scan, by TLD and provider", async () => {
-      const a = (await app.inject("/v1/stats/adoption")).json();
+      const adoption = async (query: Query<"getStatsAdoption">) =>
+        (await api.GET("/v1/stats/adoption", { params: { query } })).data!;
+      const a = await adoption({});
       assert.equal(a.by, null);
-      const ours = (a.series as { scanId: string }[]).filter(
-        (s) => s.scanId === u.scan1 || s.scanId === u.scan2,
-      );
+      const ours = a.series.filter((s) => s.scanId === u.scan1 || s.scanId === u.scan2);
       assert.deepEqual(
         ours.map((s) => s.scanId),
         [u.scan1, u.scan2],
         "oldest first",
       );
-      for (const [i, s] of (
-        ours as unknown as { domains: number; dane: object; action: object; security: object }[]
-      ).entries()) {
+      for (const [i, s] of ours.entries()) {
         assert.equal(s.domains, 24);
         assert.deepEqual(
           s.action,
@@ -497,43 +544,33 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
           tally(u.records[i as 0 | 1].values(), (r) => r.dane),
         );
       }
-      const later = (
-        await app.inject(
-          `/v1/stats/adoption?from=${encodeURIComponent("2024-05-15T00:00:00Z")}&to=2024-06-30T00:00:00Z`,
-        )
-      ).json();
+      const later = await adoption({ from: "2024-05-15T00:00:00Z", to: "2024-06-30T00:00:00Z" });
       assert.deepEqual(
-        (later.series as { scanId: string }[]).map((s) => s.scanId),
+        later.series.map((s) => s.scanId),
         [u.scan2],
       );
-      const tld = (await app.inject("/v1/stats/adoption?by=tld&to=2024-06-30T00:00:00Z")).json();
+      const tld = await adoption({ by: "tld", to: "2024-06-30T00:00:00Z" });
       assert.deepEqual(
-        (tld.series as { group: string; scanId: string; domains: number }[]).map((s) => [
-          s.scanId,
-          s.group,
-          s.domains,
-        ]),
+        tld.series.map((s) => [s.scanId, s.group, s.domains]),
         [
           [u.scan1, "testing", 24],
           [u.scan2, "testing", 24],
         ],
       );
-      const prov = (
-        await app.inject("/v1/stats/adoption?by=provider&group=test19a.moretesting&to=2024-06-30T00:00:00Z")
-      ).json();
+      const prov = await adoption({
+        by: "provider",
+        group: "test19a.moretesting",
+        to: "2024-06-30T00:00:00Z",
+      });
       assert.deepEqual(
-        (prov.series as { group: string; domains: number; action: object }[]).map((s) => [
-          s.group,
-          s.domains,
-          s.action,
-        ]),
+        prov.series.map((s) => [s.group, s.domains, s.action]),
         [
           ["test19a.moretesting", 1, { deliver: 1 }],
           ["test19a.moretesting", 1, { deliver: 1 }],
         ],
       );
-      assertProblem(
-        await app.inject("/v1/stats/adoption?group=x.example"),
+      assertClientProblem(
+        await api.GET("/v1/stats/adoption", { params: { query: { group: "x.example" } } }),
         400,
         "invalid-parameter",
         "group",
@@ -541,7 +578,9 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
     });
 
     test("GET /v1/stats/providers: ranked by domains served, with DANE states", async () => {
-      const p = (await app.inject(`/v1/stats/providers?scan=${u.scan2}`)).json();
+      const providers = (query: { scan: string; limit?: number }) =>
+        api.GET("/v1/stats/providers", { params: { query } });
+      const p = (await providers({ scan: u.scan2 })).data!;
       assert.equal(p.scanId, u.scan2);
       // Every seed domain has its own primary MX host, so 24 providers of one domain each, ranked by name.
       const primaries = u.domains.map((d) => {
@@ -550,25 +589,17 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
         return best?.name.split(".").slice(-2).join(".") as string;
       });
       assert.deepEqual(
-        (p.providers as { provider: string }[]).map((x) => x.provider),
+        p.providers.map((x) => x.provider),
         [...primaries].sort(),
       );
-      for (const x of p.providers as {
-        provider: string;
-        domains: number;
-        mxHosts: number;
-        dane: Record<string, number>;
-      }[]) {
+      for (const x of p.providers) {
         assert.equal(x.domains, 1);
         assert.equal(x.mxHosts, 1);
         const d = u.domains[primaries.indexOf(x.provider)] as string;
         assert.deepEqual(x.dane, { [u.records[1].get(d)?.dane as string]: 1 });
       }
-      assert.equal(
-        (await app.inject(`/v1/stats/providers?scan=${u.scan2}&limit=3`)).json().providers.length,
-        3,
-      );
-      assertProblem(await app.inject("/v1/stats/providers?scan=NOSUCHSCAN"), 404, "not-found", "scan");
+      assert.equal((await providers({ scan: u.scan2, limit: 3 })).data?.providers.length, 3);
+      assertClientProblem(await providers({ scan: "NOSUCHSCAN" }), 404, "not-found", "scan");
     });
 
     test("GET /v1/broken: the broken domains, their problems and failing hosts, first seen broken", async () => {
@@ -584,12 +615,13 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
         }[] = [];
         let cursor: string | null = null;
         do {
-          const res: Awaited<ReturnType<typeof app.inject>> = await app.inject(
-            `/v1/broken?scan=${scan}&limit=4${cursor ? `&cursor=${cursor}` : ""}`,
+          const res: { response: Response; data?: Json<"getBroken">; error?: unknown } = await api.GET(
+            "/v1/broken",
+            { params: { query: { scan, limit: 4, ...(cursor ? { cursor } : {}) } } },
           );
-          assert.equal(res.statusCode, 200, res.body);
-          items.push(...res.json().items);
-          cursor = res.json().next;
+          assert.equal(res.response.status, 200, JSON.stringify(res.error));
+          items.push(...res.data!.items);
+          cursor = res.data!.next;
         } while (cursor);
         const want = Object.keys(expected)
           .map((n) => dom(Number(n)))
@@ -619,7 +651,11 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
             ["test1a.testing", "test1b.testing"],
           );
       }
-      assert.equal((await app.inject(`/v1/broken?scan=${u.scan2}&tld=example`)).json().items.length, 0);
+      assert.equal(
+        (await api.GET("/v1/broken", { params: { query: { scan: u.scan2, tld: "example" } } })).data?.items
+          .length,
+        0,
+      );
     });
 
     test("POST /v1/scans: missing, wrong and revoked tokens get 401, a read token 403, and nothing changes", async () => {
@@ -647,27 +683,24 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
         [{ authorization: `Bearer ${readToken}` }, 403, "forbidden"],
       ];
       for (const [headers, status, code] of attempts) {
-        const res = await app.inject({ method: "POST", url: "/v1/scans", headers, payload: body });
-        assertProblem(res, status, code);
-        if (status === 401) assert.match(String(res.headers["www-authenticate"]), /^Bearer/);
+        const res = await api.POST("/v1/scans", { headers, body });
+        assertClientProblem(res, status, code);
+        if (status === 401) assert.match(String(res.response.headers.get("www-authenticate")), /^Bearer/);
       }
       assert.deepEqual(
         [await count(store, "scans"), await count(store, "scan_inputs"), await count(store, "api_tokens")],
         before,
       );
-      const ok = await app.inject({
-        method: "POST",
-        url: "/v1/scans",
-        headers: { authorization: `Bearer ${scanToken}` },
-        payload: { ...body, parameters: { probeMode: "dane" } },
+      const auth = { authorization: `Bearer ${scanToken}` };
+      const ok = await api.POST("/v1/scans", {
+        headers: auth,
+        body: { ...body, parameters: { probeMode: "dane" } },
       });
-      assert.equal(ok.statusCode, 202, ok.body);
-      const { scanId, domains } = ok.json();
+      assert.equal(ok.response.status, 202, JSON.stringify(ok.error));
+      const { scanId, domains } = ok.data!;
       assert.equal(domains, 2);
-      assert.equal(ok.headers.location, `/v1/scans/${scanId}`);
-      const s = (
-        await app.inject({ url: `/v1/scans/${scanId}`, headers: { authorization: `Bearer ${scanToken}` } })
-      ).json();
+      assert.equal(ok.response.headers.get("location"), `/v1/scans/${scanId}`);
+      const s = (await api.GET("/v1/scans/{id}", { params: { path: { id: scanId } }, headers: auth })).data!;
       assert.equal(s.state, "running");
       assert.deepEqual(s.parameters, { probeMode: "dane" });
       assert.equal(s.progress.domains, 2);
@@ -676,14 +709,13 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
         pending.map((p) => p.domain),
         ["new-a.example", "new-b.example"],
       );
-      const text = await app.inject({
-        method: "POST",
-        url: "/v1/scans",
-        headers: { authorization: `Bearer ${scanToken}`, "content-type": "text/plain" },
-        payload: "# a list\nalpha.example\n\nbeta.example\nalpha.example\n",
+      const text = await api.POST("/v1/scans", {
+        headers: { ...auth, "content-type": "text/plain" },
+        body: "# a list\nalpha.example\n\nbeta.example\nalpha.example\n",
+        bodySerializer: (b: unknown) => String(b),
       });
-      assert.equal(text.statusCode, 202, text.body);
-      assert.equal(text.json().domains, 2);
+      assert.equal(text.response.status, 202, JSON.stringify(text.error));
+      assert.equal(text.data?.domains, 2);
       const mid = await count(store, "scans");
       assertProblem(
         await app.inject({

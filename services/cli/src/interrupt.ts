@@ -3,9 +3,10 @@
  * - The first signal prints `message` and aborts the returned signal: the scan
  *   stops cleanly, waiting for work in flight (a probe may take up to its
  *   deadline), and saves its progress.
- * - A second signal stops at once: it prints SECOND_INTERRUPT_MESSAGE and
- *   calls `exit(EXIT.interrupted)` (130; default process.exit). What was
- *   judged is already stored; `--resume` finishes the scan.
+ * - A second signal stops at once: it prints `secondMessage` (default
+ *   SECOND_INTERRUPT_MESSAGE, a scan's) and calls `exit(EXIT.interrupted)`
+ *   (130; default process.exit). What was judged is already stored;
+ *   `--resume` finishes the scan.
  * `abort` stops the scan without a message (and is not a signal: a Ctrl-C
  * after it is still the first); `dispose` removes the handlers.
  */
@@ -19,13 +20,14 @@ export function interruptOnSignals(
   stderr: NodeJS.WritableStream,
   message: string,
   exit: (code: number) => void = (code) => process.exit(code),
+  secondMessage: string = SECOND_INTERRUPT_MESSAGE,
 ): { signal: AbortSignal; abort: () => void; dispose: () => void } {
   const controller = new AbortController();
   let signals = 0;
   const on = () => {
     signals++;
     if (signals > 1) {
-      stderr.write(SECOND_INTERRUPT_MESSAGE);
+      stderr.write(secondMessage);
       exit(EXIT.interrupted);
       return;
     }

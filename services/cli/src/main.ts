@@ -1,12 +1,21 @@
 /**
  * danesweep: the command line. `danesweep help` lists the commands; each
  * command module exports run(argv, io) -> exit code (exit-codes.ts).
+ *
+ * Tracing: when the OTEL_* environment configures an exporter
+ * (libs/telemetry config.ts), OpenTelemetry is started before any command
+ * module is loaded (so the pg instrumentation sees `pg` load), handed to the
+ * command as `io.telemetry`, and shut down (spans flushed) after it. Without
+ * one nothing is started.
  */
+import { startTelemetry, type Telemetry } from "@danesweep/telemetry/sdk";
 import { EXIT } from "./exit-codes.ts";
 
 export interface Io {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
+  /** OpenTelemetry, when tracing is on (main starts it). */
+  telemetry?: Telemetry;
 }
 
 type Command = (argv: string[], io: Io) => Promise<number>;
@@ -31,6 +40,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   export: {
     summary: "write a scan's facts and verdicts as Parquet files (DuckDB, pandas, Spark)",
     load: async () => (await import("./commands/export.ts")).run,
+  },
+  rejudge: {
+    summary: "judge a scan's stored facts again with this engine (or another profile) and count what changed",
+    load: async () => (await import("./commands/rejudge.ts")).run,
   },
   prune: {
     summary: "delete a scan from the store, and the stored data no other scan refers to",
@@ -57,7 +70,8 @@ function usage(): string {
     Object.entries(COMMANDS)
       .map(([k, v]) => `  ${k.padEnd(w)}  ${v.summary}`)
       .join("\n") +
-    "\n\n`danesweep COMMAND --help` describes a command's options.\n"
+    "\n\n`danesweep COMMAND --help` describes a command's options.\n" +
+    "Tracing (OpenTelemetry): set OTEL_EXPORTER_OTLP_ENDPOINT (and the other standard OTEL_* variables).\n"
   );
 }
 
@@ -91,6 +105,16 @@ if (import.meta.main) {
     if (e.code === "EPIPE") process.exit(0);
     throw e;
   });
-  const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr });
+  const telemetry = await startTelemetry({
+    service: "cli",
+    env: process.env,
+    onError: (e) => process.stderr.write(`danesweep: tracing: ${(e as Error)?.message ?? String(e)}\n`),
+  });
+  const code = await main(process.argv.slice(2), {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    ...(telemetry.tracer ? { telemetry } : {}),
+  });
+  await telemetry.shutdown();
   process.exitCode = code;
 }

@@ -1,6 +1,7 @@
 /**
  * Progress on stderr while a scan runs, only when stderr is a terminal:
- * domains seeded / resolved / probed / judged, rate and ETA. The clock is
+ * domains seeded / resolved / probed / judged, rate and ETA (or another
+ * command's line, given its own renderer: `danesweep rejudge`). The clock is
  * injected so the rendering is testable.
  * The ETA is the domains seeded and not judged yet at the current rate, and
  * never less than 0: a resumed scan counts among the judged the verdicts
@@ -38,17 +39,25 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
 }
 
-export class ProgressLine {
+/** The line, redrawn every 250 ms while started; `render` turns what `read` gives into the text (default: a scan's). */
+export class ProgressLine<C = ProgressCounts> {
   private timer: NodeJS.Timeout | undefined;
   private readonly started: number;
   private readonly stream: NodeJS.WriteStream;
   private readonly now: () => number;
-  private readonly read: () => ProgressCounts;
+  private readonly read: () => C;
+  private readonly render: (c: C, elapsedMs: number) => string;
 
-  constructor(stream: NodeJS.WriteStream, read: () => ProgressCounts, now: () => number) {
+  constructor(
+    stream: NodeJS.WriteStream,
+    read: () => C,
+    now: () => number,
+    render: (c: C, elapsedMs: number) => string = renderProgress as unknown as (c: C, ms: number) => string,
+  ) {
     this.stream = stream;
     this.read = read;
     this.now = now;
+    this.render = render;
     this.started = now();
   }
   start(): void {
@@ -57,7 +66,7 @@ export class ProgressLine {
     this.timer.unref();
   }
   private draw(): void {
-    this.stream.write(`\r\x1b[2K${renderProgress(this.read(), this.now() - this.started)}`);
+    this.stream.write(`\r\x1b[2K${this.render(this.read(), this.now() - this.started)}`);
   }
   stop(): void {
     if (!this.timer) return;

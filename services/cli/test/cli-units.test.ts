@@ -14,7 +14,7 @@ import type { VerdictRecord } from "@danesweep/dane";
 import { normalizeDomain } from "@danesweep/dns";
 import { PGLITE_NODE_FLAGS } from "@danesweep/store";
 import { ehloOption, enumOption, intOption, numberOption, resolverAddress, UsageError } from "../src/args.ts";
-import { agrees, demoTable } from "../src/commands/demo.ts";
+import { agrees, demoTable, testbedResolver } from "../src/commands/demo.ts";
 import { parseScanArgs, skipMessage } from "../src/commands/scan.ts";
 import { serveOptions } from "../src/commands/serve.ts";
 import { candidateFromLine, MAX_LINE_CHARS, printable, readInputs, splitLines } from "../src/input.ts";
@@ -418,6 +418,22 @@ test("demo comparison: deliver must match security and host; defer only the acti
   const t = demoTable([c, d], new Map([["example.org", record()]]));
   assert.equal(t.mismatches, 1);
   assert.match(t.text, /MISMATCH/);
+});
+
+test("demo: the resolver comes from the testbed's own command (`testbed env`), not from its package", () => {
+  // The testbed's README and bin/testbed name Unbound at 127.53.53.53, port 53.
+  const env = spawnSync(new URL("../../../test/testbed/bin/testbed", import.meta.url).pathname, ["env"], {
+    encoding: "utf8",
+  });
+  assert.equal(env.status, 0, env.stderr);
+  assert.deepEqual(testbedResolver(env.stdout), { ok: true, value: "127.53.53.53:53" });
+  const missing = testbedResolver("export DANESWEEP_TESTBED_RESOLVER='127.53.53.53'\n");
+  assert.ok(
+    !missing.ok && missing.error.includes("DANESWEEP_TESTBED_RESOLVER_PORT"),
+    JSON.stringify(missing),
+  );
+  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
+  assert.equal(pkg.dependencies["@danesweep/testbed"], undefined, "the CLI does not depend on the testbed");
 });
 
 test("bin/danesweep starts Node with the flags the embedded store needs (PGLITE_NODE_FLAGS)", () => {

@@ -5,6 +5,8 @@
  * Config (stable format, used by test/testbed):
  *   { "servers": [ { "host": "127.x.y.z", "port": 25, "mode": "starttls",
  *                    "certFile": "leaf-chain.pem", "keyFile": "leaf.key",
+ *                    (or lists of files, in the same order, for a server with
+ *                    an RSA and an ECDSA certificate)
  *                    "banner"?: "...", "hostname"?: "...", "recordFile"?: "...",
  *                    "bannerDelayMs"?: n, "hugeLineBytes"?: n, "chainLength"?: n } ] }
  * Relative file paths are taken from the config file's directory. Prints one
@@ -20,8 +22,8 @@ interface ServerConfig {
   host: string;
   port: number;
   mode: Mode;
-  certFile?: string;
-  keyFile?: string;
+  certFile?: string | string[];
+  keyFile?: string | string[];
   banner?: string;
   hostname?: string;
   recordFile?: string;
@@ -53,7 +55,18 @@ servers.forEach((s, n) => {
   }
   if (!SMTP_MODES.includes(s.mode)) usage(`servers[${n}]: unknown mode ${JSON.stringify(s.mode)}`);
   if (Boolean(s.certFile) !== Boolean(s.keyFile)) usage(`servers[${n}]: certFile and keyFile go together`);
+  if (
+    Array.isArray(s.certFile) !== Array.isArray(s.keyFile) ||
+    [s.certFile].flat().length !== [s.keyFile].flat().length
+  ) {
+    usage(`servers[${n}]: certFile and keyFile must list as many files`);
+  }
 });
+
+function readFiles(f: string | string[] | undefined): Buffer | Buffer[] | undefined {
+  if (f === undefined) return undefined;
+  return Array.isArray(f) ? f.map((x) => readFileSync(resolve(base, x))) : readFileSync(resolve(base, f));
+}
 
 const handles: SmtpServerHandle[] = [];
 let stopping = false;
@@ -72,8 +85,8 @@ for (const s of servers) {
       host: s.host,
       port: s.port,
       mode: s.mode,
-      key: s.keyFile ? readFileSync(resolve(base, s.keyFile)) : undefined,
-      cert: s.certFile ? readFileSync(resolve(base, s.certFile)) : undefined,
+      key: readFiles(s.keyFile),
+      cert: readFiles(s.certFile),
       banner: s.banner,
       hostname: s.hostname,
       recordFile: s.recordFile ? resolve(base, s.recordFile) : undefined,

@@ -33,6 +33,8 @@ export interface ChainOptions {
   names?: string[];
   includeRoot?: boolean;
   days?: number;
+  /** Key type of the leaf: "ec" (P-256, default) or "rsa" (2048 bits); issuers stay EC. */
+  leafKey?: "ec" | "rsa";
 }
 
 function pemToDer(pem: string): Buffer {
@@ -79,7 +81,7 @@ export function makeCertChain(opts: ChainOptions = {}): CertChain {
     run([
       "req",
       "-x509",
-      ...ec,
+      ...(opts.leafKey === "rsa" ? ["-newkey", "rsa:2048", "-nodes"] : ec),
       "-keyout",
       join(dir, "leaf.key"),
       "-out",

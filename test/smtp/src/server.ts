@@ -3,7 +3,10 @@
  * node:tls, server side only). Each server behaves in one of SMTP_MODES:
  *   plain                 no STARTTLS keyword (the EHLO greeting and another
  *                         keyword contain "STARTTLS" as decoys)
- *   starttls              STARTTLS with the given chain (or a self-signed one)
+ *   starttls              STARTTLS with the given chain (or a self-signed one);
+ *                         with several keys and chains (an RSA and an ECDSA
+ *                         certificate), OpenSSL picks by the client's
+ *                         signature algorithms
  *   refuse-starttls       offers STARTTLS, answers it with 454
  *   garbage-tls           answers STARTTLS with 220, then sends garbage instead
  *                         of a ServerHello
@@ -58,10 +61,10 @@ export interface SmtpServerOptions {
   host: string;
   port: number;
   mode: Mode;
-  /** Leaf private key, PEM. */
-  key?: string | Buffer;
-  /** PEM chain, leaf first. */
-  cert?: string | Buffer;
+  /** Leaf private key, PEM; several (one per certificate) for a server with an RSA and an ECDSA certificate. */
+  key?: string | Buffer | (string | Buffer)[];
+  /** PEM chain, leaf first; several chains (in the order of `key`) for a server with two certificates. */
+  cert?: string | Buffer | (string | Buffer)[];
   /** Text after "220 " in the banner (default "<hostname> ESMTP danesweep test server"). */
   banner?: string;
   /** Name the server gives itself (default "mx.test"). */

@@ -5,7 +5,11 @@
  *   - a.pem/a.key: self-signed EC P-256 leaf (the write-up's 69.167.152.113 server; matches no seed TLSA);
  *   - b.pem/b.key: self-signed RSA-2048 leaf (the write-up's 38.64.93.21 server; the "30c9c9..." records);
  *   - ca.pem/ca.key: a CA, and ta-leaf.pem/ta-leaf.key a leaf it issued, with ta-chain.pem
- *     (leaf + CA), for DANE-TA hosts of the synthetic universe.
+ *     (leaf + CA), for DANE-TA hosts of the synthetic universe;
+ *   - soon.pem/soon.key: a self-signed EC leaf valid for 12 days from when it was made
+ *     (the rollover-risk cases; once it has expired the risk it stands for stays the same);
+ *   - int.pem/int.key: an intermediate CA under ca.pem, and int-leaf.pem/int-leaf.key a
+ *     leaf it issued for taint.testing, with int-chain.pem (leaf + intermediate + CA).
  *   Existing files are kept (TLSA data in the zones depends on them). Shells out to the
  *   openssl CLI; throws the child-process error if openssl is missing or fails (a set-up
  *   failure of the testbed, not a library error).
@@ -34,6 +38,11 @@ export interface TestbedCerts {
   B: CertFiles;
   ca: { cert: string; key: string };
   taLeaf: CertFiles;
+  /** EC leaf valid for 12 days from when it was made (rollover risk: leaf-expiring). */
+  soon: CertFiles;
+  /** An intermediate CA under `ca`, and a leaf it issued for taint.testing (chain leaf + intermediate + root). */
+  int: { cert: string; key: string };
+  intLeaf: CertFiles;
 }
 
 export function certPaths(dir: string): TestbedCerts {
@@ -47,6 +56,9 @@ export function certPaths(dir: string): TestbedCerts {
     B: leaf("b"),
     ca: { cert: join(dir, "ca.pem"), key: join(dir, "ca.key") },
     taLeaf: leaf("ta-leaf", "ta-chain.pem"),
+    soon: leaf("soon"),
+    int: { cert: join(dir, "int.pem"), key: join(dir, "int.key") },
+    intLeaf: leaf("int-leaf", "int-chain.pem"),
   };
 }
 
@@ -56,7 +68,7 @@ function openssl(args: string[]): void {
   execFileSync("openssl", args, { stdio: ["ignore", "ignore", "pipe"] });
 }
 
-function selfSigned(file: CertFiles, keyArgs: string[], cn: string, sans: string[]): void {
+function selfSigned(file: CertFiles, keyArgs: string[], cn: string, sans: string[], days = DAYS): void {
   if (existsSync(file.cert) && existsSync(file.key)) return;
   openssl([
     "req",
@@ -69,7 +81,7 @@ function selfSigned(file: CertFiles, keyArgs: string[], cn: string, sans: string
     "-out",
     file.cert,
     "-days",
-    DAYS,
+    days,
     "-subj",
     `/CN=${cn}`,
     "-addext",
@@ -110,6 +122,86 @@ export function ensureCertificates(dir: string): TestbedCerts {
   }
   if (!existsSync(p.taLeaf.cert) || !existsSync(p.taLeaf.key) || !existsSync(p.taLeaf.chain)) {
     issueLeaf(dir, "ta-leaf", p.taLeaf, "ta-leaf.synth", ["*.synth", "*.mx.synth"]);
+  }
+  selfSigned(p.soon, EC, "soon.testbed.danesweep", ["soon.testing"], "12");
+  if (!existsSync(p.int.cert) || !existsSync(p.int.key)) {
+    const csr = join(dir, "int.csr");
+    const ext = join(dir, "int.ext");
+    openssl([
+      "req",
+      "-new",
+      "-newkey",
+      ...EC,
+      "-nodes",
+      "-keyout",
+      p.int.key,
+      "-out",
+      csr,
+      "-subj",
+      "/CN=danesweep testbed intermediate",
+    ]);
+    writeFileSync(ext, "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n");
+    openssl([
+      "x509",
+      "-req",
+      "-in",
+      csr,
+      "-CA",
+      p.ca.cert,
+      "-CAkey",
+      p.ca.key,
+      "-CAcreateserial",
+      "-days",
+      DAYS,
+      "-extfile",
+      ext,
+      "-out",
+      p.int.cert,
+    ]);
+  }
+  if (!existsSync(p.intLeaf.cert) || !existsSync(p.intLeaf.key) || !existsSync(p.intLeaf.chain)) {
+    const csr = join(dir, "int-leaf.csr");
+    const ext = join(dir, "int-leaf.ext");
+    openssl([
+      "req",
+      "-new",
+      "-newkey",
+      ...EC,
+      "-nodes",
+      "-keyout",
+      p.intLeaf.key,
+      "-out",
+      csr,
+      "-subj",
+      "/CN=taint.testing",
+    ]);
+    writeFileSync(
+      ext,
+      "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:taint.testing\n",
+    );
+    openssl([
+      "x509",
+      "-req",
+      "-in",
+      csr,
+      "-CA",
+      p.int.cert,
+      "-CAkey",
+      p.int.key,
+      "-CAcreateserial",
+      "-days",
+      DAYS,
+      "-extfile",
+      ext,
+      "-out",
+      p.intLeaf.cert,
+    ]);
+    writeFileSync(
+      p.intLeaf.chain,
+      readFileSync(p.intLeaf.cert, "utf8") +
+        readFileSync(p.int.cert, "utf8") +
+        readFileSync(p.ca.cert, "utf8"),
+    );
   }
   return p;
 }

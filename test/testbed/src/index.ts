@@ -6,6 +6,7 @@
  * seedCases(): the 24 write-up cases with their expected outcomes (from the write-up).
  * EXTRA_NAMES: extra names for resolver tests and what the validating resolver returns.
  * mtaStsCases(): the MTA-STS domains with their expected judgements (RFC 8461).
+ * RISK_CASES, CONSIST_*: the risk cases of issue 14 (src/risk.ts).
  */
 export {
   BLACKHOLE_SERVER,
@@ -25,5 +26,6 @@ export {
   STS_POLICY_SERVER,
   type StsCase,
 } from "./mta-sts.ts";
+export { CONSIST_NS2, CONSIST_ZONE, LONG_TLSA_TTL, RISK_CASES, RISK_HOSTS } from "./risk.ts";
 export { EXTRA_NAMES, type ExtraName, type SeedCase, seedCases } from "./seed.ts";
 export { DEFAULT_STATE_DIR, type TestbedState, testbedState } from "./state.ts";

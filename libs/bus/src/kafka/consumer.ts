@@ -29,6 +29,8 @@
  *   message is delivered again (at-least-once).
  * - close(): stops starting handlers, drops queued ones, abandons retry waits,
  *   waits for running handlers, commits (bounded attempts), resolves.
+ * - metrics(...): the subscription's counters joined with the broker's
+ *   offsets the adapter read (committed, high and low watermarks).
  */
 import type { HandlerOutcome, IncomingMessage, Ordering } from "../bus.ts";
 import { Lane, Pool, type Slot, settle } from "../dispatch.ts";
@@ -39,8 +41,10 @@ import {
   type Decoded,
   deadLetterRecord,
   decodeRecord,
+  partitionMetrics,
   type RawRecord,
   type Resolved,
+  type SubscriptionMetrics,
 } from "./core.ts";
 
 export interface FetchedRecord {
@@ -209,6 +213,26 @@ export class KafkaDispatcher {
       if (await this.flush()) break;
       await new Promise((r) => setTimeout(r, 100 * (i + 1)));
     }
+  }
+
+  /** This subscription's metrics, joined with the broker's offsets (partition -> offset; -1 none). */
+  metrics(
+    partitions: number[],
+    committed: Map<number, bigint>,
+    high: Map<number, bigint>,
+    low: Map<number, bigint>,
+  ): SubscriptionMetrics {
+    const c = this.counters;
+    return {
+      topic: this.#spec.topic,
+      group: this.#spec.group,
+      inFlight: this.inFlight,
+      buffered: this.buffered,
+      commitErrors: c.commitErrors,
+      restarts: c.restarts,
+      joins: c.joins,
+      partitions: partitionMetrics(c, partitions, committed, high, low),
+    };
   }
 
   // ---------------------------------------------------------------- internals

@@ -3,8 +3,11 @@
  *   createKafkaBus({ brokers, client: "platformatic" | "kafkajs", ... })
  * "platformatic" (the default) uses @platformatic/kafka; "kafkajs" keeps
  * deployments standardised on kafkajs working. Both keep bus.ts's semantics
- * (see platformatic.ts, kafkajs.ts) and expose metrics(). Throws BusError
- * "invalid-options" for an empty broker list or an unknown client.
+ * (see platformatic.ts, kafkajs.ts), share the consuming core (consumer.ts)
+ * and the produce queue (producer.ts), take the options of core.ts
+ * (KafkaBusOptions: maxBuffered, commitIntervalMs, produce batching,
+ * compression...) and expose metrics(). Throws BusError "invalid-options"
+ * for an empty broker list, an unknown client, compression or maxBuffered.
  */
 import { BusError } from "../errors.ts";
 import type { KafkaBusMetrics } from "./core.ts";

@@ -63,7 +63,6 @@ import {
   openSubscription,
   outgoingRecords,
   type ProducedRecord,
-  partitionMetrics,
   type Resolved,
   resolveOptions,
   type SubscriptionMetrics,
@@ -442,17 +441,7 @@ class KafkaJsSubscription {
     } catch (e) {
       this.#o.onError({ where: "metrics", topic, group, error: e });
     }
-    const counters = this.#d.counters;
-    return {
-      topic,
-      group,
-      inFlight: this.#d.inFlight,
-      buffered: this.#d.buffered,
-      commitErrors: counters.commitErrors,
-      restarts: counters.restarts,
-      joins: counters.joins,
-      partitions: partitionMetrics(counters, partitions, committed, high, low),
-    };
+    return this.#d.metrics(partitions, committed, high, low);
   }
 
   async close(): Promise<void> {

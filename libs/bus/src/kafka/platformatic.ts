@@ -4,7 +4,7 @@
  *
  * - publish(messages): through the ProduceQueue (producer.ts): concurrent
  *   calls are batched into few produce requests (acks=all, compression
- *   `compression`, "zstd" by default); each call resolves when the broker
+ *   `compression`, none by default); each call resolves when the broker
  *   acknowledged its own messages, rejects with KafkaBusError
  *   "publish-failed" (the client's error as cause) otherwise. Keys are placed
  *   with the Java client's murmur2 partitioner, so a key lands on the same
@@ -69,7 +69,6 @@ import {
   openSubscription,
   outgoingRecords,
   type ProducedRecord,
-  partitionMetrics,
   type Resolved,
   resolveOptions,
   type SubscriptionMetrics,
@@ -353,17 +352,7 @@ class PlatformaticSubscription {
     } catch (e) {
       this.#o.onError({ where: "metrics", topic, group, error: e });
     }
-    const counters = this.#d.counters;
-    return {
-      topic,
-      group,
-      inFlight: this.#d.inFlight,
-      buffered: this.#d.buffered,
-      commitErrors: counters.commitErrors,
-      restarts: counters.restarts,
-      joins: counters.joins,
-      partitions: partitionMetrics(counters, partitions, committed, high, low),
-    };
+    return this.#d.metrics(partitions, committed, high, low);
   }
 
   async close(): Promise<void> {

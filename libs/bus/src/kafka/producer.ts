@@ -8,9 +8,10 @@
  *   never overtake each other: messages of one key keep the order of the
  *   publish() calls carrying them.
  * - A batch leaves when `lingerMs` passed since the first record of an idle
- *   queue arrived (0: on the next turn of the event loop), when it reaches
- *   `maxBatchMessages` or `maxBatchBytes`, or as soon as the previous request
- *   of its topic returned (what queued meanwhile goes at once). A batch holds
+ *   queue arrived (0, the default: at the end of the current event-loop turn,
+ *   via setImmediate), when it reaches `maxBatchMessages` or `maxBatchBytes`,
+ *   or as soon as the previous request of its topic returned (what queued
+ *   meanwhile goes at once, so batches grow with the load). A batch holds
  *   whole publish() calls; a call larger than the limits goes alone.
  * - submit() resolves when the broker acknowledged every record of the call
  *   (acks=all in both adapters), and rejects with KafkaBusError

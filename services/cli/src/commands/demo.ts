@@ -4,11 +4,16 @@
  * reference domains of the 2018 sendmail DANE write-up through the whole
  * pipeline on the embedded default, and prints each verdict beside the
  * write-up's expected outcome. Exit 0 when all agree, 4 when any differs.
+ *
+ * The CLI does not depend on the testbed package: it runs the testbed's
+ * command (test/testbed/bin/testbed up, and `env` for the resolver's address)
+ * and takes the cases and their expected outcomes from the seed table of
+ * @danesweep/dane (libs/dane/seed/seed-cases.json), the table the testbed
+ * builds its zones from.
  */
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import type { VerdictRecord } from "@danesweep/dane";
-import { RESOLVER, type SeedCase, seedCases } from "@danesweep/testbed";
+import { SEED_CASES, type SeedCaseEntry, type VerdictRecord } from "@danesweep/dane";
 import { parse, UsageError } from "../args.ts";
 import { EXIT } from "../exit-codes.ts";
 import type { Io } from "../main.ts";
@@ -18,7 +23,7 @@ import { executeScan, parseScanArgs } from "./scan.ts";
 const HELP = `usage: danesweep demo [--data DIR | --database URL] [--down]
 
 Brings up the test universe on loopback (a signed fake root, signed and
-unsigned zones, a validating Unbound at ${RESOLVER.address}, SMTP test servers
+unsigned zones, a validating Unbound on 127.0.0.0/8, SMTP test servers
 on 127.0.0.0/8), scans the 24 reference domains and prints each verdict beside
 the write-up's expected outcome. The universe stays up afterwards so you can
 explore it (danesweep show test1.testing); --down stops it at the end.
@@ -39,7 +44,39 @@ function testbed(cmd: "up" | "down", io: Io): Promise<number> {
   });
 }
 
-export function expectedText(c: SeedCase): string {
+/** What the demo needs of a seed case: its number, domain and expected outcome. */
+export type DemoCase = Pick<SeedCaseEntry, "case" | "domain"> & {
+  expected: Pick<SeedCaseEntry["expected"], "action" | "security" | "host">;
+};
+
+/**
+ * The validating resolver of the test universe, from the output of `testbed
+ * env` (DANESWEEP_TESTBED_RESOLVER and DANESWEEP_TESTBED_RESOLVER_PORT); an
+ * error naming what is missing otherwise.
+ */
+export function testbedResolver(envText: string): { ok: true; value: string } | { ok: false; error: string } {
+  const vars = new Map<string, string>();
+  for (const m of envText.matchAll(/^export ([A-Z0-9_]+)='([^']*)'$/gm))
+    vars.set(m[1] as string, m[2] as string);
+  const address = vars.get("DANESWEEP_TESTBED_RESOLVER");
+  const port = vars.get("DANESWEEP_TESTBED_RESOLVER_PORT");
+  if (address === undefined || port === undefined || !/^\d{1,5}$/.test(port))
+    return {
+      ok: false,
+      error: `${TESTBED} env printed no DANESWEEP_TESTBED_RESOLVER and DANESWEEP_TESTBED_RESOLVER_PORT`,
+    };
+  return { ok: true, value: `${address}:${port}` };
+}
+
+function testbedEnv(): Promise<{ ok: true; value: string } | { ok: false; error: string }> {
+  return new Promise((resolve) =>
+    execFile(TESTBED, ["env"], { encoding: "utf8" }, (e, stdout) =>
+      resolve(e ? { ok: false, error: `cannot run ${TESTBED} env: ${e.message}` } : testbedResolver(stdout)),
+    ),
+  );
+}
+
+export function expectedText(c: DemoCase): string {
   const e = c.expected;
   return e.action === "deliver" ? `deliver ${e.security} ${e.host}` : e.action;
 }
@@ -50,7 +87,7 @@ export function gotText(r: VerdictRecord | undefined): string {
   return v.action === "deliver" ? `deliver ${v.security} ${v.host}` : v.action;
 }
 
-export function agrees(c: SeedCase, r: VerdictRecord | undefined): boolean {
+export function agrees(c: DemoCase, r: VerdictRecord | undefined): boolean {
   if (!r) return false;
   const e = c.expected;
   const v = r.verdict;
@@ -60,7 +97,7 @@ export function agrees(c: SeedCase, r: VerdictRecord | undefined): boolean {
 }
 
 export function demoTable(
-  cases: SeedCase[],
+  cases: readonly DemoCase[],
   got: Map<string, VerdictRecord>,
 ): { text: string; mismatches: number } {
   const rows = cases.map((c) => {
@@ -113,7 +150,12 @@ export async function run(argv: string[], io: Io): Promise<number> {
     );
     return EXIT.failure;
   }
-  const cases = seedCases();
+  const resolver = await testbedEnv();
+  if (!resolver.ok) {
+    io.stderr.write(`danesweep demo: ${resolver.error}\n`);
+    return EXIT.failure;
+  }
+  const cases = SEED_CASES;
   const storeArgs = [
     ...(values.data !== undefined ? ["--data", values.data] : []),
     ...(values.database !== undefined ? ["--database", values.database] : []),
@@ -121,7 +163,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const parsed = parseScanArgs(
     [
       "--resolver",
-      `${RESOLVER.address}:${RESOLVER.port}`,
+      resolver.value,
       "--allow-private",
       "--per-ip-rate",
       "100",

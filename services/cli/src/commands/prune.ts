@@ -131,7 +131,8 @@ export async function run(argv: string[], io: PruneIo): Promise<number> {
     const diff = sizeBefore - sizeAfter;
     io.stdout.write(
       `pruned scan ${scan.id} (${scan.state}, started ${scan.startedAt}) from ${where}:\n` +
-        `  removed with the scan: ${rows.results} verdicts, ${rows.probes} probes, ${rows.inputs} input rows ` +
+        `  removed with the scan: ${rows.results} verdicts, ${rows.probes} probes, ${rows.inputs} input rows` +
+        `${rows.rejudgements > 0 ? `, ${rows.rejudgements} re-judgements` : ""} ` +
         `(${formatBytes(partitionBytes)} on disk)\n` +
         `  no longer referred to, removed: ${blobs.facts.rows} facts, ${blobs.verdicts.rows} verdicts, ` +
         `${blobs.probes.rows} probes, ${blobs.certificates.rows} certificates (${formatBytes(blobBytes)} stored)\n` +

@@ -131,6 +131,7 @@ async function follow(
   const err = (s: string) => io.stderr.write(s);
   const out = parsed.out;
   const kafka = parsed.kafka!;
+  const tracing = io.telemetry?.tracing("kafka");
   const sink = new VerdictSink({
     format: out.format,
     ...(out.output !== undefined ? { output: out.output } : {}),
@@ -207,6 +208,7 @@ async function follow(
       if (parsed.resume !== undefined)
         republished = await republishPending(store, bus, scanId, {
           ...(optOut ? { optOut } : {}),
+          ...(tracing ? { tracing } : {}),
           onOptedOut: (domain, entry) => {
             const m = skipMessage(
               { source: "seeded before this resume", line: 0, text: domain },
@@ -229,6 +231,7 @@ async function follow(
         scan: scanId,
         signal: interrupt.signal,
         ...(optOut ? { optOut } : {}),
+        ...(tracing ? { tracing } : {}),
         onSkip: (l, why) => {
           const m = skipMessage(l, why);
           if (m) err(m);

@@ -6,17 +6,18 @@
  * Ctrl-C stops cleanly and prints how to resume. See the README for options
  * and exit codes.
  */
-import { accessSync, constants, readFileSync, statSync } from "node:fs";
+import { accessSync, constants, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import {
   type ClientPolicy,
+  DEFAULT_RISK_THRESHOLDS,
   POLICY_PROFILES,
   policyProfile,
   type TrustStore,
   type VerdictRecord,
 } from "@danesweep/dane";
-import { checkValidating, requireValidating, StubResolver } from "@danesweep/dns";
+import { checkValidating, newConsistencyChecker, requireValidating, StubResolver } from "@danesweep/dns";
 import {
   EmbeddedPipeline,
   loadTrustStore,
@@ -25,7 +26,7 @@ import {
   type SeedSkip,
   TrustStoreError,
 } from "@danesweep/pipeline";
-import { type OptOutList, Prober, parseOptOutList } from "@danesweep/probe";
+import { OptOutFileError, type OptOutList, Prober, readOptOutFile } from "@danesweep/probe";
 import { newScanId, type Store } from "@danesweep/store";
 import {
   ehloOption,
@@ -70,6 +71,10 @@ verdicts
   --policy PROFILE         the sending MTA's settings: postfix (Postfix 3.7 defaults,
                            default) | rfc7672 (a strict reading of RFC 7672); see
                            libs/dane/README.md. Recorded on every verdict.
+  --rrsig-margin DAYS      risk: signatures over a TLSA RRset expiring within DAYS (default 3)
+  --leaf-expiry DAYS       risk: a DANE-EE leaf expiring within DAYS (default 14)
+  --skip-ns-check          do not ask the authoritative servers of the TLSA RRsets
+                           (the verdicts then carry no consistency)
 
 MTA-STS and TLS-RPT (beside DANE)
   --mta-sts-ca FILE        PEM roots an MTA-STS sender trusts: the policy host's and the
@@ -111,6 +116,9 @@ const OPTIONS = {
   "dns-timeout": { type: "string" },
   probe: { type: "string" },
   policy: { type: "string" },
+  "rrsig-margin": { type: "string" },
+  "leaf-expiry": { type: "string" },
+  "skip-ns-check": { type: "boolean" },
   ehlo: { type: "string" },
   "per-ip-rate": { type: "string" },
   "per-ip-burst": { type: "string" },
@@ -171,6 +179,10 @@ export interface ScanParameters {
   probeMode: ProbeMode;
   /** The client policy profile (libs/dane POLICY_PROFILES); absent in scans from before profiles: postfix. */
   policy?: string;
+  /** Thresholds of the risk rules (libs/dane RiskThresholds); absent in older scans: the defaults. */
+  risk?: { rrsigMarginDays: number; leafExpiryDays: number };
+  /** Ask the authoritative servers of the TLSA RRsets (issue 14); absent in older scans: yes. */
+  nsCheck?: boolean;
   port: number;
   ehlo: string;
   perIpRate: number;
@@ -209,6 +221,23 @@ export function parseScanArgs(argv: string[], isTty: boolean) {
     dnsTimeoutMs: intOption("dns-timeout", v["dns-timeout"], 2000, 50, 60_000),
     probeMode: enumOption("probe", v.probe, ["all", "dane"] as const, "all"),
     policy: enumOption("policy", v.policy, POLICY_NAMES, "postfix"),
+    risk: {
+      rrsigMarginDays: intOption(
+        "rrsig-margin",
+        v["rrsig-margin"],
+        DEFAULT_RISK_THRESHOLDS.rrsigMarginDays,
+        0,
+        365,
+      ),
+      leafExpiryDays: intOption(
+        "leaf-expiry",
+        v["leaf-expiry"],
+        DEFAULT_RISK_THRESHOLDS.leafExpiryDays,
+        0,
+        3650,
+      ),
+    },
+    nsCheck: !(v["skip-ns-check"] ?? false),
     port: 25,
     ehlo: ehloOption(v.ehlo) ?? defaultEhlo(),
     perIpRate: numberOption("per-ip-rate", v["per-ip-rate"], 1, 0.001, 10_000),
@@ -263,23 +292,12 @@ function checkReadable(file: string): void {
 
 export function loadOptOut(file: string | undefined): OptOutList | undefined {
   if (file === undefined) return undefined;
-  let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    return readOptOutFile(file);
   } catch (e) {
-    throw new UsageError(`--opt-out: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+    if (e instanceof OptOutFileError) throw new UsageError(`--opt-out: ${e.message}`);
+    throw e;
   }
-  const { list, errors } = parseOptOutList(text);
-  if (errors.length > 0) {
-    const first = errors
-      .slice(0, 5)
-      .map((e) => `  ${file}:${e.line}: ${e.error}: ${e.text}`)
-      .join("\n");
-    throw new UsageError(
-      `--opt-out: ${errors.length} invalid entr${errors.length === 1 ? "y" : "ies"}\n${first}`,
-    );
-  }
-  return list;
 }
 
 export function skipMessage(l: SeedLine, why: SeedSkip): string | undefined {
@@ -423,9 +441,21 @@ async function runWithOutput(
     store,
     resolver: deps.resolver,
     resolverValidates: deps.resolverValidates,
+    // What each authoritative server serves for the TLSA RRsets DANE uses (issue 14), as politely as the probes.
+    ...(params.nsCheck === false
+      ? {}
+      : {
+          consistency: newConsistencyChecker({
+            resolver: deps.resolver,
+            allowPrivate: params.allowPrivate,
+            optOut: deps.optOut,
+            now: deps.now,
+          }),
+        }),
     prober: deps.prober,
     ...(deps.optOut ? { optOut: deps.optOut } : {}),
     now: deps.now,
+    ...(io.telemetry?.tracer ? { tracing: io.telemetry.tracing("in-memory") } : {}),
   });
   const started = deps.now();
   const progress = new ProgressLine(
@@ -467,6 +497,7 @@ async function runWithOutput(
         policy: policyOf(params),
         trust: deps.trust,
         ...(params.mailPolicies === false ? { mailPolicies: false } : {}),
+        ...(params.risk ? { risk: params.risk } : {}),
         port: params.port,
         resolveConcurrency: params.concurrency,
         probeConcurrency: params.probeConcurrency,

@@ -3,7 +3,7 @@
  * (--data DIR, PGlite; the default data directory otherwise) or PostgreSQL
  * (--database URL). With --writer-database URL as well, --database is used
  * for reads only (a login in role danesweep_reader), the writer applies the
- * migrations, grants the reader role, and starts scans.
+ * migrations, grants the reader role, starts scans and re-judges them.
  *
  * `run(argv, io, deps?)` returns an exit code: 2 for bad options (one line
  * naming the option), 1 when the store cannot be opened or the port cannot be
@@ -17,11 +17,13 @@ import {
   buildApp,
   DEFAULT_MAX_EXPORTS,
   listen,
+  otelPlugin,
   parseTrustProxy,
   type StartScan,
   type TrustProxy,
 } from "@danesweep/api";
 import { ApiQueries, openDatabase, openStore, Store } from "@danesweep/store";
+import type { FastifyBaseLogger } from "fastify";
 import { intOption, kafkaOption, parse, UsageError } from "../args.ts";
 import { EXIT } from "../exit-codes.ts";
 import { kafkaStartScan } from "../kafka-start-scan.ts";
@@ -35,7 +37,7 @@ const HELP = `usage: danesweep serve [--host ADDR] [--port N] [--data DIR | --da
   --port N                port (default 8080; 0 picks a free one)
   --data DIR              embedded store (PGlite data directory; the default store)
   --database URL          PostgreSQL for reads (alias --database-url)
-  --writer-database URL   PostgreSQL for migrations and POST /v1/scans; --database then only reads
+  --writer-database URL   PostgreSQL for migrations, POST /v1/scans and re-judging; --database then only reads
   --read-token            read endpoints need a token with scope "read" (default: public)
   --rate-per-address N    requests per minute per client address (default 600; 0 disables limits)
   --rate-per-token N      requests per minute per token (default 3000)
@@ -149,14 +151,27 @@ export async function run(argv: string[], io: Io, deps: ServeDeps = {}): Promise
     }
     const makeStartScan = deps.makeStartScan ?? (o.kafka ? kafkaStartScan(o.kafka) : undefined);
     const startScan = makeStartScan?.(writer);
+    // --log: the one pino logger every danesweep process writes with (libs/runtime), ids of the
+    // request's trace on each line when tracing is on; request spans from @fastify/otel.
+    const tracing = io.telemetry?.tracer !== undefined;
+    let loggerInstance: FastifyBaseLogger | undefined;
+    if (o.v.log === true) {
+      const { createLogger, pinoOf } = await import("@danesweep/runtime");
+      const { activeTraceIds } = await import("@danesweep/telemetry");
+      loggerInstance = pinoOf(
+        createLogger({ service: "api", ...(tracing ? { traceIds: activeTraceIds } : {}) }),
+      );
+    }
     const app = buildApp({
       store: reader,
+      writer,
       auth: { readRequiresToken: o.v["read-token"] === true },
       ...(startScan ? { startScan } : {}),
       rateLimit: o.perAddress === 0 ? false : { perAddress: o.perAddress, perToken: o.perToken },
       exports: { maxConcurrent: o.maxExports },
       ...(o.trustProxy ? { trustProxy: o.trustProxy } : {}),
-      logger: o.v.log === true,
+      ...(loggerInstance ? { loggerInstance } : {}),
+      ...(tracing ? { otel: await otelPlugin() } : {}),
     });
     let address: string;
     try {

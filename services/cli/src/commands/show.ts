@@ -2,13 +2,19 @@
  * `danesweep show DOMAIN`: the latest verdict with its explanation and hosts,
  * its MTA-STS and TLS-RPT judgements (renderMailPolicies), the domain's
  * history across scans (newest first) and its change events between scans
- * (renderChangeHistory), from the store.
- * `--json` prints the stored records instead. Exit 0 when found, 1 when the
- * store has no verdict for the domain, 2 for bad usage.
+ * (renderChangeHistory), from the store. Each verdict names the engine
+ * version and policy profile that judged it; under each scan's original
+ * verdict come its re-judgements (`danesweep rejudge`), with their run,
+ * engine and profile. The risks of issue 14 (authoritative servers that
+ * disagree, certificates other senders see, rollover risk) follow the hosts
+ * (renderRisks).
+ * `--json` prints the stored records instead, one line each: `{ scan, ...record }`
+ * for an original, with `rejudged: { run, at, state }` for a re-judgement.
+ * Exit 0 when found, 1 when the store has no verdict for the domain, 2 for bad usage.
  */
 import type { VerdictRecord } from "@danesweep/dane";
 import { normalizeDomain } from "@danesweep/dns";
-import { type ChangeEvent, domainChanges } from "@danesweep/store";
+import { type ChangeEvent, domainChanges, type Rejudgement, rejudgementsOf } from "@danesweep/store";
 import { intOption, parse, parseOrUsage, UsageError } from "../args.ts";
 import { EXIT } from "../exit-codes.ts";
 import type { Io } from "../main.ts";
@@ -17,10 +23,15 @@ import { describeStore, openConfiguredStore, STORE_OPTIONS, storeConfig } from "
 const HELP = `usage: danesweep show DOMAIN [--json] [--history N] [--data DIR | --database URL]
 
 The domain's latest verdict, with the explanation and what each MX host did,
-its MTA-STS and TLS-RPT judgements, its verdict in every earlier scan (newest
-first; --history N rows, default 20) and its change events between scans
-(newly-broken, fixed, dane-adopted, dane-dropped, mx-moved; N newest).
+its risks, its MTA-STS and TLS-RPT judgements, its verdict in every earlier
+scan (newest first; --history N scans, default 20), each with the engine
+version and policy profile that judged it, the re-judgements of each scan
+(danesweep rejudge), and its change events between scans (newly-broken,
+fixed, dane-adopted, dane-dropped, mx-moved; N newest).
 `;
+
+const engineOf = (r: Pick<VerdictRecord, "engine">) =>
+  r.engine ? `engine ${r.engine.version}/${r.engine.profile}` : "engine (unknown)";
 
 export function renderVerdict(r: VerdictRecord, scanId: string): string {
   const v = r.verdict;
@@ -28,6 +39,7 @@ export function renderVerdict(r: VerdictRecord, scanId: string): string {
     `${r.domain}  (scan ${scanId}, judged ${r.judgedAt})`,
     `  verdict: ${v.action}${v.security ? ` ${v.security}` : ""}${v.host ? ` via ${v.host}` : ""}${v.address ? ` [${v.address}]` : ""}  reason: ${v.reason}`,
     `  DANE state: ${r.dane}${r.mxSecure ? " (MX RRset DNSSEC-signed)" : ""}`,
+    `  judged by: ${engineOf(r)}`,
     "",
     ...r.explanation.split("\n").map((l) => `  ${l}`),
     "",
@@ -50,11 +62,12 @@ export function renderVerdict(r: VerdictRecord, scanId: string): string {
       );
     }
   }
+  lines.push(...renderRisks(r));
   return lines.join("\n") + "\n";
 }
 
 /**
- * MTA-STS and TLS-RPT beside DANE (libs/dane rules 37-44): the policy as a
+ * MTA-STS and TLS-RPT beside DANE (libs/dane rules 41-48): the policy as a
  * sender finds it, each MX host under it, what an MTA-STS sender would do,
  * the contradictions; "" for a record without the judgements.
  */
@@ -113,6 +126,49 @@ export function renderChangeHistory(events: ChangeEvent[]): string {
   return `${lines.join("\n")}\n`;
 }
 
+/** The risks of a record (libs/dane rules 37-40): none of them changes the verdict. */
+export function renderRisks(r: VerdictRecord): string[] {
+  if (r.risks === undefined) return [];
+  const lines = ["", `  risks: ${r.risks.length > 0 ? r.risks.join(", ") : "none found"}`];
+  const c = r.consistency;
+  if (c) {
+    lines.push(
+      `    authoritative servers: ${c.state}${c.reasons.length > 0 ? ` (${c.reasons.join(", ")})` : ""}`,
+    );
+    for (const s of c.servers) {
+      lines.push(
+        `      ${s.qname} @ ${s.server}${s.address ? ` [${s.address}]` : ""}: ${s.status}` +
+          (s.expiresAt ? `, signatures until ${s.expiresAt}` : "") +
+          (s.reasons.length > 0 ? ` -> ${s.reasons.join(", ")}` : ""),
+      );
+    }
+  }
+  for (const h of r.hosts) {
+    for (const a of h.addresses) {
+      for (const alt of a.alternates ?? []) {
+        lines.push(
+          `    ${h.host} [${a.address}] offering only ${alt.offered}: ${alt.result}` +
+            `${alt.keyType ? ` (${alt.keyType} key)` : ""}${alt.failure ? `, ${alt.failure}` : ""}`,
+        );
+      }
+    }
+  }
+  for (const l of r.latent ?? []) {
+    lines.push(
+      `    latent: ${l.host} [${l.address}] to senders offering ${l.offered}: ${l.keyType ?? "?"} certificate fails (${l.failure})`,
+    );
+  }
+  for (const h of r.hosts) {
+    const rr = h.rolloverRisk;
+    if (!rr) continue;
+    lines.push(
+      `    rollover ${h.host}: ${rr.reasons.length > 0 ? rr.reasons.join(", ") : "none"}` +
+        `${rr.leafNotAfter ? `; leaf expires ${rr.leafNotAfter}` : ""}${rr.tlsaTtl !== undefined ? `; TLSA TTL ${rr.tlsaTtl} s` : ""}`,
+    );
+  }
+  return lines;
+}
+
 function options(argv: string[]) {
   const parsed = parse(argv, {
     ...STORE_OPTIONS,
@@ -146,8 +202,20 @@ export async function run(argv: string[], io: Io): Promise<number> {
       io.stderr.write(`danesweep show: no verdict for ${n.name} in ${describeStore(cfg)}\n`);
       return EXIT.failure;
     }
+    const rejudged = new Map<string, Rejudgement[]>();
+    for (const j of await rejudgementsOf(store, n.name, { scanIds: history.map((h) => h.scanId) })) {
+      const l = rejudged.get(j.scanId);
+      if (l) l.push(j);
+      else rejudged.set(j.scanId, [j]);
+    }
     if (v.json) {
-      for (const h of history) io.stdout.write(`${JSON.stringify({ scan: h.scanId, ...h.record })}\n`);
+      for (const h of history) {
+        io.stdout.write(`${JSON.stringify({ scan: h.scanId, ...h.record })}\n`);
+        for (const j of rejudged.get(h.scanId) ?? [])
+          io.stdout.write(
+            `${JSON.stringify({ scan: h.scanId, rejudged: { run: j.run, at: j.rejudgedAt, state: j.runState }, ...j.record })}\n`,
+          );
+      }
       return EXIT.ok;
     }
     const latest = history[0]!;
@@ -158,8 +226,14 @@ export async function run(argv: string[], io: Io): Promise<number> {
     );
     for (const h of history) {
       io.stdout.write(
-        `    ${h.scanStartedAt}  ${h.scanId}  ${h.action}${h.security ? ` ${h.security}` : ""}  ${h.reason}  ${h.dane}\n`,
+        `    ${h.scanStartedAt}  ${h.scanId}  ${h.action}${h.security ? ` ${h.security}` : ""}  ${h.reason}  ${h.dane}` +
+          `  ${engineOf(h.record)}\n`,
       );
+      for (const j of rejudged.get(h.scanId) ?? [])
+        io.stdout.write(
+          `      re-judged ${j.rejudgedAt} (run ${j.run}${j.runState === "finished" ? "" : `, ${j.runState}`})  ` +
+            `${j.action}${j.security ? ` ${j.security}` : ""}  ${j.reason}  ${j.dane}  ${engineOf(j)}\n`,
+        );
     }
     io.stdout.write(renderChangeHistory(await domainChanges(store, n.name, limit)));
     return EXIT.ok;

@@ -1,8 +1,10 @@
 /**
  * Writes the generated files of the seed universe into a state dir. Run by bin/testbed.
  *
- *   node generate.ts zones STATE_DIR       certificates (once), child zone files, SMTP config,
- *                                         the MTA-STS policy server's and SMTP server's configs (mta-sts/)
+ *   node generate.ts zones STATE_DIR       certificates (once), child zone files (the seed, and
+ *                                          the risk cases of src/risk.ts), SMTP configs,
+ *                                          consisttesting.'s second variant in zones-ns2/, and
+ *                                          the MTA-STS policy server's and SMTP server's configs (mta-sts/)
  *   node generate.ts root STATE_DIR DSFILE root zone from the DS records in DSFILE
  *
  * A file is rewritten only when its content changes; prints the changed files
@@ -14,6 +16,7 @@ import { join } from "node:path";
 import { NEVER_CONTACT_ADDRESS, SMTP_HOSTS, SMTP_PORT } from "../addresses.ts";
 import { type CertFiles, ensureCertificates, ensureIssuedLeaf } from "../certs.ts";
 import { mtaStsCertNames, policyServerConfig, STS_MX_SERVER } from "../mta-sts.ts";
+import { CONSIST_ZONE, consistDelegation, consistZones, RISK_HOSTS, riskRecords } from "../risk.ts";
 import { rootZone, seedZones } from "../seed.ts";
 import { zoneFileName } from "../state.ts";
 
@@ -57,6 +60,19 @@ if (cmd === "zones") {
     process.exit(1);
   }
   const zones = seedZones(readFileSync(certs.B.cert, "utf8"), { mxPem: readFileSync(sts.mx.cert, "utf8") });
+  const pems = {
+    A: readFileSync(certs.A.cert, "utf8"),
+    B: readFileSync(certs.B.cert, "utf8"),
+    soon: readFileSync(certs.soon.cert, "utf8"),
+    int: readFileSync(certs.int.cert, "utf8"),
+  };
+  // The risk cases of issue 14 (src/risk.ts) live in testing. and in consisttesting.
+  zones["testing."] = `${zones["testing."]}${riskRecords(pems).join("\n")}\n`;
+  const consist = consistZones(pems);
+  zones[CONSIST_ZONE] = consist.ns1;
+  const ns2Dir = join(dir, "zones-ns2");
+  mkdirSync(ns2Dir, { recursive: true });
+  writeIfChanged(join(ns2Dir, zoneFileName(CONSIST_ZONE)), consist.ns2);
   for (const [zone, text] of Object.entries(zones)) {
     // The synthetic zones belong to bin/synth once it has written them.
     const file = join(zonesDir, zoneFileName(zone));
@@ -95,7 +111,32 @@ if (cmd === "zones") {
     ],
   };
   writeIfChanged(join(stsDir, "smtp-servers.json"), JSON.stringify(stsSmtp, null, 2) + "\n");
+  // The risk cases' servers run in a process of their own: adding them never restarts the seed servers.
+  const risk = [
+    {
+      host: RISK_HOSTS.dual,
+      port: SMTP_PORT,
+      mode: "starttls",
+      certFile: [certs.A.chain, certs.B.chain],
+      keyFile: [certs.A.key, certs.B.key],
+    },
+    {
+      host: RISK_HOSTS.soon,
+      port: SMTP_PORT,
+      mode: "starttls",
+      certFile: certs.soon.chain,
+      keyFile: certs.soon.key,
+    },
+    {
+      host: RISK_HOSTS.taint,
+      port: SMTP_PORT,
+      mode: "starttls",
+      certFile: certs.intLeaf.chain,
+      keyFile: certs.intLeaf.key,
+    },
+  ];
+  writeIfChanged(join(smtpDir, "risk-servers.json"), JSON.stringify({ servers: risk }, null, 2) + "\n");
 } else {
   const ds = readFileSync(dsFile!, "utf8").split("\n");
-  writeIfChanged(join(zonesDir, zoneFileName(".")), rootZone(ds));
+  writeIfChanged(join(zonesDir, zoneFileName(".")), `${rootZone(ds)}${consistDelegation().join("\n")}\n`);
 }

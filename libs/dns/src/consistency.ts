@@ -1,0 +1,202 @@
+/**
+ * The consistency facts of a domain (issue 14, item 1): for each TLSA RRset
+ * DANE depends on, what every authoritative server of its zone serves.
+ *
+ * `new ConsistencyChecker({ resolver, guard, now, ... })`;
+ * `checker.check(facts)` resolves, never rejects, with the
+ * TlsaConsistencyFacts of the domain (libs/dane facts.ts), or undefined when
+ * no host has a secure TLSA RRset (DANE does not depend on any) or the
+ * resolver does not validate:
+ * - the RRsets: per host, the TLSA lookup libs/dane `planTlsaBase` decided
+ *   on (a secure answer), by its owner (after CNAMEs);
+ * - the zone: the closest name at or above the owner with an NS RRset of
+ *   its own, asked through the validating resolver (a CNAME is not one);
+ * - the servers: the NS names in order, each one's A then AAAA addresses
+ *   through the validating resolver, at most `maxAddresses` in all (the rest
+ *   "beyond-limit", and a limit "ns-addresses>N");
+ * - each address is asked directly with `askTlsa` (authoritative.ts): the
+ *   guard's policy (private addresses, the opt-out list, the server's name
+ *   as host), the guard's per-server rate, RD=0, DO=1.
+ * Results are cached per RRset owner for `cacheMs` (a provider's zone is
+ * asked once, not once per domain; `checkedAt` says when), and questions in
+ * flight are shared. The cache holds at most `cacheEntries` owners, oldest
+ * dropped first.
+ *
+ * `newConsistencyChecker({ resolver, allowPrivate, optOut, now })` makes one
+ * with its own Guard at NS_POLITENESS (a name server takes more queries than
+ * an MX host takes connections, but each is still rate-limited per address).
+ */
+import {
+  type AuthoritativeAnswer,
+  type DomainFacts,
+  type Lookup,
+  planTlsaBase,
+  type TlsaConsistencyFacts,
+} from "@danesweep/dane";
+import { Guard, type OptOutList } from "@danesweep/probe";
+import { type AskOptions, askTlsa } from "./authoritative.ts";
+import type { DnsQuerier } from "./resolver.ts";
+
+export interface ConsistencyOptions {
+  /** The validating resolver: NS and addresses of the servers. */
+  resolver: DnsQuerier;
+  /** The politeness of every contact with a server (libs/probe Guard). */
+  guard: Guard;
+  now: () => number;
+  /** Server addresses asked per RRset; default 8. */
+  maxAddresses?: number;
+  /** How long an RRset's result is reused; default 10 minutes. */
+  cacheMs?: number;
+  /** RRset owners kept; default 20,000. */
+  cacheEntries?: number;
+  /** Per question to a server. */
+  ask?: AskOptions;
+}
+
+/**
+ * Per name-server address: 20 queries a second, burst 40, 4 at once; 200 at
+ * once overall. An authoritative server answers far more than an MX host
+ * accepts connections; but the rate, not the CPU, is what the check costs
+ * where many DANE zones share servers (bench/risk/run.ts: the synthetic
+ * universe has every zone on one server).
+ */
+export const NS_POLITENESS = {
+  perIpRate: 20,
+  perIpBurst: 40,
+  perIpConcurrency: 4,
+  globalConcurrency: 200,
+} as const;
+
+export function newConsistencyChecker(o: {
+  resolver: DnsQuerier;
+  allowPrivate: boolean;
+  optOut?: OptOutList | undefined;
+  now: () => number;
+}): ConsistencyChecker {
+  const guard = new Guard({ ...NS_POLITENESS, allowPrivate: o.allowPrivate, optOut: o.optOut, now: o.now });
+  return new ConsistencyChecker({ resolver: o.resolver, guard, now: o.now });
+}
+
+/** Names above a TLSA owner tried for the zone cut (enough for _25._tcp.<host> in deep zones). */
+const MAX_ZONE_STEPS = 12;
+
+function parent(name: string): string {
+  const i = name.indexOf(".");
+  return i < 0 ? "." : name.slice(i + 1);
+}
+
+export class ConsistencyChecker {
+  readonly #o: ConsistencyOptions;
+  readonly #cache = new Map<string, { at: number; value: Promise<TlsaConsistencyFacts> }>();
+  #asked = 0;
+  #reused = 0;
+
+  constructor(o: ConsistencyOptions) {
+    this.#o = o;
+  }
+
+  /** RRsets checked, and answered from the cache (or a check in flight). */
+  stats(): { checked: number; reused: number; cached: number } {
+    return { checked: this.#asked, reused: this.#reused, cached: this.#cache.size };
+  }
+
+  async check(facts: DomainFacts): Promise<TlsaConsistencyFacts[] | undefined> {
+    if (!facts.resolverValidates) return undefined;
+    const owners = new Set<string>();
+    for (const h of facts.hosts) {
+      const plan = planTlsaBase(h, facts.port);
+      if (plan.kind === "decided" && plan.decision.kind === "dane") owners.add(plan.decision.tlsa.owner);
+    }
+    if (owners.size === 0) return undefined;
+    return Promise.all([...owners].sort().map((o) => this.#rrset(o)));
+  }
+
+  #rrset(owner: string): Promise<TlsaConsistencyFacts> {
+    const t = this.#o.now();
+    const hit = this.#cache.get(owner);
+    if (hit && t - hit.at < (this.#o.cacheMs ?? 600_000)) {
+      this.#reused++;
+      return hit.value;
+    }
+    this.#asked++;
+    const value = this.#checkRrset(owner);
+    this.#cache.delete(owner);
+    this.#cache.set(owner, { at: t, value });
+    const max = this.#o.cacheEntries ?? 20_000;
+    while (this.#cache.size > max) this.#cache.delete(this.#cache.keys().next().value as string);
+    return value;
+  }
+
+  async #checkRrset(owner: string): Promise<TlsaConsistencyFacts> {
+    const r = this.#o.resolver;
+    const checkedAt = new Date(this.#o.now()).toISOString();
+    let name = owner;
+    let ns: Lookup<string> | undefined;
+    for (let i = 0; i < MAX_ZONE_STEPS && name !== "."; i++, name = parent(name)) {
+      const l = await r.query(name, "NS");
+      if (l.outcome === "error") {
+        ns = l;
+        break;
+      }
+      if (l.outcome === "answer" && l.chain.length === 0 && l.owner === name) {
+        ns = l;
+        break;
+      }
+    }
+    if (ns?.outcome !== "answer") {
+      const out: TlsaConsistencyFacts = {
+        qname: owner,
+        ns: {
+          outcome: ns?.outcome ?? "nodata",
+          security: ns?.security ?? "indeterminate",
+          names: [],
+        },
+        servers: [],
+        checkedAt,
+      };
+      if (ns?.error !== undefined) out.ns.error = ns.error;
+      return out;
+    }
+    const zone = name;
+    const names = [...new Set(ns.records)].sort();
+    const lookups = await Promise.all(
+      names.map(async (n) => {
+        const [a, aaaa] = await Promise.all([r.query(n, "A"), r.query(n, "AAAA")]);
+        return { n, a, aaaa };
+      }),
+    );
+    const max = this.#o.maxAddresses ?? 8;
+    const servers: (AuthoritativeAnswer | Promise<AuthoritativeAnswer>)[] = [];
+    let asked = 0;
+    let capped = false;
+    for (const { n, a, aaaa } of lookups) {
+      const addresses = [
+        ...(a.outcome === "answer" ? a.records : []),
+        ...(aaaa.outcome === "answer" ? aaaa.records : []),
+      ];
+      if (addresses.length === 0) {
+        const failed = a.outcome === "error" && aaaa.outcome === "error";
+        servers.push({ server: n, status: failed ? "address-lookup-failed" : "no-address" });
+        continue;
+      }
+      for (const address of addresses) {
+        if (asked >= max) {
+          capped = true;
+          servers.push({ server: n, address, status: "beyond-limit" });
+          continue;
+        }
+        asked++;
+        servers.push(askTlsa(this.#o.guard, { name: n, address }, owner, this.#o.ask));
+      }
+    }
+    const out: TlsaConsistencyFacts = {
+      qname: owner,
+      zone,
+      ns: { outcome: ns.outcome, security: ns.security, names },
+      servers: await Promise.all(servers),
+      checkedAt,
+    };
+    if (capped) out.limits = [`ns-addresses>${max}`];
+    return out;
+  }
+}
