@@ -5,7 +5,8 @@
  * policy server on 127.84.61.1:443 with a certificate from the testbed CA,
  * SMTP servers with and without a WebPKI-valid certificate), judged against
  * the testbed CA given with --mta-sts-ca. Expected judgements are the
- * testbed's (read from RFC 8461 and the contradictions' definitions).
+ * testbed's (read from RFC 8461 and the contradictions' definitions);
+ * `danesweep rejudge` judges the stored facts again to the same verdicts.
  *
  * Change events: test1.testing's primary MX fails DANE (the write-up's case
  * 1: "partial", broken); a scan that leaves the primary out (--opt-out its
@@ -47,7 +48,22 @@ describe("MTA-STS beside DANE, and change events, through bin/danesweep", { time
       ...domains,
     ]);
     assert.equal(r.code, 0, r.stderr);
-    checkMtaSts(parseJsonl(r.stdout));
+    const verdicts = parseJsonl(r.stdout);
+    checkMtaSts(verdicts);
+
+    // Judged again by this engine: the policy fetches are read back, and the roots the scan was
+    // started with (its --mta-sts-ca) judge the certificates: every verdict says what it said.
+    const scan = verdicts[0]!.scan;
+    const again = await runCli(["rejudge", scan, "--json", "--quiet", "--data", data]);
+    assert.equal(again.code, 0, again.stderr);
+    const run = JSON.parse(again.stdout);
+    assert.equal(run.missingProbes, 0);
+    assert.equal(run.counts.identical, domains.length);
+    assert.equal(run.newBlobs, 0);
+    const badCa = join(dir, "no-such-ca.pem");
+    const refused = await runCli(["rejudge", scan, "--again", "--mta-sts-ca", badCa, "--data", data]);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, new RegExp(`--mta-sts-ca: MTA-STS trust store ${badCa}: cannot read it`));
 
     const show = await runCli(["show", "sts-badcert.testing", "--data", data]);
     assert.equal(show.code, 0, show.stderr);

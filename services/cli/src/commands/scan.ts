@@ -265,8 +265,17 @@ const POLICY_NAMES = Object.keys(POLICY_PROFILES) as (keyof typeof POLICY_PROFIL
 
 /** The WebPKI roots the scan judges MTA-STS with (a bad --mta-sts-ca file is a usage error). */
 export function trustOf(params: ScanParameters): TrustStore {
+  return mtaStsTrust(params.mtaStsCa);
+}
+
+/**
+ * The WebPKI roots of an --mta-sts-ca FILE (scan, rejudge, serve), or Node's
+ * default CA certificates without one; a file that cannot be read or holds
+ * anything but certificates is a UsageError naming it.
+ */
+export function mtaStsTrust(file: string | undefined): TrustStore {
   try {
-    return loadTrustStore(params.mtaStsCa);
+    return loadTrustStore(file);
   } catch (e) {
     if (e instanceof TrustStoreError) throw new UsageError(`--mta-sts-ca: ${e.message}`);
     throw e;
