@@ -125,77 +125,17 @@ export function ensureCertificates(dir: string): TestbedCerts {
   }
   selfSigned(p.soon, EC, "soon.testbed.danesweep", ["soon.testing"], "12");
   if (!existsSync(p.int.cert) || !existsSync(p.int.key)) {
-    const csr = join(dir, "int.csr");
-    const ext = join(dir, "int.ext");
-    openssl([
-      "req",
-      "-new",
-      "-newkey",
-      ...EC,
-      "-nodes",
-      "-keyout",
-      p.int.key,
-      "-out",
-      csr,
-      "-subj",
-      "/CN=danesweep testbed intermediate",
-    ]);
-    writeFileSync(ext, "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n");
-    openssl([
-      "x509",
-      "-req",
-      "-in",
-      csr,
-      "-CA",
-      p.ca.cert,
-      "-CAkey",
-      p.ca.key,
-      "-CAcreateserial",
-      "-days",
-      DAYS,
-      "-extfile",
-      ext,
-      "-out",
-      p.int.cert,
-    ]);
+    issue(
+      dir,
+      "int",
+      p.int,
+      "danesweep testbed intermediate",
+      "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n",
+      p.ca,
+    );
   }
   if (!existsSync(p.intLeaf.cert) || !existsSync(p.intLeaf.key) || !existsSync(p.intLeaf.chain)) {
-    const csr = join(dir, "int-leaf.csr");
-    const ext = join(dir, "int-leaf.ext");
-    openssl([
-      "req",
-      "-new",
-      "-newkey",
-      ...EC,
-      "-nodes",
-      "-keyout",
-      p.intLeaf.key,
-      "-out",
-      csr,
-      "-subj",
-      "/CN=taint.testing",
-    ]);
-    writeFileSync(
-      ext,
-      "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:taint.testing\n",
-    );
-    openssl([
-      "x509",
-      "-req",
-      "-in",
-      csr,
-      "-CA",
-      p.int.cert,
-      "-CAkey",
-      p.int.key,
-      "-CAcreateserial",
-      "-days",
-      DAYS,
-      "-extfile",
-      ext,
-      "-out",
-      p.intLeaf.cert,
-    ]);
+    issue(dir, "int-leaf", p.intLeaf, "taint.testing", leafExtensions(["taint.testing"]), p.int);
     writeFileSync(
       p.intLeaf.chain,
       readFileSync(p.intLeaf.cert, "utf8") +
@@ -206,34 +146,54 @@ export function ensureCertificates(dir: string): TestbedCerts {
   return p;
 }
 
-/** A leaf the testbed CA issues (EC P-256, serverAuth) for `sans`, with its chain file (leaf + CA). */
-function issueLeaf(dir: string, name: string, f: CertFiles, cn: string, sans: readonly string[]): void {
-  const ca = certPaths(dir).ca;
-  const csr = join(dir, `${name}.csr`);
-  const ext = join(dir, `${name}.ext`);
-  openssl(["req", "-new", "-newkey", ...EC, "-nodes", "-keyout", f.key, "-out", csr, "-subj", `/CN=${cn}`]);
-  writeFileSync(
-    ext,
+/** A server certificate's extensions: not a CA, serverAuth, the names `sans`. */
+function leafExtensions(sans: readonly string[]): string {
+  return (
     "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n" +
-      `subjectAltName=${sans.map((n) => `DNS:${n}`).join(",")}\n`,
+    `subjectAltName=${sans.map((n) => `DNS:${n}`).join(",")}\n`
   );
+}
+
+/**
+ * A certificate `issuer` signs: a new EC P-256 key in `out.key`, subject CN
+ * `cn`, the extensions `ext` (openssl extension-file lines), the certificate
+ * in `out.cert`. The one place the testbed issues from a CA.
+ */
+function issue(
+  dir: string,
+  name: string,
+  out: { cert: string; key: string },
+  cn: string,
+  ext: string,
+  issuer: { cert: string; key: string },
+): void {
+  const csr = join(dir, `${name}.csr`);
+  const extFile = join(dir, `${name}.ext`);
+  openssl(["req", "-new", "-newkey", ...EC, "-nodes", "-keyout", out.key, "-out", csr, "-subj", `/CN=${cn}`]);
+  writeFileSync(extFile, ext);
   openssl([
     "x509",
     "-req",
     "-in",
     csr,
     "-CA",
-    ca.cert,
+    issuer.cert,
     "-CAkey",
-    ca.key,
+    issuer.key,
     "-CAcreateserial",
     "-days",
     DAYS,
     "-extfile",
-    ext,
+    extFile,
     "-out",
-    f.cert,
+    out.cert,
   ]);
+}
+
+/** A leaf the testbed CA issues (EC P-256, serverAuth) for `sans`, with its chain file (leaf + CA). */
+function issueLeaf(dir: string, name: string, f: CertFiles, cn: string, sans: readonly string[]): void {
+  const ca = certPaths(dir).ca;
+  issue(dir, name, f, cn, leafExtensions(sans), ca);
   writeFileSync(f.chain, readFileSync(f.cert, "utf8") + readFileSync(ca.cert, "utf8"));
 }
 

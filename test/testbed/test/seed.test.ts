@@ -26,6 +26,43 @@ const rr = (owner: string, type: string) =>
     .filter((l) => l.startsWith(`${owner} ${type} `))
     .map((l) => l.slice(owner.length + type.length + 2));
 
+test("the CA-issued certificates verify with openssl, each for its names (leaf, intermediate, MTA-STS)", () => {
+  const sts = ensureIssuedLeaf(dir, "sts-policy", [
+    "mta-sts.sts-enforce.testing",
+    "mta-sts.sts-testing.testing",
+  ]);
+  const verify = (cert: string, untrusted?: string) =>
+    execFileSync(
+      "openssl",
+      [
+        "verify",
+        "-CAfile",
+        certs.ca.cert,
+        ...(untrusted ? ["-untrusted", untrusted] : []),
+        "-purpose",
+        "sslserver",
+        cert,
+      ],
+      { encoding: "utf8" },
+    ).trim();
+  assert.equal(verify(certs.taLeaf.cert), `${certs.taLeaf.cert}: OK`);
+  assert.equal(verify(certs.intLeaf.cert, certs.int.cert), `${certs.intLeaf.cert}: OK`);
+  assert.equal(verify(sts.cert), `${sts.cert}: OK`);
+  // Without the intermediate, taint.testing's leaf has no path to the CA.
+  assert.throws(() => verify(certs.intLeaf.cert));
+  const text = (cert: string) =>
+    execFileSync("openssl", ["x509", "-noout", "-text", "-in", cert], { encoding: "utf8" });
+  assert.match(text(certs.int.cert), /CA:TRUE/);
+  assert.match(text(certs.intLeaf.cert), /DNS:taint\.testing/);
+  assert.match(text(certs.taLeaf.cert), /DNS:\*\.synth, DNS:\*\.mx\.synth/);
+  assert.match(text(sts.cert), /DNS:mta-sts\.sts-enforce\.testing, DNS:mta-sts\.sts-testing\.testing/);
+  // The chain files are what a server sends: leaf, then its issuers up to the CA.
+  const count = (file: string) => readFileSync(file, "utf8").match(/BEGIN CERTIFICATE/g)?.length;
+  assert.equal(count(certs.intLeaf.chain), 3);
+  assert.equal(count(certs.taLeaf.chain), 2);
+  assert.equal(count(sts.chain), 2);
+});
+
 test("24 cases, numbered 1..24, domains test<N>.testing", () => {
   const cases = seedCases();
   assert.equal(cases.length, 24);
