@@ -11,7 +11,9 @@
  *   encoding blobs, and PostgreSQL running the statements), bytes (the
  *   database's size after the scan: every table, index and TOAST table of
  *   schema public).
- * BENCH_SCAN_ARGS adds scan options (space-separated).
+ * Environment: BENCH_CONCURRENCY (--concurrency), BENCH_SCAN_ARGS (more scan
+ * options, space-separated: bench/mta-sts gives --no-mta-sts for its
+ * baseline), BENCH_RESOLVER.
  * Usage: node bench/e2e/one.ts LIST DATA_DIR
  *        node bench/e2e/one.ts --size DATA_DIR   (only the size; creates an empty store)
  */
@@ -69,8 +71,8 @@ const parsed = parseScanArgs(
     "--per-ip-concurrency",
     "64",
     ...(process.env.BENCH_CONCURRENCY ? ["--concurrency", process.env.BENCH_CONCURRENCY] : []),
-    // More scan options, space-separated (bench/mta-sts: --no-mta-sts for its baseline).
-    ...(process.env.BENCH_SCAN_ARGS ? process.env.BENCH_SCAN_ARGS.split(" ").filter(Boolean) : []),
+    // More `danesweep scan` options for a comparison (space-separated), e.g. BENCH_SCAN_ARGS=--skip-ns-check.
+    ...(process.env.BENCH_SCAN_ARGS ? process.env.BENCH_SCAN_ARGS.split(/\s+/).filter(Boolean) : []),
     "--quiet",
     "--data",
     data,

@@ -54,16 +54,18 @@ export interface ConsistencyOptions {
 }
 
 /**
- * Per name-server address: 20 queries a second, burst 40, 4 at once; 200 at
- * once overall. An authoritative server answers far more than an MX host
- * accepts connections; but the rate, not the CPU, is what the check costs
- * where many DANE zones share servers (bench/risk/run.ts: the synthetic
- * universe has every zone on one server).
+ * Per name-server address: 100 queries a second, burst 200, 8 at once; 200
+ * at once overall. One question per TLSA RRset and server address, each
+ * RRset asked once per cache period however many domains use it: about what
+ * a validating resolver sends those servers for the same scan. The rate is
+ * what the check costs where many DANE zones share servers (the synthetic
+ * universe has every zone on one server: bench/risk/run.ts); the resolve
+ * stage requests a domain's probes before the check, so the two overlap.
  */
 export const NS_POLITENESS = {
-  perIpRate: 20,
-  perIpBurst: 40,
-  perIpConcurrency: 4,
+  perIpRate: 100,
+  perIpBurst: 200,
+  perIpConcurrency: 8,
   globalConcurrency: 200,
 } as const;
 
@@ -85,6 +87,17 @@ function parent(name: string): string {
   return i < 0 ? "." : name.slice(i + 1);
 }
 
+/** The owners of the TLSA RRsets DANE rests on (none when the resolver does not validate). */
+function ownersOf(facts: DomainFacts): Set<string> {
+  const owners = new Set<string>();
+  if (!facts.resolverValidates) return owners;
+  for (const h of facts.hosts) {
+    const plan = planTlsaBase(h, facts.port);
+    if (plan.kind === "decided" && plan.decision.kind === "dane") owners.add(plan.decision.tlsa.owner);
+  }
+  return owners;
+}
+
 export class ConsistencyChecker {
   readonly #o: ConsistencyOptions;
   readonly #cache = new Map<string, { at: number; value: Promise<TlsaConsistencyFacts> }>();
@@ -100,13 +113,13 @@ export class ConsistencyChecker {
     return { checked: this.#asked, reused: this.#reused, cached: this.#cache.size };
   }
 
+  /** Whether `check` asks anything for these facts: a secure TLSA RRset DANE rests on. */
+  applies(facts: DomainFacts): boolean {
+    return ownersOf(facts).size > 0;
+  }
+
   async check(facts: DomainFacts): Promise<TlsaConsistencyFacts[] | undefined> {
-    if (!facts.resolverValidates) return undefined;
-    const owners = new Set<string>();
-    for (const h of facts.hosts) {
-      const plan = planTlsaBase(h, facts.port);
-      if (plan.kind === "decided" && plan.decision.kind === "dane") owners.add(plan.decision.tlsa.owner);
-    }
+    const owners = ownersOf(facts);
     if (owners.size === 0) return undefined;
     return Promise.all([...owners].sort().map((o) => this.#rrset(o)));
   }

@@ -208,7 +208,11 @@ export interface ResolveStageDeps {
   /** Spans and trace context (absent: none made, none carried). */
   tracing?: Tracing;
   /** The authoritative servers' view of the TLSA RRsets (libs/dns ConsistencyChecker); none: not collected. */
-  consistency?: { check(facts: DomainFacts): Promise<TlsaConsistencyFacts[] | undefined> };
+  consistency?: {
+    /** Whether `check` has anything to ask for these facts (a secure TLSA RRset DANE rests on). */
+    applies(facts: DomainFacts): boolean;
+    check(facts: DomainFacts): Promise<TlsaConsistencyFacts[] | undefined>;
+  };
 }
 
 /** resolve: [domains] -> [probe-requests] (keyed by IP), facts on [domain-facts] (keyed by domain). */
@@ -231,22 +235,28 @@ export function resolveHandler(d: ResolveStageDeps) {
         dns.end();
       } else facts = await collectDomainFacts(d.resolver, domain, collect);
       // A trace not sampled travels on too: the stages after follow the seed's decision.
-      if (d.consistency) {
-        const c = await d.consistency.check(facts);
-        if (c) facts.consistency = c;
-      }
       if (t && span) trace = t.headers(span);
       const needs = probeNeeds(facts, d.probeMode, d.policy);
+      const probeRequests = needs.map((n) =>
+        envelopeMessage(
+          TOPICS.probeRequests,
+          n.ip,
+          makeEnvelope("probe-request", scan, { ...n, domain: facts.domain }),
+          trace,
+        ),
+      );
+      // Asking the authoritative servers waits on their rate: the probes are
+      // requested first, so that probing and the check overlap (the join
+      // holds a probe result until its domain's facts come).
+      const checking = d.consistency?.applies(facts) === true;
+      if (checking && probeRequests.length > 0) await d.bus.publish(probeRequests);
+      if (checking) {
+        const c = await d.consistency?.check(facts);
+        if (c) facts.consistency = c;
+      }
       await d.bus.publish([
         envelopeMessage(TOPICS.domainFacts, facts.domain, makeEnvelope("dns-facts", scan, { facts }), trace),
-        ...needs.map((n) =>
-          envelopeMessage(
-            TOPICS.probeRequests,
-            n.ip,
-            makeEnvelope("probe-request", scan, { ...n, domain: facts.domain }),
-            trace,
-          ),
-        ),
+        ...(checking ? [] : probeRequests),
       ]);
       if (d.counters) d.counters.resolved++;
       if (span) {

@@ -9,14 +9,18 @@
  *   row) and keeps a lookup's provenance only when the lookup failed, and
  *   then without its timing (`elapsedMs`) and cache flag; the provenance of
  *   successful lookups (which upstream answered how fast) is not kept. The
- *   same holds for the MTA-STS and TLS-RPT lookups.
+ *   same holds for the MTA-STS and TLS-RPT lookups. The consistency facts
+ *   drop `checkedAt` (read back as the collection time: the servers were
+ *   asked within the checker's cache time of it).
  * - ProbeFacts of an MTA-STS policy fetch (kind "mta-sts-policy") are stored
  *   like any probe: their `http` part (the policy text included) is in the blob.
  * - VerdictRecord: the stored form drops `judgedAt` (a row column) and
  *   `explanation` (rendered when read, from the record and its facts).
  * - ProbeFacts: the stored form drops `startedAt`, `timings` and `io` (kept
- *   in the scan's probe row) and replaces the certificate chain by the
- *   certificates' SHA-256 (lowercase hex; the DER is stored once per hash).
+ *   in the scan's probe row), and the timings of each alternate handshake
+ *   (kept after the probe's own in the row's timings), and replaces every
+ *   certificate chain (the probe's and its alternates') by the certificates'
+ *   SHA-256 (lowercase hex; the DER is stored once per hash).
  *
  * A blob's key is the first 16 bytes of the SHA-256 of its stored form's
  * JSON text, written as a UUID. The body is that JSON, compressed: one codec
@@ -29,7 +33,15 @@
  */
 import { createHash } from "node:crypto";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
-import type { DomainFacts, Lookup, ProbeFacts, Provenance, VerdictRecord } from "@danesweep/dane";
+import type {
+  AlternateHandshake,
+  DomainFacts,
+  Lookup,
+  ProbeFacts,
+  Provenance,
+  TlsaConsistencyFacts,
+  VerdictRecord,
+} from "@danesweep/dane";
 import { StoreError } from "./errors.ts";
 
 export const CODEC_PLAIN = 0x00;
@@ -125,9 +137,9 @@ function storedLookup<T>(l: Lookup<T>): Lookup<T> {
 }
 
 /** DomainFacts as stored (see the file comment). */
-export function storedFacts(f: DomainFacts): Omit<DomainFacts, "collectedAt"> {
+export function storedFacts(f: DomainFacts): StoredFacts {
   const { collectedAt: _t, ...rest } = f;
-  const out: Omit<DomainFacts, "collectedAt"> = {
+  const out: StoredFacts = {
     ...rest,
     mx: storedLookup(f.mx),
     hosts: f.hosts.map((h) => {
@@ -143,8 +155,14 @@ export function storedFacts(f: DomainFacts): Omit<DomainFacts, "collectedAt"> {
     if (h) out.mtaSts.host = { ...h, a: storedLookup(h.a), aaaa: storedLookup(h.aaaa) };
   }
   if (f.tlsRpt) out.tlsRpt = storedLookup(f.tlsRpt);
+  if (f.consistency) out.consistency = f.consistency.map(({ checkedAt: _c, ...c }) => c);
   return out;
 }
+
+/** DomainFacts as stored: no collection time, no consistency check time. */
+export type StoredFacts = Omit<DomainFacts, "collectedAt" | "consistency"> & {
+  consistency?: Omit<TlsaConsistencyFacts, "checkedAt">[];
+};
 
 export function factsBlob(f: DomainFacts): Blob {
   return blobOf(storedFacts(f));
@@ -152,8 +170,16 @@ export function factsBlob(f: DomainFacts): Blob {
 
 /** The facts back from a stored body and the collection time of the scan's row. */
 export function factsFrom(body: Uint8Array, collectedAt: string): DomainFacts {
-  const stored = openBlob<Omit<DomainFacts, "collectedAt"> & { collectedAt?: string }>(body, "facts");
-  return { ...stored, collectedAt: stored.collectedAt ?? collectedAt };
+  const stored = openBlob<StoredFacts & { collectedAt?: string }>(body, "facts");
+  const at = stored.collectedAt ?? collectedAt;
+  const { consistency, ...rest } = stored;
+  const out: DomainFacts = { ...rest, collectedAt: at };
+  if (consistency)
+    out.consistency = consistency.map((c) => ({
+      ...c,
+      checkedAt: (c as { checkedAt?: string }).checkedAt ?? at,
+    }));
+  return out;
 }
 
 // ---------------------------------------------------------------- verdicts
@@ -181,9 +207,14 @@ export interface ProbeVolatile {
   startedAt: string;
   timings: ProbeFacts["timings"];
   io?: ProbeFacts["io"];
+  /** The timings of the alternate handshakes, in their order. */
+  alternateTimings?: AlternateHandshake["timings"][];
 }
 
-export type StoredProbe = Omit<ProbeFacts, "startedAt" | "timings" | "io">;
+type StoredAlternate = Omit<AlternateHandshake, "timings">;
+export type StoredProbe = Omit<ProbeFacts, "startedAt" | "timings" | "io" | "alternates"> & {
+  alternates?: StoredAlternate[];
+};
 
 export function sha256Hex(der: Uint8Array): string {
   return createHash("sha256").update(der).digest("hex");
@@ -198,20 +229,29 @@ export function probeBlob(p: ProbeFacts): {
   certs: Map<string, Buffer>;
   volatile: ProbeVolatile;
 } {
-  const { startedAt, timings, io, ...rest } = p;
+  const { startedAt, timings, io, alternates, ...rest } = p;
   const certs = new Map<string, Buffer>();
-  let stored: StoredProbe = rest;
-  if (p.tls) {
-    const chain = p.tls.chain.map((b64) => {
+  const hashed = (chain: string[]) =>
+    chain.map((b64) => {
       const der = Buffer.from(b64, "base64");
       const h = sha256Hex(der);
       certs.set(h, der);
       return h;
     });
-    stored = { ...rest, tls: { ...p.tls, chain } };
-  }
+  const stored: StoredProbe = p.tls ? { ...rest, tls: { ...p.tls, chain: hashed(p.tls.chain) } } : rest;
   const volatile: ProbeVolatile = io ? { startedAt, timings, io } : { startedAt, timings };
+  if (alternates) {
+    stored.alternates = alternates.map(({ timings: _t, ...a }) =>
+      a.tls ? { ...a, tls: { ...a.tls, chain: hashed(a.tls.chain) } } : a,
+    );
+    volatile.alternateTimings = alternates.map((a) => a.timings);
+  }
   return { blob: blobOf(stored), certs, volatile };
+}
+
+/** The certificate hashes a stored probe cites (its chain and its alternates'). */
+export function probeCertificateHashes(stored: StoredProbe): string[] {
+  return [...(stored.tls?.chain ?? []), ...(stored.alternates ?? []).flatMap((a) => a.tls?.chain ?? [])];
 }
 
 export function openProbe(body: Uint8Array): StoredProbe {
@@ -224,9 +264,10 @@ export function probeFrom(
   volatile: ProbeVolatile,
   ders: Map<string, string>,
 ): ProbeFacts {
-  const out = { ...stored, ...volatile } as ProbeFacts;
-  if (stored.tls) {
-    const chain = stored.tls.chain.map((h) => {
+  const { alternateTimings, ...own } = volatile;
+  const { alternates, ...rest } = stored;
+  const chainOf = (hashes: string[]) =>
+    hashes.map((h) => {
       const der = ders.get(h);
       if (der === undefined)
         throw new StoreError(
@@ -235,7 +276,13 @@ export function probeFrom(
         );
       return der;
     });
-    out.tls = { ...stored.tls, chain };
-  }
+  const out = { ...rest, ...own } as ProbeFacts;
+  if (stored.tls) out.tls = { ...stored.tls, chain: chainOf(stored.tls.chain) };
+  if (alternates)
+    out.alternates = alternates.map((a, i) => {
+      const alt: AlternateHandshake = { ...a, timings: alternateTimings?.[i] ?? { totalMs: 0 } };
+      if (a.tls) alt.tls = { ...a.tls, chain: chainOf(a.tls.chain) };
+      return alt;
+    });
   return out;
 }

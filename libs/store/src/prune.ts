@@ -39,7 +39,7 @@
  * transaction is then rolled back and nothing is removed.
  */
 import type pg from "pg";
-import { openProbe } from "./codec.ts";
+import { openProbe, probeCertificateHashes } from "./codec.ts";
 import type { DbHandle } from "./db.ts";
 import { StoreError, toStoreError } from "./errors.ts";
 import { type Scan, Store } from "./store.ts";
@@ -146,7 +146,7 @@ async function sweepCertificates(client: pg.PoolClient): Promise<{ rows: number;
     );
     if (blobs.length === 0) break;
     const cited = new Set<string>();
-    for (const b of blobs) for (const h of openProbe(b.body).tls?.chain ?? []) cited.add(h);
+    for (const b of blobs) for (const h of probeCertificateHashes(openProbe(b.body))) cited.add(h);
     if (cited.size > 0)
       await q(
         client,

@@ -47,6 +47,7 @@ import {
   openProbe,
   type ProbeVolatile,
   probeBlob,
+  probeCertificateHashes,
   probeFrom,
   type StoredVerdict,
   verdictBlob,
@@ -803,7 +804,7 @@ export class Store {
         rows.map((r) => r.p.status),
         rows.map((r) => r.hash),
         rows.map((r) => r.p.startedAt),
-        rows.map((r) => timingsText(r.volatile.timings)),
+        rows.map((r) => timingsText(r.volatile)),
         rows.map((r) => (r.volatile.io ? `${r.volatile.io.bytesRead},${r.volatile.io.bytesWritten}` : "")),
       ],
     );
@@ -856,7 +857,7 @@ export class Store {
   ): Promise<ProbeFacts[]> {
     const opened = found.map((f) => ({ f, stored: openProbe(f.body) }));
     const hashes = new Set<string>();
-    for (const o of opened) for (const h of o.stored.tls?.chain ?? []) hashes.add(h);
+    for (const o of opened) for (const h of probeCertificateHashes(o.stored)) hashes.add(h);
     const ders = new Map<string, string>();
     if (hashes.size > 0) {
       const certRows = await this.#q<{ sha256: string; der: Buffer }>(
@@ -868,7 +869,7 @@ export class Store {
     }
     const byKey = new Map<string, ProbeFacts>();
     for (const { f, stored } of opened) {
-      const volatile: ProbeVolatile = { startedAt: iso(f.started_at), timings: timingsFrom(f.timings) };
+      const volatile: ProbeVolatile = { startedAt: iso(f.started_at), ...timingsFrom(f.timings) };
       if (f.io) volatile.io = { bytesRead: Number(f.io[0]), bytesWritten: Number(f.io[1]) };
       byKey.set(probeKeyString(f), probeFrom(stored, volatile, ders));
     }
@@ -891,22 +892,42 @@ export class Store {
 
 /** The phases of a probe's timings, in the order of scan_probes.timings. */
 const TIMING_PHASES = ["connectMs", "bannerMs", "ehloMs", "starttlsMs", "tlsMs", "totalMs"] as const;
+/** Then each alternate handshake's. */
+const ALTERNATE_PHASES = ["tlsMs", "totalMs"] as const;
 
-/** A probe's timings as scan_probes stores them: hundredths of ms, comma-separated, NULL for a phase not reached. */
-function timingsText(t: ProbeFacts["timings"]): string {
-  return TIMING_PHASES.map((k) => {
-    const v = t[k];
-    return v === undefined ? "NULL" : String(Math.round(v * 100));
-  }).join(",");
+const hundredths = (v: number | undefined) => (v === undefined ? "NULL" : String(Math.round(v * 100)));
+
+/**
+ * A probe's timings as scan_probes stores them: hundredths of ms,
+ * comma-separated, NULL for a phase not reached; the probe's phases, then
+ * two per alternate handshake.
+ */
+function timingsText(v: ProbeVolatile): string {
+  const own = TIMING_PHASES.map((k) => hundredths(v.timings[k]));
+  const alt = (v.alternateTimings ?? []).flatMap((t) => ALTERNATE_PHASES.map((k) => hundredths(t[k])));
+  return [...own, ...alt].join(",");
 }
 
-function timingsFrom(a: (number | null)[]): ProbeFacts["timings"] {
-  const t: Partial<Record<(typeof TIMING_PHASES)[number], number>> = {};
-  TIMING_PHASES.forEach((k, i) => {
-    const v = a[i];
-    if (v !== null && v !== undefined) t[k] = v / 100;
-  });
-  return { ...t, totalMs: t.totalMs ?? 0 } as ProbeFacts["timings"];
+function timingsFrom(a: (number | null)[]): Pick<ProbeVolatile, "timings" | "alternateTimings"> {
+  const read = <K extends string>(keys: readonly K[], at: number) => {
+    const t: Partial<Record<K, number>> = {};
+    keys.forEach((k, i) => {
+      const v = a[at + i];
+      if (v !== null && v !== undefined) t[k] = v / 100;
+    });
+    return t;
+  };
+  const own = read(TIMING_PHASES, 0);
+  const out: Pick<ProbeVolatile, "timings" | "alternateTimings"> = {
+    timings: { ...own, totalMs: own.totalMs ?? 0 } as ProbeFacts["timings"],
+  };
+  const alternates: ProbeVolatile["alternateTimings"] = [];
+  for (let at = TIMING_PHASES.length; at < a.length; at += ALTERNATE_PHASES.length) {
+    const t = read(ALTERNATE_PHASES, at);
+    alternates.push({ ...t, totalMs: t.totalMs ?? 0 });
+  }
+  if (alternates.length > 0) out.alternateTimings = alternates;
+  return out;
 }
 
 function toScan(r: Record<string, unknown>): Scan {

@@ -171,6 +171,28 @@ export function pruneSuite(name: string, open: () => Promise<DbHandle>): void {
       assert.equal((await readRows(join(out, EXPORT_FILES.certificates), "sha256")).length, aCited.size);
     });
 
+    test("a certificate only an alternate handshake cites stays while a scan cites it", async () => {
+      const [own, shared] = [fakeCert(), fakeCert()];
+      const kept = syntheticScanData("alt-kept", 3, 1, [shared]);
+      const alt = fakeCert();
+      const p = kept.probes[0] as ProbeFacts;
+      p.alternates = [
+        {
+          offered: "rsa",
+          status: "tls-ok",
+          tls: { version: "TLSv1.3", cipher: "TLS_AES_128_GCM_SHA256", chain: [alt.b64, shared.b64] },
+          timings: { tlsMs: 2, totalMs: 4 },
+        },
+      ];
+      const keptId = await storeScan(store, kept);
+      const goneId = await storeScan(store, syntheticScanData("alt-gone", 3, 1, [own]));
+      const r = await pruneScan(handle, goneId);
+      assert.ok(r.ok);
+      const left = await count(sql`select count(*) as n from certificates where sha256 = ${alt.sha256}`);
+      assert.equal(left, 1, "the alternate's certificate is still cited");
+      assert.deepEqual(await store.getProbes(keptId, kept.probes), kept.probes);
+    });
+
     test("a running scan is refused and keeps everything; an unknown scan is refused", async () => {
       const data = syntheticScanData("running", 10, 2, [fakeCert()]);
       const id = await storeScan(store, data, { finish: false });

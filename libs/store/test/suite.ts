@@ -187,12 +187,38 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
       delete later.mx.provenance;
       await store.storeJudged(b, [{ facts: later, record: { ...v, judgedAt: "2024-06-02T00:00:02.000Z" } }]);
       assert.deepEqual(await blobs(), before, "no new blob for an unchanged domain");
+      // Its authoritative servers asked again at another time: still no new blob; read back with the collection time.
+      const consistency = (at: string): NonNullable<typeof f.consistency> => [
+        {
+          qname: `_25._tcp.mx.${domain}`,
+          zone: domain,
+          ns: { outcome: "answer", security: "secure", names: [`ns1.${domain}`] },
+          servers: [{ server: `ns1.${domain}`, address: "192.0.2.53", status: "answer", ttl: 300 }],
+          checkedAt: at,
+        },
+      ];
+      const withCheck = { ...f, consistency: consistency("2024-06-01T00:00:05.000Z") };
+      const b2 = await newScan("2024-06-02T01:00:00.000Z");
+      await store.storeJudged(b2, [{ facts: withCheck, record: v }]);
+      const withOne = await blobs();
+      const b3 = await newScan("2024-06-02T02:00:00.000Z");
+      const later2 = {
+        ...withCheck,
+        collectedAt: "2024-06-02T02:00:01.000Z",
+        consistency: consistency("2024-06-02T02:00:03.000Z"),
+      };
+      await store.storeJudged(b3, [{ facts: later2, record: v }]);
+      assert.deepEqual(await blobs(), withOne, "checked again, nothing changed: no new blob");
+      assert.equal(
+        (await store.getFacts(b3, domain))?.consistency?.[0]?.checkedAt,
+        "2024-06-02T02:00:01.000Z",
+      );
       const c = await newScan("2024-06-03T00:00:00.000Z");
       const moved = domainFacts(domain);
       moved.hosts[0]!.a.records = ["127.0.0.11"];
       await store.storeJudged(c, [{ facts: moved, record: v }]);
-      assert.equal((await blobs()).facts, before.facts + 1, "changed facts: one new facts blob");
-      assert.equal((await store.domainHistory(domain)).length, 3);
+      assert.equal((await blobs()).facts, withOne.facts + 1, "changed facts: one new facts blob");
+      assert.equal((await store.domainHistory(domain)).length, 5);
     });
 
     test("probes are stored once per key and certificates once per SHA-256", async () => {
@@ -240,6 +266,44 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
       );
       assert.equal(await count(store, sql`select count(*) as n from probe_blobs`), blobs);
       assert.equal((await store.getProbe(id2, p1))?.startedAt, "2024-05-02T00:00:00.000Z");
+    });
+
+    test("alternate handshakes: chains stored as certificates, timings per scan, restored exactly", async () => {
+      const id = await newScan();
+      const ec = cert();
+      const rsa = cert();
+      const ca = cert();
+      const p: ProbeFacts = {
+        ...probeFacts("192.0.2.7", "mx.alt.example"),
+        tls: { version: "TLSv1.3", cipher: "x", chain: [ec.b64, ca.b64] },
+        alternates: [
+          {
+            offered: "rsa",
+            status: "tls-ok",
+            tls: { version: "TLSv1.3", cipher: "x", chain: [rsa.b64, ca.b64] },
+            timings: { tlsMs: 3.21, totalMs: 9.87 },
+          },
+          { offered: "ecdsa", status: "tls-handshake-failed", detail: "alert 40", timings: { totalMs: 1.5 } },
+        ],
+      };
+      await store.upsertProbe(id, p);
+      assert.deepEqual(await store.getProbe(id, p), p);
+      const certs = await count(
+        store,
+        sql`select count(*) as n from certificates where sha256 in (${ec.sha256}, ${rsa.sha256}, ${ca.sha256})`,
+      );
+      assert.equal(certs, 3, "the alternate's leaf is stored as a certificate too");
+      // The same probe in another scan, with other timings: no new blob.
+      const blobs = await count(store, sql`select count(*) as n from probe_blobs`);
+      const id2 = await newScan();
+      const again: ProbeFacts = {
+        ...p,
+        startedAt: "2024-05-02T00:00:00.000Z",
+        alternates: p.alternates?.map((a) => ({ ...a, timings: { totalMs: a.timings.totalMs + 1 } })),
+      };
+      await store.upsertProbe(id2, again);
+      assert.equal(await count(store, sql`select count(*) as n from probe_blobs`), blobs);
+      assert.deepEqual(await store.getProbe(id2, p), again);
     });
 
     test("probe claims: one owner at a time, its own claim again, a stale claim taken over", async () => {
