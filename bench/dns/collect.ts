@@ -5,8 +5,10 @@
  *
  *   node bench/dns/collect.ts --domains FILE --n N [--resolver 127.53.53.53:53]
  *        [--window 1000] [--concurrency 256] [--transport udp|tcp|auto]
- *        [--jit-warmup 1000] [--queries-out FILE]
+ *        [--jit-warmup 1000] [--queries-out FILE] [--mail-policies]
  *
+ * --mail-policies also collects MTA-STS and TLS-RPT (libs/dns mailPolicies,
+ * the resolver stage's default; off here, the baseline of bench/dns).
  * Facts are reduced to a small tally as they arrive and never retained, so the
  * process's memory reflects the resolver (cache capped) and the window.
  * --queries-out writes every distinct question asked ("name TYPE" lines, the
@@ -36,6 +38,7 @@ const { values } = parseArgs({
     transport: { type: "string", default: "udp" },
     "jit-warmup": { type: "string", default: "1000" },
     "queries-out": { type: "string" },
+    "mail-policies": { type: "boolean", default: false },
   },
 });
 if (!values.domains || !values.n) {
@@ -95,7 +98,7 @@ if (warmupN > 0) {
   const w = new StubResolver(resolverOptions);
   const nextWarm = domainReader(values.domains);
   let i = 0;
-  const opts = { now: Date.now, resolverValidates: true };
+  const opts = { now: Date.now, resolverValidates: true, mailPolicies: values["mail-policies"] };
   const run = async () => {
     for (let d = nextWarm(); d !== undefined && i++ < warmupN; d = nextWarm()) {
       await collectDomainFacts(w, d, opts);
@@ -134,7 +137,11 @@ async function worker(): Promise<void> {
     const d = nextDomain();
     if (d === undefined) return;
     taken++;
-    const f = await collectDomainFacts(querier, d, { now: Date.now, resolverValidates: true });
+    const f = await collectDomainFacts(querier, d, {
+      now: Date.now,
+      resolverValidates: true,
+      mailPolicies: values["mail-policies"],
+    });
     bump(f.mx.outcome === "error" ? `error:${f.mx.error}` : `${f.mx.outcome}:${f.mx.security}`);
     tally.hosts += f.hosts.length;
     for (const h of f.hosts) {

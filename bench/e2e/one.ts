@@ -12,7 +12,8 @@
  *   database's size after the scan: every table, index and TOAST table of
  *   schema public).
  * Environment: BENCH_CONCURRENCY (--concurrency), BENCH_SCAN_ARGS (more scan
- * options, space-separated), BENCH_RESOLVER.
+ * options, space-separated: bench/mta-sts gives --no-mta-sts for its
+ * baseline), BENCH_RESOLVER.
  * Usage: node bench/e2e/one.ts LIST DATA_DIR
  *        node bench/e2e/one.ts --size DATA_DIR   (only the size; creates an empty store)
  */

@@ -70,6 +70,14 @@ function one(spans: JSpan[], what: string): JSpan {
   return spans[0]!;
 }
 
+/**
+ * The domain's judge and join spans are in: the join ends last (after the
+ * verdict is stored), so it may reach Jaeger in a later batch than judge.
+ */
+function joined(t: JTrace): boolean {
+  return t.spans.some((s) => s.name === "judge") && t.spans.some((s) => s.name === "join");
+}
+
 /** The domain's trace, found by the tags of its root span (the seed). */
 async function domainTrace(service: string, scan: string, domain: string, ready: (t: JTrace) => boolean) {
   const found = await waitFor(
@@ -205,8 +213,7 @@ test("the 24 seed domains through the four services on Kafka: one trace per doma
       const resolve = t.spans.find((s) => s.name === "process danesweep.domains");
       const wanted = Number(resolve?.tags["danesweep.probes.requested"] ?? Number.NaN);
       return (
-        t.spans.some((s) => s.name === "judge") &&
-        t.spans.filter((s) => s.name === "process danesweep.probe-requests").length === wanted
+        joined(t) && t.spans.filter((s) => s.name === "process danesweep.probe-requests").length === wanted
       );
     });
     checkShape(t, domain, svc);
@@ -304,7 +311,7 @@ test("the embedded scan exports its spans when OTEL_EXPORTER_OTLP_ENDPOINT is se
   assert.equal(run.code, 0, run.stderr);
   const scan = scanOf(run.stderr);
   assert.ok(scan, run.stderr);
-  const t = await domainTrace(service, scan, "test1.testing", (t) => t.spans.some((s) => s.name === "judge"));
+  const t = await domainTrace(service, scan, "test1.testing", joined);
   checkShape(t, "test1.testing", () => service);
   assert.equal(
     t.spans.find((s) => s.name === "send danesweep.domains")?.tags["messaging.system"],

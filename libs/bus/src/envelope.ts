@@ -43,6 +43,7 @@ import {
   IpAddress,
   Port,
   ProbeFactsSchema,
+  ProbeKindSchema,
   VerdictRecordSchema,
 } from "./schemas.ts";
 
@@ -65,6 +66,8 @@ export const ProbeRequestBodySchema = Type.Object({
   sni: Type.String(),
   mxHost: DnsName,
   domain: DomainName,
+  /** What to do: the STARTTLS probe when absent; "mta-sts-policy" fetches the domain's MTA-STS policy (mxHost is the policy host). */
+  kind: Type.Optional(ProbeKindSchema),
   /**
    * The host has a secure TLSA RRset with a usable record (the resolver
    * knows): the prober may look for a second certificate (ProbeFacts.alternates).

@@ -23,6 +23,12 @@ import {
   DELIVERY_SECURITIES,
   LOOKUP_ERROR_KINDS,
   LOOKUP_OUTCOMES,
+  MTA_STS_CONTRADICTIONS,
+  MTA_STS_MODES,
+  MTA_STS_POLICY_RESULTS,
+  MTA_STS_REASONS,
+  MX_WEBPKI_STATES,
+  PROBE_KINDS,
   PROBE_STATUSES,
   PROBLEMS,
   REASONS,
@@ -32,6 +38,7 @@ import {
   RR_TYPES,
   SECURITY_STATES,
   SIGALG_FAMILIES,
+  TLS_RPT_STATES,
   TLSA_BASE_WHYS,
   VERDICT_SCHEMA_VERSION,
 } from "@danesweep/dane";
@@ -73,6 +80,7 @@ export const DaneStateSchema = literalUnion(DANE_STATES);
 export const RequirementSchema = literalUnion(REQUIREMENTS);
 export const TlsaBaseWhySchema = literalUnion(TLSA_BASE_WHYS);
 export const ProblemSchema = literalUnion(PROBLEMS);
+export const ProbeKindSchema = literalUnion(PROBE_KINDS);
 export const AuthStatusSchema = literalUnion(AUTH_STATUSES);
 export const SigalgFamilySchema = literalUnion(SIGALG_FAMILIES);
 export const ConsistencyStateSchema = literalUnion(CONSISTENCY_STATES);
@@ -145,6 +153,13 @@ export const HostFactsSchema = Type.Object({
   tlsa: Type.Array(TlsaLookupSchema),
 });
 
+export const TxtLookupSchema = LookupSchema(Type.String());
+
+export const MtaStsDnsFactsSchema = Type.Object({
+  txt: TxtLookupSchema,
+  host: Type.Optional(Type.Object({ name: DnsName, a: AddressLookupSchema, aaaa: AddressLookupSchema })),
+});
+
 export const RrsigFactsSchema = Type.Object({
   signer: DnsName,
   keyTag: Type.Integer({ minimum: 0, maximum: 65535 }),
@@ -188,12 +203,23 @@ export const DomainFactsSchema = Type.Object({
   hosts: Type.Array(HostFactsSchema),
   limits: Type.Array(Type.String()),
   collectedAt: IsoDateTime,
+  mtaSts: Type.Optional(MtaStsDnsFactsSchema),
+  tlsRpt: Type.Optional(TxtLookupSchema),
   consistency: Type.Optional(Type.Array(TlsaConsistencyFactsSchema)),
 });
 
 export const SmtpReplySchema = Type.Object({
   code: Type.Integer({ minimum: 0, maximum: 999 }),
   lines: Type.Array(Type.String()),
+});
+
+export const HttpResponseFactsSchema = Type.Object({
+  status: Type.Integer({ minimum: 0, maximum: 999 }),
+  contentType: Type.Optional(Type.String()),
+  location: Type.Optional(Type.String()),
+  bodyBytes: NonNegative,
+  body: Type.Optional(Type.String()),
+  truncated: Type.Optional(Type.Boolean()),
 });
 
 const TlsFactsSchema = Type.Object({
@@ -214,6 +240,7 @@ export const AlternateHandshakeSchema = Type.Object({
 
 export const ProbeFactsSchema = Type.Object({
   schema: Type.Literal(1),
+  kind: Type.Optional(ProbeKindSchema),
   ip: IpAddress,
   port: Port,
   sni: Type.String(),
@@ -237,6 +264,7 @@ export const ProbeFactsSchema = Type.Object({
   ),
   tls: Type.Optional(TlsFactsSchema),
   quit: Type.Optional(Type.Boolean()),
+  http: Type.Optional(HttpResponseFactsSchema),
   alternates: Type.Optional(Type.Array(AlternateHandshakeSchema)),
   io: Type.Optional(Type.Object({ bytesRead: NonNegative, bytesWritten: NonNegative })),
   timings: Type.Object({
@@ -376,6 +404,56 @@ export const VerdictSchema = Type.Object({
   ),
 });
 
+export const MtaStsJudgementSchema = Type.Object({
+  policy: literalUnion(MTA_STS_POLICY_RESULTS),
+  detail: Type.Optional(Type.String()),
+  id: Type.Optional(Type.String()),
+  mode: Type.Optional(literalUnion(MTA_STS_MODES)),
+  maxAge: Type.Optional(NonNegative),
+  mx: Type.Optional(Type.Array(Type.String())),
+  fetch: Type.Optional(
+    Type.Object({
+      ip: IpAddress,
+      port: Port,
+      sni: Type.String(),
+      status: ProbeStatusSchema,
+      httpStatus: Type.Optional(Type.Integer({ minimum: 0, maximum: 999 })),
+    }),
+  ),
+  hosts: Type.Optional(
+    Type.Array(
+      Type.Object({
+        host: DnsName,
+        pattern: Type.Optional(Type.String()),
+        webpki: literalUnion(MX_WEBPKI_STATES),
+        address: Type.Optional(Type.String()),
+        detail: Type.Optional(Type.String()),
+      }),
+    ),
+  ),
+  outcome: Type.Optional(
+    Type.Object({
+      action: Type.Union([
+        Type.Literal("deliver"),
+        Type.Literal("defer"),
+        Type.Literal("bounce"),
+        Type.Literal("indeterminate"),
+      ]),
+      host: Type.Optional(DnsName),
+      address: Type.Optional(Type.String()),
+      reason: literalUnion(MTA_STS_REASONS),
+    }),
+  ),
+  contradictions: Type.Array(literalUnion(MTA_STS_CONTRADICTIONS)),
+  trust: Type.Optional(Type.String()),
+});
+
+export const TlsRptJudgementSchema = Type.Object({
+  state: literalUnion(TLS_RPT_STATES),
+  rua: Type.Optional(Type.Array(Type.String())),
+  detail: Type.Optional(Type.String()),
+});
+
 export const VerdictRecordSchema = Type.Object({
   schema: Type.Literal(VERDICT_SCHEMA_VERSION),
   domain: DomainName,
@@ -393,6 +471,8 @@ export const VerdictRecordSchema = Type.Object({
   tld: Type.String(),
   provider: Type.Optional(Type.String({ minLength: 1 })),
   hosts: Type.Array(HostOutcomeSchema),
+  mtaSts: Type.Optional(MtaStsJudgementSchema),
+  tlsRpt: Type.Optional(TlsRptJudgementSchema),
   consistency: Type.Optional(ConsistencyOutcomeSchema),
   latent: Type.Optional(Type.Array(LatentFailureSchema)),
   risks: Type.Optional(Type.Array(RiskSchema)),

@@ -73,6 +73,7 @@ import {
   NS_ANY_CA,
   NS_SSL_CA,
   NS_SSL_SERVER,
+  nameRdns,
   sameName,
 } from "./x509-ext.ts";
 
@@ -117,6 +118,8 @@ const BASE64_RE = /^[A-Za-z0-9+/]+={0,2}$/;
 /** A certificate that may be on the path: sent by the server (depth >= 0) or from a 2 0 0 record (depth -1). */
 interface Node {
   depth: number;
+  /** A root of a WebPKI trust store (depth -1). */
+  trusted?: boolean;
   parsed: ParsedCertificate;
   x509?: X509Certificate | null;
   /** The certificate's public key; null when OpenSSL cannot load it. */
@@ -359,7 +362,7 @@ function caKind(n: Node): number {
 }
 
 function label(n: Node, i: number, anchor: boolean): string {
-  if (n.depth < 0) return "the trust anchor from DNS";
+  if (n.depth < 0) return n.trusted ? "the trusted root" : "the trust anchor from DNS";
   if (i === 0) return "the leaf";
   return anchor ? `the trust anchor at depth ${n.depth}` : `the certificate at depth ${n.depth}`;
 }
@@ -684,6 +687,182 @@ export function authenticate(input: AuthInput): AuthResult {
   const detail =
     eeCount > 0 ? `${ta.detail}; none of ${eeCount} DANE-EE records matched the leaf` : ta.detail;
   return { ok: false, failure: ta.failure, detail, tried };
+}
+
+// ------------------------------------------------------------ WebPKI
+
+/**
+ * Roots a WebPKI client trusts, by subject (the name it was made under is
+ * recorded on the verdicts judged with it). Build it once with `trustStore`.
+ */
+export class TrustStore {
+  readonly name: string;
+  readonly size: number;
+  readonly #bySubject = new Map<string, Node[]>();
+
+  constructor(name: string, roots: ParsedCertificate[]) {
+    this.name = name;
+    for (const parsed of roots) {
+      const k = nameKey(parsed.subject);
+      const list = this.#bySubject.get(k);
+      const node: Node = { depth: -1, trusted: true, parsed };
+      if (list) {
+        if (!list.some((n) => bytesEqual(n.parsed.der, parsed.der))) list.push(node);
+      } else this.#bySubject.set(k, [node]);
+    }
+    this.size = [...this.#bySubject.values()].reduce((a, l) => a + l.length, 0);
+  }
+
+  /** Roots whose subject is the certificate's issuer (compared canonically). */
+  issuersOf(cert: ParsedCertificate): Node[] {
+    return this.#bySubject.get(nameKey(cert.issuer)) ?? [];
+  }
+}
+
+function nameKey(der: Uint8Array): string {
+  return nameRdns(der)?.join(",") ?? `#${bytesToHex(der)}`;
+}
+
+const PEM_BLOCK = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+?)-----END CERTIFICATE-----/g;
+
+/**
+ * A trust store from PEM texts (each may hold many certificates; anything
+ * outside BEGIN/END CERTIFICATE blocks is ignored). Returns the store, or the
+ * first block that is not a certificate. Pure.
+ */
+export function trustStore(
+  name: string,
+  pems: readonly string[],
+): { ok: true; store: TrustStore } | { ok: false; detail: string } {
+  const roots: ParsedCertificate[] = [];
+  let n = 0;
+  for (const text of pems) {
+    for (const m of String(text).matchAll(PEM_BLOCK)) {
+      n++;
+      const parsed = parseCertificate(
+        new Uint8Array(Buffer.from((m[1] as string).replace(/\s+/g, ""), "base64")),
+      );
+      if (!parsed) return { ok: false, detail: `certificate ${n} does not parse` };
+      roots.push(parsed);
+    }
+  }
+  if (roots.length === 0) return { ok: false, detail: "no certificate found" };
+  return { ok: true, store: new TrustStore(name, roots) };
+}
+
+export const WEBPKI_FAILURES = [
+  "no-certificate",
+  "bad-certificate",
+  "untrusted",
+  "chain-invalid",
+  "expired",
+  "not-yet-valid",
+  "name-mismatch",
+] as const;
+export type WebPkiFailure = (typeof WEBPKI_FAILURES)[number];
+
+export type WebPkiResult =
+  | { ok: true; detail: string }
+  | { ok: false; failure: WebPkiFailure; detail: string };
+
+export interface WebPkiInput {
+  /** Base64 DER, exactly as the server sent it, leaf first. */
+  chain: string[];
+  /** The name the certificate must be valid for (the MX host, the policy host). */
+  name: string;
+  store: TrustStore;
+  /** Epoch ms. */
+  now: number;
+}
+
+/**
+ * WebPKI validation of a server certificate chain for a host name, as an
+ * OpenSSL client verifying a peer does it (X509_verify_cert, trusted first):
+ * the path is built from the leaf as for DANE-TA, each step taking an
+ * issuer from the trust store before one the server sent, and ends at the
+ * first root of the store; then the same extension, signature, validity and
+ * name-constraint checks as DANE-TA (above). The leaf must name `name` in a
+ * subjectAltName dNSName (RFC 6125 §6.4, a wildcard as the whole leftmost
+ * label; the subject CN is not consulted: RFC 8461 §4.2 wants a DNS-ID).
+ * Failures, in the order they are checked: no-certificate, bad-certificate,
+ * untrusted (no path to a root of the store), chain-invalid, name-mismatch,
+ * expired / not-yet-valid. Never throws.
+ */
+export function verifyWebPki(input: WebPkiInput): WebPkiResult {
+  try {
+    return webPki(input);
+  } catch (e) {
+    return {
+      ok: false,
+      failure: "bad-certificate",
+      detail: `cannot be checked: ${(e as Error)?.message ?? e}`,
+    };
+  }
+}
+
+function webPki(input: WebPkiInput): WebPkiResult {
+  const chain = Array.isArray(input.chain) ? input.chain : [];
+  if (chain.length === 0)
+    return { ok: false, failure: "no-certificate", detail: "the server sent no certificate" };
+  const sent: Node[] = [];
+  for (let i = 0; i < Math.min(chain.length, MAX_CHAIN); i++) {
+    const parsed = decodeCert(chain[i]);
+    if (!parsed)
+      return { ok: false, failure: "bad-certificate", detail: `certificate at depth ${i} does not parse` };
+    sent.push({ depth: i, parsed });
+  }
+  const leaf = sent[0]!;
+  if (!x509Of(leaf))
+    return { ok: false, failure: "bad-certificate", detail: "the leaf is rejected by OpenSSL" };
+  const now = input.now;
+  const path: Node[] = [leaf];
+  const pool = sent.slice(1);
+  let anchored = false;
+  while (path.length <= MAX_CHAIN) {
+    const cur = path[path.length - 1]!;
+    const root = bestIssuer(cur, input.store.issuersOf(cur.parsed), path, now);
+    if (root) {
+      path.push(root);
+      anchored = true;
+      break;
+    }
+    if (selfSigned(cur)) break;
+    const next = bestIssuer(cur, pool, path, now);
+    if (!next) break;
+    pool.splice(pool.indexOf(next), 1);
+    path.push(next);
+  }
+  if (!anchored) {
+    const top = path[path.length - 1]!;
+    return {
+      ok: false,
+      failure: "untrusted",
+      detail: selfSigned(top)
+        ? `the path of ${path.length} certificate(s) ends in a self-signed certificate that ${input.store.name} does not hold`
+        : `no issuer of ${label(top, path.length - 1, false)} is in the chain or in ${input.store.name}`,
+    };
+  }
+  const ext = extensionProblem(path, true);
+  if (ext) return { ok: false, failure: "chain-invalid", detail: ext };
+  const broken = signatureOrTimeProblem(path, false, now);
+  if (broken && broken.failure === "chain-invalid")
+    return { ok: false, failure: "chain-invalid", detail: broken.detail };
+  const nc = nameConstraintProblem(path);
+  if (nc) return { ok: false, failure: "chain-invalid", detail: nc };
+  const dnsNames = extOf(leaf).san?.dns ?? [];
+  if (matchesAnyReferenceName(dnsNames, [], [input.name]) === undefined) {
+    return {
+      ok: false,
+      failure: "name-mismatch",
+      detail: `leaf names [${dnsNames.slice(0, 5).join(", ")}] do not cover ${input.name}`,
+    };
+  }
+  if (broken)
+    return { ok: false, failure: broken.failure as "expired" | "not-yet-valid", detail: broken.detail };
+  return {
+    ok: true,
+    detail: `path of ${path.length} certificate(s) to a root of ${input.store.name}; valid for ${input.name}`,
+  };
 }
 
 /** What the risk rules read of one certificate (risks.ts). */

@@ -12,7 +12,9 @@
  * - A and AAAA records by address (numerically; text that is not an address
  *   after the addresses, by text);
  * - TLSA records by usage, selector, matching type, then data;
- * - CNAME-lookup targets by text;
+ * - CNAME-lookup targets and TXT records (MTA-STS, TLS-RPT) by text;
+ * - the MTA-STS policy host's A and AAAA records by address (so the policy
+ *   is fetched from the same address whatever order the resolver used);
  * - hosts by preference, then name (the order the route tries them in).
  * CNAME chains keep their order (a chain is a path, not a set). Pure.
  */
@@ -75,5 +77,11 @@ export function canonicalFacts(f: DomainFacts): DomainFacts {
     hosts: f.hosts.map(canonicalHost).sort((a, b) => a.preference - b.preference || byText(a.name, b.name)),
   };
   if (f.mxFirstLink) out.mxFirstLink = sorted(f.mxFirstLink, byText);
+  if (f.mtaSts) {
+    const h = f.mtaSts.host;
+    out.mtaSts = { ...f.mtaSts, txt: sorted(f.mtaSts.txt, byText) };
+    if (h) out.mtaSts.host = { ...h, a: sorted(h.a, byAddress), aaaa: sorted(h.aaaa, byAddress) };
+  }
+  if (f.tlsRpt) out.tlsRpt = sorted(f.tlsRpt, byText);
   return out;
 }

@@ -2,7 +2,8 @@
  * The human-readable explanation of a verdict record: which host failed how,
  * which TLSA record matched at which depth, the verdict, the DANE state and its
  * problems, then the risks (rules 37-40: authoritative servers that disagree,
- * certificates that would fail for other senders, rollover risk). Pure; never
+ * certificates that would fail for other senders, rollover risk), then the
+ * MTA-STS and TLS-RPT judgements when the domain publishes either. Pure; never
  * throws on a record made by judge().
  *
  * `explain(record)` renders from the record alone (the store keeps records
@@ -200,6 +201,69 @@ function verdictSentence(r: JudgedRecord): string {
   return `Verdict: indeterminate (${v.reason}).`;
 }
 
+const POLICY_TEXT: Record<string, string> = {
+  "record-lookup-failed": "the _mta-sts TXT lookup failed",
+  "record-invalid": "the _mta-sts TXT record is invalid",
+  "host-lookup-failed": "the policy host's address lookups failed",
+  "host-no-address": "the policy host has no address",
+  "fetch-refused": "the policy host was not contacted (our policy)",
+  "not-fetched": "the policy was not fetched",
+  "fetch-failed": "the policy fetch failed",
+  "host-certificate-invalid": "the policy host's certificate is not valid under WebPKI",
+  "http-status": "the policy host did not answer 200",
+  "content-type": "the policy is not served as text/plain",
+  "too-large": "the policy is too large",
+  "policy-invalid": "the policy does not parse",
+  "not-validated": "the policy host's certificate could not be judged (no trust store)",
+};
+
+/** MTA-STS and TLS-RPT beside DANE (rules 41-48); nothing for a domain that publishes neither. */
+function mailPolicySentences(r: JudgedRecord): string[] {
+  const out: string[] = [];
+  const m = r.mtaSts;
+  if (m && m.policy !== "no-record") {
+    const why = m.detail ? ` (${m.detail})` : "";
+    if (m.policy !== "valid") {
+      const id = m.id !== undefined ? `announces policy id ${m.id}, but ` : "";
+      out.push(
+        `MTA-STS: the _mta-sts record ${id}${POLICY_TEXT[m.policy] ?? m.policy}${why}; a sender without a cached policy applies none.`,
+      );
+    } else if (m.mode === "none") {
+      out.push(`MTA-STS: policy id ${m.id}, mode none (MTA-STS switched off).`);
+    } else {
+      out.push(
+        `MTA-STS: policy id ${m.id}, mode ${m.mode}, mx ${(m.mx ?? []).join(" ")}, max_age ${m.maxAge}.`,
+      );
+      for (const h of m.hosts ?? []) {
+        const cover = h.pattern !== undefined ? `covered by ${h.pattern}` : "covered by no mx pattern";
+        const cert =
+          h.webpki === "valid"
+            ? "certificate valid for its name"
+            : `certificate: ${h.webpki}${h.detail ? ` (${h.detail})` : ""}`;
+        out.push(`${h.host}: ${cover}; ${cert}.`);
+      }
+      const o = m.outcome;
+      if (o) {
+        const what =
+          o.action === "deliver"
+            ? `deliver to ${o.host} (${o.address}) with a certificate valid for its name`
+            : `${o.action} (${o.reason})`;
+        out.push(
+          m.mode === "enforce"
+            ? `A sender applying this policy without DANE would ${what}.`
+            : `Senders deliver anyway (mode testing); enforcing, they would ${what}.`,
+        );
+      }
+    }
+    if (m.contradictions.length > 0) out.push(`MTA-STS contradictions: ${m.contradictions.join(", ")}.`);
+  }
+  const t = r.tlsRpt;
+  if (t?.state === "valid") out.push(`TLS-RPT: reports go to ${(t.rua ?? []).join(", ")}.`);
+  else if (t?.state === "invalid") out.push(`TLS-RPT: the _smtp._tls record is invalid (${t.detail}).`);
+  else if (t?.state === "lookup-failed") out.push("TLS-RPT: the _smtp._tls lookup failed.");
+  return out;
+}
+
 export function explain(r: JudgedRecord): string {
   const opts: ExplainOptions = { probeMode: r.probeMode === "dane" ? "dane" : "all" };
   const parts = [mxSentence(r)];
@@ -219,6 +283,7 @@ export function explain(r: JudgedRecord): string {
   );
   if (r.problems?.length) parts.push(`Problems: ${r.problems.join(", ")}.`);
   parts.push(...riskSentences(r));
+  parts.push(...mailPolicySentences(r));
   return parts.join(" ");
 }
 

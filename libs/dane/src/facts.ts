@@ -48,7 +48,7 @@ export type LookupErrorKind = (typeof LOOKUP_ERROR_KINDS)[number];
 export const SECURITY_STATES = ["secure", "insecure", "bogus", "indeterminate"] as const;
 export type Security = (typeof SECURITY_STATES)[number];
 
-export const RR_TYPES = ["MX", "A", "AAAA", "TLSA", "CNAME", "SOA", "DNSKEY", "NS"] as const;
+export const RR_TYPES = ["MX", "A", "AAAA", "TLSA", "CNAME", "SOA", "DNSKEY", "NS", "TXT"] as const;
 export type RRType = (typeof RR_TYPES)[number];
 
 /** Where a fact came from (zdns-style trace). */
@@ -117,6 +117,21 @@ export interface TlsaRecord {
   data: string;
 }
 
+/**
+ * MTA-STS discovery (RFC 8461 §3.1): the TXT lookup of `_mta-sts.<domain>`,
+ * and, only when it found exactly one record that parses as an STS record,
+ * the address lookups of the policy host `mta-sts.<domain>` (the policy is
+ * then fetched from it: a ProbeFacts of kind "mta-sts-policy").
+ *
+ * A TXT record is written as one string: its character-strings joined without
+ * a separator (RFC 8461 §3.1, RFC 8460 §3), each octet as the character of
+ * the same code (so nothing is lost whatever the bytes).
+ */
+export interface MtaStsDnsFacts {
+  txt: Lookup<string>;
+  host?: { name: string; a: Lookup<string>; aaaa: Lookup<string> };
+}
+
 /** Facts about one MX host (or the domain itself under implicit MX). */
 export interface HostFacts {
   /** Exchange name from the MX record, or the domain for an implicit MX. */
@@ -156,6 +171,10 @@ export interface DomainFacts {
   limits: string[];
   /** ISO 8601 time the facts were collected. */
   collectedAt: string;
+  /** MTA-STS discovery (RFC 8461), when the resolver stage collected it. */
+  mtaSts?: MtaStsDnsFacts;
+  /** The TXT lookup of `_smtp._tls.<domain>` (TLS-RPT, RFC 8460 §3), when collected. */
+  tlsRpt?: Lookup<string>;
   /**
    * What each authoritative server of the zone says about the TLSA RRsets
    * DANE uses (one entry per RRset owner), asked directly (RD=0, DO=1). Only
@@ -283,13 +302,53 @@ export const PROBE_STATUSES = [
   "policy-opt-out",
   /** The prober itself failed (a bug or resource exhaustion); see error. */
   "internal-error",
+  /** MTA-STS policy fetch only: the TLS handshake finished and a whole HTTP response was read (`tls` and `http` are set). */
+  "http-response",
 ] as const;
 export type ProbeStatus = (typeof PROBE_STATUSES)[number];
+
+/** Statuses after which the address could not be talked to at all (rule 29: try the next). */
+export const CONNECTION_FAILURES: ReadonlySet<ProbeStatus> = new Set<ProbeStatus>([
+  "connect-refused",
+  "connect-timeout",
+  "connect-reset",
+  "connect-unreachable",
+  "banner-rejected",
+  "ehlo-failed",
+  "io-timeout",
+  "io-reset",
+  "protocol-error",
+  "deadline-exceeded",
+]);
 
 export interface SmtpReply {
   code: number;
   /** Reply text lines without the code and separator. */
   lines: string[];
+}
+
+/**
+ * What a probe does: "smtp" (the default when absent) is the STARTTLS probe
+ * of an MX host address; "mta-sts-policy" is the HTTPS GET of
+ * `/.well-known/mta-sts.txt` from the policy host (port 443, SNI and Host
+ * header the policy host's name), through the same guarded dialer.
+ */
+export const PROBE_KINDS = ["smtp", "mta-sts-policy"] as const;
+export type ProbeKind = (typeof PROBE_KINDS)[number];
+
+/** The HTTP response of an MTA-STS policy fetch, as received (no redirect is followed). */
+export interface HttpResponseFacts {
+  status: number;
+  /** The Content-Type header as sent, when there was one. */
+  contentType?: string;
+  /** The Location header of a redirect (3xx), which is never followed (RFC 8461 §3.3). */
+  location?: string;
+  /** Bytes of body read (at most the cap, plus one when `truncated`). */
+  bodyBytes: number;
+  /** The body as UTF-8 text, kept only for status 200, at most the cap. */
+  body?: string;
+  /** The body was longer than the cap: reading stopped there. */
+  truncated?: boolean;
 }
 
 /** A completed TLS handshake. */
@@ -303,9 +362,11 @@ export interface TlsFacts {
   chainTruncated?: boolean;
 }
 
-/** What one MX host address presented, exactly as observed. */
+/** What one MX host address (or a policy host) presented, exactly as observed. */
 export interface ProbeFacts {
   schema: typeof FACTS_SCHEMA_VERSION;
+  /** Absent for the SMTP probe; "mta-sts-policy" for a policy fetch. */
+  kind?: ProbeKind;
   ip: string;
   port: number;
   /** SNI sent in the ClientHello: the TLSA base domain (rule 24), or the MX host name. */
@@ -318,6 +379,8 @@ export interface ProbeFacts {
   starttls?: { offered: boolean; reply?: SmtpReply; accepted: boolean };
   tls?: TlsFacts;
   quit?: boolean;
+  /** The HTTP response of a policy fetch (kind "mta-sts-policy", status "http-response"). */
+  http?: HttpResponseFacts;
   /**
    * Further handshakes made to see every certificate a sender might get
    * (only for DANE hosts, and only when the first handshake suggests a

@@ -3,7 +3,7 @@
  * policy (docs/rules.md sections A-C, F and G, rules 1-18 and 28-36). Pure: no
  * I/O, no clock reads; `opts.now` is the time.
  *
- * Contract of `judge(facts, probes, { now, probeMode?, policy? })`:
+ * Contract of `judge(facts, probes, { now, probeMode?, policy?, risk?, trust? })`:
  * - The policy defaults to the default profile (policy.ts); the record's
  *   `engine` names ENGINE_VERSION and the profile.
  * - Walks the route of domainRoute() (probe-targets.ts): hosts by preference
@@ -22,14 +22,24 @@
  *   decision or past the limit (kept as `assessed`); the DANE state
  *   (libs/dane/README.md) is computed from all of them as DANE sees the hosts
  *   (the security level aside), and the problems (problems.ts) from the state.
+ * - With the MTA-STS / TLS-RPT lookups in the facts, the record carries the
+ *   `mtaSts` / `tlsRpt` judgements beside the DANE verdict
+ *   (mta-sts-judge.ts, rules 41-48); they never change the DANE verdict.
  * - Never throws: facts that break the engine (malformed input) give action
  *   "indeterminate", reason "incomplete-facts".
  */
-import { type AuthFailure, authenticate } from "./auth.ts";
+import { type AuthFailure, authenticate, type TrustStore } from "./auth.ts";
 import { judgeConsistency, type UsedRrset } from "./consistency.ts";
 import { registrableDomain, tldOf } from "./domains.ts";
 import { explain } from "./explain.ts";
-import type { DomainFacts, ProbeFacts, ProbeKey, ProbeStatus, TlsaRecord } from "./facts.ts";
+import {
+  CONNECTION_FAILURES,
+  type DomainFacts,
+  type ProbeFacts,
+  type ProbeKey,
+  type TlsaRecord,
+} from "./facts.ts";
+import { judgeMailPolicies } from "./mta-sts-judge.ts";
 import { type ClientPolicy, defaultPolicy, ENGINE_VERSION } from "./policy.ts";
 import {
   type DomainRoute,
@@ -64,25 +74,17 @@ export interface JudgeOptions {
   probeMode?: "all" | "dane";
   /** The client policy; default the default profile (policy.ts). */
   policy?: ClientPolicy;
+  /**
+   * The WebPKI roots an MTA-STS sender trusts (auth.ts trustStore): the policy
+   * host's and the MX hosts' certificates are judged against them. Without
+   * one, those certificates are not judged ("not-validated", "no-trust-store").
+   */
+  trust?: TrustStore;
   /** Thresholds of the risk rules (rules 37, 39); default DEFAULT_RISK_THRESHOLDS. */
   risk?: Partial<RiskThresholds>;
 }
 
 export type ProbeLookup = (key: ProbeKey) => ProbeFacts | undefined;
-
-/** Statuses after which the address could not be talked to at all (rule 29: try the next). */
-const CONNECTION_FAILURES: ReadonlySet<ProbeStatus> = new Set<ProbeStatus>([
-  "connect-refused",
-  "connect-timeout",
-  "connect-reset",
-  "connect-unreachable",
-  "banner-rejected",
-  "ehlo-failed",
-  "io-timeout",
-  "io-reset",
-  "protocol-error",
-  "deadline-exceeded",
-]);
 
 export interface Assessment {
   result: AssessedResult;
@@ -468,6 +470,10 @@ function judgeUnsafe(facts: DomainFacts, lookup: ProbeLookup, opts: JudgeOptions
   record.risks = risk?.risks ?? [];
   const provider = hosts[0] ? registrableDomain(hosts[0].host) : undefined;
   if (provider !== undefined) record.provider = provider;
+  if (facts.mtaSts || facts.tlsRpt) {
+    const ctx = { now: opts.now, daneAction: verdict.action, ...(opts.trust ? { trust: opts.trust } : {}) };
+    Object.assign(record, judgeMailPolicies(facts, route, probes, ctx));
+  }
   return { ...record, explanation: explain(record) };
 }
 

@@ -24,7 +24,7 @@
  * changes a verdict for facts that judged differently before, the minor
  * version when a new field or value is added without changing old verdicts.
  */
-export const ENGINE_VERSION = "2.1.0";
+export const ENGINE_VERSION = "2.2.0";
 
 /** `smtp_tls_security_level`: the levels the engine implements. */
 export const SECURITY_LEVELS = ["may", "encrypt", "dane", "dane-only"] as const;

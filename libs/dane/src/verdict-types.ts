@@ -6,8 +6,11 @@
  * reason "dane-unavailable", the address result "beyond-limit", the TLSA base
  * "numeric-exchange" and `verdict.beyondAddressLimit`. Engine 2.1 added, without
  * changing any earlier field, the risks (issue 14): `consistency`, `latent`,
- * `risks`, `HostOutcome.rolloverRisk` and `AddressOutcome.alternates`.
+ * `risks`, `HostOutcome.rolloverRisk` and `AddressOutcome.alternates`. Engine
+ * 2.2 added the optional `mtaSts` and `tlsRpt` judgements (same schema: older
+ * records simply lack them).
  */
+import { WEBPKI_FAILURES } from "./auth.ts";
 import type {
   AuthStatus,
   LookupErrorKind,
@@ -332,6 +335,128 @@ export const PROBLEMS = [
 ] as const;
 export type Problem = (typeof PROBLEMS)[number];
 
+// ---------------------------------------------------------------- MTA-STS and TLS-RPT (docs/rules.md section J)
+
+/**
+ * How a sender finds the domain's MTA-STS policy (rules 41, 42, 45): "valid",
+ * or why it has none. A sender without a valid policy applies none.
+ */
+export const MTA_STS_POLICY_RESULTS = [
+  "valid", // the policy was fetched, its host's certificate is valid, it parses
+  "no-record", // no _mta-sts TXT record beginning with "v=STSv1": no policy announced
+  "record-lookup-failed", // the _mta-sts TXT lookup failed
+  "record-invalid", // several STS records, or the one breaks the grammar (detail)
+  "host-lookup-failed", // the policy host's A and AAAA lookups failed
+  "host-no-address", // the policy host has no address
+  "fetch-refused", // not fetched: the address is non-public or on the opt-out list (our policy, not the domain's)
+  "not-fetched", // no fetch facts (not requested, or the prober failed internally)
+  "fetch-failed", // no HTTP response: connection, TLS handshake, timeout, reset, malformed HTTP (detail: the status)
+  "host-certificate-invalid", // the policy host's certificate fails WebPKI for its name (detail)
+  "http-status", // the response was not 200 (a redirect included: never followed)
+  "content-type", // the response was not text/plain
+  "too-large", // the body was longer than the fetch reads
+  "policy-invalid", // the body does not parse as a policy (detail)
+  "not-validated", // no trust store was given to the engine: the policy host's certificate cannot be judged
+] as const;
+export type MtaStsPolicyResult = (typeof MTA_STS_POLICY_RESULTS)[number];
+
+/**
+ * What an MX host's certificate is worth to an MTA-STS sender (rule 46):
+ * valid, a WebPKI failure (auth.ts WEBPKI_FAILURES), or why there was no
+ * certificate to judge.
+ */
+export const MX_WEBPKI_STATES = [
+  "valid",
+  ...WEBPKI_FAILURES,
+  "no-tls", // STARTTLS not offered or refused, or the handshake failed
+  "unreachable", // every address failed to connect or talk
+  "not-probed", // no probe facts (probe mode, policy refusal, prober failure)
+] as const;
+export type MxWebPkiState = (typeof MX_WEBPKI_STATES)[number];
+
+/** Why an MTA-STS sender delivers, defers or cannot tell (rule 47). */
+export const MTA_STS_REASONS = [
+  "webpki-verified", // deliver: a covered MX host took STARTTLS with a certificate valid for its name
+  "no-mx-covered", // defer: no MX host with an address matches the policy's mx patterns
+  "starttls-not-offered", // defer: the last covered host tried offered no STARTTLS (or refused it)
+  "tls-handshake-failed", // defer: its handshake failed
+  "certificate-invalid", // defer: its certificate fails WebPKI for its name
+  "connection-failed", // defer: it could not be talked to
+  "mx-lookup-failed", // defer: the MX lookup failed
+  "no-mail", // bounce: NXDOMAIN, null MX, no host with an address
+  "not-probed", // indeterminate: a covered address has no probe facts
+  "policy-refused", // indeterminate: a covered address was not contacted by our policy
+  "resolver-not-validating", // indeterminate: the facts are not trusted at all
+] as const;
+export type MtaStsReason = (typeof MTA_STS_REASONS)[number];
+
+/** Contradictions between MTA-STS, the MX set, TLS-RPT and the DANE verdict (rule 48). Closed. */
+export const MTA_STS_CONTRADICTIONS = [
+  "policy-unavailable", // a valid STS record announces a policy that cannot be had (fetch, certificate, HTTP, syntax)
+  "mx-not-covered", // testing/enforce: an MX host with an address matches no mx pattern
+  "enforce-no-tls", // enforce: a covered MX host offers no usable TLS
+  "enforce-certificate-invalid", // enforce: a covered MX host's certificate fails WebPKI for its name
+  "dane-delivers-mta-sts-defers", // enforce: the DANE verdict delivers where an MTA-STS sender defers
+  "mta-sts-delivers-dane-defers", // enforce: an MTA-STS sender delivers where the DANE verdict defers (DANE wins, RFC 8461 §2)
+  "testing-without-tls-rpt", // testing: the reports testing asks for have no valid TLS-RPT record to go to
+] as const;
+export type MtaStsContradiction = (typeof MTA_STS_CONTRADICTIONS)[number];
+
+/** One MX host as an MTA-STS sender sees it. */
+export interface MtaStsHost {
+  host: string;
+  /** The first mx pattern that covers the host; absent when none does. */
+  pattern?: string;
+  /** The host's certificate for its name (the first address that completed a handshake). */
+  webpki: MxWebPkiState;
+  /** Where the certificate was seen. */
+  address?: string;
+  /** What WebPKI said, for people. */
+  detail?: string;
+}
+
+/** The MTA-STS judgement of a domain (rules 41-48). */
+export interface MtaStsJudgement {
+  policy: MtaStsPolicyResult;
+  /** Why, for people (never matched on). */
+  detail?: string;
+  /** The STS record's id, when the record is valid. */
+  id?: string;
+  /** The policy, when valid. */
+  mode?: "enforce" | "testing" | "none";
+  maxAge?: number;
+  mx?: string[];
+  /** The policy fetch, when one was made. */
+  fetch?: { ip: string; port: number; sni: string; status: ProbeStatus; httpStatus?: number };
+  /** Mode testing or enforce: every MX host with an address, in route order. */
+  hosts?: MtaStsHost[];
+  /**
+   * Mode testing or enforce: what a sender applying this policy, without
+   * DANE, does. Under testing, senders deliver anyway and report what this
+   * says.
+   */
+  outcome?: {
+    action: "deliver" | "defer" | "bounce" | "indeterminate";
+    host?: string;
+    address?: string;
+    reason: MtaStsReason;
+  };
+  contradictions: MtaStsContradiction[];
+  /** The trust store the certificates were judged with (absent without one). */
+  trust?: string;
+}
+
+export const TLS_RPT_STATES = ["valid", "none", "invalid", "lookup-failed"] as const;
+export type TlsRptState = (typeof TLS_RPT_STATES)[number];
+
+/** The TLS-RPT record of a domain (rule 44). */
+export interface TlsRptJudgement {
+  state: TlsRptState;
+  /** The report URIs, when valid. */
+  rua?: string[];
+  detail?: string;
+}
+
 /** Which engine judged, under which client policy profile (policy.ts). */
 export interface EngineInfo {
   version: string;
@@ -357,6 +482,10 @@ export interface VerdictRecord {
   /** Registrable domain of the first MX host (the provider); absent when it has none (an IP, a public suffix). */
   provider?: string;
   hosts: HostOutcome[];
+  /** MTA-STS beside DANE (rules 41-48), when the facts hold the MTA-STS lookups. */
+  mtaSts?: MtaStsJudgement;
+  /** TLS-RPT (rule 44), when the facts hold its lookup. */
+  tlsRpt?: TlsRptJudgement;
   /** The TLSA RRsets DANE uses across their authoritative servers (rule 37); absent without consistency facts. */
   consistency?: ConsistencyOutcome;
   /** Certificates that would fail where another of the same address authenticates (rule 38); absent when none. */

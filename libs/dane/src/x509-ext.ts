@@ -321,8 +321,25 @@ function canonicalValue(v: Name[number][number]["value"]): string {
   return text.trim().replace(/\s+/g, " ").toLowerCase();
 }
 
+/**
+ * Names decoded so far, by the byte array holding them (a decoded
+ * certificate's subject and issuer are arrays it keeps): the ASN.1 decoding
+ * is what path building spent most of its time on, comparing the same names
+ * again and again. A memo of a pure function.
+ */
+const decodedNames = new WeakMap<Uint8Array, string[] | null>();
+
 /** Each RDN of a Name as canonical text (its attributes sorted); undefined when it does not decode. */
 export function nameRdns(der: Uint8Array): string[] | undefined {
+  let known = decodedNames.get(der);
+  if (known === undefined) {
+    known = decodeNameRdns(der) ?? null;
+    decodedNames.set(der, known);
+  }
+  return known ?? undefined;
+}
+
+function decodeNameRdns(der: Uint8Array): string[] | undefined {
   try {
     const name = AsnParser.parse(der, Name);
     return [...name].map((rdn) =>

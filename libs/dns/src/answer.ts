@@ -33,6 +33,7 @@ import {
   readSoa,
   readTarget,
   readTlsa,
+  readTxt,
   type SoaRecord,
   TYPE_CODES,
 } from "./wire.ts";
@@ -48,6 +49,8 @@ export interface RecordTypes {
   TLSA: TlsaRecord;
   SOA: SoaRecord;
   DNSKEY: DnskeyRecord;
+  /** The record's character-strings joined (wire.ts readTxt). */
+  TXT: string;
   NS: string;
 }
 
@@ -79,6 +82,7 @@ const READERS: { [K in RRType]: Reader<RecordTypes[K]> } = {
   TLSA: readTlsa,
   SOA: readSoa,
   DNSKEY: readDnskey,
+  TXT: readTxt,
   NS: readTarget,
 };
 

@@ -18,6 +18,9 @@
  *    then the TLSA base loop: ask libs/dane `planTlsaBase` what it needs,
  *    query it, record it, until it decides (rules 15-18; a host in an insecure
  *    zone gets no TLSA query because the planner never asks for one).
+ * 5. with `mailPolicies`, at the same time as 2-4: the `_mta-sts` and
+ *    `_smtp._tls` TXT lookups, and the MTA-STS policy host's A and AAAA when
+ *    the former holds a valid STS record (mtaSts, tlsRpt);
  * Limits hit are recorded on the lookup (`limitHit`) and in `facts.limits`.
  * With `resolverValidates: false` every lookup's security is "indeterminate".
  *
@@ -41,9 +44,12 @@ import {
   FACTS_SCHEMA_VERSION,
   type HostFacts,
   type Lookup,
+  type MtaStsDnsFacts,
   type MxRecord,
   planTlsaBase,
   type RRType,
+  stsPolicyHost,
+  stsRecord,
 } from "@danesweep/dane";
 import type { RecordTypes } from "./answer.ts";
 import { normalizeDomain } from "./normalize.ts";
@@ -59,6 +65,12 @@ export interface CollectOptions {
   port?: number;
   now: () => number;
   resolverValidates: boolean;
+  /**
+   * Also look up MTA-STS (`_mta-sts` TXT, and the policy host's addresses when
+   * it holds an STS record) and TLS-RPT (`_smtp._tls` TXT), alongside the MX
+   * lookup. Default false.
+   */
+  mailPolicies?: boolean;
 }
 
 class Collector {
@@ -97,6 +109,29 @@ class Collector {
     }
     return host;
   }
+}
+
+/**
+ * MTA-STS discovery (RFC 8461 §3.1) and the TLS-RPT record (RFC 8460 §3): the
+ * two TXT lookups at once; the policy host's A and AAAA only when the
+ * `_mta-sts` lookup holds exactly one record that parses (libs/dane
+ * stsRecord), since a sender fetches no policy otherwise.
+ */
+async function mailPolicyFacts(
+  c: Collector,
+  domain: string,
+): Promise<{ mtaSts: MtaStsDnsFacts; tlsRpt: Lookup<string> }> {
+  const [txt, tlsRpt] = await Promise.all([
+    c.ask(`_mta-sts.${domain}`, "TXT"),
+    c.ask(`_smtp._tls.${domain}`, "TXT"),
+  ]);
+  const mtaSts: MtaStsDnsFacts = { txt };
+  if (stsRecord(txt).state === "valid") {
+    const name = stsPolicyHost(domain);
+    const [a, aaaa] = await Promise.all([c.addresses(name, "A"), c.addresses(name, "AAAA")]);
+    mtaSts.host = { name, a, aaaa };
+  }
+  return { mtaSts, tlsRpt };
 }
 
 /** Distinct exchanges (lowest preference kept), capped to the best `MAX_MX_HOSTS`, in RRset order. */
@@ -161,6 +196,7 @@ export async function collectDomainFacts(
   if (!n.ok) return invalidFacts(domain, n.error, port, opts.resolverValidates, collectedAt);
   const name = n.name;
   const c = new Collector(resolver, opts.resolverValidates);
+  const policies = opts.mailPolicies ? mailPolicyFacts(c, name) : undefined;
 
   // RRsets in a canonical order (libs/dane canonical.ts): which hosts are kept under the
   // host limit, and everything after, must not depend on the order the resolver used.
@@ -188,12 +224,17 @@ export async function collectDomainFacts(
     if (sel.capped) c.limits.add(`mx-hosts>${MAX_MX_HOSTS}`);
     wanted = sel.hosts.map((r) => ({ name: r.exchange, preference: r.preference, implicit: false }));
   }
-  const [fl, hosts] = await Promise.all([
+  const [fl, hosts, mail] = await Promise.all([
     firstLink,
     Promise.all(wanted.map((h) => c.host(h.name, h.preference, h.implicit, port))),
+    policies,
   ]);
   if (fl) facts.mxFirstLink = fl;
   facts.hosts = hosts;
+  if (mail) {
+    facts.mtaSts = mail.mtaSts;
+    facts.tlsRpt = mail.tlsRpt;
+  }
   facts.limits = [...c.limits];
   return canonicalFacts(facts);
 }

@@ -16,8 +16,10 @@
  *   every read is bounds-checked, compression pointers must point backwards
  *   and are capped, names are capped at 255 octets.
  * - `readA`, `readAaaa`, `readName`, `readMx`, `readTlsa`, `readSoa`,
- *   `readDnskey` decode one record's rdata, returning undefined when the
- *   rdata is malformed for its type. Addresses come out in the one canonical
+ *   `readDnskey`, `readTxt` decode one record's rdata, returning undefined
+ *   when the rdata is malformed for its type. A TXT record comes out as one
+ *   string: its character-strings joined without a separator, each octet as
+ *   the character of the same code (Latin-1: nothing is lost). Addresses come out in the one canonical
  *   text of libs/dane `formatIp` (RFC 5952 for IPv6, an IPv4-mapped address as
  *   "::ffff:a.b.c.d"), the form probe keys and the prober's facts use.
  *
@@ -35,6 +37,7 @@ export const TYPE_CODES: Record<RRType, number> = {
   AAAA: 28,
   DNSKEY: 48,
   TLSA: 52,
+  TXT: 16,
   NS: 2,
 };
 export const TYPE_OPT = 41;
@@ -471,6 +474,19 @@ export function readTlsa(buf: Uint8Array, rr: RR): TlsaRecord | undefined {
     matchingType: buf[rr.rdStart + 2]!,
     data,
   };
+}
+
+/** RFC 1035 §3.3.14: one or more <character-string>s (a length octet, then that many octets). */
+export function readTxt(buf: Uint8Array, rr: RR): string | undefined {
+  if (rr.rdEnd <= rr.rdStart) return undefined;
+  const parts: string[] = [];
+  for (let pos = rr.rdStart; pos < rr.rdEnd; ) {
+    const n = buf[pos]!;
+    if (pos + 1 + n > rr.rdEnd) return undefined;
+    parts.push(Buffer.from(buf.buffer, buf.byteOffset + pos + 1, n).toString("latin1"));
+    pos += 1 + n;
+  }
+  return parts.join("");
 }
 
 export function readSoa(buf: Uint8Array, rr: RR): SoaRecord | undefined {

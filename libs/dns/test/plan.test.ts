@@ -395,3 +395,55 @@ describe("collectDomainFacts", () => {
     );
   });
 });
+
+describe("MTA-STS and TLS-RPT discovery (mailPolicies; RFC 8461 §3.1, RFC 8460 §3)", () => {
+  const base = {
+    "MX d.example": r("answer", "secure", [mx("mx.d.example")]),
+    "A mx.d.example": r("answer", "secure", ["192.0.2.1"]),
+    "AAAA mx.d.example": r("nodata", "secure"),
+    "TLSA _25._tcp.mx.d.example": r("nxdomain", "secure"),
+  };
+  const withPolicies = { ...opts, mailPolicies: true };
+
+  test("an STS record: both TXT lookups, then the policy host's addresses, in canonical order", async () => {
+    const q = new ScriptedQuerier(
+      script({
+        ...base,
+        "TXT _mta-sts.d.example": r("answer", "insecure", ["v=STSv1; id=2"]),
+        "TXT _smtp._tls.d.example": r("answer", "insecure", ["v=TLSRPTv1; rua=mailto:r@d.example"]),
+        "A mta-sts.d.example": r("answer", "insecure", ["192.0.2.9", "192.0.2.8"]),
+        "AAAA mta-sts.d.example": r("nodata", "insecure"),
+      }),
+    );
+    const f = await collectDomainFacts(q, "d.example", withPolicies);
+    assert.deepEqual(f.mtaSts?.txt.records, ["v=STSv1; id=2"]);
+    assert.equal(f.mtaSts?.host?.name, "mta-sts.d.example");
+    assert.deepEqual(f.mtaSts?.host?.a.records, ["192.0.2.8", "192.0.2.9"]);
+    assert.equal(f.mtaSts?.host?.aaaa.outcome, "nodata");
+    assert.deepEqual(f.tlsRpt?.records, ["v=TLSRPTv1; rua=mailto:r@d.example"]);
+    assert.ok(q.asked.includes("A mta-sts.d.example") && q.asked.includes("AAAA mta-sts.d.example"));
+  });
+
+  test("no STS record, or an invalid one: no policy host lookup (a sender fetches nothing)", async () => {
+    for (const sts of [
+      r("nxdomain", "insecure"),
+      r("answer", "insecure", ["v=STSv1"]),
+      r("error", "indeterminate", [], { error: "servfail" }),
+    ]) {
+      const q = new ScriptedQuerier(script({ ...base, "TXT _mta-sts.d.example": sts }));
+      const f = await collectDomainFacts(q, "d.example", withPolicies);
+      assert.equal(f.mtaSts?.txt.outcome, sts.outcome);
+      assert.equal(f.mtaSts?.host, undefined);
+      assert.ok(!q.asked.some((a) => a.endsWith(" mta-sts.d.example")), q.asked.join(", "));
+      assert.equal(f.tlsRpt?.outcome, "nxdomain");
+    }
+  });
+
+  test("without the option, neither TXT lookup is made", async () => {
+    const q = new ScriptedQuerier(script({ ...base }));
+    const f = await collectDomainFacts(q, "d.example", opts);
+    assert.equal(f.mtaSts, undefined);
+    assert.equal(f.tlsRpt, undefined);
+    assert.ok(!q.asked.some((a) => a.startsWith("TXT ")));
+  });
+});

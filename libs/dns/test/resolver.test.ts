@@ -391,7 +391,7 @@ describe("StubResolver", () => {
   test("an unknown upstream index, an unsupported type or an unencodable name is an error, not a throw", async () => {
     const r = new StubResolver({ upstreams: ["127.0.0.1:9"] });
     const a = await r.queryUpstream(5, "x.example", "A");
-    const b = await r.query("x.example", "TXT" as "A");
+    const b = await r.query("x.example", "SRV" as "A");
     const c = await r.query(`${"a".repeat(70)}.example`, "A");
     await r.close();
     for (const l of [a, b, c])

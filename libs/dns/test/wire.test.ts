@@ -15,6 +15,7 @@ import {
   readAaaa,
   readName,
   readTlsa,
+  readTxt,
   TYPE_CODES,
 } from "../src/wire.ts";
 
@@ -162,6 +163,27 @@ describe("wire decoder", () => {
       matchingType: 1,
       data: "",
     });
+  });
+
+  test("TXT: the character-strings joined, octets kept as Latin-1; a string past the rdata is malformed", () => {
+    const msg = dnsPacket.encode({
+      type: "response",
+      id: 1,
+      questions: [{ name: "_mta-sts.x.example", type: "TXT", class: "IN" }],
+      answers: [
+        { type: "TXT", name: "_mta-sts.x.example", ttl: 1, data: ["v=STSv1; ", "id=20250701;"] },
+        { type: "TXT", name: "_mta-sts.x.example", ttl: 1, data: [Buffer.from([0x76, 0xe9, 0x00])] },
+      ],
+    });
+    const d = decodeMessage(msg);
+    assert.ok(d.ok);
+    const l = interpretAnswer(d.value, "_mta-sts.x.example", "TXT");
+    assert.equal(l.outcome, "answer");
+    assert.deepEqual(l.records, ["v=STSv1; id=20250701;", "v\u00e9\u0000"]);
+    const rr = { name: "t", nameAt: 0, type: 16, klass: 1, ttl: 0, rdStart: 0, rdEnd: 3 };
+    assert.equal(readTxt(Buffer.from([5, 0x61, 0x62]), rr), undefined);
+    assert.equal(readTxt(Buffer.from([]), { ...rr, rdEnd: 0 }), undefined);
+    assert.equal(readTxt(Buffer.from([0]), { ...rr, rdEnd: 1 }), "");
   });
 
   test("AAAA text is RFC 5952 form (checked against the WHATWG URL serialiser)", () => {

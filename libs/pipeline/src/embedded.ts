@@ -35,7 +35,7 @@ import {
   type Subscription,
   TOPICS,
 } from "@danesweep/bus";
-import type { ClientPolicy, VerdictRecord } from "@danesweep/dane";
+import type { ClientPolicy, TrustStore, VerdictRecord } from "@danesweep/dane";
 import type { DnsQuerier } from "@danesweep/dns";
 import type { OptOutList, Prober } from "@danesweep/probe";
 import { isStoreError, type PendingDomain, type Store } from "@danesweep/store";
@@ -61,6 +61,10 @@ export interface StageSettings {
   probeMode: ProbeMode;
   /** The client policy profile; default Postfix's. */
   policy?: ClientPolicy;
+  /** Collect MTA-STS and TLS-RPT and fetch policies (default true). */
+  mailPolicies?: boolean;
+  /** The WebPKI roots MTA-STS is judged with. */
+  trust?: TrustStore;
   /** Thresholds of the risk rules (libs/dane); default theirs. */
   risk?: StageDeps["risk"];
   port: number;
@@ -208,6 +212,8 @@ export class EmbeddedPipeline {
         prober: d.prober,
         probeMode: o.settings.probeMode,
         ...(o.settings.policy ? { policy: o.settings.policy } : {}),
+        ...(o.settings.mailPolicies === false ? { mailPolicies: false } : {}),
+        ...(o.settings.trust ? { trust: o.settings.trust } : {}),
         ...(o.settings.risk ? { risk: o.settings.risk } : {}),
         port: o.settings.port,
         now: d.now,

@@ -5,3 +5,4 @@ export * from "./follow.ts";
 export * from "./seed.ts";
 export * from "./stage-table.ts";
 export * from "./stages.ts";
+export * from "./trust.ts";

@@ -20,7 +20,7 @@
  */
 import type { Bus, ConsumeOptions, HandlerOutcome, IncomingMessage, Subscription } from "@danesweep/bus";
 import { TOPICS } from "@danesweep/bus";
-import type { ClientPolicy, VerdictRecord } from "@danesweep/dane";
+import type { ClientPolicy, TrustStore, VerdictRecord } from "@danesweep/dane";
 import type { DnsQuerier } from "@danesweep/dns";
 import type { Prober } from "@danesweep/probe";
 import type { Store } from "@danesweep/store";
@@ -52,6 +52,10 @@ export interface StageDeps {
   probeMode: ProbeMode;
   /** The client policy profile (resolve and aggregate must share it); default Postfix's. */
   policy?: ClientPolicy;
+  /** Resolve: collect MTA-STS and TLS-RPT and request the policy fetch (default true). */
+  mailPolicies?: boolean;
+  /** Aggregate: the WebPKI roots MTA-STS is judged with (libs/dane trustStore). */
+  trust?: TrustStore;
   /** SMTP port probed. */
   port: number;
   now: () => number;
@@ -113,6 +117,7 @@ export const STAGES: Readonly<Record<StageName, StageSpec>> = {
         resolverValidates: need(d.resolverValidates, "resolve", "resolverValidates"),
         probeMode: d.probeMode,
         ...(d.policy ? { policy: d.policy } : {}),
+        ...(d.mailPolicies === false ? { mailPolicies: false } : {}),
         port: d.port,
         now: d.now,
         counters: d.counters,
@@ -127,7 +132,8 @@ export const STAGES: Readonly<Record<StageName, StageSpec>> = {
     group: "prober",
     ordering: "none",
     concurrency: 5000,
-    summary: "[probe-requests] -> one STARTTLS probe per (ip, port, SNI) -> [domain-facts]",
+    summary:
+      "[probe-requests] -> one probe per (ip, port, SNI): STARTTLS, or an MTA-STS policy fetch -> [domain-facts]",
     make: (d) => ({
       handler: probeHandler({
         bus: d.bus,
@@ -156,6 +162,7 @@ export const STAGES: Readonly<Record<StageName, StageSpec>> = {
         store: need(d.store, "aggregate", "a store"),
         probeMode: d.probeMode,
         ...(d.policy ? { policy: d.policy } : {}),
+        ...(d.trust ? { trust: d.trust } : {}),
         ...(d.risk ? { risk: d.risk } : {}),
         now: d.now,
         counters: d.counters,

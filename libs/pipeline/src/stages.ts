@@ -4,12 +4,14 @@
  * same shells run in one process on the in-memory bus (`danesweep scan`) and
  * as separate services on Kafka; stage-table.ts wires them for both.
  *
- *   resolve:   [domains] -> collectDomainFacts (libs/dns), and for a domain
- *              whose DANE rests on a TLSA RRset what each authoritative
- *              server serves (libs/dns ConsistencyChecker, when given) ->
- *              [probe-requests] keyed by IP (one per probe the domain needs,
- *              naming the domain, saying whether the host is a DANE host) and
- *              the facts on [domain-facts] keyed by domain. No store I/O.
+ *   resolve:   [domains] -> collectDomainFacts (libs/dns, MTA-STS and TLS-RPT
+ *              included), and for a domain whose DANE rests on a TLSA RRset
+ *              what each authoritative server serves (libs/dns
+ *              ConsistencyChecker, when given) -> [probe-requests] keyed by
+ *              IP (one per probe the domain needs, naming the domain, saying
+ *              whether the host is a DANE host; its MTA-STS policy fetch is
+ *              one of kind "mta-sts-policy") and the facts on [domain-facts]
+ *              keyed by domain. No store I/O.
  *   probe:     [probe-requests] -> the probe's facts, made once per (scan,
  *              ip, port, SNI) (libs/probe; claimed in the store so that two
  *              prober instances never dial the same) -> the result on
@@ -70,10 +72,13 @@ import {
   judge,
   type ProbeFacts,
   type ProbeKey,
+  type ProbeKind,
+  policyFetchTarget,
   probeKeyString,
   probeTargets,
   type RiskThresholds,
   type TlsaConsistencyFacts,
+  type TrustStore,
   type VerdictRecord,
 } from "@danesweep/dane";
 import { collectDomainFacts, type DnsQuerier } from "@danesweep/dns";
@@ -149,14 +154,41 @@ async function perScan<T extends { scan: string }, O>(
   return items.map((it) => out.get(it) as O);
 }
 
-/** The distinct probe keys of a domain's facts, in route order (what the resolver asks for and the judge needs). */
-export function neededProbes(facts: DomainFacts, probeMode: ProbeMode, policy?: ClientPolicy): ProbeKey[] {
-  const seen = new Map<string, ProbeKey>();
+/**
+ * One probe a domain needs: its key, the host it names, what kind of probe it
+ * is, and whether the host is a DANE host (a secure TLSA RRset with a usable
+ * record: the prober then looks for a second certificate, ProbeFacts.alternates).
+ */
+export interface ProbeNeed extends ProbeKey {
+  mxHost: string;
+  kind?: ProbeKind;
+  dane?: true;
+}
+
+/**
+ * The distinct probes a domain's facts call for, in route order (libs/dane
+ * probeTargets), then its MTA-STS policy fetch (libs/dane policyFetchTarget)
+ * when it has one: what the resolver asks for and the judge needs. A key
+ * several targets share names the first target's host and is a DANE probe
+ * when any of them is.
+ */
+export function probeNeeds(facts: DomainFacts, probeMode: ProbeMode, policy?: ClientPolicy): ProbeNeed[] {
+  const seen = new Map<string, ProbeNeed>();
   for (const t of probeTargets(facts, policy ? { probeMode, policy } : { probeMode })) {
     const k = { ip: t.ip, port: t.port, sni: t.sni };
-    seen.set(probeKeyString(k), k);
+    const key = probeKeyString(k);
+    const had = seen.get(key);
+    if (!had) seen.set(key, { ...k, mxHost: t.mxHost, ...(t.dane ? { dane: true as const } : {}) });
+    else if (t.dane) had.dane = true;
   }
+  const f = policyFetchTarget(facts);
+  if (f) seen.set(probeKeyString(f), { ip: f.ip, port: f.port, sni: f.sni, mxHost: f.host, kind: f.kind });
   return [...seen.values()];
+}
+
+/** The distinct probe keys of a domain's facts (probeNeeds without the rest). */
+export function neededProbes(facts: DomainFacts, probeMode: ProbeMode, policy?: ClientPolicy): ProbeKey[] {
+  return probeNeeds(facts, probeMode, policy).map((n) => ({ ip: n.ip, port: n.port, sni: n.sni }));
 }
 
 // ------------------------------------------------------------------ resolve
@@ -171,6 +203,8 @@ export interface ResolveStageDeps {
   port: number;
   now: () => number;
   counters?: StageCounters;
+  /** Also collect MTA-STS and TLS-RPT (libs/dns mailPolicies) and request the policy fetch; default true. */
+  mailPolicies?: boolean;
   /** Spans and trace context (absent: none made, none carried). */
   tracing?: Tracing;
   /** The authoritative servers' view of the TLSA RRsets (libs/dns ConsistencyChecker); none: not collected. */
@@ -188,7 +222,12 @@ export function resolveHandler(d: ResolveStageDeps) {
     try {
       let facts: DomainFacts;
       let trace: Headers | undefined;
-      const collect = { port: d.port, now: d.now, resolverValidates: d.resolverValidates };
+      const collect = {
+        port: d.port,
+        now: d.now,
+        resolverValidates: d.resolverValidates,
+        mailPolicies: d.mailPolicies ?? true,
+      };
       if (t && span?.isRecording()) {
         const dns = t.child(span, "dns lookups", { [ATTR.domain]: domain });
         facts = await collectDomainFacts(d.resolver, domain, collect);
@@ -197,27 +236,12 @@ export function resolveHandler(d: ResolveStageDeps) {
       } else facts = await collectDomainFacts(d.resolver, domain, collect);
       // A trace not sampled travels on too: the stages after follow the seed's decision.
       if (t && span) trace = t.headers(span);
-      const mxHostOf = new Map<string, string>();
-      const daneHost = new Set<string>();
-      const targets = probeTargets(
-        facts,
-        d.policy ? { probeMode: d.probeMode, policy: d.policy } : { probeMode: d.probeMode },
-      );
-      for (const t of targets) {
-        mxHostOf.set(probeKeyString(t), t.mxHost);
-        if (t.dane) daneHost.add(probeKeyString(t));
-      }
-      const keys = neededProbes(facts, d.probeMode, d.policy);
-      const probeRequests = keys.map((k) =>
+      const needs = probeNeeds(facts, d.probeMode, d.policy);
+      const probeRequests = needs.map((n) =>
         envelopeMessage(
           TOPICS.probeRequests,
-          k.ip,
-          makeEnvelope("probe-request", scan, {
-            ...k,
-            mxHost: mxHostOf.get(probeKeyString(k)) ?? k.sni,
-            domain: facts.domain,
-            ...(daneHost.has(probeKeyString(k)) ? { dane: true } : {}),
-          }),
+          n.ip,
+          makeEnvelope("probe-request", scan, { ...n, domain: facts.domain }),
           trace,
         ),
       );
@@ -236,7 +260,7 @@ export function resolveHandler(d: ResolveStageDeps) {
       ]);
       if (d.counters) d.counters.resolved++;
       if (span) {
-        span.setAttribute("danesweep.probes.requested", keys.length);
+        span.setAttribute("danesweep.probes.requested", needs.length);
         t?.end(span);
       }
       return { kind: "ack" };
@@ -433,6 +457,7 @@ export function probeHandler(d: ProbeStageDeps) {
     scan: string,
     key: ProbeKey,
     mxHost: string,
+    kind: ProbeKind | undefined,
     dane: boolean,
     span?: Span,
   ): Promise<MadeProbe> => {
@@ -445,13 +470,13 @@ export function probeHandler(d: ProbeStageDeps) {
     for (;;) {
       if (d.claims === false || (await claimer.submit({ scan, key, link }))) {
         // A DANE host is probed again with the other key type: what other senders see (issue 14).
-        const request = { ...key, mxHost, ...(dane ? { alternates: true } : {}) };
+        const request = { ...key, mxHost, ...(kind ? { kind } : {}), ...(dane ? { alternates: true } : {}) };
         let facts: ProbeFacts;
         let probeSpan: Span | undefined;
         if (t && span?.isRecording()) {
           probeSpan = t.child(
             span,
-            "smtp probe",
+            kind === "mta-sts-policy" ? "mta-sts policy fetch" : "smtp probe",
             { [ATTR.serverAddress]: mxHost, [ATTR.probeSni]: key.sni },
             { kind: SpanKind.CLIENT },
           );
@@ -491,7 +516,7 @@ export function probeHandler(d: ProbeStageDeps) {
         if (p) {
           if (d.counters) d.counters.probesReused++;
         } else {
-          p = obtain(scan, key, env.body.mxHost, env.body.dane === true, span).finally(() =>
+          p = obtain(scan, key, env.body.mxHost, env.body.kind, env.body.dane === true, span).finally(() =>
             inflight.delete(ck),
           );
           inflight.set(ck, p);
@@ -572,6 +597,8 @@ export interface AggregateStageDeps {
   probeMode: ProbeMode;
   /** The client policy profile (libs/dane policy.ts); default Postfix's. Must be the resolver's. */
   policy?: ClientPolicy;
+  /** The WebPKI roots MTA-STS is judged with (libs/dane trustStore); without, no certificate is judged for it. */
+  trust?: TrustStore;
   /** Thresholds of the risk rules (libs/dane DEFAULT_RISK_THRESHOLDS when absent). */
   risk?: Partial<RiskThresholds>;
   now: () => number;
@@ -793,6 +820,7 @@ export class AggregateJoin {
         now: this.#d.now(),
         probeMode: this.#d.probeMode,
         ...(this.#d.policy ? { policy: this.#d.policy } : {}),
+        ...(this.#d.trust ? { trust: this.#d.trust } : {}),
         ...(this.#d.risk ? { risk: this.#d.risk } : {}),
       });
     } catch (e) {

@@ -1,12 +1,15 @@
 /**
- * Prober: STARTTLS probes of MX host addresses, recorded as ProbeFacts.
+ * Prober: STARTTLS probes of MX host addresses, and MTA-STS policy fetches
+ * from policy hosts, recorded as ProbeFacts.
  *
  * - new Prober(opts) validates its options and throws a ProberConfigError
  *   (code "invalid-option", with the offending field) when one is out of range
  *   or OpenSSL refuses the key-exchange `groups` or the `tls` options;
  *   that is the only throw, at construction. `isValidEhloName` is its test of
  *   the EHLO name, for callers that validate options earlier (the CLI).
- * - probe(req) always resolves with ProbeFacts, never rejects:
+ * - probe(req) always resolves with ProbeFacts, never rejects (with kind
+ *   "mta-sts-policy" it fetches the MTA-STS policy over HTTPS instead of the
+ *   SMTP dialogue: https.ts; same admission, policy checks and deadline):
  *   a request whose ip is not a public address (unless allowPrivate) resolves
  *   "policy-private-address", one on the opt-out list "policy-opt-out", both
  *   without any socket; an invalid port resolves "internal-error". Otherwise
@@ -41,11 +44,13 @@ import {
   FACTS_SCHEMA_VERSION,
   PROBE_STATUSES,
   type ProbeFacts,
+  type ProbeKind,
   type ProbeStatus,
   probeKeyString,
   type SigalgFamily,
 } from "@danesweep/dane";
 import { DEFAULT_GROUPS, Dialer, DialerConfigError } from "./dialer.ts";
+import { runPolicyFetch } from "./https.ts";
 import { normalizeName, type OptOutList } from "./optout.ts";
 import { runDialogue } from "./session.ts";
 
@@ -77,6 +82,8 @@ export interface ProberOptions {
   maxBytesRead?: number;
   /** Most certificates recorded from the chain (default 20); more sets chainTruncated. */
   maxChainCerts?: number;
+  /** MTA-STS policy fetches: most body bytes read (default 65536); more sets http.truncated. */
+  maxPolicyBytes?: number;
   /** Clock in milliseconds since the epoch (default: performance.timeOrigin + performance.now()). */
   now?: () => number;
   /**
@@ -97,7 +104,9 @@ export interface ProbeRequest {
   mxHost: string;
   /** A mail domain the probe is made for (checked against the opt-out list). */
   domain?: string;
-  /** Look for a second certificate (a DANE host): see the file comment. */
+  /** "mta-sts-policy": fetch the domain's MTA-STS policy (mxHost and sni are the policy host); default the SMTP probe. */
+  kind?: ProbeKind;
+  /** Look for a second certificate (a DANE host; SMTP probes only): see the file comment. */
   alternates?: boolean;
 }
 
@@ -151,6 +160,7 @@ interface Resolved {
   maxLinesPerReply: number;
   maxBytesRead: number;
   maxChainCerts: number;
+  maxPolicyBytes: number;
   now: () => number;
   groups: string;
   tls: ConnectionOptions;
@@ -189,6 +199,7 @@ function resolveOptions(o: ProberOptions): Resolved {
     maxLinesPerReply: num("maxLinesPerReply", o.maxLinesPerReply, 100, 1, true),
     maxBytesRead: num("maxBytesRead", o.maxBytesRead, 262_144, 64, true),
     maxChainCerts: num("maxChainCerts", o.maxChainCerts, 20, 1, true),
+    maxPolicyBytes: num("maxPolicyBytes", o.maxPolicyBytes, 65_536, 1, true),
     now: o.now ?? (() => performance.timeOrigin + performance.now()),
     groups: o.groups ?? o.tls?.ecdhCurve ?? DEFAULT_GROUPS,
     tls: o.tls ?? {},
@@ -224,8 +235,10 @@ export class Prober {
     const rawSni = String(req?.sni ?? "");
     const sni = normalizeName(rawSni) ?? rawSni.toLowerCase();
     const target = { ip, port, sni, mxHost: req?.mxHost, domain: req?.domain };
+    const policyFetch = req?.kind === "mta-sts-policy";
     const base = (): ProbeFacts => ({
       schema: FACTS_SCHEMA_VERSION,
+      ...(policyFetch ? { kind: "mta-sts-policy" as const } : {}),
       ip,
       port: typeof port === "number" ? port : 0,
       sni,
@@ -250,7 +263,7 @@ export class Prober {
       return running;
     }
     const p = this.run(target, base())
-      .then((f) => (req?.alternates === true ? this.alternates(target, f) : f))
+      .then((f) => (req?.alternates === true && !policyFetch ? this.alternates(target, f) : f))
       .then(done);
     this.inflight.set(key, p);
     void p.finally(() => this.inflight.delete(key));
@@ -276,25 +289,43 @@ export class Prober {
       }
       this.active++;
       try {
-        await runDialogue({
-          dialer: this.dialer,
-          socket: conn.socket,
-          sni: t.sni,
-          ...(offer ? { offer } : {}),
-          deadlineAt: startedAt + o.deadlineMs,
-          now: o.now,
-          facts,
-          opts: {
-            ehloName: o.ehloName,
-            commandTimeoutMs: o.commandTimeoutMs,
-            limits: {
-              maxLineBytes: o.maxLineBytes,
-              maxLinesPerReply: o.maxLinesPerReply,
-              maxBytes: o.maxBytesRead,
+        if (facts.kind === "mta-sts-policy") {
+          await runPolicyFetch({
+            dialer: this.dialer,
+            socket: conn.socket,
+            host: t.sni,
+            deadlineAt: startedAt + o.deadlineMs,
+            now: o.now,
+            facts,
+            opts: {
+              timeoutMs: o.commandTimeoutMs,
+              maxBodyBytes: o.maxPolicyBytes,
+              maxHeaderBytes: 8192,
+              maxChainCerts: o.maxChainCerts,
+              userAgent: `danesweep (MTA-STS policy check; scanner ${o.ehloName})`,
             },
-            maxChainCerts: o.maxChainCerts,
-          },
-        });
+          });
+        } else {
+          await runDialogue({
+            dialer: this.dialer,
+            socket: conn.socket,
+            sni: t.sni,
+            ...(offer ? { offer } : {}),
+            deadlineAt: startedAt + o.deadlineMs,
+            now: o.now,
+            facts,
+            opts: {
+              ehloName: o.ehloName,
+              commandTimeoutMs: o.commandTimeoutMs,
+              limits: {
+                maxLineBytes: o.maxLineBytes,
+                maxLinesPerReply: o.maxLinesPerReply,
+                maxBytes: o.maxBytesRead,
+              },
+              maxChainCerts: o.maxChainCerts,
+            },
+          });
+        }
       } finally {
         this.active--;
         conn.release();

@@ -164,6 +164,31 @@ function statusOf(kind: ReadFailure): ProbeStatus {
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
 
+/**
+ * What a finished handshake tells: version, cipher, key-exchange group and
+ * the certificate chain exactly as the server sent it (leaf first, base64
+ * DER), cut at `maxChainCerts` (then `chainTruncated`). Shared by the SMTP
+ * probe and the MTA-STS policy fetch (https.ts).
+ */
+export function tlsFacts(t: tls.TLSSocket, maxChainCerts: number): NonNullable<ProbeFacts["tls"]> {
+  const cipher = t.getCipher();
+  const key = t.getEphemeralKeyInfo();
+  const chain: string[] = [];
+  let x = t.getPeerX509Certificate();
+  while (x && chain.length < maxChainCerts) {
+    chain.push(x.raw.toString("base64"));
+    x = x.issuerCertificate;
+  }
+  const out: NonNullable<ProbeFacts["tls"]> = {
+    version: t.getProtocol() ?? "unknown",
+    cipher: cipher?.standardName ?? cipher?.name ?? "unknown",
+    chain,
+  };
+  if (key && "name" in key && key.name) out.group = key.name;
+  if (x) out.chainTruncated = true;
+  return out;
+}
+
 export async function runDialogue(ctx: DialogueContext): Promise<void> {
   const { facts, opts, now } = ctx;
   let current: net.Socket | tls.TLSSocket = ctx.socket;
@@ -269,21 +294,7 @@ export async function runDialogue(ctx: DialogueContext): Promise<void> {
     }
     const t = hs.tls;
     current = t;
-    const cipher = t.getCipher();
-    const key = t.getEphemeralKeyInfo();
-    const chain: string[] = [];
-    let x = t.getPeerX509Certificate();
-    while (x && chain.length < opts.maxChainCerts) {
-      chain.push(x.raw.toString("base64"));
-      x = x.issuerCertificate;
-    }
-    facts.tls = {
-      version: t.getProtocol() ?? "unknown",
-      cipher: cipher?.standardName ?? cipher?.name ?? "unknown",
-      chain,
-    };
-    if (key && "name" in key && key.name) facts.tls.group = key.name;
-    if (x) facts.tls.chainTruncated = true;
+    facts.tls = tlsFacts(t, opts.maxChainCerts);
     facts.status = "tls-ok";
     // the rest of the dialogue is over TLS; what remains of the byte budget carries over
     ch.parser = new ReplyParser({

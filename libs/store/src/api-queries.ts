@@ -25,7 +25,14 @@
  *   of schema public; idempotent. Raises StoreError "invalid-input" for a role
  *   name outside ROLE_NAME, "query-failed" when the connection lacks the rights.
  */
-import type { DaneState, DomainFacts, ProbeFacts, VerdictRecord } from "@danesweep/dane";
+import {
+  type DaneState,
+  type DomainFacts,
+  type MailPolicyColumns,
+  mailPolicyColumns,
+  type ProbeFacts,
+  type VerdictRecord,
+} from "@danesweep/dane";
 import { factsFrom, verdictFrom } from "./codec.ts";
 import { StoreError, toStoreError } from "./errors.ts";
 import type { TokenScope } from "./schema.ts";
@@ -45,7 +52,8 @@ export interface ResultFilters {
   provider?: string;
 }
 
-export interface ResultRow {
+/** A row of a scan's results: the verdict's columns, then the MTA-STS / TLS-RPT ones (libs/dane mailPolicyColumns). */
+export interface ResultRow extends MailPolicyColumns {
   domain: string;
   tld: string;
   action: string;
@@ -264,7 +272,12 @@ export class ApiQueries {
     if (!x) return undefined;
     const record = rowRecord(x);
     const facts = factsFrom(x.fbody as Buffer, iso(x.collected_at));
-    const probes = (await this.store.probesOf(x.scan_id as string, record)).sort((a, b) =>
+    // The probes the verdict cites, and its MTA-STS policy fetch (the policy as served).
+    const fetch = record.mtaSts?.fetch;
+    const fetched = fetch
+      ? await this.store.getProbes(x.scan_id as string, [{ ip: fetch.ip, port: fetch.port, sni: fetch.sni }])
+      : [];
+    const probes = [...(await this.store.probesOf(x.scan_id as string, record)), ...fetched].sort((a, b) =>
       a.ip !== b.ip
         ? a.ip < b.ip
           ? -1
@@ -354,6 +367,7 @@ export class ApiQueries {
         judgedAt: iso(x.judged_at),
         explanation: record.explanation,
         risks: record.risks ?? [],
+        ...mailPolicyColumns(record),
       };
     });
   }

@@ -9,8 +9,11 @@
  *   row) and keeps a lookup's provenance only when the lookup failed, and
  *   then without its timing (`elapsedMs`) and cache flag; the provenance of
  *   successful lookups (which upstream answered how fast) is not kept. The
- *   consistency facts drop `checkedAt` (read back as the collection time: the
- *   servers were asked within the checker's cache time of it).
+ *   same holds for the MTA-STS and TLS-RPT lookups. The consistency facts
+ *   drop `checkedAt` (read back as the collection time: the servers were
+ *   asked within the checker's cache time of it).
+ * - ProbeFacts of an MTA-STS policy fetch (kind "mta-sts-policy") are stored
+ *   like any probe: their `http` part (the policy text included) is in the blob.
  * - VerdictRecord: the stored form drops `judgedAt` (a row column) and
  *   `explanation` (rendered when read, from the record and its facts).
  * - ProbeFacts: the stored form drops `startedAt`, `timings` and `io` (kept
@@ -146,6 +149,12 @@ export function storedFacts(f: DomainFacts): StoredFacts {
     }),
   };
   if (f.mxFirstLink) out.mxFirstLink = storedLookup(f.mxFirstLink);
+  if (f.mtaSts) {
+    const h = f.mtaSts.host;
+    out.mtaSts = { ...f.mtaSts, txt: storedLookup(f.mtaSts.txt) };
+    if (h) out.mtaSts.host = { ...h, a: storedLookup(h.a), aaaa: storedLookup(h.aaaa) };
+  }
+  if (f.tlsRpt) out.tlsRpt = storedLookup(f.tlsRpt);
   if (f.consistency) out.consistency = f.consistency.map(({ checkedAt: _c, ...c }) => c);
   return out;
 }

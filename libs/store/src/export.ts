@@ -8,8 +8,11 @@
  *   domain, tld, provider, mx_host, delivered_host, delivered_address,
  *   action, security, reason, dane_state, broken, problems (list<string>),
  *   risks (list<string>, libs/dane rules 37-40; empty before engine 2.1),
- *   engine, profile, judged_at, collected_at (timestamps, UTC, ms), and the
- *   full records as JSON text: verdict (the VerdictRecord, explanation
+ *   engine, profile, judged_at, collected_at (timestamps, UTC, ms), the
+ *   MTA-STS / TLS-RPT columns (format 2: mta_sts_policy, mta_sts_mode,
+ *   mta_sts_outcome, mta_sts_reason, mta_sts_contradictions (list<string>),
+ *   tls_rpt; null without such lookups), and the full records as JSON text:
+ *   verdict (the VerdictRecord, explanation
  *   rendered as the store renders it when read) and facts (the DomainFacts
  *   as stored, collectedAt restored);
  * - probes.parquet: one row per probe, in (ip, port, sni) order: scan_id, ip,
@@ -77,7 +80,13 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { zstdCompressSync } from "node:zlib";
-import type { DomainFacts, ProbeFacts, VerdictRecord } from "@danesweep/dane";
+import {
+  type DomainFacts,
+  type MailPolicyColumns,
+  mailPolicyColumns,
+  type ProbeFacts,
+  type VerdictRecord,
+} from "@danesweep/dane";
 import { ByteWriter, ParquetWriter } from "hyparquet-writer";
 import type pg from "pg";
 import { factsFrom, sha256Hex, verdictFrom } from "./codec.ts";
@@ -87,7 +96,7 @@ import { recordFrom, type Scan, Store } from "./store.ts";
 import { iso } from "./time.ts";
 
 /** Version of the export's layout (columns and scan.json); a change of either is a new version. */
-export const EXPORT_FORMAT_VERSION = 1;
+export const EXPORT_FORMAT_VERSION = 2;
 
 export const EXPORT_FILES = {
   verdicts: "verdicts.parquet",
@@ -325,6 +334,7 @@ interface VerdictRow {
   collectedAt: Date;
   record: VerdictRecord;
   facts: DomainFacts;
+  mail: MailPolicyColumns;
 }
 
 const VERDICT_COLUMNS: ColumnSpec<VerdictRow>[] = [
@@ -346,6 +356,13 @@ const VERDICT_COLUMNS: ColumnSpec<VerdictRow>[] = [
   { name: "profile", kind: "string", get: (r) => r.profile },
   { name: "judged_at", kind: "timestamp", get: (r) => r.judgedAt },
   { name: "collected_at", kind: "timestamp", get: (r) => r.collectedAt },
+  // MTA-STS and TLS-RPT (libs/dane MAIL_POLICY_COLUMNS): null where the facts had no such lookup.
+  { name: "mta_sts_policy", kind: "string", nullable: true, get: (r) => r.mail.mtaStsPolicy },
+  { name: "mta_sts_mode", kind: "string", nullable: true, get: (r) => r.mail.mtaStsMode },
+  { name: "mta_sts_outcome", kind: "string", nullable: true, get: (r) => r.mail.mtaStsOutcome },
+  { name: "mta_sts_reason", kind: "string", nullable: true, get: (r) => r.mail.mtaStsReason },
+  { name: "mta_sts_contradictions", kind: "string-list", get: (r) => r.mail.mtaStsContradictions },
+  { name: "tls_rpt", kind: "string", nullable: true, get: (r) => r.mail.tlsRpt },
   { name: "verdict", kind: "string", bulk: true, get: (r) => JSON.stringify(r.record) },
   { name: "facts", kind: "string", bulk: true, get: (r) => JSON.stringify(r.facts) },
 ];
@@ -496,6 +513,7 @@ async function* verdictBatches(client: pg.PoolClient, scan: Scan, seq: number, b
           `export: ${x.domain} of scan ${scan.id}: its ${x.fbody === null ? "facts" : x.vbody === null ? "verdict" : "verdict class"} is missing`,
         );
       const facts = factsFrom(x.fbody, iso(x.collected_at));
+      const record = recordFrom(verdictFrom(x.vbody), iso(x.judged_at));
       return {
         scanId: scan.id,
         domain: x.domain,
@@ -514,8 +532,9 @@ async function* verdictBatches(client: pg.PoolClient, scan: Scan, seq: number, b
         profile: x.profile as string,
         judgedAt: x.judged_at,
         collectedAt: x.collected_at,
-        record: recordFrom(verdictFrom(x.vbody), iso(x.judged_at)),
+        record,
         facts,
+        mail: mailPolicyColumns(record),
       };
     });
     after = (rows[rows.length - 1] as { domain: string }).domain;

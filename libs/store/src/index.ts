@@ -1,4 +1,5 @@
 export * from "./api-queries.ts";
+export * from "./changes.ts";
 export * from "./db.ts";
 export * from "./errors.ts";
 export * from "./export.ts";

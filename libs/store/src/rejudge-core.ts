@@ -6,15 +6,19 @@
  * Contract:
  * - `probesToRead(facts, probeMode, policy)`: the probe keys (by
  *   probeKeyString) the verdict engine may be given for these facts, the ones the resolver
- *   stage asks for under that probe mode and policy (libs/dane probeTargets).
+ *   stage asks for under that probe mode and policy (libs/dane probeTargets),
+ *   and the MTA-STS policy fetch when the facts call for one (libs/dane
+ *   policyFetchTarget, as the resolver's probeNeeds).
  *   A probe outside this set is never given to the engine, even when the scan
  *   stored it for another domain: the pipeline's aggregator gives a domain
  *   only the probes it asked for, and a re-judgement under the scan's own
  *   profile must reproduce the original verdict.
- * - `judgeStored(stored, probes, policy)`: judge() of libs/dane on the stored
- *   facts with `now` = the original judged_at (certificate validity under
- *   DANE-TA is judged at the time of the scan, and the record's judgedAt is
- *   the original's) and the probe mode the facts were collected with. Says
+ * - `judgeStored(stored, probes, policy, { readable?, trust? })`: judge() of
+ *   libs/dane on the stored facts with `now` = the original judged_at
+ *   (certificate validity under DANE-TA and WebPKI is judged at the time of
+ *   the scan, and the record's judgedAt is the original's), the probe mode
+ *   the facts were collected with and `trust`, the WebPKI roots MTA-STS is
+ *   judged with (without: MTA-STS certificates are not judged). Says
  *   whether a probe the policy needs was not stored (`missingProbe`): the scan
  *   never made it (another profile probes other addresses), so the engine
  *   judged without it (an address "not-probed").
@@ -41,9 +45,11 @@ import {
   POLICY_PROFILE_NAMES,
   type ProbeFacts,
   type ProbeKey,
+  policyFetchTarget,
   policyProfile,
   probeKeyString,
   probeTargets,
+  type TrustStore,
   type VerdictRecord,
 } from "@danesweep/dane";
 import { type StoredVerdict, storedVerdict } from "./codec.ts";
@@ -76,6 +82,8 @@ export function probesToRead(
   const out = new Map<string, ProbeKey>();
   for (const t of probeTargets(facts, { probeMode, policy }))
     out.set(probeKeyString(t), { ip: t.ip, port: t.port, sni: t.sni });
+  const f = policyFetchTarget(facts);
+  if (f) out.set(probeKeyString(f), { ip: f.ip, port: f.port, sni: f.sni });
   return out;
 }
 
@@ -84,8 +92,9 @@ export function judgeStored(
   stored: StoredJudgement,
   probes: ReadonlyMap<string, ProbeFacts>,
   policy: ClientPolicy,
-  readable: ReadonlyMap<string, ProbeKey> = probesToRead(stored.facts, stored.probeMode, policy),
+  o: { readable?: ReadonlyMap<string, ProbeKey>; trust?: TrustStore } = {},
 ): { record: VerdictRecord; missingProbe: boolean } {
+  const readable = o.readable ?? probesToRead(stored.facts, stored.probeMode, policy);
   let missingProbe = false;
   for (const k of readable.keys()) if (!probes.has(k)) missingProbe = true;
   const record = judge(
@@ -94,7 +103,12 @@ export function judgeStored(
       const key = probeKeyString(k);
       return readable.has(key) ? probes.get(key) : undefined;
     },
-    { now: Date.parse(stored.judgedAt), probeMode: stored.probeMode, policy },
+    {
+      now: Date.parse(stored.judgedAt),
+      probeMode: stored.probeMode,
+      policy,
+      ...(o.trust ? { trust: o.trust } : {}),
+    },
   );
   return { record, missingProbe };
 }

@@ -20,13 +20,14 @@
  * - otherwise a new run (numbered from 1 per scan) is made, with the scan's
  *   rejudgements partition.
  *
- * `continueRejudge(store, run, { owner, now, batch?, signal?, onProgress? })`
+ * `continueRejudge(store, run, { owner, now, batch?, signal?, onProgress?, trust? })`
  * runs a started run to its end:
  * - reads the scan's stored rows in domain order after the run's cursor,
  *   `batch` at a time (keyset over the scan's partition; the next batch is
  *   read while one is judged), with the facts and the probes they may read
- *   (store.getProbes: chains restored); judges each with judgeStored (the
- *   original judged_at as `now`, the probe mode the record names);
+ *   (store.getProbes: chains restored; the MTA-STS policy fetch among them);
+ *   judges each with judgeStored (the original judged_at as `now`, the probe
+ *   mode the record names, `trust` for MTA-STS);
  * - stores each batch in one statement: the new verdict blobs (one per
  *   content; a verdict equal to the stored one is not sent again), one row
  *   per domain (ON CONFLICT DO NOTHING: a batch stored twice adds nothing),
@@ -56,6 +57,7 @@ import {
   type ProbeKey,
   policyProfile,
   probeKeyString,
+  type TrustStore,
   type VerdictRecord,
 } from "@danesweep/dane";
 import { type Blob, factsFrom, verdictBlob, verdictFrom } from "./codec.ts";
@@ -156,6 +158,12 @@ export interface ContinueOptions {
   batch?: number;
   signal?: AbortSignal;
   onProgress?: (p: { judged: number; total: number }) => void;
+  /**
+   * The WebPKI roots MTA-STS is judged with (libs/dane trustStore): those the
+   * scan was judged with, for its MTA-STS judgements to come out the same.
+   * Without, MTA-STS certificates are not judged ("no-trust-store").
+   */
+  trust?: TrustStore;
 }
 
 export type ContinueOutcome = { outcome: "finished" | "interrupted" | "taken-over"; run: RejudgeRun };
@@ -429,7 +437,7 @@ export async function continueRejudge(
           { facts: it.facts, judgedAt: iso(it.x.judged_at), probeMode: it.probeMode },
           probes,
           policy,
-          it.readable,
+          { readable: it.readable, ...(opts.trust ? { trust: opts.trust } : {}) },
         );
         if (missingProbe) missing++;
         // A verdict that says what the original says (whichever engine said it) points at its blob.

@@ -104,6 +104,13 @@ export function exportSuite(name: string, open: () => Promise<DbHandle>): void {
             profile: s.profile,
             judged_ms: Date.parse(e.record.judgedAt),
             collected_ms: Date.parse(e.facts.collectedAt),
+            // the seed cases' facts have no MTA-STS or TLS-RPT lookups
+            mta_sts_policy: null,
+            mta_sts_mode: null,
+            mta_sts_outcome: null,
+            mta_sts_reason: null,
+            mta_sts_contradictions: [],
+            tls_rpt: null,
             verdict: e.record,
             facts: e.facts,
           },
@@ -155,7 +162,7 @@ export function exportSuite(name: string, open: () => Promise<DbHandle>): void {
       // scan.json
       const manifest = JSON.parse(readFileSync(file("scan"), "utf8"));
       assert.equal(manifest.format, "danesweep-export");
-      assert.equal(manifest.version, 1);
+      assert.equal(manifest.version, 2);
       assert.deepEqual(manifest.scan, await store.getScanRow(id));
       assert.equal(manifest.scan.counts.judged, data.entries.length);
       assert.deepEqual(manifest.files, {
@@ -168,7 +175,7 @@ export function exportSuite(name: string, open: () => Promise<DbHandle>): void {
       for (const f of ["verdicts", "probes", "certificates"] as const) {
         const shape = await parquetShape(file(f));
         assert.deepEqual(shape.codecs, ["ZSTD"], f);
-        assert.deepEqual(JSON.parse(shape.kv["danesweep.export"] ?? "null"), { format: 1, scan: id }, f);
+        assert.deepEqual(JSON.parse(shape.kv["danesweep.export"] ?? "null"), { format: 2, scan: id }, f);
       }
     });
 
@@ -269,6 +276,9 @@ export function exportSuite(name: string, open: () => Promise<DbHandle>): void {
         `profile ${str}`,
         `judged_at ${ts}`,
         `collected_at ${ts}`,
+        ...["mta_sts_policy", "mta_sts_mode", "mta_sts_outcome", "mta_sts_reason"].map((c) => `${c} ${str}`),
+        "mta_sts_contradictions VARCHAR[]",
+        `tls_rpt ${str}`,
         `verdict ${str}`,
         `facts ${str}`,
       ]);

@@ -1,6 +1,7 @@
 /**
  * The re-judging suite on PGlite, in a new temporary data directory, and the
- * pure part (rejudge-core.ts): change counts and the choice of profile.
+ * pure part (rejudge-core.ts): change counts, the choice of profile, and an
+ * MTA-STS domain judged again exactly as it was judged.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -8,9 +9,28 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import {
+  defaultPolicy,
+  judge,
+  type ProbeFacts,
+  policyFetchTarget,
+  probeKeyString,
+  trustStore,
+} from "@danesweep/dane";
+import { makeChain, makeLeaf } from "../../dane/test/certs.ts";
+import { mxDomain, probeTls, simpleHost } from "../../dane/test/fixtures/build.ts";
+import { policyFetch, withMailPolicies } from "../../dane/test/fixtures/mta-sts.ts";
+import { storedVerdict } from "../src/codec.ts";
 import { openMigratedDatabase } from "../src/db.ts";
 import { localOwnerAlive, rejudgeOwner } from "../src/rejudge.ts";
-import { chooseProfile, tallyChanges, type VerdictClass } from "../src/rejudge-core.ts";
+import {
+  chooseProfile,
+  judgeStored,
+  probesToRead,
+  sameVerdict,
+  tallyChanges,
+  type VerdictClass,
+} from "../src/rejudge-core.ts";
 import { rejudgeSuite } from "./rejudge-suite.ts";
 
 const dataDir = mkdtempSync(join(tmpdir(), "danesweep-rejudge-store-"));
@@ -82,6 +102,61 @@ describe("rejudge: change counts and profile (pure)", () => {
       name(chooseProfile("toString", {}, undefined)),
       'policy profile "toString" is not one of postfix, rfc7672',
     );
+  });
+});
+
+describe("rejudge: an MTA-STS domain (pure)", () => {
+  // example.com: MX mx1 (WebPKI certificate, no TLSA), an enforce policy covering it, TLS-RPT.
+  const ca = makeChain({ intermediates: 1, leafNames: ["mta-sts.example.com"] });
+  const mid = ca.intermediates[0]!;
+  const roots = trustStore("test root", [ca.root.pem]);
+  assert.ok(roots.ok);
+  const trust = roots.store;
+  const facts = withMailPolicies(
+    mxDomain("example.com", [simpleHost("mx1.example.com", 10, { v4: ["192.0.2.1"] })]),
+    {
+      sts: ["v=STSv1; id=20250701"],
+      tlsRpt: ["v=TLSRPTv1; rua=mailto:tls@example.com"],
+      hostV4: ["192.0.2.80"],
+    },
+  );
+  const stored: ProbeFacts[] = [
+    probeTls("192.0.2.1", "mx1.example.com", [makeLeaf(mid, ["mx1.example.com"]).b64, mid.b64]),
+    policyFetch("192.0.2.80", "mta-sts.example.com", ca.chain),
+  ];
+  const probes = new Map(stored.map((p) => [probeKeyString(p), p]));
+  const now = Date.UTC(2025, 6, 1);
+  const policy = defaultPolicy();
+  // As the aggregator judged it: every probe the resolver asked for, the scan's roots.
+  const original = judge(facts, (k) => probes.get(probeKeyString(k)), {
+    now,
+    probeMode: "all",
+    policy,
+    trust,
+  });
+
+  test("the policy fetch is among the probes to read, and the scan's roots judge it: the same record", () => {
+    // What RFC 8461 says of these facts, so that the comparison below is about MTA-STS at all.
+    assert.equal(original.mtaSts?.policy, "valid");
+    assert.equal(original.mtaSts?.outcome?.action, "deliver");
+    assert.equal(original.mtaSts?.outcome?.reason, "webpki-verified");
+    const fetch = policyFetchTarget(facts);
+    assert.ok(fetch);
+    const readable = probesToRead(facts, "all", policy);
+    assert.ok(readable.has(probeKeyString(fetch)), "the policy fetch is read");
+    const again = judgeStored({ facts, judgedAt: original.judgedAt, probeMode: "all" }, probes, policy, {
+      readable,
+      trust,
+    });
+    assert.equal(again.missingProbe, false);
+    assert.deepEqual(again.record, original);
+    assert.ok(sameVerdict(again.record, storedVerdict(original)));
+  });
+
+  test("without the scan's roots, the certificates are not judged and the record differs", () => {
+    const bare = judgeStored({ facts, judgedAt: original.judgedAt, probeMode: "all" }, probes, policy);
+    assert.notEqual(bare.record.mtaSts?.policy, "valid");
+    assert.ok(!sameVerdict(bare.record, storedVerdict(original)));
   });
 });
 

@@ -3,18 +3,22 @@
  * code (and cost nothing when tracing is off):
  *
  * - `lookupsOf(facts)`: every DNS lookup of a domain's facts (MX, the
- *   first-link CNAME queries, each host's A, AAAA and TLSA), in plan order.
+ *   first-link CNAME queries, each host's A, AAAA and TLSA, then the MTA-STS
+ *   TXT and policy host's A and AAAA and the TLS-RPT TXT when collected), in
+ *   plan order.
  * - `recordDnsLookups(span, facts)`: the DNS lookups of a domain summarised
  *   on the span that covered collecting them: counts by outcome, cached,
  *   attempts, and one event per lookup (name, type, outcome, security,
  *   rcode, upstream, elapsed ms). A survey makes ~10 lookups a domain:
  *   events keep them in the domain's trace without a span each.
  * - `recordProbePhases(tracing, span, facts)`: the phases of one SMTP probe
- *   (waiting for admission under the per-IP limits when `requestedAt` is
- *   given, TCP connect, banner, EHLO, STARTTLS, TLS handshake) as child spans of
- *   the probe's span, placed from the facts' own clock (`startedAt` and the
- *   phase timings, which follow each other), plus the probe's outcome as
- *   attributes (network.peer.*, tls.*, danesweep.probe.status). The phase
+ *   or MTA-STS policy fetch (waiting for admission under the per-IP limits
+ *   when `requestedAt` is given, TCP connect, banner, EHLO, STARTTLS, TLS
+ *   handshake: those the probe went through) as child spans of the probe's
+ *   span, placed from the facts' own clock (`startedAt` and the phase
+ *   timings, which follow each other), plus the probe's outcome as
+ *   attributes (network.peer.*, tls.*, danesweep.probe.status and .kind,
+ *   http.response.status_code for a fetch). The phase
  *   that did not finish (a timeout, a reset) is not in the timings: the
  *   probe span carries the status.
  * Both do nothing on a span that is not recording (not sampled).
@@ -32,6 +36,11 @@ export function lookupsOf(facts: DomainFacts): Lookup<unknown>[] {
     if (h.firstLink) out.push(h.firstLink);
     for (const t of h.tlsa) out.push(t);
   }
+  if (facts.mtaSts) {
+    out.push(facts.mtaSts.txt);
+    if (facts.mtaSts.host) out.push(facts.mtaSts.host.a, facts.mtaSts.host.aaaa);
+  }
+  if (facts.tlsRpt) out.push(facts.tlsRpt);
   return out;
 }
 
@@ -84,6 +93,7 @@ const ANSWERED: ReadonlySet<ProbeStatus> = new Set<ProbeStatus>([
   "ehlo-failed",
   "policy-private-address",
   "policy-opt-out",
+  "http-response",
 ]);
 
 export function recordProbePhases(
@@ -106,6 +116,8 @@ export function recordProbePhases(
     a[ATTR.tlsCipher] = facts.tls.cipher;
     a["danesweep.tls.chain_length"] = facts.tls.chain.length;
   }
+  if (facts.kind) a["danesweep.probe.kind"] = facts.kind;
+  if (facts.http) a["http.response.status_code"] = facts.http.status;
   if (facts.io) {
     a["danesweep.probe.bytes_read"] = facts.io.bytesRead;
     a["danesweep.probe.bytes_written"] = facts.io.bytesWritten;

@@ -12,13 +12,16 @@
  * group of its own): a domain whose probe was dead-lettered will never get
  * its result, so the instance holding it gives up on it (its messages are
  * dead-lettered too and the scan shows the domain as not judged).
+ * MTA-STS certificates are judged against DANESWEEP_MTA_STS_CA (a PEM file;
+ * default Node's CA certificates); a file that cannot be read refuses the
+ * start (exit 2, readSettingFile).
  * Run: node services/aggregator/src/main.ts (settings: --help).
  */
 import { hostname } from "node:os";
 import { deadLetterTopic, decodeEnvelope, readDeadLetter, TOPICS } from "@danesweep/bus";
 import { defaultPolicy, POLICY_PROFILES, policyProfile } from "@danesweep/dane";
-import { newCounters, pipelineTopics, STAGES, startStage } from "@danesweep/pipeline";
-import { counterOf, gaugeOf, type ServiceSpec } from "@danesweep/runtime";
+import { loadTrustStore, newCounters, pipelineTopics, STAGES, startStage } from "@danesweep/pipeline";
+import { counterOf, gaugeOf, readSettingFile, type ServiceSpec } from "@danesweep/runtime";
 import { Type } from "@sinclair/typebox";
 
 export const fields = {
@@ -40,6 +43,12 @@ export const fields = {
     default: STAGES.aggregate.concurrency,
     doc: "messages the join holds at once (domains waiting for their probe results)",
   },
+  mtaStsCa: {
+    env: "DANESWEEP_MTA_STS_CA",
+    schema: Type.String({ maxLength: 4096 }),
+    default: "",
+    doc: "PEM file of the roots MTA-STS certificates are judged against (empty: Node's default CA certificates)",
+  },
   joinTimeoutMs: {
     env: "DANESWEEP_JOIN_TIMEOUT_MS",
     schema: Type.Integer({ minimum: 100, maximum: 3_600_000 }),
@@ -57,6 +66,7 @@ export const aggregatorService: ServiceSpec<typeof fields> = {
     await ctx.retryStart("create topics", () =>
       ctx.bus.ensureTopics(pipelineTopics(c.partitions, c.replication)),
     );
+    const trust = readSettingFile("DANESWEEP_MTA_STS_CA", () => loadTrustStore(c.mtaStsCa));
     const counters = newCounters();
     const stage = await startStage(
       "aggregate",
@@ -65,6 +75,7 @@ export const aggregatorService: ServiceSpec<typeof fields> = {
         store: ctx.store,
         probeMode: c.probeMode,
         policy: policyProfile(c.policy) ?? defaultPolicy(),
+        trust,
         port: 25,
         now: () => Date.now(),
         counters,

@@ -19,6 +19,8 @@
  *   progress stop, resumable, when the app closes. GET /v1/domains/{d}
  *   names the engine of every verdict, and with history=true each scan's
  *   re-judgements.
+ * - GET /v1/changes: the change events between scans (changes.ts), as JSON
+ *   pages or a whole-set export like the results.
  * - Rate limits (fixed window, in memory, per app): per client address on
  *   every request, and per token for authenticated requests; 429 with
  *   Retry-After. /healthz, /readyz and /metrics are exempt. The client
@@ -63,7 +65,15 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from "fastify";
-import { EXPORT_RETRY_AFTER_S, ExportLane, ExportSlots, exportBody } from "./exports.ts";
+import { registerChangeRoutes } from "./changes.ts";
+import {
+  type ExportContext,
+  ExportLane,
+  type ExportSlot,
+  ExportSlots,
+  sendExport,
+  takeExportSlot,
+} from "./exports.ts";
 import { decodeCursor, encodeCursor, FORMAT_CONTENT_TYPES, failingHosts, negotiate } from "./formats.ts";
 import { Metrics } from "./metrics.ts";
 import { completeOpenApi } from "./openapi.ts";
@@ -200,6 +210,13 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
   const exportLane = new ExportLane();
   const exportBatchRows = opts.exports?.batchRows ?? (store.driver === "embedded" ? 200 : 2000);
   const exportStallMs = opts.exports?.stallMs ?? 60_000;
+  const exporting: ExportContext = {
+    slots: exportSlots,
+    lane: exportLane,
+    batchRows: exportBatchRows,
+    stallMs: exportStallMs,
+    metrics,
+  };
   const rejudgeJobs = new RejudgeJobs();
   const app = Fastify({
     ...(opts.loggerInstance ? { loggerInstance: opts.loggerInstance } : { logger: opts.logger ?? false }),
@@ -670,17 +687,8 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
           if (q[k] !== undefined) filters[k] = q[k];
         const isExport = format !== "json" && req.method === "GET";
         // An export takes one of a few slots before any query (exports.ts); the others, 429.
-        const slot = isExport ? exportSlots.take() : undefined;
-        if (isExport && !slot) {
-          metrics.rateLimited("export");
-          reply.header("retry-after", EXPORT_RETRY_AFTER_S);
-          return sendProblem(
-            reply,
-            "rate-limited",
-            429,
-            `${exportSlots.max} exports are running, the most this server runs at once; retry after ${EXPORT_RETRY_AFTER_S} s`,
-          );
-        }
+        const slot = isExport ? takeExportSlot(reply, exporting) : undefined;
+        if (isExport && !slot) return reply;
         try {
           if (!(await queries.scanExists(scanId))) {
             slot?.release();
@@ -706,24 +714,9 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
             next: rows.length > limit && last ? encodeCursor(last.domain) : null,
           };
         }
-        const gone = new AbortController();
-        reply.raw.once("close", () => gone.abort());
-        if (reply.raw.destroyed) gone.abort();
-        metrics.exportStarted();
-        const body = exportBody({
-          rows: queries.streamResults(scanId, filters, exportBatchRows, after, gone.signal),
-          format,
-          batchRows: exportBatchRows,
-          lane: exportLane,
-          signal: gone.signal,
-          stallMs: exportStallMs,
-          onStall: () => reply.raw.destroy(),
-          onEnd: (outcome, rows) => {
-            slot?.release();
-            metrics.exportEnded(outcome, rows);
-          },
-        });
-        return reply.type(FORMAT_CONTENT_TYPES[format]).send(body);
+        return sendExport(reply, exporting, slot as ExportSlot, format, (signal) =>
+          queries.streamResults(scanId, filters, exportBatchRows, after, signal),
+        );
       },
     });
 
@@ -916,6 +909,17 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
         };
       },
     );
+
+    // ------------------------------------------------------------ change events (changes.ts)
+
+    registerChangeRoutes(scope, {
+      store,
+      exporting,
+      config: read,
+      security: readSecurity,
+      errors,
+      normaliseDomain,
+    });
   });
 
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());

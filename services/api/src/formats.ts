@@ -4,7 +4,9 @@
  *   json (a page), ndjson and csv (the whole set, streamed); q-values honoured,
  *   ties broken in that order; an absent header or any wildcard means json;
  *   undefined when nothing acceptable is offered (406).
- * - `csvHeader` / `csvLine`: CSV records (CRLF) through csv.ts, the one
+ * - `csvHeader` / `csvLine`: CSV records (CRLF) of RESULT_COLUMNS (the
+ *   verdict's columns and its risks, then the MTA-STS / TLS-RPT ones of libs/dane
+ *   MAIL_POLICY_COLUMNS, a list as space-separated items) through csv.ts, the one
  *   spreadsheet-safe field encoder (RFC 4180 quoting; a leading = + - @, tab
  *   or CR gets an apostrophe).
  * - `encodeCursor` / `decodeCursor`: opaque page cursors (base64url of the
@@ -12,7 +14,7 @@
  * - `failingHosts(record)`: the hosts of a verdict record that failed or would
  *   fail, with their failing addresses.
  */
-import type { HostOutcome, VerdictRecord } from "@danesweep/dane";
+import { type HostOutcome, MAIL_POLICY_COLUMNS, type VerdictRecord } from "@danesweep/dane";
 import { csvRecord } from "./csv.ts";
 
 export const FORMATS = ["json", "ndjson", "csv"] as const;
@@ -64,13 +66,14 @@ export const RESULT_COLUMNS = [
   ["judged_at", "judgedAt"],
   ["explanation", "explanation"],
   ["risks", "risks"],
+  ...MAIL_POLICY_COLUMNS,
 ] as const;
 
 export function csvHeader(): string {
   return csvRecord(RESULT_COLUMNS.map(([h]) => h));
 }
 
-/** A CSV line; a list (risks) is one field, its items separated by spaces. */
+/** A CSV line; a list (risks, the MTA-STS contradictions) is one field, its items separated by spaces. */
 export function csvLine(row: Record<string, unknown>): string {
   return csvRecord(
     RESULT_COLUMNS.map(([, k]) => (Array.isArray(row[k]) ? (row[k] as unknown[]).join(" ") : row[k])),

@@ -20,6 +20,7 @@
  */
 
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { TrustStore } from "@danesweep/dane";
 import {
   continueRejudge,
   getRejudgeRun,
@@ -45,6 +46,12 @@ import {
 export interface RejudgeOptions {
   /** Domains per batch (default 100 on the embedded store, whose queries share this thread; 500 on PostgreSQL). */
   batch?: number;
+  /**
+   * The WebPKI roots MTA-STS certificates are judged against (libs/dane
+   * trustStore): those the scans were judged with (`danesweep serve
+   * --mta-sts-ca`). Without, MTA-STS certificates are not judged.
+   */
+  trust?: TrustStore;
 }
 
 /** The re-judging runs this process is running. */
@@ -61,7 +68,7 @@ export class RejudgeJobs {
   start(
     writer: Store,
     run: RejudgeRun,
-    o: { now: () => number; batch: number; log: FastifyBaseLogger },
+    o: { now: () => number; batch: number; log: FastifyBaseLogger; trust?: TrustStore | undefined },
   ): void {
     const key = `${run.scanId}/${run.run}`;
     if (this.#running.has(key)) return;
@@ -69,6 +76,7 @@ export class RejudgeJobs {
       owner: this.owner,
       now: o.now,
       batch: o.batch,
+      ...(o.trust ? { trust: o.trust } : {}),
       signal: this.#stop.signal,
     })
       .then((r) => o.log.info({ scanId: run.scanId, run: run.run, outcome: r.outcome }, "re-judging ended"))
@@ -157,7 +165,7 @@ export function registerRejudgeRoutes(
       reply.header("location", location(s.run));
       if (s.status === "done") return reply.code(200).send({ ...runSummary(s.run), status: "done" });
       const status = o.jobs.has(s.run) ? "running" : s.status;
-      o.jobs.start(o.writer, s.run, { now: o.now, batch, log: req.log });
+      o.jobs.start(o.writer, s.run, { now: o.now, batch, log: req.log, trust: o.options.trust });
       return reply.code(202).send({ ...runSummary(s.run), status });
     },
   );

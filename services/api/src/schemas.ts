@@ -222,6 +222,14 @@ export const ResultItem = Type.Object({
   explanation: Type.String(),
   /** libs/dane rules 37-40: what may break the domain's DANE (empty for verdicts of engines before 2.1). */
   risks: Type.Array(Type.String()),
+  mtaStsPolicy: Nullable(
+    Type.String({ description: "how a sender finds the MTA-STS policy (libs/dane README)" }),
+  ),
+  mtaStsMode: Nullable(Type.String()),
+  mtaStsOutcome: Nullable(Type.String({ description: "what an MTA-STS sender without DANE does" })),
+  mtaStsReason: Nullable(Type.String()),
+  mtaStsContradictions: Type.Array(Type.String()),
+  tlsRpt: Nullable(Type.String()),
 });
 
 export const ResultsPage = Type.Object({

@@ -27,11 +27,20 @@ test("Accept negotiation (RFC 9110 12.5.1: q-values, wildcards)", () => {
 
 test("CSV lines quote commas, quotes and line breaks (RFC 4180)", () => {
   const line = csvLine({ domain: "a.example", explanation: 'said "no", then\nleft', security: null });
-  assert.equal(line, 'a.example,,,,,,,,,"said ""no"", then\nleft",\r\n');
-  // A list (the risks) is one field, its items separated by spaces.
+  // ... then the risks and the MTA-STS / TLS-RPT columns after the explanation, empty here.
+  assert.equal(line, 'a.example,,,,,,,,,"said ""no"", then\nleft",,,,,,,\r\n');
+  // A list (the risks, the MTA-STS contradictions) is one field, its items separated by spaces.
   assert.equal(
     csvLine({ domain: "b.example", risks: ["rrsig-expiring", "latent-mismatch"] }),
-    "b.example,,,,,,,,,,rrsig-expiring latent-mismatch\r\n",
+    "b.example,,,,,,,,,,rrsig-expiring latent-mismatch,,,,,,\r\n",
+  );
+  assert.equal(
+    csvLine({
+      domain: "b.example",
+      mtaStsPolicy: "valid",
+      mtaStsContradictions: ["mx-not-covered", "enforce-no-tls"],
+    }),
+    "b.example,,,,,,,,,,,valid,,,,mx-not-covered enforce-no-tls,\r\n",
   );
 });
 

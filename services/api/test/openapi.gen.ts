@@ -20,6 +20,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Change events between scans (newly-broken, fixed, dane-adopted, dane-dropped, mx-moved); JSON pages, or the whole set as NDJSON or CSV (Accept) */
+        get: operations["getChanges"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /** Change events between scans (newly-broken, fixed, dane-adopted, dane-dropped, mx-moved); JSON pages, or the whole set as NDJSON or CSV (Accept) */
+        head: operations["headChanges"];
+        patch?: never;
+        trace?: never;
+    };
     "/v1/domains/{domain}": {
         parameters: {
             query?: never;
@@ -340,6 +358,272 @@ export interface operations {
             };
         };
     };
+    getChanges: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                domain?: string;
+                /** @description comma-separated: newly-broken, fixed, dane-adopted, dane-dropped, mx-moved */
+                kind?: string;
+                limit?: number;
+                scan?: string;
+                /** @description detected at or after (RFC 3339) */
+                since?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description RFC 9457 problem details */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["def-0"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["def-0"];
+                };
+            };
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            dane: {
+                                after: string;
+                                before: string;
+                            };
+                            detectedAt: string;
+                            domain: string;
+                            id: number;
+                            kind: "newly-broken" | "fixed" | "dane-adopted" | "dane-dropped" | "mx-moved";
+                            mx: {
+                                after: string | null;
+                                before: string | null;
+                            };
+                            /** @description last seen in the old state */
+                            previousAt: string;
+                            previousScanId: string;
+                            problems: {
+                                after: string[];
+                                before: string[];
+                            };
+                            scanId: string;
+                            /** @description first seen in the new state (when the scan judged the domain) */
+                            since: string;
+                        }[];
+                        next: string | null;
+                        /** @description cursor to ask with later, for the events recorded after these */
+                        poll: string;
+                    };
+                    "application/x-ndjson": {
+                        items: {
+                            dane: {
+                                after: string;
+                                before: string;
+                            };
+                            detectedAt: string;
+                            domain: string;
+                            id: number;
+                            kind: "newly-broken" | "fixed" | "dane-adopted" | "dane-dropped" | "mx-moved";
+                            mx: {
+                                after: string | null;
+                                before: string | null;
+                            };
+                            /** @description last seen in the old state */
+                            previousAt: string;
+                            previousScanId: string;
+                            problems: {
+                                after: string[];
+                                before: string[];
+                            };
+                            scanId: string;
+                            /** @description first seen in the new state (when the scan judged the domain) */
+                            since: string;
+                        }[];
+                        next: string | null;
+                        /** @description cursor to ask with later, for the events recorded after these */
+                        poll: string;
+                    };
+                    "text/csv": {
+                        items: {
+                            dane: {
+                                after: string;
+                                before: string;
+                            };
+                            detectedAt: string;
+                            domain: string;
+                            id: number;
+                            kind: "newly-broken" | "fixed" | "dane-adopted" | "dane-dropped" | "mx-moved";
+                            mx: {
+                                after: string | null;
+                                before: string | null;
+                            };
+                            /** @description last seen in the old state */
+                            previousAt: string;
+                            previousScanId: string;
+                            problems: {
+                                after: string[];
+                                before: string[];
+                            };
+                            scanId: string;
+                            /** @description first seen in the new state (when the scan judged the domain) */
+                            since: string;
+                        }[];
+                        next: string | null;
+                        /** @description cursor to ask with later, for the events recorded after these */
+                        poll: string;
+                    };
+                };
+            };
+        };
+    };
+    headChanges: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                domain?: string;
+                /** @description comma-separated: newly-broken, fixed, dane-adopted, dane-dropped, mx-moved */
+                kind?: string;
+                limit?: number;
+                scan?: string;
+                /** @description detected at or after (RFC 3339) */
+                since?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description RFC 9457 problem details */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["def-0"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["def-0"];
+                };
+            };
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            dane: {
+                                after: string;
+                                before: string;
+                            };
+                            detectedAt: string;
+                            domain: string;
+                            id: number;
+                            kind: "newly-broken" | "fixed" | "dane-adopted" | "dane-dropped" | "mx-moved";
+                            mx: {
+                                after: string | null;
+                                before: string | null;
+                            };
+                            /** @description last seen in the old state */
+                            previousAt: string;
+                            previousScanId: string;
+                            problems: {
+                                after: string[];
+                                before: string[];
+                            };
+                            scanId: string;
+                            /** @description first seen in the new state (when the scan judged the domain) */
+                            since: string;
+                        }[];
+                        next: string | null;
+                        /** @description cursor to ask with later, for the events recorded after these */
+                        poll: string;
+                    };
+                    "application/x-ndjson": {
+                        items: {
+                            dane: {
+                                after: string;
+                                before: string;
+                            };
+                            detectedAt: string;
+                            domain: string;
+                            id: number;
+                            kind: "newly-broken" | "fixed" | "dane-adopted" | "dane-dropped" | "mx-moved";
+                            mx: {
+                                after: string | null;
+                                before: string | null;
+                            };
+                            /** @description last seen in the old state */
+                            previousAt: string;
+                            previousScanId: string;
+                            problems: {
+                                after: string[];
+                                before: string[];
+                            };
+                            scanId: string;
+                            /** @description first seen in the new state (when the scan judged the domain) */
+                            since: string;
+                        }[];
+                        next: string | null;
+                        /** @description cursor to ask with later, for the events recorded after these */
+                        poll: string;
+                    };
+                    "text/csv": {
+                        items: {
+                            dane: {
+                                after: string;
+                                before: string;
+                            };
+                            detectedAt: string;
+                            domain: string;
+                            id: number;
+                            kind: "newly-broken" | "fixed" | "dane-adopted" | "dane-dropped" | "mx-moved";
+                            mx: {
+                                after: string | null;
+                                before: string | null;
+                            };
+                            /** @description last seen in the old state */
+                            previousAt: string;
+                            previousScanId: string;
+                            problems: {
+                                after: string[];
+                                before: string[];
+                            };
+                            scanId: string;
+                            /** @description first seen in the new state (when the scan judged the domain) */
+                            since: string;
+                        }[];
+                        next: string | null;
+                        /** @description cursor to ask with later, for the events recorded after these */
+                        poll: string;
+                    };
+                };
+            };
+        };
+    };
     getDomainsByDomain: {
         parameters: {
             query?: {
@@ -460,7 +744,7 @@ export interface operations {
                                         upstream: string;
                                     };
                                     qname: string;
-                                    qtype: "MX" | "A" | "AAAA" | "TLSA" | "CNAME" | "SOA" | "DNSKEY" | "NS";
+                                    qtype: "MX" | "A" | "AAAA" | "TLSA" | "CNAME" | "SOA" | "DNSKEY" | "NS" | "TXT";
                                     records: string[];
                                     security: "secure" | "insecure" | "bogus" | "indeterminate";
                                     ttl?: number;
@@ -492,7 +776,7 @@ export interface operations {
                                         upstream: string;
                                     };
                                     qname: string;
-                                    qtype: "MX" | "A" | "AAAA" | "TLSA" | "CNAME" | "SOA" | "DNSKEY" | "NS";
+                                    qtype: "MX" | "A" | "AAAA" | "TLSA" | "CNAME" | "SOA" | "DNSKEY" | "NS" | "TXT";
                                     records: string[];
                                     security: "secure" | "insecure" | "bogus" | "indeterminate";
                                     ttl?: number;
@@ -524,7 +808,7 @@ export interface operations {
                                         upstream: string;
                                     };
                                     qname: string;
-                                    qtype: "MX" | "A" | "AAAA" | "TLSA" | "CNAME" | "SOA" | "DNSKEY" | "NS";
+                                    qtype: "MX" | "A" | "AAAA" | "TLSA" | "CNAME" | "SOA" | "DNSKEY" | "NS" | "TXT";
                                     records: string[];
                                     security: "secure" | "insecure" | "bogus" | "indeterminate";
                                     ttl?: number;
@@ -559,7 +843,7 @@ export interface operations {
                                         upstream: string;
                                     };
                                     qname: string;
-                                    qtype: "MX" | "A" | "AAAA" | "TLSA" | "CNAME" | "SOA" | "DNSKEY" | "NS";
+                                    qtype: "MX" | "A" | "AAAA" | "TLSA" | "CNAME" | "SOA" | "DNSKEY" | "NS" | "TXT";
                                     records: {
                                         data: string;
                                         matchingType: number;
@@ -571,6 +855,107 @@ export interface operations {
                                 }[];
                             }[];
                             limits: string[];
+                            mtaSts?: {
+                                host?: {
+                                    a: {
+                                        chain: {
+                                            owner: string;
+                                            target: string;
+                                        }[];
+                                        error?: "timeout" | "servfail" | "refused" | "formerr" | "notimp" | "network" | "malformed" | "limit" | "other";
+                                        limitHit?: string;
+                                        outcome: "answer" | "nodata" | "nxdomain" | "error";
+                                        owner: string;
+                                        provenance?: {
+                                            attempts: number;
+                                            cached: boolean;
+                                            cdRcode?: string;
+                                            elapsedMs: number;
+                                            flags: {
+                                                aa: boolean;
+                                                ad: boolean;
+                                                cd: boolean;
+                                                ra: boolean;
+                                                rd: boolean;
+                                                tc: boolean;
+                                            };
+                                            rcode: string;
+                                            transport: "udp" | "tcp";
+                                            upstream: string;
+                                        };
+                                        qname: string;
+                                        qtype: "MX" | "A" | "AAAA" | "TLSA" | "CNAME" | "SOA" | "DNSKEY" | "NS" | "TXT";
+                                        records: string[];
+                                        security: "secure" | "insecure" | "bogus" | "indeterminate";
+                                        ttl?: number;
+                                    };
+                                    aaaa: {
+                                        chain: {
+                                            owner: string;
+                                            target: string;
+                                        }[];
+                                        error?: "timeout" | "servfail" | "refused" | "formerr" | "notimp" | "network" | "malformed" | "limit" | "other";
+                                        limitHit?: string;
+                                        outcome: "answer" | "nodata" | "nxdomain" | "error";
+                                        owner: string;
+                                        provenance?: {
+                                            attempts: number;
+                                            cached: boolean;
+                                            cdRcode?: string;
+                                            elapsedMs: number;
+                                            flags: {
+                                                aa: boolean;
+                                                ad: boolean;
+                                                cd: boolean;
+                                                ra: boolean;
+                                                rd: boolean;
+                                                tc: boolean;
+                                            };
+                                            rcode: string;
+                                            transport: "udp" | "tcp";
+                                            upstream: string;
+                                        };
+                                        qname: string;
+                                        qtype: "MX" | "A" | "AAAA" | "TLSA" | "CNAME" | "SOA" | "DNSKEY" | "NS" | "TXT";
+                                        records: string[];
+                                        security: "secure" | "insecure" | "bogus" | "indeterminate";
+                                        ttl?: number;
+                                    };
+                                    name: string;
+                                };
+                                txt: {
+                                    chain: {
+                                        owner: string;
+                                        target: string;
+                                    }[];
+                                    error?: "timeout" | "servfail" | "refused" | "formerr" | "notimp" | "network" | "malformed" | "limit" | "other";
+                                    limitHit?: string;
+                                    outcome: "answer" | "nodata" | "nxdomain" | "error";
+                                    owner: string;
+                                    provenance?: {
+                                        attempts: number;
+                                        cached: boolean;
+                                        cdRcode?: string;
+                                        elapsedMs: number;
+                                        flags: {
+                                            aa: boolean;
+                                            ad: boolean;
+                                            cd: boolean;
+                                            ra: boolean;
+                                            rd: boolean;
+                                            tc: boolean;
+                                        };
+                                        rcode: string;
+                                        transport: "udp" | "tcp";
+                                        upstream: string;
+                                    };
+                                    qname: string;
+                                    qtype: "MX" | "A" | "AAAA" | "TLSA" | "CNAME" | "SOA" | "DNSKEY" | "NS" | "TXT";
+                                    records: string[];
+                                    security: "secure" | "insecure" | "bogus" | "indeterminate";
+                                    ttl?: number;
+                                };
+                            };
                             mx: {
                                 chain: {
                                     owner: string;
@@ -598,7 +983,7 @@ export interface operations {
                                     upstream: string;
                                 };
                                 qname: string;
-                                qtype: "MX" | "A" | "AAAA" | "TLSA" | "CNAME" | "SOA" | "DNSKEY" | "NS";
+                                qtype: "MX" | "A" | "AAAA" | "TLSA" | "CNAME" | "SOA" | "DNSKEY" | "NS" | "TXT";
                                 records: {
                                     exchange: string;
                                     preference: number;
@@ -633,7 +1018,7 @@ export interface operations {
                                     upstream: string;
                                 };
                                 qname: string;
-                                qtype: "MX" | "A" | "AAAA" | "TLSA" | "CNAME" | "SOA" | "DNSKEY" | "NS";
+                                qtype: "MX" | "A" | "AAAA" | "TLSA" | "CNAME" | "SOA" | "DNSKEY" | "NS" | "TXT";
                                 records: string[];
                                 security: "secure" | "insecure" | "bogus" | "indeterminate";
                                 ttl?: number;
@@ -642,6 +1027,38 @@ export interface operations {
                             resolverValidates: boolean;
                             /** @enum {number} */
                             schema: 1;
+                            tlsRpt?: {
+                                chain: {
+                                    owner: string;
+                                    target: string;
+                                }[];
+                                error?: "timeout" | "servfail" | "refused" | "formerr" | "notimp" | "network" | "malformed" | "limit" | "other";
+                                limitHit?: string;
+                                outcome: "answer" | "nodata" | "nxdomain" | "error";
+                                owner: string;
+                                provenance?: {
+                                    attempts: number;
+                                    cached: boolean;
+                                    cdRcode?: string;
+                                    elapsedMs: number;
+                                    flags: {
+                                        aa: boolean;
+                                        ad: boolean;
+                                        cd: boolean;
+                                        ra: boolean;
+                                        rd: boolean;
+                                        tc: boolean;
+                                    };
+                                    rcode: string;
+                                    transport: "udp" | "tcp";
+                                    upstream: string;
+                                };
+                                qname: string;
+                                qtype: "MX" | "A" | "AAAA" | "TLSA" | "CNAME" | "SOA" | "DNSKEY" | "NS" | "TXT";
+                                records: string[];
+                                security: "secure" | "insecure" | "bogus" | "indeterminate";
+                                ttl?: number;
+                            };
                         } | null;
                         /** @description every scan's verdict, oldest first */
                         history?: {
@@ -676,7 +1093,7 @@ export interface operations {
                             alternates?: {
                                 detail?: string;
                                 offered: "ecdsa" | "rsa";
-                                status: "tls-ok" | "starttls-not-offered" | "starttls-refused" | "tls-handshake-failed" | "tls-timeout" | "connect-refused" | "connect-timeout" | "connect-reset" | "connect-unreachable" | "banner-rejected" | "ehlo-failed" | "io-timeout" | "io-reset" | "protocol-error" | "deadline-exceeded" | "policy-private-address" | "policy-opt-out" | "internal-error";
+                                status: "tls-ok" | "starttls-not-offered" | "starttls-refused" | "tls-handshake-failed" | "tls-timeout" | "connect-refused" | "connect-timeout" | "connect-reset" | "connect-unreachable" | "banner-rejected" | "ehlo-failed" | "io-timeout" | "io-reset" | "protocol-error" | "deadline-exceeded" | "policy-private-address" | "policy-opt-out" | "internal-error" | "http-response";
                                 timings: {
                                     tlsMs?: number;
                                     totalMs: number;
@@ -700,11 +1117,20 @@ export interface operations {
                                 lines: string[];
                                 verb: "EHLO" | "HELO";
                             };
+                            http?: {
+                                body?: string;
+                                bodyBytes: number;
+                                contentType?: string;
+                                location?: string;
+                                status: number;
+                                truncated?: boolean;
+                            };
                             io?: {
                                 bytesRead: number;
                                 bytesWritten: number;
                             };
                             ip: string;
+                            kind?: "smtp" | "mta-sts-policy";
                             port: number;
                             quit?: boolean;
                             /** @enum {number} */
@@ -719,7 +1145,7 @@ export interface operations {
                                     lines: string[];
                                 };
                             };
-                            status: "tls-ok" | "starttls-not-offered" | "starttls-refused" | "tls-handshake-failed" | "tls-timeout" | "connect-refused" | "connect-timeout" | "connect-reset" | "connect-unreachable" | "banner-rejected" | "ehlo-failed" | "io-timeout" | "io-reset" | "protocol-error" | "deadline-exceeded" | "policy-private-address" | "policy-opt-out" | "internal-error";
+                            status: "tls-ok" | "starttls-not-offered" | "starttls-refused" | "tls-handshake-failed" | "tls-timeout" | "connect-refused" | "connect-timeout" | "connect-reset" | "connect-unreachable" | "banner-rejected" | "ehlo-failed" | "io-timeout" | "io-reset" | "protocol-error" | "deadline-exceeded" | "policy-private-address" | "policy-opt-out" | "internal-error" | "http-response";
                             timings: {
                                 bannerMs?: number;
                                 connectMs?: number;
@@ -767,7 +1193,7 @@ export interface operations {
                                         keyType?: string;
                                         offered: "ecdsa" | "rsa";
                                         result: "dane-verified" | "failed" | "no-certificate";
-                                        status: "tls-ok" | "starttls-not-offered" | "starttls-refused" | "tls-handshake-failed" | "tls-timeout" | "connect-refused" | "connect-timeout" | "connect-reset" | "connect-unreachable" | "banner-rejected" | "ehlo-failed" | "io-timeout" | "io-reset" | "protocol-error" | "deadline-exceeded" | "policy-private-address" | "policy-opt-out" | "internal-error";
+                                        status: "tls-ok" | "starttls-not-offered" | "starttls-refused" | "tls-handshake-failed" | "tls-timeout" | "connect-refused" | "connect-timeout" | "connect-reset" | "connect-unreachable" | "banner-rejected" | "ehlo-failed" | "io-timeout" | "io-reset" | "protocol-error" | "deadline-exceeded" | "policy-private-address" | "policy-opt-out" | "internal-error" | "http-response";
                                     }[];
                                     assessed?: {
                                         reason: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
@@ -791,7 +1217,7 @@ export interface operations {
                                         ip: string;
                                         port: number;
                                         sni: string;
-                                        status: "tls-ok" | "starttls-not-offered" | "starttls-refused" | "tls-handshake-failed" | "tls-timeout" | "connect-refused" | "connect-timeout" | "connect-reset" | "connect-unreachable" | "banner-rejected" | "ehlo-failed" | "io-timeout" | "io-reset" | "protocol-error" | "deadline-exceeded" | "policy-private-address" | "policy-opt-out" | "internal-error";
+                                        status: "tls-ok" | "starttls-not-offered" | "starttls-refused" | "tls-handshake-failed" | "tls-timeout" | "connect-refused" | "connect-timeout" | "connect-reset" | "connect-unreachable" | "banner-rejected" | "ehlo-failed" | "io-timeout" | "io-reset" | "protocol-error" | "deadline-exceeded" | "policy-private-address" | "policy-opt-out" | "internal-error" | "http-response";
                                     };
                                     reason?: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
                                     result: ("dane-verified" | "encrypted" | "plaintext") | "failed" | "not-tried" | "beyond-limit" | "not-probed" | "policy-refused";
@@ -831,6 +1257,36 @@ export interface operations {
                                 keyType?: string;
                                 offered: ("ecdsa" | "rsa") | "default";
                             }[];
+                            mtaSts?: {
+                                contradictions: ("policy-unavailable" | "mx-not-covered" | "enforce-no-tls" | "enforce-certificate-invalid" | "dane-delivers-mta-sts-defers" | "mta-sts-delivers-dane-defers" | "testing-without-tls-rpt")[];
+                                detail?: string;
+                                fetch?: {
+                                    httpStatus?: number;
+                                    ip: string;
+                                    port: number;
+                                    sni: string;
+                                    status: "tls-ok" | "starttls-not-offered" | "starttls-refused" | "tls-handshake-failed" | "tls-timeout" | "connect-refused" | "connect-timeout" | "connect-reset" | "connect-unreachable" | "banner-rejected" | "ehlo-failed" | "io-timeout" | "io-reset" | "protocol-error" | "deadline-exceeded" | "policy-private-address" | "policy-opt-out" | "internal-error" | "http-response";
+                                };
+                                hosts?: {
+                                    address?: string;
+                                    detail?: string;
+                                    host: string;
+                                    pattern?: string;
+                                    webpki: "valid" | "no-certificate" | "bad-certificate" | "untrusted" | "chain-invalid" | "expired" | "not-yet-valid" | "name-mismatch" | "no-tls" | "unreachable" | "not-probed";
+                                }[];
+                                id?: string;
+                                maxAge?: number;
+                                mode?: "enforce" | "testing" | "none";
+                                mx?: string[];
+                                outcome?: {
+                                    action: "deliver" | "defer" | "bounce" | "indeterminate";
+                                    address?: string;
+                                    host?: string;
+                                    reason: "webpki-verified" | "no-mx-covered" | "starttls-not-offered" | "tls-handshake-failed" | "certificate-invalid" | "connection-failed" | "mx-lookup-failed" | "no-mail" | "not-probed" | "policy-refused" | "resolver-not-validating";
+                                };
+                                policy: "valid" | "no-record" | "record-lookup-failed" | "record-invalid" | "host-lookup-failed" | "host-no-address" | "fetch-refused" | "not-fetched" | "fetch-failed" | "host-certificate-invalid" | "http-status" | "content-type" | "too-large" | "policy-invalid" | "not-validated";
+                                trust?: string;
+                            };
                             mx: {
                                 error?: "timeout" | "servfail" | "refused" | "formerr" | "notimp" | "network" | "malformed" | "limit" | "other";
                                 outcome: "answer" | "nodata" | "nxdomain" | "error";
@@ -844,6 +1300,11 @@ export interface operations {
                             /** @enum {number} */
                             schema: 2;
                             tld: string;
+                            tlsRpt?: {
+                                detail?: string;
+                                rua?: string[];
+                                state: "valid" | "none" | "invalid" | "lookup-failed";
+                            };
                             verdict: {
                                 action: "deliver" | "defer" | "bounce" | "indeterminate";
                                 address?: string;
@@ -1653,11 +2114,17 @@ export interface operations {
                             domain: string;
                             explanation: string;
                             judgedAt: string;
+                            mtaStsContradictions: string[];
+                            mtaStsMode: string | null;
+                            mtaStsOutcome: string | null;
+                            mtaStsPolicy: string | null;
+                            mtaStsReason: string | null;
                             mxHost: string | null;
                             reason: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
                             risks: string[];
                             security: ("dane-verified" | "encrypted" | "plaintext") | null;
                             tld: string;
+                            tlsRpt: string | null;
                         }[];
                         next: string | null;
                         scanId: string;
@@ -1670,11 +2137,17 @@ export interface operations {
                             domain: string;
                             explanation: string;
                             judgedAt: string;
+                            mtaStsContradictions: string[];
+                            mtaStsMode: string | null;
+                            mtaStsOutcome: string | null;
+                            mtaStsPolicy: string | null;
+                            mtaStsReason: string | null;
                             mxHost: string | null;
                             reason: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
                             risks: string[];
                             security: ("dane-verified" | "encrypted" | "plaintext") | null;
                             tld: string;
+                            tlsRpt: string | null;
                         }[];
                         next: string | null;
                         scanId: string;
@@ -1687,11 +2160,17 @@ export interface operations {
                             domain: string;
                             explanation: string;
                             judgedAt: string;
+                            mtaStsContradictions: string[];
+                            mtaStsMode: string | null;
+                            mtaStsOutcome: string | null;
+                            mtaStsPolicy: string | null;
+                            mtaStsReason: string | null;
                             mxHost: string | null;
                             reason: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
                             risks: string[];
                             security: ("dane-verified" | "encrypted" | "plaintext") | null;
                             tld: string;
+                            tlsRpt: string | null;
                         }[];
                         next: string | null;
                         scanId: string;
@@ -1753,11 +2232,17 @@ export interface operations {
                             domain: string;
                             explanation: string;
                             judgedAt: string;
+                            mtaStsContradictions: string[];
+                            mtaStsMode: string | null;
+                            mtaStsOutcome: string | null;
+                            mtaStsPolicy: string | null;
+                            mtaStsReason: string | null;
                             mxHost: string | null;
                             reason: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
                             risks: string[];
                             security: ("dane-verified" | "encrypted" | "plaintext") | null;
                             tld: string;
+                            tlsRpt: string | null;
                         }[];
                         next: string | null;
                         scanId: string;
@@ -1770,11 +2255,17 @@ export interface operations {
                             domain: string;
                             explanation: string;
                             judgedAt: string;
+                            mtaStsContradictions: string[];
+                            mtaStsMode: string | null;
+                            mtaStsOutcome: string | null;
+                            mtaStsPolicy: string | null;
+                            mtaStsReason: string | null;
                             mxHost: string | null;
                             reason: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
                             risks: string[];
                             security: ("dane-verified" | "encrypted" | "plaintext") | null;
                             tld: string;
+                            tlsRpt: string | null;
                         }[];
                         next: string | null;
                         scanId: string;
@@ -1787,11 +2278,17 @@ export interface operations {
                             domain: string;
                             explanation: string;
                             judgedAt: string;
+                            mtaStsContradictions: string[];
+                            mtaStsMode: string | null;
+                            mtaStsOutcome: string | null;
+                            mtaStsPolicy: string | null;
+                            mtaStsReason: string | null;
                             mxHost: string | null;
                             reason: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
                             risks: string[];
                             security: ("dane-verified" | "encrypted" | "plaintext") | null;
                             tld: string;
+                            tlsRpt: string | null;
                         }[];
                         next: string | null;
                         scanId: string;

@@ -460,7 +460,8 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
       const rows = csv.body.split("\r\n").filter((l) => l !== "");
       assert.equal(
         rows[0],
-        "domain,tld,action,security,reason,dane_state,mx_host,delivered_host,judged_at,explanation,risks",
+        "domain,tld,action,security,reason,dane_state,mx_host,delivered_host,judged_at,explanation,risks," +
+          "mta_sts_policy,mta_sts_mode,mta_sts_outcome,mta_sts_reason,mta_sts_contradictions,tls_rpt",
       );
       // The explanation is free text: count records by the domain at the start of each line.
       assert.deepEqual(

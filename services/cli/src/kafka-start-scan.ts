@@ -6,13 +6,14 @@
  * resolver, prober and aggregator services do the rest.
  *
  * The server watches each scan it started (domain counts, every few seconds)
- * and marks it finished once every seeded domain is judged. A scan whose
+ * and marks it finished once every seeded domain is judged, then records its
+ * change events (libs/store changes.ts). A scan whose
  * server stopped before that stays "running" with its live counts; `danesweep
  * scan --resume ID --kafka ... --database ...` follows it to the end.
  */
 import { createKafkaBus } from "@danesweep/bus/kafka";
 import { pipelineTopics, type SeedLine, seedDomains } from "@danesweep/pipeline";
-import { newScanId, type Store } from "@danesweep/store";
+import { newScanId, recordChanges, type Store } from "@danesweep/store";
 import { DEFAULT_PARTITIONS } from "./commands/scan-kafka.ts";
 
 export interface KafkaStartOptions {
@@ -58,7 +59,10 @@ function watch(store: Store, scanId: string, every: number): void {
       const c = await store.domainStateCounts(scanId);
       if (c.total > 0 && c.judged === c.total) {
         clearInterval(t);
-        await store.finishScan(scanId, new Date().toISOString(), "finished");
+        const at = new Date().toISOString();
+        await store.finishScan(scanId, at, "finished");
+        // Change events since the previous scans; on failure the next finished scan records them.
+        await recordChanges(store, at).catch(() => {});
       }
     } catch {
       // The store is unreachable for now: try again at the next tick.

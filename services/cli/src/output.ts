@@ -8,7 +8,7 @@
  */
 import { createWriteStream } from "node:fs";
 import { csvRecord } from "@danesweep/api/csv";
-import type { VerdictRecord } from "@danesweep/dane";
+import { MAIL_POLICY_COLUMNS, mailPolicyColumns, type VerdictRecord } from "@danesweep/dane";
 import { printable } from "./input.ts";
 
 export const FORMATS = ["jsonl", "table", "csv"] as const;
@@ -75,6 +75,7 @@ export function formatter(format: Format): Formatter {
             "reason",
             "dane",
             "explanation",
+            ...MAIL_POLICY_COLUMNS.map(([name]) => name),
           ]),
         row: (r, scan) =>
           csvRecord([
@@ -87,9 +88,19 @@ export function formatter(format: Format): Formatter {
             r.verdict.reason,
             r.dane,
             r.explanation,
+            ...mailPolicyFields(r),
           ]),
       };
   }
+}
+
+/** The MTA-STS / TLS-RPT columns of a record (libs/dane), a list as space-separated items. */
+function mailPolicyFields(r: VerdictRecord): unknown[] {
+  const c = mailPolicyColumns(r);
+  return MAIL_POLICY_COLUMNS.map(([, k]) => {
+    const v = c[k];
+    return Array.isArray(v) ? v.join(" ") : v;
+  });
 }
 
 /** Counts for the closing summary. */

@@ -2,7 +2,9 @@
  * How a scan run ends, the same for the embedded run and a deployment: the
  * closing summary on stderr (unless quiet), the scan's final state in the
  * store, what to do next, and the exit code (exit-codes.ts).
- *   finished    -> "finished", 0
+ *   finished    -> "finished", then the change events since the previous
+ *                  scans are recorded (libs/store changes.ts), 0 (1 when they
+ *                  could not be: the next finished scan records them)
  *   interrupted -> "interrupted", the resume command, 130
  *   stuck       -> "failed", the domains that could not be judged, 1
  *   store-failed -> the store could not take writes (full disk...): what it
@@ -10,7 +12,7 @@
  *                  still allows it; the error, the resume command, 1
  */
 import type { SeedStats } from "@danesweep/pipeline";
-import type { Store } from "@danesweep/store";
+import { recordChanges, type Store } from "@danesweep/store";
 import { EXIT } from "./exit-codes.ts";
 import type { Summary } from "./output.ts";
 import { type ProgressCounts, renderProgress } from "./progress.ts";
@@ -81,5 +83,31 @@ export async function endScan(e: ScanEnd): Promise<number> {
   await e.store.finishScan(e.scanId, at, "finished");
   tail();
   if (!e.quiet) e.err(`danesweep: scan ${e.scanId} finished in ${(e.elapsedMs / 1000).toFixed(1)}s\n`);
-  return EXIT.ok;
+  return recordChangeEvents(e, at);
+}
+
+/**
+ * The change events of the finished scan (and of any finished scan whose
+ * events are not recorded yet): libs/store changes.ts. A failure leaves the
+ * scan finished and its events to be recorded when the next scan finishes.
+ */
+async function recordChangeEvents(e: ScanEnd, at: string): Promise<number> {
+  try {
+    const recorded = await recordChanges(e.store, at);
+    if (!e.quiet) {
+      for (const r of recorded)
+        e.err(
+          `danesweep: changes since the previous scans: ${r.events} event${r.events === 1 ? "" : "s"} ` +
+            `(${r.compared} domain${r.compared === 1 ? "" : "s"} compared${r.scanId === e.scanId ? "" : `, scan ${r.scanId}`}); ` +
+            "danesweep show DOMAIN lists a domain's\n",
+        );
+    }
+    return EXIT.ok;
+  } catch (err) {
+    e.err(
+      `danesweep: scan ${e.scanId} finished, but its change events could not be recorded ` +
+        `(${err instanceof Error ? err.message : String(err)}); they will be recorded when the next scan finishes\n`,
+    );
+    return EXIT.failure;
+  }
 }

@@ -13,6 +13,7 @@ import { test } from "node:test";
 import type { VerdictRecord } from "@danesweep/dane";
 import { normalizeDomain } from "@danesweep/dns";
 import { PGLITE_NODE_FLAGS } from "@danesweep/store";
+import { makeCa } from "../../../libs/dane/test/certs.ts";
 import { ehloOption, enumOption, intOption, numberOption, resolverAddress, UsageError } from "../src/args.ts";
 import { agrees, demoTable, testbedResolver } from "../src/commands/demo.ts";
 import { parseScanArgs, skipMessage } from "../src/commands/scan.ts";
@@ -162,11 +163,32 @@ test("csv quoting follows RFC 4180", () => {
   const row = formatter("csv").row(record(), "S1");
   assert.equal(
     row,
-    'S1,example.org,deliver,dane-verified,mx.example.org,192.0.2.1,dane-authenticated,valid,"mx, ""quoted""\nsecond line"\r\n',
+    // then the MTA-STS / TLS-RPT columns: empty, the record has no such judgement
+    'S1,example.org,deliver,dane-verified,mx.example.org,192.0.2.1,dane-authenticated,valid,"mx, ""quoted""\nsecond line",,,,,,\r\n',
   );
   assert.equal(
     formatter("csv").header(),
-    "scan,domain,action,security,host,address,reason,dane,explanation\r\n",
+    "scan,domain,action,security,host,address,reason,dane,explanation," +
+      "mta_sts_policy,mta_sts_mode,mta_sts_outcome,mta_sts_reason,mta_sts_contradictions,tls_rpt\r\n",
+  );
+  const sts = formatter("csv").row(
+    {
+      ...record(),
+      mtaSts: {
+        policy: "valid",
+        mode: "enforce",
+        outcome: { action: "defer", reason: "certificate-invalid" },
+        contradictions: ["enforce-certificate-invalid", "dane-delivers-mta-sts-defers"],
+      },
+      tlsRpt: { state: "none" },
+    },
+    "S1",
+  );
+  assert.ok(
+    sts.endsWith(
+      ",valid,enforce,defer,certificate-invalid,enforce-certificate-invalid dane-delivers-mta-sts-defers,none\r\n",
+    ),
+    sts,
   );
 });
 
@@ -367,6 +389,29 @@ test("serve options: --trust-proxy takes a hop count or proxy addresses; --max-e
   assert.equal(serveOptions([]).maxExports, 4);
   assert.equal(serveOptions(["--max-exports", "8"]).maxExports, 8);
   assert.throws(() => serveOptions(["--max-exports", "0"]), /--max-exports/);
+});
+
+test("serve options: --mta-sts-ca names the roots re-judging judges MTA-STS with; Node's CAs without", () => {
+  assert.equal(serveOptions([]).mtaSts.name, "node-default");
+  assert.ok(serveOptions([]).mtaSts.size > 10, "Node's default CA certificates");
+  const dir = mkdtempSync(join(tmpdir(), "danesweep-serve-ca-"));
+  try {
+    const ca = join(dir, "ca.pem");
+    writeFileSync(ca, makeCa("serve test root").pem);
+    const o = serveOptions(["--mta-sts-ca", ca]);
+    assert.equal(o.mtaSts.name, `file:${ca}`);
+    assert.equal(o.mtaSts.size, 1);
+    const missing = join(dir, "missing.pem");
+    assert.throws(
+      () => serveOptions(["--mta-sts-ca", missing]),
+      (e: unknown) =>
+        e instanceof UsageError && e.message.includes(`--mta-sts-ca: MTA-STS trust store ${missing}`),
+    );
+    writeFileSync(join(dir, "junk.pem"), "not a certificate\n");
+    assert.throws(() => serveOptions(["--mta-sts-ca", join(dir, "junk.pem")]), /no certificate found/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("demo comparison: deliver must match security and host; defer only the action", () => {

@@ -8,7 +8,8 @@
  * --help).
  *
  * DANESWEEP_LOG_PROBES=true logs one "probe dialed" line per probe actually
- * made (ip, port, sni, status): what the rebalance test counts.
+ * made (ip, port, sni, status, and kind for an MTA-STS policy fetch): what
+ * the rebalance test counts.
  * The opt-out file is read and checked at start: an unreadable or invalid
  * file refuses the start (exit 2).
  */
@@ -117,7 +118,13 @@ class LoggingProber extends Prober {
   }
   override async probe(req: ProbeRequest): Promise<ProbeFacts> {
     const f = await super.probe(req);
-    this.#log.info("probe dialed", { ip: f.ip, port: f.port, sni: f.sni, status: f.status });
+    this.#log.info("probe dialed", {
+      ip: f.ip,
+      port: f.port,
+      sni: f.sni,
+      status: f.status,
+      ...(f.kind ? { kind: f.kind } : {}),
+    });
     return f;
   }
 }

@@ -2,9 +2,10 @@
  * The resolver service: the "resolve" stage of the stage table
  * (libs/pipeline stage-table.ts): consumes [domains], collects each domain's
  * DNS facts through a validating resolver (libs/dns), publishes the probes it
- * needs on [probe-requests] keyed by IP and its facts on [domain-facts]. It
- * uses no database. Run: node services/resolver/src/main.ts (settings: --help;
- * environment DANESWEEP_*).
+ * needs on [probe-requests] keyed by IP (its MTA-STS policy fetch among them;
+ * DANESWEEP_MAIL_POLICIES=false skips MTA-STS and TLS-RPT) and its facts on
+ * [domain-facts]. It uses no database. Run: node services/resolver/src/main.ts
+ * (settings: --help; environment DANESWEEP_*).
  *
  * For a domain whose DANE rests on a TLSA RRset it also asks every
  * authoritative server of the RRset's zone (libs/dns ConsistencyChecker;
@@ -71,6 +72,12 @@ export const fields = {
     schema: Type.Integer({ minimum: 1, maximum: 65_535 }),
     default: 25,
     doc: "SMTP port probed",
+  },
+  mailPolicies: {
+    env: "DANESWEEP_MAIL_POLICIES",
+    schema: Type.Boolean(),
+    default: true,
+    doc: "also look up MTA-STS and TLS-RPT and request the MTA-STS policy fetch",
   },
   nsCheck: {
     env: "DANESWEEP_NS_CHECK",
@@ -219,6 +226,7 @@ export const resolverService: ServiceSpec<typeof fields> = {
           ...(consistency ? { consistency } : {}),
           probeMode: c.probeMode,
           policy: policyProfile(c.policy) ?? defaultPolicy(),
+          mailPolicies: c.mailPolicies,
           port: c.smtpPort,
           now: () => Date.now(),
           counters,

@@ -4,7 +4,9 @@
  * de-duplicates them, creates the scan record in PostgreSQL and publishes the
  * domains to [domains] (libs/pipeline seedDomains). With DANESWEEP_FOLLOW
  * (default on) it then follows the scan in the store until every seeded
- * domain is judged and marks it finished. Run once per scan (a Job):
+ * domain is judged, marks it finished and records its change events (libs/store
+ * changes.ts; a failure there exits 1, and the next finished scan records
+ * them). Run once per scan (a Job):
  *   node services/seeder/src/main.ts [FILE... | -]
  * The scan id is printed on stdout as one JSON line {"scan": ID} before
  * seeding starts.
@@ -34,7 +36,7 @@ import {
   type ServiceSpec,
   StartRefused,
 } from "@danesweep/runtime";
-import { newScanId } from "@danesweep/store";
+import { newScanId, recordChanges } from "@danesweep/store";
 import { Type } from "@sinclair/typebox";
 import { readLists } from "./input.ts";
 
@@ -212,6 +214,14 @@ export const seederService: ServiceSpec<typeof fields> = {
         }
         await store.finishScan(scan, at, "finished");
         log.info("scan finished", { ...r.counts });
+        try {
+          for (const x of await recordChanges(store, at)) log.info("change events recorded", { ...x });
+        } catch (e) {
+          log.error("change events not recorded; the next finished scan records them", {
+            error: errorFields(e),
+          });
+          return 1;
+        }
         return 0;
       } catch (e) {
         if (ctx.signal.aborted) {

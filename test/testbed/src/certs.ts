@@ -13,6 +13,8 @@
  *   Existing files are kept (TLSA data in the zones depends on them). Shells out to the
  *   openssl CLI; throws the child-process error if openssl is missing or fails (a set-up
  *   failure of the testbed, not a library error).
+ * ensureIssuedLeaf(dir, name, sans): a leaf the CA issues for `sans` (the MTA-STS
+ *   policy and MX hosts), with its chain file; made again when the names change.
  * tlsaData(pem, selector, matching): pure; the association data (lowercase hex) of a
  *   certificate for selector 0 (full certificate) / 1 (SubjectPublicKeyInfo) and matching
  *   type 0 (full) / 1 (SHA-256) / 2 (SHA-512). Throws on a PEM that does not parse.
@@ -119,118 +121,21 @@ export function ensureCertificates(dir: string): TestbedCerts {
     ]);
   }
   if (!existsSync(p.taLeaf.cert) || !existsSync(p.taLeaf.key) || !existsSync(p.taLeaf.chain)) {
-    const csr = join(dir, "ta-leaf.csr");
-    const ext = join(dir, "ta-leaf.ext");
-    openssl([
-      "req",
-      "-new",
-      "-newkey",
-      ...EC,
-      "-nodes",
-      "-keyout",
-      p.taLeaf.key,
-      "-out",
-      csr,
-      "-subj",
-      "/CN=ta-leaf.synth",
-    ]);
-    writeFileSync(
-      ext,
-      "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n" +
-        "subjectAltName=DNS:*.synth,DNS:*.mx.synth\n",
-    );
-    openssl([
-      "x509",
-      "-req",
-      "-in",
-      csr,
-      "-CA",
-      p.ca.cert,
-      "-CAkey",
-      p.ca.key,
-      "-CAcreateserial",
-      "-days",
-      DAYS,
-      "-extfile",
-      ext,
-      "-out",
-      p.taLeaf.cert,
-    ]);
-    writeFileSync(p.taLeaf.chain, readFileSync(p.taLeaf.cert, "utf8") + readFileSync(p.ca.cert, "utf8"));
+    issueLeaf(dir, "ta-leaf", p.taLeaf, "ta-leaf.synth", ["*.synth", "*.mx.synth"]);
   }
   selfSigned(p.soon, EC, "soon.testbed.danesweep", ["soon.testing"], "12");
   if (!existsSync(p.int.cert) || !existsSync(p.int.key)) {
-    const csr = join(dir, "int.csr");
-    const ext = join(dir, "int.ext");
-    openssl([
-      "req",
-      "-new",
-      "-newkey",
-      ...EC,
-      "-nodes",
-      "-keyout",
-      p.int.key,
-      "-out",
-      csr,
-      "-subj",
-      "/CN=danesweep testbed intermediate",
-    ]);
-    writeFileSync(ext, "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n");
-    openssl([
-      "x509",
-      "-req",
-      "-in",
-      csr,
-      "-CA",
-      p.ca.cert,
-      "-CAkey",
-      p.ca.key,
-      "-CAcreateserial",
-      "-days",
-      DAYS,
-      "-extfile",
-      ext,
-      "-out",
-      p.int.cert,
-    ]);
+    issue(
+      dir,
+      "int",
+      p.int,
+      "danesweep testbed intermediate",
+      "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n",
+      p.ca,
+    );
   }
   if (!existsSync(p.intLeaf.cert) || !existsSync(p.intLeaf.key) || !existsSync(p.intLeaf.chain)) {
-    const csr = join(dir, "int-leaf.csr");
-    const ext = join(dir, "int-leaf.ext");
-    openssl([
-      "req",
-      "-new",
-      "-newkey",
-      ...EC,
-      "-nodes",
-      "-keyout",
-      p.intLeaf.key,
-      "-out",
-      csr,
-      "-subj",
-      "/CN=taint.testing",
-    ]);
-    writeFileSync(
-      ext,
-      "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:taint.testing\n",
-    );
-    openssl([
-      "x509",
-      "-req",
-      "-in",
-      csr,
-      "-CA",
-      p.int.cert,
-      "-CAkey",
-      p.int.key,
-      "-CAcreateserial",
-      "-days",
-      DAYS,
-      "-extfile",
-      ext,
-      "-out",
-      p.intLeaf.cert,
-    ]);
+    issue(dir, "int-leaf", p.intLeaf, "taint.testing", leafExtensions(["taint.testing"]), p.int);
     writeFileSync(
       p.intLeaf.chain,
       readFileSync(p.intLeaf.cert, "utf8") +
@@ -239,6 +144,79 @@ export function ensureCertificates(dir: string): TestbedCerts {
     );
   }
   return p;
+}
+
+/** A server certificate's extensions: not a CA, serverAuth, the names `sans`. */
+function leafExtensions(sans: readonly string[]): string {
+  return (
+    "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n" +
+    `subjectAltName=${sans.map((n) => `DNS:${n}`).join(",")}\n`
+  );
+}
+
+/**
+ * A certificate `issuer` signs: a new EC P-256 key in `out.key`, subject CN
+ * `cn`, the extensions `ext` (openssl extension-file lines), the certificate
+ * in `out.cert`. The one place the testbed issues from a CA.
+ */
+function issue(
+  dir: string,
+  name: string,
+  out: { cert: string; key: string },
+  cn: string,
+  ext: string,
+  issuer: { cert: string; key: string },
+): void {
+  const csr = join(dir, `${name}.csr`);
+  const extFile = join(dir, `${name}.ext`);
+  openssl(["req", "-new", "-newkey", ...EC, "-nodes", "-keyout", out.key, "-out", csr, "-subj", `/CN=${cn}`]);
+  writeFileSync(extFile, ext);
+  openssl([
+    "x509",
+    "-req",
+    "-in",
+    csr,
+    "-CA",
+    issuer.cert,
+    "-CAkey",
+    issuer.key,
+    "-CAcreateserial",
+    "-days",
+    DAYS,
+    "-extfile",
+    extFile,
+    "-out",
+    out.cert,
+  ]);
+}
+
+/** A leaf the testbed CA issues (EC P-256, serverAuth) for `sans`, with its chain file (leaf + CA). */
+function issueLeaf(dir: string, name: string, f: CertFiles, cn: string, sans: readonly string[]): void {
+  const ca = certPaths(dir).ca;
+  issue(dir, name, f, cn, leafExtensions(sans), ca);
+  writeFileSync(f.chain, readFileSync(f.cert, "utf8") + readFileSync(ca.cert, "utf8"));
+}
+
+/**
+ * Leaf certificates the testbed CA issues for the MTA-STS part (mta-sts.ts):
+ * `sts-policy` for the policy hosts, `sts-mx` for the MX hosts of
+ * STS_MX_SERVER; each with a chain file (leaf + CA) as a server sends it.
+ * Made once, and again when the names change (kept in <name>.names).
+ * Needs ensureCertificates' CA. Shells out to openssl like the rest.
+ */
+export function ensureIssuedLeaf(dir: string, name: string, sans: readonly string[]): CertFiles {
+  const f: CertFiles = {
+    cert: join(dir, `${name}.pem`),
+    key: join(dir, `${name}.key`),
+    chain: join(dir, `${name}-chain.pem`),
+  };
+  const namesFile = join(dir, `${name}.names`);
+  const wanted = `${sans.join("\n")}\n`;
+  const same = existsSync(namesFile) && readFileSync(namesFile, "utf8") === wanted;
+  if (same && existsSync(f.cert) && existsSync(f.key) && existsSync(f.chain)) return f;
+  issueLeaf(dir, name, f, sans[0] ?? name, sans);
+  writeFileSync(namesFile, wanted);
+  return f;
 }
 
 export type Selector = 0 | 1;

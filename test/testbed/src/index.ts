@@ -5,6 +5,7 @@
  * testbedState(env?): addresses and file paths of the universe (pure; does not check it runs).
  * seedCases(): the 24 write-up cases with their expected outcomes (from the write-up).
  * EXTRA_NAMES: extra names for resolver tests and what the validating resolver returns.
+ * mtaStsCases(): the MTA-STS domains with their expected judgements (RFC 8461).
  * RISK_CASES, CONSIST_*: the risk cases of issue 14 (src/risk.ts).
  */
 export {
@@ -18,6 +19,13 @@ export {
   ZONES,
 } from "./addresses.ts";
 export { type CertFiles, type TestbedCerts, tlsaData, wrongDigest } from "./certs.ts";
+export {
+  mtaStsCases,
+  STS_ID,
+  STS_MX_SERVER,
+  STS_POLICY_SERVER,
+  type StsCase,
+} from "./mta-sts.ts";
 export { CONSIST_NS2, CONSIST_ZONE, LONG_TLSA_TTL, RISK_CASES, RISK_HOSTS } from "./risk.ts";
 export { EXTRA_NAMES, type ExtraName, type SeedCase, seedCases } from "./seed.ts";
 export { DEFAULT_STATE_DIR, type TestbedState, testbedState } from "./state.ts";

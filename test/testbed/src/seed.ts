@@ -7,10 +7,11 @@
  *
  * seedCases(): pure; the 24 cases with their expected outcomes, addresses
  *   mapped onto the testbed's loopback servers.
- * seedZones(certBPem): pure; the zone files (text) of testing., moretesting.,
+ * seedZones(certBPem, sts?): pure; the zone files (text) of testing., moretesting.,
  *   bogustesting., and the minimal synth./synthu. zones: the table's records,
- *   with TLSA data computed from certificate B, then the extra names. Throws
- *   only if the PEM does not parse.
+ *   with TLSA data computed from certificate B, then the extra names, then (with
+ *   `sts.mxPem`, the MTA-STS MX leaf) the MTA-STS domains of mta-sts.ts. Throws
+ *   only if a PEM does not parse.
  * rootZone(ds): pure; the root zone with the given DS records of the signed
  *   children; the DS of bogustesting. has its digest altered (so the zone is bogus).
  *   DS lines are "<owner> [ttl] [IN] DS <tag> <alg> <digesttype> <hex>"; others are ignored.
@@ -26,6 +27,7 @@ import {
   ZONES,
 } from "./addresses.ts";
 import { tlsaData, wrongDigest } from "./certs.ts";
+import { mtaStsRecords } from "./mta-sts.ts";
 
 export interface SeedCase {
   /** 1..24, the write-up's numbering. */
@@ -178,7 +180,7 @@ function placeRecord(owner: string): { zone: string; owner: string } | undefined
   return undefined;
 }
 
-export function seedZones(certBPem: string): SeedZones {
+export function seedZones(certBPem: string, sts?: { mxPem: string }): SeedZones {
   const right = tlsaData(certBPem, 0, 1);
   const values: Record<string, string> = {
     ...ADDRESSES,
@@ -216,6 +218,12 @@ export function seedZones(certBPem: string): SeedZones {
   for (let i = 1; i <= 40; i++) {
     const n = String(i).padStart(2, "0");
     t.rr("bigmx", "MX", `${i} mx-${n}-${"f".repeat(40)}.bigmx`);
+  }
+
+  // The MTA-STS domains (mta-sts.ts), when the WebPKI MX certificate is given.
+  if (sts) {
+    for (const [owner, type, data] of mtaStsRecords({ webpki: tlsaData(sts.mxPem, 1, 1), certB: right }))
+      t.rr(owner, type, data);
   }
 
   u.rr("mail", "MX", "10 test19a");

@@ -32,6 +32,15 @@ export interface TestbedState {
     /** One JSON line per connection to NEVER_CONTACT_ADDRESS:25 (must stay empty). */
     neverContactRecord: string;
   };
+  mtaSts: {
+    /** The HTTPS policy server's config (src/cli/policy-server.ts) and its log. */
+    policyConfig: string;
+    policyLog: string;
+    /** The config of the SMTP server with the WebPKI MX certificate. */
+    smtpConfig: string;
+    /** The testbed CA, the root an MTA-STS sender trusts here (danesweep scan --mta-sts-ca). */
+    caFile: string;
+  };
   synth: {
     /** One line per synthetic domain: "<domain> <class>" (written by bin/synth). */
     domainsFile: string;
@@ -60,6 +69,12 @@ export function testbedState(env: Record<string, string | undefined> = process.e
       seedConfig: join(dir, "smtp", "seed-servers.json"),
       synthConfig: join(dir, "smtp", "synth-servers.json"),
       neverContactRecord: join(dir, "smtp", "never-contact.jsonl"),
+    },
+    mtaSts: {
+      policyConfig: join(dir, "mta-sts", "policy-server.json"),
+      policyLog: join(dir, "mta-sts", "policy.log"),
+      smtpConfig: join(dir, "mta-sts", "smtp-servers.json"),
+      caFile: join(dir, "certs", "ca.pem"),
     },
     synth: {
       domainsFile: join(dir, "synth", "domains.txt"),

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { ensureCertificates } from "../src/certs.ts";
+import { ensureCertificates, ensureIssuedLeaf } from "../src/certs.ts";
 import { rootZone, seedCases, seedZones } from "../src/seed.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "testbed-seed-"));
@@ -25,6 +25,43 @@ const rr = (owner: string, type: string) =>
     .split("\n")
     .filter((l) => l.startsWith(`${owner} ${type} `))
     .map((l) => l.slice(owner.length + type.length + 2));
+
+test("the CA-issued certificates verify with openssl, each for its names (leaf, intermediate, MTA-STS)", () => {
+  const sts = ensureIssuedLeaf(dir, "sts-policy", [
+    "mta-sts.sts-enforce.testing",
+    "mta-sts.sts-testing.testing",
+  ]);
+  const verify = (cert: string, untrusted?: string) =>
+    execFileSync(
+      "openssl",
+      [
+        "verify",
+        "-CAfile",
+        certs.ca.cert,
+        ...(untrusted ? ["-untrusted", untrusted] : []),
+        "-purpose",
+        "sslserver",
+        cert,
+      ],
+      { encoding: "utf8" },
+    ).trim();
+  assert.equal(verify(certs.taLeaf.cert), `${certs.taLeaf.cert}: OK`);
+  assert.equal(verify(certs.intLeaf.cert, certs.int.cert), `${certs.intLeaf.cert}: OK`);
+  assert.equal(verify(sts.cert), `${sts.cert}: OK`);
+  // Without the intermediate, taint.testing's leaf has no path to the CA.
+  assert.throws(() => verify(certs.intLeaf.cert));
+  const text = (cert: string) =>
+    execFileSync("openssl", ["x509", "-noout", "-text", "-in", cert], { encoding: "utf8" });
+  assert.match(text(certs.int.cert), /CA:TRUE/);
+  assert.match(text(certs.intLeaf.cert), /DNS:taint\.testing/);
+  assert.match(text(certs.taLeaf.cert), /DNS:\*\.synth, DNS:\*\.mx\.synth/);
+  assert.match(text(sts.cert), /DNS:mta-sts\.sts-enforce\.testing, DNS:mta-sts\.sts-testing\.testing/);
+  // The chain files are what a server sends: leaf, then its issuers up to the CA.
+  const count = (file: string) => readFileSync(file, "utf8").match(/BEGIN CERTIFICATE/g)?.length;
+  assert.equal(count(certs.intLeaf.chain), 3);
+  assert.equal(count(certs.taLeaf.chain), 2);
+  assert.equal(count(sts.chain), 2);
+});
 
 test("24 cases, numbered 1..24, domains test<N>.testing", () => {
   const cases = seedCases();
@@ -89,4 +126,30 @@ test("the root keeps the DS of testing. and alters the digest of bogustesting.",
   assert.ok(zone.includes("timeouttesting. NS ns1.timeouttesting."));
   assert.ok(zone.includes("ns1.timeouttesting. A 127.53.0.9"));
   assert.ok(!zone.includes("moretesting. DS"));
+});
+
+test("the MTA-STS domains: owners inside testing., TXT and MX as RFC 8461 and RFC 8460 write them", () => {
+  const mx = readFileSync(ensureIssuedLeaf(dir, "sts-mx", ["mx.sts-enforce.testing"]).cert, "utf8");
+  const zone = seedZones(pemB, { mxPem: mx })["testing."]!;
+  const rrs = (owner: string, type: string) =>
+    zone
+      .split("\n")
+      .filter((l) => l.startsWith(`${owner} ${type} `))
+      .map((l) => l.slice(owner.length + type.length + 2));
+  for (const line of zone.split("\n").filter((l) => l.includes("sts-"))) {
+    const owner = line.split(" ")[0]!;
+    assert.ok(!owner.endsWith("."), `relative owner, inside the zone: ${line}`);
+  }
+  assert.deepEqual(rrs("_mta-sts.sts-enforce", "TXT"), ['"v=STSv1; id=20261201;"']);
+  assert.deepEqual(rrs("_smtp._tls.sts-enforce", "TXT"), [
+    '"v=TLSRPTv1; rua=mailto:tlsrpt@sts-enforce.testing"',
+  ]);
+  assert.deepEqual(rrs("sts-uncovered", "MX"), ["10 mx.sts-uncovered", "20 mx2.sts-uncovered"]);
+  assert.deepEqual(rrs("mta-sts.sts-enforce", "A"), ["127.84.61.1"]);
+  // DANE-EE 3 1 1: SHA-256 of the MX leaf's SubjectPublicKeyInfo, computed here by openssl.
+  const spki = execFileSync("openssl", ["x509", "-noout", "-pubkey"], { input: mx });
+  const spkiDer = execFileSync("openssl", ["pkey", "-pubin", "-outform", "DER"], { input: spki });
+  const digest = execFileSync("sha256sum", { input: spkiDer }).toString().split(" ")[0]!;
+  assert.deepEqual(rrs("_25._tcp.mx.sts-enforce", "TLSA"), [`3 1 1 ${digest}`]);
+  assert.deepEqual(rrs("_25._tcp.mx.sts-badcert", "TLSA"), [`3 0 1 ${sha256B}`]);
 });

@@ -37,8 +37,10 @@ pandas (pyarrow) and Spark read directly:
   verdicts.parquet      one row per judged domain: scan_id, domain, tld, provider,
                         mx_host, delivered_host, delivered_address, action, security,
                         reason, dane_state, broken, problems (list), engine, profile,
-                        judged_at, collected_at (UTC), and verdict and facts: the full
-                        records as JSON text (explanation included)
+                        judged_at, collected_at (UTC), mta_sts_policy, mta_sts_mode,
+                        mta_sts_outcome, mta_sts_reason, mta_sts_contradictions (list),
+                        tls_rpt (null without MTA-STS lookups), and verdict and facts:
+                        the full records as JSON text (explanation included)
   probes.parquet        one row per probe: scan_id, ip, port, sni, status, started_at,
                         tls_version, tls_cipher, tls_group, chain (the certificates'
                         SHA-256 in hex, leaf first; null without TLS), and facts as

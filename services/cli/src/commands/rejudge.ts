@@ -6,6 +6,9 @@
  * every (old -> new) change with its count.
  *
  * - The profile is --policy, else the one the scan was judged under.
+ * - MTA-STS certificates are judged against --mta-sts-ca, else the roots the
+ *   scan itself was started with (its --mta-sts-ca), else Node's default CA
+ *   certificates, as `danesweep scan` judged them.
  * - Idempotent: a scan already re-judged by this engine under this profile
  *   is not judged again; its run's counts are printed (--again makes a new
  *   run). An interrupted run (Ctrl-C, a crash) is resumed by the same
@@ -18,7 +21,8 @@
  * an unknown or running scan, an unknown profile; 130 interrupted (run the
  * same command to finish).
  */
-import { POLICY_PROFILE_NAMES } from "@danesweep/dane";
+import { resolve } from "node:path";
+import { POLICY_PROFILE_NAMES, type TrustStore } from "@danesweep/dane";
 import {
   continueRejudge,
   type RejudgeRefusal,
@@ -36,9 +40,10 @@ import { interruptOnSignals } from "../interrupt.ts";
 import type { Io } from "../main.ts";
 import { formatDuration, ProgressLine } from "../progress.ts";
 import { describeStore, openConfiguredStore, STORE_OPTIONS, storeConfig } from "../store-options.ts";
+import { mtaStsTrust } from "./scan.ts";
 
 const HELP = `usage: danesweep rejudge SCAN [--policy PROFILE] [--again] [--json] [--quiet]
-                         [--data DIR | --database URL]
+                         [--mta-sts-ca FILE] [--data DIR | --database URL]
 
 Judges the stored facts of a scan again with this version of the verdict
 engine, without rescanning, and stores the new verdicts beside the original
@@ -51,6 +56,8 @@ options:
                     (default: the profile the scan was judged under)
   --again           judge again even if this engine already re-judged the scan
                     under this profile (otherwise its counts are printed)
+  --mta-sts-ca FILE PEM roots MTA-STS certificates are judged against (default:
+                    the scan's own --mta-sts-ca, else Node's default CA certificates)
   --json            print the run (engine, profile, counts) as one JSON object
   -q, --quiet       no progress line on stderr
   --data DIR        the embedded store (default $DANESWEEP_DATA, else ~/.local/share/danesweep)
@@ -69,6 +76,7 @@ function options(argv: string[]) {
     ...STORE_OPTIONS,
     policy: { type: "string" },
     again: { type: "boolean" },
+    "mta-sts-ca": { type: "string" },
     json: { type: "boolean" },
     quiet: { type: "boolean", short: "q" },
     help: { type: "boolean", short: "h" },
@@ -82,6 +90,7 @@ function options(argv: string[]) {
     scanId: positionals[0] as string,
     policy,
     again: v.again === true,
+    mtaStsCa: v["mta-sts-ca"] === undefined ? undefined : resolve(v["mta-sts-ca"]),
     json: v.json === true,
     quiet: v.quiet === true,
     cfg: storeConfig(v),
@@ -188,6 +197,21 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const err = (s: string) => io.stderr.write(`danesweep rejudge: ${s}\n`);
   const store = await openConfiguredStore(o.cfg);
   try {
+    // The roots the scan judged MTA-STS with: --mta-sts-ca, else the scan's own, else Node's default.
+    const row = await store.getScanRow(o.scanId);
+    const recorded = (row?.parameters as { mtaStsCa?: unknown } | null | undefined)?.mtaStsCa;
+    let trust: TrustStore;
+    try {
+      trust = mtaStsTrust(o.mtaStsCa ?? (typeof recorded === "string" ? recorded : undefined));
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      err(
+        o.mtaStsCa === undefined
+          ? `the scan was started with ${e.message}; give --mta-sts-ca FILE`
+          : e.message,
+      );
+      return EXIT.usage;
+    }
     const owner = rejudgeOwner();
     const started = await startRejudge(store, o.scanId, {
       owner,
@@ -228,6 +252,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
       outcome = await continueRejudge(store, started.run, {
         owner,
         now: Date.now,
+        trust,
         signal: interrupt.signal,
         onProgress: (x) => {
           progress.judged = x.judged;

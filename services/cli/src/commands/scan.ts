@@ -14,10 +14,18 @@ import {
   DEFAULT_RISK_THRESHOLDS,
   POLICY_PROFILES,
   policyProfile,
+  type TrustStore,
   type VerdictRecord,
 } from "@danesweep/dane";
 import { checkValidating, newConsistencyChecker, requireValidating, StubResolver } from "@danesweep/dns";
-import { EmbeddedPipeline, type ProbeMode, type SeedLine, type SeedSkip } from "@danesweep/pipeline";
+import {
+  EmbeddedPipeline,
+  loadTrustStore,
+  type ProbeMode,
+  type SeedLine,
+  type SeedSkip,
+  TrustStoreError,
+} from "@danesweep/pipeline";
 import { OptOutFileError, type OptOutList, Prober, readOptOutFile } from "@danesweep/probe";
 import { newScanId, type Store } from "@danesweep/store";
 import {
@@ -68,6 +76,12 @@ verdicts
   --skip-ns-check          do not ask the authoritative servers of the TLSA RRsets
                            (the verdicts then carry no consistency)
 
+MTA-STS and TLS-RPT (beside DANE)
+  --mta-sts-ca FILE        PEM roots an MTA-STS sender trusts: the policy host's and the
+                           MX hosts' certificates are judged against them (default:
+                           Node's default CA certificates; testbeds: their own CA)
+  --no-mta-sts             do not look up MTA-STS and TLS-RPT, nor fetch policies
+
 probing (a scanner is a guest on other people's servers)
   --probe MODE             all (every MX host, default) | dane (only hosts where DANE applies)
   --ehlo NAME              name sent in EHLO (default: this host's name if it is
@@ -112,6 +126,8 @@ const OPTIONS = {
   "probe-concurrency": { type: "string" },
   "opt-out": { type: "string" },
   "allow-private": { type: "boolean" },
+  "mta-sts-ca": { type: "string" },
+  "no-mta-sts": { type: "boolean" },
   concurrency: { type: "string" },
   resume: { type: "string" },
   kafka: { type: "string" },
@@ -176,6 +192,10 @@ export interface ScanParameters {
   optOutFile?: string;
   allowPrivate: boolean;
   concurrency: number;
+  /** PEM roots MTA-STS is judged with (absent: Node's default CA certificates). */
+  mtaStsCa?: string;
+  /** false: no MTA-STS / TLS-RPT lookups nor policy fetches (absent: true). */
+  mailPolicies?: boolean;
 }
 
 export interface ScanOutput {
@@ -228,6 +248,8 @@ export function parseScanArgs(argv: string[], isTty: boolean) {
     concurrency: intOption("concurrency", v.concurrency, 200, 1, 10_000),
   };
   if (v["opt-out"] !== undefined) params.optOutFile = resolve(v["opt-out"]);
+  if (v["mta-sts-ca"] !== undefined) params.mtaStsCa = resolve(v["mta-sts-ca"]);
+  if (v["no-mta-sts"]) params.mailPolicies = false;
   for (const f of params.inputs.files) if (f !== "-") checkReadable(f);
   const out: ScanOutput = {
     format: enumOption("format", v.format, FORMATS, isTty ? "table" : "jsonl"),
@@ -240,6 +262,25 @@ export function parseScanArgs(argv: string[], isTty: boolean) {
 }
 
 const POLICY_NAMES = Object.keys(POLICY_PROFILES) as (keyof typeof POLICY_PROFILES)[];
+
+/** The WebPKI roots the scan judges MTA-STS with (a bad --mta-sts-ca file is a usage error). */
+export function trustOf(params: ScanParameters): TrustStore {
+  return mtaStsTrust(params.mtaStsCa);
+}
+
+/**
+ * The WebPKI roots of an --mta-sts-ca FILE (scan, rejudge, serve), or Node's
+ * default CA certificates without one; a file that cannot be read or holds
+ * anything but certificates is a UsageError naming it.
+ */
+export function mtaStsTrust(file: string | undefined): TrustStore {
+  try {
+    return loadTrustStore(file);
+  } catch (e) {
+    if (e instanceof TrustStoreError) throw new UsageError(`--mta-sts-ca: ${e.message}`);
+    throw e;
+  }
+}
 
 /** The scan's client policy (its parameters name a profile). */
 export function policyOf(params: ScanParameters): ClientPolicy {
@@ -319,6 +360,7 @@ export async function executeScan(
     const { params, scanId } = chosen;
     if (chosen.resumed) await store.resumeScan(scanId);
     const optOut = loadOptOut(params.optOutFile);
+    const trust = trustOf(params);
     const prober = new Prober({
       allowPrivate: params.allowPrivate,
       ...(optOut ? { optOut } : {}),
@@ -353,6 +395,7 @@ export async function executeScan(
         resolver,
         prober,
         optOut,
+        trust,
         resolverValidates: gate.resolverValidates,
         now,
       });
@@ -383,6 +426,7 @@ async function runWithOutput(
     resolver: StubResolver;
     prober: Prober;
     optOut: OptOutList | undefined;
+    trust: TrustStore;
     resolverValidates: boolean;
     now: () => number;
   },
@@ -460,6 +504,8 @@ async function runWithOutput(
       settings: {
         probeMode: params.probeMode,
         policy: policyOf(params),
+        trust: deps.trust,
+        ...(params.mailPolicies === false ? { mailPolicies: false } : {}),
         ...(params.risk ? { risk: params.risk } : {}),
         port: params.port,
         resolveConcurrency: params.concurrency,

@@ -9,10 +9,14 @@
  * naming the option), 1 when the store cannot be opened or the port cannot be
  * bound, 0 after SIGINT/SIGTERM closed the server. `--trust-proxy` takes a
  * hop count or the proxies' addresses (@danesweep/api proxy.ts); without it
- * the TCP peer is the client. `--max-exports` caps concurrent result exports. `deps.makeStartScan`
+ * the TCP peer is the client. `--max-exports` caps concurrent result exports.
+ * `--mta-sts-ca FILE` names the roots re-judging (POST /v1/scans/{id}/rejudge)
+ * judges MTA-STS certificates against (default Node's default CA
+ * certificates, as the aggregator's DANESWEEP_MTA_STS_CA). `deps.makeStartScan`
  * (given by the pipeline) turns the writer store into the scan starter of
  * POST /v1/scans; without it that endpoint answers 503.
  */
+import { resolve } from "node:path";
 import {
   buildApp,
   DEFAULT_MAX_EXPORTS,
@@ -29,10 +33,11 @@ import { EXIT } from "../exit-codes.ts";
 import { kafkaStartScan } from "../kafka-start-scan.ts";
 import type { Io } from "../main.ts";
 import { describeStore, STORE_OPTIONS, storeConfig } from "../store-options.ts";
+import { mtaStsTrust } from "./scan.ts";
 
 const HELP = `usage: danesweep serve [--host ADDR] [--port N] [--data DIR | --database URL [--writer-database URL]]
                        [--read-token] [--rate-per-address N] [--rate-per-token N] [--max-exports N]
-                       [--trust-proxy HOPS|ADDR[,ADDR...]] [--log]
+                       [--trust-proxy HOPS|ADDR[,ADDR...]] [--mta-sts-ca FILE] [--log]
   --host ADDR             address to listen on (default 127.0.0.1)
   --port N                port (default 8080; 0 picks a free one)
   --data DIR              embedded store (PGlite data directory; the default store)
@@ -48,6 +53,8 @@ const HELP = `usage: danesweep serve [--host ADDR] [--port N] [--data DIR | --da
                           X-Forwarded-For as they wrote it, never as the client did.
                           HOPS: how many proxies stand in front on every path;
                           or the proxies' addresses and CIDRs (e.g. 10.0.0.0/8,::1)
+  --mta-sts-ca FILE       PEM roots re-judging judges MTA-STS certificates against: those the
+                          scans were judged with (default: Node's default CA certificates)
   --log                   log requests (JSON lines on stderr)
   --kafka BROKERS         enable POST /v1/scans: seed scans onto this deployment's Kafka
                           (needs --database URL; the services do the scanning)
@@ -75,6 +82,7 @@ export function serveOptions(argv: string[]) {
     "rate-per-token": { type: "string" },
     "max-exports": { type: "string" },
     "trust-proxy": { type: "string" },
+    "mta-sts-ca": { type: "string" },
     log: { type: "boolean" },
     kafka: { type: "string" },
     "kafka-client": { type: "string" },
@@ -106,6 +114,7 @@ export function serveOptions(argv: string[]) {
     kafka,
     writer,
     trustProxy,
+    mtaSts: mtaStsTrust(v["mta-sts-ca"] === undefined ? undefined : resolve(v["mta-sts-ca"])),
     host,
     port: intOption("port", v.port, 8080, 0, 65535),
     perAddress: intOption("rate-per-address", v["rate-per-address"], 600, 0, 10_000_000),
@@ -169,6 +178,7 @@ export async function run(argv: string[], io: Io, deps: ServeDeps = {}): Promise
       ...(startScan ? { startScan } : {}),
       rateLimit: o.perAddress === 0 ? false : { perAddress: o.perAddress, perToken: o.perToken },
       exports: { maxConcurrent: o.maxExports },
+      rejudge: { trust: o.mtaSts },
       ...(o.trustProxy ? { trustProxy: o.trustProxy } : {}),
       ...(loggerInstance ? { loggerInstance } : {}),
       ...(tracing ? { otel: await otelPlugin() } : {}),

@@ -1,18 +1,20 @@
 /**
  * `danesweep show DOMAIN`: the latest verdict with its explanation and hosts,
- * and the domain's history across scans (newest first), from the store. Each
- * verdict names the engine version and policy profile that judged it; under
- * each scan's original verdict come its re-judgements (`danesweep rejudge`),
- * with their run, engine and profile. The risks of issue 14 (authoritative
- * servers that disagree, certificates other senders see, rollover risk)
- * follow the hosts (renderRisks).
+ * its MTA-STS and TLS-RPT judgements (renderMailPolicies), the domain's
+ * history across scans (newest first) and its change events between scans
+ * (renderChangeHistory), from the store. Each verdict names the engine
+ * version and policy profile that judged it; under each scan's original
+ * verdict come its re-judgements (`danesweep rejudge`), with their run,
+ * engine and profile. The risks of issue 14 (authoritative servers that
+ * disagree, certificates other senders see, rollover risk) follow the hosts
+ * (renderRisks).
  * `--json` prints the stored records instead, one line each: `{ scan, ...record }`
  * for an original, with `rejudged: { run, at, state }` for a re-judgement.
  * Exit 0 when found, 1 when the store has no verdict for the domain, 2 for bad usage.
  */
 import type { VerdictRecord } from "@danesweep/dane";
 import { normalizeDomain } from "@danesweep/dns";
-import { type Rejudgement, rejudgementsOf } from "@danesweep/store";
+import { type ChangeEvent, domainChanges, type Rejudgement, rejudgementsOf } from "@danesweep/store";
 import { intOption, parse, parseOrUsage, UsageError } from "../args.ts";
 import { EXIT } from "../exit-codes.ts";
 import type { Io } from "../main.ts";
@@ -21,9 +23,11 @@ import { describeStore, openConfiguredStore, STORE_OPTIONS, storeConfig } from "
 const HELP = `usage: danesweep show DOMAIN [--json] [--history N] [--data DIR | --database URL]
 
 The domain's latest verdict, with the explanation and what each MX host did,
-and its verdict in every earlier scan (newest first; --history N scans, default
-20), each with the engine version and policy profile that judged it, and the
-re-judgements of each scan (danesweep rejudge).
+its risks, its MTA-STS and TLS-RPT judgements, its verdict in every earlier
+scan (newest first; --history N scans, default 20), each with the engine
+version and policy profile that judged it, the re-judgements of each scan
+(danesweep rejudge), and its change events between scans (newly-broken,
+fixed, dane-adopted, dane-dropped, mx-moved; N newest).
 `;
 
 const engineOf = (r: Pick<VerdictRecord, "engine">) =>
@@ -60,6 +64,66 @@ export function renderVerdict(r: VerdictRecord, scanId: string): string {
   }
   lines.push(...renderRisks(r));
   return lines.join("\n") + "\n";
+}
+
+/**
+ * MTA-STS and TLS-RPT beside DANE (libs/dane rules 41-48): the policy as a
+ * sender finds it, each MX host under it, what an MTA-STS sender would do,
+ * the contradictions; "" for a record without the judgements.
+ */
+export function renderMailPolicies(r: VerdictRecord): string {
+  const m = r.mtaSts;
+  const t = r.tlsRpt;
+  if (!m && !t) return "";
+  const lines = ["", "  MTA-STS and TLS-RPT:"];
+  if (m) {
+    const why = m.detail ? ` (${m.detail})` : "";
+    lines.push(`    MTA-STS policy: ${m.policy}${m.id !== undefined ? `, id ${m.id}` : ""}${why}`);
+    if (m.fetch)
+      lines.push(
+        `    fetched from ${m.fetch.ip}:${m.fetch.port} (${m.fetch.sni}): ${m.fetch.status}` +
+          `${m.fetch.httpStatus !== undefined ? ` HTTP ${m.fetch.httpStatus}` : ""}`,
+      );
+    if (m.mode !== undefined)
+      lines.push(`    mode ${m.mode}, max_age ${m.maxAge}, mx ${(m.mx ?? []).join(" ") || "(none)"}`);
+    for (const h of m.hosts ?? [])
+      lines.push(
+        `      ${h.host}: ${h.pattern !== undefined ? `covered by ${h.pattern}` : "NOT covered"}; ` +
+          `certificate ${h.webpki}${h.address ? ` [${h.address}]` : ""}${h.detail ? ` (${h.detail})` : ""}`,
+      );
+    if (m.outcome) {
+      const o = m.outcome;
+      lines.push(
+        `    an MTA-STS sender (no DANE) would: ${o.action}${o.host ? ` via ${o.host}` : ""}` +
+          `${o.address ? ` [${o.address}]` : ""}  reason: ${o.reason}${m.mode === "testing" ? " (testing: it delivers anyway and reports)" : ""}`,
+      );
+    }
+    lines.push(`    contradictions: ${m.contradictions.length > 0 ? m.contradictions.join(", ") : "none"}`);
+    if (m.trust) lines.push(`    certificates judged against: ${m.trust}`);
+  }
+  if (t)
+    lines.push(
+      `    TLS-RPT: ${t.state}${t.rua ? ` -> ${t.rua.join(", ")}` : ""}${t.detail ? ` (${t.detail})` : ""}`,
+    );
+  return `${lines.join("\n")}\n`;
+}
+
+/** The domain's change events between scans (libs/store changes.ts), newest first; "" when it has none. */
+export function renderChangeHistory(events: ChangeEvent[]): string {
+  if (events.length === 0) return "";
+  const lines = [`\n  changes (${events.length}, newest first; since = first seen in the new state):`];
+  for (const e of events) {
+    const what =
+      e.kind === "mx-moved"
+        ? `${e.mx.before} -> ${e.mx.after}`
+        : e.kind === "newly-broken" || e.kind === "fixed"
+          ? `problems [${e.problems.before.join(" ")}] -> [${e.problems.after.join(" ")}], DANE ${e.dane.before} -> ${e.dane.after}`
+          : `DANE ${e.dane.before} -> ${e.dane.after}`;
+    lines.push(
+      `    ${e.since}  ${e.kind.padEnd(13)} ${what}  (scan ${e.scanId}, before: scan ${e.previousScanId} at ${e.previousAt})`,
+    );
+  }
+  return `${lines.join("\n")}\n`;
 }
 
 /** The risks of a record (libs/dane rules 37-40): none of them changes the verdict. */
@@ -156,6 +220,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     }
     const latest = history[0]!;
     io.stdout.write(renderVerdict(latest.record, latest.scanId));
+    io.stdout.write(renderMailPolicies(latest.record));
     io.stdout.write(
       `\n  history (${history.length} scan${history.length === 1 ? "" : "s"}, newest first):\n`,
     );
@@ -170,6 +235,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
             `${j.action}${j.security ? ` ${j.security}` : ""}  ${j.reason}  ${j.dane}  ${engineOf(j)}\n`,
         );
     }
+    io.stdout.write(renderChangeHistory(await domainChanges(store, n.name, limit)));
     return EXIT.ok;
   } finally {
     await store.close();

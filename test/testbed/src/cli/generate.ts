@@ -2,8 +2,9 @@
  * Writes the generated files of the seed universe into a state dir. Run by bin/testbed.
  *
  *   node generate.ts zones STATE_DIR       certificates (once), child zone files (the seed, and
- *                                          the risk cases of src/risk.ts), SMTP configs, and
- *                                          consisttesting.'s second variant in zones-ns2/
+ *                                          the risk cases of src/risk.ts), SMTP configs,
+ *                                          consisttesting.'s second variant in zones-ns2/, and
+ *                                          the MTA-STS policy server's and SMTP server's configs (mta-sts/)
  *   node generate.ts root STATE_DIR DSFILE root zone from the DS records in DSFILE
  *
  * A file is rewritten only when its content changes; prints the changed files
@@ -13,7 +14,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { NEVER_CONTACT_ADDRESS, SMTP_HOSTS, SMTP_PORT } from "../addresses.ts";
-import { ensureCertificates } from "../certs.ts";
+import { type CertFiles, ensureCertificates, ensureIssuedLeaf } from "../certs.ts";
+import { mtaStsCertNames, policyServerConfig, STS_MX_SERVER } from "../mta-sts.ts";
 import { CONSIST_ZONE, consistDelegation, consistZones, RISK_HOSTS, riskRecords } from "../risk.ts";
 import { rootZone, seedZones } from "../seed.ts";
 import { zoneFileName } from "../state.ts";
@@ -41,7 +43,23 @@ if (cmd === "zones") {
     console.error(`generate: certificate generation failed: ${err.stderr?.toString() || err.message}`);
     process.exit(1);
   }
-  const zones = seedZones(readFileSync(certs.B.cert, "utf8"));
+  const stsDir = join(dir, "mta-sts");
+  mkdirSync(stsDir, { recursive: true });
+  let sts: { policy: CertFiles; mx: CertFiles };
+  try {
+    const names = mtaStsCertNames();
+    sts = {
+      policy: ensureIssuedLeaf(join(dir, "certs"), "sts-policy", names.policyHosts),
+      mx: ensureIssuedLeaf(join(dir, "certs"), "sts-mx", names.mxHosts),
+    };
+  } catch (e) {
+    const err = e as { message?: string; stderr?: Buffer };
+    console.error(
+      `generate: MTA-STS certificate generation failed: ${err.stderr?.toString() || err.message}`,
+    );
+    process.exit(1);
+  }
+  const zones = seedZones(readFileSync(certs.B.cert, "utf8"), { mxPem: readFileSync(sts.mx.cert, "utf8") });
   const pems = {
     A: readFileSync(certs.A.cert, "utf8"),
     B: readFileSync(certs.B.cert, "utf8"),
@@ -75,6 +93,24 @@ if (cmd === "zones") {
     recordFile: join(smtpDir, "never-contact.jsonl"),
   });
   writeIfChanged(join(smtpDir, "seed-servers.json"), JSON.stringify({ servers }, null, 2) + "\n");
+  // The MTA-STS part: the HTTPS policy server and the SMTP server with the WebPKI MX certificate.
+  writeIfChanged(
+    join(stsDir, "policy-server.json"),
+    JSON.stringify(policyServerConfig({ certFile: sts.policy.chain, keyFile: sts.policy.key }), null, 2) +
+      "\n",
+  );
+  const stsSmtp = {
+    servers: [
+      {
+        host: STS_MX_SERVER.address,
+        port: STS_MX_SERVER.port,
+        mode: "starttls",
+        certFile: sts.mx.chain,
+        keyFile: sts.mx.key,
+      },
+    ],
+  };
+  writeIfChanged(join(stsDir, "smtp-servers.json"), JSON.stringify(stsSmtp, null, 2) + "\n");
   // The risk cases' servers run in a process of their own: adding them never restarts the seed servers.
   const risk = [
     {
