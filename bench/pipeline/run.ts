@@ -195,7 +195,7 @@ try {
       const mode = `services on Kafka x${instances}, PostgreSQL`;
       console.error(`bench/pipeline: ${n} domains, ${mode}`);
       // A fresh broker per run: no earlier run's messages (whose scans are in dropped databases) are replayed.
-      const kafka = privateKafka("bench", 59392);
+      const kafka = privateKafka("bench");
       const db2 = await freshDb(base);
       const dep = new Deployment({
         brokers: kafka.bootstrap,

@@ -29,7 +29,7 @@ let db: { url: string; drop: () => Promise<void> };
 before(async () => {
   ensureTestbed();
   dir = mkdtempSync(join(tmpdir(), "danesweep-api-kafka-"));
-  kafka = privateKafka("api", 59492);
+  kafka = privateKafka("api");
   db = await freshDatabase();
 });
 

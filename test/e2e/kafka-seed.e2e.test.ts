@@ -42,7 +42,7 @@ let db: { url: string; drop: () => Promise<void> };
 before(async () => {
   ensureTestbed();
   dir = mkdtempSync(join(tmpdir(), "danesweep-kafka-e2e-"));
-  kafka = privateKafka("e2e", 59292);
+  kafka = privateKafka("e2e");
   db = await freshDatabase();
 });
 

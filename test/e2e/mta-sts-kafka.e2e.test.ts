@@ -31,7 +31,7 @@ before(async () => {
   ensureTestbed();
   await waitForMtaStsRecords();
   dir = mkdtempSync(join(tmpdir(), "danesweep-mtasts-kafka-"));
-  kafka = privateKafka("mtasts", 59392);
+  kafka = privateKafka("mtasts");
   db = await freshDatabase();
 });
 

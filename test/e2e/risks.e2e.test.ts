@@ -145,7 +145,7 @@ after(async () => {
 });
 
 test("the services on Kafka find the same risks", { timeout: 300_000 }, async () => {
-  kafka = privateKafka("risks", 59392);
+  kafka = privateKafka("risks");
   db = await freshDatabase();
   const dep = new Deployment({ brokers: kafka.bootstrap, databaseUrl: db.url, logDir: join(dir, "logs") });
   try {

@@ -42,7 +42,7 @@ before(async () => {
   ensureTestbed();
   jaeger = ensureJaeger();
   dir = mkdtempSync(join(tmpdir(), "danesweep-traces-"));
-  kafka = privateKafka("traces", 59592);
+  kafka = privateKafka("traces");
   db = await freshDatabase();
 });
 

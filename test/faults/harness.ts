@@ -2,10 +2,11 @@
  * What the deployment tests share: private infrastructure, the four services
  * as child processes, `danesweep scan --kafka` as the seeder, and the checks.
  *
- * - privateKafka(name, port): a Kafka broker of the test's own (kafka.sh with
- *   its own state dir and ports), wiped at start so no earlier run's messages
- *   are replayed; killable and restartable; `down()` stops it. The shared
- *   broker on 59092 is never touched, so other suites are not disturbed.
+ * - privateKafka(name): a Kafka broker of the test's own (kafka.sh with its
+ *   own state dir and ports, from PRIVATE_KAFKA_PORTS: one port per name, so
+ *   suites that run at the same time never share a broker), wiped at start so
+ *   no earlier run's messages are replayed; killable and restartable;
+ *   `down()` stops it. The shared broker on 59092 is never touched.
  * - privatePostgres(name, port): the same for PostgreSQL (postgres.sh).
  * - Deployment: starts `node services/<kind>/src/main.ts` with the test
  *   universe's settings, logs to files, waits for the "ready" log line; kill
@@ -103,7 +104,24 @@ export interface PrivateKafka {
   down(): void;
 }
 
-export function privateKafka(name: string, port: number): PrivateKafka {
+/**
+ * The private brokers' listener ports (the controller listens on port + 1).
+ * node:test runs two files at once (scripts/run-tests.ts), so each suite
+ * has a port of its own; two suites on one port wiped each other's broker.
+ */
+export const PRIVATE_KAFKA_PORTS = {
+  faults: 59192,
+  e2e: 59292,
+  mtasts: 59392,
+  api: 59492,
+  traces: 59592,
+  grafana: 59692,
+  risks: 59792,
+  bench: 59892,
+} as const;
+
+export function privateKafka(name: keyof typeof PRIVATE_KAFKA_PORTS): PrivateKafka {
+  const port = PRIVATE_KAFKA_PORTS[name];
   const env = {
     ...process.env,
     DANESWEEP_KAFKA_PORT: String(port),
