@@ -190,9 +190,9 @@ function filterSql(f: ResultFilters): SQL[] {
   return out;
 }
 
-/** The record of a row that carries vbody and judged_at. */
+/** The record of a row that carries domain, vbody and judged_at. */
 function rowRecord(x: Raw): VerdictRecord {
-  return recordFrom(verdictFrom(x.vbody as Buffer), iso(x.judged_at));
+  return recordFrom(verdictFrom(x.vbody as Buffer, x.domain as string), iso(x.judged_at));
 }
 
 type Raw = Record<string, unknown>;
@@ -262,7 +262,7 @@ export class ApiQueries {
   async latestVerdict(domain: string): Promise<LatestVerdict | undefined> {
     const r = await this.#rows<Raw>(
       "latestVerdict",
-      sql`select r.scan_id, r.scan_started_at, r.judged_at, r.collected_at, f.body as fbody, v.body as vbody
+      sql`select r.domain, r.scan_id, r.scan_started_at, r.judged_at, r.collected_at, f.body as fbody, v.body as vbody
           from verdict_rows r
           join fact_blobs f on f.hash = r.facts_hash join verdict_blobs v on v.hash = r.verdict_hash
           where r.domain = ${domain}

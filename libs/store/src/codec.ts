@@ -14,8 +14,13 @@
  *   asked within the checker's cache time of it).
  * - ProbeFacts of an MTA-STS policy fetch (kind "mta-sts-policy") are stored
  *   like any probe: their `http` part (the policy text included) is in the blob.
- * - VerdictRecord: the stored form drops `judgedAt` (a row column) and
- *   `explanation` (rendered when read, from the record and its facts).
+ * - VerdictRecord: the stored form drops `judgedAt` (a row column),
+ *   `explanation` (rendered when read, from the record and its facts) and
+ *   `domain` (the row's key, given back when read). Without its name, a
+ *   verdict is shared by every domain that the same MX hosts serve with the
+ *   same outcome (a hosting provider's customers), so verdicts cost one blob
+ *   per distinct outcome, not one per domain. Bodies written before this
+ *   kept `domain`; they read the same.
  * - ProbeFacts: the stored form drops `startedAt`, `timings` and `io` (kept
  *   in the scan's probe row), and the timings of each alternate handshake
  *   (kept after the probe's own in the row's timings), and replaces every
@@ -184,10 +189,10 @@ export function factsFrom(body: Uint8Array, collectedAt: string): DomainFacts {
 
 // ---------------------------------------------------------------- verdicts
 
-export type StoredVerdict = Omit<VerdictRecord, "judgedAt" | "explanation">;
+export type StoredVerdict = Omit<VerdictRecord, "judgedAt" | "explanation" | "domain">;
 
-export function storedVerdict(r: VerdictRecord): StoredVerdict {
-  const { judgedAt: _j, explanation: _e, ...rest } = r;
+export function storedVerdict(r: Omit<VerdictRecord, "judgedAt" | "explanation">): StoredVerdict {
+  const { judgedAt: _j, explanation: _e, domain: _d, ...rest } = r as VerdictRecord;
   return rest;
 }
 
@@ -195,9 +200,13 @@ export function verdictBlob(r: VerdictRecord): Blob {
   return blobOf(storedVerdict(r));
 }
 
-/** The stored form of a verdict (explanation and judgedAt are the reader's to add). */
-export function verdictFrom(body: Uint8Array): StoredVerdict & { explanation?: string; judgedAt?: string } {
-  return openBlob(body, "verdict");
+/** A stored verdict read back for its domain (explanation and judgedAt are the reader's to add). */
+export type ReadVerdict = StoredVerdict & { domain: string; explanation?: string; judgedAt?: string };
+
+/** The verdict of `domain` from a stored body (any form: bodies that kept the domain read the same). */
+export function verdictFrom(body: Uint8Array, domain: string): ReadVerdict {
+  const { schema, ...rest } = openBlob<StoredVerdict & { domain?: string }>(body, "verdict");
+  return { schema, domain, ...rest } as ReadVerdict;
 }
 
 // ------------------------------------------------------------------ probes

@@ -513,7 +513,7 @@ async function* verdictBatches(client: pg.PoolClient, scan: Scan, seq: number, b
           `export: ${x.domain} of scan ${scan.id}: its ${x.fbody === null ? "facts" : x.vbody === null ? "verdict" : "verdict class"} is missing`,
         );
       const facts = factsFrom(x.fbody, iso(x.collected_at));
-      const record = recordFrom(verdictFrom(x.vbody), iso(x.judged_at));
+      const record = recordFrom(verdictFrom(x.vbody, x.domain), iso(x.judged_at));
       return {
         scanId: scan.id,
         domain: x.domain,

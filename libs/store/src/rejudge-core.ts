@@ -117,20 +117,14 @@ export function judgeStored(
  * True when `record` says what the stored verdict says, apart from which
  * engine and profile said it: then a re-judgement points at the stored blob
  * and costs no new one. judgedAt and an explanation kept in an old blob are
- * not compared (neither is part of a stored verdict).
+ * not compared (neither is part of a stored verdict), nor is the domain
+ * (read back from the row; a verdict's stored form is shared by domains).
  */
 export function sameVerdict(
   record: VerdictRecord,
   stored: StoredVerdict & { explanation?: string },
 ): boolean {
-  const {
-    explanation: _e,
-    judgedAt: _j,
-    ...old
-  } = stored as StoredVerdict & {
-    explanation?: string;
-    judgedAt?: string;
-  };
+  const old = storedVerdict(stored as VerdictRecord);
   return JSON.stringify(storedVerdict({ ...record, engine: old.engine })) === JSON.stringify(old);
 }
 

@@ -413,7 +413,7 @@ export async function continueRejudge(
         let old: ReturnType<typeof verdictFrom>;
         try {
           facts = factsFrom(x.fbody, iso(x.collected_at));
-          old = verdictFrom(x.vbody);
+          old = verdictFrom(x.vbody, x.domain);
         } catch (e) {
           throw new StoreError("integrity", `${x.domain} in scan ${start.scanId}: ${(e as Error).message}`, {
             cause: e,
@@ -689,7 +689,7 @@ export async function rejudgementsOf(
   return list.map((x) => {
     // The run's engine judged it (the blob may be the original's, when the verdict did not change).
     const engine = { version: x.engine as string, profile: x.profile as string };
-    const record = recordFrom({ ...verdictFrom(x.vbody as Buffer), engine }, iso(x.judged_at));
+    const record = recordFrom({ ...verdictFrom(x.vbody as Buffer, domain), engine }, iso(x.judged_at));
     return {
       scanId: x.scan_id as string,
       run: Number(x.run),

@@ -49,6 +49,7 @@ import {
   probeBlob,
   probeCertificateHashes,
   probeFrom,
+  type ReadVerdict,
   type StoredVerdict,
   verdictBlob,
   verdictFrom,
@@ -167,10 +168,7 @@ function primaryMx(r: VerdictRecord | StoredVerdict): string | null {
  * explanation is rendered here (`explain`, from the record alone). Records
  * stored before that was possible kept their explanation text.
  */
-export function recordFrom(
-  stored: StoredVerdict & { explanation?: string; judgedAt?: string },
-  judgedAt: string,
-): VerdictRecord {
+export function recordFrom(stored: ReadVerdict, judgedAt: string): VerdictRecord {
   const { explanation: keptText, judgedAt: keptAt, ...rest } = stored;
   const judged = { ...rest, judgedAt: keptAt ?? judgedAt } as JudgedRecord;
   return { ...judged, explanation: keptText ?? explain(judged) };
@@ -619,8 +617,8 @@ export class Store {
   }
 
   /** Records of rows (domain, judged_at, facts body, verdict body), explanations rendered. */
-  #records(rows: { judged_at: unknown; vbody: Buffer }[]): VerdictRecord[] {
-    return rows.map((x) => recordFrom(verdictFrom(x.vbody), iso(x.judged_at)));
+  #records(rows: { domain: string; judged_at: unknown; vbody: Buffer }[]): VerdictRecord[] {
+    return rows.map((x) => recordFrom(verdictFrom(x.vbody, x.domain), iso(x.judged_at)));
   }
 
   /**
@@ -634,9 +632,9 @@ export class Store {
     limit = 1000,
   ): Promise<{ seq: number; record: VerdictRecord }[]> {
     const seq = await this.#seq(scanId);
-    const r = await this.#q<{ judged_seq: string; judged_at: Date; vbody: Buffer }>(
+    const r = await this.#q<{ judged_seq: string; domain: string; judged_at: Date; vbody: Buffer }>(
       "verdictsSince",
-      `select r.judged_seq, r.judged_at, v.body as vbody
+      `select r.judged_seq, r.domain, r.judged_at, v.body as vbody
        from results r join verdict_blobs v on v.hash = r.verdict
        where r.scan = $1 and r.judged_seq > $2 order by r.judged_seq limit $3`,
       [seq, after, limit],
@@ -649,9 +647,9 @@ export class Store {
   async verdictsAt(scanId: string, seqs: number[]): Promise<{ seq: number; record: VerdictRecord }[]> {
     if (seqs.length === 0) return [];
     const seq = await this.#seq(scanId);
-    const r = await this.#q<{ judged_seq: string; judged_at: Date; vbody: Buffer }>(
+    const r = await this.#q<{ judged_seq: string; domain: string; judged_at: Date; vbody: Buffer }>(
       "verdictsAt",
-      `select r.judged_seq, r.judged_at, v.body as vbody
+      `select r.judged_seq, r.domain, r.judged_at, v.body as vbody
        from results r join verdict_blobs v on v.hash = r.verdict
        where r.scan = $1 and r.judged_seq = any($2::bigint[]) order by r.judged_seq`,
       [seq, seqs],
@@ -689,7 +687,7 @@ export class Store {
         action: x.action,
         reason: x.reason,
         dane: x.dane_state,
-        record: recordFrom(verdictFrom(x.vbody), at),
+        record: recordFrom(verdictFrom(x.vbody, domain), at),
       };
       if (x.security !== null) e.security = x.security;
       return e;

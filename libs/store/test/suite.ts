@@ -221,6 +221,30 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
       assert.equal((await store.domainHistory(domain)).length, 5);
     });
 
+    test("domains served by the same MX hosts with the same outcome share one verdict blob; each reads back as its own", async () => {
+      // A hosting provider's customers: the same MX host, the same verdict but for the domain's name.
+      const [d1, d2] = [uniqueDomain("tenant"), uniqueDomain("tenant")] as [string, string];
+      const shared = verdictRecord(`provider-${run}.example`);
+      const v1: VerdictRecord = { ...shared, domain: d1 };
+      const v2: VerdictRecord = { ...shared, domain: d2 };
+      const verdicts = () => count(store, sql`select count(*) as n from verdict_blobs`);
+      const before = await verdicts();
+      const id = await newScan("2024-07-01T00:00:00.000Z");
+      await store.storeJudged(id, [
+        { facts: domainFacts(d1), record: v1 },
+        { facts: domainFacts(d2), record: v2 },
+      ]);
+      assert.equal(await verdicts(), before + 1, "one verdict blob for both");
+      const back = new Map((await store.verdictsSince(id, 0)).map((x) => [x.record.domain, x.record]));
+      for (const v of [v1, v2]) {
+        const r = back.get(v.domain);
+        assert.ok(r, `${v.domain} read back`);
+        const { explanation: _e, judgedAt: _j, ...got } = r;
+        const { explanation: _e2, judgedAt: _j2, ...want } = v;
+        assert.deepEqual(got, want);
+      }
+    });
+
     test("probes are stored once per key and certificates once per SHA-256", async () => {
       const id = await newScan();
       const leaf = cert();
