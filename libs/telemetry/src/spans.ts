@@ -68,7 +68,10 @@ export function recordDnsLookups(span: Span, facts: DomainFacts): void {
       ev["danesweep.dns.cached"] = p.cached;
       ev["danesweep.dns.elapsed_ms"] = p.elapsedMs;
       ev["danesweep.dns.attempts"] = p.attempts;
-      ev[ATTR.networkPeerAddress] = p.upstream;
+      // The provenance names its upstream as "127.0.0.1:53" or "[::1]:53" (libs/dns parseUpstream's key).
+      const peer = /^\[?([^\]]*?)\]?:(\d+)$/.exec(p.upstream);
+      ev[ATTR.networkPeerAddress] = peer ? (peer[1] as string) : p.upstream;
+      if (peer) ev[ATTR.networkPeerPort] = Number(peer[2]);
       ev[ATTR.networkTransport] = p.transport;
     }
     span.addEvent("dns lookup", ev);

@@ -327,5 +327,29 @@ describe("recordDnsLookups", () => {
       ],
     );
     assert.equal(s!.events[3]!.attributes?.["error.type"], "timeout");
+    // The upstream "127.0.0.1:53" as the semantic conventions have it: address and port apart.
+    assert.equal(s!.events[0]!.attributes?.["network.peer.address"], "127.0.0.1");
+    assert.equal(s!.events[0]!.attributes?.["network.peer.port"], 53);
+  });
+
+  test("an IPv6 upstream: the address without its brackets, the port apart", async () => {
+    const facts = {
+      schema: 1,
+      domain: "example.org",
+      port: 25,
+      resolverValidates: true,
+      mx: lookup("example.org", "MX", {
+        provenance: { ...lookup("x", "A").provenance!, upstream: "[2001:db8::53]:5353" },
+      }),
+      hosts: [],
+      limits: [],
+      collectedAt: "2026-01-01T00:00:00.000Z",
+    } as unknown as DomainFacts;
+    const span = tracing.send("t", "dns");
+    recordDnsLookups(span, facts);
+    span.end();
+    const [s] = await finished();
+    assert.equal(s!.events[0]!.attributes?.["network.peer.address"], "2001:db8::53");
+    assert.equal(s!.events[0]!.attributes?.["network.peer.port"], 5353);
   });
 });
