@@ -21,7 +21,7 @@ import {
 } from "@danesweep/dane";
 import { domainFacts, probeFacts, verdictRecord } from "../../bus/test/fixtures.ts";
 import { buildSeedCases } from "../../dane/test/fixtures/seed-cases.ts";
-import { verdictFrom } from "../src/codec.ts";
+import { openBlob } from "../src/codec.ts";
 import { MIGRATIONS_FOLDER } from "../src/db.ts";
 import { StoreError } from "../src/errors.ts";
 import { newScanId } from "../src/ids.ts";
@@ -510,7 +510,7 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
           sql`select v.body from results r join verdict_blobs v on v.hash = r.verdict
               where r.scan = ${await seqOf(id)} and r.domain = ${domain}`,
         )) as unknown as { rows: { body: Buffer }[] };
-        return verdictFrom(r.rows[0]?.body as Buffer);
+        return openBlob<Partial<VerdictRecord>>(r.rows[0]?.body as Buffer, "verdict");
       };
       assert.deepEqual((await stored(current.record.domain)).failingHosts, current.record.failingHosts);
       assert.equal("failingHosts" in (await stored(older.record.domain)), false);
