@@ -2,7 +2,9 @@
  * Bad input: a file mixing valid names, garbage, overlong labels and names,
  * IDNs, duplicates in several spellings, comments and a 1 MB line. Every
  * invalid line is reported on stderr with its line number, the rest are
- * scanned, and each distinct valid domain gets exactly one verdict.
+ * scanned, and each distinct valid domain gets exactly one verdict. Usage
+ * errors (an unknown --policy profile among them) exit 2 naming what was
+ * wrong; a scan's --policy profile is recorded on every verdict.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -83,6 +85,10 @@ test("usage errors name what was wrong and exit 2", async () => {
       /either --data DIR .* or --database URL/,
     ],
     [["scan", "--no-such-option"], /Unknown option '--no-such-option'/],
+    [
+      ["scan", "--policy", "sendmail", "a.example"],
+      /--policy must be one of postfix, rfc7672, got "sendmail"/,
+    ],
     [["scan", "-f", join(dir, "missing.txt"), "--data", join(dir, "s2"), ...TESTBED_SCAN], /missing\.txt/],
     [["nosuchcommand"], /unknown command "nosuchcommand"/],
   ];
@@ -91,6 +97,52 @@ test("usage errors name what was wrong and exit 2", async () => {
     assert.equal(r.code, 2, `${args.join(" ")}: exit 2\n${r.stderr}`);
     assert.match(r.stderr, re, args.join(" "));
   }
+});
+
+test("scan --policy rfc7672: the profile is on every verdict, as scan and show print it", {
+  timeout: 120_000,
+}, async () => {
+  const data = join(dir, "policy");
+  const domains = ["test1.testing", "test13.testing"];
+  const r = await runCli([
+    "scan",
+    ...TESTBED_SCAN,
+    "--policy",
+    "rfc7672",
+    "--data",
+    data,
+    "--format",
+    "jsonl",
+    ...domains,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const v = parseJsonl(r.stdout);
+  assert.deepEqual(v.map((x) => x.domain).sort(), domains);
+  for (const x of v) assert.equal(x.engine.profile, "rfc7672", x.domain);
+  const json = await runCli(["show", "test13.testing", "--json", "--data", data]);
+  assert.equal(json.code, 0, json.stderr);
+  assert.deepEqual(
+    parseJsonl(json.stdout).map((x) => x.engine.profile),
+    ["rfc7672"],
+  );
+  const text = await runCli(["show", "test13.testing", "--data", data]);
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stdout, /judged by: engine [0-9.]+\/rfc7672/);
+  // Without --policy: postfix, the Postfix defaults.
+  const dflt = await runCli([
+    "scan",
+    ...TESTBED_SCAN,
+    "--data",
+    join(dir, "policy-default"),
+    "--format",
+    "jsonl",
+    "test13.testing",
+  ]);
+  assert.equal(dflt.code, 0, dflt.stderr);
+  assert.deepEqual(
+    parseJsonl(dflt.stdout).map((x) => x.engine.profile),
+    ["postfix"],
+  );
 });
 
 test("a resolver that does not validate is refused with exit 3, naming it", async () => {

@@ -6,6 +6,9 @@
  * interrupt; all written through the store (no testbed needed). Expected
  * counts come from the rules (libs/store/test/rejudge-suite.ts
  * expectedTransitions), never from the code under test.
+ * Last, live: a scan of the testbed's client-policy domains (one per Postfix
+ * default: test/testbed/src/profiles.ts) under postfix, re-judged under
+ * rfc7672, with the counts their rule-given outcomes make.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -18,7 +21,8 @@ import { insertBulkScan } from "../../libs/store/test/bulk.ts";
 import { rejudgeScanData } from "../../libs/store/test/rejudge-data.ts";
 import { expectedTransitions } from "../../libs/store/test/rejudge-suite.ts";
 import { storeScan } from "../../libs/store/test/scan-data.ts";
-import { freshDatabase, parseJsonl, runCli, startCli } from "./cli.ts";
+import { PROFILE_CASES } from "../testbed/src/profiles.ts";
+import { ensureTestbed, freshDatabase, parseJsonl, runCli, startCli, TESTBED_SCAN } from "./cli.ts";
 
 const data = rejudgeScanData();
 const BULK = 30_000;
@@ -209,4 +213,67 @@ flow("embedded", async () => {
 flow("postgresql", async () => {
   const db = await freshDatabase();
   return { where: ["--database", db.url], cleanup: db.drop };
+});
+
+describe("rejudge through bin/danesweep: a live scan of the testbed's client-policy domains", () => {
+  let dir: string;
+  before(() => {
+    ensureTestbed();
+    dir = mkdtempSync(join(tmpdir(), "danesweep-e2e-rejudge-live-"));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test("scanned under postfix, re-judged under rfc7672: every one changes, as rules 32-34 say", {
+    timeout: 180_000,
+  }, async () => {
+    const where = ["--data", join(dir, "store")];
+    const domains = PROFILE_CASES.map((c) => c.domain);
+    const scan = await runCli(["scan", ...TESTBED_SCAN, ...where, "--format", "jsonl", ...domains]);
+    assert.equal(scan.code, 0, scan.stderr);
+    const verdicts = parseJsonl(scan.stdout);
+    assert.deepEqual(verdicts.map((v) => v.domain).sort(), [...domains].sort());
+    for (const c of PROFILE_CASES) {
+      const v = verdicts.find((x) => x.domain === c.domain)!;
+      assert.equal(v.engine.profile, "postfix", c.domain);
+      assert.deepEqual(
+        [v.verdict.action, v.verdict.security ?? null, v.verdict.reason, v.dane],
+        [c.postfix.action, c.postfix.security, c.postfix.reason, c.postfix.dane],
+        c.domain,
+      );
+      if (c.postfix.host) assert.equal(v.verdict.host, c.postfix.host, c.domain);
+      if (c.postfix.beyondLimit)
+        assert.deepEqual(
+          [v.verdict.beyondAddressLimit?.host, v.verdict.beyondAddressLimit?.address],
+          [c.postfix.beyondLimit.host, c.postfix.beyondLimit.address],
+          c.domain,
+        );
+    }
+    const scanId = verdicts[0]!.scan;
+    const r = await runCli(["rejudge", scanId, "--policy", "rfc7672", "--json", ...where]);
+    assert.equal(r.code, 0, r.stderr);
+    const run = JSON.parse(r.stdout);
+    assert.equal(run.profile, "rfc7672");
+    assert.equal(run.counts.domains, PROFILE_CASES.length);
+    assert.equal(run.counts.changed, PROFILE_CASES.length);
+    // (old -> new) per field, tallied from the cases' outcomes under each profile.
+    const tally = (field: "action" | "security" | "dane") => {
+      const m = new Map<string, { from: string | null; to: string | null; domains: number }>();
+      for (const c of PROFILE_CASES) {
+        const k = JSON.stringify([c.postfix[field], c.rfc7672[field]]);
+        const x = m.get(k) ?? { from: c.postfix[field], to: c.rfc7672[field], domains: 0 };
+        x.domains++;
+        m.set(k, x);
+      }
+      return [...m.values()];
+    };
+    const sorted = (l: { from: string | null; to: string | null; domains: number }[]) =>
+      [...l].sort((a, b) => `${a.from}>${a.to}`.localeCompare(`${b.from}>${b.to}`));
+    for (const field of ["action", "security", "dane"] as const)
+      assert.deepEqual(sorted(run.counts[field]), sorted(tally(field)), field);
+    // What the rules give, written out: two deferred domains deliver, the numeric MX bounces.
+    assert.deepEqual(sorted(run.counts.action), [
+      { from: "defer", to: "deliver", domains: 2 },
+      { from: "deliver", to: "bounce", domains: 1 },
+    ]);
+  });
 });

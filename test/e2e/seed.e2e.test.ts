@@ -3,7 +3,8 @@
  * real test universe (Knot, Unbound, SMTP servers), `bin/danesweep scan` as a
  * user runs it, on the embedded default (PGlite) and on PostgreSQL, in jsonl
  * and table forms. Expected outcomes are the write-up's (test/testbed's
- * seedCases, transcribed from the write-up and rfc7672-rules.md).
+ * seedCases, read from libs/dane/seed/seed-cases.json, where they follow the
+ * write-up and docs/rules.md).
  */
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";

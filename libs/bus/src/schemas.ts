@@ -287,6 +287,15 @@ export const MatchedRecordSchema = Type.Object({
   depth: Type.Integer({ minimum: -1 }),
 });
 
+const AddressResultSchema = Type.Union([
+  DeliverySecuritySchema,
+  Type.Literal("failed"),
+  Type.Literal("not-tried"),
+  Type.Literal("beyond-limit"),
+  Type.Literal("not-probed"),
+  Type.Literal("policy-refused"),
+]);
+
 export const AddressOutcomeSchema = Type.Object({
   address: Type.String(),
   family: Type.Union([Type.Literal(4), Type.Literal(6)]),
@@ -294,14 +303,7 @@ export const AddressOutcomeSchema = Type.Object({
   probe: Type.Optional(
     Type.Object({ ip: IpAddress, port: Port, sni: Type.String(), status: ProbeStatusSchema }),
   ),
-  result: Type.Union([
-    DeliverySecuritySchema,
-    Type.Literal("failed"),
-    Type.Literal("not-tried"),
-    Type.Literal("beyond-limit"),
-    Type.Literal("not-probed"),
-    Type.Literal("policy-refused"),
-  ]),
+  result: AddressResultSchema,
   reason: Type.Optional(ReasonSchema),
   auth: Type.Optional(
     Type.Object({
@@ -388,6 +390,18 @@ export const LatentFailureSchema = Type.Object({
   failure: Type.String(),
 });
 
+/** A host that failed or would fail (libs/dane problems.ts `failingHosts`). */
+export const FailingHostSchema = Type.Object({
+  host: DnsName,
+  preference: Type.Integer({ minimum: 0, maximum: 65535 }),
+  requirement: Type.Union([RequirementSchema, Type.Literal("unusable")]),
+  reason: Type.Optional(ReasonSchema),
+  tlsaBaseWhy: TlsaBaseWhySchema,
+  addresses: Type.Array(
+    Type.Object({ address: Type.String(), result: AddressResultSchema, reason: ReasonSchema }),
+  ),
+});
+
 export const VerdictSchema = Type.Object({
   action: ActionSchema,
   security: Type.Optional(DeliverySecuritySchema),
@@ -461,6 +475,7 @@ export const VerdictRecordSchema = Type.Object({
   verdict: VerdictSchema,
   dane: DaneStateSchema,
   problems: Type.Array(ProblemSchema),
+  failingHosts: Type.Optional(Type.Array(FailingHostSchema)),
   mxSecure: Type.Boolean(),
   mx: Type.Object({
     outcome: LookupOutcomeSchema,

@@ -21,7 +21,10 @@
  * - Every address of every host is assessed, including those after the
  *   decision or past the limit (kept as `assessed`); the DANE state
  *   (libs/dane/README.md) is computed from all of them as DANE sees the hosts
- *   (the security level aside), and the problems (problems.ts) from the state.
+ *   (the security level aside), and the problems (problems.ts) from the state;
+ *   the hosts that failed or would fail (problems.ts `failingHosts`, from the
+ *   host outcomes as the ladder saw them) are stored as `failingHosts`,
+ *   absent when none.
  * - With the MTA-STS / TLS-RPT lookups in the facts, the record carries the
  *   `mtaSts` / `tlsRpt` judgements beside the DANE verdict
  *   (mta-sts-judge.ts, rules 41-48); they never change the DANE verdict.
@@ -49,7 +52,7 @@ import {
   type RouteHost,
   type RouteRequirement,
 } from "./probe-targets.ts";
-import { findProblems } from "./problems.ts";
+import { failingHosts, findProblems } from "./problems.ts";
 import { assessRisks, DAY_MS, DEFAULT_RISK_THRESHOLDS, type RiskHost, type RiskThresholds } from "./risks.ts";
 import { tlsaUsability } from "./tlsa.ts";
 import { referenceAddressLookup } from "./tlsa-base.ts";
@@ -452,6 +455,7 @@ function judgeUnsafe(facts: DomainFacts, lookup: ProbeLookup, opts: JudgeOptions
   }
   const dane = daneState(route, stateEvals, verdict, policy);
   const hosts = evals.map((e) => e.outcome);
+  const failing = failingHosts({ hosts });
   const risk =
     route.kind === "hosts"
       ? judgeRisks(facts, route.hosts, hosts, mxSecure, policy, probes, opts)
@@ -461,6 +465,7 @@ function judgeUnsafe(facts: DomainFacts, lookup: ProbeLookup, opts: JudgeOptions
     verdict,
     dane,
     problems: findProblems(facts, dane, stateEvals),
+    ...(failing.length > 0 ? { failingHosts: failing } : {}),
     mxSecure,
     hosts,
     judgedAt: isoTime(opts.now),

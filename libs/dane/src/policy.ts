@@ -17,6 +17,8 @@
  *   changes whenever a rule changes what any verdict says (action, security,
  *   host, reason, DANE state, problems or any other field of the record), so
  *   stored verdicts of an older engine can be told apart and judged again.
+ *   `engineBefore(version, than)` orders two versions (a version that is not
+ *   semver, like the "pre-2026.12" of migrated records, is before every one).
  */
 
 /**
@@ -24,7 +26,22 @@
  * changes a verdict for facts that judged differently before, the minor
  * version when a new field or value is added without changing old verdicts.
  */
-export const ENGINE_VERSION = "2.2.0";
+export const ENGINE_VERSION = "2.3.0";
+
+function semver(v: string): [number, number, number] | undefined {
+  const m = /^(\d+)\.(\d+)\.(\d+)$/.exec(v);
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : undefined;
+}
+
+/** True when engine `version` is older than `than` (a semver); a version that is not semver is older. */
+export function engineBefore(version: string, than: string): boolean {
+  const a = semver(version);
+  const b = semver(than);
+  if (b === undefined) throw new RangeError(`engineBefore: ${than} is not a version`);
+  if (a === undefined) return true;
+  for (let i = 0; i < 3; i++) if (a[i] !== b[i]) return (a[i] as number) < (b[i] as number);
+  return false;
+}
 
 /** `smtp_tls_security_level`: the levels the engine implements. */
 export const SECURITY_LEVELS = ["may", "encrypt", "dane", "dane-only"] as const;

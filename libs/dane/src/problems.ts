@@ -1,7 +1,8 @@
 /**
  * What makes a domain's DANE broken, and which hosts fail (docs/rules.md rule
- * 36). Verdict rules, pure: judge() stores the problems on every record, and
- * the API derives the per-host failure list from a record alone.
+ * 36). Verdict rules, pure: judge() stores both on every record (`problems`,
+ * `failingHosts`), and the views (the API, the SQL views) read the stored
+ * fields.
  *
  * Contract:
  * - `findProblems(facts, dane, evals)` (judge.ts calls it): the problems of
@@ -20,15 +21,23 @@
  *   - dnssec-bogus: the MX lookup, or a host's A, AAAA, first-link CNAME or
  *     TLSA lookup, validated as bogus (read from the facts).
  *   A domain is broken exactly when the list is not empty.
- * - `failingHosts(record)`: the hosts of a verdict record that failed or would
- *   fail (an address whose result, or assessment when it was not tried, is
- *   "failed"; or a TLSA / CNAME lookup error), each with its failing
- *   addresses and reason (the host's, else its first failing address's).
- * Neither throws on a record made by judge().
+ * - `failingHosts(record)` (judge.ts calls it on the host outcomes): the hosts
+ *   that failed or would fail (an address whose result, or assessment when it
+ *   was not tried, is "failed"; or a TLSA / CNAME lookup error), in route
+ *   order, each with its failing addresses and reason (the host's, else its
+ *   first failing address's). judge() stores it as `failingHosts`, absent
+ *   when empty.
+ * - `upgradeRecord(record)`: a stored record of an earlier engine with what
+ *   the current engine stores and derives from the record alone filled in:
+ *   `failingHosts` for engines before 2.3 (FAILING_HOSTS_SINCE). A record of
+ *   2.3 or later is returned as it is (its absent list means none). The
+ *   store's reader calls it, so every view sees one shape.
+ * None of them throws on a record made by judge().
  */
 import type { DomainFacts } from "./facts.ts";
 import type { HostEval } from "./judge.ts";
-import type { DaneState, HostOutcome, Problem, VerdictRecord } from "./verdict-types.ts";
+import { engineBefore } from "./policy.ts";
+import type { DaneState, FailingHost, Problem, VerdictRecord } from "./verdict-types.ts";
 
 /** DANE states that can hold a DANE failure: only these domains are examined. */
 const EXAMINED: ReadonlySet<DaneState> = new Set<DaneState>([
@@ -72,15 +81,6 @@ export function findProblems(facts: DomainFacts, dane: DaneState, evals: HostEva
   return order.filter((p) => found.has(p));
 }
 
-export interface FailingHost {
-  host: string;
-  preference: number;
-  requirement: HostOutcome["requirement"];
-  reason?: string;
-  tlsaBaseWhy: HostOutcome["tlsaBaseWhy"];
-  addresses: { address: string; result: string; reason?: string }[];
-}
-
 export function failingHosts(record: Pick<VerdictRecord, "hosts">): FailingHost[] {
   const out: FailingHost[] = [];
   for (const h of record.hosts ?? []) {
@@ -104,4 +104,16 @@ export function failingHosts(record: Pick<VerdictRecord, "hosts">): FailingHost[
     out.push(f);
   }
   return out;
+}
+
+/** The engine version from which judge() stores `failingHosts`. */
+export const FAILING_HOSTS_SINCE = "2.3.0";
+
+export function upgradeRecord<T extends Pick<VerdictRecord, "hosts" | "engine" | "failingHosts">>(
+  record: T,
+): T {
+  if (record.failingHosts !== undefined || !engineBefore(record.engine?.version ?? "", FAILING_HOSTS_SINCE))
+    return record;
+  const failing = failingHosts(record);
+  return failing.length > 0 ? { ...record, failingHosts: failing } : record;
 }

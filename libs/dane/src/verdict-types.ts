@@ -8,7 +8,10 @@
  * changing any earlier field, the risks (issue 14): `consistency`, `latent`,
  * `risks`, `HostOutcome.rolloverRisk` and `AddressOutcome.alternates`. Engine
  * 2.2 added the optional `mtaSts` and `tlsRpt` judgements (same schema: older
- * records simply lack them).
+ * records simply lack them). Engine 2.3 added `failingHosts` (the per-host
+ * failure list, stored with the verdict; absent when no host fails): records
+ * of earlier engines lack it and are completed when read (problems.ts
+ * `upgradeRecord`).
  */
 import { WEBPKI_FAILURES } from "./auth.ts";
 import type {
@@ -335,6 +338,22 @@ export const PROBLEMS = [
 ] as const;
 export type Problem = (typeof PROBLEMS)[number];
 
+/**
+ * A host that failed or would fail (rule 36, problems.ts `failingHosts`): its
+ * failing addresses (an address whose result, or assessment when it was not
+ * tried, is "failed") and the reason (the host's, else its first failing
+ * address's); a host whose TLSA or first-link CNAME lookup failed is listed
+ * even without a failing address.
+ */
+export interface FailingHost {
+  host: string;
+  preference: number;
+  requirement: HostOutcome["requirement"];
+  reason?: Reason;
+  tlsaBaseWhy: TlsaBaseWhy;
+  addresses: { address: string; result: AddressOutcome["result"]; reason: Reason }[];
+}
+
 // ---------------------------------------------------------------- MTA-STS and TLS-RPT (docs/rules.md section J)
 
 /**
@@ -471,6 +490,11 @@ export interface VerdictRecord {
   dane: DaneState;
   /** Why the domain's DANE is broken; empty when it is not (rule 36). */
   problems: Problem[];
+  /**
+   * The hosts that failed or would fail, in route order (rule 36); absent when
+   * none does. Absent in records of engines before 2.3 (`upgradeRecord` fills it).
+   */
+  failingHosts?: FailingHost[];
   /** True when the MX RRset was secure, so DANE applies to the domain. */
   mxSecure: boolean;
   /** The MX lookup as far as the explanation needs it (outcome, security, error kind). */

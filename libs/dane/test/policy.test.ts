@@ -15,13 +15,14 @@ import {
   type ClientPolicy,
   DEFAULT_POLICY_PROFILE,
   ENGINE_VERSION,
+  engineBefore,
   POLICY_PROFILE_NAMES,
   POLICY_PROFILES,
   policyProfile,
 } from "../src/policy.ts";
 import { applyAddressLimit, domainRoute, numericExchange, probeTargets } from "../src/probe-targets.ts";
-import { failingHosts } from "../src/problems.ts";
-import type { JudgedRecord } from "../src/verdict-types.ts";
+import { FAILING_HOSTS_SINCE, failingHosts, upgradeRecord } from "../src/problems.ts";
+import type { JudgedRecord, VerdictRecord } from "../src/verdict-types.ts";
 import { digestHex, makeSelfSigned, spkiOf } from "./certs.ts";
 import {
   domainFacts,
@@ -365,16 +366,64 @@ describe("rule 36: problems and failing hosts", () => {
     ]);
     assert.equal(r.dane, "partial");
     assert.deepEqual(r.problems, ["tlsa-mismatch", "starttls-missing"]);
+    // The failing hosts are stored on the record by judge(): the views read them, never derive them.
+    assert.deepEqual(r.failingHosts, [
+      {
+        host: MX2,
+        preference: 20,
+        requirement: "dane",
+        tlsaBaseWhy: "host-name-secure",
+        reason: "dane-check-failed",
+        addresses: [{ address: "192.0.2.2", result: "not-tried", reason: "dane-check-failed" }],
+      },
+      {
+        host: "mx3.example.org",
+        preference: 30,
+        requirement: "dane",
+        tlsaBaseWhy: "host-name-secure",
+        reason: "starttls-not-offered",
+        addresses: [{ address: "192.0.2.3", result: "not-tried", reason: "starttls-not-offered" }],
+      },
+    ]);
+    assert.deepEqual(failingHosts(r), r.failingHosts, "the rule judge() applied");
+  });
+
+  test("a host whose TLSA lookup failed is a failing host: its address would fail untried", () => {
+    const f = mkDomain([
+      mkHost(MX1, 10, { v4: ["192.0.2.1"], tlsa: [RIGHT] }),
+      mkHost(MX2, 20, { v4: ["192.0.2.2"], tlsa: "error" }),
+    ]);
+    const { r } = run(f, [probeTls("192.0.2.1", MX1, [good.b64])]);
+    assert.equal(r.verdict.host, MX1);
+    assert.deepEqual(r.problems, ["tlsa-lookup-failed"]);
+    // Rule 16: a TLSA lookup error makes the host unusable; the ladder had delivered before it.
     assert.deepEqual(
-      failingHosts(r).map((h) => [h.host, h.reason, h.addresses.map((a) => [a.address, a.result, a.reason])]),
+      r.failingHosts?.map((h) => [h.host, h.tlsaBaseWhy, h.reason, h.addresses]),
       [
-        [MX2, "dane-check-failed", [["192.0.2.2", "not-tried", "dane-check-failed"]]],
-        ["mx3.example.org", "starttls-not-offered", [["192.0.2.3", "not-tried", "starttls-not-offered"]]],
+        [
+          MX2,
+          "tlsa-lookup-error",
+          "tlsa-lookup-failed",
+          [{ address: "192.0.2.2", result: "not-tried", reason: "tlsa-lookup-failed" }],
+        ],
       ],
     );
   });
 
   test("only unusable records and no STARTTLS: unusable-records with starttls-missing", () => {
+    // Rule 21: a secure TLSA RRset with only unusable records still requires TLS.
+    const f = mkDomain([mkHost(MX1, 10, { v4: ["192.0.2.1"], tlsa: [PKIX] })]);
+    const { r } = run(f, [probeStatus("192.0.2.1", MX1, "starttls-not-offered")]);
+    assert.deepEqual(r.verdict, { action: "defer", reason: "starttls-not-offered" });
+    assert.equal(r.dane, "unusable-records");
+    assert.deepEqual(r.problems, ["starttls-missing"]);
+    assert.deepEqual(
+      r.failingHosts?.map((h) => [h.host, h.requirement, h.reason]),
+      [[MX1, "tls", "starttls-not-offered"]],
+    );
+  });
+
+  test("only unusable records and a failed handshake: unusable-records with tls-handshake-failed", () => {
     const f = mkDomain([mkHost(MX1, 10, { v4: ["192.0.2.1"], tlsa: [PKIX] })]);
     const { r } = run(f, [probeStatus("192.0.2.1", MX1, "tls-handshake-failed")]);
     assert.equal(r.dane, "unusable-records");
@@ -400,6 +449,57 @@ describe("rule 36: problems and failing hosts", () => {
       probeStatus("192.0.2.1", MX1, "starttls-not-offered"),
     ]).r;
     assert.deepEqual([none.dane, none.problems], ["none", []]);
+    // No host failed: no failing-host list is stored.
+    assert.equal(valid.failingHosts, undefined);
+    assert.equal("failingHosts" in valid, false);
+  });
+
+  test("a record of an engine before 2.3 gets its failing hosts when read; a later one keeps what it stored", () => {
+    const f = mkDomain([
+      mkHost(MX1, 10, { v4: ["192.0.2.1"], tlsa: [RIGHT] }),
+      mkHost(MX2, 20, { v4: ["192.0.2.2"], tlsa: [RIGHT] }),
+    ]);
+    const { r } = run(f, [probeTls("192.0.2.1", MX1, [good.b64]), probeTls("192.0.2.2", MX2, [other.b64])]);
+    assert.deepEqual(
+      r.failingHosts?.map((h) => h.host),
+      [MX2],
+    );
+    const without: VerdictRecord = { ...r };
+    delete without.failingHosts;
+    for (const version of ["2.2.0", "2.1.0", "pre-2026.12"]) {
+      const old = { ...without, engine: { version, profile: "postfix" } };
+      assert.deepEqual(upgradeRecord(old).failingHosts, r.failingHosts, version);
+    }
+    // A record without an engine at all (schema 1) is older than every engine.
+    const { engine: _e, ...schema1 } = without;
+    assert.deepEqual(upgradeRecord(schema1 as VerdictRecord).failingHosts, r.failingHosts);
+    // 2.3 and later: the stored field is the answer, absent meaning none.
+    assert.equal(
+      upgradeRecord({ ...without, engine: { version: "2.3.0", profile: "postfix" } }).failingHosts,
+      undefined,
+    );
+    const later = { ...r, engine: { version: "2.10.0", profile: "postfix" }, failingHosts: [] };
+    assert.deepEqual(upgradeRecord(later).failingHosts, []);
+    assert.equal(upgradeRecord(r), r);
+    // An old record whose hosts did not fail stays without the field.
+    const ok = run(mkDomain([mkHost(MX1, 10, { v4: ["192.0.2.1"], tlsa: [RIGHT] })]), [
+      probeTls("192.0.2.1", MX1, [good.b64]),
+    ]).r;
+    assert.equal(
+      "failingHosts" in upgradeRecord({ ...ok, engine: { version: "2.2.0", profile: "postfix" } }),
+      false,
+    );
+  });
+
+  test("engine versions are ordered as semver; one that is not semver is older than any", () => {
+    assert.equal(engineBefore("2.2.0", "2.3.0"), true);
+    assert.equal(engineBefore("2.3.0", "2.3.0"), false);
+    assert.equal(engineBefore("2.10.0", "2.3.0"), false);
+    assert.equal(engineBefore("10.0.0", "9.9.9"), false);
+    assert.equal(engineBefore("1.99.99", "2.0.0"), true);
+    assert.equal(engineBefore("pre-2026.12", "2.3.0"), true);
+    assert.equal(engineBefore("", "2.3.0"), true);
+    assert.equal(engineBefore(ENGINE_VERSION, FAILING_HOSTS_SINCE), false);
   });
 });
 

@@ -1,5 +1,5 @@
 /**
- * Does the upstream validate? (rfc7672-rules.md rule 2)
+ * Does the upstream validate? (docs/rules.md rule 2)
  *
  * `checkValidating(r)` asks every configured upstream for the root SOA with
  * DO=1 and returns one ValidationCheck per upstream, in order; never rejects.

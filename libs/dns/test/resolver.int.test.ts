@@ -1,9 +1,9 @@
 /**
  * The resolver and the lookup plan against the testbed's real DNSSEC universe
  * (Knot root + children, validating Unbound on 127.53.53.53).
- * Expected values come from the zone data in the write-up
- * (seed/sendmail-dane-testcases-2018.txt), rfc7672-rules.md, and the testbed's
- * README (extra resolver-test names). TLSA association data is checked against
+ * Expected values come from the zone data of the 2018 sendmail DANE test
+ * cases write-up as libs/dane/seed/seed-cases.json records it, the rules of
+ * docs/rules.md, and the testbed's README (extra resolver-test names). TLSA association data is checked against
  * digests of the testbed's certificate B computed here with node:crypto.
  */
 import assert from "node:assert/strict";

@@ -12,7 +12,8 @@
  * loadConfig(fields, { env, argv }) never throws: it returns the typed values
  * and the positional arguments, or every problem found, each naming the
  * variable (and flag) at fault: unknown flags, missing required values, values
- * that do not convert or fail the schema. configHelp(fields) lists them all.
+ * that do not convert or fail the schema (a value outside a closed set, a
+ * union of literals, is told the choices). configHelp(fields) lists them all.
  * redactedConfig(fields, config) is the config with secret fields masked, for
  * the start-up log line.
  */
@@ -87,6 +88,12 @@ function convert(schema: TSchema, text: string): Converted {
   return { ok: true, value: text };
 }
 
+/** The choices of a closed set (a union of literals); undefined for any other schema. */
+function choicesOf(schema: TSchema): unknown[] | undefined {
+  if (!KindGuard.IsUnion(schema) || !schema.anyOf.every((s) => KindGuard.IsLiteral(s))) return undefined;
+  return schema.anyOf.map((s) => s.const);
+}
+
 function describe(value: unknown): string {
   const s = JSON.stringify(value);
   return s === undefined ? String(value) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
@@ -137,6 +144,12 @@ export function loadConfig<F extends Fields>(
       }
     }
     if (!Value.Check(f.schema, value)) {
+      const choices = choicesOf(f.schema);
+      if (choices) {
+        const message = `expected one of ${choices.map(String).join(", ")} (got ${describe(value)})`;
+        issues.push({ variable: f.env, flag: `--${flag}`, message });
+        continue;
+      }
       const first = Value.Errors(f.schema, value).First();
       issues.push({
         variable: f.env,

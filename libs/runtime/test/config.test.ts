@@ -68,6 +68,29 @@ describe("loadConfig", () => {
     assert.equal(r.issues.length, 4);
   });
 
+  test("a value outside a closed set (a union of literals) is told the choices", () => {
+    const closed = {
+      mode: {
+        env: "DANESWEEP_PROBE_MODE",
+        schema: Type.Union([Type.Literal("all"), Type.Literal("dane")]),
+        default: "all" as const,
+        doc: "mode",
+      },
+    };
+    const ok = loadConfig(closed, { env: { DANESWEEP_PROBE_MODE: "dane" }, argv: [] });
+    assert.ok(ok.ok);
+    assert.equal(ok.config.mode, "dane");
+    const r = loadConfig(closed, { env: { DANESWEEP_PROBE_MODE: "some" }, argv: [] });
+    assert.ok(!r.ok);
+    assert.deepEqual(r.issues, [
+      {
+        variable: "DANESWEEP_PROBE_MODE",
+        flag: "--probe-mode",
+        message: 'expected one of all, dane (got "some")',
+      },
+    ]);
+  });
+
   test("array items are checked one by one", () => {
     const r = loadConfig(fields, { env: { DANESWEEP_KAFKA_BROKERS: "a:1,nope" }, argv: [] });
     assert.ok(!r.ok);

@@ -31,6 +31,7 @@ import {
   type MailPolicyColumns,
   mailPolicyColumns,
   type ProbeFacts,
+  type Problem,
   type VerdictRecord,
 } from "@danesweep/dane";
 import { factsFrom, verdictFrom } from "./codec.ts";
@@ -122,15 +123,6 @@ export interface ProviderRow {
   dane: Record<string, number>;
 }
 
-export const BROKEN_PROBLEMS = [
-  "tlsa-mismatch",
-  "starttls-missing",
-  "tls-handshake-failed",
-  "tlsa-lookup-failed",
-  "dnssec-bogus",
-] as const;
-export type BrokenProblem = (typeof BROKEN_PROBLEMS)[number];
-
 export interface BrokenRow {
   domain: string;
   tld: string;
@@ -139,7 +131,8 @@ export interface BrokenRow {
   action: string;
   reason: string;
   dane: DaneState;
-  problems: BrokenProblem[];
+  /** libs/dane PROBLEMS, as stored with the verdict. */
+  problems: Problem[];
   record: VerdictRecord;
   firstBroken: { scanId: string; scanStartedAt: string };
 }
@@ -547,7 +540,7 @@ export class ApiQueries {
       action: x.action as string,
       reason: x.reason as string,
       dane: x.dane_state as DaneState,
-      problems: x.problems as BrokenProblem[],
+      problems: x.problems as Problem[],
       record: rowRecord(x),
       firstBroken: { scanId: x.first_scan as string, scanStartedAt: iso(x.first_started) },
     }));

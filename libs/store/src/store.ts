@@ -37,6 +37,7 @@ import {
   type ProbeKey,
   probeKeyString,
   REASONS,
+  upgradeRecord,
   type VerdictRecord,
 } from "@danesweep/dane";
 import type pg from "pg";
@@ -166,10 +167,12 @@ function primaryMx(r: VerdictRecord | StoredVerdict): string | null {
 /**
  * The verdict record as judged, from its stored form and time: the
  * explanation is rendered here (`explain`, from the record alone). Records
- * stored before that was possible kept their explanation text.
+ * stored before that was possible kept their explanation text. A record of an
+ * earlier engine is completed as libs/dane `upgradeRecord` says (the failing
+ * hosts of engines before 2.3), so readers see one shape.
  */
 export function recordFrom(stored: ReadVerdict, judgedAt: string): VerdictRecord {
-  const { explanation: keptText, judgedAt: keptAt, ...rest } = stored;
+  const { explanation: keptText, judgedAt: keptAt, ...rest } = upgradeRecord(stored);
   const judged = { ...rest, judgedAt: keptAt ?? judgedAt } as JudgedRecord;
   return { ...judged, explanation: keptText ?? explain(judged) };
 }

@@ -21,6 +21,7 @@ import {
 } from "@danesweep/dane";
 import { domainFacts, probeFacts, verdictRecord } from "../../bus/test/fixtures.ts";
 import { buildSeedCases } from "../../dane/test/fixtures/seed-cases.ts";
+import { openBlob } from "../src/codec.ts";
 import { MIGRATIONS_FOLDER } from "../src/db.ts";
 import { StoreError } from "../src/errors.ts";
 import { newScanId } from "../src/ids.ts";
@@ -497,6 +498,46 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
         entries.map((e) => e.record).sort(byDomain),
       );
       assert.deepEqual(await store.pendingDomains(id), []);
+    });
+
+    test("failing hosts: stored with the verdict; a verdict of an engine before 2.3 gets them when read", async () => {
+      const id = await newScan();
+      const world = buildSeedCases();
+      const now = Date.UTC(2024, 4, 1, 12);
+      // Seed cases 1 and 3: one MX host fails (a digest mismatch; no STARTTLS), the other delivers.
+      const picked = world.cases.filter((c) => c.n === 1 || c.n === 3);
+      const entries = picked.map((c) => ({ facts: c.facts, record: judge(c.facts, c.probes, { now }) }));
+      const [current, older] = entries as [(typeof entries)[0], (typeof entries)[0]];
+      assert.deepEqual(
+        current.record.failingHosts?.map((h) => h.host),
+        ["test1a.testing"],
+      );
+      const derived = older.record.failingHosts;
+      assert.deepEqual(
+        derived?.map((h) => [h.host, h.reason]),
+        [["test3a.testing", "starttls-not-offered"]],
+      );
+      // As engine 2.2 stored it: no failingHosts field.
+      const { failingHosts: _f, ...asEngine22 } = older.record;
+      older.record = { ...asEngine22, engine: { version: "2.2.0", profile: "postfix" } };
+      await store.seedDomains(
+        id,
+        picked.map((c) => ({ domain: c.domain, line: c.n })),
+      );
+      await store.storeJudged(id, entries);
+      assert.deepEqual((await store.latestVerdict(current.record.domain))?.record, current.record);
+      const read = (await store.latestVerdict(older.record.domain))?.record;
+      assert.deepEqual(read, { ...older.record, failingHosts: derived });
+      // The field is in the stored blob of the current engine's verdict, not in the older one's.
+      const stored = async (domain: string) => {
+        const r = (await store.db.execute(
+          sql`select v.body from results r join verdict_blobs v on v.hash = r.verdict
+              where r.scan = ${await seqOf(id)} and r.domain = ${domain}`,
+        )) as unknown as { rows: { body: Buffer }[] };
+        return openBlob<Partial<VerdictRecord>>(r.rows[0]?.body as Buffer, "verdict");
+      };
+      assert.deepEqual((await stored(current.record.domain)).failingHosts, current.record.failingHosts);
+      assert.equal("failingHosts" in (await stored(older.record.domain)), false);
     });
 
     test("a batch of 5000 domains: seeded and stored in one statement each", async () => {

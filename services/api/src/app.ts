@@ -74,7 +74,7 @@ import {
   sendExport,
   takeExportSlot,
 } from "./exports.ts";
-import { decodeCursor, encodeCursor, FORMAT_CONTENT_TYPES, failingHosts, negotiate } from "./formats.ts";
+import { decodeCursor, encodeCursor, FORMAT_CONTENT_TYPES, negotiate } from "./formats.ts";
 import { Metrics } from "./metrics.ts";
 import { completeOpenApi } from "./openapi.ts";
 import {
@@ -897,7 +897,7 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
           reason: r.reason,
           dane: r.dane,
           problems: r.problems,
-          failingHosts: failingHosts(r.record),
+          failingHosts: r.record.failingHosts ?? [],
           explanation: r.record.explanation,
           firstBroken: r.firstBroken,
         }));

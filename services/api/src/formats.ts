@@ -11,10 +11,8 @@
  *   or CR gets an apostrophe).
  * - `encodeCursor` / `decodeCursor`: opaque page cursors (base64url of the
  *   last key); decodeCursor returns undefined for anything it did not make.
- * - `failingHosts(record)`: the hosts of a verdict record that failed or would
- *   fail, with their failing addresses.
  */
-import { type HostOutcome, MAIL_POLICY_COLUMNS, type VerdictRecord } from "@danesweep/dane";
+import { MAIL_POLICY_COLUMNS } from "@danesweep/dane";
 import { csvRecord } from "./csv.ts";
 
 export const FORMATS = ["json", "ndjson", "csv"] as const;
@@ -90,39 +88,4 @@ export function decodeCursor(cursor: string): string | undefined {
   if (!s.startsWith("k:") || Buffer.from(s, "utf8").toString("base64url") !== cursor) return undefined;
   const key = s.slice(2);
   return key.length > 0 && key.length <= 400 && !/[\u0000-\u001f]/.test(key) ? key : undefined;
-}
-
-export interface FailingHost {
-  host: string;
-  preference: number;
-  requirement: HostOutcome["requirement"];
-  reason?: string;
-  tlsaBaseWhy: HostOutcome["tlsaBaseWhy"];
-  addresses: { address: string; result: string; reason?: string }[];
-}
-
-export function failingHosts(record: VerdictRecord): FailingHost[] {
-  const out: FailingHost[] = [];
-  for (const h of record.hosts ?? []) {
-    const addresses: FailingHost["addresses"] = [];
-    for (const a of h.addresses ?? []) {
-      const failed =
-        a.result === "failed" ? a.reason : a.assessed?.result === "failed" ? a.assessed.reason : undefined;
-      if (failed !== undefined) addresses.push({ address: a.address, result: a.result, reason: failed });
-    }
-    const hostFailed =
-      h.tlsaBaseWhy === "tlsa-lookup-error" || h.tlsaBaseWhy === "cname-lookup-error" || addresses.length > 0;
-    if (!hostFailed) continue;
-    const f: FailingHost = {
-      host: h.host,
-      preference: h.preference,
-      requirement: h.requirement,
-      tlsaBaseWhy: h.tlsaBaseWhy,
-      addresses,
-    };
-    const reason = h.reason ?? addresses[0]?.reason;
-    if (reason !== undefined) f.reason = reason;
-    out.push(f);
-  }
-  return out;
 }

@@ -6,9 +6,11 @@
  */
 import {
   ActionSchema,
+  ProblemSchema as DaneProblemSchema,
   DaneStateSchema,
   DeliverySecuritySchema,
   DomainFactsSchema,
+  FailingHostSchema,
   IsoDateTime,
   literalUnion,
   ProbeFactsSchema,
@@ -16,7 +18,7 @@ import {
   VerdictRecordSchema,
 } from "@danesweep/bus";
 import { POLICY_PROFILE_NAMES } from "@danesweep/dane";
-import { ADOPTION_GROUPINGS, BROKEN_PROBLEMS, REJUDGE_STATES, SCAN_STATES } from "@danesweep/store";
+import { ADOPTION_GROUPINGS, REJUDGE_STATES, SCAN_STATES } from "@danesweep/store";
 import { Type } from "@sinclair/typebox";
 
 /** A domain name as a client may write it: any case, an optional trailing dot (normalised by the handler). */
@@ -326,23 +328,8 @@ export const BrokenResponse = Type.Object({
       action: ActionSchema,
       reason: ReasonSchema,
       dane: DaneStateSchema,
-      problems: Type.Array(literalUnion(BROKEN_PROBLEMS)),
-      failingHosts: Type.Array(
-        Type.Object({
-          host: Type.String(),
-          preference: Type.Integer(),
-          requirement: Type.String(),
-          tlsaBaseWhy: Type.String(),
-          reason: Type.Optional(ReasonSchema),
-          addresses: Type.Array(
-            Type.Object({
-              address: Type.String(),
-              result: Type.String(),
-              reason: Type.Optional(ReasonSchema),
-            }),
-          ),
-        }),
-      ),
+      problems: Type.Array(DaneProblemSchema),
+      failingHosts: Type.Array(FailingHostSchema),
       explanation: Type.String(),
       firstBroken: Type.Object({ scanId: Type.String(), scanStartedAt: Type.String() }),
     }),

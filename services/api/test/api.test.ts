@@ -4,7 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { openStore } from "@danesweep/store";
+import { judge } from "@danesweep/dane";
+import { newScanId, openStore } from "@danesweep/store";
+import { buildSeedCases } from "../../../libs/dane/test/fixtures/seed-cases.ts";
+import { buildApp } from "../src/app.ts";
 import { CSV_FORMULA_STARTS, csvField, csvRecord } from "../src/csv.ts";
 import { csvLine, decodeCursor, encodeCursor, negotiate } from "../src/formats.ts";
 import { fastifyTrustProxy, parseTrustProxy } from "../src/proxy.ts";
@@ -13,6 +16,57 @@ import { claimedTokenId, hashToken, newToken, TOKEN_PATTERN } from "../src/token
 import { apiSuite } from "./suite.ts";
 
 apiSuite("pglite", () => openStore({ memory: true }));
+
+test("GET /v1/broken lists the failing hosts stored with each verdict; an engine-2.2 verdict gets them when read", async () => {
+  const store = await openStore({ memory: true });
+  try {
+    const world = buildSeedCases();
+    const now = Date.UTC(2024, 4, 1, 12);
+    // Seed cases 1, 2 and 3: each has a failing MX host (1 and 2: a digest mismatch, 3: no STARTTLS).
+    const picked = world.cases.filter((c) => [1, 2, 3].includes(c.n));
+    const entries = picked.map((c) => ({ facts: c.facts, record: judge(c.facts, c.probes, { now }) }));
+    const [current, older, later] = entries as [
+      (typeof entries)[0],
+      (typeof entries)[0],
+      (typeof entries)[0],
+    ];
+    const derivedOlder = older.record.failingHosts;
+    assert.ok(
+      current.record.failingHosts?.length && derivedOlder?.length && later.record.failingHosts?.length,
+    );
+    // Case 2 as engine 2.2 stored it (no failingHosts); case 3 as a later engine stored it, whose
+    // rule listed fewer hosts than today's would derive from its hosts: the view shows what was stored.
+    const { failingHosts: _f, ...asEngine22 } = older.record;
+    older.record = { ...asEngine22, engine: { version: "2.2.0", profile: "postfix" } };
+    later.record = { ...later.record, engine: { version: "2.9.0", profile: "postfix" }, failingHosts: [] };
+    const scanId = newScanId(new Date(now));
+    await store.createScan({ id: scanId, parameters: {}, startedAt: new Date(now).toISOString() });
+    await store.seedDomains(
+      scanId,
+      picked.map((c) => ({ domain: c.domain, line: c.n })),
+    );
+    await store.storeJudged(scanId, entries);
+    const app = buildApp({ store, auth: { readRequiresToken: false }, rateLimit: false });
+    const res = await app.inject(`/v1/broken?scan=${scanId}`);
+    assert.equal(res.statusCode, 200, res.body);
+    const items = (res.json() as { items: { domain: string; failingHosts: unknown[] }[] }).items;
+    assert.deepEqual(
+      items.map((i) => [i.domain, i.failingHosts]),
+      [
+        ["test1.testing", current.record.failingHosts],
+        ["test2.testing", derivedOlder],
+        ["test3.testing", []],
+      ],
+    );
+    assert.deepEqual(
+      derivedOlder?.map((h) => h.host),
+      ["test2a.testing"],
+    );
+    await app.close();
+  } finally {
+    await store.close();
+  }
+});
 
 test("Accept negotiation (RFC 9110 12.5.1: q-values, wildcards)", () => {
   assert.equal(negotiate(undefined), "json");

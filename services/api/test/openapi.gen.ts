@@ -332,14 +332,14 @@ export interface operations {
                             failingHosts: {
                                 addresses: {
                                     address: string;
-                                    reason?: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
-                                    result: string;
+                                    reason: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
+                                    result: ("dane-verified" | "encrypted" | "plaintext") | "failed" | "not-tried" | "beyond-limit" | "not-probed" | "policy-refused";
                                 }[];
                                 host: string;
                                 preference: number;
                                 reason?: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
-                                requirement: string;
-                                tlsaBaseWhy: string;
+                                requirement: ("dane" | "tls" | "opportunistic") | "unusable";
+                                tlsaBaseWhy: "host-name-secure" | "expanded-name" | "original-name-fallback" | "original-name-chain-insecure" | "address-insecure" | "first-link-insecure" | "no-secure-tlsa" | "tlsa-lookup-error" | "cname-lookup-error" | "no-address" | "address-lookup-error" | "incomplete-facts" | "numeric-exchange";
                             }[];
                             firstBroken: {
                                 scanId: string;
@@ -1185,6 +1185,18 @@ export interface operations {
                                 version: string;
                             };
                             explanation: string;
+                            failingHosts?: {
+                                addresses: {
+                                    address: string;
+                                    reason: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
+                                    result: ("dane-verified" | "encrypted" | "plaintext") | "failed" | "not-tried" | "beyond-limit" | "not-probed" | "policy-refused";
+                                }[];
+                                host: string;
+                                preference: number;
+                                reason?: "dane-authenticated" | "tls-required-unauthenticated" | "opportunistic-tls" | "opportunistic-plaintext" | "dane-check-failed" | "starttls-not-offered" | "tls-handshake-failed" | "tlsa-lookup-failed" | "cname-lookup-failed" | "dane-unavailable" | "mx-lookup-failed" | "address-lookup-failed" | "connection-failed" | "nxdomain" | "null-mx" | "no-address" | "resolver-not-validating" | "not-probed" | "policy-refused" | "incomplete-facts";
+                                requirement: ("dane" | "tls" | "opportunistic") | "unusable";
+                                tlsaBaseWhy: "host-name-secure" | "expanded-name" | "original-name-fallback" | "original-name-chain-insecure" | "address-insecure" | "first-link-insecure" | "no-secure-tlsa" | "tlsa-lookup-error" | "cname-lookup-error" | "no-address" | "address-lookup-error" | "incomplete-facts" | "numeric-exchange";
+                            }[];
                             hosts: {
                                 addresses: {
                                     address: string;

@@ -7,6 +7,8 @@
  * EXTRA_NAMES: extra names for resolver tests and what the validating resolver returns.
  * mtaStsCases(): the MTA-STS domains with their expected judgements (RFC 8461).
  * RISK_CASES, CONSIST_*: the risk cases of issue 14 (src/risk.ts).
+ * PROFILE_CASES: one domain per Postfix default that RFC 7672 leaves to the client,
+ *   with its verdict under the postfix and rfc7672 profiles (src/profiles.ts).
  */
 export {
   BLACKHOLE_SERVER,
@@ -26,6 +28,12 @@ export {
   STS_POLICY_SERVER,
   type StsCase,
 } from "./mta-sts.ts";
+export {
+  PROFILE_CASES,
+  type ProfileCase,
+  type ProfileOutcome,
+  REFUSING_ADDRESSES,
+} from "./profiles.ts";
 export { CONSIST_NS2, CONSIST_ZONE, LONG_TLSA_TTL, RISK_CASES, RISK_HOSTS } from "./risk.ts";
 export { EXTRA_NAMES, type ExtraName, type SeedCase, seedCases } from "./seed.ts";
 export { DEFAULT_STATE_DIR, type TestbedState, testbedState } from "./state.ts";

@@ -10,8 +10,8 @@
  * seedZones(certBPem, sts?): pure; the zone files (text) of testing., moretesting.,
  *   bogustesting., and the minimal synth./synthu. zones: the table's records,
  *   with TLSA data computed from certificate B, then the extra names, then (with
- *   `sts.mxPem`, the MTA-STS MX leaf) the MTA-STS domains of mta-sts.ts. Throws
- *   only if a PEM does not parse.
+ *   `sts.mxPem`, the MTA-STS MX leaf) the MTA-STS domains of mta-sts.ts, then the
+ *   client-policy cases of profiles.ts. Throws only if a PEM does not parse.
  * rootZone(ds): pure; the root zone with the given DS records of the signed
  *   children; the DS of bogustesting. has its digest altered (so the zone is bogus).
  *   DS lines are "<owner> [ttl] [IN] DS <tag> <alg> <digesttype> <hex>"; others are ignored.
@@ -28,6 +28,7 @@ import {
 } from "./addresses.ts";
 import { tlsaData, wrongDigest } from "./certs.ts";
 import { mtaStsRecords } from "./mta-sts.ts";
+import { profileRecords } from "./profiles.ts";
 
 export interface SeedCase {
   /** 1..24, the write-up's numbering. */
@@ -227,6 +228,11 @@ export function seedZones(certBPem: string, sts?: { mxPem: string }): SeedZones 
   }
 
   u.rr("mail", "MX", "10 test19a");
+
+  // The client-policy cases (profiles.ts): verdicts that differ between the postfix and rfc7672 profiles.
+  const pf = profileRecords(right);
+  t.lines.push(...pf.signed);
+  u.lines.push(...pf.unsigned);
 
   const b = new Zone(ZONES.bogus).rr("ns1", "A", CHILD_SERVER.address);
   b.rr("test", "MX", "10 mx").rr("mx", "A", G).rr("_25._tcp.mx", "TLSA", tlsa(right));

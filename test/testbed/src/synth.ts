@@ -7,7 +7,7 @@
  *   the MX hosts need. Throws RangeError for n < 1, hosts < 1 or hosts > 250 (the
  *   host addresses are 127.60.<kind>.<1..250>), and if a PEM does not parse.
  *
- * Classes (expected outcome per rfc7672-rules.md):
+ * Classes (expected outcome per docs/rules.md):
  *   dane-ee-match     MX host with `3 1 1` of the certificate it serves -> deliver dane-verified
  *   dane-ee-mismatch  MX host whose `3 1 1` digest is wrong             -> defer dane-check-failed
  *   dane-ta           MX host serving leaf+CA, `2 0 1` of the CA       -> deliver dane-verified

@@ -1,6 +1,7 @@
 /**
  * Unit tests of the seed universe's pure parts: the case table against the write-up,
- * the zone data against the write-up's record shapes, the root's DS handling.
+ * the zone data against the write-up's record shapes, the root's DS handling, and
+ * the client-policy cases' zone data against rules 32-34 (src/profiles.ts).
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -8,7 +9,11 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { NEVER_CONTACT_ADDRESS, SMTP_HOSTS } from "../src/addresses.ts";
 import { ensureCertificates, ensureIssuedLeaf } from "../src/certs.ts";
+import { STS_MX_SERVER, STS_POLICY_SERVER } from "../src/mta-sts.ts";
+import { PROFILE_CASES, REFUSING_ADDRESSES } from "../src/profiles.ts";
+import { RISK_HOSTS } from "../src/risk.ts";
 import { rootZone, seedCases, seedZones } from "../src/seed.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "testbed-seed-"));
@@ -152,4 +157,65 @@ test("the MTA-STS domains: owners inside testing., TXT and MX as RFC 8461 and RF
   const digest = execFileSync("sha256sum", { input: spkiDer }).toString().split(" ")[0]!;
   assert.deepEqual(rrs("_25._tcp.mx.sts-enforce", "TLSA"), [`3 1 1 ${digest}`]);
   assert.deepEqual(rrs("_25._tcp.mx.sts-badcert", "TLSA"), [`3 0 1 ${sha256B}`]);
+});
+
+test("the client-policy cases: one domain per Postfix default, each judged otherwise under rfc7672", () => {
+  assert.deepEqual(
+    PROFILE_CASES.map((c) => [c.domain, c.setting]),
+    [
+      ["pf-insecuremx.moretesting", "insecureMxPolicy"],
+      ["pf-numeric.testing", "numericMx"],
+      ["pf-sixth.testing", "mxAddressLimit"],
+    ],
+  );
+  for (const c of PROFILE_CASES) {
+    assert.notDeepEqual(
+      [c.postfix.action, c.postfix.security, c.postfix.dane],
+      [c.rfc7672.action, c.rfc7672.security, c.rfc7672.dane],
+      c.domain,
+    );
+  }
+});
+
+test("the client-policy cases' zone data: an unsigned MX to a signed TLSA host, a numeric MX, six single-address hosts", () => {
+  const zones = seedZones(pemB);
+  const lines = (zone: string, owner: string, type: string) =>
+    zones[zone]!.split("\n")
+      .filter((l) => l.startsWith(`${owner} ${type} `))
+      .map((l) => l.slice(owner.length + type.length + 2));
+  // Rule 32: the MX RRset is in the unsigned zone, its host in the signed one, with a TLSA RRset
+  // (3 0 1 of certificate B) that the certificate served there (A, the write-up's mismatch host) does not match.
+  assert.deepEqual(lines("moretesting.", "pf-insecuremx", "MX"), ["10 pf-tlsa.testing."]);
+  assert.deepEqual(lines("testing.", "pf-tlsa", "A"), ["127.167.152.113"]);
+  assert.equal(SMTP_HOSTS.mismatch.address, "127.167.152.113");
+  assert.equal(SMTP_HOSTS.mismatch.cert, "A");
+  assert.deepEqual(lines("testing.", "_25._tcp.pf-tlsa", "TLSA"), [`3 0 1 ${sha256B}`]);
+  // Rule 33: the exchange is the STARTTLS server of certificate B's address, written as an absolute name.
+  assert.deepEqual(lines("testing.", "pf-numeric", "MX"), ["10 127.64.93.21."]);
+  assert.equal(SMTP_HOSTS.match.mode, "starttls");
+  // Rule 34: six hosts by preference, one address each; nothing listens on the first five.
+  assert.deepEqual(lines("testing.", "pf-sixth", "MX"), [
+    "10 pf-sixth-1",
+    "20 pf-sixth-2",
+    "30 pf-sixth-3",
+    "40 pf-sixth-4",
+    "50 pf-sixth-5",
+    "60 pf-sixth-6",
+  ]);
+  const addresses = [1, 2, 3, 4, 5, 6].map((i) => lines("testing.", `pf-sixth-${i}`, "A"));
+  assert.deepEqual(addresses, [...REFUSING_ADDRESSES.map((a) => [a]), ["127.64.93.21"]]);
+  // No server of the testbed listens on a refusing address.
+  const served = new Set<string>([
+    ...Object.values(SMTP_HOSTS).map((h) => h.address),
+    NEVER_CONTACT_ADDRESS,
+    ...Object.values(RISK_HOSTS),
+    STS_MX_SERVER.address,
+    STS_POLICY_SERVER.address,
+  ]);
+  for (const a of REFUSING_ADDRESSES) {
+    assert.ok(!served.has(a), a);
+    assert.ok(!a.startsWith("127.60.") && !a.startsWith("127.61.0."), `${a}: synth hosts, manyaddr.testing`);
+  }
+  // The unsigned MX is only in moretesting. (a secure one in testing. would make it another case).
+  assert.deepEqual(lines("testing.", "pf-insecuremx", "MX"), []);
 });
