@@ -7,6 +7,8 @@
  * EXTRA_NAMES: extra names for resolver tests and what the validating resolver returns.
  * mtaStsCases(): the MTA-STS domains with their expected judgements (RFC 8461).
  * RISK_CASES, CONSIST_*: the risk cases of issue 14 (src/risk.ts).
+ * CHANGE_CASES: domains whose MX address has no testbed server, for tests that
+ *   make real changes between scans with a server of their own (src/changes.ts).
  */
 export {
   BLACKHOLE_SERVER,
@@ -19,6 +21,7 @@ export {
   ZONES,
 } from "./addresses.ts";
 export { type CertFiles, type TestbedCerts, tlsaData, wrongDigest } from "./certs.ts";
+export { CHANGE_CASES, type ChangeCase, changeCaseNames } from "./changes.ts";
 export {
   mtaStsCases,
   STS_ID,
