@@ -1,13 +1,16 @@
 /**
  * Helpers for end-to-end tests: run bin/danesweep as a user would (a child
- * process), make sure the shared services are up, make fresh PostgreSQL
- * databases. Services started here are left running (scripts/test stops
- * what it started).
+ * process), make sure the shared services are up (and that the resolver
+ * serves a test's records: waitForRecords), make fresh PostgreSQL databases.
+ * Services started here are left running (scripts/test stops what it
+ * started).
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import type { VerdictRecord } from "@danesweep/dane";
+import { RESOLVER } from "@danesweep/testbed";
 import pg from "pg";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -15,6 +18,44 @@ export const DANESWEEP = `${ROOT}bin/danesweep`;
 
 export function ensureTestbed(): void {
   execFileSync(`${ROOT}test/testbed/bin/testbed`, ["up"], { stdio: ["ignore", "ignore", "inherit"] });
+}
+
+function answers(name: string, type: string): boolean {
+  try {
+    return (
+      execFileSync("kdig", [`@${RESOLVER.address}`, "+short", "+timeout=2", "+retry=0", name, type], {
+        encoding: "utf8",
+      }).trim() !== ""
+    );
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Waits until the validating resolver answers each (name, type). `testbed up`
+ * reloads a changed zone at once, but Unbound may still answer from what it
+ * cached before (it synthesises NXDOMAIN from cached NSEC records for up to
+ * their TTL, 300 s here), and the testbed is shared: another checkout's `up`
+ * may have written the zone without them a moment ago. Polls with kdig every
+ * 2 s; throws after `timeoutMs` naming `what` and what is still missing.
+ */
+export async function waitForRecords(
+  names: [string, string][],
+  what: string,
+  timeoutMs = 360_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const missing = names.filter(([n, t]) => !answers(n, t));
+    if (missing.length === 0) return;
+    if (Date.now() > deadline)
+      throw new Error(
+        `the resolver does not serve ${what}: ${missing.map((m) => m.join(" ")).join(", ")} ` +
+          "(is the running testbed older than test/testbed/src? restart it: test/testbed/bin/testbed down, then up)",
+      );
+    await sleep(2000);
+  }
 }
 
 export function postgresUrl(): string {

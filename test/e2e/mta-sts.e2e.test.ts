@@ -1,30 +1,26 @@
 /**
- * MTA-STS and TLS-RPT beside DANE, and change events between scans, end to
- * end through `bin/danesweep` on the real test universe: the MTA-STS domains
+ * MTA-STS and TLS-RPT beside DANE, end to end through `bin/danesweep` on the
+ * real test universe: the MTA-STS domains
  * of test/testbed (src/mta-sts.ts: TXT records in the signed zone, the HTTPS
  * policy server on 127.84.61.1:443 with a certificate from the testbed CA,
  * SMTP servers with and without a WebPKI-valid certificate), judged against
  * the testbed CA given with --mta-sts-ca. Expected judgements are the
  * testbed's (read from RFC 8461 and the contradictions' definitions);
  * `danesweep rejudge` judges the stored facts again to the same verdicts.
- *
- * Change events: test1.testing's primary MX fails DANE (the write-up's case
- * 1: "partial", broken); a scan that leaves the primary out (--opt-out its
- * address) sees only the working secondary (DANE "valid", not broken): the
- * three scans give "fixed", then "newly-broken", which `show` lists.
+ * (Change events between scans: changes.e2e.test.ts.)
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { mtaStsCases, SMTP_HOSTS, testbedState } from "@danesweep/testbed";
+import { mtaStsCases, testbedState } from "@danesweep/testbed";
 import { ensureTestbed, parseJsonl, runCli, TESTBED_SCAN } from "./cli.ts";
 import { checkMtaSts, waitForMtaStsRecords } from "./mta-sts-helpers.ts";
 
 const domains = mtaStsCases().map((c) => c.domain);
 
-describe("MTA-STS beside DANE, and change events, through bin/danesweep", { timeout: 600_000 }, () => {
+describe("MTA-STS beside DANE, through bin/danesweep", { timeout: 600_000 }, () => {
   let dir: string;
   const ca = testbedState().mtaSts.caFile;
   before(async () => {
@@ -126,57 +122,5 @@ describe("MTA-STS beside DANE, and change events, through bin/danesweep", { time
     ]);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /--mta-sts-ca: .*nope\.pem: cannot read it/);
-  });
-
-  test("change events: fixed, then newly-broken, each first seen when its scan judged it; show lists them", async () => {
-    const data = join(dir, "changes");
-    const optOut = join(dir, "opt-out.txt");
-    writeFileSync(
-      optOut,
-      `# the primary MX of test1.testing, which fails DANE\n${SMTP_HOSTS.mismatch.address}\n`,
-    );
-    const scan = async (...extra: string[]) => {
-      const r = await runCli([
-        "scan",
-        ...TESTBED_SCAN,
-        "--data",
-        data,
-        "--format",
-        "jsonl",
-        ...extra,
-        "test1.testing",
-      ]);
-      assert.equal(r.code, 0, r.stderr);
-      return { v: parseJsonl(r.stdout)[0]!, stderr: r.stderr };
-    };
-    const s1 = await scan();
-    assert.equal(s1.v.dane, "partial");
-    assert.deepEqual(s1.v.problems, ["tlsa-mismatch"]);
-    assert.match(s1.stderr, /changes since the previous scans: 0 events \(0 domains compared\)/);
-    const s2 = await scan("--opt-out", optOut);
-    assert.equal(s2.v.dane, "valid");
-    assert.deepEqual(s2.v.problems, []);
-    assert.match(s2.stderr, /changes since the previous scans: 1 event \(1 domain compared\)/);
-    const s3 = await scan();
-    assert.match(s3.stderr, /1 event \(1 domain compared\)/);
-
-    const show = await runCli(["show", "test1.testing", "--data", data]);
-    assert.equal(show.code, 0, show.stderr);
-    const block = show.stdout.slice(show.stdout.indexOf("changes ("));
-    const lines = block.split("\n").filter((l) => /^\s{4}\d{4}-/.test(l));
-    assert.equal(lines.length, 2, block);
-    assert.match(
-      lines[0]!,
-      new RegExp(
-        `^\\s+${s3.v.judgedAt}\\s+newly-broken\\s+problems \\[\\] -> \\[tlsa-mismatch\\], DANE valid -> partial`,
-      ),
-    );
-    assert.match(lines[0]!, new RegExp(`scan ${s3.v.scan}, before: scan ${s2.v.scan} at ${s2.v.judgedAt}`));
-    assert.match(
-      lines[1]!,
-      new RegExp(
-        `^\\s+${s2.v.judgedAt}\\s+fixed\\s+problems \\[tlsa-mismatch\\] -> \\[\\], DANE partial -> valid`,
-      ),
-    );
   });
 });

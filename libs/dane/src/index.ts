@@ -1,5 +1,6 @@
 export * from "./auth.ts";
 export * from "./canonical.ts";
+export * from "./changes.ts";
 export * from "./consistency.ts";
 export * from "./domains.ts";
 export * from "./explain.ts";

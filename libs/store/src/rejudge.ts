@@ -56,6 +56,7 @@ import {
   type ProbeFacts,
   type ProbeKey,
   policyProfile,
+  primaryMxHost,
   probeKeyString,
   type TrustStore,
   type VerdictRecord,
@@ -333,13 +334,6 @@ function classKey(c: VerdictClass): string {
   return JSON.stringify([c.action, c.security, c.reason, c.dane, c.broken]);
 }
 
-/** The first MX host of a record (lowest preference): verdict_blobs.mx_host, as storeJudged fills it. */
-function firstMxHost(r: VerdictRecord): string | null {
-  let best: { host: string; preference: number } | undefined;
-  for (const h of r.hosts) if (!best || h.preference < best.preference) best = h;
-  return best?.host ?? null;
-}
-
 export async function continueRejudge(
   store: Store,
   start: RejudgeRun,
@@ -471,7 +465,7 @@ export async function continueRejudge(
               insert into verdict_blobs (hash, tld, provider, mx_host, delivered_host, delivered_address, engine, profile, problems, body)
               select h, t, p, m, dh, da, en, pr, string_to_array(pb, ','), b
               from unnest(${vlist.map((v) => v.blob.hash)}::uuid[], ${vlist.map((v) => v.r.tld)}::text[],
-                          ${vlist.map((v) => v.r.provider ?? null)}::text[], ${vlist.map((v) => firstMxHost(v.r))}::text[],
+                          ${vlist.map((v) => v.r.provider ?? null)}::text[], ${vlist.map((v) => primaryMxHost(v.r))}::text[],
                           ${vlist.map((v) => v.r.verdict.host ?? null)}::text[],
                           ${vlist.map((v) => v.r.verdict.address ?? null)}::text[],
                           ${vlist.map((v) => v.r.engine.version)}::text[], ${vlist.map((v) => v.r.engine.profile)}::text[],

@@ -35,6 +35,7 @@ import {
   type JudgedRecord,
   type ProbeFacts,
   type ProbeKey,
+  primaryMxHost,
   probeKeyString,
   REASONS,
   upgradeRecord,
@@ -156,12 +157,6 @@ function classKey(c: {
   broken: boolean;
 }) {
   return `${c.action}|${c.security ?? ""}|${c.reason}|${c.dane}|${c.broken ? 1 : 0}`;
-}
-
-function primaryMx(r: VerdictRecord | StoredVerdict): string | null {
-  let mx: { host: string; preference: number } | undefined;
-  for (const h of r.hosts) if (!mx || h.preference < mx.preference) mx = h;
-  return mx?.host ?? null;
 }
 
 /**
@@ -579,7 +574,7 @@ export class Store {
         vlist.map((v) => v.blob.hash),
         vlist.map((v) => v.r.tld),
         vlist.map((v) => v.r.provider ?? null),
-        vlist.map((v) => primaryMx(v.r)),
+        vlist.map((v) => primaryMxHost(v.r)),
         vlist.map((v) => v.r.verdict.host ?? null),
         vlist.map((v) => v.r.verdict.address ?? null),
         vlist.map((v) => v.r.engine.version),

@@ -1,7 +1,9 @@
 /**
  * GET /v1/changes: the feed of change events between scans (libs/store
- * changes.ts) that a CERT polls: newly-broken, fixed, dane-adopted,
- * dane-dropped and mx-moved, each with the first-seen time of the new state.
+ * changes.ts records them under libs/dane's rules, docs/rules.md 49-51) that
+ * a CERT polls: newly-broken, fixed, dane-adopted, dane-dropped and mx-moved,
+ * each with the first-seen time of the new state, only ever between fully
+ * observed verdicts of one policy profile.
  * Registered from app.ts (`registerChangeRoutes`); the route is thin.
  *
  * - Query: `since` (events detected at or after this RFC 3339 time), `kind`

@@ -3,8 +3,8 @@
  * events are recorded as a scan's end records them (libs/store recordChanges),
  * then the feed through inject(): JSON pages with next and poll cursors,
  * filters, the whole set as NDJSON and CSV, and 400 / 406 naming what is
- * wrong. The events expected follow from the kinds' definitions (libs/store
- * changes.ts) applied to the verdicts stored.
+ * wrong. The events expected follow from the kinds' definitions (docs/rules.md
+ * rule 49) applied to the verdicts stored.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";

@@ -3,8 +3,11 @@
  * closing summary on stderr (unless quiet), the scan's final state in the
  * store, what to do next, and the exit code (exit-codes.ts).
  *   finished    -> "finished", then the change events since the previous
- *                  scans are recorded (libs/store changes.ts), 0 (1 when they
- *                  could not be: the next finished scan records them)
+ *                  scans are recorded (libs/store changes.ts; the summary
+ *                  says how many domains were compared, how many were not
+ *                  because a verdict was not fully observed or of another
+ *                  profile: docs/rules.md 50-51), 0 (1 when they could not
+ *                  be: the next finished scan records them)
  *   interrupted -> "interrupted", the resume command, 130
  *   stuck       -> "failed", the domains that could not be judged, 1
  *   store-failed -> the store could not take writes (full disk...): what it
@@ -98,7 +101,11 @@ async function recordChangeEvents(e: ScanEnd, at: string): Promise<number> {
       for (const r of recorded)
         e.err(
           `danesweep: changes since the previous scans: ${r.events} event${r.events === 1 ? "" : "s"} ` +
-            `(${r.compared} domain${r.compared === 1 ? "" : "s"} compared${r.scanId === e.scanId ? "" : `, scan ${r.scanId}`}); ` +
+            `(${r.compared} domain${r.compared === 1 ? "" : "s"} compared` +
+            (r.notCompared > 0
+              ? `, ${r.notCompared} not compared: not fully observed, or another profile`
+              : "") +
+            `${r.scanId === e.scanId ? "" : `, scan ${r.scanId}`}); ` +
             "danesweep show DOMAIN lists a domain's\n",
         );
     }

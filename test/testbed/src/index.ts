@@ -9,6 +9,8 @@
  * RISK_CASES, CONSIST_*: the risk cases of issue 14 (src/risk.ts).
  * PROFILE_CASES: one domain per Postfix default that RFC 7672 leaves to the client,
  *   with its verdict under the postfix and rfc7672 profiles (src/profiles.ts).
+ * CHANGE_CASES: domains whose MX address has no testbed server, for tests that
+ *   make real changes between scans with a server of their own (src/changes.ts).
  */
 export {
   BLACKHOLE_SERVER,
@@ -21,6 +23,7 @@ export {
   ZONES,
 } from "./addresses.ts";
 export { type CertFiles, type TestbedCerts, tlsaData, wrongDigest } from "./certs.ts";
+export { CHANGE_CASES, type ChangeCase, changeCaseNames } from "./changes.ts";
 export {
   mtaStsCases,
   STS_ID,

@@ -7,11 +7,12 @@
 import assert from "node:assert/strict";
 import { execFile, execFileSync, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { connect } from "node:net";
 import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { seedCases, testbedState } from "../src/index.ts";
+import { CHANGE_CASES, seedCases, testbedState } from "../src/index.ts";
 
 const run = promisify(execFile);
 const BIN = join(dirname(fileURLToPath(import.meta.url)), "..", "bin", "testbed");
@@ -100,6 +101,43 @@ test("TLSA data is the SHA-256 of certificate B (computed by openssl); the wrong
   assert.notEqual(data, `301${digest}`);
   // The certificate served by the mismatching host is a different one.
   assert.notEqual(readFileSync(state.certs.A.cert, "utf8"), readFileSync(state.certs.B.cert, "utf8"));
+});
+
+test("change-event domains (src/changes.ts): secure MX, A and TLSA 3 1 1 of B's key; no server on their addresses", async () => {
+  // Independent digest of certificate B's key: openssl's DER of the public key, hashed by sha256sum.
+  const pub = execFileSync("openssl", ["x509", "-in", state.certs.B.cert, "-pubkey", "-noout"]);
+  const spki = execFileSync("openssl", ["pkey", "-pubin", "-outform", "DER"], { input: pub });
+  const digest = execFileSync("sha256sum", { input: spki }).toString().split(" ")[0]!;
+  for (const c of Object.values(CHANGE_CASES)) {
+    const mx = await dig(c.domain, "MX");
+    assert.ok(mx.flags.includes("ad"), `${c.domain} flags ${mx.flags}`);
+    assert.deepEqual(
+      mx.answers.filter((a) => a.type === "MX").map((a) => a.data.toLowerCase()),
+      [`10 ${c.mx}.`],
+    );
+    const a = await dig(c.mx, "A");
+    assert.ok(a.flags.includes("ad"));
+    assert.deepEqual(
+      a.answers.filter((x) => x.type === "A").map((x) => x.data),
+      [c.address],
+    );
+    const tlsa = await dig(`_25._tcp.${c.mx}`, "TLSA");
+    assert.ok(tlsa.flags.includes("ad"));
+    assert.deepEqual(
+      tlsa.answers.filter((x) => x.type === "TLSA").map((x) => x.data.replace(/\s/g, "").toLowerCase()),
+      [`311${digest}`],
+    );
+    // The tests bring their own server: nothing of the testbed's listens there.
+    const refused = await new Promise<string>((resolve) => {
+      const sock = connect({ host: c.address, port: 25 });
+      sock.on("connect", () => {
+        sock.destroy();
+        resolve("connected");
+      });
+      sock.on("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? "error"));
+    });
+    assert.equal(refused, "ECONNREFUSED", c.address);
+  }
 });
 
 test("test19a.moretesting A is insecure (no AD)", async () => {

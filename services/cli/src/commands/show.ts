@@ -27,7 +27,8 @@ its risks, its MTA-STS and TLS-RPT judgements, its verdict in every earlier
 scan (newest first; --history N scans, default 20), each with the engine
 version and policy profile that judged it, the re-judgements of each scan
 (danesweep rejudge), and its change events between scans (newly-broken,
-fixed, dane-adopted, dane-dropped, mx-moved; N newest).
+fixed, dane-adopted, dane-dropped, mx-moved, between fully observed verdicts;
+N newest).
 `;
 
 const engineOf = (r: Pick<VerdictRecord, "engine">) =>

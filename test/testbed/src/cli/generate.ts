@@ -1,8 +1,9 @@
 /**
  * Writes the generated files of the seed universe into a state dir. Run by bin/testbed.
  *
- *   node generate.ts zones STATE_DIR       certificates (once), child zone files (the seed, and
- *                                          the risk cases of src/risk.ts), SMTP configs,
+ *   node generate.ts zones STATE_DIR       certificates (once), child zone files (the seed, the
+ *                                          risk cases of src/risk.ts and the change-event cases of
+ *                                          src/changes.ts), SMTP configs,
  *                                          consisttesting.'s second variant in zones-ns2/, and
  *                                          the MTA-STS policy server's and SMTP server's configs (mta-sts/)
  *   node generate.ts root STATE_DIR DSFILE root zone from the DS records in DSFILE
@@ -15,6 +16,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { NEVER_CONTACT_ADDRESS, SMTP_HOSTS, SMTP_PORT } from "../addresses.ts";
 import { type CertFiles, ensureCertificates, ensureIssuedLeaf } from "../certs.ts";
+import { changeRecords } from "../changes.ts";
 import { mtaStsCertNames, policyServerConfig, STS_MX_SERVER } from "../mta-sts.ts";
 import { CONSIST_ZONE, consistDelegation, consistZones, RISK_HOSTS, riskRecords } from "../risk.ts";
 import { rootZone, seedZones } from "../seed.ts";
@@ -66,8 +68,9 @@ if (cmd === "zones") {
     soon: readFileSync(certs.soon.cert, "utf8"),
     int: readFileSync(certs.int.cert, "utf8"),
   };
-  // The risk cases of issue 14 (src/risk.ts) live in testing. and in consisttesting.
-  zones["testing."] = `${zones["testing."]}${riskRecords(pems).join("\n")}\n`;
+  // The risk cases of issue 14 (src/risk.ts) live in testing. and in consisttesting.;
+  // so do the change-event cases (src/changes.ts), whose addresses have no server here.
+  zones["testing."] = `${zones["testing."]}${[...riskRecords(pems), ...changeRecords(pems.B)].join("\n")}\n`;
   const consist = consistZones(pems);
   zones[CONSIST_ZONE] = consist.ns1;
   const ns2Dir = join(dir, "zones-ns2");
