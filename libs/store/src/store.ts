@@ -52,7 +52,6 @@ import {
   probeCertificateHashes,
   probeFrom,
   type ReadVerdict,
-  type StoredVerdict,
   verdictBlob,
   verdictFrom,
 } from "./codec.ts";
