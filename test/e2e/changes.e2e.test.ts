@@ -136,6 +136,7 @@ describe("change events between scans, through bin/danesweep", { timeout: 600_00
     assert.equal(show.code, 0, show.stderr);
     const block = show.stdout.slice(show.stdout.indexOf("changes ("));
     const lines = block.split("\n").filter((l) => /^\s{4}\d{4}-/.test(l));
+    console.log(`show ${FLIP.domain}, its change history:\n${block}`);
     assert.equal(lines.length, 2, block);
     assert.match(
       lines[0]!,
