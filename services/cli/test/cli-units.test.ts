@@ -247,7 +247,20 @@ test("option validators name the option and the bad value", () => {
   assert.equal(resolverAddress("127.0.0.1:5353"), "127.0.0.1:5353");
   assert.equal(resolverAddress("::1"), "[::1]:53");
   assert.equal(resolverAddress("[2001:db8::1]:5300"), "[2001:db8::1]:5300");
-  for (const bad of ["300.1.1.1", "resolver.example", "127.0.0.1:0", "[::1]:70000", ""]) {
+  // One text per address (RFC 5952), as the resolver keys its upstreams.
+  assert.equal(resolverAddress("2001:DB8:0:0::53"), "[2001:db8::53]:53");
+  assert.equal(resolverAddress("[0:0::1]:5353"), "[::1]:5353");
+  for (const bad of [
+    "300.1.1.1",
+    "resolver.example",
+    "127.0.0.1:0",
+    "[::1]:70000",
+    "",
+    "::::",
+    "1::2::3",
+    "127.000.0.1",
+    "[1.2]:53",
+  ]) {
     assert.throws(() => resolverAddress(bad), UsageError, bad);
   }
 });
