@@ -108,21 +108,33 @@ test("when the owner closes, a client takes the directory over and keeps every c
 
 const child = fileURLToPath(new URL("./embedded-owner-child.ts", import.meta.url));
 
-test("an owner killed with SIGKILL is replaced, and everything it committed is there", async () => {
-  const dir = freshDir();
+/** The state letter Linux gives process `pid` (/proc/PID/stat, after the command name). */
+function procState(pid: number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+}
+
+/** Forks the owner child on `dir` and waits until it has committed its rows. */
+async function ownedByChild(dir: string) {
   const ready = join(dir, "..", `${n}-ready`);
   const proc = fork(child, [dir, ready], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  try {
-    // The child owns the directory and commits 500 rows, then waits.
-    for (let i = 0; i < 600; i++) {
-      try {
-        if (readFileSync(ready, "utf8") === "committed") break;
-      } catch {
-        // not yet
-      }
-      await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 600; i++) {
+    try {
+      if (readFileSync(ready, "utf8") === "committed") break;
+    } catch {
+      // not yet
     }
-    assert.equal(readFileSync(ready, "utf8"), "committed");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(readFileSync(ready, "utf8"), "committed");
+  return proc;
+}
+
+test("an owner killed with SIGKILL is replaced, and everything it committed is there", async () => {
+  const dir = freshDir();
+  // The child owns the directory and commits 500 rows, then waits.
+  const proc = await ownedByChild(dir);
+  try {
     const b = await openStore({ dataDir: dir });
     try {
       assert.equal(b.embedded?.isOwner, false);
@@ -147,28 +159,6 @@ test("an owner killed with SIGKILL is replaced, and everything it committed is t
     writeFileSync(join(dir, "..", "done"), "");
   }
 });
-
-/** The state letter Linux gives process `pid` (/proc/PID/stat, after the command name). */
-function procState(pid: number): string {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-}
-
-/** Forks the owner child on `dir` and waits until it has committed its rows. */
-async function ownedByChild(dir: string) {
-  const ready = join(dir, "..", `${n}-ready`);
-  const proc = fork(child, [dir, ready], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  for (let i = 0; i < 600; i++) {
-    try {
-      if (readFileSync(ready, "utf8") === "committed") break;
-    } catch {
-      // not yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.equal(readFileSync(ready, "utf8"), "committed");
-  return proc;
-}
 
 test("owner.json names the owner's own command line, not the serving thread's", {
   timeout: 120_000,
