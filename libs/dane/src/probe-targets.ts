@@ -18,7 +18,9 @@
  * - Addresses of a host: the A records, then the AAAA records, each family in
  *   the order the facts hold them, duplicates dropped; a family whose lookup
  *   failed contributes nothing (rule 13). A numeric exchange under
- *   `numericMx: "literal"` has the one address it spells, and no DANE (rule 33).
+ *   `numericMx: "literal"` has the one address it spells, in the canonical
+ *   text of ip.ts (as the DNS decoder and the prober write addresses), and no
+ *   DANE (rule 33).
  * - Address limit (rule 34): the addresses of all hosts, in route order, are
  *   counted; with `mxAddressLimit` N > 0 only the first N are tried (with
  *   `balanceInetProtocols`, both families keep a share when both are present,
@@ -41,8 +43,8 @@
  *   `dane` says whether the host has a secure TLSA RRset with a usable
  *   record (the probe then looks for every certificate a sender might see).
  */
-import { isIPv4, isIPv6 } from "node:net";
 import type { DomainFacts, HostFacts, Lookup, Security } from "./facts.ts";
+import { formatIp, parseIp } from "./ip.ts";
 import { type ClientPolicy, defaultPolicy } from "./policy.ts";
 import { tlsaUsability } from "./tlsa.ts";
 import { planTlsaBase, type TlsaBaseDecision } from "./tlsa-base.ts";
@@ -113,13 +115,15 @@ export function hostAddresses(h: HostFacts): RouteAddress[] {
 
 /**
  * The address a numeric MX exchange spells ("192.0.2.1", or an IPv6 address
- * when a name could carry one), or undefined for an ordinary host name.
+ * when a name could carry one), or undefined for an ordinary host name. The
+ * address is in the one canonical text (ip.ts formatIp): the probe key the
+ * route asks for is the one the prober stores its facts under, however the
+ * exchange spells the address ("::FFFF:7f00:1" is "::ffff:127.0.0.1").
  */
 export function numericExchange(name: string): { ip: string; family: 4 | 6 } | undefined {
-  if (typeof name !== "string") return undefined;
-  if (isIPv4(name)) return { ip: name, family: 4 };
-  if (isIPv6(name)) return { ip: name.toLowerCase(), family: 6 };
-  return undefined;
+  const bytes = parseIp(name);
+  if (!bytes) return undefined;
+  return { ip: formatIp(bytes), family: bytes.length === 4 ? 4 : 6 };
 }
 
 /** Preference ascending, then name; one entry per name (its best preference). */

@@ -294,6 +294,36 @@ describe("rule 33: numeric MX exchange", () => {
     );
   });
 
+  test("an exchange spelling IPv6 its own way is probed at the address's one canonical text (RFC 5952)", () => {
+    // RFC 5952 section 4: lowercase, leading zeros dropped, the longest zero run as "::";
+    // section 5: an IPv4-mapped address in mixed notation. The prober stores its facts under
+    // that text, and the DNS decoder writes AAAA records in it.
+    const spellings: [string, string][] = [
+      ["::FFFF:7f00:1", "::ffff:127.0.0.1"],
+      ["0:0:0:0:0:ffff:c000:0221", "::ffff:192.0.2.33"],
+      ["2001:0DB8:0:0:0:0:0:0025", "2001:db8::25"],
+    ];
+    for (const [exchange, canonical] of spellings) {
+      assert.deepEqual(numericExchange(exchange), { ip: canonical, family: 6 }, exchange);
+      const facts = domainFacts(D, mxAnswer(D, [[10, exchange]]), [
+        host(exchange, 10, { a: nxdomain(exchange, "A"), aaaa: nxdomain(exchange, "AAAA") }),
+      ]);
+      assert.deepEqual(
+        probeTargets(facts, { probeMode: "all" }).map((t) => t.ip),
+        [canonical],
+      );
+      const { r, asked } = run(facts, [probeStatus(canonical, exchange, "starttls-not-offered")]);
+      assert.deepEqual(asked, [`${canonical}|25|${exchange}`]);
+      assert.deepEqual(r.verdict, {
+        action: "deliver",
+        security: "plaintext",
+        host: exchange,
+        address: canonical,
+        reason: "opportunistic-plaintext",
+      });
+    }
+  });
+
   test("rfc7672: the exchange is a name with no address: the domain bounces", () => {
     const { r, asked } = run(numericDomain(), [], RFC);
     assert.deepEqual(r.verdict, { action: "bounce", reason: "no-address" });

@@ -46,6 +46,7 @@ import {
   type ProbeFacts,
   type ProbeKind,
   type ProbeStatus,
+  parseIp,
   probeKeyString,
   type SigalgFamily,
 } from "@danesweep/dane";
@@ -136,13 +137,21 @@ export class ProberConfigError extends Error {
 
 const EHLO_NAME =
   /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-const ADDRESS_LITERAL = /^\[(?:IPv6:)?[0-9A-Fa-f:.]+\]$/;
+/**
+ * An RFC 5321 section 4.1.3 address literal: "[192.0.2.1]" or
+ * "[IPv6:2001:db8::1]" (the tag is required for IPv6), the address read by
+ * libs/dane parseIp, the project's one reader of IP text (no zone).
+ */
+function isAddressLiteral(name: string): boolean {
+  const m = /^\[(IPv6:)?([^\]%]+)\]$/i.exec(name);
+  if (!m) return false;
+  const b = parseIp(m[2] as string);
+  return b !== undefined && b.length === (m[1] ? 16 : 4);
+}
 
 /** Whether `name` may be sent in EHLO/HELO: a host name, or an address literal "[192.0.2.1]", at most 255 characters. */
 export function isValidEhloName(name: unknown): name is string {
-  return (
-    typeof name === "string" && name.length <= 255 && (EHLO_NAME.test(name) || ADDRESS_LITERAL.test(name))
-  );
+  return typeof name === "string" && name.length <= 255 && (EHLO_NAME.test(name) || isAddressLiteral(name));
 }
 
 interface Resolved {

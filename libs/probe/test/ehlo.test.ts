@@ -1,7 +1,7 @@
 /** EHLO keywords parsed line by line (RFC 5321 4.1.1.1), never by substring. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ehloKeywords, hasKeyword } from "../src/index.ts";
+import { ehloKeywords, hasKeyword, isValidEhloName } from "../src/index.ts";
 
 test("keywords from each line after the greeting, uppercased, params dropped", () => {
   const lines = [
@@ -33,4 +33,21 @@ test("a one-line reply has no keywords; invalid first tokens are skipped; duplic
   assert.deepEqual(ehloKeywords(["mx.example"]), []);
   assert.deepEqual(ehloKeywords(["mx", "", "-DASH", "ÄÖ", "OK", "ok"]), ["OK"]);
   assert.equal(hasKeyword(["STARTTLS"], "starttls"), true);
+});
+
+test("the EHLO name: a host name or an RFC 5321 address literal whose address parses", () => {
+  // RFC 5321 4.1.3: "[" IPv4 "]" or "[IPv6:" IPv6 "]"; the tag is not optional.
+  for (const ok of ["scanner.example.net", "[192.0.2.1]", "[IPv6:2001:db8::1]", "[IPv6:::ffff:192.0.2.1]"])
+    assert.equal(isValidEhloName(ok), true, ok);
+  for (const bad of [
+    "[1.2]",
+    "[300.1.1.1]",
+    "[::1]",
+    "[IPv6:192.0.2.1]",
+    "[IPv6:1::2::3]",
+    "[IPv6:fe80::1%eth0]",
+    "[:::]",
+    "[]",
+  ])
+    assert.equal(isValidEhloName(bad), false, bad);
 });

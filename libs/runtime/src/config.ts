@@ -18,6 +18,7 @@
  * the start-up log line.
  */
 import { parseArgs } from "node:util";
+import { redactUrl as maskUrlPassword } from "@danesweep/store";
 import { KindGuard, type Static, type TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 
@@ -192,6 +193,7 @@ export function redactedConfig<F extends Fields>(fields: F, config: ConfigOf<F>)
   return out;
 }
 
+/** A secret setting as it may be shown: a URL with its password masked (libs/store redactUrl), anything else "***". */
 export function redactUrl(url: string): string {
-  return /^[a-z]+:\/\//i.test(url) ? url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@") : "***";
+  return /^[a-z]+:\/\//i.test(url) ? maskUrlPassword(url) : "***";
 }

@@ -4,12 +4,18 @@
  *
  * - `openDatabase({ url })`: a PostgreSQL server, through a pool of at most
  *   `poolSize` connections (default 10).
- * - `openDatabase({ dataDir })`: the embedded store, PGlite (PostgreSQL in
- *   WebAssembly) in dataDir (created if missing). One process owns a data
- *   directory and serves it to every process that opens it, itself included
- *   (embedded.ts): so `serve`, `scan`, `show` and `scans` can run at once on
- *   one directory without corrupting it. `{ memory: true }`: PGlite in memory,
- *   private to this process.
+ * - `openDatabase({ dataDir, command? })`: the embedded store, PGlite
+ *   (PostgreSQL in WebAssembly) in dataDir (created if missing). One process
+ *   owns a data directory and serves it to every process that opens it,
+ *   itself included (embedded.ts): so `serve`, `scan`, `show` and `scans` can
+ *   run at once on one directory without corrupting it. `command` (argv) is
+ *   what owner.json names this process as while it owns the directory,
+ *   secrets masked (default: its main thread's command line; the CLI gives
+ *   ["danesweep", COMMAND, ...]).
+ *   Opening a directory another process owns fails with "unavailable" at
+ *   once when that owner is stopped (Ctrl-Z), and after OPEN_WAIT_MS when it
+ *   does not answer; either message names the owner and what to do.
+ *   `{ memory: true }`: PGlite in memory, private to this process.
  * - `migrate(handle)`: applies the SQL migrations of ../migrations (listed in
  *   meta/_journal.json) that are not yet applied, each in a transaction, and
  *   records them in drizzle.__drizzle_migrations (the table drizzle-kit's
@@ -20,10 +26,21 @@
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
+import type { Socket } from "node:net";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import { abstractStream, describeOwner, EmbeddedDirectory, readOwner } from "./embedded.ts";
+import {
+  abstractStream,
+  describeOwner,
+  EmbeddedDirectory,
+  OPEN_WAIT_MS,
+  ownerState,
+  readOwner,
+  stoppedOwner,
+  stoppedOwnerMessage,
+} from "./embedded.ts";
 import { connectionLost, StoreError, toStoreError } from "./errors.ts";
+import { commandLine, redactUrl } from "./redact.ts";
 import { type SQL, toQuery } from "./sql.ts";
 
 /** Runs built queries (sql.ts) on a pool or a checked-out connection. */
@@ -40,7 +57,9 @@ function dbOver(q: pg.Pool | pg.PoolClient): Db {
   };
 }
 
-export type StoreConfig = { dataDir: string } | { memory: true } | { url: string; poolSize?: number };
+export type StoreConfig =
+  /** `command`: the command line owner.json records, as arguments (masked and cut by redact.ts commandLine). */
+  { dataDir: string; command?: readonly string[] } | { memory: true } | { url: string; poolSize?: number };
 
 export interface DbHandle {
   /** "embedded": PGlite served by this or another process (embedded.ts); "postgres": a server. */
@@ -91,30 +110,117 @@ const MIGRATION_LOCK = 7_262_901_511;
 
 export async function openDatabase(config: StoreConfig): Promise<DbHandle> {
   if ("url" in config) return openPostgres(config.url, config.poolSize ?? 10);
-  const dir = new EmbeddedDirectory("dataDir" in config ? config.dataDir : undefined);
+  const dir =
+    "dataDir" in config
+      ? new EmbeddedDirectory(config.dataDir, config.command ? commandLine(config.command) : undefined)
+      : new EmbeddedDirectory(undefined);
   return openEmbedded(dir);
+}
+
+/** How often an open waiting for another process's answer looks at that owner. */
+const OWNER_POLL_MS = 250;
+
+/**
+ * `first` (the first connection of an open), unless the directory's owner is
+ * another process that is stopped, or that does not answer within
+ * OPEN_WAIT_MS: then the connections still starting (`connecting`) are
+ * dropped and the open fails with "unavailable", naming the owner. Time this
+ * process spends electing itself (opening PGlite) does not count.
+ */
+function whileOwnerAnswers(
+  dir: EmbeddedDirectory,
+  first: Promise<pg.PoolClient>,
+  connecting: Set<Socket>,
+  onGiveUp: () => void,
+): Promise<pg.PoolClient> {
+  const dataDir = dir.dataDir;
+  if (dataDir === undefined) return first;
+  return new Promise<pg.PoolClient>((resolve, reject) => {
+    let waited = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const give = (detail: string) => {
+      clearInterval(timer);
+      onGiveUp();
+      for (const s of connecting) s.destroy();
+      // If it connects after all, the connection goes back to the pool.
+      first.then(
+        (c) => c.release(),
+        () => {},
+      );
+      reject(new StoreError("unavailable", detail));
+    };
+    const look = (elapsed: number) => {
+      if (dir.isOwner || dir.electing) return false;
+      waited += elapsed;
+      const stopped = stoppedOwner(dataDir, dir.name);
+      if (stopped) {
+        give(stoppedOwnerMessage(dataDir, stopped));
+        return true;
+      }
+      if (waited >= OPEN_WAIT_MS) {
+        const o = readOwner(dataDir);
+        const state = o ? ownerState(o.pid) : "unknown";
+        give(
+          `the embedded store in ${dataDir} is owned by ${describeOwner(o)}, which did not answer within ` +
+            `${OPEN_WAIT_MS / 1000} s (${state === "unknown" ? "its state is unknown" : `it is ${state}`}): ` +
+            `if it is stuck, stop it${o ? ` (kill ${o.pid})` : ""} and try again`,
+        );
+        return true;
+      }
+      return false;
+    };
+    first.then(
+      (c) => {
+        clearInterval(timer);
+        resolve(c);
+      },
+      (e) => {
+        clearInterval(timer);
+        reject(e);
+      },
+    );
+    if (look(0)) return;
+    timer = setInterval(() => look(OWNER_POLL_MS), OWNER_POLL_MS);
+  });
 }
 
 async function openEmbedded(dir: EmbeddedDirectory): Promise<DbHandle> {
   const where = dir.dataDir ?? "memory";
+  // Connections whose start-up the owner has not answered yet (whileOwnerAnswers drops them).
+  const connecting = new Set<Socket>();
+  const stream = abstractStream(dir.name);
   const pool = new pg.Pool({
     // Host and port are not used: every connection goes to the directory's socket.
     host: "localhost",
     user: "postgres",
     database: "postgres",
     max: 4,
-    stream: abstractStream(dir.name),
+    stream: () => {
+      const s = stream();
+      connecting.add(s);
+      s.once("close", () => connecting.delete(s));
+      return s;
+    },
   } as pg.PoolConfig);
   pool.on("error", () => {});
-  pool.on("connect", (client) => client.on("error", () => {}));
+  pool.on("connect", (client) => {
+    client.on("error", () => {});
+    connecting.delete(
+      (client as unknown as { connection?: { stream?: Socket } }).connection?.stream as Socket,
+    );
+  });
+  // Set when the open gave up on an owner that does not answer: no connection is tried after.
+  let abandoned = false;
+  const closed = () => new StoreError("unavailable", `the embedded store in ${where} is closed`);
   // Connecting elects this process owner when nobody serves the directory.
   const connect = pool.connect.bind(pool) as () => Promise<pg.PoolClient>;
   const electing = async (): Promise<pg.PoolClient> => {
     const deadline = Date.now() + EMBEDDED_CONNECT_MS;
     for (let attempt = 1; ; attempt++) {
-      if (dir.closed) throw new StoreError("unavailable", `the embedded store in ${where} is closed`);
+      if (dir.closed || abandoned) throw closed();
       try {
         await dir.ensureOwner();
+        if (dir.closed || abandoned) throw closed();
         return await connect();
       } catch (e) {
         if (e instanceof StoreError || Date.now() > deadline) {
@@ -142,7 +248,9 @@ async function openEmbedded(dir: EmbeddedDirectory): Promise<DbHandle> {
     return undefined;
   };
   try {
-    const c = await pool.connect();
+    const c = await whileOwnerAnswers(dir, pool.connect() as Promise<pg.PoolClient>, connecting, () => {
+      abandoned = true;
+    });
     c.release();
   } catch (e) {
     await pool.end().catch(() => {});
@@ -164,7 +272,7 @@ async function openPostgres(url: string, max: number): Promise<DbHandle> {
     c.release();
   } catch (e) {
     await pool.end().catch(() => {});
-    throw toStoreError(e, `connect ${redact(url)}`);
+    throw toStoreError(e, `connect ${redactUrl(url)}`);
   }
   return handleOver(pool, "postgres", undefined);
 }
@@ -314,8 +422,4 @@ export async function openMigratedDatabase(config: StoreConfig): Promise<DbHandl
     throw e;
   }
   return handle;
-}
-
-function redact(url: string): string {
-  return url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@");
 }

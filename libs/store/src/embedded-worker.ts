@@ -3,6 +3,10 @@
  * the directory's socket and runs PGlite, so that PostgreSQL's work runs on a
  * core of its own while the process's main thread runs the pipeline.
  *
+ * workerData: { name, dataDir, command }: the socket, the directory, and the
+ * command line owner.json records (the parent's: this thread's argv would
+ * name this file).
+ *
  * Messages from the parent: "stats" (answered with { stats }), "close" (the
  * server hands the directory over, then the thread answers "closed" and ends).
  * To the parent, once: { owned: true }, { owned: false } (someone else holds
@@ -11,12 +15,16 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { PgliteServer } from "./embedded.ts";
 
-const { name, dataDir } = workerData as { name: string; dataDir: string | undefined };
+const { name, dataDir, command } = workerData as {
+  name: string;
+  dataDir: string | undefined;
+  command: string;
+};
 const port = parentPort;
 if (!port) throw new Error("embedded-worker.ts runs as a worker thread");
 
 try {
-  const server = await PgliteServer.tryOwn(name, dataDir);
+  const server = await PgliteServer.tryOwn(name, dataDir, command);
   if (!server) {
     port.postMessage({ owned: false });
     port.close();

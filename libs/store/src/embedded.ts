@@ -16,7 +16,21 @@
  * socket with the `pg` driver. When nobody holds it (a connect is refused),
  * a process elects itself: it binds the socket (at most one bind succeeds),
  * opens PGlite, and serves. It writes D/owner.json ({ pid, command,
- * startedAt }) so that messages can name the owner.
+ * startedAt }) so that messages can name the owner: `command` is the
+ * process's command line as its main thread has it (`danesweep serve --data
+ * D` when the CLI opens the store: it names itself), passwords and tokens
+ * masked (redact.ts commandLine), never the serving thread's own argv.
+ *
+ * An owner that does not answer. A stopped owner (Ctrl-Z, SIGSTOP) keeps its
+ * socket: connections are accepted by the kernel and never answered. While a
+ * process opens the directory as a client (db.ts), it watches the owner named
+ * in owner.json (`ownerState`, from /proc/PID/stat): a stopped owner makes
+ * the open fail at once with StoreError "unavailable" saying so and how to
+ * resume it (`stoppedOwnerMessage`); an owner that is running but does not
+ * answer within OPEN_WAIT_MS (longer than IDLE_TXN_MS, the longest a session
+ * may wait for its turn by design) makes it fail then, naming the owner.
+ * Processes already connected are not failed: they wait for the owner to be
+ * resumed (a running scan loses nothing to a Ctrl-Z).
  *
  * Handing over. When the owner closes (its command finished), it first
  * refuses new sessions, lets the session in a transaction finish (bounded),
@@ -44,16 +58,33 @@
  * initdb) when scripts/setup.sh has built one: running initdb inside
  * WebAssembly needs ~700 MB for a moment, loading the template ~380 MB.
  */
-import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer, connect as netConnect, type Server, Socket } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { PGlite } from "@electric-sql/pglite";
 import { StoreError } from "./errors.ts";
+import { commandLine } from "./redact.ts";
 
 /** A transaction held open this long without a message, while others wait, is rolled back and its session ended. */
 export const IDLE_TXN_MS = 60_000;
+/**
+ * How long a process opening a directory owned by another waits for the
+ * owner's first answer: a session may wait its turn up to IDLE_TXN_MS by
+ * design, so longer than that.
+ */
+export const OPEN_WAIT_MS = IDLE_TXN_MS + 30_000;
 /** How long a closing owner waits for the session in a transaction to finish. */
 const HANDOVER_WAIT_MS = 5_000;
 /** How long closing the store's thread may take before the thread is terminated. */
@@ -148,6 +179,80 @@ export function describeOwner(o: OwnerInfo | undefined): string {
   return o ? `pid ${o.pid} (${o.command}), since ${o.startedAt}` : "an unknown process";
 }
 
+/** The command line owner.json records for this process (the main thread's argv, without the Node binary). */
+export function processCommand(): string {
+  return commandLine(process.argv.slice(1));
+}
+
+/**
+ * What Linux says of a process (/proc/PID/stat): "stopped" (SIGSTOP, Ctrl-Z,
+ * or stopped by a debugger), "gone" (no such process, or a zombie),
+ * "running" (any other state), "unknown" (no /proc to ask).
+ */
+export function ownerState(pid: number): "running" | "stopped" | "gone" | "unknown" {
+  if (!Number.isInteger(pid) || pid <= 0) return "unknown";
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT")
+      return existsSync("/proc/self/stat") ? "gone" : "unknown";
+    return "unknown";
+  }
+  // "PID (COMM) STATE ...": COMM may hold spaces and parentheses, the state follows the last ")".
+  const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+  if (state === "T" || state === "t") return "stopped";
+  if (state === "Z" || state === "X" || state === "x") return "gone";
+  return "running";
+}
+
+/**
+ * Whether process `pid` holds the listening socket `name` (an abstract
+ * name): its inode in /proc/net/unix among the process's descriptors. True
+ * when it cannot be told (another user's process, no /proc): owner.json is
+ * then taken at its word.
+ */
+export function holdsSocket(pid: number, name: string): boolean {
+  try {
+    const wanted = `@${name.slice(1)}`;
+    const inodes = new Set<string>();
+    for (const line of readFileSync("/proc/net/unix", "utf8").split("\n")) {
+      const f = line.trim().split(/\s+/);
+      if (f.length >= 8 && f[7] === wanted) inodes.add(f[6] as string);
+    }
+    if (inodes.size === 0) return false;
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      let link: string;
+      try {
+        link = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      } catch {
+        continue;
+      }
+      const m = /^socket:\[(\d+)\]$/.exec(link);
+      if (m && inodes.has(m[1] as string)) return true;
+    }
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** The owner of a directory when it is another process, stopped, and holding the directory's socket. */
+export function stoppedOwner(dataDir: string, name: string): OwnerInfo | undefined {
+  const o = readOwner(dataDir);
+  if (!o || o.pid === process.pid || ownerState(o.pid) !== "stopped") return undefined;
+  return holdsSocket(o.pid, name) ? o : undefined;
+}
+
+/** The message of an open refused because the owner is stopped: who it is, and what to do. */
+export function stoppedOwnerMessage(where: string, o: OwnerInfo): string {
+  return (
+    `the embedded store in ${where} is owned by ${describeOwner(o)}, which is stopped ` +
+    `(suspended with Ctrl-Z, or sent SIGSTOP) and cannot answer: resume it (fg in its terminal, ` +
+    `or kill -CONT ${o.pid}), or stop it (kill ${o.pid}), then try again`
+  );
+}
+
 // ------------------------------------------------------------- the server
 
 interface Session {
@@ -233,7 +338,11 @@ export class PgliteServer {
    * Binds `name` (an abstract socket name) and, if that succeeds, opens PGlite
    * and serves it. Undefined when another process holds the name.
    */
-  static async tryOwn(name: string, dataDir: string | undefined): Promise<PgliteServer | undefined> {
+  static async tryOwn(
+    name: string,
+    dataDir: string | undefined,
+    command: string,
+  ): Promise<PgliteServer | undefined> {
     const server = createServer({ allowHalfOpen: false });
     const bound = await new Promise<boolean>((resolve, reject) => {
       server.once("error", (e: NodeJS.ErrnoException) =>
@@ -256,7 +365,7 @@ export class PgliteServer {
     if (dataDir !== undefined) {
       const info: OwnerInfo = {
         pid: process.pid,
-        command: process.argv.slice(1).join(" ").slice(0, 500),
+        command,
         startedAt: new Date().toISOString(),
       };
       try {
@@ -413,7 +522,7 @@ export class PgliteServer {
         if (raw.length > 0 && !s.closed) {
           const out = raw;
           const idle = idleAfter(out);
-          if (!s.socket.write(out)) await new Promise<void>((r) => s.socket.once("drain", r));
+          if (!s.socket.write(out)) await drained(s.socket);
           if (idle && s.units.length === 0) this.#release(s);
         }
       }
@@ -478,6 +587,25 @@ export class PgliteServer {
       await new Promise<void>((r) => this.#server.close(() => r()));
     }
   }
+}
+
+/**
+ * Resolves when the socket can take more, or when it closed: a client that
+ * goes away while its answer is written never drains, and waiting for that
+ * alone kept its session holding the backend, so that nobody was served
+ * again (seen when a stopped owner was resumed with such connections queued).
+ */
+function drained(socket: Socket): Promise<void> {
+  if (socket.destroyed) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      socket.off("drain", done);
+      socket.off("close", done);
+      resolve();
+    };
+    socket.on("drain", done);
+    socket.on("close", done);
+  });
 }
 
 /** True when the backend's answer ends with ReadyForQuery 'I' (no transaction open). */
@@ -550,10 +678,18 @@ export class ServerThread {
     this.#worker = worker;
   }
 
-  /** Starts the thread; undefined when another process owns the directory. */
-  static async start(name: string, dataDir: string | undefined): Promise<ServerThread | undefined> {
+  /**
+   * Starts the thread; undefined when another process owns the directory.
+   * `command` is what owner.json records (the thread's own argv would name
+   * embedded-worker.ts).
+   */
+  static async start(
+    name: string,
+    dataDir: string | undefined,
+    command: string,
+  ): Promise<ServerThread | undefined> {
     const worker = new Worker(new URL("./embedded-worker.ts", import.meta.url), {
-      workerData: { name, dataDir },
+      workerData: { name, dataDir, command },
     });
     const first = await new Promise<{ owned?: boolean; error?: string }>((resolve, reject) => {
       worker.once("message", resolve);
@@ -619,12 +755,15 @@ export class ServerThread {
 export class EmbeddedDirectory {
   readonly name: string;
   readonly dataDir: string | undefined;
+  /** The command line owner.json names while this process owns the directory. */
+  readonly command: string;
   #server: ServerThread | undefined;
   #electing: Promise<void> | undefined;
   #closed = false;
 
-  constructor(dataDir: string | undefined) {
+  constructor(dataDir: string | undefined, command: string | undefined = undefined) {
     this.dataDir = dataDir;
+    this.command = command ?? processCommand();
     if (dataDir === undefined) {
       this.name = `\0danesweep-store:memory:${process.pid}:${Math.random().toString(36).slice(2)}`;
     } else {
@@ -646,13 +785,18 @@ export class EmbeddedDirectory {
     return this.#server;
   }
 
+  /** True while this process tries to become the owner (opening PGlite). */
+  get electing(): boolean {
+    return this.#electing !== undefined;
+  }
+
   /** Makes sure someone serves the directory: this process, if nobody does. */
   ensureOwner(): Promise<void> {
     if (this.#server || this.#closed) return Promise.resolve();
     this.#electing ??= (async () => {
       try {
         if (this.dataDir !== undefined && (await probeOwner(this.name)) === "owned") return;
-        this.#server = await ServerThread.start(this.name, this.dataDir);
+        this.#server = await ServerThread.start(this.name, this.dataDir, this.command);
       } finally {
         this.#electing = undefined;
       }

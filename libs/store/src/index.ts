@@ -5,6 +5,7 @@ export * from "./errors.ts";
 export * from "./export.ts";
 export * from "./ids.ts";
 export * from "./prune.ts";
+export * from "./redact.ts";
 export * from "./rejudge.ts";
 export * from "./rejudge-core.ts";
 export * from "./schema.ts";

@@ -2,7 +2,8 @@
  * One embedded data directory shared by several stores and processes
  * (embedded.ts): one owner serves it, the others are its clients, sessions
  * take turns a transaction at a time, the owner hands over when it closes,
- * and a killed owner is replaced with nothing committed lost.
+ * a killed owner is replaced with nothing committed lost, and a stopped owner
+ * (Ctrl-Z) is named, with how to resume it, instead of waited for for ever.
  */
 import assert from "node:assert/strict";
 import { fork } from "node:child_process";
@@ -13,6 +14,7 @@ import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { openDatabase } from "../src/db.ts";
 import { readOwner } from "../src/embedded.ts";
+import { StoreError } from "../src/errors.ts";
 import { openStore } from "../src/store.ts";
 
 const base = mkdtempSync(join(tmpdir(), "danesweep-embedded-"));
@@ -106,21 +108,33 @@ test("when the owner closes, a client takes the directory over and keeps every c
 
 const child = fileURLToPath(new URL("./embedded-owner-child.ts", import.meta.url));
 
-test("an owner killed with SIGKILL is replaced, and everything it committed is there", async () => {
-  const dir = freshDir();
+/** The state letter Linux gives process `pid` (/proc/PID/stat, after the command name). */
+function procState(pid: number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+}
+
+/** Forks the owner child on `dir` and waits until it has committed its rows. */
+async function ownedByChild(dir: string) {
   const ready = join(dir, "..", `${n}-ready`);
   const proc = fork(child, [dir, ready], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  try {
-    // The child owns the directory and commits 500 rows, then waits.
-    for (let i = 0; i < 600; i++) {
-      try {
-        if (readFileSync(ready, "utf8") === "committed") break;
-      } catch {
-        // not yet
-      }
-      await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 600; i++) {
+    try {
+      if (readFileSync(ready, "utf8") === "committed") break;
+    } catch {
+      // not yet
     }
-    assert.equal(readFileSync(ready, "utf8"), "committed");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(readFileSync(ready, "utf8"), "committed");
+  return proc;
+}
+
+test("an owner killed with SIGKILL is replaced, and everything it committed is there", async () => {
+  const dir = freshDir();
+  // The child owns the directory and commits 500 rows, then waits.
+  const proc = await ownedByChild(dir);
+  try {
     const b = await openStore({ dataDir: dir });
     try {
       assert.equal(b.embedded?.isOwner, false);
@@ -143,5 +157,60 @@ test("an owner killed with SIGKILL is replaced, and everything it committed is t
   } finally {
     proc.kill("SIGKILL");
     writeFileSync(join(dir, "..", "done"), "");
+  }
+});
+
+test("owner.json names the owner's own command line, not the serving thread's", {
+  timeout: 120_000,
+}, async () => {
+  const dir = freshDir();
+  const proc = await ownedByChild(dir);
+  try {
+    const o = readOwner(dir);
+    assert.equal(o?.pid, proc.pid);
+    assert.match(o?.command ?? "", /embedded-owner-child\.ts /);
+    assert.ok(o?.command.endsWith(`-ready`), o?.command);
+    assert.doesNotMatch(o?.command ?? "", /embedded-worker/);
+  } finally {
+    proc.kill("SIGKILL");
+  }
+});
+
+test("an owner stopped with SIGSTOP: opening fails at once, naming it and how to resume it", {
+  timeout: 120_000,
+}, async () => {
+  const dir = freshDir();
+  const proc = await ownedByChild(dir);
+  const pid = proc.pid as number;
+  try {
+    proc.kill("SIGSTOP");
+    while (procState(pid) !== "T") await new Promise((r) => setTimeout(r, 20));
+    // Its socket still accepts connections (the kernel does), but nothing will answer them.
+    await assert.rejects(openStore({ dataDir: dir }), (e: unknown) => {
+      assert.ok(e instanceof StoreError, String(e));
+      assert.equal(e.code, "unavailable");
+      assert.equal(e.canRetry, true);
+      for (const part of [
+        `pid ${pid} (`,
+        "embedded-owner-child.ts",
+        "stopped",
+        `kill -CONT ${pid}`,
+        `kill ${pid}`,
+      ])
+        assert.ok(e.message.includes(part), `"${part}" in: ${e.message}`);
+      return true;
+    });
+    proc.kill("SIGCONT");
+    // Resumed, it answers again: the store opens, as the owner's client, with every row.
+    const b = await openStore({ dataDir: dir });
+    try {
+      assert.equal(b.embedded?.isOwner, false);
+      assert.deepEqual(await b.domainStateCounts("s-kill"), { total: 500, judged: 0 });
+    } finally {
+      await b.close();
+    }
+  } finally {
+    proc.kill("SIGCONT");
+    proc.kill("SIGKILL");
   }
 });

@@ -25,7 +25,9 @@
  *   every request, and per token for authenticated requests; 429 with
  *   Retry-After. /healthz, /readyz and /metrics are exempt. The client
  *   address is the TCP peer's, or, with `trustProxy`, the one the trusted
- *   proxies put in X-Forwarded-For (proxy.ts), never an entry the client wrote.
+ *   proxies put in X-Forwarded-For (proxy.ts), never an entry the client wrote;
+ *   the limit keys on its canonical text (libs/dane canonicalIp), so every
+ *   spelling of one address shares its limit.
  * - Results as NDJSON or CSV are whole-set exports (exports.ts): at most
  *   `exports.maxConcurrent` at once (429 with Retry-After beyond), stopped
  *   when the client goes away or stops reading, one query at a time so that
@@ -44,6 +46,7 @@
  * Store failures become 503 (unavailable) or 500 (anything else).
  */
 import { DomainName } from "@danesweep/bus";
+import { canonicalIp } from "@danesweep/dane";
 import {
   ApiQueries,
   isStoreError,
@@ -311,7 +314,8 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
         : api.createRateLimit({
             max: limits?.perAddress ?? 600,
             timeWindow: windowMs,
-            keyGenerator: (req) => `a:${req.ip}`,
+            // One key per address whatever its spelling (a proxy may write 2001:DB8:0::7).
+            keyGenerator: (req) => `a:${canonicalIp(req.ip) ?? req.ip}`,
           });
     const byToken =
       opts.rateLimit === false

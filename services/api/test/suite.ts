@@ -1070,6 +1070,9 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
         await codes(byList, "::ffff:192.0.2.1", (i) => `10.7.7.${i}, 198.51.100.10`),
         [200, 200, 429],
       );
+      // One client address, spelled three ways by the proxies (RFC 4291 allows each): one bucket.
+      const spelled = ["2001:db8:0:0::7", "2001:DB8::7", "2001:0db8:0000::0007"];
+      assert.deepEqual(await codes(byList, "192.0.2.1", (i) => spelled[i] as string), [200, 200, 429]);
       await byList.close();
       // One proxy in front on every path: the right-most entry is the client.
       const byHops = variant({ rateLimit: limits, trustProxy: { hops: 1 } });

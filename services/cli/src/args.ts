@@ -1,11 +1,14 @@
 /**
  * Option parsing shared by the commands: node:util parseArgs with errors
  * turned into one clear line naming the option, and validators for numbers,
- * enumerations, resolver addresses and the EHLO name (the prober's own test,
- * so that a bad --ehlo is a usage error, exit 2, before anything starts).
+ * enumerations, resolver addresses (read by libs/dns parseUpstream, the
+ * resolver's own reader, so an address is in the one canonical text of
+ * libs/dane formatIp) and the EHLO name (the prober's own test, so that a bad
+ * --ehlo is a usage error, exit 2, before anything starts).
  * Throws UsageError (exit code 2).
  */
 import { type ParseArgsConfig, parseArgs } from "node:util";
+import { parseUpstream } from "@danesweep/dns";
 import { isValidEhloName } from "@danesweep/probe";
 
 export class UsageError extends Error {
@@ -70,23 +73,18 @@ export function ehloOption(v: string | undefined): string | undefined {
   return v;
 }
 
-/** "127.0.0.1", "127.0.0.1:5353", "::1", "[::1]:53" -> "host:port" with brackets for IPv6. */
+/**
+ * "127.0.0.1", "127.0.0.1:5353", "::1", "[::1]:53" -> "host:port" with
+ * brackets for IPv6, the address in its canonical text ("[2001:DB8:0::1]" is
+ * "[2001:db8::1]:53").
+ */
 export function resolverAddress(v: string): string {
-  const m6 = /^\[([0-9a-fA-F:.]+)\](?::(\d+))?$/.exec(v);
-  if (m6) return `[${m6[1]}]:${port(v, m6[2])}`;
-  if (/^[0-9a-fA-F:]+$/.test(v) && v.includes("::")) return `[${v}]:53`;
-  const m4 = /^(\d{1,3}(?:\.\d{1,3}){3})(?::(\d+))?$/.exec(v);
-  if (m4 && m4[1]!.split(".").every((o) => Number(o) <= 255)) return `${m4[1]}:${port(v, m4[2])}`;
-  throw new UsageError(
-    `--resolver must be an IP address with an optional port (ADDR[:PORT], [V6]:PORT), got "${v}"`,
-  );
-}
-
-function port(v: string, p: string | undefined): number {
-  if (p === undefined) return 53;
-  const n = Number(p);
-  if (n < 1 || n > 65535) throw new UsageError(`--resolver port must be 1-65535, got "${v}"`);
-  return n;
+  const p = parseUpstream(v);
+  if (!p.ok)
+    throw new UsageError(
+      `--resolver must be an IP address with an optional port 1-65535 (ADDR[:PORT], [V6]:PORT), got "${v}"`,
+    );
+  return p.upstream.key;
 }
 
 /**

@@ -1,119 +1,30 @@
 /**
- * Streaming domain input: command-line arguments, files (-f FILE, repeatable)
- * or standard input ("-"), one name per line. Blank lines and lines starting
- * with "#" are skipped; anything after whitespace on a line is ignored (so
- * "example.com  # note" works).
- *
- * Yields { source, line, text } for every candidate name; normalisation and
- * de-duplication happen downstream (the seed stage and the store).
- *
- * - Lines end at LF, CRLF or a lone CR (a CRLF split between two reads is
- *   one line end), as node:readline counts them.
- * - Memory is bounded whatever the input: `splitLines` keeps at most
- *   MAX_LINE_CHARS + 1 characters of a line and drops the rest as it reads,
- *   so an 800 MB file without a newline is one over-long line (reported
- *   invalid downstream), not a string too long for V8.
- * - `text` is `printable`: characters a terminal acts on (C0 and C1 controls,
- *   DEL, bidirectional-text controls) and the backslash are written as
- *   escapes (\x1b, \u{202e}, \\). No domain name holds any of them, so this
- *   changes nothing that could be scanned, and an input line can never drive
- *   the terminal when it is echoed in an error message.
+ * `danesweep scan`'s names: command-line arguments, files (-f FILE,
+ * repeatable) or standard input ("-", as an argument or a file), in that
+ * order. Files and standard input are read by libs/pipeline input.ts, the
+ * one reader of domain lists (the seeder service uses it too): its line
+ * rules, its bound on a line's length and its `printable` text apply; an
+ * argument follows the same rules as a line (argument position as `line`,
+ * "argv" as `source`).
  */
-import { createReadStream } from "node:fs";
+
 import type { Readable } from "node:stream";
-import { StringDecoder } from "node:string_decoder";
-
-export interface InputLine {
-  /** File name, "-" for stdin, or "argv". */
-  source: string;
-  /** 1-based line number (argument position for argv). */
-  line: number;
-  text: string;
-}
-
-/** Longest line accepted before it is reported as invalid without being kept. */
-export const MAX_LINE_CHARS = 4096;
-
-const TERMINAL_ACTIVE = /[\\\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
-
-/** The text with the characters a terminal would act on, and backslashes, written as escapes. */
-export function printable(s: string): string {
-  return s.replace(TERMINAL_ACTIVE, (c) => {
-    if (c === "\\") return "\\\\";
-    const cp = c.codePointAt(0) as number;
-    return cp <= 0xff ? `\\x${cp.toString(16).padStart(2, "0")}` : `\\u{${cp.toString(16)}}`;
-  });
-}
-
-export function candidateFromLine(raw: string): string | undefined {
-  const t = raw.trim();
-  if (t === "" || t.startsWith("#")) return undefined;
-  const first = t.split(/\s+/, 1)[0]!;
-  return printable(first);
-}
-
-/**
- * The lines of a stream of text or bytes (UTF-8), each cut to `max` + 1
- * characters while it is read: a longer line costs no more memory.
- */
-export async function* splitLines(
-  stream: AsyncIterable<string | Buffer>,
-  max = MAX_LINE_CHARS,
-): AsyncGenerator<string> {
-  const decoder = new StringDecoder("utf8");
-  let line = "";
-  let open = false; // characters seen since the last line end
-  let crPending = false; // the last chunk ended with CR: an LF first in the next belongs to it
-  const add = (piece: string) => {
-    if (piece.length > 0) open = true;
-    if (line.length <= max) line += piece.slice(0, max + 1 - line.length);
-  };
-  const ends = /\r\n|\r|\n/g;
-  for await (const chunk of stream) {
-    const text = typeof chunk === "string" ? chunk : decoder.write(chunk);
-    let from = crPending && text.startsWith("\n") ? 1 : 0;
-    crPending = false;
-    ends.lastIndex = from;
-    for (let m = ends.exec(text); m !== null; m = ends.exec(text)) {
-      add(text.slice(from, m.index));
-      yield line;
-      line = "";
-      open = false;
-      from = m.index + m[0].length;
-      if (m[0] === "\r" && from === text.length) crPending = true;
-    }
-    add(text.slice(from));
-  }
-  add(decoder.end());
-  if (open) yield line;
-}
-
-async function* linesOf(stream: Readable, source: string): AsyncGenerator<InputLine> {
-  let n = 0;
-  for await (const raw of splitLines(stream)) {
-    n++;
-    const c = candidateFromLine(raw);
-    if (c !== undefined) yield { source, line: n, text: c };
-  }
-}
+import { candidateFromLine, readLines, readLists, type SeedLine } from "@danesweep/pipeline";
 
 export async function* readInputs(opts: {
   args: string[];
   files: string[];
   stdin: Readable;
-}): AsyncGenerator<InputLine> {
+}): AsyncGenerator<SeedLine> {
   let pos = 0;
   for (const a of opts.args) {
     pos++;
     if (a === "-") {
-      yield* linesOf(opts.stdin, "-");
+      yield* readLines(opts.stdin, "-");
       continue;
     }
     const c = candidateFromLine(a);
     if (c !== undefined) yield { source: "argv", line: pos, text: c };
   }
-  for (const f of opts.files) {
-    if (f === "-") yield* linesOf(opts.stdin, "-");
-    else yield* linesOf(createReadStream(f, { encoding: "utf8" }), f);
-  }
+  yield* readLists(opts.files, opts.stdin);
 }

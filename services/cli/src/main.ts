@@ -91,8 +91,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
   } catch (e) {
     // Anything that reaches here is a bug or an environment failure, not bad usage.
     const err = e as Error & { code?: string };
+    const message = err?.message ?? String(e);
+    // A StoreError's message starts with its code already.
+    const code = err?.code && !message.startsWith(`${err.code}: `) ? `${err.code}: ` : "";
     io.stderr.write(
-      `danesweep ${name}: failed: ${err?.code ? `${err.code}: ` : ""}${err?.message ?? String(e)}\n` +
+      `danesweep ${name}: failed: ${code}${message}\n` +
         (process.env.DANESWEEP_DEBUG ? `${err?.stack}\n` : "(set DANESWEEP_DEBUG=1 for the stack trace)\n"),
     );
     return EXIT.failure;

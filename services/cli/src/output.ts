@@ -9,7 +9,7 @@
 import { createWriteStream } from "node:fs";
 import { csvRecord } from "@danesweep/api/csv";
 import { MAIL_POLICY_COLUMNS, mailPolicyColumns, type VerdictRecord } from "@danesweep/dane";
-import { printable } from "./input.ts";
+import { printable } from "@danesweep/pipeline";
 
 export const FORMATS = ["jsonl", "table", "csv"] as const;
 export type Format = (typeof FORMATS)[number];

@@ -2,10 +2,14 @@
  * Where the store is: `--database URL` (PostgreSQL) or `--data DIR` (PGlite,
  * the embedded default). Without either: $DANESWEEP_DATA, else
  * $XDG_DATA_HOME/danesweep, else ~/.local/share/danesweep.
+ *
+ * `openConfig` is what the commands open: on the embedded store it names
+ * this process "danesweep COMMAND ARGS" for owner.json, so that another
+ * process finding the directory busy is told which command holds it.
  */
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { openStore, type Store } from "@danesweep/store";
+import { openStore, redactUrl, type Store, type StoreConfig } from "@danesweep/store";
 import { UsageError } from "./args.ts";
 
 export const STORE_OPTIONS = {
@@ -32,9 +36,14 @@ export function storeConfig(v: { data?: string | undefined; database?: string | 
 }
 
 export function describeStore(c: CliStoreConfig): string {
-  return "url" in c ? c.url.replace(/\/\/[^@/]*@/, "//***@") : `PGlite at ${c.dataDir}`;
+  return "url" in c ? redactUrl(c.url) : `PGlite at ${c.dataDir}`;
+}
+
+/** The config to open: an embedded store records this command line as its owner's. */
+export function openConfig(c: CliStoreConfig, argv: readonly string[] = process.argv): StoreConfig {
+  return "url" in c ? c : { ...c, command: ["danesweep", ...argv.slice(2)] };
 }
 
 export async function openConfiguredStore(c: CliStoreConfig): Promise<Store> {
-  return openStore(c);
+  return openStore(openConfig(c));
 }

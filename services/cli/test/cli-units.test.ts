@@ -1,9 +1,9 @@
 /**
- * Unit tests of the CLI's pure pieces: input line handling, output formats,
+ * Unit tests of the CLI's pure pieces: its names (arguments, then libs/pipeline's
+ * reader, tested in libs/pipeline/test/input.test.ts), output formats,
  * option validation, progress rendering, the demo's comparison.
  */
 import assert from "node:assert/strict";
-import { constants } from "node:buffer";
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,13 +12,14 @@ import { Readable } from "node:stream";
 import { test } from "node:test";
 import type { VerdictRecord } from "@danesweep/dane";
 import { normalizeDomain } from "@danesweep/dns";
+import { MAX_LINE_CHARS } from "@danesweep/pipeline";
 import { PGLITE_NODE_FLAGS } from "@danesweep/store";
 import { makeCa } from "../../../libs/dane/test/certs.ts";
 import { ehloOption, enumOption, intOption, numberOption, resolverAddress, UsageError } from "../src/args.ts";
 import { agrees, demoTable, testbedResolver } from "../src/commands/demo.ts";
 import { parseScanArgs, skipMessage } from "../src/commands/scan.ts";
 import { serveOptions } from "../src/commands/serve.ts";
-import { candidateFromLine, MAX_LINE_CHARS, printable, readInputs, splitLines } from "../src/input.ts";
+import { readInputs } from "../src/input.ts";
 import { SECOND_INTERRUPT_MESSAGE } from "../src/interrupt.ts";
 import { formatter, Summary } from "../src/output.ts";
 import { formatDuration, renderProgress } from "../src/progress.ts";
@@ -50,14 +51,6 @@ const record = (
   judgedAt: "2026-01-01T00:00:00.000Z",
 });
 
-test("input lines: blanks and comments skipped, first word kept", () => {
-  assert.equal(candidateFromLine(""), undefined);
-  assert.equal(candidateFromLine("   "), undefined);
-  assert.equal(candidateFromLine("# comment"), undefined);
-  assert.equal(candidateFromLine("  example.org   # note"), "example.org");
-  assert.equal(candidateFromLine("example.org\tother"), "example.org");
-});
-
 test("readInputs streams stdin with line numbers and cuts huge lines", async () => {
   const huge = "y".repeat(MAX_LINE_CHARS * 10);
   const stdin = Readable.from([`a.example\n\n# c\n${huge}\r\nb.example`]);
@@ -75,61 +68,7 @@ test("readInputs streams stdin with line numbers and cuts huge lines", async () 
   assert.ok(got[2]!.text.length <= MAX_LINE_CHARS + 1);
 });
 
-test("a line longer than V8's longest string is cut while it is read, not after (no RangeError)", async () => {
-  // 600 Mi characters with no line end: readline built the whole line and died with
-  // "RangeError: Invalid string length" (an 800 MB file without a newline did the same).
-  const total = 600 * 2 ** 20;
-  assert.ok(total > constants.MAX_STRING_LENGTH);
-  const chunk = "y".repeat(64 * 1024);
-  async function* endless() {
-    for (let sent = 0; sent < total; sent += chunk.length) yield chunk;
-    yield "\nb.example\n";
-  }
-  const got: [string, number, number | string][] = [];
-  for await (const l of readInputs({ args: [], files: ["-"], stdin: Readable.from(endless()) }))
-    got.push([l.source, l.line, l.text.length > 100 ? l.text.length : l.text]);
-  assert.deepEqual(got, [
-    ["-", 1, MAX_LINE_CHARS + 1],
-    ["-", 2, "b.example"],
-  ]);
-});
-
-test("files: the same line rules; CRLF, CR and a CRLF split between reads are one line end each", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "danesweep-input-"));
-  try {
-    const f = join(dir, "list.txt");
-    // 3 MiB without a newline first: the file is read in 64 KiB pieces, so the long line spans many.
-    writeFileSync(f, `${"z".repeat(3 * 2 ** 20)}\r\na.example\rb.example # note\r\n\nc.example`);
-    const got = [];
-    for await (const l of readInputs({ args: [], files: [f], stdin: Readable.from([]) }))
-      got.push([l.line, l.text.length > 100 ? "long" : l.text]);
-    assert.deepEqual(got, [
-      [1, "long"],
-      [2, "a.example"],
-      [3, "b.example"],
-      [5, "c.example"],
-    ]);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-  const split = async (chunks: (string | Buffer)[]) => {
-    const out: string[] = [];
-    for await (const l of splitLines(Readable.from(chunks))) out.push(l);
-    return out;
-  };
-  assert.deepEqual(await split(["a\r", "\nb\r", "c\n", "\n"]), ["a", "b", "c", ""]);
-  // UTF-8 split inside a character: "é" is C3 A9.
-  assert.deepEqual(await split([Buffer.from([0x78, 0xc3]), Buffer.from([0xa9, 0x0a])]), ["xé"]);
-  assert.deepEqual(await split(["no end"]), ["no end"]);
-  assert.deepEqual(await split(["x".repeat(10)]).then((l) => l.map((x) => x.length)), [10]);
-});
-
 test("what is echoed of an input line cannot drive the terminal", async () => {
-  assert.equal(printable("plain.example"), "plain.example");
-  assert.equal(printable("a\u001b[2Jb"), "a\\x1b[2Jb");
-  assert.equal(printable("\u009b31m"), "\\x9b31m"); // the 8-bit CSI
-  assert.equal(printable("\u202emoc.elgoog"), "\\u{202e}moc.elgoog"); // right-to-left override
-  assert.equal(printable("back\\slash"), "back\\\\slash");
   const stdin = Readable.from([
     "evil\u001b]0;owned\u0007.example\n\u001b[2J\u001b[Hx.example\nok.example\nb\u007fad.example\n",
   ]);
@@ -247,7 +186,20 @@ test("option validators name the option and the bad value", () => {
   assert.equal(resolverAddress("127.0.0.1:5353"), "127.0.0.1:5353");
   assert.equal(resolverAddress("::1"), "[::1]:53");
   assert.equal(resolverAddress("[2001:db8::1]:5300"), "[2001:db8::1]:5300");
-  for (const bad of ["300.1.1.1", "resolver.example", "127.0.0.1:0", "[::1]:70000", ""]) {
+  // One text per address (RFC 5952), as the resolver keys its upstreams.
+  assert.equal(resolverAddress("2001:DB8:0:0::53"), "[2001:db8::53]:53");
+  assert.equal(resolverAddress("[0:0::1]:5353"), "[::1]:5353");
+  for (const bad of [
+    "300.1.1.1",
+    "resolver.example",
+    "127.0.0.1:0",
+    "[::1]:70000",
+    "",
+    "::::",
+    "1::2::3",
+    "127.000.0.1",
+    "[1.2]:53",
+  ]) {
     assert.throws(() => resolverAddress(bad), UsageError, bad);
   }
 });

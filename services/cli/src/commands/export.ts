@@ -28,7 +28,7 @@ import { enumOption, parse, parseOrUsage, UsageError } from "../args.ts";
 import { EXIT } from "../exit-codes.ts";
 import type { Io } from "../main.ts";
 import { formatDuration } from "../progress.ts";
-import { describeStore, STORE_OPTIONS, storeConfig } from "../store-options.ts";
+import { describeStore, openConfig, STORE_OPTIONS, storeConfig } from "../store-options.ts";
 
 const HELP = `usage: danesweep export SCAN --format parquet --out DIR [--force] [--data DIR | --database URL]
 
@@ -159,7 +159,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     io.stdout.write(HELP);
     return EXIT.ok;
   }
-  const handle = await openMigratedDatabase(o.cfg);
+  const handle = await openMigratedDatabase(openConfig(o.cfg));
   const progress = progressLine(io.stderr, () => performance.now());
   try {
     const r = await exportScan(handle, o.scanId, {

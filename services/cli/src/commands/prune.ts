@@ -18,7 +18,7 @@ import { openMigratedDatabase, type PruneRefusal, pruneScan, Store } from "@dane
 import { parse, parseOrUsage, UsageError } from "../args.ts";
 import { EXIT } from "../exit-codes.ts";
 import type { Io } from "../main.ts";
-import { describeStore, STORE_OPTIONS, storeConfig } from "../store-options.ts";
+import { describeStore, openConfig, STORE_OPTIONS, storeConfig } from "../store-options.ts";
 import { formatBytes } from "./export.ts";
 
 const HELP = `usage: danesweep prune SCAN [--yes] [--data DIR | --database URL]
@@ -88,7 +88,7 @@ export async function run(argv: string[], io: PruneIo): Promise<number> {
   }
   const where = describeStore(o.cfg);
   const stdin = io.stdin ?? process.stdin;
-  const handle = await openMigratedDatabase(o.cfg);
+  const handle = await openMigratedDatabase(openConfig(o.cfg));
   try {
     const scan = await new Store(handle).getScan(o.scanId);
     if (!scan) {

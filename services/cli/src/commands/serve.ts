@@ -32,7 +32,7 @@ import { intOption, kafkaOption, parse, UsageError } from "../args.ts";
 import { EXIT } from "../exit-codes.ts";
 import { kafkaStartScan } from "../kafka-start-scan.ts";
 import type { Io } from "../main.ts";
-import { describeStore, STORE_OPTIONS, storeConfig } from "../store-options.ts";
+import { describeStore, openConfig, STORE_OPTIONS, storeConfig } from "../store-options.ts";
 import { mtaStsTrust } from "./scan.ts";
 
 const HELP = `usage: danesweep serve [--host ADDR] [--port N] [--data DIR | --database URL [--writer-database URL]]
@@ -150,7 +150,7 @@ export async function run(argv: string[], io: Io, deps: ServeDeps = {}): Promise
         reader = new Store(await openDatabase({ url: o.cfg.url }));
         stores.push(reader);
       } else {
-        writer = await openStore(o.cfg);
+        writer = await openStore(openConfig(o.cfg));
         stores.push(writer);
         reader = writer;
       }
