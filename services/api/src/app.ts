@@ -86,6 +86,7 @@ import {
   PROBLEM_CONTENT_TYPE,
   ProblemError,
   rawProblemResponse,
+  sendNotAcceptable,
   sendProblem,
 } from "./problem.ts";
 import { fastifyTrustProxy, type TrustProxy } from "./proxy.ts";
@@ -672,14 +673,7 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
       handler: async (req, reply) => {
         const q = req.query;
         const format = negotiate(req.headers.accept);
-        if (format === undefined)
-          return sendProblem(
-            reply,
-            "not-acceptable",
-            406,
-            "acceptable: application/json, application/x-ndjson, text/csv",
-            "Accept",
-          );
+        if (format === undefined) return sendNotAcceptable(reply);
         let after: string | undefined;
         if (q.cursor !== undefined) {
           after = decodeCursor(q.cursor);

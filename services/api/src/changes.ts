@@ -26,7 +26,7 @@ import type { FastifyInstance } from "fastify";
 import { csvRecord } from "./csv.ts";
 import { type ExportContext, sendExport, takeExportSlot } from "./exports.ts";
 import { decodeCursor, encodeCursor, FORMAT_CONTENT_TYPES, negotiate } from "./formats.ts";
-import { badParameter, sendProblem } from "./problem.ts";
+import { badParameter, sendNotAcceptable } from "./problem.ts";
 import { CursorParam, DomainParam, LimitParam, ScanIdParam } from "./schemas.ts";
 import { parseTime } from "./time.ts";
 
@@ -173,14 +173,7 @@ export function registerChangeRoutes(scope: FastifyInstance, d: ChangeRouteDeps)
     handler: async (req, reply) => {
       const q = req.query as Static<typeof ChangesQuery>;
       const format = negotiate(req.headers.accept);
-      if (format === undefined)
-        return sendProblem(
-          reply,
-          "not-acceptable",
-          406,
-          "acceptable: application/json, application/x-ndjson, text/csv",
-          "Accept",
-        );
+      if (format === undefined) return sendNotAcceptable(reply);
       const filters = filtersOf(q, d.normaliseDomain);
       const after = cursorAfter(q.cursor);
       if (req.method === "HEAD") return reply.type(FORMAT_CONTENT_TYPES[format]).send();

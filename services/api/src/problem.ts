@@ -94,6 +94,17 @@ export function sendProblem(
     .send(JSON.stringify(problem(code, status, detail, parameter)));
 }
 
+/** 406 for a listing whose Accept header names none of its formats. */
+export function sendNotAcceptable(reply: FastifyReply): FastifyReply {
+  return sendProblem(
+    reply,
+    "not-acceptable",
+    406,
+    "acceptable: application/json, application/x-ndjson, text/csv",
+    "Accept",
+  );
+}
+
 /** A whole HTTP/1.1 response carrying the problem, for a socket Fastify does not own; it closes the connection. */
 export function rawProblemResponse(code: ProblemCode, status: number, detail: string): string {
   const body = JSON.stringify(problem(code, status, detail));
