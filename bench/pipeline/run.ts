@@ -214,7 +214,7 @@ try {
       const ports = dep.workers.map((w) => Number(w.httpPort()));
       const samples: { t: number; lag: Record<string, number> }[] = [];
       const t0 = performance.now();
-      const run = startKafkaScan(kafka.bootstrap, db2.url, file, ["-q"]);
+      const run = startKafkaScan(kafka.bootstrap, db2.url, file, ["-q"], { keepStdout: false });
       let sampling = true;
       const sampler = (async () => {
         while (sampling) {
@@ -227,7 +227,7 @@ try {
       sampling = false;
       await sampler;
       if (r.code !== 0) throw new Error(`kafka scan exited ${r.code}: ${r.stderr.slice(-2000)}`);
-      add(mode, wallS, r.stdout.split("\n").filter((l) => l !== "").length, await latencies(db2.url));
+      add(mode, wallS, r.lines, await latencies(db2.url));
       await dep.stop();
       kafka.down();
       await db2.drop();

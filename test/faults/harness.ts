@@ -396,15 +396,27 @@ export interface ScanRun {
   child: ChildProcess;
   /** Resolves with the scan id once the CLI printed it. */
   scanId: Promise<string>;
-  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
+  /** stdout is "" when the scan was started with keepStdout false; `lines` counts its lines either way. */
+  done: Promise<{
+    code: number | null;
+    signal: NodeJS.Signals | null;
+    stdout: string;
+    lines: number;
+    stderr: string;
+  }>;
 }
 
-/** `danesweep scan --kafka BROKERS --database URL --format jsonl -f FILE` (the CLI is the seeder). */
+/**
+ * `danesweep scan --kafka BROKERS --database URL --format jsonl -f FILE` (the
+ * CLI is the seeder). `keepStdout: false` counts the verdict lines without
+ * keeping them: a million verdicts do not fit in one string.
+ */
 export function startKafkaScan(
   brokers: string,
   databaseUrl: string,
   file: string,
   extra: string[] = [],
+  opts: { keepStdout?: boolean } = {},
 ): ScanRun {
   const child = spawn(
     process.execPath,
@@ -424,25 +436,25 @@ export function startKafkaScan(
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   let stdout = "";
+  let lines = 0;
   let stderr = "";
   let gotId: (id: string) => void = () => {};
   const scanId = new Promise<string>((r) => {
     gotId = r;
   });
+  const keep = opts.keepStdout !== false;
   child.stdout!.setEncoding("utf8").on("data", (s: string) => {
-    stdout += s;
+    for (let i = s.indexOf("\n"); i !== -1; i = s.indexOf("\n", i + 1)) lines++;
+    if (keep) stdout += s;
   });
   child.stderr!.setEncoding("utf8").on("data", (s: string) => {
     stderr += s;
     const m = /danesweep: scan (\S+) \(/.exec(stderr);
     if (m) gotId(m[1]!);
   });
-  const done = new Promise<{
-    code: number | null;
-    signal: NodeJS.Signals | null;
-    stdout: string;
-    stderr: string;
-  }>((res) => child.on("close", (code, signal) => res({ code, signal, stdout, stderr })));
+  const done: ScanRun["done"] = new Promise((res) =>
+    child.on("close", (code, signal) => res({ code, signal, stdout, lines, stderr })),
+  );
   return { child, scanId, done };
 }
 
