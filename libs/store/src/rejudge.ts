@@ -330,10 +330,6 @@ interface StoredRow {
   vbody: Buffer;
 }
 
-function classKey(c: VerdictClass): string {
-  return JSON.stringify([c.action, c.security, c.reason, c.dane, c.broken]);
-}
-
 export async function continueRejudge(
   store: Store,
   start: RejudgeRun,
@@ -350,7 +346,6 @@ export async function continueRejudge(
   if (!scan) throw new StoreError("missing-reference", `rejudge: scan ${start.scanId} is not stored`);
   const seq = scan.seq;
   const batch = opts.batch ?? REJUDGE_BATCH;
-  const classIds = new Map<string, number>();
   const originals = new Map<string, OriginalEngine>();
   for (const o of (
     await rows<{ originals: OriginalEngine[] }>(
@@ -447,11 +442,7 @@ export async function continueRejudge(
         o.domains++;
         seen.set(ok, o);
       }
-      const ids = await classIdsOf(
-        store,
-        classIds,
-        out.map((o) => o.cls),
-      );
+      const ids = await store.classIds(out.map((o) => o.cls));
       for (const [k, o] of seen) {
         const sum = originals.get(k) ?? { engine: o.engine, profile: o.profile, domains: 0 };
         sum.domains += o.domains;
@@ -537,34 +528,6 @@ export async function continueRejudge(
     await mark("failed", se.message).catch(() => {});
     throw se;
   }
-}
-
-/** verdict_classes ids of `list`, inserting the classes not stored yet (cached per run in `known`). */
-async function classIdsOf(store: Store, known: Map<string, number>, list: VerdictClass[]): Promise<number[]> {
-  const missing = new Map<string, VerdictClass>();
-  for (const c of list) if (!known.has(classKey(c))) missing.set(classKey(c), c);
-  if (missing.size > 0) {
-    const m = [...missing.values()];
-    const got = await rows<{
-      id: number;
-      action: string;
-      security: string | null;
-      reason: string;
-      dane_state: string;
-      broken: boolean;
-    }>(
-      store.db,
-      "verdict classes",
-      sql`insert into verdict_classes (action, security, reason, dane_state, broken)
-          select * from unnest(${m.map((c) => c.action)}::text[], ${m.map((c) => c.security)}::text[],
-                               ${m.map((c) => c.reason)}::text[], ${m.map((c) => c.dane)}::text[],
-                               ${m.map((c) => c.broken)}::boolean[])
-          on conflict on constraint verdict_classes_unique do update set action = excluded.action
-          returning id, action, security, reason, dane_state, broken`,
-    );
-    for (const x of got) known.set(classKey({ ...x, dane: x.dane_state }), x.id);
-  }
-  return list.map((c) => known.get(classKey(c)) as number);
 }
 
 /** The change counts of a run, from its stored rows and the originals beside them. */

@@ -475,7 +475,12 @@ export class Store {
 
   // ---------------------------------------------------------------- verdicts
 
-  async #classIds(
+  /**
+   * verdict_classes ids of `list`, inserting the classes not stored yet (one
+   * statement), cached for this store's lifetime. The scan's writes and
+   * re-judging (rejudge.ts) both take their ids here.
+   */
+  async classIds(
     list: { action: string; security: string | null; reason: string; dane: string; broken: boolean }[],
   ): Promise<number[]> {
     const missing = lastByKey(
@@ -542,7 +547,7 @@ export class Store {
       };
     });
     this.#stats.codecMs += performance.now() - c0;
-    const classes = await this.#classIds(rows.map((r) => r.cls));
+    const classes = await this.classIds(rows.map((r) => r.cls));
     const vlist = [...verdicts.values()];
     const flist = [...facts.values()];
     const stored = await this.#q<{ domain: string }>(
