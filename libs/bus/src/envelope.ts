@@ -15,6 +15,8 @@
  *   not 1), or "validation-failed" (unknown type, type other than `expect`,
  *   missing scan, body not matching its schema; detail names the first failing
  *   path). Validators are compiled once (TypeCompiler).
+ * - `scanOfText(text)`: only the scan id of a message's text, or undefined
+ *   (for watching a scan's dead letters, whose values may be anything).
  * - `envelopeHandler(type, handler)` adapts a typed handler to the Bus: a
  *   message that does not decode becomes a dead-letter outcome with the reason;
  *   a message carrying the producer's own envelope object (`decoded`, an
@@ -233,6 +235,19 @@ export function decodeEnvelope<T extends EnvelopeType = EnvelopeType>(
     };
   }
   return validateEnvelope(value, expect);
+}
+
+/**
+ * The scan id in a message's JSON text, if it has one; undefined for anything
+ * else (a dead letter's value may be any text). Does not validate the rest.
+ */
+export function scanOfText(value: string): string | undefined {
+  try {
+    const v = JSON.parse(value) as { scan?: unknown };
+    return typeof v?.scan === "string" ? v.scan : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export type EncodeResult =

@@ -11,6 +11,7 @@ import {
   envelopeHandler,
   envelopeMessage,
   makeEnvelope,
+  scanOfText,
   tryEncodeEnvelope,
 } from "../src/envelope.ts";
 import { domainFacts, probeFacts, verdictRecord } from "./fixtures.ts";
@@ -156,4 +157,12 @@ test("envelopeHandler dead-letters what does not decode and passes typed envelop
   assert.ok(wrong.kind === "dead-letter");
   assert.equal(wrong.reason, "validation-failed");
   assert.deepEqual(seen, ["example.org"]);
+});
+
+test("scanOfText: the scan of an envelope's text; undefined for text that is not JSON or has no scan", () => {
+  const text = encodeEnvelope("domain", "scan-1", { domain: "example.org" });
+  assert.equal(scanOfText(text), "scan-1");
+  assert.equal(scanOfText("not json"), undefined);
+  assert.equal(scanOfText("null"), undefined);
+  assert.equal(scanOfText('{"scan":7}'), undefined);
 });

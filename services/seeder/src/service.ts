@@ -19,7 +19,7 @@
  * 130 interrupted (SIGTERM/SIGINT: the scan is marked interrupted).
  */
 import { accessSync, constants } from "node:fs";
-import { deadLetterTopic, type IncomingMessage, TOPICS } from "@danesweep/bus";
+import { deadLetterTopic, type IncomingMessage, scanOfText, TOPICS } from "@danesweep/bus";
 import {
   pipelineTopics as pipelineTopicsFor,
   republishPending,
@@ -77,16 +77,6 @@ function loadOptOut(file: string): OptOutList | undefined {
   return file === "" ? undefined : readSettingFile("DANESWEEP_OPT_OUT", () => readOptOutFile(file));
 }
 
-/** The scan id in an envelope's JSON text, if any. */
-function scanOf(value: string): string | undefined {
-  try {
-    const v = JSON.parse(value) as { scan?: unknown };
-    return typeof v?.scan === "string" ? v.scan : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 export const seederService: ServiceSpec<typeof fields> = {
   name: "seeder",
   summary: "domain lists -> scan record -> [domains]; follows the scan to completion",
@@ -137,7 +127,7 @@ export const seederService: ServiceSpec<typeof fields> = {
 
     let deadLetters = 0;
     const onDead = async (m: IncomingMessage) => {
-      if (scanOf(m.value) === scan) {
+      if (scanOfText(m.value) === scan) {
         deadLetters++;
         log.warn("message of the scan dead-lettered", {
           topic: m.topic,

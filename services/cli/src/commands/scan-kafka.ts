@@ -26,6 +26,7 @@ import {
   type IncomingMessage,
   readDeadLetter,
   type Subscription,
+  scanOfText,
   TOPICS,
 } from "@danesweep/bus";
 import { createKafkaBus } from "@danesweep/bus/kafka";
@@ -52,15 +53,6 @@ import { chooseScan, loadOptOut, type parseScanArgs, type ScanParameters, skipMe
 export const DEFAULT_PARTITIONS = 12;
 
 type Parsed = ReturnType<typeof parseScanArgs>;
-
-function scanOf(value: string): string | undefined {
-  try {
-    const v = JSON.parse(value) as { scan?: unknown };
-    return typeof v?.scan === "string" ? v.scan : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 function errText(e: unknown): string {
   const m = (e as Error)?.message ?? String(e);
@@ -147,7 +139,7 @@ async function follow(
   let deadLetters = 0;
   const watchers: Subscription[] = [];
   const onDead = async (m: IncomingMessage) => {
-    if (scanOf(m.value) === scanId) {
+    if (scanOfText(m.value) === scanId) {
       deadLetters++;
       const info = readDeadLetter(m.headers);
       err(
