@@ -76,15 +76,12 @@ const USED_WITHOUT_IMPORT: Record<string, string> = {
 test("every declared dependency is used by its package", () => {
   const unused: string[] = [];
   for (const p of packages()) {
-    const files = globSync(["**/*.{ts,mts,js,mjs,cjs}", "**/*.sh", "bin/*", "package.json"], {
+    const files = globSync(["**/*.{ts,mts,js,mjs,cjs}", "**/*.sh", "bin/*"], {
       cwd: join(root, p.dir),
       exclude: (f) => f.includes("node_modules"),
     });
-    const text = files.map((f) => readFileSync(join(root, p.dir, f), "utf8")).join("\n");
-    const sources = files
-      .filter((f) => f !== "package.json")
-      .map((f) => readFileSync(join(root, p.dir, f), "utf8"))
-      .join("\n");
+    const manifest = readFileSync(join(root, p.dir, "package.json"), "utf8");
+    const sources = files.map((f) => readFileSync(join(root, p.dir, f), "utf8")).join("\n");
     for (const d of Object.keys(p.deps)) {
       if (USED_WITHOUT_IMPORT[d]) continue;
       const typesOf = d.startsWith("@types/")
@@ -93,7 +90,10 @@ test("every declared dependency is used by its package", () => {
       const quoted = new RegExp(`["'\`]${typesOf.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}(/[^"'\`]*)?["'\`]`);
       if (quoted.test(sources)) continue;
       // a tool named in the package's scripts
-      if (!d.startsWith("@types/") && new RegExp(`"scripts"[\\s\\S]*\\b${d.split("/").pop()}\\b`).test(text))
+      if (
+        !d.startsWith("@types/") &&
+        new RegExp(`"scripts"[\\s\\S]*\\b${d.split("/").pop()}\\b`).test(manifest)
+      )
         continue;
       unused.push(`${p.dir}: ${d}`);
     }
