@@ -7,6 +7,8 @@
  * Prints each table of schema public with its total size, its rows and,
  * given DOMAINS (the number of domains scanned), bytes per domain.
  */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { openStore, sql } from "@danesweep/store";
 
 const [data, domainsArg] = process.argv.slice(2);
@@ -14,7 +16,16 @@ if (!data) {
   console.error("usage: node bench/e2e/sizes.ts DATA_DIR [DOMAINS]");
   process.exit(2);
 }
+// Never create a store where none is: that would measure an empty one.
+if (!existsSync(join(data, "PG_VERSION"))) {
+  console.error(`bench/e2e/sizes.ts: ${data} is not a danesweep data directory (no PG_VERSION in it)`);
+  process.exit(2);
+}
 const domains = Number(domainsArg ?? 0);
+if (!Number.isInteger(domains) || domains < 0) {
+  console.error(`bench/e2e/sizes.ts: DOMAINS must be a whole number, not ${JSON.stringify(domainsArg)}`);
+  process.exit(2);
+}
 const store = await openStore({ dataDir: data });
 const r = await store.db.execute<{ name: string; total: string; heap: string; rows: string }>(
   sql`select c.relname as name, pg_total_relation_size(c.oid) as total,
