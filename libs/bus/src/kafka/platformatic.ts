@@ -279,6 +279,13 @@ class PlatformaticSubscription {
     });
     // A rebalance began: commit what finished before the partitions move.
     this.#consumer.on("consumer:group:rebalance", () => void this.#d.flush());
+    // The client emits "error" when re-joining the group fails (the broker is
+    // down or restarting). Unheard, Node turns it into an uncaught exception
+    // and the process dies; heard, it is reported and the client keeps trying
+    // (the message stream's own errors restart it in #run).
+    this.#consumer.on("error", (e: unknown) => {
+      if (!this.#closing) this.#o.onError({ where: "consume", topic, group: spec.group, error: e });
+    });
   }
 
   async start(): Promise<void> {
