@@ -280,7 +280,20 @@ export function envelopeMessage<T extends EnvelopeType>(
   const headers: Record<string, string> = { [HEADER.schema]: schemaHeader(envelope.type as EnvelopeType) };
   if (trace) withTrace(headers, trace);
   else if (envelope.trace) withTrace(headers, envelope.trace);
-  return { topic, key, value: JSON.stringify(envelope), headers, decoded: envelope };
+  // The JSON text is made when first read: a bus that serializes reads it at
+  // once, the in-process bus hands `decoded` to its consumers and never needs
+  // it (for a domain's facts, a few KB of text a message).
+  let text: string | undefined;
+  return {
+    topic,
+    key,
+    get value() {
+      text ??= JSON.stringify(envelope);
+      return text;
+    },
+    headers,
+    decoded: envelope,
+  };
 }
 
 /** W3C trace context as message headers (libs/telemetry Tracing.headers makes them). */

@@ -105,8 +105,22 @@ class Log {
     return this.entries[this.head + (offset - this.base)];
   }
   append(msg: OutgoingMessage): void {
-    const e: Entry = { offset: this.nextOffset, key: msg.key, value: msg.value, headers: { ...msg.headers } };
-    if (msg.decoded !== undefined) e.decoded = msg.decoded;
+    const headers = { ...msg.headers };
+    // The value is read from the producer's message when a consumer reads it
+    // (envelopeMessage makes its JSON text lazily; consumers in this process
+    // mostly take `decoded` instead).
+    const e: Entry =
+      msg.decoded === undefined
+        ? { offset: this.nextOffset, key: msg.key, value: msg.value, headers }
+        : {
+            offset: this.nextOffset,
+            key: msg.key,
+            get value() {
+              return msg.value;
+            },
+            headers,
+            decoded: msg.decoded,
+          };
     this.entries.push(e);
     this.nextOffset++;
   }
@@ -387,7 +401,9 @@ export class MemoryBus implements Bus {
     const msg: IncomingMessage = {
       topic: group.topic.name,
       key: e.key,
-      value: e.value,
+      get value() {
+        return e.value;
+      },
       headers: e.headers,
       partition: s.lane.partition,
       offset: String(e.offset),

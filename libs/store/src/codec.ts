@@ -103,16 +103,35 @@ function uuidOf(digest: Buffer): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
 
-/** The blob of a stored form: key from its JSON text, body compressed. */
-export function blobOf(stored: unknown): Blob {
+/**
+ * A stored form's key and JSON text, not compressed yet. Hashing is cheap and
+ * compressing is not (most of a writer's codec time): a writer that already
+ * knows the key is stored, or met it earlier in the same batch, skips
+ * `compressBlob` (store.ts storeJudged).
+ */
+export interface BlobText {
+  hash: string;
+  text: Buffer;
+}
+
+export function blobText(stored: unknown): BlobText {
   const text = Buffer.from(JSON.stringify(stored), "utf8");
-  const hash = uuidOf(createHash("sha256").update(text).digest());
+  return { hash: uuidOf(createHash("sha256").update(text).digest()), text };
+}
+
+/** The blob of a key and text: the body compressed (codec 0x01). */
+export function compressBlob(t: BlobText): Blob {
   // An 8 KiB window holds the dictionary and a record; the default 32 KiB one only costs time to set up.
-  const payload = deflateRawSync(text, { dictionary: DICT_V1, level: 6, windowBits: 13 });
+  const payload = deflateRawSync(t.text, { dictionary: DICT_V1, level: 6, windowBits: 13 });
   const body = Buffer.allocUnsafe(payload.length + 1);
   body[0] = CODEC_DEFLATE_V1;
   payload.copy(body, 1);
-  return { hash, body };
+  return { hash: t.hash, body };
+}
+
+/** The blob of a stored form: key from its JSON text, body compressed. */
+export function blobOf(stored: unknown): Blob {
+  return compressBlob(blobText(stored));
 }
 
 /** The stored form of a body (any codec). */
@@ -168,10 +187,6 @@ export function storedFacts(f: DomainFacts): StoredFacts {
 export type StoredFacts = Omit<DomainFacts, "collectedAt" | "consistency"> & {
   consistency?: Omit<TlsaConsistencyFacts, "checkedAt">[];
 };
-
-export function factsBlob(f: DomainFacts): Blob {
-  return blobOf(storedFacts(f));
-}
 
 /** The facts back from a stored body and the collection time of the scan's row. */
 export function factsFrom(body: Uint8Array, collectedAt: string): DomainFacts {

@@ -44,7 +44,8 @@ import {
 import type pg from "pg";
 import {
   type Blob,
-  factsBlob,
+  blobText,
+  compressBlob,
   factsFrom,
   openProbe,
   type ProbeVolatile,
@@ -52,7 +53,8 @@ import {
   probeCertificateHashes,
   probeFrom,
   type ReadVerdict,
-  verdictBlob,
+  storedFacts,
+  storedVerdict,
   verdictFrom,
 } from "./codec.ts";
 import { type Db, type DbHandle, openMigratedDatabase, type StoreConfig } from "./db.ts";
@@ -121,6 +123,8 @@ export interface StateCounts {
 
 /** Striped counters: each writer adds to a slot of its own (scan_counters). */
 const COUNTER_SLOTS = 16;
+/** Bound of a store's set of verdict blobs known stored (storeJudged): about 5 MB of heap. */
+const KNOWN_VERDICTS = 50_000;
 
 /** Keeps the last item per key (a multi-row insert should not carry one key twice). */
 function lastByKey<T>(items: T[], key: (t: T) => string): T[] {
@@ -181,6 +185,7 @@ export class Store {
   readonly #slot = Math.floor(Math.random() * COUNTER_SLOTS);
   /** Statements this store sent, and the ms it spent encoding blobs (benchmarks). */
   readonly #stats = { statements: 0, codecMs: 0 };
+  #known: { seq: number; hashes: Set<string> } | undefined;
 
   constructor(handle: DbHandle) {
     this.#handle = handle;
@@ -525,18 +530,23 @@ export class Store {
     const seq = await this.#seq(scanId);
     const unique = lastByKey(entries, (e) => e.record.domain);
     const c0 = performance.now();
+    // Each distinct blob is compressed once per batch; a verdict blob that a
+    // row of this scan already refers to (many domains share one) is not
+    // compressed or sent again.
+    const known = this.#knownVerdicts(seq);
     const facts = new Map<string, Blob>();
     const verdicts = new Map<string, { blob: Blob; r: VerdictRecord }>();
     const rows = unique.map((e) => {
-      const fb = factsBlob(e.facts);
-      const vb = verdictBlob(e.record);
-      facts.set(fb.hash, fb);
-      verdicts.set(vb.hash, { blob: vb, r: e.record });
+      const ft = blobText(storedFacts(e.facts));
+      const vt = blobText(storedVerdict(e.record));
+      if (!facts.has(ft.hash)) facts.set(ft.hash, compressBlob(ft));
+      if (!known.has(vt.hash) && !verdicts.has(vt.hash))
+        verdicts.set(vt.hash, { blob: compressBlob(vt), r: e.record });
       const v = e.record.verdict;
       return {
         e,
-        fact: fb.hash,
-        verdict: vb.hash,
+        fact: ft.hash,
+        verdict: vt.hash,
         cls: {
           action: v.action,
           security: v.security ?? null,
@@ -597,7 +607,22 @@ export class Store {
       ],
     );
     const fresh = new Set(stored.map((x) => x.domain));
+    // Only the verdicts of rows stored now are known: a row of this (running)
+    // scan refers to each, so no prune can sweep it (prune.ts refuses a running
+    // scan and keeps every blob another scan's row refers to).
+    for (const r of rows) if (fresh.has(r.e.record.domain)) known.add(r.verdict);
     return unique.filter((e) => fresh.has(e.record.domain)).map((e) => e.record);
+  }
+
+  /**
+   * The verdict blobs that rows of scan `seq` stored by this store refer to
+   * (storeJudged). One scan at a time, at most KNOWN_VERDICTS hashes (then it
+   * starts again, empty).
+   */
+  #knownVerdicts(seq: number): Set<string> {
+    if (this.#known?.seq !== seq || this.#known.hashes.size >= KNOWN_VERDICTS)
+      this.#known = { seq, hashes: new Set() };
+    return this.#known.hashes;
   }
 
   /** The stored DNS facts of a domain in a scan. */

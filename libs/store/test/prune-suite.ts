@@ -16,6 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { ProbeFacts } from "@danesweep/dane";
+import { domainFacts, verdictRecord } from "../../bus/test/fixtures.ts";
 import type { DbHandle } from "../src/db.ts";
 import { EXPORT_FILES, exportScan } from "../src/export.ts";
 import { pruneScan } from "../src/prune.ts";
@@ -205,6 +206,24 @@ export function pruneSuite(name: string, open: () => Promise<DbHandle>): void {
         ok: false,
         refused: { code: "unknown-scan", scanId: "01NOSUCHSCAN0000000000000" },
       });
+    });
+
+    test("a verdict blob this writer stored for a pruned scan is stored again for the next scan", async () => {
+      // The writer skips verdict blobs it knows a row of the running scan refers to; what it knew of an
+      // earlier scan must not count once that scan is pruned (its blobs are swept).
+      const shared = verdictRecord("provider-reused.example");
+      const entry = (domain: string) => ({ facts: domainFacts(domain), record: { ...shared, domain } });
+      const a = await storeScan(store, { entries: [entry("reused-a.example")], probes: [] });
+      const before = await tables();
+      assert.ok((await pruneScan(handle, a)).ok);
+      assert.equal((await tables()).verdicts, before.verdicts - 1, "the pruned scan's verdict blob is swept");
+      const data = { entries: [entry("reused-b.example")], probes: [] };
+      const b = await storeScan(store, data, { finish: false });
+      const back = await store.verdictsSince(b, 0);
+      assert.deepEqual(
+        back.map((x) => [x.record.domain, x.record.verdict]),
+        [["reused-b.example", shared.verdict]],
+      );
     });
 
     test("an interrupted scan is pruned with its input, which a finished scan no longer has", async () => {

@@ -236,8 +236,13 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
         { facts: domainFacts(d2), record: v2 },
       ]);
       assert.equal(await verdicts(), before + 1, "one verdict blob for both");
+      // A later batch of the same scan: the blob is not stored again, and the new row reads it.
+      const d3 = uniqueDomain("tenant");
+      const v3: VerdictRecord = { ...shared, domain: d3 };
+      await store.storeJudged(id, [{ facts: domainFacts(d3), record: v3 }]);
+      assert.equal(await verdicts(), before + 1, "still one verdict blob");
       const back = new Map((await store.verdictsSince(id, 0)).map((x) => [x.record.domain, x.record]));
-      for (const v of [v1, v2]) {
+      for (const v of [v1, v2, v3]) {
         const r = back.get(v.domain);
         assert.ok(r, `${v.domain} read back`);
         const { explanation: _e, judgedAt: _j, ...got } = r;
