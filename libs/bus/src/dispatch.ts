@@ -299,6 +299,27 @@ export function backoffMs(attempt: number, baseMs: number, maxMs: number): numbe
   return Math.min(maxMs, baseMs * 2 ** (attempt - 1));
 }
 
+/**
+ * The message as one attempt's handler sees it: its own copy of the headers
+ * and its attempt number. `value` is read through, not copied: an in-process
+ * bus makes the JSON text only when a handler asks for it (envelopeMessage).
+ */
+function attemptOf(msg: IncomingMessage, attempt: number): IncomingMessage {
+  const m: IncomingMessage = {
+    topic: msg.topic,
+    key: msg.key,
+    get value() {
+      return msg.value;
+    },
+    headers: { ...msg.headers },
+    partition: msg.partition,
+    offset: msg.offset,
+    deliveryAttempt: attempt,
+  };
+  if (msg.decoded !== undefined) m.decoded = msg.decoded;
+  return m;
+}
+
 export async function settle(
   msg: IncomingMessage,
   handler: (msg: IncomingMessage) => Promise<HandlerOutcome>,
@@ -308,7 +329,7 @@ export async function settle(
   for (let attempt = (opts.attemptsBefore ?? 0) + 1; ; attempt++) {
     let outcome: unknown;
     try {
-      outcome = await handler({ ...msg, headers: { ...msg.headers }, deliveryAttempt: attempt });
+      outcome = await handler(attemptOf(msg, attempt));
     } catch (e) {
       outcome = { kind: "retry", reason: thrownReason(e) };
     }

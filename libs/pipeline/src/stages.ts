@@ -362,6 +362,8 @@ export class ProbeCache {
   readonly #max: number;
   readonly #map = new Map<string, MadeProbe>();
   #bytes = 0;
+  /** The keys oldest first, kept between evictions (why: libs/dns cache.ts, LookupCache's `oldest`). */
+  #oldest: MapIterator<string> | undefined;
   constructor(maxBytes: number) {
     this.#max = maxBytes;
   }
@@ -381,10 +383,16 @@ export class ProbeCache {
     }
     this.#map.set(k, v);
     this.#bytes += 2 * v.json.length;
-    for (const [key, val] of this.#map) {
-      if (this.#bytes <= this.#max) break;
-      this.#map.delete(key);
-      this.#bytes -= 2 * val.json.length;
+    while (this.#bytes > this.#max) {
+      this.#oldest ??= this.#map.keys();
+      const next = this.#oldest.next();
+      if (next.done) {
+        this.#oldest = undefined;
+        if (this.#map.size === 0) break;
+        continue;
+      }
+      this.#bytes -= 2 * (this.#map.get(next.value) as MadeProbe).json.length;
+      this.#map.delete(next.value);
     }
   }
   get bytes(): number {

@@ -1,0 +1,54 @@
+/**
+ * The prober's cache of made probes: bounded by the bytes of their JSON text
+ * (two a character), least recently used evicted first, a hit moving the entry
+ * to the young end; checked against a plain model over a long random run.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { ProbeFacts } from "@danesweep/dane";
+import { ProbeCache } from "../src/stages.ts";
+
+test("made probes: evicted least recently used first, within the byte bound, through 100,000 random steps", () => {
+  const max = 20_000;
+  const cache = new ProbeCache(max);
+  const order: string[] = [];
+  const sizes = new Map<string, number>();
+  let bytes = 0;
+  let x = 11;
+  const r = () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 2 ** 32;
+  };
+  for (let i = 0; i < 100_000; i++) {
+    const k = `s|127.0.0.${Math.floor(r() * 100)}|25|mx.example`;
+    if (r() < 0.5) {
+      const json = "x".repeat(50 + Math.floor(r() * 400));
+      cache.set(k, { facts: {} as ProbeFacts, json });
+      const at = order.indexOf(k);
+      if (at >= 0) {
+        order.splice(at, 1);
+        bytes -= sizes.get(k) as number;
+      }
+      order.push(k);
+      sizes.set(k, 2 * json.length);
+      bytes += 2 * json.length;
+      while (bytes > max) {
+        const old = order.shift() as string;
+        bytes -= sizes.get(old) as number;
+        sizes.delete(old);
+      }
+    } else {
+      const hit = cache.get(k);
+      assert.equal(hit !== undefined, sizes.has(k), `step ${i}: get ${k}`);
+      if (hit) {
+        assert.equal(2 * hit.json.length, sizes.get(k));
+        order.splice(order.indexOf(k), 1);
+        order.push(k);
+      }
+    }
+    assert.equal(cache.bytes, bytes, `step ${i}: bytes`);
+    assert.ok(cache.bytes <= max);
+  }
+});
