@@ -35,6 +35,7 @@ import {
 } from "@danesweep/dane";
 import { Guard, type OptOutList } from "@danesweep/probe";
 import { type AskOptions, askTlsa } from "./authoritative.ts";
+import { EvictionCursor } from "./evict.ts";
 import type { DnsQuerier } from "./resolver.ts";
 
 export interface ConsistencyOptions {
@@ -101,6 +102,7 @@ function ownersOf(facts: DomainFacts): Set<string> {
 export class ConsistencyChecker {
   readonly #o: ConsistencyOptions;
   readonly #cache = new Map<string, { at: number; value: Promise<TlsaConsistencyFacts> }>();
+  readonly #oldest = new EvictionCursor(this.#cache);
   #asked = 0;
   #reused = 0;
 
@@ -136,7 +138,7 @@ export class ConsistencyChecker {
     this.#cache.delete(owner);
     this.#cache.set(owner, { at: t, value });
     const max = this.#o.cacheEntries ?? 20_000;
-    while (this.#cache.size > max) this.#cache.delete(this.#cache.keys().next().value as string);
+    while (this.#cache.size > max && this.#oldest.shift());
     return value;
   }
 

@@ -81,7 +81,7 @@ import {
   type TrustStore,
   type VerdictRecord,
 } from "@danesweep/dane";
-import { collectDomainFacts, type DnsQuerier } from "@danesweep/dns";
+import { collectDomainFacts, type DnsQuerier, EvictionCursor } from "@danesweep/dns";
 import type { Prober } from "@danesweep/probe";
 import type { Store } from "@danesweep/store";
 import {
@@ -362,8 +362,7 @@ export class ProbeCache {
   readonly #max: number;
   readonly #map = new Map<string, MadeProbe>();
   #bytes = 0;
-  /** The keys oldest first, kept between evictions (why: libs/dns cache.ts, LookupCache's `oldest`). */
-  #oldest: MapIterator<string> | undefined;
+  readonly #oldest = new EvictionCursor(this.#map);
   constructor(maxBytes: number) {
     this.#max = maxBytes;
   }
@@ -384,15 +383,9 @@ export class ProbeCache {
     this.#map.set(k, v);
     this.#bytes += 2 * v.json.length;
     while (this.#bytes > this.#max) {
-      this.#oldest ??= this.#map.keys();
-      const next = this.#oldest.next();
-      if (next.done) {
-        this.#oldest = undefined;
-        if (this.#map.size === 0) break;
-        continue;
-      }
-      this.#bytes -= 2 * (this.#map.get(next.value) as MadeProbe).json.length;
-      this.#map.delete(next.value);
+      const e = this.#oldest.shift();
+      if (!e) break;
+      this.#bytes -= 2 * e[1].json.length;
     }
   }
   get bytes(): number {
