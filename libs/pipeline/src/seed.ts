@@ -100,26 +100,37 @@ export async function seedDomains(input: AsyncIterable<SeedLine>, o: SeedOptions
   };
 
   const maxWaitMs = o.maxWaitMs ?? 200;
-  // One timer per batch, armed by its first name: when it fires while the
-  // input is quiet, the batch is seeded without waiting for it to fill.
-  let due: Promise<"due"> | undefined;
+  // Each wait for the next line can also be ended by the batch's timer (armed
+  // by its first name: when it fires while the input is quiet, the batch is
+  // seeded without waiting for it to fill) or by an interruption (a pipe left
+  // open). Both go through `wake`, the resolver of the current wait only: a
+  // promise that lives as long as the input and is raced once per line would
+  // keep every line's race alive until the scan ends (100,000 lines: tens of
+  // MB, and a major GC's marking walks them all).
+  type Woken = IteratorResult<SeedLine> | "stopped" | "due";
+  let wake: ((r: Woken) => void) | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let due = false;
   const disarm = () => {
     clearTimeout(timer);
-    due = undefined;
+    timer = undefined;
+    due = false;
   };
-  // An interruption wakes the loop even while the input is quiet (a pipe left open).
-  const stopped = new Promise<"stopped">((res) => {
-    if (o.signal?.aborted) res("stopped");
-    else o.signal?.addEventListener("abort", () => res("stopped"), { once: true });
-  });
+  const onAbort = () => wake?.("stopped");
+  o.signal?.addEventListener("abort", onAbort, { once: true });
   const it = input[Symbol.asyncIterator]();
   let next = it.next();
   let ended = false;
   try {
     for (;;) {
       if (o.signal?.aborted) break;
-      const r = await Promise.race(due ? [next, due, stopped] : [next, stopped]);
+      const r: Woken = due
+        ? "due"
+        : await new Promise<Woken>((res, rej) => {
+            wake = res;
+            next.then(res, rej);
+          });
+      wake = undefined;
       if (r === "stopped") break;
       if (r === "due") {
         disarm();
@@ -149,14 +160,16 @@ export async function seedDomains(input: AsyncIterable<SeedLine>, o: SeedOptions
       if (batch.length >= size) {
         disarm();
         await flush();
-      } else if (!due) {
-        due = new Promise((res) => {
-          timer = setTimeout(() => res("due"), maxWaitMs);
-        });
+      } else if (timer === undefined) {
+        timer = setTimeout(() => {
+          due = true;
+          wake?.("due");
+        }, maxWaitMs);
       }
     }
   } finally {
     disarm();
+    o.signal?.removeEventListener("abort", onAbort);
     // Stopped early (interrupted, or the store failed): let the input close its file or stream.
     if (!ended) void Promise.resolve(it.return?.()).catch(() => {});
   }
