@@ -173,15 +173,22 @@ export class KafkaJsBus implements Bus {
       const existing = new Set(await admin.listTopics());
       const missing = [...wanted].filter(([name]) => !existing.has(name));
       if (missing.length > 0) {
-        // Resolves false (no throw) when a topic already exists.
-        await admin.createTopics({
-          waitForLeaders: true,
-          topics: missing.map(([topic, s]) => ({
-            topic,
-            numPartitions: s.partitions,
-            replicationFactor: s.replicas,
-          })),
-        });
+        // Resolves false (no throw) when a topic already exists. Waiting for the
+        // leaders, kafkajs gives up after a few retries of its own: a loaded
+        // broker can answer "does not host this topic-partition" for longer.
+        // Such a retriable answer leaves the waiting to the loop below.
+        try {
+          await admin.createTopics({
+            waitForLeaders: true,
+            topics: missing.map(([topic, s]) => ({
+              topic,
+              numPartitions: s.partitions,
+              replicationFactor: s.replicas,
+            })),
+          });
+        } catch (e) {
+          if ((e as { retriable?: unknown }).retriable !== true) throw e;
+        }
       }
       // Leaders may still be elected (a loaded machine): wait, bounded.
       const deadline = Date.now() + 30_000;
