@@ -300,14 +300,22 @@ async function applyMigrations(client: pg.PoolClient): Promise<void> {
     await client.query(
       "create table if not exists drizzle.__drizzle_migrations (id serial primary key, hash text not null, created_at bigint)",
     );
-    const last = await client.query<{ created_at: string | null }>(
-      "select max(created_at) as created_at from drizzle.__drizzle_migrations",
+    const applied = await client.query<{ hash: string; created_at: string }>(
+      "select hash, created_at from drizzle.__drizzle_migrations",
     );
-    const appliedUpTo = Number(last.rows[0]?.created_at ?? 0);
+    const appliedHash = new Map(applied.rows.map((r) => [Number(r.created_at), r.hash]));
+    const appliedUpTo = Math.max(0, ...appliedHash.keys());
     for (const m of journal.entries) {
-      if (m.when <= appliedUpTo) continue;
       const text = readFileSync(`${MIGRATIONS_FOLDER}/${m.tag}.sql`, "utf8");
       const hash = createHash("sha256").update(text).digest("hex");
+      if (m.when <= appliedUpTo) {
+        // A migration is never edited once released: a store that recorded other
+        // text for it was made by a build whose schema is not this one's, and
+        // every later statement would fail on it in ways far from the cause.
+        const had = appliedHash.get(m.when);
+        if (had !== undefined && had !== hash) throw new MigrationMismatch(m.tag);
+        continue;
+      }
       try {
         for (const stmt of text.split("--> statement-breakpoint")) {
           if (stmt.trim() !== "") await client.query(stmt);
@@ -324,6 +332,17 @@ async function applyMigrations(client: pg.PoolClient): Promise<void> {
   } catch (e) {
     await client.query("rollback").catch(() => {});
     throw e;
+  }
+}
+
+/** A store that recorded other text for a migration than this build's (applyMigrations). */
+class MigrationMismatch extends Error {
+  constructor(tag: string) {
+    super(
+      `the store applied a different ${tag} than this version of danesweep has: it was made by another ` +
+        "(development) build and its schema does not match this one. Use the build that made it (e.g. to " +
+        "export its scans), or a new data directory / database for this one",
+    );
   }
 }
 
@@ -378,6 +397,7 @@ function handleOver(
         await client.query("select pg_advisory_lock($1)", [MIGRATION_LOCK]);
         await applyMigrations(client);
       } catch (e) {
+        if (e instanceof MigrationMismatch) throw new StoreError("migration-failed", e.message);
         const tag = (e as { migration?: string }).migration;
         const se = toStoreError(e, tag ? `migrate ${tag}` : "migrate");
         throw se.code === "unavailable" ? se : new StoreError("migration-failed", se.message, { cause: e });

@@ -129,6 +129,34 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
       assert.equal((await store.getScanRow(scan))?.id, scan, "data survives the reopen");
     });
 
+    test("a store that applied other text for a migration is refused, naming the migration", async () => {
+      const journal = JSON.parse(readFileSync(`${MIGRATIONS_FOLDER}/meta/_journal.json`, "utf8")) as {
+        entries: { tag: string; when: number }[];
+      };
+      const second = journal.entries[1] as { tag: string; when: number };
+      const row = sql`select hash as n from drizzle.__drizzle_migrations where created_at = ${second.when}`;
+      const kept = (await store.db.execute<{ n: string }>(row)).rows[0]?.n as string;
+      // As if a development build had applied an earlier version of that migration.
+      await store.db.execute(
+        sql`update drizzle.__drizzle_migrations set hash = ${"0".repeat(64)} where created_at = ${second.when}`,
+      );
+      try {
+        await assert.rejects(
+          store.migrate(),
+          (e) =>
+            e instanceof StoreError &&
+            e.code === "migration-failed" &&
+            e.message.includes(second.tag) &&
+            e.message.includes("new data directory"),
+        );
+      } finally {
+        await store.db.execute(
+          sql`update drizzle.__drizzle_migrations set hash = ${kept} where created_at = ${second.when}`,
+        );
+      }
+      await store.migrate();
+    });
+
     test("createScan and seedDomains are idempotent; seedDomains returns only the new names", async () => {
       const id = await newScan();
       await store.createScan({ id, parameters: { other: true }, startedAt: "2030-01-01T00:00:00.000Z" });
