@@ -96,6 +96,39 @@ for (const client of ["platformatic", "kafkajs"] as KafkaClient[]) {
       await Promise.all(buses.map((b) => b.close()));
     });
 
+    test("topic setup: existing, missing and mixed topics, and two buses racing to create the same ones", async () => {
+      // Setup creates every wanted topic and takes "already exists" as success
+      // (it does not list the cluster's topics: such a listing fails while any
+      // other topic of the cluster is still electing leaders).
+      const a = make();
+      const b = make();
+      const t1 = `t.setup.${uid()}`;
+      const t2 = `t.setup.${uid()}`;
+      await a.ensureTopics([{ name: t1, partitions: 2 }]);
+      await a.ensureTopics([{ name: t1, partitions: 2 }]); // all there
+      await a.ensureTopics([
+        { name: t1, partitions: 2 },
+        { name: t2, partitions: 3 },
+      ]); // one there, one missing
+      const racing = Array.from({ length: 4 }, () => `t.setup.${uid()}`);
+      await Promise.all(
+        racing.flatMap((name) => [
+          a.ensureTopics([{ name, partitions: 2 }]),
+          b.ensureTopics([{ name, partitions: 2 }]),
+        ]),
+      );
+      const admin = new Admin({ clientId: "t-setup", bootstrapBrokers: brokers });
+      try {
+        const md = await admin.metadata({ topics: [t1, t2, ...racing].flatMap((n) => [n, `${n}.dlq`]) });
+        assert.equal(md.topics.get(t1)?.partitions.length, 2);
+        assert.equal(md.topics.get(t2)?.partitions.length, 3);
+        assert.equal(md.topics.get(`${t2}.dlq`)?.partitions.length, 3);
+        for (const n of racing) assert.equal(md.topics.get(n)?.partitions.length, 2, n);
+      } finally {
+        await admin.close();
+      }
+    });
+
     test("round trip keeps headers, and per-key order across partitions", async () => {
       const bus = make();
       const topic = `t.order.${uid()}`;

@@ -170,7 +170,9 @@ export class KafkaJsBus implements Bus {
     if (wanted.size === 0) return;
     try {
       const admin = await this.#adminClient();
-      const existing = new Set(await admin.listTopics());
+      // Listing all topics fails while any topic of the cluster is electing
+      // its leaders; then every wanted topic is created ("exists" is success).
+      const existing = new Set(await admin.listTopics().catch(() => [] as string[]));
       const missing = [...wanted].filter(([name]) => !existing.has(name));
       if (missing.length > 0) {
         // Resolves false (no throw) when a topic already exists. Waiting for the

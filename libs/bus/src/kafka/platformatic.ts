@@ -10,7 +10,9 @@
  *   with the Java client's murmur2 partitioner, so a key lands on the same
  *   partition as with kafkajs or a Java producer.
  * - ensureTopics(specs): creates each topic and its `.dlq` twin (same
- *   partitions) when missing, then waits until every partition has a leader.
+ *   partitions), one request per topic, "already exists" being success (it
+ *   never lists the cluster's topics: that answer fails while any topic of the
+ *   cluster elects leaders), then waits until every partition has a leader.
  *   Rejects with "topic-setup-failed".
  * - consume(opts, handler): one Consumer (classic group protocol) per
  *   subscription, reading from the group's committed offsets (earliest for a
@@ -121,14 +123,16 @@ export class PlatformaticKafkaBus implements Bus {
     if (wanted.size === 0) return;
     const admin = this.#adminClient();
     try {
-      const existing = new Set(await admin.listTopics());
-      const missing = [...wanted].filter(([name]) => !existing.has(name));
-      for (const [name, spec] of missing) {
+      // Every wanted topic is created, and "already exists" is success. Listing
+      // the cluster's topics first would fail while any other topic of the
+      // cluster is still electing its leaders (a metadata request for all
+      // topics carries their errors, and the client rejects the whole answer).
+      for (const [name, spec] of wanted) {
         try {
           await admin.createTopics({ topics: [name], partitions: spec.partitions, replicas: spec.replicas });
         } catch (e) {
-          // Another process may have created it between listTopics and here.
-          if (!kafkaErrorNames(e).includes("TOPIC_ALREADY_EXISTS")) throw e;
+          const errs = kafkaErrorNames(e);
+          if (errs.length === 0 || errs.some((n) => n !== "TOPIC_ALREADY_EXISTS")) throw e;
         }
       }
       await this.#waitForLeaders(admin, [...wanted.keys()]);
