@@ -33,7 +33,7 @@ import { Agent, get, request } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { openStore, PGLITE_NODE_FLAGS, sql } from "@danesweep/store";
+import { openStore, PGLITE_NODE_ENV, PGLITE_NODE_FLAGS, sql } from "@danesweep/store";
 import { insertBulkScan } from "../../libs/store/test/bulk.ts";
 
 function arg(name: string, dflt: number): number {
@@ -85,7 +85,7 @@ function startServer(dataDir: string): Promise<{ address: string; stop: () => Pr
       "--port",
       "0",
     ],
-    { stdio: ["ignore", "pipe", "inherit"] },
+    { stdio: ["ignore", "pipe", "inherit"], env: { ...PGLITE_NODE_ENV, ...process.env } },
   );
   const exited = new Promise<void>((ok) => child.once("exit", () => ok()));
   return new Promise((ok, fail) => {

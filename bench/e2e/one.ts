@@ -13,7 +13,7 @@
  *   schema public).
  * Environment: BENCH_CONCURRENCY (--concurrency), BENCH_SCAN_ARGS (more scan
  * options, space-separated: bench/mta-sts gives --no-mta-sts for its
- * baseline), BENCH_RESOLVER.
+ * baseline), BENCH_RESOLVER, BENCH_MEM_TRACE (a file: memory every 2 s).
  * Usage: node bench/e2e/one.ts LIST DATA_DIR
  *        node bench/e2e/one.ts --size DATA_DIR   (only the size; creates an empty store)
  */
@@ -98,10 +98,21 @@ const actions = createWriteStream(actionsFile);
 const sink = new Writable({ write: (_c, _e, cb) => cb() });
 // Where the memory is: the JS heap, memory outside it (PGlite's WebAssembly memory, buffers), sampled.
 const mem = { heapMb: 0, externalMb: 0 };
+// BENCH_MEM_TRACE=FILE: a line every 2 s (seconds, then MB of RSS, heap used, heap total, external, array buffers).
+const trace = process.env.BENCH_MEM_TRACE ? createWriteStream(process.env.BENCH_MEM_TRACE) : undefined;
+const traceT0 = performance.now();
+let samples = 0;
 const sampler = setInterval(() => {
   const m = process.memoryUsage();
   mem.heapMb = Math.max(mem.heapMb, m.heapUsed / 2 ** 20);
   mem.externalMb = Math.max(mem.externalMb, m.external / 2 ** 20);
+  if (trace && samples++ % 10 === 0) {
+    const mb = (n: number) => (n / 2 ** 20).toFixed(0);
+    const t = ((performance.now() - traceT0) / 1000).toFixed(0);
+    trace.write(
+      `${t} ${mb(m.rss)} ${mb(m.heapUsed)} ${mb(m.heapTotal)} ${mb(m.external)} ${mb(m.arrayBuffers)}\n`,
+    );
+  }
 }, 200);
 sampler.unref();
 let stats: Awaited<ReturnType<Store["stats"]>> = { statements: 0, codecMs: 0 };

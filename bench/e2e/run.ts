@@ -30,7 +30,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { PGLITE_NODE_FLAGS } from "@danesweep/store";
+import { PGLITE_NODE_ENV, PGLITE_NODE_FLAGS } from "@danesweep/store";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const { values } = parseArgs({
@@ -50,6 +50,7 @@ const resolver = process.env.BENCH_RESOLVER ?? "127.53.53.53";
 function run(args: string[], what: string): Record<string, number> {
   const r = spawnSync(process.execPath, args, {
     encoding: "utf8",
+    env: { ...PGLITE_NODE_ENV, ...process.env }, // as bin/danesweep
     stdio: ["ignore", "pipe", "inherit"],
     maxBuffer: 1 << 24,
   });

@@ -28,7 +28,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { type DomainFacts, judge, type ProbeFacts, probeKeyString, trustStore } from "@danesweep/dane";
-import { PGLITE_NODE_FLAGS } from "@danesweep/store";
+import { PGLITE_NODE_ENV, PGLITE_NODE_FLAGS } from "@danesweep/store";
 import { makeChain, makeLeaf } from "../../libs/dane/test/certs.ts";
 import { mxDomain, probeTls, simpleHost } from "../../libs/dane/test/fixtures/build.ts";
 import { policyFetch, withMailPolicies } from "../../libs/dane/test/fixtures/mta-sts.ts";
@@ -50,7 +50,7 @@ function scan(list: string, dir: string, withMta: boolean): Record<string, numbe
   const r = spawnSync(process.execPath, [...PGLITE_NODE_FLAGS, join(root, "bench/e2e/one.ts"), list, dir], {
     encoding: "utf8",
     stdio: ["ignore", "pipe", "inherit"],
-    env: { ...process.env, BENCH_SCAN_ARGS: withMta ? "" : "--no-mta-sts" },
+    env: { ...PGLITE_NODE_ENV, ...process.env, BENCH_SCAN_ARGS: withMta ? "" : "--no-mta-sts" },
     maxBuffer: 1 << 24,
   });
   const out = JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}") as Record<string, number>;

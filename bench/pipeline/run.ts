@@ -28,7 +28,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { PGLITE_NODE_FLAGS } from "@danesweep/store";
+import { PGLITE_NODE_ENV, PGLITE_NODE_FLAGS } from "@danesweep/store";
 import pg from "pg";
 import { Deployment, privateKafka, startKafkaScan, synthDomains } from "../../test/faults/harness.ts";
 
@@ -124,7 +124,7 @@ function runEmbedded(file: string, store: string[]): { wallS: number; verdicts: 
       "-f",
       file,
     ],
-    { encoding: "utf8", maxBuffer: 1 << 30 },
+    { encoding: "utf8", maxBuffer: 1 << 30, env: { ...PGLITE_NODE_ENV, ...process.env } },
   );
   const wallS = (performance.now() - t0) / 1000;
   if (r.status !== 0) throw new Error(`embedded scan exited ${r.status}: ${r.stderr.slice(-2000)}`);

@@ -24,9 +24,6 @@
  *   validation is for what crosses a process boundary;
  *   `envelopesHandler(types, handler)` does the same for a topic that carries
  *   several types.
- * - `encodeWithRawBody(type, scan, bodyJson)`: the JSON text of an envelope
- *   whose body is already JSON text (a probe's facts sent to many domains are
- *   serialised once).
  * - `envelopeMessage(topic, key, envelope, trace?)` builds an OutgoingMessage
  *   with the x-schema header and, when given, the W3C trace context headers
  *   (traceparent, tracestate). The trace context travels in headers, on Kafka
@@ -162,15 +159,6 @@ export function encodeEnvelope<T extends EnvelopeType>(
   opts: EnvelopeOptions = {},
 ): string {
   return JSON.stringify(makeEnvelope(type, scan, body, opts));
-}
-
-/**
- * The JSON text of an envelope from its body's JSON text (already made by
- * JSON.stringify of a value that has the body's type): equal to
- * encodeEnvelope's for the same body.
- */
-export function encodeWithRawBody(type: EnvelopeType, scan: string, bodyJson: string): string {
-  return `{"v":${ENVELOPE_VERSION},"type":${JSON.stringify(type)},"scan":${JSON.stringify(scan)},"body":${bodyJson}}`;
 }
 
 export type DecodeResult<E = Envelope> =

@@ -75,7 +75,7 @@ export async function* splitLines(
     ends.lastIndex = from;
     for (let m = ends.exec(text); m !== null; m = ends.exec(text)) {
       add(text.slice(from, m.index));
-      yield line;
+      yield ownCopy(line);
       line = "";
       open = false;
       from = m.index + m[0].length;
@@ -84,7 +84,17 @@ export async function* splitLines(
     add(text.slice(from));
   }
   add(decoder.end());
-  if (open) yield line;
+  if (open) yield ownCopy(line);
+}
+
+/**
+ * A line as a string of its own. A slice of a chunk's text shares the whole
+ * chunk in V8 (64 KiB of a file): a name kept while its domain is scanned (in
+ * the [domains] message, as its input text) would keep its chunk alive; with
+ * thousands in flight that was 15 MB of a 100k scan's heap.
+ */
+function ownCopy(s: string): string {
+  return Buffer.from(s, "utf8").toString("utf8");
 }
 
 /** The candidate names of one stream, numbered by line ("-" names standard input). */

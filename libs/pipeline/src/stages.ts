@@ -53,18 +53,14 @@ import { randomUUID } from "node:crypto";
 import {
   type Bus,
   type EnvelopeOf,
-  encodeWithRawBody,
   envelopeHandler,
   envelopeMessage,
   envelopesHandler,
   type HandlerOutcome,
-  HEADER,
   makeEnvelope,
   type OutgoingMessage,
-  schemaHeader,
   TOPICS,
   type TraceHeaders,
-  withTrace,
 } from "@danesweep/bus";
 import {
   type ClientPolicy,
@@ -315,18 +311,22 @@ export interface ProbeStageDeps {
 }
 
 /**
- * A probe's facts and their JSON text (made once, sent to every domain that
- * asked), and the span of the probe when it was made here with tracing on
- * (the requests it answers later link to it).
+ * A probe's facts (one object, sent to every domain that asked), the bytes it
+ * is counted for in the cache (two a character of its JSON text), and the
+ * span of the probe when it was made here with tracing on (the requests it
+ * answers later link to it). The JSON text itself is not kept: the
+ * in-process bus hands the object over, a serializing bus writes the text
+ * per message.
  */
 interface MadeProbe {
   facts: ProbeFacts;
-  json: string;
+  bytes: number;
   span?: Link;
 }
 
 function made(facts: ProbeFacts, span?: Link): MadeProbe {
-  return span ? { facts, json: JSON.stringify(facts), span } : { facts, json: JSON.stringify(facts) };
+  const bytes = 2 * JSON.stringify(facts).length;
+  return span ? { facts, bytes, span } : { facts, bytes };
 }
 
 /**
@@ -357,7 +357,7 @@ function linkTo(span: Span | undefined): Link | undefined {
   return span ? { context: span.spanContext() } : undefined;
 }
 
-/** A bounded LRU of made probes (scan|key -> facts and JSON text), sized by the text's bytes. */
+/** A bounded LRU of made probes (scan|key -> facts), sized by their `bytes`. */
 export class ProbeCache {
   readonly #max: number;
   readonly #map = new Map<string, MadeProbe>();
@@ -377,15 +377,15 @@ export class ProbeCache {
   set(k: string, v: MadeProbe): void {
     const old = this.#map.get(k);
     if (old !== undefined) {
-      this.#bytes -= 2 * old.json.length;
+      this.#bytes -= old.bytes;
       this.#map.delete(k);
     }
     this.#map.set(k, v);
-    this.#bytes += 2 * v.json.length;
+    this.#bytes += v.bytes;
     while (this.#bytes > this.#max) {
       const e = this.#oldest.shift();
       if (!e) break;
-      this.#bytes -= 2 * e[1].json.length;
+      this.#bytes -= e[1].bytes;
     }
   }
   get bytes(): number {
@@ -534,7 +534,7 @@ export function probeHandler(d: ProbeStageDeps) {
         if (reused && probe.span) span.addLink(probe.span);
         trace = t.headers(span);
       }
-      await d.bus.publish([probeResultMessage(scan, env.body.domain, probe.facts, probe.json, trace)]);
+      await d.bus.publish([probeResultMessage(scan, env.body.domain, probe.facts, trace)]);
       if (span) t?.end(span);
       return { kind: "ack" };
     } catch (e) {
@@ -564,30 +564,22 @@ export function probeHandler(d: ProbeStageDeps) {
 
 /**
  * The [domain-facts] message carrying a probe's facts to one domain that asked
- * for it: the JSON text is assembled from the facts' own (made once per
- * probe), and the envelope object shares the facts object (an in-process bus
- * hands it over as it is).
+ * for it: the envelope object shares the facts object (an in-process bus
+ * hands it over as it is; a serializing bus makes the JSON text when it reads
+ * the value).
  */
-export function probeResultMessage(
+function probeResultMessage(
   scan: string,
   domain: string,
   facts: ProbeFacts,
-  factsJson: string,
   trace?: TraceHeaders,
 ): OutgoingMessage {
-  return {
-    topic: TOPICS.domainFacts,
-    key: domain,
-    value: encodeWithRawBody(
-      "probe-result",
-      scan,
-      `{"domain":${JSON.stringify(domain)},"facts":${factsJson}}`,
-    ),
-    headers: trace
-      ? withTrace({ [HEADER.schema]: schemaHeader("probe-result") }, trace)
-      : { [HEADER.schema]: schemaHeader("probe-result") },
-    decoded: makeEnvelope("probe-result", scan, { domain, facts }),
-  };
+  return envelopeMessage(
+    TOPICS.domainFacts,
+    domain,
+    makeEnvelope("probe-result", scan, { domain, facts }),
+    trace,
+  );
 }
 
 // ---------------------------------------------------------------- aggregate

@@ -1,7 +1,7 @@
 /**
- * The prober's cache of made probes: bounded by the bytes of their JSON text
- * (two a character), least recently used evicted first, a hit moving the entry
- * to the young end; checked against a plain model over a long random run.
+ * The prober's cache of made probes: bounded by the bytes each is counted for,
+ * least recently used evicted first, a hit moving the entry to the young end;
+ * checked against a plain model over a long random run.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -24,16 +24,16 @@ test("made probes: evicted least recently used first, within the byte bound, thr
   for (let i = 0; i < 100_000; i++) {
     const k = `s|127.0.0.${Math.floor(r() * 100)}|25|mx.example`;
     if (r() < 0.5) {
-      const json = "x".repeat(50 + Math.floor(r() * 400));
-      cache.set(k, { facts: {} as ProbeFacts, json });
+      const size = 100 + Math.floor(r() * 800);
+      cache.set(k, { facts: {} as ProbeFacts, bytes: size });
       const at = order.indexOf(k);
       if (at >= 0) {
         order.splice(at, 1);
         bytes -= sizes.get(k) as number;
       }
       order.push(k);
-      sizes.set(k, 2 * json.length);
-      bytes += 2 * json.length;
+      sizes.set(k, size);
+      bytes += size;
       while (bytes > max) {
         const old = order.shift() as string;
         bytes -= sizes.get(old) as number;
@@ -43,7 +43,7 @@ test("made probes: evicted least recently used first, within the byte bound, thr
       const hit = cache.get(k);
       assert.equal(hit !== undefined, sizes.has(k), `step ${i}: get ${k}`);
       if (hit) {
-        assert.equal(2 * hit.json.length, sizes.get(k));
+        assert.equal(hit.bytes, sizes.get(k));
         order.splice(order.indexOf(k), 1);
         order.push(k);
       }

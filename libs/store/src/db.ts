@@ -89,15 +89,26 @@ export interface DbHandle {
  * - WebAssembly stays on the baseline compiler (Liftoff): tiering PostgreSQL's
  *   largest functions up to TurboFan takes ~500 MB for a moment, for about 5%
  *   less CPU (bench/e2e);
- * - young generations of 2 MB semi-spaces (16 MB by default), in the pipeline's
- *   thread and the store's: what a scan allocates dies young, and the default
- *   keeps ~100 MB more resident for no measurable CPU (bench/e2e).
+ * - young generations of 8 MB semi-spaces (16 MB by default), in the
+ *   pipeline's thread and the store's: what a scan allocates dies young, and
+ *   the default keeps more resident for no measurable CPU; 2 MB semi-spaces
+ *   (tried before) promote the facts of domains still in flight, and cost
+ *   ~15% more CPU at 100k domains in scavenges (bench/e2e, `--trace-gc`).
  */
 export const PGLITE_NODE_FLAGS = [
   "--no-wasm-tier-up",
   "--no-wasm-dynamic-tiering",
-  "--max-semi-space-size=2",
+  "--max-semi-space-size=8",
 ] as const;
+
+/**
+ * Environment of such a process, unless the user set it (bin/danesweep):
+ * glibc gives each thread that allocates its own malloc arena, and zlib's and
+ * OpenSSL's short-lived allocations in the pipeline's, the store's and
+ * libuv's threads leave them fragmented: two arenas keep ~50 MB less
+ * resident at 100k domains (bench/e2e).
+ */
+export const PGLITE_NODE_ENV = { MALLOC_ARENA_MAX: "2" } as const;
 
 /** How long close() waits for pooled connections still in use. */
 export const CLOSE_TIMEOUT_MS = 5000;

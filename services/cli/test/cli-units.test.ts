@@ -13,7 +13,7 @@ import { test } from "node:test";
 import type { VerdictRecord } from "@danesweep/dane";
 import { normalizeDomain } from "@danesweep/dns";
 import { MAX_LINE_CHARS } from "@danesweep/pipeline";
-import { PGLITE_NODE_FLAGS } from "@danesweep/store";
+import { PGLITE_NODE_ENV, PGLITE_NODE_FLAGS } from "@danesweep/store";
 import { makeCa } from "../../../libs/dane/test/certs.ts";
 import { ehloOption, enumOption, intOption, numberOption, resolverAddress, UsageError } from "../src/args.ts";
 import { agrees, demoTable, testbedResolver } from "../src/commands/demo.ts";
@@ -412,9 +412,13 @@ test("demo: the resolver comes from the testbed's own command (`testbed env`), n
   assert.equal(pkg.dependencies["@danesweep/testbed"], undefined, "the CLI does not depend on the testbed");
 });
 
-test("bin/danesweep starts Node with the flags the embedded store needs (PGLITE_NODE_FLAGS)", () => {
+test("bin/danesweep starts Node with the flags and environment the embedded store needs (PGLITE_NODE_FLAGS, PGLITE_NODE_ENV)", () => {
   const launcher = readFileSync(new URL("../../../bin/danesweep", import.meta.url), "utf8");
-  const exec = launcher.split("\n").find((l) => l.startsWith("exec "));
+  const lines = launcher.split("\n");
+  const exec = lines.find((l) => l.startsWith("exec "));
   assert.ok(exec, "an exec line");
   for (const flag of PGLITE_NODE_FLAGS) assert.ok(exec.split(/\s+/).includes(flag), `${flag} in: ${exec}`);
+  for (const [k, v] of Object.entries(PGLITE_NODE_ENV)) {
+    assert.ok(lines.includes(`export ${k}="\${${k}:-${v}}"`), `${k} defaults to ${v} in bin/danesweep`);
+  }
 });
