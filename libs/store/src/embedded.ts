@@ -674,8 +674,17 @@ export class ServerThread {
   /** Protocol units run, PostgreSQL's ms, its WebAssembly memory and the thread's heap, as of the last refresh. */
   stats = { units: 0, backendMs: 0, wasmBytes: 0, threadHeapBytes: 0 };
 
+  /** Why the thread ended while it served (an error it died of, or its exit code), once it has. */
+  ended: string | undefined;
+
   private constructor(worker: Worker) {
     this.#worker = worker;
+    worker.on("error", (e) => {
+      this.ended ??= `it died of ${(e as Error)?.stack ?? String(e)}`;
+    });
+    worker.on("exit", (code) => {
+      this.ended ??= `it ended (exit ${code})`;
+    });
   }
 
   /**
@@ -792,6 +801,17 @@ export class EmbeddedDirectory {
 
   /** Makes sure someone serves the directory: this process, if nobody does. */
   ensureOwner(): Promise<void> {
+    const ended = this.#closed ? undefined : this.#server?.ended;
+    if (ended !== undefined) {
+      // Nothing serves the directory any more, and this process cannot tell
+      // what its PostgreSQL left behind: the store is unavailable, saying why.
+      return Promise.reject(
+        new StoreError(
+          "unavailable",
+          `the store's thread of this process (${this.dataDir ?? "memory"}): ${ended}`,
+        ),
+      );
+    }
     if (this.#server || this.#closed) return Promise.resolve();
     this.#electing ??= (async () => {
       try {
