@@ -29,7 +29,7 @@ import {
 import { sql } from "../src/sql.ts";
 import { Store } from "../src/store.ts";
 import { duck, parquetShape, readRows } from "./parquet-read.ts";
-import { fakeCert, seedScanData, storeScan, syntheticScanData } from "./scan-data.ts";
+import { asStored, fakeCert, seedScanData, storeScan, syntheticScanData } from "./scan-data.ts";
 
 const sha256 = (b64: string) => createHash("sha256").update(Buffer.from(b64, "base64")).digest("hex");
 const keyOf = (p: { ip?: unknown; port?: unknown; sni?: unknown }) => `${p.ip}|${p.port}|${p.sni}`;
@@ -112,7 +112,7 @@ export function exportSuite(name: string, open: () => Promise<DbHandle>): void {
             mta_sts_contradictions: [],
             tls_rpt: null,
             verdict: e.record,
-            facts: e.facts,
+            facts: asStored(e.facts),
           },
           e.record.domain,
         );

@@ -26,6 +26,34 @@ export interface ScanData {
 
 export const JUDGED_AT = Date.UTC(2024, 4, 1, 12);
 
+/**
+ * The facts the store gives back, written from the contract in codec.ts: a
+ * lookup keeps its provenance only when it failed, without elapsedMs and
+ * cached, and its TTL only when the answer is secure.
+ */
+export function asStored(f: DomainFacts): DomainFacts {
+  const lookup = <T extends { outcome: string; security: string; ttl?: number; provenance?: unknown }>(
+    l: T,
+  ): T => {
+    const { provenance, ttl, ...rest } = l as T & { provenance?: Record<string, unknown> };
+    const kept = ttl !== undefined && l.security === "secure" ? { ...rest, ttl } : rest;
+    if (!provenance || l.outcome !== "error") return kept as T;
+    const { elapsedMs: _e, cached: _c, ...p } = provenance;
+    return { ...kept, provenance: p } as T;
+  };
+  const out: DomainFacts = {
+    ...f,
+    mx: lookup(f.mx),
+    hosts: f.hosts.map((h) => {
+      const x = { ...h, a: lookup(h.a), aaaa: lookup(h.aaaa), tlsa: h.tlsa.map(lookup) };
+      if (h.firstLink) x.firstLink = lookup(h.firstLink);
+      return x;
+    }),
+  };
+  if (f.mxFirstLink) out.mxFirstLink = lookup(f.mxFirstLink);
+  return out;
+}
+
 export function seedScanData(): ScanData {
   const world = buildSeedCases();
   const probes = new Map<string, ProbeFacts>();

@@ -27,30 +27,7 @@ import { StoreError } from "../src/errors.ts";
 import { newScanId } from "../src/ids.ts";
 import { sql } from "../src/sql.ts";
 import type { Store } from "../src/store.ts";
-
-/**
- * The facts the store gives back, written from the contract in codec.ts: a
- * lookup keeps its provenance only when it failed, without elapsedMs and cached.
- */
-function asStored(f: DomainFacts): DomainFacts {
-  const lookup = <T extends { outcome: string; provenance?: unknown }>(l: T): T => {
-    const { provenance, ...rest } = l as T & { provenance?: Record<string, unknown> };
-    if (!provenance || l.outcome !== "error") return rest as T;
-    const { elapsedMs: _e, cached: _c, ...kept } = provenance;
-    return { ...rest, provenance: kept } as T;
-  };
-  const out: DomainFacts = {
-    ...f,
-    mx: lookup(f.mx),
-    hosts: f.hosts.map((h) => {
-      const x = { ...h, a: lookup(h.a), aaaa: lookup(h.aaaa), tlsa: h.tlsa.map(lookup) };
-      if (h.firstLink) x.firstLink = lookup(h.firstLink);
-      return x;
-    }),
-  };
-  if (f.mxFirstLink) out.mxFirstLink = lookup(f.mxFirstLink);
-  return out;
-}
+import { asStored } from "./scan-data.ts";
 
 const run = randomBytes(4).toString("hex");
 let seq = 0;
@@ -242,12 +219,37 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
         (await store.getFacts(b3, domain))?.consistency?.[0]?.checkedAt,
         "2024-06-02T02:00:01.000Z",
       );
+      // What a caching resolver has left of an unsigned answer's TTL changes from scan to scan: no new blob.
+      const unsigned = (ttl: number) => {
+        const x = structuredClone(withCheck);
+        x.hosts[0]!.a = { ...x.hosts[0]!.a, security: "insecure", ttl };
+        return x;
+      };
+      const u1 = await newScan("2024-06-02T03:00:00.000Z");
+      await store.storeJudged(u1, [{ facts: unsigned(290), record: v }]);
+      const withUnsigned = await blobs();
+      const u2 = await newScan("2024-06-02T04:00:00.000Z");
+      await store.storeJudged(u2, [{ facts: unsigned(289), record: v }]);
+      assert.deepEqual(await blobs(), withUnsigned, "an unsigned answer's remaining TTL: no new blob");
+      assert.equal((await store.getFacts(u2, domain))?.hosts[0]?.a.ttl, undefined, "and it is not kept");
+      // A secure answer's TTL is its RRSIG's Original TTL, as the zone publishes it: a change is a change.
+      const signedTtl = structuredClone(withCheck);
+      signedTtl.hosts[0]!.a = { ...signedTtl.hosts[0]!.a, security: "secure", ttl: 7200 };
+      const s1 = await newScan("2024-06-02T05:00:00.000Z");
+      await store.storeJudged(s1, [{ facts: signedTtl, record: v }]);
+      assert.equal(
+        (await blobs()).facts,
+        withUnsigned.facts + 1,
+        "a secure answer's TTL changed: a new blob",
+      );
+      assert.equal((await store.getFacts(s1, domain))?.hosts[0]?.a.ttl, 7200);
       const c = await newScan("2024-06-03T00:00:00.000Z");
       const moved = domainFacts(domain);
       moved.hosts[0]!.a.records = ["127.0.0.11"];
+      const before2 = await blobs();
       await store.storeJudged(c, [{ facts: moved, record: v }]);
-      assert.equal((await blobs()).facts, withOne.facts + 1, "changed facts: one new facts blob");
-      assert.equal((await store.domainHistory(domain)).length, 5);
+      assert.equal((await blobs()).facts, before2.facts + 1, "changed facts: one new facts blob");
+      assert.equal((await store.domainHistory(domain)).length, 8);
     });
 
     test("domains served by the same MX hosts with the same outcome share one verdict blob; each reads back as its own", async () => {

@@ -18,6 +18,7 @@ import { after, before, describe, test } from "node:test";
 import { ApiQueries, newScanId, type Store, sql } from "@danesweep/store";
 import type { FastifyInstance } from "fastify";
 import { buildSeedCases } from "../../../libs/dane/test/fixtures/seed-cases.ts";
+import { asStored } from "../../../libs/store/test/scan-data.ts";
 import { type BuildAppOptions, buildApp, listen, type StartScan } from "../src/app.ts";
 import { encodeCursor } from "../src/formats.ts";
 import { PROBLEM_TYPE_BASE } from "../src/problem.ts";
@@ -281,7 +282,7 @@ export function apiSuite(name: string, open: () => Promise<Store>): void {
         assert.equal(b.verdict.verdict.action, want?.action, d);
         assert.equal(b.verdict.verdict.security, want?.security, d);
         assert.deepEqual(b.verdict, u.records[1].get(d));
-        assert.deepEqual(b.facts, u.facts[1].get(d));
+        assert.deepEqual(b.facts, asStored(u.facts[1].get(d)!)); // the stored form (libs/store codec.ts)
         assert.ok(b.verdict.explanation.length > 0);
         const probed = new Set(
           b.verdict.hosts.flatMap((h) => h.addresses.flatMap((a) => (a.probe ? [a.probe.ip] : []))),
