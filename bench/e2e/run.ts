@@ -22,7 +22,7 @@
  *   < 512 MB; <= 0.05 round trips and < 0.4 ms store CPU per domain;
  *   <= 1 KB per domain for a first scan, <= 200 B for an unchanged one.
  * It measures, it does not judge: exit 0 whatever the figures, 1 when a
- * contender fails. BENCH_KEEP=1 keeps the two scans' store (for sizes.ts).
+ * contender fails. BENCH_KEEP=1 keeps the two scans' store (for sizes.ts, diffscans.ts).
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -157,7 +157,7 @@ try {
   console.log(`  bytes per domain, first scan: ${fmt(b1, 0)} (<= 1024) ${check(b1 <= 1024)}`);
   console.log(`  bytes per domain, unchanged domain: ${fmt(b2, 0)} (<= 200) ${check(b2 <= 200)}`);
 } finally {
-  // BENCH_KEEP=1 keeps the store of the two scans for bench/e2e/sizes.ts.
+  // BENCH_KEEP=1 keeps the store of the two scans for bench/e2e/sizes.ts and diffscans.ts.
   if (process.env.BENCH_KEEP) console.log(`bench/e2e: the store is kept in ${join(dir, "data")}`);
   else rmSync(dir, { recursive: true, force: true });
 }
