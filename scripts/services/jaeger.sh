@@ -11,9 +11,9 @@
 #           running. Fails (exit 1) with the log tail when it does not come up.
 #   down    stop the Jaeger started by `up` (TERM, then KILL after 10 s). Idempotent.
 #   status  print "running <pid> <query url>" (exit 0) or "stopped" (exit 3).
-#   url     print the query API's base URL (http://127.0.0.1:56686).
+#   url     print the query API's base URL (http://127.0.0.1:26686).
 #   otlp    print the OTLP/HTTP endpoint for OTEL_EXPORTER_OTLP_ENDPOINT
-#           (http://127.0.0.1:54318).
+#           (http://127.0.0.1:24318).
 #   clean   down, then delete the state directory.
 #
 # Environment:
@@ -21,8 +21,8 @@
 #                            hash (default /var/cache/danesweep-jaeger)
 #   DANESWEEP_JAEGER_STATE   config, log, pid (default /var/tmp/danesweep-jaeger)
 #   DANESWEEP_JAEGER_QUERY_PORT / DANESWEEP_JAEGER_OTLP_PORT  query HTTP and
-#                            OTLP/HTTP ports (default 56686 / 54318; the gRPC
-#                            ones are each minus one: 56685 / 54317)
+#                            OTLP/HTTP ports (default 26686 / 24318; the gRPC
+#                            ones are each minus one: 26685 / 24317)
 #   DANESWEEP_JAEGER_MAX_TRACES  traces kept in memory (default 100000)
 #   DANESWEEP_JAEGER_WAIT    seconds `up` waits for readiness (default 60)
 # Go itself: the `go` on PATH or /usr/local/go/bin/go, else Debian's
@@ -34,8 +34,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 mod_dir="$here/jaeger"
 cache_root="${DANESWEEP_JAEGER_CACHE:-/var/cache/danesweep-jaeger}"
 state_dir="${DANESWEEP_JAEGER_STATE:-/var/tmp/danesweep-jaeger}"
-query_port="${DANESWEEP_JAEGER_QUERY_PORT:-56686}"
-otlp_port="${DANESWEEP_JAEGER_OTLP_PORT:-54318}"
+query_port="${DANESWEEP_JAEGER_QUERY_PORT:-26686}"
+otlp_port="${DANESWEEP_JAEGER_OTLP_PORT:-24318}"
 max_traces="${DANESWEEP_JAEGER_MAX_TRACES:-100000}"
 wait_s="${DANESWEEP_JAEGER_WAIT:-60}"
 host=127.0.0.1

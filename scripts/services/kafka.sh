@@ -9,13 +9,13 @@
 #              Fails (exit 1) with the log tail when the broker does not come up.
 #   down       stop the broker started by `up` (TERM, then KILL after 30 s). Idempotent.
 #   status     print "running <pid> <bootstrap>" (exit 0) or "stopped" (exit 3).
-#   bootstrap  print the bootstrap address (127.0.0.1:59092).
+#   bootstrap  print the bootstrap address (127.0.0.1:29092).
 #   clean      down, then delete the state directory (topics, offsets, logs).
 #
 # Environment:
 #   DANESWEEP_KAFKA_CACHE  jars, keyed by the pom's hash (default /var/cache/danesweep-kafka)
 #   DANESWEEP_KAFKA_STATE  data, logs, pid (default /var/tmp/danesweep-kafka)
-#   DANESWEEP_KAFKA_PORT / DANESWEEP_KAFKA_CONTROLLER_PORT (default 59092 / 59093)
+#   DANESWEEP_KAFKA_PORT / DANESWEEP_KAFKA_CONTROLLER_PORT (default 29092 / 29093)
 #   DANESWEEP_KAFKA_HEAP   JVM max heap (default 512m)
 #   DANESWEEP_KAFKA_WAIT   seconds `up` waits for readiness (default 90)
 set -euo pipefail
@@ -24,8 +24,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 conf_dir="$here/kafka"
 cache_root="${DANESWEEP_KAFKA_CACHE:-/var/cache/danesweep-kafka}"
 state_dir="${DANESWEEP_KAFKA_STATE:-/var/tmp/danesweep-kafka}"
-port="${DANESWEEP_KAFKA_PORT:-59092}"
-controller_port="${DANESWEEP_KAFKA_CONTROLLER_PORT:-59093}"
+port="${DANESWEEP_KAFKA_PORT:-29092}"
+controller_port="${DANESWEEP_KAFKA_CONTROLLER_PORT:-29093}"
 heap="${DANESWEEP_KAFKA_HEAP:-512m}"
 wait_s="${DANESWEEP_KAFKA_WAIT:-90}"
 host=127.0.0.1

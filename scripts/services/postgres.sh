@@ -10,18 +10,18 @@
 #           Fails (exit 1) with the log tail when the server does not come up.
 #   down    stop the server started by `up` (pg_ctl stop -m fast). Idempotent.
 #   status  print "running <url>" (exit 0) or "stopped" (exit 3).
-#   url     print the connection URL (postgres://postgres@127.0.0.1:55432/danesweep).
+#   url     print the connection URL (postgres://postgres@127.0.0.1:25432/danesweep).
 #   clean   down, then delete the state directory.
 #
 # Environment:
 #   DANESWEEP_PG_DIR   state directory: data/, log, socket (default /var/tmp/danesweep-pg)
-#   DANESWEEP_PG_PORT  port (default 55432)
+#   DANESWEEP_PG_PORT  port (default 25432)
 #   DANESWEEP_PG_WAIT  seconds `up` waits for readiness (default 60)
 # The PostgreSQL major version is the newest installed under /usr/lib/postgresql.
 set -euo pipefail
 
 state_dir="${DANESWEEP_PG_DIR:-/var/tmp/danesweep-pg}"
-port="${DANESWEEP_PG_PORT:-55432}"
+port="${DANESWEEP_PG_PORT:-25432}"
 wait_s="${DANESWEEP_PG_WAIT:-60}"
 host=127.0.0.1
 db=danesweep
@@ -112,7 +112,9 @@ up() {
     init_cluster "$bin"
     if [ "$(id -u)" = "0" ]; then touch "$log_file" && chown postgres: "$log_file"; fi
     log "starting $("$bin/postgres" --version) on $host:$port"
-    as_pg "$bin/pg_ctl" -D "$data_dir" -l "$log_file" -w -t "$wait_s" start >/dev/null \
+    # The port is given on every start: it overrides the one postgresql.conf
+    # got at initdb, so a cluster made under another port setting follows this one.
+    as_pg "$bin/pg_ctl" -D "$data_dir" -l "$log_file" -o "-p $port" -w -t "$wait_s" start >/dev/null \
       || { tail -n 30 "$log_file" >&2 || true; die "server did not start"; }
   fi
   local deadline=$((SECONDS + wait_s))

@@ -66,7 +66,7 @@ before(async () => {
   file = join(dir, "domains.txt");
   writeFileSync(file, `${domains.map((d) => d.domain).join("\n")}\n`);
   kafka = privateKafka("faults");
-  postgres = privatePostgres("faults", 55532);
+  postgres = privatePostgres("faults");
   databaseUrl = await postgres.freshDatabase();
   dep = new Deployment({ brokers: kafka.bootstrap, databaseUrl, logDir: join(dir, "logs") });
   await dep.startAll();

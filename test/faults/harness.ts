@@ -6,8 +6,8 @@
  *   own state dir and ports, from PRIVATE_KAFKA_PORTS: one port per name, so
  *   suites that run at the same time never share a broker), wiped at start so
  *   no earlier run's messages are replayed; killable and restartable;
- *   `down()` stops it. The shared broker on 59092 is never touched.
- * - privatePostgres(name, port): the same for PostgreSQL (postgres.sh).
+ *   `down()` stops it. The shared broker on 29092 is never touched.
+ * - privatePostgres(name): the same for PostgreSQL (postgres.sh, PRIVATE_PG_PORTS).
  * - Deployment: starts `node services/<kind>/src/main.ts` with the test
  *   universe's settings, logs to files, waits for the "ready" log line; kill
  *   (any signal), restart, stop (SIGTERM) each worker.
@@ -108,16 +108,19 @@ export interface PrivateKafka {
  * The private brokers' listener ports (the controller listens on port + 1).
  * node:test runs two files at once (scripts/run-tests.ts), so each suite
  * has a port of its own; two suites on one port wiped each other's broker.
+ * Every fixed port of the tests' services lies below Linux's ephemeral range
+ * (32768-60999): a port inside it can be held, at the moment a service
+ * starts, by the local end of any outgoing connection (ports.test.ts).
  */
 export const PRIVATE_KAFKA_PORTS = {
-  faults: 59192,
-  e2e: 59292,
-  mtasts: 59392,
-  api: 59492,
-  traces: 59592,
-  grafana: 59692,
-  risks: 59792,
-  bench: 59892,
+  faults: 29192,
+  e2e: 29292,
+  mtasts: 29392,
+  api: 29492,
+  traces: 29592,
+  grafana: 29692,
+  risks: 29792,
+  bench: 29892,
 } as const;
 
 export function privateKafka(name: keyof typeof PRIVATE_KAFKA_PORTS): PrivateKafka {
@@ -142,6 +145,11 @@ export function privateKafka(name: keyof typeof PRIVATE_KAFKA_PORTS): PrivateKaf
   };
 }
 
+/** The private PostgreSQL servers' ports, one per suite, as for Kafka. */
+export const PRIVATE_PG_PORTS = {
+  faults: 25532,
+} as const;
+
 export interface PrivatePostgres {
   /** URL of a new empty database. */
   freshDatabase(): Promise<string>;
@@ -149,7 +157,8 @@ export interface PrivatePostgres {
   down(): void;
 }
 
-export function privatePostgres(name: string, port: number): PrivatePostgres {
+export function privatePostgres(name: keyof typeof PRIVATE_PG_PORTS): PrivatePostgres {
+  const port = PRIVATE_PG_PORTS[name];
   const env = {
     ...process.env,
     DANESWEEP_PG_PORT: String(port),

@@ -1,7 +1,7 @@
 /**
  * The pipeline dashboard's metrics exist in the services as they run: the
  * resolver, prober and aggregator as separate processes (test/faults
- * harness.ts) on a Kafka broker of this test's own (port 59692) and a fresh
+ * harness.ts) on a Kafka broker of this test's own (port 29692) and a fresh
  * PostgreSQL database, the 24 seed domains scanned through them with
  * `danesweep scan --kafka`; then each service's /metrics is read, and every
  * metric of metrics.ts (the one list the dashboard's queries are built from,

@@ -1,7 +1,7 @@
 /**
  * The development/test broker (scripts/services/kafka.sh) from TypeScript.
  *
- * - devBrokerAddress(): "127.0.0.1:59092" unless DANESWEEP_KAFKA_BOOTSTRAP is set.
+ * - devBrokerAddress(): "127.0.0.1:29092" unless DANESWEEP_KAFKA_BOOTSTRAP is set.
  * - ensureDevBroker(): resolves with the bootstrap address once a broker
  *   answers there; when nothing listens, runs `scripts/services/kafka.sh up`
  *   (which fetches, formats and starts it, and waits for readiness) and never
@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url";
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../../..");
 
 export function devBrokerAddress(): string {
-  return process.env.DANESWEEP_KAFKA_BOOTSTRAP ?? "127.0.0.1:59092";
+  return process.env.DANESWEEP_KAFKA_BOOTSTRAP ?? "127.0.0.1:29092";
 }
 
 export class DevBrokerError extends Error {
