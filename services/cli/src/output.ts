@@ -159,6 +159,8 @@ export class VerdictSink {
 
   row(r: VerdictRecord, scan: string): Promise<void> {
     this.summary.add(r);
+    // Not printing (--quiet, the summary only): no row is formatted either.
+    if (!this.#print) return Promise.resolve();
     return this.#write(this.#fmt.row(r, scan));
   }
 
