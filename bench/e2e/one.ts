@@ -13,12 +13,16 @@
  *   schema public).
  * Environment: BENCH_CONCURRENCY (--concurrency), BENCH_SCAN_ARGS (more scan
  * options, space-separated: bench/mta-sts gives --no-mta-sts for its
- * baseline), BENCH_RESOLVER, BENCH_MEM_TRACE (a file: memory every 2 s).
+ * baseline), BENCH_RESOLVER, BENCH_MEM_TRACE (a file: memory every 2 s),
+ * BENCH_ALLOC_PROFILE (a file: V8's sampling heap profile of every allocation
+ * of the scan, collected or not: where the garbage collector's work comes from;
+ * open it in Chrome DevTools' Memory tab, or sum its nodes' selfSize).
  * Usage: node bench/e2e/one.ts LIST DATA_DIR
  *        node bench/e2e/one.ts --size DATA_DIR   (only the size; creates an empty store)
  */
 import { once } from "node:events";
-import { createReadStream, createWriteStream, readFileSync, rmSync } from "node:fs";
+import { createReadStream, createWriteStream, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
 import { finished } from "node:stream/promises";
@@ -119,6 +123,17 @@ let stats: Awaited<ReturnType<Store["stats"]>> = { statements: 0, codecMs: 0 };
 // With OTEL_EXPORTER_OTLP_ENDPOINT set, the scan is traced (what tracing costs); pg is loaded
 // already, so the store's statements get no spans of pg's here.
 const telemetry = await startTelemetry({ service: "bench", env: process.env });
+// BENCH_ALLOC_PROFILE=FILE: every allocation sampled (one per 64 KiB), kept whether or not it
+// was collected since (the profiler's default keeps only what is still alive at the end).
+const allocProfile = process.env.BENCH_ALLOC_PROFILE ? new Session() : undefined;
+if (allocProfile) {
+  allocProfile.connect();
+  await allocProfile.post("HeapProfiler.startSampling", {
+    samplingInterval: 65536,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+}
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 const { code } = await executeScan(
@@ -136,6 +151,11 @@ const { code } = await executeScan(
   },
 );
 await telemetry.shutdown();
+if (allocProfile) {
+  const { profile } = await allocProfile.post("HeapProfiler.stopSampling");
+  writeFileSync(process.env.BENCH_ALLOC_PROFILE as string, JSON.stringify(profile));
+  allocProfile.disconnect();
+}
 const wallMs = performance.now() - t0;
 const cpu = process.cpuUsage(cpu0);
 const maxRssMb = process.resourceUsage().maxRSS / 1024;

@@ -164,9 +164,20 @@ function cryptoRandom(): () => number {
 /** A presentation name dns-packet encodes faithfully: no escapes, labels 1..63 octets, <= 253 characters. */
 function encodable(name: string): boolean {
   if (name === ".") return true;
-  if (name.length > 253 || name.includes("\\")) return false;
-  for (const label of name.split(".")) if (label.length === 0 || label.length > 63) return false;
-  return !/[^\x21-\x7e]/.test(name);
+  if (name.length > 253) return false;
+  // Labels of 1-63 printable ASCII characters other than "\\", separated by
+  // single dots (no empty label, so no trailing dot). Asked per query: no allocation.
+  let label = 0;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 0x2e) {
+      if (label === 0) return false;
+      label = 0;
+    } else if (c < 0x21 || c > 0x7e || c === 0x5c || ++label > 63) {
+      return false;
+    }
+  }
+  return label > 0;
 }
 
 /** The error kind of an rcode other than NOERROR and NXDOMAIN (the authoritative client's statuses too). */

@@ -225,23 +225,40 @@ export function replyMatches(reply: Uint8Array, id: number, query: Uint8Array, q
 // ---------------------------------------------------------------- names
 
 const MAX_POINTER_JUMPS = 64;
-const PLAIN_LABEL = /^[a-z0-9_-]*$/;
 
-function labelText(buf: Uint8Array, start: number, end: number): string {
-  let s = "";
-  for (let i = start; i < end; i++) s += String.fromCharCode(buf[i]!);
-  const lower = s.toLowerCase();
-  if (PLAIN_LABEL.test(lower)) return lower;
-  // Slow path: escape as RFC 1035 presentation, ASCII-only case folding.
-  let out = "";
+/**
+ * The presentation form of one name is built here, byte by byte, and made a
+ * string once: a name used to cost a string per character and per label
+ * (readName allocated more than any other function of a scan). 255 wire bytes
+ * escape to at most 4 characters each.
+ */
+const NAME_TEXT = Buffer.alloc(1024);
+const BACKSLASH = 0x5c;
+const DOT = 0x2e;
+
+/**
+ * Appends a label's presentation form at `at` of NAME_TEXT: ASCII letters
+ * folded to lower case, "." and "\" escaped with a backslash, other bytes
+ * outside printable ASCII as \DDD (RFC 1035 section 5.1). Returns the new end.
+ */
+function appendLabel(buf: Uint8Array, start: number, end: number, at: number): number {
+  let o = at;
   for (let i = start; i < end; i++) {
     let c = buf[i]!;
     if (c >= 0x41 && c <= 0x5a) c += 0x20;
-    if (c === 0x2e || c === 0x5c) out += "\\" + String.fromCharCode(c);
-    else if (c > 0x20 && c < 0x7f) out += String.fromCharCode(c);
-    else out += "\\" + String(c).padStart(3, "0");
+    if (c > 0x20 && c < 0x7f && c !== DOT && c !== BACKSLASH) {
+      NAME_TEXT[o++] = c;
+    } else if (c === DOT || c === BACKSLASH) {
+      NAME_TEXT[o++] = BACKSLASH;
+      NAME_TEXT[o++] = c;
+    } else {
+      NAME_TEXT[o++] = BACKSLASH;
+      NAME_TEXT[o++] = 0x30 + Math.floor(c / 100);
+      NAME_TEXT[o++] = 0x30 + (Math.floor(c / 10) % 10);
+      NAME_TEXT[o++] = 0x30 + (c % 10);
+    }
   }
-  return out;
+  return o;
 }
 
 /**
@@ -258,7 +275,7 @@ export function readName(
   let end = -1;
   let jumps = 0;
   let wireLen = 1;
-  const labels: string[] = [];
+  let n = 0;
   for (;;) {
     const bound = end < 0 ? limit : buf.length;
     if (pos >= bound) return undefined;
@@ -281,12 +298,13 @@ export function readName(
     if (labelEnd > bound) return undefined;
     wireLen += l + 1;
     if (wireLen > 255) return undefined;
-    const text = labelText(buf, pos + 1, labelEnd);
-    labels.push(text);
+    if (n > 0) NAME_TEXT[n++] = DOT;
+    n = appendLabel(buf, pos + 1, labelEnd, n);
     pos = labelEnd;
   }
-  // joined once: a flat string, not a rope of one heap object per label and dot
-  return { name: labels.length === 0 ? "." : labels.length === 1 ? labels[0]! : labels.join("."), end };
+  if (n === 0) return { name: ".", end };
+  // One flat string (every byte below 0x80, so Latin-1 is exact).
+  return { name: NAME_TEXT.toString("latin1", 0, n), end };
 }
 
 // ---------------------------------------------------------------- messages

@@ -141,6 +141,19 @@ describe("wire decoder", () => {
     assert.deepEqual(readName(buf, 0), { name: "a\\.\\\\\\007.com", end: 10 });
   });
 
+  test("the longest escaped name (255 octets, every byte written as \\DDD) reads whole", () => {
+    // 4 labels of 63, 63, 63 and 61 bytes 0xff: 254 octets of name, 250 of them escaped.
+    const sizes = [63, 63, 63, 61];
+    const wire = Buffer.from([...sizes.flatMap((n) => [n, ...new Array<number>(n).fill(0xff)]), 0]);
+    assert.equal(wire.length, 255);
+    const r = readName(wire, 0);
+    const expected = sizes.map((n) => "\\255".repeat(n)).join(".");
+    assert.equal(expected.length, 1003);
+    assert.deepEqual(r, { name: expected, end: 255 });
+    // High bytes and upper case mixed in one label: ASCII letters fold, nothing else does.
+    assert.equal(readName(Buffer.from([4, 0x80, 0x5a, 0xc4, 0x7f, 0]), 0)?.name, "\\128z\\196\\127");
+  });
+
   test("A/AAAA/TLSA rdata of the wrong size make the lookup malformed, not a crash", () => {
     const base = dnsPacket.encode({
       type: "response",
