@@ -223,6 +223,8 @@ export class EmbeddedPipeline {
         counters: this.counters,
         // One prober in this process: no claims (its in-flight map and the stored probes dedupe).
         probeClaims: false,
+        // A scan begun by this run has no stored probe that this run's prober did not make.
+        ...(o.resume ? {} : { probeNewScan: o.scan }),
         onFatal,
         onJudged: (_scan, records) => deliver(records),
         ...(d.tracing ? { tracing: d.tracing } : {}),

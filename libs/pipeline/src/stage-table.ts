@@ -73,6 +73,8 @@ export interface StageDeps {
   claimTtlMs?: number;
   /** Probe: see ProbeStageDeps.claims (default true). */
   probeClaims?: boolean;
+  /** Probe: see ProbeStageDeps.newScan. */
+  probeNewScan?: string;
   /** Probe and aggregate: an error after which the stage cannot go on (stages.ts isFatal). */
   onFatal?: (e: unknown) => void;
   /** Spans and trace context for every stage (absent: tracing is off, nothing is traced). */
@@ -144,6 +146,7 @@ export const STAGES: Readonly<Record<StageName, StageSpec>> = {
         ...(d.batch ? { batch: d.batch } : {}),
         ...(d.claimTtlMs !== undefined ? { claimTtlMs: d.claimTtlMs } : {}),
         ...(d.probeClaims === false ? { claims: false } : {}),
+        ...(d.probeNewScan !== undefined ? { newScan: d.probeNewScan } : {}),
         ...(d.onFatal ? { onFatal: d.onFatal } : {}),
         ...(d.tracing ? { tracing: d.tracing } : {}),
       }),

@@ -91,6 +91,7 @@ import {
   type TracedMessage,
   type Tracing,
 } from "@danesweep/telemetry";
+import { AskedKeys } from "./asked-keys.ts";
 import { type BatchOptions, MicroBatcher } from "./batch.ts";
 
 export type ProbeMode = "all" | "dane";
@@ -306,6 +307,14 @@ export interface ProbeStageDeps {
    * scan) needs none: its in-memory coalescing and the stored probes suffice.
    */
   claims?: boolean;
+  /**
+   * A scan this handler is the only prober of since it began (the embedded
+   * scan, not resumed): no probe of it can be in the store that this handler
+   * did not make. A key of this scan that the handler has not asked for
+   * before is then dialed without looking in the store first; a key asked for
+   * before (its result may have left the cache) is looked for as usual.
+   */
+  newScan?: string;
   /** Spans and trace context (absent: none made, none carried). */
   tracing?: Tracing;
 }
@@ -447,6 +456,13 @@ export function probeHandler(d: ProbeStageDeps) {
     opts,
   );
   const cache = new ProbeCache(d.cacheBytes ?? 32 * 1024 * 1024);
+  /** Keys of `newScan` asked for so far (a Bloom filter: "asked" may be wrong, "not asked" never is). */
+  const asked = d.newScan !== undefined ? new AskedKeys() : undefined;
+  const firstAsk = (k: string): boolean => {
+    if (!asked || asked.has(k)) return false;
+    asked.add(k);
+    return true;
+  };
   /** Probes being made or looked up now, shared by the requests that arrive meanwhile. */
   const inflight = new Map<string, Promise<MadeProbe>>();
 
@@ -463,7 +479,9 @@ export function probeHandler(d: ProbeStageDeps) {
     span?: Span,
   ): Promise<MadeProbe> => {
     const link = linkTo(span);
-    const stored = await reader.submit({ scan, key, link });
+    // New in a scan only this handler probes: nothing to find in the store.
+    const unseen = scan === d.newScan && firstAsk(`${scan}|${probeKeyString(key)}`);
+    const stored = unseen ? undefined : await reader.submit({ scan, key, link });
     if (stored) {
       if (d.counters) d.counters.probesReused++;
       return made(stored);

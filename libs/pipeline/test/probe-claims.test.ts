@@ -126,3 +126,42 @@ test("every request gets the result addressed to its own domain; one dial per ke
     await bus.close();
   }
 });
+
+test("a scan only this handler probes: a new key is dialed without a store lookup; a key asked before is looked up", async () => {
+  const bus = new MemoryBus();
+  await bus.ensureTopics([{ name: TOPICS.domainFacts, partitions: 1 }]);
+  const prober = new Prober({
+    allowPrivate: true,
+    ehloName: "claims.test.invalid",
+    perIpRate: 100,
+    perIpBurst: 100,
+  });
+  const counters = newCounters();
+  let lookups = 0;
+  const getProbes = store.getProbes.bind(store);
+  store.getProbes = (s, keys) => {
+    lookups += keys.length;
+    return getProbes(s, keys);
+  };
+  // cacheBytes 1: no probe stays in memory, so a second request must find the first one's result in the store.
+  const handle = probeHandler({ bus, store, prober, counters, claims: false, newScan: scan, cacheBytes: 1 });
+  const other = probeHandler({ bus, store, prober, counters: newCounters(), claims: false, cacheBytes: 1 });
+  const before = server.connections();
+  try {
+    assert.equal((await handle(probeRequest("mx.new.example", "n0.example", 0))).kind, "ack");
+    assert.equal(lookups, 0, "a key never asked for in the new scan is not looked for");
+    assert.equal(server.connections() - before, 1, "dialed");
+    assert.equal((await handle(probeRequest("mx.new.example", "n1.example", 1))).kind, "ack");
+    assert.equal(lookups, 1, "asked before and gone from the cache: looked for in the store");
+    assert.equal(server.connections() - before, 1, "found there, not dialed again");
+    assert.equal(counters.probed, 1);
+    assert.equal(counters.probesReused, 1);
+    // Without newScan (a resumed scan, or several probers) every first request looks in the store.
+    assert.equal((await other(probeRequest("mx.other.example", "o0.example", 2))).kind, "ack");
+    assert.equal(lookups, 2);
+  } finally {
+    store.getProbes = getProbes;
+    await prober.close();
+    await bus.close();
+  }
+});
