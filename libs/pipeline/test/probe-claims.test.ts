@@ -36,16 +36,16 @@ function probeRequest(sni: string, domain: string, offset: number): IncomingMess
   return { ...out, headers: out.headers ?? {}, partition: 0, offset: String(offset) };
 }
 
+/** A prober allowed to dial loopback, with per-IP limits that never slow these tests. */
+function testProber(): Prober {
+  return new Prober({ allowPrivate: true, ehloName: "claims.test.invalid", perIpRate: 100, perIpBurst: 100 });
+}
+
 test("two prober instances, one request each for the same key: one dial", async () => {
   const bus = new MemoryBus();
   const mk = (owner: string) => {
     const counters = newCounters();
-    const prober = new Prober({
-      allowPrivate: true,
-      ehloName: "claims.test.invalid",
-      perIpRate: 100,
-      perIpBurst: 100,
-    });
+    const prober = testProber();
     return {
       counters,
       prober,
@@ -87,12 +87,7 @@ test("every request gets the result addressed to its own domain; one dial per ke
     results.push({ key: m.key, domain: body.domain, sni: body.facts.sni });
     return { kind: "ack" };
   });
-  const prober = new Prober({
-    allowPrivate: true,
-    ehloName: "claims.test.invalid",
-    perIpRate: 100,
-    perIpBurst: 100,
-  });
+  const prober = testProber();
   const counters = newCounters();
   const handle = probeHandler({ bus, store, prober, counters, owner: "router", claimPollMs: 20 });
   const request = (sni: string, offset: number) => probeRequest(sni, `d${offset}.example`, offset);
@@ -130,12 +125,7 @@ test("every request gets the result addressed to its own domain; one dial per ke
 test("a scan only this handler probes: a new key is dialed without a store lookup; a key asked before is looked up", async () => {
   const bus = new MemoryBus();
   await bus.ensureTopics([{ name: TOPICS.domainFacts, partitions: 1 }]);
-  const prober = new Prober({
-    allowPrivate: true,
-    ehloName: "claims.test.invalid",
-    perIpRate: 100,
-    perIpBurst: 100,
-  });
+  const prober = testProber();
   const counters = newCounters();
   let lookups = 0;
   const getProbes = store.getProbes.bind(store);
