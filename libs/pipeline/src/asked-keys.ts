@@ -10,13 +10,13 @@ export class AskedKeys {
   readonly #mask: number;
   readonly #k: number;
 
-  /** `log2Bits`: the filter has 2^log2Bits bits (default 25: 4 MiB); `hashes`: bits set per key (default 7). */
-  constructor(log2Bits = 25, hashes = 7) {
+  /** `log2Bits`: the filter has 2^log2Bits bits (default 25: 4 MiB); `bitsPerKey`: bits set per key (default 7). */
+  constructor(log2Bits = 25, bitsPerKey = 7) {
     if (!Number.isInteger(log2Bits) || log2Bits < 5 || log2Bits > 31)
       throw new RangeError("log2Bits must be 5..31");
     this.#bits = new Uint32Array(2 ** (log2Bits - 5));
     this.#mask = 2 ** log2Bits - 1;
-    this.#k = hashes;
+    this.#k = bitsPerKey;
   }
 
   add(key: string): void {

@@ -470,9 +470,11 @@ export function probeHandler(d: ProbeStageDeps) {
   // the store first, dial only under the claim, otherwise wait for the
   // claimant's stored result (or take the claim over once it is stale).
   // With tracing, `span` is the span of the request that asked first: the probe's spans go under it.
+  // `ck`: the request's cache key (scan|ip|port|SNI), as handle() made it.
   const obtain = async (
     scan: string,
     key: ProbeKey,
+    ck: string,
     mxHost: string,
     kind: ProbeKind | undefined,
     dane: boolean,
@@ -480,7 +482,7 @@ export function probeHandler(d: ProbeStageDeps) {
   ): Promise<MadeProbe> => {
     const link = linkTo(span);
     // New in a scan only this handler probes: nothing to find in the store.
-    const unseen = scan === d.newScan && firstAsk(`${scan}|${probeKeyString(key)}`);
+    const unseen = scan === d.newScan && firstAsk(ck);
     const stored = unseen ? undefined : await reader.submit({ scan, key, link });
     if (stored) {
       if (d.counters) d.counters.probesReused++;
@@ -535,8 +537,8 @@ export function probeHandler(d: ProbeStageDeps) {
         if (p) {
           if (d.counters) d.counters.probesReused++;
         } else {
-          p = obtain(scan, key, env.body.mxHost, env.body.kind, env.body.dane === true, span).finally(() =>
-            inflight.delete(ck),
+          p = obtain(scan, key, ck, env.body.mxHost, env.body.kind, env.body.dane === true, span).finally(
+            () => inflight.delete(ck),
           );
           inflight.set(ck, p);
           mine = true;
