@@ -48,10 +48,11 @@ fi
 
 # The embedded store's template (libs/store/src/embedded.ts): new data
 # directories are copied from it instead of running initdb inside WebAssembly,
-# which needs ~700 MB for a moment. Built once per PGlite version.
+# which needs ~700 MB for a moment. Built once per PGlite version; a template
+# directory exists only when whole (built aside, then renamed).
 pglite_pkg="$root/libs/store/node_modules/@electric-sql/pglite/package.json"
 pglite_version="$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$pglite_pkg" | head -1)"
-if [ ! -f "$root/libs/store/.cache/pglite-template-$pglite_version.tar.gz" ]; then
+if [ ! -f "$root/libs/store/.cache/pglite-template-$pglite_version/PG_VERSION" ]; then
   log "building the embedded store's template (once per PGlite version)"
   "$tools/bin/node" --no-wasm-tier-up --no-wasm-dynamic-tiering "$root/libs/store/bin/build-template.ts" >&2
 fi

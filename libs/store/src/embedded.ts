@@ -54,17 +54,22 @@
  * namespaces (containers) sharing one directory would each own it. Do not
  * share an embedded data directory between containers (use PostgreSQL).
  *
- * New data directories are made from a template (the state right after
- * initdb) when scripts/setup.sh has built one: running initdb inside
- * WebAssembly needs ~700 MB for a moment, loading the template ~380 MB.
+ * New data directories are copied from a template (a data directory right
+ * after initdb) when scripts/setup.sh has built one: running initdb inside
+ * WebAssembly needs ~700 MB for a moment. The copy is made file by file on
+ * disk, outside the process's memory (loading the template as a tarball
+ * through PGlite left ~80 MB more in the process for the rest of its life).
  */
 import {
+  copyFileSync,
+  cpSync,
   existsSync,
   mkdirSync,
   readdirSync,
   readFileSync,
   readlinkSync,
   realpathSync,
+  renameSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -96,10 +101,13 @@ export interface OwnerInfo {
   startedAt: string;
 }
 
-/** Where the template of a new data directory is kept (built by scripts/setup.sh). */
+/**
+ * Where the template of a new data directory is kept (built by
+ * scripts/setup.sh): a PGlite data directory right after initdb, as files.
+ */
 export function templatePath(): string {
   const version = pgliteVersion();
-  return fileURLToPath(new URL(`../.cache/pglite-template-${version}.tar.gz`, import.meta.url));
+  return fileURLToPath(new URL(`../.cache/pglite-template-${version}`, import.meta.url));
 }
 
 function pgliteVersion(): string {
@@ -109,18 +117,37 @@ function pgliteVersion(): string {
   return (JSON.parse(readFileSync(pkg, "utf8")) as { version: string }).version;
 }
 
-/** Builds the template (a PGlite data directory right after initdb, as a gzip tarball). */
+/** Files of a data directory that belong to one running instance, never copied from the template. */
+const NOT_TEMPLATE = new Set(["PG_VERSION", "postmaster.pid", "postmaster.opts", "owner.json"]);
+
+/**
+ * Builds the template: initdb (inside WebAssembly) into a directory of its
+ * own, closed, then renamed into place, so that a template that exists is
+ * whole.
+ */
 export async function buildTemplate(path = templatePath()): Promise<void> {
-  const db = await PGlite.create();
-  try {
-    const blob = await db.dumpDataDir("gzip");
-    mkdirSync(join(path, ".."), { recursive: true });
-    writeFileSync(`${path}.tmp`, Buffer.from(await blob.arrayBuffer()));
-    const { renameSync } = await import("node:fs");
-    renameSync(`${path}.tmp`, path);
-  } finally {
-    await db.close();
+  const tmp = `${path}.tmp`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  const db = await PGlite.create(tmp);
+  await db.close();
+  for (const f of NOT_TEMPLATE) if (f !== "PG_VERSION") rmSync(join(tmp, f), { force: true });
+  rmSync(path, { recursive: true, force: true });
+  renameSync(tmp, path);
+}
+
+/**
+ * Makes a new data directory from the template by copying its files (the
+ * kernel copies them: no more memory than a directory listing), PG_VERSION
+ * last. PG_VERSION is what marks a directory as made, so a copy cut short
+ * (a crash, a full disk) is copied again by the next open.
+ */
+function copyTemplate(template: string, dataDir: string): void {
+  for (const f of readdirSync(template)) {
+    if (NOT_TEMPLATE.has(f)) continue;
+    cpSync(join(template, f), join(dataDir, f), { recursive: true, force: true });
   }
+  copyFileSync(join(template, "PG_VERSION"), join(dataDir, "PG_VERSION"));
 }
 
 /**
@@ -155,9 +182,7 @@ async function openPglite(dataDir: string | undefined): Promise<PGlite> {
   mkdirSync(dataDir, { recursive: true });
   const fresh = !existsSync(join(dataDir, "PG_VERSION"));
   const template = templatePath();
-  if (fresh && existsSync(template)) {
-    return PGlite.create(dataDir, { startParams, loadDataDir: new Blob([readFileSync(template)]) });
-  }
+  if (fresh && existsSync(join(template, "PG_VERSION"))) copyTemplate(template, dataDir);
   return PGlite.create(dataDir, { startParams });
 }
 
@@ -272,8 +297,8 @@ interface Session {
   closed: boolean;
 }
 
-/** Takes `n` bytes off the front of the session's input (n <= chunkBytes). */
-function take(s: Session, n: number): Buffer {
+/** Takes `n` bytes off the front of the session's input (n <= chunkBytes). Exported for its tests. */
+export function take(s: Pick<Session, "chunks" | "chunkBytes">, n: number): Buffer {
   const first = s.chunks[0] as Buffer;
   let out: Buffer;
   if (first.length >= n) {
@@ -296,13 +321,21 @@ function take(s: Session, n: number): Buffer {
   return out;
 }
 
-/** Reads `n` bytes at the front of the session's input without taking them. */
-function peek(s: Session, n: number): Buffer {
+/**
+ * Reads `n` bytes at the front of the session's input without taking them
+ * (n <= chunkBytes). A header cut across chunks: the leading chunks that hold
+ * it are joined into one, whole, and the chunks after them stay as they are.
+ * Exported for its tests.
+ */
+export function peek(s: Pick<Session, "chunks">, n: number): Buffer {
   const first = s.chunks[0] as Buffer;
   if (first.length >= n) return first.subarray(0, n);
-  const b = Buffer.concat(s.chunks, Math.min(s.chunkBytes, Math.max(n, 8)));
-  s.chunks = [b];
-  return b.subarray(0, n);
+  let k = 0;
+  let have = 0;
+  while (have < n) have += (s.chunks[k++] as Buffer).length;
+  const joined = Buffer.concat(s.chunks.slice(0, k), have);
+  s.chunks.splice(0, k, joined);
+  return joined.subarray(0, n);
 }
 
 /**
@@ -712,16 +745,22 @@ export class ServerThread {
     return undefined;
   }
 
-  /** Asks the thread for its figures (benchmarks). */
+  /** Asks the thread for its figures (benchmarks); the last ones known when it has ended. */
   async refreshStats(): Promise<ServerThread["stats"]> {
-    if (this.#closed) return this.stats;
+    if (this.#closed || this.ended !== undefined) return this.stats;
     const answer = new Promise<ServerThread["stats"]>((resolve) => {
       const on = (m: { stats?: ServerThread["stats"] }) => {
         if (!m?.stats) return;
         this.#worker.off("message", on);
+        this.#worker.off("exit", gone);
         resolve(m.stats);
       };
+      const gone = () => {
+        this.#worker.off("message", on);
+        resolve(this.stats);
+      };
       this.#worker.on("message", on);
+      this.#worker.once("exit", gone);
     });
     this.#worker.postMessage("stats");
     this.stats = await answer;
@@ -737,7 +776,12 @@ export class ServerThread {
    */
   close(): Promise<void> {
     this.#closed ??= new Promise<void>((resolve) => {
-      const timer = setTimeout(() => void this.#worker.terminate(), CLOSE_GIVE_UP_MS);
+      // A thread that has ended already (it died) has nothing to hand over, and no "exit" to wait for.
+      if (this.ended !== undefined) {
+        resolve();
+        return;
+      }
+      const timer = setTimeout(() => void this.#worker.terminate().finally(resolve), CLOSE_GIVE_UP_MS);
       const done = () => {
         clearTimeout(timer);
         void this.#worker.terminate().finally(resolve);

@@ -3,17 +3,21 @@
  * (embedded.ts): one owner serves it, the others are its clients, sessions
  * take turns a transaction at a time, the owner hands over when it closes,
  * a killed owner is replaced with nothing committed lost, and a stopped owner
- * (Ctrl-Z) is named, with how to resume it, instead of waited for for ever.
+ * (Ctrl-Z) is named, with how to resume it, instead of waited for for ever;
+ * a new directory is copied from the template, again if a copy was cut short;
+ * input cut anywhere into reads is served whole.
  */
 import assert from "node:assert/strict";
 import { fork } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { once } from "node:events";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { connect as netConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { openDatabase } from "../src/db.ts";
-import { readOwner } from "../src/embedded.ts";
+import { readOwner, socketNameOf, templatePath } from "../src/embedded.ts";
 import { StoreError } from "../src/errors.ts";
 import { openStore } from "../src/store.ts";
 
@@ -212,5 +216,85 @@ test("an owner stopped with SIGSTOP: opening fails at once, naming it and how to
   } finally {
     proc.kill("SIGCONT");
     proc.kill("SIGKILL");
+  }
+});
+
+test("a new directory is a copy of the template; a copy cut short (no PG_VERSION yet) is made again", async () => {
+  const template = templatePath();
+  assert.ok(
+    existsSync(join(template, "PG_VERSION")),
+    `no template at ${template}: scripts/setup.sh builds it`,
+  );
+  const dir = freshDir();
+  // What a copy killed half-way leaves: some of the files, one of them cut off, and no PG_VERSION.
+  mkdirSync(join(dir, "global"), { recursive: true });
+  writeFileSync(join(dir, "global", "pg_control"), "");
+  writeFileSync(join(dir, "postgresql.conf"), "# cut off");
+  const a = await openStore({ dataDir: dir });
+  try {
+    assert.equal(
+      readFileSync(join(dir, "PG_VERSION"), "utf8"),
+      readFileSync(join(template, "PG_VERSION"), "utf8"),
+    );
+    assert.equal(
+      statSync(join(dir, "global", "pg_control")).size,
+      statSync(join(template, "global", "pg_control")).size,
+    );
+    await a.createScan({ id: "s-template", parameters: {}, startedAt: "2026-01-01T00:00:00Z" });
+    assert.deepEqual(await a.seedDomains("s-template", [{ domain: "x.test", line: 1 }]), ["x.test"]);
+  } finally {
+    await a.close();
+  }
+});
+
+test("a message header cut across two reads: the store's thread reads on and answers every query", async () => {
+  const dir = freshDir();
+  const a = await openStore({ dataDir: dir });
+  const sock = netConnect({ path: socketNameOf(dir) });
+  try {
+    await once(sock, "connect");
+    // Counts ReadyForQuery ('Z') messages: one after the startup, one after each query.
+    let ready = 0;
+    let input = Buffer.alloc(0);
+    sock.on("data", (c: Buffer) => {
+      input = Buffer.concat([input, c]);
+      while (input.length >= 5 && input.length >= 1 + input.readInt32BE(1)) {
+        if (input[0] === 0x5a) ready++;
+        input = input.subarray(1 + input.readInt32BE(1));
+      }
+    });
+    const readyFor = async (n: number) => {
+      const until = Date.now() + 10_000;
+      while (ready < n && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(ready, n, "ReadyForQuery messages");
+    };
+    const params = Buffer.from("user\0postgres\0database\0postgres\0\0");
+    const startup = Buffer.alloc(8 + params.length);
+    startup.writeInt32BE(startup.length, 0);
+    startup.writeInt32BE(196608, 4); // protocol 3.0
+    params.copy(startup, 8);
+    sock.write(startup);
+    await readyFor(1);
+    const query = (text: string) => {
+      const body = Buffer.from(`${text}\0`);
+      const m = Buffer.alloc(5 + body.length);
+      m[0] = 0x51; // 'Q'
+      m.writeInt32BE(4 + body.length, 1);
+      body.copy(m, 5);
+      return m;
+    };
+    const [q1, q2, q3] = [query("select 1"), query("select 2"), query("select 3")];
+    // The first read ends 3 bytes into the second query's 5-byte header; the second read holds
+    // the rest of it and a whole third query.
+    sock.write(Buffer.concat([q1, q2.subarray(0, 3)]));
+    await readyFor(2);
+    sock.write(Buffer.concat([q2.subarray(3), q3]));
+    await readyFor(4);
+    // And the store's own sessions are served as before.
+    await a.createScan({ id: "s-cut", parameters: {}, startedAt: "2026-01-01T00:00:00Z" });
+    assert.deepEqual(await a.seedDomains("s-cut", [{ domain: "x.test", line: 1 }]), ["x.test"]);
+  } finally {
+    sock.destroy();
+    await a.close();
   }
 });
