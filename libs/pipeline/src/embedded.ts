@@ -320,13 +320,20 @@ export class EmbeddedPipeline {
       // The join lets go of what it holds; handlers blocked on the bus are released by close;
       // give in-flight work a moment.
       for (const s of this.#stages) s.running.stop?.();
+      // The bound is a timer that holds the process (not unref'd): when closing waits on
+      // something that holds nothing (a handler blocked for good), an unref'd timer let the
+      // process end here, silently, before the run could report.
+      let giveUp: NodeJS.Timeout | undefined;
       await Promise.race([
         (async () => {
           for (const s of subs) await s.close();
           await bus.close();
         })(),
-        new Promise((r) => setTimeout(r, state === "finished" || state === "stuck" ? 30_000 : 3000).unref()),
+        new Promise((r) => {
+          giveUp = setTimeout(r, state === "finished" || state === "stuck" ? 30_000 : 3000);
+        }),
       ]);
+      clearTimeout(giveUp);
       await delivering.catch(() => {});
     }
     const result: RunResult = {
