@@ -16,7 +16,9 @@
  * baseline), BENCH_RESOLVER, BENCH_MEM_TRACE (a file: memory every 2 s),
  * BENCH_ALLOC_PROFILE (a file: V8's sampling heap profile of every allocation
  * of the scan, collected or not: where the garbage collector's work comes from;
- * open it in Chrome DevTools' Memory tab, or sum its nodes' selfSize).
+ * open it in Chrome DevTools' Memory tab, or sum its nodes' selfSize);
+ * BENCH_ALLOC_PROMOTED=1 with it leaves out objects the young generation's
+ * collections freed: what remains was promoted (the old generation's work).
  * Usage: node bench/e2e/one.ts LIST DATA_DIR
  *        node bench/e2e/one.ts --size DATA_DIR   (only the size; creates an empty store)
  */
@@ -131,7 +133,9 @@ if (allocProfile) {
   await allocProfile.post("HeapProfiler.startSampling", {
     samplingInterval: 65536,
     includeObjectsCollectedByMajorGC: true,
-    includeObjectsCollectedByMinorGC: true,
+    // BENCH_ALLOC_PROMOTED=1: leave out what the young generation's collections freed, so the
+    // profile shows what lived long enough to be promoted (the old generation's growth and work).
+    includeObjectsCollectedByMinorGC: process.env.BENCH_ALLOC_PROMOTED !== "1",
   });
 }
 const cpu0 = process.cpuUsage();
