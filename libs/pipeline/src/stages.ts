@@ -296,7 +296,7 @@ export interface ProbeStageDeps {
   claimTtlMs?: number;
   /** How often a prober that lost the claim looks for the winner's result (default 250 ms). */
   claimPollMs?: number;
-  /** Bytes of serialised probe facts kept in memory for requests that share a probe (default 32 MiB). */
+  /** Bytes of probe facts (their JSON) kept in memory for requests that share a probe (default 16 MiB). */
   cacheBytes?: number;
   /** Called with an error after which the stage cannot go on (isFatal). */
   onFatal?: (e: unknown) => void;
@@ -329,13 +329,11 @@ export interface ProbeStageDeps {
  */
 interface MadeProbe {
   facts: ProbeFacts;
-  bytes: number;
   span?: Link;
 }
 
 function made(facts: ProbeFacts, span?: Link): MadeProbe {
-  const bytes = 2 * JSON.stringify(facts).length;
-  return span ? { facts, bytes, span } : { facts, bytes };
+  return span ? { facts, span } : { facts };
 }
 
 /**
@@ -366,10 +364,24 @@ function linkTo(span: Span | undefined): Link | undefined {
   return span ? { context: span.spanContext() } : undefined;
 }
 
-/** A bounded LRU of made probes (scan|key -> facts), sized by their `bytes`. */
+/** A made probe as the cache keeps it: its facts as UTF-8 JSON, in memory of its own. */
+interface CachedProbe {
+  json: Buffer;
+  span?: Link;
+}
+
+/**
+ * A bounded LRU of made probes (scan|key -> facts), sized by the bytes of
+ * their JSON. The facts are kept serialised, outside the JS heap: a probe's
+ * facts are a few hundred small objects (certificates, EHLO lines), and V8
+ * lets its heap grow to a multiple of what is live in it, so 16 MiB of
+ * objects cost far more memory than 16 MiB of bytes. Each entry has a buffer
+ * of its own (not a slice of Node's shared pool, which one entry would keep
+ * whole). A hit parses the JSON again (~10 us for a typical probe).
+ */
 export class ProbeCache {
   readonly #max: number;
-  readonly #map = new Map<string, MadeProbe>();
+  readonly #map = new Map<string, CachedProbe>();
   #bytes = 0;
   readonly #oldest = new EvictionCursor(this.#map);
   constructor(maxBytes: number) {
@@ -377,24 +389,26 @@ export class ProbeCache {
   }
   get(k: string): MadeProbe | undefined {
     const v = this.#map.get(k);
-    if (v !== undefined) {
-      this.#map.delete(k);
-      this.#map.set(k, v);
-    }
-    return v;
+    if (v === undefined) return undefined;
+    this.#map.delete(k);
+    this.#map.set(k, v);
+    return made(JSON.parse(v.json.toString("utf8")) as ProbeFacts, v.span);
   }
   set(k: string, v: MadeProbe): void {
+    const text = JSON.stringify(v.facts);
+    const json = Buffer.allocUnsafeSlow(Buffer.byteLength(text, "utf8"));
+    json.write(text, "utf8");
     const old = this.#map.get(k);
     if (old !== undefined) {
-      this.#bytes -= old.bytes;
+      this.#bytes -= old.json.length;
       this.#map.delete(k);
     }
-    this.#map.set(k, v);
-    this.#bytes += v.bytes;
+    this.#map.set(k, v.span ? { json, span: v.span } : { json });
+    this.#bytes += json.length;
     while (this.#bytes > this.#max) {
       const e = this.#oldest.shift();
       if (!e) break;
-      this.#bytes -= e[1].bytes;
+      this.#bytes -= e[1].json.length;
     }
   }
   get bytes(): number {
@@ -455,7 +469,7 @@ export function probeHandler(d: ProbeStageDeps) {
     ),
     opts,
   );
-  const cache = new ProbeCache(d.cacheBytes ?? 32 * 1024 * 1024);
+  const cache = new ProbeCache(d.cacheBytes ?? 16 * 1024 * 1024);
   /** Keys of `newScan` asked for so far (a Bloom filter: "asked" may be wrong, "not asked" never is). */
   const asked = d.newScan !== undefined ? new AskedKeys() : undefined;
   const firstAsk = (k: string): boolean => {
@@ -544,7 +558,8 @@ export function probeHandler(d: ProbeStageDeps) {
           mine = true;
         }
         probe = await p;
-        cache.set(ck, probe);
+        // Kept by the request that made it (the others shared its promise).
+        if (mine) cache.set(ck, probe);
       } else if (d.counters) d.counters.probesReused++;
       let trace: TraceHeaders | undefined;
       if (t && span) {

@@ -1,7 +1,8 @@
 /**
- * The prober's cache of made probes: bounded by the bytes each is counted for,
- * least recently used evicted first, a hit moving the entry to the young end;
- * checked against a plain model over a long random run.
+ * The prober's cache of made probes: bounded by the bytes of their JSON,
+ * least recently used evicted first, a hit moving the entry to the young end
+ * and giving back facts equal to those put in; checked against a plain model
+ * over a long random run.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -13,6 +14,7 @@ test("made probes: evicted least recently used first, within the byte bound, thr
   const cache = new ProbeCache(max);
   const order: string[] = [];
   const sizes = new Map<string, number>();
+  const texts = new Map<string, string>();
   let bytes = 0;
   let x = 11;
   const r = () => {
@@ -24,8 +26,11 @@ test("made probes: evicted least recently used first, within the byte bound, thr
   for (let i = 0; i < 100_000; i++) {
     const k = `s|127.0.0.${Math.floor(r() * 100)}|25|mx.example`;
     if (r() < 0.5) {
-      const size = 100 + Math.floor(r() * 800);
-      cache.set(k, { facts: {} as ProbeFacts, bytes: size });
+      // {"status":"…"}: 13 bytes of JSON around the text; "é" is two bytes of UTF-8.
+      const text = "é".repeat(Math.floor(r() * 50)) + "x".repeat(Math.floor(r() * 700));
+      const size = 13 + Buffer.byteLength(text, "utf8");
+      cache.set(k, { facts: { status: text } as unknown as ProbeFacts });
+      texts.set(k, text);
       const at = order.indexOf(k);
       if (at >= 0) {
         order.splice(at, 1);
@@ -43,7 +48,7 @@ test("made probes: evicted least recently used first, within the byte bound, thr
       const hit = cache.get(k);
       assert.equal(hit !== undefined, sizes.has(k), `step ${i}: get ${k}`);
       if (hit) {
-        assert.equal(hit.bytes, sizes.get(k));
+        assert.deepEqual(hit.facts, { status: texts.get(k) });
         order.splice(order.indexOf(k), 1);
         order.push(k);
       }
