@@ -117,8 +117,8 @@ function pgliteVersion(): string {
   return (JSON.parse(readFileSync(pkg, "utf8")) as { version: string }).version;
 }
 
-/** Files of a data directory that belong to one running instance, never copied from the template. */
-const NOT_TEMPLATE = new Set(["PG_VERSION", "postmaster.pid", "postmaster.opts", "owner.json"]);
+/** Files of a data directory that belong to one running instance: not part of the template. */
+const INSTANCE_FILES = new Set(["postmaster.pid", "postmaster.opts", "owner.json"]);
 
 /**
  * Builds the template: initdb (inside WebAssembly) into a directory of its
@@ -131,7 +131,7 @@ export async function buildTemplate(path = templatePath()): Promise<void> {
   mkdirSync(tmp, { recursive: true });
   const db = await PGlite.create(tmp);
   await db.close();
-  for (const f of NOT_TEMPLATE) if (f !== "PG_VERSION") rmSync(join(tmp, f), { force: true });
+  for (const f of INSTANCE_FILES) rmSync(join(tmp, f), { force: true });
   rmSync(path, { recursive: true, force: true });
   renameSync(tmp, path);
 }
@@ -144,7 +144,7 @@ export async function buildTemplate(path = templatePath()): Promise<void> {
  */
 function copyTemplate(template: string, dataDir: string): void {
   for (const f of readdirSync(template)) {
-    if (NOT_TEMPLATE.has(f)) continue;
+    if (f === "PG_VERSION" || INSTANCE_FILES.has(f)) continue;
     cpSync(join(template, f), join(dataDir, f), { recursive: true, force: true });
   }
   copyFileSync(join(template, "PG_VERSION"), join(dataDir, "PG_VERSION"));
