@@ -23,6 +23,7 @@ import type { Lookup, RRType } from "@danesweep/dane";
 import {
   collectDomainFacts,
   type DnsQuerier,
+  type QueryOptions,
   type RecordTypes,
   StubResolver,
   type TransportMode,
@@ -114,9 +115,9 @@ const resolver = new StubResolver(resolverOptions);
 const seen = new Set<string>();
 const recording: DnsQuerier | undefined = values["queries-out"]
   ? {
-      query<K extends RRType>(qname: string, qtype: K): Promise<Lookup<RecordTypes[K]>> {
+      query<K extends RRType>(qname: string, qtype: K, opts?: QueryOptions): Promise<Lookup<RecordTypes[K]>> {
         seen.add(`${qname} ${qtype}`);
-        return resolver.query(qname, qtype);
+        return resolver.query(qname, qtype, opts);
       },
     }
   : undefined;

@@ -33,6 +33,7 @@ export {
   DnsConfigError,
   type DnsConfigErrorCode,
   type DnsQuerier,
+  type QueryOptions,
   type ResolverOptions,
   type ResolverStats,
   StubResolver,

@@ -21,6 +21,10 @@
  * 5. with `mailPolicies`, at the same time as 2-4: the `_mta-sts` and
  *    `_smtp._tls` TXT lookups, and the MTA-STS policy host's A and AAAA when
  *    the former holds a valid STS record (mtaSts, tlsRpt);
+ * The domain's own questions (its MX, its first-link CNAME, the policy TXT
+ * records and the policy host's addresses) are asked as not `shared`: no other
+ * domain asks them, so the resolver does not cache them. The MX hosts'
+ * questions are shared (a hosting provider's hosts serve many domains).
  * Limits hit are recorded on the lookup (`limitHit`) and in `facts.limits`.
  * With `resolverValidates: false` every lookup's security is "indeterminate".
  *
@@ -53,12 +57,14 @@ import {
 } from "@danesweep/dane";
 import type { RecordTypes } from "./answer.ts";
 import { normalizeDomain } from "./normalize.ts";
-import type { DnsQuerier } from "./resolver.ts";
+import type { DnsQuerier, QueryOptions } from "./resolver.ts";
 
 export const MAX_MX_HOSTS = 20;
 export const MAX_ADDRESSES = 16;
 /** More steps than rule 15 can ever need (one CNAME query, two TLSA lookups). */
 const MAX_PLAN_STEPS = 6;
+/** A domain's own questions: asked once per domain in a scan (QueryOptions.shared). */
+const NOT_SHARED: QueryOptions = { shared: false };
 
 export interface CollectOptions {
   /** Destination port of the route; default 25. */
@@ -82,16 +88,20 @@ class Collector {
     this.validates = validates;
   }
 
-  /** Queries; the resolver shares Lookups between callers, so a changed one is a copy. */
-  async ask<K extends RRType>(qname: string, qtype: K): Promise<Lookup<RecordTypes[K]>> {
-    let l = await this.q.query(qname, qtype);
+  /**
+   * Queries; the resolver shares Lookups between callers, so a changed one is
+   * a copy. `shared`: whether other domains are likely to ask it too (an MX
+   * host's questions are; the domain's own are not, and are not cached).
+   */
+  async ask<K extends RRType>(qname: string, qtype: K, shared = true): Promise<Lookup<RecordTypes[K]>> {
+    let l = await this.q.query(qname, qtype, shared ? undefined : NOT_SHARED);
     if (!this.validates && l.security !== "indeterminate") l = { ...l, security: "indeterminate" };
     if (l.limitHit) this.limits.add(l.limitHit);
     return l;
   }
 
-  async addresses(name: string, qtype: "A" | "AAAA"): Promise<Lookup<string>> {
-    const l = await this.ask(name, qtype);
+  async addresses(name: string, qtype: "A" | "AAAA", shared = true): Promise<Lookup<string>> {
+    const l = await this.ask(name, qtype, shared);
     if (l.records.length <= MAX_ADDRESSES) return l;
     const limitHit = `addresses>${MAX_ADDRESSES}`;
     this.limits.add(limitHit);
@@ -122,13 +132,13 @@ async function mailPolicyFacts(
   domain: string,
 ): Promise<{ mtaSts: MtaStsDnsFacts; tlsRpt: Lookup<string> }> {
   const [txt, tlsRpt] = await Promise.all([
-    c.ask(`_mta-sts.${domain}`, "TXT"),
-    c.ask(`_smtp._tls.${domain}`, "TXT"),
+    c.ask(`_mta-sts.${domain}`, "TXT", false),
+    c.ask(`_smtp._tls.${domain}`, "TXT", false),
   ]);
   const mtaSts: MtaStsDnsFacts = { txt };
   if (stsRecord(txt).state === "valid") {
     const name = stsPolicyHost(domain);
-    const [a, aaaa] = await Promise.all([c.addresses(name, "A"), c.addresses(name, "AAAA")]);
+    const [a, aaaa] = await Promise.all([c.addresses(name, "A", false), c.addresses(name, "AAAA", false)]);
     mtaSts.host = { name, a, aaaa };
   }
   return { mtaSts, tlsRpt };
@@ -200,7 +210,7 @@ export async function collectDomainFacts(
 
   // RRsets in a canonical order (libs/dane canonical.ts): which hosts are kept under the
   // host limit, and everything after, must not depend on the order the resolver used.
-  const mx = canonicalMx(await c.ask(name, "MX"));
+  const mx = canonicalMx(await c.ask(name, "MX", false));
   const facts: DomainFacts = {
     schema: FACTS_SCHEMA_VERSION,
     domain: name,
@@ -213,7 +223,7 @@ export async function collectDomainFacts(
   };
   const firstLink =
     mx.chain.length > 0 && mx.outcome !== "error" && mx.security !== "secure"
-      ? c.ask(name, "CNAME")
+      ? c.ask(name, "CNAME", false)
       : undefined;
 
   let wanted: { name: string; preference: number; implicit: boolean }[] = [];

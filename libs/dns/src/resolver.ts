@@ -26,7 +26,7 @@
  * - REFUSED / FORMERR / NOTIMP / other rcodes: error of that kind, indeterminate.
  * An error is never reported as not-found or insecure. Identical questions in
  * flight share one query; answers (including negative ones, RFC 2308) are cached
- * for their TTL (cache.ts), within `cacheMaxBytes` of estimated heap (default
+ * for their TTL (cache.ts), unless the question is not `shared` (QueryOptions), within `cacheMaxBytes` of estimated heap (default
  * 32 MiB) and `cacheMaxEntries` entries, least recently used evicted first: a
  * hostile server's maximum-size RRsets (about 130 KB an entry) cannot grow the
  * heap past the budget. Lookups are shared between callers (in-flight and
@@ -100,8 +100,21 @@ export const DEFAULT_CACHE_BYTES = 32 * 1024 * 1024;
 /** How long an upstream that refused a TCP connection is asked over UDP in "auto" mode. */
 const TCP_RETRY_AFTER_MS = 30_000;
 
+/** How a question is asked (DnsQuerier.query). */
+export interface QueryOptions {
+  /**
+   * Whether other questions of the run are likely to ask it again (default
+   * true). A domain's own MX, CNAME and policy TXT questions are asked once
+   * per domain in a scan: their answers are not kept in the cache, where they
+   * would only push out the answers that MX hosts shared by many domains get
+   * hits on, and stay on the heap until evicted (a cached answer still
+   * serves them, and questions in flight are still shared).
+   */
+  shared?: boolean;
+}
+
 export interface DnsQuerier {
-  query<K extends RRType>(qname: string, qtype: K): Promise<Lookup<RecordTypes[K]>>;
+  query<K extends RRType>(qname: string, qtype: K, opts?: QueryOptions): Promise<Lookup<RecordTypes[K]>>;
 }
 
 export const DNS_CONFIG_ERRORS = ["no-upstreams", "bad-upstream", "bad-transport"] as const;
@@ -250,7 +263,7 @@ export class StubResolver implements DnsQuerier {
     return this.ups.map((u) => u.upstream.key);
   }
 
-  query<K extends RRType>(qname: string, qtype: K): Promise<Lookup<RecordTypes[K]>> {
+  query<K extends RRType>(qname: string, qtype: K, opts?: QueryOptions): Promise<Lookup<RecordTypes[K]>> {
     const name = canonicalQname(qname);
     this.extra.questions++;
     const key = qtype + " " + name;
@@ -267,7 +280,7 @@ export class StubResolver implements DnsQuerier {
       return running as Promise<Lookup<RecordTypes[K]>>;
     }
     // resolve() removes the entry when it settles (in `done`, before its promise resolves).
-    const p = this.resolve(name, qtype, undefined, false, key);
+    const p = this.resolve(name, qtype, undefined, false, key, opts?.shared ?? true);
     this.inflight.set(key, p as Promise<Lookup<unknown>>);
     return p;
   }
@@ -424,6 +437,7 @@ export class StubResolver implements DnsQuerier {
     pin?: number,
     cd = false,
     inflightKey?: string,
+    keep = true,
   ): Promise<Lookup<RecordTypes[K]>> {
     const t0 = performance.now();
     const ex = await this.exchange(qname, qtype, cd, pin);
@@ -446,7 +460,7 @@ export class StubResolver implements DnsQuerier {
       const tag = l.outcome === "error" ? `error:${l.error}` : l.outcome;
       this.outcomes[tag] = (this.outcomes[tag] ?? 0) + 1;
       if (!this.trustAd) l.security = "indeterminate";
-      if (this.cacheOn && pin === undefined && cacheTtl !== undefined && cacheTtl > 0) {
+      if (this.cacheOn && keep && pin === undefined && cacheTtl !== undefined && cacheTtl > 0) {
         const view = l.provenance ? { ...l, provenance: { ...l.provenance, cached: true } } : l;
         this.cache.set(qtype + " " + qname, view, cacheTtl);
       }

@@ -7,19 +7,22 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { CnameLink, Lookup, LookupOutcome, RRType, Security } from "@danesweep/dane";
 import type { RecordTypes } from "../src/answer.ts";
-import { collectDomainFacts, type DnsQuerier } from "../src/index.ts";
+import { collectDomainFacts, type DnsQuerier, type QueryOptions } from "../src/index.ts";
 
 type Script = Record<string, Omit<Lookup<unknown>, "qname" | "qtype">>;
 
 class ScriptedQuerier implements DnsQuerier {
   readonly asked: string[] = [];
+  /** The questions asked as not shared (QueryOptions.shared false). */
+  readonly unshared = new Set<string>();
   private readonly script: Script;
   constructor(script: Script) {
     this.script = script;
   }
-  async query<K extends RRType>(qname: string, qtype: K): Promise<Lookup<RecordTypes[K]>> {
+  async query<K extends RRType>(qname: string, qtype: K, o?: QueryOptions): Promise<Lookup<RecordTypes[K]>> {
     const key = `${qtype} ${qname}`;
     this.asked.push(key);
+    if (o?.shared === false) this.unshared.add(key);
     const s = this.script[key];
     if (!s)
       return { qname, qtype, outcome: "nxdomain", security: "secure", chain: [], owner: qname, records: [] };
@@ -422,6 +425,48 @@ describe("MTA-STS and TLS-RPT discovery (mailPolicies; RFC 8461 §3.1, RFC 8460 
     assert.equal(f.mtaSts?.host?.aaaa.outcome, "nodata");
     assert.deepEqual(f.tlsRpt?.records, ["v=TLSRPTv1; rua=mailto:r@d.example"]);
     assert.ok(q.asked.includes("A mta-sts.d.example") && q.asked.includes("AAAA mta-sts.d.example"));
+  });
+
+  test("the domain's own questions are asked as not shared, its MX hosts' as shared (the cache keeps those)", async () => {
+    // CNAMEd MX, not secure: the first link is asked too. Two MX hosts, one of them
+    // with a CNAME'd TLSA base. Only names other domains' plans can also ask are shared.
+    const chain = [{ owner: "d.example", target: "e.d.example" }];
+    const q = new ScriptedQuerier(
+      script({
+        "MX d.example": r("answer", "insecure", [mx("mx.hoster.example"), mx("mx2.hoster.example", 20)], {
+          chain,
+        }),
+        "CNAME d.example": r("answer", "insecure", ["e.d.example"]),
+        "A mx.hoster.example": r("answer", "secure", ["192.0.2.1"]),
+        "AAAA mx.hoster.example": r("nodata", "secure"),
+        "TLSA _25._tcp.mx.hoster.example": r("answer", "secure", [tlsa]),
+        "A mx2.hoster.example": r("answer", "secure", ["192.0.2.2"]),
+        "AAAA mx2.hoster.example": r("nodata", "secure"),
+        "TXT _mta-sts.d.example": r("answer", "insecure", ["v=STSv1; id=2"]),
+        "TXT _smtp._tls.d.example": r("nxdomain", "insecure"),
+        "A mta-sts.d.example": r("answer", "insecure", ["192.0.2.9"]),
+        "AAAA mta-sts.d.example": r("nodata", "insecure"),
+      }),
+    );
+    await collectDomainFacts(q, "d.example", withPolicies);
+    const own = [
+      "MX d.example",
+      "CNAME d.example",
+      "TXT _mta-sts.d.example",
+      "TXT _smtp._tls.d.example",
+      "A mta-sts.d.example",
+      "AAAA mta-sts.d.example",
+    ];
+    assert.deepEqual([...q.unshared].sort(), [...own].sort());
+    const shared = q.asked.filter((k) => !q.unshared.has(k)).sort();
+    assert.deepEqual(shared, [
+      "A mx.hoster.example",
+      "A mx2.hoster.example",
+      "AAAA mx.hoster.example",
+      "AAAA mx2.hoster.example",
+      "TLSA _25._tcp.mx.hoster.example",
+      "TLSA _25._tcp.mx2.hoster.example",
+    ]);
   });
 
   test("no STS record, or an invalid one: no policy host lookup (a sender fetches nothing)", async () => {

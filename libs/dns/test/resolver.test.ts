@@ -286,6 +286,30 @@ describe("StubResolver", () => {
     assert.equal(s.received.length, 2);
   });
 
+  test("a question asked as not shared is not kept in the cache, but a cached answer serves it", async () => {
+    const s = await serve(async (q) => {
+      await new Promise((res) => setTimeout(res, 20));
+      return [respond(q, { answers: aAnswers(q, 1) })];
+    });
+    const r = new StubResolver({ upstreams: [up(s)], timeoutMs: 1000 });
+    const once = { shared: false };
+    // Not kept: asked twice, sent twice; nothing in the cache.
+    await r.query("own.example", "MX", once);
+    await r.query("own.example", "MX", once);
+    assert.equal(s.received.length, 2);
+    assert.equal(r.stats().cacheEntries, 0);
+    // Still shared while in flight.
+    await Promise.all([r.query("own2.example", "MX", once), r.query("own2.example", "MX", once)]);
+    assert.equal(s.received.length, 3);
+    // A shared question's answer is kept, and serves a later unshared one.
+    await r.query("host.example", "A");
+    assert.equal(r.stats().cacheEntries, 1);
+    const hit = await r.query("host.example", "A", once);
+    assert.equal(hit.provenance?.cached, true);
+    assert.equal(s.received.length, 4);
+    await r.close();
+  });
+
   test("the cache is capped", async () => {
     const s = await serve((q) => [respond(q, { answers: aAnswers(q, 1) })]);
     const r = new StubResolver({ upstreams: [up(s)], timeoutMs: 500, cacheMaxEntries: 5 });
