@@ -39,15 +39,15 @@
  *   signal during that wait yields "abandoned" (the caller must not commit).
  *   Never throws.
  */
-import type { DeadLetterReason, HandlerOutcome, IncomingMessage, Ordering } from "./bus.ts";
+import type { DeadLetterReason, HandlerOutcome, Headers, IncomingMessage, Ordering } from "./bus.ts";
 import { DEAD_LETTER_REASONS, ORDERINGS } from "./bus.ts";
 
 type SlotState = "queued" | "parked" | "running" | "done" | "abandoned" | "dropped";
 
 /** One accepted message, from acceptance until it is finished. */
 export class Slot<T> {
-  readonly offset: number;
-  readonly key: string;
+  offset: number;
+  key: string;
   readonly item: T;
   readonly lane: Lane<T>;
   state: SlotState = "queued";
@@ -66,7 +66,7 @@ export class Slot<T> {
 }
 
 export class Lane<T> {
-  readonly partition: number;
+  partition: number;
   readonly ordering: Ordering;
   /** Aborted when the lane is revoked or its subscription closes. */
   readonly abort = new AbortController();
@@ -304,20 +304,28 @@ export function backoffMs(attempt: number, baseMs: number, maxMs: number): numbe
  * and its attempt number. `value` is read through, not copied: an in-process
  * bus makes the JSON text only when a handler asks for it (envelopeMessage).
  */
-function attemptOf(msg: IncomingMessage, attempt: number): IncomingMessage {
-  const m: IncomingMessage = {
-    topic: msg.topic,
-    key: msg.key,
-    get value() {
-      return msg.value;
-    },
-    headers: { ...msg.headers },
-    partition: msg.partition,
-    offset: msg.offset,
-    deliveryAttempt: attempt,
-  };
-  if (msg.decoded !== undefined) m.decoded = msg.decoded;
-  return m;
+class Attempt implements IncomingMessage {
+  topic: string;
+  key: string;
+  headers: Headers;
+  partition: number;
+  offset: string;
+  deliveryAttempt: number;
+  decoded: unknown;
+  readonly #msg: IncomingMessage;
+  constructor(msg: IncomingMessage, attempt: number) {
+    this.topic = msg.topic;
+    this.key = msg.key;
+    this.headers = { ...msg.headers };
+    this.partition = msg.partition;
+    this.offset = msg.offset;
+    this.deliveryAttempt = attempt;
+    this.decoded = msg.decoded;
+    this.#msg = msg;
+  }
+  get value(): string {
+    return this.#msg.value;
+  }
 }
 
 export async function settle(
@@ -329,7 +337,7 @@ export async function settle(
   for (let attempt = (opts.attemptsBefore ?? 0) + 1; ; attempt++) {
     let outcome: unknown;
     try {
-      outcome = await handler(attemptOf(msg, attempt));
+      outcome = await handler(new Attempt(msg, attempt));
     } catch (e) {
       outcome = { kind: "retry", reason: thrownReason(e) };
     }

@@ -268,20 +268,32 @@ export function envelopeMessage<T extends EnvelopeType>(
   const headers: Record<string, string> = { [HEADER.schema]: schemaHeader(envelope.type as EnvelopeType) };
   if (trace) withTrace(headers, trace);
   else if (envelope.trace) withTrace(headers, envelope.trace);
-  // The JSON text is made when first read: a bus that serializes reads it at
-  // once, the in-process bus hands `decoded` to its consumers and never needs
-  // it (for a domain's facts, a few KB of text a message).
-  let text: string | undefined;
-  return {
-    topic,
-    key,
-    get value() {
-      text ??= JSON.stringify(envelope);
-      return text;
-    },
-    headers,
-    decoded: envelope,
-  };
+  return new EnvelopeMessage(topic, key, headers, envelope);
+}
+
+/**
+ * An envelope's message, whose JSON text is made when first read: a bus that
+ * serializes reads it at once, the in-process bus hands `decoded` to its
+ * consumers and never needs it (for a domain's facts, a few KB of text a
+ * message). A class, so that the lazy `value` is one getter on the prototype,
+ * not a closure and an accessor made for every message.
+ */
+class EnvelopeMessage implements OutgoingMessage {
+  topic: string;
+  key: string;
+  headers: Record<string, string>;
+  decoded: unknown;
+  #text: string | undefined;
+  constructor(topic: string, key: string, headers: Record<string, string>, envelope: unknown) {
+    this.topic = topic;
+    this.key = key;
+    this.headers = headers;
+    this.decoded = envelope;
+  }
+  get value(): string {
+    this.#text ??= JSON.stringify(this.decoded);
+    return this.#text;
+  }
 }
 
 /** W3C trace context as message headers (libs/telemetry Tracing.headers makes them). */

@@ -74,12 +74,54 @@ export interface MemoryBusOptions {
   retryBackoff?: { baseMs?: number; maxMs?: number };
 }
 
-interface Entry {
+/**
+ * A message in a partition's log, with its own copy of the headers. A message
+ * carrying `decoded` (the producer's envelope) keeps the producer's message
+ * and reads its value from it when a consumer asks (envelopeMessage makes the
+ * JSON text lazily; consumers in this process mostly take `decoded` instead);
+ * any other message's value is taken at once.
+ */
+class Entry {
   offset: number;
   key: string;
-  value: string;
   headers: Headers;
-  decoded?: unknown;
+  decoded: unknown;
+  readonly #value: string | undefined;
+  readonly #msg: OutgoingMessage | undefined;
+  constructor(offset: number, msg: OutgoingMessage) {
+    this.offset = offset;
+    this.key = msg.key;
+    this.headers = { ...msg.headers };
+    this.decoded = msg.decoded;
+    if (msg.decoded === undefined) this.#value = msg.value;
+    else this.#msg = msg;
+  }
+  get value(): string {
+    return this.#value ?? (this.#msg as OutgoingMessage).value;
+  }
+}
+
+/** A message as a consumer's handler gets it; `value` read through from its log entry. */
+class Delivered implements IncomingMessage {
+  topic: string;
+  key: string;
+  headers: Headers;
+  partition: number;
+  offset: string;
+  decoded: unknown;
+  readonly #entry: Entry;
+  constructor(topic: string, partition: number, e: Entry) {
+    this.topic = topic;
+    this.key = e.key;
+    this.headers = e.headers;
+    this.partition = partition;
+    this.offset = String(e.offset);
+    this.decoded = e.decoded;
+    this.#entry = e;
+  }
+  get value(): string {
+    return this.#entry.value;
+  }
 }
 
 interface Waiter {
@@ -105,23 +147,7 @@ class Log {
     return this.entries[this.head + (offset - this.base)];
   }
   append(msg: OutgoingMessage): void {
-    const headers = { ...msg.headers };
-    // The value is read from the producer's message when a consumer reads it
-    // (envelopeMessage makes its JSON text lazily; consumers in this process
-    // mostly take `decoded` instead).
-    const e: Entry =
-      msg.decoded === undefined
-        ? { offset: this.nextOffset, key: msg.key, value: msg.value, headers }
-        : {
-            offset: this.nextOffset,
-            key: msg.key,
-            get value() {
-              return msg.value;
-            },
-            headers,
-            decoded: msg.decoded,
-          };
-    this.entries.push(e);
+    this.entries.push(new Entry(this.nextOffset, msg));
     this.nextOffset++;
   }
   trimTo(offset: number): void {
@@ -397,18 +423,7 @@ export class MemoryBus implements Bus {
 
   #start(member: Member, s: Slot<Entry>): void {
     const group = member.group;
-    const e = s.item;
-    const msg: IncomingMessage = {
-      topic: group.topic.name,
-      key: e.key,
-      get value() {
-        return e.value;
-      },
-      headers: e.headers,
-      partition: s.lane.partition,
-      offset: String(e.offset),
-    };
-    if (e.decoded !== undefined) msg.decoded = e.decoded;
+    const msg = new Delivered(group.topic.name, s.lane.partition, s.item);
     // Started from a microtask: a handler that publishes synchronously must
     // not start further handlers from inside this one (unbounded recursion).
     Promise.resolve()
