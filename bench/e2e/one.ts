@@ -10,7 +10,7 @@
  *   statements (store round trips), codecMs and backendMs (the store's CPU:
  *   encoding blobs, and PostgreSQL running the statements), bytes (the
  *   database's size after the scan: every table, index and TOAST table of
- *   schema public).
+ *   schema public), threadCpuMs (CPU by thread name: where the CPU went).
  * Environment: BENCH_CONCURRENCY (--concurrency), BENCH_SCAN_ARGS (more scan
  * options, space-separated: bench/mta-sts gives --no-mta-sts for its
  * baseline), BENCH_RESOLVER, BENCH_MEM_TRACE (a file: memory every 2 s),
@@ -23,7 +23,14 @@
  *        node bench/e2e/one.ts --size DATA_DIR   (only the size; creates an empty store)
  */
 import { once } from "node:events";
-import { createReadStream, createWriteStream, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  createReadStream,
+  createWriteStream,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { Session } from "node:inspector/promises";
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
@@ -122,6 +129,36 @@ const sampler = setInterval(() => {
 }, 200);
 sampler.unref();
 let stats: Awaited<ReturnType<Store["stats"]>> = { statements: 0, codecMs: 0 };
+/**
+ * CPU ms of this process's threads by name (/proc/self/task/T/stat, ticks of
+ * 10 ms), read while the store's thread still runs (before it is closed):
+ * the pipeline's main thread, the store's thread, V8's helper threads (the
+ * garbage collector's concurrent and parallel work), libuv's pool. Linux only;
+ * empty elsewhere.
+ */
+function threadCpu(): Record<string, number> {
+  const out: Record<string, number> = {};
+  let tasks: string[] = [];
+  try {
+    tasks = readdirSync("/proc/self/task");
+  } catch {
+    return out;
+  }
+  for (const t of tasks) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${t}/stat`, "utf8");
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      // After the name: state is field 3 (index 0 here); utime and stime are fields 14 and 15.
+      const ticks = Number(f[11]) + Number(f[12]);
+      out[name] = (out[name] ?? 0) + ticks * 10;
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+let threadCpuMs: Record<string, number> = {};
 // With OTEL_EXPORTER_OTLP_ENDPOINT set, the scan is traced (what tracing costs); pg is loaded
 // already, so the store's statements get no spans of pg's here.
 const telemetry = await startTelemetry({ service: "bench", env: process.env });
@@ -151,6 +188,7 @@ const { code } = await executeScan(
     },
     onStoreClosing: async (s) => {
       stats = await s.stats();
+      threadCpuMs = threadCpu();
     },
   },
 );
@@ -194,5 +232,6 @@ process.stdout.write(
     ...mem,
     ...stats,
     bytes,
+    threadCpuMs,
   })}\n`,
 );
