@@ -14,8 +14,9 @@
  * 3. a first scan into a new data directory (its creation included), then a
  *    second scan of the same universe into the same directory.
  * Each contender runs in its own process with the Node flags bin/danesweep
- * uses. Printed: domains/s, CPU ms per domain, peak RSS, store round trips
- * per domain, the store's CPU per domain (encoding blobs + PostgreSQL), the
+ * uses. Printed: domains/s, CPU ms per domain (and by thread: the pipeline's
+ * main thread, the store's thread, V8's helper threads), peak RSS, store round
+ * trips per domain, the store's CPU per domain (encoding blobs + PostgreSQL), the
  * bytes the database grew per domain for each scan, the ratio end-to-end /
  * DNS stage, and the targets of issue 10:
  *   end to end >= 0.6 x the DNS stage; <= 1.0 ms CPU per domain; peak RSS
@@ -136,6 +137,17 @@ try {
       console.log(
         `WARNING: scan ${i + 1}: exit ${s.code}, ${s.verdicts}/${s.domains} verdicts, ${s.mismatches} not as generated`,
       );
+  }
+  // Where each scan's CPU went, by thread (one.ts threadCpuMs): the pipeline's main thread, the
+  // store's thread (PGlite), V8's helper threads (the garbage collector's parallel and concurrent work).
+  for (const [i, s] of scans.entries()) {
+    const t = (s as unknown as { threadCpuMs?: Record<string, number> }).threadCpuMs ?? {};
+    const d = s.domains ?? n;
+    const parts = Object.entries(t)
+      .filter(([, ms]) => ms > 0)
+      .sort((a, b) => b[1] - a[1])
+      .map(([name, ms]) => `${name} ${fmt(ms / d, 3)}`);
+    if (parts.length > 0) console.log(`scan ${i + 1}, CPU ms per domain by thread: ${parts.join(", ")}`);
   }
   const s1 = scans[0] as Record<string, number>;
   const s2 = scans[1] as Record<string, number>;
