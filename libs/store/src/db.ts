@@ -85,20 +85,31 @@ export interface DbHandle {
 
 /**
  * Node flags for a process that may own the embedded store (bin/danesweep
- * passes them; V8 reads them only at start):
+ * passes them; V8 reads them only at start; they hold for the pipeline's
+ * thread and the store's alike):
  * - WebAssembly stays on the baseline compiler (Liftoff): tiering PostgreSQL's
  *   largest functions up to TurboFan takes ~500 MB for a moment, for about 5%
  *   less CPU (bench/e2e);
- * - young generations of 8 MB semi-spaces (16 MB by default), in the
- *   pipeline's thread and the store's: what a scan allocates dies young, and
- *   the default keeps more resident for no measurable CPU; 2 MB semi-spaces
- *   (tried before) promote the facts of domains still in flight, and cost
- *   ~15% more CPU at 100k domains in scavenges (bench/e2e, `--trace-gc`).
+ * - young generations of 16 MB semi-spaces. A domain's state lives for the
+ *   ~0.2 s its lookups take; with 8 MB semi-spaces the young generation is
+ *   collected every ~50 ms, so that state was copied, then promoted, and the
+ *   old generation filled with it. 2 MB semi-spaces cost ~15% more CPU, 32 MB
+ *   no less than 16 (bench/e2e, `--trace-gc`);
+ * - the old generation may grow to twice what the last full collection left
+ *   (`--heap-growing-percent=100`), not the up to 4 times V8 allows a heap
+ *   with gigabytes of headroom: a 100k scan keeps ~60 MB live and its old
+ *   generation was let grow to 190-240 MB before it was collected.
+ *   Measured at 100k domains, paired runs (three each, A B A B), against
+ *   8 MB semi-spaces and V8's growth: 0.93 times the CPU (0.92-0.99),
+ *   peak RSS 468-472 MB against 506-573. The growth alone, with 8 MB
+ *   semi-spaces, cost 1.16 times the CPU for a like drop in RSS: it is the
+ *   larger young generation, promoting less, that pays for it.
  */
 export const PGLITE_NODE_FLAGS = [
   "--no-wasm-tier-up",
   "--no-wasm-dynamic-tiering",
-  "--max-semi-space-size=8",
+  "--max-semi-space-size=16",
+  "--heap-growing-percent=100",
 ] as const;
 
 /**
