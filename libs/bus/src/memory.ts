@@ -97,7 +97,7 @@ class Entry {
     else this.#msg = msg;
   }
   get value(): string {
-    return this.#value ?? (this.#msg as OutgoingMessage).value;
+    return this.#msg ? this.#msg.value : (this.#value as string);
   }
 }
 
