@@ -46,8 +46,8 @@ type SlotState = "queued" | "parked" | "running" | "done" | "abandoned" | "dropp
 
 /** One accepted message, from acceptance until it is finished. */
 export class Slot<T> {
-  offset: number;
-  key: string;
+  readonly offset: number;
+  readonly key: string;
   readonly item: T;
   readonly lane: Lane<T>;
   state: SlotState = "queued";
@@ -66,7 +66,7 @@ export class Slot<T> {
 }
 
 export class Lane<T> {
-  partition: number;
+  readonly partition: number;
   readonly ordering: Ordering;
   /** Aborted when the lane is revoked or its subscription closes. */
   readonly abort = new AbortController();

@@ -26,8 +26,9 @@
  * - REFUSED / FORMERR / NOTIMP / other rcodes: error of that kind, indeterminate.
  * An error is never reported as not-found or insecure. Identical questions in
  * flight share one query; answers (including negative ones, RFC 2308) are cached
- * for their TTL (cache.ts), unless the question is not `shared` (QueryOptions), within `cacheMaxBytes` of estimated heap (default
- * 32 MiB) and `cacheMaxEntries` entries, least recently used evicted first: a
+ * for their TTL (cache.ts), unless the question is not `shared` (QueryOptions),
+ * within `cacheMaxBytes` of estimated heap (default 32 MiB) and
+ * `cacheMaxEntries` entries, least recently used evicted first: a
  * hostile server's maximum-size RRsets (about 130 KB an entry) cannot grow the
  * heap past the budget. Lookups are shared between callers (in-flight and
  * cached ones): treat them as read-only. At most `perUpstreamConcurrency`

@@ -428,8 +428,9 @@ describe("MTA-STS and TLS-RPT discovery (mailPolicies; RFC 8461 §3.1, RFC 8460 
   });
 
   test("the domain's own questions are asked as not shared, its MX hosts' as shared (the cache keeps those)", async () => {
-    // CNAMEd MX, not secure: the first link is asked too. Two MX hosts, one of them
-    // with a CNAME'd TLSA base. Only names other domains' plans can also ask are shared.
+    // CNAMEd MX, not secure: the first link is asked too. Two MX hosts of a provider,
+    // and an STS record, so the policy host is asked. Only names other domains' plans
+    // can also ask are shared.
     const chain = [{ owner: "d.example", target: "e.d.example" }];
     const q = new ScriptedQuerier(
       script({
