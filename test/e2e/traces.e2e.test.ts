@@ -242,10 +242,22 @@ test("the 24 seed domains through the four services on Kafka: one trace per doma
     t.spans.some((s) => s.name === "send danesweep.domains" && s.tags["danesweep.scan"] === scan),
   );
   assert.ok(ours.length > 0, "probes of this scan that reached TLS");
-  const probe = ours[0]!.spans.find((s) => s.name === "smtp probe")!;
-  const phases = ours[0]!.spans.filter((s) => s.parent === probe.spanID).map((s) => s.name);
-  for (const phase of ["tcp connect", "smtp banner", "smtp ehlo", "smtp starttls", "tls handshake"])
-    assert.ok(phases.includes(phase), `phase ${phase} in ${phases.join(", ")}`);
+  // That probe's trace, once Jaeger has stored every span of it: a probe's phases may reach
+  // it in a later export batch than the probe's span (as the domains' traces above are
+  // waited for). The phases are then asserted on the trace as stored.
+  const PHASES = ["tcp connect", "smtp banner", "smtp ehlo", "smtp starttls", "tls handshake"];
+  const phasesOf = (t: JTrace): string[] => {
+    const p = t.spans.find((s) => s.name === "smtp probe");
+    return p ? t.spans.filter((s) => s.parent === p.spanID).map((s) => s.name) : [];
+  };
+  const probeTrace = await waitFor(
+    `the phases of probe trace ${ours[0]!.traceID}`,
+    () => getTrace(jaeger.query, ours[0]!.traceID),
+    (t) => PHASES.every((ph) => phasesOf(t).includes(ph)),
+  ).catch(() => ours[0]!);
+  const probe = probeTrace.spans.find((s) => s.name === "smtp probe")!;
+  const phases = phasesOf(probeTrace);
+  for (const phase of PHASES) assert.ok(phases.includes(phase), `phase ${phase} in ${phases.join(", ")}`);
   assert.equal(typeof probe.tags["tls.protocol.version"], "string");
   // Every probe request of the domain was answered by a probe made under it, or says it reused one.
   for (const p of shape.probes) {
