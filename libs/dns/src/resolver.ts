@@ -32,8 +32,8 @@
  * hostile server's maximum-size RRsets (about 130 KB an entry) cannot grow the
  * heap past the budget. Lookups are shared between callers (in-flight and
  * cached ones): treat them as read-only. At most `perUpstreamConcurrency`
- * queries are in flight to one upstream (default 256; a p-limit per upstream),
- * the others wait for a slot. `close()` ends every pending query with a
+ * queries are in flight to one upstream (default 256; `Slots`), the others
+ * wait for a slot in the order they came. `close()` ends every pending query with a
  * "network" error, those waiting for a slot included.
  * A stalled event loop (GC, a busy caller) is never a timeout: the transports
  * read a reply that arrived during the stall before they declare one
@@ -45,7 +45,6 @@
  */
 import { randomFillSync } from "node:crypto";
 import type { Lookup, LookupErrorKind, Provenance, RRType, Security } from "@danesweep/dane";
-import pLimit, { type LimitFunction } from "p-limit";
 import { interpretAnswer, type RecordTypes } from "./answer.ts";
 import { LookupCache } from "./cache.ts";
 import { canonicalQname } from "./normalize.ts";
@@ -149,8 +148,75 @@ interface UpstreamState {
   tcp: TcpChannel;
   /** "auto": TCP is not tried before this time (ms, `now()` clock). */
   tcpDownUntil: number;
-  /** Queries in flight to this upstream, at most `perUpstreamConcurrency` (p-limit). */
-  slots: LimitFunction;
+  /** Queries in flight to this upstream, at most `perUpstreamConcurrency`. */
+  slots: Slots;
+}
+
+/**
+ * A counting semaphore: at most `limit` holders, the others wait first come,
+ * first served. Taking a free slot allocates nothing and costs no turn of the
+ * event loop (a query asks for one per attempt, hundreds of thousands of times
+ * in a survey); `release` hands the slot straight to the next waiter.
+ */
+export class Slots {
+  #active = 0;
+  #limit: number;
+  readonly #waiting: (() => void)[] = [];
+  #head = 0;
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  get active(): number {
+    return this.#active;
+  }
+
+  get queued(): number {
+    return this.#waiting.length - this.#head;
+  }
+
+  /** Takes a slot if one is free now: true when taken, false when the caller must `wait()`. */
+  tryTake(): boolean {
+    if (this.#active >= this.#limit) return false;
+    this.#active++;
+    return true;
+  }
+
+  /** Resolves once a slot is the caller's (after a `tryTake` that returned false). */
+  wait(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.#waiting.push(resolve);
+    });
+  }
+
+  /** Gives a slot back: to the longest waiter if there is one. */
+  release(): void {
+    if (this.#head < this.#waiting.length) {
+      const next = this.#waiting[this.#head]!;
+      this.#waiting[this.#head++] = undefined as never;
+      if (this.#head === this.#waiting.length) {
+        this.#waiting.length = 0;
+        this.#head = 0;
+      } else if (this.#head >= 1024 && this.#head * 2 >= this.#waiting.length) {
+        this.#waiting.splice(0, this.#head);
+        this.#head = 0;
+      }
+      next();
+      return;
+    }
+    this.#active--;
+  }
+
+  /** No limit from now on: every waiter gets its slot (close()). */
+  openAll(): void {
+    this.#limit = Number.POSITIVE_INFINITY;
+    const waiting = this.#waiting.splice(this.#head);
+    this.#waiting.length = 0;
+    this.#head = 0;
+    this.#active += waiting.length;
+    for (const w of waiting) w();
+  }
 }
 
 interface Exchanged {
@@ -162,6 +228,43 @@ interface Exchanged {
 }
 
 const NO_FLAGS = { aa: false, tc: false, rd: false, ra: false, ad: false, cd: false };
+
+/** A lookup that ended in an error: no records. */
+function failed<T>(
+  qname: string,
+  qtype: RRType,
+  error: LookupErrorKind,
+  security: Security,
+  provenance: Provenance,
+): Lookup<T> {
+  return {
+    qname,
+    qtype,
+    chain: [],
+    owner: qname,
+    records: [],
+    outcome: "error",
+    error,
+    security,
+    provenance,
+  };
+}
+
+/** Where a lookup's answer came from; `t0` when it was asked (performance.now()). */
+function provenanceOf(ex: Exchanged, t0: number, cdRcode?: string): Provenance {
+  const h = ex.msg?.header;
+  const p: Provenance = {
+    upstream: ex.upstream,
+    transport: ex.transport,
+    rcode: ex.msg ? rcodeName(ex.msg.rcode) : "NONE",
+    flags: h ? { aa: h.aa, tc: h.tc, rd: h.rd, ra: h.ra, ad: h.ad, cd: h.cd } : { ...NO_FLAGS },
+    attempts: ex.attempts,
+    elapsedMs: Math.round((performance.now() - t0) * 1000) / 1000,
+    cached: false,
+  };
+  if (cdRcode !== undefined) p.cdRcode = cdRcode;
+  return p;
+}
 
 function cryptoRandom(): () => number {
   const pool = new Uint32Array(1024);
@@ -243,7 +346,7 @@ export class StubResolver implements DnsQuerier {
         udp: new UdpChannel(p.upstream, this.counters),
         tcp: new TcpChannel(p.upstream, this.counters, { connections: o.tcpConnections ?? 4 }),
         tcpDownUntil: 0,
-        slots: pLimit(concurrency),
+        slots: new Slots(concurrency),
       };
     });
     this.timeoutMs = o.timeoutMs ?? 2000;
@@ -303,8 +406,8 @@ export class StubResolver implements DnsQuerier {
     let inFlight = 0;
     let queued = 0;
     for (const u of this.ups) {
-      inFlight += u.slots.activeCount;
-      queued += u.slots.pendingCount;
+      inFlight += u.slots.active;
+      queued += u.slots.queued;
     }
     return {
       ...this.counters,
@@ -325,7 +428,7 @@ export class StubResolver implements DnsQuerier {
     this.closed = true;
     this.cache.clear();
     // Queries waiting for a slot run now, so that they end (as "network" errors on the closed channels).
-    for (const u of this.ups) u.slots.concurrency = Number.POSITIVE_INFINITY;
+    for (const u of this.ups) u.slots.openAll();
     await Promise.all(this.ups.flatMap((u) => [u.udp.close(), u.tcp.close()]));
   }
 
@@ -363,11 +466,46 @@ export class StubResolver implements DnsQuerier {
       if (this.closed) return { failure: "network", upstream: last.upstream.key, transport, attempts };
       const u = pin === undefined ? this.ups[(start + i) % this.ups.length]! : this.ups[pin]!;
       last = u;
-      // A slot of the upstream's concurrency limit for the attempt (p-limit).
-      const done = await u.slots(() => this.attempt(u, query, qEnd));
-      attempts += done.sent;
-      transport = done.transport;
-      const r = done.r;
+      // The attempt, in a slot of the upstream's concurrency limit: over TCP
+      // first when the mode says so ("auto" falls back to UDP at once when the
+      // connection cannot be used), else over UDP and again over TCP when the
+      // reply is truncated. `attempts` counts the queries sent. (One async
+      // level per question: each level is a promise and a suspended frame.)
+      if (!u.slots.tryTake()) await u.slots.wait();
+      let r: ExchangeResult;
+      try {
+        attempts++;
+        let tcp: ExchangeResult | undefined;
+        if (this.mode === "tcp" || (this.mode === "auto" && u.tcpDownUntil <= this.now())) {
+          transport = "tcp";
+          tcp = await u.tcp.exchange(query, qEnd, this.timeoutMs, this.pickId);
+          if (tcp.kind === "network" && this.mode === "auto" && !this.closed) {
+            // "auto": a connection that cannot be opened, or that the server closed
+            // under the query (a restart, a reload), is no answer: ask over UDP now,
+            // as the "udp" transport would have, instead of spending the attempt.
+            if (tcp.connectFailed) u.tcpDownUntil = this.now() + TCP_RETRY_AFTER_MS;
+            attempts++;
+            tcp = undefined;
+          } else if (tcp.kind === "timeout" && tcp.unanswered && this.mode === "auto") {
+            // A connection that never answered (a resolver over its TCP connection
+            // limit): the next attempts, and queries for a while, go over UDP.
+            u.tcpDownUntil = this.now() + TCP_RETRY_AFTER_MS;
+          }
+        }
+        if (tcp) {
+          r = tcp;
+        } else {
+          transport = "udp";
+          r = await u.udp.exchange(query, qEnd, this.timeoutMs, this.pickId);
+          if (r.kind === "reply" && (r.buf[2]! & 0x02) !== 0 && !this.closed) {
+            attempts++;
+            transport = "tcp";
+            r = await u.tcp.exchange(query, qEnd, this.timeoutMs, this.pickId);
+          }
+        }
+      } finally {
+        u.slots.release();
+      }
       if (r.kind === "timeout") {
         failure = "timeout";
         continue;
@@ -386,50 +524,23 @@ export class StubResolver implements DnsQuerier {
     return { failure, upstream: last.upstream.key, transport, attempts };
   }
 
-  /**
-   * One attempt on upstream `u`, in a slot of its concurrency limit: over TCP
-   * first when the mode says so ("auto" falls back to UDP at once when the
-   * connection cannot be used), else over UDP and again over TCP when the reply
-   * is truncated. `sent`: the queries it sent.
-   */
-  private async attempt(
-    u: UpstreamState,
-    query: Buffer,
-    qEnd: number,
-  ): Promise<{ r: ExchangeResult; transport: "udp" | "tcp"; sent: number }> {
-    let sent = 0;
-    let transport: "udp" | "tcp" = "udp";
-    let r: ExchangeResult;
-    sent++;
-    let tcp: ExchangeResult | undefined;
-    if (this.mode === "tcp" || (this.mode === "auto" && u.tcpDownUntil <= this.now())) {
-      transport = "tcp";
-      tcp = await u.tcp.exchange(query, qEnd, this.timeoutMs, this.pickId);
-      if (tcp.kind === "network" && this.mode === "auto" && !this.closed) {
-        // "auto": a connection that cannot be opened, or that the server closed
-        // under the query (a restart, a reload), is no answer: ask over UDP now,
-        // as the "udp" transport would have, instead of spending the attempt.
-        if (tcp.connectFailed) u.tcpDownUntil = this.now() + TCP_RETRY_AFTER_MS;
-        sent++;
-        tcp = undefined;
-      } else if (tcp.kind === "timeout" && tcp.unanswered && this.mode === "auto") {
-        // A connection that never answered (a resolver over its TCP connection
-        // limit): the next attempts, and queries for a while, go over UDP.
-        u.tcpDownUntil = this.now() + TCP_RETRY_AFTER_MS;
-      }
+  /** A lookup's end: out of the in-flight map, counted, cached for `cacheTtl` seconds when given. */
+  private settle<L extends Lookup<unknown>>(
+    l: L,
+    qname: string,
+    qtype: RRType,
+    inflightKey: string | undefined,
+    cacheTtl: number | undefined,
+  ): L {
+    if (inflightKey !== undefined) this.inflight.delete(inflightKey);
+    const tag = l.outcome === "error" ? `error:${l.error}` : l.outcome;
+    this.outcomes[tag] = (this.outcomes[tag] ?? 0) + 1;
+    if (!this.trustAd) l.security = "indeterminate";
+    if (this.cacheOn && cacheTtl !== undefined && cacheTtl > 0) {
+      const view = l.provenance ? { ...l, provenance: { ...l.provenance, cached: true } } : l;
+      this.cache.set(qtype + " " + qname, view, cacheTtl);
     }
-    if (tcp) {
-      r = tcp;
-    } else {
-      transport = "udp";
-      r = await u.udp.exchange(query, qEnd, this.timeoutMs, this.pickId);
-      if (r.kind === "reply" && (r.buf[2]! & 0x02) !== 0 && !this.closed) {
-        sent++;
-        transport = "tcp";
-        r = await u.tcp.exchange(query, qEnd, this.timeoutMs, this.pickId);
-      }
-    }
-    return { r, transport, sent };
+    return l;
   }
 
   private async resolve<K extends RRType>(
@@ -442,41 +553,16 @@ export class StubResolver implements DnsQuerier {
   ): Promise<Lookup<RecordTypes[K]>> {
     const t0 = performance.now();
     const ex = await this.exchange(qname, qtype, cd, pin);
-    const base = { qname, qtype, chain: [], owner: qname, records: [] };
-    const provenance = (extra?: Partial<Provenance>): Provenance => {
-      const h = ex.msg?.header;
-      return {
-        upstream: ex.upstream,
-        transport: ex.transport,
-        rcode: ex.msg ? rcodeName(ex.msg.rcode) : "NONE",
-        flags: h ? { aa: h.aa, tc: h.tc, rd: h.rd, ra: h.ra, ad: h.ad, cd: h.cd } : { ...NO_FLAGS },
-        attempts: ex.attempts,
-        elapsedMs: Math.round((performance.now() - t0) * 1000) / 1000,
-        cached: false,
-        ...extra,
-      };
-    };
-    const done = (l: Lookup<RecordTypes[K]>, cacheTtl?: number): Lookup<RecordTypes[K]> => {
-      if (inflightKey !== undefined) this.inflight.delete(inflightKey);
-      const tag = l.outcome === "error" ? `error:${l.error}` : l.outcome;
-      this.outcomes[tag] = (this.outcomes[tag] ?? 0) + 1;
-      if (!this.trustAd) l.security = "indeterminate";
-      if (this.cacheOn && keep && pin === undefined && cacheTtl !== undefined && cacheTtl > 0) {
-        const view = l.provenance ? { ...l, provenance: { ...l.provenance, cached: true } } : l;
-        this.cache.set(qtype + " " + qname, view, cacheTtl);
-      }
-      return l;
-    };
-
     const msg = ex.msg;
     if (!msg) {
-      return done({
-        ...base,
-        outcome: "error",
-        error: ex.failure ?? "other",
-        security: "indeterminate",
-        provenance: provenance(),
-      });
+      const l = failed<RecordTypes[K]>(
+        qname,
+        qtype,
+        ex.failure ?? "other",
+        "indeterminate",
+        provenanceOf(ex, t0),
+      );
+      return this.settle(l, qname, qtype, inflightKey, undefined);
     }
     const rcode = msg.rcode;
     if (rcode === 0 || rcode === 3) {
@@ -490,12 +576,14 @@ export class StubResolver implements DnsQuerier {
         chain: a.chain,
         owner: a.owner,
         records: a.records,
-        provenance: provenance(),
+        provenance: provenanceOf(ex, t0),
       };
       if (a.error) l.error = a.error;
       if (a.limitHit) l.limitHit = a.limitHit;
       if (a.ttl !== undefined) l.ttl = a.ttl;
-      return done(l, a.outcome === "error" ? undefined : a.cacheTtl);
+      // Only the answers of shared questions, asked of any upstream, are kept.
+      const keepFor = keep && pin === undefined && a.outcome !== "error" ? a.cacheTtl : undefined;
+      return this.settle(l, qname, qtype, inflightKey, keepFor);
     }
     if (rcode === 2 && !cd) {
       // Bogus or a plain failure? Ask the same upstream again with CD=1 (rule 1).
@@ -504,22 +592,18 @@ export class StubResolver implements DnsQuerier {
       const again = await this.exchange(qname, qtype, true, Math.max(upIdx, 0));
       const cdRcode = again.msg ? rcodeName(again.msg.rcode) : "NONE";
       const bogus = again.msg !== undefined && (again.msg.rcode === 0 || again.msg.rcode === 3);
-      const l: Lookup<RecordTypes[K]> = {
-        ...base,
-        outcome: "error",
-        error: "servfail",
-        security: bogus ? "bogus" : "indeterminate",
-        provenance: provenance({ cdRcode }),
-      };
-      l.provenance!.attempts += again.attempts;
-      return done(l);
+      const provenance = provenanceOf(ex, t0, cdRcode);
+      provenance.attempts += again.attempts;
+      const l = failed<RecordTypes[K]>(
+        qname,
+        qtype,
+        "servfail",
+        bogus ? "bogus" : "indeterminate",
+        provenance,
+      );
+      return this.settle(l, qname, qtype, inflightKey, undefined);
     }
-    return done({
-      ...base,
-      outcome: "error",
-      error: rcodeError(rcode),
-      security: "indeterminate",
-      provenance: provenance(),
-    });
+    const l = failed<RecordTypes[K]>(qname, qtype, rcodeError(rcode), "indeterminate", provenanceOf(ex, t0));
+    return this.settle(l, qname, qtype, inflightKey, undefined);
   }
 }

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { canonicalIp } from "@danesweep/dane";
 import { DnsConfigError, StubResolver } from "../src/index.ts";
+import { Slots } from "../src/resolver.ts";
 import {
   AD,
   type FakeServer,
@@ -410,6 +411,44 @@ describe("StubResolver", () => {
     const l = await p;
     assert.equal(l.outcome, "error");
     assert.equal(l.error, "network");
+  });
+
+  test("close() also ends the queries still waiting for a slot of the upstream's limit", async () => {
+    const s = await serve(() => []);
+    const r = new StubResolver({ upstreams: [up(s)], timeoutMs: 5000, perUpstreamConcurrency: 1 });
+    const ps = ["w1.example", "w2.example", "w3.example"].map((n) => r.query(n, "A"));
+    await new Promise((res) => setTimeout(res, 20));
+    assert.equal(r.stats().inFlight, 1);
+    assert.equal(r.stats().queued, 2);
+    await r.close();
+    const ls = await Promise.all(ps);
+    assert.deepEqual(
+      ls.map((l) => l.error),
+      ["network", "network", "network"],
+    );
+  });
+
+  test("Slots: a free slot is taken at once, waiters get released slots first come, first served", async () => {
+    const slots = new Slots(2);
+    assert.equal(slots.tryTake(), true);
+    assert.equal(slots.tryTake(), true);
+    assert.equal(slots.tryTake(), false);
+    const order: number[] = [];
+    const waits = [1, 2, 3].map((i) => slots.wait().then(() => order.push(i)));
+    assert.equal(slots.queued, 3);
+    slots.release();
+    slots.release();
+    await Promise.resolve();
+    assert.deepEqual(order, [1, 2]);
+    assert.equal(slots.active, 2);
+    assert.equal(slots.queued, 1);
+    slots.openAll();
+    await Promise.all(waits);
+    assert.deepEqual(order, [1, 2, 3]);
+    assert.equal(slots.active, 3);
+    for (let i = 0; i < 3; i++) slots.release();
+    assert.equal(slots.active, 0);
+    assert.equal(slots.tryTake(), true);
   });
 
   test("an unknown upstream index, an unsupported type or an unencodable name is an error, not a throw", async () => {

@@ -48,7 +48,7 @@ for (const transport of ["udp", "tcp"] as TransportMode[]) {
       await new Promise((res) => setImmediate(res));
       const before = Atomics.load(sent, 0);
       const pending = r.query("stalled.example", "A");
-      // The query starts once it has a slot of the upstream's limit (p-limit: a few microtasks
+      // The query starts once it has a slot of the upstream's limit (a few microtasks
       // later, no I/O in between): let it start.
       for (let i = 0; i < 20; i++) await Promise.resolve();
       // TCP writes the queries of one turn together, in the next check phase: let it write

@@ -136,6 +136,26 @@ export function compressBlob(t: BlobText): Blob {
   return { hash: t.hash, body };
 }
 
+/**
+ * Byte strings as one bytea parameter: their concatenation, and where each
+ * starts (1-based, for SQL's substring) and how long it is. The pg driver sends
+ * a Buffer parameter in binary, but an array of Buffers as text (`\\x` and two
+ * hex digits a byte, escaped again as an array element), which both sides
+ * must encode and parse: a batch's blob bodies are most of its bytes. SQL
+ * takes each back with `substring(bytes from start for length)`.
+ */
+export function packBytes(list: readonly Buffer[]): { bytes: Buffer; starts: number[]; lengths: number[] } {
+  const starts: number[] = new Array(list.length);
+  const lengths: number[] = new Array(list.length);
+  let at = 1;
+  for (let i = 0; i < list.length; i++) {
+    starts[i] = at;
+    lengths[i] = list[i]!.length;
+    at += lengths[i]!;
+  }
+  return { bytes: Buffer.concat(list as Buffer[], at - 1), starts, lengths };
+}
+
 /** The blob of a stored form: key from its JSON text, body compressed. */
 export function blobOf(stored: unknown): Blob {
   return compressBlob(blobText(stored));

@@ -49,6 +49,7 @@ import {
   factsFrom,
   openProbe,
   type ProbeVolatile,
+  packBytes,
   probeBlob,
   probeCertificateHashes,
   probeFrom,
@@ -560,16 +561,19 @@ export class Store {
     const classes = await this.classIds(rows.map((r) => r.cls));
     const vlist = [...verdicts.values()];
     const flist = [...facts.values()];
+    const fbodies = packBytes(flist.map((b) => b.body));
+    const vbodies = packBytes(vlist.map((v) => v.blob.body));
     const stored = await this.#q<{ domain: string }>(
       "storeJudged",
       `with fb as (
          insert into fact_blobs (hash, body)
-         select * from unnest($1::uuid[], $2::bytea[]) on conflict do nothing),
+         select h, substring($2::bytea from s for l) from unnest($1::uuid[], $22::integer[], $23::integer[]) as x(h, s, l)
+         on conflict do nothing),
        vb as (
          insert into verdict_blobs (hash, tld, provider, mx_host, delivered_host, delivered_address, engine, profile, problems, risks, body)
-         select h, t, p, m, dh, da, en, pr, string_to_array(pb, ','), string_to_array(rk, ','), b
+         select h, t, p, m, dh, da, en, pr, string_to_array(pb, ','), string_to_array(rk, ','), substring($12::bytea from s for l)
          from unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
-                     $11::text[], $21::text[], $12::bytea[]) as x(h, t, p, m, dh, da, en, pr, pb, rk, b)
+                     $11::text[], $21::text[], $24::integer[], $25::integer[]) as x(h, t, p, m, dh, da, en, pr, pb, rk, s, l)
          on conflict do nothing),
        rs as (
          insert into results (scan, domain, class, facts, verdict, judged_seq, judged_at, collected_at)
@@ -584,7 +588,7 @@ export class Store {
        select domain from rs`,
       [
         flist.map((b) => b.hash),
-        flist.map((b) => b.body),
+        fbodies.bytes,
         vlist.map((v) => v.blob.hash),
         vlist.map((v) => v.r.tld),
         vlist.map((v) => v.r.provider ?? null),
@@ -594,7 +598,7 @@ export class Store {
         vlist.map((v) => v.r.engine.version),
         vlist.map((v) => v.r.engine.profile),
         vlist.map((v) => problemsOf(v.r).join(",")),
-        vlist.map((v) => v.blob.body),
+        vbodies.bytes,
         seq,
         rows.map((r) => r.e.record.domain),
         classes,
@@ -604,6 +608,10 @@ export class Store {
         this.#slot,
         rows.map((r) => r.e.facts.collectedAt),
         vlist.map((v) => (v.r.risks ?? []).join(",")),
+        fbodies.starts,
+        fbodies.lengths,
+        vbodies.starts,
+        vbodies.lengths,
       ],
     );
     const fresh = new Set(stored.map((x) => x.domain));
@@ -803,13 +811,19 @@ export class Store {
       blobs.set(blob.hash, blob);
       return { p, hash: blob.hash, volatile };
     });
+    const ders = packBytes([...certs.values()]);
+    const bodies = packBytes([...blobs.values()].map((b) => b.body));
     this.#stats.codecMs += performance.now() - c0;
     await this.#q(
       "upsertProbes",
       `with c as (
-         insert into certificates (sha256, der) select * from unnest($1::text[], $2::bytea[]) on conflict do nothing),
+         insert into certificates (sha256, der)
+         select h, substring($2::bytea from s for l) from unnest($1::text[], $14::integer[], $15::integer[]) as x(h, s, l)
+         on conflict do nothing),
        b as (
-         insert into probe_blobs (hash, body) select * from unnest($3::uuid[], $4::bytea[]) on conflict do nothing)
+         insert into probe_blobs (hash, body)
+         select h, substring($4::bytea from s for l) from unnest($3::uuid[], $16::integer[], $17::integer[]) as x(h, s, l)
+         on conflict do nothing)
        insert into scan_probes (scan, ip, port, sni, status, probe, started_at, timings, io)
        select $5, ip, port, sni, st, h, t, string_to_array(tm, ',', 'NULL')::integer[], string_to_array(nullif(io, ''), ',')::bigint[]
        from unnest($6::text[], $7::integer[], $8::text[], $9::text[], $10::uuid[], $11::timestamptz[], $12::text[], $13::text[])
@@ -819,9 +833,9 @@ export class Store {
              timings = excluded.timings, io = excluded.io`,
       [
         [...certs.keys()],
-        [...certs.values()],
+        ders.bytes,
         [...blobs.keys()],
-        [...blobs.values()].map((b) => b.body),
+        bodies.bytes,
         seq,
         rows.map((r) => r.p.ip),
         rows.map((r) => r.p.port),
@@ -831,6 +845,10 @@ export class Store {
         rows.map((r) => r.p.startedAt),
         rows.map((r) => timingsText(r.volatile)),
         rows.map((r) => (r.volatile.io ? `${r.volatile.io.bytesRead},${r.volatile.io.bytesWritten}` : "")),
+        ders.starts,
+        ders.lengths,
+        bodies.starts,
+        bodies.lengths,
       ],
     );
   }
