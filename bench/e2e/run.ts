@@ -16,7 +16,8 @@
  * Each contender runs in its own process with the Node flags bin/danesweep
  * uses. Printed: domains/s, CPU ms per domain (and by thread: the pipeline's
  * main thread, the store's thread, V8's helper threads), peak RSS, store round
- * trips per domain, the store's CPU per domain (encoding blobs + PostgreSQL), the
+ * trips per domain, the store's CPU per domain (encoding blobs + PostgreSQL
+ * running the statements, both as thread CPU time: Store.stats), the
  * bytes the database grew per domain for each scan, the ratio end-to-end /
  * DNS stage, and the targets of issue 10:
  *   end to end >= 0.6 x the DNS stage; <= 1.0 ms CPU per domain; peak RSS

@@ -81,6 +81,7 @@ import { Worker } from "node:worker_threads";
 import { PGlite } from "@electric-sql/pglite";
 import { StoreError } from "./errors.ts";
 import { commandLine } from "./redact.ts";
+import { threadCpuMs } from "./time.ts";
 
 /** A transaction held open this long without a message, while others wait, is rolled back and its session ended. */
 export const IDLE_TXN_MS = 60_000;
@@ -538,7 +539,7 @@ export class PgliteServer {
           s.socket.end();
           break;
         }
-        const t0 = performance.now();
+        const t0 = threadCpuMs();
         // The raw answer goes straight to the client: PGlite's own handling of a
         // reply (execProtocolRawSync's default) parses it and keeps every row it
         // ever served, which grows without end in a process that serves a scan.
@@ -549,7 +550,7 @@ export class PgliteServer {
             chunks.push(Buffer.from(d));
           },
         });
-        this.stats.backendMs += performance.now() - t0;
+        this.stats.backendMs += threadCpuMs() - t0;
         this.stats.units++;
         const raw = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
         if (raw.length > 0 && !s.closed) {
