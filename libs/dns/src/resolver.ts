@@ -33,8 +33,8 @@
  * heap past the budget. Lookups are shared between callers (in-flight and
  * cached ones): treat them as read-only. At most `perUpstreamConcurrency`
  * queries are in flight to one upstream (default 256; `Slots`), the others
- * wait for a slot in the order they came. `close()` ends every pending query with a
- * "network" error, those waiting for a slot included.
+ * wait for a slot in the order they came. `close()` ends every pending query
+ * with a "network" error, those waiting for a slot included.
  * A stalled event loop (GC, a busy caller) is never a timeout: the transports
  * read a reply that arrived during the stall before they declare one
  * (transport.ts).
