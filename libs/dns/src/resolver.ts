@@ -383,7 +383,7 @@ export class StubResolver implements DnsQuerier {
       this.extra.deduplicated++;
       return running as Promise<Lookup<RecordTypes[K]>>;
     }
-    // resolve() removes the entry when it settles (in `done`, before its promise resolves).
+    // resolve() removes the entry when it settles (in `settle`, before its promise resolves).
     const p = this.resolve(name, qtype, undefined, false, key, opts?.shared ?? true);
     this.inflight.set(key, p as Promise<Lookup<unknown>>);
     return p;
@@ -524,31 +524,35 @@ export class StubResolver implements DnsQuerier {
     return { failure, upstream: last.upstream.key, transport, attempts };
   }
 
-  /** A lookup's end: out of the in-flight map, counted, cached for `cacheTtl` seconds when given. */
-  private settle<L extends Lookup<unknown>>(
-    l: L,
-    qname: string,
-    qtype: RRType,
-    inflightKey: string | undefined,
-    cacheTtl: number | undefined,
-  ): L {
-    if (inflightKey !== undefined) this.inflight.delete(inflightKey);
+  /**
+   * A lookup's end: counted; for a question of query() (`key`, its in-flight
+   * and cache key), out of the in-flight map and cached for `cacheTtl` seconds
+   * when given.
+   */
+  private settle<L extends Lookup<unknown>>(l: L, key: string | undefined, cacheTtl: number | undefined): L {
     const tag = l.outcome === "error" ? `error:${l.error}` : l.outcome;
     this.outcomes[tag] = (this.outcomes[tag] ?? 0) + 1;
     if (!this.trustAd) l.security = "indeterminate";
+    if (key === undefined) return l;
+    this.inflight.delete(key);
     if (this.cacheOn && cacheTtl !== undefined && cacheTtl > 0) {
       const view = l.provenance ? { ...l, provenance: { ...l.provenance, cached: true } } : l;
-      this.cache.set(qtype + " " + qname, view, cacheTtl);
+      this.cache.set(key, view, cacheTtl);
     }
     return l;
   }
 
+  /**
+   * Asks and interprets one question. `key`: its in-flight and cache key when
+   * query() asks it (queryUpstream's questions have none: not shared, not
+   * cached); `keep`: whether its answer may be cached (QueryOptions.shared).
+   */
   private async resolve<K extends RRType>(
     qname: string,
     qtype: K,
     pin?: number,
     cd = false,
-    inflightKey?: string,
+    key?: string,
     keep = true,
   ): Promise<Lookup<RecordTypes[K]>> {
     const t0 = performance.now();
@@ -562,7 +566,7 @@ export class StubResolver implements DnsQuerier {
         "indeterminate",
         provenanceOf(ex, t0),
       );
-      return this.settle(l, qname, qtype, inflightKey, undefined);
+      return this.settle(l, key, undefined);
     }
     const rcode = msg.rcode;
     if (rcode === 0 || rcode === 3) {
@@ -581,9 +585,8 @@ export class StubResolver implements DnsQuerier {
       if (a.error) l.error = a.error;
       if (a.limitHit) l.limitHit = a.limitHit;
       if (a.ttl !== undefined) l.ttl = a.ttl;
-      // Only the answers of shared questions, asked of any upstream, are kept.
-      const keepFor = keep && pin === undefined && a.outcome !== "error" ? a.cacheTtl : undefined;
-      return this.settle(l, qname, qtype, inflightKey, keepFor);
+      // Only the answers of shared questions are kept.
+      return this.settle(l, key, keep && a.outcome !== "error" ? a.cacheTtl : undefined);
     }
     if (rcode === 2 && !cd) {
       // Bogus or a plain failure? Ask the same upstream again with CD=1 (rule 1).
@@ -601,9 +604,9 @@ export class StubResolver implements DnsQuerier {
         bogus ? "bogus" : "indeterminate",
         provenance,
       );
-      return this.settle(l, qname, qtype, inflightKey, undefined);
+      return this.settle(l, key, undefined);
     }
     const l = failed<RecordTypes[K]>(qname, qtype, rcodeError(rcode), "indeterminate", provenanceOf(ex, t0));
-    return this.settle(l, qname, qtype, inflightKey, undefined);
+    return this.settle(l, key, undefined);
   }
 }

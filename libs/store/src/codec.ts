@@ -124,6 +124,9 @@ export function blobText(stored: unknown): BlobText {
   return { hash: uuidOf(createHash("sha256").update(text).digest()), text };
 }
 
+/** How compressBlob calls zlib (one options object for every blob; see there). */
+const DEFLATE_V1 = { dictionary: DICT_V1, level: 6, windowBits: 13, memLevel: 4, chunkSize: 2048 } as const;
+
 /** The blob of a key and text: the body compressed (codec 0x01). */
 export function compressBlob(t: BlobText): Blob {
   // An 8 KiB window holds the dictionary and a record; the default 32 KiB one only costs time to set up.
@@ -132,13 +135,7 @@ export function compressBlob(t: BlobText): Blob {
   // The output goes to a buffer of `chunkSize` bytes (more when it is longer): the default 16 KiB
   // is an ArrayBuffer of its own per call, 2 KiB a slice of Node's pool (a blob's payload is
   // ~400 bytes): 20% less CPU a blob, GC included, and no external memory for the GC to count.
-  const payload = deflateRawSync(t.text, {
-    dictionary: DICT_V1,
-    level: 6,
-    windowBits: 13,
-    memLevel: 4,
-    chunkSize: 2048,
-  });
+  const payload = deflateRawSync(t.text, DEFLATE_V1);
   const body = Buffer.allocUnsafe(payload.length + 1);
   body[0] = CODEC_DEFLATE_V1;
   payload.copy(body, 1);
