@@ -36,7 +36,6 @@
  *   ("internal-error", detail "prober closed"), lets probes already connected
  *   finish (each is bounded by its deadline), and resolves when all settled.
  */
-import { X509Certificate } from "node:crypto";
 import type { ConnectionOptions } from "node:tls";
 import {
   type AlternateHandshake,
@@ -53,7 +52,7 @@ import {
 import { DEFAULT_GROUPS, Dialer, DialerConfigError } from "./dialer.ts";
 import { runPolicyFetch } from "./https.ts";
 import { normalizeName, type OptOutList } from "./optout.ts";
-import { runDialogue } from "./session.ts";
+import { type LeafKey, runDialogue } from "./session.ts";
 
 export interface ProberOptions {
   /** Contact non-public addresses (testbeds only; CLI --allow-private). */
@@ -271,8 +270,10 @@ export class Prober {
       this.shared++;
       return running;
     }
-    const p = this.run(target, base())
-      .then((f) => (req?.alternates === true && !policyFetch ? this.alternates(target, f) : f))
+    const alternates = req?.alternates === true && !policyFetch;
+    const leaf: LeafKey | undefined = alternates ? {} : undefined;
+    const p = this.run(target, base(), undefined, leaf)
+      .then((f) => (leaf ? this.alternates(target, f, leaf) : f))
       .then(done);
     this.inflight.set(key, p);
     void p.finally(() => this.inflight.delete(key));
@@ -283,6 +284,7 @@ export class Prober {
     t: { ip: string; port: number; sni: string },
     facts: ProbeFacts,
     offer?: SigalgFamily,
+    leaf?: LeafKey,
   ): Promise<ProbeFacts> {
     const o = this.o;
     try {
@@ -320,6 +322,7 @@ export class Prober {
             socket: conn.socket,
             sni: t.sni,
             ...(offer ? { offer } : {}),
+            ...(leaf ? { leaf } : {}),
             deadlineAt: startedAt + o.deadlineMs,
             now: o.now,
             facts,
@@ -348,27 +351,23 @@ export class Prober {
     }
   }
 
-  /** The alternate handshake a first one suggests (see the file comment). */
-  static alternateFor(tls: NonNullable<ProbeFacts["tls"]>): SigalgFamily | undefined {
-    const leaf = tls.chain[0];
-    if (leaf === undefined) return undefined;
-    let type: string | undefined;
-    try {
-      type = new X509Certificate(Buffer.from(leaf, "base64")).publicKey.asymmetricKeyType;
-    } catch {
-      return undefined;
-    }
+  /**
+   * The alternate handshake a first one suggests (see the file comment), from
+   * its version and its leaf certificate's key type (runDialogue's `leaf`).
+   */
+  static alternateFor(version: string, type: string | undefined): SigalgFamily | undefined {
     if (type === "ec" || type === "ed25519" || type === "ed448") return "rsa";
-    if ((type === "rsa" || type === "rsa-pss") && tls.version !== "TLSv1.3") return "ecdsa";
+    if ((type === "rsa" || type === "rsa-pss") && version !== "TLSv1.3") return "ecdsa";
     return undefined;
   }
 
   private async alternates(
     t: { ip: string; port: number; sni: string },
     facts: ProbeFacts,
+    leaf: LeafKey,
   ): Promise<ProbeFacts> {
     if (facts.status !== "tls-ok" || !facts.tls || this.closed) return facts;
-    const offer = Prober.alternateFor(facts.tls);
+    const offer = Prober.alternateFor(facts.tls.version, leaf.keyType);
     if (!offer) return facts;
     const scratch: ProbeFacts = { ...facts, status: "internal-error", timings: { totalMs: 0 } };
     delete scratch.tls;

@@ -20,6 +20,7 @@
  * Whatever was learned before the failure stays in the facts. The socket is
  * destroyed before runDialogue resolves.
  */
+import type { X509Certificate } from "node:crypto";
 import type net from "node:net";
 import type tls from "node:tls";
 import type { ProbeFacts, ProbeStatus, SigalgFamily, SmtpReply } from "@danesweep/dane";
@@ -45,6 +46,18 @@ export interface DialogueContext {
   now: () => number;
   opts: DialogueOptions;
   facts: ProbeFacts;
+  /**
+   * Given by a caller that wants the leaf certificate's key type (the prober,
+   * to choose an alternate handshake): set when the handshake completed, from
+   * the certificate object the chain was read from, so that it is not parsed
+   * again from the facts' base64.
+   */
+  leaf?: LeafKey;
+}
+
+/** The key type of a handshake's leaf certificate (KeyObject.asymmetricKeyType: "ec", "rsa", ...). */
+export interface LeafKey {
+  keyType?: string;
 }
 
 type ReadFailure = "timeout" | "closed" | "deadline" | ReplyError;
@@ -168,13 +181,19 @@ const round = (ms: number) => Math.round(ms * 100) / 100;
  * What a finished handshake tells: version, cipher, key-exchange group and
  * the certificate chain exactly as the server sent it (leaf first, base64
  * DER), cut at `maxChainCerts` (then `chainTruncated`). Shared by the SMTP
- * probe and the MTA-STS policy fetch (https.ts).
+ * probe and the MTA-STS policy fetch (https.ts). With `leaf`, also the leaf's
+ * key type (left undefined when OpenSSL cannot make a key of it).
  */
-export function tlsFacts(t: tls.TLSSocket, maxChainCerts: number): NonNullable<ProbeFacts["tls"]> {
+export function tlsFacts(
+  t: tls.TLSSocket,
+  maxChainCerts: number,
+  leaf?: LeafKey,
+): NonNullable<ProbeFacts["tls"]> {
   const cipher = t.getCipher();
   const key = t.getEphemeralKeyInfo();
   const chain: string[] = [];
   let x = t.getPeerX509Certificate();
+  if (leaf && x) leaf.keyType = keyTypeOf(x);
   while (x && chain.length < maxChainCerts) {
     chain.push(x.raw.toString("base64"));
     x = x.issuerCertificate;
@@ -187,6 +206,14 @@ export function tlsFacts(t: tls.TLSSocket, maxChainCerts: number): NonNullable<P
   if (key && "name" in key && key.name) out.group = key.name;
   if (x) out.chainTruncated = true;
   return out;
+}
+
+function keyTypeOf(x: X509Certificate): string | undefined {
+  try {
+    return x.publicKey.asymmetricKeyType;
+  } catch {
+    return undefined;
+  }
 }
 
 export async function runDialogue(ctx: DialogueContext): Promise<void> {
@@ -294,7 +321,7 @@ export async function runDialogue(ctx: DialogueContext): Promise<void> {
     }
     const t = hs.tls;
     current = t;
-    facts.tls = tlsFacts(t, opts.maxChainCerts);
+    facts.tls = tlsFacts(t, opts.maxChainCerts, ctx.leaf);
     facts.status = "tls-ok";
     // the rest of the dialogue is over TLS; what remains of the byte budget carries over
     ch.parser = new ReplyParser({
