@@ -71,9 +71,14 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 
 const HEX_RE = /^(?:[0-9a-f]{2})*$/i;
 
+/** Whether hexToBytes takes `hex` (lowercase or uppercase, even length), without decoding it. */
+export function isHex(hex: string): boolean {
+  return HEX_RE.test(hex);
+}
+
 /** Lowercase or uppercase even-length hex to bytes; undefined otherwise. */
 export function hexToBytes(hex: string): Uint8Array | undefined {
-  if (!HEX_RE.test(hex)) return undefined;
+  if (!isHex(hex)) return undefined;
   return new Uint8Array(Buffer.from(hex, "hex"));
 }
 

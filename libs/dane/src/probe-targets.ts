@@ -96,21 +96,36 @@ export type DomainRoute =
   | { kind: "stop"; action: "bounce"; reason: "nxdomain" | "null-mx" }
   | { kind: "hosts"; mxSecure: boolean; implicit: boolean; hosts: RouteHost[] };
 
-function familyAddresses(l: Lookup<string>, family: 4 | 6): RouteAddress[] {
-  if (l.outcome !== "answer") return [];
-  return l.records.map((ip) => ({ ip, family, security: l.security, beyondLimit: false }));
-}
+/** Up to this many addresses a host's duplicates are found by a scan of its list; past it, by a set. */
+const SCAN_DEDUPE = 16;
 
 /** A then AAAA, duplicates dropped; failed families contribute nothing (rule 13). */
 export function hostAddresses(h: HostFacts): RouteAddress[] {
-  const seen = new Set<string>();
   const out: RouteAddress[] = [];
-  for (const a of [...familyAddresses(h.a, 4), ...familyAddresses(h.aaaa, 6)]) {
-    if (seen.has(a.ip)) continue;
-    seen.add(a.ip);
-    out.push(a);
-  }
+  const n = answered(h.a).length + answered(h.aaaa).length;
+  const seen = n > SCAN_DEDUPE ? new Set<string>() : undefined;
+  addFamily(out, seen, h.a, 4);
+  addFamily(out, seen, h.aaaa, 6);
   return out;
+}
+
+const NONE: readonly string[] = [];
+
+function answered(l: Lookup<string>): readonly string[] {
+  return l.outcome === "answer" ? l.records : NONE;
+}
+
+function addFamily(
+  out: RouteAddress[],
+  seen: Set<string> | undefined,
+  l: Lookup<string>,
+  family: 4 | 6,
+): void {
+  for (const ip of answered(l)) {
+    if (seen ? seen.has(ip) : out.some((a) => a.ip === ip)) continue;
+    seen?.add(ip);
+    out.push({ ip, family, security: l.security, beyondLimit: false });
+  }
 }
 
 /**
@@ -234,12 +249,19 @@ function hostRoute(h: HostFacts, port: number, mxSecure: boolean, policy: Client
 export function applyAddressLimit(hosts: RouteHost[], policy: ClientPolicy): void {
   const limit = policy.mxAddressLimit;
   if (!(limit > 0)) return;
-  const all = hosts.flatMap((h) => h.addresses);
-  const v4 = all.filter((a) => a.family === 4).length;
-  const v6 = all.length - v4;
+  let v4 = 0;
+  let v6 = 0;
+  let first: 4 | 6 | undefined;
+  for (const h of hosts) {
+    for (const a of h.addresses) {
+      first ??= a.family;
+      if (a.family === 4) v4++;
+      else v6++;
+    }
+  }
   let keep4 = Number.POSITIVE_INFINITY;
   let keep6 = Number.POSITIVE_INFINITY;
-  if (policy.balanceInetProtocols && v4 > 0 && v6 > 0 && all.length > limit) {
+  if (policy.balanceInetProtocols && v4 > 0 && v6 > 0 && v4 + v6 > limit) {
     const half = Math.floor(limit / 2);
     if (v6 <= half) {
       keep6 = v6;
@@ -248,19 +270,21 @@ export function applyAddressLimit(hosts: RouteHost[], policy: ClientPolicy): voi
       keep4 = v4;
       keep6 = limit - v4;
     } else {
-      keep4 = Math.floor((limit + (all[0]!.family === 4 ? 1 : 0)) / 2);
+      keep4 = Math.floor((limit + (first === 4 ? 1 : 0)) / 2);
       keep6 = limit - keep4;
     }
   }
   let tried = 0;
-  for (const a of all) {
-    const share = a.family === 4 ? keep4 : keep6;
-    if (tried < limit && share > 0) {
-      tried++;
-      if (a.family === 4) keep4--;
-      else keep6--;
-    } else {
-      a.beyondLimit = true;
+  for (const h of hosts) {
+    for (const a of h.addresses) {
+      const share = a.family === 4 ? keep4 : keep6;
+      if (tried < limit && share > 0) {
+        tried++;
+        if (a.family === 4) keep4--;
+        else keep6--;
+      } else {
+        a.beyondLimit = true;
+      }
     }
   }
 }

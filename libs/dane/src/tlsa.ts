@@ -19,7 +19,7 @@
  * None of these throws.
  */
 import { createPublicKey, X509Certificate } from "node:crypto";
-import { hexToBytes, isSubjectPublicKeyInfo, parseCertificate } from "./der.ts";
+import { hexToBytes, isHex, isSubjectPublicKeyInfo, parseCertificate } from "./der.ts";
 import type { TlsaRecord } from "./facts.ts";
 
 export const TLSA_PARSE_ERRORS = ["bad-syntax", "bad-field", "bad-hex", "truncated"] as const;
@@ -145,24 +145,32 @@ export function spkiParses(der: Uint8Array): boolean {
   }
 }
 
+/** The answers of tlsaUsability: one object each, shared (read-only). */
+const USABLE: Usability = Object.freeze({ usable: true });
+const UNUSABLE = Object.fromEntries(
+  UNUSABLE_WHYS.map((why) => [why, Object.freeze({ usable: false, why })]),
+) as Record<UnusableWhy, Usability>;
+
+/**
+ * Whether a sender can use a TLSA record, or why not. A digest's data is
+ * checked for its hex and its length only (nothing is decoded); full data is
+ * decoded and parsed. The answer is a shared read-only object.
+ */
 export function tlsaUsability(r: TlsaRecord): Usability {
-  if (r.usage === 0 || r.usage === 1) return { usable: false, why: "usage-pkix" };
-  if (r.usage !== 2 && r.usage !== 3) return { usable: false, why: "usage-unknown" };
-  if (r.selector !== 0 && r.selector !== 1) return { usable: false, why: "selector-unknown" };
+  if (r.usage === 0 || r.usage === 1) return UNUSABLE["usage-pkix"];
+  if (r.usage !== 2 && r.usage !== 3) return UNUSABLE["usage-unknown"];
+  if (r.selector !== 0 && r.selector !== 1) return UNUSABLE["selector-unknown"];
   if (r.matchingType !== 0 && r.matchingType !== 1 && r.matchingType !== 2) {
-    return { usable: false, why: "matching-type-unknown" };
+    return UNUSABLE["matching-type-unknown"];
   }
-  const data = typeof r.data === "string" ? hexToBytes(r.data) : undefined;
-  if (!data) return { usable: false, why: "bad-hex" };
+  if (typeof r.data !== "string" || !isHex(r.data)) return UNUSABLE["bad-hex"];
   if (r.matchingType !== 0) {
-    return data.length === DIGEST_LENGTH[r.matchingType]
-      ? { usable: true }
-      : { usable: false, why: "digest-length" };
+    return r.data.length === 2 * DIGEST_LENGTH[r.matchingType]! ? USABLE : UNUSABLE["digest-length"];
   }
-  if (r.selector === 0) {
-    return certificateParses(data) ? { usable: true } : { usable: false, why: "bad-certificate-data" };
-  }
-  return spkiParses(data) ? { usable: true } : { usable: false, why: "bad-spki-data" };
+  const data = hexToBytes(r.data);
+  if (!data) return UNUSABLE["bad-hex"];
+  if (r.selector === 0) return certificateParses(data) ? USABLE : UNUSABLE["bad-certificate-data"];
+  return spkiParses(data) ? USABLE : UNUSABLE["bad-spki-data"];
 }
 
 // ---------------------------------------------------------- digest agility

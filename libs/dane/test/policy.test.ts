@@ -247,6 +247,22 @@ describe("rule 34: MX address limit (smtp_mx_address_limit)", () => {
     );
   });
 
+  test("a host's addresses: A then AAAA, each address once in its first place, few or many", () => {
+    const addressesOf = (v4: string[], v6: string[]) => {
+      const route = domainRoute(mkDomain([mkHost("mx1.example.org", 10, { v4, v6, tlsa: [RIGHT] })]), RFC);
+      return route.kind === "hosts" ? route.hosts[0]!.addresses.map((a) => `${a.family} ${a.ip}`) : [];
+    };
+    assert.deepEqual(addressesOf(["192.0.2.2", "192.0.2.1", "192.0.2.2"], ["2001:db8::1", "2001:db8::1"]), [
+      "4 192.0.2.2",
+      "4 192.0.2.1",
+      "6 2001:db8::1",
+    ]);
+    // Forty A records, each listed twice, and three AAAA: past a short list, duplicates are still dropped in order.
+    const many = Array.from({ length: 40 }, (_, i) => `198.51.100.${i + 1}`);
+    const got = addressesOf([...many, ...[...many].reverse()], ["2001:db8::2", "2001:db8::3", "2001:db8::2"]);
+    assert.deepEqual(got, [...many.map((ip) => `4 ${ip}`), "6 2001:db8::2", "6 2001:db8::3"]);
+  });
+
   test("probe mode dane leaves addresses beyond the limit unprobed; mode all probes them", () => {
     const dane = probeTargets(six(), { probeMode: "dane" }).map((t) => t.ip);
     assert.deepEqual(dane, ["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4", "192.0.2.5"]);
