@@ -85,6 +85,12 @@ export interface JudgeOptions {
   trust?: TrustStore;
   /** Thresholds of the risk rules (rules 37, 39); default DEFAULT_RISK_THRESHOLDS. */
   risk?: Partial<RiskThresholds>;
+  /**
+   * The route of these facts under `policy` (probe-targets.ts routeOf), when
+   * the caller derived it already (the aggregator, for the probes it waits
+   * for): the judge does not derive it again.
+   */
+  route?: DomainRoute;
 }
 
 export type ProbeLookup = (key: ProbeKey) => ProbeFacts | undefined;
@@ -411,7 +417,7 @@ function judgeUnsafe(facts: DomainFacts, lookup: ProbeLookup, opts: JudgeOptions
   if (!factsShapeOk(facts)) return malformed(facts, opts);
   const probes = memoProbes(lookup);
   const policy = opts.policy ?? defaultPolicy();
-  const route = domainRoute(facts, policy);
+  const route = opts.route ?? domainRoute(facts, policy);
   let verdict: Verdict;
   let evals: HostEval[] = [];
   let stateEvals: HostEval[] = [];

@@ -344,6 +344,21 @@ export interface ProbeTargetOptions {
   probeMode: "all" | "dane";
   /** The scan's client policy; default the default profile. */
   policy?: ClientPolicy;
+  /** The route of these facts under `policy` (routeOf), when the caller has it: not derived again. */
+  route?: DomainRoute;
+}
+
+/**
+ * domainRoute of facts of the minimal shape (factsShapeOk), else undefined (it
+ * never throws): what a caller derives once and hands to probeTargets and the
+ * judge (JudgeOptions.route).
+ */
+export function routeOf(facts: DomainFacts, policy: ClientPolicy = defaultPolicy()): DomainRoute | undefined {
+  try {
+    return factsShapeOk(facts) ? domainRoute(facts, policy) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function probeTargets(facts: DomainFacts, opts: ProbeTargetOptions): ProbeTarget[] {
@@ -360,7 +375,7 @@ function requiresTls(req: RouteRequirement): boolean {
 
 function probeTargetsUnsafe(facts: DomainFacts, opts: ProbeTargetOptions): ProbeTarget[] {
   if (!factsShapeOk(facts)) return [];
-  const route = domainRoute(facts, opts.policy ?? defaultPolicy());
+  const route = opts.route ?? domainRoute(facts, opts.policy ?? defaultPolicy());
   if (route.kind === "stop") return [];
   const seen = new Set<string>();
   const out: ProbeTarget[] = [];

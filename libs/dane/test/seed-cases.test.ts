@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import { describe, test } from "node:test";
 import type { ProbeKey } from "../src/facts.ts";
 import { judge } from "../src/judge.ts";
-import { probeTargets } from "../src/probe-targets.ts";
+import { probeTargets, routeOf } from "../src/probe-targets.ts";
 import { SEED_CASES } from "../src/seed-cases.ts";
 import { buildSeedCases, IP_B } from "./fixtures/seed-cases.ts";
 
@@ -42,6 +42,19 @@ describe("seed cases (sendmail DANE write-up, 2018)", () => {
       assert.equal(r.judgedAt, "2025-01-01T00:00:00.000Z");
     });
   }
+
+  test("a route derived once (routeOf) and handed to probeTargets and the judge gives what each derives itself", () => {
+    for (const c of world.cases) {
+      const route = routeOf(c.facts);
+      assert.ok(route, `case ${c.n}`);
+      assert.deepEqual(
+        probeTargets(c.facts, { probeMode: "all", route }),
+        probeTargets(c.facts, { probeMode: "all" }),
+      );
+      assert.deepEqual(judge(c.facts, c.probes, { now: NOW, route }), judge(c.facts, c.probes, { now: NOW }));
+    }
+    assert.equal(routeOf({ domain: "x.example" } as never), undefined);
+  });
 
   test("the write-up's right digest is cert B's and the wrong one differs", () => {
     assert.equal(world.right, createHash("sha256").update(world.certB.der).digest("hex"));

@@ -65,6 +65,7 @@ import {
 import {
   type ClientPolicy,
   type DomainFacts,
+  type DomainRoute,
   judge,
   type ProbeFacts,
   type ProbeKey,
@@ -73,6 +74,7 @@ import {
   probeKeyString,
   probeTargets,
   type RiskThresholds,
+  routeOf,
   type TlsaConsistencyFacts,
   type TrustStore,
   type VerdictRecord,
@@ -169,9 +171,15 @@ export interface ProbeNeed extends ProbeKey {
  * several targets share names the first target's host and is a DANE probe
  * when any of them is.
  */
-export function probeNeeds(facts: DomainFacts, probeMode: ProbeMode, policy?: ClientPolicy): ProbeNeed[] {
+export function probeNeeds(
+  facts: DomainFacts,
+  probeMode: ProbeMode,
+  policy?: ClientPolicy,
+  route?: DomainRoute,
+): ProbeNeed[] {
   const seen = new Map<string, ProbeNeed>();
-  for (const t of probeTargets(facts, policy ? { probeMode, policy } : { probeMode })) {
+  const opts = { probeMode, ...(policy ? { policy } : {}), ...(route ? { route } : {}) };
+  for (const t of probeTargets(facts, opts)) {
     const k = { ip: t.ip, port: t.port, sni: t.sni };
     const key = probeKeyString(k);
     const had = seen.get(key);
@@ -183,9 +191,17 @@ export function probeNeeds(facts: DomainFacts, probeMode: ProbeMode, policy?: Cl
   return [...seen.values()];
 }
 
-/** The distinct probe keys of a domain's facts (probeNeeds without the rest). */
-export function neededProbes(facts: DomainFacts, probeMode: ProbeMode, policy?: ClientPolicy): ProbeKey[] {
-  return probeNeeds(facts, probeMode, policy).map((n) => ({ ip: n.ip, port: n.port, sni: n.sni }));
+/**
+ * The distinct probe keys of a domain's facts (probeNeeds without the rest).
+ * `route`: the facts' route under `policy` (libs/dane routeOf), when the caller has it.
+ */
+export function neededProbes(
+  facts: DomainFacts,
+  probeMode: ProbeMode,
+  policy?: ClientPolicy,
+  route?: DomainRoute,
+): ProbeKey[] {
+  return probeNeeds(facts, probeMode, policy, route).map((n) => ({ ip: n.ip, port: n.port, sni: n.sni }));
 }
 
 // ------------------------------------------------------------------ resolve
@@ -657,6 +673,8 @@ interface Pending {
   scan: string;
   domain: string;
   facts?: DomainFacts;
+  /** The facts' route (derived once: for `needs`, then for the judge); undefined for malformed facts. */
+  route?: DomainRoute;
   needs?: ProbeKey[];
   probes: Map<string, ProbeFacts>;
   waiters: Waiter[];
@@ -827,7 +845,8 @@ export class AggregateJoin {
     }
     if ("facts" in what) {
       p.facts = what.facts;
-      p.needs = neededProbes(what.facts, this.#d.probeMode, this.#d.policy);
+      p.route = routeOf(what.facts, this.#d.policy);
+      p.needs = neededProbes(what.facts, this.#d.probeMode, this.#d.policy, p.route);
       p.since = this.#d.now();
     } else {
       p.probes.set(probeKeyString(what.probe), what.probe);
@@ -850,6 +869,7 @@ export class AggregateJoin {
         ...(this.#d.policy ? { policy: this.#d.policy } : {}),
         ...(this.#d.trust ? { trust: this.#d.trust } : {}),
         ...(this.#d.risk ? { risk: this.#d.risk } : {}),
+        ...(p.route ? { route: p.route } : {}),
       });
     } catch (e) {
       if (judging) t?.end(judging, e);
