@@ -45,6 +45,7 @@
  */
 import { randomFillSync } from "node:crypto";
 import type { Lookup, LookupErrorKind, Provenance, RRType, Security } from "@danesweep/dane";
+import { Fifo } from "@danesweep/probe";
 import { interpretAnswer, type RecordTypes } from "./answer.ts";
 import { LookupCache } from "./cache.ts";
 import { canonicalQname } from "./normalize.ts";
@@ -161,8 +162,7 @@ interface UpstreamState {
 export class Slots {
   #active = 0;
   #limit: number;
-  readonly #waiting: (() => void)[] = [];
-  #head = 0;
+  readonly #waiting = new Fifo<() => void>();
 
   constructor(limit: number) {
     this.#limit = limit;
@@ -173,7 +173,7 @@ export class Slots {
   }
 
   get queued(): number {
-    return this.#waiting.length - this.#head;
+    return this.#waiting.length;
   }
 
   /** Takes a slot if one is free now: true when taken, false when the caller must `wait()`. */
@@ -192,28 +192,15 @@ export class Slots {
 
   /** Gives a slot back: to the longest waiter if there is one. */
   release(): void {
-    if (this.#head < this.#waiting.length) {
-      const next = this.#waiting[this.#head]!;
-      this.#waiting[this.#head++] = undefined as never;
-      if (this.#head === this.#waiting.length) {
-        this.#waiting.length = 0;
-        this.#head = 0;
-      } else if (this.#head >= 1024 && this.#head * 2 >= this.#waiting.length) {
-        this.#waiting.splice(0, this.#head);
-        this.#head = 0;
-      }
-      next();
-      return;
-    }
-    this.#active--;
+    const next = this.#waiting.shift();
+    if (next) next();
+    else this.#active--;
   }
 
   /** No limit from now on: every waiter gets its slot (close()). */
   openAll(): void {
     this.#limit = Number.POSITIVE_INFINITY;
-    const waiting = this.#waiting.splice(this.#head);
-    this.#waiting.length = 0;
-    this.#head = 0;
+    const waiting = this.#waiting.drain();
     this.#active += waiting.length;
     for (const w of waiting) w();
   }

@@ -10,6 +10,7 @@ export { type BucketState, bucketIsFull, bucketTake } from "./bucket.ts";
 export { classifyConnectError, DEFAULT_GROUPS, SIGALGS } from "./dialer.ts";
 export { ehloKeywords, hasKeyword } from "./ehlo.ts";
 export { Guard, type GuardOptions, type PolicyStatus } from "./guard.ts";
+export { Fifo } from "./limiter.ts";
 export {
   emptyOptOutList,
   matchOptOut,

@@ -41,8 +41,8 @@ interface IpState {
   bucket: BucketState | undefined;
 }
 
-/** FIFO queue with O(1) amortised shift. */
-class Fifo<T> {
+/** FIFO queue with O(1) amortised shift (also the resolver's slot waiters: libs/dns Slots). */
+export class Fifo<T> {
   private items: (T | undefined)[] = [];
   private head = 0;
   get length(): number {
