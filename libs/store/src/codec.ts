@@ -43,14 +43,15 @@
  */
 import { createHash } from "node:crypto";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
-import type {
-  AlternateHandshake,
-  DomainFacts,
-  Lookup,
-  ProbeFacts,
-  Provenance,
-  TlsaConsistencyFacts,
-  VerdictRecord,
+import {
+  type AlternateHandshake,
+  type DomainFacts,
+  type Lookup,
+  type ProbeFacts,
+  type Provenance,
+  primaryMxHost,
+  type TlsaConsistencyFacts,
+  type VerdictRecord,
 } from "@danesweep/dane";
 import { StoreError } from "./errors.ts";
 
@@ -255,6 +256,41 @@ export function storedVerdict(r: Omit<VerdictRecord, "judgedAt" | "explanation">
 
 export function verdictBlob(r: VerdictRecord): Blob {
   return blobOf(storedVerdict(r));
+}
+
+/**
+ * The columns of verdict_blobs rows, one array per column in row order, for
+ * the `unnest` of a batched insert: the scan's write path (store.ts
+ * storeJudged) and a re-judging run's (rejudge.ts) fill every column alike.
+ * The bodies are packed into one parameter (packBytes).
+ */
+export function verdictBlobColumns(list: readonly { blob: Blob; r: VerdictRecord }[]): {
+  hashes: string[];
+  tlds: string[];
+  providers: (string | null)[];
+  mxHosts: (string | null)[];
+  hosts: (string | null)[];
+  addresses: (string | null)[];
+  engines: string[];
+  profiles: string[];
+  /** Comma-joined: SQL splits them with string_to_array (the codes have no commas). */
+  problems: string[];
+  risks: string[];
+  bodies: ReturnType<typeof packBytes>;
+} {
+  return {
+    hashes: list.map((v) => v.blob.hash),
+    tlds: list.map((v) => v.r.tld),
+    providers: list.map((v) => v.r.provider ?? null),
+    mxHosts: list.map((v) => primaryMxHost(v.r)),
+    hosts: list.map((v) => v.r.verdict.host ?? null),
+    addresses: list.map((v) => v.r.verdict.address ?? null),
+    engines: list.map((v) => v.r.engine.version),
+    profiles: list.map((v) => v.r.engine.profile),
+    problems: list.map((v) => (v.r.problems ?? []).join(",")),
+    risks: list.map((v) => (v.r.risks ?? []).join(",")),
+    bodies: packBytes(list.map((v) => v.blob.body)),
+  };
 }
 
 /** A stored verdict read back for its domain (explanation and judgedAt are the reader's to add). */

@@ -56,12 +56,11 @@ import {
   type ProbeFacts,
   type ProbeKey,
   policyProfile,
-  primaryMxHost,
   probeKeyString,
   type TrustStore,
   type VerdictRecord,
 } from "@danesweep/dane";
-import { type Blob, factsFrom, packBytes, verdictBlob, verdictFrom } from "./codec.ts";
+import { type Blob, factsFrom, verdictBlob, verdictBlobColumns, verdictFrom } from "./codec.ts";
 import { StoreError, toStoreError } from "./errors.ts";
 import {
   type ChangeCounts,
@@ -448,21 +447,18 @@ export async function continueRejudge(
         sum.domains += o.domains;
         originals.set(k, sum);
       }
-      const vlist = [...blobs.values()];
-      const bodies = packBytes(vlist.map((v) => v.blob.body));
+      const v = verdictBlobColumns([...blobs.values()]);
       const [w] = await rows<{ inserted: string; judged: string | null }>(
         store.db,
         "store batch",
         sql`with vb as (
-              insert into verdict_blobs (hash, tld, provider, mx_host, delivered_host, delivered_address, engine, profile, problems, body)
-              select h, t, p, m, dh, da, en, pr, string_to_array(pb, ','), substring(${bodies.bytes}::bytea from s for l)
-              from unnest(${vlist.map((v) => v.blob.hash)}::uuid[], ${vlist.map((v) => v.r.tld)}::text[],
-                          ${vlist.map((v) => v.r.provider ?? null)}::text[], ${vlist.map((v) => primaryMxHost(v.r))}::text[],
-                          ${vlist.map((v) => v.r.verdict.host ?? null)}::text[],
-                          ${vlist.map((v) => v.r.verdict.address ?? null)}::text[],
-                          ${vlist.map((v) => v.r.engine.version)}::text[], ${vlist.map((v) => v.r.engine.profile)}::text[],
-                          ${vlist.map((v) => (v.r.problems ?? []).join(","))}::text[],
-                          ${bodies.starts}::integer[], ${bodies.lengths}::integer[]) as x(h, t, p, m, dh, da, en, pr, pb, s, l)
+              insert into verdict_blobs (hash, tld, provider, mx_host, delivered_host, delivered_address, engine, profile, problems, risks, body)
+              select h, t, p, m, dh, da, en, pr, string_to_array(pb, ','), string_to_array(rk, ','),
+                     substring(${v.bodies.bytes}::bytea from s for l)
+              from unnest(${v.hashes}::uuid[], ${v.tlds}::text[], ${v.providers}::text[], ${v.mxHosts}::text[],
+                          ${v.hosts}::text[], ${v.addresses}::text[], ${v.engines}::text[], ${v.profiles}::text[],
+                          ${v.problems}::text[], ${v.risks}::text[], ${v.bodies.starts}::integer[],
+                          ${v.bodies.lengths}::integer[]) as x(h, t, p, m, dh, da, en, pr, pb, rk, s, l)
               on conflict do nothing returning 1),
             ins as (
               insert into rejudgements (scan, run, domain, class, verdict)

@@ -35,7 +35,6 @@ import {
   type JudgedRecord,
   type ProbeFacts,
   type ProbeKey,
-  primaryMxHost,
   probeKeyString,
   REASONS,
   upgradeRecord,
@@ -56,6 +55,7 @@ import {
   type ReadVerdict,
   storedFacts,
   storedVerdict,
+  verdictBlobColumns,
   verdictFrom,
 } from "./codec.ts";
 import { type Db, type DbHandle, openMigratedDatabase, type StoreConfig } from "./db.ts";
@@ -149,10 +149,6 @@ function emptyCounts(): ScanCounts {
 }
 
 /** The problems of a record (libs/dane fills them); none for records made before they existed. */
-function problemsOf(r: VerdictRecord): string[] {
-  return (r.problems ?? []).slice();
-}
-
 function classKey(c: {
   action: string;
   security: string | null;
@@ -555,7 +551,7 @@ export class Store {
           security: v.security ?? null,
           reason: v.reason,
           dane: e.record.dane,
-          broken: problemsOf(e.record).length > 0,
+          broken: (e.record.problems?.length ?? 0) > 0,
         },
       };
     });
@@ -564,7 +560,7 @@ export class Store {
     const vlist = [...verdicts.values()];
     const flist = [...facts.values()];
     const fbodies = packBytes(flist.map((b) => b.body));
-    const vbodies = packBytes(vlist.map((v) => v.blob.body));
+    const vcols = verdictBlobColumns(vlist);
     const stored = await this.#q<{ domain: string }>(
       "storeJudged",
       `with fb as (
@@ -591,16 +587,16 @@ export class Store {
       [
         flist.map((b) => b.hash),
         fbodies.bytes,
-        vlist.map((v) => v.blob.hash),
-        vlist.map((v) => v.r.tld),
-        vlist.map((v) => v.r.provider ?? null),
-        vlist.map((v) => primaryMxHost(v.r)),
-        vlist.map((v) => v.r.verdict.host ?? null),
-        vlist.map((v) => v.r.verdict.address ?? null),
-        vlist.map((v) => v.r.engine.version),
-        vlist.map((v) => v.r.engine.profile),
-        vlist.map((v) => problemsOf(v.r).join(",")),
-        vbodies.bytes,
+        vcols.hashes,
+        vcols.tlds,
+        vcols.providers,
+        vcols.mxHosts,
+        vcols.hosts,
+        vcols.addresses,
+        vcols.engines,
+        vcols.profiles,
+        vcols.problems,
+        vcols.bodies.bytes,
         seq,
         rows.map((r) => r.e.record.domain),
         classes,
@@ -609,11 +605,11 @@ export class Store {
         rows.map((r) => r.e.record.judgedAt),
         this.#slot,
         rows.map((r) => r.e.facts.collectedAt),
-        vlist.map((v) => (v.r.risks ?? []).join(",")),
+        vcols.risks,
         fbodies.starts,
         fbodies.lengths,
-        vbodies.starts,
-        vbodies.lengths,
+        vcols.bodies.starts,
+        vcols.bodies.lengths,
       ],
     );
     const fresh = new Set(stored.map((x) => x.domain));

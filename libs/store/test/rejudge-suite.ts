@@ -19,10 +19,18 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { ENGINE_VERSION, judge, probeKeyString, probeTargets } from "@danesweep/dane";
+import {
+  ENGINE_VERSION,
+  judge,
+  primaryMxHost,
+  probeKeyString,
+  probeTargets,
+  type VerdictRecord,
+} from "@danesweep/dane";
 import { digestHex, makeSelfSigned } from "../../dane/test/certs.ts";
 import { mxDomain, probeTls, simpleHost, tlsaRec } from "../../dane/test/fixtures/build.ts";
 import { SEED_EXPECTED } from "../../dane/test/fixtures/seed-cases.ts";
+import { verdictBlob, verdictFrom } from "../src/codec.ts";
 import type { DbHandle } from "../src/db.ts";
 import type { StoreError } from "../src/errors.ts";
 import { pruneScan } from "../src/prune.ts";
@@ -500,6 +508,71 @@ export function rejudgeSuite(name: string, open: () => Promise<DbHandle>, bulkRo
         await count(sql`select count(*) as n from pg_class where relname = ${`rejudgements_${seqA}`}`),
         0,
       );
+    });
+
+    test("an older engine's scan re-judged: the new verdict blobs' columns say what their bodies say, risks included", async () => {
+      // A database of its own: the scan's blobs as the current engine stores them are replaced by an
+      // older engine's (2.0.0, before risks), so that re-judging must store new blobs, which carry risks.
+      const own = await open();
+      try {
+        const db = new Store(own);
+        const scan = await storeScan(db, data);
+        const stored = (
+          await db.db.execute<{ hash: string; body: Buffer }>(
+            sql`select distinct v.hash, v.body from results r join verdict_blobs v on v.hash = r.verdict`,
+          )
+        ).rows;
+        for (const x of stored) {
+          const { risks: _r, ...rest } = verdictFrom(x.body, "unused.example");
+          const older = verdictBlob({
+            ...rest,
+            engine: { ...rest.engine, version: "2.0.0" },
+          } as VerdictRecord);
+          await db.db.execute(
+            sql`insert into verdict_blobs (hash, tld, provider, mx_host, delivered_host, delivered_address, engine, profile, problems, body)
+                select ${older.hash}::uuid, tld, provider, mx_host, delivered_host, delivered_address, '2.0.0', profile, problems,
+                       ${older.body}::bytea
+                from verdict_blobs where hash = ${x.hash}::uuid
+                on conflict do nothing`,
+          );
+          await db.db.execute(
+            sql`update results set verdict = ${older.hash}::uuid where verdict = ${x.hash}::uuid`,
+          );
+          await db.db.execute(sql`delete from verdict_blobs where hash = ${x.hash}::uuid`);
+        }
+        const s = await startRejudge(db, scan, { owner: "older", now: NOW });
+        assert.ok(s.ok && s.status === "new");
+        const c = await continueRejudge(db, s.run, { owner: "older", now: () => NOW, batch: 7 });
+        assert.equal(c.outcome, "finished");
+        assert.deepEqual(c.run.counts?.originals, [{ engine: "2.0.0", profile: "postfix", domains: 29 }]);
+        const rows = (
+          await db.db.execute<{
+            hash: string;
+            body: Buffer;
+            engine: string;
+            mx_host: string | null;
+            problems: string[];
+            risks: string[];
+          }>(
+            sql`select distinct v.hash, v.body, v.engine, v.mx_host, v.problems, v.risks
+                from rejudgements j join verdict_blobs v on v.hash = j.verdict`,
+          )
+        ).rows;
+        assert.ok(rows.length > 0);
+        let risky = 0;
+        for (const x of rows) {
+          const body = verdictFrom(x.body, "unused.example");
+          assert.equal(x.engine, ENGINE_VERSION);
+          assert.deepEqual(x.risks, body.risks ?? [], x.hash);
+          assert.deepEqual(x.problems, body.problems ?? [], x.hash);
+          assert.equal(x.mx_host, primaryMxHost(body), x.hash);
+          if ((body.risks ?? []).length > 0) risky++;
+        }
+        // The seed's DANE domains each publish one TLSA record: rule 39's no-next-key applies to them.
+        assert.ok(risky > 0, "some re-judged verdict carries a risk");
+      } finally {
+        await own.close();
+      }
     });
 
     test(`a bulk scan of ${bulkRows} rows re-judges with the heap bounded`, {
