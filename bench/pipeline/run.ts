@@ -20,7 +20,8 @@
  * BENCH_PARTITIONS=N sets the topics' partitions (default 12, the services' default).
  * Needs the testbed (started if down) and generates the synthetic universe
  * (~R distinct probes per domain, default 0.1) when it holds fewer than
- * max(SIZES) domains. Prints a Markdown report on stdout; progress on stderr.
+ * max(SIZES) domains. Each mode starts on a cold resolver (`testbed flush`).
+ * Prints a Markdown report on stdout; progress on stderr.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -148,6 +149,9 @@ async function lagOf(ports: number[]): Promise<Record<string, number>> {
 
 const base = pgBase();
 const all = synthDomains(Math.max(...sizes), Number(opts["probes-per-domain"]));
+/** Each mode starts on a cold resolver, as in bench/e2e: `testbed flush` empties Unbound's caches. */
+const flush = () =>
+  execFileSync(join(root, "test/testbed/bin/testbed"), ["flush"], { stdio: ["ignore", "ignore", "inherit"] });
 const work = mkdtempSync(join(tmpdir(), "danesweep-bench-pipeline-"));
 const rows: Row[] = [];
 const lagTables: string[] = [];
@@ -178,12 +182,14 @@ try {
 
     if (modes.has("pglite")) {
       console.error(`bench/pipeline: ${n} domains, embedded (PGlite)`);
+      flush();
       const emb = runEmbedded(file, ["--data", join(work, `pglite-${n}`)]);
       add("embedded, PGlite", emb.wallS, emb.verdicts, []);
     }
 
     if (modes.has("postgres")) {
       console.error(`bench/pipeline: ${n} domains, embedded (PostgreSQL)`);
+      flush();
       const db1 = await freshDb(base);
       const embPg = runEmbedded(file, ["--database", db1.url]);
       add("embedded, PostgreSQL", embPg.wallS, embPg.verdicts, await latencies(db1.url));
@@ -213,6 +219,7 @@ try {
       }
       const ports = dep.workers.map((w) => Number(w.httpPort()));
       const samples: { t: number; lag: Record<string, number> }[] = [];
+      flush();
       const t0 = performance.now();
       const run = startKafkaScan(kafka.bootstrap, db2.url, file, ["-q"], { keepStdout: false });
       let sampling = true;

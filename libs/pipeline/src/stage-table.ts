@@ -6,7 +6,7 @@
  * the two cannot drift.
  *
  *   stage      topic                 group       ordering  in flight (default)
- *   resolve    [domains]             resolver    none      1,000 domains resolving
+ *   resolve    [domains]             resolver    none      200 domains resolving
  *   probe      [probe-requests]      prober      none      5,000 requests (the prober's per-IP caps still apply)
  *   aggregate  [domain-facts]        aggregator  none      50,000 messages held by the join
  *
@@ -110,7 +110,13 @@ export const STAGES: Readonly<Record<StageName, StageSpec>> = {
     topic: TOPICS.domains,
     group: "resolver",
     ordering: "none",
-    concurrency: 1000,
+    // 200 domains at once, in the services as in `danesweep scan`. On this repository's 2-core
+    // benchmark machine 1,000 made the resolver service slower, not faster (bench/pipeline, 10k
+    // domains, Kafka one of each: 215-241 domains/s against 256-262 with 200, four runs each). The
+    // likely cause: the consistency check walks up to each TLSA zone's cut one NS question at a time,
+    // and each waits behind every domain's questions queued for the resolver. Where a domain takes hundreds of
+    // milliseconds (the internet, a cold resolver), more in flight pays: k8s/base sets 1,000.
+    concurrency: 200,
     summary: "[domains] -> DNS facts -> [probe-requests], [domain-facts]",
     make: (d) => ({
       handler: resolveHandler({

@@ -24,6 +24,7 @@ import {
   type ProbeMode,
   type SeedLine,
   type SeedSkip,
+  STAGES,
   TrustStoreError,
 } from "@danesweep/pipeline";
 import { OptOutFileError, type OptOutList, Prober, readOptOutFile } from "@danesweep/probe";
@@ -94,7 +95,7 @@ probing (a scanner is a guest on other people's servers)
   --allow-private          allow non-public addresses (testbeds only)
 
 pipeline and storage
-  --concurrency N          domains resolving at once (default 200)
+  --concurrency N          domains resolving at once (default ${STAGES.resolve.concurrency})
   --data DIR               embedded store (PGlite) directory
                            (default $DANESWEEP_DATA or ~/.local/share/danesweep)
   --database URL           PostgreSQL instead of the embedded store
@@ -245,7 +246,7 @@ export function parseScanArgs(argv: string[], isTty: boolean) {
     perIpConcurrency: intOption("per-ip-concurrency", v["per-ip-concurrency"], 2, 1, 1000),
     probeConcurrency: intOption("probe-concurrency", v["probe-concurrency"], 500, 1, 20_000),
     allowPrivate: v["allow-private"] ?? false,
-    concurrency: intOption("concurrency", v.concurrency, 200, 1, 10_000),
+    concurrency: intOption("concurrency", v.concurrency, STAGES.resolve.concurrency, 1, 10_000),
   };
   if (v["opt-out"] !== undefined) params.optOutFile = resolve(v["opt-out"]);
   if (v["mta-sts-ca"] !== undefined) params.mtaStsCa = resolve(v["mta-sts-ca"]);
