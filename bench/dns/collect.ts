@@ -5,10 +5,15 @@
  *
  *   node bench/dns/collect.ts --domains FILE --n N [--resolver 127.53.53.53:53]
  *        [--window 1000] [--concurrency 256] [--transport udp|tcp|auto]
- *        [--jit-warmup 1000] [--queries-out FILE] [--mail-policies]
+ *        [--jit-warmup 1000] [--queries-out FILE] [--mail-policies] [--ns-check]
  *
  * --mail-policies also collects MTA-STS and TLS-RPT (libs/dns mailPolicies,
  * the resolver stage's default; off here, the baseline of bench/dns).
+ * --ns-check also asks the authoritative servers of each domain's TLSA RRsets
+ * what they serve (libs/dns ConsistencyChecker, with its per-server pacing,
+ * private addresses allowed: the testbed's), as the resolver stage does by
+ * default. With both, this is the DNS stage as `danesweep scan` runs it
+ * (bench/e2e's baseline).
  * Facts are reduced to a small tally as they arrive and never retained, so the
  * process's memory reflects the resolver (cache capped) and the window.
  * --queries-out writes every distinct question asked ("name TYPE" lines, the
@@ -23,6 +28,7 @@ import type { Lookup, RRType } from "@danesweep/dane";
 import {
   collectDomainFacts,
   type DnsQuerier,
+  newConsistencyChecker,
   type QueryOptions,
   type RecordTypes,
   StubResolver,
@@ -40,6 +46,7 @@ const { values } = parseArgs({
     "jit-warmup": { type: "string", default: "1000" },
     "queries-out": { type: "string" },
     "mail-policies": { type: "boolean", default: false },
+    "ns-check": { type: "boolean", default: false },
   },
 });
 if (!values.domains || !values.n) {
@@ -123,7 +130,11 @@ const recording: DnsQuerier | undefined = values["queries-out"]
   : undefined;
 const querier: DnsQuerier = recording ?? resolver;
 
-const tally = { mx: {} as Record<string, number>, hosts: 0, tlsa: 0, errors: 0 };
+const checker = values["ns-check"]
+  ? newConsistencyChecker({ resolver: querier, allowPrivate: true, now: Date.now })
+  : undefined;
+
+const tally = { mx: {} as Record<string, number>, hosts: 0, tlsa: 0, errors: 0, nsChecked: 0 };
 const bump = (k: string) => {
   tally.mx[k] = (tally.mx[k] ?? 0) + 1;
 };
@@ -154,6 +165,10 @@ async function worker(): Promise<void> {
       ) {
         tally.errors++;
       }
+    }
+    if (checker?.applies(f)) {
+      await checker.check(f);
+      tally.nsChecked++;
     }
   }
 }
@@ -196,6 +211,7 @@ console.log(
     peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
     heapAfterGcMb,
     transport: values.transport,
+    ...(checker ? { nsCheck: checker.stats() } : {}),
     jitWarmupDomains: warmupN,
     distinctQuestions: seen.size || undefined,
     tally,

@@ -9,8 +9,16 @@
  * Unbound's caches):
  * 1. the synthetic universe of N domains, with about R distinct probes per
  *    domain (test/testbed/bin/synth; --skip-synth keeps the one generated);
- * 2. the DNS stage alone: bench/dns/collect.ts collects the same domains'
- *    facts through the same resolver (the baseline);
+ * 2. the DNS stage alone, twice: bench/dns/collect.ts collects the same
+ *    domains' facts through the same resolver,
+ *    - as `danesweep scan` runs its DNS stage (the baseline of the ratio):
+ *      MX, addresses and TLSA, the MTA-STS and TLS-RPT records, and the
+ *      authoritative servers of each TLSA RRset asked (the consistency check,
+ *      with its per-server pacing), over the scan's default transport;
+ *    - as bench/dns measures it, which is how issue 10's first figures were
+ *      taken before the DNS stage also asked for MTA-STS, TLS-RPT and the
+ *      servers' view (issue 14): MX, addresses and TLSA only, over UDP. Its
+ *      ratio is printed too;
  * 3. a first scan into a new data directory (its creation included), then a
  *    second scan of the same universe into the same directory.
  * Each contender runs in its own process with the Node flags bin/danesweep
@@ -32,6 +40,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { NS_POLITENESS } from "@danesweep/dns";
 import { PGLITE_NODE_ENV, PGLITE_NODE_FLAGS } from "@danesweep/store";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -78,11 +87,15 @@ if (!values["skip-synth"]) {
 const dir = mkdtempSync(join(tmpdir(), "danesweep-bench-e2e-"));
 try {
   flush();
-  console.error("bench/e2e: the DNS stage alone (bench/dns/collect.ts)");
+  const collect = [join(root, "bench/dns/collect.ts"), "--domains", list, "--n", String(n)];
+  console.error("bench/e2e: the DNS stage alone, as the scan runs it (bench/dns/collect.ts)");
   const dns = run(
-    [join(root, "bench/dns/collect.ts"), "--domains", list, "--n", String(n), "--resolver", `${resolver}:53`],
+    [...collect, "--resolver", `${resolver}:53`, "--mail-policies", "--ns-check", "--transport", "auto"],
     "the DNS stage",
   );
+  flush();
+  console.error("bench/e2e: the DNS stage alone, MX, addresses and TLSA only (bench/dns/collect.ts)");
+  const core = run([...collect, "--resolver", `${resolver}:53`], "the DNS stage, MX and TLSA only");
   const empty = run(
     [...PGLITE_NODE_FLAGS, join(root, "bench/e2e/one.ts"), "--size", join(dir, "empty")],
     "size",
@@ -97,8 +110,10 @@ try {
   }
 
   const fmt = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : "-");
-  const dnsRate = Number(dns.domainsPerSec ?? (dns.domains ?? n) / ((dns.wallMs ?? 1) / 1000));
-  const dnsCpu = Number(dns.cpuMsPerDomain ?? (dns.cpuMs ?? 0) / (dns.domains ?? n));
+  const rateOf = (r: Record<string, number>) => Number(r.domainsPerSec ?? n / ((r.wallMs ?? 1) / 1000));
+  const cpuOf = (r: Record<string, number>) => Number(r.cpuMsPerDomain ?? (r.cpuMs ?? 0) / n);
+  const dnsRate = rateOf(dns);
+  const coreRate = rateOf(core);
   console.log(
     `bench/e2e: ${n} synthetic domains, ~${ratio} probes per domain, resolver ${resolver} (cold for each)`,
   );
@@ -112,7 +127,24 @@ try {
     "bytes/dom",
   ];
   const rows: string[][] = [
-    ["DNS stage alone", fmt(dnsRate), fmt(dnsCpu, 3), fmt(Number(dns.peakRssMb)), "-", "-", "-"],
+    [
+      "DNS stage alone, as scanned",
+      fmt(dnsRate),
+      fmt(cpuOf(dns), 3),
+      fmt(Number(dns.peakRssMb)),
+      "-",
+      "-",
+      "-",
+    ],
+    [
+      "DNS stage alone, MX+TLSA",
+      fmt(coreRate),
+      fmt(cpuOf(core), 3),
+      fmt(Number(core.peakRssMb)),
+      "-",
+      "-",
+      "-",
+    ],
   ];
   let prevBytes = empty.bytes ?? 0;
   for (const [i, s] of scans.entries()) {
@@ -133,6 +165,12 @@ try {
   const line = (c: string[]) => c.map((x, i) => x.padStart(w[i] ?? 0)).join("  ");
   console.log(line(header));
   for (const r of rows) console.log(line(r));
+  const asked = (dns as unknown as { nsCheck?: { checked?: number } }).nsCheck?.checked ?? 0;
+  console.log(
+    `the DNS stage as scanned asked the servers of ${asked} TLSA RRsets, at most ${NS_POLITENESS.perIpRate} a second per ` +
+      `server address: the synthetic universe serves them all from one, so any contender that asks takes at least ` +
+      `${fmt(Math.max(0, asked - NS_POLITENESS.perIpBurst) / NS_POLITENESS.perIpRate)} s`,
+  );
   for (const [i, s] of scans.entries()) {
     if (s.code !== 0 || s.verdicts !== s.domains || s.mismatches !== 0)
       console.log(
@@ -162,7 +200,13 @@ try {
   const b1 = ((s1.bytes ?? 0) - (empty.bytes ?? 0)) / (s1.domains ?? n);
   const b2 = ((s2.bytes ?? 0) - (s1.bytes ?? 0)) / (s2.domains ?? n);
   console.log("targets (issue 10):");
-  console.log(`  end to end / DNS stage: ${fmt(e2eRatio, 2)} (>= 0.6) ${check(e2eRatio >= 0.6)}`);
+  console.log(
+    `  end to end / DNS stage as the scan runs it: ${fmt(e2eRatio, 2)} (>= 0.6) ${check(e2eRatio >= 0.6)}`,
+  );
+  const coreRatio = rate1 / coreRate;
+  console.log(
+    `  end to end / DNS stage, MX, addresses and TLSA only: ${fmt(coreRatio, 2)} (>= 0.6) ${check(coreRatio >= 0.6)}`,
+  );
   console.log(`  CPU per domain: ${fmt(cpu1, 3)} ms (<= 1.0) ${check(cpu1 <= 1.0)}`);
   console.log(`  peak RSS, data directory creation included: ${fmt(rss)} MB (< 512) ${check(rss < 512)}`);
   console.log(`  store round trips per domain: ${fmt(rt, 4)} (<= 0.05) ${check(rt <= 0.05)}`);
