@@ -134,6 +134,7 @@ export function LookupSchema<T extends TSchema>(record: T) {
     owner: DnsName,
     records: Type.Array(record),
     ttl: Type.Optional(NonNegative),
+    zone: Type.Optional(DnsName),
     limitHit: Type.Optional(Type.String()),
     provenance: Type.Optional(ProvenanceSchema),
   });

@@ -97,6 +97,15 @@ export interface Lookup<T> {
    * left), else the smallest TTL the resolver returned.
    */
   ttl?: number;
+  /**
+   * TLSA lookups only, when the answer RRset is signed: the signer name of
+   * its RRSIG, which is the apex of the zone holding the RRset (RFC 4035
+   * §5.3.1; a validating resolver checked it for a secure answer). It lets
+   * the consistency check (libs/dns consistency.ts) ask for the zone's NS
+   * RRset at once instead of walking up from the owner. Not stored: the
+   * consistency facts record the zone.
+   */
+  zone?: string;
   /** Which limit was hit, e.g. "cname-chain>8", "addresses>16". */
   limitHit?: string;
   provenance?: Provenance;

@@ -30,6 +30,7 @@ import {
   readAaaa,
   readDnskey,
   readMx,
+  readName,
   readSoa,
   readTarget,
   readTlsa,
@@ -68,6 +69,8 @@ export interface Interpreted<T> {
    * counts down in the resolver's cache).
    */
   ttl?: number;
+  /** TLSA only: the signer name of the RRSIG covering the final RRset (its zone's apex), when it carries one. */
+  zone?: string;
   /** How long the whole result may be cached (seconds); undefined: do not cache. */
   cacheTtl?: number;
 }
@@ -89,6 +92,7 @@ const READERS: { [K in RRType]: Reader<RecordTypes[K]> } = {
 const TYPE_CNAME = TYPE_CODES.CNAME;
 const TYPE_SOA = TYPE_CODES.SOA;
 const TYPE_RRSIG = 46;
+const TYPE_TLSA = TYPE_CODES.TLSA;
 
 /** RFC 4034 §3.1: an RRSIG's type covered and Original TTL (undefined when the rdata is too short). */
 function rrsigCover(buf: Uint8Array, rr: RR): { type: number; originalTtl: number } | undefined {
@@ -133,6 +137,7 @@ export function interpretAnswer<K extends RRType>(
     const records: RecordTypes[K][] = [];
     let ttl = Number.POSITIVE_INFINITY;
     let signedTtl = Number.POSITIVE_INFINITY;
+    let zone: string | undefined;
     let cname: RR | undefined;
     for (const rr of msg.answers) {
       if (rr.klass !== CLASS_IN || rr.name !== current) continue;
@@ -145,7 +150,12 @@ export function interpretAnswer<K extends RRType>(
         cname = rr;
       } else if (rr.type === TYPE_RRSIG) {
         const sig = rrsigCover(buf, rr);
-        if (sig && sig.type === want && sig.originalTtl < signedTtl) signedTtl = sig.originalTtl;
+        if (sig && sig.type === want) {
+          if (sig.originalTtl < signedTtl) signedTtl = sig.originalTtl;
+          // The signer (RFC 4034 §3.1.7, after the 18 fixed bytes), for TLSA only: the other
+          // types' lookups do not use it, and reading a name costs.
+          if (want === TYPE_TLSA && zone === undefined) zone = readName(buf, rr.rdStart + 18, rr.rdEnd)?.name;
+        }
       }
     }
     if (records.length > 0) {
@@ -157,6 +167,7 @@ export function interpretAnswer<K extends RRType>(
         records,
         ttl: published,
       };
+      if (zone !== undefined) r.zone = zone;
       r.cacheTtl = Math.min(ttl, chainTtl);
       return r;
     }

@@ -10,7 +10,11 @@
  * - the RRsets: per host, the TLSA lookup libs/dane `planTlsaBase` decided
  *   on (a secure answer), by its owner (after CNAMEs);
  * - the zone: the closest name at or above the owner with an NS RRset of
- *   its own, asked through the validating resolver (a CNAME is not one);
+ *   its own, asked through the validating resolver (a CNAME is not one).
+ *   The TLSA lookup's `zone` (its RRSIG's signer, which names that zone) is
+ *   asked first, one question the resolver's cache answers for the zone's
+ *   other RRsets; without it, or when it has no NS RRset of its own, the
+ *   names from the owner up are asked one at a time;
  * - the servers: the NS names in order, each one's A then AAAA addresses
  *   through the validating resolver, at most `maxAddresses` in all (the rest
  *   "beyond-limit", and a limit "ns-addresses>N");
@@ -88,13 +92,26 @@ function parent(name: string): string {
   return i < 0 ? "." : name.slice(i + 1);
 }
 
-/** The owners of the TLSA RRsets DANE rests on (none when the resolver does not validate). */
-function ownersOf(facts: DomainFacts): Set<string> {
-  const owners = new Set<string>();
+/** True when `zone` is `name` or one of its ancestors. */
+function atOrAbove(zone: string, name: string): boolean {
+  return zone === "." || zone === name || name.endsWith(`.${zone}`);
+}
+
+/**
+ * The owners of the TLSA RRsets DANE rests on (none when the resolver does
+ * not validate), each with the zone its RRSIG names (Lookup.zone) when that
+ * is at or above the owner: where to ask for the NS RRset first.
+ */
+function ownersOf(facts: DomainFacts): Map<string, string | undefined> {
+  const owners = new Map<string, string | undefined>();
   if (!facts.resolverValidates) return owners;
   for (const h of facts.hosts) {
     const plan = planTlsaBase(h, facts.port);
-    if (plan.kind === "decided" && plan.decision.kind === "dane") owners.add(plan.decision.tlsa.owner);
+    if (plan.kind === "decided" && plan.decision.kind === "dane") {
+      const { owner, zone } = plan.decision.tlsa;
+      if (!owners.has(owner))
+        owners.set(owner, zone !== undefined && atOrAbove(zone, owner) ? zone : undefined);
+    }
   }
   return owners;
 }
@@ -123,10 +140,10 @@ export class ConsistencyChecker {
   async check(facts: DomainFacts): Promise<TlsaConsistencyFacts[] | undefined> {
     const owners = ownersOf(facts);
     if (owners.size === 0) return undefined;
-    return Promise.all([...owners].sort().map((o) => this.#rrset(o)));
+    return Promise.all([...owners.keys()].sort().map((o) => this.#rrset(o, owners.get(o))));
   }
 
-  #rrset(owner: string): Promise<TlsaConsistencyFacts> {
+  #rrset(owner: string, zoneHint: string | undefined): Promise<TlsaConsistencyFacts> {
     const t = this.#o.now();
     const hit = this.#cache.get(owner);
     if (hit && t - hit.at < (this.#o.cacheMs ?? 600_000)) {
@@ -134,7 +151,7 @@ export class ConsistencyChecker {
       return hit.value;
     }
     this.#asked++;
-    const value = this.#checkRrset(owner);
+    const value = this.#checkRrset(owner, zoneHint);
     this.#cache.delete(owner);
     this.#cache.set(owner, { at: t, value });
     const max = this.#o.cacheEntries ?? 20_000;
@@ -142,12 +159,22 @@ export class ConsistencyChecker {
     return value;
   }
 
-  async #checkRrset(owner: string): Promise<TlsaConsistencyFacts> {
+  /** The zone's NS lookup at `zone` when it has an NS RRset of its own there, else undefined. */
+  async #nsAt(zone: string): Promise<Lookup<string> | undefined> {
+    const l = await this.#o.resolver.query(zone, "NS");
+    return l.outcome === "answer" && l.chain.length === 0 && l.owner === zone ? l : undefined;
+  }
+
+  async #checkRrset(owner: string, zoneHint: string | undefined): Promise<TlsaConsistencyFacts> {
     const r = this.#o.resolver;
     const checkedAt = new Date(this.#o.now()).toISOString();
     let name = owner;
-    let ns: Lookup<string> | undefined;
-    for (let i = 0; i < MAX_ZONE_STEPS && name !== "."; i++, name = parent(name)) {
+    // The RRSIG's signer names the zone: one NS question (the resolver's cache answers it again
+    // for the zone's other RRsets), not one per name from the owner up to the zone's cut. When
+    // it has no NS RRset of its own, the walk below decides.
+    let ns: Lookup<string> | undefined = zoneHint !== undefined ? await this.#nsAt(zoneHint) : undefined;
+    if (ns) name = zoneHint as string;
+    for (let i = 0; !ns && i < MAX_ZONE_STEPS && name !== "."; i++, name = parent(name)) {
       const l = await r.query(name, "NS");
       if (l.outcome === "error") {
         ns = l;

@@ -572,6 +572,7 @@ export class StubResolver implements DnsQuerier {
       if (a.error) l.error = a.error;
       if (a.limitHit) l.limitHit = a.limitHit;
       if (a.ttl !== undefined) l.ttl = a.ttl;
+      if (a.zone !== undefined) l.zone = a.zone;
       // Only the answers of shared questions are kept.
       return this.settle(l, key, keep && a.outcome !== "error" ? a.cacheTtl : undefined);
     }

@@ -77,6 +77,48 @@ describe("interpretAnswer", () => {
     );
   });
 
+  test("a signed TLSA RRset names its zone: the signer of the RRSIG covering it, at the end of the chain", () => {
+    const sig = (name: string, covered: string, signersName: string): dnsPacket.Answer =>
+      ({
+        type: "RRSIG",
+        name,
+        ttl: 300,
+        data: {
+          typeCovered: covered,
+          algorithm: 13,
+          labels: name.split(".").length,
+          originalTTL: 300,
+          expiration: 2_000_000_000,
+          inception: 1_700_000_000,
+          keyTag: 4242,
+          signersName,
+          signature: Buffer.alloc(64, 7),
+        },
+      }) as dnsPacket.Answer;
+    const tlsa = (name: string): dnsPacket.Answer =>
+      ({
+        type: "TLSA",
+        name,
+        ttl: 300,
+        data: { usage: 3, selector: 1, matchingType: 1, certificate: Buffer.alloc(32, 1) },
+      }) as unknown as dnsPacket.Answer;
+    const owner = "_25._tcp.mx.hosting.example";
+    // A CNAME into another zone: the zone is the target's (the RRSIG at the final owner), not the first name's.
+    const m = msg("_25._tcp.mx.example", "TLSA", [
+      cname("_25._tcp.mx.example", owner),
+      sig("_25._tcp.mx.example", "CNAME", "example"),
+      tlsa(owner),
+      sig(owner, "TLSA", "hosting.example"),
+    ]);
+    const r = interpretAnswer(m, "_25._tcp.mx.example", "TLSA");
+    assert.equal(r.owner, owner);
+    assert.equal(r.zone, "hosting.example");
+    // Unsigned: no zone. Another type, signed: no zone either (only the consistency check of TLSA RRsets uses it).
+    assert.equal(interpretAnswer(msg(owner, "TLSA", [tlsa(owner)]), owner, "TLSA").zone, undefined);
+    const signedA = msg("h.example", "A", [a("h.example", "192.0.2.9"), sig("h.example", "A", "example")]);
+    assert.equal(interpretAnswer(signedA, "h.example", "A").zone, undefined);
+  });
+
   test("records not on the chain are ignored", () => {
     const m = msg("h.example", "A", [a("other.example", "192.0.2.1"), a("h.example", "192.0.2.2")]);
     assert.deepEqual(interpretAnswer(m, "h.example", "A").records, ["192.0.2.2"]);

@@ -17,7 +17,13 @@ import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { DomainFacts, TlsaConsistencyFacts } from "@danesweep/dane";
 import { Guard, parseOptOutList } from "@danesweep/probe";
-import { ConsistencyChecker, collectDomainFacts, NS_POLITENESS, StubResolver } from "../src/index.ts";
+import {
+  ConsistencyChecker,
+  collectDomainFacts,
+  type DnsQuerier,
+  NS_POLITENESS,
+  StubResolver,
+} from "../src/index.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 const stateDir = process.env.DANESWEEP_TESTBED_DIR ?? "/var/tmp/danesweep-testbed";
@@ -79,6 +85,54 @@ test("every server of the zone is asked directly: what each serves, its signatur
     [s.get("ns3.consisttesting")?.address, s.get("ns3.consisttesting")?.status],
     ["127.53.0.9", "timeout"],
   );
+});
+
+test("the zone comes from the TLSA RRset's signature: one NS question, not a walk up from the owner", async () => {
+  const host = facts.hosts.find((h) => h.tlsa.some((l) => l.owner === OWNER));
+  assert.equal(
+    host?.tlsa.find((l) => l.owner === OWNER)?.zone,
+    "consisttesting",
+    "the signer, from the resolver",
+  );
+  const run = async (f: DomainFacts) => {
+    const asked: string[] = [];
+    const recording: DnsQuerier = {
+      query: (qname, qtype, opts) => {
+        if (qtype === "NS") asked.push(qname);
+        return resolver.query(qname, qtype, opts);
+      },
+    };
+    const guard = new Guard({
+      ...NS_POLITENESS,
+      allowPrivate: true,
+      optOut: parseOptOutList("127.53.0.9\n").list,
+      now: Date.now,
+    });
+    const c = new ConsistencyChecker({
+      resolver: recording,
+      guard,
+      now: Date.now,
+      ask: { timeoutMs: 500, retries: 0 },
+    });
+    const s = byServer(await c.check(f));
+    assert.equal(s.get("ns1.consisttesting")?.status, "answer");
+    return asked;
+  };
+  assert.deepEqual(await run(facts), ["consisttesting"]);
+  // Without the signer (or with one that is not above the owner), the walk from the owner finds the same zone.
+  const withZone = (zone: string | undefined): DomainFacts => ({
+    ...facts,
+    hosts: facts.hosts.map((h) => ({
+      ...h,
+      tlsa: h.tlsa.map((l) => {
+        const { zone: _z, ...rest } = l;
+        return zone === undefined ? rest : { ...rest, zone };
+      }),
+    })),
+  });
+  const walk = [OWNER, "_tcp.mx.consisttesting", "mx.consisttesting", "consisttesting"];
+  assert.deepEqual(await run(withZone(undefined)), walk);
+  assert.deepEqual(await run(withZone("elsewhere.example")), walk);
 });
 
 test("the prober's politeness: no private address unless allowed, the opt-out list by the server's name", async () => {

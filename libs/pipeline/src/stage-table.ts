@@ -112,10 +112,12 @@ export const STAGES: Readonly<Record<StageName, StageSpec>> = {
     ordering: "none",
     // 200 domains at once, in the services as in `danesweep scan`. On this repository's 2-core
     // benchmark machine 1,000 made the resolver service slower, not faster (bench/pipeline, 10k
-    // domains, Kafka one of each: 215-241 domains/s against 256-262 with 200, four runs each). The
-    // likely cause: the consistency check walks up to each TLSA zone's cut one NS question at a time,
-    // and each waits behind every domain's questions queued for the resolver. Where a domain takes hundreds of
-    // milliseconds (the internet, a cold resolver), more in flight pays: k8s/base sets 1,000.
+    // domains, Kafka one of each: 215-241 domains/s against 256-262 with 200, four runs each). Most
+    // of it was the consistency check walking up to each TLSA zone's cut one NS question at a time,
+    // each behind every domain's questions queued for the resolver: since it takes the zone from
+    // the TLSA RRset's signature (libs/dns consistency.ts), 1,000 gives 250/s against 262. Where a
+    // domain takes hundreds of milliseconds (the internet, a cold resolver), more in flight pays:
+    // k8s/base sets 1,000.
     concurrency: 200,
     summary: "[domains] -> DNS facts -> [probe-requests], [domain-facts]",
     make: (d) => ({

@@ -14,7 +14,9 @@
  *   a caching resolver had left of its copy, which differs from scan to scan
  *   with nothing changed in the zone (a tenth of the domains of a 100k
  *   universe stored new facts in a second scan for that alone), and no rule
- *   reads it. The same holds for the MTA-STS and TLS-RPT lookups. The consistency facts
+ *   reads it. The same holds for the MTA-STS and TLS-RPT lookups. A TLSA
+ *   lookup's `zone` (its RRSIG's signer) is not kept: it serves the
+ *   consistency check in flight, whose facts record the zone. The consistency facts
  *   drop `checkedAt` (read back as the collection time: the servers were
  *   asked within the checker's cache time of it).
  * - ProbeFacts of an MTA-STS policy fetch (kind "mta-sts-policy") are stored
@@ -198,6 +200,10 @@ function storedLookup<T>(l: Lookup<T>): Lookup<T> {
   }
   if (out.ttl !== undefined && out.security !== "secure") {
     const { ttl: _t, ...rest } = out;
+    out = rest;
+  }
+  if (out.zone !== undefined) {
+    const { zone: _z, ...rest } = out;
     out = rest;
   }
   return out;
