@@ -748,6 +748,7 @@ export interface operations {
                                     records: string[];
                                     security: "secure" | "insecure" | "bogus" | "indeterminate";
                                     ttl?: number;
+                                    zone?: string;
                                 };
                                 aaaa: {
                                     chain: {
@@ -780,6 +781,7 @@ export interface operations {
                                     records: string[];
                                     security: "secure" | "insecure" | "bogus" | "indeterminate";
                                     ttl?: number;
+                                    zone?: string;
                                 };
                                 firstLink?: {
                                     chain: {
@@ -812,6 +814,7 @@ export interface operations {
                                     records: string[];
                                     security: "secure" | "insecure" | "bogus" | "indeterminate";
                                     ttl?: number;
+                                    zone?: string;
                                 };
                                 implicit: boolean;
                                 name: string;
@@ -852,6 +855,7 @@ export interface operations {
                                     }[];
                                     security: "secure" | "insecure" | "bogus" | "indeterminate";
                                     ttl?: number;
+                                    zone?: string;
                                 }[];
                             }[];
                             limits: string[];
@@ -888,6 +892,7 @@ export interface operations {
                                         records: string[];
                                         security: "secure" | "insecure" | "bogus" | "indeterminate";
                                         ttl?: number;
+                                        zone?: string;
                                     };
                                     aaaa: {
                                         chain: {
@@ -920,6 +925,7 @@ export interface operations {
                                         records: string[];
                                         security: "secure" | "insecure" | "bogus" | "indeterminate";
                                         ttl?: number;
+                                        zone?: string;
                                     };
                                     name: string;
                                 };
@@ -954,6 +960,7 @@ export interface operations {
                                     records: string[];
                                     security: "secure" | "insecure" | "bogus" | "indeterminate";
                                     ttl?: number;
+                                    zone?: string;
                                 };
                             };
                             mx: {
@@ -990,6 +997,7 @@ export interface operations {
                                 }[];
                                 security: "secure" | "insecure" | "bogus" | "indeterminate";
                                 ttl?: number;
+                                zone?: string;
                             };
                             mxFirstLink?: {
                                 chain: {
@@ -1022,6 +1030,7 @@ export interface operations {
                                 records: string[];
                                 security: "secure" | "insecure" | "bogus" | "indeterminate";
                                 ttl?: number;
+                                zone?: string;
                             };
                             port: number;
                             resolverValidates: boolean;
@@ -1058,6 +1067,7 @@ export interface operations {
                                 records: string[];
                                 security: "secure" | "insecure" | "bogus" | "indeterminate";
                                 ttl?: number;
+                                zone?: string;
                             };
                         } | null;
                         /** @description every scan's verdict, oldest first */
