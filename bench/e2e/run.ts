@@ -126,25 +126,18 @@ try {
     "store CPU ms/dom",
     "bytes/dom",
   ];
+  const dnsRow = (name: string, r: Record<string, number>) => [
+    name,
+    fmt(rateOf(r)),
+    fmt(cpuOf(r), 3),
+    fmt(Number(r.peakRssMb)),
+    "-",
+    "-",
+    "-",
+  ];
   const rows: string[][] = [
-    [
-      "DNS stage alone, as scanned",
-      fmt(dnsRate),
-      fmt(cpuOf(dns), 3),
-      fmt(Number(dns.peakRssMb)),
-      "-",
-      "-",
-      "-",
-    ],
-    [
-      "DNS stage alone, MX+TLSA",
-      fmt(coreRate),
-      fmt(cpuOf(core), 3),
-      fmt(Number(core.peakRssMb)),
-      "-",
-      "-",
-      "-",
-    ],
+    dnsRow("DNS stage alone, as scanned", dns),
+    dnsRow("DNS stage alone, MX+TLSA", core),
   ];
   let prevBytes = empty.bytes ?? 0;
   for (const [i, s] of scans.entries()) {
