@@ -98,9 +98,10 @@ export interface Lookup<T> {
    */
   ttl?: number;
   /**
-   * TLSA lookups only, when the answer RRset is signed: the signer name of
-   * its RRSIG, which is the apex of the zone holding the RRset (RFC 4035
-   * §5.3.1; a validating resolver checked it for a secure answer). It lets
+   * TLSA lookups only, when the answer is secure: the signer name of the
+   * RRSIG covering the RRset, which is the apex of the zone holding it (RFC
+   * 4035 §5.3.1; the validating resolver checked it), kept only when it is
+   * the owner or one of its ancestors. It lets
    * the consistency check (libs/dns consistency.ts) ask for the zone's NS
    * RRset at once instead of walking up from the owner. Not stored: the
    * consistency facts record the zone.

@@ -40,6 +40,7 @@ import {
 import { Guard, type OptOutList } from "@danesweep/probe";
 import { type AskOptions, askTlsa } from "./authoritative.ts";
 import { EvictionCursor } from "./evict.ts";
+import { atOrAbove } from "./normalize.ts";
 import type { DnsQuerier } from "./resolver.ts";
 
 export interface ConsistencyOptions {
@@ -90,11 +91,6 @@ const MAX_ZONE_STEPS = 12;
 function parent(name: string): string {
   const i = name.indexOf(".");
   return i < 0 ? "." : name.slice(i + 1);
-}
-
-/** True when `zone` is `name` or one of its ancestors. */
-function atOrAbove(zone: string, name: string): boolean {
-  return zone === "." || zone === name || name.endsWith(`.${zone}`);
 }
 
 /**

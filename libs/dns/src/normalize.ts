@@ -104,3 +104,8 @@ export function canonicalQname(name: string): string {
   if (n.length > 1 && n.endsWith(".")) n = n.slice(0, -1);
   return n === "" ? "." : n;
 }
+
+/** True when `zone` is `name` or one of its ancestors (names as canonicalQname gives them; "." is the root). */
+export function atOrAbove(zone: string, name: string): boolean {
+  return zone === "." || zone === name || name.endsWith(`.${zone}`);
+}

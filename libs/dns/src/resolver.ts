@@ -48,7 +48,7 @@ import type { Lookup, LookupErrorKind, Provenance, RRType, Security } from "@dan
 import { Fifo } from "@danesweep/probe";
 import { interpretAnswer, type RecordTypes } from "./answer.ts";
 import { LookupCache } from "./cache.ts";
-import { canonicalQname } from "./normalize.ts";
+import { atOrAbove, canonicalQname } from "./normalize.ts";
 import {
   type ExchangeResult,
   newCounters,
@@ -572,7 +572,8 @@ export class StubResolver implements DnsQuerier {
       if (a.error) l.error = a.error;
       if (a.limitHit) l.limitHit = a.limitHit;
       if (a.ttl !== undefined) l.ttl = a.ttl;
-      if (a.zone !== undefined) l.zone = a.zone;
+      // The signer names the zone only of an RRset the resolver validated, and only at or above it.
+      if (a.zone !== undefined && security === "secure" && atOrAbove(a.zone, a.owner)) l.zone = a.zone;
       // Only the answers of shared questions are kept.
       return this.settle(l, key, keep && a.outcome !== "error" ? a.cacheTtl : undefined);
     }

@@ -91,6 +91,48 @@ describe("StubResolver", () => {
     assert.deepEqual(nd.records, []);
   });
 
+  test("a TLSA lookup keeps its RRSIG's signer as its zone only when secure and at or above the owner", async () => {
+    const tlsaAnswers = (q: Incoming, signersName: string) => [
+      {
+        type: "TLSA",
+        name: q.name,
+        ttl: 300,
+        data: { usage: 3, selector: 1, matchingType: 1, certificate: Buffer.alloc(32, 1) },
+      },
+      {
+        type: "RRSIG",
+        name: q.name,
+        ttl: 300,
+        data: {
+          typeCovered: "TLSA",
+          algorithm: 13,
+          labels: q.name.split(".").length,
+          originalTTL: 300,
+          expiration: 2_000_000_000,
+          inception: 1_700_000_000,
+          keyTag: 4242,
+          signersName,
+          signature: Buffer.alloc(64, 7),
+        },
+      },
+    ];
+    const s = await serve((q) => {
+      const insecure = q.name.startsWith("_25._tcp.plain.");
+      const signer = q.name.startsWith("_25._tcp.odd.") ? "elsewhere.example" : "example";
+      return [respond(q, { flags: RD | RA | (insecure ? 0 : AD), answers: tlsaAnswers(q, signer) as never })];
+    });
+    const r = new StubResolver({ upstreams: [up(s)], timeoutMs: 500 });
+    const [secure, plain, odd] = await Promise.all([
+      r.query("_25._tcp.mx.example", "TLSA"),
+      r.query("_25._tcp.plain.example", "TLSA"),
+      r.query("_25._tcp.odd.example", "TLSA"),
+    ]);
+    await r.close();
+    assert.deepEqual([secure.security, secure.zone], ["secure", "example"]);
+    assert.deepEqual([plain.security, plain.zone], ["insecure", undefined], "not validated: no zone");
+    assert.deepEqual([odd.security, odd.zone], ["secure", undefined], "a signer that is not above the owner");
+  });
+
   test("TC=1 over UDP falls back to TCP; a reply split in small chunks is reassembled", async () => {
     const s = await serve((q) =>
       q.transport === "udp"
