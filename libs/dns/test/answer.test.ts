@@ -7,6 +7,7 @@ import { describe, test } from "node:test";
 import * as dnsPacket from "dns-packet";
 import { interpretAnswer } from "../src/answer.ts";
 import { decodeMessage, type Message } from "../src/wire.ts";
+import { rrsigAnswer, tlsaAnswer } from "./fake-server.ts";
 
 function msg(qname: string, qtype: dnsPacket.RecordType, answers: dnsPacket.Answer[], rcode = 0): Message {
   const buf = dnsPacket.encode({
@@ -78,30 +79,8 @@ describe("interpretAnswer", () => {
   });
 
   test("a signed TLSA RRset names its zone: the signer of the RRSIG covering it, at the end of the chain", () => {
-    const sig = (name: string, covered: string, signersName: string): dnsPacket.Answer =>
-      ({
-        type: "RRSIG",
-        name,
-        ttl: 300,
-        data: {
-          typeCovered: covered,
-          algorithm: 13,
-          labels: name.split(".").length,
-          originalTTL: 300,
-          expiration: 2_000_000_000,
-          inception: 1_700_000_000,
-          keyTag: 4242,
-          signersName,
-          signature: Buffer.alloc(64, 7),
-        },
-      }) as dnsPacket.Answer;
-    const tlsa = (name: string): dnsPacket.Answer =>
-      ({
-        type: "TLSA",
-        name,
-        ttl: 300,
-        data: { usage: 3, selector: 1, matchingType: 1, certificate: Buffer.alloc(32, 1) },
-      }) as unknown as dnsPacket.Answer;
+    const sig = rrsigAnswer;
+    const tlsa = tlsaAnswer;
     const owner = "_25._tcp.mx.hosting.example";
     // A CNAME into another zone: the zone is the target's (the RRSIG at the final owner), not the first name's.
     const m = msg("_25._tcp.mx.example", "TLSA", [

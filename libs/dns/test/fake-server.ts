@@ -156,3 +156,38 @@ export async function startFakeServer(handler: Handler): Promise<FakeServer> {
   server.port = port;
   return server;
 }
+
+/** An RRSIG record over `covered` at `name`, signed by `signersName` (fixed times, key tag and signature). */
+export function rrsigAnswer(
+  name: string,
+  covered: string,
+  signersName: string,
+  originalTTL = 300,
+): dnsPacket.Answer {
+  return {
+    type: "RRSIG",
+    name,
+    ttl: 300,
+    data: {
+      typeCovered: covered,
+      algorithm: 13,
+      labels: name.split(".").length,
+      originalTTL,
+      expiration: 2_000_000_000,
+      inception: 1_700_000_000,
+      keyTag: 4242,
+      signersName,
+      signature: Buffer.alloc(64, 7),
+    },
+  } as dnsPacket.Answer;
+}
+
+/** A TLSA 3 1 1 record at `name`. */
+export function tlsaAnswer(name: string): dnsPacket.Answer {
+  return {
+    type: "TLSA",
+    name,
+    ttl: 300,
+    data: { usage: 3, selector: 1, matchingType: 1, certificate: Buffer.alloc(32, 1) },
+  } as unknown as dnsPacket.Answer;
+}

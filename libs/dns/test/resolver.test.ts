@@ -18,8 +18,10 @@ import {
   RA,
   RD,
   respond,
+  rrsigAnswer,
   startFakeServer,
   TC,
+  tlsaAnswer,
 } from "./fake-server.ts";
 
 const servers: FakeServer[] = [];
@@ -93,28 +95,8 @@ describe("StubResolver", () => {
 
   test("a TLSA lookup keeps its RRSIG's signer as its zone only when secure and at or above the owner", async () => {
     const tlsaAnswers = (q: Incoming, signersName: string) => [
-      {
-        type: "TLSA",
-        name: q.name,
-        ttl: 300,
-        data: { usage: 3, selector: 1, matchingType: 1, certificate: Buffer.alloc(32, 1) },
-      },
-      {
-        type: "RRSIG",
-        name: q.name,
-        ttl: 300,
-        data: {
-          typeCovered: "TLSA",
-          algorithm: 13,
-          labels: q.name.split(".").length,
-          originalTTL: 300,
-          expiration: 2_000_000_000,
-          inception: 1_700_000_000,
-          keyTag: 4242,
-          signersName,
-          signature: Buffer.alloc(64, 7),
-        },
-      },
+      tlsaAnswer(q.name),
+      rrsigAnswer(q.name, "TLSA", signersName),
     ];
     const s = await serve((q) => {
       const insecure = q.name.startsWith("_25._tcp.plain.");
