@@ -93,6 +93,11 @@ function parent(name: string): string {
   return i < 0 ? "." : name.slice(i + 1);
 }
 
+/** An NS answer at `name` itself (no CNAME): `name` is a zone's apex. */
+function ownNs(l: Lookup<string>, name: string): boolean {
+  return l.outcome === "answer" && l.chain.length === 0 && l.owner === name;
+}
+
 /**
  * The owners of the TLSA RRsets DANE rests on (none when the resolver does
  * not validate), each with the zone its RRSIG names (Lookup.zone) when that
@@ -158,7 +163,7 @@ export class ConsistencyChecker {
   /** The zone's NS lookup at `zone` when it has an NS RRset of its own there, else undefined. */
   async #nsAt(zone: string): Promise<Lookup<string> | undefined> {
     const l = await this.#o.resolver.query(zone, "NS");
-    return l.outcome === "answer" && l.chain.length === 0 && l.owner === zone ? l : undefined;
+    return ownNs(l, zone) ? l : undefined;
   }
 
   async #checkRrset(owner: string, zoneHint: string | undefined): Promise<TlsaConsistencyFacts> {
@@ -176,7 +181,7 @@ export class ConsistencyChecker {
         ns = l;
         break;
       }
-      if (l.outcome === "answer" && l.chain.length === 0 && l.owner === name) {
+      if (ownNs(l, name)) {
         ns = l;
         break;
       }

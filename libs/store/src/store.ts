@@ -148,7 +148,6 @@ function emptyCounts(): ScanCounts {
   };
 }
 
-/** The problems of a record (libs/dane fills them); none for records made before they existed. */
 function classKey(c: {
   action: string;
   security: string | null;
