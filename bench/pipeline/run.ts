@@ -18,6 +18,8 @@
  *   pglite, postgres, kafka1, kafka2. A 1M run of the Kafka deployment (in the
  *   background: it takes a while): node bench/pipeline/run.ts 1000000 --modes kafka1
  * BENCH_PARTITIONS=N sets the topics' partitions (default 12, the services' default).
+ * WORKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the services
+ *   (Node refuses --cpu-prof in NODE_OPTIONS).
  * Needs the testbed (started if down) and generates the synthetic universe
  * (~R distinct probes per domain, default 0.1) when it holds fewer than
  * max(SIZES) domains. Each mode starts on a cold resolver (`testbed flush`).

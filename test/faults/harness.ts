@@ -191,6 +191,15 @@ export function privatePostgres(name: keyof typeof PRIVATE_PG_PORTS): PrivatePos
 
 export type Kind = "resolver" | "prober" | "aggregator" | "seeder";
 
+/**
+ * Node flags for the workers, from WORKER_NODE_ARGS (space-separated), e.g.
+ * "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the services of a
+ * bench/pipeline run (Node refuses --cpu-prof in NODE_OPTIONS).
+ */
+function workerNodeArgs(): string[] {
+  return (process.env.WORKER_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
+}
+
 export class Worker {
   readonly kind: Kind;
   readonly name: string;
@@ -205,10 +214,14 @@ export class Worker {
     this.name = name;
     this.logFile = join(logDir, `${name}.log`);
     const log: WriteStream = createWriteStream(this.logFile, { flags: "a" });
-    this.child = spawn(process.execPath, [`${ROOT}services/${kind}/src/main.ts`, ...args], {
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    this.child = spawn(
+      process.execPath,
+      [...workerNodeArgs(), `${ROOT}services/${kind}/src/main.ts`, ...args],
+      {
+        env: { ...process.env, ...env },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     let partial = "";
     let markReady: () => void = () => {};
     let failReady: (e: Error) => void = () => {};

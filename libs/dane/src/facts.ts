@@ -438,3 +438,66 @@ export interface ProbeKey {
 export function probeKeyString(k: ProbeKey): string {
   return `${k.ip}|${k.port}|${k.sni}`;
 }
+
+// ------------------------------------------------------------ judged form
+
+/**
+ * A lookup as the verdict engine reads it: what travels from the resolver
+ * stage to the aggregator and what the store keeps (libs/store codec.ts).
+ * The provenance stays only when the lookup failed (which upstream, how
+ * often asked, what rcode), without its timing and cache flag; the TTL only
+ * when the answer is secure (then it is the RRSIG's Original TTL, as the zone
+ * publishes it; otherwise what a caching resolver had left, which no rule
+ * reads); the signer zone never (the consistency check reads it before the
+ * facts leave the resolver stage, and records the zone in its own facts).
+ * The result keeps the lookup's key order: stored forms are hashed as JSON.
+ */
+export function judgedLookup<T>(l: Lookup<T>): Lookup<T> {
+  let out = l;
+  if (l.provenance) {
+    const { provenance, ...rest } = l;
+    if (l.outcome !== "error") out = rest;
+    else {
+      const { elapsedMs: _e, cached: _c, ...kept } = provenance;
+      out = { ...rest, provenance: kept as Provenance };
+    }
+  }
+  if (out.ttl !== undefined && out.security !== "secure") {
+    const { ttl: _t, ...rest } = out;
+    out = rest;
+  }
+  if (out.zone !== undefined) {
+    const { zone: _z, ...rest } = out;
+    out = rest;
+  }
+  return out;
+}
+
+/**
+ * Domain facts with every lookup in its judged form (judgedLookup): the same
+ * verdict, about half the bytes of a domain's facts on a serializing bus.
+ */
+export function judgedFacts(f: DomainFacts): DomainFacts {
+  const out: DomainFacts = {
+    ...f,
+    mx: judgedLookup(f.mx),
+    hosts: f.hosts.map((h) => {
+      const host: HostFacts = {
+        ...h,
+        a: judgedLookup(h.a),
+        aaaa: judgedLookup(h.aaaa),
+        tlsa: h.tlsa.map(judgedLookup),
+      };
+      if (h.firstLink) host.firstLink = judgedLookup(h.firstLink);
+      return host;
+    }),
+  };
+  if (f.mxFirstLink) out.mxFirstLink = judgedLookup(f.mxFirstLink);
+  if (f.mtaSts) {
+    const h = f.mtaSts.host;
+    out.mtaSts = { ...f.mtaSts, txt: judgedLookup(f.mtaSts.txt) };
+    if (h) out.mtaSts.host = { ...h, a: judgedLookup(h.a), aaaa: judgedLookup(h.aaaa) };
+  }
+  if (f.tlsRpt) out.tlsRpt = judgedLookup(f.tlsRpt);
+  return out;
+}

@@ -46,14 +46,28 @@ before(async () => {
 });
 after(() => resolver?.close());
 
-function checker(o: { allowPrivate: boolean; optOut?: string }) {
+function checker(o: {
+  allowPrivate: boolean;
+  optOut?: string;
+  cacheBytes?: number;
+  cacheMs?: number;
+  now?: () => number;
+}) {
+  const now = o.now ?? Date.now;
   const guard = new Guard({
     ...NS_POLITENESS,
     allowPrivate: o.allowPrivate,
     optOut: o.optOut ? parseOptOutList(o.optOut).list : undefined,
     now: Date.now,
   });
-  return new ConsistencyChecker({ resolver, guard, now: Date.now, ask: { timeoutMs: 500, retries: 0 } });
+  return new ConsistencyChecker({
+    resolver,
+    guard,
+    now,
+    ask: { timeoutMs: 500, retries: 0 },
+    ...(o.cacheBytes !== undefined ? { cacheBytes: o.cacheBytes } : {}),
+    ...(o.cacheMs !== undefined ? { cacheMs: o.cacheMs } : {}),
+  });
 }
 
 function byServer(c: TlsaConsistencyFacts[] | undefined) {
@@ -151,6 +165,24 @@ test("an RRset is asked once however many domains use it (cached per owner)", as
   const c = checker({ allowPrivate: true });
   await Promise.all([c.check(facts), c.check(facts), c.check(facts)]);
   assert.deepEqual([c.stats().checked, c.stats().reused], [1, 2]);
+});
+
+test("a settled result is kept as text: a later domain gets equal facts of its own; no room or past cacheMs, it is asked again", async () => {
+  let t = 1_000_000;
+  const c = checker({ allowPrivate: true, cacheMs: 60_000, now: () => t });
+  const first = await c.check(facts);
+  const second = await c.check(facts);
+  assert.deepEqual(second, first);
+  assert.notEqual(second![0], first![0], "each domain gets its own copy");
+  assert.deepEqual([c.stats().checked, c.stats().reused, c.stats().cached], [1, 1, 1]);
+  assert.equal(c.stats().cachedBytes, JSON.stringify(first![0]).length);
+  t += 60_000;
+  await c.check(facts);
+  assert.deepEqual([c.stats().checked, c.stats().cached], [2, 1], "past cacheMs: asked again, kept once");
+  const tight = checker({ allowPrivate: true, cacheBytes: 10 });
+  await tight.check(facts);
+  await tight.check(facts);
+  assert.deepEqual([tight.stats().checked, tight.stats().cached, tight.stats().cachedBytes], [2, 0, 0]);
 });
 
 test("no secure TLSA RRset, no check: an insecure domain, a domain without TLSA", async () => {

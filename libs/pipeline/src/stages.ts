@@ -67,6 +67,7 @@ import {
   type DomainFacts,
   type DomainRoute,
   judge,
+  judgedFacts,
   type ProbeFacts,
   type ProbeKey,
   type ProbeKind,
@@ -267,8 +268,16 @@ export function resolveHandler(d: ResolveStageDeps) {
         const c = await d.consistency?.check(facts);
         if (c) facts.consistency = c;
       }
+      // The facts go on in their judged form (libs/dane judgedFacts): without the provenance of
+      // lookups that succeeded, which neither the verdict nor the store keeps, a domain's facts are
+      // about half the bytes to serialize, carry through the broker and parse.
       await d.bus.publish([
-        envelopeMessage(TOPICS.domainFacts, facts.domain, makeEnvelope("dns-facts", scan, { facts }), trace),
+        envelopeMessage(
+          TOPICS.domainFacts,
+          facts.domain,
+          makeEnvelope("dns-facts", scan, { facts: judgedFacts(facts) }),
+          trace,
+        ),
         ...(checking ? [] : probeRequests),
       ]);
       if (d.counters) d.counters.resolved++;

@@ -6,7 +6,9 @@
  * Each kind has a stored form (what is hashed and kept) and a volatile part
  * (kept per scan in the row that points at the blob, or not kept):
  * - DomainFacts: the stored form drops `collectedAt` (a column of the scan's
- *   row) and keeps a lookup's provenance only when the lookup failed, and
+ *   row) and the consistency check's `checkedAt`; its lookups are in their
+ *   judged form (libs/dane judgedLookup, also what the resolver stage sends
+ *   on): a lookup keeps its provenance only when it failed, and
  *   then without its timing (`elapsedMs`) and cache flag; the provenance of
  *   successful lookups (which upstream answered how fast) is not kept. A
  *   lookup's `ttl` is kept only when the answer is secure: then it is the
@@ -48,9 +50,8 @@ import { deflateRawSync, inflateRawSync } from "node:zlib";
 import {
   type AlternateHandshake,
   type DomainFacts,
-  type Lookup,
+  judgedFacts,
   type ProbeFacts,
-  type Provenance,
   primaryMxHost,
   type TlsaConsistencyFacts,
   type VerdictRecord,
@@ -188,46 +189,9 @@ export function openBlob<T>(body: Uint8Array, what: string): T {
 
 // ------------------------------------------------------------------ facts
 
-function storedLookup<T>(l: Lookup<T>): Lookup<T> {
-  let out = l;
-  if (l.provenance) {
-    const { provenance, ...rest } = l;
-    if (l.outcome !== "error") out = rest;
-    else {
-      const { elapsedMs: _e, cached: _c, ...kept } = provenance;
-      out = { ...rest, provenance: kept as Provenance };
-    }
-  }
-  if (out.ttl !== undefined && out.security !== "secure") {
-    const { ttl: _t, ...rest } = out;
-    out = rest;
-  }
-  if (out.zone !== undefined) {
-    const { zone: _z, ...rest } = out;
-    out = rest;
-  }
-  return out;
-}
-
-/** DomainFacts as stored (see the file comment). */
+/** DomainFacts as stored (see the file comment): the judged form (libs/dane judgedFacts) without its times. */
 export function storedFacts(f: DomainFacts): StoredFacts {
-  const { collectedAt: _t, ...rest } = f;
-  const out: StoredFacts = {
-    ...rest,
-    mx: storedLookup(f.mx),
-    hosts: f.hosts.map((h) => {
-      const host = { ...h, a: storedLookup(h.a), aaaa: storedLookup(h.aaaa), tlsa: h.tlsa.map(storedLookup) };
-      if (h.firstLink) host.firstLink = storedLookup(h.firstLink);
-      return host;
-    }),
-  };
-  if (f.mxFirstLink) out.mxFirstLink = storedLookup(f.mxFirstLink);
-  if (f.mtaSts) {
-    const h = f.mtaSts.host;
-    out.mtaSts = { ...f.mtaSts, txt: storedLookup(f.mtaSts.txt) };
-    if (h) out.mtaSts.host = { ...h, a: storedLookup(h.a), aaaa: storedLookup(h.aaaa) };
-  }
-  if (f.tlsRpt) out.tlsRpt = storedLookup(f.tlsRpt);
+  const { collectedAt: _t, ...out }: StoredFacts & { collectedAt?: string } = judgedFacts(f);
   if (f.consistency) out.consistency = f.consistency.map(({ checkedAt: _c, ...c }) => c);
   return out;
 }

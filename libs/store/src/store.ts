@@ -60,6 +60,7 @@ import {
 } from "./codec.ts";
 import { type Db, type DbHandle, openMigratedDatabase, type StoreConfig } from "./db.ts";
 import { StoreError, toStoreError } from "./errors.ts";
+import { classOf } from "./rejudge-core.ts";
 import type { ScanState } from "./schema.ts";
 import { iso, threadCpuMs } from "./time.ts";
 
@@ -540,19 +541,7 @@ export class Store {
       if (!facts.has(ft.hash)) facts.set(ft.hash, compressBlob(ft));
       if (!known.has(vt.hash) && !verdicts.has(vt.hash))
         verdicts.set(vt.hash, { blob: compressBlob(vt), r: e.record });
-      const v = e.record.verdict;
-      return {
-        e,
-        fact: ft.hash,
-        verdict: vt.hash,
-        cls: {
-          action: v.action,
-          security: v.security ?? null,
-          reason: v.reason,
-          dane: e.record.dane,
-          broken: (e.record.problems?.length ?? 0) > 0,
-        },
-      };
+      return { e, fact: ft.hash, verdict: vt.hash, cls: classOf(e.record) };
     });
     this.#stats.codecMs += threadCpuMs() - c0;
     const classes = await this.classIds(rows.map((r) => r.cls));
