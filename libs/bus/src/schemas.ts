@@ -103,8 +103,10 @@ export const ProvenanceSchema = Type.Object({
     cd: Type.Boolean(),
   }),
   attempts: NonNegative,
-  elapsedMs: Millis,
-  cached: Type.Boolean(),
+  // Both absent in the judged form the resolver stage sends (libs/dane judgedLookup: a failed
+  // lookup keeps its provenance without its timing and cache flag, as the store keeps it).
+  elapsedMs: Type.Optional(Millis),
+  cached: Type.Optional(Type.Boolean()),
   cdRcode: Type.Optional(Type.String({ minLength: 1 })),
 });
 

@@ -61,9 +61,13 @@ export interface Provenance {
   flags: { aa: boolean; tc: boolean; rd: boolean; ra: boolean; ad: boolean; cd: boolean };
   /** Number of queries sent for this question, across upstreams and retries. */
   attempts: number;
-  elapsedMs: number;
-  /** Served from the scan's cache (the first lookup's provenance is kept). */
-  cached: boolean;
+  /** Absent in the judged form (judgedLookup), which keeps a failed lookup's provenance without it. */
+  elapsedMs?: number;
+  /**
+   * Served from the scan's cache (the first lookup's provenance is kept).
+   * Absent in the judged form, like `elapsedMs`.
+   */
+  cached?: boolean;
   /** rcode of the CD=1 re-query made after a SERVFAIL, when one was made. */
   cdRcode?: string;
 }
@@ -459,7 +463,7 @@ export function judgedLookup<T>(l: Lookup<T>): Lookup<T> {
     if (l.outcome !== "error") out = rest;
     else {
       const { elapsedMs: _e, cached: _c, ...kept } = provenance;
-      out = { ...rest, provenance: kept as Provenance };
+      out = { ...rest, provenance: kept };
     }
   }
   if (out.ttl !== undefined && out.security !== "secure") {

@@ -728,9 +728,9 @@ export interface operations {
                                     owner: string;
                                     provenance?: {
                                         attempts: number;
-                                        cached: boolean;
+                                        cached?: boolean;
                                         cdRcode?: string;
-                                        elapsedMs: number;
+                                        elapsedMs?: number;
                                         flags: {
                                             aa: boolean;
                                             ad: boolean;
@@ -761,9 +761,9 @@ export interface operations {
                                     owner: string;
                                     provenance?: {
                                         attempts: number;
-                                        cached: boolean;
+                                        cached?: boolean;
                                         cdRcode?: string;
-                                        elapsedMs: number;
+                                        elapsedMs?: number;
                                         flags: {
                                             aa: boolean;
                                             ad: boolean;
@@ -794,9 +794,9 @@ export interface operations {
                                     owner: string;
                                     provenance?: {
                                         attempts: number;
-                                        cached: boolean;
+                                        cached?: boolean;
                                         cdRcode?: string;
-                                        elapsedMs: number;
+                                        elapsedMs?: number;
                                         flags: {
                                             aa: boolean;
                                             ad: boolean;
@@ -830,9 +830,9 @@ export interface operations {
                                     owner: string;
                                     provenance?: {
                                         attempts: number;
-                                        cached: boolean;
+                                        cached?: boolean;
                                         cdRcode?: string;
-                                        elapsedMs: number;
+                                        elapsedMs?: number;
                                         flags: {
                                             aa: boolean;
                                             ad: boolean;
@@ -872,9 +872,9 @@ export interface operations {
                                         owner: string;
                                         provenance?: {
                                             attempts: number;
-                                            cached: boolean;
+                                            cached?: boolean;
                                             cdRcode?: string;
-                                            elapsedMs: number;
+                                            elapsedMs?: number;
                                             flags: {
                                                 aa: boolean;
                                                 ad: boolean;
@@ -905,9 +905,9 @@ export interface operations {
                                         owner: string;
                                         provenance?: {
                                             attempts: number;
-                                            cached: boolean;
+                                            cached?: boolean;
                                             cdRcode?: string;
-                                            elapsedMs: number;
+                                            elapsedMs?: number;
                                             flags: {
                                                 aa: boolean;
                                                 ad: boolean;
@@ -940,9 +940,9 @@ export interface operations {
                                     owner: string;
                                     provenance?: {
                                         attempts: number;
-                                        cached: boolean;
+                                        cached?: boolean;
                                         cdRcode?: string;
-                                        elapsedMs: number;
+                                        elapsedMs?: number;
                                         flags: {
                                             aa: boolean;
                                             ad: boolean;
@@ -974,9 +974,9 @@ export interface operations {
                                 owner: string;
                                 provenance?: {
                                     attempts: number;
-                                    cached: boolean;
+                                    cached?: boolean;
                                     cdRcode?: string;
-                                    elapsedMs: number;
+                                    elapsedMs?: number;
                                     flags: {
                                         aa: boolean;
                                         ad: boolean;
@@ -1010,9 +1010,9 @@ export interface operations {
                                 owner: string;
                                 provenance?: {
                                     attempts: number;
-                                    cached: boolean;
+                                    cached?: boolean;
                                     cdRcode?: string;
-                                    elapsedMs: number;
+                                    elapsedMs?: number;
                                     flags: {
                                         aa: boolean;
                                         ad: boolean;
@@ -1047,9 +1047,9 @@ export interface operations {
                                 owner: string;
                                 provenance?: {
                                     attempts: number;
-                                    cached: boolean;
+                                    cached?: boolean;
                                     cdRcode?: string;
-                                    elapsedMs: number;
+                                    elapsedMs?: number;
                                     flags: {
                                         aa: boolean;
                                         ad: boolean;
