@@ -9,6 +9,7 @@ import { test } from "node:test";
 import {
   DANE_STATES,
   type DomainFacts,
+  judgedFacts,
   PROBE_STATUSES,
   type ProbeFacts,
   REASONS,
@@ -49,6 +50,19 @@ test("every value of the dane closed sets is accepted", () => {
     const v = verdictRecord();
     assert.equal(checkVerdict.Check({ ...v, verdict: { ...v.verdict, reason } }), true, reason);
   }
+});
+
+test("the judged form of facts (what the resolver stage sends) validates, a failed lookup's provenance included", () => {
+  const f = domainFacts();
+  const failed = {
+    ...f,
+    mx: { ...f.mx, outcome: "error" as const, error: "servfail" as const, records: [] },
+  };
+  const judged = judgedFacts(failed);
+  assert.equal(judged.mx.provenance?.elapsedMs, undefined, "the judged form drops the timing");
+  assert.equal(judged.mx.provenance?.rcode, "NOERROR");
+  assert.deepEqual([...checkDomain.Errors(judged)], []);
+  assert.deepEqual([...checkDomain.Errors(judgedFacts(f))], []);
 });
 
 test("values outside the contract are rejected", () => {
