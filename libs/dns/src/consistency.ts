@@ -183,13 +183,9 @@ export class ConsistencyChecker {
     return value;
   }
 
+  /** A settled check into the cache. The owner has no entry there: #rrset dropped it before asking. */
   #remember(owner: string, at: number, v: TlsaConsistencyFacts): void {
     const json = JSON.stringify(v);
-    const old = this.#cache.get(owner);
-    if (old) {
-      this.#bytes -= old.json.length;
-      this.#cache.delete(owner);
-    }
     this.#cache.set(owner, { at, json });
     this.#bytes += json.length;
     const max = this.#o.cacheBytes ?? 64 * 1024 * 1024;
