@@ -552,6 +552,41 @@ for (const client of ["platformatic", "kafkajs"] as KafkaClient[]) {
       assert.deepEqual([...new Set(got)].sort(), expected.sort());
     });
 
+    test("a call over the request limits is cut into requests within them, delivered in order", async () => {
+      const topic = `t.cut.${uid()}`;
+      // One partition taking record batches of at most 10 000 bytes: a call of 40 records of ~1 KB,
+      // sent as one request, is refused whole (MESSAGE_TOO_LARGE), as it was before calls were cut.
+      const admin = new Admin({ clientId: "t-admin", bootstrapBrokers: brokers });
+      try {
+        await admin.createTopics({
+          topics: [topic],
+          partitions: 1,
+          replicas: 1,
+          configs: [{ name: "max.message.bytes", value: "10000" }],
+        });
+      } finally {
+        await admin.close();
+      }
+      const bus = make({ produce: { maxBatchBytes: 8000 } });
+      await bus.ensureTopics([{ name: topic, partitions: 1 }]);
+      const before = (await bus.metrics()).produceRequests ?? 0;
+      const values = Array.from(
+        { length: 40 },
+        (_, i) => `${String(i).padStart(2, "0")}:${"x".repeat(1000)}`,
+      );
+      await bus.publish(values.map((value) => ({ topic, key: "one-key", value })));
+      const requests = ((await bus.metrics()).produceRequests ?? 0) - before;
+      assert.ok(requests >= 5, `40 KB in requests of at most 8 KB: ${requests} request(s)`);
+      const got: string[] = [];
+      const sub = await bus.consume({ topic, group: `g.${uid()}` }, async (m) => {
+        got.push(m.value);
+        return { kind: "ack" };
+      });
+      await until("all 40", () => got.length >= 40);
+      await sub.close();
+      assert.deepEqual(got, values, "every record once, in the call's order");
+    });
+
     test("revocation: a member gives up what it held in partitions it lost; their new owner gets it all", async () => {
       const busA = make({ sessionTimeoutMs: 6000, heartbeatIntervalMs: 500 });
       const busB = make({ sessionTimeoutMs: 6000, heartbeatIntervalMs: 500 });

@@ -728,6 +728,8 @@ export class AggregateJoin {
   readonly #timer: NodeJS.Timeout;
   /** Domains given up on (a probe they need was dead-lettered), with when: later messages of theirs are refused too. */
   readonly #abandoned = new Map<string, { at: number; detail: string }>();
+  /** Verdicts stored but not yet on [verdicts] (their publication failed), by scan|domain. */
+  readonly #unpublished = new Map<string, VerdictRecord>();
   #sweeping = false;
 
   constructor(d: AggregateStageDeps) {
@@ -743,16 +745,7 @@ export class AggregateJoin {
           );
           const stored = new Set(fresh.map((r) => r.domain));
           if (d.counters) d.counters.judged += fresh.length;
-          if (fresh.length > 0) {
-            await d.onJudged?.(scan, fresh);
-            if (d.publishVerdicts) {
-              await d.bus.publish(
-                fresh.map((record) =>
-                  envelopeMessage(TOPICS.verdicts, record.domain, makeEnvelope("verdict", scan, { record })),
-                ),
-              );
-            }
-          }
+          if (fresh.length > 0) await d.onJudged?.(scan, fresh);
           return new Map(list.map((i) => [i, stored.has(i.record.domain) ? i.record : null]));
         }),
       ),
@@ -896,12 +889,44 @@ export class AggregateJoin {
       judging.end();
     }
     this.#writer.submit({ scan: p.scan, facts: p.facts, record, link: linkTo(p.span) }).then(
-      () => this.#finish(p, { kind: "ack" }),
+      (stored) => (this.#d.publishVerdicts ? this.#publish(p, stored) : this.#finish(p, { kind: "ack" })),
       (e) => {
         if (isFatal(e)) this.#d.onFatal?.(e);
         this.#finish(p, outcomeOf(e));
       },
     );
+  }
+
+  /**
+   * Publishes the domain's verdict on [verdicts] (deployments), then lets its
+   * messages go. The verdict is the one stored now, or, when the row was
+   * stored before (a redelivery), one whose publication failed earlier in this
+   * process. The store write and the publication are apart, so a failed
+   * publication never makes the writer store its batch again row by row (which
+   * lost the verdicts of the batch): the messages are retried, or
+   * dead-lettered, as the bus's error says, and the redelivery publishes the
+   * verdict kept here. Publish calls of many domains at once share produce
+   * requests (the Kafka bus batches them).
+   */
+  #publish(p: Pending, stored: VerdictRecord | null): void {
+    const k = `${p.scan}|${p.domain}`;
+    const record = stored ?? this.#unpublished.get(k);
+    if (!record) {
+      this.#finish(p, { kind: "ack" });
+      return;
+    }
+    this.#d.bus
+      .publish([envelopeMessage(TOPICS.verdicts, record.domain, makeEnvelope("verdict", p.scan, { record }))])
+      .then(
+        () => {
+          this.#unpublished.delete(k);
+          this.#finish(p, { kind: "ack" });
+        },
+        (e) => {
+          this.#unpublished.set(k, record);
+          this.#finish(p, outcomeOf(e));
+        },
+      );
   }
 
   #finish(p: Pending, outcome: HandlerOutcome): void {

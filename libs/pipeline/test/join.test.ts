@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { type HandlerOutcome, MemoryBus } from "@danesweep/bus";
+import { type HandlerOutcome, MemoryBus, TOPICS } from "@danesweep/bus";
 import { type DomainFacts, type ProbeFacts, probeKeyString, type VerdictRecord } from "@danesweep/dane";
 import { openStore, type Store, StoreError } from "@danesweep/store";
 import { domainFacts, probeFacts } from "../../bus/test/fixtures.ts";
@@ -179,5 +179,59 @@ test("a store failure that can be retried asks for a retry; one that cannot dead
     ["ack", "ack"],
   );
   assert.equal(probeKeyString(w.probe), probeKeyString(neededProbes(w.facts, "all")[0]!));
+  j.close();
+});
+
+test("a failed publication of verdicts retries the messages and publishes on redelivery; no verdict is lost or stored again", async () => {
+  // A bus whose publish to [verdicts] fails while `down`, with a retryable error as the Kafka bus's.
+  let down = true;
+  const published: { domain: string; record: VerdictRecord }[] = [];
+  const flaky = Object.create(bus) as MemoryBus;
+  flaky.publish = async (messages) => {
+    if (down)
+      throw Object.assign(new Error("publish-failed: broker away"), {
+        code: "publish-failed",
+        canRetry: true,
+      });
+    for (const m of messages) {
+      assert.equal(m.topic, TOPICS.verdicts);
+      published.push({
+        domain: m.key,
+        record: (m.decoded as { body: { record: VerdictRecord } }).body.record,
+      });
+    }
+  };
+  const { join: j, judged } = join({ bus: flaky, publishVerdicts: true });
+  const domains = [fresh(), fresh(), fresh()];
+  const worlds = domains.map(world);
+  const offerAll = () =>
+    Promise.all(
+      domains.flatMap((d, i) => [
+        j.offer(scan, d, { facts: worlds[i]!.facts }),
+        j.offer(scan, d, { probe: worlds[i]!.probe }),
+      ]),
+    );
+  const first = await offerAll();
+  assert.deepEqual(
+    new Set(first.map((o) => o.kind)),
+    new Set(["retry"]),
+    "not acknowledged before the verdict is out",
+  );
+  assert.equal(judged.length, 3, "stored (and printed) once");
+  assert.equal(published.length, 0);
+  // The bus redelivers once the broker is back: the stored rows are not new, their verdicts go out now.
+  down = false;
+  const again = await offerAll();
+  assert.deepEqual(new Set(again.map((o) => o.kind)), new Set(["ack"]));
+  assert.deepEqual(published.map((p) => p.domain).sort(), [...domains].sort(), "each verdict published once");
+  assert.equal(judged.length, 3, "not stored again");
+  for (const d of domains) {
+    assert.equal((await store.domainHistory(d)).length, 1);
+    assert.equal(
+      published.find((p) => p.domain === d)?.record.judgedAt,
+      judged.find((r) => r.domain === d)?.judgedAt,
+      "the stored verdict",
+    );
+  }
   j.close();
 });

@@ -12,7 +12,10 @@
  *   via setImmediate), when it reaches `maxBatchMessages` or `maxBatchBytes`,
  *   or as soon as the previous request of its topic returned (what queued
  *   meanwhile goes at once, so batches grow with the load). A batch holds
- *   whole publish() calls; a call larger than the limits goes alone.
+ *   whole publish() calls; a call larger than the limits is cut into pieces
+ *   within them, sent in order (it resolves once every piece is acknowledged,
+ *   and rejects if any piece fails: pieces sent before may then be written
+ *   twice when the caller publishes again, at-least-once).
  * - submit() resolves when the broker acknowledged every record of the call
  *   (acks=all in both adapters), and rejects with KafkaBusError
  *   "publish-failed" (the client's error as cause) otherwise. When a batch of
@@ -147,16 +150,47 @@ export class ProduceQueue {
       q = new TopicQueue(topic);
       this.#queues.set(topic, q);
     }
-    let bytes = 0;
-    for (const r of records) bytes += recordBytes(r);
     const queue = q;
-    this.#busy++;
-    return new Promise<void>((resolve, reject) => {
-      queue.calls.push({ records, bytes, resolve, reject });
-      queue.records += records.length;
-      queue.bytes += bytes;
-      this.#kick(queue);
-    });
+    const pieces = this.#pieces(records);
+    const sent = pieces.map(
+      (piece) =>
+        new Promise<void>((resolve, reject) => {
+          this.#busy++;
+          queue.calls.push({ records: piece.records, bytes: piece.bytes, resolve, reject });
+          queue.records += piece.records.length;
+          queue.bytes += piece.bytes;
+        }),
+    );
+    this.#kick(queue);
+    return sent.length === 1 ? (sent[0] as Promise<void>) : Promise.all(sent).then(() => {});
+  }
+
+  /**
+   * A call's records cut into pieces within the request limits, in order (one
+   * piece when the call fits; a record over the limits alone is a piece of its
+   * own). A piece is a call of its own in the queue: the pieces leave in order,
+   * one request at a time, so a key's records keep their order. Without the
+   * cut, a call over the limits went as one request, and where its records
+   * crowded into one partition the broker refused the partition's batch
+   * (MESSAGE_TOO_LARGE over message.max.bytes): the aggregator's verdicts of a
+   * 500-domain batch, when it caught up on one partition's backlog.
+   */
+  #pieces(records: ProducedRecord[]): { records: ProducedRecord[]; bytes: number }[] {
+    const out: { records: ProducedRecord[]; bytes: number }[] = [];
+    let cur: ProducedRecord[] = [];
+    let bytes = 0;
+    for (const r of records) {
+      const b = recordBytes(r);
+      if (cur.length > 0 && (cur.length >= this.#o.maxBatchMessages || bytes + b > this.#o.maxBatchBytes)) {
+        out.push({ records: cur, bytes });
+        cur = [];
+        bytes = 0;
+      }
+      cur.push(r);
+      bytes += b;
+    }
+    out.push({ records: cur, bytes });
+    return out;
   }
 
   #kick(q: TopicQueue): void {
