@@ -26,6 +26,7 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync, type WriteStrea
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
+import { AGGREGATOR_NODE_FLAGS } from "../../services/aggregator/src/node-flags.ts";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const KAFKA_SH = `${ROOT}scripts/services/kafka.sh`;
@@ -192,12 +193,16 @@ export function privatePostgres(name: keyof typeof PRIVATE_PG_PORTS): PrivatePos
 export type Kind = "resolver" | "prober" | "aggregator" | "seeder";
 
 /**
- * Node flags for the workers, from WORKER_NODE_ARGS (space-separated), e.g.
- * "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the services of a
+ * Node flags for a worker: the service's own, as its manifests start it (the
+ * aggregator's AGGREGATOR_NODE_FLAGS), then WORKER_NODE_ARGS (space-separated),
+ * e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the services of a
  * bench/pipeline run (Node refuses --cpu-prof in NODE_OPTIONS).
  */
-function workerNodeArgs(): string[] {
-  return (process.env.WORKER_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
+function workerNodeArgs(kind: Kind): string[] {
+  return [
+    ...(kind === "aggregator" ? AGGREGATOR_NODE_FLAGS : []),
+    ...(process.env.WORKER_NODE_ARGS ?? "").split(" ").filter((a) => a !== ""),
+  ];
 }
 
 export class Worker {
@@ -216,7 +221,7 @@ export class Worker {
     const log: WriteStream = createWriteStream(this.logFile, { flags: "a" });
     this.child = spawn(
       process.execPath,
-      [...workerNodeArgs(), `${ROOT}services/${kind}/src/main.ts`, ...args],
+      [...workerNodeArgs(kind), `${ROOT}services/${kind}/src/main.ts`, ...args],
       {
         env: { ...process.env, ...env },
         stdio: ["ignore", "pipe", "pipe"],
