@@ -10,10 +10,12 @@
  * domain's facts, a probe's certificates) and holds those of the domains its
  * join waits for; with 16 MB semi-spaces much of that is promoted before the
  * domain is judged and then collected by the costlier old-generation GC. On
- * bench/pipeline at 100k (Kafka, one of each service), the aggregator's CPU
- * for the run, relative to Unbound's as a gauge of the machine's speed that
- * hour, was 0.78-0.81 with the flag against 0.82-1.02 without. The resolver
- * and the prober showed no gain, so they keep the default. It costs up to
- * ~100 MB more memory for the young generation.
+ * bench/pipeline at 100k (Kafka, one of each service, 2026-12-03), the
+ * aggregator's CPU for the run, relative to Unbound's as a gauge of the
+ * machine's speed that hour, was 0.78, 0.81 and 0.81 with the flag, and 1.12
+ * in a run where [domain-facts] built a backlog of 76,000 messages; without
+ * it 0.82-1.02 (four runs, two with backlogs of 45,000-50,000). A modest
+ * gain within a wide spread. The resolver and the prober showed none, so
+ * they keep the default. It costs up to ~100 MB more memory.
  */
 export const AGGREGATOR_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=64"];
