@@ -44,7 +44,7 @@ import {
 } from "@danesweep/dane";
 import { Guard, type OptOutList } from "@danesweep/probe";
 import { type AskOptions, askTlsa } from "./authoritative.ts";
-import { EvictionCursor } from "./evict.ts";
+import { SizedLru } from "./evict.ts";
 import { atOrAbove } from "./normalize.ts";
 import type { DnsQuerier } from "./resolver.ts";
 
@@ -124,10 +124,8 @@ function ownersOf(facts: DomainFacts): Map<string, string | undefined> {
 
 export class ConsistencyChecker {
   readonly #o: ConsistencyOptions;
-  /** Settled results by owner, as JSON text, in recency order. */
-  readonly #cache = new Map<string, { at: number; json: string }>();
-  readonly #oldest = new EvictionCursor(this.#cache);
-  #bytes = 0;
+  /** Settled results by owner, as JSON text, within `cacheBytes`. */
+  readonly #cache: SizedLru<string, { at: number; json: string }>;
   /** Checks in flight by owner: later domains with the same RRset share them. */
   readonly #inFlight = new Map<string, Promise<TlsaConsistencyFacts>>();
   #asked = 0;
@@ -135,11 +133,17 @@ export class ConsistencyChecker {
 
   constructor(o: ConsistencyOptions) {
     this.#o = o;
+    this.#cache = new SizedLru(o.cacheBytes ?? 64 * 1024 * 1024, (v) => v.json.length);
   }
 
   /** RRsets checked, and answered from the cache (or a check in flight); results cached, and their bytes. */
   stats(): { checked: number; reused: number; cached: number; cachedBytes: number } {
-    return { checked: this.#asked, reused: this.#reused, cached: this.#cache.size, cachedBytes: this.#bytes };
+    return {
+      checked: this.#asked,
+      reused: this.#reused,
+      cached: this.#cache.count,
+      cachedBytes: this.#cache.size,
+    };
   }
 
   /** Whether `check` asks anything for these facts: a secure TLSA RRset DANE rests on. */
@@ -162,13 +166,11 @@ export class ConsistencyChecker {
     const t = this.#o.now();
     const hit = this.#cache.get(owner);
     if (hit) {
-      this.#cache.delete(owner);
       if (t - hit.at < (this.#o.cacheMs ?? 600_000)) {
-        this.#cache.set(owner, hit);
         this.#reused++;
         return Promise.resolve(JSON.parse(hit.json) as TlsaConsistencyFacts);
       }
-      this.#bytes -= hit.json.length;
+      this.#cache.delete(owner);
     }
     this.#asked++;
     const value = this.#checkRrset(owner, zoneHint);
@@ -185,15 +187,7 @@ export class ConsistencyChecker {
 
   /** A settled check into the cache. The owner has no entry there: #rrset dropped it before asking. */
   #remember(owner: string, at: number, v: TlsaConsistencyFacts): void {
-    const json = JSON.stringify(v);
-    this.#cache.set(owner, { at, json });
-    this.#bytes += json.length;
-    const max = this.#o.cacheBytes ?? 64 * 1024 * 1024;
-    while (this.#bytes > max) {
-      const e = this.#oldest.shift();
-      if (!e) break;
-      this.#bytes -= e[1].json.length;
-    }
+    this.#cache.set(owner, { at, json: JSON.stringify(v) });
   }
 
   /** The zone's NS lookup at `zone` when it has an NS RRset of its own there, else undefined. */

@@ -35,3 +35,61 @@ export class EvictionCursor<K, V> {
     return undefined;
   }
 }
+
+/**
+ * A map bounded by the total size of its values (`sizeOf`: their bytes, or
+ * the length of their text), least recently used first out: `get` moves a hit
+ * to the young end, `set` evicts the oldest entries (EvictionCursor) until the
+ * total is within `maxSize` again. The caches that keep values serialized
+ * (libs/dns ConsistencyChecker, libs/pipeline ProbeCache) share it.
+ */
+export class SizedLru<K, V> {
+  readonly #map = new Map<K, V>();
+  readonly #oldest = new EvictionCursor(this.#map);
+  readonly #sizeOf: (v: V) => number;
+  readonly #max: number;
+  #size = 0;
+
+  constructor(maxSize: number, sizeOf: (v: V) => number) {
+    this.#max = maxSize;
+    this.#sizeOf = sizeOf;
+  }
+
+  /** The value, now the most recently used; undefined when absent. */
+  get(k: K): V | undefined {
+    const v = this.#map.get(k);
+    if (v === undefined) return undefined;
+    this.#map.delete(k);
+    this.#map.set(k, v);
+    return v;
+  }
+
+  /** Sets the value as the most recently used, then evicts the oldest while over the bound. */
+  set(k: K, v: V): void {
+    this.delete(k);
+    this.#map.set(k, v);
+    this.#size += this.#sizeOf(v);
+    while (this.#size > this.#max) {
+      const e = this.#oldest.shift();
+      if (!e) break;
+      this.#size -= this.#sizeOf(e[1]);
+    }
+  }
+
+  delete(k: K): void {
+    const old = this.#map.get(k);
+    if (old === undefined) return;
+    this.#map.delete(k);
+    this.#size -= this.#sizeOf(old);
+  }
+
+  /** Entries held. */
+  get count(): number {
+    return this.#map.size;
+  }
+
+  /** Their total size. */
+  get size(): number {
+    return this.#size;
+  }
+}

@@ -11,7 +11,7 @@ export {
   NS_POLITENESS,
   newConsistencyChecker,
 } from "./consistency.ts";
-export { EvictionCursor } from "./evict.ts";
+export { EvictionCursor, SizedLru } from "./evict.ts";
 export {
   canonicalQname,
   NORMALIZE_ERRORS,

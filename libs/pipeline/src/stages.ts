@@ -80,7 +80,7 @@ import {
   type TrustStore,
   type VerdictRecord,
 } from "@danesweep/dane";
-import { collectDomainFacts, type DnsQuerier, EvictionCursor } from "@danesweep/dns";
+import { collectDomainFacts, type DnsQuerier, SizedLru } from "@danesweep/dns";
 import type { Prober } from "@danesweep/probe";
 import type { Store } from "@danesweep/store";
 import {
@@ -406,39 +406,22 @@ interface CachedProbe {
  * whole). A hit parses the JSON again (~10 us for a typical probe).
  */
 export class ProbeCache {
-  readonly #max: number;
-  readonly #map = new Map<string, CachedProbe>();
-  #bytes = 0;
-  readonly #oldest = new EvictionCursor(this.#map);
+  readonly #lru: SizedLru<string, CachedProbe>;
   constructor(maxBytes: number) {
-    this.#max = maxBytes;
+    this.#lru = new SizedLru(maxBytes, (v) => v.json.length);
   }
   get(k: string): MadeProbe | undefined {
-    const v = this.#map.get(k);
-    if (v === undefined) return undefined;
-    this.#map.delete(k);
-    this.#map.set(k, v);
-    return made(JSON.parse(v.json.toString("utf8")) as ProbeFacts, v.span);
+    const v = this.#lru.get(k);
+    return v === undefined ? undefined : made(JSON.parse(v.json.toString("utf8")) as ProbeFacts, v.span);
   }
   set(k: string, v: MadeProbe): void {
     const text = JSON.stringify(v.facts);
     const json = Buffer.allocUnsafeSlow(Buffer.byteLength(text, "utf8"));
     json.write(text, "utf8");
-    const old = this.#map.get(k);
-    if (old !== undefined) {
-      this.#bytes -= old.json.length;
-      this.#map.delete(k);
-    }
-    this.#map.set(k, v.span ? { json, span: v.span } : { json });
-    this.#bytes += json.length;
-    while (this.#bytes > this.#max) {
-      const e = this.#oldest.shift();
-      if (!e) break;
-      this.#bytes -= e[1].json.length;
-    }
+    this.#lru.set(k, v.span ? { json, span: v.span } : { json });
   }
   get bytes(): number {
-    return this.#bytes;
+    return this.#lru.size;
   }
 }
 
@@ -905,8 +888,10 @@ export class AggregateJoin {
    * publication never makes the writer store its batch again row by row (which
    * lost the verdicts of the batch): the messages are retried, or
    * dead-lettered, as the bus's error says, and the redelivery publishes the
-   * verdict kept here. Publish calls of many domains at once share produce
-   * requests (the Kafka bus batches them).
+   * verdict kept here. The kept verdicts live in this process only: if it
+   * dies between the store write and the publication, the verdict is in the
+   * store but not on [verdicts]. Publish calls of many domains at once share
+   * produce requests (the Kafka bus batches them).
    */
   #publish(p: Pending, stored: VerdictRecord | null): void {
     const k = `${p.scan}|${p.domain}`;

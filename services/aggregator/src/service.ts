@@ -5,8 +5,11 @@
  * instance sees all of a domain's messages), judges a domain as soon as all
  * of them are in hand (libs/dane), stores its facts and verdict in batches
  * and publishes the verdict to [verdicts] for downstream consumers. A message
- * is acknowledged only once its domain's verdict is stored, so a restart
- * loses nothing (the messages come again).
+ * is acknowledged only once its domain's verdict is stored and published, so
+ * a restart loses nothing from the store (the messages come again). A
+ * verdict whose publication failed goes out when its messages come again to
+ * the same instance (libs/pipeline AggregateJoin); one whose instance died
+ * between the store write and the publication is in the store only.
  *
  * It also reads [probe-requests.dlq] (every instance all of it, each with a
  * group of its own): a domain whose probe was dead-lettered will never get
@@ -15,7 +18,8 @@
  * MTA-STS certificates are judged against DANESWEEP_MTA_STS_CA (a PEM file;
  * default Node's CA certificates); a file that cannot be read refuses the
  * start (exit 2, readSettingFile).
- * Run: node services/aggregator/src/main.ts (settings: --help).
+ * Run: node --max-semi-space-size=64 services/aggregator/src/main.ts
+ * (settings: --help; the flag: src/node-flags.ts).
  */
 import { hostname } from "node:os";
 import { deadLetterTopic, decodeEnvelope, readDeadLetter, TOPICS } from "@danesweep/bus";
