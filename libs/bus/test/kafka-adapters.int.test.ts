@@ -92,6 +92,22 @@ for (const client of ["platformatic", "kafkajs"] as KafkaClient[]) {
     before(async () => {
       brokers = [await ensureDevBroker()];
     });
+    /** A new topic of one partition that takes record batches of at most 10 000 bytes. */
+    const smallBatchTopic = async (prefix: string): Promise<string> => {
+      const topic = `${prefix}.${uid()}`;
+      const admin = new Admin({ clientId: "t-admin", bootstrapBrokers: brokers });
+      try {
+        await admin.createTopics({
+          topics: [topic],
+          partitions: 1,
+          replicas: 1,
+          configs: [{ name: "max.message.bytes", value: "10000" }],
+        });
+      } finally {
+        await admin.close();
+      }
+      return topic;
+    };
     after(async () => {
       await Promise.all(buses.map((b) => b.close()));
     });
@@ -515,19 +531,7 @@ for (const client of ["platformatic", "kafkajs"] as KafkaClient[]) {
     });
 
     test("a record error in a batch rejects only the call at fault, with canRetry false", async () => {
-      const topic = `t.toolarge.${uid()}`;
-      // A topic that takes record batches of at most 10 000 bytes.
-      const admin = new Admin({ clientId: "t-admin", bootstrapBrokers: brokers });
-      try {
-        await admin.createTopics({
-          topics: [topic],
-          partitions: 1,
-          replicas: 1,
-          configs: [{ name: "max.message.bytes", value: "10000" }],
-        });
-      } finally {
-        await admin.close();
-      }
+      const topic = await smallBatchTopic("t.toolarge");
       const bus = make({ produce: { lingerMs: 20 } });
       await bus.ensureTopics([{ name: topic, partitions: 1 }]);
       const big = randomBytes(15_000).toString("base64"); // does not compress under the limit
@@ -553,20 +557,9 @@ for (const client of ["platformatic", "kafkajs"] as KafkaClient[]) {
     });
 
     test("a call over the request limits is cut into requests within them, delivered in order", async () => {
-      const topic = `t.cut.${uid()}`;
-      // One partition taking record batches of at most 10 000 bytes: a call of 40 records of ~1 KB,
-      // sent as one request, is refused whole (MESSAGE_TOO_LARGE), as it was before calls were cut.
-      const admin = new Admin({ clientId: "t-admin", bootstrapBrokers: brokers });
-      try {
-        await admin.createTopics({
-          topics: [topic],
-          partitions: 1,
-          replicas: 1,
-          configs: [{ name: "max.message.bytes", value: "10000" }],
-        });
-      } finally {
-        await admin.close();
-      }
+      // A call of 40 records of ~1 KB, sent as one request, is refused whole (MESSAGE_TOO_LARGE),
+      // as it was before calls were cut.
+      const topic = await smallBatchTopic("t.cut");
       const bus = make({ produce: { maxBatchBytes: 8000 } });
       await bus.ensureTopics([{ name: topic, partitions: 1 }]);
       const before = (await bus.metrics()).produceRequests ?? 0;
