@@ -2,7 +2,7 @@
  * Versioned envelopes carried on the bus, and their codec.
  *
  * Envelope: `{ v: 1, type, scan, id?, body, trace? }` where `type` names the
- * body: domain, dns-facts, probe-request, probe-result, verdict.
+ * body: domain, dns-facts, probe-request, probe-result, probe-ref, verdict.
  *
  * Contract:
  * - `encodeEnvelope(type, scan, body, opts?)` returns the JSON text; the body's
@@ -48,7 +48,14 @@ import {
 
 export const ENVELOPE_VERSION = 1 as const;
 
-export const ENVELOPE_TYPES = ["domain", "dns-facts", "probe-request", "probe-result", "verdict"] as const;
+export const ENVELOPE_TYPES = [
+  "domain",
+  "dns-facts",
+  "probe-request",
+  "probe-result",
+  "probe-ref",
+  "verdict",
+] as const;
 export type EnvelopeType = (typeof ENVELOPE_TYPES)[number];
 
 export const DomainBodySchema = Type.Object({
@@ -75,6 +82,19 @@ export const ProbeRequestBodySchema = Type.Object({
 });
 /** A probe's facts, addressed to one of the domains that asked for it. */
 export const ProbeResultBodySchema = Type.Object({ domain: DomainName, facts: ProbeFactsSchema });
+/**
+ * A probe's result by reference, addressed to one of the domains that asked
+ * for it: the probe's key only. A prober on a serializing bus sends the facts
+ * once (probe-result, to the domain whose request made or fetched the probe)
+ * and this to every other domain that asked; the probe is in the store before
+ * either is sent, so the aggregator finds it there when it has not kept it.
+ */
+export const ProbeRefBodySchema = Type.Object({
+  domain: DomainName,
+  ip: IpAddress,
+  port: Port,
+  sni: Type.String(),
+});
 export const VerdictBodySchema = Type.Object({ record: VerdictRecordSchema });
 
 export const BODY_SCHEMAS = {
@@ -82,6 +102,7 @@ export const BODY_SCHEMAS = {
   "dns-facts": DnsFactsBodySchema,
   "probe-request": ProbeRequestBodySchema,
   "probe-result": ProbeResultBodySchema,
+  "probe-ref": ProbeRefBodySchema,
   verdict: VerdictBodySchema,
 } as const satisfies Record<EnvelopeType, TSchema>;
 
@@ -90,6 +111,7 @@ export type DomainBody = BodyOf<"domain">;
 export type DnsFactsBody = BodyOf<"dns-facts">;
 export type ProbeRequestBody = BodyOf<"probe-request">;
 export type ProbeResultBody = BodyOf<"probe-result">;
+export type ProbeRefBody = BodyOf<"probe-ref">;
 export type VerdictBody = BodyOf<"verdict">;
 
 /** W3C trace context carried with the envelope. */
@@ -115,6 +137,7 @@ export const ENVELOPE_SCHEMAS = {
   "dns-facts": envelopeSchema("dns-facts"),
   "probe-request": envelopeSchema("probe-request"),
   "probe-result": envelopeSchema("probe-result"),
+  "probe-ref": envelopeSchema("probe-ref"),
   verdict: envelopeSchema("verdict"),
 } as const;
 
@@ -126,6 +149,7 @@ const compiled = {
   "dns-facts": TypeCompiler.Compile(ENVELOPE_SCHEMAS["dns-facts"]),
   "probe-request": TypeCompiler.Compile(ENVELOPE_SCHEMAS["probe-request"]),
   "probe-result": TypeCompiler.Compile(ENVELOPE_SCHEMAS["probe-result"]),
+  "probe-ref": TypeCompiler.Compile(ENVELOPE_SCHEMAS["probe-ref"]),
   verdict: TypeCompiler.Compile(ENVELOPE_SCHEMAS.verdict),
 };
 

@@ -35,6 +35,12 @@ test("every envelope type round-trips unchanged", () => {
       { domain: "example.org", facts: probeFacts() },
       { trace: { traceparent: "00-abc-def-01" } },
     ),
+    makeEnvelope("probe-ref", scan, {
+      domain: "example.org",
+      ip: "192.0.2.25",
+      port: 25,
+      sni: "mx.example.org",
+    }),
     makeEnvelope("verdict", scan, { record: verdictRecord() }),
   ];
   for (const env of cases) {
@@ -104,6 +110,15 @@ test("schema violations are validation-failed and name the path", () => {
   );
   assert.ok(!badFacts.ok);
   assert.match(badFacts.detail, /\/body\/facts\/status/);
+
+  const badRef = decodeEnvelope(
+    JSON.stringify(
+      makeEnvelope("probe-ref", scan, { domain: "example.org", ip: "mx.example.org", port: 25, sni: "" }),
+    ),
+  );
+  assert.ok(!badRef.ok);
+  assert.equal(badRef.reason, "validation-failed");
+  assert.match(badRef.detail, /\/body\/ip/);
 });
 
 test("decode with an expected type rejects other types", () => {

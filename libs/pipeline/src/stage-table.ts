@@ -8,7 +8,7 @@
  *   stage      topic                 group       ordering  in flight (default)
  *   resolve    [domains]             resolver    none      200 domains resolving
  *   probe      [probe-requests]      prober      none      5,000 requests (the prober's per-IP caps still apply)
- *   aggregate  [domain-facts]        aggregator  none      50,000 messages held by the join
+ *   aggregate  [domain-facts]        aggregator  none      15,000 messages held by the join
  *
  * Every stage runs with ordering "none": no stage needs one key's messages in
  * order, and the aggregator's join needs a domain's later messages while the
@@ -75,6 +75,8 @@ export interface StageDeps {
   probeClaims?: boolean;
   /** Probe: see ProbeStageDeps.newScan. */
   probeNewScan?: string;
+  /** Probe: see ProbeStageDeps.byReference (the services on a serializing bus). */
+  probeByReference?: boolean;
   /** Probe and aggregate: an error after which the stage cannot go on (stages.ts isFatal). */
   onFatal?: (e: unknown) => void;
   /** Spans and trace context for every stage (absent: tracing is off, nothing is traced). */
@@ -96,7 +98,8 @@ export interface StageSpec {
   /** Default messages in flight per subscription. */
   concurrency: number;
   summary: string;
-  make(d: StageDeps): RunningStage;
+  /** The stage's handler; `concurrency`: the messages its subscription holds at most. */
+  make(d: StageDeps, concurrency: number): RunningStage;
 }
 
 function need<T>(v: T | undefined, stage: StageName, what: string): T {
@@ -155,6 +158,7 @@ export const STAGES: Readonly<Record<StageName, StageSpec>> = {
         ...(d.claimTtlMs !== undefined ? { claimTtlMs: d.claimTtlMs } : {}),
         ...(d.probeClaims === false ? { claims: false } : {}),
         ...(d.probeNewScan !== undefined ? { newScan: d.probeNewScan } : {}),
+        ...(d.probeByReference ? { byReference: true } : {}),
         ...(d.onFatal ? { onFatal: d.onFatal } : {}),
         ...(d.tracing ? { tracing: d.tracing } : {}),
       }),
@@ -165,9 +169,15 @@ export const STAGES: Readonly<Record<StageName, StageSpec>> = {
     topic: TOPICS.domainFacts,
     group: "aggregator",
     ordering: "none",
-    concurrency: 50_000,
+    // 15,000 messages held, not 50,000: a join holding up to 50,000 parsed messages spent 38-69 s
+    // of CPU on 100k domains, one holding 15,000 spent 32-36 (bench/pipeline 100k, Kafka one of
+    // each, on this repository's 2-core machine: 699-850 domains/s in six runs against 829-915 in
+    // three), and in most runs it fell behind, with backlogs of up to 150,000 messages on
+    // [domain-facts]. A full join does not wait out the join timeout for a result stuck behind
+    // what it holds: it looks in the store after SATURATED_WAIT_MS (AggregateJoin).
+    concurrency: 15_000,
     summary: "[domain-facts] -> join -> verdicts (store) [-> [verdicts]]",
-    make: (d) => {
+    make: (d, concurrency) => {
       const { handler, join } = aggregateHandler({
         bus: d.bus,
         store: need(d.store, "aggregate", "a store"),
@@ -181,6 +191,8 @@ export const STAGES: Readonly<Record<StageName, StageSpec>> = {
         ...(d.publishVerdicts ? { publishVerdicts: true } : {}),
         ...(d.onJudged ? { onJudged: d.onJudged } : {}),
         ...(d.joinTimeoutMs !== undefined ? { joinTimeoutMs: d.joinTimeoutMs } : {}),
+        // The join knows when it holds all the bus will give it (AggregateStageDeps.capacity).
+        capacity: concurrency,
         ...(d.onFatal ? { onFatal: d.onFatal } : {}),
         ...(d.tracing ? { tracing: d.tracing } : {}),
       });
@@ -224,12 +236,13 @@ export async function startStage(
   },
 ): Promise<StartedStage> {
   const spec = STAGES[name];
-  const running = spec.make(d);
+  const concurrency = o.concurrency ?? spec.concurrency;
+  const running = spec.make(d, concurrency);
   const opts: ConsumeOptions = {
     topic: spec.topic,
     group: groupOf(spec, o.groupPrefix),
     ordering: spec.ordering,
-    concurrency: o.concurrency ?? spec.concurrency,
+    concurrency,
   };
   if (o.maxAttempts !== undefined) opts.maxAttempts = o.maxAttempts;
   try {

@@ -59,6 +59,8 @@ import {
   type HandlerOutcome,
   makeEnvelope,
   type OutgoingMessage,
+  type ProbeRefBody,
+  type ProbeResultBody,
   TOPICS,
   type TraceHeaders,
 } from "@danesweep/bus";
@@ -341,6 +343,15 @@ export interface ProbeStageDeps {
    * before (its result may have left the cache) is looked for as usual.
    */
   newScan?: string;
+  /**
+   * Send a probe's facts once (deployments, whose bus serializes every
+   * message): to the domain whose request made the probe or fetched it from
+   * the store; every other domain that asked gets a probe-ref naming the key
+   * (the probe is in the store by then), which the aggregator resolves from
+   * the results it kept or from the store. Default false: an in-process bus
+   * hands the one facts object to every domain at no cost.
+   */
+  byReference?: boolean;
   /** Spans and trace context (absent: none made, none carried). */
   tracing?: Tracing;
 }
@@ -409,6 +420,10 @@ export class ProbeCache {
   readonly #lru: SizedLru<string, CachedProbe>;
   constructor(maxBytes: number) {
     this.#lru = new SizedLru(maxBytes, (v) => v.json.length);
+  }
+  /** Whether the probe is kept (now the most recently used), without parsing it. */
+  has(k: string): boolean {
+    return this.#lru.get(k) !== undefined;
   }
   get(k: string): MadeProbe | undefined {
     const v = this.#lru.get(k);
@@ -486,6 +501,7 @@ export function probeHandler(d: ProbeStageDeps) {
     asked.add(k);
     return true;
   };
+  const byRef = d.byReference === true;
   /** Probes being made or looked up now, shared by the requests that arrive meanwhile. */
   const inflight = new Map<string, Promise<MadeProbe>>();
 
@@ -553,9 +569,14 @@ export function probeHandler(d: ProbeStageDeps) {
     const key = { ip: env.body.ip, port: env.body.port, sni: env.body.sni };
     const ck = `${scan}|${probeKeyString(key)}`;
     try {
-      let probe = cache.get(ck);
+      let probe: MadeProbe | undefined;
       let mine = false;
-      if (probe === undefined) {
+      // By reference, a kept probe is answered with its key: no need to parse it (unless a sampled span wants its status).
+      const keptRef = byRef && !span?.isRecording() && cache.has(ck);
+      if (!keptRef) probe = cache.get(ck);
+      if (keptRef || probe !== undefined) {
+        if (d.counters) d.counters.probesReused++;
+      } else {
         let p = inflight.get(ck);
         if (p) {
           if (d.counters) d.counters.probesReused++;
@@ -569,16 +590,27 @@ export function probeHandler(d: ProbeStageDeps) {
         probe = await p;
         // Kept by the request that made it (the others shared its promise).
         if (mine) cache.set(ck, probe);
-      } else if (d.counters) d.counters.probesReused++;
+      }
       let trace: TraceHeaders | undefined;
       if (t && span) {
         // A probe made for another request: this request's span links to the probe's.
-        const reused = !mine || probe.span === undefined;
-        span.setAttributes({ [ATTR.probeReused]: reused, [ATTR.probeStatus]: probe.facts.status });
-        if (reused && probe.span) span.addLink(probe.span);
+        const reused = !mine || probe?.span === undefined;
+        span.setAttribute(ATTR.probeReused, reused);
+        if (probe) span.setAttribute(ATTR.probeStatus, probe.facts.status);
+        if (reused && probe?.span) span.addLink(probe.span);
         trace = t.headers(span);
       }
-      await d.bus.publish([probeResultMessage(scan, env.body.domain, probe.facts, trace)]);
+      const domain = env.body.domain;
+      await d.bus.publish([
+        probe && (mine || !byRef)
+          ? probeResultMessage(scan, domain, probe.facts, trace)
+          : envelopeMessage(
+              TOPICS.domainFacts,
+              domain,
+              makeEnvelope("probe-ref", scan, { domain, ...key }),
+              trace,
+            ),
+      ]);
       if (span) t?.end(span);
       return { kind: "ack" };
     } catch (e) {
@@ -651,11 +683,34 @@ export interface AggregateStageDeps {
    * domain's facts before it is let go (default 60 s).
    */
   joinTimeoutMs?: number;
+  /**
+   * Bytes of probe results (their message text) kept for the probe-refs that
+   * name them (default 16 MiB); only results that crossed a process boundary
+   * are kept (an in-process prober sends no refs).
+   */
+  probeCacheBytes?: number;
+  /**
+   * The most messages the join is given at once (the subscription's
+   * concurrency; the stage table passes it). A join that holds nearly that
+   * many gets no more from the bus, so a probe result behind them in its
+   * partition cannot come: the domains waiting for one then look for their
+   * probes in the store after SATURATED_WAIT_MS instead of the join timeout.
+   * Absent: no such limit is known.
+   */
+  capacity?: number;
   /** Called with an error after which the stage cannot go on (isFatal). */
   onFatal?: (e: unknown) => void;
   /** Spans and trace context (absent: none made, none carried). */
   tracing?: Tracing;
 }
+
+/** What one message of [domain-facts] brings to its domain's join. */
+export type JoinInput =
+  | { facts: DomainFacts }
+  /** A probe's result; `bytes`: its message's length when it came serialized (then it is kept for refs), else 0. */
+  | { probe: ProbeFacts; bytes?: number }
+  /** A probe's result by reference (probe-ref): found among the kept results, else in the store. */
+  | { ref: ProbeKey };
 
 interface Waiter {
   resolve: (o: HandlerOutcome) => void;
@@ -695,6 +750,22 @@ interface Pending {
  * the store (batched), and again every `joinTimeoutMs` until found. A probe
  * result whose domain's facts never come (a duplicate request) is
  * acknowledged after `joinTimeoutMs`.
+ *
+ * A probe-ref (a prober on a deployment sends a probe's facts once, and its
+ * key to the other domains that asked) is resolved from the probe results
+ * this join kept (a byte-bounded LRU), else from the store, where the prober
+ * put the probe before it sent either; one store read per key at a time, in
+ * batches. A ref not resolved (the store unreachable) leaves the probe
+ * missing, and the sweep looks for it as for a result that never came. A
+ * kept result is one object shared by the domains that need it: the judge
+ * does not change its input.
+ *
+ * A join that holds nearly its `capacity` of messages is saturated: the bus
+ * gives it no more, so the probe results its domains wait for may be stuck
+ * behind the messages it holds. Its domains then look in the store after
+ * SATURATED_WAIT_MS (the prober stores a probe before it sends the result),
+ * so a full join drains at the store's pace instead of stalling for the join
+ * timeout.
  */
 export class AggregateJoin {
   readonly #d: AggregateStageDeps;
@@ -713,11 +784,18 @@ export class AggregateJoin {
   readonly #abandoned = new Map<string, { at: number; detail: string }>();
   /** Verdicts stored but not yet on [verdicts] (their publication failed), by scan|domain. */
   readonly #unpublished = new Map<string, VerdictRecord>();
+  /** Probe results kept for probe-refs, by scan|probe key, sized by their message's bytes. */
+  readonly #kept: SizedLru<string, { facts: ProbeFacts; bytes: number }>;
+  /** Store reads of probes named by refs, by scan|probe key, while in flight. */
+  readonly #lookups = new Map<string, Promise<ProbeFacts | undefined>>();
   #sweeping = false;
+  /** Messages held now (their handlers wait on a domain's outcome). */
+  #held = 0;
 
   constructor(d: AggregateStageDeps) {
     this.#d = d;
     this.#timeout = d.joinTimeoutMs ?? 60_000;
+    this.#kept = new SizedLru(d.probeCacheBytes ?? 16 * 1024 * 1024, (v) => v.bytes);
     const opts = d.batch ?? DEFAULT_BATCH;
     this.#writer = new MicroBatcher(
       tracedBatch(d.tracing, "store storeJudged", (items) =>
@@ -751,7 +829,7 @@ export class AggregateJoin {
       ),
       opts,
     );
-    this.#timer = setInterval(() => void this.#sweep(), Math.max(50, Math.min(5000, this.#timeout / 4)));
+    this.#timer = setInterval(() => void this.#sweep(), Math.max(50, Math.min(1000, this.#timeout / 4)));
     this.#timer.unref();
   }
 
@@ -803,19 +881,15 @@ export class AggregateJoin {
    * domain is stored (or given up on). `msg`: the message, for its trace
    * context (with tracing on).
    */
-  offer(
-    scan: string,
-    domain: string,
-    what: { facts: DomainFacts } | { probe: ProbeFacts },
-    msg?: TracedMessage,
-  ): Promise<HandlerOutcome> {
+  offer(scan: string, domain: string, what: JoinInput, msg?: TracedMessage): Promise<HandlerOutcome> {
     const gone = this.#abandoned.get(`${scan}|${domain}`);
     if (gone) return Promise.resolve(abandonedOutcome(gone.detail));
     const p = this.#entry(scan, domain);
     const done = new Promise<HandlerOutcome>((resolve) => p.waiters.push({ resolve }));
+    this.#held++;
     const t = this.#d.tracing;
     if (t && msg) {
-      const kind = "facts" in what ? "dns-facts" : "probe-result";
+      const kind = "facts" in what ? "dns-facts" : "probe" in what ? "probe-result" : "probe-ref";
       if (!p.span) {
         p.span = t.process(msg, { [ATTR.scan]: scan, [ATTR.domain]: domain, [ATTR.stage]: "aggregate" });
         p.span.updateName("join");
@@ -834,11 +908,48 @@ export class AggregateJoin {
       p.route = routeOf(what.facts, this.#d.policy);
       p.needs = neededProbes(what.facts, this.#d.probeMode, this.#d.policy, p.route);
       p.since = this.#d.now();
+    } else if ("probe" in what) {
+      const k = probeKeyString(what.probe);
+      p.probes.set(k, what.probe);
+      if (what.bytes) this.#kept.set(`${scan}|${k}`, { facts: what.probe, bytes: what.bytes });
     } else {
-      p.probes.set(probeKeyString(what.probe), what.probe);
+      const k = probeKeyString(what.ref);
+      const kept = this.#kept.get(`${scan}|${k}`);
+      if (!kept) {
+        this.#lookUp(p, what.ref, k);
+        return done;
+      }
+      p.probes.set(k, kept.facts);
     }
     this.#tryJudge(p);
     return done;
+  }
+
+  /** Resolves a probe-ref not kept here from the store, then tries the domain's join again. */
+  #lookUp(p: Pending, key: ProbeKey, k: string): void {
+    const sk = `${p.scan}|${k}`;
+    let read = this.#lookups.get(sk);
+    if (!read) {
+      read = this.#reader.submit({ scan: p.scan, key, link: linkTo(p.span) }).then((f) => {
+        // Kept at the size of its text (read from the store, it came with no message).
+        if (f) this.#kept.set(sk, { facts: f, bytes: JSON.stringify(f).length });
+        return f;
+      });
+      this.#lookups.set(sk, read);
+      read.then(
+        () => this.#lookups.delete(sk),
+        () => this.#lookups.delete(sk),
+      );
+    }
+    read.then(
+      (f) => {
+        if (!f || p.judging || this.#pending.get(`${p.scan}|${p.domain}`) !== p) return;
+        p.probes.set(k, f);
+        this.#tryJudge(p);
+      },
+      // The store is unreachable: the sweep looks for the probe again once the domain is overdue.
+      () => {},
+    );
   }
 
   #tryJudge(p: Pending): void {
@@ -916,45 +1027,67 @@ export class AggregateJoin {
 
   #finish(p: Pending, outcome: HandlerOutcome): void {
     this.#pending.delete(`${p.scan}|${p.domain}`);
+    this.#held -= p.waiters.length;
     if (p.span) this.#d.tracing?.endOutcome(p.span, outcome);
     for (const w of p.waiters) w.resolve(outcome);
   }
 
-  /** Looks in the store for probes overdue, and lets go of probe results whose facts never came. */
+  /** Whether the join holds so many messages that the bus gives it no more (see `capacity`). */
+  get saturated(): boolean {
+    const c = this.#d.capacity;
+    return c !== undefined && this.#held >= c * SATURATED_SHARE;
+  }
+
+  /**
+   * Looks in the store for the probes of domains overdue (waiting longer than
+   * the join timeout, or than SATURATED_WAIT_MS while the join is saturated),
+   * all at once (the reader batches them), and lets go of probe results whose
+   * facts never came.
+   */
   async #sweep(): Promise<void> {
     if (this.#sweeping) return;
     this.#sweeping = true;
     try {
       const t = this.#d.now();
       for (const [k, a] of this.#abandoned) if (t - a.at > ABANDONED_TTL_MS) this.#abandoned.delete(k);
+      const wait = this.saturated ? Math.min(this.#timeout, SATURATED_WAIT_MS) : this.#timeout;
       const overdue: Pending[] = [];
       for (const p of this.#pending.values()) {
-        if (p.judging || t - p.since < this.#timeout) continue;
+        if (p.judging || t - p.since < wait) continue;
         if (!p.facts) {
           // Probe results of a domain whose facts never came: acknowledge them.
-          this.#finish(p, { kind: "ack" });
+          if (t - p.since >= this.#timeout) this.#finish(p, { kind: "ack" });
           continue;
         }
         overdue.push(p);
       }
-      for (const p of overdue) {
-        p.since = t;
-        const missing = (p.needs ?? []).filter((k) => !p.probes.has(probeKeyString(k)));
-        const link = linkTo(p.span);
-        const found = await Promise.all(
-          missing.map((key) => this.#reader.submit({ scan: p.scan, key, link })),
-        );
-        if (p.judging) continue;
-        for (const f of found) if (f) p.probes.set(probeKeyString(f), f);
-        this.#tryJudge(p);
-      }
-    } catch {
-      // The store is unreachable: the next sweep tries again.
+      await Promise.all(
+        overdue.map(async (p) => {
+          p.since = t;
+          const missing = (p.needs ?? []).filter((k) => !p.probes.has(probeKeyString(k)));
+          const link = linkTo(p.span);
+          let found: (ProbeFacts | undefined)[];
+          try {
+            found = await Promise.all(missing.map((key) => this.#reader.submit({ scan: p.scan, key, link })));
+          } catch {
+            // The store is unreachable: the next sweep tries again.
+            return;
+          }
+          if (p.judging) return;
+          for (const f of found) if (f) p.probes.set(probeKeyString(f), f);
+          this.#tryJudge(p);
+        }),
+      );
     } finally {
       this.#sweeping = false;
     }
   }
 }
+
+/** Share of its capacity at which a join is saturated. */
+const SATURATED_SHARE = 0.9;
+/** How long a domain of a saturated join waits before it looks for its probes in the store. */
+export const SATURATED_WAIT_MS = 2000;
 
 /** How long a domain given up on stays refused. */
 const ABANDONED_TTL_MS = 3_600_000;
@@ -974,13 +1107,20 @@ export function aggregateHandler(d: AggregateStageDeps): {
 } {
   const join = new AggregateJoin(d);
   const traced = d.tracing !== undefined;
-  const handler = envelopesHandler(["dns-facts", "probe-result"] as const, async (env, msg) => {
+  const handler = envelopesHandler(["dns-facts", "probe-result", "probe-ref"] as const, async (env, msg) => {
+    const m = traced ? msg : undefined;
     if (env.type === "dns-facts") {
       const facts = env.body.facts as DomainFacts;
-      return join.offer(env.scan, facts.domain, { facts }, traced ? msg : undefined);
+      return join.offer(env.scan, facts.domain, { facts }, m);
     }
-    const body = env.body as { domain: string; facts: ProbeFacts };
-    return join.offer(env.scan, body.domain, { probe: body.facts }, traced ? msg : undefined);
+    if (env.type === "probe-ref") {
+      const { domain, ip, port, sni } = env.body as ProbeRefBody;
+      return join.offer(env.scan, domain, { ref: { ip, port, sni } }, m);
+    }
+    const body = env.body as ProbeResultBody;
+    // A result that came serialized is kept for the refs that will name it; an in-process one needs no keeping.
+    const bytes = msg.decoded === undefined ? msg.value.length : 0;
+    return join.offer(env.scan, body.domain, { probe: body.facts as ProbeFacts, bytes }, m);
   });
   return { handler, join };
 }

@@ -13,7 +13,13 @@ import { type HandlerOutcome, MemoryBus, TOPICS } from "@danesweep/bus";
 import { type DomainFacts, type ProbeFacts, probeKeyString, type VerdictRecord } from "@danesweep/dane";
 import { openStore, type Store, StoreError } from "@danesweep/store";
 import { domainFacts, probeFacts } from "../../bus/test/fixtures.ts";
-import { AggregateJoin, type AggregateStageDeps, neededProbes, newCounters } from "../src/stages.ts";
+import {
+  AggregateJoin,
+  type AggregateStageDeps,
+  neededProbes,
+  newCounters,
+  SATURATED_WAIT_MS,
+} from "../src/stages.ts";
 
 let store: Store;
 let bus: MemoryBus;
@@ -234,4 +240,87 @@ test("a failed publication of verdicts retries the messages and publishes on red
     );
   }
   j.close();
+});
+
+/** The facts of `domain` with its MX on `host`'s domain's host (mx.<host>): the two share a probe. */
+function sharing(host: string, domain: string): DomainFacts {
+  const facts = domainFacts(host);
+  return { ...facts, domain, mx: { ...facts.mx, qname: domain, owner: domain } };
+}
+
+test("a probe-ref is answered from the result another domain's message brought, without the store", async () => {
+  const { join: j, judged } = join({ joinTimeoutMs: 60_000 });
+  const a = fresh();
+  const b = fresh();
+  const w = world(a);
+  // Not in the store: only the kept result can answer b's ref.
+  const first = [j.offer(scan, a, { facts: w.facts }), j.offer(scan, a, { probe: w.probe, bytes: 2000 })];
+  assert.deepEqual(await Promise.all(first), [{ kind: "ack" }, { kind: "ack" }]);
+  const ref = { ip: w.probe.ip, port: w.probe.port, sni: w.probe.sni };
+  const second = [j.offer(scan, b, { ref }), j.offer(scan, b, { facts: sharing(a, b) })];
+  assert.deepEqual(await Promise.all(second), [{ kind: "ack" }, { kind: "ack" }]);
+  assert.deepEqual(judged.map((r) => r.domain).sort(), [a, b].sort());
+  const v = judged.find((r) => r.domain === b);
+  assert.equal(v?.hosts[0]?.addresses[0]?.probe?.status, w.probe.status, "judged with the referenced probe");
+  j.close();
+});
+
+test("a probe-ref not kept is read from the store at once, not after the join timeout", async () => {
+  const { join: j, judged } = join({ joinTimeoutMs: 60_000 });
+  const d = fresh();
+  const w = world(d);
+  await store.upsertProbe(scan, w.probe);
+  const ref = { ip: w.probe.ip, port: w.probe.port, sni: w.probe.sni };
+  const outs = [j.offer(scan, d, { facts: w.facts }), j.offer(scan, d, { ref })];
+  // Well inside the 60 s join timeout: the sweep has not run.
+  const late = new Promise<"late">((r) => setTimeout(() => r("late"), 5000).unref());
+  assert.deepEqual(await Promise.race([Promise.all(outs), late]), [{ kind: "ack" }, { kind: "ack" }]);
+  assert.equal(judged.length, 1);
+  j.close();
+});
+
+test("a result that came in-process (no bytes) is not kept: a ref to it waits for the store", async () => {
+  const { join: j, judged } = join({ joinTimeoutMs: 60_000 });
+  const a = fresh();
+  const b = fresh();
+  const w = world(a);
+  await Promise.all([j.offer(scan, a, { facts: w.facts }), j.offer(scan, a, { probe: w.probe })]);
+  const ref = { ip: w.probe.ip, port: w.probe.port, sni: w.probe.sni };
+  const outs = [j.offer(scan, b, { facts: sharing(a, b) }), j.offer(scan, b, { ref })];
+  assert.equal(await settled(Promise.race(outs)), "pending", "neither kept nor stored: b waits");
+  assert.equal(judged.length, 1);
+  j.close();
+  assert.deepEqual(
+    (await Promise.all(outs)).map((o) => o.kind),
+    ["retry", "retry"],
+    "let go on close, for redelivery",
+  );
+});
+
+test("a saturated join looks for a waiting domain's probes in the store after SATURATED_WAIT_MS, not the join timeout", async () => {
+  const within = <T>(p: Promise<T>, ms: number) =>
+    Promise.race([p, new Promise<"pending">((r) => setTimeout(() => r("pending"), ms).unref())]);
+  // Capacity 2: the two facts messages fill it (the bus would give it no more).
+  const full = join({ joinTimeoutMs: 60_000, capacity: 2 });
+  const roomy = join({ joinTimeoutMs: 60_000, capacity: 100 });
+  const [a, b, c] = [fresh(), fresh(), fresh()];
+  const [wa, wb, wc] = [world(a), world(b), world(c)];
+  await store.upsertProbe(scan, wa.probe);
+  await store.upsertProbe(scan, wc.probe);
+  const outA = full.join.offer(scan, a, { facts: wa.facts });
+  const outB = full.join.offer(scan, b, { facts: wb.facts });
+  const outC = roomy.join.offer(scan, c, { facts: wc.facts });
+  assert.equal(full.join.saturated, true);
+  assert.equal(roomy.join.saturated, false);
+  assert.deepEqual(await within(outA, SATURATED_WAIT_MS + 3000), { kind: "ack" }, "found in the store");
+  assert.equal(await settled(outB), "pending", "its probe is not in the store yet: it waits on");
+  assert.equal(await within(outC, 500), "pending", "a join with room waits for the result itself");
+  assert.deepEqual(
+    full.judged.map((r) => r.domain),
+    [a],
+  );
+  full.join.close();
+  roomy.join.close();
+  assert.equal((await outB).kind, "retry");
+  assert.equal((await outC).kind, "retry");
 });

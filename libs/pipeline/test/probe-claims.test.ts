@@ -155,3 +155,70 @@ test("a scan only this handler probes: a new key is dialed without a store looku
     await bus.close();
   }
 });
+
+test("by reference: the request that made or fetched a probe gets its facts, every other request its key, sent only once the probe is stored", async () => {
+  const bus = new MemoryBus();
+  await bus.ensureTopics([{ name: TOPICS.domainFacts, partitions: 1 }]);
+  const seen: string[] = [];
+  const sub = await bus.consume({ topic: TOPICS.domainFacts, group: "watch" }, async (m) => {
+    const env = JSON.parse(m.value) as {
+      type: string;
+      body: { domain: string; sni?: string; port?: number; facts?: { sni: string } };
+    };
+    const sni = env.body.facts?.sni ?? env.body.sni ?? "";
+    // What a ref names is in the store by the time the ref can be read.
+    const stored = await store.getProbe(scan, { ip: "127.0.0.1", port: server.port, sni });
+    seen.push(`${env.type} ${env.body.domain} ${sni} ${stored ? "stored" : "not stored"}`);
+    return { kind: "ack" };
+  });
+  const prober = testProber();
+  const counters = newCounters();
+  const handle = probeHandler({ bus, store, prober, counters, owner: "refs", byReference: true });
+  const before = server.connections();
+  try {
+    const outs = await Promise.all(
+      [0, 1, 2].map((i) => handle(probeRequest("mx.ref.example", `r${i}.example`, i))),
+    );
+    assert.deepEqual(
+      outs.map((o) => o.kind),
+      ["ack", "ack", "ack"],
+    );
+    // Later, from the cache.
+    assert.equal((await handle(probeRequest("mx.ref.example", "r3.example", 3))).kind, "ack");
+    // A probe another prober stored: the request that fetched it sends its facts.
+    const fetched = { ip: "127.0.0.1", port: server.port, sni: "mx.fetched.example" };
+    await store.upsertProbe(scan, await prober.probe({ ...fetched, mxHost: fetched.sni }));
+    assert.equal((await handle(probeRequest("mx.fetched.example", "f0.example", 4))).kind, "ack");
+    assert.equal((await handle(probeRequest("mx.fetched.example", "f1.example", 5))).kind, "ack");
+    await bus.idle();
+    assert.equal(
+      server.connections() - before,
+      2,
+      "one dial for mx.ref.example, one to make the stored probe",
+    );
+    const refs = seen.filter((s) => s.startsWith("probe-ref"));
+    const results = seen.filter((s) => s.startsWith("probe-result"));
+    assert.equal(results.length, 2, `one result per probe: ${seen.join("; ")}`);
+    assert.deepEqual(
+      results.map((s) => s.split(" ")[2]),
+      ["mx.ref.example", "mx.fetched.example"],
+    );
+    assert.deepEqual(
+      refs.map((s) => s.split(" ").slice(1).join(" ")).sort(),
+      [
+        "f1.example mx.fetched.example stored",
+        // The request that made the probe (one of r0-r2) got the facts; the rest got refs.
+        ...["r0", "r1", "r2", "r3"]
+          .filter((d) => !results[0]?.includes(` ${d}.example `))
+          .map((d) => `${d}.example mx.ref.example stored`),
+      ].sort(),
+    );
+    assert.equal(counters.probed, 1);
+    // Two sharers and one cache hit of mx.ref.example; the fetch and one cache hit of mx.fetched.example.
+    assert.equal(counters.probesReused, 5);
+  } finally {
+    await sub.close();
+    await prober.close();
+    await bus.close();
+  }
+});

@@ -177,6 +177,8 @@ export const proberService: ServiceSpec<typeof fields> = {
           counters,
           // A claim outlives the probe deadline by 15 s: after that its owner is taken as dead.
           claimTtlMs: c.deadlineMs + 15_000,
+          // Each probe's facts cross the bus once; the other domains that asked get its key.
+          probeByReference: true,
           ...(ctx.tracing ? { tracing: ctx.tracing } : {}),
         },
         { consume: ctx.consume, concurrency: c.concurrency, groupPrefix: c.groupPrefix },
