@@ -749,7 +749,8 @@ interface Pending {
  * of the domain): after `joinTimeoutMs` the missing probes are looked for in
  * the store (batched), and again every `joinTimeoutMs` until found. A probe
  * result whose domain's facts never come (a duplicate request) is
- * acknowledged after `joinTimeoutMs`.
+ * acknowledged after `joinTimeoutMs`; one whose domain this join judged
+ * already (from the store) is acknowledged at once.
  *
  * A probe-ref (a prober on a deployment sends a probe's facts once, and its
  * key to the other domains that asked) is resolved from the probe results
@@ -791,6 +792,12 @@ export class AggregateJoin {
   #sweeping = false;
   /** Messages held now (their handlers wait on a domain's outcome). */
   #held = 0;
+  /**
+   * Domains judged and let go here, the last JUDGED_MEMORY of them (scan|domain): a probe
+   * result that comes after its domain was judged (from the store, by a saturated join or
+   * after the join timeout) is acknowledged at once instead of held for the join timeout.
+   */
+  readonly #judged = new Map<string, true>();
 
   constructor(d: AggregateStageDeps) {
     this.#d = d;
@@ -882,8 +889,12 @@ export class AggregateJoin {
    * context (with tracing on).
    */
   offer(scan: string, domain: string, what: JoinInput, msg?: TracedMessage): Promise<HandlerOutcome> {
-    const gone = this.#abandoned.get(`${scan}|${domain}`);
+    const k = `${scan}|${domain}`;
+    const gone = this.#abandoned.get(k);
     if (gone) return Promise.resolve(abandonedOutcome(gone.detail));
+    // A probe's result for a domain judged here already (from the store, or a duplicate): not needed.
+    if (!("facts" in what) && this.#judged.has(k) && !this.#pending.has(k))
+      return Promise.resolve({ kind: "ack" });
     const p = this.#entry(scan, domain);
     const done = new Promise<HandlerOutcome>((resolve) => p.waiters.push({ resolve }));
     this.#held++;
@@ -1026,7 +1037,12 @@ export class AggregateJoin {
   }
 
   #finish(p: Pending, outcome: HandlerOutcome): void {
-    this.#pending.delete(`${p.scan}|${p.domain}`);
+    const k = `${p.scan}|${p.domain}`;
+    this.#pending.delete(k);
+    if (p.judging && outcome.kind === "ack") {
+      this.#judged.set(k, true);
+      if (this.#judged.size > JUDGED_MEMORY) this.#judged.delete(this.#judged.keys().next().value as string);
+    }
     this.#held -= p.waiters.length;
     if (p.span) this.#d.tracing?.endOutcome(p.span, outcome);
     for (const w of p.waiters) w.resolve(outcome);
@@ -1084,6 +1100,8 @@ export class AggregateJoin {
   }
 }
 
+/** How many judged domains a join remembers (AggregateJoin #judged): ~6 MB. */
+const JUDGED_MEMORY = 50_000;
 /** Share of its capacity at which a join is saturated. */
 const SATURATED_SHARE = 0.9;
 /** How long a domain of a saturated join waits before it looks for its probes in the store. */

@@ -314,6 +314,9 @@ test("a saturated join looks for a waiting domain's probes in the store after SA
   assert.equal(roomy.join.saturated, false);
   assert.deepEqual(await within(outA, SATURATED_WAIT_MS + 3000), { kind: "ack" }, "found in the store");
   assert.equal(await settled(outB), "pending", "its probe is not in the store yet: it waits on");
+  // a's own probe result, stuck behind what the join held, comes at last: not held for the join timeout.
+  assert.deepEqual(await settled(full.join.offer(scan, a, { probe: wa.probe, bytes: 500 })), { kind: "ack" });
+  assert.equal(full.join.size, 1, "only b is held");
   assert.equal(await within(outC, 500), "pending", "a join with room waits for the result itself");
   assert.deepEqual(
     full.judged.map((r) => r.domain),
