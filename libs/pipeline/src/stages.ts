@@ -920,17 +920,17 @@ export class AggregateJoin {
       p.needs = neededProbes(what.facts, this.#d.probeMode, this.#d.policy, p.route);
       p.since = this.#d.now();
     } else if ("probe" in what) {
-      const k = probeKeyString(what.probe);
-      p.probes.set(k, what.probe);
-      if (what.bytes) this.#kept.set(`${scan}|${k}`, { facts: what.probe, bytes: what.bytes });
+      const pk = probeKeyString(what.probe);
+      p.probes.set(pk, what.probe);
+      if (what.bytes) this.#kept.set(`${scan}|${pk}`, { facts: what.probe, bytes: what.bytes });
     } else {
-      const k = probeKeyString(what.ref);
-      const kept = this.#kept.get(`${scan}|${k}`);
+      const pk = probeKeyString(what.ref);
+      const kept = this.#kept.get(`${scan}|${pk}`);
       if (!kept) {
-        this.#lookUp(p, what.ref, k);
+        this.#lookUp(p, what.ref, pk);
         return done;
       }
-      p.probes.set(k, kept.facts);
+      p.probes.set(pk, kept.facts);
     }
     this.#tryJudge(p);
     return done;
