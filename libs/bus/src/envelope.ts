@@ -42,6 +42,7 @@ import {
   IpAddress,
   Port,
   ProbeFactsSchema,
+  ProbeKeySchema,
   ProbeKindSchema,
   VerdictRecordSchema,
 } from "./schemas.ts";
@@ -89,12 +90,7 @@ export const ProbeResultBodySchema = Type.Object({ domain: DomainName, facts: Pr
  * and this to every other domain that asked; the probe is in the store before
  * either is sent, so the aggregator finds it there when it has not kept it.
  */
-export const ProbeRefBodySchema = Type.Object({
-  domain: DomainName,
-  ip: IpAddress,
-  port: Port,
-  sni: Type.String(),
-});
+export const ProbeRefBodySchema = Type.Object({ domain: DomainName, ...ProbeKeySchema.properties });
 export const VerdictBodySchema = Type.Object({ record: VerdictRecordSchema });
 
 export const BODY_SCHEMAS = {

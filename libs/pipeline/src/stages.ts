@@ -789,7 +789,6 @@ export class AggregateJoin {
   readonly #kept: SizedLru<string, { facts: ProbeFacts; bytes: number }>;
   /** Store reads of probes named by refs, by scan|probe key, while in flight. */
   readonly #lookups = new Map<string, Promise<ProbeFacts | undefined>>();
-  #sweeping = false;
   /** Messages held now (their handlers wait on a domain's outcome). */
   #held = 0;
   /**
@@ -836,7 +835,7 @@ export class AggregateJoin {
       ),
       opts,
     );
-    this.#timer = setInterval(() => void this.#sweep(), Math.max(50, Math.min(1000, this.#timeout / 4)));
+    this.#timer = setInterval(() => this.#sweep(), Math.max(50, Math.min(1000, this.#timeout / 4)));
     this.#timer.unref();
   }
 
@@ -936,7 +935,11 @@ export class AggregateJoin {
     return done;
   }
 
-  /** Resolves a probe-ref not kept here from the store, then tries the domain's join again. */
+  /**
+   * Looks for a probe the domain misses in the store (a ref not kept here, or
+   * a result overdue), one read per key at a time, then tries the domain's
+   * join again. A failed read leaves the probe missing for the next sweep.
+   */
   #lookUp(p: Pending, key: ProbeKey, k: string): void {
     const sk = `${p.scan}|${k}`;
     let read = this.#lookups.get(sk);
@@ -1055,47 +1058,27 @@ export class AggregateJoin {
   }
 
   /**
-   * Looks in the store for the probes of domains overdue (waiting longer than
-   * the join timeout, or than SATURATED_WAIT_MS while the join is saturated),
-   * all at once (the reader batches them), and lets go of probe results whose
-   * facts never came.
+   * Looks in the store for the missing probes of domains overdue (waiting
+   * longer than the join timeout, or than SATURATED_WAIT_MS while the join is
+   * saturated), through #lookUp as for a ref, and lets go of probe results
+   * whose facts never came.
    */
-  async #sweep(): Promise<void> {
-    if (this.#sweeping) return;
-    this.#sweeping = true;
-    try {
-      const t = this.#d.now();
-      for (const [k, a] of this.#abandoned) if (t - a.at > ABANDONED_TTL_MS) this.#abandoned.delete(k);
-      const wait = this.saturated ? Math.min(this.#timeout, SATURATED_WAIT_MS) : this.#timeout;
-      const overdue: Pending[] = [];
-      for (const p of this.#pending.values()) {
-        if (p.judging || t - p.since < wait) continue;
-        if (!p.facts) {
-          // Probe results of a domain whose facts never came: acknowledge them.
-          if (t - p.since >= this.#timeout) this.#finish(p, { kind: "ack" });
-          continue;
-        }
-        overdue.push(p);
+  #sweep(): void {
+    const t = this.#d.now();
+    for (const [k, a] of this.#abandoned) if (t - a.at > ABANDONED_TTL_MS) this.#abandoned.delete(k);
+    const wait = this.saturated ? Math.min(this.#timeout, SATURATED_WAIT_MS) : this.#timeout;
+    for (const p of this.#pending.values()) {
+      if (p.judging || t - p.since < wait) continue;
+      if (!p.facts) {
+        // Probe results of a domain whose facts never came: acknowledge them.
+        if (t - p.since >= this.#timeout) this.#finish(p, { kind: "ack" });
+        continue;
       }
-      await Promise.all(
-        overdue.map(async (p) => {
-          p.since = t;
-          const missing = (p.needs ?? []).filter((k) => !p.probes.has(probeKeyString(k)));
-          const link = linkTo(p.span);
-          let found: (ProbeFacts | undefined)[];
-          try {
-            found = await Promise.all(missing.map((key) => this.#reader.submit({ scan: p.scan, key, link })));
-          } catch {
-            // The store is unreachable: the next sweep tries again.
-            return;
-          }
-          if (p.judging) return;
-          for (const f of found) if (f) p.probes.set(probeKeyString(f), f);
-          this.#tryJudge(p);
-        }),
-      );
-    } finally {
-      this.#sweeping = false;
+      p.since = t;
+      for (const key of p.needs ?? []) {
+        const pk = probeKeyString(key);
+        if (!p.probes.has(pk)) this.#lookUp(p, key, pk);
+      }
     }
   }
 }
