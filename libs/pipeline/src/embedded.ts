@@ -252,8 +252,10 @@ export class EmbeddedPipeline {
               // The domain that asked for this probe will not get it: the join gives up on it.
               const env = decodeEnvelope(m.value, "probe-request");
               if (env.ok) {
+                const { scan, body } = env.envelope;
+                const key = { ip: body.ip, port: body.port, sni: body.sni };
                 for (const s of this.#stages)
-                  s.running.join?.abandon(env.envelope.scan, env.envelope.body.domain, info.detail ?? "");
+                  s.running.join?.abandon(scan, body.domain, info.detail ?? "", key);
               }
             }
             o.onDeadLetter?.({

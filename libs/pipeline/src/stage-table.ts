@@ -52,6 +52,8 @@ export interface StageDeps {
   probeMode: ProbeMode;
   /** The client policy profile (resolve and aggregate must share it); default Postfix's. */
   policy?: ClientPolicy;
+  /** Resolve: ask for each probe once per scan (ResolveStageDeps.askOnce; the services on a serializing bus). */
+  askOnce?: boolean;
   /** Resolve: collect MTA-STS and TLS-RPT and request the policy fetch (default true). */
   mailPolicies?: boolean;
   /** Aggregate: the WebPKI roots MTA-STS is judged with (libs/dane trustStore). */
@@ -69,6 +71,8 @@ export interface StageDeps {
   onJudged?: (scan: string, records: VerdictRecord[]) => void | Promise<void>;
   /** Aggregate: see AggregateStageDeps.joinTimeoutMs. */
   joinTimeoutMs?: number;
+  /** Aggregate: see AggregateStageDeps.lookInStoreAfterMs (set where the resolver has askOnce). */
+  lookInStoreAfterMs?: number;
   /** Probe: see ProbeStageDeps.claimTtlMs. */
   claimTtlMs?: number;
   /** Probe: see ProbeStageDeps.claims (default true). */
@@ -131,6 +135,7 @@ export const STAGES: Readonly<Record<StageName, StageSpec>> = {
         probeMode: d.probeMode,
         ...(d.policy ? { policy: d.policy } : {}),
         ...(d.mailPolicies === false ? { mailPolicies: false } : {}),
+        ...(d.askOnce ? { askOnce: true } : {}),
         port: d.port,
         now: d.now,
         counters: d.counters,
@@ -191,6 +196,7 @@ export const STAGES: Readonly<Record<StageName, StageSpec>> = {
         ...(d.publishVerdicts ? { publishVerdicts: true } : {}),
         ...(d.onJudged ? { onJudged: d.onJudged } : {}),
         ...(d.joinTimeoutMs !== undefined ? { joinTimeoutMs: d.joinTimeoutMs } : {}),
+        ...(d.lookInStoreAfterMs !== undefined ? { lookInStoreAfterMs: d.lookInStoreAfterMs } : {}),
         // The join knows when it holds all the bus will give it (AggregateStageDeps.capacity).
         capacity: concurrency,
         ...(d.onFatal ? { onFatal: d.onFatal } : {}),

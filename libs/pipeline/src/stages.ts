@@ -223,6 +223,16 @@ export interface ResolveStageDeps {
   mailPolicies?: boolean;
   /** Spans and trace context (absent: none made, none carried). */
   tracing?: Tracing;
+  /**
+   * Ask for each probe once per scan (deployments, where every message
+   * crosses the broker): a domain whose probe this resolver already asked for
+   * (another domain's request is on the bus) sends no request of its own; the
+   * aggregator's join hands that probe's result to every domain waiting for it,
+   * or finds it in the store (AggregateStageDeps.lookInStoreAfterMs). Default
+   * false: a request per domain and probe (an in-process bus carries them at
+   * no cost, and the prober answers the repeats from its cache).
+   */
+  askOnce?: boolean;
   /** The authoritative servers' view of the TLSA RRsets (libs/dns ConsistencyChecker); none: not collected. */
   consistency?: {
     /** Whether `check` has anything to ask for these facts (a secure TLSA RRset DANE rests on). */
@@ -234,6 +244,15 @@ export interface ResolveStageDeps {
 /** resolve: [domains] -> [probe-requests] (keyed by IP), facts on [domain-facts] (keyed by domain). */
 export function resolveHandler(d: ResolveStageDeps) {
   const t = d.tracing;
+  /**
+   * With askOnce: the probes asked for (scan|key), the most recent ASKED_MEMORY,
+   * each added once its request is on the bus. One forgotten is asked for
+   * again: the prober answers a repeat from its cache or the store.
+   */
+  const asked = d.askOnce ? new SizedLru<string, true>(ASKED_MEMORY, () => 1) : undefined;
+  const markAsked = (scan: string, needs: ProbeNeed[]) => {
+    if (asked) for (const n of needs) asked.set(`${scan}|${probeKeyString(n)}`, true);
+  };
   const resolve = async (scan: string, domain: string, span: Span | undefined): Promise<HandlerOutcome> => {
     try {
       let facts: DomainFacts;
@@ -253,7 +272,10 @@ export function resolveHandler(d: ResolveStageDeps) {
       // A trace not sampled travels on too: the stages after follow the seed's decision.
       if (t && span) trace = t.headers(span);
       const needs = probeNeeds(facts, d.probeMode, d.policy);
-      const probeRequests = needs.map((n) =>
+      const ask = asked
+        ? needs.filter((n) => asked.get(`${scan}|${probeKeyString(n)}`) === undefined)
+        : needs;
+      const probeRequests = ask.map((n) =>
         envelopeMessage(
           TOPICS.probeRequests,
           n.ip,
@@ -265,7 +287,10 @@ export function resolveHandler(d: ResolveStageDeps) {
       // requested first, so that probing and the check overlap (the join
       // holds a probe result until its domain's facts come).
       const checking = d.consistency?.applies(facts) === true;
-      if (checking && probeRequests.length > 0) await d.bus.publish(probeRequests);
+      if (checking && probeRequests.length > 0) {
+        await d.bus.publish(probeRequests);
+        markAsked(scan, ask);
+      }
       if (checking) {
         const c = await d.consistency?.check(facts);
         if (c) facts.consistency = c;
@@ -283,9 +308,12 @@ export function resolveHandler(d: ResolveStageDeps) {
         ),
         ...(checking ? [] : probeRequests),
       ]);
+      if (!checking) markAsked(scan, ask);
       if (d.counters) d.counters.resolved++;
       if (span) {
-        span.setAttribute("danesweep.probes.requested", needs.length);
+        span.setAttribute("danesweep.probes.requested", ask.length);
+        if (ask.length < needs.length)
+          span.setAttribute("danesweep.probes.asked_before", needs.length - ask.length);
         t?.end(span);
       }
       return { kind: "ack" };
@@ -307,6 +335,9 @@ export function resolveHandler(d: ResolveStageDeps) {
     return t.active(span, () => resolve(env.scan, env.body.domain, span));
   });
 }
+
+/** How many probe keys a resolver with askOnce remembers asking for (~25 MB at most). */
+const ASKED_MEMORY = 200_000;
 
 // -------------------------------------------------------------------- probe
 
@@ -684,9 +715,19 @@ export interface AggregateStageDeps {
    */
   joinTimeoutMs?: number;
   /**
-   * Bytes of probe results (their message text) kept for the probe-refs that
-   * name them (default 16 MiB); only results that crossed a process boundary
-   * are kept (an in-process prober sends no refs).
+   * How long a domain waits for a probe result before it looks for the probe
+   * in the store (then again after twice as long each time it is not there,
+   * up to the join timeout). Default: the join timeout. Deployments whose
+   * resolver asks for each probe once (ResolveStageDeps.askOnce) set it short:
+   * the one result of a probe goes to the instance of the domain that asked,
+   * and the domains waiting for it elsewhere find it in the store.
+   */
+  lookInStoreAfterMs?: number;
+  /**
+   * Bytes of probe results (their message text) kept for the domains whose
+   * facts come later and the probe-refs that name them (default 16 MiB); only
+   * results that crossed a process boundary, or were read from the store, are
+   * kept (an in-process prober answers every domain that asked).
    */
   probeCacheBytes?: number;
   /**
@@ -694,8 +735,8 @@ export interface AggregateStageDeps {
    * concurrency; the stage table passes it). A join that holds nearly that
    * many gets no more from the bus, so a probe result behind them in its
    * partition cannot come: the domains waiting for one then look for their
-   * probes in the store after SATURATED_WAIT_MS instead of the join timeout.
-   * Absent: no such limit is known.
+   * probes in the store after SATURATED_WAIT_MS at most. Absent: no such
+   * limit is known.
    */
   capacity?: number;
   /** Called with an error after which the stage cannot go on (isFatal). */
@@ -716,10 +757,25 @@ interface Waiter {
   resolve: (o: HandlerOutcome) => void;
 }
 
+/** The domains waiting for one probe's result, and when the join looks for it in the store. */
+interface KeyWait {
+  scan: string;
+  key: ProbeKey;
+  /** scan|key */
+  sk: string;
+  domains: Set<Pending>;
+  /** When the wait began, or the store last did not have the probe. */
+  since: number;
+  /** How long after `since` the store is asked (doubles after each miss, up to the join timeout). */
+  delay: number;
+}
+
 /** A domain being joined: its facts once they came, the probe results it has, and the messages waiting on it. */
 interface Pending {
   scan: string;
   domain: string;
+  /** The probes (scan|key) it waits for in #waits. */
+  waitsFor: Set<string>;
   facts?: DomainFacts;
   /** The facts' route (derived once: for `needs`, then for the judge); undefined for malformed facts. */
   route?: DomainRoute;
@@ -744,29 +800,38 @@ interface Pending {
  * acknowledged once its verdict is stored (a crash before that redelivers
  * them all). Only domains in flight are held.
  *
- * Probe results that do not arrive (their message was acknowledged before a
- * restart with another domain's, or a probe result went to an earlier copy
- * of the domain): after `joinTimeoutMs` the missing probes are looked for in
- * the store (batched), and again every `joinTimeoutMs` until found. A probe
- * result whose domain's facts never come (a duplicate request) is
- * acknowledged after `joinTimeoutMs`; one whose domain this join judged
- * already (from the store) is acknowledged at once.
+ * A probe's result serves every domain that needs it: when it comes (for
+ * the domain that asked), each domain the join holds waiting for that probe
+ * gets it too, and a result that came serialized is kept (a byte-bounded
+ * LRU) for the domains whose facts come later and for the probe-refs that
+ * name it. A kept result is one object shared by the domains that need it:
+ * the judge does not change its input. So a resolver may ask for a probe
+ * once per scan (ResolveStageDeps.askOnce): the domains that did not ask
+ * wait for the result of the one that did.
  *
- * A probe-ref (a prober on a deployment sends a probe's facts once, and its
- * key to the other domains that asked) is resolved from the probe results
- * this join kept (a byte-bounded LRU), else from the store, where the prober
- * put the probe before it sent either; one store read per key at a time, in
- * batches. A ref not resolved (the store unreachable) leaves the probe
- * missing, and the sweep looks for it as for a result that never came. A
- * kept result is one object shared by the domains that need it: the judge
- * does not change its input.
+ * A result that does not come here (it went to another instance, whose
+ * domain asked; or its message was acknowledged before a restart with
+ * another domain's): the domains waiting for a probe look for it in the store
+ * (batched, one read per probe at a time) `lookInStoreAfterMs` after they
+ * began to wait, then after twice as long each time it is not there, up to
+ * the join timeout. The prober stores a probe before it sends the result or
+ * a ref. A probe-ref whose result is not kept is looked for in the store at
+ * once; a read that fails leaves the probe missing until the next look.
+ *
+ * A probe result whose domain's facts never come (a duplicate request) is
+ * acknowledged after `joinTimeoutMs`; one whose domain this join judged
+ * already is acknowledged at once (after it served the domains waiting for
+ * it).
  *
  * A join that holds nearly its `capacity` of messages is saturated: the bus
  * gives it no more, so the probe results its domains wait for may be stuck
  * behind the messages it holds. Its domains then look in the store after
- * SATURATED_WAIT_MS (the prober stores a probe before it sends the result),
- * so a full join drains at the store's pace instead of stalling for the join
- * timeout.
+ * SATURATED_WAIT_MS at most, so a full join drains at the store's pace
+ * instead of stalling for the join timeout.
+ *
+ * A probe dead-lettered (the prober could not make it): `abandon` gives up on
+ * the domain that asked and on every domain that needs the probe, held now or
+ * coming within ABANDONED_TTL_MS.
  */
 export class AggregateJoin {
   readonly #d: AggregateStageDeps;
@@ -780,14 +845,19 @@ export class AggregateJoin {
     ProbeFacts | undefined
   >;
   readonly #timeout: number;
+  readonly #lookAfter: number;
   readonly #timer: NodeJS.Timeout;
   /** Domains given up on (a probe they need was dead-lettered), with when: later messages of theirs are refused too. */
   readonly #abandoned = new Map<string, { at: number; detail: string }>();
+  /** Probes dead-lettered (scan|key), with when: a domain that needs one is given up on when its facts come. */
+  readonly #abandonedKeys = new Map<string, { at: number; detail: string }>();
   /** Verdicts stored but not yet on [verdicts] (their publication failed), by scan|domain. */
   readonly #unpublished = new Map<string, VerdictRecord>();
-  /** Probe results kept for probe-refs, by scan|probe key, sized by their message's bytes. */
+  /** Probe results kept for later domains and refs, by scan|probe key, sized by their message's bytes. */
   readonly #kept: SizedLru<string, { facts: ProbeFacts; bytes: number }>;
-  /** Store reads of probes named by refs, by scan|probe key, while in flight. */
+  /** The domains waiting for each probe, by scan|probe key. */
+  readonly #waits = new Map<string, KeyWait>();
+  /** Store reads of probes, by scan|probe key, while in flight. */
   readonly #lookups = new Map<string, Promise<ProbeFacts | undefined>>();
   /** Messages held now (their handlers wait on a domain's outcome). */
   #held = 0;
@@ -801,6 +871,7 @@ export class AggregateJoin {
   constructor(d: AggregateStageDeps) {
     this.#d = d;
     this.#timeout = d.joinTimeoutMs ?? 60_000;
+    this.#lookAfter = Math.min(d.lookInStoreAfterMs ?? this.#timeout, this.#timeout);
     this.#kept = new SizedLru(d.probeCacheBytes ?? 16 * 1024 * 1024, (v) => v.bytes);
     const opts = d.batch ?? DEFAULT_BATCH;
     this.#writer = new MicroBatcher(
@@ -835,7 +906,8 @@ export class AggregateJoin {
       ),
       opts,
     );
-    this.#timer = setInterval(() => this.#sweep(), Math.max(50, Math.min(1000, this.#timeout / 4)));
+    const tick = Math.min(500, this.#lookAfter / 4, this.#timeout / 4);
+    this.#timer = setInterval(() => this.#sweep(), Math.max(50, tick));
     this.#timer.unref();
   }
 
@@ -853,7 +925,7 @@ export class AggregateJoin {
    */
   close(): void {
     clearInterval(this.#timer);
-    for (const p of [...this.#pending.values()]) {
+    for (const p of this.#pending.values()) {
       if (p.judging) continue;
       this.#finish(p, { kind: "retry", reason: "shutdown" });
     }
@@ -863,23 +935,42 @@ export class AggregateJoin {
     const k = `${scan}|${domain}`;
     let p = this.#pending.get(k);
     if (!p) {
-      p = { scan, domain, probes: new Map(), waiters: [], since: this.#d.now(), judging: false };
+      p = {
+        scan,
+        domain,
+        waitsFor: new Set(),
+        probes: new Map(),
+        waiters: [],
+        since: this.#d.now(),
+        judging: false,
+      };
       this.#pending.set(k, p);
     }
     return p;
   }
 
   /**
-   * Gives up on a domain because a probe it needs was dead-lettered (the
-   * prober could not make it): its messages are dead-lettered, now and for a
-   * while after, so the domain shows as not judged (resumable) instead of
-   * waiting for ever.
+   * Gives up on a domain because a probe it needs (`key`, when known) was
+   * dead-lettered (the prober could not make it), and on every domain that
+   * needs that probe: their messages are dead-lettered, now and for a while
+   * after, so the domains show as not judged (resumable) instead of waiting
+   * for ever.
    */
-  abandon(scan: string, domain: string, detail: string): void {
-    const k = `${scan}|${domain}`;
-    this.#abandoned.set(k, { at: this.#d.now(), detail });
-    const p = this.#pending.get(k);
+  abandon(scan: string, domain: string, detail: string, key?: ProbeKey): void {
+    const at = this.#d.now();
+    this.#abandoned.set(`${scan}|${domain}`, { at, detail });
+    const p = this.#pending.get(`${scan}|${domain}`);
     if (p && !p.judging) this.#finish(p, abandonedOutcome(detail));
+    if (!key) return;
+    const sk = `${scan}|${probeKeyString(key)}`;
+    this.#abandonedKeys.set(sk, { at, detail });
+    const w = this.#waits.get(sk);
+    if (!w) return;
+    for (const q of [...w.domains]) {
+      if (q.judging) continue;
+      this.#abandoned.set(`${q.scan}|${q.domain}`, { at, detail });
+      this.#finish(q, abandonedOutcome(detail));
+    }
   }
 
   /**
@@ -891,6 +982,8 @@ export class AggregateJoin {
     const k = `${scan}|${domain}`;
     const gone = this.#abandoned.get(k);
     if (gone) return Promise.resolve(abandonedOutcome(gone.detail));
+    // A result serves every domain waiting for its probe, whichever domain it came for.
+    if ("probe" in what) this.#deliver(scan, probeKeyString(what.probe), what.probe, what.bytes ?? 0);
     // A probe's result for a domain judged here already (from the store, or a duplicate): not needed.
     if (!("facts" in what) && this.#judged.has(k) && !this.#pending.has(k))
       return Promise.resolve({ kind: "ack" });
@@ -918,52 +1011,95 @@ export class AggregateJoin {
       p.route = routeOf(what.facts, this.#d.policy);
       p.needs = neededProbes(what.facts, this.#d.probeMode, this.#d.policy, p.route);
       p.since = this.#d.now();
+      for (const key of p.needs) {
+        const pk = probeKeyString(key);
+        if (p.probes.has(pk)) continue;
+        const sk = `${scan}|${pk}`;
+        const kept = this.#kept.get(sk);
+        if (kept) {
+          p.probes.set(pk, kept.facts);
+          continue;
+        }
+        const dead = this.#abandonedKeys.get(sk);
+        if (dead) {
+          this.#abandoned.set(k, { at: this.#d.now(), detail: dead.detail });
+          this.#finish(p, abandonedOutcome(dead.detail));
+          return done;
+        }
+        this.#await(p, key, sk, false);
+      }
     } else if ("probe" in what) {
-      const pk = probeKeyString(what.probe);
-      p.probes.set(pk, what.probe);
-      if (what.bytes) this.#kept.set(`${scan}|${pk}`, { facts: what.probe, bytes: what.bytes });
+      p.probes.set(probeKeyString(what.probe), what.probe);
     } else {
       const pk = probeKeyString(what.ref);
-      const kept = this.#kept.get(`${scan}|${pk}`);
-      if (!kept) {
-        this.#lookUp(p, what.ref, pk);
+      const sk = `${scan}|${pk}`;
+      const kept = this.#kept.get(sk);
+      if (kept) p.probes.set(pk, kept.facts);
+      else {
+        // The prober stored the probe before it sent the ref: look for it now.
+        this.#await(p, what.ref, sk, true);
         return done;
       }
-      p.probes.set(pk, kept.facts);
     }
     this.#tryJudge(p);
     return done;
   }
 
-  /**
-   * Looks for a probe the domain misses in the store (a ref not kept here, or
-   * a result overdue), one read per key at a time, then tries the domain's
-   * join again. A failed read leaves the probe missing for the next sweep.
-   */
-  #lookUp(p: Pending, key: ProbeKey, k: string): void {
-    const sk = `${p.scan}|${k}`;
-    let read = this.#lookups.get(sk);
-    if (!read) {
-      read = this.#reader.submit({ scan: p.scan, key, link: linkTo(p.span) }).then((f) => {
-        // Kept at the size of its text (read from the store, it came with no message).
-        if (f) this.#kept.set(sk, { facts: f, bytes: JSON.stringify(f).length });
-        return f;
-      });
-      this.#lookups.set(sk, read);
-      read.then(
-        () => this.#lookups.delete(sk),
-        () => this.#lookups.delete(sk),
-      );
+  /** Makes the domain wait for a probe (scan|key `sk`); `now`: look for it in the store at once. */
+  #await(p: Pending, key: ProbeKey, sk: string, now: boolean): void {
+    let w = this.#waits.get(sk);
+    if (!w) {
+      w = { scan: p.scan, key, sk, domains: new Set(), since: this.#d.now(), delay: this.#lookAfter };
+      this.#waits.set(sk, w);
     }
-    read.then(
-      (f) => {
-        if (!f || p.judging || this.#pending.get(`${p.scan}|${p.domain}`) !== p) return;
-        p.probes.set(k, f);
-        this.#tryJudge(p);
-      },
-      // The store is unreachable: the sweep looks for the probe again once the domain is overdue.
-      () => {},
-    );
+    w.domains.add(p);
+    p.waitsFor.add(sk);
+    if (now) this.#lookUp(w);
+  }
+
+  /**
+   * A probe's result is in hand: kept (when it came serialized, or from the
+   * store), and handed to every domain waiting for it. `bytes`: the size it
+   * is kept at; 0: not kept (an in-process result: the prober answers every
+   * domain that asked).
+   */
+  #deliver(scan: string, pk: string, facts: ProbeFacts, bytes: number): void {
+    const sk = `${scan}|${pk}`;
+    if (bytes > 0) this.#kept.set(sk, { facts, bytes });
+    const w = this.#waits.get(sk);
+    if (!w) return;
+    this.#waits.delete(sk);
+    for (const q of w.domains) {
+      q.waitsFor.delete(sk);
+      if (q.judging || this.#pending.get(`${q.scan}|${q.domain}`) !== q) continue;
+      q.probes.set(pk, facts);
+      this.#tryJudge(q);
+    }
+  }
+
+  /**
+   * Looks for a waited-for probe in the store (one read per probe at a time,
+   * batched by the reader); found, it is delivered to the domains waiting for
+   * it; not found (or the store unreachable), they look again after twice the
+   * last delay, up to the join timeout.
+   */
+  #lookUp(w: KeyWait): void {
+    if (this.#lookups.has(w.sk)) return;
+    const first = [...w.domains][0];
+    const read = this.#reader.submit({ scan: w.scan, key: w.key, link: linkTo(first?.span) });
+    this.#lookups.set(w.sk, read);
+    const missed = () => {
+      this.#lookups.delete(w.sk);
+      if (this.#waits.get(w.sk) !== w) return;
+      w.since = this.#d.now();
+      w.delay = Math.min(w.delay * 2, this.#timeout);
+    };
+    read.then((f) => {
+      if (!f) return missed();
+      this.#lookups.delete(w.sk);
+      // Kept at the size of its text (read from the store, it came with no message).
+      this.#deliver(w.scan, probeKeyString(w.key), f, JSON.stringify(f).length);
+    }, missed);
   }
 
   #tryJudge(p: Pending): void {
@@ -1042,6 +1178,13 @@ export class AggregateJoin {
   #finish(p: Pending, outcome: HandlerOutcome): void {
     const k = `${p.scan}|${p.domain}`;
     this.#pending.delete(k);
+    for (const sk of p.waitsFor) {
+      const w = this.#waits.get(sk);
+      if (!w) continue;
+      w.domains.delete(p);
+      if (w.domains.size === 0) this.#waits.delete(sk);
+    }
+    p.waitsFor.clear();
     if (p.judging && outcome.kind === "ack") {
       this.#judged.set(k, true);
       if (this.#judged.size > JUDGED_MEMORY) this.#judged.delete(this.#judged.keys().next().value as string);
@@ -1058,27 +1201,22 @@ export class AggregateJoin {
   }
 
   /**
-   * Looks in the store for the missing probes of domains overdue (waiting
-   * longer than the join timeout, or than SATURATED_WAIT_MS while the join is
-   * saturated), through #lookUp as for a ref, and lets go of probe results
-   * whose facts never came.
+   * Looks in the store for the probes whose wait is due (see #lookUp; at most
+   * SATURATED_WAIT_MS while the join is saturated), and lets go of probe
+   * results whose domain's facts never came.
    */
   #sweep(): void {
     const t = this.#d.now();
-    for (const [k, a] of this.#abandoned) if (t - a.at > ABANDONED_TTL_MS) this.#abandoned.delete(k);
-    const wait = this.saturated ? Math.min(this.#timeout, SATURATED_WAIT_MS) : this.#timeout;
-    for (const p of this.#pending.values()) {
-      if (p.judging || t - p.since < wait) continue;
-      if (!p.facts) {
-        // Probe results of a domain whose facts never came: acknowledge them.
-        if (t - p.since >= this.#timeout) this.#finish(p, { kind: "ack" });
-        continue;
-      }
-      p.since = t;
-      for (const key of p.needs ?? []) {
-        const pk = probeKeyString(key);
-        if (!p.probes.has(pk)) this.#lookUp(p, key, pk);
-      }
+    for (const m of [this.#abandoned, this.#abandonedKeys])
+      for (const [k, a] of m) if (t - a.at > ABANDONED_TTL_MS) m.delete(k);
+    const saturated = this.saturated;
+    for (const w of this.#waits.values()) {
+      const wait = saturated ? Math.min(w.delay, SATURATED_WAIT_MS) : w.delay;
+      if (t - w.since >= wait) this.#lookUp(w);
+    }
+    for (const p of [...this.#pending.values()]) {
+      // Probe results of a domain whose facts never came: acknowledge them.
+      if (!p.judging && !p.facts && t - p.since >= this.#timeout) this.#finish(p, { kind: "ack" });
     }
   }
 }

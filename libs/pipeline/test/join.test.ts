@@ -327,3 +327,77 @@ test("a saturated join looks for a waiting domain's probes in the store after SA
   assert.equal((await outB).kind, "retry");
   assert.equal((await outC).kind, "retry");
 });
+
+test("a probe's result serves every domain waiting for it, and one whose facts come later, without the store", async () => {
+  const { join: j, judged } = join({ joinTimeoutMs: 60_000 });
+  const [a, b, c] = [fresh(), fresh(), fresh()];
+  const w = world(a);
+  // b asked for nothing (its resolver asked for the probe once, with a): it waits for a's result.
+  const outB = j.offer(scan, b, { facts: sharing(a, b) });
+  const outA = [j.offer(scan, a, { facts: w.facts })];
+  assert.equal(await settled(outB), "pending");
+  // The result came serialized (not in the store: only the join can hand it over).
+  outA.push(j.offer(scan, a, { probe: w.probe, bytes: 2000 }));
+  assert.deepEqual(await Promise.all([...outA, outB]), [{ kind: "ack" }, { kind: "ack" }, { kind: "ack" }]);
+  // c comes after the result: served from the kept result at once.
+  assert.deepEqual(await settled(j.offer(scan, c, { facts: sharing(a, c) })), { kind: "ack" });
+  assert.deepEqual(judged.map((r) => r.domain).sort(), [a, b, c].sort());
+  for (const r of judged)
+    assert.equal(
+      r.hosts[0]?.addresses[0]?.probe?.status,
+      w.probe.status,
+      `${r.domain} judged with a's probe`,
+    );
+  assert.equal(j.size, 0);
+  j.close();
+});
+
+test("lookInStoreAfterMs: a domain whose probe result went elsewhere finds it in the store, looking again after a miss", async () => {
+  const [a, b] = [fresh(), fresh()];
+  const w = world(a);
+  const gets: number[] = [];
+  const spy = new Proxy(store, {
+    get(target, prop, receiver) {
+      if (prop === "getProbes") gets.push(Date.now());
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+  const j2 = join({ joinTimeoutMs: 60_000, lookInStoreAfterMs: 100, store: spy });
+  const out = j2.join.offer(scan, b, { facts: sharing(a, b) });
+  // Its result went to a's instance; the probe is not stored yet: the first look misses.
+  while (gets.length === 0) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(await settled(out), "pending");
+  await store.upsertProbe(scan, w.probe);
+  const late = new Promise<"late">((r) => setTimeout(() => r("late"), 3000).unref());
+  assert.deepEqual(
+    await Promise.race([out, late]),
+    { kind: "ack" },
+    "found on a later look, well inside 60 s",
+  );
+  assert.ok(gets.length >= 2, `looked again after the miss (${gets.length} reads)`);
+  assert.ok(gets[1]! - gets[0]! >= 150, "the second look waited twice as long as the first");
+  assert.deepEqual(
+    j2.judged.map((r) => r.domain),
+    [b],
+  );
+  j2.join.close();
+});
+
+test("a dead-lettered probe gives up on every domain that needs it, held now or coming later", async () => {
+  const { join: j, judged } = join({ joinTimeoutMs: 60_000 });
+  const [a, b, c, other] = [fresh(), fresh(), fresh(), fresh()];
+  const w = world(a);
+  const key = { ip: w.probe.ip, port: w.probe.port, sni: w.probe.sni };
+  const held = [j.offer(scan, a, { facts: w.facts }), j.offer(scan, b, { facts: sharing(a, b) })];
+  const unrelated = j.offer(scan, other, { facts: world(other).facts });
+  j.abandon(scan, a, "retries-exhausted: store unavailable", key);
+  for (const o of [...(await Promise.all(held)), await j.offer(scan, c, { facts: sharing(a, c) })]) {
+    assert.equal(o.kind, "dead-letter");
+    assert.match((o as { detail: string }).detail, /probe-dead-lettered.*store unavailable/);
+  }
+  assert.equal(await settled(unrelated), "pending", "a domain needing another probe waits on");
+  assert.equal(judged.length, 0);
+  j.close();
+  assert.equal((await unrelated).kind, "retry");
+});

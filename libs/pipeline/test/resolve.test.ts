@@ -36,8 +36,17 @@ class DaneZone implements DnsQuerier {
   }
 }
 
-function message(domain: string): IncomingMessage {
-  const value = encodeEnvelope("domain", "scan-1", { domain, line: 1, input: domain });
+/** The same zone, where every domain under .example has mx.dane.example as its MX host. */
+class SharedMx extends DaneZone {
+  override async query<K extends RRType>(qname: string, qtype: K): Promise<Lookup<never>> {
+    if (qtype === "MX" && qname.endsWith(".example") && !qname.startsWith("mx."))
+      return super.query("dane.example", qtype).then((l) => ({ ...l, qname, owner: qname }) as never);
+    return super.query(qname, qtype);
+  }
+}
+
+function message(domain: string, scan = "scan-1"): IncomingMessage {
+  const value = encodeEnvelope("domain", scan, { domain, line: 1, input: domain });
   return {
     topic: TOPICS.domains,
     partition: 0,
@@ -123,4 +132,44 @@ test("without anything to check, one publish carries the facts and the probe req
   });
   assert.deepEqual(await handle(message("dane.example")), { kind: "ack" });
   assert.deepEqual(batches, [[TOPICS.domainFacts, TOPICS.probeRequests]]);
+});
+
+test("askOnce: a probe is requested by the first domain of a scan that needs it, once its request is on the bus", async () => {
+  const bus = new MemoryBus({ partitions: 1 });
+  const requests: string[] = [];
+  let fail = false;
+  const original = bus.publish.bind(bus);
+  bus.publish = async (ms) => {
+    if (fail) throw Object.assign(new Error("broker away"), { code: "publish-failed", canRetry: true });
+    for (const m of ms) {
+      const env = JSON.parse(m.value) as { type: string; scan: string; body: { domain: string; ip: string } };
+      if (env.type === "probe-request") requests.push(`${env.scan} ${env.body.domain} ${env.body.ip}`);
+    }
+    return original(ms);
+  };
+  const deps = {
+    bus,
+    resolver: new SharedMx(),
+    resolverValidates: true,
+    probeMode: "all" as const,
+    port: 25,
+    now: () => Date.UTC(2026, 0, 1),
+    mailPolicies: false,
+  };
+  const once = resolveHandler({ ...deps, askOnce: true });
+  // The first try of a.example cannot publish: its request is not on the bus, so b.example asks.
+  fail = true;
+  assert.equal((await once(message("a.example"))).kind, "retry");
+  fail = false;
+  assert.deepEqual(await once(message("b.example")), { kind: "ack" });
+  assert.deepEqual(await once(message("a.example")), { kind: "ack" });
+  assert.deepEqual(await once(message("c.example")), { kind: "ack" });
+  // Another scan asks again.
+  assert.deepEqual(await once(message("a.example", "scan-2")), { kind: "ack" });
+  assert.deepEqual(requests, ["scan-1 b.example 192.0.2.25", "scan-2 a.example 192.0.2.25"]);
+  // Without askOnce, every domain asks.
+  requests.length = 0;
+  const each = resolveHandler(deps);
+  for (const d of ["a.example", "b.example"]) assert.deepEqual(await each(message(d)), { kind: "ack" });
+  assert.deepEqual(requests, ["scan-1 a.example 192.0.2.25", "scan-1 b.example 192.0.2.25"]);
 });

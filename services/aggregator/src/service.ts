@@ -13,8 +13,9 @@
  *
  * It also reads [probe-requests.dlq] (every instance all of it, each with a
  * group of its own): a domain whose probe was dead-lettered will never get
- * its result, so the instance holding it gives up on it (its messages are
- * dead-lettered too and the scan shows the domain as not judged).
+ * its result, so the instance holding it gives up on it, and on every domain
+ * that needs the same probe (their messages are dead-lettered too and the
+ * scan shows those domains as not judged).
  * MTA-STS certificates are judged against DANESWEEP_MTA_STS_CA (a PEM file;
  * default Node's CA certificates); a file that cannot be read refuses the
  * start (exit 2, readSettingFile).
@@ -57,7 +58,13 @@ export const fields = {
     env: "DANESWEEP_JOIN_TIMEOUT_MS",
     schema: Type.Integer({ minimum: 100, maximum: 3_600_000 }),
     default: 60_000,
-    doc: "after this, a domain missing a probe result looks for the probe in the store",
+    doc: "the longest a domain waits for a probe result before it looks for the probe in the store again",
+  },
+  lookInStoreAfterMs: {
+    env: "DANESWEEP_JOIN_LOOK_IN_STORE_AFTER_MS",
+    schema: Type.Integer({ minimum: 50, maximum: 3_600_000 }),
+    default: 1000,
+    doc: "a domain waiting this long for a probe result looks for the probe in the store (then after 2x, 4x ... up to the join timeout): the resolver asks for each probe once, and its result goes to the instance of the domain that asked",
   },
 };
 
@@ -85,6 +92,7 @@ export const aggregatorService: ServiceSpec<typeof fields> = {
         counters,
         publishVerdicts: true,
         joinTimeoutMs: c.joinTimeoutMs,
+        lookInStoreAfterMs: c.lookInStoreAfterMs,
         ...(ctx.tracing ? { tracing: ctx.tracing } : {}),
       },
       { consume: ctx.consume, concurrency: c.concurrency, groupPrefix: c.groupPrefix },
@@ -98,8 +106,11 @@ export const aggregatorService: ServiceSpec<typeof fields> = {
       },
       async (m) => {
         const env = decodeEnvelope(m.value, "probe-request");
-        if (env.ok)
-          join?.abandon(env.envelope.scan, env.envelope.body.domain, readDeadLetter(m.headers).detail ?? "");
+        if (env.ok) {
+          const { scan, body } = env.envelope;
+          const key = { ip: body.ip, port: body.port, sni: body.sni };
+          join?.abandon(scan, body.domain, readDeadLetter(m.headers).detail ?? "", key);
+        }
         return { kind: "ack" };
       },
     );

@@ -227,6 +227,8 @@ export const resolverService: ServiceSpec<typeof fields> = {
           probeMode: c.probeMode,
           policy: policyProfile(c.policy) ?? defaultPolicy(),
           mailPolicies: c.mailPolicies,
+          // Each probe is asked for once per scan: the aggregator hands its result to every domain that needs it.
+          askOnce: true,
           port: c.smtpPort,
           now: () => Date.now(),
           counters,
