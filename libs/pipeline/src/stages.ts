@@ -925,7 +925,7 @@ export class AggregateJoin {
    */
   close(): void {
     clearInterval(this.#timer);
-    for (const p of this.#pending.values()) {
+    for (const p of [...this.#pending.values()]) {
       if (p.judging) continue;
       this.#finish(p, { kind: "retry", reason: "shutdown" });
     }
@@ -982,8 +982,13 @@ export class AggregateJoin {
     const k = `${scan}|${domain}`;
     const gone = this.#abandoned.get(k);
     if (gone) return Promise.resolve(abandonedOutcome(gone.detail));
-    // A result serves every domain waiting for its probe, whichever domain it came for.
-    if ("probe" in what) this.#deliver(scan, probeKeyString(what.probe), what.probe, what.bytes ?? 0);
+    // A result serves every domain waiting for its probe, whichever domain it came for
+    // (with tracing, their joins link to the message that brought it).
+    if ("probe" in what) {
+      const link = msg && this.#d.tracing?.link(msg.headers, { "danesweep.message.type": "probe-result" });
+      const via = link ? { link, domain } : undefined;
+      this.#deliver(scan, probeKeyString(what.probe), what.probe, what.bytes ?? 0, via);
+    }
     // A probe's result for a domain judged here already (from the store, or a duplicate): not needed.
     if (!("facts" in what) && this.#judged.has(k) && !this.#pending.has(k))
       return Promise.resolve({ kind: "ack" });
@@ -1061,9 +1066,17 @@ export class AggregateJoin {
    * A probe's result is in hand: kept (when it came serialized, or from the
    * store), and handed to every domain waiting for it. `bytes`: the size it
    * is kept at; 0: not kept (an in-process result: the prober answers every
-   * domain that asked).
+   * domain that asked). `via`: a link to the message that brought it and
+   * that message's domain, for the joins of the other domains it serves
+   * (with tracing).
    */
-  #deliver(scan: string, pk: string, facts: ProbeFacts, bytes: number): void {
+  #deliver(
+    scan: string,
+    pk: string,
+    facts: ProbeFacts,
+    bytes: number,
+    via?: { link: Link; domain: string },
+  ): void {
     const sk = `${scan}|${pk}`;
     if (bytes > 0) this.#kept.set(sk, { facts, bytes });
     const w = this.#waits.get(sk);
@@ -1073,6 +1086,7 @@ export class AggregateJoin {
       q.waitsFor.delete(sk);
       if (q.judging || this.#pending.get(`${q.scan}|${q.domain}`) !== q) continue;
       q.probes.set(pk, facts);
+      if (via && q.domain !== via.domain) q.span?.addLink(via.link);
       this.#tryJudge(q);
     }
   }
@@ -1214,7 +1228,7 @@ export class AggregateJoin {
       const wait = saturated ? Math.min(w.delay, SATURATED_WAIT_MS) : w.delay;
       if (t - w.since >= wait) this.#lookUp(w);
     }
-    for (const p of [...this.#pending.values()]) {
+    for (const p of this.#pending.values()) {
       // Probe results of a domain whose facts never came: acknowledge them.
       if (!p.judging && !p.facts && t - p.since >= this.#timeout) this.#finish(p, { kind: "ack" });
     }

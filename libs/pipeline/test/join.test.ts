@@ -12,6 +12,8 @@ import { after, before, test } from "node:test";
 import { type HandlerOutcome, MemoryBus, TOPICS } from "@danesweep/bus";
 import { type DomainFacts, type ProbeFacts, probeKeyString, type VerdictRecord } from "@danesweep/dane";
 import { openStore, type Store, StoreError } from "@danesweep/store";
+import { Tracing } from "@danesweep/telemetry";
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
 import { domainFacts, probeFacts } from "../../bus/test/fixtures.ts";
 import {
   AggregateJoin,
@@ -400,4 +402,38 @@ test("a dead-lettered probe gives up on every domain that needs it, held now or 
   assert.equal(judged.length, 0);
   j.close();
   assert.equal((await unrelated).kind, "retry");
+});
+
+test("with tracing, the join of a domain served by another domain's probe result links to that message", async () => {
+  const exporter = new InMemorySpanExporter();
+  const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+  const tracing = new Tracing(provider.getTracer("test"), { messagingSystem: "in-memory" });
+  const { join: j } = join({ joinTimeoutMs: 60_000, tracing });
+  const [a, b] = [fresh(), fresh()];
+  const w = world(a);
+  const sent = (domain: string) => {
+    const span = tracing.send(TOPICS.domainFacts, domain, {});
+    span.end();
+    return { span, msg: { topic: TOPICS.domainFacts, key: domain, headers: tracing.headers(span) } };
+  };
+  const [factsA, factsB, result] = [sent(a), sent(b), sent(a)];
+  const outs = [
+    j.offer(scan, b, { facts: sharing(a, b) }, factsB.msg),
+    j.offer(scan, a, { facts: w.facts }, factsA.msg),
+    j.offer(scan, a, { probe: w.probe, bytes: 2000 }, result.msg),
+  ];
+  assert.deepEqual(
+    (await Promise.all(outs)).map((o) => o.kind),
+    ["ack", "ack", "ack"],
+  );
+  await provider.forceFlush();
+  const joins = exporter.getFinishedSpans().filter((x) => x.name === "join");
+  const of = (d: string) => joins.find((x) => x.attributes["danesweep.domain"] === d);
+  const linked = (d: string) => of(d)?.links.map((l) => l.context.spanId) ?? [];
+  const id = (x: { span: { spanContext(): { spanId: string } } }) => x.span.spanContext().spanId;
+  assert.equal(joins.length, 2);
+  assert.equal(of(b)?.parentSpanContext?.spanId, id(factsB), "b's join is the child of b's facts message");
+  assert.deepEqual(linked(b), [id(result)], "b's join links to the result a's message brought");
+  assert.deepEqual(linked(a), [id(result)], "a's join links to its own result once");
+  j.close();
 });
