@@ -10,15 +10,17 @@
  *              ConsistencyChecker, when given) -> [probe-requests] keyed by
  *              IP (one per probe the domain needs, naming the domain, saying
  *              whether the host is a DANE host; its MTA-STS policy fetch is
- *              one of kind "mta-sts-policy") and the facts on [domain-facts]
- *              keyed by domain. No store I/O.
+ *              one of kind "mta-sts-policy"; with askOnce, only the probes
+ *              not asked for yet in the scan) and the facts on
+ *              [domain-facts] keyed by domain. No store I/O.
  *   probe:     [probe-requests] -> the probe's facts, made once per (scan,
  *              ip, port, SNI) (libs/probe; claimed in the store so that two
  *              prober instances never dial the same) -> the result on
  *              [domain-facts], addressed to the domain that asked.
  *   aggregate: [domain-facts] -> the join: a domain is judged (libs/dane) as
  *              soon as its facts and every probe result it needs are in
- *              hand, and its facts and verdict are stored in one batch.
+ *              hand (a result serves every domain waiting for its probe),
+ *              and its facts and verdict are stored in one batch.
  *
  * Data travels once: facts are validated where they enter (the bus
  * boundary, envelope.ts) and then trusted; the aggregator judges from the
