@@ -249,14 +249,10 @@ export class EmbeddedPipeline {
             deadLetters++;
             const info = readDeadLetter(m.headers);
             if (t === TOPICS.probeRequests) {
-              // The domain that asked for this probe will not get it: the join gives up on it.
+              // No domain that needs this probe will get it: the join gives up on them.
               const env = decodeEnvelope(m.value, "probe-request");
-              if (env.ok) {
-                const { scan, body } = env.envelope;
-                const key = { ip: body.ip, port: body.port, sni: body.sni };
-                for (const s of this.#stages)
-                  s.running.join?.abandon(scan, body.domain, info.detail ?? "", key);
-              }
+              if (env.ok)
+                for (const s of this.#stages) s.running.join?.abandonRequest(env.envelope, info.detail ?? "");
             }
             o.onDeadLetter?.({
               topic: t,

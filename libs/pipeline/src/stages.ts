@@ -859,8 +859,8 @@ export class AggregateJoin {
   readonly #kept: SizedLru<string, { facts: ProbeFacts; bytes: number }>;
   /** The domains waiting for each probe, by scan|probe key. */
   readonly #waits = new Map<string, KeyWait>();
-  /** Store reads of probes, by scan|probe key, while in flight. */
-  readonly #lookups = new Map<string, Promise<ProbeFacts | undefined>>();
+  /** The probes (scan|key) being read from the store now. */
+  readonly #reading = new Set<string>();
   /** Messages held now (their handlers wait on a domain's outcome). */
   #held = 0;
   /**
@@ -973,6 +973,12 @@ export class AggregateJoin {
       this.#abandoned.set(`${q.scan}|${q.domain}`, { at, detail });
       this.#finish(q, abandonedOutcome(detail));
     }
+  }
+
+  /** `abandon` for a dead-lettered probe request: its domain, and every domain that needs its probe. */
+  abandonRequest(env: EnvelopeOf<"probe-request">, detail: string): void {
+    const { domain, ip, port, sni } = env.body;
+    this.abandon(env.scan, domain, detail, { ip, port, sni });
   }
 
   /**
@@ -1100,19 +1106,19 @@ export class AggregateJoin {
    * last delay, up to the join timeout.
    */
   #lookUp(w: KeyWait): void {
-    if (this.#lookups.has(w.sk)) return;
-    const first = [...w.domains][0];
+    if (this.#reading.has(w.sk)) return;
+    this.#reading.add(w.sk);
+    const first: Pending | undefined = w.domains.values().next().value;
     const read = this.#reader.submit({ scan: w.scan, key: w.key, link: linkTo(first?.span) });
-    this.#lookups.set(w.sk, read);
     const missed = () => {
-      this.#lookups.delete(w.sk);
+      this.#reading.delete(w.sk);
       if (this.#waits.get(w.sk) !== w) return;
       w.since = this.#d.now();
       w.delay = Math.min(w.delay * 2, this.#timeout);
     };
     read.then((f) => {
       if (!f) return missed();
-      this.#lookups.delete(w.sk);
+      this.#reading.delete(w.sk);
       // Kept at the size of its text (read from the store, it came with no message).
       this.#deliver(w.scan, probeKeyString(w.key), f, JSON.stringify(f).length);
     }, missed);

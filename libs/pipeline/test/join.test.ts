@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { type HandlerOutcome, MemoryBus, TOPICS } from "@danesweep/bus";
+import { type HandlerOutcome, MemoryBus, makeEnvelope, TOPICS } from "@danesweep/bus";
 import { type DomainFacts, type ProbeFacts, probeKeyString, type VerdictRecord } from "@danesweep/dane";
 import { openStore, type Store, StoreError } from "@danesweep/store";
 import { Tracing } from "@danesweep/telemetry";
@@ -393,7 +393,9 @@ test("a dead-lettered probe gives up on every domain that needs it, held now or 
   const key = { ip: w.probe.ip, port: w.probe.port, sni: w.probe.sni };
   const held = [j.offer(scan, a, { facts: w.facts }), j.offer(scan, b, { facts: sharing(a, b) })];
   const unrelated = j.offer(scan, other, { facts: world(other).facts });
-  j.abandon(scan, a, "retries-exhausted: store unavailable", key);
+  // a's request for the probe was dead-lettered (the aggregator reads it from [probe-requests.dlq]).
+  const request = makeEnvelope("probe-request", scan, { ...key, mxHost: key.sni, domain: a });
+  j.abandonRequest(request, "retries-exhausted: store unavailable");
   for (const o of [...(await Promise.all(held)), await j.offer(scan, c, { facts: sharing(a, c) })]) {
     assert.equal(o.kind, "dead-letter");
     assert.match((o as { detail: string }).detail, /probe-dead-lettered.*store unavailable/);

@@ -106,11 +106,7 @@ export const aggregatorService: ServiceSpec<typeof fields> = {
       },
       async (m) => {
         const env = decodeEnvelope(m.value, "probe-request");
-        if (env.ok) {
-          const { scan, body } = env.envelope;
-          const key = { ip: body.ip, port: body.port, sni: body.sni };
-          join?.abandon(scan, body.domain, readDeadLetter(m.headers).detail ?? "", key);
-        }
+        if (env.ok) join?.abandonRequest(env.envelope, readDeadLetter(m.headers).detail ?? "");
         return { kind: "ack" };
       },
     );
