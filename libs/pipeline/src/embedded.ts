@@ -42,7 +42,7 @@ import { isStoreError, type PendingDomain, type Store } from "@danesweep/store";
 import type { Tracing } from "@danesweep/telemetry";
 import { republishPending, type SeedLine, type SeedSkip, type SeedStats, seedDomains } from "./seed.ts";
 import { type StageDeps, type StartedStage, startStage } from "./stage-table.ts";
-import { newCounters, type ProbeMode, type StageCounters } from "./stages.ts";
+import { LOOK_IN_STORE_AFTER_MS, newCounters, type ProbeMode, type StageCounters } from "./stages.ts";
 
 export interface PipelineDeps {
   store: Store;
@@ -225,6 +225,10 @@ export class EmbeddedPipeline {
         probeClaims: false,
         // A scan begun by this run has no stored probe that this run's prober did not make.
         ...(o.resume ? {} : { probeNewScan: o.scan }),
+        // One request per probe: its result serves every domain that needs it (the join keeps
+        // it for the later ones, and finds it in the store once it is no longer kept).
+        askOnce: true,
+        lookInStoreAfterMs: LOOK_IN_STORE_AFTER_MS,
         onFatal,
         onJudged: (_scan, records) => deliver(records),
         ...(d.tracing ? { tracing: d.tracing } : {}),

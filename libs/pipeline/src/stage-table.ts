@@ -52,7 +52,7 @@ export interface StageDeps {
   probeMode: ProbeMode;
   /** The client policy profile (resolve and aggregate must share it); default Postfix's. */
   policy?: ClientPolicy;
-  /** Resolve: ask for each probe once per scan (ResolveStageDeps.askOnce; the services on a serializing bus). */
+  /** Resolve: ask for each probe once per scan (ResolveStageDeps.askOnce; the services and the embedded scan). */
   askOnce?: boolean;
   /** Resolve: collect MTA-STS and TLS-RPT and request the policy fetch (default true). */
   mailPolicies?: boolean;

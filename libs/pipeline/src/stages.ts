@@ -226,13 +226,14 @@ export interface ResolveStageDeps {
   /** Spans and trace context (absent: none made, none carried). */
   tracing?: Tracing;
   /**
-   * Ask for each probe once per scan (deployments, where every message
-   * crosses the broker): a domain whose probe this resolver already asked for
-   * (another domain's request is on the bus) sends no request of its own; the
-   * aggregator's join hands that probe's result to every domain waiting for it,
-   * or finds it in the store (AggregateStageDeps.lookInStoreAfterMs). Default
-   * false: a request per domain and probe (an in-process bus carries them at
-   * no cost, and the prober answers the repeats from its cache).
+   * Ask for each probe once per scan (the services and the embedded scan
+   * set it): a domain whose probe this resolver already asked for (another
+   * domain's request is on the bus) sends no request of its own; the
+   * aggregator's join hands that probe's result to every domain waiting for
+   * it, keeps it for the domains whose facts come later, or finds it in the
+   * store (AggregateStageDeps.lookInStoreAfterMs). Default false: a request
+   * per domain and probe, each answered by the prober (from its cache for
+   * the repeats).
    */
   askOnce?: boolean;
   /** The authoritative servers' view of the TLSA RRsets (libs/dns ConsistencyChecker); none: not collected. */
@@ -441,14 +442,25 @@ interface CachedProbe {
 }
 
 /**
- * A bounded LRU of made probes (scan|key -> facts), sized by the bytes of
- * their JSON. The facts are kept serialised, outside the JS heap: a probe's
- * facts are a few hundred small objects (certificates, EHLO lines), and V8
- * lets its heap grow to a multiple of what is live in it, so 16 MiB of
- * objects cost far more memory than 16 MiB of bytes. Each entry has a buffer
- * of its own (not a slice of Node's shared pool, which one entry would keep
- * whole). A hit parses the JSON again (~10 us for a typical probe).
+ * A probe's facts as UTF-8 JSON in memory of its own, outside the JS heap:
+ * a probe's facts are a few hundred small objects (certificates, EHLO
+ * lines), and V8 lets its heap grow to a multiple of what is live in it, so
+ * 16 MiB of such objects cost far more memory than 16 MiB of bytes. The
+ * buffer is not a slice of Node's shared pool (which one kept probe would
+ * keep whole). Read back with probeFromText (~10 us for a typical probe).
  */
+function probeText(facts: ProbeFacts): Buffer {
+  const text = JSON.stringify(facts);
+  const json = Buffer.allocUnsafeSlow(Buffer.byteLength(text, "utf8"));
+  json.write(text, "utf8");
+  return json;
+}
+
+function probeFromText(json: Buffer): ProbeFacts {
+  return JSON.parse(json.toString("utf8")) as ProbeFacts;
+}
+
+/** A bounded LRU of made probes (scan|key -> facts), kept as their text (probeText), sized by its bytes. */
 export class ProbeCache {
   readonly #lru: SizedLru<string, CachedProbe>;
   constructor(maxBytes: number) {
@@ -460,12 +472,10 @@ export class ProbeCache {
   }
   get(k: string): MadeProbe | undefined {
     const v = this.#lru.get(k);
-    return v === undefined ? undefined : made(JSON.parse(v.json.toString("utf8")) as ProbeFacts, v.span);
+    return v === undefined ? undefined : made(probeFromText(v.json), v.span);
   }
   set(k: string, v: MadeProbe): void {
-    const text = JSON.stringify(v.facts);
-    const json = Buffer.allocUnsafeSlow(Buffer.byteLength(text, "utf8"));
-    json.write(text, "utf8");
+    const json = probeText(v.facts);
     this.#lru.set(k, v.span ? { json, span: v.span } : { json });
   }
   get bytes(): number {
@@ -719,17 +729,17 @@ export interface AggregateStageDeps {
   /**
    * How long a domain waits for a probe result before it looks for the probe
    * in the store (then again after twice as long each time it is not there,
-   * up to the join timeout). Default: the join timeout. Deployments whose
-   * resolver asks for each probe once (ResolveStageDeps.askOnce) set it short:
-   * the one result of a probe goes to the instance of the domain that asked,
-   * and the domains waiting for it elsewhere find it in the store.
+   * up to the join timeout). Default: the join timeout. Where the resolver
+   * asks for each probe once (ResolveStageDeps.askOnce) it is set short
+   * (LOOK_IN_STORE_AFTER_MS): the one result of a probe goes to the instance
+   * of the domain that asked, and the domains waiting for it elsewhere, or
+   * whose facts came after it left the kept results, find it in the store.
    */
   lookInStoreAfterMs?: number;
   /**
-   * Bytes of probe results (their message text) kept for the domains whose
-   * facts come later and the probe-refs that name them (default 16 MiB); only
-   * results that crossed a process boundary, or were read from the store, are
-   * kept (an in-process prober answers every domain that asked).
+   * Bytes of probe results kept for the domains whose facts come later and
+   * the probe-refs that name them (default 16 MiB): the length of their
+   * message, or of their JSON text (KeptProbe).
    */
   probeCacheBytes?: number;
   /**
@@ -750,13 +760,33 @@ export interface AggregateStageDeps {
 /** What one message of [domain-facts] brings to its domain's join. */
 export type JoinInput =
   | { facts: DomainFacts }
-  /** A probe's result; `bytes`: its message's length when it came serialized (then it is kept for refs), else 0. */
+  /**
+   * A probe's result. `bytes`: its message's length, when it came serialized:
+   * the object is kept, at that size. Absent (an in-process bus handed the
+   * object over): its JSON text is kept (KeptProbe).
+   */
   | { probe: ProbeFacts; bytes?: number }
   /** A probe's result by reference (probe-ref): found among the kept results, else in the store. */
   | { ref: ProbeKey };
 
 interface Waiter {
   resolve: (o: HandlerOutcome) => void;
+}
+
+/**
+ * A probe result the join keeps (AggregateJoin #kept), sized by `bytes`:
+ * the object a serialized message brought (or a store read), shared by the
+ * domains that take it; or, for an object an in-process bus handed over,
+ * its text (probeText: outside the JS heap, as the prober's cache keeps
+ * its own), parsed for each domain that takes it. Measured on bench/e2e's
+ * 100k scan, keeping those objects instead cost 27-43 MB more peak RSS for
+ * no CPU saved that two paired runs could tell from noise.
+ */
+type KeptProbe = { facts: ProbeFacts; bytes: number } | { json: Buffer; bytes: number };
+
+function textKept(facts: ProbeFacts): KeptProbe {
+  const json = probeText(facts);
+  return { json, bytes: json.length };
 }
 
 /** The domains waiting for one probe's result, and when the join looks for it in the store. */
@@ -804,10 +834,11 @@ interface Pending {
  *
  * A probe's result serves every domain that needs it: when it comes (for
  * the domain that asked), each domain the join holds waiting for that probe
- * gets it too, and a result that came serialized is kept (a byte-bounded
- * LRU) for the domains whose facts come later and for the probe-refs that
- * name it. A kept result is one object shared by the domains that need it:
- * the judge does not change its input. So a resolver may ask for a probe
+ * gets it too, and it is kept (an LRU bounded by the bytes of the results'
+ * text) for the domains whose facts come later and for the probe-refs that
+ * name it. A result is one object shared by the domains it is handed to
+ * (the judge does not change its input); one kept as text (KeptProbe) is
+ * parsed for each domain that takes it later. So a resolver may ask for a probe
  * once per scan (ResolveStageDeps.askOnce): the domains that did not ask
  * wait for the result of the one that did.
  *
@@ -855,8 +886,8 @@ export class AggregateJoin {
   readonly #abandonedKeys = new Map<string, { at: number; detail: string }>();
   /** Verdicts stored but not yet on [verdicts] (their publication failed), by scan|domain. */
   readonly #unpublished = new Map<string, VerdictRecord>();
-  /** Probe results kept for later domains and refs, by scan|probe key, sized by their message's bytes. */
-  readonly #kept: SizedLru<string, { facts: ProbeFacts; bytes: number }>;
+  /** Probe results kept for later domains and refs, by scan|probe key, sized by their bytes. */
+  readonly #kept: SizedLru<string, KeptProbe>;
   /** The domains waiting for each probe, by scan|probe key. */
   readonly #waits = new Map<string, KeyWait>();
   /** The probes (scan|key) being read from the store now. */
@@ -995,7 +1026,14 @@ export class AggregateJoin {
     if ("probe" in what) {
       const link = msg && this.#d.tracing?.link(msg.headers, { "danesweep.message.type": "probe-result" });
       const via = link ? { link, domain } : undefined;
-      this.#deliver(scan, probeKeyString(what.probe), what.probe, what.bytes ?? 0, via);
+      const { probe, bytes } = what;
+      this.#deliver(
+        scan,
+        probeKeyString(probe),
+        probe,
+        bytes ? { facts: probe, bytes } : textKept(probe),
+        via,
+      );
     }
     // A probe's result for a domain judged here already (from the store, or a duplicate): not needed.
     if (!("facts" in what) && this.#judged.has(k) && !this.#pending.has(k))
@@ -1028,9 +1066,9 @@ export class AggregateJoin {
         const pk = probeKeyString(key);
         if (p.probes.has(pk)) continue;
         const sk = `${scan}|${pk}`;
-        const kept = this.#kept.get(sk);
+        const kept = this.#keptProbe(sk);
         if (kept) {
-          p.probes.set(pk, kept.facts);
+          p.probes.set(pk, kept);
           continue;
         }
         const dead = this.#abandonedKeys.get(sk);
@@ -1046,8 +1084,8 @@ export class AggregateJoin {
     } else {
       const pk = probeKeyString(what.ref);
       const sk = `${scan}|${pk}`;
-      const kept = this.#kept.get(sk);
-      if (kept) p.probes.set(pk, kept.facts);
+      const kept = this.#keptProbe(sk);
+      if (kept) p.probes.set(pk, kept);
       else {
         // The prober stored the probe before it sent the ref: look for it now.
         this.#await(p, what.ref, sk, true);
@@ -1071,22 +1109,20 @@ export class AggregateJoin {
   }
 
   /**
-   * A probe's result is in hand: kept (when it came serialized, or from the
-   * store), and handed to every domain waiting for it. `bytes`: the size it
-   * is kept at; 0: not kept (an in-process result: the prober answers every
-   * domain that asked). `via`: a link to the message that brought it and
-   * that message's domain, for the joins of the other domains it serves
-   * (with tracing).
+   * A probe's result is in hand: kept (as `keep`), and handed to every
+   * domain waiting for it (the one object). `via`: a link to the message
+   * that brought it and that message's domain, for the joins of the other
+   * domains it serves (with tracing).
    */
   #deliver(
     scan: string,
     pk: string,
     facts: ProbeFacts,
-    bytes: number,
+    keep: KeptProbe,
     via?: { link: Link; domain: string },
   ): void {
     const sk = `${scan}|${pk}`;
-    if (bytes > 0) this.#kept.set(sk, { facts, bytes });
+    this.#kept.set(sk, keep);
     const w = this.#waits.get(sk);
     if (!w) return;
     this.#waits.delete(sk);
@@ -1120,8 +1156,15 @@ export class AggregateJoin {
       if (!f) return missed();
       this.#reading.delete(w.sk);
       // Kept at the size of its text (read from the store, it came with no message).
-      this.#deliver(w.scan, probeKeyString(w.key), f, JSON.stringify(f).length);
+      this.#deliver(w.scan, probeKeyString(w.key), f, { facts: f, bytes: JSON.stringify(f).length });
     }, missed);
+  }
+
+  /** A kept probe result (parsed from its text when an in-process bus brought it), or undefined. */
+  #keptProbe(sk: string): ProbeFacts | undefined {
+    const v = this.#kept.get(sk);
+    if (v === undefined) return undefined;
+    return "facts" in v ? v.facts : probeFromText(v.json);
   }
 
   #tryJudge(p: Pending): void {
@@ -1250,6 +1293,12 @@ const SATURATED_SHARE = 0.9;
 /** How long a domain of a saturated join waits before it looks for its probes in the store. */
 export const SATURATED_WAIT_MS = 2000;
 
+/**
+ * AggregateStageDeps.lookInStoreAfterMs where the resolver asks for each
+ * probe once: the embedded scan's, and the aggregator service's default.
+ */
+export const LOOK_IN_STORE_AFTER_MS = 1000;
+
 /** How long a domain given up on stays refused. */
 const ABANDONED_TTL_MS = 3_600_000;
 
@@ -1279,9 +1328,15 @@ export function aggregateHandler(d: AggregateStageDeps): {
       return join.offer(env.scan, domain, { ref: { ip, port, sni } }, m);
     }
     const body = env.body as ProbeResultBody;
-    // A result that came serialized is kept for the refs that will name it; an in-process one needs no keeping.
-    const bytes = msg.decoded === undefined ? msg.value.length : 0;
-    return join.offer(env.scan, body.domain, { probe: body.facts as ProbeFacts, bytes }, m);
+    // Kept for the domains whose facts come later and for refs: as the object a serialized
+    // message brought, at its length; an in-process one as its text (JoinInput).
+    const probe = body.facts as ProbeFacts;
+    return join.offer(
+      env.scan,
+      body.domain,
+      msg.decoded === undefined ? { probe, bytes: msg.value.length } : { probe },
+      m,
+    );
   });
   return { handler, join };
 }

@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { type HandlerOutcome, MemoryBus, makeEnvelope, TOPICS } from "@danesweep/bus";
+import { type HandlerOutcome, type IncomingMessage, MemoryBus, makeEnvelope, TOPICS } from "@danesweep/bus";
 import { type DomainFacts, type ProbeFacts, probeKeyString, type VerdictRecord } from "@danesweep/dane";
 import { openStore, type Store, StoreError } from "@danesweep/store";
 import { Tracing } from "@danesweep/telemetry";
@@ -18,6 +18,7 @@ import { domainFacts, probeFacts } from "../../bus/test/fixtures.ts";
 import {
   AggregateJoin,
   type AggregateStageDeps,
+  aggregateHandler,
   neededProbes,
   newCounters,
   SATURATED_WAIT_MS,
@@ -281,22 +282,60 @@ test("a probe-ref not kept is read from the store at once, not after the join ti
   j.close();
 });
 
-test("a result that came in-process (no bytes) is not kept: a ref to it waits for the store", async () => {
-  const { join: j, judged } = join({ joinTimeoutMs: 60_000 });
+/** A [domain-facts] message as the in-memory bus hands it over: the producer's envelope object, no text. */
+function inProcess(domain: string, envelope: unknown): IncomingMessage {
+  return {
+    topic: TOPICS.domainFacts,
+    key: domain,
+    value: "",
+    headers: {},
+    partition: 0,
+    offset: "0",
+    decoded: envelope,
+  };
+}
+
+test("a result an in-process bus handed over is kept at its JSON's size: a later domain needs no store", async () => {
+  const judged: VerdictRecord[] = [];
+  const deps: AggregateStageDeps = {
+    bus,
+    store,
+    probeMode: "all",
+    now: () => Date.now(),
+    batch: { maxItems: 50, maxDelayMs: 5 },
+    joinTimeoutMs: 60_000,
+    onJudged: (_s, records) => {
+      judged.push(...records);
+    },
+  };
   const a = fresh();
   const b = fresh();
   const w = world(a);
-  await Promise.all([j.offer(scan, a, { facts: w.facts }), j.offer(scan, a, { probe: w.probe })]);
-  const ref = { ip: w.probe.ip, port: w.probe.port, sni: w.probe.sni };
-  const outs = [j.offer(scan, b, { facts: sharing(a, b) }), j.offer(scan, b, { ref })];
-  assert.equal(await settled(Promise.race(outs)), "pending", "neither kept nor stored: b waits");
-  assert.equal(judged.length, 1);
-  j.close();
-  assert.deepEqual(
-    (await Promise.all(outs)).map((o) => o.kind),
-    ["retry", "retry"],
-    "let go on close, for redelivery",
-  );
+  const probe = inProcess(a, makeEnvelope("probe-result", scan, { domain: a, facts: w.probe }));
+  // Room for less than the result's JSON: not kept, so b (not in the store either) waits.
+  const small = aggregateHandler({ ...deps, probeCacheBytes: JSON.stringify(w.probe).length - 1 });
+  const dns = (d: string, facts: DomainFacts) => inProcess(d, makeEnvelope("dns-facts", scan, { facts }));
+  assert.deepEqual(await Promise.all([small.handler(dns(a, w.facts)), small.handler(probe)]), [
+    { kind: "ack" },
+    { kind: "ack" },
+  ]);
+  const waits = small.handler(dns(b, sharing(a, b)));
+  assert.equal(await settled(waits), "pending", "too big to keep, not stored: b waits");
+  small.join.close();
+  assert.equal((await waits).kind, "retry");
+  // Room for exactly its JSON: kept, and b is judged from it.
+  const c = fresh();
+  const d = fresh();
+  const w2 = world(c);
+  const fits = aggregateHandler({ ...deps, probeCacheBytes: JSON.stringify(w2.probe).length });
+  await Promise.all([
+    fits.handler(dns(c, w2.facts)),
+    fits.handler(inProcess(c, makeEnvelope("probe-result", scan, { domain: c, facts: w2.probe }))),
+  ]);
+  const late = new Promise<"late">((r) => setTimeout(() => r("late"), 5000).unref());
+  assert.deepEqual(await Promise.race([fits.handler(dns(d, sharing(c, d))), late]), { kind: "ack" });
+  assert.deepEqual(judged.map((r) => r.domain).sort(), [a, c, d].sort());
+  fits.join.close();
 });
 
 test("a saturated join looks for a waiting domain's probes in the store after SATURATED_WAIT_MS, not the join timeout", async () => {

@@ -14,10 +14,10 @@ import { after, before, test } from "node:test";
 import { encodeEnvelope, type IncomingMessage, MemoryBus, TOPICS } from "@danesweep/bus";
 import { type Lookup, POLICY_PROFILES, type RRType, type VerdictRecord } from "@danesweep/dane";
 import type { DnsQuerier } from "@danesweep/dns";
-import { Prober } from "@danesweep/probe";
 import { openStore, type Store } from "@danesweep/store";
 import { type SmtpServerHandle, startSmtpServer } from "@danesweep/test-smtp";
 import { aggregateHandler, newCounters, probeHandler, resolveHandler } from "../src/stages.ts";
+import { testProber, wireStages } from "./wire-stages.ts";
 
 const scan = "01TESTNUMERICMX00000000000";
 let store: Store;
@@ -70,14 +70,8 @@ for (const exchange of spellings) {
     const domain = `n${spellings.indexOf(exchange)}.numeric.example`;
     const bus = new MemoryBus({ partitions: 1 });
     const policy = POLICY_PROFILES.postfix;
-    const prober = new Prober({
-      allowPrivate: true,
-      ehloName: "numeric.test.invalid",
-      perIpRate: 100,
-      perIpBurst: 100,
-    });
+    const prober = testProber("numeric.test.invalid");
     const judged: VerdictRecord[] = [];
-    const requested: string[] = [];
     let onJudged: () => void = () => {};
     const done = new Promise<void>((r) => {
       onJudged = r;
@@ -98,19 +92,7 @@ for (const exchange of spellings) {
       },
     });
     const probe = probeHandler({ bus, store, prober, counters: newCounters(), claimPollMs: 20 });
-    await bus.ensureTopics([
-      { name: TOPICS.probeRequests, partitions: 1 },
-      { name: TOPICS.domainFacts, partitions: 1 },
-    ]);
-    // Once the test ends, messages still coming are let go (the join is closed).
-    let ending = false;
-    const probing = await bus.consume({ topic: TOPICS.probeRequests, group: "probe" }, (m) => {
-      requested.push(m.key);
-      return probe(m);
-    });
-    const aggregating = await bus.consume({ topic: TOPICS.domainFacts, group: "aggregate" }, (m) =>
-      ending ? Promise.resolve({ kind: "ack" as const }) : aggregate.handler(m),
-    );
+    const { requested, close } = await wireStages(bus, probe, aggregate);
     try {
       const resolve = resolveHandler({
         bus,
@@ -139,10 +121,7 @@ for (const exchange of spellings) {
       const stored = await store.getProbe(scan, { ip: "::ffff:127.0.0.1", port: server.port, sni: exchange });
       assert.equal(stored?.status, "starttls-not-offered");
     } finally {
-      ending = true;
-      await probing.close();
-      aggregate.join.close();
-      await aggregating.close();
+      await close();
       await prober.close();
       await bus.close();
     }

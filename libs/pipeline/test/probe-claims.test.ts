@@ -7,10 +7,10 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { envelopeMessage, type IncomingMessage, MemoryBus, makeEnvelope, TOPICS } from "@danesweep/bus";
-import { Prober } from "@danesweep/probe";
 import { openStore, type Store } from "@danesweep/store";
 import { type SmtpServerHandle, startSmtpServer } from "@danesweep/test-smtp";
 import { newCounters, probeHandler } from "../src/stages.ts";
+import { testProber } from "./wire-stages.ts";
 
 let store: Store;
 let server: SmtpServerHandle;
@@ -36,16 +36,11 @@ function probeRequest(sni: string, domain: string, offset: number): IncomingMess
   return { ...out, headers: out.headers ?? {}, partition: 0, offset: String(offset) };
 }
 
-/** A prober allowed to dial loopback, with per-IP limits that never slow these tests. */
-function testProber(): Prober {
-  return new Prober({ allowPrivate: true, ehloName: "claims.test.invalid", perIpRate: 100, perIpBurst: 100 });
-}
-
 test("two prober instances, one request each for the same key: one dial", async () => {
   const bus = new MemoryBus();
   const mk = (owner: string) => {
     const counters = newCounters();
-    const prober = testProber();
+    const prober = testProber("claims.test.invalid");
     return {
       counters,
       prober,
@@ -87,7 +82,7 @@ test("every request gets the result addressed to its own domain; one dial per ke
     results.push({ key: m.key, domain: body.domain, sni: body.facts.sni });
     return { kind: "ack" };
   });
-  const prober = testProber();
+  const prober = testProber("claims.test.invalid");
   const counters = newCounters();
   const handle = probeHandler({ bus, store, prober, counters, owner: "router", claimPollMs: 20 });
   const request = (sni: string, offset: number) => probeRequest(sni, `d${offset}.example`, offset);
@@ -125,7 +120,7 @@ test("every request gets the result addressed to its own domain; one dial per ke
 test("a scan only this handler probes: a new key is dialed without a store lookup; a key asked before is looked up", async () => {
   const bus = new MemoryBus();
   await bus.ensureTopics([{ name: TOPICS.domainFacts, partitions: 1 }]);
-  const prober = testProber();
+  const prober = testProber("claims.test.invalid");
   const counters = newCounters();
   let lookups = 0;
   const getProbes = store.getProbes.bind(store);
@@ -171,7 +166,7 @@ test("by reference: the request that made or fetched a probe gets its facts, eve
     seen.push(`${env.type} ${env.body.domain} ${sni} ${stored ? "stored" : "not stored"}`);
     return { kind: "ack" };
   });
-  const prober = testProber();
+  const prober = testProber("claims.test.invalid");
   const counters = newCounters();
   const handle = probeHandler({ bus, store, prober, counters, owner: "refs", byReference: true });
   const before = server.connections();

@@ -25,7 +25,14 @@
 import { hostname } from "node:os";
 import { deadLetterTopic, decodeEnvelope, readDeadLetter, TOPICS } from "@danesweep/bus";
 import { defaultPolicy, POLICY_PROFILES, policyProfile } from "@danesweep/dane";
-import { loadTrustStore, newCounters, pipelineTopics, STAGES, startStage } from "@danesweep/pipeline";
+import {
+  LOOK_IN_STORE_AFTER_MS,
+  loadTrustStore,
+  newCounters,
+  pipelineTopics,
+  STAGES,
+  startStage,
+} from "@danesweep/pipeline";
 import { counterOf, gaugeOf, readSettingFile, type ServiceSpec } from "@danesweep/runtime";
 import { Type } from "@sinclair/typebox";
 
@@ -63,7 +70,7 @@ export const fields = {
   lookInStoreAfterMs: {
     env: "DANESWEEP_JOIN_LOOK_IN_STORE_AFTER_MS",
     schema: Type.Integer({ minimum: 50, maximum: 3_600_000 }),
-    default: 1000,
+    default: LOOK_IN_STORE_AFTER_MS,
     doc: "a domain waiting this long for a probe result looks for the probe in the store (then after 2x, 4x ... up to the join timeout): the resolver asks for each probe once, and its result goes to the instance of the domain that asked",
   },
 };
