@@ -1197,6 +1197,11 @@ export class AggregateJoin {
       });
       judging.end();
     }
+    // Judged: the probe results and the route are no longer needed while the verdict waits
+    // for the store's batch. Let go now, they die young instead of being promoted (a kept
+    // result is parsed for this domain alone).
+    p.probes.clear();
+    delete p.route;
     this.#writer.submit({ scan: p.scan, facts: p.facts, record, link: linkTo(p.span) }).then(
       (stored) => (this.#d.publishVerdicts ? this.#publish(p, stored) : this.#finish(p, { kind: "ack" })),
       (e) => {
