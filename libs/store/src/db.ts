@@ -104,6 +104,12 @@ export interface DbHandle {
  *   peak RSS 468-472 MB against 506-573. The growth alone, with 8 MB
  *   semi-spaces, cost 1.16 times the CPU for a like drop in RSS: it is the
  *   larger young generation, promoting less, that pays for it.
+ * Tried on 2026-12-04 and left out (paired 100k scans on the 2-core machine):
+ * young collections on the main thread alone (`--no-parallel-scavenge`) gave
+ * 0.95 of the CPU in three pairs and 1.02-1.15 in four others: the helpers'
+ * work moved to the pipeline's thread, which was sometimes dearer than the
+ * helpers had been; V8's young-generation mark-sweep (`--minor-ms`) cost
+ * 0.88-0.90 ms a domain against 0.72-0.75, and 563 MB.
  */
 export const PGLITE_NODE_FLAGS = [
   "--no-wasm-tier-up",

@@ -62,6 +62,7 @@ import { type Db, type DbHandle, openMigratedDatabase, type StoreConfig } from "
 import { StoreError, toStoreError } from "./errors.ts";
 import { classOf } from "./rejudge-core.ts";
 import type { ScanState } from "./schema.ts";
+import { arrayLiteral } from "./sql.ts";
 import { iso, threadCpuMs } from "./time.ts";
 
 export interface Scan {
@@ -243,7 +244,9 @@ export class Store {
   async #q<T = Record<string, unknown>>(what: string, text: string, values: unknown[] = []): Promise<T[]> {
     this.#stats.statements++;
     try {
-      const r = await this.#handle.pool.query({ text, values });
+      // Array parameters go as literals built here (sql.ts arrayLiteral): the same text, fewer objects.
+      const sent = values.map((v) => (Array.isArray(v) ? (arrayLiteral(v) ?? v) : v));
+      const r = await this.#handle.pool.query({ text, values: sent });
       return r.rows as T[];
     } catch (e) {
       throw toStoreError(e, what);
