@@ -40,9 +40,9 @@
  * deleted at the end. Figures on a loaded 2-core machine move by +-30%; read
  * the ratios between rows of one run. Exit code 0 whatever the figures.
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, globSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, globSync, mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync, zstdCompressSync } from "node:zlib";
@@ -53,6 +53,7 @@ import { createKafkaBus, type KafkaBus, type KafkaClient } from "../../libs/bus/
 import { MemoryBus } from "../../libs/bus/src/memory.ts";
 import { probeFacts } from "../../libs/bus/test/fixtures.ts";
 import { makeCa, makeKey, makeLeaf } from "../../libs/dane/test/certs.ts";
+import { pidCpuMs } from "../proc.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -82,18 +83,9 @@ function brokerStatus(): { pid: number; address: string } | undefined {
   return m ? { pid: Number(m[1]), address: m[2] as string } : undefined;
 }
 const broker = brokerStatus();
-const clockTicks = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
-
 /** The broker process's CPU so far, ms (user + system). */
 function brokerCpuMs(): number {
-  if (!broker) return Number.NaN;
-  try {
-    const stat = readFileSync(`/proc/${broker.pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
-  } catch {
-    return Number.NaN;
-  }
+  return broker ? pidCpuMs(broker.pid) : Number.NaN;
 }
 
 function processCpuMs(since?: NodeJS.CpuUsage): number {

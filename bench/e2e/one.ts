@@ -38,6 +38,7 @@ import { finished } from "node:stream/promises";
 import { openStore, type Store, sql } from "@danesweep/store";
 import { startTelemetry } from "@danesweep/telemetry/sdk";
 import { executeScan, parseScanArgs } from "../../services/cli/src/commands/scan.ts";
+import { statCpuMs, statName } from "../proc.ts";
 
 /** Bytes of every table, index and TOAST table of schema public. */
 async function databaseBytes(store: Store): Promise<number> {
@@ -147,11 +148,8 @@ function threadCpu(): Record<string, number> {
   for (const t of tasks) {
     try {
       const stat = readFileSync(`/proc/self/task/${t}/stat`, "utf8");
-      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      // After the name: state is field 3 (index 0 here); utime and stime are fields 14 and 15.
-      const ticks = Number(f[11]) + Number(f[12]);
-      out[name] = (out[name] ?? 0) + ticks * 10;
+      const name = statName(stat);
+      out[name] = (out[name] ?? 0) + statCpuMs(stat);
     } catch {
       // the thread ended meanwhile
     }

@@ -10,7 +10,10 @@
  * instances of every service >= 1.0 x one), the node-hours a 23M-domain
  * survey would take at that rate on nodes like this one, end-to-end latency
  * percentiles (judged_at - scan start: the whole list is seeded at once, so
- * this is queueing plus work), and for the Kafka runs the consumer lag per
+ * this is queueing plus work), where each run's CPU went (ms a domain for the
+ * scan's process, each service, Kafka, PostgreSQL, Unbound, Knot and the test
+ * SMTP servers, and how many of the machine's cores were busy, from /proc:
+ * bench/proc.ts), and for the Kafka runs the consumer lag per
  * topic over time (sampled from the workers' /metrics every second).
  *
  * Usage: node bench/pipeline/run.ts [SIZES] [--modes LIST] [--probes-per-domain R]
@@ -34,6 +37,7 @@ import { parseArgs } from "node:util";
 import { PGLITE_NODE_ENV, PGLITE_NODE_FLAGS } from "@danesweep/store";
 import pg from "pg";
 import { Deployment, privateKafka, startKafkaScan, synthDomains } from "../../test/faults/harness.ts";
+import { cpuByRole, endedChildrenCpuMs, machineCpuMs } from "../proc.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const { values: opts, positionals } = parseArgs({
@@ -99,6 +103,53 @@ async function latencies(url: string): Promise<number[]> {
   } finally {
     await c.end();
   }
+}
+
+/** What a process is, for the CPU table (its command line); undefined: not counted. */
+function roleOf(cmd: string): string | undefined {
+  for (const kind of ["resolver", "prober", "aggregator"]) if (cmd.includes(`services/${kind}/`)) return kind;
+  if (cmd.includes("kafka.Kafka")) return "Kafka";
+  if (/(^|\/)postgres(:| |$)/.test(cmd)) return "PostgreSQL";
+  if (/(^|\/)unbound /.test(cmd)) return "Unbound";
+  if (/(^|\/)knotd /.test(cmd)) return "Knot";
+  if (cmd.includes("smtp-servers")) return "test SMTP servers";
+  return undefined;
+}
+const CPU_ROLES = [
+  "scan",
+  "resolver",
+  "prober",
+  "aggregator",
+  "Kafka",
+  "PostgreSQL",
+  "Unbound",
+  "Knot",
+  "test SMTP servers",
+];
+
+/**
+ * Where a run's CPU went: each role's CPU between two snapshots, and the
+ * machine's. The scan's process (`danesweep scan`, embedded or following the
+ * Kafka deployment) has ended by the second snapshot: its CPU is that of this
+ * process's ended children. A role's processes that ended between the two
+ * (none should) are not counted.
+ */
+function cpuSnapshot() {
+  return {
+    at: performance.now(),
+    machine: machineCpuMs(),
+    roles: cpuByRole(roleOf),
+    scan: endedChildrenCpuMs(),
+  };
+}
+type CpuSnapshot = ReturnType<typeof cpuSnapshot>;
+const cpuRows: { n: number; mode: string; coresBusy: number; msPerDomain: Map<string, number> }[] = [];
+function addCpu(n: number, mode: string, before: CpuSnapshot, after: CpuSnapshot): void {
+  const msPerDomain = new Map<string, number>();
+  for (const [role, ms] of after.roles) msPerDomain.set(role, (ms - (before.roles.get(role) ?? 0)) / n);
+  msPerDomain.set("scan", (after.scan - before.scan) / n);
+  const coresBusy = (after.machine.busyMs - before.machine.busyMs) / (after.at - before.at);
+  cpuRows.push({ n, mode, coresBusy, msPerDomain });
 }
 
 interface Row {
@@ -185,7 +236,9 @@ try {
     if (modes.has("pglite")) {
       console.error(`bench/pipeline: ${n} domains, embedded (PGlite)`);
       flush();
+      const c0 = cpuSnapshot();
       const emb = runEmbedded(file, ["--data", join(work, `pglite-${n}`)]);
+      addCpu(n, "embedded, PGlite", c0, cpuSnapshot());
       add("embedded, PGlite", emb.wallS, emb.verdicts, []);
     }
 
@@ -193,7 +246,9 @@ try {
       console.error(`bench/pipeline: ${n} domains, embedded (PostgreSQL)`);
       flush();
       const db1 = await freshDb(base);
+      const c0 = cpuSnapshot();
       const embPg = runEmbedded(file, ["--database", db1.url]);
+      addCpu(n, "embedded, PostgreSQL", c0, cpuSnapshot());
       add("embedded, PostgreSQL", embPg.wallS, embPg.verdicts, await latencies(db1.url));
       await db1.drop();
     }
@@ -222,6 +277,7 @@ try {
       const ports = dep.workers.map((w) => Number(w.httpPort()));
       const samples: { t: number; lag: Record<string, number> }[] = [];
       flush();
+      const c0 = cpuSnapshot();
       const t0 = performance.now();
       const run = startKafkaScan(kafka.bootstrap, db2.url, file, ["-q"], { keepStdout: false });
       let sampling = true;
@@ -233,6 +289,7 @@ try {
       })();
       const r = await run.done;
       const wallS = (performance.now() - t0) / 1000;
+      addCpu(n, mode, c0, cpuSnapshot());
       sampling = false;
       await sampler;
       if (r.code !== 0) throw new Error(`kafka scan exited ${r.code}: ${r.stderr.slice(-2000)}`);
@@ -283,6 +340,22 @@ for (const n of sizes) {
     out.push(`- N ${n}: two instances of every service / one: ${verdict(k2.perS / k1.perS, 1.0)}`);
   for (const r of rows.filter((x) => x.n === n && x.verdicts !== n))
     out.push(`- WARNING: N ${n}, ${r.mode}: ${r.verdicts} verdicts`);
+}
+if (cpuRows.length > 0) {
+  out.push(
+    "",
+    `### CPU by process, ms a domain (from /proc; cores busy: the machine's CPU over the run's wall time, of ${cores})`,
+    "",
+    `| N | mode | cores busy | ${CPU_ROLES.join(" | ")} |`,
+    `|---|---|---|${CPU_ROLES.map(() => "---").join("|")}|`,
+  );
+  for (const c of cpuRows)
+    out.push(
+      `| ${c.n} | ${c.mode} | ${c.coresBusy.toFixed(2)} | ${CPU_ROLES.map((r) => {
+        const v = c.msPerDomain.get(r);
+        return v === undefined || !Number.isFinite(v) || v === 0 ? "-" : v.toFixed(3);
+      }).join(" | ")} |`,
+    );
 }
 out.push("", ...lagTables.map((t) => `${t}\n`));
 console.log(out.join("\n"));

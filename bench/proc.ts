@@ -1,0 +1,108 @@
+/**
+ * CPU time from Linux's /proc, for the benchmarks: of one process, of this
+ * process's children that ended, of every live process by role, and of the
+ * machine. A benchmark takes a snapshot before and after what it measures and
+ * prints the differences: where a run's CPU went, and how busy the cores were
+ * (a second instance of a service cannot help on a machine already busy).
+ * Values are CPU milliseconds (user + system). Elsewhere than Linux, every
+ * reader gives NaN or nothing.
+ */
+import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+
+/** Clock ticks a second, the unit of /proc's CPU times. */
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/**
+ * The fields of a /proc/PID/stat (or /proc/PID/task/TID/stat) line after the
+ * command name, which is in parentheses and may hold spaces: index 0 is the
+ * state (field 3 of proc(5)), so field N is at index N - 3.
+ */
+function statFields(stat: string): string[] {
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
+/** The command name of a stat line (what is between its parentheses). */
+export function statName(stat: string): string {
+  return stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+}
+
+/**
+ * utime + stime (fields 14 and 15) of a stat line, ms; with `endedChildren`,
+ * plus cutime + cstime (16 and 17): the CPU of its children that ended and
+ * were waited for (PostgreSQL's postmaster holds that of its ended backends).
+ */
+export function statCpuMs(stat: string, endedChildren = false): number {
+  const f = statFields(stat);
+  const ticks = Number(f[11]) + Number(f[12]) + (endedChildren ? Number(f[13]) + Number(f[14]) : 0);
+  return (ticks * 1000) / CLOCK_TICKS;
+}
+
+/** A process's CPU so far, ms; NaN when it is gone (or there is no /proc). */
+export function pidCpuMs(pid: number): number {
+  try {
+    return statCpuMs(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** CPU of this process's children that ended and were waited for (cutime + cstime), ms. */
+export function endedChildrenCpuMs(): number {
+  try {
+    const stat = readFileSync("/proc/self/stat", "utf8");
+    return statCpuMs(stat, true) - statCpuMs(stat);
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** The machine's CPU so far, over all its cores (/proc/stat's first line): busy and all, ms. */
+export function machineCpuMs(): { busyMs: number; totalMs: number } {
+  try {
+    const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0] ?? "";
+    // cpu user nice system idle iowait irq softirq steal (guest time is counted in user already)
+    const v = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    const total = v.reduce((a, b) => a + b, 0);
+    const idle = (v[3] ?? 0) + (v[4] ?? 0);
+    return { busyMs: ((total - idle) * 1000) / CLOCK_TICKS, totalMs: (total * 1000) / CLOCK_TICKS };
+  } catch {
+    return { busyMs: Number.NaN, totalMs: Number.NaN };
+  }
+}
+
+/**
+ * The CPU so far of every live process that `role` names from its command
+ * line (arguments joined by spaces), its ended children's included, summed by
+ * role, ms: a process that ends between two snapshots moves its CPU into its
+ * parent's, so a role whose processes come and go under a parent of the
+ * same role (PostgreSQL's backends) is counted whole. Processes it names
+ * undefined are left out; one that ends while being read is skipped.
+ */
+export function cpuByRole(role: (cmdline: string) => string | undefined): Map<string, number> {
+  const out = new Map<string, number>();
+  let pids: string[] = [];
+  try {
+    pids = readdirSync("/proc").filter((p) => /^\d+$/.test(p));
+  } catch {
+    return out;
+  }
+  for (const pid of pids) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim();
+      const r = role(cmd);
+      if (r === undefined) continue;
+      const ms = statCpuMs(readFileSync(`/proc/${pid}/stat`, "utf8"), true);
+      out.set(r, (out.get(r) ?? 0) + ms);
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return out;
+}
