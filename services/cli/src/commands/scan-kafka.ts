@@ -106,8 +106,38 @@ export async function executeKafkaScan(
     }
     throw e;
   } finally {
-    await bus.close().catch(() => {});
+    if (!(await settlesWithin(bus.close(), BUS_CLOSE_MS))) {
+      // A Kafka client that cannot close (its broker killed or restarted under it) must not keep the
+      // process alive once the scan's results are stored and printed: the process exits with its
+      // code even if the client's sockets or timers would hold the event loop.
+      err(`danesweep: the Kafka client did not close within ${BUS_CLOSE_MS / 1000} s; leaving it\n`);
+      setTimeout(() => process.exit(), EXIT_GRACE_MS).unref();
+    }
     await store.close();
+  }
+}
+
+/** How long the scan waits for the Kafka client to close, ms. */
+export const BUS_CLOSE_MS = 15_000;
+/** How long after an abandoned close the process exits if something still holds it, ms. */
+const EXIT_GRACE_MS = 10_000;
+
+/** Whether the promise settles (either way) within `ms`. */
+export async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([
+      p.then(
+        () => true,
+        () => true,
+      ),
+      late,
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
