@@ -106,3 +106,17 @@ export function cpuByRole(role: (cmdline: string) => string | undefined): Map<st
   }
   return out;
 }
+
+/**
+ * The role of a process of the machine's shared services, from its command
+ * line: the ones the testbed runs (Unbound, Knot, the test SMTP servers) and
+ * the scripts/services ones (Kafka, PostgreSQL); undefined for any other.
+ */
+export function serviceRole(cmd: string): string | undefined {
+  if (cmd.includes("kafka.Kafka")) return "Kafka";
+  if (/(^|\/)postgres(:| |$)/.test(cmd)) return "PostgreSQL";
+  if (/(^|\/)unbound /.test(cmd)) return "Unbound";
+  if (/(^|\/)knotd /.test(cmd)) return "Knot";
+  if (cmd.includes("smtp-servers")) return "test SMTP servers";
+  return undefined;
+}

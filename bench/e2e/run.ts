@@ -32,8 +32,10 @@
  * main thread, the store's thread, V8's helper threads), peak RSS, store round
  * trips per domain, the store's CPU per domain (encoding blobs + PostgreSQL
  * running the statements, both as thread CPU time: Store.stats), the
- * bytes the database grew per domain for each scan, the ratio end-to-end /
- * DNS stage, and the targets of issue 10:
+ * bytes the database grew per domain for each scan, how busy the machine's
+ * cores were during each contender and how much of them Unbound, Knot and the
+ * test SMTP servers took (bench/proc.ts), the ratio end-to-end / DNS stage,
+ * and the targets of issue 10:
  *   end to end >= 0.6 x the DNS stage; <= 1.0 ms CPU per domain; peak RSS
  *   < 512 MB; <= 0.05 round trips and < 0.4 ms store CPU per domain;
  *   <= 1 KB per domain for a first scan, <= 200 B for an unchanged one.
@@ -42,12 +44,14 @@
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { NS_POLITENESS } from "@danesweep/dns";
 import { PGLITE_NODE_ENV, PGLITE_NODE_FLAGS } from "@danesweep/store";
+import { cpuByRole, machineCpuMs, serviceRole } from "../proc.ts";
+import { flushResolver, resolverQueries, testbedDir, testbedUp } from "../testbed.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const { values } = parseArgs({
@@ -61,30 +65,44 @@ const { values } = parseArgs({
 const nsCheck = !values["skip-ns-check"];
 const n = Number(values.n);
 const ratio = Number(values["probes-per-domain"]);
-const stateDir = process.env.DANESWEEP_TESTBED_DIR ?? "/var/tmp/danesweep-testbed";
-const testbed = join(root, "test/testbed/bin/testbed");
-const list = join(stateDir, "synth/domains.txt");
+const list = join(testbedDir, "synth/domains.txt");
 const resolver = process.env.BENCH_RESOLVER ?? "127.53.53.53";
 
+/**
+ * Runs a contender and returns the JSON its last line prints, with what the
+ * machine did meanwhile: `coresBusy` (the machine's CPU over the wall time),
+ * `service:ROLE` (CPU ms of Unbound, Knot, the test SMTP servers: the
+ * resolver shares the cores with the contender) and `resolverQueries` (the
+ * queries Unbound was asked since the flush before the contender).
+ */
 function run(args: string[], what: string, env: Record<string, string> = {}): Record<string, number> {
+  const at0 = performance.now();
+  const m0 = machineCpuMs();
+  const s0 = cpuByRole(serviceRole);
   const r = spawnSync(process.execPath, args, {
     encoding: "utf8",
     env: { ...PGLITE_NODE_ENV, ...process.env, ...env }, // as bin/danesweep
     stdio: ["ignore", "pipe", "inherit"],
     maxBuffer: 1 << 24,
   });
+  const s1 = cpuByRole(serviceRole);
+  const coresBusy = (machineCpuMs().busyMs - m0.busyMs) / (performance.now() - at0);
   const line = r.stdout.trim().split("\n").pop() ?? "";
   try {
-    return JSON.parse(line) as Record<string, number>;
+    const out = JSON.parse(line) as Record<string, number>;
+    out.coresBusy = coresBusy;
+    for (const [role, ms] of s1) out[`service:${role}`] = ms - (s0.get(role) ?? 0);
+    out.resolverQueries = resolverQueries();
+    return out;
   } catch {
     console.error(`bench/e2e: ${what} failed (exit ${r.status}): ${line.slice(0, 300)}`);
     process.exit(1);
   }
 }
 
-const flush = () => execFileSync(testbed, ["flush"], { stdio: ["ignore", "ignore", "inherit"] });
+const flush = flushResolver;
 
-execFileSync(testbed, ["up"], { stdio: ["ignore", "ignore", "inherit"] });
+testbedUp();
 if (!values["skip-synth"]) {
   console.error(`bench/e2e: generating ${n} synthetic domains, ~${ratio} probes per domain`);
   execFileSync(join(root, "test/testbed/bin/synth"), [String(n), "--probes-per-domain", String(ratio)], {
@@ -204,6 +222,27 @@ try {
       .sort((a, b) => b[1] - a[1])
       .map(([name, ms]) => `${name} ${fmt(ms / d, 3)}`);
     if (parts.length > 0) console.log(`scan ${i + 1}, CPU ms per domain by thread: ${parts.join(", ")}`);
+  }
+  // The machine while each contender ran: how many of its cores were busy, and the CPU of the
+  // resolver and the servers, which share them with the contender (a contender cannot go faster
+  // than the cores left to it).
+  const machineRows: [string, Record<string, number>][] = [
+    ["DNS stage alone, as scanned", dns],
+    ["DNS stage alone, MX+TLSA", core],
+    ...scans.map((s, i): [string, Record<string, number>] => [`scan ${i + 1}`, s]),
+  ];
+  const roles = ["Unbound", "Knot", "test SMTP servers"];
+  console.log(
+    `the machine (${availableParallelism()} cores) while each ran: cores busy; CPU ms a domain of ${roles.join(", ")}; ` +
+      "queries Unbound was asked a domain",
+  );
+  for (const [name, r] of machineRows) {
+    const d = r.domains ?? n;
+    console.log(
+      `  ${name}: ${fmt(r.coresBusy ?? Number.NaN, 2)} cores busy; ` +
+        roles.map((role) => fmt((r[`service:${role}`] ?? Number.NaN) / d, 3)).join(", ") +
+        `; ${fmt((r.resolverQueries ?? Number.NaN) / d, 2)} queries`,
+    );
   }
   const s1 = scans[0] as Record<string, number>;
   const s2 = scans[1] as Record<string, number>;

@@ -37,7 +37,8 @@ import { parseArgs } from "node:util";
 import { PGLITE_NODE_ENV, PGLITE_NODE_FLAGS } from "@danesweep/store";
 import pg from "pg";
 import { Deployment, privateKafka, startKafkaScan, synthDomains } from "../../test/faults/harness.ts";
-import { cpuByRole, endedChildrenCpuMs, machineCpuMs } from "../proc.ts";
+import { cpuByRole, endedChildrenCpuMs, machineCpuMs, serviceRole } from "../proc.ts";
+import { flushResolver, resolverQueries } from "../testbed.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const { values: opts, positionals } = parseArgs({
@@ -108,12 +109,7 @@ async function latencies(url: string): Promise<number[]> {
 /** What a process is, for the CPU table (its command line); undefined: not counted. */
 function roleOf(cmd: string): string | undefined {
   for (const kind of ["resolver", "prober", "aggregator"]) if (cmd.includes(`services/${kind}/`)) return kind;
-  if (cmd.includes("kafka.Kafka")) return "Kafka";
-  if (/(^|\/)postgres(:| |$)/.test(cmd)) return "PostgreSQL";
-  if (/(^|\/)unbound /.test(cmd)) return "Unbound";
-  if (/(^|\/)knotd /.test(cmd)) return "Knot";
-  if (cmd.includes("smtp-servers")) return "test SMTP servers";
-  return undefined;
+  return serviceRole(cmd);
 }
 const CPU_ROLES = [
   "scan",
@@ -143,13 +139,20 @@ function cpuSnapshot() {
   };
 }
 type CpuSnapshot = ReturnType<typeof cpuSnapshot>;
-const cpuRows: { n: number; mode: string; coresBusy: number; msPerDomain: Map<string, number> }[] = [];
+const cpuRows: {
+  n: number;
+  mode: string;
+  coresBusy: number;
+  msPerDomain: Map<string, number>;
+  queriesPerDomain: number;
+}[] = [];
+/** Adds a mode's CPU row; called right after the mode ran, on a resolver flushed before it (its query count). */
 function addCpu(n: number, mode: string, before: CpuSnapshot, after: CpuSnapshot): void {
   const msPerDomain = new Map<string, number>();
   for (const [role, ms] of after.roles) msPerDomain.set(role, (ms - (before.roles.get(role) ?? 0)) / n);
   msPerDomain.set("scan", (after.scan - before.scan) / n);
   const coresBusy = (after.machine.busyMs - before.machine.busyMs) / (after.at - before.at);
-  cpuRows.push({ n, mode, coresBusy, msPerDomain });
+  cpuRows.push({ n, mode, coresBusy, msPerDomain, queriesPerDomain: resolverQueries() / n });
 }
 
 interface Row {
@@ -185,26 +188,37 @@ function runEmbedded(file: string, store: string[]): { wallS: number; verdicts: 
   return { wallS, verdicts: r.stdout.split("\n").filter((l) => l !== "").length, stderr: r.stderr };
 }
 
+/**
+ * The consumer lag per topic, summed over partitions. Every instance reports
+ * its group's lag for every partition of the topic (the committed offset is
+ * the group's, not the member's), so a partition counts once: the largest of
+ * the instances' values (they read it at slightly different times).
+ */
 async function lagOf(ports: number[]): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
+  const byPartition = new Map<string, { topic: string; lag: number }>();
   for (const p of ports) {
     try {
       const text = await (await fetch(`http://127.0.0.1:${p}/metrics`)).text();
-      for (const m of text.matchAll(/^danesweep_kafka_consumer_lag\{topic="([^"]+)",[^}]*\} (\d+)$/gm)) {
-        out[m[1]!] = (out[m[1]!] ?? 0) + Number(m[2]);
+      for (const m of text.matchAll(/^danesweep_kafka_consumer_lag\{([^}]*)\} (\d+)$/gm)) {
+        const labels = Object.fromEntries([...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
+        const key = `${labels.topic}\0${labels.group}\0${labels.partition}`;
+        const lag = Number(m[2]);
+        const seen = byPartition.get(key);
+        if (!seen || seen.lag < lag) byPartition.set(key, { topic: labels.topic ?? "?", lag });
       }
     } catch {
       // a worker between restarts
     }
   }
+  const out: Record<string, number> = {};
+  for (const { topic, lag } of byPartition.values()) out[topic] = (out[topic] ?? 0) + lag;
   return out;
 }
 
 const base = pgBase();
 const all = synthDomains(Math.max(...sizes), Number(opts["probes-per-domain"]));
 /** Each mode starts on a cold resolver, as in bench/e2e: `testbed flush` empties Unbound's caches. */
-const flush = () =>
-  execFileSync(join(root, "test/testbed/bin/testbed"), ["flush"], { stdio: ["ignore", "ignore", "inherit"] });
+const flush = flushResolver;
 const work = mkdtempSync(join(tmpdir(), "danesweep-bench-pipeline-"));
 const rows: Row[] = [];
 const lagTables: string[] = [];
@@ -344,17 +358,20 @@ for (const n of sizes) {
 if (cpuRows.length > 0) {
   out.push(
     "",
-    `### CPU by process, ms a domain (from /proc; cores busy: the machine's CPU over the run's wall time, of ${cores})`,
+    `### CPU by process, ms a domain (from /proc; cores busy: the machine's CPU over the run's wall time, of ${cores}; ` +
+      "queries: those Unbound was asked, a domain: each resolver instance has a cache of its own)",
     "",
-    `| N | mode | cores busy | ${CPU_ROLES.join(" | ")} |`,
-    `|---|---|---|${CPU_ROLES.map(() => "---").join("|")}|`,
+    `| N | mode | cores busy | queries | ${CPU_ROLES.join(" | ")} |`,
+    `|---|---|---|---|${CPU_ROLES.map(() => "---").join("|")}|`,
   );
   for (const c of cpuRows)
     out.push(
-      `| ${c.n} | ${c.mode} | ${c.coresBusy.toFixed(2)} | ${CPU_ROLES.map((r) => {
-        const v = c.msPerDomain.get(r);
-        return v === undefined || !Number.isFinite(v) || v === 0 ? "-" : v.toFixed(3);
-      }).join(" | ")} |`,
+      `| ${c.n} | ${c.mode} | ${c.coresBusy.toFixed(2)} | ${Number.isFinite(c.queriesPerDomain) ? c.queriesPerDomain.toFixed(2) : "-"} | ${CPU_ROLES.map(
+        (r) => {
+          const v = c.msPerDomain.get(r);
+          return v === undefined || !Number.isFinite(v) || v === 0 ? "-" : v.toFixed(3);
+        },
+      ).join(" | ")} |`,
     );
 }
 out.push("", ...lagTables.map((t) => `${t}\n`));

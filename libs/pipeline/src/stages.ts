@@ -729,7 +729,8 @@ export interface AggregateStageDeps {
   /**
    * How long a domain waits for a probe result before it looks for the probe
    * in the store (then again after twice as long each time it is not there,
-   * up to the join timeout). Default: the join timeout. Where the resolver
+   * up to LOOK_IN_STORE_GROWTH times this, and never longer than the join
+   * timeout). Default: the join timeout. Where the resolver
    * asks for each probe once (ResolveStageDeps.askOnce) it is set short
    * (LOOK_IN_STORE_AFTER_MS): the one result of a probe goes to the instance
    * of the domain that asked, and the domains waiting for it elsewhere, or
@@ -798,7 +799,7 @@ interface KeyWait {
   domains: Set<Pending>;
   /** When the wait began, or the store last did not have the probe. */
   since: number;
-  /** How long after `since` the store is asked (doubles after each miss, up to the join timeout). */
+  /** How long after `since` the store is asked (doubles after each miss, up to LOOK_IN_STORE_GROWTH x lookInStoreAfterMs). */
   delay: number;
 }
 
@@ -847,7 +848,7 @@ interface Pending {
  * another domain's): the domains waiting for a probe look for it in the store
  * (batched, one read per probe at a time) `lookInStoreAfterMs` after they
  * began to wait, then after twice as long each time it is not there, up to
- * the join timeout. The prober stores a probe before it sends the result or
+ * LOOK_IN_STORE_GROWTH times as long (and the join timeout). The prober stores a probe before it sends the result or
  * a ref. A probe-ref whose result is not kept is looked for in the store at
  * once; a read that fails leaves the probe missing until the next look.
  *
@@ -879,6 +880,8 @@ export class AggregateJoin {
   >;
   readonly #timeout: number;
   readonly #lookAfter: number;
+  /** The longest a domain waits between two looks in the store for a probe. */
+  readonly #lookEvery: number;
   readonly #timer: NodeJS.Timeout;
   /** Domains given up on (a probe they need was dead-lettered), with when: later messages of theirs are refused too. */
   readonly #abandoned = new Map<string, { at: number; detail: string }>();
@@ -905,6 +908,7 @@ export class AggregateJoin {
     this.#d = d;
     this.#timeout = d.joinTimeoutMs ?? 60_000;
     this.#lookAfter = Math.min(d.lookInStoreAfterMs ?? this.#timeout, this.#timeout);
+    this.#lookEvery = Math.min(this.#lookAfter * LOOK_IN_STORE_GROWTH, this.#timeout);
     this.#kept = new SizedLru(d.probeCacheBytes ?? 16 * 1024 * 1024, (v) => v.bytes);
     const opts = d.batch ?? DEFAULT_BATCH;
     this.#writer = new MicroBatcher(
@@ -1139,7 +1143,7 @@ export class AggregateJoin {
    * Looks for a waited-for probe in the store (one read per probe at a time,
    * batched by the reader); found, it is delivered to the domains waiting for
    * it; not found (or the store unreachable), they look again after twice the
-   * last delay, up to the join timeout.
+   * last delay, up to LOOK_IN_STORE_GROWTH times the first (and the join timeout).
    */
   #lookUp(w: KeyWait): void {
     if (this.#reading.has(w.sk)) return;
@@ -1150,7 +1154,7 @@ export class AggregateJoin {
       this.#reading.delete(w.sk);
       if (this.#waits.get(w.sk) !== w) return;
       w.since = this.#d.now();
-      w.delay = Math.min(w.delay * 2, this.#timeout);
+      w.delay = Math.min(w.delay * 2, this.#lookEvery);
     };
     read.then((f) => {
       if (!f) return missed();
@@ -1303,6 +1307,20 @@ export const SATURATED_WAIT_MS = 2000;
  * probe once: the embedded scan's, and the aggregator service's default.
  */
 export const LOOK_IN_STORE_AFTER_MS = 1000;
+
+/**
+ * A domain waiting for a probe looks in the store after lookInStoreAfterMs,
+ * then after twice as long each time the probe is not there, up to this many
+ * times lookInStoreAfterMs (4 s by default), never longer than the join
+ * timeout. With several aggregators, a domain waiting on a probe another
+ * instance's domain asked for learns of it only from the store; a wait that
+ * doubled up to the join timeout (60 s) let it wait about as long again as
+ * the probe took (bench/pipeline with two instances, where a busy prober's
+ * probes took tens of seconds), holding back its partition's commits all
+ * the while. Now it waits at most 4 s more. The reads are batched, one per
+ * probe at a time.
+ */
+export const LOOK_IN_STORE_GROWTH = 4;
 
 /** How long a domain given up on stays refused. */
 const ABANDONED_TTL_MS = 3_600_000;

@@ -425,6 +425,33 @@ test("lookInStoreAfterMs: a domain whose probe result went elsewhere finds it in
   j2.join.close();
 });
 
+test("the looks in the store for a probe that is not there yet stop doubling at 4x the first wait", async () => {
+  const [a, b] = [fresh(), fresh()];
+  const w = world(a);
+  const gets: number[] = [];
+  const spy = new Proxy(store, {
+    get(target, prop, receiver) {
+      if (prop === "getProbes") gets.push(Date.now());
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+  const j2 = join({ joinTimeoutMs: 60_000, lookInStoreAfterMs: 100, store: spy });
+  const out = j2.join.offer(scan, b, { facts: sharing(a, b) });
+  // The probe is made elsewhere and stored only after 2.5 s: doubling up to the join timeout
+  // would look at ~0.1, 0.3, 0.7, 1.5 and 3.1 s; stopping at 4x the first wait, every 0.4 s from 0.7 s.
+  await new Promise((r) => setTimeout(r, 2500));
+  assert.equal(await settled(out), "pending");
+  await store.upsertProbe(scan, w.probe);
+  const storedAt = Date.now();
+  assert.deepEqual(await out, { kind: "ack" });
+  const gaps = gets.slice(1).map((t, i) => t - gets[i]!);
+  assert.ok(gets.length >= 6, `looked ${gets.length} times in 2.5 s (${gaps.join(", ")} ms apart)`);
+  assert.ok(Math.max(...gaps) < 400 + 200, `no wait between two looks much over 400 ms: ${gaps.join(", ")}`);
+  assert.ok(Date.now() - storedAt < 400 + 200, "found at the next look after it was stored");
+  j2.join.close();
+});
+
 test("a dead-lettered probe gives up on every domain that needs it, held now or coming later", async () => {
   const { join: j, judged } = join({ joinTimeoutMs: 60_000 });
   const [a, b, c, other] = [fresh(), fresh(), fresh(), fresh()];

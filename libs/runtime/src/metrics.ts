@@ -203,7 +203,7 @@ export class KafkaMetrics {
     gaugeOf(
       registry,
       "danesweep_kafka_consumer_lag",
-      "Messages not yet committed by the group (high watermark - committed)",
+      "Messages not yet committed by the group (high watermark - committed); each instance reports every partition of the topic",
       per((p) => p.lag),
       tgp,
     );

@@ -65,13 +65,13 @@ export const fields = {
     env: "DANESWEEP_JOIN_TIMEOUT_MS",
     schema: Type.Integer({ minimum: 100, maximum: 3_600_000 }),
     default: 60_000,
-    doc: "the longest a domain waits for a probe result before it looks for the probe in the store again",
+    doc: "the longest a domain waits between two looks in the store for a probe result, and how long a probe result waits for its domain's facts",
   },
   lookInStoreAfterMs: {
     env: "DANESWEEP_JOIN_LOOK_IN_STORE_AFTER_MS",
     schema: Type.Integer({ minimum: 50, maximum: 3_600_000 }),
     default: LOOK_IN_STORE_AFTER_MS,
-    doc: "a domain waiting this long for a probe result looks for the probe in the store (then after 2x, 4x ... up to the join timeout): the resolver asks for each probe once, and its result goes to the instance of the domain that asked",
+    doc: "a domain waiting this long for a probe result looks for the probe in the store (again after 2x, then every 4x of it, at most every join timeout): the resolver asks for each probe once, and its result goes to the instance of the domain that asked",
   },
 };
 

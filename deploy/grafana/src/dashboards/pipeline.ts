@@ -97,10 +97,17 @@ export function pipelineDashboard(): DashboardBuilder {
     .withPanel(
       promPanel({
         title: "Consumer lag, by topic",
-        description: "Messages not yet committed by each group (high watermark - committed offset)",
+        description:
+          "Messages not yet committed by each group (high watermark - committed offset). Every instance " +
+          "reports its group's lag for every partition, so each partition counts once (max over instances).",
         unit: "short",
         place: { x: 0, y: 8, w: 12, h: 8 },
-        series: [{ expr: `sum by (topic, group) (${METRICS.lag.name})`, legend: "{{topic}} ({{group}})" }],
+        series: [
+          {
+            expr: `sum by (topic, group) (max by (topic, group, partition) (${METRICS.lag.name}))`,
+            legend: "{{topic}} ({{group}})",
+          },
+        ],
       }),
     )
     .withPanel(
