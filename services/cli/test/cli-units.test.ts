@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -431,4 +432,24 @@ test("settlesWithin: a close that settles in time, either way, is true; one that
   assert.equal(await settlesWithin(new Promise(() => {}), 100), false);
   const waited = performance.now() - t0;
   assert.ok(waited >= 95 && waited < 2000, `waited ${waited} ms`);
+});
+
+test("openResources names what holds the event loop, counted by kind", async () => {
+  const { openResources } = await import("../src/commands/scan-kafka.ts");
+  const timers = [setTimeout(() => {}, 60_000), setTimeout(() => {}, 60_000)];
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  try {
+    const text = openResources();
+    const timeouts = /Timeout x(\d+)/.exec(text);
+    assert.ok(timeouts && Number(timeouts[1]) >= 2, `two timers at least: ${text}`);
+    assert.match(text, /TCPServerWrap x1\b/, `the listening server: ${text}`);
+  } finally {
+    for (const t of timers) clearTimeout(t);
+    await new Promise((r) => server.close(r));
+  }
+  // libuv lets the handle go a moment after the close callback.
+  for (let i = 0; i < 100 && /TCPServerWrap/.test(openResources()); i++)
+    await new Promise((r) => setTimeout(r, 10));
+  assert.doesNotMatch(openResources(), /TCPServerWrap/, "gone once closed");
 });

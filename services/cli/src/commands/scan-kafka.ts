@@ -110,7 +110,10 @@ export async function executeKafkaScan(
       // A Kafka client that cannot close (its broker killed or restarted under it) must not keep the
       // process alive once the scan's results are stored and printed: the process exits with its
       // code even if the client's sockets or timers would hold the event loop.
-      err(`danesweep: the Kafka client did not close within ${BUS_CLOSE_MS / 1000} s; leaving it\n`);
+      err(
+        `danesweep: the Kafka client did not close within ${BUS_CLOSE_MS / 1000} s; leaving it ` +
+          `(open now: ${openResources()})\n`,
+      );
       setTimeout(() => process.exit(), EXIT_GRACE_MS).unref();
     }
     await store.close();
@@ -121,6 +124,13 @@ export async function executeKafkaScan(
 export const BUS_CLOSE_MS = 15_000;
 /** How long after an abandoned close the process exits if something still holds it, ms. */
 const EXIT_GRACE_MS = 10_000;
+
+/** What holds the event loop now, counted by kind (e.g. "TCPSocketWrap x3, Timeout x2"): for the warning above. */
+export function openResources(): string {
+  const counts = new Map<string, number>();
+  for (const r of process.getActiveResourcesInfo()) counts.set(r, (counts.get(r) ?? 0) + 1);
+  return [...counts].map(([k, n]) => `${k} x${n}`).join(", ") || "nothing";
+}
 
 /** Whether the promise settles (either way) within `ms`. */
 export async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
