@@ -393,9 +393,8 @@ test("a probe's result serves every domain waiting for it, and one whose facts c
   j.close();
 });
 
-test("lookInStoreAfterMs: a domain whose probe result went elsewhere finds it in the store, looking again after a miss", async () => {
-  const [a, b] = [fresh(), fresh()];
-  const w = world(a);
+/** A join that looks in the store 100 ms into a wait, and when each of its probe reads was made. */
+function joinLookingInStore(): { gets: number[]; j2: ReturnType<typeof join> } {
   const gets: number[] = [];
   const spy = new Proxy(store, {
     get(target, prop, receiver) {
@@ -404,7 +403,13 @@ test("lookInStoreAfterMs: a domain whose probe result went elsewhere finds it in
       return typeof v === "function" ? v.bind(target) : v;
     },
   });
-  const j2 = join({ joinTimeoutMs: 60_000, lookInStoreAfterMs: 100, store: spy });
+  return { gets, j2: join({ joinTimeoutMs: 60_000, lookInStoreAfterMs: 100, store: spy }) };
+}
+
+test("lookInStoreAfterMs: a domain whose probe result went elsewhere finds it in the store, looking again after a miss", async () => {
+  const [a, b] = [fresh(), fresh()];
+  const w = world(a);
+  const { gets, j2 } = joinLookingInStore();
   const out = j2.join.offer(scan, b, { facts: sharing(a, b) });
   // Its result went to a's instance; the probe is not stored yet: the first look misses.
   while (gets.length === 0) await new Promise((r) => setTimeout(r, 10));
@@ -428,15 +433,7 @@ test("lookInStoreAfterMs: a domain whose probe result went elsewhere finds it in
 test("the looks in the store for a probe that is not there yet stop doubling at 4x the first wait", async () => {
   const [a, b] = [fresh(), fresh()];
   const w = world(a);
-  const gets: number[] = [];
-  const spy = new Proxy(store, {
-    get(target, prop, receiver) {
-      if (prop === "getProbes") gets.push(Date.now());
-      const v = Reflect.get(target, prop, receiver);
-      return typeof v === "function" ? v.bind(target) : v;
-    },
-  });
-  const j2 = join({ joinTimeoutMs: 60_000, lookInStoreAfterMs: 100, store: spy });
+  const { gets, j2 } = joinLookingInStore();
   const out = j2.join.offer(scan, b, { facts: sharing(a, b) });
   // The probe is made elsewhere and stored only after 2.5 s: doubling up to the join timeout
   // would look at ~0.1, 0.3, 0.7, 1.5 and 3.1 s; stopping at 4x the first wait, every 0.4 s from 0.7 s.
