@@ -107,6 +107,42 @@ export function cpuByRole(role: (cmdline: string) => string | undefined): Map<st
   return out;
 }
 
+/** CPU so far, for cpuSince: the machine's, each role's (cpuByRole), and this process's ended children's. */
+export interface CpuSnapshot {
+  at: number;
+  machine: { busyMs: number; totalMs: number };
+  roles: Map<string, number>;
+  endedChildren: number;
+}
+
+export function cpuSnapshot(role: (cmdline: string) => string | undefined): CpuSnapshot {
+  return {
+    at: performance.now(),
+    machine: machineCpuMs(),
+    roles: cpuByRole(role),
+    endedChildren: endedChildrenCpuMs(),
+  };
+}
+
+/**
+ * What the CPU did between two snapshots: how many cores were busy (the
+ * machine's CPU over the wall time), each role's CPU ms (a role's processes
+ * that ended in between are not counted), and the CPU ms of this process's
+ * children that ended in between (a contender it ran and waited for).
+ */
+export function cpuSince(
+  before: CpuSnapshot,
+  after: CpuSnapshot,
+): { coresBusy: number; roleMs: Map<string, number>; endedChildrenMs: number } {
+  const roleMs = new Map<string, number>();
+  for (const [role, ms] of after.roles) roleMs.set(role, ms - (before.roles.get(role) ?? 0));
+  return {
+    coresBusy: (after.machine.busyMs - before.machine.busyMs) / (after.at - before.at),
+    roleMs,
+    endedChildrenMs: after.endedChildren - before.endedChildren,
+  };
+}
+
 /**
  * The role of a process of the machine's shared services, from its command
  * line: the ones the testbed runs (Unbound, Knot, the test SMTP servers) and

@@ -50,7 +50,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { NS_POLITENESS } from "@danesweep/dns";
 import { PGLITE_NODE_ENV, PGLITE_NODE_FLAGS } from "@danesweep/store";
-import { cpuByRole, machineCpuMs, serviceRole } from "../proc.ts";
+import { cpuSince, cpuSnapshot, serviceRole } from "../proc.ts";
 import { flushResolver, resolverQueries, testbedDir, testbedUp } from "../testbed.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -76,22 +76,19 @@ const resolver = process.env.BENCH_RESOLVER ?? "127.53.53.53";
  * queries Unbound was asked since the flush before the contender).
  */
 function run(args: string[], what: string, env: Record<string, string> = {}): Record<string, number> {
-  const at0 = performance.now();
-  const m0 = machineCpuMs();
-  const s0 = cpuByRole(serviceRole);
+  const c0 = cpuSnapshot(serviceRole);
   const r = spawnSync(process.execPath, args, {
     encoding: "utf8",
     env: { ...PGLITE_NODE_ENV, ...process.env, ...env }, // as bin/danesweep
     stdio: ["ignore", "pipe", "inherit"],
     maxBuffer: 1 << 24,
   });
-  const s1 = cpuByRole(serviceRole);
-  const coresBusy = (machineCpuMs().busyMs - m0.busyMs) / (performance.now() - at0);
+  const { coresBusy, roleMs } = cpuSince(c0, cpuSnapshot(serviceRole));
   const line = r.stdout.trim().split("\n").pop() ?? "";
   try {
     const out = JSON.parse(line) as Record<string, number>;
     out.coresBusy = coresBusy;
-    for (const [role, ms] of s1) out[`service:${role}`] = ms - (s0.get(role) ?? 0);
+    for (const [role, ms] of roleMs) out[`service:${role}`] = ms;
     out.resolverQueries = resolverQueries();
     return out;
   } catch {
@@ -99,8 +96,6 @@ function run(args: string[], what: string, env: Record<string, string> = {}): Re
     process.exit(1);
   }
 }
-
-const flush = flushResolver;
 
 testbedUp();
 if (!values["skip-synth"]) {
@@ -112,7 +107,7 @@ if (!values["skip-synth"]) {
 
 const dir = mkdtempSync(join(tmpdir(), "danesweep-bench-e2e-"));
 try {
-  flush();
+  flushResolver();
   const collect = [join(root, "bench/dns/collect.ts"), "--domains", list, "--n", String(n)];
   console.error(
     `bench/e2e: the DNS stage alone, as the scan runs it${nsCheck ? "" : " without the consistency check"} (bench/dns/collect.ts)`,
@@ -129,7 +124,7 @@ try {
     ],
     "the DNS stage",
   );
-  flush();
+  flushResolver();
   console.error("bench/e2e: the DNS stage alone, MX, addresses and TLSA only (bench/dns/collect.ts)");
   const core = run([...collect, "--resolver", `${resolver}:53`], "the DNS stage, MX and TLSA only");
   const empty = run(
@@ -138,7 +133,7 @@ try {
   );
   const scans: Record<string, number>[] = [];
   for (const pass of [1, 2]) {
-    flush();
+    flushResolver();
     console.error(`bench/e2e: scan ${pass} of ${n} domains`);
     scans.push(
       run(

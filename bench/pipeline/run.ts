@@ -37,7 +37,7 @@ import { parseArgs } from "node:util";
 import { PGLITE_NODE_ENV, PGLITE_NODE_FLAGS } from "@danesweep/store";
 import pg from "pg";
 import { Deployment, privateKafka, startKafkaScan, synthDomains } from "../../test/faults/harness.ts";
-import { cpuByRole, endedChildrenCpuMs, machineCpuMs, serviceRole } from "../proc.ts";
+import { type CpuSnapshot, cpuSince, cpuSnapshot, serviceRole } from "../proc.ts";
 import { flushResolver, resolverQueries } from "../testbed.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -124,21 +124,12 @@ const CPU_ROLES = [
 ];
 
 /**
- * Where a run's CPU went: each role's CPU between two snapshots, and the
- * machine's. The scan's process (`danesweep scan`, embedded or following the
- * Kafka deployment) has ended by the second snapshot: its CPU is that of this
- * process's ended children. A role's processes that ended between the two
- * (none should) are not counted.
+ * Where a run's CPU went, from snapshots before and after it (bench/proc.ts).
+ * The scan's process (`danesweep scan`, embedded or following the Kafka
+ * deployment) has ended by the second snapshot: its CPU is that of this
+ * process's ended children.
  */
-function cpuSnapshot() {
-  return {
-    at: performance.now(),
-    machine: machineCpuMs(),
-    roles: cpuByRole(roleOf),
-    scan: endedChildrenCpuMs(),
-  };
-}
-type CpuSnapshot = ReturnType<typeof cpuSnapshot>;
+const snapshot = () => cpuSnapshot(roleOf);
 const cpuRows: {
   n: number;
   mode: string;
@@ -148,10 +139,9 @@ const cpuRows: {
 }[] = [];
 /** Adds a mode's CPU row; called right after the mode ran, on a resolver flushed before it (its query count). */
 function addCpu(n: number, mode: string, before: CpuSnapshot, after: CpuSnapshot): void {
-  const msPerDomain = new Map<string, number>();
-  for (const [role, ms] of after.roles) msPerDomain.set(role, (ms - (before.roles.get(role) ?? 0)) / n);
-  msPerDomain.set("scan", (after.scan - before.scan) / n);
-  const coresBusy = (after.machine.busyMs - before.machine.busyMs) / (after.at - before.at);
+  const { coresBusy, roleMs, endedChildrenMs } = cpuSince(before, after);
+  const msPerDomain = new Map([...roleMs].map(([role, ms]) => [role, ms / n]));
+  msPerDomain.set("scan", endedChildrenMs / n);
   cpuRows.push({ n, mode, coresBusy, msPerDomain, queriesPerDomain: resolverQueries() / n });
 }
 
@@ -217,8 +207,6 @@ async function lagOf(ports: number[]): Promise<Record<string, number>> {
 
 const base = pgBase();
 const all = synthDomains(Math.max(...sizes), Number(opts["probes-per-domain"]));
-/** Each mode starts on a cold resolver, as in bench/e2e: `testbed flush` empties Unbound's caches. */
-const flush = flushResolver;
 const work = mkdtempSync(join(tmpdir(), "danesweep-bench-pipeline-"));
 const rows: Row[] = [];
 const lagTables: string[] = [];
@@ -249,20 +237,20 @@ try {
 
     if (modes.has("pglite")) {
       console.error(`bench/pipeline: ${n} domains, embedded (PGlite)`);
-      flush();
-      const c0 = cpuSnapshot();
+      flushResolver();
+      const c0 = snapshot();
       const emb = runEmbedded(file, ["--data", join(work, `pglite-${n}`)]);
-      addCpu(n, "embedded, PGlite", c0, cpuSnapshot());
+      addCpu(n, "embedded, PGlite", c0, snapshot());
       add("embedded, PGlite", emb.wallS, emb.verdicts, []);
     }
 
     if (modes.has("postgres")) {
       console.error(`bench/pipeline: ${n} domains, embedded (PostgreSQL)`);
-      flush();
+      flushResolver();
       const db1 = await freshDb(base);
-      const c0 = cpuSnapshot();
+      const c0 = snapshot();
       const embPg = runEmbedded(file, ["--database", db1.url]);
-      addCpu(n, "embedded, PostgreSQL", c0, cpuSnapshot());
+      addCpu(n, "embedded, PostgreSQL", c0, snapshot());
       add("embedded, PostgreSQL", embPg.wallS, embPg.verdicts, await latencies(db1.url));
       await db1.drop();
     }
@@ -290,8 +278,8 @@ try {
       }
       const ports = dep.workers.map((w) => Number(w.httpPort()));
       const samples: { t: number; lag: Record<string, number> }[] = [];
-      flush();
-      const c0 = cpuSnapshot();
+      flushResolver();
+      const c0 = snapshot();
       const t0 = performance.now();
       const run = startKafkaScan(kafka.bootstrap, db2.url, file, ["-q"], { keepStdout: false });
       let sampling = true;
@@ -303,7 +291,7 @@ try {
       })();
       const r = await run.done;
       const wallS = (performance.now() - t0) / 1000;
-      addCpu(n, mode, c0, cpuSnapshot());
+      addCpu(n, mode, c0, snapshot());
       sampling = false;
       await sampler;
       if (r.code !== 0) throw new Error(`kafka scan exited ${r.code}: ${r.stderr.slice(-2000)}`);
