@@ -43,7 +43,7 @@
  * contender fails. BENCH_KEEP=1 keeps the two scans' store (for sizes.ts, diffscans.ts).
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -65,7 +65,7 @@ const { values } = parseArgs({
 const nsCheck = !values["skip-ns-check"];
 const n = Number(values.n);
 const ratio = Number(values["probes-per-domain"]);
-const list = join(testbedDir, "synth/domains.txt");
+const universe = join(testbedDir, "synth/domains.txt");
 const resolver = process.env.BENCH_RESOLVER ?? "127.53.53.53";
 
 /**
@@ -105,8 +105,26 @@ if (!values["skip-synth"]) {
   });
 }
 
+/**
+ * The first N domains of the universe: the list every contender takes. The DNS stage reads N
+ * of a list, but the scans (one.ts) read a list whole, so with --skip-synth and a larger universe
+ * they would have scanned more domains than the baseline resolved.
+ */
+const firstN = readFileSync(universe, "utf8")
+  .split("\n")
+  .filter((l) => l.trim() !== "" && !l.trimStart().startsWith("#"))
+  .slice(0, n);
+if (firstN.length < n) {
+  console.error(
+    `bench/e2e: ${universe} holds ${firstN.length} domains, fewer than --n ${n} (drop --skip-synth)`,
+  );
+  process.exit(1);
+}
+
 const dir = mkdtempSync(join(tmpdir(), "danesweep-bench-e2e-"));
+const list = join(dir, "domains.txt");
 try {
+  writeFileSync(list, `${firstN.join("\n")}\n`);
   flushResolver();
   const collect = [join(root, "bench/dns/collect.ts"), "--domains", list, "--n", String(n)];
   console.error(
