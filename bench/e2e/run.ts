@@ -14,7 +14,8 @@
  * Steps (each contender starts on a cold resolver: `testbed flush` empties
  * Unbound's caches):
  * 1. the synthetic universe of N domains, with about R distinct probes per
- *    domain (test/testbed/bin/synth; --skip-synth keeps the one generated);
+ *    domain (test/testbed/bin/synth; --skip-synth keeps the one generated,
+ *    and every contender takes its first N domains);
  * 2. the DNS stage alone, twice: bench/dns/collect.ts collects the same
  *    domains' facts through the same resolver,
  *    - as `danesweep scan` runs its DNS stage (the baseline of the ratio):
