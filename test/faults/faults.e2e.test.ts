@@ -18,6 +18,8 @@
  *     topic's dead-letter twin with the reason, and nothing else is.
  *   - rebalance: a second prober added mid-scan; no (ip, port, SNI) is dialed
  *     twice in the scan (counted from the probers' "probe dialed" logs).
+ *   - the broker kept down until a subscription's group join fails, then
+ *     back: the subscription joins again, handles and commits everything.
  * Kafka session timeouts are 6 s so partitions of a killed worker move fast.
  */
 import assert from "node:assert/strict";
@@ -192,6 +194,56 @@ describe("faults, each during a scan of 2,000 domains", { timeout: 900_000 }, ()
       assert.equal(b.topic, deadLetterTopic(TOPICS.probeRequests));
       assert.equal(readDeadLetter(b.headers).reason, "validation-failed");
       assert.match(readDeadLetter(b.headers).detail ?? "", /port/);
+    } finally {
+      await bus.close();
+    }
+  });
+
+  test("a consumer whose group join failed while the broker was down rejoins once it is back", async () => {
+    // The broker stays down until a subscription reports that its group join
+    // failed, then comes back. Every message published after that must be
+    // handled and committed: a client that reads on without having joined
+    // again cannot commit (its member id is gone), so the lag stays above 0.
+    const topic = `rejoin-${Date.now()}`;
+    const joinFailed: string[] = [];
+    const bus = createKafkaBus({
+      brokers: [kafka.bootstrap],
+      sessionTimeoutMs: 6000,
+      commitIntervalMs: 500,
+      onError: (e) => {
+        const m = e.error instanceof Error ? e.error.message : String(e.error);
+        if (e.where === "consume" && m.includes("joinGroup failed")) joinFailed.push(m);
+      },
+    });
+    const handled = new Set<string>();
+    try {
+      await bus.ensureTopics([{ name: topic, partitions: 6, replication: 1 }]);
+      const sub = await bus.consume({ topic, group: `${topic}-g`, concurrency: 20 }, async (m) => {
+        handled.add(m.key);
+        return { kind: "ack" };
+      });
+      const publish = (from: number) =>
+        bus.publish(Array.from({ length: 60 }, (_, i) => ({ topic, key: `k${from + i}`, value: "v" })));
+      await publish(0);
+      await waitFor("the first 60 messages handled", async () => handled.size === 60, 60_000);
+      kafka.kill();
+      await waitFor("a failed group join reported", async () => joinFailed.length > 0, 120_000, 100);
+      kafka.up();
+      await publish(60);
+      await waitFor("all 120 messages handled", async () => handled.size === 120, 120_000);
+      const lag = async () => {
+        const m = (await bus.metrics()).subscriptions.find((x) => x.topic === topic);
+        const parts = m?.partitions ?? [];
+        return parts.length === 6 && parts.every((p) => p.lag === 0) ? m : undefined;
+      };
+      const m = await waitFor("every partition committed to its end (lag 0)", lag, 90_000, 500).catch(
+        async (e: Error) => {
+          const now = (await bus.metrics()).subscriptions.find((x) => x.topic === topic);
+          throw new Error(`${e.message}: ${JSON.stringify(now?.partitions.map((p) => p.lag))}`);
+        },
+      );
+      assert.ok(m.restarts >= 1, "the consume loop was restarted");
+      await sub.close();
     } finally {
       await bus.close();
     }

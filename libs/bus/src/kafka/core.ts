@@ -104,6 +104,10 @@ export const KAFKA_BUS_ERROR_CODES = [
   "publish-failed",
   "topic-setup-failed",
   "consumer-start-failed",
+  /** A subscription's client was outside its group (no member id or no heartbeat) too long: its stream is restarted. */
+  "consumer-outside-group",
+  /** A client did not close in the time allowed (reported; the process goes on). */
+  "close-timeout",
 ] as const;
 export type KafkaBusErrorCode = (typeof KAFKA_BUS_ERROR_CODES)[number];
 

@@ -26,8 +26,12 @@
  *   messages held here are dropped or abandoned, and delivered again to the
  *   new owner). Records that are not UTF-8 or lack a key or value go to the
  *   `.dlq` as decode-failed with their original bytes. If the message stream
- *   fails (broker gone), it is recreated from the committed offsets; messages
- *   already held are not handed out twice. Rejects with
+ *   fails (broker gone), a new client joins the group and reads on from the
+ *   committed offsets (the old client is closed: after a failed join it can
+ *   no longer be trusted to join again); messages already held are not
+ *   handed out twice. A stream whose client stays outside the group longer
+ *   than a rebalance may take is failed the same way
+ *   ("consumer-outside-group"). Rejects with
  *   "consumer-start-failed" when the group cannot be joined. The client
  *   rejoins at once on a rebalance, so handlers of a revoked partition may
  *   still run while its new owner starts (at-least-once, as documented).
@@ -241,60 +245,122 @@ interface SubSpec {
   handler: (msg: IncomingMessage) => Promise<HandlerOutcome>;
 }
 
+type PlatformaticConsumer = Consumer<Buffer, Buffer, Buffer, Buffer>;
+
+/** How often a subscription checks that its client is still a member of the group. */
+const MEMBERSHIP_CHECK_MS = 5000;
+/** How long closing a replaced client may take before it is reported and left. */
+const RETIRE_WAIT_MS = 10_000;
+
 class PlatformaticSubscription {
   readonly #o: Resolved;
   readonly #spec: SubSpec;
-  readonly #consumer: Consumer<Buffer, Buffer, Buffer, Buffer>;
+  readonly #brokers: string[];
+  readonly #maxBuffered: number;
+  #consumer: PlatformaticConsumer;
   readonly #d: KafkaDispatcher;
   readonly #abort = new AbortController();
   #stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | undefined;
   #loop: Promise<void> | undefined;
   #closing = false;
+  /** When the client was first seen outside the group with a stream open (undefined: it is a member). */
+  #outsideSince: number | undefined;
+  #membershipTimer: NodeJS.Timeout | undefined;
 
   constructor(bus: PlatformaticKafkaBus, o: Resolved, brokers: string[], spec: SubSpec) {
     this.#o = o;
     this.#spec = spec;
-    const maxBuffered = o.maxBuffered ?? spec.concurrency + Math.max(256, spec.concurrency);
-    this.#consumer = new Consumer({
+    this.#brokers = brokers;
+    this.#maxBuffered = o.maxBuffered ?? spec.concurrency + Math.max(256, spec.concurrency);
+    const topic = spec.topic;
+    this.#d = new KafkaDispatcher(
+      { ...spec, maxBuffered: this.#maxBuffered, commitIntervalMs: o.commitIntervalMs },
+      o,
+      {
+        commit: async (offsets) => {
+          await this.#consumer.commit({ offsets: offsets.map((x) => ({ topic, ...x })) });
+        },
+        sendDeadLetter: (rec) => bus.sendRecords([rec]),
+      },
+    );
+    this.#consumer = this.#newConsumer();
+  }
+
+  /**
+   * A consumer client wired to this subscription. Its events count only while
+   * it is the subscription's current client (#renewConsumer replaces it).
+   */
+  #newConsumer(): PlatformaticConsumer {
+    const o = this.#o;
+    const { topic, group } = this.#spec;
+    const c: PlatformaticConsumer = new Consumer({
       clientId: `${o.clientId}-consumer`,
-      bootstrapBrokers: brokers,
-      groupId: spec.group,
+      bootstrapBrokers: this.#brokers,
+      groupId: group,
       autocommit: false,
       sessionTimeout: o.sessionTimeoutMs,
       heartbeatInterval: o.heartbeatIntervalMs,
-      rebalanceTimeout: Math.max(o.sessionTimeoutMs, 60_000),
+      rebalanceTimeout: this.#rebalanceTimeoutMs(),
       maxWaitTime: o.maxWaitTimeMs,
-      highWaterMark: Math.min(maxBuffered, 1024),
+      highWaterMark: Math.min(this.#maxBuffered, 1024),
       retries: 5,
       retryDelay: 250,
     });
-    const topic = spec.topic;
-    this.#d = new KafkaDispatcher({ ...spec, maxBuffered, commitIntervalMs: o.commitIntervalMs }, o, {
-      commit: async (offsets) => {
-        await this.#consumer.commit({ offsets: offsets.map((x) => ({ topic, ...x })) });
-      },
-      sendDeadLetter: (rec) => bus.sendRecords([rec]),
-    });
-    this.#consumer.on("consumer:group:join", (payload) => {
+    c.on("consumer:group:join", (payload) => {
+      if (c !== this.#consumer) return;
       this.#d.counters.joins++;
       if (payload.assignments) {
         this.#d.assign(payload.assignments.find((a) => a.topic === topic)?.partitions ?? []);
       }
     });
     // A rebalance began: commit what finished before the partitions move.
-    this.#consumer.on("consumer:group:rebalance", () => void this.#d.flush());
+    c.on("consumer:group:rebalance", () => {
+      if (c === this.#consumer) void this.#d.flush();
+    });
     // The client emits "error" when re-joining the group fails (the broker is
     // down or restarting). Unheard, Node turns it into an uncaught exception
     // and the process dies; heard, it is reported and the client keeps trying
     // (the message stream's own errors restart it in #run).
-    this.#consumer.on("error", (e: unknown) => {
-      if (!this.#closing) this.#o.onError({ where: "consume", topic, group: spec.group, error: e });
+    c.on("error", (e: unknown) => {
+      if (!this.#closing && c === this.#consumer) o.onError({ where: "consume", topic, group, error: e });
     });
+    return c;
+  }
+
+  #rebalanceTimeoutMs(): number {
+    return Math.max(this.#o.sessionTimeoutMs, 60_000);
   }
 
   async start(): Promise<void> {
     this.#stream = await this.#openStream();
     this.#loop = this.#run();
+    this.#membershipTimer = setInterval(() => this.#checkMembership(), MEMBERSHIP_CHECK_MS);
+    this.#membershipTimer.unref();
+  }
+
+  /**
+   * A stream whose client is no longer a member of the group (no member id or
+   * no heartbeat) for longer than a rebalance may take is ended with an error,
+   * so #run replaces the client. Such a stream reads nothing, or reads
+   * partitions no one assigned it and cannot commit, and never says so.
+   */
+  #checkMembership(): void {
+    const stream = this.#stream;
+    if (this.#closing || !stream || stream.destroyed || this.#consumer.isActive()) {
+      this.#outsideSince = undefined;
+      return;
+    }
+    const now = Date.now();
+    this.#outsideSince ??= now;
+    const limit = this.#rebalanceTimeoutMs() + this.#o.sessionTimeoutMs;
+    if (now - this.#outsideSince < limit) return;
+    this.#outsideSince = undefined;
+    stream.destroy(
+      new KafkaBusError(
+        "consumer-outside-group",
+        `the consumer of group ${this.#spec.group} was not a member of it for ${Math.round(limit / 1000)} s`,
+      ),
+    );
   }
 
   #openStream(): Promise<MessagesStream<Buffer, Buffer, Buffer, Buffer>> {
@@ -331,14 +397,54 @@ class PlatformaticSubscription {
         this.#o.onError({ where: "consume", topic: this.#spec.topic, group: this.#spec.group, error: e });
         await abortableSleep(1000, this.#abort.signal);
         if (this.#closing) return;
+        if (stream && !stream.destroyed) await stream.close().catch(() => {});
+        await this.#renewConsumer();
+        if (this.#closing) return;
         try {
-          if (stream && !stream.destroyed) await stream.close().catch(() => {});
           this.#stream = await this.#openStream();
         } catch (e2) {
           this.#o.onError({ where: "consume", topic: this.#spec.topic, group: this.#spec.group, error: e2 });
           this.#stream = undefined;
         }
       }
+    }
+  }
+
+  /**
+   * Replaces the client with a new one after its stream failed. The old
+   * client cannot be trusted to join again: when a consume fails in its group
+   * join (broker down), it keeps its member id and counts the topic as
+   * subscribed, so its next consume skips the join and returns a stream with
+   * no heartbeat, no assignment of its own and commits the broker refuses
+   * (seen after a broker restart: every service went silent). A new client
+   * has neither and joins from scratch; the group hands it the partitions,
+   * and the messages held here are not handed out twice (KafkaDispatcher).
+   */
+  async #renewConsumer(): Promise<void> {
+    const old = this.#consumer;
+    this.#consumer = this.#newConsumer();
+    const { topic, group } = this.#spec;
+    const closed = old.close(true).then(
+      () => true,
+      (e: unknown) => {
+        this.#o.onError({ where: "close", topic, group, error: e });
+        return true;
+      },
+    );
+    const settled = await Promise.race([
+      closed,
+      abortableSleep(RETIRE_WAIT_MS, this.#abort.signal).then(() => false),
+    ]);
+    if (!settled && !this.#closing) {
+      this.#o.onError({
+        where: "close",
+        topic,
+        group,
+        error: new KafkaBusError(
+          "close-timeout",
+          `a replaced consumer did not close in ${RETIRE_WAIT_MS} ms`,
+        ),
+      });
     }
   }
 
@@ -370,6 +476,7 @@ class PlatformaticSubscription {
     if (this.#closing) return;
     this.#closing = true;
     this.#abort.abort();
+    clearInterval(this.#membershipTimer);
     await this.#d.close();
     try {
       await this.#stream?.close();
