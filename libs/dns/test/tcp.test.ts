@@ -68,8 +68,28 @@ async function udpAnswering(port: number): Promise<DgramSocket> {
     const q = p.questions![0]!;
     udp.send(answerFor({ id: p.id!, name: q.name, type: q.type }), rinfo.port, rinfo.address);
   });
-  await new Promise<void>((r) => udp.bind(port, "127.0.0.1", () => r()));
+  await new Promise<void>((r, reject) => {
+    udp.once("error", reject);
+    udp.bind(port, "127.0.0.1", () => r());
+  });
   return udp;
+}
+
+/**
+ * A UDP answerer on a port where nothing listens over TCP: the port is taken
+ * from a TCP listener of this test's own, closed once the UDP socket holds the
+ * same number (an ephemeral UDP port of the system's choosing may have a TCP
+ * listener of another test process on it, which would accept the connection).
+ */
+async function udpWithoutTcp(): Promise<DgramSocket> {
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, "127.0.0.1", () => r()));
+  const port = (probe.address() as { port: number }).port;
+  try {
+    return await udpAnswering(port);
+  } finally {
+    await new Promise<void>((r) => probe.close(() => r()));
+  }
 }
 
 /** A TCP server that parses framed queries and hands each connection's batch to `onQueries`. */
@@ -292,7 +312,7 @@ describe("TCP transport", () => {
 
   test("refused connections: 'tcp' is a network error, 'auto' asks over UDP instead", async () => {
     // A UDP-only server on a port where nothing listens over TCP.
-    const udp = await udpAnswering(0);
+    const udp = await udpWithoutTcp();
     const port = udp.address().port;
     try {
       const tcp = new StubResolver({ upstreams: [`127.0.0.1:${port}`], transport: "tcp", retries: 1 });
