@@ -40,6 +40,7 @@ import type { DnsQuerier } from "@danesweep/dns";
 import type { OptOutList, Prober } from "@danesweep/probe";
 import { isStoreError, type PendingDomain, type Store } from "@danesweep/store";
 import type { Tracing } from "@danesweep/telemetry";
+import { settlesWithin } from "@danesweep/timers";
 import { republishPending, type SeedLine, type SeedSkip, type SeedStats, seedDomains } from "./seed.ts";
 import { type StageDeps, type StartedStage, startStage } from "./stage-table.ts";
 import { LOOK_IN_STORE_AFTER_MS, newCounters, type ProbeMode, type StageCounters } from "./stages.ts";
@@ -325,17 +326,13 @@ export class EmbeddedPipeline {
       // The bound is a timer that holds the process (not unref'd): when closing waits on
       // something that holds nothing (a handler blocked for good), an unref'd timer let the
       // process end here, silently, before the run could report.
-      let giveUp: NodeJS.Timeout | undefined;
-      await Promise.race([
+      await settlesWithin(
         (async () => {
           for (const s of subs) await s.close();
           await bus.close();
         })(),
-        new Promise((r) => {
-          giveUp = setTimeout(r, state === "finished" || state === "stuck" ? 30_000 : 3000);
-        }),
-      ]);
-      clearTimeout(giveUp);
+        state === "finished" || state === "stuck" ? 30_000 : 3000,
+      );
       await delivering.catch(() => {});
     }
     const result: RunResult = {

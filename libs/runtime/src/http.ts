@@ -10,6 +10,7 @@
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { valueWithin } from "@danesweep/timers";
 
 export type CheckResult = { ok: true } | { ok: false; detail: string };
 
@@ -29,18 +30,10 @@ export interface HttpServer {
 const CHECK_TIMEOUT_MS = 2000;
 
 async function runCheck(fn: () => Promise<CheckResult>): Promise<CheckResult> {
-  let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([
-      fn(),
-      new Promise<CheckResult>((r) => {
-        timer = setTimeout(() => r({ ok: false, detail: "timed out" }), CHECK_TIMEOUT_MS);
-      }),
-    ]);
+    return await valueWithin(fn(), CHECK_TIMEOUT_MS, (): CheckResult => ({ ok: false, detail: "timed out" }));
   } catch (e) {
     return { ok: false, detail: (e as Error)?.message ?? String(e) };
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -34,6 +34,7 @@ import { createKafkaBus, type KafkaBus } from "@danesweep/bus/kafka";
 import { ApiQueries, openStore, type Store } from "@danesweep/store";
 import { activeTraceIds, messageTraceIds, type Tracing } from "@danesweep/telemetry";
 import type { Telemetry } from "@danesweep/telemetry/sdk";
+import { valueWithin } from "@danesweep/timers";
 import { Type } from "@sinclair/typebox";
 import {
   type ConfigOf,
@@ -523,14 +524,11 @@ export async function runService<F extends Fields>(spec: ServiceSpec<F>, o: RunO
       await store?.close().catch((e) => log.warn("close store", { error: errorFields(e) }));
       await stepDone("", t0);
     };
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([
+    const timedOut = await valueWithin(
       closeAll().then(() => false),
-      new Promise<boolean>((r) => {
-        timer = setTimeout(() => r(true), config.shutdownTimeoutMs);
-      }),
-    ]);
-    clearTimeout(timer);
+      config.shutdownTimeoutMs,
+      () => true,
+    );
     if (timedOut) {
       log.error("shutdown timed out", { timeoutMs: config.shutdownTimeoutMs, step });
       code = 1;

@@ -28,6 +28,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Socket } from "node:net";
 import { fileURLToPath } from "node:url";
+import { valueWithin } from "@danesweep/timers";
 import pg from "pg";
 import {
   abstractStream,
@@ -438,14 +439,11 @@ function handleOver(
     async close() {
       if (closed) return;
       closed = true;
-      let timer: NodeJS.Timeout | undefined;
-      const ended = await Promise.race([
+      const ended = await valueWithin(
         pool.end().then(() => true),
-        new Promise<false>((r) => {
-          timer = setTimeout(() => r(false), CLOSE_TIMEOUT_MS);
-        }),
-      ]);
-      clearTimeout(timer);
+        CLOSE_TIMEOUT_MS,
+        () => false,
+      );
       // The embedded directory is handed over only after this process's sessions ended.
       await embedded?.close();
       if (!ended) {

@@ -21,6 +21,8 @@
  * A failure to start is not fatal: it is reported through `onError` and
  * tracing stays off.
  */
+
+import { settlesWithin } from "@danesweep/timers";
 import type { Tracer } from "@opentelemetry/api";
 import { tracingEnabled } from "./config.ts";
 import type { Tracing } from "./tracing.ts";
@@ -78,15 +80,11 @@ export async function startTelemetry(o: StartOptions): Promise<Telemetry> {
       serviceName,
       tracing: (messagingSystem) => new Tracing(tracer, { messagingSystem }),
       shutdown: async () => {
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
+        await settlesWithin(
           sdk.shutdown().catch((e: unknown) => o.onError?.(e)),
-          new Promise<void>((r) => {
-            timer = setTimeout(r, SHUTDOWN_TIMEOUT_MS);
-            timer.unref();
-          }),
-        ]);
-        clearTimeout(timer);
+          SHUTDOWN_TIMEOUT_MS,
+          { unref: true },
+        );
       },
     };
   } catch (e) {

@@ -43,6 +43,8 @@
  *   offsets and high watermarks (lag = high watermark - committed), messages
  *   in flight and held per subscription, produce requests.
  */
+
+import { settlesWithin } from "@danesweep/timers";
 import {
   Admin,
   Consumer,
@@ -424,17 +426,10 @@ class PlatformaticSubscription {
     const old = this.#consumer;
     this.#consumer = this.#newConsumer();
     const { topic, group } = this.#spec;
-    const closed = old.close(true).then(
-      () => true,
-      (e: unknown) => {
-        this.#o.onError({ where: "close", topic, group, error: e });
-        return true;
-      },
-    );
-    const settled = await Promise.race([
-      closed,
-      abortableSleep(RETIRE_WAIT_MS, this.#abort.signal).then(() => false),
-    ]);
+    const closing = old.close(true).catch((e: unknown) => {
+      this.#o.onError({ where: "close", topic, group, error: e });
+    });
+    const settled = await settlesWithin(closing, RETIRE_WAIT_MS, { signal: this.#abort.signal });
     if (!settled && !this.#closing) {
       this.#o.onError({
         where: "close",

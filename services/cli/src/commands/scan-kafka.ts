@@ -38,6 +38,7 @@ import {
   seedDomains,
 } from "@danesweep/pipeline";
 import type { Store } from "@danesweep/store";
+import { settlesWithin } from "@danesweep/timers";
 import { UsageError } from "../args.ts";
 import { EXIT } from "../exit-codes.ts";
 import { readInputs } from "../input.ts";
@@ -130,25 +131,6 @@ export function openResources(): string {
   const counts = new Map<string, number>();
   for (const r of process.getActiveResourcesInfo()) counts.set(r, (counts.get(r) ?? 0) + 1);
   return [...counts].map(([k, n]) => `${k} x${n}`).join(", ") || "nothing";
-}
-
-/** Whether the promise settles (either way) within `ms`. */
-export async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([
-      p.then(
-        () => true,
-        () => true,
-      ),
-      late,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 async function follow(
