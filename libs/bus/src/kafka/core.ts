@@ -32,6 +32,12 @@ export interface KafkaBusOptions {
   sessionTimeoutMs?: number;
   /** Heartbeat interval in ms (default 3000; must be below sessionTimeoutMs). */
   heartbeatIntervalMs?: number;
+  /**
+   * How long a group's rebalance may take, ms (default max(sessionTimeoutMs,
+   * 60000)). The platformatic adapter also fails a stream whose client has
+   * been outside its group for this long plus sessionTimeoutMs, and joins again.
+   */
+  rebalanceTimeoutMs?: number;
   /** Longest a fetch waits on the broker for data, ms (default 500): bounds how long close() waits. */
   maxWaitTimeMs?: number;
   /** Default replication factor for ensureTopics when a TopicSpec gives none (default 1). */
@@ -130,6 +136,7 @@ export interface Resolved {
   compression: Compression;
   sessionTimeoutMs: number;
   heartbeatIntervalMs: number;
+  rebalanceTimeoutMs: number;
   maxWaitTimeMs: number;
   replication: number;
   backoffBaseMs: number;
@@ -157,6 +164,7 @@ export function resolveOptions(o: KafkaBusOptions): Resolved {
     compression: o.compression ?? "none",
     sessionTimeoutMs: session,
     heartbeatIntervalMs: o.heartbeatIntervalMs ?? Math.min(3000, Math.floor(session / 3)),
+    rebalanceTimeoutMs: o.rebalanceTimeoutMs ?? Math.max(session, 60_000),
     maxWaitTimeMs: o.maxWaitTimeMs ?? 500,
     replication: o.replication ?? 1,
     backoffBaseMs: base,

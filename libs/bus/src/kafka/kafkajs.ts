@@ -330,7 +330,7 @@ class KafkaJsSubscription {
       groupId: spec.group,
       sessionTimeout: o.sessionTimeoutMs,
       heartbeatInterval: o.heartbeatIntervalMs,
-      rebalanceTimeout: Math.max(o.sessionTimeoutMs, 60_000),
+      rebalanceTimeout: o.rebalanceTimeoutMs,
       maxWaitTimeInMs: o.maxWaitTimeMs,
       allowAutoTopicCreation: false,
       retry: { retries: 5, initialRetryTime: 250 },

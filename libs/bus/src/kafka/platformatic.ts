@@ -302,7 +302,7 @@ class PlatformaticSubscription {
       autocommit: false,
       sessionTimeout: o.sessionTimeoutMs,
       heartbeatInterval: o.heartbeatIntervalMs,
-      rebalanceTimeout: this.#rebalanceTimeoutMs(),
+      rebalanceTimeout: o.rebalanceTimeoutMs,
       maxWaitTime: o.maxWaitTimeMs,
       highWaterMark: Math.min(this.#maxBuffered, 1024),
       retries: 5,
@@ -329,10 +329,6 @@ class PlatformaticSubscription {
     return c;
   }
 
-  #rebalanceTimeoutMs(): number {
-    return Math.max(this.#o.sessionTimeoutMs, 60_000);
-  }
-
   async start(): Promise<void> {
     this.#stream = await this.#openStream();
     this.#loop = this.#run();
@@ -354,7 +350,7 @@ class PlatformaticSubscription {
     }
     const now = Date.now();
     this.#outsideSince ??= now;
-    const limit = this.#rebalanceTimeoutMs() + this.#o.sessionTimeoutMs;
+    const limit = this.#o.rebalanceTimeoutMs + this.#o.sessionTimeoutMs;
     if (now - this.#outsideSince < limit) return;
     this.#outsideSince = undefined;
     stream.destroy(
