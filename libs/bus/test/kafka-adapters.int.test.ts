@@ -19,19 +19,9 @@ import {
   type KafkaClient,
   registerKafkaJsZstd,
 } from "../src/kafka/index.ts";
+import { sleep, until } from "./wait.ts";
 
 const uid = () => randomBytes(4).toString("hex");
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, f: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 /** Kafka's Utils.murmur2, results pinned by Apache Kafka's UtilsTest.testMurmur2 (Java ints). */
 const JAVA_MURMUR2: Record<string, number> = {

@@ -24,8 +24,8 @@ import { after, test } from "node:test";
 import { Consumer, MessagesStreamFallbackModes, MessagesStreamModes } from "@platformatic/kafka";
 import { ensureDevBroker } from "../src/kafka/dev-broker.ts";
 import { createKafkaBus } from "../src/kafka/index.ts";
+import { sleep, until } from "./wait.ts";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let child: ChildProcess | undefined;
 after(() => {
   child?.kill("SIGCONT");
@@ -73,24 +73,16 @@ test("a subscription left outside its group with its stream open joins again and
       }
       if (m.error) errors.push(`${m.error}: ${m.message}`);
     });
-    const until = async (what: string, ok: () => boolean, ms: number) => {
-      const end = Date.now() + ms;
-      while (!ok()) {
-        if (Date.now() > end)
-          throw new Error(
-            `timed out waiting for ${what}; lag ${JSON.stringify(lag)}, restarts ${restarts}, errors:\n${errors.join("\n")}`,
-          );
-        await sleep(200);
-      }
-    };
+    const state = () => `lag ${JSON.stringify(lag)}, restarts ${restarts}, errors:\n${errors.join("\n")}`;
     const publish = (from: number) =>
       bus.publish(Array.from({ length: 30 }, (_, i) => ({ topic, key: `k${from + i}`, value: "v" })));
-    await until("the child's subscription", () => ready, 60_000);
+    await until("the child's subscription", () => ready, 60_000, state);
     await publish(0);
     await until(
       "the first batch handled and committed",
       () => handled.size === 30 && lag.length === 3 && lag.every((x) => x === 0),
       60_000,
+      state,
     );
 
     child.kill("SIGSTOP");
@@ -113,7 +105,12 @@ test("a subscription left outside its group with its stream open joins again and
     stream.on("data", () => {});
     child.kill("SIGCONT");
     // The other consumer holds the group until the child has been refused (however slowly it resumes).
-    await until("the child's rejoin refused", () => errors.some((e) => e.startsWith("consume:")), 60_000);
+    await until(
+      "the child's rejoin refused",
+      () => errors.some((e) => e.startsWith("consume:")),
+      60_000,
+      state,
+    );
     await stream.close();
     await other.close(true);
 
@@ -122,6 +119,7 @@ test("a subscription left outside its group with its stream open joins again and
       "both batches handled and every partition committed to its end",
       () => handled.size === 60 && lag.length === 3 && lag.every((x) => x === 0),
       120_000,
+      state,
     );
     assert.deepEqual([...handled].sort(), Array.from({ length: 60 }, (_, i) => `k${i}`).sort());
   } finally {
