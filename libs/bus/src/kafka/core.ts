@@ -156,6 +156,15 @@ export function resolveOptions(o: KafkaBusOptions): Resolved {
   if (o.maxBuffered !== undefined && !(Number.isInteger(o.maxBuffered) && o.maxBuffered >= 1)) {
     throw new BusError("invalid-options", `maxBuffered ${o.maxBuffered}`);
   }
+  if (
+    o.rebalanceTimeoutMs !== undefined &&
+    !(Number.isInteger(o.rebalanceTimeoutMs) && o.rebalanceTimeoutMs >= 1)
+  ) {
+    throw new BusError(
+      "invalid-options",
+      `rebalanceTimeoutMs ${o.rebalanceTimeoutMs}: expected a whole number of ms, at least 1`,
+    );
+  }
   return {
     clientId: o.clientId ?? "danesweep",
     maxBuffered: o.maxBuffered,
