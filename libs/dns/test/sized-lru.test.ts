@@ -38,3 +38,16 @@ test("replacing and deleting give the old value's size back; a value over the bo
   c.set("c", "xxxx");
   assert.equal(c.get("c"), "xxxx", "usable after");
 });
+
+test("a hit among the youngest quarter stays in place; an older hit moves to the young end", () => {
+  const c = new SizedLru<string, string>(8, (v) => v.length);
+  for (const k of ["a", "b", "c", "d", "e", "f", "g", "h"]) c.set(k, "x");
+  // 8 entries: a hit placed within the last 2 sets or moves (8 >> 2) is not moved.
+  assert.equal(c.get("g"), "x", "g: 1 placement younger than it, stays");
+  assert.equal(c.get("a"), "x", "a: 7 younger, moves to the young end");
+  c.set("i", "x"); // over the bound by one: the oldest goes, b (a moved away)
+  assert.deepEqual(keys(c, ["a", "b"]), ["a"]);
+  // c..f go next, then g: its hit left it where it was, older than h.
+  for (const k of ["j", "k", "l", "m", "n"]) c.set(k, "x");
+  assert.deepEqual(keys(c, ["c", "d", "e", "f", "g", "h"]), ["h"]);
+});
