@@ -86,7 +86,7 @@ import {
 } from "@danesweep/dane";
 import { collectDomainFacts, type DnsQuerier, EvictionCursor, SizedLru } from "@danesweep/dns";
 import type { Prober } from "@danesweep/probe";
-import type { Store } from "@danesweep/store";
+import type { PreparedJudged, Store } from "@danesweep/store";
 import {
   ATTR,
   type Headers,
@@ -871,7 +871,7 @@ export class AggregateJoin {
   readonly #d: AggregateStageDeps;
   readonly #pending = new Map<string, Pending>();
   readonly #writer: MicroBatcher<
-    { scan: string; facts: DomainFacts; record: VerdictRecord; link?: Link | undefined },
+    { scan: string; entry: PreparedJudged; link?: Link | undefined },
     VerdictRecord | null
   >;
   readonly #reader: MicroBatcher<
@@ -923,12 +923,12 @@ export class AggregateJoin {
         perScan(items, async (scan, list) => {
           const fresh = await d.store.storeJudged(
             scan,
-            list.map((i) => ({ facts: i.facts, record: i.record })),
+            list.map((i) => i.entry),
           );
           const stored = new Set(fresh.map((r) => r.domain));
           if (d.counters) d.counters.judged += fresh.length;
           if (fresh.length > 0) await d.onJudged?.(scan, fresh);
-          return new Map(list.map((i) => [i, stored.has(i.record.domain) ? i.record : null]));
+          return new Map(list.map((i) => [i, stored.has(i.entry.record.domain) ? i.entry.record : null]));
         }),
       ),
       // Two batches at once: the next is encoded while the store writes the last.
@@ -1208,12 +1208,21 @@ export class AggregateJoin {
       });
       judging.end();
     }
-    // Judged: the probe results and the route are no longer needed while the verdict waits
-    // for the store's batch. Let go now, they die young instead of being promoted (a kept
+    // Judged: the probe results, the route and the facts' objects are no longer needed while
+    // the verdict waits for the store's batch (the facts go as the text the store keeps,
+    // Store.prepareJudged). Let go now, they die young instead of being promoted (a kept
     // result is parsed for this domain alone).
+    let entry: PreparedJudged;
+    try {
+      entry = this.#d.store.prepareJudged(p.facts, record);
+    } catch (e) {
+      this.#finish(p, outcomeOf(e));
+      return;
+    }
     p.probes.clear();
     delete p.route;
-    this.#writer.submit({ scan: p.scan, facts: p.facts, record, link: linkTo(p.span) }).then(
+    delete p.facts;
+    this.#writer.submit({ scan: p.scan, entry, link: linkTo(p.span) }).then(
       (stored) => (this.#d.publishVerdicts ? this.#publish(p, stored) : this.#finish(p, { kind: "ack" })),
       (e) => {
         if (isFatal(e)) this.#d.onFatal?.(e);

@@ -154,6 +154,8 @@ test("a redelivered domain already stored keeps its first verdict and is acknowl
 test("a store failure that can be retried asks for a retry; one that cannot dead-letters only its domain", async () => {
   let fail: StoreError | undefined = new StoreError("unavailable", "the owner went away");
   const flaky = Object.create(store) as Store;
+  // The join prepares each judged domain through the store (its codec time is the store's).
+  flaky.prepareJudged = store.prepareJudged.bind(store);
   flaky.storeJudged = async (s, entries) => {
     if (fail) throw fail;
     return store.storeJudged(s, entries);

@@ -43,6 +43,7 @@ import {
 import type pg from "pg";
 import {
   type Blob,
+  type BlobText,
   blobText,
   compressBlob,
   factsFrom,
@@ -116,6 +117,17 @@ export interface SeedItem {
 export interface JudgedEntry {
   facts: DomainFacts;
   record: VerdictRecord;
+}
+
+/**
+ * A judged domain whose facts are encoded (Store.prepareJudged): the key and
+ * JSON text of their stored form, and their collection time (a column of the
+ * domain's row).
+ */
+export interface PreparedJudged {
+  record: VerdictRecord;
+  factsText: BlobText;
+  collectedAt: string;
 }
 
 /** Progress of a scan: domains seeded and domains judged. */
@@ -522,12 +534,28 @@ export class Store {
   }
 
   /**
+   * A judged domain ready for storeJudged, its facts encoded now (counted in
+   * the store's codec time). The aggregator's join prepares each domain as
+   * it is judged and lets go of its facts: a domain waits tens of ms for its
+   * batch to be written, long enough for its facts' objects (a few hundred)
+   * to be promoted to V8's old generation; their text is one buffer (paired
+   * 100k scans: 0.95-0.99 of the main thread's CPU).
+   */
+  prepareJudged(facts: DomainFacts, record: VerdictRecord): PreparedJudged {
+    const c0 = threadCpuMs();
+    const factsText = blobText(storedFacts(facts));
+    this.#stats.codecMs += threadCpuMs() - c0;
+    return { record, factsText, collectedAt: facts.collectedAt };
+  }
+
+  /**
    * Stores judged domains (batch): their facts and verdicts as blobs (once per
    * content) and one row per domain, in one statement. A domain already judged
    * in this scan keeps its first verdict. Returns the records stored now (the
-   * domains judged for the first time), in the order given.
+   * domains judged for the first time), in the order given. An entry
+   * is a domain's facts and verdict, or the same prepared (prepareJudged).
    */
-  async storeJudged(scanId: string, entries: JudgedEntry[]): Promise<VerdictRecord[]> {
+  async storeJudged(scanId: string, entries: (JudgedEntry | PreparedJudged)[]): Promise<VerdictRecord[]> {
     if (entries.length === 0) return [];
     const seq = await this.#seq(scanId);
     const unique = lastByKey(entries, (e) => e.record.domain);
@@ -539,7 +567,7 @@ export class Store {
     const facts = new Map<string, Blob>();
     const verdicts = new Map<string, { blob: Blob; r: VerdictRecord }>();
     const rows = unique.map((e) => {
-      const ft = blobText(storedFacts(e.facts));
+      const ft = "factsText" in e ? e.factsText : blobText(storedFacts(e.facts));
       const vt = blobText(storedVerdict(e.record));
       if (!facts.has(ft.hash)) facts.set(ft.hash, compressBlob(ft));
       if (!known.has(vt.hash) && !verdicts.has(vt.hash))
@@ -595,7 +623,7 @@ export class Store {
         rows.map((r) => r.verdict),
         rows.map((r) => r.e.record.judgedAt),
         this.#slot,
-        rows.map((r) => r.e.facts.collectedAt),
+        rows.map((r) => ("factsText" in r.e ? r.e.collectedAt : r.e.facts.collectedAt)),
         vcols.risks,
         fbodies.starts,
         fbodies.lengths,

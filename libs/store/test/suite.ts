@@ -176,6 +176,27 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
       );
     });
 
+    test("a prepared entry (prepareJudged) is stored as its facts and verdict would be, beside an unprepared one", async () => {
+      const id = await newScan();
+      const [a, b] = [uniqueDomain("prepared"), uniqueDomain("plain")];
+      const fa = { ...domainFacts(a), collectedAt: "2024-06-01T00:00:07.000Z" };
+      const fb = domainFacts(b);
+      const prepared = store.prepareJudged(fa, verdictFor(a, {}));
+      assert.equal(prepared.collectedAt, "2024-06-01T00:00:07.000Z");
+      const stored = await store.storeJudged(id, [prepared, { facts: fb, record: verdictFor(b, {}) }]);
+      assert.deepEqual(stored.map((r) => r.domain).sort(), [a, b].sort());
+      assert.deepEqual(await store.getFacts(id, a), asStored(fa), "read back with its collection time");
+      assert.deepEqual(await store.getFacts(id, b), asStored(fb));
+      // The same facts under either form are one blob.
+      const same = await newScan();
+      const again = await store.storeJudged(same, [{ facts: fa, record: verdictFor(a, {}) }]);
+      assert.equal(again.length, 1);
+      assert.equal(
+        await count(store, sql`select count(distinct facts) as n from results where domain = ${a}`),
+        1,
+      );
+    });
+
     test("an unchanged domain adds one row per scan and shares its facts and verdict blobs", async () => {
       const domain = uniqueDomain("same");
       const f = domainFacts(domain);
