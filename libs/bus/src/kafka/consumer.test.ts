@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { HandlerOutcome, IncomingMessage, Ordering } from "../bus.ts";
-import { type CommitOffset, type DispatchSpec, KafkaDispatcher } from "./consumer.ts";
+import { type CommitOffset, type DispatchSpec, KafkaDispatcher, MembershipWatch } from "./consumer.ts";
 import { type DeadLetterRecord, resolveOptions } from "./core.ts";
 
 const o = resolveOptions({
@@ -223,4 +223,19 @@ test("a dead letter is written, retried until accepted, before its message count
   await h.d.close();
   assert.deepEqual(h.commits.at(-1), [{ partition: 0, offset: 1n, leaderEpoch: 7 }]);
   assert.equal(h.d.counters.of(0).deadLettered, 1);
+});
+
+test("MembershipWatch: outside the group at every check for the limit, then it starts over; one check inside resets it", () => {
+  const w = new MembershipWatch(66_000);
+  assert.equal(w.outsideTooLong(0, true), false, "first seen outside");
+  assert.equal(w.outsideTooLong(65_999, true), false, "1 ms short of the limit");
+  assert.equal(w.outsideTooLong(66_000, true), true, "the limit reached");
+  assert.equal(w.outsideTooLong(67_000, true), false, "starts over after answering");
+  assert.equal(w.outsideTooLong(133_000, true), true, "a whole limit after the new start");
+  // A member again in between: the time outside before does not count.
+  assert.equal(w.outsideTooLong(200_000, true), false);
+  assert.equal(w.outsideTooLong(250_000, false), false, "inside");
+  assert.equal(w.outsideTooLong(260_000, true), false);
+  assert.equal(w.outsideTooLong(300_000, true), false, "40 s since it was last seen outside anew");
+  assert.equal(w.outsideTooLong(326_000, true), true);
 });

@@ -367,3 +367,32 @@ export class KafkaDispatcher {
     for (const w of this.#spaceWaiters.splice(0)) w();
   }
 }
+
+/**
+ * When a fetching client has been outside its consumer group too long: fed
+ * what the adapter sees at each check (`outside`: a stream is open but the
+ * client has no member id or no heartbeat), it answers true once that held
+ * at every check for `limitMs` (the rebalance timeout plus the session
+ * timeout: the longest a rebalance may legitimately keep a member out), then
+ * starts over. One check that sees the client inside resets it. The time is
+ * the caller's: no clock is read here.
+ */
+export class MembershipWatch {
+  readonly limitMs: number;
+  #since: number | undefined;
+
+  constructor(limitMs: number) {
+    this.limitMs = limitMs;
+  }
+
+  outsideTooLong(now: number, outside: boolean): boolean {
+    if (!outside) {
+      this.#since = undefined;
+      return false;
+    }
+    this.#since ??= now;
+    if (now - this.#since < this.limitMs) return false;
+    this.#since = undefined;
+    return true;
+  }
+}

@@ -69,7 +69,7 @@ import type {
 import { deadLetterTopic } from "../bus.ts";
 import { abortableSleep } from "../dispatch.ts";
 import { BusError } from "../errors.ts";
-import { KafkaDispatcher } from "./consumer.ts";
+import { KafkaDispatcher, MembershipWatch } from "./consumer.ts";
 import {
   KafkaBusError,
   type KafkaBusMetrics,
@@ -265,8 +265,8 @@ class PlatformaticSubscription {
   #stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | undefined;
   #loop: Promise<void> | undefined;
   #closing = false;
-  /** When the client was first seen outside the group with a stream open (undefined: it is a member). */
-  #outsideSince: number | undefined;
+  /** Whether the client has been outside the group, with a stream open, for too long. */
+  readonly #membership: MembershipWatch;
   #membershipTimer: NodeJS.Timeout | undefined;
 
   constructor(bus: PlatformaticKafkaBus, o: Resolved, brokers: string[], spec: SubSpec) {
@@ -274,6 +274,7 @@ class PlatformaticSubscription {
     this.#spec = spec;
     this.#brokers = brokers;
     this.#maxBuffered = o.maxBuffered ?? spec.concurrency + Math.max(256, spec.concurrency);
+    this.#membership = new MembershipWatch(o.rebalanceTimeoutMs + o.sessionTimeoutMs);
     const topic = spec.topic;
     this.#d = new KafkaDispatcher(
       { ...spec, maxBuffered: this.#maxBuffered, commitIntervalMs: o.commitIntervalMs },
@@ -344,15 +345,9 @@ class PlatformaticSubscription {
    */
   #checkMembership(): void {
     const stream = this.#stream;
-    if (this.#closing || !stream || stream.destroyed || this.#consumer.isActive()) {
-      this.#outsideSince = undefined;
-      return;
-    }
-    const now = Date.now();
-    this.#outsideSince ??= now;
-    const limit = this.#o.rebalanceTimeoutMs + this.#o.sessionTimeoutMs;
-    if (now - this.#outsideSince < limit) return;
-    this.#outsideSince = undefined;
+    const outside = !this.#closing && !!stream && !stream.destroyed && !this.#consumer.isActive();
+    if (!this.#membership.outsideTooLong(Date.now(), outside) || !stream) return;
+    const limit = this.#membership.limitMs;
     stream.destroy(
       new KafkaBusError(
         "consumer-outside-group",
