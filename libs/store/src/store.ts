@@ -130,6 +130,11 @@ export interface PreparedJudged {
   collectedAt: string;
 }
 
+/** A judged domain's facts encoded: their stored form's key and text, and their collection time. */
+function prepared(e: JudgedEntry): PreparedJudged {
+  return { record: e.record, factsText: blobText(storedFacts(e.facts)), collectedAt: e.facts.collectedAt };
+}
+
 /** Progress of a scan: domains seeded and domains judged. */
 export interface StateCounts {
   total: number;
@@ -543,9 +548,9 @@ export class Store {
    */
   prepareJudged(facts: DomainFacts, record: VerdictRecord): PreparedJudged {
     const c0 = threadCpuMs();
-    const factsText = blobText(storedFacts(facts));
+    const p = prepared({ facts, record });
     this.#stats.codecMs += threadCpuMs() - c0;
-    return { record, factsText, collectedAt: facts.collectedAt };
+    return p;
   }
 
   /**
@@ -566,8 +571,9 @@ export class Store {
     const known = this.#knownVerdicts(seq);
     const facts = new Map<string, Blob>();
     const verdicts = new Map<string, { blob: Blob; r: VerdictRecord }>();
-    const rows = unique.map((e) => {
-      const ft = "factsText" in e ? e.factsText : blobText(storedFacts(e.facts));
+    const rows = unique.map((entry) => {
+      const e = "factsText" in entry ? entry : prepared(entry);
+      const ft = e.factsText;
       const vt = blobText(storedVerdict(e.record));
       if (!facts.has(ft.hash)) facts.set(ft.hash, compressBlob(ft));
       if (!known.has(vt.hash) && !verdicts.has(vt.hash))
@@ -623,7 +629,7 @@ export class Store {
         rows.map((r) => r.verdict),
         rows.map((r) => r.e.record.judgedAt),
         this.#slot,
-        rows.map((r) => ("factsText" in r.e ? r.e.collectedAt : r.e.facts.collectedAt)),
+        rows.map((r) => r.e.collectedAt),
         vcols.risks,
         fbodies.starts,
         fbodies.lengths,
