@@ -146,6 +146,11 @@ try {
   const fmt = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : "-");
   const rateOf = (r: Record<string, number>) => Number(r.domainsPerSec ?? n / ((r.wallMs ?? 1) / 1000));
   const cpuOf = (r: Record<string, number>) => Number(r.cpuMsPerDomain ?? (r.cpuMs ?? 0) / n);
+  // A scan (one.ts) reports its domains, wall time and CPU; these are its rate and CPU per domain.
+  const scanRate = (s: Record<string, number>) => (s.domains ?? n) / ((s.wallMs ?? 1) / 1000);
+  const scanCpu = (s: Record<string, number>) => (s.cpuMs ?? 0) / (s.domains ?? n);
+  const scanStoreCpu = (s: Record<string, number>) =>
+    ((s.codecMs ?? 0) + (s.backendMs ?? 0)) / (s.domains ?? n);
   const collect = [join(root, "bench/dns/collect.ts"), "--domains", list, "--n", String(n)];
   const dnsAsScanned = (i: number) => {
     flushResolver();
@@ -185,8 +190,7 @@ try {
     const data = join(dir, `data-${i}`);
     runs.push({ dns: dnsRun, scan: scan(`pair ${i} of ${pairs}: scan 1 (new store)`, data), data });
   }
-  const pairRate = (r: Record<string, number>) => (r.domains ?? n) / ((r.wallMs ?? 1) / 1000);
-  const pairRatio = (p: (typeof runs)[number]) => pairRate(p.scan) / rateOf(p.dns);
+  const pairRatio = (p: (typeof runs)[number]) => scanRate(p.scan) / rateOf(p.dns);
   const byRatio = [...runs].sort((a, b) => pairRatio(a) - pairRatio(b));
   const median = byRatio[(byRatio.length - 1) >> 1] as (typeof runs)[number];
   const dns = median.dns;
@@ -229,14 +233,13 @@ try {
   let prevBytes = empty.bytes ?? 0;
   for (const [i, s] of scans.entries()) {
     const d = s.domains ?? n;
-    const storeCpu = ((s.codecMs ?? 0) + (s.backendMs ?? 0)) / d;
     rows.push([
       i === 0 ? "scan 1 (new store)" : "scan 2 (unchanged)",
-      fmt(d / ((s.wallMs ?? 1) / 1000)),
-      fmt((s.cpuMs ?? 0) / d, 3),
+      fmt(scanRate(s)),
+      fmt(scanCpu(s), 3),
       fmt(s.maxRssMb ?? 0),
       fmt((s.statements ?? 0) / d, 4),
-      fmt(storeCpu, 3),
+      fmt(scanStoreCpu(s), 3),
       fmt(((s.bytes ?? 0) - prevBytes) / d, 0),
     ]);
     prevBytes = s.bytes ?? 0;
@@ -253,7 +256,7 @@ try {
     for (const [i, p] of runs.entries())
       console.log(
         `  pair ${i + 1}: DNS stage ${fmt(rateOf(p.dns))}/s at ${fmt(cpuOf(p.dns), 3)} ms, ` +
-          `scan ${fmt(pairRate(p.scan))}/s at ${fmt((p.scan.cpuMs ?? 0) / (p.scan.domains ?? n), 3)} ms, ` +
+          `scan ${fmt(scanRate(p.scan))}/s at ${fmt(scanCpu(p.scan), 3)} ms, ` +
           `${fmt(p.scan.maxRssMb ?? 0)} MB: ratio ${fmt(pairRatio(p), 2)}${p === median ? " (median)" : ""}`,
       );
   }
@@ -304,13 +307,13 @@ try {
   }
   const s1 = scans[0] as Record<string, number>;
   const s2 = scans[1] as Record<string, number>;
-  const rate1 = (s1.domains ?? n) / ((s1.wallMs ?? 1) / 1000);
+  const rate1 = scanRate(s1);
   const check = (ok: boolean) => (ok ? "met" : "NOT met");
   const e2eRatio = rate1 / dnsRate;
-  const cpu1 = (s1.cpuMs ?? 0) / (s1.domains ?? n);
+  const cpu1 = scanCpu(s1);
   const rss = Math.max(...runs.map((p) => p.scan.maxRssMb ?? 0), s2.maxRssMb ?? 0);
   const rt = (s1.statements ?? 0) / (s1.domains ?? n);
-  const storeCpu1 = ((s1.codecMs ?? 0) + (s1.backendMs ?? 0)) / (s1.domains ?? n);
+  const storeCpu1 = scanStoreCpu(s1);
   const b1 = ((s1.bytes ?? 0) - (empty.bytes ?? 0)) / (s1.domains ?? n);
   const b2 = ((s2.bytes ?? 0) - (s1.bytes ?? 0)) / (s2.domains ?? n);
   console.log("targets (issue 10):");
