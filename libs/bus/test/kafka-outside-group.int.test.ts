@@ -76,14 +76,17 @@ test("a subscription left outside its group with its stream open joins again and
     const state = () => `lag ${JSON.stringify(lag)}, restarts ${restarts}, errors:\n${errors.join("\n")}`;
     const publish = (from: number) =>
       bus.publish(Array.from({ length: 30 }, (_, i) => ({ topic, key: `k${from + i}`, value: "v" })));
+    // `n` messages handled and every partition committed to its end.
+    const committed = (what: string, n: number, timeoutMs: number) =>
+      until(
+        what,
+        () => handled.size === n && lag.length === 3 && lag.every((x) => x === 0),
+        timeoutMs,
+        state,
+      );
     await until("the child's subscription", () => ready, 60_000, state);
     await publish(0);
-    await until(
-      "the first batch handled and committed",
-      () => handled.size === 30 && lag.length === 3 && lag.every((x) => x === 0),
-      60_000,
-      state,
-    );
+    await committed("the first batch handled and committed", 30, 60_000);
 
     child.kill("SIGSTOP");
     await sleep(10_000);
@@ -115,12 +118,7 @@ test("a subscription left outside its group with its stream open joins again and
     await other.close(true);
 
     await publish(30);
-    await until(
-      "both batches handled and every partition committed to its end",
-      () => handled.size === 60 && lag.length === 3 && lag.every((x) => x === 0),
-      120_000,
-      state,
-    );
+    await committed("both batches handled and every partition committed to its end", 60, 120_000);
     assert.deepEqual([...handled].sort(), Array.from({ length: 60 }, (_, i) => `k${i}`).sort());
   } finally {
     child?.kill("SIGTERM");
