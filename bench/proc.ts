@@ -53,6 +53,31 @@ export function pidCpuMs(pid: number): number {
   }
 }
 
+/**
+ * The CPU so far of a process's threads whose name (/proc/PID/task/TID/comm,
+ * at most 15 characters) matches `name`, ms: e.g. a JVM's JIT compiler
+ * threads ("C2 CompilerThre", "C1 CompilerThre"). NaN when the process is
+ * gone; a thread that ended is no longer counted.
+ */
+export function threadsCpuMs(pid: number, name: RegExp): number {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return Number.NaN;
+  }
+  let ms = 0;
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      if (name.test(statName(stat))) ms += statCpuMs(stat);
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return ms;
+}
+
 /** CPU of this process's children that ended and were waited for (cutime + cstime), ms. */
 export function endedChildrenCpuMs(): number {
   try {

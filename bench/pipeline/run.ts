@@ -20,6 +20,15 @@
  *   SIZES: e.g. 2000,10000 (default); MODES (comma-separated, default all):
  *   pglite, postgres, kafka1, kafka2. A 1M run of the Kafka deployment (in the
  *   background: it takes a while): node bench/pipeline/run.ts 1000000 --modes kafka1
+ * --broker-warmup W (default 20000; 0: none): before each Kafka run, its fresh
+ *   broker carries a scan of W domains through a throwaway deployment (its own
+ *   database, services stopped after it), so that the broker's JVM has compiled
+ *   its hot paths, as a broker in service has: measured on this machine, a cold
+ *   broker spent a third of its CPU during a 100k run in its JIT compiler threads
+ *   (~0.1 ms a domain), a startup cost the embedded run's PostgreSQL, up for
+ *   minutes, does not pay either. The services of the timed run start fresh, as
+ *   the embedded scan's process does. The CPU table's "Kafka JIT" column shows
+ *   what the broker's compiler threads still spent during the timed run.
  * BENCH_PARTITIONS=N sets the topics' partitions (default 12, the services' default).
  * WORKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the services
  *   (Node refuses --cpu-prof in NODE_OPTIONS).
@@ -37,7 +46,7 @@ import { parseArgs } from "node:util";
 import { PGLITE_NODE_ENV, PGLITE_NODE_FLAGS } from "@danesweep/store";
 import pg from "pg";
 import { Deployment, privateKafka, startKafkaScan, synthDomains } from "../../test/faults/harness.ts";
-import { type CpuSnapshot, cpuSince, cpuSnapshot, serviceRole } from "../proc.ts";
+import { type CpuSnapshot, cpuSince, cpuSnapshot, serviceRole, threadsCpuMs } from "../proc.ts";
 import { flushResolver, resolverQueries } from "../testbed.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -46,10 +55,18 @@ const { values: opts, positionals } = parseArgs({
   options: {
     modes: { type: "string", default: "pglite,postgres,kafka1,kafka2" },
     "probes-per-domain": { type: "string", default: "0.1" },
+    "broker-warmup": { type: "string", default: "20000" },
   },
 });
 const sizes = (positionals[0] ?? "2000,10000").split(",").map(Number);
 const modes = new Set((opts.modes ?? "").split(","));
+const brokerWarmup = Number(opts["broker-warmup"]);
+if (!Number.isInteger(brokerWarmup) || brokerWarmup < 0) {
+  console.error(
+    `bench/pipeline: --broker-warmup ${JSON.stringify(opts["broker-warmup"])}: expected a whole number >= 0`,
+  );
+  process.exit(2);
+}
 /** The survey the projection is for. */
 const SURVEY = 23_000_000;
 const TESTBED_OPTIONS = [
@@ -117,6 +134,7 @@ const CPU_ROLES = [
   "prober",
   "aggregator",
   "Kafka",
+  "Kafka JIT",
   "PostgreSQL",
   "Unbound",
   "Knot",
@@ -138,11 +156,55 @@ const cpuRows: {
   queriesPerDomain: number;
 }[] = [];
 /** Adds a mode's CPU row; called right after the mode ran, on a resolver flushed before it (its query count). */
-function addCpu(n: number, mode: string, before: CpuSnapshot, after: CpuSnapshot): void {
+function addCpu(
+  n: number,
+  mode: string,
+  before: CpuSnapshot,
+  after: CpuSnapshot,
+  brokerJitMs?: number,
+): void {
   const { coresBusy, roleMs, endedChildrenMs } = cpuSince(before, after);
   const msPerDomain = new Map([...roleMs].map(([role, ms]) => [role, ms / n]));
   msPerDomain.set("scan", endedChildrenMs / n);
+  if (brokerJitMs !== undefined) msPerDomain.set("Kafka JIT", brokerJitMs / n);
   cpuRows.push({ n, mode, coresBusy, msPerDomain, queriesPerDomain: resolverQueries() / n });
+}
+
+/** A JVM's JIT compiler threads, by their names in /proc (HotSpot's "C1 CompilerThre", "C2 CompilerThre"). */
+const JIT_THREADS = /^C\d CompilerThre/;
+
+/**
+ * Warms a fresh broker (see --broker-warmup): a scan of `brokerWarmup`
+ * domains (at most the run's N) through a throwaway deployment on its own
+ * database, whose services are stopped after it; their consumer groups are
+ * the timed run's (DANESWEEP_GROUP_PREFIX), so the timed services start after
+ * the warm-up's messages.
+ */
+async function warmBroker(
+  bootstrap: string,
+  deployment: (databaseUrl: string, logs: string) => Deployment,
+  n: number,
+): Promise<void> {
+  const w = Math.min(brokerWarmup, n);
+  const file = join(work, `warmup-${w}.txt`);
+  writeFileSync(
+    file,
+    `${all
+      .slice(0, w)
+      .map((d) => d.domain)
+      .join("\n")}\n`,
+  );
+  console.error(`bench/pipeline: warming the broker with a scan of ${w} domains`);
+  const db = await freshDb(base);
+  const dep = deployment(db.url, `logs-warmup-${n}`);
+  try {
+    await dep.startAll();
+    const r = await startKafkaScan(bootstrap, db.url, file, ["-q"], { keepStdout: false }).done;
+    if (r.code !== 0) throw new Error(`warm-up scan exited ${r.code}: ${r.stderr.slice(-2000)}`);
+  } finally {
+    await dep.stop();
+    await db.drop();
+  }
 }
 
 interface Row {
@@ -261,17 +323,23 @@ try {
       console.error(`bench/pipeline: ${n} domains, ${mode}`);
       // A fresh broker per run: no earlier run's messages (whose scans are in dropped databases) are replayed.
       const kafka = privateKafka("bench");
+      const deployment = (databaseUrl: string, logs: string) =>
+        new Deployment({
+          brokers: kafka.bootstrap,
+          databaseUrl,
+          logDir: join(work, logs),
+          env: {
+            DANESWEEP_LOG_PROBES: "false",
+            DANESWEEP_KAFKA_SESSION_TIMEOUT_MS: "10000",
+            DANESWEEP_PARTITIONS: process.env.BENCH_PARTITIONS ?? "12",
+            // One set of consumer groups for the warm-up and the timed run: the timed services start
+            // where the warm-up's left off, not at the warm-up's messages (their scan is in another database).
+            DANESWEEP_GROUP_PREFIX: "bench",
+          },
+        });
+      if (brokerWarmup > 0) await warmBroker(kafka.bootstrap, deployment, n);
       const db2 = await freshDb(base);
-      const dep = new Deployment({
-        brokers: kafka.bootstrap,
-        databaseUrl: db2.url,
-        logDir: join(work, `logs-${n}-${instances}`),
-        env: {
-          DANESWEEP_LOG_PROBES: "false",
-          DANESWEEP_KAFKA_SESSION_TIMEOUT_MS: "10000",
-          DANESWEEP_PARTITIONS: process.env.BENCH_PARTITIONS ?? "12",
-        },
-      });
+      const dep = deployment(db2.url, `logs-${n}-${instances}`);
       await dep.startAll();
       for (let i = 1; i < instances; i++) {
         await Promise.all(["resolver", "prober", "aggregator"].map((k) => dep.start(k as never).ready));
@@ -280,6 +348,7 @@ try {
       const samples: { t: number; lag: Record<string, number> }[] = [];
       flushResolver();
       const c0 = snapshot();
+      const jit0 = threadsCpuMs(kafka.pid(), JIT_THREADS);
       const t0 = performance.now();
       const run = startKafkaScan(kafka.bootstrap, db2.url, file, ["-q"], { keepStdout: false });
       let sampling = true;
@@ -291,7 +360,7 @@ try {
       })();
       const r = await run.done;
       const wallS = (performance.now() - t0) / 1000;
-      addCpu(n, mode, c0, snapshot());
+      addCpu(n, mode, c0, snapshot(), threadsCpuMs(kafka.pid(), JIT_THREADS) - jit0);
       sampling = false;
       await sampler;
       if (r.code !== 0) throw new Error(`kafka scan exited ${r.code}: ${r.stderr.slice(-2000)}`);
@@ -347,7 +416,8 @@ if (cpuRows.length > 0) {
   out.push(
     "",
     `### CPU by process, ms a domain (from /proc; cores busy: the machine's CPU over the run's wall time, of ${cores}; ` +
-      "queries: those Unbound was asked, a domain: each resolver instance has a cache of its own)",
+      "queries: those Unbound was asked, a domain: each resolver instance has a cache of its own; " +
+      "Kafka JIT: the part of Kafka's spent by its JIT compiler threads)",
     "",
     `| N | mode | cores busy | queries | ${CPU_ROLES.join(" | ")} |`,
     `|---|---|---|---|${CPU_ROLES.map(() => "---").join("|")}|`,

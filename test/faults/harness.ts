@@ -101,6 +101,8 @@ export interface PrivateKafka {
   bootstrap: string;
   /** SIGKILL the broker process (no clean shutdown). */
   kill(): void;
+  /** The broker process's pid (from kafka.sh's pid file). */
+  pid(): number;
   up(): void;
   down(): void;
 }
@@ -133,14 +135,13 @@ export function privateKafka(name: keyof typeof PRIVATE_KAFKA_PORTS): PrivateKaf
     DANESWEEP_KAFKA_STATE: `/var/tmp/danesweep-kafka-${name}`,
   };
   const run = (cmd: string) => execFileSync(KAFKA_SH, [cmd], { env, stdio: ["ignore", "ignore", "inherit"] });
+  const pid = () => Number(readFileSync(`${env.DANESWEEP_KAFKA_STATE}/kafka.pid`, "utf8").trim());
   run("clean");
   run("up");
   return {
     bootstrap: `127.0.0.1:${port}`,
-    kill: () => {
-      const pid = readFileSync(`${env.DANESWEEP_KAFKA_STATE}/kafka.pid`, "utf8").trim();
-      process.kill(Number(pid), "SIGKILL");
-    },
+    pid,
+    kill: () => process.kill(pid(), "SIGKILL"),
     up: () => run("up"),
     down: () => run("down"),
   };
