@@ -36,6 +36,7 @@ export {
   type QueryOptions,
   type ResolverOptions,
   type ResolverStats,
+  Slots,
   StubResolver,
   TRANSPORT_MODES,
   type TransportMode,

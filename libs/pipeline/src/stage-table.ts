@@ -6,7 +6,7 @@
  * the two cannot drift.
  *
  *   stage      topic                 group       ordering  in flight (default)
- *   resolve    [domains]             resolver    none      200 domains resolving
+ *   resolve    [domains]             resolver    none      200 domains resolving (400 held: as many publishing)
  *   probe      [probe-requests]      prober      none      5,000 requests (the prober's per-IP caps still apply)
  *   aggregate  [domain-facts]        aggregator  none      15,000 messages held by the join
  *
@@ -99,10 +99,17 @@ export interface StageSpec {
   topic: string;
   group: string;
   ordering: NonNullable<ConsumeOptions["ordering"]>;
-  /** Default messages in flight per subscription. */
+  /** Default messages in flight per subscription (resolve: domains resolving; see `hold`). */
   concurrency: number;
+  /**
+   * Messages the subscription holds per unit of `concurrency` (default 1).
+   * resolve: 2, so that as many domains as are resolving can be publishing
+   * their facts meanwhile (the handler itself limits the lookups to
+   * `concurrency`: ResolveStageDeps.resolving).
+   */
+  hold?: number;
   summary: string;
-  /** The stage's handler; `concurrency`: the messages its subscription holds at most. */
+  /** The stage's handler; `concurrency`: the stage's (its subscription holds `concurrency` x `hold` messages). */
   make(d: StageDeps, concurrency: number): RunningStage;
 }
 
@@ -126,9 +133,11 @@ export const STAGES: Readonly<Record<StageName, StageSpec>> = {
     // domain takes hundreds of milliseconds (the internet, a cold resolver), more in flight pays:
     // k8s/base sets 1,000.
     concurrency: 200,
+    hold: 2,
     summary: "[domains] -> DNS facts -> [probe-requests], [domain-facts]",
-    make: (d) => ({
+    make: (d, concurrency) => ({
       handler: resolveHandler({
+        resolving: concurrency,
         bus: d.bus,
         resolver: need(d.resolver, "resolve", "a resolver"),
         resolverValidates: need(d.resolverValidates, "resolve", "resolverValidates"),
@@ -248,7 +257,7 @@ export async function startStage(
     topic: spec.topic,
     group: groupOf(spec, o.groupPrefix),
     ordering: spec.ordering,
-    concurrency,
+    concurrency: concurrency * (spec.hold ?? 1),
   };
   if (o.maxAttempts !== undefined) opts.maxAttempts = o.maxAttempts;
   try {

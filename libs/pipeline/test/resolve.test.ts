@@ -173,3 +173,82 @@ test("askOnce: a probe is requested by the first domain of a scan that needs it,
   for (const d of ["a.example", "b.example"]) assert.deepEqual(await each(message(d)), { kind: "ack" });
   assert.deepEqual(requests, ["scan-1 a.example 192.0.2.25", "scan-1 b.example 192.0.2.25"]);
 });
+
+test("resolving: at most that many domains' lookups at once; a domain publishing its facts no longer counts", async () => {
+  // MX questions wait until the test answers them; publishes wait until the test lets them through.
+  const asked: string[] = [];
+  const answer = new Map<string, () => void>();
+  class HeldMx extends SharedMx {
+    override async query<K extends RRType>(qname: string, qtype: K): Promise<Lookup<never>> {
+      if (qtype === "MX") {
+        asked.push(qname);
+        await new Promise<void>((r) => answer.set(qname, r));
+      }
+      return super.query(qname, qtype);
+    }
+  }
+  const bus = new MemoryBus({ partitions: 1 });
+  const published: string[] = [];
+  const publishing: (() => void)[] = [];
+  const original = bus.publish.bind(bus);
+  bus.publish = async (ms) => {
+    await new Promise<void>((r) => publishing.push(r));
+    for (const m of ms) if (m.topic === TOPICS.domainFacts) published.push(m.key);
+    return original(ms);
+  };
+  const handle = resolveHandler({
+    bus,
+    resolver: new HeldMx(),
+    resolverValidates: true,
+    probeMode: "all",
+    port: 25,
+    now: () => Date.UTC(2026, 0, 1),
+    mailPolicies: false,
+    resolving: 2,
+  });
+  const settle = () => new Promise((r) => setTimeout(r, 10));
+  const outcomes = ["a.example", "b.example", "c.example", "d.example"].map((d) => handle(message(d)));
+  await settle();
+  assert.deepEqual(asked, ["a.example", "b.example"], "two domains resolve, the others wait");
+  answer.get("a.example")?.();
+  await settle();
+  assert.equal(publishing.length, 1, "a.example is publishing");
+  assert.deepEqual(
+    asked,
+    ["a.example", "b.example", "c.example"],
+    "c.example resolves while a.example publishes",
+  );
+  answer.get("b.example")?.();
+  await settle();
+  assert.deepEqual(asked, ["a.example", "b.example", "c.example", "d.example"]);
+  answer.get("c.example")?.();
+  answer.get("d.example")?.();
+  await settle();
+  assert.equal(publishing.length, 4);
+  for (const go of publishing) go();
+  for (const o of outcomes) assert.deepEqual(await o, { kind: "ack" });
+  assert.deepEqual(published.sort(), ["a.example", "b.example", "c.example", "d.example"]);
+});
+
+test("resolving: a domain whose lookups fail gives its turn back", async () => {
+  let fail = true;
+  class Flaky extends SharedMx {
+    override async query<K extends RRType>(qname: string, qtype: K): Promise<Lookup<never>> {
+      if (fail && qtype === "MX") throw Object.assign(new Error("resolver away"), { code: "unavailable" });
+      return super.query(qname, qtype);
+    }
+  }
+  const handle = resolveHandler({
+    bus: new MemoryBus({ partitions: 1 }),
+    resolver: new Flaky(),
+    resolverValidates: true,
+    probeMode: "all",
+    port: 25,
+    now: () => Date.UTC(2026, 0, 1),
+    mailPolicies: false,
+    resolving: 1,
+  });
+  assert.notEqual((await handle(message("a.example"))).kind, "ack");
+  fail = false;
+  assert.deepEqual(await handle(message("a.example")), { kind: "ack" }, "the one turn was given back");
+});
