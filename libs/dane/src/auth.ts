@@ -148,6 +148,14 @@ function recordText(r: TlsaRecord): string {
  */
 const DECODED_MAX = 4096;
 const decoded = new Map<string, ParsedCertificate | null>();
+/**
+ * The keys of `decoded` in the order they were set, a ring: the slot of the
+ * next key is that of the oldest, evicted first. (Not `decoded.keys().next()`:
+ * a Map keeps deleted entries' slots until it rehashes, and every new iterator
+ * steps over them; see libs/dns evict.ts, which this library cannot import.)
+ */
+const decodedOrder: string[] = [];
+let decodedNext = 0;
 const x509s = new WeakMap<ParsedCertificate, X509Certificate | null>();
 const keys = new WeakMap<ParsedCertificate, KeyObject | null>();
 const extensions = new WeakMap<ParsedCertificate, CertExtensions>();
@@ -162,7 +170,9 @@ function decodeCert(b64: unknown): ParsedCertificate | undefined {
   if (b64.length % 4 === 0 && BASE64_RE.test(b64)) {
     parsed = parseCertificate(new Uint8Array(Buffer.from(b64, "base64"))) ?? null;
   }
-  if (decoded.size >= DECODED_MAX) decoded.delete(decoded.keys().next().value as string);
+  if (decodedOrder.length === DECODED_MAX) decoded.delete(decodedOrder[decodedNext] as string);
+  decodedOrder[decodedNext] = b64;
+  decodedNext = (decodedNext + 1) % DECODED_MAX;
   decoded.set(b64, parsed);
   return parsed ?? undefined;
 }
