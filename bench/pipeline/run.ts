@@ -170,6 +170,19 @@ function addCpu(
   cpuRows.push({ n, mode, coresBusy, msPerDomain, queriesPerDomain: resolverQueries() / n });
 }
 
+/** Writes the universe's first `n` domains, one a line, to `name` in the work directory; returns its path. */
+function domainList(name: string, n: number): string {
+  const file = join(work, name);
+  writeFileSync(
+    file,
+    `${all
+      .slice(0, n)
+      .map((d) => d.domain)
+      .join("\n")}\n`,
+  );
+  return file;
+}
+
 /** A JVM's JIT compiler threads, by their names in /proc (HotSpot's "C1 CompilerThre", "C2 CompilerThre"). */
 const JIT_THREADS = /^C\d CompilerThre/;
 
@@ -186,14 +199,7 @@ async function warmBroker(
   n: number,
 ): Promise<void> {
   const w = Math.min(brokerWarmup, n);
-  const file = join(work, `warmup-${w}.txt`);
-  writeFileSync(
-    file,
-    `${all
-      .slice(0, w)
-      .map((d) => d.domain)
-      .join("\n")}\n`,
-  );
+  const file = domainList(`warmup-${w}.txt`, w);
   console.error(`bench/pipeline: warming the broker with a scan of ${w} domains`);
   const db = await freshDb(base);
   const dep = deployment(db.url, `logs-warmup-${n}`);
@@ -274,14 +280,7 @@ const rows: Row[] = [];
 const lagTables: string[] = [];
 try {
   for (const n of sizes) {
-    const file = join(work, `d${n}.txt`);
-    writeFileSync(
-      file,
-      `${all
-        .slice(0, n)
-        .map((d) => d.domain)
-        .join("\n")}\n`,
-    );
+    const file = domainList(`d${n}.txt`, n);
     const add = (mode: string, wallS: number, verdicts: number, lat: number[]) => {
       const row = {
         n,

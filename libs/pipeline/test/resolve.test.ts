@@ -45,6 +45,14 @@ class SharedMx extends DaneZone {
   }
 }
 
+/** The handler's settings every test here shares (a validating resolver, every probe, port 25, a fixed clock). */
+const SETTINGS = {
+  resolverValidates: true,
+  probeMode: "all",
+  port: 25,
+  now: () => Date.UTC(2026, 0, 1),
+} as const;
+
 function message(domain: string, scan = "scan-1"): IncomingMessage {
   const value = encodeEnvelope("domain", scan, { domain, line: 1, input: domain });
   return {
@@ -80,10 +88,7 @@ test("the probes are requested before the authoritative servers answer; the fact
   const handle = resolveHandler({
     bus,
     resolver: new DaneZone(),
-    resolverValidates: true,
-    probeMode: "all",
-    port: 25,
-    now: () => Date.UTC(2026, 0, 1),
+    ...SETTINGS,
     consistency,
   });
   const done = handle(message("dane.example"));
@@ -119,10 +124,7 @@ test("without anything to check, one publish carries the facts and the probe req
   const handle = resolveHandler({
     bus,
     resolver: new DaneZone(),
-    resolverValidates: true,
-    probeMode: "all",
-    port: 25,
-    now: () => Date.UTC(2026, 0, 1),
+    ...SETTINGS,
     consistency: {
       applies: () => false,
       check: async () => {
@@ -150,10 +152,7 @@ test("askOnce: a probe is requested by the first domain of a scan that needs it,
   const deps = {
     bus,
     resolver: new SharedMx(),
-    resolverValidates: true,
-    probeMode: "all" as const,
-    port: 25,
-    now: () => Date.UTC(2026, 0, 1),
+    ...SETTINGS,
     mailPolicies: false,
   };
   const once = resolveHandler({ ...deps, askOnce: true });
@@ -199,10 +198,7 @@ test("resolving: at most that many domains' lookups at once; a domain publishing
   const handle = resolveHandler({
     bus,
     resolver: new HeldMx(),
-    resolverValidates: true,
-    probeMode: "all",
-    port: 25,
-    now: () => Date.UTC(2026, 0, 1),
+    ...SETTINGS,
     mailPolicies: false,
     resolving: 2,
   });
@@ -241,10 +237,7 @@ test("resolving: a domain whose lookups fail gives its turn back", async () => {
   const handle = resolveHandler({
     bus: new MemoryBus({ partitions: 1 }),
     resolver: new Flaky(),
-    resolverValidates: true,
-    probeMode: "all",
-    port: 25,
-    now: () => Date.UTC(2026, 0, 1),
+    ...SETTINGS,
     mailPolicies: false,
     resolving: 1,
   });
