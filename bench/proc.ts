@@ -54,27 +54,37 @@ export function pidCpuMs(pid: number): number {
 }
 
 /**
- * The CPU so far of a process's threads whose name (/proc/PID/task/TID/comm,
- * at most 15 characters) matches `name`, ms: e.g. a JVM's JIT compiler
- * threads ("C2 CompilerThre", "C1 CompilerThre"). NaN when the process is
- * gone; a thread that ended is no longer counted.
+ * The CPU so far of a process's threads (`"self"`: this process's), summed
+ * by thread name (/proc/PID/task/TID/comm, at most 15 characters: "MainThread",
+ * "V8Worker", a JVM's "C2 CompilerThre"), ms; undefined when the process is
+ * gone (or there is no /proc). A thread that ended is no longer counted.
  */
-export function threadsCpuMs(pid: number, name: RegExp): number {
+export function threadCpuByName(pid: number | "self"): Record<string, number> | undefined {
   let tids: string[];
   try {
     tids = readdirSync(`/proc/${pid}/task`);
   } catch {
-    return Number.NaN;
+    return undefined;
   }
-  let ms = 0;
+  const out: Record<string, number> = {};
   for (const tid of tids) {
     try {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
-      if (name.test(statName(stat))) ms += statCpuMs(stat);
+      const name = statName(stat);
+      out[name] = (out[name] ?? 0) + statCpuMs(stat);
     } catch {
       // ended meanwhile
     }
   }
+  return out;
+}
+
+/** The CPU so far of a process's threads whose name matches `name` (threadCpuByName), ms; NaN when it is gone. */
+export function threadsCpuMs(pid: number, name: RegExp): number {
+  const byName = threadCpuByName(pid);
+  if (!byName) return Number.NaN;
+  let ms = 0;
+  for (const [n, v] of Object.entries(byName)) if (name.test(n)) ms += v;
   return ms;
 }
 

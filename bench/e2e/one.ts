@@ -23,14 +23,7 @@
  *        node bench/e2e/one.ts --size DATA_DIR   (only the size; creates an empty store)
  */
 import { once } from "node:events";
-import {
-  createReadStream,
-  createWriteStream,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { createReadStream, createWriteStream, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
@@ -38,7 +31,7 @@ import { finished } from "node:stream/promises";
 import { openStore, type Store, sql } from "@danesweep/store";
 import { startTelemetry } from "@danesweep/telemetry/sdk";
 import { executeScan, parseScanArgs } from "../../services/cli/src/commands/scan.ts";
-import { statCpuMs, statName } from "../proc.ts";
+import { threadCpuByName } from "../proc.ts";
 
 /** Bytes of every table, index and TOAST table of schema public. */
 async function databaseBytes(store: Store): Promise<number> {
@@ -130,32 +123,6 @@ const sampler = setInterval(() => {
 }, 200);
 sampler.unref();
 let stats: Awaited<ReturnType<Store["stats"]>> = { statements: 0, codecMs: 0 };
-/**
- * CPU ms of this process's threads by name (/proc/self/task/T/stat, ticks of
- * 10 ms), read while the store's thread still runs (before it is closed):
- * the pipeline's main thread, the store's thread, V8's helper threads (the
- * garbage collector's concurrent and parallel work), libuv's pool. Linux only;
- * empty elsewhere.
- */
-function threadCpu(): Record<string, number> {
-  const out: Record<string, number> = {};
-  let tasks: string[] = [];
-  try {
-    tasks = readdirSync("/proc/self/task");
-  } catch {
-    return out;
-  }
-  for (const t of tasks) {
-    try {
-      const stat = readFileSync(`/proc/self/task/${t}/stat`, "utf8");
-      const name = statName(stat);
-      out[name] = (out[name] ?? 0) + statCpuMs(stat);
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return out;
-}
 let threadCpuMs: Record<string, number> = {};
 // With OTEL_EXPORTER_OTLP_ENDPOINT set, the scan is traced (what tracing costs); pg is loaded
 // already, so the store's statements get no spans of pg's here.
@@ -186,7 +153,9 @@ const { code } = await executeScan(
     },
     onStoreClosing: async (s) => {
       stats = await s.stats();
-      threadCpuMs = threadCpu();
+      // This process's CPU by thread (bench/proc.ts), read while the store's thread still runs: the
+      // pipeline's main thread, the store's, V8's helpers (the GC's concurrent and parallel work), libuv's pool.
+      threadCpuMs = threadCpuByName("self") ?? {};
     },
   },
 );
