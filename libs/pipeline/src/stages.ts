@@ -269,7 +269,8 @@ export function resolveHandler(d: ResolveStageDeps) {
   };
   const slots = d.resolving !== undefined ? new Slots(d.resolving) : undefined;
   const resolve = async (scan: string, domain: string, span: Span | undefined): Promise<HandlerOutcome> => {
-    let slot = false;
+    // Gives the domain's turn back (ResolveStageDeps.resolving) once its lookups are done, at most once.
+    let giveBack: (() => void) | undefined;
     try {
       let facts: DomainFacts;
       let trace: Headers | undefined;
@@ -279,8 +280,13 @@ export function resolveHandler(d: ResolveStageDeps) {
         resolverValidates: d.resolverValidates,
         mailPolicies: d.mailPolicies ?? true,
       };
-      if (slots && !slots.tryTake()) await slots.wait();
-      slot = slots !== undefined;
+      if (slots) {
+        if (!slots.tryTake()) await slots.wait();
+        giveBack = () => {
+          giveBack = undefined;
+          slots.release();
+        };
+      }
       if (t && span?.isRecording()) {
         const dns = t.child(span, "dns lookups", { [ATTR.domain]: domain });
         facts = await collectDomainFacts(d.resolver, domain, collect);
@@ -313,10 +319,7 @@ export function resolveHandler(d: ResolveStageDeps) {
         const c = await d.consistency?.check(facts);
         if (c) facts.consistency = c;
       }
-      if (slot) {
-        slot = false;
-        slots?.release();
-      }
+      giveBack?.();
       // The facts go on in their judged form (libs/dane judgedFacts): without the provenance of
       // lookups that succeeded, which neither the verdict nor the store keeps, a domain's facts
       // message on Kafka is a third smaller (1.9 KB against 2.8 for an unsigned synthetic domain)
@@ -344,7 +347,7 @@ export function resolveHandler(d: ResolveStageDeps) {
       if (span) t?.endOutcome(span, out);
       return out;
     } finally {
-      if (slot) slots?.release();
+      giveBack?.();
     }
   };
   return envelopeHandler("domain", async (env, msg) => {
